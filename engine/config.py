@@ -1,0 +1,332 @@
+"""Load ``configs/default.toml`` (plus an optional overlay) into frozen config objects.
+
+Rates become exact :class:`~engine.money.Rate` values and rupee amounts become paise at load
+time, so nothing downstream parses strings or touches floats for money.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from engine.instruments import Liquidity
+from engine.money import Rate, rupees_to_paise
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "default.toml"
+DEFAULT_INSTRUMENTS_PATH = CONFIG_DIR / "instruments.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRates:
+    """Charge rates for one category (CNC, MIS, futures, options)."""
+
+    brokerage: Rate
+    brokerage_max_paise: int  # 0 = no cap
+    brokerage_flat_paise: int  # > 0 replaces the percentage
+    stt_buy: Rate
+    stt_sell: Rate
+    stamp_buy: Rate
+    exchange: Mapping[str, Rate]
+    stt_sell_by_exchange: Mapping[str, Rate]
+
+    def exchange_rate(self, exchange: str) -> Rate:
+        return self.exchange.get(exchange, Rate(0))
+
+    def stt_sell_rate(self, exchange: str) -> Rate:
+        return self.stt_sell_by_exchange.get(exchange, self.stt_sell)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeSchedule:
+    """All charge rates in force from ``effective_from``."""
+
+    effective_from: date
+    gst: Rate
+    sebi: Rate
+    dp_charge_paise: int
+    squareoff_charge_paise: int
+    cnc: CategoryRates
+    mis: CategoryRates
+    futures: CategoryRates
+    options: CategoryRates
+
+
+@dataclass(frozen=True, slots=True)
+class ChargesConfig:
+    schedules: tuple[ChargeSchedule, ...]  # sorted by effective_from
+
+    def on(self, trade_date: date) -> ChargeSchedule:
+        """Return the schedule in force on ``trade_date``."""
+        chosen = self.schedules[0]
+        for schedule in self.schedules:
+            if schedule.effective_from <= trade_date:
+                chosen = schedule
+        return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class MarginConfig:
+    mis_equity_min: Rate
+    equity_var_elm: Rate
+    futures_index_span: Rate
+    futures_index_exposure: Rate
+    futures_stock_span: Rate
+    futures_stock_exposure: Rate
+    futures_commodity: Rate
+    option_sell_expiry_day_extra: Rate
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitConfig:
+    equity: Rate
+    index_futures: Rate
+    stock_futures: Rate
+    commodity_futures: Rate
+    options: Rate
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsConfig:
+    opening_balance_paise: int
+    runtime: str
+    pool_workers: int
+    pool_batch_max: int
+    passivate_after_s: float
+    ask_timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    open_orders_max: int
+    order_value_max_paise: int
+    quotes_per_request_max: int
+    list_limit_max: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionConfig:
+    market_fill_delay_ms: int
+    market_protection: Rate
+    slippage_cap_ticks: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarketConfig:
+    source: str
+    seed: int
+    jitter_interval_ms: int
+    jitter_intensity_ppm: int
+    jitter_convergence_ppm: int
+    reference_interval_ms: int
+    simulated_volatility_ppm: int
+    spread_ppm: Mapping[str, Mapping[Liquidity, int]]  # "equity" | "futures" | "options"
+    impact_ticks: Mapping[Liquidity, float]
+    typical_quantity: Mapping[Liquidity, int]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalConfig:
+    durability: str
+    batch_max: int
+    retries_max: int
+    statement_timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    orders_per_minute: int
+    login_per_15_minutes: int
+    general_per_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str
+    port: int
+    data_dir: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketConfig:
+    send_queue_max: int
+    subscriptions_max: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsConfig:
+    enforce_hours: bool
+    timezone_offset_minutes: int
+    equity_open: str
+    equity_close: str
+    mcx_open: str
+    mcx_close: str
+    mis_squareoff_equity: str
+    mis_squareoff_fno: str
+    mis_squareoff_mcx_before_close_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration, frozen."""
+
+    server: ServerConfig
+    accounts: AccountsConfig
+    limits: LimitsConfig
+    execution: ExecutionConfig
+    market: MarketConfig
+    circuits: CircuitConfig
+    charges: ChargesConfig
+    margin: MarginConfig
+    sessions: SessionsConfig
+    journal: JournalConfig
+    rate_limits: RateLimitConfig
+    websocket: WebSocketConfig
+    raw: Mapping[str, Any]
+
+
+def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay one TOML tree on another, key by key (arrays replace whole)."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _ppm(text: str | int | float) -> int:
+    """A percentage as parts per million (0.15 % -> 1500)."""
+    return Rate.percent(text).parts // 1000
+
+
+def _fraction_ppm(text: str | int | float) -> int:
+    """A plain fraction as parts per million (0.1 -> 100000)."""
+    parts = Decimal(str(text)) * 1_000_000
+    if parts != parts.to_integral_value():
+        raise ValueError(f"fraction {text} is finer than 1e-6")
+    return int(parts)
+
+
+def _category(raw: Mapping[str, Any]) -> CategoryRates:
+    return CategoryRates(
+        brokerage=Rate.percent(raw["brokerage_pct"]),
+        brokerage_max_paise=rupees_to_paise(raw["brokerage_max"]),
+        brokerage_flat_paise=rupees_to_paise(raw["brokerage_flat"]),
+        stt_buy=Rate.percent(raw["stt_buy_pct"]),
+        stt_sell=Rate.percent(raw["stt_sell_pct"]),
+        stamp_buy=Rate.percent(raw["stamp_buy_pct"]),
+        exchange={k: Rate.percent(v) for k, v in raw["exchange_pct"].items()},
+        stt_sell_by_exchange={
+            k: Rate.percent(v) for k, v in raw.get("stt_sell_pct_by_exchange", {}).items()
+        },
+    )
+
+
+def _schedule(raw: Mapping[str, Any]) -> ChargeSchedule:
+    return ChargeSchedule(
+        effective_from=date.fromisoformat(str(raw["effective_from"])),
+        gst=Rate.percent(raw["gst_pct"]),
+        sebi=Rate.percent(raw["sebi_pct"]),
+        dp_charge_paise=rupees_to_paise(raw["dp_charge"]),
+        squareoff_charge_paise=rupees_to_paise(raw["squareoff_charge"]),
+        cnc=_category(raw["cnc"]),
+        mis=_category(raw["mis"]),
+        futures=_category(raw["futures"]),
+        options=_category(raw["options"]),
+    )
+
+
+def _by_liquidity(raw: Mapping[str, Any], cast: type[int] | type[float]) -> dict[Liquidity, Any]:
+    return {Liquidity(name): cast(value) for name, value in raw.items()}
+
+
+def build_config(raw: Mapping[str, Any]) -> Config:
+    """Turn a parsed TOML tree into frozen config objects, failing loudly on a missing key."""
+    market = raw["market"]
+    margin = raw["margin"]
+    circuits = raw["circuits"]
+    accounts = raw["accounts"]
+    limits = raw["limits"]
+    execution = raw["execution"]
+    schedules = sorted(
+        (_schedule(s) for s in raw["charges"]["schedule"]), key=lambda s: s.effective_from
+    )
+    return Config(
+        server=ServerConfig(**raw["server"]),
+        accounts=AccountsConfig(
+            opening_balance_paise=rupees_to_paise(accounts["opening_balance"]),
+            runtime=str(accounts["runtime"]),
+            pool_workers=int(accounts["pool_workers"]),
+            pool_batch_max=int(accounts["pool_batch_max"]),
+            passivate_after_s=float(accounts["passivate_after_s"]),
+            ask_timeout_ms=int(accounts["ask_timeout_ms"]),
+        ),
+        limits=LimitsConfig(
+            open_orders_max=int(limits["open_orders_max"]),
+            order_value_max_paise=rupees_to_paise(limits["order_value_max"]),
+            quotes_per_request_max=int(limits["quotes_per_request_max"]),
+            list_limit_max=int(limits["list_limit_max"]),
+        ),
+        execution=ExecutionConfig(
+            market_fill_delay_ms=int(execution["market_fill_delay_ms"]),
+            market_protection=Rate.percent(execution["market_protection_pct"]),
+            slippage_cap_ticks=int(execution["slippage_cap_ticks"]),
+        ),
+        market=MarketConfig(
+            source=str(market["source"]),
+            seed=int(market["seed"]),
+            jitter_interval_ms=int(market["jitter_interval_ms"]),
+            jitter_intensity_ppm=_ppm(market["jitter_intensity_pct"]),
+            jitter_convergence_ppm=_fraction_ppm(market["jitter_convergence"]),
+            reference_interval_ms=int(market["reference_interval_ms"]),
+            simulated_volatility_ppm=_ppm(market["simulated_volatility_pct"]),
+            spread_ppm={
+                kind: _by_liquidity(table, int) for kind, table in market["spread_ppm"].items()
+            },
+            impact_ticks=_by_liquidity(market["slippage"]["impact_ticks"], float),
+            typical_quantity=_by_liquidity(market["slippage"]["typical_quantity"], int),
+        ),
+        circuits=CircuitConfig(
+            equity=Rate.percent(circuits["equity_pct"]),
+            index_futures=Rate.percent(circuits["index_futures_pct"]),
+            stock_futures=Rate.percent(circuits["stock_futures_pct"]),
+            commodity_futures=Rate.percent(circuits["commodity_futures_pct"]),
+            options=Rate.percent(circuits["options_pct"]),
+        ),
+        charges=ChargesConfig(schedules=tuple(schedules)),
+        margin=MarginConfig(
+            mis_equity_min=Rate.percent(margin["mis_equity_min_pct"]),
+            equity_var_elm=Rate.percent(margin["equity_var_elm_pct"]),
+            futures_index_span=Rate.percent(margin["futures_index_span_pct"]),
+            futures_index_exposure=Rate.percent(margin["futures_index_exposure_pct"]),
+            futures_stock_span=Rate.percent(margin["futures_stock_span_pct"]),
+            futures_stock_exposure=Rate.percent(margin["futures_stock_exposure_pct"]),
+            futures_commodity=Rate.percent(margin["futures_commodity_pct"]),
+            option_sell_expiry_day_extra=Rate.percent(margin["option_sell_expiry_day_extra_pct"]),
+        ),
+        sessions=SessionsConfig(**raw["sessions"]),
+        journal=JournalConfig(**raw["journal"]),
+        rate_limits=RateLimitConfig(**raw["rate_limits"]),
+        websocket=WebSocketConfig(**raw["websocket"]),
+        raw=raw,
+    )
+
+
+def load_config(overlay_path: Path | None = None, **overrides: Any) -> Config:
+    """Load the defaults, overlay ``overlay_path`` and then ``overrides`` (a nested dict)."""
+    with DEFAULT_CONFIG_PATH.open("rb") as handle:
+        raw: dict[str, Any] = tomllib.load(handle)
+    if overlay_path is not None:
+        with overlay_path.open("rb") as handle:
+            raw = merge(raw, tomllib.load(handle))
+    if overrides:
+        raw = merge(raw, overrides)
+    return build_config(raw)

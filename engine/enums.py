@@ -1,0 +1,87 @@
+"""The vocabulary of the engine: exchanges, segments, order terms and rejections."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Exchange(StrEnum):
+    NSE = "NSE"
+    BSE = "BSE"
+    NFO = "NFO"
+    BFO = "BFO"
+    MCX = "MCX"
+    CDS = "CDS"
+
+
+class Segment(StrEnum):
+    NSE = "NSE"
+    BSE = "BSE"
+    NFO_FUT = "NFO-FUT"
+    NFO_OPT = "NFO-OPT"
+    BFO_FUT = "BFO-FUT"
+    BFO_OPT = "BFO-OPT"
+    MCX_FUT = "MCX-FUT"
+    MCX_OPT = "MCX-OPT"
+    CDS_FUT = "CDS-FUT"
+    CDS_OPT = "CDS-OPT"
+    INDICES = "INDICES"
+
+
+class InstrumentType(StrEnum):
+    EQ = "EQ"
+    FUT = "FUT"
+    CE = "CE"
+    PE = "PE"
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    SL = "SL"
+    SL_M = "SL-M"
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+
+class Product(StrEnum):
+    MIS = "MIS"
+    CNC = "CNC"
+    NRML = "NRML"
+
+
+class Validity(StrEnum):
+    DAY = "DAY"
+    IOC = "IOC"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    EXECUTED = "EXECUTED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+
+
+class Rejection(StrEnum):
+    """Business rejections, in the order ``decide`` checks them (first match wins)."""
+
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    ORDER_NOT_OPEN = "ORDER_NOT_OPEN"
+    POSITION_CLOSED = "POSITION_CLOSED"
+    PRODUCT_NOT_ALLOWED = "PRODUCT_NOT_ALLOWED"
+    MARKET_CLOSED = "MARKET_CLOSED"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    INVALID_PRICE = "INVALID_PRICE"
+    PRICE_UNAVAILABLE = "PRICE_UNAVAILABLE"
+    OPEN_ORDERS_LIMIT = "OPEN_ORDERS_LIMIT"
+    ORDER_VALUE_LIMIT = "ORDER_VALUE_LIMIT"
+    INSUFFICIENT_HOLDINGS = "INSUFFICIENT_HOLDINGS"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
