@@ -137,7 +137,9 @@ class InstrumentMaster:
         """Add or replace an instrument; return its dense index."""
         existing = self._index_by_id.get(instrument.instrument_id)
         if existing is not None:
+            self._index_by_ticker.pop(self._by_index[existing].ticker, None)
             self._by_index[existing] = instrument
+            self._index_by_ticker[instrument.ticker] = existing
             return existing
         index = len(self._by_index)
         self._by_index.append(instrument)
