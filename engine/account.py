@@ -1,0 +1,881 @@
+"""The trading account as a pure state machine.
+
+``decide(state, command, rules)`` checks a command against the state and returns the events it
+causes or a rejection; ``apply(state, event)`` books one event. No actors, clocks or I/O live
+here: the actor shell supplies the instrument, quote and time inside each command.
+
+Funds identity (DOMAIN.md §2), true after every event:
+``balance = deposits - withdrawals + realized P&L - charges`` and
+``blocked = Σ open-order blocks + Σ position margin + Σ holding cost + Σ fund blocks``;
+``available = balance - blocked``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import msgspec
+
+from engine import commands as cmd
+from engine import events as ev
+from engine.charges import ChargeBreakdown, ChargeCategory, charge_category, order_charges
+from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
+from engine.instruments import Instrument
+from engine.margin import order_margin, pro_rata
+from engine.orders import Order, transition
+from engine.positions import Holding, Position, fill_against, opening_quantity
+from engine.rules import (
+    AccountRules,
+    check_order_terms,
+    check_price,
+    check_quantity,
+    circuit_band,
+    product_allowed,
+)
+
+POSITION_ID_NAMESPACE = uuid.UUID("6f1c3f3e-6a43-4c55-9a43-2d1f0c7d9e10")
+
+
+class AccountState(msgspec.Struct, gc=False):
+    """Everything one trading account holds in memory."""
+
+    account_id: str
+    seq: int = 0
+    balance_paise: int = 0
+    deposits_paise: int = 0
+    withdrawals_paise: int = 0
+    realized_pnl_paise: int = 0
+    charges_paise: int = 0
+    blocked_paise: int = 0
+    orders: dict[str, Order] = msgspec.field(default_factory=dict)
+    positions: dict[str, Position] = msgspec.field(default_factory=dict)
+    position_ids: dict[str, str] = msgspec.field(default_factory=dict)  # key -> position id
+    holdings: dict[str, Holding] = msgspec.field(default_factory=dict)
+    fund_blocks: dict[str, int] = msgspec.field(default_factory=dict)
+    client_order_ids: dict[str, str] = msgspec.field(default_factory=dict)
+    dp_charged_day: dict[str, int] = msgspec.field(default_factory=dict)
+
+    @property
+    def available_paise(self) -> int:
+        return self.balance_paise - self.blocked_paise
+
+    def position_for(self, instrument_id: str, product: Product) -> Position | None:
+        position_id = self.position_ids.get(position_key(instrument_id, product))
+        return None if position_id is None else self.positions[position_id]
+
+
+class Decision(NamedTuple):
+    """The outcome of ``decide``: events to apply, and the rejection if the command failed.
+
+    A rejected order still yields an ``OrderRejected`` event so it is journaled.
+    """
+
+    events: tuple[ev.AccountEvent, ...]
+    rejection: Rejection | None = None
+
+
+def position_key(instrument_id: str, product: Product) -> str:
+    return f"{product.value}:{instrument_id}"
+
+
+def new_position_id(order_id: str, filled_before: int) -> str:
+    """Derive a position id from the fill that opens it, so replay reproduces it."""
+    return str(uuid.uuid5(POSITION_ID_NAMESPACE, f"{order_id}:{filled_before}"))
+
+
+# --------------------------------------------------------------------------------------------
+# decide
+
+
+def decide(state: AccountState, command: cmd.AccountCommand, rules: AccountRules) -> Decision:
+    """Check ``command`` against ``state``; return its events or a rejection. Never mutates."""
+    handler = _DECIDERS[type(command)]
+    return handler(state, command, rules)
+
+
+def _rejected(reason: Rejection) -> Decision:
+    return Decision((), reason)
+
+
+def _valuation_price(command: cmd.PlaceOrder, order_type: OrderType, rules: AccountRules) -> int:
+    """The price an order is valued at for margin: limit, trigger or protected ask."""
+    protection = rules.execution.market_protection
+    if order_type in (OrderType.LIMIT, OrderType.SL):
+        return command.price_paise
+    if order_type is OrderType.SL_M:
+        return command.trigger_paise + protection.of(command.trigger_paise)
+    quote = command.quote
+    if quote is None or quote.ask_paise <= 0:
+        return 0
+    return quote.ask_paise + protection.of(quote.ask_paise)
+
+
+def _band(command: cmd.PlaceOrder | cmd.ModifyOrder, rules: AccountRules) -> tuple[int, int]:
+    if command.quote is not None:
+        return command.quote.circuit_low_paise, command.quote.circuit_high_paise
+    instrument = command.instrument
+    return circuit_band(rules.circuits, instrument, instrument.reference_price_paise)
+
+
+def _pending_same_side(
+    state: AccountState, instrument_id: str, product: Product, side: Side, *, exclude: str | None
+) -> int:
+    return sum(
+        o.remaining_quantity
+        for o in state.orders.values()
+        if o.instrument_id == instrument_id
+        and o.product is product
+        and o.side is side
+        and o.order_id != exclude
+    )
+
+
+def _opening_quantity_for_order(
+    state: AccountState,
+    *,
+    instrument_id: str,
+    product: Product,
+    side: Side,
+    quantity: int,
+    exclude: str | None,
+) -> int:
+    """Units of a new order that would add exposure, after what it (and its peers) reduce."""
+    position = state.position_for(instrument_id, product)
+    held = 0 if position is None else position.quantity
+    reducible = max(0, -side.sign * held)
+    if reducible:
+        reducible = max(
+            0, reducible - _pending_same_side(state, instrument_id, product, side, exclude=exclude)
+        )
+    return max(0, quantity - reducible)
+
+
+def _sellable_holdings(state: AccountState, instrument_id: str, exclude: str | None) -> int:
+    holding = state.holdings.get(instrument_id)
+    position = state.position_for(instrument_id, Product.CNC)
+    owned = (0 if holding is None else holding.quantity) + max(
+        0, 0 if position is None else position.quantity
+    )
+    return owned - _pending_same_side(state, instrument_id, Product.CNC, Side.SELL, exclude=exclude)
+
+
+def _order_requirements(
+    state: AccountState,
+    rules: AccountRules,
+    *,
+    instrument: Instrument,
+    product: Product,
+    side: Side,
+    quantity: int,
+    valuation_paise: int,
+    underlying_price_paise: int,
+    now_ms: int,
+    exclude: str | None,
+) -> tuple[int, int]:
+    """Return (margin to block, estimated charges) for an order's terms."""
+    trade_date = rules.trade_date(now_ms)
+    opening = _opening_quantity_for_order(
+        state,
+        instrument_id=instrument.instrument_id,
+        product=product,
+        side=side,
+        quantity=quantity,
+        exclude=exclude,
+    )
+    block = 0
+    if opening and not (product is Product.CNC and side is Side.SELL):
+        block = order_margin(
+            rules.margin,
+            instrument,
+            product,
+            side,
+            opening,
+            valuation_paise,
+            underlying_price_paise=underlying_price_paise,
+            expiry_day=instrument.expiry == trade_date,
+        )
+    category = charge_category(instrument.segment, product)
+    charges = order_charges(
+        rules.charges.on(trade_date),
+        category,
+        instrument.exchange.value,
+        side,
+        quantity * valuation_paise,
+    )
+    return block, charges.total_paise
+
+
+def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -> Decision:
+    if c.client_order_id is not None and c.client_order_id in state.client_order_ids:
+        return _rejected(Rejection.DUPLICATE)
+    reason, block = _check_place(state, c, rules)
+    fields: dict[str, Any] = {
+        "at_ms": c.now_ms,
+        "order_id": c.order_id,
+        "client_order_id": c.client_order_id,
+        "instrument_id": c.instrument.instrument_id,
+        "side": c.side,
+        "product": c.product,
+        "order_type": c.order_type,
+        "validity": c.validity,
+        "quantity": c.quantity,
+        "price_paise": c.price_paise,
+        "trigger_paise": c.trigger_paise,
+    }
+    if reason is not None:
+        return Decision((ev.OrderRejected(reason=reason, **fields),), reason)
+    return Decision((ev.OrderAccepted(margin_blocked_paise=block, **fields),))
+
+
+def _check_place(
+    state: AccountState, c: cmd.PlaceOrder, rules: AccountRules
+) -> tuple[Rejection | None, int]:
+    """Run every check of a new order in precedence order; return (rejection, block)."""
+    instrument = c.instrument
+    if not product_allowed(instrument, c.product):
+        return Rejection.PRODUCT_NOT_ALLOWED, 0
+    rejection = check_quantity(instrument, c.quantity)
+    if rejection is not None:
+        return rejection, 0
+    if not check_order_terms(c.order_type, c.price_paise, c.trigger_paise):
+        return Rejection.INVALID_PRICE, 0
+    band = _band(c, rules)
+    for price in (c.price_paise, c.trigger_paise):
+        if price and (rejection := check_price(instrument, price, band)) is not None:
+            return rejection, 0
+    valuation = _valuation_price(c, c.order_type, rules)
+    if valuation <= 0:
+        return Rejection.PRICE_UNAVAILABLE, 0
+    if len(state.orders) >= rules.limits.open_orders_max:
+        return Rejection.OPEN_ORDERS_LIMIT, 0
+    if c.quantity * valuation > rules.limits.order_value_max_paise:
+        return Rejection.ORDER_VALUE_LIMIT, 0
+    selling_holdings = c.product is Product.CNC and c.side is Side.SELL
+    if selling_holdings and c.quantity > _sellable_holdings(state, instrument.instrument_id, None):
+        return Rejection.INSUFFICIENT_HOLDINGS, 0
+    block, charges = _order_requirements(
+        state,
+        rules,
+        instrument=instrument,
+        product=c.product,
+        side=c.side,
+        quantity=c.quantity,
+        valuation_paise=valuation,
+        underlying_price_paise=c.underlying_price_paise,
+        now_ms=c.now_ms,
+        exclude=None,
+    )
+    if block + charges > state.available_paise:
+        return Rejection.INSUFFICIENT_FUNDS, 0
+    return None, block
+
+
+def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules) -> Decision:
+    order = state.orders.get(c.order_id)
+    if order is None:
+        return _rejected(Rejection.ORDER_NOT_OPEN)
+    instrument = c.instrument
+    order_type = c.order_type if c.order_type is not None else order.order_type
+    quantity = c.quantity if c.quantity is not None else order.quantity
+    price = c.price_paise if c.price_paise is not None else order.price_paise
+    trigger = c.trigger_paise if c.trigger_paise is not None else order.trigger_paise
+    if order_type in (OrderType.MARKET, OrderType.SL_M):
+        price = 0
+    if order_type in (OrderType.MARKET, OrderType.LIMIT):
+        trigger = 0
+    if (rejection := check_quantity(instrument, quantity)) is not None:
+        return _rejected(rejection)
+    if quantity <= order.filled_quantity:
+        return _rejected(Rejection.INVALID_QUANTITY)
+    if not check_order_terms(order_type, price, trigger):
+        return _rejected(Rejection.INVALID_PRICE)
+    band = _band(c, rules)
+    for level in (price, trigger):
+        if level and (rejection := check_price(instrument, level, band)) is not None:
+            return _rejected(rejection)
+    terms = cmd.PlaceOrder(
+        now_ms=c.now_ms,
+        order_id=order.order_id,
+        client_order_id=None,
+        instrument=instrument,
+        side=order.side,
+        product=order.product,
+        order_type=order_type,
+        validity=order.validity,
+        quantity=quantity,
+        price_paise=price,
+        trigger_paise=trigger,
+        quote=c.quote,
+    )
+    valuation = _valuation_price(terms, order_type, rules)
+    if valuation <= 0:
+        return _rejected(Rejection.PRICE_UNAVAILABLE)
+    remaining = quantity - order.filled_quantity
+    if remaining * valuation > rules.limits.order_value_max_paise:
+        return _rejected(Rejection.ORDER_VALUE_LIMIT)
+    selling_holdings = order.product is Product.CNC and order.side is Side.SELL
+    if selling_holdings and remaining > _sellable_holdings(
+        state, order.instrument_id, order.order_id
+    ):
+        return _rejected(Rejection.INSUFFICIENT_HOLDINGS)
+    block, charges = _order_requirements(
+        state,
+        rules,
+        instrument=instrument,
+        product=order.product,
+        side=order.side,
+        quantity=remaining,
+        valuation_paise=valuation,
+        underlying_price_paise=c.underlying_price_paise,
+        now_ms=c.now_ms,
+        exclude=order.order_id,
+    )
+    if block + charges > state.available_paise + order.margin_blocked_paise:
+        return _rejected(Rejection.INSUFFICIENT_FUNDS)
+    return Decision(
+        (
+            ev.OrderModified(
+                at_ms=c.now_ms,
+                order_id=order.order_id,
+                order_type=order_type,
+                quantity=quantity,
+                price_paise=price,
+                trigger_paise=trigger,
+                margin_blocked_paise=block,
+            ),
+        )
+    )
+
+
+def _decide_cancel(state: AccountState, c: cmd.CancelOrder, rules: AccountRules) -> Decision:
+    order = state.orders.get(c.order_id)
+    if order is None:
+        return _rejected(Rejection.ORDER_NOT_OPEN)
+    return Decision(
+        (
+            ev.OrderCancelled(
+                at_ms=c.now_ms,
+                order_id=order.order_id,
+                margin_released_paise=order.margin_blocked_paise,
+                reason=c.reason,
+            ),
+        )
+    )
+
+
+def _decide_trigger(state: AccountState, c: cmd.TriggerOrder, rules: AccountRules) -> Decision:
+    order = state.orders.get(c.order_id)
+    if order is None or not order.waits_for_trigger:
+        return _rejected(Rejection.ORDER_NOT_OPEN)
+    return Decision((ev.OrderTriggered(at_ms=c.now_ms, order_id=order.order_id),))
+
+
+def _decide_fill(state: AccountState, c: cmd.FillOrder, rules: AccountRules) -> Decision:
+    order = state.orders.get(c.order_id)
+    if order is None or order.waits_for_trigger:
+        return _rejected(Rejection.ORDER_NOT_OPEN)
+    instrument = c.instrument
+    if c.quantity <= 0 or c.quantity > order.remaining_quantity:
+        return _rejected(Rejection.INVALID_QUANTITY)
+    if c.quantity % instrument.lot_size != 0:
+        return _rejected(Rejection.INVALID_QUANTITY)
+    if c.price_paise <= 0 or c.price_paise % instrument.tick_paise != 0:
+        return _rejected(Rejection.INVALID_PRICE)
+    remaining_after = order.remaining_quantity - c.quantity
+    status_after = OrderStatus.PENDING if remaining_after else OrderStatus.EXECUTED
+    filled = _fill_event(
+        state,
+        rules,
+        instrument=instrument,
+        order_id=order.order_id,
+        product=order.product,
+        side=order.side,
+        quantity=c.quantity,
+        price_paise=c.price_paise,
+        underlying_price_paise=c.underlying_price_paise,
+        now_ms=c.now_ms,
+        block_released=pro_rata(order.margin_blocked_paise, c.quantity, order.remaining_quantity),
+        status_after=status_after,
+        filled_before=order.filled_quantity,
+    )
+    return Decision((filled,))
+
+
+def _fill_event(
+    state: AccountState,
+    rules: AccountRules,
+    *,
+    instrument: Instrument,
+    order_id: str,
+    product: Product,
+    side: Side,
+    quantity: int,
+    price_paise: int,
+    underlying_price_paise: int,
+    now_ms: int,
+    block_released: int,
+    status_after: OrderStatus,
+    filled_before: int,
+) -> ev.OrderFilled:
+    """Compute everything a fill changes: position, holding, realized P&L and charges."""
+    instrument_id = instrument.instrument_id
+    trade_date = rules.trade_date(now_ms)
+    trade_day = rules.trade_day(now_ms)
+    schedule = rules.charges.on(trade_date)
+    exchange = instrument.exchange.value
+    position = state.position_for(instrument_id, product)
+    held, cost, margin = (
+        (0, 0, 0)
+        if position is None
+        else (
+            position.quantity,
+            position.cost_paise,
+            position.margin_paise,
+        )
+    )
+    holding = state.holdings.get(instrument_id)
+    holding_quantity, holding_cost = (
+        (0, 0)
+        if holding is None
+        else (
+            holding.quantity,
+            holding.cost_paise,
+        )
+    )
+    from_position = quantity
+    if product is Product.CNC and side is Side.SELL:
+        from_position = min(quantity, max(held, 0))
+    from_holding = quantity - from_position
+
+    realized = 0
+    charges = ChargeBreakdown()
+    category = charge_category(instrument.segment, product)
+    if from_position:
+        signed = side.sign * from_position
+        opened = opening_quantity(held, signed)
+        opening_margin = 0
+        if opened:
+            opening_margin = order_margin(
+                rules.margin,
+                instrument,
+                product,
+                side,
+                opened,
+                price_paise,
+                underlying_price_paise=underlying_price_paise,
+                expiry_day=instrument.expiry == trade_date,
+            )
+        result = fill_against(
+            held, cost, margin, signed, price_paise=price_paise, opening_margin_paise=opening_margin
+        )
+        held, cost, margin = result.quantity, result.cost_paise, result.margin_paise
+        realized += result.realized_pnl_paise
+        # A CNC sell against today's CNC buy is an intraday trade (DOMAIN.md §1).
+        position_category = (
+            ChargeCategory.MIS if category is ChargeCategory.CNC and side is Side.SELL else category
+        )
+        charges = charges + order_charges(
+            schedule, position_category, exchange, side, from_position * price_paise
+        )
+    dp_day = 0
+    if from_holding:
+        cost_share = pro_rata(holding_cost, from_holding, holding_quantity)
+        realized += from_holding * price_paise - cost_share
+        holding_quantity -= from_holding
+        holding_cost -= cost_share
+        dp_applies = state.dp_charged_day.get(instrument_id) != trade_day
+        dp_day = trade_day if dp_applies else 0
+        charges = charges + order_charges(
+            schedule, category, exchange, side, from_holding * price_paise, dp_applies=dp_applies
+        )
+    if position is not None:
+        position_id = position.position_id
+    else:
+        position_id = new_position_id(order_id, filled_before) if from_position else ""
+    total = charges.total_paise
+    return ev.OrderFilled(
+        at_ms=now_ms,
+        order_id=order_id,
+        instrument_id=instrument_id,
+        product=product,
+        side=side,
+        quantity=quantity,
+        price_paise=price_paise,
+        status_after=status_after,
+        block_released_paise=block_released,
+        charges_paise=total,
+        brokerage_paise=charges.brokerage_paise,
+        taxes_paise=total - charges.brokerage_paise,
+        realized_pnl_paise=realized,
+        position_id=position_id,
+        position_quantity=held,
+        position_cost_paise=cost,
+        position_margin_paise=margin,
+        holding_quantity=holding_quantity,
+        holding_cost_paise=holding_cost,
+        dp_day=dp_day,
+    )
+
+
+def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules) -> Decision:
+    position = state.positions.get(c.position_id)
+    if position is None or position.quantity == 0:
+        return _rejected(Rejection.POSITION_CLOSED)
+    if c.trigger_level_paise is not None and c.trigger_level_paise not in (
+        position.stop_loss_paise,
+        position.target_paise,
+    ):
+        return _rejected(Rejection.POSITION_CLOSED)  # the level changed since it fired
+    instrument = c.instrument
+    if c.price_paise <= 0 or c.price_paise % instrument.tick_paise != 0:
+        return _rejected(Rejection.PRICE_UNAVAILABLE)
+    side = Side.SELL if position.quantity > 0 else Side.BUY
+    quantity = abs(position.quantity)
+    accepted = ev.OrderAccepted(
+        at_ms=c.now_ms,
+        order_id=c.exit_order_id,
+        client_order_id=None,
+        instrument_id=position.instrument_id,
+        side=side,
+        product=position.product,
+        order_type=OrderType.MARKET,
+        validity=Validity.DAY,
+        quantity=quantity,
+        price_paise=0,
+        trigger_paise=0,
+        margin_blocked_paise=0,
+    )
+    filled = _fill_event(
+        state,
+        rules,
+        instrument=instrument,
+        order_id=c.exit_order_id,
+        product=position.product,
+        side=side,
+        quantity=quantity,
+        price_paise=c.price_paise,
+        underlying_price_paise=0,
+        now_ms=c.now_ms,
+        block_released=0,
+        status_after=OrderStatus.EXECUTED,
+        filled_before=0,
+    )
+    return Decision((accepted, filled))
+
+
+def _decide_set_risk(state: AccountState, c: cmd.SetRiskLevels, rules: AccountRules) -> Decision:
+    position = state.positions.get(c.position_id)
+    if position is None:
+        return _rejected(Rejection.POSITION_CLOSED)
+    for level in (c.stop_loss_paise, c.target_paise):
+        if level is not None and (level <= 0 or level % c.tick_paise != 0):
+            return _rejected(Rejection.INVALID_PRICE)
+    return Decision(
+        (
+            ev.PositionRiskSet(
+                at_ms=c.now_ms,
+                position_id=position.position_id,
+                stop_loss_paise=c.stop_loss_paise,
+                target_paise=c.target_paise,
+            ),
+        )
+    )
+
+
+def _decide_credit(state: AccountState, c: cmd.CreditFunds, rules: AccountRules) -> Decision:
+    if c.amount_paise <= 0:
+        return _rejected(Rejection.INVALID_AMOUNT)
+    return Decision(
+        (
+            ev.FundsCredited(
+                at_ms=c.now_ms, amount_paise=c.amount_paise, kind=c.kind, reference=c.reference
+            ),
+        )
+    )
+
+
+def _decide_debit(state: AccountState, c: cmd.DebitFunds, rules: AccountRules) -> Decision:
+    if c.amount_paise <= 0:
+        return _rejected(Rejection.INVALID_AMOUNT)
+    released: tuple[ev.AccountEvent, ...] = ()
+    available = state.available_paise
+    if c.release_block_id is not None:
+        block = state.fund_blocks.get(c.release_block_id)
+        if block is None:
+            return _rejected(Rejection.NOT_FOUND)
+        available += block
+        released = (
+            ev.FundsReleased(at_ms=c.now_ms, block_id=c.release_block_id, amount_paise=block),
+        )
+    if c.amount_paise > available:
+        return _rejected(Rejection.INSUFFICIENT_FUNDS)
+    debit = ev.FundsDebited(
+        at_ms=c.now_ms, amount_paise=c.amount_paise, kind=c.kind, reference=c.reference
+    )
+    return Decision((*released, debit))
+
+
+def _decide_block(state: AccountState, c: cmd.BlockFunds, rules: AccountRules) -> Decision:
+    if c.amount_paise <= 0:
+        return _rejected(Rejection.INVALID_AMOUNT)
+    if c.block_id in state.fund_blocks:
+        return _rejected(Rejection.DUPLICATE)
+    if c.amount_paise > state.available_paise:
+        return _rejected(Rejection.INSUFFICIENT_FUNDS)
+    return Decision(
+        (
+            ev.FundsBlocked(
+                at_ms=c.now_ms, block_id=c.block_id, amount_paise=c.amount_paise, kind=c.kind
+            ),
+        )
+    )
+
+
+def _decide_release(state: AccountState, c: cmd.ReleaseFunds, rules: AccountRules) -> Decision:
+    amount = state.fund_blocks.get(c.block_id)
+    if amount is None:
+        return _rejected(Rejection.NOT_FOUND)
+    return Decision((ev.FundsReleased(at_ms=c.now_ms, block_id=c.block_id, amount_paise=amount),))
+
+
+def _decide_settle(state: AccountState, c: cmd.SettleHoldings, rules: AccountRules) -> Decision:
+    position_ids = tuple(
+        p.position_id
+        for p in state.positions.values()
+        if p.product is Product.CNC and p.quantity > 0
+    )
+    if not position_ids:
+        return Decision(())
+    return Decision((ev.HoldingsSettled(at_ms=c.now_ms, position_ids=position_ids),))
+
+
+_DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
+    cmd.PlaceOrder: _decide_place,
+    cmd.ModifyOrder: _decide_modify,
+    cmd.CancelOrder: _decide_cancel,
+    cmd.TriggerOrder: _decide_trigger,
+    cmd.FillOrder: _decide_fill,
+    cmd.ClosePosition: _decide_close,
+    cmd.SetRiskLevels: _decide_set_risk,
+    cmd.CreditFunds: _decide_credit,
+    cmd.DebitFunds: _decide_debit,
+    cmd.BlockFunds: _decide_block,
+    cmd.ReleaseFunds: _decide_release,
+    cmd.SettleHoldings: _decide_settle,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# apply
+
+
+def apply(state: AccountState, event: ev.AccountEvent) -> AccountState:
+    """Book one event into ``state`` (in place) and return it."""
+    _APPLIERS[type(event)](state, event)
+    state.seq += 1
+    return state
+
+
+def apply_all(state: AccountState, events: Iterable[ev.AccountEvent]) -> AccountState:
+    for event in events:
+        apply(state, event)
+    return state
+
+
+def _apply_accepted(state: AccountState, e: ev.OrderAccepted) -> None:
+    state.orders[e.order_id] = Order(
+        order_id=e.order_id,
+        client_order_id=e.client_order_id,
+        instrument_id=e.instrument_id,
+        side=e.side,
+        product=e.product,
+        order_type=e.order_type,
+        validity=e.validity,
+        quantity=e.quantity,
+        price_paise=e.price_paise,
+        trigger_paise=e.trigger_paise,
+        status=transition(None, OrderStatus.PENDING),
+        margin_blocked_paise=e.margin_blocked_paise,
+        created_ms=e.at_ms,
+        updated_ms=e.at_ms,
+    )
+    state.blocked_paise += e.margin_blocked_paise
+    if e.client_order_id is not None:
+        state.client_order_ids[e.client_order_id] = e.order_id
+
+
+def _apply_rejected(state: AccountState, e: ev.OrderRejected) -> None:
+    transition(None, OrderStatus.REJECTED)
+    if e.client_order_id is not None:
+        state.client_order_ids[e.client_order_id] = e.order_id
+
+
+def _apply_modified(state: AccountState, e: ev.OrderModified) -> None:
+    order = state.orders[e.order_id]
+    order.status = transition(order.status, OrderStatus.PENDING)
+    state.blocked_paise += e.margin_blocked_paise - order.margin_blocked_paise
+    order.margin_blocked_paise = e.margin_blocked_paise
+    order.order_type = e.order_type
+    order.quantity = e.quantity
+    order.price_paise = e.price_paise
+    order.trigger_paise = e.trigger_paise
+    order.updated_ms = e.at_ms
+
+
+def _apply_triggered(state: AccountState, e: ev.OrderTriggered) -> None:
+    order = state.orders[e.order_id]
+    order.status = transition(order.status, OrderStatus.PENDING)
+    order.triggered = True
+    order.updated_ms = e.at_ms
+
+
+def _apply_cancelled(state: AccountState, e: ev.OrderCancelled) -> None:
+    order = state.orders.pop(e.order_id)
+    transition(order.status, OrderStatus.CANCELLED)
+    state.blocked_paise -= e.margin_released_paise
+
+
+def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
+    order = state.orders[e.order_id]
+    order.status = transition(order.status, e.status_after)
+    order.filled_quantity += e.quantity
+    order.fill_value_paise += e.quantity * e.price_paise
+    order.charges_paise += e.charges_paise
+    order.margin_blocked_paise -= e.block_released_paise
+    order.updated_ms = e.at_ms
+    state.blocked_paise -= e.block_released_paise
+    if e.status_after is OrderStatus.EXECUTED:
+        assert order.margin_blocked_paise == 0, "an executed order keeps no block"
+        del state.orders[e.order_id]
+
+    key = position_key(e.instrument_id, e.product)
+    position = state.positions.get(e.position_id) if e.position_id else None
+    if position is not None:
+        state.blocked_paise -= position.margin_paise
+        position.realized_pnl_paise += e.realized_pnl_paise
+        if e.position_quantity == 0:
+            del state.positions[e.position_id]
+            del state.position_ids[key]
+        else:
+            position.quantity = e.position_quantity
+            position.cost_paise = e.position_cost_paise
+            position.margin_paise = e.position_margin_paise
+            state.blocked_paise += e.position_margin_paise
+    elif e.position_quantity != 0:
+        state.positions[e.position_id] = Position(
+            position_id=e.position_id,
+            instrument_id=e.instrument_id,
+            product=e.product,
+            quantity=e.position_quantity,
+            cost_paise=e.position_cost_paise,
+            margin_paise=e.position_margin_paise,
+            realized_pnl_paise=0,
+            opened_ms=e.at_ms,
+        )
+        state.position_ids[key] = e.position_id
+        state.blocked_paise += e.position_margin_paise
+
+    _set_holding(state, e.instrument_id, e.holding_quantity, e.holding_cost_paise)
+    if e.dp_day:
+        state.dp_charged_day[e.instrument_id] = e.dp_day
+    state.balance_paise += e.realized_pnl_paise - e.charges_paise
+    state.realized_pnl_paise += e.realized_pnl_paise
+    state.charges_paise += e.charges_paise
+
+
+def _set_holding(state: AccountState, instrument_id: str, quantity: int, cost_paise: int) -> None:
+    """Replace a holding; its cost counts as blocked (delivery shares are paid for)."""
+    holding = state.holdings.get(instrument_id)
+    if holding is not None:
+        state.blocked_paise -= holding.cost_paise
+    if quantity:
+        state.holdings[instrument_id] = Holding(instrument_id, quantity, cost_paise)
+        state.blocked_paise += cost_paise
+    elif holding is not None:
+        del state.holdings[instrument_id]
+
+
+def _apply_risk_set(state: AccountState, e: ev.PositionRiskSet) -> None:
+    position = state.positions[e.position_id]
+    position.stop_loss_paise = e.stop_loss_paise
+    position.target_paise = e.target_paise
+
+
+def _apply_credited(state: AccountState, e: ev.FundsCredited) -> None:
+    state.balance_paise += e.amount_paise
+    state.deposits_paise += e.amount_paise
+
+
+def _apply_debited(state: AccountState, e: ev.FundsDebited) -> None:
+    state.balance_paise -= e.amount_paise
+    state.withdrawals_paise += e.amount_paise
+
+
+def _apply_blocked(state: AccountState, e: ev.FundsBlocked) -> None:
+    state.fund_blocks[e.block_id] = e.amount_paise
+    state.blocked_paise += e.amount_paise
+
+
+def _apply_released(state: AccountState, e: ev.FundsReleased) -> None:
+    state.blocked_paise -= state.fund_blocks.pop(e.block_id)
+
+
+def _apply_settled(state: AccountState, e: ev.HoldingsSettled) -> None:
+    for position_id in e.position_ids:
+        position = state.positions.pop(position_id)
+        del state.position_ids[position_key(position.instrument_id, position.product)]
+        state.blocked_paise -= position.margin_paise
+        holding = state.holdings.get(position.instrument_id)
+        quantity = position.quantity + (0 if holding is None else holding.quantity)
+        cost = position.cost_paise + (0 if holding is None else holding.cost_paise)
+        _set_holding(state, position.instrument_id, quantity, cost)
+
+
+_APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
+    ev.OrderAccepted: _apply_accepted,
+    ev.OrderRejected: _apply_rejected,
+    ev.OrderModified: _apply_modified,
+    ev.OrderTriggered: _apply_triggered,
+    ev.OrderCancelled: _apply_cancelled,
+    ev.OrderFilled: _apply_filled,
+    ev.PositionRiskSet: _apply_risk_set,
+    ev.FundsCredited: _apply_credited,
+    ev.FundsDebited: _apply_debited,
+    ev.FundsBlocked: _apply_blocked,
+    ev.FundsReleased: _apply_released,
+    ev.HoldingsSettled: _apply_settled,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# invariants and fingerprints
+
+
+def blocked_from_parts(state: AccountState) -> int:
+    """Recompute the blocked total from its parts (for invariant checks)."""
+    return (
+        sum(o.margin_blocked_paise for o in state.orders.values())
+        + sum(p.margin_paise for p in state.positions.values())
+        + sum(h.cost_paise for h in state.holdings.values())
+        + sum(state.fund_blocks.values())
+    )
+
+
+def funds_identity_holds(state: AccountState) -> bool:
+    """DOMAIN.md §2: the balance and the blocked total agree with their parts."""
+    return (
+        state.balance_paise
+        == state.deposits_paise
+        - state.withdrawals_paise
+        + state.realized_pnl_paise
+        - state.charges_paise
+        and state.blocked_paise == blocked_from_parts(state)
+    )
+
+
+def state_fingerprint(state: AccountState) -> str:
+    """A stable hash of the whole state, to compare projections with journal replay."""
+    return hashlib.sha256(msgspec.json.encode(state, order="sorted")).hexdigest()

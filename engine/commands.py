@@ -1,0 +1,127 @@
+"""Account commands: imperative requests that ``decide`` accepts or rejects.
+
+A command carries everything the decision needs (the instrument, the quote the shell
+resolved, the clock reading), so ``decide`` stays a pure function of state and command.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from engine.enums import OrderType, Product, Side, Validity
+from engine.instruments import Instrument
+from engine.quote import Quote
+
+
+class Command(msgspec.Struct, frozen=True, gc=False):
+    now_ms: int
+
+
+class PlaceOrder(Command, frozen=True, gc=False):
+    order_id: str
+    client_order_id: str | None
+    instrument: Instrument
+    side: Side
+    product: Product
+    order_type: OrderType
+    validity: Validity
+    quantity: int
+    price_paise: int
+    trigger_paise: int
+    quote: Quote | None
+    underlying_price_paise: int = 0
+
+
+class ModifyOrder(Command, frozen=True, gc=False):
+    order_id: str
+    instrument: Instrument
+    quote: Quote | None
+    quantity: int | None = None
+    price_paise: int | None = None
+    trigger_paise: int | None = None
+    order_type: OrderType | None = None
+    underlying_price_paise: int = 0
+
+
+class CancelOrder(Command, frozen=True, gc=False):
+    order_id: str
+    reason: str = "USER"
+
+
+class TriggerOrder(Command, frozen=True, gc=False):
+    """The market crossed an SL/SL-M trigger."""
+
+    order_id: str
+
+
+class FillOrder(Command, frozen=True, gc=False):
+    """The market fills ``quantity`` of an order at ``price_paise`` (slippage included)."""
+
+    order_id: str
+    instrument: Instrument
+    quantity: int
+    price_paise: int
+    underlying_price_paise: int = 0
+
+
+class ClosePosition(Command, frozen=True, gc=False):
+    """Close a position at ``price_paise`` through a MARKET exit order."""
+
+    position_id: str
+    exit_order_id: str
+    instrument: Instrument
+    price_paise: int
+    reason: str = "USER"  # USER, STOP_LOSS, TARGET, SQUARE_OFF
+    trigger_level_paise: int | None = None  # the SL/target level that fired, re-checked
+
+
+class SetRiskLevels(Command, frozen=True, gc=False):
+    position_id: str
+    tick_paise: int
+    stop_loss_paise: int | None
+    target_paise: int | None
+
+
+class CreditFunds(Command, frozen=True, gc=False):
+    amount_paise: int
+    kind: str
+    reference: str
+
+
+class DebitFunds(Command, frozen=True, gc=False):
+    """Debit funds; with ``release_block_id`` the block is released in the same decision."""
+
+    amount_paise: int
+    kind: str
+    reference: str
+    release_block_id: str | None = None
+
+
+class BlockFunds(Command, frozen=True, gc=False):
+    block_id: str
+    amount_paise: int
+    kind: str
+
+
+class ReleaseFunds(Command, frozen=True, gc=False):
+    block_id: str
+
+
+class SettleHoldings(Command, frozen=True, gc=False):
+    """End of session: CNC long positions become holdings."""
+
+
+AccountCommand = (
+    PlaceOrder
+    | ModifyOrder
+    | CancelOrder
+    | TriggerOrder
+    | FillOrder
+    | ClosePosition
+    | SetRiskLevels
+    | CreditFunds
+    | DebitFunds
+    | BlockFunds
+    | ReleaseFunds
+    | SettleHoldings
+)

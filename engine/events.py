@@ -1,0 +1,153 @@
+"""Account events: frozen records of what happened, applied by ``apply`` and journaled.
+
+Every number an event needs is computed by ``decide`` and carried in the event, so ``apply``
+and journal replay are plain bookkeeping and always reproduce the same state.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
+
+
+class Event(msgspec.Struct, frozen=True, gc=False, tag=True):
+    """Base of all account events; ``at_ms`` is the engine clock when it happened."""
+
+    at_ms: int
+
+
+class OrderAccepted(Event, frozen=True, gc=False, tag=True):
+    order_id: str
+    client_order_id: str | None
+    instrument_id: str
+    side: Side
+    product: Product
+    order_type: OrderType
+    validity: Validity
+    quantity: int
+    price_paise: int
+    trigger_paise: int
+    margin_blocked_paise: int
+
+
+class OrderRejected(Event, frozen=True, gc=False, tag=True):
+    order_id: str
+    client_order_id: str | None
+    instrument_id: str
+    side: Side
+    product: Product
+    order_type: OrderType
+    validity: Validity
+    quantity: int
+    price_paise: int
+    trigger_paise: int
+    reason: Rejection
+
+
+class OrderModified(Event, frozen=True, gc=False, tag=True):
+    order_id: str
+    order_type: OrderType
+    quantity: int
+    price_paise: int
+    trigger_paise: int
+    margin_blocked_paise: int
+
+
+class OrderTriggered(Event, frozen=True, gc=False, tag=True):
+    order_id: str
+
+
+class OrderCancelled(Event, frozen=True, gc=False, tag=True):
+    order_id: str
+    margin_released_paise: int
+    reason: str  # USER, IOC, SQUARE_OFF, ...
+
+
+class OrderFilled(Event, frozen=True, gc=False, tag=True):
+    """A fill of ``quantity`` at ``price_paise`` and the position/holding it leaves."""
+
+    order_id: str
+    instrument_id: str
+    product: Product
+    side: Side
+    quantity: int
+    price_paise: int
+    status_after: OrderStatus
+    block_released_paise: int
+    charges_paise: int
+    brokerage_paise: int
+    taxes_paise: int  # STT + exchange + SEBI + GST + stamp + DP
+    realized_pnl_paise: int
+    position_id: str
+    position_quantity: int
+    position_cost_paise: int
+    position_margin_paise: int
+    holding_quantity: int  # holdings after the fill (CNC sells from holdings), else unchanged
+    holding_cost_paise: int
+    dp_day: int  # trade day number when a DP charge was levied, else 0
+
+
+class PositionRiskSet(Event, frozen=True, gc=False, tag=True):
+    position_id: str
+    stop_loss_paise: int | None
+    target_paise: int | None
+
+
+class FundsCredited(Event, frozen=True, gc=False, tag=True):
+    amount_paise: int
+    kind: str  # DEPOSIT, ADJUSTMENT, OPENING_BALANCE
+    reference: str
+
+
+class FundsDebited(Event, frozen=True, gc=False, tag=True):
+    amount_paise: int
+    kind: str  # WITHDRAWAL, ADJUSTMENT
+    reference: str
+
+
+class FundsBlocked(Event, frozen=True, gc=False, tag=True):
+    block_id: str
+    amount_paise: int
+    kind: str  # WITHDRAWAL, ADMIN
+
+
+class FundsReleased(Event, frozen=True, gc=False, tag=True):
+    block_id: str
+    amount_paise: int
+
+
+class HoldingsSettled(Event, frozen=True, gc=False, tag=True):
+    """CNC long positions of the session became holdings."""
+
+    position_ids: tuple[str, ...]
+
+
+AccountEvent = (
+    OrderAccepted
+    | OrderRejected
+    | OrderModified
+    | OrderTriggered
+    | OrderCancelled
+    | OrderFilled
+    | PositionRiskSet
+    | FundsCredited
+    | FundsDebited
+    | FundsBlocked
+    | FundsReleased
+    | HoldingsSettled
+)
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(AccountEvent)
+
+
+def encode_event(event: Event) -> bytes:
+    """Encode an event for the journal (tagged JSON)."""
+    return _encoder.encode(event)
+
+
+def decode_event(payload: bytes | str) -> AccountEvent:
+    """Decode a journaled event."""
+    event: AccountEvent = _decoder.decode(payload)
+    return event

@@ -1,0 +1,121 @@
+"""Broker rules an order must pass before any state changes: product, lot, tick, circuit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from engine.config import (
+    ChargesConfig,
+    CircuitConfig,
+    Config,
+    ExecutionConfig,
+    LimitsConfig,
+    MarginConfig,
+)
+from engine.enums import OrderType, Product, Rejection
+from engine.instruments import Instrument, UnderlyingKind
+from engine.money import Rate
+
+MS_PER_DAY = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRules:
+    """The slice of configuration an account's decisions depend on."""
+
+    charges: ChargesConfig
+    margin: MarginConfig
+    limits: LimitsConfig
+    execution: ExecutionConfig
+    circuits: CircuitConfig
+    timezone_offset_minutes: int
+
+    @classmethod
+    def from_config(cls, config: Config) -> AccountRules:
+        return cls(
+            charges=config.charges,
+            margin=config.margin,
+            limits=config.limits,
+            execution=config.execution,
+            circuits=config.circuits,
+            timezone_offset_minutes=config.sessions.timezone_offset_minutes,
+        )
+
+    def trade_day(self, now_ms: int) -> int:
+        """The exchange-local (IST) day number of a clock reading."""
+        return (now_ms + self.timezone_offset_minutes * 60_000) // MS_PER_DAY
+
+    def trade_date(self, now_ms: int) -> date:
+        local = datetime.fromtimestamp(now_ms / 1000, UTC) + timedelta(
+            minutes=self.timezone_offset_minutes
+        )
+        return local.date()
+
+
+def product_allowed(instrument: Instrument, product: Product) -> bool:
+    """CNC is for cash equity, NRML for derivatives, MIS for both."""
+    if product is Product.MIS:
+        return True
+    if product is Product.CNC:
+        return instrument.is_equity
+    return not instrument.is_equity
+
+
+def circuit_rate(circuits: CircuitConfig, instrument: Instrument) -> Rate:
+    if instrument.is_equity:
+        return circuits.equity
+    if instrument.is_option:
+        return circuits.options
+    if instrument.underlying_kind is UnderlyingKind.INDEX:
+        return circuits.index_futures
+    if instrument.underlying_kind is UnderlyingKind.COMMODITY:
+        return circuits.commodity_futures
+    return circuits.stock_futures
+
+
+def circuit_band(
+    circuits: CircuitConfig, instrument: Instrument, reference_paise: int
+) -> tuple[int, int]:
+    """The (low, high) price band around a reference, snapped inward to ticks.
+
+    A zero rate means no band: anything from one tick up is allowed.
+    """
+    tick = instrument.tick_paise
+    rate = circuit_rate(circuits, instrument)
+    if rate.parts == 0 or reference_paise <= 0:
+        return tick, 2**62
+    width = rate.of(reference_paise)
+    low = -(-(reference_paise - width) // tick) * tick
+    high = (reference_paise + width) // tick * tick
+    return max(low, tick), high
+
+
+def check_quantity(instrument: Instrument, quantity: int) -> Rejection | None:
+    if quantity <= 0 or quantity % instrument.lot_size != 0:
+        return Rejection.INVALID_QUANTITY
+    if instrument.freeze_quantity and quantity > instrument.freeze_quantity:
+        return Rejection.INVALID_QUANTITY
+    return None
+
+
+def check_price(
+    instrument: Instrument, price_paise: int, band: tuple[int, int]
+) -> Rejection | None:
+    """A price must be positive, on the tick grid and inside the circuit band."""
+    if price_paise <= 0 or price_paise % instrument.tick_paise != 0:
+        return Rejection.INVALID_PRICE
+    if not band[0] <= price_paise <= band[1]:
+        return Rejection.INVALID_PRICE
+    return None
+
+
+def check_order_terms(order_type: OrderType, price_paise: int, trigger_paise: int) -> bool:
+    """Which prices each order type needs: LIMIT a price, SL both, SL-M a trigger, MARKET none."""
+    if order_type is OrderType.MARKET:
+        return price_paise == 0 and trigger_paise == 0
+    if order_type is OrderType.LIMIT:
+        return price_paise > 0 and trigger_paise == 0
+    if order_type is OrderType.SL:
+        return price_paise > 0 and trigger_paise > 0
+    return price_paise == 0 and trigger_paise > 0
