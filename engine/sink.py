@@ -1,0 +1,50 @@
+"""The seam between account actors and durability.
+
+Every accepted event batch is handed to an :class:`EventSink` together with a callback the
+sink calls once the batch is durable (or has failed). The in-memory sink here acknowledges at
+once; the Postgres persistence actor implements the same protocol.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+import msgspec
+
+from engine.events import AccountEvent
+
+
+class EventBatch(msgspec.Struct, frozen=True, gc=False):
+    """Events one command produced for one account; ``first_seq`` numbers the first."""
+
+    account_id: str
+    first_seq: int
+    events: tuple[AccountEvent, ...]
+
+
+OnDurable = Callable[[bool], None]
+
+
+class EventSink(Protocol):
+    def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
+        """Take a batch; call ``on_durable(True)`` once it is safe, ``False`` if it failed."""
+        ...
+
+
+class InMemorySink:
+    """Keeps every batch in a list and acknowledges immediately (tests and benchmarks)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.batches: list[EventBatch] = []
+
+    def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
+        with self._lock:
+            self.batches.append(batch)
+        on_durable(True)
+
+    def events_for(self, account_id: str) -> list[AccountEvent]:
+        with self._lock:
+            return [e for b in self.batches if b.account_id == account_id for e in b.events]
