@@ -28,6 +28,10 @@ OnDurable = Callable[[bool], None]
 
 
 class EventSink(Protocol):
+    def accepting(self) -> bool:
+        """False while writes cannot be made durable: callers refuse new writes then."""
+        ...
+
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
         """Take a batch; call ``on_durable(True)`` once it is safe, ``False`` if it failed."""
         ...
@@ -39,6 +43,9 @@ class InMemorySink:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.batches: list[EventBatch] = []
+
+    def accepting(self) -> bool:
+        return True
 
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
         with self._lock:

@@ -1,0 +1,281 @@
+"""The account actor: a thin shell that runs the pure account state machine.
+
+For each request it stamps the command with the clock, the current quote and any market price
+the decision needs, runs ``decide``, applies the events, tells the market actor what now rests
+or must execute, hands the events to the sink and replies once the sink says they are durable.
+The same behaviour runs on either actor runtime (see ``engine.actor_pool.actor_class_for``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import pykka
+
+from engine import commands as cmd
+from engine import events as ev
+from engine.account import AccountState, apply_all, decide
+from engine.clock import Clock
+from engine.enums import OrderType, Rejection, Side, Validity
+from engine.instruments import Instrument, InstrumentMaster
+from engine.market_actor import (
+    BookOp,
+    BookOps,
+    ExecuteMarket,
+    ForgetOrder,
+    MirrorPosition,
+    RestOrder,
+    SetExits,
+)
+from engine.market_data import MarketData
+from engine.orders import Order
+from engine.rules import AccountRules
+from engine.sink import EventBatch, EventSink
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(msgspec.Struct, frozen=True, gc=False):
+    """The answer to an account request: the events it caused, or why it was refused.
+
+    ``unavailable`` means the request was not accepted because durability is impaired.
+    """
+
+    rejection: Rejection | None
+    events: tuple[ev.AccountEvent, ...] = ()
+    unavailable: bool = False
+
+
+Reply = Callable[[Any], None]
+Publisher = Callable[[str, tuple[ev.AccountEvent, ...], AccountState], None]
+
+
+class AccountRequest(msgspec.Struct, frozen=True, gc=False):
+    command: cmd.AccountCommand
+    reply: Reply | None = None
+
+
+class Inspect(msgspec.Struct, frozen=True, gc=False):
+    """Run ``fn`` on the account's state inside the actor; ``fn`` must return copies."""
+
+    fn: Callable[[AccountState], Any]
+    reply: Reply
+
+
+class Passivate(msgspec.Struct, frozen=True, gc=False):
+    """Stop this actor if it is still idle; its state stays with the registry."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountContext:
+    """What every account actor shares: rules, market, sink, clock and outbound channels."""
+
+    rules: AccountRules
+    master: InstrumentMaster
+    market: MarketData
+    market_ref: pykka.ActorRef[Any]
+    sink: EventSink
+    clock: Clock
+    market_fill_delay_ms: int
+    publish: Publisher
+    retire_if_idle: Callable[[str, Any], bool]
+
+
+def _no_reply(_: Any) -> None:
+    return None
+
+
+class AccountBehaviour:
+    """Handlers of one trading account (combined with a pykka runtime at start)."""
+
+    def __init__(self, state: AccountState, context: AccountContext) -> None:
+        super().__init__()
+        self.state = state
+        self.context = context
+
+    def on_receive(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is AccountRequest:
+            self._handle(message.command, message.reply or _no_reply)
+        elif kind is Inspect:
+            message.reply(message.fn(self.state))
+        elif kind is Passivate:
+            if self.context.retire_if_idle(self.state.account_id, self):
+                self.actor_ref.stop(block=False)  # type: ignore[attr-defined]
+        else:
+            logger.warning("account %s: unexpected message %r", self.state.account_id, message)
+        return None
+
+    def _handle(self, command: cmd.AccountCommand, reply: Reply) -> None:
+        context = self.context
+        if not context.sink.accepting():
+            reply(Outcome(rejection=None, unavailable=True))
+            return
+        stamped = self._stamp(command)
+        if isinstance(stamped, Rejection):
+            reply(Outcome(rejection=stamped))
+            return
+        state = self.state
+        try:
+            decision = decide(state, stamped, context.rules)
+        except Exception:
+            logger.exception("account %s: decide failed for %r", state.account_id, stamped)
+            reply(Outcome(rejection=None, unavailable=True))
+            return
+        events = decision.events
+        if not events:
+            reply(Outcome(rejection=decision.rejection))
+            return
+        first_seq = state.seq + 1
+        apply_all(state, events)
+        ops = self._book_ops(events)
+        if ops:
+            context.market_ref.tell(BookOps(ops))
+        context.publish(state.account_id, events, state)
+        outcome = Outcome(rejection=decision.rejection, events=events)
+
+        def on_durable(ok: bool) -> None:
+            reply(outcome if ok else Outcome(rejection=None, events=events, unavailable=True))
+
+        context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
+
+    # -- stamping: what the pure decision needs from the outside world ---------------------
+
+    def _stamp(self, command: cmd.AccountCommand) -> cmd.AccountCommand | Rejection:
+        context = self.context
+        now_ms = context.clock.now_ms()
+        market = context.market
+        if isinstance(command, cmd.PlaceOrder | cmd.ModifyOrder):
+            instrument = command.instrument
+            index = self._index(instrument)
+            return msgspec.structs.replace(
+                command,
+                now_ms=now_ms,
+                quote=market.quote(index),
+                underlying_price_paise=self._underlying(instrument),
+            )
+        if isinstance(command, cmd.FillOrder):
+            return msgspec.structs.replace(
+                command, now_ms=now_ms, underlying_price_paise=self._underlying(command.instrument)
+            )
+        if isinstance(command, cmd.ClosePosition):
+            position = self.state.positions.get(command.position_id)
+            if position is None:
+                return Rejection.POSITION_CLOSED
+            price = command.price_paise
+            if price <= 0:
+                side = -1 if position.quantity > 0 else 1
+                index = self._index(command.instrument)
+                price = market.execution_price(index, side, abs(position.quantity))
+            if price <= 0:
+                return Rejection.PRICE_UNAVAILABLE
+            return msgspec.structs.replace(
+                command,
+                now_ms=now_ms,
+                price_paise=price,
+                exit_order_id=command.exit_order_id or str(uuid.uuid4()),
+            )
+        return msgspec.structs.replace(command, now_ms=now_ms)
+
+    def _index(self, instrument: Instrument) -> int:
+        index = self.context.master.index_of(instrument.instrument_id)
+        assert index is not None, f"unknown instrument {instrument.instrument_id}"
+        return index
+
+    def _underlying(self, instrument: Instrument) -> int:
+        if not instrument.is_option:
+            return 0
+        return self.context.market.underlying_price(instrument)
+
+    # -- what the market actor must learn from these events ---------------------------------
+
+    def _book_ops(self, events: tuple[ev.AccountEvent, ...]) -> tuple[BookOp, ...]:
+        ops: list[BookOp] = []
+        account_id = self.state.account_id
+        for event in events:
+            if isinstance(event, ev.OrderAccepted | ev.OrderModified | ev.OrderTriggered):
+                order = self.state.orders.get(event.order_id)
+                if order is not None:
+                    ops.append(self._working_op(order, event.at_ms))
+            elif isinstance(event, ev.OrderCancelled):
+                ops.append(ForgetOrder(account_id, event.order_id))
+            elif isinstance(event, ev.OrderFilled):
+                ops.extend(self._fill_ops(event))
+            elif isinstance(event, ev.PositionRiskSet):
+                ops.extend(self._exit_ops(event.position_id))
+            elif isinstance(event, ev.HoldingsSettled):
+                for position_id in event.position_ids:
+                    ops.append(MirrorPosition(account_id, position_id, 0, 0, 0))
+                    ops.append(SetExits(account_id, position_id, 0, 0, None, None))
+        return tuple(ops)
+
+    def _working_op(self, order: Order, at_ms: int) -> BookOp:
+        """Where a working order now lives: a limit/stop book, or the market queue."""
+        account_id = self.state.account_id
+        index = self.context.master.index_of(order.instrument_id)
+        assert index is not None
+        side = 1 if order.side is Side.BUY else -1
+        quantity = order.remaining_quantity
+        market_now = order.order_type is OrderType.MARKET or (
+            order.order_type is OrderType.SL_M and order.triggered
+        )
+        if market_now:
+            delay = self.context.market_fill_delay_ms if order.order_type is OrderType.MARKET else 0
+            return ExecuteMarket(account_id, order.order_id, index, side, quantity, at_ms + delay)
+        return RestOrder(
+            account_id=account_id,
+            order_id=order.order_id,
+            index=index,
+            side=side,
+            quantity=quantity,
+            limit_paise=order.price_paise,
+            trigger_paise=order.trigger_paise,
+            triggered=order.triggered,
+            ioc=order.validity is Validity.IOC,
+        )
+
+    def _fill_ops(self, event: ev.OrderFilled) -> list[BookOp]:
+        account_id = self.state.account_id
+        ops: list[BookOp] = []
+        order = self.state.orders.get(event.order_id)
+        if order is None:
+            ops.append(ForgetOrder(account_id, event.order_id))
+        elif order.rests_at_limit:
+            ops.append(self._working_op(order, event.at_ms))  # re-rest the unfilled rest
+        if event.position_id:
+            index = self.context.master.index_of(event.instrument_id)
+            assert index is not None
+            ops.append(
+                MirrorPosition(
+                    account_id,
+                    event.position_id,
+                    index,
+                    event.position_quantity,
+                    event.position_cost_paise,
+                )
+            )
+            ops.extend(self._exit_ops(event.position_id))
+        return ops
+
+    def _exit_ops(self, position_id: str) -> list[BookOp]:
+        account_id = self.state.account_id
+        position = self.state.positions.get(position_id)
+        if position is None:
+            return [SetExits(account_id, position_id, 0, 0, None, None)]
+        index = self.context.master.index_of(position.instrument_id)
+        assert index is not None
+        return [
+            SetExits(
+                account_id,
+                position_id,
+                index,
+                position.quantity,
+                position.stop_loss_paise,
+                position.target_paise,
+            )
+        ]

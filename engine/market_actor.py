@@ -1,0 +1,391 @@
+"""The market actor: jitters quotes every tick, matches resting orders and exits, marks risk.
+
+It is the only writer of :class:`~engine.market_data.MarketData` and of the matching books.
+Account actors tell it what rests, triggers or must execute at market; it tells account actors
+(through ``dispatch``) what the market did, and the account re-checks before acting.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Callable, Hashable
+from itertools import count
+from typing import Any, Protocol
+
+import msgspec
+import numpy as np
+import pykka
+
+from engine import commands as cmd
+from engine import kernels
+from engine.clock import Clock
+from engine.config import MarketConfig
+from engine.market_data import MarketData, MarketSnapshot
+from engine.matching import InstrumentBooks
+from engine.risk import RiskBook
+
+logger = logging.getLogger(__name__)
+
+Dispatch = Callable[[str, cmd.AccountCommand], None]
+TickListener = Callable[[MarketSnapshot], None]
+
+
+class QuoteSource(Protocol):
+    def refresh(self, data: MarketData, now_ms: int) -> None:
+        """Move ``data.reference`` to the source's latest prices."""
+        ...
+
+
+class Tick(msgspec.Struct, frozen=True):
+    """Time to jitter, match and publish."""
+
+
+class RestOrder(msgspec.Struct, frozen=True, gc=False):
+    """A LIMIT order, or an SL/SL-M order waiting for (or past) its trigger."""
+
+    account_id: str
+    order_id: str
+    index: int
+    side: int  # +1 buy, -1 sell
+    quantity: int
+    limit_paise: int
+    trigger_paise: int
+    triggered: bool
+    ioc: bool
+
+
+class ExecuteMarket(msgspec.Struct, frozen=True, gc=False):
+    account_id: str
+    order_id: str
+    index: int
+    side: int
+    quantity: int
+    due_ms: int
+
+
+class ForgetOrder(msgspec.Struct, frozen=True, gc=False):
+    account_id: str
+    order_id: str
+
+
+class SetExits(msgspec.Struct, frozen=True, gc=False):
+    """Stop-loss and target of a position (``None`` clears a level)."""
+
+    account_id: str
+    position_id: str
+    index: int
+    quantity: int  # signed
+    stop_loss_paise: int | None
+    target_paise: int | None
+
+
+class MirrorPosition(msgspec.Struct, frozen=True, gc=False):
+    """A position's new quantity and cost, for risk marking (quantity 0: closed)."""
+
+    account_id: str
+    position_id: str
+    index: int
+    quantity: int
+    signed_cost_paise: int
+
+
+BookOp = RestOrder | ExecuteMarket | ForgetOrder | SetExits | MirrorPosition
+
+
+class BookOps(msgspec.Struct, frozen=True, gc=False):
+    """Book changes from one account decision, applied in order."""
+
+    ops: tuple[BookOp, ...]
+
+
+class _Resting(msgspec.Struct, gc=False):
+    index: int
+    side: int
+    quantity: int
+    limit_paise: int
+    trigger_paise: int
+    triggered: bool
+
+
+class MarketActor(pykka.ThreadingActor):
+    """Owns prices, matching books and the risk book; one thread, one writer."""
+
+    def __init__(
+        self,
+        *,
+        data: MarketData,
+        config: MarketConfig,
+        source: QuoteSource,
+        clock: Clock,
+        dispatch: Dispatch,
+        listeners: list[TickListener] | None = None,
+    ) -> None:
+        super().__init__()
+        self.data = data
+        self.config = config
+        self.source = source
+        self.clock = clock
+        self.dispatch = dispatch
+        self.listeners = listeners if listeners is not None else []
+        self.rng = np.random.default_rng(config.seed)
+        self.books: dict[int, InstrumentBooks] = {}
+        self.resting: dict[tuple[str, str], _Resting] = {}
+        self.exits: dict[tuple[str, str], tuple[int, int | None, int | None]] = {}
+        self.market_queue: list[tuple[int, int, ExecuteMarket]] = []
+        self.risk = RiskBook()
+        self.next_reference_ms = 0
+        self.ticks_total = 0
+        self._seq = count()
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, BookOps):
+            for op in message.ops:
+                self._apply_op(op)
+            return None
+        if isinstance(message, Tick):
+            return self.tick()
+        return super().on_receive(message)
+
+    def _apply_op(self, op: BookOp) -> None:
+        if isinstance(op, RestOrder):
+            self._rest(op)
+        elif isinstance(op, ExecuteMarket):
+            self._execute_market(op)
+        elif isinstance(op, ForgetOrder):
+            self._forget(op.account_id, op.order_id)
+        elif isinstance(op, SetExits):
+            self._set_exits(op)
+        else:
+            self.risk.upsert(
+                op.account_id, op.position_id, op.index, op.quantity, op.signed_cost_paise
+            )
+
+    # -- tick -------------------------------------------------------------------------------
+
+    def tick(self) -> int:
+        """Jitter every instrument, match, execute due market orders, mark, publish."""
+        now = self.clock.now_ms()
+        data = self.data
+        if now >= self.next_reference_ms:
+            self.source.refresh(data, now)
+            self.next_reference_ms = now + self.config.reference_interval_ms
+        previous = data.snapshot
+        n = len(data.reference)
+        ltp = previous.ltp.copy()
+        bid = np.empty(n, dtype=np.int64)
+        ask = np.empty(n, dtype=np.int64)
+        kernels.jitter_all(
+            ltp,
+            data.reference,
+            data.tick,
+            data.spread_ppm,
+            data.circuit_low,
+            data.circuit_high,
+            self.rng.random(n),
+            self.config.jitter_intensity_ppm,
+            self.config.jitter_convergence_ppm,
+            bid,
+            ask,
+        )
+        snapshot = MarketSnapshot(
+            seq=previous.seq + 1,
+            at_ms=now,
+            ltp=ltp,
+            bid=bid,
+            ask=ask,
+            low=data.circuit_low,
+            high=data.circuit_high,
+        )
+        data.snapshot = snapshot
+        for index, books in self.books.items():
+            if len(books):
+                self._match(index, books, snapshot)
+        self._execute_due(now)
+        self.risk.mark(ltp)
+        self.ticks_total += 1
+        for listener in self.listeners:
+            try:
+                listener(snapshot)
+            except Exception:
+                logger.exception("tick listener failed")
+        return snapshot.seq
+
+    # -- resting orders ---------------------------------------------------------------------
+
+    def _books(self, index: int) -> InstrumentBooks:
+        books = self.books.get(index)
+        if books is None:
+            books = self.books[index] = InstrumentBooks()
+        return books
+
+    def _rest(self, op: RestOrder) -> None:
+        key = (op.account_id, op.order_id)
+        self._forget(op.account_id, op.order_id)
+        entry = _Resting(
+            op.index, op.side, op.quantity, op.limit_paise, op.trigger_paise, op.triggered
+        )
+        snapshot = self.data.snapshot
+        ltp = int(snapshot.ltp[op.index])
+        if op.trigger_paise and not op.triggered:
+            crossed = ltp > 0 and (
+                ltp >= op.trigger_paise if op.side > 0 else ltp <= op.trigger_paise
+            )
+            if crossed:
+                self._send_trigger(op.account_id, op.order_id)
+                return
+            self.resting[key] = entry
+            book = self._books(op.index)
+            (book.buy_stops if op.side > 0 else book.sell_stops).add(key, op.trigger_paise)
+            return
+        fill = self._limit_fill_price(entry, snapshot)
+        if fill:
+            self._send_fill(op.account_id, op.order_id, op.index, op.quantity, fill)
+        elif op.ioc:
+            self.dispatch(
+                op.account_id, cmd.CancelOrder(now_ms=0, order_id=op.order_id, reason="IOC")
+            )
+        else:
+            self.resting[key] = entry
+            book = self._books(op.index)
+            (book.buy_limits if op.side > 0 else book.sell_limits).add(key, op.limit_paise)
+
+    @staticmethod
+    def _limit_fill_price(entry: _Resting, snapshot: MarketSnapshot) -> int:
+        """The price a limit order fills at now (its limit or better), or 0 if not crossed."""
+        if entry.side > 0:
+            ask = int(snapshot.ask[entry.index])
+            return min(entry.limit_paise, ask) if 0 < ask <= entry.limit_paise else 0
+        bid = int(snapshot.bid[entry.index])
+        return max(entry.limit_paise, bid) if bid >= entry.limit_paise > 0 and bid > 0 else 0
+
+    def _forget(self, account_id: str, order_id: str) -> None:
+        key = (account_id, order_id)
+        entry = self.resting.pop(key, None)
+        if entry is None:
+            return
+        books = self.books[entry.index]
+        for book in (books.buy_limits, books.sell_limits, books.buy_stops, books.sell_stops):
+            if book.remove(key):
+                return
+
+    def _match(self, index: int, books: InstrumentBooks, snapshot: MarketSnapshot) -> None:
+        ltp = int(snapshot.ltp[index])
+        if ltp <= 0:
+            return
+        for key in books.buy_limits.pop_at_or_above(int(snapshot.ask[index])):
+            self._fire_limit(key, snapshot)
+        for key in books.sell_limits.pop_at_or_below(int(snapshot.bid[index])):
+            self._fire_limit(key, snapshot)
+        for key in [*books.buy_stops.pop_at_or_below(ltp), *books.sell_stops.pop_at_or_above(ltp)]:
+            account_id, order_id = self._split(key)
+            self.resting.pop((account_id, order_id), None)
+            self._send_trigger(account_id, order_id)
+        for key in [
+            *books.rising_exits.pop_at_or_below(ltp),
+            *books.falling_exits.pop_at_or_above(ltp),
+        ]:
+            self._fire_exit(key, index)
+
+    @staticmethod
+    def _split(key: Hashable) -> tuple[str, str]:
+        assert isinstance(key, tuple)
+        return key[0], key[1]
+
+    def _fire_limit(self, key: Hashable, snapshot: MarketSnapshot) -> None:
+        account_id, order_id = self._split(key)
+        entry = self.resting.pop((account_id, order_id))
+        price = self._limit_fill_price(entry, snapshot)
+        self._send_fill(account_id, order_id, entry.index, entry.quantity, price)
+
+    def _send_trigger(self, account_id: str, order_id: str) -> None:
+        self.dispatch(account_id, cmd.TriggerOrder(now_ms=0, order_id=order_id))
+
+    def _send_fill(
+        self, account_id: str, order_id: str, index: int, quantity: int, price: int
+    ) -> None:
+        instrument = self.data.master.at(index)
+        self.dispatch(
+            account_id,
+            cmd.FillOrder(
+                now_ms=0,
+                order_id=order_id,
+                instrument=instrument,
+                quantity=quantity,
+                price_paise=price,
+            ),
+        )
+
+    # -- market orders ----------------------------------------------------------------------
+
+    def _execute_market(self, op: ExecuteMarket) -> None:
+        if op.due_ms <= self.clock.now_ms() and self._try_execute(op):
+            return
+        heapq.heappush(self.market_queue, (op.due_ms, next(self._seq), op))
+
+    def _try_execute(self, op: ExecuteMarket) -> bool:
+        price = self.data.execution_price(op.index, op.side, op.quantity)
+        if price <= 0:
+            return False
+        self._send_fill(op.account_id, op.order_id, op.index, op.quantity, price)
+        return True
+
+    def _execute_due(self, now: int) -> None:
+        queue = self.market_queue
+        waiting: list[tuple[int, int, ExecuteMarket]] = []
+        while queue and queue[0][0] <= now:
+            item = heapq.heappop(queue)
+            if not self._try_execute(item[2]):
+                waiting.append(item)
+        for item in waiting:
+            heapq.heappush(queue, item)
+
+    # -- position exits ---------------------------------------------------------------------
+
+    def _set_exits(self, op: SetExits) -> None:
+        key = (op.account_id, op.position_id)
+        previous = self.exits.pop(key, None)
+        if previous is not None:
+            books = self.books[previous[0]]
+            for kind in ("sl", "target"):
+                books.rising_exits.remove((*key, kind))
+                books.falling_exits.remove((*key, kind))
+        if op.quantity == 0 or (op.stop_loss_paise is None and op.target_paise is None):
+            return
+        self.exits[key] = (op.index, op.stop_loss_paise, op.target_paise)
+        books = self._books(op.index)
+        long = op.quantity > 0
+        if op.stop_loss_paise is not None:
+            (books.falling_exits if long else books.rising_exits).add(
+                (*key, "sl"), op.stop_loss_paise
+            )
+        if op.target_paise is not None:
+            (books.rising_exits if long else books.falling_exits).add(
+                (*key, "target"), op.target_paise
+            )
+
+    def _fire_exit(self, key: Hashable, index: int) -> None:
+        assert isinstance(key, tuple)
+        account_id, position_id, kind = key
+        levels = self.exits.pop((account_id, position_id), None)
+        if levels is None:
+            return
+        books = self.books[index]
+        other = (account_id, position_id, "target" if kind == "sl" else "sl")
+        books.rising_exits.remove(other)
+        books.falling_exits.remove(other)
+        level = levels[1] if kind == "sl" else levels[2]
+        self.dispatch(
+            account_id,
+            cmd.ClosePosition(
+                now_ms=0,
+                position_id=position_id,
+                exit_order_id="",
+                instrument=self.data.master.at(index),
+                price_paise=0,
+                reason="STOP_LOSS" if kind == "sl" else "TARGET",
+                trigger_level_paise=level,
+            ),
+        )

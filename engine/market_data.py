@@ -1,0 +1,170 @@
+"""Columnar market state: one row per instrument, snapshots swapped atomically each tick.
+
+The market actor is the only writer. Readers (account actors on other threads) take
+``MarketData.snapshot`` once and read from it; a snapshot is never modified after it is
+published, so a quote is always internally consistent.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+
+from engine import kernels
+from engine.config import CircuitConfig, MarketConfig
+from engine.instruments import Instrument, InstrumentMaster
+from engine.quote import Quote
+from engine.rules import circuit_band
+
+Int64Array = npt.NDArray[np.int64]
+
+
+def spread_kind(instrument: Instrument) -> str:
+    if instrument.is_option:
+        return "options"
+    if instrument.is_future:
+        return "futures"
+    return "equity"
+
+
+class MarketSnapshot:
+    """Prices of every instrument at one tick (read-only once published)."""
+
+    __slots__ = ("ask", "at_ms", "bid", "high", "low", "ltp", "seq")
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        at_ms: int,
+        ltp: Int64Array,
+        bid: Int64Array,
+        ask: Int64Array,
+        low: Int64Array,
+        high: Int64Array,
+    ) -> None:
+        self.seq = seq
+        self.at_ms = at_ms
+        self.ltp = ltp
+        self.bid = bid
+        self.ask = ask
+        self.low = low
+        self.high = high
+
+    def quote(self, index: int) -> Quote | None:
+        """The quote of one instrument, or ``None`` if it has no price yet."""
+        ltp = int(self.ltp[index])
+        if ltp <= 0:
+            return None
+        return Quote(
+            ltp_paise=ltp,
+            bid_paise=int(self.bid[index]),
+            ask_paise=int(self.ask[index]),
+            circuit_low_paise=int(self.low[index]),
+            circuit_high_paise=int(self.high[index]),
+            timestamp_ms=self.at_ms,
+        )
+
+
+class MarketData:
+    """Static per-instrument columns plus the current snapshot."""
+
+    def __init__(
+        self,
+        master: InstrumentMaster,
+        market: MarketConfig,
+        circuits: CircuitConfig,
+        slippage_cap_ticks: int,
+    ) -> None:
+        self.master = master
+        self.slippage_cap_ticks = slippage_cap_ticks
+        n = len(master)
+        self.tick = np.array([i.tick_paise for i in master], dtype=np.int64)
+        self.spread_ppm = np.array(
+            [market.spread_ppm[spread_kind(i)][i.liquidity] for i in master], dtype=np.int64
+        )
+        self.reference = np.array([i.reference_price_paise for i in master], dtype=np.int64)
+        self.previous_close = self.reference.copy()
+        bands = [circuit_band(circuits, i, i.reference_price_paise) for i in master]
+        self.circuit_low = np.array([b[0] for b in bands], dtype=np.int64).reshape(n)
+        self.circuit_high = np.array([b[1] for b in bands], dtype=np.int64).reshape(n)
+        self.impact_ticks = [market.impact_ticks[i.liquidity] for i in master]
+        self.typical_quantity = [market.typical_quantity[i.liquidity] for i in master]
+        self.underlying_index = _underlying_futures(master)
+        empty = np.zeros(n, dtype=np.int64)
+        self.snapshot = MarketSnapshot(
+            seq=0,
+            at_ms=0,
+            ltp=empty,
+            bid=empty,
+            ask=empty,
+            low=self.circuit_low,
+            high=self.circuit_high,
+        )
+
+    def quote(self, index: int) -> Quote | None:
+        return self.snapshot.quote(index)
+
+    def execution_price(self, index: int, side_sign: int, quantity: int) -> int:
+        """Where a market order of ``quantity`` fills now: bid/ask plus square-root slippage.
+
+        Returns 0 when the instrument has no price yet.
+        """
+        snapshot = self.snapshot
+        if snapshot.ltp[index] <= 0:
+            return 0
+        slip = kernels.slippage_ticks(
+            quantity,
+            self.typical_quantity[index],
+            self.impact_ticks[index],
+            self.slippage_cap_ticks,
+        )
+        return int(
+            kernels.fill_price(
+                side_sign,
+                int(snapshot.bid[index]),
+                int(snapshot.ask[index]),
+                int(self.tick[index]),
+                slip,
+            )
+        )
+
+    def underlying_price(self, instrument: Instrument) -> int:
+        """The LTP of an option's underlying future (0 when unknown: margin uses the strike)."""
+        index = self.underlying_index.get(instrument.underlying)
+        if index is None:
+            return 0
+        return int(self.snapshot.ltp[index])
+
+
+def _underlying_futures(master: InstrumentMaster) -> dict[str, int]:
+    """Map each underlying to the index of its nearest-expiry future."""
+    chosen: dict[str, tuple[date, int]] = {}
+    for index, instrument in enumerate(master):
+        if not instrument.is_future or instrument.expiry is None:
+            continue
+        current = chosen.get(instrument.underlying)
+        if current is None or instrument.expiry < current[0]:
+            chosen[instrument.underlying] = (instrument.expiry, index)
+    return {name: index for name, (_, index) in chosen.items()}
+
+
+class SimulatedQuoteSource:
+    """A seeded random walk of reference prices, so the server is useful offline.
+
+    Each refresh moves every reference by a normal step of ``volatility_ppm`` (snapped to the
+    tick, kept inside the circuit band); the same seed reproduces the same walk.
+    """
+
+    def __init__(self, seed: int, volatility_ppm: int) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._volatility = volatility_ppm / 1_000_000
+
+    def refresh(self, data: MarketData, now_ms: int) -> None:
+        steps = self._rng.normal(0.0, self._volatility, size=len(data.reference))
+        moved = data.reference + np.rint(data.reference * steps).astype(np.int64)
+        snapped = (moved // data.tick) * data.tick
+        np.clip(snapped, data.circuit_low, data.circuit_high, out=snapped)
+        data.reference[:] = np.where(data.reference > 0, snapped, data.reference)

@@ -1,0 +1,107 @@
+"""Price-level books: which resting orders and position exits a tick crosses.
+
+Each instrument keeps six books of ``(level, seq, key)`` entries in ``SortedList``s, so a tick
+finds every crossed entry in O(log n + k):
+
+========================  ============================  ==================
+book                      fires when                    market price used
+========================  ============================  ==================
+buy limits                ask <= limit                  ask
+sell limits               bid >= limit                  bid
+buy stops (SL, SL-M)      ltp >= trigger                ltp
+sell stops                ltp <= trigger                ltp
+rising exits              ltp >= level                  ltp (long target, short stop-loss)
+falling exits             ltp <= level                  ltp (long stop-loss, short target)
+========================  ============================  ==================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from itertools import count
+
+from sortedcontainers import SortedList
+
+
+class LevelBook:
+    """Keys at price levels; pops the keys a market price has reached."""
+
+    def __init__(self) -> None:
+        self._entries: SortedList = SortedList()
+        self._by_key: dict[Hashable, tuple[int, int, Hashable]] = {}
+        self._seq = count()
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._by_key
+
+    def add(self, key: Hashable, level: int) -> None:
+        """Place ``key`` at ``level`` (replacing any earlier level; time priority by arrival)."""
+        self.remove(key)
+        entry = (level, next(self._seq), key)
+        self._by_key[key] = entry
+        self._entries.add(entry)
+
+    def remove(self, key: Hashable) -> bool:
+        entry = self._by_key.pop(key, None)
+        if entry is None:
+            return False
+        self._entries.remove(entry)
+        return True
+
+    def pop_at_or_below(self, market: int) -> list[Hashable]:
+        """Pop keys whose level <= ``market`` (the book fires when the market rises to it)."""
+        entries = self._entries
+        end = entries.bisect_right((market, float("inf")))
+        if end == 0:
+            return []
+        fired = [entry[2] for entry in entries[:end]]
+        del entries[:end]
+        for key in fired:
+            del self._by_key[key]
+        return fired
+
+    def pop_at_or_above(self, market: int) -> list[Hashable]:
+        """Pop keys whose level >= ``market`` (the book fires when the market falls to it)."""
+        entries = self._entries
+        start = entries.bisect_left((market, -1))
+        if start == len(entries):
+            return []
+        fired = [entry[2] for entry in entries[start:]]
+        del entries[start:]
+        for key in fired:
+            del self._by_key[key]
+        return fired
+
+
+class InstrumentBooks:
+    """The six books of one instrument."""
+
+    __slots__ = (
+        "buy_limits",
+        "buy_stops",
+        "falling_exits",
+        "rising_exits",
+        "sell_limits",
+        "sell_stops",
+    )
+
+    def __init__(self) -> None:
+        self.buy_limits = LevelBook()
+        self.sell_limits = LevelBook()
+        self.buy_stops = LevelBook()
+        self.sell_stops = LevelBook()
+        self.rising_exits = LevelBook()
+        self.falling_exits = LevelBook()
+
+    def __len__(self) -> int:
+        return (
+            len(self.buy_limits)
+            + len(self.sell_limits)
+            + len(self.buy_stops)
+            + len(self.sell_stops)
+            + len(self.rising_exits)
+            + len(self.falling_exits)
+        )

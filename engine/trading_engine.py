@@ -1,0 +1,179 @@
+"""Wire the engine together: worker pool, market actor, account registry and the ticker.
+
+``TradingEngine`` is what the gateway, the benchmarks and the actor tests drive. Requests are
+non-blocking: each takes a ``reply`` callable that the account actor (or, in commit mode, the
+persistence actor) calls with the :class:`~engine.account_actor.Outcome`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+
+from engine import commands as cmd
+from engine import kernels
+from engine.account import AccountState
+from engine.account_actor import (
+    AccountBehaviour,
+    AccountContext,
+    AccountRequest,
+    Inspect,
+    Outcome,
+    Publisher,
+)
+from engine.actor_pool import WorkerPool, actor_class_for
+from engine.clock import Clock, SystemClock
+from engine.config import Config
+from engine.instruments import InstrumentMaster
+from engine.market_actor import MarketActor, QuoteSource, Tick, TickListener
+from engine.market_data import MarketData, SimulatedQuoteSource
+from engine.registry import AccountRegistry
+from engine.rules import AccountRules
+from engine.sink import EventSink, InMemorySink
+
+logger = logging.getLogger(__name__)
+
+PASSIVATION_SCAN_INTERVAL_S = 5.0
+
+
+def _publish_nothing(*_: Any) -> None:
+    return None
+
+
+class TradingEngine:
+    """The in-memory matching and risk engine, ready to start and stop."""
+
+    def __init__(
+        self,
+        config: Config,
+        master: InstrumentMaster,
+        *,
+        sink: EventSink | None = None,
+        clock: Clock | None = None,
+        source: QuoteSource | None = None,
+        publish: Publisher | None = None,
+        runtime: str | None = None,
+    ) -> None:
+        self.config = config
+        self.master = master
+        self.sink: EventSink = sink if sink is not None else InMemorySink()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.runtime = runtime or config.accounts.runtime
+        self.source: QuoteSource = source or SimulatedQuoteSource(
+            config.market.seed, config.market.simulated_volatility_ppm
+        )
+        self.publish: Publisher = publish or _publish_nothing
+        self.market = MarketData(
+            master, config.market, config.circuits, config.execution.slippage_cap_ticks
+        )
+        self.tick_listeners: list[TickListener] = []
+        self.pool = WorkerPool(config.accounts.pool_workers, config.accounts.pool_batch_max)
+        self.market_ref: pykka.ActorRef[Any] | None = None
+        self.registry: AccountRegistry | None = None
+        self._ticker: threading.Thread | None = None
+        self._ticker_stop = threading.Event()
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self, *, ticking: bool = True) -> None:
+        """Compile kernels, start the pool, the market actor and (optionally) the ticker."""
+        kernels.warm_up()
+        self.pool.start()
+        actor_class = actor_class_for(AccountBehaviour, self.runtime, self.pool)
+        self.registry = AccountRegistry(actor_class, self.config.accounts.passivate_after_s)
+        self.market_ref = MarketActor.start(
+            data=self.market,
+            config=self.config.market,
+            source=self.source,
+            clock=self.clock,
+            dispatch=self._dispatch,
+            listeners=self.tick_listeners,
+        )
+        self.registry.bind(
+            AccountContext(
+                rules=AccountRules.from_config(self.config),
+                master=self.master,
+                market=self.market,
+                market_ref=self.market_ref,
+                sink=self.sink,
+                clock=self.clock,
+                market_fill_delay_ms=self.config.execution.market_fill_delay_ms,
+                publish=self.publish,
+                retire_if_idle=self.registry.retire_if_idle,
+            )
+        )
+        self.tick()
+        if ticking:
+            self._ticker_stop.clear()
+            self._ticker = threading.Thread(
+                target=self._tick_loop, name="market-ticker", daemon=True
+            )
+            self._ticker.start()
+
+    def stop(self) -> None:
+        self._ticker_stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
+            self._ticker = None
+        if self.registry is not None:
+            self.registry.stop_all()
+        if self.market_ref is not None:
+            self.market_ref.stop(timeout=5)
+            self.market_ref = None
+        self.pool.stop(timeout_s=5)
+
+    def _tick_loop(self) -> None:
+        interval_s = self.config.market.jitter_interval_ms / 1000
+        scans_every = max(1, int(PASSIVATION_SCAN_INTERVAL_S / interval_s))
+        ticks = 0
+        while not self._ticker_stop.wait(interval_s):
+            market_ref = self.market_ref
+            if market_ref is None:
+                return
+            try:
+                market_ref.tell(Tick())
+            except pykka.ActorDeadError:
+                return
+            ticks += 1
+            if ticks % scans_every == 0 and self.registry is not None:
+                self.registry.passivate_idle()
+
+    def tick(self) -> int:
+        """Run one market tick now and wait for it (tests drive time with this)."""
+        assert self.market_ref is not None
+        return int(self.market_ref.ask(Tick(), block=True, timeout=10))
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def _registry(self) -> AccountRegistry:
+        assert self.registry is not None, "start() the engine first"
+        return self.registry
+
+    def add_account(self, state: AccountState) -> None:
+        self._registry().add(state)
+
+    def submit(
+        self,
+        account_id: str,
+        command: cmd.AccountCommand,
+        reply: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        """Send a command to an account; ``reply`` gets the outcome, maybe on another thread."""
+        self._registry().tell(account_id, AccountRequest(command, reply))
+
+    def inspect(
+        self, account_id: str, fn: Callable[[AccountState], Any], reply: Callable[[Any], None]
+    ) -> None:
+        """Run ``fn`` on an account's state in its actor; ``reply`` receives the result."""
+        self._registry().tell(account_id, Inspect(fn, reply))
+
+    def _dispatch(self, account_id: str, command: cmd.AccountCommand) -> None:
+        """Deliver a market-originated command (fill, trigger, exit) to its account."""
+        try:
+            self._registry().tell(account_id, AccountRequest(command))
+        except KeyError:
+            logger.warning("market command for unknown account %s dropped", account_id)
