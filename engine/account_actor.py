@@ -136,7 +136,10 @@ class AccountBehaviour:
         ops = self._book_ops(events)
         if ops:
             context.market_ref.tell(BookOps(ops))
-        context.publish(state.account_id, events, state)
+        try:
+            context.publish(state.account_id, events, state)
+        except Exception:
+            logger.exception("account %s: publishing updates failed", state.account_id)
         outcome = Outcome(rejection=decision.rejection, events=events)
 
         def on_durable(ok: bool) -> None:

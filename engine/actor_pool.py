@@ -17,6 +17,7 @@ and then looks at the inbox once more, re-taking the token if a message arrived 
 append is therefore followed by a successful take, by either its producer or the worker, so no
 message is stranded; and since the token is a mutex, an actor is never run by two workers at
 once. The lock also orders each run's memory effects before the next run's, on any worker.
+The scheme relies only on `deque.append` / `popleft` being atomic and on that lock.
 
 Do not block a pooled actor on an `ask` to another pooled actor (nor on `Future.get`): each
 blocked handler holds a worker, and a small pool deadlocks once every worker waits. Use `tell`

@@ -68,7 +68,8 @@ class AccountRegistry:
         """Deliver ``message`` to the account's actor, starting it if needed."""
         with self._lock:
             ref = self._refs.get(account_id)
-            if ref is None:
+            if ref is None or not ref.is_alive():
+                # A handler bug stops only its own actor; the account restarts on its state.
                 ref = self._start(account_id)
             self._last_used[account_id] = time.monotonic()
             ref.tell(message)

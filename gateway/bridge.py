@@ -1,0 +1,62 @@
+"""The one bridge from asyncio to the actors: an account request becomes an awaitable.
+
+The actor (or the persistence actor, once a batch commits) calls the reply on its own thread;
+the reply hands the result to the event loop with ``call_soon_threadsafe``. Nothing here ever
+blocks the loop, and every ask has a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from engine import commands as cmd
+from engine.account import AccountState
+from engine.account_actor import Outcome
+from engine.trading_engine import TradingEngine
+
+T = TypeVar("T")
+
+
+class EngineTimeoutError(TimeoutError):
+    """The engine did not answer within the ask timeout."""
+
+
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+class EngineBridge:
+    """Awaitable access to a :class:`TradingEngine` from one event loop."""
+
+    def __init__(self, engine: TradingEngine, timeout_s: float) -> None:
+        self.engine = engine
+        self.timeout_s = timeout_s
+
+    def _reply_into(self, future: asyncio.Future[Any]) -> Callable[[Any], None]:
+        loop = future.get_loop()
+
+        def reply(value: Any) -> None:
+            loop.call_soon_threadsafe(_resolve, future, value)
+
+        return reply
+
+    async def _wait(self, future: asyncio.Future[T]) -> T:
+        try:
+            return await asyncio.wait_for(future, self.timeout_s)
+        except TimeoutError as error:
+            raise EngineTimeoutError(f"no answer within {self.timeout_s} s") from error
+
+    async def submit(self, account_id: str, command: cmd.AccountCommand) -> Outcome:
+        """Send a command to an account and await its outcome."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.engine.submit(account_id, command, self._reply_into(future))
+        return await self._wait(future)
+
+    async def inspect(self, account_id: str, fn: Callable[[AccountState], T]) -> T:
+        """Run ``fn`` on an account's state inside its actor and await the result."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.engine.inspect(account_id, fn, self._reply_into(future))
+        return await self._wait(future)

@@ -1,0 +1,376 @@
+"""The engine's actors under concurrency, on both runtimes.
+
+Proves that one account never spends more than its funds however many orders race for them,
+that each account handles its messages in the order they were sent, that a failing handler
+stops only its own actor (which restarts on its state), that orders really fill through market
+ticks (MARKET after the configured delay, LIMIT when crossed, SL-M on trigger, IOC cancelled,
+target exits), and that idle accounts passivate and come back with their state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from engine import commands as cmd
+from engine.account import AccountState, funds_identity_holds
+from engine.account_actor import Outcome
+from engine.clock import FakeClock
+from engine.config import Config, load_config, merge
+from engine.enums import OrderType, Product, Rejection, Side, Validity
+from engine.instruments import Instrument, InstrumentMaster
+from engine.market_data import MarketData
+from engine.sink import InMemorySink
+from engine.trading_engine import TradingEngine
+
+RUNTIMES = ["pooled", "threaded"]
+START_MS = 1_795_496_400_000
+WAIT_S = 20
+
+
+class ScriptedSource:
+    """A real quote source whose reference prices the test sets (no randomness)."""
+
+    def __init__(self) -> None:
+        self.prices: dict[int, int] = {}
+
+    def refresh(self, data: MarketData, now_ms: int) -> None:
+        for index, price in self.prices.items():
+            data.reference[index] = price
+
+
+def exact_config(**overrides: Any) -> Config:
+    """Jitter off and full convergence: each tick's LTP is exactly the scripted reference."""
+    exact: dict[str, Any] = {
+        "market": {
+            "jitter_intensity_pct": "0",
+            "jitter_convergence": "1",
+            "reference_interval_ms": 0,
+        },
+        "execution": {"market_fill_delay_ms": 0},
+    }
+    return load_config(**merge(exact, overrides))
+
+
+class Harness:
+    def __init__(self, engine: TradingEngine, source: ScriptedSource, clock: FakeClock) -> None:
+        self.engine = engine
+        self.source = source
+        self.clock = clock
+
+    def ask(self, account_id: str, command: cmd.AccountCommand) -> Outcome:
+        done = threading.Event()
+        box: list[Outcome] = []
+
+        def reply(outcome: Outcome) -> None:
+            box.append(outcome)
+            done.set()
+
+        self.engine.submit(account_id, command, reply)
+        assert done.wait(WAIT_S), "no reply"
+        return box[0]
+
+    def inspect(self, account_id: str, fn: Callable[[AccountState], Any]) -> Any:
+        done = threading.Event()
+        box: list[Any] = []
+        self.engine.inspect(account_id, fn, lambda value: (box.append(value), done.set()))
+        assert done.wait(WAIT_S), "no reply"
+        return box[0]
+
+    def settle(self) -> None:
+        """Wait until every message sent so far to the market and accounts is handled."""
+        assert self.engine.market_ref is not None
+        self.engine.market_ref.ask(None, block=True, timeout=WAIT_S)  # drains the market inbox
+        registry = self.engine.registry
+        assert registry is not None
+        for account_id in registry.account_ids():
+            self.inspect(account_id, lambda state: None)
+
+    def set_price(self, instrument: Instrument, price_paise: int) -> None:
+        index = self.engine.master.index_of(instrument.instrument_id)
+        assert index is not None
+        self.source.prices[index] = price_paise
+        self.engine.tick()
+        self.settle()
+        self.engine.tick()  # fills sent by the first tick may rest or trigger orders
+        self.settle()
+
+    def open_account(self, account_id: str, funds_paise: int) -> None:
+        self.engine.add_account(AccountState(account_id))
+        if funds_paise:
+            outcome = self.ask(
+                account_id,
+                cmd.CreditFunds(now_ms=0, amount_paise=funds_paise, kind="DEPOSIT", reference="t"),
+            )
+            assert outcome.rejection is None
+
+
+def make_harness(master: InstrumentMaster, runtime: str, config: Config) -> Harness:
+    source = ScriptedSource()
+    clock = FakeClock(START_MS)
+    engine = TradingEngine(
+        config, master, sink=InMemorySink(), clock=clock, source=source, runtime=runtime
+    )
+    engine.start(ticking=False)
+    return Harness(engine, source, clock)
+
+
+@pytest.fixture(params=RUNTIMES)
+def harness(request: pytest.FixtureRequest, master: InstrumentMaster) -> Iterator[Harness]:
+    h = make_harness(master, request.param, exact_config())
+    yield h
+    h.engine.stop()
+
+
+def place(
+    instrument: Instrument,
+    side: Side,
+    quantity: int,
+    order_type: OrderType = OrderType.MARKET,
+    price_paise: int = 0,
+    trigger_paise: int = 0,
+    product: Product = Product.MIS,
+    validity: Validity = Validity.DAY,
+    order_id: str = "",
+) -> cmd.PlaceOrder:
+    return cmd.PlaceOrder(
+        now_ms=0,
+        order_id=order_id or f"o-{threading.get_ident()}-{next(_ids)}",
+        client_order_id=None,
+        instrument=instrument,
+        side=side,
+        product=product,
+        order_type=order_type,
+        validity=validity,
+        quantity=quantity,
+        price_paise=price_paise,
+        trigger_paise=trigger_paise,
+        quote=None,
+    )
+
+
+_ids = iter(range(10**9))
+
+
+def test_thousand_concurrent_orders_when_funds_cover_some_then_never_overspent(
+    harness: Harness, reliance: Instrument
+) -> None:
+    harness.set_price(reliance, 150_000)
+    funds = 10_000_000  # ₹1 lakh
+    harness.open_account("acct", funds)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    done = threading.Semaphore(0)
+
+    def reply(outcome: Outcome) -> None:
+        with lock:
+            outcomes.append(outcome)
+        done.release()
+
+    def producer() -> None:
+        for _ in range(250):
+            # Rests far below the market: each accepted order keeps its margin blocked.
+            order = place(reliance, Side.BUY, 10, OrderType.LIMIT, price_paise=140_000)
+            harness.engine.submit("acct", order, reply)
+
+    threads = [threading.Thread(target=producer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for _ in range(1000):
+        assert done.acquire(timeout=WAIT_S)
+
+    accepted = [o for o in outcomes if o.rejection is None]
+    rejected = [o for o in outcomes if o.rejection is Rejection.INSUFFICIENT_FUNDS]
+    assert len(accepted) + len(rejected) == 1000
+    # MIS margin 20 % of ₹14,000 = ₹2,800 + charges (< ₹6) per order: 35 fit in ₹1 lakh.
+    assert len(accepted) == 35
+    state = harness.inspect(
+        "acct",
+        lambda s: (s.available_paise, s.blocked_paise, funds_identity_holds(s), len(s.orders)),
+    )
+    available, blocked, identity, open_orders = state
+    assert identity
+    assert available >= 0
+    assert open_orders == 35
+    assert blocked == 35 * 280_000
+
+
+def test_messages_when_many_producers_then_each_account_keeps_order(
+    harness: Harness,
+) -> None:
+    accounts = [f"acct-{i}" for i in range(200)]
+    for account_id in accounts:
+        harness.engine.add_account(AccountState(account_id))
+    done = threading.Semaphore(0)
+
+    def producer(mine: list[str]) -> None:
+        for n in range(1, 26):
+            for account_id in mine:
+                credit = cmd.CreditFunds(now_ms=0, amount_paise=n, kind="DEPOSIT", reference=str(n))
+                harness.engine.submit(account_id, credit, lambda _: done.release())
+
+    threads = [threading.Thread(target=producer, args=(accounts[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for _ in range(200 * 25):
+        assert done.acquire(timeout=WAIT_S)
+    sink = harness.engine.sink
+    assert isinstance(sink, InMemorySink)
+    for account_id in accounts:
+        references = [e.reference for e in sink.events_for(account_id)]  # type: ignore[union-attr]
+        assert references == [str(n) for n in range(1, 26)]
+        assert harness.inspect(account_id, lambda s: s.seq) == 25
+
+
+def test_handler_exception_when_one_account_fails_then_others_keep_working(
+    harness: Harness, reliance: Instrument
+) -> None:
+    harness.open_account("good", 1_000_000)
+    harness.open_account("bad", 1_000_000)
+
+    def boom(_: AccountState) -> None:
+        raise RuntimeError("bug in a handler")
+
+    harness.engine.inspect("bad", boom, lambda _: None)  # kills only the "bad" actor
+    for _ in range(20):
+        credit = cmd.CreditFunds(now_ms=0, amount_paise=100, kind="DEPOSIT", reference="x")
+        assert harness.ask("good", credit).rejection is None
+    assert harness.inspect("good", lambda s: s.balance_paise) == 1_002_000
+    # The failed account restarts on its (intact) state at its next message.
+    assert harness.inspect("bad", lambda s: s.balance_paise) == 1_000_000
+
+
+def test_market_order_when_delay_configured_then_fills_only_after_it(
+    master: InstrumentMaster, reliance: Instrument
+) -> None:
+    h = make_harness(master, "pooled", exact_config(execution={"market_fill_delay_ms": 3000}))
+    try:
+        h.set_price(reliance, 150_000)
+        h.open_account("acct", 10_000_000)
+        assert h.ask("acct", place(reliance, Side.BUY, 10, order_id="m1")).rejection is None
+        h.clock.advance(2_750)
+        h.engine.tick()
+        h.settle()
+        assert h.inspect("acct", lambda s: "m1" in s.orders)
+        h.clock.advance(250)
+        h.engine.tick()
+        h.settle()
+        assert not h.inspect("acct", lambda s: "m1" in s.orders)
+        quantity = h.inspect("acct", lambda s: [p.quantity for p in s.positions.values()])
+        assert quantity == [10]
+    finally:
+        h.engine.stop()
+
+
+def test_limit_order_when_market_crosses_then_fills_at_limit_or_better(
+    harness: Harness, reliance: Instrument
+) -> None:
+    harness.set_price(reliance, 150_000)
+    harness.open_account("acct", 10_000_000)
+    order = place(reliance, Side.BUY, 10, OrderType.LIMIT, price_paise=149_000, order_id="l1")
+    assert harness.ask("acct", order).rejection is None
+    harness.set_price(reliance, 149_500)
+    assert harness.inspect("acct", lambda s: "l1" in s.orders)
+    harness.set_price(reliance, 148_000)
+    positions = harness.inspect(
+        "acct", lambda s: [(p.quantity, p.cost_paise) for p in s.positions.values()]
+    )
+    ask = int(
+        harness.engine.market.snapshot.ask[harness.engine.master.index_of(reliance.instrument_id)]
+    )
+    assert positions == [(10, 10 * min(149_000, ask))]
+
+
+def test_sl_m_order_when_trigger_crossed_then_executes_at_market(
+    harness: Harness, reliance: Instrument
+) -> None:
+    harness.set_price(reliance, 150_000)
+    harness.open_account("acct", 10_000_000)
+    buy = place(reliance, Side.BUY, 10, order_id="b1")
+    assert harness.ask("acct", buy).rejection is None
+    harness.settle()
+    stop = place(reliance, Side.SELL, 10, OrderType.SL_M, trigger_paise=147_000, order_id="s1")
+    assert harness.ask("acct", stop).rejection is None
+    harness.set_price(reliance, 148_000)
+    assert harness.inspect("acct", lambda s: "s1" in s.orders)
+    harness.set_price(reliance, 146_500)
+    assert harness.inspect("acct", lambda s: ("s1" in s.orders, len(s.positions))) == (False, 0)
+    assert harness.inspect("acct", lambda s: s.realized_pnl_paise) < 0
+
+
+def test_ioc_limit_when_not_marketable_then_cancelled(
+    harness: Harness, reliance: Instrument
+) -> None:
+    harness.set_price(reliance, 150_000)
+    harness.open_account("acct", 10_000_000)
+    order = place(
+        reliance,
+        Side.BUY,
+        10,
+        OrderType.LIMIT,
+        price_paise=140_000,
+        validity=Validity.IOC,
+        order_id="i1",
+    )
+    assert harness.ask("acct", order).rejection is None
+    harness.settle()
+    assert harness.inspect("acct", lambda s: (len(s.orders), s.blocked_paise)) == (0, 0)
+
+
+def test_target_when_ltp_touches_it_then_position_closed(
+    harness: Harness, reliance: Instrument
+) -> None:
+    harness.set_price(reliance, 150_000)
+    harness.open_account("acct", 10_000_000)
+    assert harness.ask("acct", place(reliance, Side.BUY, 10)).rejection is None
+    harness.settle()
+    position_id = harness.inspect("acct", lambda s: next(iter(s.positions)))
+    levels = cmd.SetRiskLevels(
+        now_ms=0,
+        position_id=position_id,
+        tick_paise=10,
+        stop_loss_paise=145_000,
+        target_paise=152_000,
+    )
+    assert harness.ask("acct", levels).rejection is None
+    harness.set_price(reliance, 151_000)
+    assert harness.inspect("acct", lambda s: len(s.positions)) == 1
+    harness.set_price(reliance, 152_500)
+    assert harness.inspect("acct", lambda s: (len(s.positions), s.realized_pnl_paise > 0)) == (
+        0,
+        True,
+    )
+    assert harness.inspect("acct", funds_identity_holds)
+
+
+def test_idle_accounts_when_passivated_then_restart_with_state(
+    master: InstrumentMaster,
+) -> None:
+    h = make_harness(master, "pooled", exact_config(accounts={"passivate_after_s": 0}))
+    try:
+        for i in range(50):
+            h.open_account(f"acct-{i}", 1_000 + i)
+        registry = h.engine.registry
+        assert registry is not None
+        assert registry.actors_alive == 50
+        registry.passivate_idle()
+        h.engine.market_ref.ask(None, block=True, timeout=WAIT_S)  # type: ignore[union-attr]
+        deadline = threading.Event()
+        for _ in range(100):
+            if registry.actors_alive == 0:
+                break
+            deadline.wait(0.05)
+        assert registry.actors_alive == 0
+        assert registry.passivated_total == 50
+        assert [h.inspect(f"acct-{i}", lambda s: s.balance_paise) for i in range(50)] == [
+            1_000 + i for i in range(50)
+        ]
+    finally:
+        h.engine.stop()
