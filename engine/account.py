@@ -153,12 +153,17 @@ def _opening_quantity_for_order(
     return max(0, quantity - reducible)
 
 
-def _sellable_holdings(state: AccountState, instrument_id: str, exclude: str | None) -> int:
+def _owned_for_delivery(state: AccountState, instrument_id: str) -> int:
+    """Shares a CNC sell can deliver now: holdings plus today's CNC long position."""
     holding = state.holdings.get(instrument_id)
     position = state.position_for(instrument_id, Product.CNC)
-    owned = (0 if holding is None else holding.quantity) + max(
+    return (0 if holding is None else holding.quantity) + max(
         0, 0 if position is None else position.quantity
     )
+
+
+def _sellable_holdings(state: AccountState, instrument_id: str, exclude: str | None) -> int:
+    owned = _owned_for_delivery(state, instrument_id)
     return owned - _pending_same_side(state, instrument_id, Product.CNC, Side.SELL, exclude=exclude)
 
 
@@ -211,6 +216,8 @@ def _order_requirements(
 def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -> Decision:
     if c.client_order_id is not None and c.client_order_id in state.client_order_ids:
         return _rejected(Rejection.DUPLICATE)
+    if c.order_id in state.orders:
+        return _rejected(Rejection.DUPLICATE)  # accepting it would overwrite a working order
     reason, block = _check_place(state, c, rules)
     fields: dict[str, Any] = {
         "at_ms": c.now_ms,
@@ -384,6 +391,10 @@ def _decide_fill(state: AccountState, c: cmd.FillOrder, rules: AccountRules) -> 
         return _rejected(Rejection.INVALID_QUANTITY)
     if c.price_paise <= 0 or c.price_paise % instrument.tick_paise != 0:
         return _rejected(Rejection.INVALID_PRICE)
+    # A CNC sell's shares, counted at acceptance, may have gone since (ClosePosition sold them).
+    delivers = order.product is Product.CNC and order.side is Side.SELL
+    if delivers and c.quantity > _owned_for_delivery(state, order.instrument_id):
+        return _rejected(Rejection.INSUFFICIENT_HOLDINGS)
     remaining_after = order.remaining_quantity - c.quantity
     status_after = OrderStatus.PENDING if remaining_after else OrderStatus.EXECUTED
     filled = _fill_event(
@@ -521,6 +532,8 @@ def _fill_event(
 
 
 def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules) -> Decision:
+    if c.exit_order_id in state.orders:
+        return _rejected(Rejection.DUPLICATE)  # the exit order would overwrite a working order
     position = state.positions.get(c.position_id)
     if position is None or position.quantity == 0:
         return _rejected(Rejection.POSITION_CLOSED)

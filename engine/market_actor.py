@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import msgspec
 import numpy as np
-import pykka
 
 from engine import commands as cmd
 from engine import kernels
@@ -39,6 +38,10 @@ class QuoteSource(Protocol):
 
 class Tick(msgspec.Struct, frozen=True):
     """Time to jitter, match and publish."""
+
+
+class Sync(msgspec.Struct, frozen=True):
+    """Answered once everything sent to the market before it has been handled."""
 
 
 class RestOrder(msgspec.Struct, frozen=True, gc=False):
@@ -108,8 +111,12 @@ class _Resting(msgspec.Struct, gc=False):
     triggered: bool
 
 
-class MarketActor(pykka.ThreadingActor):
-    """Owns prices, matching books and the risk book; one thread, one writer."""
+class MarketBehaviour:
+    """Owns prices, matching books and the risk book; the single writer of all three.
+
+    It runs on a pool of its own with one worker (``engine.actor_pool``), which keeps it on one
+    thread at a time while making each tell as cheap as a deque append.
+    """
 
     def __init__(
         self,
@@ -147,7 +154,10 @@ class MarketActor(pykka.ThreadingActor):
             return None
         if isinstance(message, Tick):
             return self.tick()
-        return super().on_receive(message)
+        if isinstance(message, Sync):
+            return None
+        logger.warning("market: unexpected message %r", message)
+        return None
 
     def _apply_op(self, op: BookOp) -> None:
         if isinstance(op, RestOrder):

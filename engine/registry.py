@@ -8,6 +8,7 @@ its inbox is empty, and once it is out of the map nothing can be told to it agai
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -94,7 +95,9 @@ class AccountRegistry:
                 if used < cutoff and account_id in self._refs
             ]
         for _, ref in idle:
-            ref.tell(Passivate())
+            # An actor that retired or failed meanwhile has nothing left to passivate.
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.tell(Passivate())
         return len(idle)
 
     def retire_if_idle(self, account_id: str, actor: AccountBehaviour) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
+from functools import lru_cache
 
 from engine.config import (
     ChargesConfig,
@@ -18,6 +19,7 @@ from engine.instruments import Instrument, UnderlyingKind
 from engine.money import Rate
 
 MS_PER_DAY = 86_400_000
+EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +49,12 @@ class AccountRules:
         return (now_ms + self.timezone_offset_minutes * 60_000) // MS_PER_DAY
 
     def trade_date(self, now_ms: int) -> date:
-        local = datetime.fromtimestamp(now_ms / 1000, UTC) + timedelta(
-            minutes=self.timezone_offset_minutes
-        )
-        return local.date()
+        return _date_of_day(self.trade_day(now_ms))
+
+
+@lru_cache(maxsize=64)
+def _date_of_day(day: int) -> date:
+    return EPOCH + timedelta(days=day)
 
 
 def product_allowed(instrument: Instrument, product: Product) -> bool:

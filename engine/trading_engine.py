@@ -29,7 +29,7 @@ from engine.actor_pool import WorkerPool, actor_class_for
 from engine.clock import Clock, SystemClock
 from engine.config import Config
 from engine.instruments import InstrumentMaster
-from engine.market_actor import MarketActor, QuoteSource, Tick, TickListener
+from engine.market_actor import MarketBehaviour, QuoteSource, Sync, Tick, TickListener
 from engine.market_data import MarketData, SimulatedQuoteSource
 from engine.registry import AccountRegistry
 from engine.rules import AccountRules
@@ -38,6 +38,7 @@ from engine.sink import EventSink, InMemorySink
 logger = logging.getLogger(__name__)
 
 PASSIVATION_SCAN_INTERVAL_S = 5.0
+MARKET_BATCH_MAX = 4096
 
 
 def _publish_nothing(*_: Any) -> None:
@@ -72,6 +73,7 @@ class TradingEngine:
         )
         self.tick_listeners: list[TickListener] = []
         self.pool = WorkerPool(config.accounts.pool_workers, config.accounts.pool_batch_max)
+        self.market_pool = WorkerPool(1, MARKET_BATCH_MAX, name="market")
         self.market_ref: pykka.ActorRef[Any] | None = None
         self.registry: AccountRegistry | None = None
         self._ticker: threading.Thread | None = None
@@ -83,9 +85,11 @@ class TradingEngine:
         """Compile kernels, start the pool, the market actor and (optionally) the ticker."""
         kernels.warm_up()
         self.pool.start()
+        self.market_pool.start()
         actor_class = actor_class_for(AccountBehaviour, self.runtime, self.pool)
         self.registry = AccountRegistry(actor_class, self.config.accounts.passivate_after_s)
-        self.market_ref = MarketActor.start(
+        market_class = actor_class_for(MarketBehaviour, "pooled", self.market_pool)
+        self.market_ref = market_class.start(
             data=self.market,
             config=self.config.market,
             source=self.source,
@@ -125,6 +129,7 @@ class TradingEngine:
             self.market_ref.stop(timeout=5)
             self.market_ref = None
         self.pool.stop(timeout_s=5)
+        self.market_pool.stop(timeout_s=5)
 
     def _tick_loop(self) -> None:
         interval_s = self.config.market.jitter_interval_ms / 1000
@@ -141,6 +146,11 @@ class TradingEngine:
             ticks += 1
             if ticks % scans_every == 0 and self.registry is not None:
                 self.registry.passivate_idle()
+
+    def sync_market(self) -> None:
+        """Wait until the market actor has handled everything sent to it so far."""
+        assert self.market_ref is not None
+        self.market_ref.ask(Sync(), block=True, timeout=10)
 
     def tick(self) -> int:
         """Run one market tick now and wait for it (tests drive time with this)."""

@@ -82,8 +82,7 @@ class Harness:
 
     def settle(self) -> None:
         """Wait until every message sent so far to the market and accounts is handled."""
-        assert self.engine.market_ref is not None
-        self.engine.market_ref.ask(None, block=True, timeout=WAIT_S)  # drains the market inbox
+        self.engine.sync_market()
         registry = self.engine.registry
         assert registry is not None
         for account_id in registry.account_ids():
@@ -361,7 +360,7 @@ def test_idle_accounts_when_passivated_then_restart_with_state(
         assert registry is not None
         assert registry.actors_alive == 50
         registry.passivate_idle()
-        h.engine.market_ref.ask(None, block=True, timeout=WAIT_S)  # type: ignore[union-attr]
+        h.engine.sync_market()
         deadline = threading.Event()
         for _ in range(100):
             if registry.actors_alive == 0:

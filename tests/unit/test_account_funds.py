@@ -1,0 +1,292 @@
+"""Funds commands keep the funds identity (DOMAIN.md §2) after every step.
+
+Proves that credits and debits move the balance and the deposit/withdrawal totals by exactly
+their amount; that a debit or block beyond the available margin is ``INSUFFICIENT_FUNDS`` and
+non-positive amounts are ``INVALID_AMOUNT``, with no events; that fund blocks (pending
+withdrawals) count as blocked and are released whole; that a withdrawal approval (debit with
+``release_block_id``) releases the block and debits in one decision; that margin blocked by
+orders and positions is never available to a debit; and that ``funds_identity_holds`` is not
+vacuous: it fails on a state whose totals disagree with their parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from engine import commands as cmd
+from engine import events as ev
+from engine.account import (
+    AccountState,
+    blocked_from_parts,
+    funds_identity_holds,
+    state_fingerprint,
+)
+from engine.enums import Rejection, Side
+from engine.instruments import Instrument
+from tests.conftest import NOW_MS, Execute
+
+LAKH_PAISE = 10_000_000  # ₹1 lakh
+
+
+def _credit(amount: int, kind: str = "DEPOSIT") -> cmd.CreditFunds:
+    return cmd.CreditFunds(now_ms=NOW_MS, amount_paise=amount, kind=kind, reference="ref")
+
+
+def _debit(amount: int, release_block_id: str | None = None) -> cmd.DebitFunds:
+    return cmd.DebitFunds(
+        now_ms=NOW_MS,
+        amount_paise=amount,
+        kind="WITHDRAWAL",
+        reference="ref",
+        release_block_id=release_block_id,
+    )
+
+
+def _block(block_id: str, amount: int) -> cmd.BlockFunds:
+    return cmd.BlockFunds(now_ms=NOW_MS, block_id=block_id, amount_paise=amount, kind="WITHDRAWAL")
+
+
+def _release(block_id: str) -> cmd.ReleaseFunds:
+    return cmd.ReleaseFunds(now_ms=NOW_MS, block_id=block_id)
+
+
+def _totals(state: AccountState) -> tuple[int, int, int, int]:
+    return (
+        state.balance_paise,
+        state.deposits_paise,
+        state.withdrawals_paise,
+        state.blocked_paise,
+    )
+
+
+def test_credit_when_positive_then_balance_and_deposits_grow(execute: Execute) -> None:
+    state = AccountState("acc-1")
+
+    first = execute(state, _credit(LAKH_PAISE))
+    execute(state, _credit(1, kind="ADJUSTMENT"))
+
+    assert first.events == (
+        ev.FundsCredited(at_ms=NOW_MS, amount_paise=LAKH_PAISE, kind="DEPOSIT", reference="ref"),
+    )
+    assert _totals(state) == (LAKH_PAISE + 1, LAKH_PAISE + 1, 0, 0)
+    assert state.available_paise == LAKH_PAISE + 1
+    assert state.seq == 2
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        pytest.param(LAKH_PAISE, None, id="all-available"),
+        pytest.param(1, None, id="one-paisa"),
+        pytest.param(LAKH_PAISE + 1, Rejection.INSUFFICIENT_FUNDS, id="one-paisa-too-much"),
+        pytest.param(0, Rejection.INVALID_AMOUNT, id="zero"),
+        pytest.param(-100, Rejection.INVALID_AMOUNT, id="negative"),
+    ],
+)
+def test_debit_when_amount_checked_then_bounded_by_available(
+    amount: int,
+    expected: Rejection | None,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    fingerprint = state_fingerprint(state)
+
+    decision = execute(state, _debit(amount))
+
+    assert decision.rejection is expected
+    if expected is None:
+        assert _totals(state) == (LAKH_PAISE - amount, LAKH_PAISE, amount, 0)
+    else:
+        assert decision.events == ()
+        assert state_fingerprint(state) == fingerprint
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(_credit(0), id="credit-zero"),
+        pytest.param(_credit(-1), id="credit-negative"),
+        pytest.param(_debit(0), id="debit-zero"),
+        pytest.param(_block("b1", 0), id="block-zero"),
+        pytest.param(_block("b1", -5), id="block-negative"),
+        pytest.param(_debit(-1, release_block_id="b0"), id="approval-negative"),
+    ],
+)
+def test_funds_command_when_amount_not_positive_then_invalid_amount(
+    command: Any, funded_account: Callable[..., AccountState], execute: Execute
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    execute(state, _block("b0", 100))
+    fingerprint = state_fingerprint(state)
+
+    decision = execute(state, command)
+
+    assert decision == ((), Rejection.INVALID_AMOUNT)
+    assert state_fingerprint(state) == fingerprint
+
+
+def test_block_funds_when_released_then_available_restored(
+    funded_account: Callable[..., AccountState], execute: Execute
+) -> None:
+    state = funded_account(LAKH_PAISE)
+
+    blocked = execute(state, _block("w1", 40_000))
+    assert blocked.events == (
+        ev.FundsBlocked(at_ms=NOW_MS, block_id="w1", amount_paise=40_000, kind="WITHDRAWAL"),
+    )
+    assert state.fund_blocks == {"w1": 40_000}
+    assert (state.balance_paise, state.blocked_paise) == (LAKH_PAISE, 40_000)
+    assert state.available_paise == LAKH_PAISE - 40_000
+
+    released = execute(state, _release("w1"))
+    assert released.events == (ev.FundsReleased(at_ms=NOW_MS, block_id="w1", amount_paise=40_000),)
+    assert state.fund_blocks == {}
+    assert _totals(state) == (LAKH_PAISE, LAKH_PAISE, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        pytest.param(_block("w1", 1), Rejection.DUPLICATE, id="block-id-taken"),
+        pytest.param(
+            _block("w2", LAKH_PAISE - 40_000 + 1), Rejection.INSUFFICIENT_FUNDS, id="block-too-much"
+        ),
+        pytest.param(_release("nope"), Rejection.NOT_FOUND, id="release-unknown"),
+        pytest.param(_debit(1, release_block_id="nope"), Rejection.NOT_FOUND, id="approve-unknown"),
+        # the block itself is not available to a plain debit
+        pytest.param(
+            _debit(LAKH_PAISE - 40_000 + 1), Rejection.INSUFFICIENT_FUNDS, id="debit-into-block"
+        ),
+    ],
+)
+def test_funds_command_when_block_state_wrong_then_rejected_without_events(
+    command: Any,
+    expected: Rejection,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    execute(state, _block("w1", 40_000))
+    fingerprint = state_fingerprint(state)
+
+    decision = execute(state, command)
+
+    assert decision == ((), expected)
+    assert state_fingerprint(state) == fingerprint
+
+
+def test_block_funds_when_exactly_available_then_accepted(
+    funded_account: Callable[..., AccountState], execute: Execute
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    assert execute(state, _block("w1", LAKH_PAISE)).rejection is None
+    assert state.available_paise == 0
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        pytest.param(40_000, None, id="the-requested-amount"),
+        # the released block plus everything else available
+        pytest.param(LAKH_PAISE, None, id="everything"),
+        pytest.param(LAKH_PAISE + 1, Rejection.INSUFFICIENT_FUNDS, id="more-than-balance"),
+    ],
+)
+def test_debit_with_release_block_when_approved_then_releases_and_debits_in_one_decision(
+    amount: int,
+    expected: Rejection | None,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    execute(state, _block("w1", 40_000))
+    fingerprint = state_fingerprint(state)
+
+    decision = execute(state, _debit(amount, release_block_id="w1"))
+
+    assert decision.rejection is expected
+    if expected is None:
+        assert decision.events == (
+            ev.FundsReleased(at_ms=NOW_MS, block_id="w1", amount_paise=40_000),
+            ev.FundsDebited(at_ms=NOW_MS, amount_paise=amount, kind="WITHDRAWAL", reference="ref"),
+        )
+        assert state.fund_blocks == {}
+        assert _totals(state) == (LAKH_PAISE - amount, LAKH_PAISE, amount, 0)
+    else:
+        assert decision.events == ()
+        assert state_fingerprint(state) == fingerprint
+
+
+def test_debit_when_margin_blocked_by_orders_and_positions_then_only_free_cash_leaves(
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Callable[..., Any],
+    place_order: Callable[..., cmd.PlaceOrder],
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    trade(state, reliance, Side.BUY, 10, 154290)  # position margin 3085.80, charges 6.50
+    execute(state, place_order(reliance, order_id="o2", quantity=10, price_paise=154000))
+    execute(state, _block("w1", 1_000_00))
+    # blocked: 308 580 (position) + 308 000 (order, 20 % × 15 400) + 100 000 (withdrawal)
+    assert state.blocked_paise == 716_580 == blocked_from_parts(state)
+    free = LAKH_PAISE - 650 - 716_580
+    assert state.available_paise == free
+
+    assert execute(state, _debit(free + 1)).rejection is Rejection.INSUFFICIENT_FUNDS
+    assert execute(state, _debit(free)).rejection is None
+    assert state.available_paise == 0
+    assert state.balance_paise == state.blocked_paise
+
+
+def test_funds_identity_when_sequence_of_steps_then_holds_after_each(
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Callable[..., Any],
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    steps: list[cmd.AccountCommand] = [
+        _credit(5_000_00),
+        _block("w1", 2_000_00),
+        _debit(1_000_00),
+        _debit(2_000_00, release_block_id="w1"),
+        _block("w2", 1_00),
+        _release("w2"),
+    ]
+    for step in steps:
+        execute(state, step)  # asserts the identity after applying
+        assert funds_identity_holds(state)
+    trade(state, reliance, Side.BUY, 10, 154290)
+    trade(state, reliance, Side.SELL, 10, 154790)
+    assert funds_identity_holds(state)
+    assert state.deposits_paise == LAKH_PAISE + 5_000_00
+    assert state.withdrawals_paise == 3_000_00
+    assert state.realized_pnl_paise == 5_000
+    assert state.charges_paise == 650 + 994
+    assert state.balance_paise == LAKH_PAISE + 5_000_00 - 3_000_00 + 5_000 - 1_644
+    assert state.blocked_paise == 0
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param({"balance_paise": 1}, id="balance"),
+        pytest.param({"charges_paise": 1}, id="charges"),
+        pytest.param({"blocked_paise": 1}, id="blocked"),
+        pytest.param({"fund_blocks": {"ghost": 1}}, id="orphan-fund-block"),
+    ],
+)
+def test_funds_identity_when_totals_disagree_with_parts_then_false(
+    tamper: dict[str, Any], funded_account: Callable[..., AccountState]
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    assert funds_identity_holds(state)
+    for name, value in tamper.items():
+        current = getattr(state, name)
+        setattr(state, name, value if isinstance(value, dict) else current + value)
+    assert not funds_identity_holds(state)
