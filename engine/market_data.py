@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from engine import kernels
+from engine import kernels_reference
 from engine.config import CircuitConfig, MarketConfig
 from engine.instruments import Instrument, InstrumentMaster
 from engine.quote import Quote
@@ -110,19 +110,21 @@ class MarketData:
     def execution_price(self, index: int, side_sign: int, quantity: int) -> int:
         """Where a market order of ``quantity`` fills now: bid/ask plus square-root slippage.
 
-        Returns 0 when the instrument has no price yet.
+        Returns 0 when the instrument has no price yet. One order's arithmetic uses the
+        plain-Python twins of the kernels: a numba call costs more to dispatch than this math,
+        and the tests hold both to the same paise.
         """
         snapshot = self.snapshot
         if snapshot.ltp[index] <= 0:
             return 0
-        slip = kernels.slippage_ticks(
+        slip = kernels_reference.slippage_ticks(
             quantity,
             self.typical_quantity[index],
             self.impact_ticks[index],
             self.slippage_cap_ticks,
         )
         return int(
-            kernels.fill_price(
+            kernels_reference.fill_price(
                 side_sign,
                 int(snapshot.bid[index]),
                 int(snapshot.ask[index]),
