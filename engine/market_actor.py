@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from engine import commands as cmd
 from engine import kernels
@@ -210,6 +211,7 @@ class MarketBehaviour:
             high=data.circuit_high,
         )
         data.snapshot = snapshot
+        self._update_session_stats(ltp)
         for index, books in self.books.items():
             if len(books):
                 self._match(index, books, snapshot)
@@ -222,6 +224,15 @@ class MarketBehaviour:
             except Exception:
                 logger.exception("tick listener failed")
         return snapshot.seq
+
+    def _update_session_stats(self, ltp: npt.NDArray[np.int64]) -> None:
+        data = self.data
+        unopened = (data.day_open == 0) & (ltp > 0)
+        data.day_open[unopened] = ltp[unopened]
+        data.day_low[unopened] = ltp[unopened]
+        np.maximum(data.day_high, ltp, out=data.day_high)
+        priced = ltp > 0
+        data.day_low[priced] = np.minimum(data.day_low[priced], ltp[priced])
 
     # -- resting orders ---------------------------------------------------------------------
 
@@ -317,6 +328,7 @@ class MarketBehaviour:
         self, account_id: str, order_id: str, index: int, quantity: int, price: int
     ) -> None:
         instrument = self.data.master.at(index)
+        self.data.volume[index] += quantity
         self.dispatch(
             account_id,
             cmd.FillOrder(

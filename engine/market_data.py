@@ -93,6 +93,11 @@ class MarketData:
         self.impact_ticks = [market.impact_ticks[i.liquidity] for i in master]
         self.typical_quantity = [market.typical_quantity[i.liquidity] for i in master]
         self.underlying_index = _underlying_futures(master)
+        # Session statistics, written by the market actor only.
+        self.day_open = np.zeros(n, dtype=np.int64)
+        self.day_high = np.zeros(n, dtype=np.int64)
+        self.day_low = np.zeros(n, dtype=np.int64)
+        self.volume = np.zeros(n, dtype=np.int64)
         empty = np.zeros(n, dtype=np.int64)
         self.snapshot = MarketSnapshot(
             seq=0,

@@ -79,6 +79,11 @@ class TradingEngine:
         self._ticker: threading.Thread | None = None
         self._ticker_stop = threading.Event()
 
+    @property
+    def ticks_total(self) -> int:
+        """Ticks published since start (each tick numbers its snapshot)."""
+        return self.market.snapshot.seq
+
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self, *, ticking: bool = True) -> None:

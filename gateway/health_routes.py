@@ -1,0 +1,90 @@
+"""Health checks: a cheap liveness answer and a detailed view of each part."""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import json_response
+from gateway.keys import ENGINE
+from gateway.market_routes import iso_ms
+
+routes = web.RouteTableDef()
+
+STALE_AFTER_TICKS = 8
+
+
+def _checks(request: web.Request) -> dict[str, dict[str, Any]]:
+    engine = request.app[ENGINE]
+    snapshot = engine.market.snapshot
+    interval_ms = engine.config.market.jitter_interval_ms
+    age_ms = engine.clock.now_ms() - snapshot.at_ms
+    market_ok = age_ms <= STALE_AFTER_TICKS * interval_ms
+    registry = engine.registry
+    return {
+        "marketData": {
+            "status": "healthy" if market_ok else "degraded",
+            "source": engine.config.market.source,
+            "lastTickAt": iso_ms(snapshot.at_ms),
+            "ageMs": age_ms,
+        },
+        "journal": {
+            "status": "healthy" if engine.sink.accepting() else "unhealthy",
+            "durability": engine.config.journal.durability,
+            "sink": type(engine.sink).__name__,
+        },
+        "actors": {
+            "status": "healthy" if engine.market_ref is not None else "unhealthy",
+            "runtime": engine.runtime,
+            "accounts": len(registry) if registry is not None else 0,
+            "alive": registry.actors_alive if registry is not None else 0,
+        },
+    }
+
+
+@routes.get("/api/health")
+async def health(request: web.Request) -> web.Response:
+    checks = _checks(request)
+    healthy = all(c["status"] != "unhealthy" for c in checks.values())
+    payload = {
+        "status": "healthy" if healthy else "unhealthy",
+        "timestamp": iso_ms(time.time_ns() // 1_000_000),
+    }
+    return json_response(payload, status=200 if healthy else 503)
+
+
+@routes.get("/api/health/detailed")
+async def health_detailed(request: web.Request) -> web.Response:
+    checks = _checks(request)
+    statuses = {c["status"] for c in checks.values()}
+    status = (
+        "unhealthy"
+        if "unhealthy" in statuses
+        else "degraded"
+        if "degraded" in statuses
+        else "healthy"
+    )
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    engine = request.app[ENGINE]
+    return json_response(
+        {
+            "status": status,
+            "checks": checks,
+            "performance": {
+                "ticksTotal": engine.ticks_total,
+                "actorMessagesTotal": engine.pool.messages_total,
+            },
+            "system": {
+                "pid": os.getpid(),
+                "threads": threading.active_count(),
+                "maxRssMiB": round(usage.ru_maxrss / 1024, 1),
+                "cpuSeconds": round(usage.ru_utime + usage.ru_stime, 3),
+            },
+        },
+        status=503 if status == "unhealthy" else 200,
+    )

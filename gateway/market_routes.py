@@ -1,0 +1,114 @@
+"""Market data routes: quotes (API.md "Market data") and instrument search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from aiohttp import web
+
+from engine.market_data import MarketData
+from engine.money import paise_to_rupees
+from gateway.errors import json_response, validation_error
+from gateway.keys import CONFIG, ENGINE
+
+routes = web.RouteTableDef()
+
+
+class InstrumentQuery(msgspec.Struct, forbid_unknown_fields=True):
+    search: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    exchange: Literal["NSE", "BSE", "NFO", "BFO", "MCX", "CDS", ""] = ""
+    limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
+
+
+def iso_ms(epoch_ms: int) -> str:
+    return (
+        datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    )
+
+
+def quote_payload(market: MarketData, index: int, full: bool) -> dict[str, Any] | None:
+    snapshot = market.snapshot
+    ltp = int(snapshot.ltp[index])
+    if ltp <= 0:
+        return None
+    payload: dict[str, Any] = {"ltp": paise_to_rupees(ltp), "timestamp": iso_ms(snapshot.at_ms)}
+    if full:
+        close = int(market.previous_close[index])
+        change = ltp - close
+        payload |= {
+            "bid": paise_to_rupees(int(snapshot.bid[index])),
+            "ask": paise_to_rupees(int(snapshot.ask[index])),
+            "open": paise_to_rupees(int(market.day_open[index])),
+            "high": paise_to_rupees(int(market.day_high[index])),
+            "low": paise_to_rupees(int(market.day_low[index])),
+            "close": paise_to_rupees(close),
+            "change": paise_to_rupees(change),
+            "changePercent": round(change * 100 / close, 2) if close else 0.0,
+            "volume": int(market.volume[index]),
+        }
+    return payload
+
+
+@routes.get("/api/quotes")
+async def get_quotes(request: web.Request) -> web.Response:
+    ids = request.query.getall("q", [])
+    mode = request.query.get("mode", "full")
+    if mode not in ("ltp", "full"):
+        return validation_error("$.mode", "must be 'ltp' or 'full'")
+    if not ids:
+        return validation_error("$.q", "at least one instrument id is required")
+    quotes_max = request.app[CONFIG].limits.quotes_per_request_max
+    if len(ids) > quotes_max:
+        return validation_error("$.q", f"at most {quotes_max} ids per request")
+    market = request.app[ENGINE].market
+    data: dict[str, Any] = {}
+    for key in ids:
+        index = market.master.index_of(key)
+        if index is None:
+            continue
+        payload = quote_payload(market, index, mode == "full")
+        if payload is not None:
+            data[key] = payload
+    return json_response({"data": data})
+
+
+@routes.get("/api/instruments")
+async def search_instruments(request: web.Request) -> web.Response:
+    try:
+        query = msgspec.convert(dict(request.query), InstrumentQuery, strict=False)
+    except msgspec.ValidationError as error:
+        return validation_error(_path(error), str(error).split(" - at ")[0])
+    needle = query.search.upper()
+    items = []
+    for instrument in request.app[ENGINE].master:
+        if query.exchange and instrument.exchange.value != query.exchange:
+            continue
+        if needle and needle not in instrument.symbol and needle not in instrument.name.upper():
+            continue
+        items.append(
+            {
+                "instrumentId": instrument.instrument_id,
+                "symbol": instrument.symbol,
+                "name": instrument.name,
+                "exchange": instrument.exchange.value,
+                "segment": instrument.segment.value,
+                "instrumentType": instrument.instrument_type.value,
+                "lotSize": instrument.lot_size,
+                "tickSize": paise_to_rupees(instrument.tick_paise),
+                "expiry": instrument.expiry.isoformat() if instrument.expiry else None,
+                "strike": paise_to_rupees(instrument.strike_paise)
+                if instrument.strike_paise
+                else None,
+                "optionType": instrument.instrument_type.value if instrument.is_option else None,
+            }
+        )
+        if len(items) == query.limit:
+            break
+    return json_response({"items": items})
+
+
+def _path(error: msgspec.ValidationError) -> str:
+    text = str(error)
+    return text.split(" - at `", 1)[1].rstrip("`") if " - at `" in text else "$"
