@@ -1,0 +1,75 @@
+"""Decode a request body or query into its schema, or answer 400 naming the field at fault."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from gateway.errors import error_response
+from gateway.schemas import FieldError
+
+T = TypeVar("T")
+
+_AT_PATH = re.compile(r" - at `(?P<path>[^`]+)`$")
+_UNKNOWN_FIELD = re.compile(r"unknown field `(?P<field>[^`]+)`")
+_MISSING_FIELD = re.compile(r"missing required field `(?P<field>[^`]+)`")
+
+
+class InvalidRequest(Exception):
+    """Carries the 400 response for a body or query that failed validation."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.text)
+        self.response = response
+
+
+def validation_failure(path: str, message: str) -> InvalidRequest:
+    return InvalidRequest(
+        error_response(
+            400,
+            "VALIDATION_ERROR",
+            "The request is not valid.",
+            [{"path": path, "message": message}],
+        )
+    )
+
+
+def _path_and_message(error: msgspec.ValidationError) -> tuple[str, str]:
+    text = str(error)
+    path = "$"
+    match = _AT_PATH.search(text)
+    if match:
+        path = match["path"]
+        text = text[: match.start()]
+    for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
+        field = pattern.search(text)
+        if field:
+            path = f"{path}.{field['field']}"
+    return path, text
+
+
+def decode_body(raw: bytes, schema: type[T]) -> T:
+    """Decode JSON ``raw`` into ``schema``; raise :class:`InvalidRequest` (400) on failure."""
+    try:
+        return msgspec.json.decode(raw, type=schema)
+    except msgspec.ValidationError as error:
+        raise validation_failure(*_path_and_message(error)) from None
+    except msgspec.DecodeError:
+        raise InvalidRequest(
+            error_response(400, "INVALID_JSON", "The body is not valid JSON.")
+        ) from None
+
+
+def convert_query(query: dict[str, Any], schema: type[T]) -> T:
+    """Validate query parameters (strings) into ``schema``."""
+    try:
+        return msgspec.convert(query, schema, strict=False)
+    except msgspec.ValidationError as error:
+        raise validation_failure(*_path_and_message(error)) from None
+
+
+def field_failure(error: FieldError) -> InvalidRequest:
+    return validation_failure(error.path, error.message)

@@ -1,0 +1,216 @@
+"""Request schemas: each body is decoded and validated in one step by a msgspec Struct.
+
+Field names follow API.md (camelCase on the wire). Money arrives as JSON numbers in rupees with
+at most two decimals and is converted to paise by :func:`to_paise`, which names the field when
+it refuses a value. Nothing reaches an actor without passing through here.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import msgspec
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Email = Annotated[
+    str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}$", max_length=254)
+]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Quantity = Annotated[int, msgspec.Meta(gt=0, le=10_000_000)]
+# JSON numbers decode to floats; repr() gives back the shortest decimal that round-trips, which
+# is the text the client sent, so Decimal(repr(x)) converts to paise exactly.
+Rupees = Annotated[float, msgspec.Meta(gt=0, le=1_000_000_000)]
+Text = Annotated[str, msgspec.Meta(max_length=500)]
+
+OrderTypeName = Literal["MARKET", "LIMIT", "SL", "SL-M"]
+SideName = Literal["BUY", "SELL"]
+ProductName = Literal["MIS", "CNC", "NRML"]
+ValidityName = Literal["DAY", "IOC"]
+ExchangeName = Literal["NSE", "BSE", "NFO", "BFO", "MCX", "CDS"]
+SegmentName = Literal[
+    "NSE",
+    "BSE",
+    "NFO-FUT",
+    "NFO-OPT",
+    "BFO-FUT",
+    "BFO-OPT",
+    "MCX-FUT",
+    "MCX-OPT",
+    "CDS-FUT",
+    "CDS-OPT",
+    "INDICES",
+]
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True, rename="camel", omit_defaults=True):
+    """Base of request bodies: unknown fields are refused, names are camelCase."""
+
+
+class FieldError(ValueError):
+    """A value that passed the schema but breaks a rule the schema cannot express."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def to_paise(value: float, path: str) -> int:
+    """Convert rupees to paise, refusing more than two decimals."""
+    paise = Decimal(repr(value)) * 100
+    if paise != paise.to_integral_value():
+        raise FieldError(path, "must have at most two decimals")
+    return int(paise)
+
+
+def optional_paise(value: float | None, path: str) -> int:
+    return 0 if value is None else to_paise(value, path)
+
+
+# -- auth --------------------------------------------------------------------------------------
+
+
+class RegisterBody(Body):
+    email: Email
+    password: Password
+    name: Name
+
+
+class LoginBody(Body, forbid_unknown_fields=True):
+    email: Email
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+# -- trading -----------------------------------------------------------------------------------
+
+
+class PlaceOrderBody(Body):
+    trading_account_id: Id
+    instrument_id: Id
+    quantity: Quantity
+    order_type: OrderTypeName
+    order_side: SideName
+    product_type: ProductName
+    symbol: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    stock_id: Id | None = None
+    segment: SegmentName | None = None
+    price: Rupees | None = None
+    trigger_price: Rupees | None = None
+    validity: ValidityName = "DAY"
+    client_order_id: Id | None = None
+    user_id: Id | None = None
+
+
+class ModifyOrderBody(Body):
+    order_id: Id
+    quantity: Quantity | None = None
+    price: Rupees | None = None
+    trigger_price: Rupees | None = None
+    order_type: OrderTypeName | None = None
+
+
+class CancelOrderBody(Body):
+    order_id: Id
+
+
+class ClosePositionBody(Body):
+    position_id: Id
+    trading_account_id: Id
+
+
+class RiskLevelsBody(Body):
+    position_id: Id
+    stop_loss: Rupees | msgspec.UnsetType | None = msgspec.UNSET
+    target: Rupees | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class FundOperationBody(Body):
+    trading_account_id: Id
+    operation: Literal["BLOCK", "RELEASE", "CREDIT", "DEBIT"]
+    amount: Rupees
+    description: Text = ""
+    block_id: Id | None = None
+
+
+class ChargesBody(Body):
+    segment: SegmentName
+    exchange: ExchangeName
+    product_type: ProductName
+    quantity: Quantity
+    buy_price: Rupees | None = None
+    sell_price: Rupees | None = None
+    instrument_id: Id | None = None
+
+
+# -- console -----------------------------------------------------------------------------------
+
+
+class ConsoleAction(Body, tag_field="action"):
+    """Base of console actions; the ``action`` field picks the variant."""
+
+
+class UpdateProfile(ConsoleAction, tag="UPDATE_PROFILE"):
+    name: Name
+
+
+class ChangePassword(ConsoleAction, tag="CHANGE_PASSWORD"):
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    new_password: Password
+
+
+class AddBankAccount(ConsoleAction, tag="ADD_BANK_ACCOUNT"):
+    bank_name: Name
+    account_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6,18}$")]
+    ifsc: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{4}0[A-Z0-9]{6}$")]
+    account_holder: Name
+
+
+class RemoveBankAccount(ConsoleAction, tag="REMOVE_BANK_ACCOUNT"):
+    bank_account_id: Id
+
+
+class RequestDeposit(ConsoleAction, tag="REQUEST_DEPOSIT"):
+    amount: Rupees
+    bank_account_id: Id | None = None
+    reference: Annotated[str, msgspec.Meta(max_length=100)] = ""
+
+
+class RequestWithdrawal(ConsoleAction, tag="REQUEST_WITHDRAWAL"):
+    amount: Rupees
+    bank_account_id: Id
+
+
+ConsoleBody = (
+    UpdateProfile
+    | ChangePassword
+    | AddBankAccount
+    | RemoveBankAccount
+    | RequestDeposit
+    | RequestWithdrawal
+)
+
+
+# -- admin -------------------------------------------------------------------------------------
+
+
+class AdminFundsBody(Body):
+    amount: Rupees
+    trading_account_id: Id | None = None
+    user_id: Id | None = None
+    remarks: Text = ""
+    idempotency_key: Id | None = None
+
+
+class DecisionBody(Body, kw_only=True):
+    action: Literal["APPROVE", "REJECT"]
+    remarks: Text = ""
+
+
+class DepositDecisionBody(DecisionBody):
+    deposit_id: Id
+
+
+class WithdrawalDecisionBody(DecisionBody):
+    withdrawal_id: Id
