@@ -18,7 +18,7 @@ _UNKNOWN_FIELD = re.compile(r"unknown field `(?P<field>[^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `(?P<field>[^`]+)`")
 
 
-class InvalidRequest(Exception):
+class InvalidRequestError(Exception):
     """Carries the 400 response for a body or query that failed validation."""
 
     def __init__(self, response: web.Response) -> None:
@@ -26,8 +26,8 @@ class InvalidRequest(Exception):
         self.response = response
 
 
-def validation_failure(path: str, message: str) -> InvalidRequest:
-    return InvalidRequest(
+def validation_failure(path: str, message: str) -> InvalidRequestError:
+    return InvalidRequestError(
         error_response(
             400,
             "VALIDATION_ERROR",
@@ -52,13 +52,13 @@ def _path_and_message(error: msgspec.ValidationError) -> tuple[str, str]:
 
 
 def decode_body(raw: bytes, schema: type[T]) -> T:
-    """Decode JSON ``raw`` into ``schema``; raise :class:`InvalidRequest` (400) on failure."""
+    """Decode JSON ``raw`` into ``schema``; raise :class:`InvalidRequestError` (400) on failure."""
     try:
         return msgspec.json.decode(raw, type=schema)
     except msgspec.ValidationError as error:
         raise validation_failure(*_path_and_message(error)) from None
     except msgspec.DecodeError:
-        raise InvalidRequest(
+        raise InvalidRequestError(
             error_response(400, "INVALID_JSON", "The body is not valid JSON.")
         ) from None
 
@@ -71,5 +71,5 @@ def convert_query(query: dict[str, Any], schema: type[T]) -> T:
         raise validation_failure(*_path_and_message(error)) from None
 
 
-def field_failure(error: FieldError) -> InvalidRequest:
+def field_failure(error: FieldError) -> InvalidRequestError:
     return validation_failure(error.path, error.message)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from engine.market_data import MarketData
 from engine.money import paise_to_rupees
+from gateway.decoding import InvalidRequestError, convert_query
 from gateway.errors import json_response, validation_error
 from gateway.keys import CONFIG, ENGINE
 
@@ -77,9 +78,9 @@ async def get_quotes(request: web.Request) -> web.Response:
 @routes.get("/api/instruments")
 async def search_instruments(request: web.Request) -> web.Response:
     try:
-        query = msgspec.convert(dict(request.query), InstrumentQuery, strict=False)
-    except msgspec.ValidationError as error:
-        return validation_error(_path(error), str(error).split(" - at ")[0])
+        query = convert_query(dict(request.query), InstrumentQuery)
+    except InvalidRequestError as error:
+        return error.response
     needle = query.search.upper()
     items = []
     for instrument in request.app[ENGINE].master:
@@ -107,8 +108,3 @@ async def search_instruments(request: web.Request) -> web.Response:
         if len(items) == query.limit:
             break
     return json_response({"items": items})
-
-
-def _path(error: msgspec.ValidationError) -> str:
-    text = str(error)
-    return text.split(" - at `", 1)[1].rstrip("`") if " - at `" in text else "$"
