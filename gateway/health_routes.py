@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway.errors import json_response
 from gateway.keys import ENGINE
-from gateway.market_routes import iso_ms
+from gateway.views import iso_ms
 
 routes = web.RouteTableDef()
 

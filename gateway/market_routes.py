@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -13,6 +12,7 @@ from engine.money import paise_to_rupees
 from gateway.decoding import InvalidRequestError, convert_query
 from gateway.errors import json_response, validation_error
 from gateway.keys import CONFIG, ENGINE
+from gateway.views import iso_ms
 
 routes = web.RouteTableDef()
 
@@ -21,12 +21,6 @@ class InstrumentQuery(msgspec.Struct, forbid_unknown_fields=True):
     search: Annotated[str, msgspec.Meta(max_length=64)] = ""
     exchange: Literal["NSE", "BSE", "NFO", "BFO", "MCX", "CDS", ""] = ""
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
-
-
-def iso_ms(epoch_ms: int) -> str:
-    return (
-        datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
-    )
 
 
 def quote_payload(market: MarketData, index: int, full: bool) -> dict[str, Any] | None:

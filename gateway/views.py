@@ -1,0 +1,144 @@
+"""JSON views of engine objects, in the shapes API.md documents (rupees, camelCase, ISO times)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from engine import events as ev
+from engine.account import AccountState
+from engine.instruments import InstrumentMaster
+from engine.market_data import MarketData
+from engine.money import paise_to_rupees
+from engine.orders import Order
+from engine.positions import Position
+
+
+def iso_ms(epoch_ms: int | None) -> str | None:
+    if epoch_ms is None:
+        return None
+    return (
+        datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    )
+
+
+def rupees_or_none(paise: int | None) -> float | None:
+    return None if not paise else paise_to_rupees(paise)
+
+
+def order_view(order: Order, account_id: str, master: InstrumentMaster) -> dict[str, Any]:
+    """A working order held by the engine (status PENDING)."""
+    instrument = master.get(order.instrument_id)
+    return {
+        "id": order.order_id,
+        "clientOrderId": order.client_order_id,
+        "tradingAccountId": account_id,
+        "instrumentId": order.instrument_id,
+        "symbol": instrument.symbol if instrument else None,
+        "exchange": instrument.exchange.value if instrument else None,
+        "segment": instrument.segment.value if instrument else None,
+        "productType": order.product.value,
+        "orderType": order.order_type.value,
+        "orderSide": order.side.value,
+        "validity": order.validity.value,
+        "quantity": order.quantity,
+        "filledQuantity": order.filled_quantity,
+        "price": rupees_or_none(order.price_paise),
+        "triggerPrice": rupees_or_none(order.trigger_paise),
+        "averagePrice": rupees_or_none(order.average_price_paise()),
+        "status": order.status.value,
+        "rejectionReason": None,
+        "marginBlocked": paise_to_rupees(order.margin_blocked_paise),
+        "charges": paise_to_rupees(order.charges_paise),
+        "createdAt": iso_ms(order.created_ms),
+        "updatedAt": iso_ms(order.updated_ms),
+        "executedAt": None,
+    }
+
+
+def position_view(
+    position: Position, account_id: str, master: InstrumentMaster, market: MarketData
+) -> dict[str, Any]:
+    """An open position marked at the current LTP."""
+    instrument = master.get(position.instrument_id)
+    index = master.index_of(position.instrument_id)
+    ltp = int(market.snapshot.ltp[index]) if index is not None else 0
+    return {
+        "id": position.position_id,
+        "tradingAccountId": account_id,
+        "instrumentId": position.instrument_id,
+        "symbol": instrument.symbol if instrument else None,
+        "exchange": instrument.exchange.value if instrument else None,
+        "productType": position.product.value,
+        "quantity": position.quantity,
+        "averagePrice": paise_to_rupees(position.average_price_paise()),
+        "ltp": rupees_or_none(ltp),
+        "unrealizedPnl": paise_to_rupees(position.unrealized_pnl_paise(ltp)) if ltp else 0.0,
+        "realizedPnl": paise_to_rupees(position.realized_pnl_paise),
+        "marginBlocked": paise_to_rupees(position.margin_paise),
+        "stopLoss": rupees_or_none(position.stop_loss_paise),
+        "target": rupees_or_none(position.target_paise),
+        "status": "OPEN",
+        "openedAt": iso_ms(position.opened_ms),
+        "closedAt": None,
+    }
+
+
+def unrealized_paise(state: AccountState, master: InstrumentMaster, market: MarketData) -> int:
+    ltp = market.snapshot.ltp
+    total = 0
+    for position in state.positions.values():
+        index = master.index_of(position.instrument_id)
+        if index is not None and ltp[index] > 0:
+            total += position.unrealized_pnl_paise(int(ltp[index]))
+    return total
+
+
+def funds_view(state: AccountState, unrealized: int) -> dict[str, Any]:
+    """API.md funds: usedMargin is margin held by positions and holdings, blocked is all blocks."""
+    used = sum(p.margin_paise for p in state.positions.values()) + sum(
+        h.cost_paise for h in state.holdings.values()
+    )
+    return {
+        "balance": paise_to_rupees(state.balance_paise),
+        "availableMargin": paise_to_rupees(state.available_paise),
+        "usedMargin": paise_to_rupees(used),
+        "blockedMargin": paise_to_rupees(state.blocked_paise),
+        "realizedPnl": paise_to_rupees(state.realized_pnl_paise),
+        "unrealizedPnl": paise_to_rupees(unrealized),
+        "totalCharges": paise_to_rupees(state.charges_paise),
+    }
+
+
+ORDER_EVENTS = (
+    ev.OrderAccepted,
+    ev.OrderRejected,
+    ev.OrderModified,
+    ev.OrderTriggered,
+    ev.OrderCancelled,
+    ev.OrderFilled,
+)
+
+
+def order_change(
+    event: ev.AccountEvent, state: AccountState, master: InstrumentMaster
+) -> dict[str, Any] | None:
+    """What an order event tells a watching client: the order if still working, else its end."""
+    if not isinstance(event, ORDER_EVENTS):
+        return None
+    order = state.orders.get(event.order_id)
+    if order is not None:
+        return order_view(order, state.account_id, master)
+    change: dict[str, Any] = {"id": event.order_id, "tradingAccountId": state.account_id}
+    if isinstance(event, ev.OrderFilled):
+        change |= {
+            "status": event.status_after.value,
+            "lastFillQuantity": event.quantity,
+            "lastFillPrice": paise_to_rupees(event.price_paise),
+            "executedAt": iso_ms(event.at_ms),
+        }
+    elif isinstance(event, ev.OrderCancelled):
+        change |= {"status": "CANCELLED", "cancelReason": event.reason}
+    elif isinstance(event, ev.OrderRejected):
+        change |= {"status": "REJECTED", "rejectionReason": event.reason.value}
+    return change
