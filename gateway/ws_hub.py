@@ -115,9 +115,11 @@ class WebSocketHub:
         client.dropped = True
         self.dropped_total += 1
         self.unregister(client)
-        asyncio.ensure_future(
+        closing = asyncio.ensure_future(
             client.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"slow consumer")
         )
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def close_all(self) -> None:
         for client in list(self.clients):
