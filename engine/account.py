@@ -218,7 +218,7 @@ def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
         return _rejected(Rejection.DUPLICATE)
     if c.order_id in state.orders:
         return _rejected(Rejection.DUPLICATE)  # accepting it would overwrite a working order
-    reason, block = _check_place(state, c, rules)
+    reason, block, _ = preview_order(state, c, rules)
     fields: dict[str, Any] = {
         "at_ms": c.now_ms,
         "order_id": c.order_id,
@@ -237,32 +237,41 @@ def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
     return Decision((ev.OrderAccepted(margin_blocked_paise=block, **fields),))
 
 
-def _check_place(
-    state: AccountState, c: cmd.PlaceOrder, rules: AccountRules
-) -> tuple[Rejection | None, int]:
-    """Run every check of a new order in precedence order; return (rejection, block)."""
+class Requirements(NamedTuple):
+    """What an order would block and cost, and the first rule it breaks (if any)."""
+
+    rejection: Rejection | None
+    block_paise: int = 0
+    charges_paise: int = 0
+
+
+def preview_order(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -> Requirements:
+    """Run every check of a new order in precedence order, without changing anything.
+
+    This is both the first half of placing an order and the margin preview route.
+    """
     instrument = c.instrument
     if not product_allowed(instrument, c.product):
-        return Rejection.PRODUCT_NOT_ALLOWED, 0
+        return Requirements(Rejection.PRODUCT_NOT_ALLOWED)
     rejection = check_quantity(instrument, c.quantity)
     if rejection is not None:
-        return rejection, 0
+        return Requirements(rejection)
     if not check_order_terms(c.order_type, c.price_paise, c.trigger_paise):
-        return Rejection.INVALID_PRICE, 0
+        return Requirements(Rejection.INVALID_PRICE)
     band = _band(c, rules)
     for price in (c.price_paise, c.trigger_paise):
         if price and (rejection := check_price(instrument, price, band)) is not None:
-            return rejection, 0
+            return Requirements(rejection)
     valuation = _valuation_price(c, c.order_type, rules)
     if valuation <= 0:
-        return Rejection.PRICE_UNAVAILABLE, 0
+        return Requirements(Rejection.PRICE_UNAVAILABLE)
     if len(state.orders) >= rules.limits.open_orders_max:
-        return Rejection.OPEN_ORDERS_LIMIT, 0
+        return Requirements(Rejection.OPEN_ORDERS_LIMIT)
     if c.quantity * valuation > rules.limits.order_value_max_paise:
-        return Rejection.ORDER_VALUE_LIMIT, 0
+        return Requirements(Rejection.ORDER_VALUE_LIMIT)
     selling_holdings = c.product is Product.CNC and c.side is Side.SELL
     if selling_holdings and c.quantity > _sellable_holdings(state, instrument.instrument_id, None):
-        return Rejection.INSUFFICIENT_HOLDINGS, 0
+        return Requirements(Rejection.INSUFFICIENT_HOLDINGS)
     block, charges = _order_requirements(
         state,
         rules,
@@ -276,8 +285,8 @@ def _check_place(
         exclude=None,
     )
     if block + charges > state.available_paise:
-        return Rejection.INSUFFICIENT_FUNDS, 0
-    return None, block
+        return Requirements(Rejection.INSUFFICIENT_FUNDS, block, charges)
+    return Requirements(None, block, charges)
 
 
 def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules) -> Decision:

@@ -20,18 +20,11 @@ import pykka
 from engine import commands as cmd
 from engine import events as ev
 from engine.account import AccountState, apply_all, decide
+from engine.book_ops import exit_op, working_op
 from engine.clock import Clock
-from engine.enums import OrderType, Rejection, Side, Validity
+from engine.enums import Rejection
 from engine.instruments import Instrument, InstrumentMaster
-from engine.market_actor import (
-    BookOp,
-    BookOps,
-    ExecuteMarket,
-    ForgetOrder,
-    MirrorPosition,
-    RestOrder,
-    SetExits,
-)
+from engine.market_actor import BookOp, BookOps, ForgetOrder, MirrorPosition, SetExits
 from engine.market_data import MarketData
 from engine.orders import Order
 from engine.rules import AccountRules
@@ -218,28 +211,10 @@ class AccountBehaviour:
         return tuple(ops)
 
     def _working_op(self, order: Order, at_ms: int) -> BookOp:
-        """Where a working order now lives: a limit/stop book, or the market queue."""
-        account_id = self.state.account_id
         index = self.context.master.index_of(order.instrument_id)
         assert index is not None
-        side = 1 if order.side is Side.BUY else -1
-        quantity = order.remaining_quantity
-        market_now = order.order_type is OrderType.MARKET or (
-            order.order_type is OrderType.SL_M and order.triggered
-        )
-        if market_now:
-            delay = self.context.market_fill_delay_ms if order.order_type is OrderType.MARKET else 0
-            return ExecuteMarket(account_id, order.order_id, index, side, quantity, at_ms + delay)
-        return RestOrder(
-            account_id=account_id,
-            order_id=order.order_id,
-            index=index,
-            side=side,
-            quantity=quantity,
-            limit_paise=order.price_paise,
-            trigger_paise=order.trigger_paise,
-            triggered=order.triggered,
-            ioc=order.validity is Validity.IOC,
+        return working_op(
+            self.state.account_id, order, index, at_ms, self.context.market_fill_delay_ms
         )
 
     def _fill_ops(self, event: ev.OrderFilled) -> list[BookOp]:
@@ -272,13 +247,4 @@ class AccountBehaviour:
             return [SetExits(account_id, position_id, 0, 0, None, None)]
         index = self.context.master.index_of(position.instrument_id)
         assert index is not None
-        return [
-            SetExits(
-                account_id,
-                position_id,
-                index,
-                position.quantity,
-                position.stop_loss_paise,
-                position.target_paise,
-            )
-        ]
+        return [exit_op(account_id, position, index)]

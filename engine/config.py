@@ -117,6 +117,24 @@ class ExecutionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VortexConfig:
+    """The Rupeezy Vortex REST quote poller (``[market.vortex]``); credentials come from env."""
+
+    base_url: str
+    mode: str  # "ltp" | "ohlcv" | "full" (only "full" carries dpr_high / dpr_low)
+    id_form: str  # "exchange_token" (NSE_EQ-22) or "ticker" (NSE:RELIANCE)
+    poll_interval_ms: int
+    batch_max: int
+    requests_per_second_max: float
+    timeout_ms: int
+    retries_max: int
+    backoff_ms: int
+    retry_after_max_ms: int
+    stale_after_ms: int
+    poll_all_instruments_max: int
+
+
+@dataclass(frozen=True, slots=True)
 class MarketConfig:
     source: str
     seed: int
@@ -128,6 +146,7 @@ class MarketConfig:
     spread_ppm: Mapping[str, Mapping[Liquidity, int]]  # "equity" | "futures" | "options"
     impact_ticks: Mapping[Liquidity, float]
     typical_quantity: Mapping[Liquidity, int]
+    vortex: VortexConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +155,10 @@ class JournalConfig:
     batch_max: int
     retries_max: int
     statement_timeout_ms: int
+    retry_backoff_ms: int
+    retry_backoff_max_ms: int
+    connect_timeout_ms: int
+    backlog_max: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +195,13 @@ class SessionsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthConfig:
+    session_ttl_hours: int
+    cookie_secure: bool
+    session_cache_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, frozen."""
 
@@ -187,6 +217,7 @@ class Config:
     journal: JournalConfig
     rate_limits: RateLimitConfig
     websocket: WebSocketConfig
+    auth: AuthConfig
     raw: Mapping[str, Any]
 
 
@@ -248,6 +279,33 @@ def _by_liquidity(raw: Mapping[str, Any], cast: type[int] | type[float]) -> dict
     return {Liquidity(name): cast(value) for name, value in raw.items()}
 
 
+def _vortex(raw: Mapping[str, Any]) -> VortexConfig:
+    config = VortexConfig(
+        base_url=str(raw["base_url"]).rstrip("/"),
+        mode=str(raw["mode"]),
+        id_form=str(raw["id_form"]),
+        poll_interval_ms=int(raw["poll_interval_ms"]),
+        batch_max=int(raw["batch_max"]),
+        requests_per_second_max=float(raw["requests_per_second_max"]),
+        timeout_ms=int(raw["timeout_ms"]),
+        retries_max=int(raw["retries_max"]),
+        backoff_ms=int(raw["backoff_ms"]),
+        retry_after_max_ms=int(raw["retry_after_max_ms"]),
+        stale_after_ms=int(raw["stale_after_ms"]),
+        poll_all_instruments_max=int(raw["poll_all_instruments_max"]),
+    )
+    if config.mode not in ("ltp", "ohlcv", "full"):
+        raise ValueError(f"market.vortex.mode {config.mode!r}: expected ltp, ohlcv or full")
+    if config.id_form not in ("exchange_token", "ticker"):
+        msg = f"market.vortex.id_form {config.id_form!r}: expected exchange_token or ticker"
+        raise ValueError(msg)
+    if not 1 <= config.batch_max <= 1000:
+        raise ValueError("market.vortex.batch_max must be 1..1000 (the API's limit per call)")
+    if config.requests_per_second_max <= 0:
+        raise ValueError("market.vortex.requests_per_second_max must be positive")
+    return config
+
+
 def build_config(raw: Mapping[str, Any]) -> Config:
     """Turn a parsed TOML tree into frozen config objects, failing loudly on a missing key."""
     market = raw["market"]
@@ -293,6 +351,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             },
             impact_ticks=_by_liquidity(market["slippage"]["impact_ticks"], float),
             typical_quantity=_by_liquidity(market["slippage"]["typical_quantity"], int),
+            vortex=_vortex(market["vortex"]),
         ),
         circuits=CircuitConfig(
             equity=Rate.percent(circuits["equity_pct"]),
@@ -316,6 +375,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         journal=JournalConfig(**raw["journal"]),
         rate_limits=RateLimitConfig(**raw["rate_limits"]),
         websocket=WebSocketConfig(**raw["websocket"]),
+        auth=AuthConfig(**raw["auth"]),
         raw=raw,
     )
 

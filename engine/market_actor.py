@@ -21,6 +21,7 @@ from engine import commands as cmd
 from engine import kernels
 from engine.clock import Clock
 from engine.config import MarketConfig
+from engine.in_use import InUseInstruments
 from engine.market_data import MarketData, MarketSnapshot
 from engine.matching import InstrumentBooks
 from engine.risk import RiskBook
@@ -128,6 +129,7 @@ class MarketBehaviour:
         clock: Clock,
         dispatch: Dispatch,
         listeners: list[TickListener] | None = None,
+        in_use: InUseInstruments | None = None,
     ) -> None:
         super().__init__()
         self.data = data
@@ -136,6 +138,7 @@ class MarketBehaviour:
         self.clock = clock
         self.dispatch = dispatch
         self.listeners = listeners if listeners is not None else []
+        self.in_use = in_use if in_use is not None else InUseInstruments()
         self.rng = np.random.default_rng(config.seed)
         self.books: dict[int, InstrumentBooks] = {}
         self.resting: dict[tuple[str, str], _Resting] = {}
@@ -181,6 +184,7 @@ class MarketBehaviour:
         now = self.clock.now_ms()
         data = self.data
         if now >= self.next_reference_ms:
+            self._publish_in_use()
             self.source.refresh(data, now)
             self.next_reference_ms = now + self.config.reference_interval_ms
         previous = data.snapshot
@@ -224,6 +228,15 @@ class MarketBehaviour:
             except Exception:
                 logger.exception("tick listener failed")
         return snapshot.seq
+
+    def _publish_in_use(self) -> None:
+        """Tell the quote source which instruments the books need (once per reference refresh:
+        the scan is O(resting orders), too much for every tell, cheap at the poll cadence)."""
+        needed = {entry.index for entry in self.resting.values()}
+        needed.update(levels[0] for levels in self.exits.values())
+        needed.update(item[2].index for item in self.market_queue)
+        needed |= self.risk.instrument_indices()
+        self.in_use.publish_books(frozenset(needed))
 
     def _update_session_stats(self, ltp: npt.NDArray[np.int64]) -> None:
         data = self.data

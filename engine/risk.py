@@ -52,6 +52,11 @@ class RiskBook:
         self.instrument_index[slot] = index
         self.group[slot] = group
 
+    def instrument_indices(self) -> set[int]:
+        """The instruments with at least one open position."""
+        index = self.instrument_index
+        return {int(index[slot]) for slot in self._slots.values()}
+
     def _allocate(self) -> int:
         if not self._free:
             old = len(self.quantity)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pykka
@@ -26,10 +26,12 @@ from engine.account_actor import (
     Publisher,
 )
 from engine.actor_pool import WorkerPool, actor_class_for
+from engine.book_ops import resume_ops
 from engine.clock import Clock, SystemClock
 from engine.config import Config
+from engine.in_use import InUseInstruments
 from engine.instruments import InstrumentMaster
-from engine.market_actor import MarketBehaviour, QuoteSource, Sync, Tick, TickListener
+from engine.market_actor import BookOps, MarketBehaviour, QuoteSource, Sync, Tick, TickListener
 from engine.market_data import MarketData, SimulatedQuoteSource
 from engine.registry import AccountRegistry
 from engine.rules import AccountRules
@@ -72,6 +74,7 @@ class TradingEngine:
             master, config.market, config.circuits, config.execution.slippage_cap_ticks
         )
         self.tick_listeners: list[TickListener] = []
+        self.in_use = InUseInstruments()
         self.pool = WorkerPool(config.accounts.pool_workers, config.accounts.pool_batch_max)
         self.market_pool = WorkerPool(1, MARKET_BATCH_MAX, name="market")
         self.market_ref: pykka.ActorRef[Any] | None = None
@@ -101,6 +104,7 @@ class TradingEngine:
             clock=self.clock,
             dispatch=self._dispatch,
             listeners=self.tick_listeners,
+            in_use=self.in_use,
         )
         self.registry.bind(
             AccountContext(
@@ -162,6 +166,21 @@ class TradingEngine:
         assert self.market_ref is not None
         return int(self.market_ref.ask(Tick(), block=True, timeout=10))
 
+    # -- instruments in use ----------------------------------------------------------------
+
+    def in_use_indices(self) -> frozenset[int]:
+        """Instruments with resting orders, exits, queued market orders, open positions or
+        subscribers, as of the market's last reference refresh (safe from any thread)."""
+        return self.in_use.current()
+
+    def subscribe(self, indices: Iterable[int]) -> None:
+        """Mark instruments subscribed (reference-counted; safe from any thread)."""
+        self.in_use.subscribe(indices)
+
+    def unsubscribe(self, indices: Iterable[int]) -> None:
+        """Release one subscription per instrument (safe from any thread)."""
+        self.in_use.unsubscribe(indices)
+
     # -- accounts ---------------------------------------------------------------------------
 
     def _registry(self) -> AccountRegistry:
@@ -170,6 +189,14 @@ class TradingEngine:
 
     def add_account(self, state: AccountState) -> None:
         self._registry().add(state)
+
+    def restore_account(self, state: AccountState) -> None:
+        """Add a recovered account and put its working orders and exits back in the market."""
+        self._registry().add(state)
+        ops = resume_ops(state, self.master, self.config.execution.market_fill_delay_ms)
+        if ops:
+            assert self.market_ref is not None
+            self.market_ref.tell(BookOps(ops))
 
     def submit(
         self,

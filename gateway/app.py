@@ -1,41 +1,153 @@
-"""Build the aiohttp application: ``create_app(config, master)``.
+"""Build the aiohttp application: ``create_app(config, master, dsn=...)``.
 
-Resources start and stop in ``cleanup_ctx``: the engine (worker pool, market actor, ticker)
-starts with the app and stops with it.
+Resources start in ``cleanup_ctx`` order and stop in reverse: the database (migrated), the
+persistence actor (the engine's event sink), the engine with every account recovered from the
+journal, then the Vortex poller when live quotes are configured. Websockets close in
+``on_shutdown``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from engine.account import AccountState
 from engine.config import Config
 from engine.instruments import InstrumentMaster
+from engine.pushed_quotes import PushedQuoteSource
 from engine.trading_engine import TradingEngine
-from gateway import health_routes, market_routes
+from gateway import (
+    auth_routes,
+    funds_routes,
+    health_routes,
+    market_routes,
+    order_routes,
+    position_routes,
+)
+from gateway.auth import auth_middleware
 from gateway.bridge import EngineBridge
-from gateway.keys import BRIDGE, CONFIG, ENGINE
+from gateway.database import Database
+from gateway.error_middleware import error_middleware
+from gateway.keys import BRIDGE, CONFIG, DB, ENGINE, HUB, JOURNAL, LIMITER, SESSIONS, USERS
 from gateway.metrics import Metrics
+from gateway.passwords import hash_password_async
+from gateway.ratelimit import RateLimiter
+from gateway.sessions import SessionStore
+from gateway.users import UserStore
+from gateway.vortex_poller import poller_lifecycle
+from gateway.ws_hub import WebSocketHub
+from persistence.embedded import EmbeddedPostgres, resolve_database
+from persistence.journal import PersistenceActor
+from persistence.recovery import replay_all
+
+logger = logging.getLogger(__name__)
+
+ADMIN_EMAIL_ENV = "PAPERDESK_ADMIN_EMAIL"
+ADMIN_PASSWORD_ENV = "PAPERDESK_ADMIN_PASSWORD"
 
 
 def create_app(
-    config: Config, master: InstrumentMaster, *, ticking: bool = True
+    config: Config, master: InstrumentMaster, *, dsn: str | None = None, ticking: bool = True
 ) -> web.Application:
-    engine = TradingEngine(config, master)
+    """The whole server; with no ``dsn``, ``DATABASE_URL`` or the embedded PostgreSQL."""
+    embedded: EmbeddedPostgres | None = None
+    if dsn is None:
+        dsn, embedded = resolve_database(config.server.data_dir)
+    pushed: PushedQuoteSource | None = None
+    if config.market.source == "vortex":
+        # The poller pushes live quotes into this source; the market actor applies them.
+        pushed = PushedQuoteSource(
+            stale_after_ms=config.market.vortex.stale_after_ms, circuits=config.circuits
+        )
+    journal = PersistenceActor(dsn, config.journal)
+    engine = TradingEngine(config, master, sink=journal, source=pushed)
+    hub = WebSocketHub(
+        engine.market,
+        master,
+        config.websocket.send_queue_max,
+        config.websocket.subscriptions_max,
+    )
+    engine.publish = hub.on_account_events  # read when the engine starts
+    engine.tick_listeners.append(hub.on_tick)
+    database = Database(dsn, config.journal.statement_timeout_ms)
     metrics = Metrics(engine)
-    app = web.Application(middlewares=[metrics.middleware])
+    app = web.Application(middlewares=[error_middleware, metrics.middleware, auth_middleware])
     app[CONFIG] = config
     app[ENGINE] = engine
+    app[JOURNAL] = journal
+    app[HUB] = hub
+    app[DB] = database
     app[BRIDGE] = EngineBridge(engine, config.accounts.ask_timeout_ms / 1000)
+    app[LIMITER] = RateLimiter()
+    app[SESSIONS] = SessionStore(
+        database, config.auth.session_ttl_hours, config.auth.session_cache_s
+    )
+    app[USERS] = UserStore(database)
 
-    async def engine_lifecycle(_: web.Application) -> AsyncIterator[None]:
+    async def database_lifecycle(_: web.Application) -> AsyncIterator[None]:
+        await database.open()
+        yield
+        await database.close()
+        if embedded is not None:
+            await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
+
+    async def journal_lifecycle(_: web.Application) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, journal.start)
+        yield
+        await loop.run_in_executor(None, journal.stop)
+
+    async def engine_lifecycle(app: web.Application) -> AsyncIterator[None]:
         engine.start(ticking=ticking)
+        hub.attach(asyncio.get_running_loop())
+        await recover_accounts(app)
+        await ensure_admin(app)
         yield
         engine.stop()
 
-    app.cleanup_ctx.append(engine_lifecycle)
-    app.add_routes(health_routes.routes)
-    app.add_routes(market_routes.routes)
+    app.cleanup_ctx.extend([database_lifecycle, journal_lifecycle, engine_lifecycle])
+    if pushed is not None:
+        app.cleanup_ctx.append(poller_lifecycle(engine, pushed, config.market.vortex))
+    app.on_shutdown.append(lambda _: hub.close_all())
+    for module in (
+        auth_routes,
+        order_routes,
+        position_routes,
+        funds_routes,
+        market_routes,
+        health_routes,
+    ):
+        app.add_routes(module.routes)
     app.router.add_get("/metrics", metrics.handle)
     return app
+
+
+async def recover_accounts(app: web.Application) -> None:
+    """Load every account: journaled ones by replay, the rest (no events yet) empty."""
+    engine = app[ENGINE]
+    async with app[DB].pool.acquire() as conn:
+        states = await replay_all(conn)
+        rows = await conn.fetch("SELECT id FROM trading_accounts")
+    for row in rows:
+        states.setdefault(row["id"], AccountState(row["id"]))
+    for state in states.values():
+        engine.restore_account(state)
+    logger.info("recovered %d trading accounts", len(states))
+
+
+async def ensure_admin(app: web.Application) -> None:
+    """Create the first admin from the environment when there is none yet."""
+    email = os.environ.get(ADMIN_EMAIL_ENV)
+    password = os.environ.get(ADMIN_PASSWORD_ENV)
+    users = app[USERS]
+    if not email or not password or await users.any_admin():
+        return
+    _, account_id = await users.create(
+        email, "Administrator", await hash_password_async(password), "ADMIN"
+    )
+    app[ENGINE].add_account(AccountState(account_id))
+    logger.info("created the first admin %s", email)

@@ -6,9 +6,8 @@ import re
 from typing import Any, TypeVar
 
 import msgspec
-from aiohttp import web
 
-from gateway.errors import error_response
+from gateway.errors import ApiError, error_response
 from gateway.schemas import FieldError
 
 T = TypeVar("T")
@@ -18,12 +17,8 @@ _UNKNOWN_FIELD = re.compile(r"unknown field `(?P<field>[^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `(?P<field>[^`]+)`")
 
 
-class InvalidRequestError(Exception):
+class InvalidRequestError(ApiError):
     """Carries the 400 response for a body or query that failed validation."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.text)
-        self.response = response
 
 
 def validation_failure(path: str, message: str) -> InvalidRequestError:

@@ -27,6 +27,14 @@ REJECTION_STATUS: dict[Rejection, int] = {
 }
 
 
+class ApiError(Exception):
+    """An answer to give instead of the handler's: raised anywhere, rendered by middleware."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.text)
+        self.response = response
+
+
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> web.Response:

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.pushed_quotes import PushedQuoteSource
+from engine.trading_engine import TradingEngine
 from gateway.errors import json_response
 from gateway.keys import ENGINE
 from gateway.views import iso_ms
@@ -32,6 +34,7 @@ def _checks(request: web.Request) -> dict[str, dict[str, Any]]:
             "source": engine.config.market.source,
             "lastTickAt": iso_ms(snapshot.at_ms),
             "ageMs": age_ms,
+            **_live_feed(engine),
         },
         "journal": {
             "status": "healthy" if engine.sink.accepting() else "unhealthy",
@@ -45,6 +48,27 @@ def _checks(request: web.Request) -> dict[str, dict[str, Any]]:
             "alive": registry.actors_alive if registry is not None else 0,
         },
     }
+
+
+def _live_feed(engine: TradingEngine) -> dict[str, Any]:
+    """Live-feed fields of the market check (none for the simulated source).
+
+    A stale feed degrades the check: the market keeps running on the last references.
+    """
+    source = engine.source
+    if not isinstance(source, PushedQuoteSource):
+        return {}
+    feed = source.status(engine.clock.now_ms())
+    fields: dict[str, Any] = {
+        "stale": feed.stale,
+        "lastRefreshAt": None if feed.last_refresh_ms is None else iso_ms(feed.last_refresh_ms),
+        "error": feed.error,
+        "errorReason": feed.error_reason,
+        "consecutiveFailures": feed.consecutive_failures,
+    }
+    if feed.stale:
+        fields["status"] = "degraded"
+    return fields
 
 
 @routes.get("/api/health")

@@ -7,7 +7,19 @@ from aiohttp import web
 from engine.config import Config
 from engine.trading_engine import TradingEngine
 from gateway.bridge import EngineBridge
+from gateway.database import Database
+from gateway.ratelimit import RateLimiter
+from gateway.sessions import SessionStore
+from gateway.users import UserStore
+from gateway.ws_hub import WebSocketHub
+from persistence.journal import PersistenceActor
 
 CONFIG = web.AppKey("config", Config)
 ENGINE = web.AppKey("engine", TradingEngine)
 BRIDGE = web.AppKey("bridge", EngineBridge)
+LIMITER = web.AppKey("limiter", RateLimiter)
+SESSIONS = web.AppKey("sessions", SessionStore)
+USERS = web.AppKey("users", UserStore)
+DB = web.AppKey("db", Database)
+JOURNAL = web.AppKey("journal", PersistenceActor)
+HUB = web.AppKey("hub", WebSocketHub)

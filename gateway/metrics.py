@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from engine.pushed_quotes import PushedQuoteSource
 from engine.trading_engine import TradingEngine
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,6 +43,47 @@ class EngineCollector(Collector):
             "Account actors currently running (the rest are passivated).",
             value=registry.actors_alive if registry is not None else 0,
         )
+        if isinstance(engine.source, PushedQuoteSource):
+            yield from _live_feed_metrics(engine, engine.source)
+
+
+def _live_feed_metrics(
+    engine: TradingEngine, source: PushedQuoteSource
+) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    """The live quote feed (source = "vortex"): staleness, rounds, failures by reason."""
+    feed = source.status(engine.clock.now_ms())
+    yield GaugeMetricFamily(
+        "paperdesk_market_data_stale",
+        "1 while live market data is stale (the market runs on the last references).",
+        value=1 if feed.stale else 0,
+    )
+    if feed.last_refresh_ms is not None:
+        yield GaugeMetricFamily(
+            "paperdesk_market_data_last_refresh_timestamp_seconds",
+            "When the last successful quote poll finished.",
+            value=feed.last_refresh_ms / 1000,
+        )
+    yield CounterMetricFamily(
+        "paperdesk_market_data_polls", "Quote polling rounds.", value=source.rounds_total
+    )
+    failures = CounterMetricFamily(
+        "paperdesk_market_data_poll_failures",
+        "Quote polling rounds that failed after retries, by reason.",
+        labels=["reason"],
+    )
+    for reason, count in sorted(source.failures_by_reason().items()):
+        failures.add_metric([reason], count)
+    yield failures
+    yield CounterMetricFamily(
+        "paperdesk_market_data_quotes_missing",
+        "Ids a successful poll asked for but the reply left out (they keep their reference).",
+        value=source.quotes_missing_total,
+    )
+    yield CounterMetricFamily(
+        "paperdesk_market_data_quotes_malformed",
+        "Quote entries skipped as unusable (unknown id, missing or bad price).",
+        value=source.quotes_malformed_total,
+    )
 
 
 class Metrics:

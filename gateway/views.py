@@ -142,3 +142,96 @@ def order_change(
     elif isinstance(event, ev.OrderRejected):
         change |= {"status": "REJECTED", "rejectionReason": event.reason.value}
     return change
+
+
+def _ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def order_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
+    """An order as the ``orders`` projection holds it (any status)."""
+    instrument = master.get(row["instrument_id"])
+    return {
+        "id": row["id"],
+        "clientOrderId": row["client_order_id"],
+        "tradingAccountId": row["trading_account_id"],
+        "instrumentId": row["instrument_id"],
+        "symbol": instrument.symbol if instrument else None,
+        "exchange": instrument.exchange.value if instrument else None,
+        "segment": instrument.segment.value if instrument else None,
+        "productType": row["product"],
+        "orderType": row["order_type"],
+        "orderSide": row["side"],
+        "validity": row["validity"],
+        "quantity": row["quantity"],
+        "filledQuantity": row["filled_quantity"],
+        "price": rupees_or_none(row["price_paise"]),
+        "triggerPrice": rupees_or_none(row["trigger_paise"]),
+        "averagePrice": rupees_or_none(row["average_price_paise"]),
+        "status": row["status"],
+        "rejectionReason": row["rejection_reason"],
+        "marginBlocked": paise_to_rupees(row["margin_blocked_paise"]),
+        "charges": paise_to_rupees(row["charges_paise"]),
+        "createdAt": iso_ms(_ms(row["created_at"])),
+        "updatedAt": iso_ms(_ms(row["updated_at"])),
+        "executedAt": iso_ms(_ms(row["executed_at"])),
+    }
+
+
+def position_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
+    """A position as the ``positions`` projection holds it (used for closed positions)."""
+    instrument = master.get(row["instrument_id"])
+    return {
+        "id": row["id"],
+        "tradingAccountId": row["trading_account_id"],
+        "instrumentId": row["instrument_id"],
+        "symbol": instrument.symbol if instrument else None,
+        "exchange": instrument.exchange.value if instrument else None,
+        "productType": row["product"],
+        "quantity": row["quantity"],
+        "averagePrice": paise_to_rupees(row["average_price_paise"]),
+        "ltp": None,
+        "unrealizedPnl": 0.0,
+        "realizedPnl": paise_to_rupees(row["realized_pnl_paise"]),
+        "marginBlocked": paise_to_rupees(row["margin_paise"]),
+        "stopLoss": rupees_or_none(row["stop_loss_paise"]),
+        "target": rupees_or_none(row["target_paise"]),
+        "status": row["status"],
+        "openedAt": iso_ms(_ms(row["opened_at"])),
+        "closedAt": iso_ms(_ms(row["closed_at"])),
+    }
+
+
+def accepted_order_view(
+    event: ev.OrderAccepted | ev.OrderRejected, account_id: str, master: InstrumentMaster
+) -> dict[str, Any]:
+    """The order a place request created, straight from its event."""
+    instrument = master.get(event.instrument_id)
+    rejected = isinstance(event, ev.OrderRejected)
+    return {
+        "id": event.order_id,
+        "clientOrderId": event.client_order_id,
+        "tradingAccountId": account_id,
+        "instrumentId": event.instrument_id,
+        "symbol": instrument.symbol if instrument else None,
+        "exchange": instrument.exchange.value if instrument else None,
+        "segment": instrument.segment.value if instrument else None,
+        "productType": event.product.value,
+        "orderType": event.order_type.value,
+        "orderSide": event.side.value,
+        "validity": event.validity.value,
+        "quantity": event.quantity,
+        "filledQuantity": 0,
+        "price": rupees_or_none(event.price_paise),
+        "triggerPrice": rupees_or_none(event.trigger_paise),
+        "averagePrice": None,
+        "status": "REJECTED" if rejected else "PENDING",
+        "rejectionReason": event.reason.value if isinstance(event, ev.OrderRejected) else None,
+        "marginBlocked": 0.0
+        if isinstance(event, ev.OrderRejected)
+        else paise_to_rupees(event.margin_blocked_paise),
+        "charges": 0.0,
+        "createdAt": iso_ms(event.at_ms),
+        "updatedAt": iso_ms(event.at_ms),
+        "executedAt": None,
+    }

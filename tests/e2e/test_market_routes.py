@@ -8,35 +8,17 @@ detailed health and Prometheus metrics report the running engine.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from engine.config import load_config
 from engine.instruments import InstrumentMaster
-from gateway.app import create_app
-
-Scenario = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
+from tests.e2e.conftest import Scenario, run_scenario
 
 
-def run_against_server(master: InstrumentMaster, scenario: Scenario) -> None:
-    async def main() -> None:
-        app = create_app(load_config(), master, ticking=True)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            async with aiohttp.ClientSession() as session:
-                await scenario(session, f"http://127.0.0.1:{port}")
-        finally:
-            await runner.cleanup()
-
-    asyncio.run(main())
+def run_against_server(master: InstrumentMaster, scenario: Scenario, dsn: str) -> None:
+    run_scenario(dsn, master, scenario, load_config())
 
 
 async def get_json(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
@@ -45,7 +27,7 @@ async def get_json(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
 
 
 def test_quotes_when_ids_in_both_forms_then_full_quotes_and_unknown_absent(
-    master: InstrumentMaster,
+    master: InstrumentMaster, database: str
 ) -> None:
     async def scenario(session: aiohttp.ClientSession, base: str) -> None:
         params = [("q", "NSE_EQ|INE002A01018"), ("q", "NSE:TCS"), ("q", "NSE:NOSUCH")]
@@ -73,19 +55,23 @@ def test_quotes_when_ids_in_both_forms_then_full_quotes_and_unknown_absent(
         assert round(quote["ltp"] - quote["close"], 2) == quote["change"]
         assert quote["timestamp"].endswith("Z")
 
-    run_against_server(master, scenario)
+    run_against_server(master, scenario, database)
 
 
-def test_quotes_when_mode_ltp_then_only_price_and_time(master: InstrumentMaster) -> None:
+def test_quotes_when_mode_ltp_then_only_price_and_time(
+    master: InstrumentMaster, database: str
+) -> None:
     async def scenario(session: aiohttp.ClientSession, base: str) -> None:
         status, body = await get_json(session, f"{base}/api/quotes?q=NSE:INFY&mode=ltp")
         assert status == 200
         assert set(body["data"]["NSE:INFY"]) == {"ltp", "timestamp"}
 
-    run_against_server(master, scenario)
+    run_against_server(master, scenario, database)
 
 
-def test_quotes_when_query_invalid_then_400_with_field(master: InstrumentMaster) -> None:
+def test_quotes_when_query_invalid_then_400_with_field(
+    master: InstrumentMaster, database: str
+) -> None:
     async def scenario(session: aiohttp.ClientSession, base: str) -> None:
         status, body = await get_json(session, f"{base}/api/quotes")
         assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR")
@@ -98,11 +84,11 @@ def test_quotes_when_query_invalid_then_400_with_field(master: InstrumentMaster)
         assert status == 400
         assert body["error"]["details"][0]["path"] == "$.q"
 
-    run_against_server(master, scenario)
+    run_against_server(master, scenario, database)
 
 
 def test_instrument_search_when_filtered_then_matching_items_within_limit(
-    master: InstrumentMaster,
+    master: InstrumentMaster, database: str
 ) -> None:
     async def scenario(session: aiohttp.ClientSession, base: str) -> None:
         status, body = await get_json(
@@ -122,10 +108,12 @@ def test_instrument_search_when_filtered_then_matching_items_within_limit(
         assert body["items"][0]["optionType"] in ("CE", "PE")
         assert body["items"][0]["lotSize"] == option.lot_size
 
-    run_against_server(master, scenario)
+    run_against_server(master, scenario, database)
 
 
-def test_instrument_search_when_limit_out_of_range_then_400(master: InstrumentMaster) -> None:
+def test_instrument_search_when_limit_out_of_range_then_400(
+    master: InstrumentMaster, database: str
+) -> None:
     async def scenario(session: aiohttp.ClientSession, base: str) -> None:
         for query in ("limit=0", "limit=501", "limit=abc", "exchange=NYSE"):
             status, body = await get_json(session, f"{base}/api/instruments?{query}")
@@ -133,10 +121,12 @@ def test_instrument_search_when_limit_out_of_range_then_400(master: InstrumentMa
             assert body["error"]["code"] == "VALIDATION_ERROR"
             assert body["error"]["details"][0]["path"] in ("$.limit", "$.exchange")
 
-    run_against_server(master, scenario)
+    run_against_server(master, scenario, database)
 
 
-def test_health_and_metrics_when_engine_running_then_report_it(master: InstrumentMaster) -> None:
+def test_health_and_metrics_when_engine_running_then_report_it(
+    master: InstrumentMaster, database: str
+) -> None:
     async def scenario(session: aiohttp.ClientSession, base: str) -> None:
         status, body = await get_json(session, f"{base}/api/health")
         assert (status, body["status"]) == (200, "healthy")
@@ -151,4 +141,4 @@ def test_health_and_metrics_when_engine_running_then_report_it(master: Instrumen
             'paperdesk_http_request_duration_seconds_count{method="GET",route="/api/health"' in text
         )
 
-    run_against_server(master, scenario)
+    run_against_server(master, scenario, database)

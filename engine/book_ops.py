@@ -1,0 +1,69 @@
+"""What the market actor must hold for an account: where each working order rests and which
+position levels it watches. Used after each decision and when an account is recovered."""
+
+from __future__ import annotations
+
+from engine.account import AccountState
+from engine.enums import OrderType, Side, Validity
+from engine.instruments import InstrumentMaster
+from engine.market_actor import BookOp, ExecuteMarket, MirrorPosition, RestOrder, SetExits
+from engine.orders import Order
+from engine.positions import Position
+
+
+def working_op(
+    account_id: str, order: Order, index: int, at_ms: int, market_fill_delay_ms: int
+) -> BookOp:
+    """Where a working order now lives: a limit/stop book, or the market queue."""
+    side = 1 if order.side is Side.BUY else -1
+    quantity = order.remaining_quantity
+    market_now = order.order_type is OrderType.MARKET or (
+        order.order_type is OrderType.SL_M and order.triggered
+    )
+    if market_now:
+        delay = market_fill_delay_ms if order.order_type is OrderType.MARKET else 0
+        return ExecuteMarket(account_id, order.order_id, index, side, quantity, at_ms + delay)
+    return RestOrder(
+        account_id=account_id,
+        order_id=order.order_id,
+        index=index,
+        side=side,
+        quantity=quantity,
+        limit_paise=order.price_paise,
+        trigger_paise=order.trigger_paise,
+        triggered=order.triggered,
+        ioc=order.validity is Validity.IOC,
+    )
+
+
+def exit_op(account_id: str, position: Position, index: int) -> SetExits:
+    return SetExits(
+        account_id,
+        position.position_id,
+        index,
+        position.quantity,
+        position.stop_loss_paise,
+        position.target_paise,
+    )
+
+
+def resume_ops(
+    state: AccountState, master: InstrumentMaster, market_fill_delay_ms: int
+) -> tuple[BookOp, ...]:
+    """Everything a recovered account needs the market to hold again."""
+    ops: list[BookOp] = []
+    account_id = state.account_id
+    for order in state.orders.values():
+        index = master.index_of(order.instrument_id)
+        if index is not None:
+            ops.append(working_op(account_id, order, index, order.created_ms, market_fill_delay_ms))
+    for position in state.positions.values():
+        index = master.index_of(position.instrument_id)
+        if index is not None:
+            ops.append(
+                MirrorPosition(
+                    account_id, position.position_id, index, position.quantity, position.cost_paise
+                )
+            )
+            ops.append(exit_op(account_id, position, index))
+    return tuple(ops)

@@ -1,0 +1,104 @@
+"""Authentication, CSRF and rate limiting as middleware, secure by default.
+
+Every route needs a session unless it is listed in ``PUBLIC_ROUTES``. The session comes from
+``Authorization: Bearer <token>`` or the ``pd_session`` cookie; a cookie-authenticated unsafe
+request must also carry ``X-CSRF-Token``. The acting user is stored on the request and handlers
+read it from there only.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.errors import error_response
+from gateway.keys import CONFIG, LIMITER, SESSIONS
+from gateway.ratelimit import Verdict
+from gateway.sessions import SessionUser
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+COOKIE_NAME = "pd_session"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PUBLIC_ROUTES = frozenset(
+    {
+        ("POST", "/api/auth/register"),
+        ("POST", "/api/auth/login"),
+        ("GET", "/api/health"),
+        ("GET", "/api/health/detailed"),
+        ("GET", "/api/openapi.json"),
+        ("GET", "/api/quotes"),
+        ("GET", "/api/instruments"),
+        ("GET", "/metrics"),
+    }
+)
+ORDER_ROUTE = ("POST", "/api/trading/orders")
+USER_KEY = web.RequestKey("user", SessionUser)
+
+
+def route_key(request: web.Request) -> tuple[str, str]:
+    resource = request.match_info.route.resource
+    return request.method, resource.canonical if resource is not None else request.path
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer " and len(header) > 7:
+        return header[7:].strip()
+    return None
+
+
+def current_user(request: web.Request) -> SessionUser:
+    return request[USER_KEY]
+
+
+def unauthenticated() -> web.Response:
+    return error_response(401, "UNAUTHENTICATED", "Sign in to continue.")
+
+
+def forbidden(message: str = "You are not allowed to do that.") -> web.Response:
+    return error_response(403, "FORBIDDEN", message)
+
+
+def rate_limited(verdict: Verdict) -> web.Response:
+    return error_response(
+        429, "RATE_LIMITED", "Too many requests; try again later.", headers=verdict.headers()
+    )
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    key = route_key(request)
+    if key in PUBLIC_ROUTES or not request.path.startswith("/api/"):
+        return await handler(request)
+    token = bearer_token(request)
+    via_cookie = token is None
+    if token is None:
+        token = request.cookies.get(COOKIE_NAME)
+        if token is None and request.path == "/api/ws":
+            token = request.query.get("token")  # browsers cannot set headers on websockets
+    if not token:
+        return unauthenticated()
+    user = await request.app[SESSIONS].resolve(token)
+    if user is None:
+        return unauthenticated()
+    if via_cookie and request.method in UNSAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), user.csrf_token.encode()):
+            return error_response(403, "CSRF_FAILED", "The CSRF token is missing or wrong.")
+    request[USER_KEY] = user
+    limits = request.app[CONFIG].rate_limits
+    limiter = request.app[LIMITER]
+    if key == ORDER_ROUTE:
+        verdict = limiter.hit("orders", user.user_id, limits.orders_per_minute, 60)
+    else:
+        verdict = limiter.hit("general", user.user_id, limits.general_per_minute, 60)
+    if not verdict.allowed:
+        return rate_limited(verdict)
+    response = await handler(request)
+    if not response.prepared:  # a websocket has already sent its headers
+        response.headers.update(verdict.headers())
+    return response

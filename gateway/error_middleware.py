@@ -1,0 +1,45 @@
+"""Render raised API errors, engine timeouts and unexpected failures as API.md error bodies.
+
+Unexpected exceptions are logged with their stack and answered 500 without one: no stack
+trace or secret ever reaches a response body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.bridge import EngineTimeoutError
+from gateway.errors import ApiError, error_response
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def unavailable(
+    message: str = "The service is degraded; the request was not accepted.",
+) -> web.Response:
+    return error_response(503, "UNAVAILABLE", message)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error.response
+    except EngineTimeoutError:
+        logger.warning("engine did not answer %s %s in time", request.method, request.path)
+        return unavailable("The engine did not answer in time; the outcome is unknown.")
+    except web.HTTPException as error:
+        if error.status == 404:
+            return error_response(404, "NOT_FOUND", "No such route.")
+        if error.status == 405:
+            return error_response(405, "METHOD_NOT_ALLOWED", "Method not allowed on this route.")
+        raise
+    except Exception:
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "INTERNAL", "Something went wrong on our side.")

@@ -1,0 +1,206 @@
+"""Funds, charges preview and margin preview (API.md "Trading")."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from aiohttp import web
+
+from engine import commands as cmd
+from engine.account import preview_order
+from engine.charges import breakeven_points_paise, charge_category, round_trip_charges
+from engine.enums import Exchange, Product, Rejection, Segment
+from engine.margin import leverage_x100
+from engine.money import paise_to_rupees
+from engine.rules import AccountRules, product_allowed
+from gateway.auth import current_user, forbidden
+from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
+from gateway.errors import json_response
+from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
+from gateway.order_routes import check_outcome, place_command, rejected, resolve_instrument
+from gateway.ownership import NotFoundError, check_body_user, owned_account
+from gateway.schemas import ChargesBody, FieldError, FundOperationBody, PlaceOrderBody, to_paise
+from gateway.views import funds_view, iso_ms, unrealized_paise
+
+routes = web.RouteTableDef()
+
+
+class FundsQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    trading_account_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+async def funds_of(request: web.Request, account_id: str) -> dict[str, Any]:
+    engine = request.app[ENGINE]
+    funds: dict[str, Any] = await request.app[BRIDGE].inspect(
+        account_id,
+        lambda state: funds_view(state, unrealized_paise(state, engine.master, engine.market)),
+    )
+    return funds
+
+
+@routes.get("/api/trading/funds")
+async def get_funds(request: web.Request) -> web.Response:
+    query = convert_query(dict(request.query), FundsQuery)
+    account_id = await owned_account(request, query.trading_account_id)
+    return json_response(await funds_of(request, account_id))
+
+
+async def account_exists(request: web.Request, account_id: str) -> bool:
+    found = await request.app[DB].pool.fetchval(
+        "SELECT 1 FROM trading_accounts WHERE id = $1", account_id
+    )
+    return bool(found)
+
+
+async def last_transaction(request: web.Request, account_id: str) -> dict[str, Any] | None:
+    row = await request.app[DB].pool.fetchrow(
+        "SELECT * FROM transactions"
+        " WHERE trading_account_id = $1 AND balance_after_paise IS NOT NULL"
+        " ORDER BY id DESC LIMIT 1",
+        account_id,
+    )
+    return None if row is None else transaction_view(row)
+
+
+def transaction_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "tradingAccountId": row["trading_account_id"],
+        "book": row["book"],
+        "kind": row["kind"],
+        "amount": paise_to_rupees(row["amount_paise"]),
+        "balanceAfter": None
+        if row["balance_after_paise"] is None
+        else paise_to_rupees(row["balance_after_paise"]),
+        "reference": row["reference"],
+        "description": row["description"],
+        "createdAt": iso_ms(int(row["created_at"].timestamp() * 1000)),
+    }
+
+
+@routes.post("/api/trading/funds")
+async def fund_operation(request: web.Request) -> web.Response:
+    if not current_user(request).is_admin:
+        return forbidden("Only admins can operate on funds directly.")
+    body = decode_body(await request.read(), FundOperationBody)
+    if not await account_exists(request, body.trading_account_id):
+        raise NotFoundError("trading account")
+    try:
+        amount = to_paise(body.amount, "$.amount")
+    except FieldError as error:
+        raise field_failure(error) from None
+    reference = body.description or f"admin:{current_user(request).user_id}"
+    command: cmd.AccountCommand
+    if body.operation == "CREDIT":
+        command = cmd.CreditFunds(
+            now_ms=0, amount_paise=amount, kind="ADJUSTMENT", reference=reference
+        )
+    elif body.operation == "DEBIT":
+        command = cmd.DebitFunds(
+            now_ms=0, amount_paise=amount, kind="ADJUSTMENT", reference=reference
+        )
+    elif body.operation == "BLOCK":
+        command = cmd.BlockFunds(
+            now_ms=0, block_id=body.block_id or str(uuid.uuid4()), amount_paise=amount, kind="ADMIN"
+        )
+    else:
+        if body.block_id is None:
+            raise validation_failure("$.blockId", "RELEASE needs the blockId of the block")
+        command = cmd.ReleaseFunds(now_ms=0, block_id=body.block_id)
+    outcome = await request.app[BRIDGE].submit(body.trading_account_id, command)
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        raise rejected(outcome.rejection)
+    return json_response(
+        {
+            "funds": await funds_of(request, body.trading_account_id),
+            "transaction": await last_transaction(request, body.trading_account_id),
+        }
+    )
+
+
+@routes.post("/api/trading/charges")
+async def charges_preview(request: web.Request) -> web.Response:
+    body = decode_body(await request.read(), ChargesBody)
+    if body.buy_price is None and body.sell_price is None:
+        raise validation_failure("$.buyPrice", "give a buyPrice, a sellPrice or both")
+    try:
+        buy = 0 if body.buy_price is None else to_paise(body.buy_price, "$.buyPrice")
+        sell = 0 if body.sell_price is None else to_paise(body.sell_price, "$.sellPrice")
+    except FieldError as error:
+        raise field_failure(error) from None
+    segment = Segment(body.segment)
+    product = Product(body.product_type)
+    try:
+        category = charge_category(segment, product)
+    except ValueError:
+        raise validation_failure(
+            "$.productType", f"{product.value} is not traded in {segment.value}"
+        ) from None
+    engine = request.app[ENGINE]
+    schedule = request.app[CONFIG].charges.on(
+        AccountRules.from_config(request.app[CONFIG]).trade_date(engine.clock.now_ms())
+    )
+    charges = round_trip_charges(
+        schedule, category, Exchange(body.exchange).value, buy * body.quantity, sell * body.quantity
+    )
+    payload: dict[str, Any] = {
+        "brokerage": paise_to_rupees(charges.brokerage_paise),
+        "stt": paise_to_rupees(charges.stt_paise),
+        "exchangeTxn": paise_to_rupees(charges.exchange_paise),
+        "sebi": paise_to_rupees(charges.sebi_paise),
+        "gst": paise_to_rupees(charges.gst_paise),
+        "stampDuty": paise_to_rupees(charges.stamp_paise),
+        "dpCharges": paise_to_rupees(charges.dp_paise),
+        "total": paise_to_rupees(charges.total_paise),
+    }
+    if buy and sell:
+        gross = (sell - buy) * body.quantity
+        payload["netPnl"] = paise_to_rupees(gross - charges.total_paise)
+        payload["breakevenPoints"] = paise_to_rupees(
+            breakeven_points_paise(charges.total_paise, body.quantity)
+        )
+    return json_response(payload)
+
+
+@routes.post("/api/trading/margins")
+async def margin_preview(request: web.Request) -> web.Response:
+    body = decode_body(await request.read(), PlaceOrderBody)
+    check_body_user(request, body.user_id)
+    account_id = await owned_account(request, body.trading_account_id)
+    instrument = resolve_instrument(request, body)
+    command = place_command(body, instrument, "preview")
+    if not product_allowed(instrument, command.product):
+        raise rejected(Rejection.PRODUCT_NOT_ALLOWED)
+    engine = request.app[ENGINE]
+    index = engine.master.index_of(instrument.instrument_id)
+    stamped = msgspec.structs.replace(
+        command,
+        now_ms=engine.clock.now_ms(),
+        quote=engine.market.quote(index if index is not None else 0),
+        underlying_price_paise=engine.market.underlying_price(instrument)
+        if instrument.is_option
+        else 0,
+    )
+    rules = AccountRules.from_config(request.app[CONFIG])
+    requirements, available = await request.app[BRIDGE].inspect(
+        account_id, lambda state: (preview_order(state, stamped, rules), state.available_paise)
+    )
+    if requirements.rejection is not None and requirements.block_paise == 0:
+        raise rejected(requirements.rejection)
+    value = command.quantity * (
+        command.price_paise
+        or command.trigger_paise
+        or (stamped.quote.ask_paise if stamped.quote else 0)
+    )
+    return json_response(
+        {
+            "required": paise_to_rupees(requirements.block_paise),
+            "leverage": leverage_x100(value, requirements.block_paise) / 100,
+            "availableMargin": paise_to_rupees(available),
+            "charges": paise_to_rupees(requirements.charges_paise),
+            "sufficient": requirements.rejection is None,
+        }
+    )

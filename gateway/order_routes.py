@@ -1,0 +1,294 @@
+"""Order routes (API.md "Trading"): place, modify, cancel and list orders."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from aiohttp import web
+
+from engine import commands as cmd
+from engine import events as ev
+from engine.account import preview_order
+from engine.account_actor import Outcome
+from engine.enums import OrderType, Product, Rejection, Side, Validity
+from engine.instruments import Instrument
+from engine.money import paise_to_rupees
+from engine.rules import AccountRules
+from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
+from gateway.error_middleware import unavailable
+from gateway.errors import ApiError, error_response, json_response, rejection_response
+from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
+from gateway.ownership import check_body_user, owned_account, owned_order
+from gateway.schemas import (
+    CancelOrderBody,
+    FieldError,
+    ModifyOrderBody,
+    PlaceOrderBody,
+    optional_paise,
+)
+from gateway.views import accepted_order_view, iso_ms, order_row_view, order_view
+
+routes = web.RouteTableDef()
+
+REJECTION_MESSAGES = {
+    Rejection.INSUFFICIENT_FUNDS: "Available funds do not cover the margin and charges.",
+    Rejection.PRICE_UNAVAILABLE: "No price is available for this instrument right now.",
+    Rejection.INVALID_PRICE: "The price is off the tick grid or outside the circuit band.",
+    Rejection.INVALID_QUANTITY: "The quantity must be a positive multiple of the lot size.",
+    Rejection.PRODUCT_NOT_ALLOWED: "This product is not allowed for this instrument.",
+    Rejection.INSUFFICIENT_HOLDINGS: "You do not hold enough shares to sell for delivery.",
+    Rejection.ORDER_NOT_OPEN: "The order is no longer open.",
+    Rejection.POSITION_CLOSED: "The position is already closed.",
+    Rejection.OPEN_ORDERS_LIMIT: "Too many open orders on this account.",
+    Rejection.ORDER_VALUE_LIMIT: "The order value is above the allowed maximum.",
+    Rejection.MARKET_CLOSED: "The market is closed.",
+    Rejection.DUPLICATE: "This request was already made.",
+    Rejection.NOT_FOUND: "Not found.",
+    Rejection.INVALID_AMOUNT: "The amount must be positive.",
+}
+
+
+def rejected(rejection: Rejection, details: dict[str, Any] | None = None) -> ApiError:
+    response = rejection_response(rejection, REJECTION_MESSAGES[rejection])
+    if details:
+        response = error_response(
+            response.status, rejection.value, REJECTION_MESSAGES[rejection], details
+        )
+    return ApiError(response)
+
+
+def resolve_instrument(request: web.Request, body: PlaceOrderBody) -> Instrument:
+    master = request.app[ENGINE].master
+    instrument = master.get(body.instrument_id)
+    if instrument is None:
+        raise validation_failure("$.instrumentId", "unknown instrument")
+    if body.segment is not None and body.segment != instrument.segment.value:
+        raise validation_failure(
+            "$.segment", f"the instrument trades in {instrument.segment.value}"
+        )
+    return instrument
+
+
+def place_command(body: PlaceOrderBody, instrument: Instrument, order_id: str) -> cmd.PlaceOrder:
+    try:
+        price = optional_paise(body.price, "$.price")
+        trigger = optional_paise(body.trigger_price, "$.triggerPrice")
+    except FieldError as error:
+        raise field_failure(error) from None
+    return cmd.PlaceOrder(
+        now_ms=0,
+        order_id=order_id,
+        client_order_id=body.client_order_id,
+        instrument=instrument,
+        side=Side(body.order_side),
+        product=Product(body.product_type),
+        order_type=OrderType(body.order_type),
+        validity=Validity(body.validity),
+        quantity=body.quantity,
+        price_paise=price,
+        trigger_paise=trigger,
+        quote=None,
+    )
+
+
+def check_outcome(outcome: Outcome) -> None:
+    if outcome.unavailable:
+        raise ApiError(unavailable())
+
+
+async def funds_shortfall(
+    request: web.Request, account_id: str, command: cmd.PlaceOrder
+) -> dict[str, Any]:
+    """The amounts behind an INSUFFICIENT_FUNDS rejection, for the person to read."""
+    rules = AccountRules.from_config(request.app[CONFIG])
+    engine = request.app[ENGINE]
+    stamped = msgspec.structs.replace(
+        command,
+        now_ms=engine.clock.now_ms(),
+        quote=engine.market.quote(engine.master.index_of(command.instrument.instrument_id) or 0),
+    )
+    requirements, available = await request.app[BRIDGE].inspect(
+        account_id, lambda state: (preview_order(state, stamped, rules), state.available_paise)
+    )
+    return {
+        "requiredMargin": paise_to_rupees(requirements.block_paise),
+        "estimatedCharges": paise_to_rupees(requirements.charges_paise),
+        "availableMargin": paise_to_rupees(available),
+    }
+
+
+@routes.post("/api/trading/orders")
+async def place_order(request: web.Request) -> web.Response:
+    body = decode_body(await request.read(), PlaceOrderBody)
+    check_body_user(request, body.user_id)
+    account_id = await owned_account(request, body.trading_account_id)
+    instrument = resolve_instrument(request, body)
+    command = place_command(body, instrument, str(uuid.uuid4()))
+    outcome = await request.app[BRIDGE].submit(account_id, command)
+    check_outcome(outcome)
+    master = request.app[ENGINE].master
+    if outcome.rejection is Rejection.DUPLICATE:
+        return json_response({"order": await original_order(request, account_id, body)})
+    event = outcome.events[0]
+    assert isinstance(event, ev.OrderAccepted | ev.OrderRejected)
+    view = accepted_order_view(event, account_id, master)
+    if outcome.rejection is not None:
+        details: dict[str, Any] = {"order": view}
+        if outcome.rejection is Rejection.INSUFFICIENT_FUNDS:
+            details |= await funds_shortfall(request, account_id, command)
+        raise rejected(outcome.rejection, details)
+    return json_response({"order": view})
+
+
+async def original_order(
+    request: web.Request, account_id: str, body: PlaceOrderBody
+) -> dict[str, Any]:
+    """The order first placed with this clientOrderId (a retry must not create a second)."""
+    client_order_id = body.client_order_id
+    order_id = await request.app[BRIDGE].inspect(
+        account_id, lambda state: state.client_order_ids.get(client_order_id or "")
+    )
+    engine = request.app[ENGINE]
+    working = await request.app[BRIDGE].inspect(
+        account_id,
+        lambda state: (
+            order_view(state.orders[order_id], account_id, engine.master)
+            if order_id in state.orders
+            else None
+        ),
+    )
+    if working is not None:
+        return dict(working)
+    row = await request.app[DB].pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+    if row is None:
+        raise ApiError(error_response(409, "DUPLICATE", "This clientOrderId is being processed."))
+    return order_row_view(row, engine.master)
+
+
+async def current_order_view(request: web.Request, row: Any) -> dict[str, Any]:
+    """The order as it stands now: the engine's copy while working, else the stored row."""
+    account_id = row["trading_account_id"]
+    order_id = row["id"]
+    master = request.app[ENGINE].master
+    working = await request.app[BRIDGE].inspect(
+        account_id,
+        lambda state: (
+            order_view(state.orders[order_id], account_id, master)
+            if order_id in state.orders
+            else None
+        ),
+    )
+    if working is not None:
+        return dict(working)
+    fresh = await request.app[DB].pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+    return order_row_view(fresh, master)
+
+
+@routes.patch("/api/trading/orders")
+async def modify_order(request: web.Request) -> web.Response:
+    body = decode_body(await request.read(), ModifyOrderBody)
+    row = await owned_order(request, body.order_id)
+    if row["status"] != "PENDING":
+        raise rejected(Rejection.ORDER_NOT_OPEN)
+    master = request.app[ENGINE].master
+    instrument = master.get(row["instrument_id"])
+    assert instrument is not None
+    try:
+        price = None if body.price is None else optional_paise(body.price, "$.price")
+        trigger = (
+            None
+            if body.trigger_price is None
+            else optional_paise(body.trigger_price, "$.triggerPrice")
+        )
+    except FieldError as error:
+        raise field_failure(error) from None
+    command = cmd.ModifyOrder(
+        now_ms=0,
+        order_id=body.order_id,
+        instrument=instrument,
+        quote=None,
+        quantity=body.quantity,
+        price_paise=price,
+        trigger_paise=trigger,
+        order_type=None if body.order_type is None else OrderType(body.order_type),
+    )
+    outcome = await request.app[BRIDGE].submit(row["trading_account_id"], command)
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        raise rejected(outcome.rejection)
+    return json_response({"order": await current_order_view(request, row)})
+
+
+@routes.delete("/api/trading/orders")
+async def cancel_order(request: web.Request) -> web.Response:
+    raw = await request.read()
+    if raw.strip():
+        order_id = decode_body(raw, CancelOrderBody).order_id
+    else:
+        order_id = convert_query(dict(request.query), CancelOrderBody).order_id
+    row = await owned_order(request, order_id)
+    if row["status"] != "PENDING":
+        raise rejected(Rejection.ORDER_NOT_OPEN)
+    outcome = await request.app[BRIDGE].submit(
+        row["trading_account_id"], cmd.CancelOrder(now_ms=0, order_id=order_id)
+    )
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        raise rejected(outcome.rejection)
+    view = order_row_view(row, request.app[ENGINE].master)
+    cancelled = next(e for e in outcome.events if isinstance(e, ev.OrderCancelled))
+    view |= {
+        "status": "CANCELLED",
+        "marginBlocked": 0.0,
+        "updatedAt": iso_ms(cancelled.at_ms),
+    }
+    return json_response({"order": view})
+
+
+class OrderListQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    trading_account_id: str | None = None
+    status: Literal["PENDING", "EXECUTED", "CANCELLED", "REJECTED"] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, _, order_id = cursor.partition("~")
+        return datetime.fromisoformat(stamp), order_id
+    except ValueError:
+        raise validation_failure("$.cursor", "not a cursor this server issued") from None
+
+
+@routes.get("/api/trading/orders")
+async def list_orders(request: web.Request) -> web.Response:
+    query = convert_query(dict(request.query), OrderListQuery)
+    account_id = await owned_account(request, query.trading_account_id)
+    after = decode_cursor(query.cursor) if query.cursor else None
+    rows = await request.app[DB].pool.fetch(
+        """
+        SELECT * FROM orders
+        WHERE trading_account_id = $1
+          AND ($2::text IS NULL OR status = $2)
+          AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+        ORDER BY created_at DESC, id DESC
+        LIMIT $5
+        """,
+        account_id,
+        query.status,
+        after[0] if after else None,
+        after[1] if after else "",
+        query.limit + 1,
+    )
+    master = request.app[ENGINE].master
+    page = rows[: query.limit]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = page[-1]
+        next_cursor = f"{last['created_at'].isoformat()}~{last['id']}"
+    return json_response(
+        {"items": [order_row_view(r, master) for r in page], "nextCursor": next_cursor}
+    )

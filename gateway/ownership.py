@@ -1,0 +1,63 @@
+"""Ownership checks: another user's account, order or position answers 404, never 403."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.auth import current_user
+from gateway.errors import ApiError, error_response
+from gateway.keys import DB, USERS
+
+
+class NotFoundError(ApiError):
+    """Unknown, or not the caller's: the two must look the same."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(error_response(404, "NOT_FOUND", f"No such {what}."))
+
+
+class ForbiddenError(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(error_response(403, "FORBIDDEN", message))
+
+
+def check_body_user(request: web.Request, user_id: str | None) -> None:
+    """A body ``userId`` is ignored when it is the caller and refused when it is not."""
+    if user_id is not None and user_id != current_user(request).user_id:
+        raise ForbiddenError("userId does not match the signed-in user.")
+
+
+async def owned_account(request: web.Request, account_id: str | None) -> str:
+    """The caller's trading account: the one named, or their first when none is named."""
+    user = current_user(request)
+    owned = await request.app[USERS].accounts_of(user.user_id)
+    if account_id is None:
+        if not owned:
+            raise NotFoundError("trading account")
+        first: str = await request.app[DB].pool.fetchval(
+            "SELECT id FROM trading_accounts WHERE user_id = $1 ORDER BY created_at LIMIT 1",
+            user.user_id,
+        )
+        return first
+    if account_id not in owned:
+        raise NotFoundError("trading account")
+    return account_id
+
+
+async def owned_order(request: web.Request, order_id: str) -> Any:
+    """The caller's order row (any status)."""
+    owned = await request.app[USERS].accounts_of(current_user(request).user_id)
+    row = await request.app[DB].pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+    if row is None or row["trading_account_id"] not in owned:
+        raise NotFoundError("order")
+    return row
+
+
+async def owned_position(request: web.Request, position_id: str) -> Any:
+    owned = await request.app[USERS].accounts_of(current_user(request).user_id)
+    row = await request.app[DB].pool.fetchrow("SELECT * FROM positions WHERE id = $1", position_id)
+    if row is None or row["trading_account_id"] not in owned:
+        raise NotFoundError("position")
+    return row

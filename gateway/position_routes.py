@@ -1,0 +1,172 @@
+"""Position routes (API.md "Trading"): list, close at market, set stop-loss and target."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from aiohttp import web
+
+from engine import commands as cmd
+from engine import events as ev
+from engine.enums import Rejection
+from engine.money import paise_to_rupees
+from gateway.decoding import convert_query, decode_body, field_failure
+from gateway.errors import json_response
+from gateway.keys import BRIDGE, DB, ENGINE
+from gateway.order_routes import check_outcome, rejected
+from gateway.ownership import NotFoundError, owned_account
+from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
+from gateway.views import order_row_view, position_row_view, position_view
+
+routes = web.RouteTableDef()
+
+
+class PositionQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    trading_account_id: str | None = None
+    status: Literal["OPEN", "CLOSED"] | None = None
+
+
+async def open_positions(request: web.Request, account_id: str) -> list[dict[str, Any]]:
+    engine = request.app[ENGINE]
+    views: list[dict[str, Any]] = await request.app[BRIDGE].inspect(
+        account_id,
+        lambda state: [
+            position_view(p, account_id, engine.master, engine.market)
+            for p in state.positions.values()
+        ],
+    )
+    return views
+
+
+@routes.get("/api/trading/positions")
+async def list_positions(request: web.Request) -> web.Response:
+    query = convert_query(dict(request.query), PositionQuery)
+    account_id = await owned_account(request, query.trading_account_id)
+    items: list[dict[str, Any]] = []
+    if query.status in (None, "OPEN"):
+        items.extend(await open_positions(request, account_id))
+    if query.status in (None, "CLOSED"):
+        rows = await request.app[DB].pool.fetch(
+            "SELECT * FROM positions WHERE trading_account_id = $1 AND status = 'CLOSED'"
+            " ORDER BY closed_at DESC NULLS LAST LIMIT 500",
+            account_id,
+        )
+        items.extend(position_row_view(row, request.app[ENGINE].master) for row in rows)
+    return json_response({"items": items})
+
+
+async def _position_instrument(request: web.Request, account_id: str, position_id: str) -> Any:
+    """The open position's instrument, or 409 if it closed, or 404 if it is not the caller's."""
+    instrument_id = await request.app[BRIDGE].inspect(
+        account_id,
+        lambda state: (
+            state.positions[position_id].instrument_id if position_id in state.positions else None
+        ),
+    )
+    if instrument_id is None:
+        row = await request.app[DB].pool.fetchrow(
+            "SELECT status FROM positions WHERE id = $1 AND trading_account_id = $2",
+            position_id,
+            account_id,
+        )
+        if row is None:
+            raise NotFoundError("position")
+        raise rejected(Rejection.POSITION_CLOSED)
+    instrument = request.app[ENGINE].master.get(instrument_id)
+    assert instrument is not None
+    return instrument
+
+
+@routes.post("/api/trading/positions")
+async def close_position(request: web.Request) -> web.Response:
+    body = decode_body(await request.read(), ClosePositionBody)
+    account_id = await owned_account(request, body.trading_account_id)
+    instrument = await _position_instrument(request, account_id, body.position_id)
+    command = cmd.ClosePosition(
+        now_ms=0,
+        position_id=body.position_id,
+        exit_order_id="",
+        instrument=instrument,
+        price_paise=0,
+    )
+    outcome = await request.app[BRIDGE].submit(account_id, command)
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        raise rejected(outcome.rejection)
+    fill = next(e for e in outcome.events if isinstance(e, ev.OrderFilled))
+    exit_order = next(e for e in outcome.events if isinstance(e, ev.OrderAccepted))
+    pool = request.app[DB].pool
+    master = request.app[ENGINE].master
+    position_row = await pool.fetchrow("SELECT * FROM positions WHERE id = $1", body.position_id)
+    order_row = await pool.fetchrow("SELECT * FROM orders WHERE id = $1", exit_order.order_id)
+    return json_response(
+        {
+            "position": position_row_view(position_row, master) if position_row else None,
+            "exitOrder": order_row_view(order_row, master)
+            if order_row
+            else {"id": exit_order.order_id},
+            "realizedPnl": paise_to_rupees(fill.realized_pnl_paise),
+        }
+    )
+
+
+@routes.patch("/api/trading/positions")
+async def set_risk_levels(request: web.Request) -> web.Response:
+    body = decode_body(await request.read(), RiskLevelsBody)
+    row = await request.app[DB].pool.fetchrow(
+        "SELECT trading_account_id FROM positions WHERE id = $1", body.position_id
+    )
+    if row is None:
+        raise NotFoundError("position")
+    account_id = await owned_account(request, row["trading_account_id"])
+    instrument = await _position_instrument(request, account_id, body.position_id)
+    current = await request.app[BRIDGE].inspect(
+        account_id,
+        lambda state: (
+            (
+                state.positions[body.position_id].stop_loss_paise,
+                state.positions[body.position_id].target_paise,
+            )
+            if body.position_id in state.positions
+            else (None, None)
+        ),
+    )
+    try:
+        stop_loss = _level(body.stop_loss, current[0], "$.stopLoss")
+        target = _level(body.target, current[1], "$.target")
+    except FieldError as error:
+        raise field_failure(error) from None
+    command = cmd.SetRiskLevels(
+        now_ms=0,
+        position_id=body.position_id,
+        tick_paise=instrument.tick_paise,
+        stop_loss_paise=stop_loss,
+        target_paise=target,
+    )
+    outcome = await request.app[BRIDGE].submit(account_id, command)
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        raise rejected(outcome.rejection)
+    engine = request.app[ENGINE]
+    view = await request.app[BRIDGE].inspect(
+        account_id,
+        lambda state: (
+            position_view(
+                state.positions[body.position_id], account_id, engine.master, engine.market
+            )
+            if body.position_id in state.positions
+            else None
+        ),
+    )
+    return json_response({"position": view})
+
+
+def _level(value: float | msgspec.UnsetType | None, current: int | None, path: str) -> int | None:
+    """Absent keeps the current level, null clears it, a number sets it."""
+    if value is msgspec.UNSET:
+        return current
+    if value is None:
+        return None
+    assert isinstance(value, float | int)
+    return to_paise(float(value), path)

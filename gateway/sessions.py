@@ -1,0 +1,117 @@
+"""Sessions: random tokens stored hashed in Postgres, with expiry, revocation and CSRF tokens.
+
+The raw token goes to the client once (cookie and/or bearer); the database keeps only its
+SHA-256, so a leaked table does not leak sessions. Lookups are cached for a few seconds to keep
+Postgres off the hot path of every request; logout evicts the cache entry at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from gateway.database import Database
+
+TOKEN_BYTES = 32
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUser:
+    """Who a request acts as: taken from the session, never from the body."""
+
+    user_id: str
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+    csrf_token: str
+    expires_at: datetime
+    token_hash: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "ADMIN"
+
+
+class SessionStore:
+    """Create, resolve and revoke sessions in the ``sessions`` table."""
+
+    def __init__(self, db: Database, ttl_hours: int, cache_s: float) -> None:
+        self.db = db
+        self.ttl = timedelta(hours=ttl_hours)
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, SessionUser]] = {}
+
+    async def create(self, user_id: str) -> tuple[str, str, datetime]:
+        """Start a session; return (token, csrf token, expiry)."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        csrf = secrets.token_urlsafe(TOKEN_BYTES)
+        expires_at = datetime.now(UTC) + self.ttl
+        await self.db.pool.execute(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at)"
+            " VALUES ($1, $2, $3, $4)",
+            token_hash(token),
+            user_id,
+            csrf,
+            expires_at,
+        )
+        return token, csrf, expires_at
+
+    async def resolve(self, token: str) -> SessionUser | None:
+        """The live session for a raw token, or None (unknown, expired or revoked)."""
+        hashed = token_hash(token)
+        now = time.monotonic()
+        cached = self._cache.get(hashed)
+        if cached is not None and now - cached[0] < self.cache_s:
+            user = cached[1]
+            return user if user.expires_at > datetime.now(UTC) else None
+        row = await self.db.pool.fetchrow(
+            """
+            SELECT u.id, u.email, u.name, u.role, u.created_at, s.csrf_token, s.expires_at
+            FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+            """,
+            hashed,
+        )
+        if row is None:
+            self._cache.pop(hashed, None)
+            return None
+        user = SessionUser(
+            user_id=row["id"],
+            email=row["email"],
+            name=row["name"],
+            role=row["role"],
+            created_at=row["created_at"],
+            csrf_token=row["csrf_token"],
+            expires_at=row["expires_at"],
+            token_hash=hashed,
+        )
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[hashed] = (now, user)
+        return user
+
+    async def revoke(self, hashed: str) -> None:
+        self._cache.pop(hashed, None)
+        await self.db.pool.execute(
+            "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+            hashed,
+        )
+
+    async def revoke_all_for(self, user_id: str, keep: str | None = None) -> None:
+        """Revoke every session of a user but ``keep`` (after a password change)."""
+        rows = await self.db.pool.fetch(
+            "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
+            " AND token_hash IS DISTINCT FROM $2 RETURNING token_hash",
+            user_id,
+            keep,
+        )
+        for row in rows:
+            self._cache.pop(row["token_hash"], None)

@@ -1,0 +1,98 @@
+"""Users and their trading accounts in Postgres, with the ownership cache every route checks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from gateway.database import Database
+from gateway.views import iso_ms
+
+
+class EmailTakenError(Exception):
+    """Registration with an email that already has a user."""
+
+
+def user_view(row: Any) -> dict[str, Any]:
+    created: datetime = row["created_at"]
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "name": row["name"],
+        "role": row["role"],
+        "createdAt": iso_ms(int(created.timestamp() * 1000)),
+    }
+
+
+class UserStore:
+    """SQL for users and account ownership (always parameterized)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._accounts_by_user: dict[str, frozenset[str]] = {}
+
+    async def create(
+        self, email: str, name: str, password_hash: str, role: str = "USER"
+    ) -> tuple[Any, str]:
+        """Create a user and their trading account in one transaction; return (row, account id)."""
+        user_id = str(uuid.uuid4())
+        account_id = str(uuid.uuid4())
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            try:
+                row = await conn.fetchrow(
+                    "INSERT INTO users (id, email, name, password_hash, role)"
+                    " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                    user_id,
+                    email.lower(),
+                    name,
+                    password_hash,
+                    role,
+                )
+            except asyncpg.UniqueViolationError:
+                raise EmailTakenError(email) from None
+            await conn.execute(
+                "INSERT INTO trading_accounts (id, user_id) VALUES ($1, $2)", account_id, user_id
+            )
+        self._accounts_by_user[user_id] = frozenset({account_id})
+        return row, account_id
+
+    async def by_email(self, email: str) -> Any:
+        return await self.db.pool.fetchrow("SELECT * FROM users WHERE email = $1", email.lower())
+
+    async def by_id(self, user_id: str) -> Any:
+        return await self.db.pool.fetchrow("SELECT * FROM users WHERE id = $1", user_id)
+
+    async def any_admin(self) -> bool:
+        return bool(await self.db.pool.fetchval("SELECT 1 FROM users WHERE role = 'ADMIN' LIMIT 1"))
+
+    async def accounts_of(self, user_id: str) -> frozenset[str]:
+        """The trading account ids a user owns (cached: ownership never changes)."""
+        cached = self._accounts_by_user.get(user_id)
+        if cached is not None:
+            return cached
+        rows = await self.db.pool.fetch(
+            "SELECT id FROM trading_accounts WHERE user_id = $1 ORDER BY created_at", user_id
+        )
+        owned = frozenset(row["id"] for row in rows)
+        self._accounts_by_user[user_id] = owned
+        return owned
+
+    async def owns(self, user_id: str, account_id: str) -> bool:
+        return account_id in await self.accounts_of(user_id)
+
+    async def set_name(self, user_id: str, name: str) -> Any:
+        return await self.db.pool.fetchrow(
+            "UPDATE users SET name = $2, updated_at = now() WHERE id = $1 RETURNING *",
+            user_id,
+            name,
+        )
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self.db.pool.execute(
+            "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+            user_id,
+            password_hash,
+        )

@@ -1,0 +1,380 @@
+"""The persistence actor: the engine's :class:`~engine.sink.EventSink` backed by PostgreSQL.
+
+Threads and loops. The actor owns one thread running its own asyncio loop and one asyncpg
+connection (a single writer needs no pool). ``submit`` is what account actors call from their
+worker threads: it appends to a deque under a lock and, only when the writer is idle, wakes
+the loop with ``call_soon_threadsafe`` — a few microseconds, never blocking on the database.
+
+Group commit. Woken, the writer takes everything queued (up to ``journal.batch_max`` events)
+and writes it as ONE transaction: the journal rows (one ``INSERT .. SELECT FROM unnest``,
+``ON CONFLICT (account_id, account_seq) DO NOTHING``) and the projection upserts computed by
+:mod:`persistence.projection` from a mirror of each account's state. It repeats until the
+queue is empty, then sleeps. Batches of one account arrive in sequence order (the account
+actor submits them one at a time) and the queue is FIFO, so the journal keeps that order.
+
+Acknowledgement. ``durability = "commit"``: ``on_durable(True)`` runs on the writer thread
+after the transaction holding the batch has committed. ``"async"``: it runs inside
+``submit``, before the batch is even queued.
+
+Faults. Serialization failures, deadlocks, timeouts and lost connections are retried with
+exponential backoff; after ``journal.retries_max`` retries the actor is *degraded*:
+``accepting()`` turns False (callers refuse new writes), the failed group stays at the head
+of the queue with everything behind it, and retries continue (delay capped at
+``retry_backoff_max_ms``) until the database answers; then all of it is flushed in order and
+``accepting()`` is True again. A retry after an unacknowledged commit is harmless: the
+journal insert skips events already present and ledger legs and logs are written only for
+events it really added. An error that is not transient (a bug) is isolated: the group is
+retried batch by batch and only the failing batch is answered ``on_durable(False)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from engine.account import AccountState
+from engine.config import JournalConfig
+from engine.sink import EventBatch, OnDurable
+from persistence.projection import Rows, copy_state, new_events, project
+from persistence.recovery import replay_account
+from persistence.writer import write_rows
+
+logger = logging.getLogger(__name__)
+
+DURABILITY_MODES = ("commit", "async")
+# SQLSTATE classes worth retrying: connection exception, insufficient resources (too many
+# connections), operator intervention (admin shutdown, crash recovery, statement timeout).
+_RETRY_CLASSES = ("08", "53", "57")
+_RETRY_STATES = ("40001", "40P01")  # serialization failure, deadlock detected
+
+Item = tuple[EventBatch, OnDurable | None]
+
+
+class DatabaseUnavailableError(Exception):
+    """No connection to the database could be made."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures a retry can cure: lost connections, conflicts, timeouts."""
+    if isinstance(exc, DatabaseUnavailableError | OSError | TimeoutError):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
+        # "connection is closed", or a protocol left mid-operation by a killed backend.
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", "") or "")
+        return state in _RETRY_STATES or state[:2] in _RETRY_CLASSES
+    return False
+
+
+@dataclass(slots=True)
+class JournalStats:
+    """Counters the tests and ``/metrics`` read (written by the writer thread only)."""
+
+    transactions: int = 0  # committed group transactions
+    batches_written: int = 0
+    batches_duplicate: int = 0  # every event already journaled
+    batches_failed: int = 0
+    events_written: int = 0
+    events_duplicate: int = 0
+    retries: int = 0
+    outages: int = 0  # times the actor became degraded
+    group_events_max: int = 0
+    group_batches_max: int = 0
+    last_commit_ms: float = 0.0
+
+
+class PersistenceActor:
+    """Write event batches to PostgreSQL in group-commit transactions (see module doc)."""
+
+    def __init__(self, dsn: str, config: JournalConfig, *, name: str = "persistence") -> None:
+        if config.durability not in DURABILITY_MODES:
+            raise ValueError(f"journal.durability must be one of {DURABILITY_MODES}")
+        self.dsn = dsn
+        self.config = config
+        self.name = name
+        self.stats = JournalStats()
+        self._commit_mode = config.durability == "commit"
+        self._lock = threading.Lock()
+        self._settled_changed = threading.Condition(self._lock)
+        self._inbox: deque[Item] = deque()
+        self._wake_pending = False
+        self._submitted = 0
+        self._settled = 0
+        self._stopping = False
+        self._healthy = True
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._conn: Any = None
+        self._mirrors: dict[str, AccountState] = {}
+
+    # -- EventSink --------------------------------------------------------------------------
+
+    def accepting(self) -> bool:
+        """False while degraded, stopping, or holding ``backlog_max`` unwritten batches."""
+        return (
+            self._healthy
+            and not self._stopping
+            and self._thread is not None
+            and len(self._inbox) < self.config.backlog_max
+        )
+
+    def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
+        """Queue ``batch``; never blocks on the database."""
+        callback: OnDurable | None = on_durable
+        if not self._commit_mode:
+            on_durable(True)
+            callback = None
+        with self._lock:
+            if self._stopping or self._loop is None:
+                refused = True
+            else:
+                refused = False
+                self._inbox.append((batch, callback))
+                self._submitted += 1
+                wake = not self._wake_pending
+                self._wake_pending = True
+        if refused:
+            logger.error("%s: batch for %s after stop", self.name, batch.account_id)
+            if callback is not None:
+                callback(False)
+            return
+        if wake:
+            assert self._loop is not None and self._wake is not None
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        """False while the database is unreachable (the actor is degraded)."""
+        return self._healthy
+
+    @property
+    def backlog(self) -> int:
+        """Batches submitted and not yet written."""
+        return len(self._inbox)
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Start the writer thread and connect; raise if the database cannot be reached."""
+        ready = threading.Event()
+        errors: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._thread_main, args=(ready, errors), name=self.name, daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(timeout_s):
+            raise TimeoutError(f"{self.name} did not start in {timeout_s} s")
+        if errors:
+            self._thread.join()
+            self._thread = None
+            raise errors[0]
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every batch submitted so far is written (or failed); False on timeout."""
+        with self._settled_changed:
+            target = self._submitted
+            return self._settled_changed.wait_for(lambda: self._settled >= target, timeout_s)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Write what is queued (waiting up to ``timeout_s``), then close the connection."""
+        thread = self._thread
+        if thread is None:
+            return
+        with self._lock:
+            self._stopping = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            loop.call_soon_threadsafe(wake.set)
+        thread.join(timeout_s)
+        if thread.is_alive() and loop is not None and self._task is not None:
+            loop.call_soon_threadsafe(self._task.cancel)
+            thread.join(10)
+        if self._inbox:
+            logger.error("%s stopped with %d batches unwritten", self.name, len(self._inbox))
+        self._thread = None
+
+    def _thread_main(self, ready: threading.Event, errors: list[BaseException]) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            self._wake = asyncio.Event()
+            try:
+                loop.run_until_complete(self._connection())
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            self._loop = loop
+            self._task = loop.create_task(self._run())
+            ready.set()
+            try:
+                loop.run_until_complete(self._task)
+            except asyncio.CancelledError:
+                logger.warning("%s: writer cancelled at stop", self.name)
+            loop.run_until_complete(self._close_connection())
+        finally:
+            with self._lock:
+                self._loop = None
+            ready.set()
+            loop.close()
+
+    # -- the writer -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while group := self._take_group():
+                await self._write_with_retry(group)
+            with self._lock:
+                if self._stopping and not self._inbox:
+                    return
+
+    def _take_group(self) -> list[Item]:
+        """Pop queued batches up to ``batch_max`` events (at least one batch)."""
+        group: list[Item] = []
+        events = 0
+        with self._lock:
+            inbox = self._inbox
+            while inbox and (
+                not group or events + len(inbox[0][0].events) <= self.config.batch_max
+            ):
+                item = inbox.popleft()
+                group.append(item)
+                events += len(item[0].events)
+            if not group:
+                self._wake_pending = False  # idle: the next submit must wake the loop
+        return group
+
+    async def _write_with_retry(self, group: list[Item]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._write_group(group)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                conn = self._conn
+                lost = conn is None or conn.is_closed()
+                if not (lost or is_transient(exc)):
+                    await self._isolate(group, exc)
+                    return
+                attempt += 1
+                self.stats.retries += 1
+                await self._close_connection()
+                if attempt > self.config.retries_max and self._healthy:
+                    self._healthy = False
+                    self.stats.outages += 1
+                    logger.error("%s: database unavailable, holding writes: %r", self.name, exc)
+                delay_ms = min(
+                    self.config.retry_backoff_ms * 2 ** min(attempt - 1, 16),
+                    self.config.retry_backoff_max_ms,
+                )
+                await asyncio.sleep(delay_ms / 1000)
+                continue
+            if not self._healthy:
+                logger.warning("%s: database back, flushing %d batches", self.name, self.backlog)
+            self._healthy = True
+            self._settle(group, ok=True)
+            return
+
+    async def _isolate(self, group: list[Item], exc: Exception) -> None:
+        """A non-transient error: retry batch by batch so only the culprit fails."""
+        if len(group) == 1:
+            batch = group[0][0]
+            logger.error(
+                "%s: batch %s@%d not journaled",
+                self.name,
+                batch.account_id,
+                batch.first_seq,
+                exc_info=exc,
+            )
+            self.stats.batches_failed += 1
+            self._settle(group, ok=False)
+            return
+        for item in group:
+            await self._write_with_retry([item])
+
+    async def _write_group(self, group: list[Item]) -> None:
+        """One transaction: journal rows and projections of every batch in ``group``."""
+        began = time.perf_counter()
+        conn = await self._connection()
+        work: dict[str, AccountState] = {}
+        rows = Rows()
+        duplicates = 0
+        async with conn.transaction():
+            for batch, _ in group:
+                state = work.get(batch.account_id)
+                if state is None:
+                    state = work[batch.account_id] = copy_state(
+                        await self._mirror(conn, batch.account_id)
+                    )
+                fresh = new_events(state, batch)
+                if not fresh:
+                    duplicates += 1
+                for account_seq, event in fresh:
+                    project(state, account_seq, event, rows)
+            inserted = await write_rows(conn, rows)
+        # Committed: the work copies become the mirrors.
+        self._mirrors.update(work)
+        stats = self.stats
+        stats.transactions += 1
+        stats.batches_written += len(group) - duplicates
+        stats.batches_duplicate += duplicates
+        stats.events_written += inserted
+        stats.events_duplicate += sum(len(b.events) for b, _ in group) - inserted
+        stats.group_batches_max = max(stats.group_batches_max, len(group))
+        stats.group_events_max = max(stats.group_events_max, len(rows.events))
+        stats.last_commit_ms = (time.perf_counter() - began) * 1000
+
+    async def _mirror(self, conn: Any, account_id: str) -> AccountState:
+        """The committed state of an account, replayed from the journal on first sight."""
+        mirror = self._mirrors.get(account_id)
+        if mirror is None:
+            mirror = self._mirrors[account_id] = await replay_account(conn, account_id)
+        return mirror
+
+    def _settle(self, group: list[Item], *, ok: bool) -> None:
+        for _, callback in group:
+            if callback is None:
+                continue
+            try:
+                callback(ok)
+            except Exception:
+                logger.exception("%s: on_durable callback failed", self.name)
+        with self._settled_changed:
+            self._settled += len(group)
+            self._settled_changed.notify_all()
+
+    async def _connection(self) -> Any:
+        conn = self._conn
+        if conn is not None and not conn.is_closed():
+            return conn
+        self._conn = None
+        try:
+            self._conn = await asyncpg.connect(
+                self.dsn,
+                timeout=self.config.connect_timeout_ms / 1000,
+                server_settings={
+                    "statement_timeout": str(self.config.statement_timeout_ms),
+                    "application_name": self.name,
+                },
+            )
+        except Exception as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+        return self._conn
+
+    async def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()  # no goodbye round trip: the connection may be dead

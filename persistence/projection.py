@@ -1,0 +1,495 @@
+"""Turn journaled events into projection rows: orders, positions, holdings, fund blocks,
+trading accounts, ledger legs and trading logs.
+
+Pure Python, no I/O: the persistence actor keeps a mirror of every account's state, applies
+each new event to it with ``engine.account.apply`` and reads the rows off the state before and
+after. Rows for orders, positions, holdings, fund blocks and accounts carry absolute values,
+so writing them twice is harmless; ledger legs and logs are keyed by the event that caused
+them and are written only for events the journal insert really added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from engine import events as ev
+from engine.account import AccountState, apply
+from engine.enums import OrderStatus
+from engine.orders import Order
+from engine.positions import Position
+from engine.sink import EventBatch
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Ledger books (see the transactions table in 0001_initial.sql).
+CASH = "CASH"
+BLOCKED = "BLOCKED"
+EXTERNAL = "EXTERNAL"
+MARKET = "MARKET"
+BROKERAGE = "BROKERAGE"
+TAXES = "TAXES"
+BLOCK_CONTRA = "BLOCK_CONTRA"
+
+
+class JournalGapError(Exception):
+    """A batch skips account sequence numbers: an earlier batch never arrived (a bug)."""
+
+
+def at(ms: int) -> datetime:
+    """Milliseconds since the epoch as an exact UTC datetime."""
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def ms_of(moment: datetime) -> int:
+    """An exact UTC datetime back to milliseconds since the epoch."""
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def copy_state(state: AccountState) -> AccountState:
+    """A deep copy of an account's state (the mirror stays untouched until commit)."""
+    return msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=AccountState)
+
+
+@dataclass(slots=True)
+class Rows:
+    """Everything one group of batches writes, keyed so the last version of a row wins."""
+
+    events: list[tuple[str, int, str, str, datetime]] = field(default_factory=list)
+    orders: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    positions: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    holdings: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    fund_blocks: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    accounts: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    ledger: list[tuple[Any, ...]] = field(default_factory=list)
+    logs: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def new_events(state: AccountState, batch: EventBatch) -> list[tuple[int, ev.AccountEvent]]:
+    """The (account_seq, event) pairs of ``batch`` that ``state`` has not applied yet."""
+    if batch.first_seq > state.seq + 1:
+        raise JournalGapError(
+            f"account {batch.account_id}: batch starts at {batch.first_seq}, "
+            f"journal is at {state.seq}"
+        )
+    return [
+        (batch.first_seq + i, event)
+        for i, event in enumerate(batch.events)
+        if batch.first_seq + i > state.seq
+    ]
+
+
+def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows: Rows) -> None:
+    """Apply ``event`` to ``state`` (a work copy) and add the rows it changes to ``rows``."""
+    account_id = state.account_id
+    assert account_seq == state.seq + 1, "events are projected in sequence"
+    balance_before, blocked_before = state.balance_paise, state.blocked_paise
+    order_before = _order_of(state, event)
+    position_before = _position_of(state, event)
+    apply(state, event)
+    when = at(event.at_ms)
+    rows.events.append(
+        (account_id, account_seq, type(event).__name__, ev.encode_event(event).decode(), when)
+    )
+    _order_rows(state, event, order_before, rows)
+    _position_rows(state, event, position_before, rows)
+    _holding_and_block_rows(state, event, position_before, rows)
+    _ledger_rows(
+        state,
+        account_seq,
+        event,
+        balance_before=balance_before,
+        blocked_before=blocked_before,
+        rows=rows,
+    )
+    _log_rows(state, account_seq, event, rows)
+    rows.accounts[account_id] = (
+        account_id,
+        state.seq,
+        state.balance_paise,
+        state.blocked_paise,
+        state.deposits_paise,
+        state.withdrawals_paise,
+        state.realized_pnl_paise,
+        state.charges_paise,
+        msgspec.json.encode(state.dp_charged_day).decode(),
+        when,
+    )
+
+
+# -- orders -----------------------------------------------------------------------------------
+
+
+def _order_of(state: AccountState, event: ev.AccountEvent) -> Order | None:
+    order_id = getattr(event, "order_id", None)
+    return None if order_id is None else state.orders.get(order_id)
+
+
+def order_row(
+    account_id: str,
+    order: Order,
+    *,
+    status: OrderStatus,
+    margin_blocked_paise: int,
+    rejection_reason: str | None = None,
+    cancel_reason: str | None = None,
+    executed_ms: int | None = None,
+) -> tuple[Any, ...]:
+    """One ``orders`` row, in the column order of ``writer.UPSERT_ORDERS``."""
+    return (
+        order.order_id,
+        account_id,
+        order.client_order_id,
+        order.instrument_id,
+        order.side.value,
+        order.product.value,
+        order.order_type.value,
+        order.validity.value,
+        order.quantity,
+        order.filled_quantity,
+        order.price_paise,
+        order.trigger_paise,
+        order.fill_value_paise,
+        order.average_price_paise(),
+        margin_blocked_paise,
+        order.charges_paise,
+        order.triggered,
+        status.value,
+        rejection_reason,
+        cancel_reason,
+        at(order.created_ms),
+        at(order.updated_ms),
+        None if executed_ms is None else at(executed_ms),
+    )
+
+
+def _order_rows(
+    state: AccountState, event: ev.AccountEvent, before: Order | None, rows: Rows
+) -> None:
+    account_id = state.account_id
+    if isinstance(event, ev.OrderRejected):
+        rejected = Order(
+            order_id=event.order_id,
+            client_order_id=event.client_order_id,
+            instrument_id=event.instrument_id,
+            side=event.side,
+            product=event.product,
+            order_type=event.order_type,
+            validity=event.validity,
+            quantity=event.quantity,
+            price_paise=event.price_paise,
+            trigger_paise=event.trigger_paise,
+            status=OrderStatus.REJECTED,
+            margin_blocked_paise=0,
+            created_ms=event.at_ms,
+            updated_ms=event.at_ms,
+        )
+        rows.orders[event.order_id] = order_row(
+            account_id,
+            rejected,
+            status=OrderStatus.REJECTED,
+            margin_blocked_paise=0,
+            rejection_reason=event.reason.value,
+        )
+        return
+    order_id = getattr(event, "order_id", None)
+    if order_id is None:
+        return
+    working = state.orders.get(order_id)
+    if working is not None:
+        rows.orders[order_id] = order_row(
+            account_id,
+            working,
+            status=working.status,
+            margin_blocked_paise=working.margin_blocked_paise,
+        )
+        return
+    # The order left the state: ``before`` is the same object, updated in place by apply.
+    assert before is not None, f"order {order_id} vanished without a terminal event"
+    if isinstance(event, ev.OrderCancelled):
+        before.updated_ms = event.at_ms
+        rows.orders[order_id] = order_row(
+            account_id,
+            before,
+            status=OrderStatus.CANCELLED,
+            margin_blocked_paise=0,
+            cancel_reason=event.reason,
+        )
+    elif isinstance(event, ev.OrderFilled):
+        rows.orders[order_id] = order_row(
+            account_id,
+            before,
+            status=OrderStatus.EXECUTED,
+            margin_blocked_paise=0,
+            executed_ms=event.at_ms,
+        )
+
+
+# -- positions, holdings, fund blocks -----------------------------------------------------------
+
+
+def _position_of(state: AccountState, event: ev.AccountEvent) -> dict[str, Position]:
+    if isinstance(event, ev.OrderFilled | ev.PositionRiskSet) and event.position_id:
+        position = state.positions.get(event.position_id)
+        return {} if position is None else {event.position_id: position}
+    if isinstance(event, ev.HoldingsSettled):
+        return {pid: state.positions[pid] for pid in event.position_ids}
+    return {}
+
+
+def position_row(
+    account_id: str,
+    position: Position,
+    *,
+    updated_ms: int,
+    closed: str | None = None,
+) -> tuple[Any, ...]:
+    """One ``positions`` row, in the column order of ``writer.UPSERT_POSITIONS``."""
+    flat = closed is not None
+    return (
+        position.position_id,
+        account_id,
+        position.instrument_id,
+        position.product.value,
+        0 if flat else position.quantity,
+        0 if flat else position.cost_paise,
+        0 if flat else position.average_price_paise(),
+        0 if flat else position.margin_paise,
+        position.realized_pnl_paise,
+        position.stop_loss_paise,
+        position.target_paise,
+        "CLOSED" if flat else "OPEN",
+        closed,
+        at(position.opened_ms),
+        at(updated_ms),
+        at(updated_ms) if flat else None,
+    )
+
+
+def _position_rows(
+    state: AccountState, event: ev.AccountEvent, before: dict[str, Position], rows: Rows
+) -> None:
+    account_id = state.account_id
+    position_ids: tuple[str, ...] = ()
+    if isinstance(event, ev.OrderFilled | ev.PositionRiskSet) and event.position_id:
+        position_ids = (event.position_id,)
+    elif isinstance(event, ev.HoldingsSettled):
+        position_ids = event.position_ids
+    reason = "SETTLED" if isinstance(event, ev.HoldingsSettled) else "CLOSED"
+    for position_id in position_ids:
+        position = state.positions.get(position_id)
+        if position is not None:
+            rows.positions[position_id] = position_row(account_id, position, updated_ms=event.at_ms)
+        else:
+            rows.positions[position_id] = position_row(
+                account_id, before[position_id], updated_ms=event.at_ms, closed=reason
+            )
+
+
+def _holding_and_block_rows(
+    state: AccountState, event: ev.AccountEvent, positions_before: dict[str, Position], rows: Rows
+) -> None:
+    account_id = state.account_id
+    when = at(event.at_ms)
+    instruments: list[str] = []
+    if isinstance(event, ev.OrderFilled):
+        instruments.append(event.instrument_id)
+    elif isinstance(event, ev.HoldingsSettled):
+        instruments.extend(p.instrument_id for p in positions_before.values())
+    for instrument_id in instruments:
+        holding = state.holdings.get(instrument_id)
+        quantity, cost = (0, 0) if holding is None else (holding.quantity, holding.cost_paise)
+        rows.holdings[(account_id, instrument_id)] = (
+            account_id,
+            instrument_id,
+            quantity,
+            cost,
+            when,
+        )
+    if isinstance(event, ev.FundsBlocked):
+        key = (account_id, event.block_id)
+        rows.fund_blocks[key] = (
+            account_id,
+            event.block_id,
+            event.amount_paise,
+            event.kind,
+            "BLOCKED",
+            when,
+            None,
+        )
+    elif isinstance(event, ev.FundsReleased):
+        key = (account_id, event.block_id)
+        earlier = rows.fund_blocks.get(key)
+        kind, created = ("", when) if earlier is None else (earlier[3], earlier[5])
+        rows.fund_blocks[key] = (
+            account_id,
+            event.block_id,
+            event.amount_paise,
+            kind,
+            "RELEASED",
+            created,
+            when,
+        )
+
+
+# -- ledger -----------------------------------------------------------------------------------
+
+
+def _cash_legs(event: ev.AccountEvent) -> list[tuple[str, str, int, str]]:
+    """(counterparty book, kind, signed amount to CASH, reference) for each cash movement."""
+    if isinstance(event, ev.FundsCredited):
+        return [(EXTERNAL, event.kind, event.amount_paise, event.reference)]
+    if isinstance(event, ev.FundsDebited):
+        return [(EXTERNAL, event.kind, -event.amount_paise, event.reference)]
+    if isinstance(event, ev.OrderFilled):
+        legs = [
+            (MARKET, "PNL", event.realized_pnl_paise, event.order_id),
+            (BROKERAGE, "BROKERAGE", -event.brokerage_paise, event.order_id),
+            (TAXES, "TAXES", -event.taxes_paise, event.order_id),
+        ]
+        return [leg for leg in legs if leg[2]]
+    return []
+
+
+def _block_kind(event: ev.AccountEvent, delta: int) -> str:
+    if isinstance(event, ev.FundsBlocked | ev.FundsReleased):
+        return "FUNDS_BLOCK" if delta > 0 else "FUNDS_RELEASE"
+    return "MARGIN_BLOCK" if delta > 0 else "MARGIN_RELEASE"
+
+
+def _ledger_rows(
+    state: AccountState,
+    account_seq: int,
+    event: ev.AccountEvent,
+    *,
+    balance_before: int,
+    blocked_before: int,
+    rows: Rows,
+) -> None:
+    """Two legs per money movement: the account's book and its counterparty, summing to 0."""
+    account_id = state.account_id
+    when = at(event.at_ms)
+    description = type(event).__name__
+    leg = 0
+    balance = balance_before
+    for counterparty, kind, amount, reference in _cash_legs(event):
+        balance += amount
+        rows.ledger.append(
+            (
+                account_id,
+                account_seq,
+                leg,
+                CASH,
+                counterparty,
+                kind,
+                amount,
+                balance,
+                reference,
+                description,
+                when,
+            )
+        )
+        rows.ledger.append(
+            (
+                account_id,
+                account_seq,
+                leg + 1,
+                counterparty,
+                CASH,
+                kind,
+                -amount,
+                None,
+                reference,
+                description,
+                when,
+            )
+        )
+        leg += 2
+    assert balance == state.balance_paise, f"cash legs of {event!r} miss the balance change"
+    delta = state.blocked_paise - blocked_before
+    if delta:
+        kind = _block_kind(event, delta)
+        reference = str(getattr(event, "order_id", "") or getattr(event, "block_id", ""))
+        rows.ledger.append(
+            (
+                account_id,
+                account_seq,
+                leg,
+                BLOCKED,
+                BLOCK_CONTRA,
+                kind,
+                delta,
+                state.blocked_paise,
+                reference,
+                description,
+                when,
+            )
+        )
+        rows.ledger.append(
+            (
+                account_id,
+                account_seq,
+                leg + 1,
+                BLOCK_CONTRA,
+                BLOCKED,
+                kind,
+                -delta,
+                None,
+                reference,
+                description,
+                when,
+            )
+        )
+
+
+# -- trading logs -----------------------------------------------------------------------------
+
+
+def _log_entry(event: ev.AccountEvent) -> tuple[str, str, str] | None:
+    """(category, level, message) for the operations worth a trading log line."""
+    if isinstance(event, ev.OrderAccepted):
+        return "ORDER", "INFO", "order placed"
+    if isinstance(event, ev.OrderRejected):
+        return "ORDER", "WARN", f"order rejected: {event.reason.value}"
+    if isinstance(event, ev.OrderModified):
+        return "ORDER", "INFO", "order modified"
+    if isinstance(event, ev.OrderCancelled):
+        return "ORDER", "INFO", f"order cancelled: {event.reason}"
+    if isinstance(event, ev.OrderFilled):
+        if event.position_id and event.position_quantity == 0:
+            return "POSITION", "INFO", "position closed"
+        if event.status_after is OrderStatus.EXECUTED:
+            return "ORDER", "INFO", "order executed"
+        return "ORDER", "INFO", "order partially filled"
+    if isinstance(event, ev.FundsCredited):
+        return "FUNDS", "INFO", f"funds credited: {event.kind}"
+    if isinstance(event, ev.FundsDebited):
+        return "FUNDS", "INFO", f"funds debited: {event.kind}"
+    if isinstance(event, ev.FundsBlocked):
+        return "FUNDS", "INFO", f"funds blocked: {event.kind}"
+    if isinstance(event, ev.FundsReleased):
+        return "FUNDS", "INFO", "funds released"
+    if isinstance(event, ev.HoldingsSettled):
+        return "POSITION", "INFO", "positions settled to holdings"
+    return None
+
+
+def _log_rows(state: AccountState, account_seq: int, event: ev.AccountEvent, rows: Rows) -> None:
+    entry = _log_entry(event)
+    if entry is None:
+        return
+    category, level, message = entry
+    rows.logs.append(
+        (
+            state.account_id,
+            account_seq,
+            category,
+            level,
+            message,
+            ev.encode_event(event).decode(),
+            at(event.at_ms),
+        )
+    )

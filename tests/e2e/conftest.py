@@ -1,0 +1,114 @@
+"""End-to-end fixtures: the real server (create_app) on a loopback port, backed by a real
+PostgreSQL database of the test's own (the integration suite's fixtures), driven over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from engine.config import Config, load_config, merge
+from engine.instruments import InstrumentMaster
+from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, create_app
+from tests.integration.conftest import database, pg_server, template_database  # noqa: F401
+
+ADMIN_EMAIL = "admin@paperdesk.test"
+ADMIN_PASSWORD = "admin-password-1"
+FAST: dict[str, Any] = {
+    "execution": {"market_fill_delay_ms": 0},
+    "market": {"jitter_interval_ms": 50},
+}
+
+
+def e2e_config(**overrides: Any) -> Config:
+    return load_config(**merge(FAST, overrides))
+
+
+class Client:
+    """A small JSON client for one user (bearer or cookie + CSRF)."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session = session
+        self.base = base
+        self.headers: dict[str, str] = {}
+
+    async def call(
+        self, method: str, path: str, body: Any = None, **kwargs: Any
+    ) -> tuple[int, Any, Any]:
+        async with self.session.request(
+            method, self.base + path, json=body, headers=self.headers, **kwargs
+        ) as response:
+            text = await response.text()
+            payload = None
+            if text:
+                try:
+                    payload = await response.json(content_type=None)
+                except ValueError:
+                    payload = text
+            return response.status, payload, response.headers
+
+    async def login(self, email: str, password: str) -> dict[str, Any]:
+        status, body, _ = await self.call(
+            "POST", "/api/auth/login", {"email": email, "password": password}
+        )
+        assert status == 200, body
+        self.headers["Authorization"] = f"Bearer {body['token']}"
+        return dict(body)
+
+    async def register(
+        self, email: str, password: str = "password-123", name: str = "Trader"
+    ) -> dict[str, Any]:
+        status, body, _ = await self.call(
+            "POST", "/api/auth/register", {"email": email, "password": password, "name": name}
+        )
+        assert status == 201, body
+        await self.login(email, password)
+        return dict(body)
+
+
+@asynccontextmanager
+async def running_server(dsn: str, config: Config, master: InstrumentMaster) -> AsyncIterator[str]:
+    os.environ[ADMIN_EMAIL_ENV] = ADMIN_EMAIL
+    os.environ[ADMIN_PASSWORD_ENV] = ADMIN_PASSWORD
+    app = create_app(config, master, dsn=dsn)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+        os.environ.pop(ADMIN_EMAIL_ENV, None)
+        os.environ.pop(ADMIN_PASSWORD_ENV, None)
+
+
+Scenario = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
+
+
+def run_scenario(
+    dsn: str, master: InstrumentMaster, scenario: Scenario, config: Config | None = None
+) -> None:
+    async def main() -> None:
+        async with (
+            running_server(dsn, config or e2e_config(), master) as base,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+        ):
+            await scenario(session, base)
+
+    asyncio.run(main())
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 10) -> None:
+    """Poll ``check`` until it is true (fills arrive asynchronously through market ticks)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,170 @@
+"""A scripted account session that produces every account event type, through the real
+``engine.account.decide`` and ``apply``, as the event batches an account actor would submit."""
+
+from __future__ import annotations
+
+from engine import commands as cmd
+from engine import events as ev
+from engine.account import AccountState, apply_all, decide, funds_identity_holds
+from engine.config import Config
+from engine.enums import OrderType, Product, Side
+from engine.instruments import Instrument, InstrumentMaster
+from engine.rules import AccountRules
+from engine.sink import EventBatch
+from tests.conftest import NOW_MS, fill, make_quote, place
+
+ALL_EVENT_TYPES = {
+    "OrderAccepted",
+    "OrderRejected",
+    "OrderModified",
+    "OrderTriggered",
+    "OrderCancelled",
+    "OrderFilled",
+    "PositionRiskSet",
+    "FundsCredited",
+    "FundsDebited",
+    "FundsBlocked",
+    "FundsReleased",
+    "HoldingsSettled",
+}
+
+
+class Session:
+    """Runs commands on one account and records each decision's events as a batch."""
+
+    def __init__(self, account_id: str, config: Config, rules: AccountRules) -> None:
+        self.state = AccountState(account_id)
+        self.config = config
+        self.rules = rules
+        self.batches: list[EventBatch] = []
+        self.now_ms = NOW_MS
+
+    def run(self, command: cmd.AccountCommand) -> tuple[ev.AccountEvent, ...]:
+        decision = decide(self.state, command, self.rules)
+        if decision.events:
+            first_seq = self.state.seq + 1
+            apply_all(self.state, decision.events)
+            assert funds_identity_holds(self.state)
+            self.batches.append(EventBatch(self.state.account_id, first_seq, decision.events))
+        return decision.events
+
+    def tick(self) -> int:
+        self.now_ms += 1_000
+        return self.now_ms
+
+    def place(self, instrument: Instrument, order_id: str, ltp_paise: int, **terms: object) -> None:
+        quote = make_quote(self.config, instrument, ltp_paise)
+        self.run(place(instrument, order_id=order_id, quote=quote, now_ms=self.tick(), **terms))  # type: ignore[arg-type]
+
+    def fill(self, instrument: Instrument, order_id: str, quantity: int, price_paise: int) -> None:
+        events = self.run(fill(instrument, order_id, quantity, price_paise, now_ms=self.tick()))
+        assert events and isinstance(events[0], ev.OrderFilled), events
+
+
+def every_event_session(
+    account_id: str, config: Config, rules: AccountRules, master: InstrumentMaster
+) -> Session:
+    """Deposit, trade, modify, trigger, cancel, reject, close, settle, block and withdraw.
+
+    Ends with a working LIMIT order, an open MIS position with a stop-loss, CNC holdings with
+    a DP charge booked, and one fund block still held, so every projection has live rows.
+    """
+    reliance = master.get("NSE:RELIANCE")
+    tcs = master.get("NSE:TCS")
+    infy = master.get("NSE:INFY")
+    assert reliance is not None and tcs is not None and infy is not None
+    s = Session(account_id, config, rules)
+    s.run(cmd.CreditFunds(now_ms=s.tick(), amount_paise=50_000_000, kind="DEPOSIT", reference="d1"))
+    # A LIMIT buy, modified, filled in two parts: FundsCredited, Accepted, Modified, Filled×2.
+    s.place(reliance, "buy-1", 154_280, quantity=10, price_paise=154_000, client_order_id="c-1")
+    s.run(
+        cmd.ModifyOrder(
+            now_ms=s.tick(),
+            order_id="buy-1",
+            instrument=reliance,
+            quote=make_quote(config, reliance, 154_280),
+            price_paise=154_200,
+        )
+    )
+    s.fill(reliance, "buy-1", 4, 154_200)
+    s.fill(reliance, "buy-1", 6, 154_100)
+    position_id = s.state.position_ids["MIS:" + reliance.instrument_id]
+    s.run(
+        cmd.SetRiskLevels(
+            now_ms=s.tick(),
+            position_id=position_id,
+            tick_paise=reliance.tick_paise,
+            stop_loss_paise=150_000,
+            target_paise=160_000,
+        )
+    )
+    # Close it at a profit through a MARKET exit order.
+    s.run(
+        cmd.ClosePosition(
+            now_ms=s.tick(),
+            position_id=position_id,
+            exit_order_id="exit-1",
+            instrument=reliance,
+            price_paise=155_000,
+        )
+    )
+    assert not s.state.positions
+    # Rejected: far more than the funds cover.
+    s.place(reliance, "big-1", 154_280, quantity=5_000, price_paise=154_000)
+    # SL-M short sell: triggered, then cancelled.
+    s.place(
+        infy,
+        "slm-1",
+        154_830,
+        side=Side.SELL,
+        order_type=OrderType.SL_M,
+        quantity=5,
+        trigger_paise=150_000,
+    )
+    s.run(cmd.TriggerOrder(now_ms=s.tick(), order_id="slm-1"))
+    s.run(cmd.CancelOrder(now_ms=s.tick(), order_id="slm-1"))
+    # CNC: buy, settle to holdings, sell part from holdings (DP charge).
+    s.place(tcs, "cnc-1", 314_850, product=Product.CNC, quantity=5, price_paise=314_800)
+    s.fill(tcs, "cnc-1", 5, 314_800)
+    s.run(cmd.SettleHoldings(now_ms=s.tick()))
+    s.place(
+        tcs,
+        "cnc-2",
+        314_850,
+        product=Product.CNC,
+        side=Side.SELL,
+        quantity=2,
+        price_paise=315_000,
+    )
+    s.fill(tcs, "cnc-2", 2, 315_000)
+    # Funds: block and release; block and debit against the block (a withdrawal).
+    s.run(cmd.BlockFunds(now_ms=s.tick(), block_id="blk-1", amount_paise=100_000, kind="ADMIN"))
+    s.run(cmd.ReleaseFunds(now_ms=s.tick(), block_id="blk-1"))
+    s.run(cmd.BlockFunds(now_ms=s.tick(), block_id="wd-1", amount_paise=250_000, kind="WITHDRAWAL"))
+    s.run(
+        cmd.DebitFunds(
+            now_ms=s.tick(),
+            amount_paise=250_000,
+            kind="WITHDRAWAL",
+            reference="wd-1",
+            release_block_id="wd-1",
+        )
+    )
+    s.run(cmd.BlockFunds(now_ms=s.tick(), block_id="blk-2", amount_paise=70_000, kind="ADMIN"))
+    # Live rows at the end: a working order and an open position with a stop-loss.
+    s.place(reliance, "rest-1", 154_280, quantity=3, price_paise=150_000, client_order_id="c-2")
+    s.place(infy, "buy-2", 154_830, quantity=7, price_paise=154_800)
+    s.fill(infy, "buy-2", 7, 154_800)
+    infy_position = s.state.position_ids["MIS:" + infy.instrument_id]
+    s.run(
+        cmd.SetRiskLevels(
+            now_ms=s.tick(),
+            position_id=infy_position,
+            tick_paise=infy.tick_paise,
+            stop_loss_paise=150_000,
+            target_paise=None,
+        )
+    )
+    seen = {type(e).__name__ for b in s.batches for e in b.events}
+    assert seen == ALL_EVENT_TYPES, ALL_EVENT_TYPES - seen
+    return s
