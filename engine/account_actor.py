@@ -96,7 +96,12 @@ class AccountBehaviour:
         if kind is AccountRequest:
             self._handle(message.command, message.reply or _no_reply)
         elif kind is Inspect:
-            message.reply(message.fn(self.state))
+            try:
+                result = message.fn(self.state)
+            except Exception as error:  # a bad query must not take the account down
+                logger.exception("account %s: inspect failed", self.state.account_id)
+                result = error
+            message.reply(result)
         elif kind is Passivate:
             if self.context.retire_if_idle(self.state.account_id, self):
                 self.actor_ref.stop(block=False)  # type: ignore[attr-defined]

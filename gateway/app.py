@@ -21,7 +21,9 @@ from engine.instruments import InstrumentMaster
 from engine.pushed_quotes import PushedQuoteSource
 from engine.trading_engine import TradingEngine
 from gateway import (
+    admin_routes,
     auth_routes,
+    console_routes,
     funds_routes,
     health_routes,
     market_routes,
@@ -118,6 +120,8 @@ def create_app(
         order_routes,
         position_routes,
         funds_routes,
+        console_routes,
+        admin_routes,
         market_routes,
         health_routes,
     ):

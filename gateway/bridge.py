@@ -24,7 +24,11 @@ class EngineTimeoutError(TimeoutError):
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:
-    if not future.done():
+    if future.done():
+        return
+    if isinstance(value, Exception):  # an inspect function that raised inside the actor
+        future.set_exception(value)
+    else:
         future.set_result(value)
 
 

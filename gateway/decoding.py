@@ -48,6 +48,12 @@ def _path_and_message(error: msgspec.ValidationError) -> tuple[str, str]:
 
 def decode_body(raw: bytes, schema: type[T]) -> T:
     """Decode JSON ``raw`` into ``schema``; raise :class:`InvalidRequestError` (400) on failure."""
+    decoded: T = decode_tagged(raw, schema)
+    return decoded
+
+
+def decode_tagged(raw: bytes, schema: Any) -> Any:
+    """:func:`decode_body` for tagged unions of Structs (which are not a single type)."""
     try:
         return msgspec.json.decode(raw, type=schema)
     except msgspec.ValidationError as error:

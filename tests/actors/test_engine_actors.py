@@ -237,13 +237,23 @@ def test_handler_exception_when_one_account_fails_then_others_keep_working(
     def boom(_: AccountState) -> None:
         raise RuntimeError("bug in a handler")
 
-    harness.engine.inspect("bad", boom, lambda _: None)  # kills only the "bad" actor
+    failure = harness.inspect("bad", boom)
+    assert isinstance(failure, RuntimeError)  # handed back to the caller, not swallowed
     for _ in range(20):
         credit = cmd.CreditFunds(now_ms=0, amount_paise=100, kind="DEPOSIT", reference="x")
         assert harness.ask("good", credit).rejection is None
     assert harness.inspect("good", lambda s: s.balance_paise) == 1_002_000
-    # The failed account restarts on its (intact) state at its next message.
     assert harness.inspect("bad", lambda s: s.balance_paise) == 1_000_000
+
+
+def test_actor_when_it_dies_then_registry_restarts_it_on_its_state(harness: Harness) -> None:
+    harness.open_account("acct", 5_000)
+    registry = harness.engine.registry
+    assert registry is not None
+    first = registry._refs["acct"]
+    first.stop(block=True, timeout=WAIT_S)
+    assert harness.inspect("acct", lambda s: s.balance_paise) == 5_000
+    assert registry._refs["acct"] is not first
 
 
 def test_market_order_when_delay_configured_then_fills_only_after_it(

@@ -13,10 +13,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from vortex_fake import Harness, harness, quote_payload
 
 from engine.instrument_import import read_master_file
 from engine.instruments import InstrumentMaster
+from tests.integration.vortex_fake import Harness, harness, quote_payload
 
 pytestmark = pytest.mark.timeout(30)
 

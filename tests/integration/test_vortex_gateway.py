@@ -19,11 +19,18 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from vortex_fake import ACCESS_TOKEN, API_KEY, FakeVortex, Reply, quote_payload, vortex_overrides
 
 from engine.config import load_config
 from engine.instruments import InstrumentMaster
 from gateway.app import create_app
+from tests.integration.vortex_fake import (
+    ACCESS_TOKEN,
+    API_KEY,
+    FakeVortex,
+    Reply,
+    quote_payload,
+    vortex_overrides,
+)
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -17,11 +17,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from vortex_fake import ACCESS_TOKEN, API_KEY, Harness, Reply, harness, quote_payload
 
 from engine.instruments import InstrumentMaster
 from engine.market_actor import BookOps, RestOrder
 from gateway.vortex_client import quote_from_payload
+from tests.integration.vortex_fake import (
+    ACCESS_TOKEN,
+    API_KEY,
+    Harness,
+    Reply,
+    harness,
+    quote_payload,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
