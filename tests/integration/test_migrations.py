@@ -36,6 +36,7 @@ TABLES = {
     "bank_accounts",
     "trading_logs",
     "events",
+    "admin_fund_operations",
     "schema_migrations",
 }
 
