@@ -29,6 +29,7 @@ from gateway import (
     market_routes,
     order_routes,
     position_routes,
+    ws_routes,
 )
 from gateway.auth import auth_middleware
 from gateway.bridge import EngineBridge
@@ -124,6 +125,7 @@ def create_app(
         admin_routes,
         market_routes,
         health_routes,
+        ws_routes,
     ):
         app.add_routes(module.routes)
     app.router.add_get("/metrics", metrics.handle)

@@ -75,11 +75,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if key in PUBLIC_ROUTES or not request.path.startswith("/api/"):
         return await handler(request)
     token = bearer_token(request)
+    if token is None and request.path == "/api/ws":
+        token = request.query.get("token")  # browsers cannot set headers on websockets
     via_cookie = token is None
     if token is None:
         token = request.cookies.get(COOKIE_NAME)
-        if token is None and request.path == "/api/ws":
-            token = request.query.get("token")  # browsers cannot set headers on websockets
     if not token:
         return unauthenticated()
     user = await request.app[SESSIONS].resolve(token)
