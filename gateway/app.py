@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from engine import events as ev
 from engine.account import AccountState
 from engine.config import Config
 from engine.instruments import InstrumentMaster
@@ -27,17 +28,32 @@ from gateway import (
     funds_routes,
     health_routes,
     market_routes,
+    monitoring_routes,
+    openapi,
     order_routes,
     position_routes,
+    static_routes,
     ws_routes,
 )
 from gateway.auth import auth_middleware
 from gateway.bridge import EngineBridge
 from gateway.database import Database
 from gateway.error_middleware import error_middleware
-from gateway.keys import BRIDGE, CONFIG, DB, ENGINE, HUB, JOURNAL, LIMITER, SESSIONS, USERS
+from gateway.keys import (
+    BRIDGE,
+    CONFIG,
+    DB,
+    ENGINE,
+    HUB,
+    JOURNAL,
+    LIMITER,
+    PERFORMANCE,
+    SESSIONS,
+    USERS,
+)
 from gateway.metrics import Metrics
 from gateway.passwords import hash_password_async
+from gateway.performance import PerformanceMonitor
 from gateway.ratelimit import RateLimiter
 from gateway.sessions import SessionStore
 from gateway.users import UserStore
@@ -74,11 +90,18 @@ def create_app(
         config.websocket.send_queue_max,
         config.websocket.subscriptions_max,
     )
-    engine.publish = hub.on_account_events  # read when the engine starts
+    monitor = PerformanceMonitor()
+    metrics = Metrics(engine, journal, hub, monitor)
+
+    def publish(account_id: str, events: tuple[ev.AccountEvent, ...], state: AccountState) -> None:
+        metrics.count_order_events(events)
+        hub.on_account_events(account_id, events, state)
+
+    engine.publish = publish  # read when the engine starts
     engine.tick_listeners.append(hub.on_tick)
     database = Database(dsn, config.journal.statement_timeout_ms)
-    metrics = Metrics(engine)
-    app = web.Application(middlewares=[error_middleware, metrics.middleware, auth_middleware])
+    app = web.Application(middlewares=[metrics.middleware, error_middleware, auth_middleware])
+    app[PERFORMANCE] = monitor
     app[CONFIG] = config
     app[ENGINE] = engine
     app[JOURNAL] = journal
@@ -91,45 +114,63 @@ def create_app(
     )
     app[USERS] = UserStore(database)
 
-    async def database_lifecycle(_: web.Application) -> AsyncIterator[None]:
+    app.cleanup_ctx.extend(
+        [database_lifecycle(database, embedded), journal_lifecycle, engine_lifecycle(ticking)]
+    )
+    if pushed is not None:
+        app.cleanup_ctx.append(poller_lifecycle(engine, pushed, config.market.vortex))
+    app.on_shutdown.append(lambda _: hub.close_all())
+    for module in ROUTE_MODULES:
+        app.add_routes(module.routes)
+    app.router.add_get("/metrics", metrics.handle)
+    static_routes.setup(app)  # the dashboard: GET / and /static/ (public, outside /api/)
+    return app
+
+
+ROUTE_MODULES = (
+    auth_routes,
+    order_routes,
+    position_routes,
+    funds_routes,
+    console_routes,
+    admin_routes,
+    market_routes,
+    health_routes,
+    monitoring_routes,
+    openapi,
+    ws_routes,
+)
+Lifecycle = Callable[[web.Application], AsyncIterator[None]]
+
+
+def database_lifecycle(database: Database, embedded: EmbeddedPostgres | None) -> Lifecycle:
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         await database.open()
         yield
         await database.close()
         if embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
 
-    async def journal_lifecycle(_: web.Application) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, journal.start)
-        yield
-        await loop.run_in_executor(None, journal.stop)
+    return lifecycle
 
-    async def engine_lifecycle(app: web.Application) -> AsyncIterator[None]:
-        engine.start(ticking=ticking)
-        hub.attach(asyncio.get_running_loop())
+
+async def journal_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, app[JOURNAL].start)
+    yield
+    await loop.run_in_executor(None, app[JOURNAL].stop)
+
+
+def engine_lifecycle(ticking: bool) -> Lifecycle:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        app[ENGINE].start(ticking=ticking)
+        app[HUB].attach(asyncio.get_running_loop())
         await recover_accounts(app)
         await ensure_admin(app)
         yield
-        engine.stop()
+        app[ENGINE].stop()
 
-    app.cleanup_ctx.extend([database_lifecycle, journal_lifecycle, engine_lifecycle])
-    if pushed is not None:
-        app.cleanup_ctx.append(poller_lifecycle(engine, pushed, config.market.vortex))
-    app.on_shutdown.append(lambda _: hub.close_all())
-    for module in (
-        auth_routes,
-        order_routes,
-        position_routes,
-        funds_routes,
-        console_routes,
-        admin_routes,
-        market_routes,
-        health_routes,
-        ws_routes,
-    ):
-        app.add_routes(module.routes)
-    app.router.add_get("/metrics", metrics.handle)
-    return app
+    return lifecycle
 
 
 async def recover_accounts(app: web.Application) -> None:

@@ -8,6 +8,7 @@ from engine.config import Config
 from engine.trading_engine import TradingEngine
 from gateway.bridge import EngineBridge
 from gateway.database import Database
+from gateway.performance import PerformanceMonitor
 from gateway.ratelimit import RateLimiter
 from gateway.sessions import SessionStore
 from gateway.users import UserStore
@@ -23,3 +24,4 @@ USERS = web.AppKey("users", UserStore)
 DB = web.AppKey("db", Database)
 JOURNAL = web.AppKey("journal", PersistenceActor)
 HUB = web.AppKey("hub", WebSocketHub)
+PERFORMANCE = web.AppKey("performance", PerformanceMonitor)

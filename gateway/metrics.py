@@ -6,12 +6,22 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from engine import events as ev
 from engine.pushed_quotes import PushedQuoteSource
 from engine.trading_engine import TradingEngine
+from gateway.performance import PerformanceMonitor
+from gateway.ws_hub import WebSocketHub
+from persistence.journal import PersistenceActor
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -86,12 +96,78 @@ def _live_feed_metrics(
     )
 
 
-class Metrics:
-    """The gateway's registry and its request-latency middleware."""
+class JournalCollector(Collector):
+    """The persistence actor's counters, read at scrape time."""
 
-    def __init__(self, engine: TradingEngine) -> None:
+    def __init__(self, journal: PersistenceActor, hub: WebSocketHub) -> None:
+        self.journal = journal
+        self.hub = hub
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        stats = self.journal.stats
+        counters: dict[str, tuple[str, float]] = {
+            "paperdesk_journal_transactions": ("Group-commit transactions.", stats.transactions),
+            "paperdesk_journal_events_written": ("Events journaled.", stats.events_written),
+            "paperdesk_journal_batches_failed": (
+                "Batches that could not be written.",
+                stats.batches_failed,
+            ),
+            "paperdesk_journal_retries": ("Transient database errors retried.", stats.retries),
+            "paperdesk_journal_outages": ("Times the journal became degraded.", stats.outages),
+        }
+        for name, (text, value) in counters.items():
+            yield CounterMetricFamily(name, text, value=value)
+        average = stats.events_written / stats.transactions if stats.transactions else 0.0
+        gauges: dict[str, tuple[str, float]] = {
+            "paperdesk_journal_backlog_batches": (
+                "Batches waiting to be written (lag).",
+                self.journal.backlog,
+            ),
+            "paperdesk_journal_degraded": (
+                "1 while the database is unreachable.",
+                0 if self.journal.healthy else 1,
+            ),
+            "paperdesk_journal_batch_events_average": ("Events per group commit.", average),
+            "paperdesk_journal_batch_events_max": ("Largest group commit.", stats.group_events_max),
+            "paperdesk_journal_last_commit_seconds": (
+                "Duration of the last commit.",
+                stats.last_commit_ms / 1000,
+            ),
+            "paperdesk_websocket_clients": ("Connected websocket clients.", len(self.hub.clients)),
+        }
+        for name, (text, value) in gauges.items():
+            yield GaugeMetricFamily(name, text, value=value)
+        yield CounterMetricFamily(
+            "paperdesk_websocket_dropped",
+            "Slow websocket clients disconnected.",
+            value=self.hub.dropped_total,
+        )
+
+
+ORDER_OUTCOMES: dict[type, str] = {
+    ev.OrderAccepted: "accepted",
+    ev.OrderRejected: "rejected",
+    ev.OrderCancelled: "cancelled",
+}
+
+
+class Metrics:
+    """The gateway's registry, its request middleware and the order-outcome counter."""
+
+    def __init__(
+        self,
+        engine: TradingEngine,
+        journal: PersistenceActor,
+        hub: WebSocketHub,
+        monitor: PerformanceMonitor,
+    ) -> None:
         self.registry = CollectorRegistry()
+        self.monitor = monitor
         self.registry.register(EngineCollector(engine))
+        self.registry.register(JournalCollector(journal, hub))
+        self.orders = Counter(
+            "paperdesk_orders", "Orders by outcome.", ["outcome"], registry=self.registry
+        )
         self.request_seconds = Histogram(
             "paperdesk_http_request_duration_seconds",
             "HTTP request latency by route.",
@@ -114,9 +190,18 @@ class Metrics:
         finally:
             resource = request.match_info.route.resource
             route = resource.canonical if resource is not None else "unmatched"
-            self.request_seconds.labels(request.method, route, str(status)).observe(
-                time.perf_counter() - started
-            )
+            elapsed = time.perf_counter() - started
+            self.request_seconds.labels(request.method, route, str(status)).observe(elapsed)
+            self.monitor.record(f"{request.method} {route}", elapsed * 1000, status)
+
+    def count_order_events(self, events: tuple[ev.AccountEvent, ...]) -> None:
+        """Count order outcomes (called inside account actor turns; counters are thread-safe)."""
+        for event in events:
+            outcome = ORDER_OUTCOMES.get(type(event))
+            if outcome is None and isinstance(event, ev.OrderFilled):
+                outcome = "executed" if event.status_after.value == "EXECUTED" else None
+            if outcome is not None:
+                self.orders.labels(outcome).inc()
 
     async def handle(self, _: web.Request) -> web.Response:
         return web.Response(

@@ -1,0 +1,49 @@
+"""Admin monitoring (API.md "Monitoring"): the in-process performance figures."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from aiohttp import web
+
+from gateway.admin_routes import require_admin
+from gateway.decoding import convert_query, validation_failure
+from gateway.errors import json_response
+from gateway.keys import PERFORMANCE
+from gateway.ownership import NotFoundError
+
+routes = web.RouteTableDef()
+
+
+class PerformanceQuery(msgspec.Struct, forbid_unknown_fields=True):
+    type: Literal["summary", "slow", "failed", "operation"] = "summary"
+    threshold: Annotated[float, msgspec.Meta(ge=0)] = 1000.0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 100
+    operation: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+@routes.get("/api/monitoring/performance")
+async def performance(request: web.Request) -> web.Response:
+    require_admin(request)
+    query = convert_query(dict(request.query), PerformanceQuery)
+    monitor = request.app[PERFORMANCE]
+    if query.type == "summary":
+        return json_response({"items": monitor.summary()})
+    if query.type == "slow":
+        return json_response({"items": monitor.slow(query.threshold)})
+    if query.type == "failed":
+        return json_response({"items": monitor.failed(query.limit)})
+    if query.operation is None:
+        raise validation_failure("$.operation", "type=operation needs an operation name")
+    found = monitor.operation(query.operation)
+    if found is None:
+        raise NotFoundError("operation")
+    return json_response(found)
+
+
+@routes.delete("/api/monitoring/performance")
+async def clear_performance(request: web.Request) -> web.Response:
+    require_admin(request)
+    request.app[PERFORMANCE].clear()
+    return web.Response(status=204)

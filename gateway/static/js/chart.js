@@ -1,0 +1,189 @@
+// A live price chart on <canvas>: a line of every tick, or candles built from ticks in
+// fixed time buckets. Redraws at most once per animation frame and follows its box's size.
+
+const UP = "#0f8a4b";
+const DOWN = "#c62f3b";
+const GRID = "#e3e7ee";
+const TEXT = "#5b6473";
+const LINE = "#2356c7";
+const AXIS_WIDTH = 64;
+const TIME_HEIGHT = 20;
+const POINTS_MAX = 3000;
+
+/** Keeps the recent ticks of each instrument: [{t: epoch ms, p: price}]. */
+export class TickStore {
+  constructor() {
+    this.series = new Map();
+  }
+
+  add(instrumentId, t, p) {
+    let points = this.series.get(instrumentId);
+    if (!points) this.series.set(instrumentId, (points = []));
+    const last = points[points.length - 1];
+    if (last && t < last.t) return; // stale frame after a reconnect
+    points.push({ t, p });
+    if (points.length > POINTS_MAX) points.splice(0, points.length - POINTS_MAX);
+  }
+
+  get(instrumentId) {
+    return this.series.get(instrumentId) || [];
+  }
+}
+
+export function candlesFrom(points, bucketMs) {
+  const candles = [];
+  let current = null;
+  for (const { t, p } of points) {
+    const start = Math.floor(t / bucketMs) * bucketMs;
+    if (!current || current.t !== start) {
+      current = { t: start, o: p, h: p, l: p, c: p };
+      candles.push(current);
+    } else {
+      current.h = Math.max(current.h, p);
+      current.l = Math.min(current.l, p);
+      current.c = p;
+    }
+  }
+  return candles;
+}
+
+export class PriceChart {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.points = [];
+    this.mode = "line";
+    this.bucketMs = 5000;
+    this.label = "";
+    this.pending = false;
+    new ResizeObserver(() => this.redraw()).observe(canvas);
+  }
+
+  show(points, label) {
+    this.points = points;
+    this.label = label;
+    this.redraw();
+  }
+
+  setMode(mode, bucketMs) {
+    this.mode = mode;
+    if (bucketMs) this.bucketMs = bucketMs;
+    this.redraw();
+  }
+
+  redraw() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw();
+    });
+  }
+
+  draw() {
+    const canvas = this.canvas;
+    const ratio = window.devicePixelRatio || 1;
+    const width = canvas.clientWidth;
+    const height = canvas.clientHeight;
+    if (!width || !height) return;
+    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
+      canvas.width = Math.round(width * ratio);
+      canvas.height = Math.round(height * ratio);
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    ctx.font = "11px system-ui, sans-serif";
+    const plotW = width - AXIS_WIDTH;
+    const plotH = height - TIME_HEIGHT;
+    if (this.points.length < 2) {
+      ctx.fillStyle = TEXT;
+      ctx.fillText("Waiting for ticks…", 12, plotH / 2);
+      return;
+    }
+    const candles = this.mode === "candles" ? candlesFrom(this.points, this.bucketMs) : null;
+    const visible = candles ? candles.slice(-Math.max(10, Math.floor(plotW / 9))) : this.points;
+    const lows = candles ? visible.map((c) => c.l) : visible.map((q) => q.p);
+    const highs = candles ? visible.map((c) => c.h) : lows;
+    let low = Math.min(...lows);
+    let high = Math.max(...highs);
+    const pad = Math.max((high - low) * 0.08, high * 0.0002, 0.01);
+    low -= pad;
+    high += pad;
+    const y = (p) => plotH - ((p - low) / (high - low)) * plotH;
+    this.grid(ctx, low, high, y, plotW, plotH);
+    if (candles) this.drawCandles(ctx, visible, y, plotW, plotH);
+    else this.drawLine(ctx, visible, y, plotW, plotH);
+    const last = this.points[this.points.length - 1].p;
+    const first = this.points[0].p;
+    ctx.strokeStyle = last >= first ? UP : DOWN;
+    ctx.setLineDash([3, 3]);
+    ctx.beginPath();
+    ctx.moveTo(0, y(last));
+    ctx.lineTo(plotW, y(last));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = last >= first ? UP : DOWN;
+    ctx.fillRect(plotW + 2, y(last) - 8, AXIS_WIDTH - 4, 16);
+    ctx.fillStyle = "#fff";
+    ctx.fillText(last.toFixed(2), plotW + 6, y(last) + 4);
+    this.canvas.setAttribute(
+      "aria-label",
+      `${this.label} price chart (${this.mode}), last ${last.toFixed(2)}, ` +
+        `range ${Math.min(...lows).toFixed(2)} to ${Math.max(...highs).toFixed(2)}`,
+    );
+  }
+
+  grid(ctx, low, high, y, plotW, plotH) {
+    ctx.strokeStyle = GRID;
+    ctx.fillStyle = TEXT;
+    ctx.lineWidth = 1;
+    const steps = 5;
+    for (let i = 0; i <= steps; i += 1) {
+      const p = low + ((high - low) * i) / steps;
+      const py = Math.round(y(p)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(0, py);
+      ctx.lineTo(plotW, py);
+      ctx.stroke();
+      ctx.fillText(p.toFixed(2), plotW + 6, Math.min(plotH - 2, Math.max(10, py + 4)));
+    }
+    const t0 = this.points[0].t;
+    const t1 = this.points[this.points.length - 1].t;
+    const fmt = (t) => new Date(t).toLocaleTimeString("en-IN", { hour12: false });
+    ctx.fillText(fmt(t0), 4, plotH + 14);
+    const end = fmt(t1);
+    ctx.fillText(end, plotW - ctx.measureText(end).width - 4, plotH + 14);
+  }
+
+  drawLine(ctx, points, y, plotW) {
+    const t0 = points[0].t;
+    const span = Math.max(1, points[points.length - 1].t - t0);
+    ctx.strokeStyle = LINE;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    points.forEach((q, i) => {
+      const px = ((q.t - t0) / span) * (plotW - 4);
+      if (i === 0) ctx.moveTo(px, y(q.p));
+      else ctx.lineTo(px, y(q.p));
+    });
+    ctx.stroke();
+  }
+
+  drawCandles(ctx, candles, y, plotW) {
+    const slot = plotW / Math.max(candles.length, 10);
+    const body = Math.max(1, slot * 0.6);
+    candles.forEach((c, i) => {
+      const cx = i * slot + slot / 2;
+      const colour = c.c >= c.o ? UP : DOWN;
+      ctx.strokeStyle = colour;
+      ctx.fillStyle = colour;
+      ctx.beginPath();
+      ctx.moveTo(Math.round(cx) + 0.5, y(c.h));
+      ctx.lineTo(Math.round(cx) + 0.5, y(c.l));
+      ctx.stroke();
+      const top = y(Math.max(c.o, c.c));
+      const h = Math.max(1, Math.abs(y(c.o) - y(c.c)));
+      ctx.fillRect(cx - body / 2, top, body, h);
+    });
+  }
+}

@@ -1,0 +1,93 @@
+// The websocket side: one connection per signed-in page, authenticated by the session cookie.
+// It resubscribes after every reconnect and reconnects by itself with exponential backoff
+// (0.5 s doubling to 15 s, with jitter), so a server restart or a network blip heals alone.
+
+const BACKOFF_START_MS = 500;
+const BACKOFF_MAX_MS = 15000;
+const PING_INTERVAL_MS = 20000;
+
+export class LiveFeed {
+  constructor({ onMessage, onState }) {
+    this.onMessage = onMessage;
+    this.onState = onState;
+    this.instruments = new Set();
+    this.socket = null;
+    this.attempt = 0;
+    this.stopped = true;
+    this.retryTimer = 0;
+    this.pingTimer = 0;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    if (this.socket) this.socket.close(1000, "signed out");
+    this.socket = null;
+    this.onState("offline", "");
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}/api/ws`);
+    this.socket = socket;
+    this.onState("connecting", this.attempt ? `reconnecting (attempt ${this.attempt + 1})` : "");
+    socket.addEventListener("open", () => {
+      this.attempt = 0;
+      this.onState("live", "");
+      this.send({ op: "subscribe", instruments: [...this.instruments] });
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(() => this.send({ op: "ping" }), PING_INTERVAL_MS);
+    });
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.onMessage(frame);
+    });
+    socket.addEventListener("close", () => {
+      clearInterval(this.pingTimer);
+      if (this.socket !== socket || this.stopped) return;
+      this.scheduleReconnect();
+    });
+  }
+
+  scheduleReconnect() {
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.attempt);
+    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+    this.attempt += 1;
+    this.onState("reconnecting", `reconnecting in ${Math.ceil(delay / 1000)} s`, this.attempt);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Drop the connection as a network failure would (the feed then heals by itself). */
+  drop() {
+    if (this.socket) this.socket.close(4000, "dropped");
+  }
+
+  send(frame) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify(frame));
+    }
+  }
+
+  watch(ids) {
+    const fresh = ids.filter((id) => id && !this.instruments.has(id));
+    for (const id of fresh) this.instruments.add(id);
+    if (fresh.length) this.send({ op: "subscribe", instruments: fresh });
+  }
+
+  unwatch(ids) {
+    const gone = ids.filter((id) => this.instruments.delete(id));
+    if (gone.length) this.send({ op: "unsubscribe", instruments: gone });
+  }
+}

@@ -1,0 +1,826 @@
+// The trading screen: watchlist and search, live quotes, the chart, the order ticket with its
+// margin and charges preview, orders (modify, cancel), positions (live P&L, close, stop-loss
+// and target) and the funds strip.
+
+import { api, clearFormErrors, describeError, placeFieldError, showFormError } from "./api.js";
+import { PriceChart, TickStore } from "./chart.js";
+import { $, $$, debounce, fillRows, h } from "./dom.js";
+import {
+  clock, onTick, pnl, pnlClass, price, reasonText, roundToTick, rupees, when,
+} from "./format.js";
+
+const WATCHLIST_KEY = "paperdesk.watchlist";
+const DEFAULT_WATCH = ["RELIANCE", "TCS", "HDFCBANK", "INFY", "NIFTY26DECFUT"];
+const EQUITY_SEGMENTS = new Set(["NSE", "BSE"]);
+
+export class TradingScreen {
+  constructor({ feed, toast }) {
+    this.feed = feed;
+    this.toast = toast;
+    this.accountId = null;
+    this.instruments = new Map(); // instrumentId -> instrument from /api/instruments
+    this.quotes = new Map(); // instrumentId -> {ltp, bid, ask, change, direction}
+    this.watchIds = [];
+    this.watchRows = new Map(); // instrumentId -> {row, ltp, change}
+    this.selectedId = null;
+    this.positions = new Map(); // open positions by id
+    this.positionRows = new Map(); // position id -> {row, ltp, pnl}
+    this.orders = [];
+    this.funds = null;
+    this.ticks = new TickStore();
+    this.chart = new PriceChart($("#chart"));
+    this.refreshOrdersSoon = debounce(() => this.loadOrders(), 150);
+    this.refreshPositionsSoon = debounce(() => this.loadPositions(), 150);
+    this.previewSoon = debounce(() => this.preview(), 250);
+    this.bind();
+  }
+
+  // -- lifecycle ---------------------------------------------------------------------------
+
+  async start(accountId) {
+    this.accountId = accountId;
+    await this.loadWatchlist();
+    await Promise.all([this.loadFunds(), this.loadPositions(), this.loadOrders()]);
+    if (!this.selectedId && this.watchIds.length) this.select(this.watchIds[0]);
+  }
+
+  stop() {
+    this.accountId = null;
+    this.positions.clear();
+    this.orders = [];
+  }
+
+  onFrame(frame) {
+    if (!this.accountId) return;
+    if (frame.type === "quote") this.onQuote(frame.data);
+    else if (frame.type === "order") this.onOrder(frame.data);
+    else if (frame.type === "position") this.onPosition(frame.data);
+    else if (frame.type === "funds") this.renderFunds(frame.data);
+    else if (frame.type === "error") this.toast(frame.data?.message || "Live feed error", "error");
+  }
+
+  /** After a reconnect the feed may have missed account updates: read them again. */
+  resync() {
+    if (!this.accountId) return;
+    this.loadFunds();
+    this.loadPositions();
+    this.loadOrders();
+  }
+
+  // -- events ------------------------------------------------------------------------------
+
+  bind() {
+    const searchInput = $("#search-input");
+    const search = debounce(() => this.search(), 200);
+    searchInput.addEventListener("input", search);
+    $("#search-exchange").addEventListener("change", search);
+    $("#search-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.search();
+    });
+    searchInput.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") this.closeSearch();
+      if (e.key === "ArrowDown") $("#search-results button")?.focus();
+    });
+    $("#search-results").addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        this.closeSearch();
+        searchInput.focus();
+      }
+    });
+
+    for (const input of $$('input[name="chartMode"]')) {
+      input.addEventListener("change", () => this.chart.setMode(input.value));
+    }
+    $("#chart-bucket").addEventListener("change", (e) => {
+      this.chart.setMode(this.chart.mode, Number(e.target.value));
+    });
+
+    const form = $("#ticket-form");
+    form.addEventListener("input", () => {
+      this.syncTicket();
+      this.previewSoon();
+    });
+    form.addEventListener("change", () => {
+      this.syncTicket();
+      this.previewSoon();
+    });
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.placeOrder();
+    });
+
+    for (const input of $$('input[name="ordersFilter"]')) {
+      input.addEventListener("change", () => this.loadOrders());
+    }
+    $("#modify-cancel").addEventListener("click", () => $("#modify-dialog").close());
+    $("#modify-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.submitModify();
+    });
+  }
+
+  // -- instruments and watchlist -----------------------------------------------------------
+
+  async loadWatchlist() {
+    let saved = [];
+    try {
+      saved = JSON.parse(localStorage.getItem(WATCHLIST_KEY) || "[]");
+    } catch {
+      saved = [];
+    }
+    if (!Array.isArray(saved) || !saved.length) {
+      const found = await Promise.all(
+        DEFAULT_WATCH.map((s) =>
+          api("GET", `/api/instruments?search=${encodeURIComponent(s)}&limit=1`).catch(() => null),
+        ),
+      );
+      saved = found.map((r) => r?.items?.[0]).filter(Boolean);
+    }
+    for (const instrument of saved) this.instruments.set(instrument.instrumentId, instrument);
+    this.watchIds = saved.map((i) => i.instrumentId);
+    this.renderWatchlist();
+    this.feed.watch(this.watchIds);
+    await this.seedQuotes(this.watchIds);
+  }
+
+  saveWatchlist() {
+    const items = this.watchIds.map((id) => this.instruments.get(id)).filter(Boolean);
+    localStorage.setItem(WATCHLIST_KEY, JSON.stringify(items));
+  }
+
+  async seedQuotes(ids) {
+    if (!ids.length) return;
+    const query = ids.map((id) => `q=${encodeURIComponent(id)}`).join("&");
+    try {
+      const reply = await api("GET", `/api/quotes?${query}&mode=full`);
+      for (const [id, q] of Object.entries(reply.data || {})) {
+        this.onQuote({ instrumentId: id, ...q });
+      }
+    } catch {
+      // Quotes arrive over the websocket anyway.
+    }
+  }
+
+  async search() {
+    const text = $("#search-input").value.trim();
+    const exchange = $("#search-exchange").value;
+    const list = $("#search-results");
+    if (!text) {
+      this.closeSearch();
+      return;
+    }
+    let items = [];
+    try {
+      const params = new URLSearchParams({ search: text, limit: "20" });
+      if (exchange) params.set("exchange", exchange);
+      items = (await api("GET", `/api/instruments?${params}`)).items || [];
+    } catch (error) {
+      list.replaceChildren(h("li", { class: "empty" }, describeError(error)));
+      list.hidden = false;
+      return;
+    }
+    list.replaceChildren(
+      ...items.map((instrument) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "result",
+              onclick: () => this.addToWatchlist(instrument),
+            },
+            h("span", { class: "sym" }, instrument.symbol),
+            h("span", { class: "meta" }, `${instrument.exchange} · ${instrument.instrumentType}`),
+            h("span", { class: "name" }, instrument.name),
+          ),
+        ),
+      ),
+    );
+    if (!items.length) list.replaceChildren(h("li", { class: "empty" }, "No instrument matches."));
+    list.hidden = false;
+  }
+
+  closeSearch() {
+    $("#search-results").hidden = true;
+    $("#search-results").replaceChildren();
+  }
+
+  addToWatchlist(instrument) {
+    this.instruments.set(instrument.instrumentId, instrument);
+    if (!this.watchIds.includes(instrument.instrumentId)) {
+      this.watchIds.unshift(instrument.instrumentId);
+      this.saveWatchlist();
+      this.renderWatchlist();
+      this.feed.watch([instrument.instrumentId]);
+      this.seedQuotes([instrument.instrumentId]);
+    }
+    this.closeSearch();
+    $("#search-input").value = "";
+    this.select(instrument.instrumentId);
+    this.watchRows.get(instrument.instrumentId)?.button.focus();
+  }
+
+  removeFromWatchlist(id) {
+    this.watchIds = this.watchIds.filter((x) => x !== id);
+    this.saveWatchlist();
+    this.renderWatchlist();
+    const held = [...this.positions.values()].some((p) => p.instrumentId === id);
+    if (!held && id !== this.selectedId) this.feed.unwatch([id]);
+  }
+
+  renderWatchlist() {
+    this.watchRows.clear();
+    const rows = this.watchIds.map((id) => {
+      const instrument = this.instruments.get(id);
+      const ltp = h("span", { class: "ltp num" }, "—");
+      const change = h("span", { class: "chg num" }, "");
+      const button = h(
+        "button",
+        {
+          type: "button",
+          class: "watch-item",
+          "aria-pressed": String(id === this.selectedId),
+          dataset: { id },
+          onclick: () => this.select(id),
+        },
+        h("span", { class: "sym" }, instrument?.symbol || id),
+        h("span", { class: "exch" }, instrument?.exchange || ""),
+        ltp,
+        change,
+      );
+      const remove = h(
+        "button",
+        {
+          type: "button",
+          class: "remove",
+          "aria-label": `Remove ${instrument?.symbol || id} from the watchlist`,
+          onclick: () => this.removeFromWatchlist(id),
+        },
+        "×",
+      );
+      const row = h("li", {}, button, remove);
+      this.watchRows.set(id, { row, button, ltp, change });
+      const quote = this.quotes.get(id);
+      if (quote) this.paintWatchRow(id, quote);
+      return row;
+    });
+    const list = $("#watchlist");
+    list.replaceChildren(...rows);
+    if (!rows.length) list.replaceChildren(h("li", { class: "empty" }, "Search to add instruments."));
+  }
+
+  select(id) {
+    this.selectedId = id;
+    this.feed.watch([id]);
+    for (const [key, parts] of this.watchRows) {
+      parts.button.setAttribute("aria-pressed", String(key === id));
+    }
+    const instrument = this.instruments.get(id);
+    $("#chart-title").textContent = instrument ? `${instrument.symbol} · ${instrument.exchange}` : id;
+    this.chart.show(this.ticks.get(id), instrument?.symbol || id);
+    this.paintChartQuote();
+    this.setupTicket(instrument);
+  }
+
+  // -- quotes ------------------------------------------------------------------------------
+
+  onQuote(data) {
+    const id = data.instrumentId;
+    const ltp = Number(data.ltp);
+    if (!id || !ltp) return;
+    const before = this.quotes.get(id);
+    const direction = before && ltp !== before.ltp ? (ltp > before.ltp ? "up" : "down") : before?.direction || "flat";
+    const quote = { ...before, ...data, ltp, direction };
+    this.quotes.set(id, quote);
+    this.ticks.add(id, Date.parse(data.timestamp) || Date.now(), ltp);
+    this.paintWatchRow(id, quote);
+    if (id === this.selectedId) {
+      this.chart.redraw();
+      this.paintChartQuote();
+    }
+    for (const [positionId, position] of this.positions) {
+      if (position.instrumentId === id) this.paintPositionLive(positionId, position);
+    }
+    this.paintUnrealized();
+  }
+
+  paintWatchRow(id, quote) {
+    const parts = this.watchRows.get(id);
+    if (!parts) return;
+    parts.ltp.textContent = price(quote.ltp);
+    parts.ltp.className = `ltp num ${quote.direction}`;
+    const pct = changePercent(quote);
+    parts.change.textContent = pct === null ? "" : `${pct >= 0 ? "▲" : "▼"} ${Math.abs(pct).toFixed(2)}%`;
+    parts.change.className = `chg num ${pct === null ? "flat" : pct >= 0 ? "up" : "down"}`;
+  }
+
+  paintChartQuote() {
+    const quote = this.quotes.get(this.selectedId);
+    const el = $("#chart-quote");
+    if (!quote) {
+      el.textContent = "";
+      return;
+    }
+    const pct = changePercent(quote);
+    el.replaceChildren(
+      h("span", { class: `ltp ${quote.direction}` }, price(quote.ltp)),
+      pct === null ? "" : h("span", { class: pct >= 0 ? "up" : "down" }, ` ${pct >= 0 ? "+" : "−"}${Math.abs(pct).toFixed(2)}%`),
+      quote.bid ? h("span", { class: "muted" }, ` bid ${price(quote.bid)} · ask ${price(quote.ask)}`) : "",
+    );
+  }
+
+  // -- order ticket ------------------------------------------------------------------------
+
+  setupTicket(instrument) {
+    const form = $("#ticket-form");
+    clearFormErrors(form);
+    const submit = $("#ticket-submit");
+    if (!instrument) {
+      submit.disabled = true;
+      return;
+    }
+    $("#ticket-instrument").replaceChildren(
+      h("strong", {}, instrument.symbol),
+      ` ${instrument.name} · ${instrument.exchange} ${instrument.instrumentType}`,
+    );
+    const lot = instrument.lotSize || 1;
+    const quantity = $("#ticket-quantity");
+    quantity.min = String(lot);
+    quantity.step = String(lot);
+    quantity.value = String(lot);
+    $("#lot-hint").textContent = lot > 1 ? `(lot ${lot})` : "";
+    for (const id of ["#ticket-price", "#ticket-trigger"]) {
+      $(id).step = String(instrument.tickSize || 0.05);
+      $(id).value = "";
+    }
+    $("#tick-hint").textContent = `(tick ${instrument.tickSize})`;
+    const equity = EQUITY_SEGMENTS.has(instrument.segment);
+    const product = $("#ticket-product");
+    for (const option of product.options) {
+      option.disabled = equity ? option.value === "NRML" : option.value === "CNC";
+    }
+    if (product.selectedOptions[0]?.disabled) product.value = "MIS";
+    submit.disabled = false;
+    this.syncTicket();
+    this.preview();
+  }
+
+  ticketInstrument() {
+    return this.instruments.get(this.selectedId);
+  }
+
+  syncTicket() {
+    const type = $("#ticket-type").value;
+    const priceInput = $("#ticket-price");
+    const trigger = $("#ticket-trigger");
+    const instrument = this.ticketInstrument();
+    const ltp = this.quotes.get(this.selectedId)?.ltp;
+    priceInput.disabled = !(type === "LIMIT" || type === "SL");
+    trigger.disabled = !(type === "SL" || type === "SL-M");
+    if (!priceInput.disabled && !priceInput.value && ltp && instrument) {
+      priceInput.value = roundToTick(ltp, instrument.tickSize).toFixed(2);
+    }
+    if (!trigger.disabled && !trigger.value && ltp && instrument) {
+      trigger.value = roundToTick(ltp, instrument.tickSize).toFixed(2);
+    }
+    const side = new FormData($("#ticket-form")).get("orderSide");
+    const submit = $("#ticket-submit");
+    submit.className = side === "SELL" ? "btn-sell" : "btn-buy";
+    const qty = $("#ticket-quantity").value || "?";
+    submit.textContent = `${side === "SELL" ? "Sell" : "Buy"} ${qty} ${instrument?.symbol || ""}`.trim();
+  }
+
+  /** The order body from the ticket, or null after marking the fields that are wrong. */
+  ticketBody({ mark }) {
+    const form = $("#ticket-form");
+    const instrument = this.ticketInstrument();
+    if (!instrument || !this.accountId) return null;
+    const values = new FormData(form);
+    const type = values.get("orderType");
+    const body = {
+      tradingAccountId: this.accountId,
+      instrumentId: instrument.instrumentId,
+      orderSide: values.get("orderSide"),
+      orderType: type,
+      productType: values.get("productType"),
+      quantity: Number(values.get("quantity")),
+    };
+    const problems = [];
+    const lot = instrument.lotSize || 1;
+    if (!Number.isInteger(body.quantity) || body.quantity <= 0) {
+      problems.push(["quantity", "Enter a whole number of units."]);
+    } else if (body.quantity % lot !== 0) {
+      problems.push(["quantity", `Quantity must be a multiple of the lot size ${lot}.`]);
+    }
+    if (type === "LIMIT" || type === "SL") {
+      body.price = Number(values.get("price"));
+      if (!body.price || body.price <= 0) problems.push(["price", "Enter a price."]);
+      else if (!onTick(body.price, instrument.tickSize)) {
+        problems.push(["price", `Price must be a multiple of the tick ${instrument.tickSize}.`]);
+      }
+    }
+    if (type === "SL" || type === "SL-M") {
+      body.triggerPrice = Number(values.get("triggerPrice"));
+      if (!body.triggerPrice || body.triggerPrice <= 0) problems.push(["triggerPrice", "Enter a trigger price."]);
+      else if (!onTick(body.triggerPrice, instrument.tickSize)) {
+        problems.push(["triggerPrice", `Trigger must be a multiple of the tick ${instrument.tickSize}.`]);
+      }
+    }
+    if (problems.length) {
+      if (mark) {
+        clearFormErrors(form);
+        for (const [field, message] of problems) placeFieldError(form, field, message);
+        form.querySelector(`[name="${problems[0][0]}"]`)?.focus();
+      }
+      return null;
+    }
+    return body;
+  }
+
+  async preview() {
+    const body = this.ticketBody({ mark: false });
+    const out = (key) => $(`[data-preview="${key}"]`);
+    if (!body) {
+      for (const key of ["required", "charges", "availableMargin", "leverage"]) out(key).textContent = "—";
+      out("note").textContent = "";
+      return;
+    }
+    const instrument = this.ticketInstrument();
+    const ltp = this.quotes.get(this.selectedId)?.ltp;
+    const legPrice = body.price || body.triggerPrice || ltp;
+    const chargesBody = {
+      segment: instrument.segment,
+      exchange: instrument.exchange,
+      productType: body.productType,
+      quantity: body.quantity,
+      instrumentId: instrument.instrumentId,
+    };
+    chargesBody[body.orderSide === "BUY" ? "buyPrice" : "sellPrice"] = roundToTick(legPrice || 0, instrument.tickSize);
+    const [margin, charges] = await Promise.allSettled([
+      api("POST", "/api/trading/margins", body),
+      legPrice ? api("POST", "/api/trading/charges", chargesBody) : Promise.reject(new Error("no price yet")),
+    ]);
+    if (JSON.stringify(body) !== JSON.stringify(this.ticketBody({ mark: false }))) return; // stale
+    if (margin.status === "fulfilled") {
+      const m = margin.value;
+      out("required").textContent = rupees(m.required);
+      out("charges").textContent = rupees(m.charges);
+      out("availableMargin").textContent = rupees(m.availableMargin);
+      out("leverage").textContent = m.leverage ? `${Number(m.leverage).toFixed(2)}×` : "—";
+      const sufficient = m.sufficient !== false && m.required + m.charges <= m.availableMargin + 1e-9;
+      out("note").textContent = sufficient
+        ? ""
+        : `Not enough funds: needs ${rupees(m.required + m.charges)}, available ${rupees(m.availableMargin)}.`;
+      out("note").className = sufficient ? "preview-note" : "preview-note warn";
+    } else {
+      for (const key of ["required", "charges", "availableMargin", "leverage"]) out(key).textContent = "—";
+      out("note").textContent = describeError(margin.reason);
+      out("note").className = "preview-note warn";
+    }
+    const breakdown = $("#charges-breakdown");
+    if (charges.status === "fulfilled") {
+      const c = charges.value;
+      const rows = [
+        ["Brokerage", c.brokerage], ["STT / CTT", c.stt], ["Exchange txn", c.exchangeTxn],
+        ["SEBI fee", c.sebi], ["GST", c.gst], ["Stamp duty", c.stampDuty],
+        ["DP charges", c.dpCharges], ["Total (this leg)", c.total],
+      ];
+      breakdown.replaceChildren(
+        ...rows.map(([label, value]) => h("div", {}, h("dt", {}, label), h("dd", {}, rupees(value)))),
+      );
+    } else {
+      breakdown.replaceChildren(h("div", {}, h("dd", {}, "Charges appear once a price is known.")));
+    }
+  }
+
+  async placeOrder() {
+    const form = $("#ticket-form");
+    clearFormErrors(form);
+    const body = this.ticketBody({ mark: true });
+    if (!body) return;
+    body.clientOrderId = newId();
+    const submit = $("#ticket-submit");
+    submit.disabled = true;
+    try {
+      const { order } = await api("POST", "/api/trading/orders", body);
+      const symbol = order.symbol || this.ticketInstrument()?.symbol;
+      this.toast(`Order placed: ${order.orderSide} ${order.quantity} ${symbol} (${order.orderType}).`, "ok");
+    } catch (error) {
+      const sentence = showFormError(form, error);
+      this.toast(`Order not placed. ${sentence}`, "error");
+    } finally {
+      submit.disabled = false;
+      this.refreshOrdersSoon();
+      this.previewSoon();
+    }
+  }
+
+  // -- orders ------------------------------------------------------------------------------
+
+  async loadOrders() {
+    if (!this.accountId) return;
+    const params = new URLSearchParams({ limit: "50" });
+    const chosen = $('input[name="ordersFilter"]:checked')?.value || "";
+    if (chosen) params.set("status", chosen);
+    try {
+      this.orders = (await api("GET", `/api/trading/orders?${params}`)).items || [];
+    } catch (error) {
+      this.toast(`Orders could not be loaded. ${describeError(error)}`, "error");
+      return;
+    }
+    this.renderOrders();
+  }
+
+  onOrder(change) {
+    if (change.status === "EXECUTED" && change.lastFillPrice) {
+      const known = this.orders.find((o) => o.id === change.id);
+      const label = known ? `${known.orderSide} ${known.quantity} ${known.symbol}` : "Order";
+      this.toast(`${label} executed at ${price(change.lastFillPrice)}.`, "ok");
+    } else if (change.status === "REJECTED") {
+      this.toast(`Order rejected: ${reasonText(change.rejectionReason)}.`, "error");
+    }
+    this.refreshOrdersSoon();
+  }
+
+  renderOrders() {
+    const rows = this.orders.map((order) => {
+      const pending = order.status === "PENDING";
+      const actions = pending
+        ? h(
+            "div",
+            { class: "row-actions" },
+            h("button", { type: "button", onclick: () => this.openModify(order), "aria-label": `Modify ${order.orderSide} ${order.symbol} order` }, "Modify"),
+            h("button", { type: "button", class: "danger", onclick: () => this.cancelOrder(order), "aria-label": `Cancel ${order.orderSide} ${order.symbol} order` }, "Cancel"),
+          )
+        : "";
+      const status = h("span", { class: `status status-${order.status.toLowerCase()}` }, order.status);
+      const reason = order.rejectionReason ? h("span", { class: "reason" }, reasonText(order.rejectionReason)) : "";
+      return h(
+        "tr",
+        { dataset: { orderId: order.id, status: order.status } },
+        h("td", {}, clock(order.createdAt)),
+        h("td", {}, h("strong", {}, order.symbol), h("span", { class: "muted" }, ` ${order.productType}`)),
+        h("td", { class: order.orderSide === "BUY" ? "buy-text" : "sell-text" }, order.orderSide),
+        h("td", {}, order.orderType),
+        h("td", { class: "num" }, `${order.filledQuantity}/${order.quantity}`),
+        h("td", { class: "num" }, order.orderType === "MARKET" ? "MKT" : price(order.price || order.triggerPrice)),
+        h("td", { class: "num" }, price(order.averagePrice)),
+        h("td", {}, status, reason),
+        h("td", {}, actions),
+      );
+    });
+    fillRows($("#orders-table tbody"), rows, "No orders yet.");
+  }
+
+  openModify(order) {
+    const dialog = $("#modify-dialog");
+    const form = $("#modify-form");
+    clearFormErrors(form);
+    this.modifying = order;
+    $("#modify-summary").textContent = `${order.orderSide} ${order.symbol} · ${order.orderType} · ${order.productType}`;
+    form.elements.quantity.value = order.quantity;
+    form.elements.price.value = order.price ?? "";
+    form.elements.triggerPrice.value = order.triggerPrice ?? "";
+    form.elements.price.disabled = !(order.orderType === "LIMIT" || order.orderType === "SL");
+    form.elements.triggerPrice.disabled = !(order.orderType === "SL" || order.orderType === "SL-M");
+    dialog.showModal();
+    form.elements.quantity.focus();
+  }
+
+  async submitModify() {
+    const form = $("#modify-form");
+    const order = this.modifying;
+    if (!order) return;
+    const body = { orderId: order.id, quantity: Number(form.elements.quantity.value) };
+    if (!form.elements.price.disabled) body.price = Number(form.elements.price.value);
+    if (!form.elements.triggerPrice.disabled) body.triggerPrice = Number(form.elements.triggerPrice.value);
+    try {
+      await api("PATCH", "/api/trading/orders", body);
+      $("#modify-dialog").close();
+      this.toast(`Order modified: ${order.symbol}.`, "ok");
+      this.loadOrders();
+    } catch (error) {
+      showFormError(form, error);
+    }
+  }
+
+  async cancelOrder(order) {
+    try {
+      await api("DELETE", "/api/trading/orders", { orderId: order.id });
+      this.toast(`Order cancelled: ${order.orderSide} ${order.symbol}.`, "ok");
+    } catch (error) {
+      this.toast(`Could not cancel: ${describeError(error)}`, "error");
+    }
+    this.loadOrders();
+  }
+
+  // -- positions ---------------------------------------------------------------------------
+
+  async loadPositions() {
+    if (!this.accountId) return;
+    let open = [];
+    let closed = [];
+    try {
+      [open, closed] = await Promise.all([
+        api("GET", "/api/trading/positions?status=OPEN").then((r) => r.items || []),
+        api("GET", "/api/trading/positions?status=CLOSED").then((r) => r.items || []),
+      ]);
+    } catch (error) {
+      this.toast(`Positions could not be loaded. ${describeError(error)}`, "error");
+      return;
+    }
+    this.positions = new Map(open.map((p) => [p.id, p]));
+    this.feed.watch(open.map((p) => p.instrumentId));
+    this.renderPositions();
+    this.renderClosed(closed.slice(0, 20));
+  }
+
+  onPosition(data) {
+    if (data.status === "CLOSED") {
+      const known = this.positions.get(data.id);
+      if (known) this.toast(`Position closed: ${known.symbol}.`, "ok");
+      this.positions.delete(data.id);
+      this.renderPositions();
+      this.refreshPositionsSoon();
+      return;
+    }
+    const known = this.positions.has(data.id);
+    this.positions.set(data.id, { ...this.positions.get(data.id), ...data });
+    this.feed.watch([data.instrumentId]);
+    if (known && this.positionRows.has(data.id)) this.paintPositionLevels(data.id);
+    else this.renderPositions();
+  }
+
+  renderPositions() {
+    this.positionRows.clear();
+    const rows = [...this.positions.values()].map((position) => {
+      const label = position.symbol || position.instrumentId;
+      const ltp = h("td", { class: "num" }, "—");
+      const pnlCell = h("td", { class: "num pnl" }, "—");
+      const stopLoss = h("input", {
+        type: "number", name: "stopLoss", inputmode: "decimal", min: "0", step: "any",
+        "aria-label": `Stop-loss for ${label}`, placeholder: "SL",
+      });
+      const target = h("input", {
+        type: "number", name: "target", inputmode: "decimal", min: "0", step: "any",
+        "aria-label": `Target for ${label}`, placeholder: "Target",
+      });
+      const levelsForm = h(
+        "form",
+        { class: "levels", novalidate: true, onsubmit: (e) => { e.preventDefault(); this.saveLevels(position.id, levelsForm); } },
+        stopLoss,
+        target,
+        h("button", { type: "submit", "aria-label": `Save stop-loss and target for ${label}` }, "Set"),
+        h("p", { class: "field-error", "data-error-for": "stopLoss", hidden: true }),
+        h("p", { class: "field-error", "data-error-for": "target", hidden: true }),
+        h("p", { class: "form-error", role: "alert", hidden: true }),
+      );
+      const row = h(
+        "tr",
+        { dataset: { positionId: position.id, instrumentId: position.instrumentId } },
+        h("td", {}, h("strong", {}, label), h("span", { class: "muted" }, ` ${position.exchange || ""}`)),
+        h("td", {}, position.productType),
+        h("td", { class: `num ${position.quantity >= 0 ? "buy-text" : "sell-text"}` }, String(position.quantity)),
+        h("td", { class: "num" }, price(position.averagePrice)),
+        ltp,
+        pnlCell,
+        h("td", {}, levelsForm),
+        h("td", {}, h("button", { type: "button", class: "danger", onclick: () => this.closePosition(position), "aria-label": `Close ${label} position` }, "Close")),
+      );
+      this.positionRows.set(position.id, { row, ltp, pnl: pnlCell, stopLoss, target });
+      return row;
+    });
+    fillRows($("#positions-table tbody"), rows, "No open positions.");
+    for (const [id, position] of this.positions) {
+      this.paintPositionLive(id, position);
+      this.paintPositionLevels(id);
+    }
+    this.paintUnrealized();
+  }
+
+  livePnl(position) {
+    const ltp = this.quotes.get(position.instrumentId)?.ltp ?? position.ltp;
+    if (!ltp) return { ltp: null, pnl: Number(position.unrealizedPnl) || 0 };
+    return { ltp, pnl: (ltp - Number(position.averagePrice)) * Number(position.quantity) };
+  }
+
+  paintPositionLive(id, position) {
+    const parts = this.positionRows.get(id);
+    if (!parts) return;
+    const live = this.livePnl(position);
+    parts.ltp.textContent = price(live.ltp);
+    parts.pnl.textContent = pnl(live.pnl);
+    parts.pnl.className = `num pnl ${pnlClass(live.pnl)}`;
+  }
+
+  paintPositionLevels(id) {
+    const parts = this.positionRows.get(id);
+    const position = this.positions.get(id);
+    if (!parts || !position) return;
+    for (const key of ["stopLoss", "target"]) {
+      const input = parts[key];
+      if (document.activeElement !== input) input.value = position[key] ?? "";
+    }
+  }
+
+  paintUnrealized() {
+    if (!this.funds) return;
+    let total = 0;
+    for (const position of this.positions.values()) total += this.livePnl(position).pnl;
+    const el = $('[data-fund="unrealizedPnl"]');
+    el.textContent = pnl(total);
+    el.className = pnlClass(total);
+  }
+
+  async saveLevels(positionId, form) {
+    clearFormErrors(form);
+    const position = this.positions.get(positionId);
+    const values = {};
+    for (const key of ["stopLoss", "target"]) {
+      const raw = form.elements[key].value.trim();
+      values[key] = raw === "" ? null : Number(raw);
+    }
+    try {
+      const { position: updated } = await api("PATCH", "/api/trading/positions", { positionId, ...values });
+      if (updated) this.positions.set(positionId, { ...position, ...updated });
+      this.paintPositionLevels(positionId);
+      const parts = [];
+      if (values.stopLoss !== null) parts.push(`stop-loss ${price(values.stopLoss)}`);
+      if (values.target !== null) parts.push(`target ${price(values.target)}`);
+      this.toast(`${position?.symbol || "Position"}: ${parts.join(", ") || "levels cleared"}.`, "ok");
+    } catch (error) {
+      const sentence = showFormError(form, error);
+      this.toast(sentence, "error");
+    }
+  }
+
+  async closePosition(position) {
+    try {
+      const reply = await api("POST", "/api/trading/positions", {
+        positionId: position.id,
+        tradingAccountId: this.accountId,
+      });
+      this.toast(`Closed ${position.symbol}: realized ${pnl(reply.realizedPnl)}.`, "ok");
+    } catch (error) {
+      this.toast(`Could not close ${position.symbol}: ${describeError(error)}`, "error");
+    }
+    this.loadPositions();
+    this.loadOrders();
+  }
+
+  renderClosed(items) {
+    const rows = items.map((p) =>
+      h(
+        "tr",
+        { dataset: { positionId: p.id } },
+        h("td", {}, h("strong", {}, p.symbol || p.instrumentId)),
+        h("td", {}, p.productType),
+        h("td", { class: "num" }, price(p.averagePrice)),
+        h("td", { class: `num ${pnlClass(p.realizedPnl)}` }, pnl(p.realizedPnl)),
+        h("td", {}, when(p.closedAt)),
+      ),
+    );
+    fillRows($("#closed-table tbody"), rows, "No closed positions yet.");
+  }
+
+  // -- funds -------------------------------------------------------------------------------
+
+  async loadFunds() {
+    try {
+      this.renderFunds(await api("GET", "/api/trading/funds"));
+    } catch (error) {
+      this.toast(`Funds could not be loaded. ${describeError(error)}`, "error");
+    }
+  }
+
+  renderFunds(funds) {
+    this.funds = funds;
+    for (const el of $$("[data-fund]")) {
+      const key = el.dataset.fund;
+      if (key === "realizedPnl" || key === "unrealizedPnl") {
+        el.textContent = pnl(funds[key]);
+        el.className = pnlClass(funds[key]);
+      } else {
+        el.textContent = rupees(funds[key]);
+      }
+    }
+    this.paintUnrealized();
+    this.previewSoon();
+  }
+}
+
+function changePercent(quote) {
+  if (quote.changePercent !== undefined && quote.change === undefined) return Number(quote.changePercent);
+  if (quote.change === undefined || quote.change === null) return null;
+  const close = Number(quote.ltp) - Number(quote.change);
+  return close ? (Number(quote.change) * 100) / close : null;
+}
+
+function newId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

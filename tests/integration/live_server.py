@@ -1,0 +1,480 @@
+"""A real ``paperdesk serve`` in a subprocess, a small HTTP client, and an order-flow driver.
+
+The crash and outage tests run the server exactly as an operator would (``python -m
+gateway.cli serve``) against a database chosen by the test through ``DATABASE_URL``, on a free
+loopback port, with an overlay that lifts the rate limits and fills MARKET orders at once. The
+process is always killed by the context manager, whatever the test does.
+
+``OrderFlow`` drives several client tasks placing LIMIT orders far from the market (they rest),
+MARKET orders (they fill at the next tick) and cancels of its own resting orders, and records
+every order and every cancel the server acknowledged with 200, plus every other answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from engine.instruments import InstrumentMaster
+from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV
+from persistence.embedded import DATABASE_URL_ENV
+from persistence.recovery import verify_account
+from tests.integration.conftest import fetch, run
+from tests.integration.sql_checks import assert_ledger_and_funds
+
+ADMIN_EMAIL = "admin@paperdesk.test"
+ADMIN_PASSWORD = "admin-password-1"
+USER_PASSWORD = "password-123"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 30.0
+START_ATTEMPTS_MAX = 3  # a free port can be taken between choosing it and binding it
+REQUEST_TIMEOUT_S = 20.0
+
+FAST_CONFIG = """
+[execution]
+market_fill_delay_ms = 0
+
+[market]
+jitter_interval_ms = 50
+
+[rate_limits]
+orders_per_minute = 1000000
+login_per_15_minutes = 1000
+general_per_minute = 1000000
+"""
+
+INSTRUMENTS = ("NSE:RELIANCE", "NSE:INFY", "NSE:TCS")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def work_directory() -> Iterator[Path]:
+    """A scratch directory outside pytest's basetemp (see tests/integration/conftest.py)."""
+    root = Path(tempfile.mkdtemp(prefix="paperdesk-srv-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class ServerProcess:
+    """One ``paperdesk serve`` subprocess at a time on ``dsn``; restartable."""
+
+    def __init__(self, dsn: str, work_dir: Path, config_text: str = FAST_CONFIG) -> None:
+        self.dsn = dsn
+        self.work_dir = work_dir
+        self.config_path = work_dir / "overlay.toml"
+        self.config_path.write_text(config_text)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base = ""
+        self.starts = 0
+        self.started_in_s = 0.0
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def log_path(self) -> Path:
+        return self.work_dir / f"server-{self.starts}.log"
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def start(self) -> str:
+        """Start the server and wait until ``/api/health`` answers; return its base URL."""
+        assert self.process is None or self.process.poll() is not None, "already running"
+        for _ in range(START_ATTEMPTS_MAX):
+            if self._start_once(free_port()):
+                return self.base
+        raise AssertionError(f"server did not start:\n{self.log_tail()}")
+
+    def _start_once(self, port: int) -> bool:
+        self.starts += 1
+        env = dict(os.environ)
+        env[DATABASE_URL_ENV] = self.dsn
+        env[ADMIN_EMAIL_ENV] = ADMIN_EMAIL
+        env[ADMIN_PASSWORD_ENV] = ADMIN_PASSWORD
+        began = time.monotonic()
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway.cli",
+                    "serve",
+                    "--config",
+                    str(self.config_path),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--data-dir",
+                    str(self.work_dir / "var"),
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.base = f"http://127.0.0.1:{port}"
+        deadline = began + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False  # exited: most likely the port was taken; try another
+            if _health_answers(port):
+                self.started_in_s = time.monotonic() - began
+                return True
+            time.sleep(0.05)
+        self.kill()
+        raise AssertionError(f"server not healthy in {START_TIMEOUT_S} s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook, no flush, no goodbye to the database."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+    def stop(self, timeout_s: float = 15.0) -> int:
+        """SIGTERM (aiohttp's graceful exit), SIGKILL if it does not finish in time."""
+        process = self.process
+        assert process is not None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        assert process.returncode is not None
+        return process.returncode
+
+
+def _health_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"GET /api/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            status_line = sock.recv(64).split(b"\r\n", 1)[0]
+            return status_line.split(b" ")[1:2] == [b"200"]
+    except OSError:
+        return False
+
+
+@contextmanager
+def server_process(dsn: str, work_dir: Path) -> Iterator[ServerProcess]:
+    """A started server; killed on the way out, whatever happened."""
+    server = ServerProcess(dsn, work_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.kill()
+
+
+def client_session() -> aiohttp.ClientSession:
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    return aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=64))
+
+
+class Client:
+    """A JSON client for one user, authenticated with a bearer token."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session = session
+        self.base = base
+        self.headers: dict[str, str] = {}
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.session.request(
+            method, self.base + path, json=body, headers=self.headers
+        ) as response:
+            text = await response.text()
+            try:
+                payload = await response.json(content_type=None) if text else None
+            except ValueError:
+                payload = text
+            return response.status, payload
+
+    async def login(self, email: str, password: str = USER_PASSWORD) -> None:
+        status, body = await self.call(
+            "POST", "/api/auth/login", {"email": email, "password": password}
+        )
+        assert status == 200, body
+        self.headers["Authorization"] = f"Bearer {body['token']}"
+
+    async def register(self, email: str) -> str:
+        """Register and sign in; return the new trading account id."""
+        status, body = await self.call(
+            "POST",
+            "/api/auth/register",
+            {"email": email, "password": USER_PASSWORD, "name": "Trader"},
+        )
+        assert status == 201, body
+        await self.login(email)
+        account_id: str = body["tradingAccount"]["id"]
+        return account_id
+
+    async def orders(self, account_id: str) -> dict[str, dict[str, Any]]:
+        """Every order of the account, through the paginated list route."""
+        found: dict[str, dict[str, Any]] = {}
+        cursor: str | None = None
+        for _ in range(100):
+            path = f"/api/trading/orders?tradingAccountId={account_id}&limit=500"
+            if cursor:
+                path += f"&cursor={cursor}"
+            status, body = await self.call("GET", path)
+            assert status == 200, body
+            found.update({o["id"]: o for o in body["items"]})
+            cursor = body["nextCursor"]
+            if cursor is None:
+                return found
+        raise AssertionError("too many pages")
+
+
+async def funded_users(
+    session: aiohttp.ClientSession, base: str, count: int, rupees: int, tag: str
+) -> list[tuple[Client, str]]:
+    """``count`` registered users, each with ``rupees`` credited by the admin."""
+    admin = Client(session, base)
+    await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    users: list[tuple[Client, str]] = []
+    for n in range(count):
+        user = Client(session, base)
+        account_id = await user.register(f"{tag}-{n}@paperdesk.test")
+        status, body = await admin.call(
+            "POST",
+            "/api/trading/funds",
+            {
+                "tradingAccountId": account_id,
+                "operation": "CREDIT",
+                "amount": rupees,
+                "description": "seed",
+            },
+        )
+        assert status == 200, body
+        users.append((user, account_id))
+    return users
+
+
+async def resting_prices(client: Client, master: InstrumentMaster) -> dict[str, float]:
+    """A LIMIT buy price per instrument 10 % under the market (on the tick grid)."""
+    prices: dict[str, float] = {}
+    for ticker in INSTRUMENTS:
+        instrument = master.get(ticker)
+        assert instrument is not None
+        key = instrument.instrument_id
+        status, body = await client.call("GET", f"/api/quotes?q={key}&mode=ltp")
+        assert status == 200, body
+        ltp_paise = round(float(body["data"][key]["ltp"]) * 100)
+        tick = instrument.tick_paise
+        prices[key] = (ltp_paise * 9 // 10 // tick * tick) / 100
+    return prices
+
+
+def order_body(account_id: str, instrument_id: str, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "tradingAccountId": account_id,
+        "instrumentId": instrument_id,
+        "quantity": 1,
+        "orderType": "MARKET",
+        "orderSide": "BUY",
+        "productType": "MIS",
+    }
+    return body | overrides
+
+
+@dataclass(slots=True)
+class Answer:
+    """One request of the flow and how it ended (``status`` 0: no HTTP answer at all)."""
+
+    kind: str  # LIMIT, MARKET or CANCEL
+    sent_s: float
+    done_s: float
+    status: int
+    code: str | None
+    order_id: str | None
+
+
+@dataclass
+class OrderFlow:
+    """Concurrent order traffic; every acknowledgement is recorded as it arrives."""
+
+    prices: dict[str, float]
+    seed: int = 7
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    lost_server: bool = False  # connection errors are expected (the server was killed)
+    acked_orders: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (acct, kind)
+    acked_cancels: set[str] = field(default_factory=set)
+    answers: list[Answer] = field(default_factory=list)
+    in_flight: int = 0
+    connection_errors: int = 0
+
+    def count(self, kind: str, status: int) -> int:
+        return sum(1 for a in self.answers if a.kind == kind and a.status == status)
+
+    async def run(self, users: list[tuple[Client, str]], workers_per_user: int) -> None:
+        tasks = [
+            self._worker(client, account_id, random.Random(self.seed * 1000 + n * 10 + w))
+            for n, (client, account_id) in enumerate(users)
+            for w in range(workers_per_user)
+        ]
+        await asyncio.gather(*tasks)
+
+    async def _worker(self, client: Client, account_id: str, rng: random.Random) -> None:
+        resting: list[str] = []
+        instruments = list(self.prices)
+        while not self.stop.is_set():
+            roll = rng.random()
+            instrument_id = rng.choice(instruments)
+            if roll < 0.25 and resting:
+                order_id = resting.pop(rng.randrange(len(resting)))
+                request = ("DELETE", "/api/trading/orders", {"orderId": order_id}, "CANCEL")
+            elif roll < 0.6:
+                body = order_body(
+                    account_id,
+                    instrument_id,
+                    orderType="LIMIT",
+                    price=self.prices[instrument_id],
+                    quantity=rng.randint(1, 5),
+                )
+                request = ("POST", "/api/trading/orders", body, "LIMIT")
+            else:
+                side = rng.choice(("BUY", "SELL"))
+                body = order_body(account_id, instrument_id, orderSide=side)
+                request = ("POST", "/api/trading/orders", body, "MARKET")
+            answer = await self._send(client, *request)
+            if answer is None:
+                return
+            if answer.status == 200 and answer.kind == "LIMIT" and answer.order_id:
+                resting.append(answer.order_id)
+            if answer.status not in (200, 503):
+                await asyncio.sleep(0.02)  # keep an unexpected error from spinning
+            elif answer.status == 503:
+                await asyncio.sleep(0.005)
+
+    async def _send(
+        self, client: Client, method: str, path: str, body: dict[str, Any], kind: str
+    ) -> Answer | None:
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        self.in_flight += 1
+        try:
+            status, payload = await client.call(method, path, body)
+        except (aiohttp.ClientError, TimeoutError):
+            self.connection_errors += 1
+            if self.lost_server:
+                return None
+            raise
+        finally:
+            self.in_flight -= 1
+        order = payload.get("order") if isinstance(payload, dict) else None
+        error = payload.get("error") if isinstance(payload, dict) else None
+        order_id = order["id"] if status == 200 and order else None
+        if status == 200 and kind == "CANCEL":
+            assert order and order["status"] == "CANCELLED", payload
+            self.acked_cancels.add(order["id"])
+        elif status == 200 and order_id:
+            assert order is not None and order["status"] == "PENDING", payload
+            self.acked_orders[order_id] = (order["tradingAccountId"], kind)
+        answer = Answer(
+            kind=kind,
+            sent_s=sent,
+            done_s=loop.time(),
+            status=status,
+            code=error.get("code") if isinstance(error, dict) else None,
+            order_id=order_id,
+        )
+        self.answers.append(answer)
+        return answer
+
+
+async def wait_for(check: Any, timeout_s: float, what: str, interval_s: float = 0.05) -> float:
+    """Poll the coroutine function ``check`` until it returns true; return the seconds taken."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    while not await check():
+        if loop.time() - began > timeout_s:
+            raise AssertionError(f"{what}: not within {timeout_s} s")
+        await asyncio.sleep(interval_s)
+    return loop.time() - began
+
+
+# -- what must hold in the database after a crash or an outage --------------------------------
+
+ORDER_STATES = {
+    "LIMIT": {"PENDING", "CANCELLED", "EXECUTED"},
+    "MARKET": {"PENDING", "EXECUTED"},
+}
+
+
+async def _verify_all(dsn: str) -> dict[str, bool]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM trading_accounts")]
+        return {account_id: await verify_account(conn, account_id) for account_id in ids}
+    finally:
+        await conn.close()
+
+
+def assert_database_consistent(
+    dsn: str, acked_orders: dict[str, tuple[str, str]], acked_cancels: set[str]
+) -> dict[str, int]:
+    """Every acknowledged order and cancel is stored; ledger, funds and journal agree.
+
+    Returns the order count per status, for the report.
+    """
+    rows = {
+        r["id"]: r
+        for r in fetch(
+            dsn,
+            "SELECT id, trading_account_id, order_type, status FROM orders WHERE id = ANY($1)",
+            list(acked_orders),
+        )
+    }
+    missing = sorted(set(acked_orders) - set(rows))
+    assert not missing, f"{len(missing)} acknowledged orders lost, e.g. {missing[:5]}"
+    for order_id, (account_id, kind) in acked_orders.items():
+        row = rows[order_id]
+        assert row["trading_account_id"] == account_id, dict(row)
+        assert row["order_type"] == kind, dict(row)
+        assert row["status"] in ORDER_STATES[kind], dict(row)
+    for order_id in acked_cancels:
+        assert rows[order_id]["status"] == "CANCELLED", dict(rows[order_id])
+    accounts = assert_ledger_and_funds(dsn)
+    negative = fetch(
+        dsn, "SELECT id, balance_paise, blocked_paise FROM trading_accounts"
+        " WHERE balance_paise - blocked_paise < 0"
+    )
+    assert not negative, [dict(r) for r in negative]
+    verified = run(_verify_all(dsn))
+    assert len(verified) == accounts
+    assert all(verified.values()), verified
+    return {r["status"]: r["n"] for r in fetch(
+        dsn, "SELECT status, count(*) AS n FROM orders GROUP BY status"
+    )}
