@@ -520,12 +520,12 @@ def measure(
 
 
 def profile(run: Run, name: str, pid: int) -> subprocess.Popen[bytes]:
-    """Sample the server with py-spy for the measured window (collapsed stacks per thread)."""
+    """Sample the server with py-spy over the measured window: GIL-holding stacks per thread."""
     assert run.profile_dir is not None
     py_spy = Path(sys.executable).parent / "py-spy"
     output = run.profile_dir / f"{name}.txt"
     argv = [str(py_spy), "record", "--pid", str(pid), "--duration", str(int(run.seconds))]
-    argv += ["--rate", "100", "--format", "raw", "--threads", "--nonblocking"]
+    argv += ["--rate", "250", "--format", "raw", "--threads", "--gil", "--nonblocking"]
     return spawn([*argv, "--output", str(output)], run.profile_dir / f"{name}-py-spy.log")
 
 

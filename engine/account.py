@@ -234,7 +234,8 @@ def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
     }
     if reason is not None:
         return Decision((ev.OrderRejected(reason=reason, **fields),), reason)
-    return Decision((ev.OrderAccepted(margin_blocked_paise=block, **fields),))
+    source = c.price_source.value if c.price_source is not None else ""
+    return Decision((ev.OrderAccepted(margin_blocked_paise=block, price_source=source, **fields),))
 
 
 class Requirements(NamedTuple):
@@ -585,6 +586,8 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
         status_after=OrderStatus.EXECUTED,
         filled_before=0,
     )
+    if c.price_source is not None:
+        filled = msgspec.structs.replace(filled, price_source=c.price_source.value)
     return Decision((accepted, filled))
 
 

@@ -22,7 +22,7 @@ from engine import events as ev
 from engine.account import AccountState, apply_all, decide
 from engine.book_ops import exit_op, working_op
 from engine.clock import Clock
-from engine.enums import Rejection
+from engine.enums import PriceSource, Rejection
 from engine.instruments import Instrument, InstrumentMaster
 from engine.market_actor import BookOp, BookOps, ForgetOrder, MirrorPosition, SetExits
 from engine.market_data import MarketData
@@ -151,14 +151,23 @@ class AccountBehaviour:
         context = self.context
         now_ms = context.clock.now_ms()
         market = context.market
-        if isinstance(command, cmd.PlaceOrder | cmd.ModifyOrder):
-            instrument = command.instrument
-            index = self._index(instrument)
+        if isinstance(command, cmd.PlaceOrder):
+            index = self._index(command.instrument)
+            quote = market.quote(index)
+            return msgspec.structs.replace(
+                command,
+                now_ms=now_ms,
+                quote=quote,
+                underlying_price_paise=self._underlying(command.instrument),
+                price_source=self._resolve(index, quote is not None, command),
+            )
+        if isinstance(command, cmd.ModifyOrder):
+            index = self._index(command.instrument)
             return msgspec.structs.replace(
                 command,
                 now_ms=now_ms,
                 quote=market.quote(index),
-                underlying_price_paise=self._underlying(instrument),
+                underlying_price_paise=self._underlying(command.instrument),
             )
         if isinstance(command, cmd.FillOrder):
             return msgspec.structs.replace(
@@ -168,20 +177,38 @@ class AccountBehaviour:
             position = self.state.positions.get(command.position_id)
             if position is None:
                 return Rejection.POSITION_CLOSED
-            price = command.price_paise
+            index = self._index(command.instrument)
+            side = -1 if position.quantity > 0 else 1
+            price = market.execution_price(index, side, abs(position.quantity))
+            source = market.price_source[index] or PriceSource.LIVE
             if price <= 0:
-                side = -1 if position.quantity > 0 else 1
-                index = self._index(command.instrument)
-                price = market.execution_price(index, side, abs(position.quantity))
+                # Last tier of DOMAIN.md §5: the position's own average price, on the tick grid.
+                tick = command.instrument.tick_paise
+                price = position.average_price_paise() // tick * tick
+                source = PriceSource.POSITION_AVERAGE
             if price <= 0:
                 return Rejection.PRICE_UNAVAILABLE
+            market.count_resolution(source)
             return msgspec.structs.replace(
                 command,
                 now_ms=now_ms,
                 price_paise=price,
                 exit_order_id=command.exit_order_id or str(uuid.uuid4()),
+                price_source=source,
             )
         return msgspec.structs.replace(command, now_ms=now_ms)
+
+    def _resolve(self, index: int, quoted: bool, command: cmd.PlaceOrder) -> PriceSource | None:
+        """The price tier that values a new order (live or stored quote, else its own price)."""
+        market = self.context.market
+        source: PriceSource | None = None
+        if quoted:
+            source = market.price_source[index] or PriceSource.LIVE
+        elif command.price_paise or command.trigger_paise:
+            source = PriceSource.REQUEST
+        if source is not None:
+            market.count_resolution(source)
+        return source
 
     def _index(self, instrument: Instrument) -> int:
         index = self.context.master.index_of(instrument.instrument_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.enums import OrderType, Product, Side, Validity
+from engine.enums import OrderType, PriceSource, Product, Side, Validity
 from engine.instruments import Instrument
 from engine.quote import Quote
 
@@ -30,6 +30,7 @@ class PlaceOrder(Command, frozen=True, gc=False):
     trigger_paise: int
     quote: Quote | None
     underlying_price_paise: int = 0
+    price_source: PriceSource | None = None
 
 
 class ModifyOrder(Command, frozen=True, gc=False):
@@ -73,6 +74,7 @@ class ClosePosition(Command, frozen=True, gc=False):
     price_paise: int
     reason: str = "USER"  # USER, STOP_LOSS, TARGET, SQUARE_OFF
     trigger_level_paise: int | None = None  # the SL/target level that fired, re-checked
+    price_source: PriceSource | None = None
 
 
 class SetRiskLevels(Command, frozen=True, gc=False):

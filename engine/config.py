@@ -142,6 +142,7 @@ class MarketConfig:
     jitter_intensity_ppm: int
     jitter_convergence_ppm: int
     reference_interval_ms: int
+    last_price_store_interval_ms: int
     simulated_volatility_ppm: int
     spread_ppm: Mapping[str, Mapping[Liquidity, int]]  # "equity" | "futures" | "options"
     impact_ticks: Mapping[Liquidity, float]
@@ -345,6 +346,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             jitter_intensity_ppm=_ppm(market["jitter_intensity_pct"]),
             jitter_convergence_ppm=_fraction_ppm(market["jitter_convergence"]),
             reference_interval_ms=int(market["reference_interval_ms"]),
+            last_price_store_interval_ms=int(market["last_price_store_interval_ms"]),
             simulated_volatility_ppm=_ppm(market["simulated_volatility_pct"]),
             spread_ppm={
                 kind: _by_liquidity(table, int) for kind, table in market["spread_ppm"].items()

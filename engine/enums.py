@@ -69,6 +69,15 @@ class OrderStatus(StrEnum):
     REJECTED = "REJECTED"
 
 
+class PriceSource(StrEnum):
+    """Which tier of price resolution (DOMAIN.md §5) valued an order or priced an exit."""
+
+    LIVE = "LIVE"  # the quote source (live feed or simulation)
+    STORED = "STORED"  # the last LTP stored in the database, surviving restarts
+    REQUEST = "REQUEST"  # a price the request supplied (LIMIT, SL, SL-M terms)
+    POSITION_AVERAGE = "POSITION_AVERAGE"  # the position's own average price
+
+
 class Rejection(StrEnum):
     """Business rejections, in the order ``decide`` checks them (first match wins)."""
 

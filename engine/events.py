@@ -29,6 +29,7 @@ class OrderAccepted(Event, frozen=True, gc=False, tag=True):
     price_paise: int
     trigger_paise: int
     margin_blocked_paise: int
+    price_source: str = ""  # the PriceSource tier that valued the order
 
 
 class OrderRejected(Event, frozen=True, gc=False, tag=True):
@@ -86,6 +87,7 @@ class OrderFilled(Event, frozen=True, gc=False, tag=True):
     holding_quantity: int  # holdings after the fill (CNC sells from holdings), else unchanged
     holding_cost_paise: int
     dp_day: int  # trade day number when a DP charge was levied, else 0
+    price_source: str = ""  # set when a position was closed at a resolved price
 
 
 class PositionRiskSet(Event, frozen=True, gc=False, tag=True):

@@ -7,6 +7,8 @@ published, so a quote is always internally consistent.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from datetime import date
 
 import numpy as np
@@ -14,6 +16,7 @@ import numpy.typing as npt
 
 from engine import kernels_reference
 from engine.config import CircuitConfig, MarketConfig
+from engine.enums import PriceSource
 from engine.instruments import Instrument, InstrumentMaster
 from engine.quote import Quote
 from engine.rules import circuit_band
@@ -93,6 +96,10 @@ class MarketData:
         self.impact_ticks = [market.impact_ticks[i.liquidity] for i in master]
         self.typical_quantity = [market.typical_quantity[i.liquidity] for i in master]
         self.underlying_index = _underlying_futures(master)
+        # Where each reference came from: the quote source (LIVE) or the stored last LTP.
+        self.price_source: list[PriceSource | None] = [None] * n
+        self.resolutions: Counter[PriceSource] = Counter()
+        self._resolutions_lock = threading.Lock()
         # Session statistics, written by the market actor only.
         self.day_open = np.zeros(n, dtype=np.int64)
         self.day_high = np.zeros(n, dtype=np.int64)
@@ -138,6 +145,21 @@ class MarketData:
             )
         )
 
+    def count_resolution(self, source: PriceSource) -> None:
+        """Record which tier priced something (read by metrics)."""
+        with self._resolutions_lock:
+            self.resolutions[source] += 1
+
+    def seed_stored_prices(self, prices: dict[int, int]) -> int:
+        """Use stored last LTPs for instruments that have no reference yet; return how many."""
+        seeded = 0
+        for index, price in prices.items():
+            if price > 0 and self.reference[index] <= 0:
+                self.reference[index] = price
+                self.price_source[index] = PriceSource.STORED
+                seeded += 1
+        return seeded
+
     def underlying_price(self, instrument: Instrument) -> int:
         """The LTP of an option's underlying future (0 when unknown: margin uses the strike)."""
         index = self.underlying_index.get(instrument.underlying)
@@ -175,3 +197,7 @@ class SimulatedQuoteSource:
         snapped = (moved // data.tick) * data.tick
         np.clip(snapped, data.circuit_low, data.circuit_high, out=snapped)
         data.reference[:] = np.where(data.reference > 0, snapped, data.reference)
+        for index in np.flatnonzero(data.reference > 0):
+            # The walk is the live source for the master's prices; a stored LTP keeps its tier.
+            if data.price_source[index] is None:
+                data.price_source[index] = PriceSource.LIVE

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 import msgspec
 
 from engine.config import CircuitConfig
+from engine.enums import PriceSource
 from engine.market_data import MarketData
 from engine.rules import circuit_band
 
@@ -160,3 +161,4 @@ class PushedQuoteSource:
             low = int(data.circuit_low[index])
             high = int(data.circuit_high[index])
             data.reference[index] = min(max(snapped, low), high)
+            data.price_source[index] = PriceSource.LIVE

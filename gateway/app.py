@@ -54,6 +54,7 @@ from gateway.keys import (
 from gateway.metrics import Metrics
 from gateway.passwords import hash_password_async
 from gateway.performance import PerformanceMonitor
+from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
 from gateway.sessions import SessionStore
 from gateway.users import UserStore
@@ -115,7 +116,12 @@ def create_app(
     app[USERS] = UserStore(database)
 
     app.cleanup_ctx.extend(
-        [database_lifecycle(database, embedded), journal_lifecycle, engine_lifecycle(ticking)]
+        [
+            database_lifecycle(database, embedded),
+            journal_lifecycle,
+            prices_lifecycle,
+            engine_lifecycle(ticking),
+        ]
     )
     if pushed is not None:
         app.cleanup_ctx.append(poller_lifecycle(engine, pushed, config.market.vortex))

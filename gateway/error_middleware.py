@@ -1,7 +1,9 @@
 """Render raised API errors, engine timeouts and unexpected failures as API.md error bodies.
 
-Unexpected exceptions are logged with their stack and answered 500 without one: no stack
-trace or secret ever reaches a response body.
+A database that cannot be reached (refused or lost connections, the server shutting down, a
+statement timeout: ``persistence.journal.is_transient``) answers 503 ``UNAVAILABLE`` as API.md
+says. Other unexpected exceptions are logged with their stack and answered 500 without one: no
+stack trace or secret ever reaches a response body.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from aiohttp import web
 
 from gateway.bridge import EngineTimeoutError
 from gateway.errors import ApiError, error_response
+from persistence.journal import is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if error.status == 405:
             return error_response(405, "METHOD_NOT_ALLOWED", "Method not allowed on this route.")
         raise
-    except Exception:
+    except Exception as error:
+        if is_transient(error):
+            logger.warning("database unavailable in %s %s: %r", request.method, request.path, error)
+            return unavailable("The database is unavailable; the request was not carried out.")
         logger.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "INTERNAL", "Something went wrong on our side.")

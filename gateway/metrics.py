@@ -45,6 +45,14 @@ class EngineCollector(Collector):
             "Messages handled by the account actor pool.",
             value=engine.pool.messages_total,
         )
+        resolutions = CounterMetricFamily(
+            "paperdesk_price_resolutions",
+            "Prices resolved, by the tier that served them (DOMAIN.md §5).",
+            labels=["tier"],
+        )
+        for tier, count in sorted(engine.market.resolutions.items()):
+            resolutions.add_metric([tier.value], count)
+        yield resolutions
         yield GaugeMetricFamily(
             "paperdesk_accounts", "Trading accounts held by the engine.", value=len(registry or ())
         )

@@ -9,6 +9,7 @@ target exits), and that idle accounts passivate and come back with their state.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,13 +17,15 @@ from typing import Any
 import pytest
 
 from engine import commands as cmd
-from engine.account import AccountState, funds_identity_holds
+from engine import events as ev
+from engine.account import AccountState, funds_identity_holds, position_key
 from engine.account_actor import Outcome
 from engine.clock import FakeClock
 from engine.config import Config, load_config, merge
-from engine.enums import OrderType, Product, Rejection, Side, Validity
+from engine.enums import OrderType, PriceSource, Product, Rejection, Side, Validity
 from engine.instruments import Instrument, InstrumentMaster
 from engine.market_data import MarketData
+from engine.positions import Position
 from engine.sink import InMemorySink
 from engine.trading_engine import TradingEngine
 
@@ -381,5 +384,48 @@ def test_idle_accounts_when_passivated_then_restart_with_state(
         assert [h.inspect(f"acct-{i}", lambda s: s.balance_paise) for i in range(50)] == [
             1_000 + i for i in range(50)
         ]
+    finally:
+        h.engine.stop()
+
+
+def test_close_position_when_no_market_price_then_position_average_tier(
+    master: InstrumentMaster,
+) -> None:
+    template = master.get("NSE:WIPRO")
+    assert template is not None
+    unpriced = dataclasses.replace(
+        template,
+        instrument_id="NSE_EQ|INE000UNPRICED",
+        token=999_001,
+        symbol="UNPRICED",
+        reference_price_paise=0,
+    )
+    h = make_harness(InstrumentMaster([*master, unpriced]), "pooled", exact_config())
+    try:
+        state = AccountState("acct", balance_paise=1_000_000, deposits_paise=1_000_000)
+        position = Position(
+            position_id="p1",
+            instrument_id=unpriced.instrument_id,
+            product=Product.MIS,
+            quantity=10,
+            cost_paise=10 * 20_003,
+            margin_paise=40_006,
+            realized_pnl_paise=0,
+            opened_ms=START_MS,
+        )
+        state.positions["p1"] = position
+        state.position_ids[position_key(unpriced.instrument_id, Product.MIS)] = "p1"
+        state.blocked_paise = position.margin_paise
+        h.engine.restore_account(state)
+        close = cmd.ClosePosition(
+            now_ms=0, position_id="p1", exit_order_id="", instrument=unpriced, price_paise=0
+        )
+        outcome = h.ask("acct", close)
+        assert outcome.rejection is None
+        fill = next(e for e in outcome.events if isinstance(e, ev.OrderFilled))
+        assert fill.price_source == PriceSource.POSITION_AVERAGE.value
+        assert fill.price_paise == 20_003  # the average, already on WIPRO's one-paisa tick
+        assert fill.realized_pnl_paise == 0
+        assert h.engine.market.resolutions[PriceSource.POSITION_AVERAGE] == 1
     finally:
         h.engine.stop()

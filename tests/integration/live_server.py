@@ -13,6 +13,7 @@ every order and every cancel the server acknowledged with 200, plus every other 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,9 +188,11 @@ def _health_answers(port: int) -> bool:
 
 
 @contextmanager
-def server_process(dsn: str, work_dir: Path) -> Iterator[ServerProcess]:
+def server_process(
+    dsn: str, work_dir: Path, config_text: str = FAST_CONFIG
+) -> Iterator[ServerProcess]:
     """A started server; killed on the way out, whatever happened."""
-    server = ServerProcess(dsn, work_dir)
+    server = ServerProcess(dsn, work_dir, config_text)
     try:
         server.start()
         yield server
@@ -311,13 +314,14 @@ def order_body(account_id: str, instrument_id: str, **overrides: Any) -> dict[st
 
 @dataclass(slots=True)
 class Answer:
-    """One request of the flow and how it ended (``status`` 0: no HTTP answer at all)."""
+    """One answered request of the flow (times in event-loop seconds)."""
 
     kind: str  # LIMIT, MARKET or CANCEL
     sent_s: float
     done_s: float
     status: int
     code: str | None
+    message: str | None
     order_id: str | None
 
 
@@ -339,12 +343,33 @@ class OrderFlow:
         return sum(1 for a in self.answers if a.kind == kind and a.status == status)
 
     async def run(self, users: list[tuple[Client, str]], workers_per_user: int) -> None:
+        """Run the workers until ``stop`` is set (or, with ``lost_server``, the server dies)."""
         tasks = [
-            self._worker(client, account_id, random.Random(self.seed * 1000 + n * 10 + w))
+            asyncio.create_task(
+                self._worker(client, account_id, random.Random(self.seed * 1000 + n * 10 + w))
+            )
             for n, (client, account_id) in enumerate(users)
             for w in range(workers_per_user)
         ]
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def running(
+        self, users: list[tuple[Client, str]], workers_per_user: int
+    ) -> AsyncIterator[asyncio.Task[None]]:
+        """The flow as a task, cancelled on the way out if it is still running."""
+        task = asyncio.create_task(self.run(users, workers_per_user))
+        try:
+            yield task
+        finally:
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _worker(self, client: Client, account_id: str, rng: random.Random) -> None:
         resting: list[str] = []
@@ -408,6 +433,7 @@ class OrderFlow:
             done_s=loop.time(),
             status=status,
             code=error.get("code") if isinstance(error, dict) else None,
+            message=error.get("message") if isinstance(error, dict) else None,
             order_id=order_id,
         )
         self.answers.append(answer)
@@ -468,13 +494,36 @@ def assert_database_consistent(
         assert rows[order_id]["status"] == "CANCELLED", dict(rows[order_id])
     accounts = assert_ledger_and_funds(dsn)
     negative = fetch(
-        dsn, "SELECT id, balance_paise, blocked_paise FROM trading_accounts"
-        " WHERE balance_paise - blocked_paise < 0"
+        dsn,
+        "SELECT id, balance_paise, blocked_paise FROM trading_accounts"
+        " WHERE balance_paise - blocked_paise < 0",
     )
     assert not negative, [dict(r) for r in negative]
     verified = run(_verify_all(dsn))
     assert len(verified) == accounts
     assert all(verified.values()), verified
-    return {r["status"]: r["n"] for r in fetch(
-        dsn, "SELECT status, count(*) AS n FROM orders GROUP BY status"
-    )}
+    return {
+        r["status"]: r["n"]
+        for r in fetch(dsn, "SELECT status, count(*) AS n FROM orders GROUP BY status")
+    }
+
+
+def assert_funds_stored(dsn: str, funds_by_account: dict[str, dict[str, Any]]) -> None:
+    """The engine's funds (``GET /api/trading/funds``, taken at rest) equal the stored ones."""
+    stored = {r["id"]: r for r in fetch(dsn, "SELECT * FROM trading_accounts")}
+    for account_id, funds in funds_by_account.items():
+        row = stored[account_id]
+        assert round(funds["balance"] * 100) == row["balance_paise"], (funds, dict(row))
+        assert round(funds["blockedMargin"] * 100) == row["blocked_paise"], (funds, dict(row))
+        assert round(funds["realizedPnl"] * 100) == row["realized_pnl_paise"], (funds, dict(row))
+        assert round(funds["totalCharges"] * 100) == row["charges_paise"], (funds, dict(row))
+
+
+async def pending_market_orders(clients: list[Client]) -> int:
+    """MARKET orders still PENDING over these users' accounts (their first account each)."""
+    count = 0
+    for client in clients:
+        status, body = await client.call("GET", "/api/trading/orders?status=PENDING&limit=500")
+        assert status == 200, body
+        count += sum(1 for o in body["items"] if o["orderType"] == "MARKET")
+    return count

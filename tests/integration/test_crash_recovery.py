@@ -7,8 +7,9 @@ cancels from concurrent client tasks; after some hundreds of acknowledged orders
 gets SIGKILL while requests are in flight. Proves: every order and cancel acknowledged with
 200 before the kill is in the database and in the restarted server's order lists; the ledger
 legs sum to zero; the funds identity holds for every account; journal replay and projections
-agree for every account; and the restarted server fills the MARKET orders queued before the
-kill, takes new orders and cancels a LIMIT order that was resting before the kill.
+agree for every account; the restarted server's funds equal the stored ones; and it fills
+MARKET orders queued before the kill, takes new orders and cancels a LIMIT order that was
+resting before the kill.
 """
 
 from __future__ import annotations
@@ -16,18 +17,22 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from typing import Any
 
 import pytest
 
 from engine.instruments import InstrumentMaster
+from tests.integration.conftest import fetchval
 from tests.integration.live_server import (
     Client,
     OrderFlow,
     ServerProcess,
     assert_database_consistent,
+    assert_funds_stored,
     client_session,
     funded_users,
     order_body,
+    pending_market_orders,
     resting_prices,
     server_process,
     wait_for,
@@ -41,6 +46,7 @@ WORKERS_PER_USER = 3
 ACKED_BEFORE_KILL = 400
 IN_FLIGHT_AT_KILL_MIN = 2
 FLOW_TIMEOUT_S = 40
+FILLED_WITHIN_S = 15
 FUNDS_RUPEES = 1_000_000
 
 
@@ -50,8 +56,9 @@ class Run:
     def __init__(self) -> None:
         self.accounts: dict[str, str] = {}  # account id -> email
         self.resting: dict[str, str] = {}  # account id -> LIMIT order placed before the flow
-        self.flow: OrderFlow | None = None
+        self.flow = OrderFlow({})
         self.in_flight_at_kill = 0
+        self.funds: dict[str, dict[str, Any]] = {}
 
 
 async def trade_until_killed(server: ServerProcess, master: InstrumentMaster, run: Run) -> None:
@@ -59,37 +66,34 @@ async def trade_until_killed(server: ServerProcess, master: InstrumentMaster, ru
         users = await funded_users(session, server.base, USERS, FUNDS_RUPEES, "crash")
         prices = await resting_prices(users[0][0], master)
         flow = run.flow = OrderFlow(prices)
-        first_instrument = next(iter(prices))
+        first = next(iter(prices))
         for n, (client, account_id) in enumerate(users):
             run.accounts[account_id] = f"crash-{n}@paperdesk.test"
-            body = order_body(
-                account_id, first_instrument, orderType="LIMIT", price=prices[first_instrument]
-            )
+            body = order_body(account_id, first, orderType="LIMIT", price=prices[first])
             status, reply = await client.call("POST", "/api/trading/orders", body)
             assert status == 200, reply
             run.resting[account_id] = reply["order"]["id"]
             flow.acked_orders[reply["order"]["id"]] = (account_id, "LIMIT")
 
-        traffic = asyncio.create_task(flow.run(users, WORKERS_PER_USER))
+        async with flow.running(users, WORKERS_PER_USER) as traffic:
 
-        async def kill_point() -> bool:
-            if traffic.done():
-                traffic.result()  # a worker failed: raise it here
-            return (
-                len(flow.acked_orders) >= ACKED_BEFORE_KILL
-                and flow.in_flight >= IN_FLIGHT_AT_KILL_MIN
-            )
+            async def kill_point() -> bool:
+                if traffic.done():
+                    traffic.result()  # a worker failed: raise it here
+                return (
+                    len(flow.acked_orders) >= ACKED_BEFORE_KILL
+                    and flow.in_flight >= IN_FLIGHT_AT_KILL_MIN
+                )
 
-        await wait_for(kill_point, FLOW_TIMEOUT_S, "acknowledged orders before the kill", 0.002)
-        flow.lost_server = True
-        os.kill(server.pid, signal.SIGKILL)
-        run.in_flight_at_kill = flow.in_flight
-        await asyncio.wait_for(traffic, 30)
+            await wait_for(kill_point, FLOW_TIMEOUT_S, "acknowledged orders before the kill", 0.002)
+            flow.lost_server = True  # from here on, connection errors end the workers
+            os.kill(server.pid, signal.SIGKILL)
+            run.in_flight_at_kill = flow.in_flight
+            await asyncio.wait_for(traffic, 30)
 
 
 async def check_restarted(server: ServerProcess, run: Run) -> None:
     flow = run.flow
-    assert flow is not None
     async with client_session() as session:
         clients: dict[str, Client] = {}
         for account_id, email in run.accounts.items():
@@ -102,31 +106,31 @@ async def check_restarted(server: ServerProcess, run: Run) -> None:
                 assert listed[order_id]["status"] == "CANCELLED", listed[order_id]
 
         async def market_orders_filled() -> bool:
-            for client in clients.values():
-                status, body = await client.call("GET", "/api/trading/orders?status=PENDING")
-                assert status == 200, body
-                if any(o["orderType"] == "MARKET" for o in body["items"]):
-                    return False
-            return True
+            return await pending_market_orders(list(clients.values())) == 0
 
-        # MARKET orders acknowledged but not yet filled at the kill fill after the restart.
-        await wait_for(market_orders_filled, 15, "MARKET orders queued before the kill")
+        # MARKET orders acknowledged but not filled at the kill are queued again at recovery.
+        await wait_for(market_orders_filled, FILLED_WITHIN_S, "MARKET orders from before the kill")
 
         instrument_id = next(iter(flow.prices))
         for account_id, client in clients.items():
             resting_id = run.resting[account_id]
-            status, body = await client.call(
-                "DELETE", f"/api/trading/orders?orderId={resting_id}"
-            )
+            status, body = await client.call("DELETE", f"/api/trading/orders?orderId={resting_id}")
             assert (status, body["order"]["status"]) == (200, "CANCELLED"), body
             flow.acked_cancels.add(resting_id)
-            for kind in ("LIMIT", "MARKET"):
-                extra = {"orderType": "LIMIT", "price": flow.prices[instrument_id]}
-                body = order_body(account_id, instrument_id, **(extra if kind == "LIMIT" else {}))
+            limit = {"orderType": "LIMIT", "price": flow.prices[instrument_id]}
+            for kind, terms in (("LIMIT", limit), ("MARKET", {})):
+                body = order_body(account_id, instrument_id, **terms)
                 status, reply = await client.call("POST", "/api/trading/orders", body)
                 assert status == 200, reply
                 flow.acked_orders[reply["order"]["id"]] = (account_id, kind)
-        await wait_for(market_orders_filled, 15, "MARKET orders placed after the restart")
+        await wait_for(market_orders_filled, FILLED_WITHIN_S, "MARKET orders after the restart")
+
+        for account_id, client in clients.items():
+            status, funds = await client.call(
+                "GET", f"/api/trading/funds?tradingAccountId={account_id}"
+            )
+            assert status == 200, funds
+            run.funds[account_id] = funds
 
 
 def test_server_killed_during_order_flow_when_restarted_then_nothing_acknowledged_lost(
@@ -137,7 +141,6 @@ def test_server_killed_during_order_flow_when_restarted_then_nothing_acknowledge
         asyncio.run(trade_until_killed(server, master, run))
         assert server.process is not None and server.process.wait(10) == -signal.SIGKILL
         flow = run.flow
-        assert flow is not None
         assert run.in_flight_at_kill >= 1, "the kill must hit requests in flight"
         assert len(flow.acked_orders) >= ACKED_BEFORE_KILL
         unexpected = [a for a in flow.answers if a.status != 200]
@@ -145,15 +148,18 @@ def test_server_killed_during_order_flow_when_restarted_then_nothing_acknowledge
 
         # The database alone, before any restart: nothing acknowledged is missing.
         at_kill = assert_database_consistent(database, flow.acked_orders, flow.acked_cancels)
-        print(
-            f"acked orders {len(flow.acked_orders)}, acked cancels {len(flow.acked_cancels)},"
-            f" in flight at kill {run.in_flight_at_kill}, stored {sum(at_kill.values())}"
-            f" {at_kill}, first start {server.started_in_s:.2f} s"
-        )
+        acked_at_kill = len(flow.acked_orders)
+        unacked_stored = fetchval(database, "SELECT count(*) FROM orders") - acked_at_kill
 
         server.start()
         asyncio.run(check_restarted(server, run))
         assert server.stop() == 0, server.log_tail()
-        statuses = assert_database_consistent(database, flow.acked_orders, flow.acked_cancels)
-        assert statuses.get("PENDING", 0) > 0 and statuses.get("EXECUTED", 0) > 0, statuses
-        print(f"after restart {statuses}, restart {server.started_in_s:.2f} s")
+        final = assert_database_consistent(database, flow.acked_orders, flow.acked_cancels)
+        assert final.get("PENDING", 0) > 0 and final.get("EXECUTED", 0) > 0, final
+        assert_funds_stored(database, run.funds)
+        print(
+            f"\nacked before the kill: {acked_at_kill} orders, {len(flow.acked_cancels) - USERS}"
+            f" cancels; in flight at the kill {run.in_flight_at_kill}; stored then {at_kill}"
+            f" ({unacked_stored} not acknowledged); after the restart {final};"
+            f" restart took {server.started_in_s:.2f} s"
+        )

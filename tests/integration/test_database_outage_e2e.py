@@ -5,16 +5,22 @@ PostgreSQL of the test's own, which the test really stops (``pg_ctl stop``, fast
 connection is cut) and starts again on the same data directory while client tasks keep
 placing and cancelling orders. Proves: while the database is down, order placement answers
 503 with the API.md ``UNAVAILABLE`` error body, and so does a read that needs the database;
-``/api/health/detailed`` reports the journal check unhealthy; nothing acknowledged before,
-during or after the outage is lost; once the database is back the service resumes by itself
-within a bounded time (no restart, no operator); afterwards every MARKET order fills, the
-engine's funds equal the stored ones, and the ledger, funds identity and journal replay
-checks pass for every account.
+``/api/health`` and ``/api/health/detailed`` report the journal unhealthy; a refused write
+leaves nothing behind; nothing acknowledged before, during or after the outage is lost; once
+the database is back the service resumes by itself within a bounded time; afterwards every
+MARKET order fills, the engine's funds equal the stored ones, and the ledger, funds identity
+and journal replay checks pass for every account.
+
+A second test shows a gap (strict xfail until the engine handles it): a MARKET fill that falls
+due while the journal is degraded is dropped, and the order stays PENDING after the database
+is back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +28,18 @@ import pytest
 
 from engine.instruments import InstrumentMaster
 from persistence.embedded import EmbeddedPostgres
-from tests.integration.conftest import fetch
+from tests.integration.conftest import fetchval
 from tests.integration.live_server import (
+    FAST_CONFIG,
     Client,
     OrderFlow,
     ServerProcess,
     assert_database_consistent,
+    assert_funds_stored,
     client_session,
     funded_users,
     order_body,
+    pending_market_orders,
     resting_prices,
     server_process,
     wait_for,
@@ -47,7 +56,21 @@ REFUSED_DURING_OUTAGE_MIN = 20
 DOWN_S_MIN = 1.0
 DEGRADED_WITHIN_S = 10.0
 RESUMED_WITHIN_S = 10.0
+FILLED_WITHIN_S = 15.0
 FUNDS_RUPEES = 1_000_000
+# The gateway's answer when the engine's reply (held until the journal commits) times out.
+OUTCOME_UNKNOWN = "outcome is unknown"
+
+
+@pytest.fixture
+def postgres(pg_data_dir: Path) -> Iterator[EmbeddedPostgres]:
+    """An embedded PostgreSQL of this test's own, which the test may stop and start."""
+    server = EmbeddedPostgres(pg_data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def assert_unavailable(status: int, body: Any) -> None:
@@ -58,10 +81,16 @@ def assert_unavailable(status: int, body: Any) -> None:
     assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
 
 
+async def journal_status(client: Client) -> tuple[int, str]:
+    status, body = await client.call("GET", "/api/health/detailed")
+    return status, body["checks"]["journal"]["status"]
+
+
 class Outage:
-    """Times (event-loop seconds) of the outage, and what the server said meanwhile."""
+    """Times (event-loop seconds) of the outage, and what the engine held at the end."""
 
     def __init__(self) -> None:
+        self.flow = OrderFlow({})
         self.stop_began = 0.0
         self.degraded_at = 0.0
         self.start_began = 0.0
@@ -70,99 +99,82 @@ class Outage:
         self.funds: dict[str, dict[str, Any]] = {}
 
 
-async def journal_status(client: Client) -> tuple[int, str]:
-    status, body = await client.call("GET", "/api/health/detailed")
-    return status, body["checks"]["journal"]["status"]
-
-
 async def run_outage(
-    server: ServerProcess,
-    postgres: EmbeddedPostgres,
-    master: InstrumentMaster,
-    flow_box: list[OrderFlow],
-    outage: Outage,
+    server: ServerProcess, postgres: EmbeddedPostgres, master: InstrumentMaster, outage: Outage
 ) -> None:
     loop = asyncio.get_running_loop()
     async with client_session() as session:
         users = await funded_users(session, server.base, USERS, FUNDS_RUPEES, "outage")
         prices = await resting_prices(users[0][0], master)
-        flow = OrderFlow(prices, seed=11)
-        flow_box.append(flow)
+        flow = outage.flow = OrderFlow(prices, seed=11)
         probe, probe_account = users[0]
-        instrument_id = next(iter(prices))
-        resting = order_body(
-            probe_account, instrument_id, orderType="LIMIT", price=prices[instrument_id]
-        )
-        traffic = asyncio.create_task(flow.run(users, WORKERS_PER_USER))
+        first = next(iter(prices))
+        resting = order_body(probe_account, first, orderType="LIMIT", price=prices[first])
 
-        async def acked_at_least(count: int) -> bool:
-            if traffic.done():
-                traffic.result()  # a worker failed: raise it here
-            return len(flow.acked_orders) >= count
+        async with flow.running(users, WORKERS_PER_USER) as traffic:
 
-        await wait_for(lambda: acked_at_least(ACKED_BEFORE_OUTAGE), 30, "orders before outage")
-        assert await journal_status(probe) == (200, "healthy")
+            async def acked_at_least(count: int) -> bool:
+                if traffic.done():
+                    traffic.result()  # a worker failed: raise it here
+                return len(flow.acked_orders) >= count
 
-        outage.stop_began = loop.time()
-        await asyncio.to_thread(postgres.stop)
+            await wait_for(lambda: acked_at_least(ACKED_BEFORE_OUTAGE), 30, "orders before")
+            assert await journal_status(probe) == (200, "healthy")
 
-        async def journal_unhealthy() -> bool:
-            return (await journal_status(probe))[1] != "healthy"
+            outage.stop_began = loop.time()
+            await asyncio.to_thread(postgres.stop)
 
-        await wait_for(journal_unhealthy, DEGRADED_WITHIN_S, "journal reported unhealthy")
-        outage.degraded_at = loop.time()
-        status, body = await probe.call("GET", "/api/health/detailed")
-        assert status == 503 and body["status"] == "unhealthy", body
-        assert body["checks"]["journal"]["status"] == "unhealthy", body
-        status, body = await probe.call("GET", "/api/health")
-        assert (status, body["status"]) == (503, "unhealthy"), body
+            async def journal_unhealthy() -> bool:
+                return (await journal_status(probe))[1] != "healthy"
 
-        # Writes are refused with the API.md body; so is a read that needs the database.
-        assert_unavailable(*await probe.call("POST", "/api/trading/orders", resting))
-        assert_unavailable(*await probe.call("GET", "/api/trading/orders"))
+            await wait_for(journal_unhealthy, DEGRADED_WITHIN_S, "journal reported unhealthy")
+            outage.degraded_at = loop.time()
+            status, body = await probe.call("GET", "/api/health/detailed")
+            assert (status, body["status"]) == (503, "unhealthy"), body
+            assert body["checks"]["journal"]["status"] == "unhealthy", body
+            status, body = await probe.call("GET", "/api/health")
+            assert (status, body["status"]) == (503, "unhealthy"), body
 
-        async def refused_enough() -> bool:
-            refused = [a for a in flow.answers if a.sent_s > outage.degraded_at]
-            return (
-                loop.time() - outage.degraded_at >= DOWN_S_MIN
-                and len(refused) >= REFUSED_DURING_OUTAGE_MIN
-            )
+            # Writes are refused with the API.md body; so is a read that needs the database.
+            assert_unavailable(*await probe.call("POST", "/api/trading/orders", resting))
+            assert_unavailable(*await probe.call("GET", "/api/trading/orders"))
 
-        await wait_for(refused_enough, 20, "requests refused during the outage")
+            async def refused_enough() -> bool:
+                refused = [a for a in flow.answers if a.sent_s > outage.degraded_at]
+                return (
+                    loop.time() - outage.degraded_at >= DOWN_S_MIN
+                    and len(refused) >= REFUSED_DURING_OUTAGE_MIN
+                )
 
-        outage.start_began = loop.time()
-        dsn = await asyncio.to_thread(postgres.start)
-        assert dsn == server.dsn
-        outage.started_at = loop.time()
+            await wait_for(refused_enough, 20, "requests refused during the outage")
 
-        async def write_accepted() -> bool:
-            status, body = await probe.call("POST", "/api/trading/orders", resting)
-            if status == 200:
-                flow.acked_orders[body["order"]["id"]] = (probe_account, "LIMIT")
-                return True
-            assert_unavailable(status, body)
-            return False
+            outage.start_began = loop.time()
+            assert await asyncio.to_thread(postgres.start) == server.dsn
+            outage.started_at = loop.time()
 
-        await wait_for(write_accepted, RESUMED_WITHIN_S, "writes accepted again", 0.1)
-        outage.resumed_at = loop.time()
-        assert await journal_status(probe) == (200, "healthy")
+            async def write_accepted() -> bool:
+                status, body = await probe.call("POST", "/api/trading/orders", resting)
+                if status == 200:
+                    flow.acked_orders[body["order"]["id"]] = (probe_account, "LIMIT")
+                    return True
+                assert_unavailable(status, body)
+                return False
 
-        after = len(flow.acked_orders) + ACKED_AFTER_OUTAGE
-        await wait_for(lambda: acked_at_least(after), 30, "orders after the outage")
-        flow.stop.set()
-        await asyncio.wait_for(traffic, 30)
+            await wait_for(write_accepted, RESUMED_WITHIN_S, "writes accepted again", 0.1)
+            outage.resumed_at = loop.time()
+            assert await journal_status(probe) == (200, "healthy")
+
+            after = len(flow.acked_orders) + ACKED_AFTER_OUTAGE
+            await wait_for(lambda: acked_at_least(after), 30, "orders after the outage")
+            flow.stop.set()
+            await asyncio.wait_for(traffic, 30)
 
         clients = {account_id: client for client, account_id in users}
 
         async def market_orders_filled() -> bool:
-            for client in clients.values():
-                status, body = await client.call("GET", "/api/trading/orders?status=PENDING")
-                assert status == 200, body
-                if any(o["orderType"] == "MARKET" for o in body["items"]):
-                    return False
-            return True
+            return await pending_market_orders(list(clients.values())) == 0
 
-        await wait_for(market_orders_filled, 15, "every MARKET order filled")
+        await wait_for(market_orders_filled, FILLED_WITHIN_S, "every MARKET order filled")
         for account_id, client in clients.items():
             listed = await client.orders(account_id)
             mine = {i for i, (owner, _) in flow.acked_orders.items() if owner == account_id}
@@ -174,52 +186,118 @@ async def run_outage(
             outage.funds[account_id] = funds
 
 
-def check_answers(flow: OrderFlow, outage: Outage) -> dict[str, int]:
-    """Only 200 or 503 UNAVAILABLE; nothing accepted while the journal was degraded."""
-    odd = [a for a in flow.answers if a.status not in (200, 503)]
+def check_answers(outage: Outage, stored_orders: int) -> dict[str, int]:
+    """Only 200 or 503 UNAVAILABLE; nothing accepted while degraded; refusals leave nothing."""
+    answers = outage.flow.answers
+    odd = [a for a in answers if a.status not in (200, 503)]
     assert not odd, odd[:5]
-    assert all(a.code == "UNAVAILABLE" for a in flow.answers if a.status == 503)
+    assert all(a.code == "UNAVAILABLE" for a in answers if a.status == 503)
     while_down = [
-        a for a in flow.answers if a.sent_s > outage.degraded_at and a.done_s < outage.start_began
+        a for a in answers if a.sent_s > outage.degraded_at and a.done_s < outage.start_began
     ]
     assert while_down, "no request was answered while the database was down"
     assert all(a.status == 503 for a in while_down), [a for a in while_down if a.status != 503]
-    after = [a for a in flow.answers if a.sent_s > outage.resumed_at]
+    after = [a for a in answers if a.sent_s > outage.resumed_at]
     assert after and all(a.status == 200 for a in after), [a for a in after if a.status != 200]
+    # A placement answered 503 "outcome unknown" (accepted by its account, reply timed out
+    # waiting for the commit) may exist; a plain refusal never leaves an order behind.
+    unknown = [
+        a
+        for a in answers
+        if a.status == 503 and a.kind != "CANCEL" and OUTCOME_UNKNOWN in (a.message or "")
+    ]
+    unacknowledged = stored_orders - len(outage.flow.acked_orders)
+    assert 0 <= unacknowledged <= len(unknown), (unacknowledged, len(unknown))
     return {
-        "answers": len(flow.answers),
-        "refused": sum(1 for a in flow.answers if a.status == 503),
+        "answers": len(answers),
+        "refused": sum(1 for a in answers if a.status == 503),
         "refused_while_down": len(while_down),
-        "acked_orders": len(flow.acked_orders),
-        "acked_cancels": len(flow.acked_cancels),
+        "outcome_unknown": len(unknown),
+        "stored_unacknowledged": unacknowledged,
+        "acked_orders": len(outage.flow.acked_orders),
+        "acked_cancels": len(outage.flow.acked_cancels),
     }
 
 
 def test_database_restarted_under_load_when_back_then_service_resumes_and_nothing_lost(
-    pg_data_dir: Path, master: InstrumentMaster
+    postgres: EmbeddedPostgres, master: InstrumentMaster
 ) -> None:
-    postgres = EmbeddedPostgres(pg_data_dir)
-    dsn = postgres.start()
-    try:
-        flow_box: list[OrderFlow] = []
-        outage = Outage()
-        with work_directory() as work, server_process(dsn, work) as server:
-            asyncio.run(run_outage(server, postgres, master, flow_box, outage))
-            assert server.stop() == 0, server.log_tail()
-        flow = flow_box[0]
-        summary = check_answers(flow, outage)
-        statuses = assert_database_consistent(dsn, flow.acked_orders, flow.acked_cancels)
-        stored = {r["id"]: r for r in fetch(dsn, "SELECT * FROM trading_accounts")}
-        for account_id, funds in outage.funds.items():
-            row = stored[account_id]
-            assert round(funds["balance"] * 100) == row["balance_paise"], (funds, dict(row))
-            assert round(funds["blockedMargin"] * 100) == row["blocked_paise"], (funds, dict(row))
-        print(
-            f"{summary} {statuses}"
-            f" degraded after {outage.degraded_at - outage.stop_began:.2f} s,"
-            f" down {outage.start_began - outage.stop_began:.2f} s,"
-            f" restart {outage.started_at - outage.start_began:.2f} s,"
-            f" resumed {outage.resumed_at - outage.started_at:.2f} s after the restart"
+    dsn = postgres.dsn()
+    outage = Outage()
+    with work_directory() as work, server_process(dsn, work) as server:
+        asyncio.run(run_outage(server, postgres, master, outage))
+        assert server.stop() == 0, server.log_tail()
+    flow = outage.flow
+    summary = check_answers(outage, fetchval(dsn, "SELECT count(*) FROM orders"))
+    statuses = assert_database_consistent(dsn, flow.acked_orders, flow.acked_cancels)
+    assert_funds_stored(dsn, outage.funds)
+    print(
+        f"\n{summary} {statuses};"
+        f" degraded {outage.degraded_at - outage.stop_began:.2f} s after the stop,"
+        f" down {outage.start_began - outage.stop_began:.2f} s,"
+        f" restart {outage.started_at - outage.start_began:.2f} s,"
+        f" writes accepted {outage.resumed_at - outage.started_at:.2f} s after the restart"
+    )
+
+
+FILL_DELAY_MS = 2000
+DELAYED_FILLS = FAST_CONFIG.replace(
+    "market_fill_delay_ms = 0", f"market_fill_delay_ms = {FILL_DELAY_MS}"
+)
+
+
+async def fill_due_while_degraded(
+    server: ServerProcess, postgres: EmbeddedPostgres, master: InstrumentMaster
+) -> str:
+    """Place a MARKET order, take the database down before its fill is due, bring it back;
+    return the order's status a few seconds later."""
+    loop = asyncio.get_running_loop()
+    async with client_session() as session:
+        [(client, account_id)] = await funded_users(session, server.base, 1, 100_000, "due")
+        prices = await resting_prices(client, master)
+        first = next(iter(prices))
+        status, body = await client.call(
+            "POST", "/api/trading/orders", order_body(account_id, first)
         )
-    finally:
-        postgres.stop()
+        assert status == 200, body
+        order_id = body["order"]["id"]
+        fill_due = loop.time() + FILL_DELAY_MS / 1000
+        await asyncio.to_thread(postgres.stop)
+        # A write makes the journal find out; its reply waits for the commit.
+        resting = order_body(account_id, first, orderType="LIMIT", price=prices[first])
+        stuck = asyncio.create_task(client.call("POST", "/api/trading/orders", resting))
+
+        async def journal_unhealthy() -> bool:
+            return (await journal_status(client))[1] != "healthy"
+
+        await wait_for(journal_unhealthy, DEGRADED_WITHIN_S, "journal reported unhealthy")
+        assert loop.time() < fill_due, "degraded too late for this test to mean anything"
+        await asyncio.sleep(fill_due - loop.time() + 0.5)
+        assert (await journal_status(client))[1] == "unhealthy"  # the fill fell due meanwhile
+        assert await asyncio.to_thread(postgres.start) == server.dsn
+        await stuck
+
+        async def executed() -> bool:
+            return await pending_market_orders([client]) == 0
+
+        with contextlib.suppress(AssertionError):  # still PENDING: the gap this test shows
+            await wait_for(executed, 5, "the MARKET order filled")
+        status, body = await client.call("GET", "/api/trading/orders")
+        assert status == 200, body
+        found: str = next(o["status"] for o in body["items"] if o["id"] == order_id)
+        return found
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine gap: AccountBehaviour._handle drops market-originated commands (fills,"
+    " triggers, exits) while the journal is degraded, after the market actor already took"
+    " the order off its queue or book, so the order stays PENDING until a process restart",
+)
+def test_market_fill_due_during_outage_when_database_back_then_order_fills(
+    postgres: EmbeddedPostgres, master: InstrumentMaster
+) -> None:
+    with work_directory() as work, server_process(postgres.dsn(), work, DELAYED_FILLS) as server:
+        status = asyncio.run(fill_due_while_degraded(server, postgres, master))
+        assert server.stop() == 0, server.log_tail()
+    assert status == "EXECUTED"

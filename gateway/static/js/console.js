@@ -1,0 +1,158 @@
+// The console: profile, bank accounts, deposit and withdrawal requests with their status, and
+// the ledger, all from GET /api/console and its POST actions.
+
+import { api, clearFormErrors, showFormError } from "./api.js";
+import { $, fillRows, formValues, h } from "./dom.js";
+import { pnl, pnlClass, rupees, when } from "./format.js";
+
+export class ConsoleScreen {
+  constructor({ toast, onProfile }) {
+    this.toast = toast;
+    this.onProfile = onProfile;
+    this.data = null;
+    this.bind();
+  }
+
+  bind() {
+    this.action($("#profile-form"), (v) => ({ action: "UPDATE_PROFILE", name: v.name }), (reply) => {
+      this.onProfile(reply.user);
+      return "Name saved.";
+    });
+    this.action(
+      $("#password-form"),
+      (v) => ({ action: "CHANGE_PASSWORD", currentPassword: v.currentPassword, newPassword: v.newPassword }),
+      () => "Password changed. Other sessions were signed out.",
+    );
+    this.action(
+      $("#bank-form"),
+      (v) => ({ action: "ADD_BANK_ACCOUNT", bankName: v.bankName, accountHolder: v.accountHolder, accountNumber: v.accountNumber, ifsc: v.ifsc.toUpperCase() }),
+      () => "Bank account added.",
+    );
+    this.action(
+      $("#deposit-form"),
+      (v) => ({ action: "REQUEST_DEPOSIT", amount: amount(v.amount), ...(v.bankAccountId ? { bankAccountId: v.bankAccountId } : {}), reference: v.reference }),
+      (reply) => `Deposit of ${rupees(reply.deposit.amount)} requested; it waits for approval.`,
+    );
+    this.action(
+      $("#withdraw-form"),
+      (v) => ({ action: "REQUEST_WITHDRAWAL", amount: amount(v.amount), bankAccountId: v.bankAccountId }),
+      (reply) => `Withdrawal of ${rupees(reply.withdrawal.amount)} requested; the amount is blocked until a decision.`,
+    );
+  }
+
+  /** Wire a form to a POST /api/console action; errors land next to their fields. */
+  action(form, build, success) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearFormErrors(form);
+      const button = form.querySelector('button[type="submit"]');
+      button.disabled = true;
+      try {
+        const reply = await api("POST", "/api/console", build(formValues(form)));
+        this.toast(success(reply), "ok");
+        if (form.id !== "profile-form") form.reset();
+        await this.load();
+      } catch (error) {
+        showFormError(form, error);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  async load() {
+    this.data = await api("GET", "/api/console");
+    this.render();
+    return this.data;
+  }
+
+  render() {
+    const { user, funds, bankAccounts, deposits, withdrawals, transactions } = this.data;
+    kv($("#profile"), [
+      ["Name", user.name], ["Email", user.email], ["Role", user.role], ["Member since", when(user.createdAt)],
+    ]);
+    const nameInput = $("#profile-name");
+    if (document.activeElement !== nameInput) nameInput.value = user.name;
+    kv($("#console-funds"), [
+      ["Balance", rupees(funds.balance)], ["Available", rupees(funds.availableMargin)],
+      ["Blocked", rupees(funds.blockedMargin)], ["Realized P&L", pnl(funds.realizedPnl)],
+      ["Charges paid", rupees(funds.totalCharges)],
+    ]);
+
+    const banks = $("#bank-list");
+    banks.replaceChildren(
+      ...bankAccounts.map((b) =>
+        h(
+          "li",
+          {},
+          h("span", {}, h("strong", {}, b.bankName), ` ${b.accountNumber} · ${b.ifsc} · ${b.accountHolder}`),
+          h("button", { type: "button", class: "btn-quiet", "aria-label": `Remove ${b.bankName} ${b.accountNumber}`, onclick: () => this.removeBank(b) }, "Remove"),
+        ),
+      ),
+    );
+    if (!bankAccounts.length) banks.replaceChildren(h("li", { class: "empty" }, "No bank accounts yet."));
+    for (const select of document.querySelectorAll(".bank-select")) {
+      const optional = select.id === "deposit-bank";
+      select.replaceChildren(
+        h("option", { value: "" }, optional ? "Not specified" : bankAccounts.length ? "Choose an account" : "Add a bank account first"),
+        ...bankAccounts.map((b) => h("option", { value: b.id }, `${b.bankName} ${b.accountNumber}`)),
+      );
+    }
+
+    const requests = [
+      ...deposits.map((d) => ({ ...d, kind: "Deposit" })),
+      ...withdrawals.map((w) => ({ ...w, kind: "Withdrawal" })),
+    ].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
+    fillRows(
+      $("#requests-table tbody"),
+      requests.map((r) =>
+        h(
+          "tr",
+          { dataset: { requestId: r.id, status: r.status } },
+          h("td", {}, when(r.createdAt)),
+          h("td", {}, r.kind),
+          h("td", { class: "num" }, rupees(r.amount)),
+          h("td", {}, h("span", { class: `status status-${r.status.toLowerCase()}` }, r.status)),
+          h("td", {}, when(r.decidedAt)),
+          h("td", {}, r.remarks || ""),
+        ),
+      ),
+      "No requests yet.",
+    );
+
+    fillRows(
+      $("#ledger-table tbody"),
+      transactions.map((t) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, when(t.createdAt)),
+          h("td", {}, t.kind.replaceAll("_", " ").toLowerCase()),
+          h("td", { class: `num ${pnlClass(t.amount)}` }, pnl(t.amount)),
+          h("td", { class: "num" }, rupees(t.balanceAfter)),
+          h("td", { class: "muted" }, t.description || t.reference || ""),
+        ),
+      ),
+      "No transactions yet.",
+    );
+  }
+
+  async removeBank(bank) {
+    try {
+      await api("POST", "/api/console", { action: "REMOVE_BANK_ACCOUNT", bankAccountId: bank.id });
+      this.toast(`Removed ${bank.bankName} ${bank.accountNumber}.`, "ok");
+      await this.load();
+    } catch (error) {
+      this.toast(String(error.message), "error");
+    }
+  }
+}
+
+function amount(text) {
+  const n = Number(text);
+  return text === "" || Number.isNaN(n) ? 0 : n;
+}
+
+export function kv(dl, pairs) {
+  dl.replaceChildren(...pairs.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v ?? "—"))));
+}

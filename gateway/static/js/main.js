@@ -1,0 +1,176 @@
+// The app shell: sign-in and registration, the session (cookie + CSRF token kept in
+// sessionStorage), hash routing between Trade, Console and Admin, toasts and the live feed.
+
+import { AdminScreen } from "./admin.js";
+import {
+  api, clearFormErrors, hasCsrf, onUnauthenticated, setCsrf, showFormError,
+} from "./api.js";
+import { ConsoleScreen } from "./console.js";
+import { $, $$, formValues, h } from "./dom.js";
+import { LiveFeed } from "./live.js";
+import { TradingScreen } from "./trading.js";
+
+const VIEWS = ["auth", "trade", "console", "admin"];
+const TOAST_MS = 7000;
+
+const state = { user: null, accountId: null };
+
+function toast(message, kind = "info") {
+  const box = $("#toasts");
+  const item = h(
+    "div",
+    { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : undefined },
+    h("span", {}, message),
+    h("button", { type: "button", class: "btn-quiet", "aria-label": "Dismiss", onclick: () => item.remove() }, "×"),
+  );
+  box.append(item);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => item.remove(), kind === "error" ? TOAST_MS * 2 : TOAST_MS);
+}
+
+const feedStatus = $("#feed-status");
+const feed = new LiveFeed({
+  onMessage: (frame) => trading.onFrame(frame),
+  onState: (status, detail, attempt) => {
+    feedStatus.dataset.state = status;
+    feedStatus.textContent = status === "live" ? "● live" : detail ? `○ ${detail}` : `○ ${status}`;
+    if (status === "live" && wasDown) trading.resync();
+    wasDown = status !== "live";
+    // Several failures in a row may mean the session ended: ask the API, which says so.
+    if (status === "reconnecting" && attempt >= 3) api("GET", "/api/auth/session").catch(() => {});
+  },
+});
+let wasDown = false;
+
+const trading = new TradingScreen({ feed, toast });
+const consoleScreen = new ConsoleScreen({
+  toast,
+  onProfile: (user) => {
+    state.user = { ...state.user, ...user };
+    showWho();
+  },
+});
+const admin = new AdminScreen({ toast });
+
+function show(view) {
+  for (const name of VIEWS) $(`#view-${name}`).hidden = name !== view;
+  for (const link of $$("#nav a")) {
+    if (link.dataset.view === view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  document.body.dataset.view = view;
+}
+
+async function route() {
+  if (!state.user) {
+    show("auth");
+    return;
+  }
+  let view = location.hash.replace(/^#\//, "") || "trade";
+  if (!VIEWS.includes(view) || view === "auth") view = "trade";
+  if (view === "admin" && state.user.role !== "ADMIN") view = "trade";
+  show(view);
+  try {
+    if (view === "console") await consoleScreen.load();
+    if (view === "admin") await admin.load();
+  } catch (error) {
+    toast(String(error.message), "error");
+  }
+}
+
+function showWho() {
+  $("#who").textContent = state.user ? `${state.user.name} · ${state.user.role}` : "";
+}
+
+async function enter(user) {
+  state.user = user;
+  const consoleData = await api("GET", "/api/console");
+  state.accountId = consoleData.tradingAccount.id;
+  $("#nav").hidden = false;
+  $("#logout").hidden = false;
+  $("#nav-admin").hidden = user.role !== "ADMIN";
+  showWho();
+  feed.start();
+  await route();
+  await trading.start(state.accountId);
+  $("#main").focus();
+}
+
+function leave(message) {
+  state.user = null;
+  state.accountId = null;
+  setCsrf(null);
+  feed.stop();
+  trading.stop();
+  $("#nav").hidden = true;
+  $("#logout").hidden = true;
+  showWho();
+  show("auth");
+  if (message) toast(message, "info");
+  $("#login-email").focus();
+}
+
+async function login(email, password) {
+  const reply = await api("POST", "/api/auth/login", { email, password }, { quietAuth: true });
+  setCsrf(reply.csrfToken);
+  await enter(reply.user);
+}
+
+$("#login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearFormErrors(form);
+  const v = formValues(form);
+  try {
+    await login(v.email, $("#login-password").value);
+    form.reset();
+  } catch (error) {
+    showFormError(form, error);
+  }
+});
+
+$("#register-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearFormErrors(form);
+  const v = formValues(form);
+  const password = $("#register-password").value;
+  try {
+    await api("POST", "/api/auth/register", { name: v.name, email: v.email, password }, { quietAuth: true });
+    await login(v.email, password);
+    form.reset();
+    toast("Welcome! Request a deposit in the Console to start trading.", "ok");
+  } catch (error) {
+    showFormError(form, error);
+  }
+});
+
+$("#logout").addEventListener("click", async () => {
+  try {
+    await api("POST", "/api/auth/logout");
+  } catch {
+    // The session may already be gone; signing out locally is what matters.
+  }
+  leave("You are logged out.");
+});
+
+onUnauthenticated(() => {
+  if (state.user) leave("Your session has ended. Please log in again.");
+});
+
+window.addEventListener("hashchange", () => route());
+
+async function boot() {
+  show("auth");
+  if (!hasCsrf()) return; // a cookie alone cannot make changes: log in again for a token
+  try {
+    const session = await api("GET", "/api/auth/session", undefined, { quietAuth: true });
+    await enter(session.user);
+  } catch {
+    setCsrf(null);
+  }
+}
+
+// Tests and the curious can reach the live feed (e.g. to drop it and watch it heal).
+window.paperdesk = { feed };
+boot();
