@@ -1,52 +1,182 @@
-"""The ``paperdesk`` command: ``paperdesk serve [--config FILE] [--host] [--port] [--data-dir]``."""
+"""The ``paperdesk`` command.
+
+``paperdesk serve [--config FILE] [--host] [--port] [--data-dir]`` runs the server;
+``paperdesk create-admin --email --password`` adds an admin; ``paperdesk import-instruments
+FILE`` loads a Vortex ``master.csv`` or Kite instruments CSV into the database, where the
+server picks it up at its next start. With no ``DATABASE_URL`` every command uses the embedded
+PostgreSQL in the data directory.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import sys
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import uvloop
 from aiohttp import web
 
-from engine.config import DEFAULT_INSTRUMENTS_PATH, load_config
+from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, load_config
+from engine.instrument_import import read_master
 from engine.instruments import InstrumentMaster, read_instruments_csv
 from gateway.app import create_app
+from gateway.database import Database
+from gateway.passwords import hash_password_async
+from gateway.users import UserStore
+from persistence.embedded import EmbeddedPostgres, resolve_database
+from persistence.instrument_store import load_instruments, upsert_instruments
+from persistence.migrate import migrate
+
+logger = logging.getLogger("paperdesk")
 
 
-def _serve(args: argparse.Namespace) -> None:
-    overrides: dict[str, dict[str, object]] = {"server": {}}
-    if args.host:
-        overrides["server"]["host"] = args.host
-    if args.port:
-        overrides["server"]["port"] = args.port
-    if args.data_dir:
-        overrides["server"]["data_dir"] = args.data_dir
-    config = load_config(Path(args.config) if args.config else None, **overrides)
+def _config(args: argparse.Namespace) -> Config:
+    server: dict[str, Any] = {}
+    for key in ("host", "port", "data_dir"):
+        value = getattr(args, key, None)
+        if value:
+            server[key] = value
+    return load_config(Path(args.config) if args.config else None, server=server)
+
+
+async def _connect_migrated(dsn: str) -> Any:
+    conn = await asyncpg.connect(dsn)
+    await migrate(conn)
+    return conn
+
+
+async def _load_master(dsn: str) -> InstrumentMaster:
+    """The sample master plus every instrument imported into the database."""
+    conn = await _connect_migrated(dsn)
+    try:
+        imported = await load_instruments(conn)
+    finally:
+        await conn.close()
     master = InstrumentMaster(read_instruments_csv(DEFAULT_INSTRUMENTS_PATH))
-    app = create_app(config, master)
-    web.run_app(
-        app,
-        host=config.server.host,
-        port=config.server.port,
-        loop=uvloop.new_event_loop(),
-        print=lambda text: logging.getLogger("paperdesk").info(text.strip()),
-    )
+    for instrument in imported:
+        if master.index_of(instrument.instrument_id) is None:
+            master.add(instrument)
+    return master
 
 
-def main(argv: list[str] | None = None) -> None:
+def _with_database(config: Config) -> tuple[str, EmbeddedPostgres | None]:
+    return resolve_database(config.server.data_dir)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = _config(args)
+    dsn, embedded = _with_database(config)
+    try:
+        master = asyncio.run(_load_master(dsn))
+        app = create_app(config, master, dsn=dsn)
+        web.run_app(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            loop=uvloop.new_event_loop(),
+            print=lambda text: logger.info(text.strip()),
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+async def _create_admin(config: Config, dsn: str, email: str, password: str) -> str:
+    database = Database(dsn, config.journal.statement_timeout_ms, pool_max=2)
+    await database.open()
+    try:
+        users = UserStore(database)
+        existing = await users.by_email(email)
+        if existing is not None:
+            await users.set_role(existing["id"], "ADMIN")
+            return "promoted"
+        await users.create(email, "Administrator", await hash_password_async(password), "ADMIN")
+        return "created"
+    finally:
+        await database.close()
+
+
+def _create_admin_command(args: argparse.Namespace) -> int:
+    if len(args.password) < 8:
+        print("create-admin: the password needs at least 8 characters", file=sys.stderr)
+        return 2
+    config = _config(args)
+    dsn, embedded = _with_database(config)
+    try:
+        outcome = asyncio.run(_create_admin(config, dsn, args.email, args.password))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    print(f"admin {args.email}: {outcome}")
+    return 0
+
+
+async def _import(dsn: str, path: Path) -> tuple[int, dict[str, int], str]:
+    result = read_master(path)
+    conn = await _connect_migrated(dsn)
+    try:
+        async with conn.transaction():
+            stored = await upsert_instruments(conn, result.instruments)
+    finally:
+        await conn.close()
+    return stored, dict(result.skipped), result.layout
+
+
+def _import_command(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"import-instruments: no such file {path}", file=sys.stderr)
+        return 2
+    config = _config(args)
+    dsn, embedded = _with_database(config)
+    try:
+        stored, skipped, layout = asyncio.run(_import(dsn, path))
+    except ValueError as error:
+        print(f"import-instruments: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    print(f"imported {stored} instruments ({layout} layout)")
+    for reason, count in sorted(skipped.items()):
+        print(f"  skipped {count}: {reason}")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML file overlaid on configs/default.toml")
+    parser.add_argument("--data-dir", help="where the embedded PostgreSQL lives (default ./var)")
+
+
+def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    parser = argparse.ArgumentParser(prog="paperdesk", description="Paper-trading server.")
+    parser = argparse.ArgumentParser(
+        prog="paperdesk", description="Paper trading for Indian markets."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server")
-    serve.add_argument("--config", help="TOML file overlaid on configs/default.toml")
+    _common(serve)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--data-dir")
     serve.set_defaults(run=_serve)
+    admin = commands.add_parser("create-admin", help="create (or promote) an admin user")
+    _common(admin)
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True)
+    admin.set_defaults(run=_create_admin_command)
+    importer = commands.add_parser("import-instruments", help="import a Vortex or Kite master CSV")
+    _common(importer)
+    importer.add_argument("file")
+    importer.set_defaults(run=_import_command)
     args = parser.parse_args(argv)
-    args.run(args)
+    code: int = args.run(args)
+    return code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -90,6 +90,11 @@ class UserStore:
             name,
         )
 
+    async def set_role(self, user_id: str, role: str) -> None:
+        await self.db.pool.execute(
+            "UPDATE users SET role = $2, updated_at = now() WHERE id = $1", user_id, role
+        )
+
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         await self.db.pool.execute(
             "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
