@@ -9,12 +9,15 @@ stack trace or secret ever reaches a response body.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
 from gateway.bridge import EngineTimeoutError
 from gateway.errors import ApiError, error_response
+from gateway.keys import DB
 from persistence.journal import is_transient
 
 logger = logging.getLogger(__name__)
@@ -48,4 +51,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             logger.warning("database unavailable in %s %s: %r", request.method, request.path, error)
             return unavailable("The database is unavailable; the request was not carried out.")
         logger.exception("unhandled error in %s %s", request.method, request.path)
+        await log_error(request)
         return error_response(500, "INTERNAL", "Something went wrong on our side.")
+
+
+async def log_error(request: web.Request) -> None:
+    """Keep the failure, with its stack, in ``trading_logs`` (never in the response)."""
+    try:
+        await request.app[DB].pool.execute(
+            "INSERT INTO trading_logs (category, level, message, details, stack)"
+            " VALUES ('SYSTEM', 'ERROR', $1, $2::jsonb, $3)",
+            f"unhandled error in {request.method} {request.path}",
+            orjson.dumps({"method": request.method, "path": request.path}).decode(),
+            traceback.format_exc(),
+        )
+    except Exception:  # the database itself may be what failed
+        logger.warning("could not write the error to trading_logs", exc_info=True)
