@@ -94,7 +94,7 @@ class AccountBehaviour:
     def on_receive(self, message: Any) -> Any:
         kind = type(message)
         if kind is AccountRequest:
-            self._handle(message.command, message.reply or _no_reply)
+            self._handle(message.command, message.reply)
         elif kind is Inspect:
             try:
                 result = message.fn(self.state)
@@ -109,9 +109,13 @@ class AccountBehaviour:
             logger.warning("account %s: unexpected message %r", self.state.account_id, message)
         return None
 
-    def _handle(self, command: cmd.AccountCommand, reply: Reply) -> None:
+    def _handle(self, command: cmd.AccountCommand, reply: Reply | None) -> None:
         context = self.context
-        if not context.sink.accepting():
+        if reply is None:
+            # What the market did (fills, triggers, exits) is not a new write to refuse: the
+            # market has already taken it off its books, so it is applied and journaled late.
+            reply = _no_reply
+        elif not context.sink.accepting():
             reply(Outcome(rejection=None, unavailable=True))
             return
         stamped = self._stamp(command)

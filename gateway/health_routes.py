@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import threading
@@ -13,12 +14,13 @@ from aiohttp import web
 from engine.pushed_quotes import PushedQuoteSource
 from engine.trading_engine import TradingEngine
 from gateway.errors import json_response
-from gateway.keys import ENGINE
+from gateway.keys import DB, ENGINE
 from gateway.views import iso_ms
 
 routes = web.RouteTableDef()
 
 STALE_AFTER_TICKS = 8
+DATABASE_CHECK_S = 1.0
 
 
 def _checks(request: web.Request) -> dict[str, dict[str, Any]]:
@@ -82,9 +84,20 @@ async def health(request: web.Request) -> web.Response:
     return json_response(payload, status=200 if healthy else 503)
 
 
+async def database_check(request: web.Request) -> dict[str, Any]:
+    """Ask Postgres directly: the journal alone only notices an outage when it next writes."""
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(request.app[DB].pool.fetchval("SELECT 1"), DATABASE_CHECK_S)
+    except Exception as error:
+        return {"status": "unhealthy", "error": type(error).__name__}
+    return {"status": "healthy", "latencyMs": round((time.perf_counter() - started) * 1000, 2)}
+
+
 @routes.get("/api/health/detailed")
 async def health_detailed(request: web.Request) -> web.Response:
     checks = _checks(request)
+    checks["database"] = await database_check(request)
     statuses = {c["status"] for c in checks.values()}
     status = (
         "unhealthy"

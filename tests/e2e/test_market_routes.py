@@ -133,6 +133,7 @@ def test_health_and_metrics_when_engine_running_then_report_it(
         status, body = await get_json(session, f"{base}/api/health/detailed")
         assert status == 200
         assert body["checks"]["marketData"]["status"] == "healthy"
+        assert body["checks"]["database"]["status"] == "healthy"
         assert body["checks"]["actors"]["runtime"] == "pooled"
         async with session.get(f"{base}/metrics") as response:
             text = await response.text()

@@ -58,6 +58,7 @@ class Run:
         self.resting: dict[str, str] = {}  # account id -> LIMIT order placed before the flow
         self.flow = OrderFlow({})
         self.in_flight_at_kill = 0
+        self.flow_s = 0.0
         self.funds: dict[str, dict[str, Any]] = {}
 
 
@@ -85,7 +86,7 @@ async def trade_until_killed(server: ServerProcess, master: InstrumentMaster, ru
                     and flow.in_flight >= IN_FLIGHT_AT_KILL_MIN
                 )
 
-            await wait_for(kill_point, FLOW_TIMEOUT_S, "acknowledged orders before the kill", 0.002)
+            run.flow_s = await wait_for(kill_point, FLOW_TIMEOUT_S, "orders before the kill", 0.002)
             flow.lost_server = True  # from here on, connection errors end the workers
             os.kill(server.pid, signal.SIGKILL)
             run.in_flight_at_kill = flow.in_flight
@@ -159,7 +160,9 @@ def test_server_killed_during_order_flow_when_restarted_then_nothing_acknowledge
         assert_funds_stored(database, run.funds)
         print(
             f"\nacked before the kill: {acked_at_kill} orders, {len(flow.acked_cancels) - USERS}"
-            f" cancels; in flight at the kill {run.in_flight_at_kill}; stored then {at_kill}"
+            f" cancels in {run.flow_s:.2f} s; in flight at the kill {run.in_flight_at_kill}"
+            f" ({flow.connection_errors} cut off);"
+            f" stored then {at_kill}"
             f" ({unacked_stored} not acknowledged); after the restart {final};"
             f" restart took {server.started_in_s:.2f} s"
         )

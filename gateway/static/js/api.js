@@ -39,9 +39,30 @@ export class ApiError extends Error {
     return this.details.map((d) => ({
       path: d.path,
       field: String(d.path || "").replace(/^\$\.?/, "").split(/[.[]/)[0],
-      message: d.message,
+      message: humanize(d.message),
     }));
   }
+}
+
+// The server's schema messages, in words for a person (the original is kept when unknown).
+const SCHEMA_MESSAGES = [
+  [/^Expected `str` of length >= (\d+)/, (m) => `Must be at least ${m[1]} characters.`],
+  [/^Expected `str` of length <= (\d+)/, (m) => `Must be at most ${m[1]} characters.`],
+  [/^Expected `str` matching regex/, () => "Has the wrong format."],
+  [/^Expected `(?:int|float)` >= (\S+)/, (m) => `Must be at least ${m[1]}.`],
+  [/^Expected `(?:int|float)` > (\S+)/, (m) => `Must be more than ${m[1]}.`],
+  [/^Expected `(?:int|float)` <= (\S+)/, (m) => `Must be at most ${m[1]}.`],
+  [/^Expected `int`, got `float`/, () => "Must be a whole number."],
+  [/^Object missing required field/, () => "Required."],
+];
+
+function humanize(message) {
+  const text = String(message || "");
+  for (const [pattern, words] of SCHEMA_MESSAGES) {
+    const match = text.match(pattern);
+    if (match) return words(match);
+  }
+  return text;
 }
 
 export async function api(method, path, body, { quietAuth = false } = {}) {

@@ -109,7 +109,7 @@ export class ConsoleScreen {
         h(
           "tr",
           { dataset: { requestId: r.id, status: r.status } },
-          h("td", {}, when(r.createdAt)),
+          h("td", { class: "nowrap" }, when(r.createdAt)),
           h("td", {}, r.kind),
           h("td", { class: "num" }, rupees(r.amount)),
           h("td", {}, h("span", { class: `status status-${r.status.toLowerCase()}` }, r.status)),
@@ -126,8 +126,8 @@ export class ConsoleScreen {
         h(
           "tr",
           {},
-          h("td", {}, when(t.createdAt)),
-          h("td", {}, t.kind.replaceAll("_", " ").toLowerCase()),
+          h("td", { class: "nowrap" }, when(t.createdAt)),
+          h("td", {}, t.kind.replaceAll("_", " ").toLowerCase(), t.book ? h("span", { class: "muted" }, ` · ${String(t.book).toLowerCase()}`) : ""),
           h("td", { class: `num ${pnlClass(t.amount)}` }, pnl(t.amount)),
           h("td", { class: "num" }, rupees(t.balanceAfter)),
           h("td", { class: "muted" }, t.description || t.reference || ""),

@@ -11,7 +11,8 @@ import { LiveFeed } from "./live.js";
 import { TradingScreen } from "./trading.js";
 
 const VIEWS = ["auth", "trade", "console", "admin"];
-const TOAST_MS = 7000;
+const TOAST_MS = 5000;
+const TOASTS_MAX = 3;
 
 const state = { user: null, accountId: null };
 
@@ -24,7 +25,7 @@ function toast(message, kind = "info") {
     h("button", { type: "button", class: "btn-quiet", "aria-label": "Dismiss", onclick: () => item.remove() }, "×"),
   );
   box.append(item);
-  while (box.children.length > 4) box.firstElementChild.remove();
+  while (box.children.length > TOASTS_MAX) box.firstElementChild.remove();
   setTimeout(() => item.remove(), kind === "error" ? TOAST_MS * 2 : TOAST_MS);
 }
 

@@ -26,6 +26,8 @@ export class TradingScreen {
     this.positions = new Map(); // open positions by id
     this.positionRows = new Map(); // position id -> {row, ltp, pnl}
     this.orders = [];
+    this.placed = new Map(); // order id -> order placed from this page (for fill messages)
+    this.placedAtMs = 0;
     this.funds = null;
     this.ticks = new TickStore();
     this.chart = new PriceChart($("#chart"));
@@ -90,21 +92,23 @@ export class TradingScreen {
     });
 
     for (const input of $$('input[name="chartMode"]')) {
-      input.addEventListener("change", () => this.chart.setMode(input.value));
+      input.addEventListener("change", () => {
+        this.chart.setMode(input.value);
+        $("#chart-bucket-label").hidden = input.value !== "candles";
+      });
     }
     $("#chart-bucket").addEventListener("change", (e) => {
       this.chart.setMode(this.chart.mode, Number(e.target.value));
     });
 
     const form = $("#ticket-form");
-    form.addEventListener("input", () => {
+    const edited = () => {
+      $("#ticket-preview").classList.add("stale"); // figures are for the old terms until the reply
       this.syncTicket();
       this.previewSoon();
-    });
-    form.addEventListener("change", () => {
-      this.syncTicket();
-      this.previewSoon();
-    });
+    };
+    form.addEventListener("input", edited);
+    form.addEventListener("change", edited);
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.placeOrder();
@@ -351,12 +355,12 @@ export class TradingScreen {
     quantity.min = String(lot);
     quantity.step = String(lot);
     quantity.value = String(lot);
-    $("#lot-hint").textContent = lot > 1 ? `(lot ${lot})` : "";
+    $("#lot-hint").textContent = lot > 1 ? `Lot ${lot}: multiples of ${lot}` : "Lot 1";
     for (const id of ["#ticket-price", "#ticket-trigger"]) {
       $(id).step = String(instrument.tickSize || 0.05);
       $(id).value = "";
     }
-    $("#tick-hint").textContent = `(tick ${instrument.tickSize})`;
+    $("#tick-hint").textContent = `Tick ${instrument.tickSize}`;
     const equity = EQUITY_SEGMENTS.has(instrument.segment);
     const product = $("#ticket-product");
     for (const option of product.options) {
@@ -444,6 +448,7 @@ export class TradingScreen {
     const body = this.ticketBody({ mark: false });
     const out = (key) => $(`[data-preview="${key}"]`);
     if (!body) {
+      $("#ticket-preview").classList.remove("stale");
       for (const key of ["required", "charges", "availableMargin", "leverage"]) out(key).textContent = "—";
       out("note").textContent = "";
       return;
@@ -464,6 +469,7 @@ export class TradingScreen {
       legPrice ? api("POST", "/api/trading/charges", chargesBody) : Promise.reject(new Error("no price yet")),
     ]);
     if (JSON.stringify(body) !== JSON.stringify(this.ticketBody({ mark: false }))) return; // stale
+    $("#ticket-preview").classList.remove("stale");
     if (margin.status === "fulfilled") {
       const m = margin.value;
       out("required").textContent = rupees(m.required);
@@ -504,13 +510,14 @@ export class TradingScreen {
     body.clientOrderId = newId();
     const submit = $("#ticket-submit");
     submit.disabled = true;
+    this.placedAtMs = Date.now();
     try {
       const { order } = await api("POST", "/api/trading/orders", body);
+      this.placed.set(order.id, order);
       const symbol = order.symbol || this.ticketInstrument()?.symbol;
       this.toast(`Order placed: ${order.orderSide} ${order.quantity} ${symbol} (${order.orderType}).`, "ok");
     } catch (error) {
-      const sentence = showFormError(form, error);
-      this.toast(`Order not placed. ${sentence}`, "error");
+      showFormError(form, error); // an alert next to the button: no toast on top of it
     } finally {
       submit.disabled = false;
       this.refreshOrdersSoon();
@@ -536,10 +543,10 @@ export class TradingScreen {
 
   onOrder(change) {
     if (change.status === "EXECUTED" && change.lastFillPrice) {
-      const known = this.orders.find((o) => o.id === change.id);
+      const known = this.placed.get(change.id) || this.orders.find((o) => o.id === change.id);
       const label = known ? `${known.orderSide} ${known.quantity} ${known.symbol}` : "Order";
       this.toast(`${label} executed at ${price(change.lastFillPrice)}.`, "ok");
-    } else if (change.status === "REJECTED") {
+    } else if (change.status === "REJECTED" && Date.now() - this.placedAtMs > 3000) {
       this.toast(`Order rejected: ${reasonText(change.rejectionReason)}.`, "error");
     }
     this.refreshOrdersSoon();
@@ -564,9 +571,9 @@ export class TradingScreen {
         h("td", {}, clock(order.createdAt)),
         h("td", {}, h("strong", {}, order.symbol), h("span", { class: "muted" }, ` ${order.productType}`)),
         h("td", { class: order.orderSide === "BUY" ? "buy-text" : "sell-text" }, order.orderSide),
-        h("td", {}, order.orderType),
+        h("td", { class: "hide-sm" }, order.orderType),
         h("td", { class: "num" }, `${order.filledQuantity}/${order.quantity}`),
-        h("td", { class: "num" }, order.orderType === "MARKET" ? "MKT" : price(order.price || order.triggerPrice)),
+        h("td", { class: "num hide-sm" }, order.orderType === "MARKET" ? "MKT" : price(order.price || order.triggerPrice)),
         h("td", { class: "num" }, price(order.averagePrice)),
         h("td", {}, status, reason),
         h("td", {}, actions),
@@ -682,9 +689,9 @@ export class TradingScreen {
         "tr",
         { dataset: { positionId: position.id, instrumentId: position.instrumentId } },
         h("td", {}, h("strong", {}, label), h("span", { class: "muted" }, ` ${position.exchange || ""}`)),
-        h("td", {}, position.productType),
+        h("td", { class: "hide-sm" }, position.productType),
         h("td", { class: `num ${position.quantity >= 0 ? "buy-text" : "sell-text"}` }, String(position.quantity)),
-        h("td", { class: "num" }, price(position.averagePrice)),
+        h("td", { class: "num hide-sm" }, price(position.averagePrice)),
         ltp,
         pnlCell,
         h("td", {}, levelsForm),
