@@ -303,8 +303,8 @@ async def stats(request: web.Request) -> web.Response:
           (SELECT count(*) FROM orders WHERE status = 'EXECUTED'
              AND executed_at >= date_trunc('day', now())) AS executed_today,
           (SELECT count(*) FROM positions WHERE status = 'OPEN') AS open_positions,
-          (SELECT coalesce(sum(balance_paise), 0) FROM trading_accounts) AS total_balance,
-          (SELECT coalesce(sum(blocked_paise), 0) FROM trading_accounts) AS total_blocked,
+          (SELECT coalesce(sum(balance_paise), 0)::bigint FROM trading_accounts) AS total_balance,
+          (SELECT coalesce(sum(blocked_paise), 0)::bigint FROM trading_accounts) AS total_blocked,
           (SELECT count(*) FROM deposits WHERE status = 'PENDING') AS pending_deposits,
           (SELECT count(*) FROM withdrawals WHERE status = 'PENDING') AS pending_withdrawals
         """
