@@ -541,7 +541,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1_000)
     parser.add_argument("--batch-max", type=int, default=1_000, help="events per transaction")
     parser.add_argument("--producers", type=int, default=4, help="submitting threads")
-    parser.add_argument("--baseline-accounts", type=int, default=100)
+    parser.add_argument("--baseline-accounts", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=2, help="runs per mode; the best counts")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()

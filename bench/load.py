@@ -73,6 +73,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_PDEATHSIG = 1
 OPS = ("place", "cancel")
+CLIENT_BOUND_CORES = 0.9  # a client process this busy limits the figure, not the server
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -516,6 +517,7 @@ def measure(
     results = [orjson.loads(out.read_bytes()) for out in outputs]
     cpu = {key: (after[key] - before[key]) / run.seconds for key in after}
     cpu["client"] = sum(r["cpu_s"] for r in results) / run.seconds
+    cpu["client_max"] = max(r["cpu_s"] for r in results) / run.seconds
     return summarize(name, results, run.seconds, cpu)
 
 
@@ -620,16 +622,24 @@ def report(results: list[dict[str, Any]], target_orders_s: float, target_p99_ms:
             statuses = " ".join(f"{k}:{v}" for k, v in sorted(figures.get("statuses", {}).items()))
             print(f"{result['name']:<9}{op:<8}" + "".join(f"{c:>10}" for c in cells), statuses)
     print()
-    print("CPU in cores (of 2) while measured:")
+    print(f"CPU while measured, in cores (of {os.cpu_count()}) and in µs per request:")
     for result in results:
+        print(f"  {result['name']:<9}{cpu_line(result)}")
+        if result["cpu"]["client_max"] >= CLIENT_BOUND_CORES:
+            print(f"  {'':<9}a client process used a whole core: client-bound, try more --clients")
+    print()
+    trivial_us = results[0]["cpu"]["server"] / max(ceiling, 1e-9) * 1e6
+    for result in results[1:]:
         cpu = result["cpu"]
-        parts = [f"client {cpu['client']:.2f}", f"server {cpu['server']:.2f}"]
-        parts.append(f"(event loop {cpu['server_loop']:.2f})")
-        if "postgres" in cpu:
-            parts.append(f"postgres {cpu['postgres']:.2f}")
-        ours = cpu["client"] + cpu["server"] + cpu.get("postgres", 0.0)
-        parts.append(f"machine {cpu['machine']:.2f} (other {max(0.0, cpu['machine'] - ours):.2f})")
-        print(f"  {result['name']:<9}" + ", ".join(parts))
+        per_s = max(result["ops"]["total"]["per_s"], 1e-9)
+        server_us = cpu["server"] / per_s * 1e6
+        with_pg_us = server_us + cpu.get("postgres", 0.0) / per_s * 1e6
+        print(
+            f"{result['name']}: CPU per request {server_us:.0f} µs server +"
+            f" {with_pg_us - server_us:.0f} µs postgres vs {trivial_us:.0f} µs trivial:"
+            f" {trivial_us / server_us:.2f} of the ceiling by server CPU alone,"
+            f" {trivial_us / with_pg_us:.2f} with postgres (noise-robust: no waiting counted)"
+        )
     print()
     for result in results[1:]:
         place = result["ops"]["place"]
@@ -641,6 +651,23 @@ def report(results: list[dict[str, Any]], target_orders_s: float, target_p99_ms:
         )
 
 
+def cpu_line(result: dict[str, Any]) -> str:
+    """Who used the CPU: the client, the server (its event loop), PostgreSQL, anyone else."""
+    cpu = result["cpu"]
+    per_s = max(result["ops"]["total"]["per_s"], 1e-9)
+    parts = [f"client {cpu['client']:.2f}"]
+    parts.append(f"server {cpu['server']:.2f} (event loop {cpu['server_loop']:.2f})")
+    if "postgres" in cpu:
+        parts.append(f"postgres {cpu['postgres']:.2f}")
+    ours = cpu["client"] + cpu["server"] + cpu.get("postgres", 0.0)
+    parts.append(f"machine {cpu['machine']:.2f} (other {max(0.0, cpu['machine'] - ours):.2f})")
+    costs = [f"server {cpu['server'] / per_s * 1e6:.0f}"]
+    if "postgres" in cpu:
+        costs.append(f"postgres {cpu['postgres'] / per_s * 1e6:.0f}")
+    costs.append(f"client {cpu['client'] / per_s * 1e6:.0f}")
+    return ", ".join(parts) + "; µs/req: " + ", ".join(costs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -650,7 +677,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--clients", type=int, default=1, help="client processes")
-    parser.add_argument("--durability", nargs="+", default=["commit", "async"])
+    parser.add_argument(
+        "--durability",
+        nargs="*",
+        choices=["commit", "async"],
+        default=["commit", "async"],
+        help="real-server targets after the trivial ceiling (none: the ceiling only)",
+    )
     parser.add_argument(
         "--profile", type=Path, help="directory for py-spy samples of each server (kept)"
     )
@@ -675,6 +708,9 @@ def main() -> None:
     try:
         results = [measure_trivial(run, args.accounts)]
         results += [measure_server(run, mode, args.accounts) for mode in args.durability]
+    except KeyboardInterrupt:
+        print("interrupted; every child stopped", file=sys.stderr)
+        raise SystemExit(130) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print()

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from engine import events as ev
-from engine.account import AccountState
+from engine.account import AccountState, state_fingerprint
 from engine.config import Config
 from engine.instruments import InstrumentMaster
 from engine.pushed_quotes import PushedQuoteSource
@@ -48,6 +48,7 @@ from gateway.keys import (
     JOURNAL,
     LIMITER,
     PERFORMANCE,
+    RECOVERY,
     SESSIONS,
     USERS,
 )
@@ -56,13 +57,14 @@ from gateway.passwords import hash_password_async
 from gateway.performance import PerformanceMonitor
 from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
+from gateway.recovery_report import RecoveryReport
 from gateway.sessions import SessionStore
 from gateway.users import UserStore
 from gateway.vortex_poller import poller_lifecycle
 from gateway.ws_hub import WebSocketHub
 from persistence.embedded import EmbeddedPostgres, resolve_database
 from persistence.journal import PersistenceActor
-from persistence.recovery import replay_all
+from persistence.recovery import rebuild_from_projections, replay_all
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ def create_app(
     database = Database(dsn, config.journal.statement_timeout_ms)
     app = web.Application(middlewares=[metrics.middleware, error_middleware, auth_middleware])
     app[PERFORMANCE] = monitor
+    app[RECOVERY] = RecoveryReport()
     app[CONFIG] = config
     app[ENGINE] = engine
     app[JOURNAL] = journal
@@ -190,6 +193,29 @@ async def recover_accounts(app: web.Application) -> None:
     for state in states.values():
         engine.restore_account(state)
     logger.info("recovered %d trading accounts", len(states))
+    # Checking every account's journal against its projections can take a while at scale, so
+    # it runs beside the server; /api/health/detailed reports its progress and any mismatch.
+    app[RECOVERY].task = asyncio.create_task(verify_projections(app, states))
+
+
+async def verify_projections(app: web.Application, states: dict[str, AccountState]) -> None:
+    """Compare each recovered account (journal replay) with its projections, by state hash."""
+    report = app[RECOVERY]
+    try:
+        async with app[DB].pool.acquire() as conn:
+            for account_id, replayed in states.items():
+                projected = await rebuild_from_projections(conn, account_id)
+                if projected is None:
+                    matches = replayed.seq == 0  # nothing journaled, nothing projected
+                else:
+                    matches = state_fingerprint(projected) == state_fingerprint(replayed)
+                report.checked += 1
+                if not matches:
+                    report.mismatched.append(account_id)
+                    logger.error("account %s: journal replay and projections differ", account_id)
+    except Exception:
+        logger.exception("verifying projections against the journal failed")
+        report.failed = True
 
 
 async def ensure_admin(app: web.Application) -> None:

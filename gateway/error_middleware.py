@@ -46,6 +46,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if error.status == 405:
             return error_response(405, "METHOD_NOT_ALLOWED", "Method not allowed on this route.")
         raise
+    except ConnectionResetError:
+        raise  # the client went away mid-request: nothing to answer, nothing wrong here
     except Exception as error:
         if is_transient(error):
             logger.warning("database unavailable in %s %s: %r", request.method, request.path, error)

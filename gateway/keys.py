@@ -10,6 +10,7 @@ from gateway.bridge import EngineBridge
 from gateway.database import Database
 from gateway.performance import PerformanceMonitor
 from gateway.ratelimit import RateLimiter
+from gateway.recovery_report import RecoveryReport
 from gateway.sessions import SessionStore
 from gateway.users import UserStore
 from gateway.ws_hub import WebSocketHub
@@ -25,3 +26,4 @@ DB = web.AppKey("db", Database)
 JOURNAL = web.AppKey("journal", PersistenceActor)
 HUB = web.AppKey("hub", WebSocketHub)
 PERFORMANCE = web.AppKey("performance", PerformanceMonitor)
+RECOVERY = web.AppKey("recovery", RecoveryReport)

@@ -197,4 +197,49 @@ def test_acknowledged_orders_when_server_restarts_then_recovered(
             _, funds_final, _ = await user.call("GET", "/api/trading/funds")
             assert funds_final["blockedMargin"] == 0
 
+            async def verified() -> bool:
+                _, health, _ = await user.call("GET", "/api/health/detailed")
+                journal = health["checks"]["journal"]
+                assert journal["mismatchedAccounts"] == []
+                return bool(journal["verifiedAccounts"] >= 2)  # the user's and the admin's
+
+            await eventually(verified)
+
+    asyncio.run(main())
+
+
+def test_projection_when_tampered_then_start_up_check_reports_it(
+    master: InstrumentMaster, database: str
+) -> None:
+    config = e2e_config()
+
+    async def main() -> None:
+        async with (
+            running_server(database, config, master) as base,
+            aiohttp.ClientSession() as session,
+        ):
+            _, account_id = await funded_user(session, base, "tamper@paperdesk.test", 5_000)
+        conn = await asyncpg.connect(database)
+        try:
+            await conn.execute(
+                "UPDATE trading_accounts SET balance_paise = balance_paise + 1 WHERE id = $1",
+                account_id,
+            )
+        finally:
+            await conn.close()
+        async with (
+            running_server(database, config, master) as base,
+            aiohttp.ClientSession() as session,
+        ):
+            client = Client(session, base)
+
+            async def reported() -> bool:
+                _, health, _ = await client.call("GET", "/api/health/detailed")
+                return bool(health["checks"]["journal"]["mismatchedAccounts"] == [account_id])
+
+            await eventually(reported)
+            _, health, _ = await client.call("GET", "/api/health/detailed")
+            assert health["checks"]["journal"]["status"] == "degraded"
+            assert health["status"] == "degraded"
+
     asyncio.run(main())
