@@ -169,11 +169,11 @@ def _plan(
             # 10 % below the reference: inside the circuit band, rests without filling.
             price = instrument.reference_price_paise * 9 // 10
             price -= price % instrument.tick_paise
-            plan.append((account_id, _limit(order_id, instrument, price)))
+            plan.append((account_id, _buy(order_id, instrument, OrderType.LIMIT, price)))
         elif phase in (1, 3):
             plan.append((account_id, cmd.CancelOrder(now_ms=0, order_id=resting[a].pop())))
         elif phase == 5:
-            plan.append((account_id, _market(f"{account_id}-{slot}", instrument)))
+            plan.append((account_id, _buy(f"{account_id}-{slot}", instrument, OrderType.MARKET, 0)))
         else:
             plan.append((account_id, None))
     return plan
@@ -188,7 +188,7 @@ def _funds(state: AccountState) -> tuple[int, int, int]:
     return state.balance_paise, state.available_paise, state.blocked_paise
 
 
-def _limit(order_id: str, instrument: Any, price: int) -> cmd.PlaceOrder:
+def _buy(order_id: str, instrument: Any, order_type: OrderType, price: int) -> cmd.PlaceOrder:
     return cmd.PlaceOrder(
         now_ms=0,
         order_id=order_id,
@@ -196,27 +196,10 @@ def _limit(order_id: str, instrument: Any, price: int) -> cmd.PlaceOrder:
         instrument=instrument,
         side=Side.BUY,
         product=Product.MIS,
-        order_type=OrderType.LIMIT,
+        order_type=order_type,
         validity=Validity.DAY,
         quantity=1,
         price_paise=price,
-        trigger_paise=0,
-        quote=None,
-    )
-
-
-def _market(order_id: str, instrument: Any) -> cmd.PlaceOrder:
-    return cmd.PlaceOrder(
-        now_ms=0,
-        order_id=order_id,
-        client_order_id=None,
-        instrument=instrument,
-        side=Side.BUY,
-        product=Product.MIS,
-        order_type=OrderType.MARKET,
-        validity=Validity.DAY,
-        quantity=1,
-        price_paise=0,
         trigger_paise=0,
         quote=None,
     )

@@ -17,7 +17,9 @@ class Event(msgspec.Struct, frozen=True, gc=False, tag=True):
     at_ms: int
 
 
-class OrderAccepted(Event, frozen=True, gc=False, tag=True):
+class OrderTerms(Event, frozen=True, gc=False, tag=True):
+    """What a new order asked for; shared by its acceptance and its rejection."""
+
     order_id: str
     client_order_id: str | None
     instrument_id: str
@@ -28,21 +30,14 @@ class OrderAccepted(Event, frozen=True, gc=False, tag=True):
     quantity: int
     price_paise: int
     trigger_paise: int
+
+
+class OrderAccepted(OrderTerms, frozen=True, gc=False, tag=True):
     margin_blocked_paise: int
     price_source: str = ""  # the PriceSource tier that valued the order
 
 
-class OrderRejected(Event, frozen=True, gc=False, tag=True):
-    order_id: str
-    client_order_id: str | None
-    instrument_id: str
-    side: Side
-    product: Product
-    order_type: OrderType
-    validity: Validity
-    quantity: int
-    price_paise: int
-    trigger_paise: int
+class OrderRejected(OrderTerms, frozen=True, gc=False, tag=True):
     reason: Rejection
 
 

@@ -133,7 +133,7 @@ async def place_order(request: web.Request) -> web.Response:
     if outcome.rejection is Rejection.DUPLICATE:
         return json_response({"order": await original_order(request, account_id, body)})
     event = outcome.events[0]
-    assert isinstance(event, ev.OrderAccepted | ev.OrderRejected)
+    assert isinstance(event, ev.OrderTerms)
     view = accepted_order_view(event, account_id, master)
     if outcome.rejection is not None:
         details: dict[str, Any] = {"order": view}

@@ -7,7 +7,7 @@ from typing import Any
 
 from engine import events as ev
 from engine.account import AccountState
-from engine.instruments import InstrumentMaster
+from engine.instruments import Instrument, InstrumentMaster
 from engine.market_data import MarketData
 from engine.money import paise_to_rupees
 from engine.orders import Order
@@ -26,6 +26,17 @@ def rupees_or_none(paise: int | None) -> float | None:
     return None if not paise else paise_to_rupees(paise)
 
 
+def instrument_fields(instrument: Instrument | None, *, segment: bool = True) -> dict[str, Any]:
+    """The instrument columns every order and position view repeats."""
+    fields: dict[str, Any] = {
+        "symbol": instrument.symbol if instrument else None,
+        "exchange": instrument.exchange.value if instrument else None,
+    }
+    if segment:
+        fields["segment"] = instrument.segment.value if instrument else None
+    return fields
+
+
 def order_view(order: Order, account_id: str, master: InstrumentMaster) -> dict[str, Any]:
     """A working order held by the engine (status PENDING)."""
     instrument = master.get(order.instrument_id)
@@ -34,9 +45,7 @@ def order_view(order: Order, account_id: str, master: InstrumentMaster) -> dict[
         "clientOrderId": order.client_order_id,
         "tradingAccountId": account_id,
         "instrumentId": order.instrument_id,
-        "symbol": instrument.symbol if instrument else None,
-        "exchange": instrument.exchange.value if instrument else None,
-        "segment": instrument.segment.value if instrument else None,
+        **instrument_fields(instrument),
         "productType": order.product.value,
         "orderType": order.order_type.value,
         "orderSide": order.side.value,
@@ -67,8 +76,7 @@ def position_view(
         "id": position.position_id,
         "tradingAccountId": account_id,
         "instrumentId": position.instrument_id,
-        "symbol": instrument.symbol if instrument else None,
-        "exchange": instrument.exchange.value if instrument else None,
+        **instrument_fields(instrument, segment=False),
         "productType": position.product.value,
         "quantity": position.quantity,
         "averagePrice": paise_to_rupees(position.average_price_paise()),
@@ -156,9 +164,7 @@ def order_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
         "clientOrderId": row["client_order_id"],
         "tradingAccountId": row["trading_account_id"],
         "instrumentId": row["instrument_id"],
-        "symbol": instrument.symbol if instrument else None,
-        "exchange": instrument.exchange.value if instrument else None,
-        "segment": instrument.segment.value if instrument else None,
+        **instrument_fields(instrument),
         "productType": row["product"],
         "orderType": row["order_type"],
         "orderSide": row["side"],
@@ -185,8 +191,7 @@ def position_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
         "id": row["id"],
         "tradingAccountId": row["trading_account_id"],
         "instrumentId": row["instrument_id"],
-        "symbol": instrument.symbol if instrument else None,
-        "exchange": instrument.exchange.value if instrument else None,
+        **instrument_fields(instrument, segment=False),
         "productType": row["product"],
         "quantity": row["quantity"],
         "averagePrice": paise_to_rupees(row["average_price_paise"]),
@@ -203,19 +208,16 @@ def position_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
 
 
 def accepted_order_view(
-    event: ev.OrderAccepted | ev.OrderRejected, account_id: str, master: InstrumentMaster
+    event: ev.OrderTerms, account_id: str, master: InstrumentMaster
 ) -> dict[str, Any]:
     """The order a place request created, straight from its event."""
     instrument = master.get(event.instrument_id)
-    rejected = isinstance(event, ev.OrderRejected)
     return {
         "id": event.order_id,
         "clientOrderId": event.client_order_id,
         "tradingAccountId": account_id,
         "instrumentId": event.instrument_id,
-        "symbol": instrument.symbol if instrument else None,
-        "exchange": instrument.exchange.value if instrument else None,
-        "segment": instrument.segment.value if instrument else None,
+        **instrument_fields(instrument),
         "productType": event.product.value,
         "orderType": event.order_type.value,
         "orderSide": event.side.value,
@@ -225,11 +227,11 @@ def accepted_order_view(
         "price": rupees_or_none(event.price_paise),
         "triggerPrice": rupees_or_none(event.trigger_paise),
         "averagePrice": None,
-        "status": "REJECTED" if rejected else "PENDING",
+        "status": "REJECTED" if isinstance(event, ev.OrderRejected) else "PENDING",
         "rejectionReason": event.reason.value if isinstance(event, ev.OrderRejected) else None,
-        "marginBlocked": 0.0
-        if isinstance(event, ev.OrderRejected)
-        else paise_to_rupees(event.margin_blocked_paise),
+        "marginBlocked": paise_to_rupees(event.margin_blocked_paise)
+        if isinstance(event, ev.OrderAccepted)
+        else 0.0,
         "charges": 0.0,
         "createdAt": iso_ms(event.at_ms),
         "updatedAt": iso_ms(event.at_ms),
