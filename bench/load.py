@@ -15,16 +15,22 @@ and are funded through ``POST /api/admin/funds/add``. Then ``--connections`` con
 spread over ``--clients`` client processes, run place/cancel pairs: a LIMIT BUY 10 % under
 the reference price (it rests), then ``DELETE /api/trading/orders?orderId=`` of that order,
 rotating over the accounts, for ``--warmup`` + ``--seconds`` seconds; only requests started
-in the last ``--seconds`` count. Printed per target: place, cancel and total requests/s,
-p50/p99/p99.9 latency, errors by status, the ratio to the trivial ceiling, and the CPU
-used by each process (client, server event loop and its other threads, PostgreSQL), so a
-saturated client shows as such.
+in the last ``--seconds`` count.
+
+Printed per target: place, cancel and total requests/s, p50/p99/p99.9 latency, responses by
+status (or exception name), the ratio to the trivial ceiling, and the CPU each process used
+(client, server and its event-loop thread, PostgreSQL, everything else on the machine) in
+cores and in µs per request. On a shared machine the throughput ratio moves with whatever
+else runs; the CPU-per-request ratio is the figure that survives the noise. A client process
+near a whole core is flagged: that figure is client-bound. ``--profile DIR`` keeps py-spy
+samples (GIL-holding stacks per thread, collapsed) of each server's measured window.
 
 Everything is bounded: only 127.0.0.1, deadlines on every wait, every subprocess stopped at
-the end (also on Ctrl-C, an exception, or the parent dying: children get SIGTERM then), the
-embedded PostgreSQL stopped, and the temporary directory removed.
+the end (also on Ctrl-C, SIGTERM, an exception, or this process dying: children get SIGTERM
+then), the embedded PostgreSQL stopped, and the temporary directory removed.
 
     python -m bench.load [--accounts 200] [--seconds 10] [--connections 64] [--clients 1]
+                         [--warmup 2] [--durability commit async] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -626,7 +632,10 @@ def report(results: list[dict[str, Any]], target_orders_s: float, target_p99_ms:
     for result in results:
         print(f"  {result['name']:<9}{cpu_line(result)}")
         if result["cpu"]["client_max"] >= CLIENT_BOUND_CORES:
-            print(f"  {'':<9}a client process used a whole core: client-bound, try more --clients")
+            print(
+                f"  {'':<9}a client process used a whole core: this figure is client-bound"
+                " (more --clients help only if cores are left)"
+            )
     print()
     trivial_us = results[0]["cpu"]["server"] / max(ceiling, 1e-9) * 1e6
     for result in results[1:]:

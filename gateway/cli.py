@@ -78,6 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
             host=config.server.host,
             port=config.server.port,
             loop=uvloop.new_event_loop(),
+            access_log=None,  # per-request timings live in /metrics and the performance monitor
             print=lambda text: logger.info(text.strip()),
         )
     finally:

@@ -17,10 +17,11 @@ from engine.enums import OrderType, Product, Rejection, Side, Validity
 from engine.instruments import Instrument
 from engine.money import paise_to_rupees
 from engine.rules import AccountRules
+from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
 from gateway.error_middleware import unavailable
 from gateway.errors import ApiError, error_response, json_response, rejection_response
-from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
+from gateway.keys import BRIDGE, CONFIG, DB, ENGINE, USERS
 from gateway.ownership import check_body_user, owned_account, owned_order
 from gateway.schemas import (
     CancelOrderBody,
@@ -168,12 +169,12 @@ async def original_order(
     return order_row_view(row, engine.master)
 
 
-async def current_order_view(request: web.Request, row: Any) -> dict[str, Any]:
-    """The order as it stands now: the engine's copy while working, else the stored row."""
-    account_id = row["trading_account_id"]
-    order_id = row["id"]
+async def engine_order_view(
+    request: web.Request, account_id: str, order_id: str
+) -> dict[str, Any] | None:
+    """The order while it works, from the engine (which the database may lag in async mode)."""
     master = request.app[ENGINE].master
-    working = await request.app[BRIDGE].inspect(
+    view: dict[str, Any] | None = await request.app[BRIDGE].inspect(
         account_id,
         lambda state: (
             order_view(state.orders[order_id], account_id, master)
@@ -181,20 +182,25 @@ async def current_order_view(request: web.Request, row: Any) -> dict[str, Any]:
             else None
         ),
     )
-    if working is not None:
-        return dict(working)
-    fresh = await request.app[DB].pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
-    return order_row_view(fresh, master)
+    return view
+
+
+async def working_order(request: web.Request, order_id: str) -> dict[str, Any]:
+    """A working order of the caller's; 409 if it has finished, 404 if unknown or not theirs."""
+    for account_id in await request.app[USERS].accounts_of(current_user(request).user_id):
+        view = await engine_order_view(request, account_id, order_id)
+        if view is not None:
+            return view
+    await owned_order(request, order_id)  # 404 unless it is the caller's, finished
+    raise rejected(Rejection.ORDER_NOT_OPEN)
 
 
 @routes.patch("/api/trading/orders")
 async def modify_order(request: web.Request) -> web.Response:
     body = decode_body(await request.read(), ModifyOrderBody)
-    row = await owned_order(request, body.order_id)
-    if row["status"] != "PENDING":
-        raise rejected(Rejection.ORDER_NOT_OPEN)
-    master = request.app[ENGINE].master
-    instrument = master.get(row["instrument_id"])
+    order = await working_order(request, body.order_id)
+    account_id = order["tradingAccountId"]
+    instrument = request.app[ENGINE].master.get(order["instrumentId"])
     assert instrument is not None
     try:
         price = None if body.price is None else optional_paise(body.price, "$.price")
@@ -215,11 +221,12 @@ async def modify_order(request: web.Request) -> web.Response:
         trigger_paise=trigger,
         order_type=None if body.order_type is None else OrderType(body.order_type),
     )
-    outcome = await request.app[BRIDGE].submit(row["trading_account_id"], command)
+    outcome = await request.app[BRIDGE].submit(account_id, command)
     check_outcome(outcome)
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
-    return json_response({"order": await current_order_view(request, row)})
+    now = await engine_order_view(request, account_id, body.order_id)
+    return json_response({"order": now or order})
 
 
 @routes.delete("/api/trading/orders")
@@ -229,23 +236,16 @@ async def cancel_order(request: web.Request) -> web.Response:
         order_id = decode_body(raw, CancelOrderBody).order_id
     else:
         order_id = convert_query(dict(request.query), CancelOrderBody).order_id
-    row = await owned_order(request, order_id)
-    if row["status"] != "PENDING":
-        raise rejected(Rejection.ORDER_NOT_OPEN)
+    order = await working_order(request, order_id)
     outcome = await request.app[BRIDGE].submit(
-        row["trading_account_id"], cmd.CancelOrder(now_ms=0, order_id=order_id)
+        order["tradingAccountId"], cmd.CancelOrder(now_ms=0, order_id=order_id)
     )
     check_outcome(outcome)
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
-    view = order_row_view(row, request.app[ENGINE].master)
     cancelled = next(e for e in outcome.events if isinstance(e, ev.OrderCancelled))
-    view |= {
-        "status": "CANCELLED",
-        "marginBlocked": 0.0,
-        "updatedAt": iso_ms(cancelled.at_ms),
-    }
-    return json_response({"order": view})
+    order |= {"status": "CANCELLED", "marginBlocked": 0.0, "updatedAt": iso_ms(cancelled.at_ms)}
+    return json_response({"order": order})
 
 
 class OrderListQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):

@@ -243,3 +243,23 @@ def test_projection_when_tampered_then_start_up_check_reports_it(
             assert health["status"] == "degraded"
 
     asyncio.run(main())
+
+
+def test_async_durability_when_cancelled_at_once_then_found_in_the_engine(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        user, account_id = await funded_user(session, base, "async@paperdesk.test", 50_000)
+        price = round(await ltp(user) * 0.9, 1)
+        for _ in range(20):
+            status, body, _ = await user.call(
+                "POST",
+                "/api/trading/orders",
+                order_body(account_id, orderType="LIMIT", price=price),
+            )
+            assert status == 200
+            order_id = body["order"]["id"]
+            status, body, _ = await user.call("DELETE", f"/api/trading/orders?orderId={order_id}")
+            assert (status, body["order"]["status"]) == (200, "CANCELLED"), body
+
+    run_scenario(database, master, scenario, e2e_config(journal={"durability": "async"}))
