@@ -16,7 +16,7 @@ from gateway.auth import current_user, forbidden
 from gateway.console_routes import request_view
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
 from gateway.errors import ApiError, error_response, json_response
-from gateway.funds_routes import funds_of, last_transaction
+from gateway.funds_routes import operation_result
 from gateway.keys import BRIDGE, DB
 from gateway.order_routes import check_outcome, rejected
 from gateway.ownership import NotFoundError
@@ -99,10 +99,7 @@ async def adjust_funds(request: web.Request, operation: Literal["ADD", "WITHDRAW
         check_outcome(outcome)
         assert outcome.rejection is not None
         raise rejected(outcome.rejection)
-    result = {
-        "funds": await funds_of(request, account_id),
-        "transaction": await last_transaction(request, account_id),
-    }
+    result = await operation_result(request, account_id, outcome)
     if key is not None:
         await pool.execute(
             "UPDATE admin_fund_operations SET result = $2::jsonb WHERE idempotency_key = $1",

@@ -9,7 +9,9 @@ import msgspec
 from aiohttp import web
 
 from engine import commands as cmd
+from engine import events as ev
 from engine.account import preview_order
+from engine.account_actor import Outcome
 from engine.charges import breakeven_points_paise, charge_category, round_trip_charges
 from engine.enums import Exchange, Product, Rejection, Segment
 from engine.margin import leverage_x100
@@ -54,14 +56,46 @@ async def account_exists(request: web.Request, account_id: str) -> bool:
     return bool(found)
 
 
-async def last_transaction(request: web.Request, account_id: str) -> dict[str, Any] | None:
-    row = await request.app[DB].pool.fetchrow(
-        "SELECT * FROM transactions"
-        " WHERE trading_account_id = $1 AND balance_after_paise IS NOT NULL"
-        " ORDER BY id DESC LIMIT 1",
-        account_id,
-    )
-    return None if row is None else transaction_view(row)
+async def operation_result(
+    request: web.Request, account_id: str, outcome: Outcome
+) -> dict[str, Any]:
+    """``{funds, transaction}`` after a fund operation.
+
+    With commit durability the ledger row is already written and is returned as stored; with
+    async durability it may not be yet, so the entry is described from the event itself.
+    """
+    funds = await funds_of(request, account_id)
+    transaction: dict[str, Any] | None = None
+    if request.app[CONFIG].journal.durability == "commit":
+        row = await request.app[DB].pool.fetchrow(
+            "SELECT * FROM transactions"
+            " WHERE trading_account_id = $1 AND balance_after_paise IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1",
+            account_id,
+        )
+        transaction = None if row is None else transaction_view(row)
+    if transaction is None and outcome.events:
+        transaction = pending_transaction_view(account_id, outcome.events[-1], funds)
+    return {"funds": funds, "transaction": transaction}
+
+
+def pending_transaction_view(
+    account_id: str, event: ev.AccountEvent, funds: dict[str, Any]
+) -> dict[str, Any]:
+    """A ledger entry not yet journaled (async durability), described from its event."""
+    amount = getattr(event, "amount_paise", 0)
+    cash = isinstance(event, ev.FundsCredited | ev.FundsDebited)
+    return {
+        "id": None,
+        "tradingAccountId": account_id,
+        "book": "CASH" if cash else "BLOCKED",
+        "kind": getattr(event, "kind", type(event).__name__),
+        "amount": paise_to_rupees(-amount if isinstance(event, ev.FundsDebited) else amount),
+        "balanceAfter": funds["balance"] if cash else funds["blockedMargin"],
+        "reference": getattr(event, "reference", ""),
+        "description": type(event).__name__,
+        "createdAt": iso_ms(event.at_ms),
+    }
 
 
 def transaction_view(row: Any) -> dict[str, Any]:
@@ -113,12 +147,7 @@ async def fund_operation(request: web.Request) -> web.Response:
     check_outcome(outcome)
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
-    return json_response(
-        {
-            "funds": await funds_of(request, body.trading_account_id),
-            "transaction": await last_transaction(request, body.trading_account_id),
-        }
-    )
+    return json_response(await operation_result(request, body.trading_account_id, outcome))
 
 
 @routes.post("/api/trading/charges")
