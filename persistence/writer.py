@@ -1,7 +1,16 @@
-"""The SQL of one group commit: journal rows and projection upserts in one transaction."""
+"""The SQL of one group commit: journal rows and projection upserts in one transaction.
+
+Every table is written with ONE set-based statement per group, ``INSERT .. SELECT FROM
+unnest($1::text[], ..)``: one round trip, one plan execution, whatever the number of rows
+(``executemany`` runs the statement once per row). :class:`~persistence.projection.Rows`
+already holds one row per key (the last state of an order, position or account in the
+group), which ``ON CONFLICT DO UPDATE`` requires: it may not touch a row twice in one
+statement. ``WITH ORDINALITY .. ORDER BY n`` keeps the rows in the order given.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from persistence.projection import Rows
@@ -19,7 +28,12 @@ RETURNING account_id, account_seq
 UPSERT_ACCOUNTS = """
 INSERT INTO trading_accounts (id, last_seq, balance_paise, blocked_paise, deposits_paise,
     withdrawals_paise, realized_pnl_paise, charges_paise, dp_charged_day, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
+SELECT id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges, dp::jsonb, at
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+    $7::bigint[], $8::bigint[], $9::text[], $10::timestamptz[])
+    WITH ORDINALITY AS r (id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges,
+        dp, at, n)
+ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
     last_seq = EXCLUDED.last_seq, balance_paise = EXCLUDED.balance_paise,
     blocked_paise = EXCLUDED.blocked_paise, deposits_paise = EXCLUDED.deposits_paise,
@@ -33,8 +47,17 @@ INSERT INTO orders (id, trading_account_id, client_order_id, instrument_id, side
     order_type, validity, quantity, filled_quantity, price_paise, trigger_paise,
     fill_value_paise, average_price_paise, margin_blocked_paise, charges_paise, triggered,
     status, rejection_reason, cancel_reason, created_at, updated_at, executed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23)
+SELECT id, account, client_id, instrument, side, product, order_type, validity, quantity,
+    filled, price, trigger_price, fill_value, average_price, margin, charges, triggered,
+    status, rejection, cancel, created, updated, executed
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+    $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],
+    $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::boolean[], $18::text[],
+    $19::text[], $20::text[], $21::timestamptz[], $22::timestamptz[], $23::timestamptz[])
+    WITH ORDINALITY AS r (id, account, client_id, instrument, side, product, order_type,
+        validity, quantity, filled, price, trigger_price, fill_value, average_price, margin,
+        charges, triggered, status, rejection, cancel, created, updated, executed, n)
+ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
     order_type = EXCLUDED.order_type, quantity = EXCLUDED.quantity,
     filled_quantity = EXCLUDED.filled_quantity, price_paise = EXCLUDED.price_paise,
@@ -47,11 +70,19 @@ ON CONFLICT (id) DO UPDATE SET
     executed_at = EXCLUDED.executed_at
 """
 
+# Rows go in the order given: closed rows first (see ``write_rows``).
 UPSERT_POSITIONS = """
 INSERT INTO positions (id, trading_account_id, instrument_id, product, quantity, cost_paise,
     average_price_paise, margin_paise, realized_pnl_paise, stop_loss_paise, target_paise,
     status, close_reason, opened_at, updated_at, closed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+SELECT id, account, instrument, product, quantity, cost, average_price, margin, pnl,
+    stop_loss, target, status, close_reason, opened, updated, closed
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+    $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[],
+    $13::text[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[])
+    WITH ORDINALITY AS r (id, account, instrument, product, quantity, cost, average_price,
+        margin, pnl, stop_loss, target, status, close_reason, opened, updated, closed, n)
+ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
     quantity = EXCLUDED.quantity, cost_paise = EXCLUDED.cost_paise,
     average_price_paise = EXCLUDED.average_price_paise, margin_paise = EXCLUDED.margin_paise,
@@ -63,7 +94,10 @@ ON CONFLICT (id) DO UPDATE SET
 
 UPSERT_HOLDINGS = """
 INSERT INTO holdings (trading_account_id, instrument_id, quantity, cost_paise, updated_at)
-VALUES ($1, $2, $3, $4, $5)
+SELECT account, instrument, quantity, cost, updated
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[])
+    WITH ORDINALITY AS r (account, instrument, quantity, cost, updated, n)
+ORDER BY n
 ON CONFLICT (trading_account_id, instrument_id) DO UPDATE SET
     quantity = EXCLUDED.quantity, cost_paise = EXCLUDED.cost_paise,
     updated_at = EXCLUDED.updated_at
@@ -72,23 +106,49 @@ ON CONFLICT (trading_account_id, instrument_id) DO UPDATE SET
 UPSERT_FUND_BLOCKS = """
 INSERT INTO fund_blocks (trading_account_id, id, amount_paise, kind, status, created_at,
     released_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+SELECT account, id, amount, kind, status, created, released
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+    $6::timestamptz[], $7::timestamptz[])
+    WITH ORDINALITY AS r (account, id, amount, kind, status, created, released, n)
+ORDER BY n
 ON CONFLICT (trading_account_id, id) DO UPDATE SET
     status = EXCLUDED.status, released_at = EXCLUDED.released_at
 """
 
+# No ON CONFLICT: legs are written only for events this transaction journaled, so none can
+# exist yet (a speculative insert costs an extra pre-check and WAL record per row); the
+# unique key still turns a bug into an error instead of a second set of legs.
 INSERT_LEDGER = """
 INSERT INTO transactions (trading_account_id, account_seq, leg, book, counterparty_book, kind,
     amount_paise, balance_after_paise, reference, description, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-ON CONFLICT (trading_account_id, account_seq, leg) DO NOTHING
+SELECT account, seq, leg, book, counterparty, kind, amount, balance_after, reference,
+    description, created
+FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::text[], $5::text[], $6::text[],
+    $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::timestamptz[])
+    WITH ORDINALITY AS r (account, seq, leg, book, counterparty, kind, amount, balance_after,
+        reference, description, created, n)
+ORDER BY n
 """
 
 INSERT_LOGS = """
 INSERT INTO trading_logs (trading_account_id, account_seq, category, level, message, details,
     created_at)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+SELECT account, seq, category, level, message, details::jsonb, created
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+    $7::timestamptz[])
+    WITH ORDINALITY AS r (account, seq, category, level, message, details, created, n)
+ORDER BY n
 """
+
+
+def columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Transpose rows into column lists, one ``unnest`` array each."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+async def _write(conn: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    if rows:
+        await conn.execute(statement, *columns(rows))
 
 
 async def write_rows(conn: Any, rows: Rows) -> int:
@@ -99,25 +159,23 @@ async def write_rows(conn: Any, rows: Rows) -> int:
     """
     if not rows.events:
         return 0
-    columns = list(zip(*rows.events, strict=True))
-    inserted = await conn.fetch(INSERT_EVENTS, *(list(c) for c in columns))
+    inserted = await conn.fetch(INSERT_EVENTS, *columns(rows.events))
     fresh = {(r["account_id"], r["account_seq"]) for r in inserted}
     # Accounts first: orders, positions and the ledger reference them.
-    await conn.executemany(UPSERT_ACCOUNTS, list(rows.accounts.values()))
-    if rows.orders:
-        await conn.executemany(UPSERT_ORDERS, list(rows.orders.values()))
-    if rows.positions:
-        # Closed rows first, so a re-opened key never meets its old OPEN row (unique index).
-        positions = sorted(rows.positions.values(), key=lambda row: row[11] == "OPEN")
-        await conn.executemany(UPSERT_POSITIONS, positions)
-    if rows.holdings:
-        await conn.executemany(UPSERT_HOLDINGS, list(rows.holdings.values()))
-    if rows.fund_blocks:
-        await conn.executemany(UPSERT_FUND_BLOCKS, list(rows.fund_blocks.values()))
-    ledger = [row for row in rows.ledger if (row[0], row[1]) in fresh]
-    if ledger:
-        await conn.executemany(INSERT_LEDGER, ledger)
-    logs = [row for row in rows.logs if (row[0], row[1]) in fresh]
-    if logs:
-        await conn.executemany(INSERT_LOGS, logs)
+    await _write(conn, UPSERT_ACCOUNTS, list(rows.accounts.values()))
+    await _write(conn, UPSERT_ORDERS, list(rows.orders.values()))
+    # Closed rows first, so a re-opened key never meets its old OPEN row (unique index).
+    positions = sorted(rows.positions.values(), key=lambda row: row[11] == "OPEN")
+    await _write(conn, UPSERT_POSITIONS, positions)
+    await _write(conn, UPSERT_HOLDINGS, list(rows.holdings.values()))
+    await _write(conn, UPSERT_FUND_BLOCKS, list(rows.fund_blocks.values()))
+    # The ledger has no foreign key to trading_accounts (migration 0004): this is the check.
+    assert {row[0] for row in rows.ledger} <= rows.accounts.keys(), "a leg without its account"
+    if len(fresh) == len(rows.events):
+        ledger, logs = rows.ledger, rows.logs
+    else:
+        ledger = [row for row in rows.ledger if (row[0], row[1]) in fresh]
+        logs = [row for row in rows.logs if (row[0], row[1]) in fresh]
+    await _write(conn, INSERT_LEDGER, ledger)
+    await _write(conn, INSERT_LOGS, logs)
     return len(fresh)

@@ -117,3 +117,23 @@ def test_embedded_server_when_stopped_and_restarted_then_data_kept(pg_data_dir: 
         assert restart_s < max(first_start_s, 0.5) + 1.0  # a restart skips initdb
     finally:
         server.stop()
+
+
+def test_account_with_ledger_when_deleted_then_refused(database: str) -> None:
+    async def attempt() -> None:
+        conn = await asyncpg.connect(database)
+        try:
+            await conn.execute("INSERT INTO trading_accounts (id) VALUES ('acct-1')")
+            await conn.execute(
+                "INSERT INTO transactions (trading_account_id, account_seq, leg, book,"
+                " counterparty_book, kind, amount_paise, created_at)"
+                " VALUES ('acct-1', 1, 0, 'CASH', 'EXTERNAL', 'DEPOSIT', 100, now())"
+            )
+            with pytest.raises(asyncpg.ForeignKeyViolationError):
+                await conn.execute("DELETE FROM trading_accounts WHERE id = 'acct-1'")
+            await conn.execute("INSERT INTO trading_accounts (id) VALUES ('acct-2')")
+            await conn.execute("DELETE FROM trading_accounts WHERE id = 'acct-2'")  # no ledger
+        finally:
+            await conn.close()
+
+    run(attempt())
