@@ -174,6 +174,7 @@ class ServerConfig:
     host: str
     port: int
     data_dir: str
+    log_format: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from engine.instrument_import import read_master
 from engine.instruments import InstrumentMaster, read_instruments_csv
 from gateway.app import create_app
 from gateway.database import Database
+from gateway.logs import configure_logging
 from gateway.passwords import hash_password_async
 from gateway.users import UserStore
 from persistence.embedded import EmbeddedPostgres, resolve_database
@@ -69,6 +70,7 @@ def _with_database(config: Config) -> tuple[str, EmbeddedPostgres | None]:
 
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
+    configure_logging(config.server.log_format)
     dsn, embedded = _with_database(config)
     try:
         master = asyncio.run(_load_master(dsn))
