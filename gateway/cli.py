@@ -28,7 +28,7 @@ from gateway.database import Database
 from gateway.logs import configure_logging
 from gateway.passwords import hash_password_async
 from gateway.users import UserStore
-from persistence.embedded import EmbeddedPostgres, resolve_database
+from persistence.embedded import resolve_database
 from persistence.instrument_store import load_instruments, upsert_instruments
 from persistence.migrate import migrate
 
@@ -64,14 +64,10 @@ async def _load_master(dsn: str) -> InstrumentMaster:
     return master
 
 
-def _with_database(config: Config) -> tuple[str, EmbeddedPostgres | None]:
-    return resolve_database(config.server.data_dir)
-
-
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
     configure_logging(config.server.log_format)
-    dsn, embedded = _with_database(config)
+    dsn, embedded = resolve_database(config.server.data_dir)
     try:
         master = asyncio.run(_load_master(dsn))
         app = create_app(config, master, dsn=dsn)
@@ -109,7 +105,7 @@ def _create_admin_command(args: argparse.Namespace) -> int:
         print("create-admin: the password needs at least 8 characters", file=sys.stderr)
         return 2
     config = _config(args)
-    dsn, embedded = _with_database(config)
+    dsn, embedded = resolve_database(config.server.data_dir)
     try:
         outcome = asyncio.run(_create_admin(config, dsn, args.email, args.password))
     finally:
@@ -136,7 +132,7 @@ def _import_command(args: argparse.Namespace) -> int:
         print(f"import-instruments: no such file {path}", file=sys.stderr)
         return 2
     config = _config(args)
-    dsn, embedded = _with_database(config)
+    dsn, embedded = resolve_database(config.server.data_dir)
     try:
         stored, skipped, layout = asyncio.run(_import(dsn, path))
     except ValueError as error:

@@ -13,10 +13,10 @@ from engine import events as ev
 from engine.account import preview_order
 from engine.account_actor import Outcome
 from engine.charges import breakeven_points_paise, charge_category, round_trip_charges
-from engine.enums import Exchange, Product, Rejection, Segment
+from engine.enums import Exchange, Product, Segment
 from engine.margin import leverage_x100
 from engine.money import paise_to_rupees
-from engine.rules import AccountRules, product_allowed
+from engine.rules import AccountRules
 from gateway.auth import current_user, forbidden
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
 from gateway.errors import json_response
@@ -201,8 +201,6 @@ async def margin_preview(request: web.Request) -> web.Response:
     account_id = await owned_account(request, body.trading_account_id)
     instrument = resolve_instrument(request, body)
     command = place_command(body, instrument, "preview")
-    if not product_allowed(instrument, command.product):
-        raise rejected(Rejection.PRODUCT_NOT_ALLOWED)
     engine = request.app[ENGINE]
     index = engine.master.index_of(instrument.instrument_id)
     stamped = msgspec.structs.replace(
