@@ -11,11 +11,13 @@ from engine import commands as cmd
 from engine import events as ev
 from engine.enums import Rejection
 from engine.money import paise_to_rupees
+from engine.positions import Position
+from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_body, field_failure
 from gateway.errors import json_response
-from gateway.keys import BRIDGE, DB, ENGINE
+from gateway.keys import BRIDGE, DB, ENGINE, USERS
 from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import NotFoundError, owned_account
+from gateway.ownership import NotFoundError, owned_account, owned_position
 from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
 from gateway.views import order_row_view, position_row_view, position_view
 
@@ -114,29 +116,15 @@ async def close_position(request: web.Request) -> web.Response:
 @routes.patch("/api/trading/positions")
 async def set_risk_levels(request: web.Request) -> web.Response:
     body = decode_body(await request.read(), RiskLevelsBody)
-    row = await request.app[DB].pool.fetchrow(
-        "SELECT trading_account_id FROM positions WHERE id = $1", body.position_id
-    )
-    if row is None:
-        raise NotFoundError("position")
-    account_id = await owned_account(request, row["trading_account_id"])
-    instrument = await _position_instrument(request, account_id, body.position_id)
-    current = await request.app[BRIDGE].inspect(
-        account_id,
-        lambda state: (
-            (
-                state.positions[body.position_id].stop_loss_paise,
-                state.positions[body.position_id].target_paise,
-            )
-            if body.position_id in state.positions
-            else (None, None)
-        ),
-    )
+    account_id, position = await open_position(request, body.position_id)
     try:
-        stop_loss = _level(body.stop_loss, current[0], "$.stopLoss")
-        target = _level(body.target, current[1], "$.target")
+        stop_loss = _level(body.stop_loss, position.stop_loss_paise, "$.stopLoss")
+        target = _level(body.target, position.target_paise, "$.target")
     except FieldError as error:
         raise field_failure(error) from None
+    engine = request.app[ENGINE]
+    instrument = engine.master.get(position.instrument_id)
+    assert instrument is not None
     command = cmd.SetRiskLevels(
         now_ms=0,
         position_id=body.position_id,
@@ -148,18 +136,29 @@ async def set_risk_levels(request: web.Request) -> web.Response:
     check_outcome(outcome)
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
-    engine = request.app[ENGINE]
-    view = await request.app[BRIDGE].inspect(
-        account_id,
-        lambda state: (
-            position_view(
-                state.positions[body.position_id], account_id, engine.master, engine.market
-            )
-            if body.position_id in state.positions
-            else None
-        ),
-    )
+    # The position as this change left it (a level the market already touched may close it
+    # a moment later; the websocket and the positions list report that).
+    updated = msgspec.structs.replace(position, stop_loss_paise=stop_loss, target_paise=target)
+    view = position_view(updated, account_id, engine.master, engine.market)
     return json_response({"position": view})
+
+
+async def open_position(request: web.Request, position_id: str) -> tuple[str, Position]:
+    """An open position of the caller's, from the engine (the database may lag behind it);
+    409 POSITION_CLOSED if it has closed, 404 if unknown or not the caller's."""
+    for account_id in await request.app[USERS].accounts_of(current_user(request).user_id):
+        position: Position | None = await request.app[BRIDGE].inspect(
+            account_id,
+            lambda state: (
+                msgspec.structs.replace(state.positions[position_id])
+                if position_id in state.positions
+                else None
+            ),
+        )
+        if position is not None:
+            return account_id, position
+    await owned_position(request, position_id)  # 404 unless it is the caller's
+    raise rejected(Rejection.POSITION_CLOSED)
 
 
 def _level(value: float | msgspec.UnsetType | None, current: int | None, path: str) -> int | None:
