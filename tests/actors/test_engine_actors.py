@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,93 +20,19 @@ from engine import events as ev
 from engine.account import AccountState, funds_identity_holds, position_key
 from engine.account_actor import Outcome
 from engine.clock import FakeClock
-from engine.config import Config, load_config, merge
+from engine.config import Config
 from engine.enums import OrderType, PriceSource, Product, Rejection, Side, Validity
 from engine.instruments import Instrument, InstrumentMaster
-from engine.market_data import MarketData
 from engine.positions import Position
 from engine.sink import InMemorySink
 from engine.trading_engine import TradingEngine
+from tests.engine_driver import WAIT_S, EngineDriver, ScriptedSource, exact_config
 
 RUNTIMES = ["pooled", "threaded"]
 START_MS = 1_795_496_400_000
-WAIT_S = 20
 
 
-class ScriptedSource:
-    """A real quote source whose reference prices the test sets (no randomness)."""
-
-    def __init__(self) -> None:
-        self.prices: dict[int, int] = {}
-
-    def refresh(self, data: MarketData, now_ms: int) -> None:
-        for index, price in self.prices.items():
-            data.reference[index] = price
-
-
-def exact_config(**overrides: Any) -> Config:
-    """Jitter off and full convergence: each tick's LTP is exactly the scripted reference."""
-    exact: dict[str, Any] = {
-        "market": {
-            "jitter_intensity_pct": "0",
-            "jitter_convergence": "1",
-            "reference_interval_ms": 0,
-        },
-        "execution": {"market_fill_delay_ms": 0},
-    }
-    return load_config(**merge(exact, overrides))
-
-
-class Harness:
-    def __init__(self, engine: TradingEngine, source: ScriptedSource, clock: FakeClock) -> None:
-        self.engine = engine
-        self.source = source
-        self.clock = clock
-
-    def ask(self, account_id: str, command: cmd.AccountCommand) -> Outcome:
-        done = threading.Event()
-        box: list[Outcome] = []
-
-        def reply(outcome: Outcome) -> None:
-            box.append(outcome)
-            done.set()
-
-        self.engine.submit(account_id, command, reply)
-        assert done.wait(WAIT_S), "no reply"
-        return box[0]
-
-    def inspect(self, account_id: str, fn: Callable[[AccountState], Any]) -> Any:
-        done = threading.Event()
-        box: list[Any] = []
-        self.engine.inspect(account_id, fn, lambda value: (box.append(value), done.set()))
-        assert done.wait(WAIT_S), "no reply"
-        return box[0]
-
-    def settle(self) -> None:
-        """Wait until every message sent so far to the market and accounts is handled."""
-        self.engine.sync_market()
-        registry = self.engine.registry
-        assert registry is not None
-        for account_id in registry.account_ids():
-            self.inspect(account_id, lambda state: None)
-
-    def set_price(self, instrument: Instrument, price_paise: int) -> None:
-        index = self.engine.master.index_of(instrument.instrument_id)
-        assert index is not None
-        self.source.prices[index] = price_paise
-        self.engine.tick()
-        self.settle()
-        self.engine.tick()  # fills sent by the first tick may rest or trigger orders
-        self.settle()
-
-    def open_account(self, account_id: str, funds_paise: int) -> None:
-        self.engine.add_account(AccountState(account_id))
-        if funds_paise:
-            outcome = self.ask(
-                account_id,
-                cmd.CreditFunds(now_ms=0, amount_paise=funds_paise, kind="DEPOSIT", reference="t"),
-            )
-            assert outcome.rejection is None
+Harness = EngineDriver
 
 
 def make_harness(master: InstrumentMaster, runtime: str, config: Config) -> Harness:

@@ -12,101 +12,37 @@ the funds identity holds in SQL.
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
 
 from engine import commands as cmd
 from engine.account import AccountState, state_fingerprint
-from engine.account_actor import Outcome
 from engine.clock import FakeClock
-from engine.config import Config, load_config
+from engine.config import Config
 from engine.enums import OrderType, Product, Side, Validity
-from engine.instruments import Instrument, InstrumentMaster
-from engine.market_data import MarketData
+from engine.instruments import InstrumentMaster
 from engine.trading_engine import TradingEngine
 from persistence.journal import PersistenceActor
 from persistence.recovery import rebuild_from_projections, replay_all, verify_account
+from tests.engine_driver import EngineDriver, ScriptedSource, exact_config
 from tests.integration.conftest import fetch, run
 from tests.integration.sql_checks import assert_ledger_and_funds
 
 pytestmark = pytest.mark.timeout(90)
 
 START_MS = 1_795_496_400_000
-WAIT_S = 20
 ACCOUNTS = 4
 STEPS = 240
 TICKERS = ("NSE:RELIANCE", "NSE:INFY", "NFO:NIFTY26DECFUT")
 
 
-class ScriptedSource:
-    """Reference prices set by the test (no randomness inside the engine)."""
-
-    def __init__(self) -> None:
-        self.prices: dict[int, int] = {}
-
-    def refresh(self, data: MarketData, now_ms: int) -> None:
-        for index, price in self.prices.items():
-            data.reference[index] = price
-
-
-class Driver:
-    def __init__(self, engine: TradingEngine, source: ScriptedSource, clock: FakeClock) -> None:
-        self.engine = engine
-        self.source = source
-        self.clock = clock
-
-    def ask(self, account_id: str, command: cmd.AccountCommand) -> Outcome:
-        done = threading.Event()
-        box: list[Outcome] = []
-
-        def reply(outcome: Outcome) -> None:
-            box.append(outcome)
-            done.set()
-
-        self.engine.submit(account_id, command, reply)
-        assert done.wait(WAIT_S), "no reply"
-        return box[0]
-
-    def inspect(self, account_id: str, fn: Callable[[AccountState], Any]) -> Any:
-        done = threading.Event()
-        box: list[Any] = []
-        self.engine.inspect(account_id, fn, lambda value: (box.append(value), done.set()))
-        assert done.wait(WAIT_S), "no reply"
-        return box[0]
-
-    def settle(self) -> None:
-        self.engine.sync_market()
-        for account_id in self.engine.registry.account_ids():  # type: ignore[union-attr]
-            self.inspect(account_id, lambda state: None)
-
-    def set_price(self, instrument: Instrument, price_paise: int) -> None:
-        index = self.engine.master.index_of(instrument.instrument_id)
-        assert index is not None
-        self.source.prices[index] = price_paise
-        self.clock.advance(1_000)
-        self.engine.tick()
-        self.settle()
-        self.engine.tick()
-        self.settle()
-
-
-def exact_config(config: Config) -> Config:
-    return load_config(
-        market={"jitter_intensity_pct": "0", "jitter_convergence": "1", "reference_interval_ms": 0},
-        execution={"market_fill_delay_ms": 0},
-        journal={"durability": "commit"},
-    )
-
-
 @pytest.fixture
 def driven(
     database: str, config: Config, master: InstrumentMaster
-) -> Iterator[tuple[Driver, PersistenceActor]]:
-    exact = exact_config(config)
+) -> Iterator[tuple[EngineDriver, PersistenceActor]]:
+    exact = exact_config(journal={"durability": "commit"})
     actor = PersistenceActor(database, exact.journal)
     actor.start()
     source = ScriptedSource()
@@ -114,7 +50,7 @@ def driven(
     engine = TradingEngine(exact, master, sink=actor, clock=clock, source=source, runtime="pooled")
     engine.start(ticking=False)
     try:
-        yield Driver(engine, source, clock), actor
+        yield EngineDriver(engine, source, clock), actor
     finally:
         engine.stop()
         actor.stop(timeout_s=5)
@@ -124,14 +60,14 @@ def _round(price: int, tick: int) -> int:
     return max(tick, price // tick * tick)
 
 
-def _random_session(driver: Driver, master: InstrumentMaster, rng: random.Random) -> None:
+def _random_session(driver: EngineDriver, master: InstrumentMaster, rng: random.Random) -> None:
     instruments = [master.get(t) for t in TICKERS]
     assert all(i is not None for i in instruments)
     prices = {}
     for instrument in instruments:
         assert instrument is not None
         prices[instrument.instrument_id] = instrument.reference_price_paise
-        driver.set_price(instrument, instrument.reference_price_paise)
+        driver.set_price(instrument, instrument.reference_price_paise, advance_ms=1_000)
     accounts = [f"acct-{i}" for i in range(ACCOUNTS)]
     for account_id in accounts:
         driver.engine.add_account(AccountState(account_id))
@@ -150,7 +86,7 @@ def _random_session(driver: Driver, master: InstrumentMaster, rng: random.Random
         if roll < 0.12:
             move = rng.randint(-8, 8) * max(tick, ltp // 2000 // tick * tick)
             ltp = prices[instrument.instrument_id] = _round(ltp + move, tick)
-            driver.set_price(instrument, ltp)
+            driver.set_price(instrument, ltp, advance_ms=1_000)
             continue
         quantity = instrument.lot_size * rng.randint(1, 3)
         side = rng.choice((Side.BUY, Side.SELL))
@@ -281,7 +217,7 @@ async def _journal_views(dsn: str, account_ids: list[str]) -> dict[str, tuple[st
 
 
 def test_random_engine_session_when_replayed_then_equals_memory_and_projections(
-    driven: tuple[Driver, PersistenceActor], database: str, master: InstrumentMaster
+    driven: tuple[EngineDriver, PersistenceActor], database: str, master: InstrumentMaster
 ) -> None:
     driver, actor = driven
     _random_session(driver, master, random.Random(20261124))

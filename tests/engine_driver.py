@@ -1,0 +1,97 @@
+"""A synchronous driver for the real engine: scripted reference prices, a fake clock, and
+blocking ask/inspect helpers with timeouts (shared by the actor and recovery tests)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from engine import commands as cmd
+from engine.account import AccountState
+from engine.account_actor import Outcome
+from engine.clock import FakeClock
+from engine.config import Config, load_config, merge
+from engine.instruments import Instrument
+from engine.market_data import MarketData
+from engine.trading_engine import TradingEngine
+
+WAIT_S = 20
+
+
+class ScriptedSource:
+    """A real quote source whose reference prices the test sets (no randomness)."""
+
+    def __init__(self) -> None:
+        self.prices: dict[int, int] = {}
+
+    def refresh(self, data: MarketData, now_ms: int) -> None:
+        for index, price in self.prices.items():
+            data.reference[index] = price
+
+
+def exact_config(**overrides: Any) -> Config:
+    """Jitter off and full convergence: each tick's LTP is exactly the scripted reference."""
+    exact: dict[str, Any] = {
+        "market": {
+            "jitter_intensity_pct": "0",
+            "jitter_convergence": "1",
+            "reference_interval_ms": 0,
+        },
+        "execution": {"market_fill_delay_ms": 0},
+    }
+    return load_config(**merge(exact, overrides))
+
+
+class EngineDriver:
+    def __init__(self, engine: TradingEngine, source: ScriptedSource, clock: FakeClock) -> None:
+        self.engine = engine
+        self.source = source
+        self.clock = clock
+
+    def ask(self, account_id: str, command: cmd.AccountCommand) -> Outcome:
+        done = threading.Event()
+        box: list[Outcome] = []
+
+        def reply(outcome: Outcome) -> None:
+            box.append(outcome)
+            done.set()
+
+        self.engine.submit(account_id, command, reply)
+        assert done.wait(WAIT_S), "no reply"
+        return box[0]
+
+    def inspect(self, account_id: str, fn: Callable[[AccountState], Any]) -> Any:
+        done = threading.Event()
+        box: list[Any] = []
+        self.engine.inspect(account_id, fn, lambda value: (box.append(value), done.set()))
+        assert done.wait(WAIT_S), "no reply"
+        return box[0]
+
+    def settle(self) -> None:
+        """Wait until every message sent so far to the market and accounts is handled."""
+        self.engine.sync_market()
+        registry = self.engine.registry
+        assert registry is not None
+        for account_id in registry.account_ids():
+            self.inspect(account_id, lambda state: None)
+
+    def set_price(self, instrument: Instrument, price_paise: int, advance_ms: int = 0) -> None:
+        """Move the instrument to ``price_paise`` over two ticks (after ``advance_ms``)."""
+        index = self.engine.master.index_of(instrument.instrument_id)
+        assert index is not None
+        self.source.prices[index] = price_paise
+        self.clock.advance(advance_ms)
+        self.engine.tick()
+        self.settle()
+        self.engine.tick()  # fills sent by the first tick may rest or trigger orders
+        self.settle()
+
+    def open_account(self, account_id: str, funds_paise: int) -> None:
+        self.engine.add_account(AccountState(account_id))
+        if funds_paise:
+            outcome = self.ask(
+                account_id,
+                cmd.CreditFunds(now_ms=0, amount_paise=funds_paise, kind="DEPOSIT", reference="t"),
+            )
+            assert outcome.rejection is None
