@@ -147,7 +147,10 @@ async def fund_operation(request: web.Request) -> web.Response:
     check_outcome(outcome)
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
-    return json_response(await operation_result(request, body.trading_account_id, outcome))
+    result = await operation_result(request, body.trading_account_id, outcome)
+    if isinstance(command, cmd.BlockFunds | cmd.ReleaseFunds):
+        result["blockId"] = command.block_id  # what a later RELEASE names
+    return json_response(result)
 
 
 @routes.post("/api/trading/charges")

@@ -166,3 +166,28 @@ def test_console_and_admin_when_money_moves_then_funds_and_ledger_agree(
         await fresh.login("console@paperdesk.test", "new-password-9")
 
     run_scenario(database, master, scenario)
+
+
+def test_admin_block_and_release_when_named_then_funds_return(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        _, account_id = await funded_user(session, base, "blocked@paperdesk.test", 10_000)
+        admin = Client(session, base)
+        await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        block = {"tradingAccountId": account_id, "operation": "BLOCK", "amount": 2_500}
+        status, body, _ = await admin.call("POST", "/api/trading/funds", block)
+        assert status == 200, body
+        assert (body["funds"]["blockedMargin"], body["funds"]["availableMargin"]) == (2_500, 7_500)
+        release = {
+            "tradingAccountId": account_id,
+            "operation": "RELEASE",
+            "amount": 2_500,
+            "blockId": body["blockId"],
+        }
+        status, body, _ = await admin.call("POST", "/api/trading/funds", release)
+        assert (status, body["funds"]["blockedMargin"]) == (200, 0)
+        status, body, _ = await admin.call("POST", "/api/trading/funds", release)
+        assert (status, body["error"]["code"]) == (404, "NOT_FOUND")  # released already
+
+    run_scenario(database, master, scenario)
