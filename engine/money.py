@@ -8,7 +8,7 @@ with a fixed denominator, so applying a rate is integer arithmetic with half-up 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 PAISE_PER_RUPEE = 100
 
@@ -49,10 +49,6 @@ class Rate:
         """Apply the rate to an amount, rounded half-up to the paisa."""
         return div_half_up(amount_paise * self.parts, RATE_SCALE)
 
-    def of_exact(self, amount_paise: int) -> Decimal:
-        """Apply the rate without rounding (for the calculator's two-step rounding)."""
-        return Decimal(amount_paise * self.parts) / RATE_SCALE
-
 
 def rupees_to_paise(value: str | int | float | Decimal) -> int:
     """Convert rupees (as given in JSON or CSV) to paise; reject sub-paisa amounts."""
@@ -60,11 +56,6 @@ def rupees_to_paise(value: str | int | float | Decimal) -> int:
     if paise != paise.to_integral_value():
         raise ValueError(f"{value} has more than two decimals")
     return int(paise)
-
-
-def decimal_to_paise_half_up(value: Decimal) -> int:
-    """Round a Decimal amount of paise half-up to an integer number of paise."""
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def paise_to_rupees(paise: int) -> float:

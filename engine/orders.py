@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
+from engine.enums import OrderStatus, OrderType, Product, Side, Validity
 
 # Allowed status changes; ``None`` is "not yet recorded". Nothing leaves a terminal state.
 # PENDING -> PENDING is a modification, a trigger or a partial fill.
@@ -73,11 +73,3 @@ class Order(msgspec.Struct, gc=False):
         if self.filled_quantity == 0:
             return 0
         return self.fill_value_paise // self.filled_quantity
-
-
-class OrderOutcome(msgspec.Struct, frozen=True, gc=False):
-    """What became of an order, as reported to callers."""
-
-    order_id: str
-    status: OrderStatus
-    rejection: Rejection | None = None

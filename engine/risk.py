@@ -79,9 +79,3 @@ class RiskBook:
         kernels.sum_by_group(self._unrealized, self.group, groups, by_group)
         self.unrealized_by_group = by_group
         return self.total_unrealized_paise
-
-    def unrealized_for(self, account_id: str) -> int:
-        group = self._groups.get(account_id)
-        if group is None or group >= len(self.unrealized_by_group):
-            return 0
-        return int(self.unrealized_by_group[group])

@@ -22,7 +22,7 @@ from gateway.decoding import convert_query, decode_body, field_failure, validati
 from gateway.error_middleware import unavailable
 from gateway.errors import ApiError, error_response, json_response, rejection_response
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE, USERS
-from gateway.ownership import check_body_user, owned_account, owned_order
+from gateway.ownership import check_body_user, owned_account, require_owned_row
 from gateway.schemas import (
     CancelOrderBody,
     FieldError,
@@ -191,7 +191,7 @@ async def working_order(request: web.Request, order_id: str) -> dict[str, Any]:
         view = await engine_order_view(request, account_id, order_id)
         if view is not None:
             return view
-    await owned_order(request, order_id)  # 404 unless it is the caller's, finished
+    await require_owned_row(request, "order", order_id)  # 404 unless the caller's, finished
     raise rejected(Rejection.ORDER_NOT_OPEN)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from gateway.auth import current_user
@@ -46,18 +44,16 @@ async def owned_account(request: web.Request, account_id: str | None) -> str:
     return account_id
 
 
-async def owned_order(request: web.Request, order_id: str) -> Any:
-    """The caller's order row (any status)."""
-    owned = await request.app[USERS].accounts_of(current_user(request).user_id)
-    row = await request.app[DB].pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
-    if row is None or row["trading_account_id"] not in owned:
-        raise NotFoundError("order")
-    return row
+# The stored rows an id may name; table names are never taken from the request.
+_ROW_LOOKUPS = {
+    "order": "SELECT trading_account_id FROM orders WHERE id = $1",
+    "position": "SELECT trading_account_id FROM positions WHERE id = $1",
+}
 
 
-async def owned_position(request: web.Request, position_id: str) -> Any:
+async def require_owned_row(request: web.Request, what: str, row_id: str) -> None:
+    """404 unless the stored order or position ``row_id`` is the caller's."""
     owned = await request.app[USERS].accounts_of(current_user(request).user_id)
-    row = await request.app[DB].pool.fetchrow("SELECT * FROM positions WHERE id = $1", position_id)
-    if row is None or row["trading_account_id"] not in owned:
-        raise NotFoundError("position")
-    return row
+    account_id = await request.app[DB].pool.fetchval(_ROW_LOOKUPS[what], row_id)
+    if account_id not in owned:
+        raise NotFoundError(what)

@@ -17,7 +17,7 @@ from gateway.decoding import convert_query, decode_body, field_failure
 from gateway.errors import json_response
 from gateway.keys import BRIDGE, DB, ENGINE, USERS
 from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import NotFoundError, owned_account, owned_position
+from gateway.ownership import NotFoundError, owned_account, require_owned_row
 from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
 from gateway.views import order_row_view, position_row_view, position_view
 
@@ -58,33 +58,15 @@ async def list_positions(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
-async def _position_instrument(request: web.Request, account_id: str, position_id: str) -> Any:
-    """The open position's instrument, or 409 if it closed, or 404 if it is not the caller's."""
-    instrument_id = await request.app[BRIDGE].inspect(
-        account_id,
-        lambda state: (
-            state.positions[position_id].instrument_id if position_id in state.positions else None
-        ),
-    )
-    if instrument_id is None:
-        row = await request.app[DB].pool.fetchrow(
-            "SELECT status FROM positions WHERE id = $1 AND trading_account_id = $2",
-            position_id,
-            account_id,
-        )
-        if row is None:
-            raise NotFoundError("position")
-        raise rejected(Rejection.POSITION_CLOSED)
-    instrument = request.app[ENGINE].master.get(instrument_id)
-    assert instrument is not None
-    return instrument
-
-
 @routes.post("/api/trading/positions")
 async def close_position(request: web.Request) -> web.Response:
     body = decode_body(await request.read(), ClosePositionBody)
-    account_id = await owned_account(request, body.trading_account_id)
-    instrument = await _position_instrument(request, account_id, body.position_id)
+    named = await owned_account(request, body.trading_account_id)
+    account_id, position = await open_position(request, body.position_id)
+    if account_id != named:
+        raise NotFoundError("position")
+    instrument = request.app[ENGINE].master.get(position.instrument_id)
+    assert instrument is not None
     command = cmd.ClosePosition(
         now_ms=0,
         position_id=body.position_id,
@@ -157,7 +139,7 @@ async def open_position(request: web.Request, position_id: str) -> tuple[str, Po
         )
         if position is not None:
             return account_id, position
-    await owned_position(request, position_id)  # 404 unless it is the caller's
+    await require_owned_row(request, "position", position_id)  # 404 unless the caller's
     raise rejected(Rejection.POSITION_CLOSED)
 
 
