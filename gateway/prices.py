@@ -41,7 +41,11 @@ async def prices_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Runs after the database opens and before the engine starts ticking."""
     engine = app[ENGINE]
     async with app[DB].pool.acquire() as conn:
-        await upsert_instruments(conn, engine.master)
+        # Only instruments the table lacks: an imported master was loaded from it already.
+        stored_ids = {row["id"] for row in await conn.fetch("SELECT id FROM instruments")}
+        await upsert_instruments(
+            conn, (i for i in engine.master if i.instrument_id not in stored_ids)
+        )
         stored = await load_last_prices(conn)
     by_index = {
         index: price
