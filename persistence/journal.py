@@ -6,11 +6,12 @@ worker threads: it appends to a deque under a lock and, only when the writer is 
 the loop with ``call_soon_threadsafe`` — a few microseconds, never blocking on the database.
 
 Group commit. Woken, the writer takes everything queued (up to ``journal.batch_max`` events)
-and writes it as ONE transaction: the journal rows (one ``INSERT .. SELECT FROM unnest``,
-``ON CONFLICT (account_id, account_seq) DO NOTHING``) and the projection upserts computed by
-:mod:`persistence.projection` from a mirror of each account's state. It repeats until the
-queue is empty, then sleeps. Batches of one account arrive in sequence order (the account
-actor submits them one at a time) and the queue is FIFO, so the journal keeps that order.
+and writes it as ONE statement that is its own transaction (:mod:`persistence.writer`): the
+journal rows (``ON CONFLICT (account_id, account_seq) DO NOTHING``) and the projection
+upserts computed by :mod:`persistence.projection` from a mirror of each account's state.
+It repeats until the queue is empty, then sleeps. Batches of one account arrive in sequence
+order (the account actor submits them one at a time) and the queue is FIFO, so the journal
+keeps that order.
 
 Acknowledgement. ``durability = "commit"``: ``on_durable(True)`` runs on the writer thread
 after the transaction holding the batch has committed. ``"async"``: it runs inside
@@ -312,19 +313,19 @@ class PersistenceActor:
         work: dict[str, AccountState] = {}
         rows = Rows()
         duplicates = 0
-        async with conn.transaction():
-            for batch, _ in group:
-                state = work.get(batch.account_id)
-                if state is None:
-                    state = work[batch.account_id] = copy_state(
-                        await self._mirror(conn, batch.account_id)
-                    )
-                fresh = new_events(state, batch)
-                if not fresh:
-                    duplicates += 1
-                for account_seq, event in fresh:
-                    project(state, account_seq, event, rows)
-            inserted = await write_rows(conn, rows)
+        for batch, _ in group:
+            state = work.get(batch.account_id)
+            if state is None:
+                state = work[batch.account_id] = copy_state(
+                    await self._mirror(conn, batch.account_id)
+                )
+            fresh = new_events(state, batch)
+            if not fresh:
+                duplicates += 1
+            for account_seq, event in fresh:
+                project(state, account_seq, event, rows)
+        # One statement, its own transaction (see persistence.writer).
+        inserted = await write_rows(conn, rows)
         # Committed: the work copies become the mirrors.
         self._mirrors.update(work)
         stats = self.stats

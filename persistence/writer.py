@@ -1,15 +1,23 @@
-"""The SQL of one group commit: journal rows and projection upserts in one transaction.
+"""The SQL of one group commit: journal rows and every projection in ONE statement.
 
-Every table is written with ONE set-based statement per group, ``INSERT .. SELECT FROM
-unnest($1::text[], ..)``: one round trip, one plan execution, whatever the number of rows
-(``executemany`` runs the statement once per row). :class:`~persistence.projection.Rows`
-already holds one row per key (the last state of an order, position or account in the
-group), which ``ON CONFLICT DO UPDATE`` requires: it may not touch a row twice in one
-statement. ``WITH ORDINALITY .. ORDER BY n`` keeps the rows in the order given.
+A group is written by a single ``WITH`` statement whose data-modifying parts each write one
+table set-based, ``INSERT .. SELECT FROM unnest($n::text[], ..)``, and which runs as its own
+implicit transaction: one round trip that executes and commits (no BEGIN, no COMMIT, no
+statement per table), so the writer can prepare the next group while Postgres works on this
+one. The parts share one snapshot and run in no fixed order; foreign keys are checked at the
+end of the statement, so an order may name an account the same statement inserts.
+
+:class:`~persistence.projection.Rows` already holds one row per key (the last state of an
+order, position or account in the group), which ``ON CONFLICT DO UPDATE`` requires: it may
+not touch a row twice in one statement. ``WITH ORDINALITY .. ORDER BY n`` keeps the rows in
+the order given. Ledger legs and trading logs are inserted only for events the journal part
+really added (``fresh``), so a group written twice (a retry after a commit whose
+acknowledgement was lost) leaves one set of them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,7 +123,7 @@ ON CONFLICT (trading_account_id, id) DO UPDATE SET
     status = EXCLUDED.status, released_at = EXCLUDED.released_at
 """
 
-# No ON CONFLICT: legs are written only for events this transaction journaled, so none can
+# No ON CONFLICT: legs are written only for events this statement journaled, so none can
 # exist yet (a speculative insert costs an extra pre-check and WAL record per row); the
 # unique key still turns a bug into an error instead of a second set of legs.
 INSERT_LEDGER = """
@@ -127,6 +135,7 @@ FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::text[], $5::text[], $6
     $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::timestamptz[])
     WITH ORDINALITY AS r (account, seq, leg, book, counterparty, kind, amount, balance_after,
         reference, description, created, n)
+WHERE (account, seq) IN (SELECT account_id, account_seq FROM fresh)
 ORDER BY n
 """
 
@@ -137,45 +146,80 @@ SELECT account, seq, category, level, message, details::jsonb, created
 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
     $7::timestamptz[])
     WITH ORDINALITY AS r (account, seq, category, level, message, details, created, n)
+WHERE (account, seq) IN (SELECT account_id, account_seq FROM fresh)
 ORDER BY n
 """
 
 
-def columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    """Transpose rows into column lists, one ``unnest`` array each."""
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def _parameters(sql: str) -> int:
+    return max(int(n) for n in _PARAMETER.findall(sql))
+
+
+def _shifted(sql: str, offset: int) -> str:
+    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+
+
+# (CTE name, statement): the order of the statement's parameters, one array per column.
+PARTS = (
+    ("fresh", INSERT_EVENTS),
+    ("accounts", UPSERT_ACCOUNTS),
+    ("orders", UPSERT_ORDERS),
+    ("positions", UPSERT_POSITIONS),
+    ("holdings", UPSERT_HOLDINGS),
+    ("fund_blocks", UPSERT_FUND_BLOCKS),
+    ("ledger", INSERT_LEDGER),
+    ("logs", INSERT_LOGS),
+)
+WIDTHS = tuple(_parameters(sql) for _, sql in PARTS)
+
+
+def _write_group_sql() -> str:
+    ctes, offset = [], 0
+    for (name, sql), width in zip(PARTS, WIDTHS, strict=True):
+        ctes.append(f"{name} AS ({_shifted(sql.strip(), offset)})")
+        offset += width
+    return "WITH " + ",\n".join(ctes) + "\nSELECT count(*) FROM fresh"
+
+
+WRITE_GROUP = _write_group_sql()
+
+
+def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Transpose rows into ``width`` column lists, one ``unnest`` array each."""
+    if not rows:
+        return [[] for _ in range(width)]
     return [list(column) for column in zip(*rows, strict=True)]
 
 
-async def _write(conn: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-    if rows:
-        await conn.execute(statement, *columns(rows))
+def group_arguments(rows: Rows) -> list[list[Any]]:
+    """The parameters of :data:`WRITE_GROUP` for ``rows``, in the order of :data:`PARTS`."""
+    # The ledger has no foreign key to trading_accounts (migration 0004): this is the check.
+    assert {row[0] for row in rows.ledger} <= rows.accounts.keys(), "a leg without its account"
+    # Closed rows first, so a re-opened key never meets its old OPEN row (unique index).
+    positions = sorted(rows.positions.values(), key=lambda row: row[11] == "OPEN")
+    tables: tuple[Sequence[Sequence[Any]], ...] = (
+        rows.events,
+        list(rows.accounts.values()),
+        list(rows.orders.values()),
+        positions,
+        list(rows.holdings.values()),
+        list(rows.fund_blocks.values()),
+        rows.ledger,
+        rows.logs,
+    )
+    return [
+        column
+        for table, width in zip(tables, WIDTHS, strict=True)
+        for column in columns(table, width)
+    ]
 
 
 async def write_rows(conn: Any, rows: Rows) -> int:
-    """Write ``rows`` on ``conn`` (inside the caller's transaction); return events inserted.
-
-    Ledger legs and logs are written only for events the journal insert really added, so a
-    batch written twice (a retry after an unacknowledged commit) leaves one set of rows.
-    """
+    """Write ``rows`` on ``conn`` in one statement (its own transaction); return events added."""
     if not rows.events:
         return 0
-    inserted = await conn.fetch(INSERT_EVENTS, *columns(rows.events))
-    fresh = {(r["account_id"], r["account_seq"]) for r in inserted}
-    # Accounts first: orders, positions and the ledger reference them.
-    await _write(conn, UPSERT_ACCOUNTS, list(rows.accounts.values()))
-    await _write(conn, UPSERT_ORDERS, list(rows.orders.values()))
-    # Closed rows first, so a re-opened key never meets its old OPEN row (unique index).
-    positions = sorted(rows.positions.values(), key=lambda row: row[11] == "OPEN")
-    await _write(conn, UPSERT_POSITIONS, positions)
-    await _write(conn, UPSERT_HOLDINGS, list(rows.holdings.values()))
-    await _write(conn, UPSERT_FUND_BLOCKS, list(rows.fund_blocks.values()))
-    # The ledger has no foreign key to trading_accounts (migration 0004): this is the check.
-    assert {row[0] for row in rows.ledger} <= rows.accounts.keys(), "a leg without its account"
-    if len(fresh) == len(rows.events):
-        ledger, logs = rows.ledger, rows.logs
-    else:
-        ledger = [row for row in rows.ledger if (row[0], row[1]) in fresh]
-        logs = [row for row in rows.logs if (row[0], row[1]) in fresh]
-    await _write(conn, INSERT_LEDGER, ledger)
-    await _write(conn, INSERT_LOGS, logs)
-    return len(fresh)
+    inserted: int = await conn.fetchval(WRITE_GROUP, *group_arguments(rows))
+    return inserted
