@@ -48,10 +48,18 @@ class EngineBridge:
         return reply
 
     async def _wait(self, future: asyncio.Future[T]) -> T:
+        # A timer on the future itself: ``asyncio.wait_for`` wraps every ask in more objects
+        # and callbacks, a cost each request pays. A reply after the timeout finds the future
+        # done and is dropped (``_resolve``).
+        timer = future.get_loop().call_later(self.timeout_s, self._expire, future)
         try:
-            return await asyncio.wait_for(future, self.timeout_s)
-        except TimeoutError as error:
-            raise EngineTimeoutError(f"no answer within {self.timeout_s} s") from error
+            return await future
+        finally:
+            timer.cancel()
+
+    def _expire(self, future: asyncio.Future[Any]) -> None:
+        if not future.done():
+            future.set_exception(EngineTimeoutError(f"no answer within {self.timeout_s} s"))
 
     async def submit(self, account_id: str, command: cmd.AccountCommand) -> Outcome:
         """Send a command to an account and await its outcome."""

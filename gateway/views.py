@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from engine import events as ev
@@ -15,11 +16,17 @@ from engine.positions import Position
 
 
 def iso_ms(epoch_ms: int | None) -> str | None:
+    """Milliseconds since the epoch as ISO 8601 UTC with milliseconds, e.g. ``..T05:00:00.250Z``."""
     if epoch_ms is None:
         return None
-    return (
-        datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
-    )
+    seconds, millis = divmod(epoch_ms, 1000)
+    return f"{_iso_second(seconds)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _iso_second(epoch_s: int) -> str:
+    # Views format the same few seconds over and over (an order's times, a tick's quotes).
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def rupees_or_none(paise: int | None) -> float | None:

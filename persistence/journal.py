@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import uvloop
 
 from engine.account import AccountState
 from engine.config import JournalConfig
@@ -205,7 +206,7 @@ class PersistenceActor:
         self._thread = None
 
     def _thread_main(self, ready: threading.Event, errors: list[BaseException]) -> None:
-        loop = asyncio.new_event_loop()
+        loop = uvloop.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
             self._wake = asyncio.Event()
