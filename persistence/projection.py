@@ -387,78 +387,62 @@ def _ledger_rows(
     rows: Rows,
 ) -> None:
     """Two legs per money movement: the account's book and its counterparty, summing to 0."""
-    account_id = state.account_id
-    when = at(event.at_ms)
-    description = type(event).__name__
+    account_id, description, when = state.account_id, type(event).__name__, at(event.at_ms)
+
+    def legs(
+        leg: int, book: str, counterparty: str, *, kind: str, amount: int, after: int, ref: str
+    ) -> None:
+        """The book's leg (with its total after) and the counterparty's opposite leg."""
+        rows.ledger.append(
+            (
+                account_id,
+                account_seq,
+                leg,
+                book,
+                counterparty,
+                kind,
+                amount,
+                after,
+                ref,
+                description,
+                when,
+            )
+        )
+        rows.ledger.append(
+            (
+                account_id,
+                account_seq,
+                leg + 1,
+                counterparty,
+                book,
+                kind,
+                -amount,
+                None,
+                ref,
+                description,
+                when,
+            )
+        )
+
     leg = 0
     balance = balance_before
     for counterparty, kind, amount, reference in _cash_legs(event):
         balance += amount
-        rows.ledger.append(
-            (
-                account_id,
-                account_seq,
-                leg,
-                CASH,
-                counterparty,
-                kind,
-                amount,
-                balance,
-                reference,
-                description,
-                when,
-            )
-        )
-        rows.ledger.append(
-            (
-                account_id,
-                account_seq,
-                leg + 1,
-                counterparty,
-                CASH,
-                kind,
-                -amount,
-                None,
-                reference,
-                description,
-                when,
-            )
-        )
+        legs(leg, CASH, counterparty, kind=kind, amount=amount, after=balance, ref=reference)
         leg += 2
     assert balance == state.balance_paise, f"cash legs of {event!r} miss the balance change"
     delta = state.blocked_paise - blocked_before
     if delta:
-        kind = _block_kind(event, delta)
         reference = str(getattr(event, "order_id", "") or getattr(event, "block_id", ""))
-        rows.ledger.append(
-            (
-                account_id,
-                account_seq,
-                leg,
-                BLOCKED,
-                BLOCK_CONTRA,
-                kind,
-                delta,
-                state.blocked_paise,
-                reference,
-                description,
-                when,
-            )
-        )
-        rows.ledger.append(
-            (
-                account_id,
-                account_seq,
-                leg + 1,
-                BLOCK_CONTRA,
-                BLOCKED,
-                kind,
-                -delta,
-                None,
-                reference,
-                description,
-                when,
-            )
+        kind = _block_kind(event, delta)
+        legs(
+            leg,
+            BLOCKED,
+            BLOCK_CONTRA,
+            kind=kind,
+            amount=delta,
+            after=state.blocked_paise,
+            ref=reference,
         )
 
 

@@ -3,9 +3,9 @@
 A group is written by a single ``WITH`` statement whose data-modifying parts each write one
 table set-based, ``INSERT .. SELECT FROM unnest($n::text[], ..)``, and which runs as its own
 implicit transaction: one round trip that executes and commits (no BEGIN, no COMMIT, no
-statement per table), so the writer can prepare the next group while Postgres works on this
-one. The parts share one snapshot and run in no fixed order; foreign keys are checked at the
-end of the statement, so an order may name an account the same statement inserts.
+statement per table). The parts share one snapshot and run in no fixed order; foreign keys
+are checked at the end of the statement, so an order may name an account the same statement
+inserts.
 
 :class:`~persistence.projection.Rows` already holds one row per key (the last state of an
 order, position or account in the group), which ``ON CONFLICT DO UPDATE`` requires: it may
