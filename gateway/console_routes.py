@@ -105,7 +105,7 @@ async def console(request: web.Request) -> web.Response:
         rows(
             "SELECT * FROM transactions"
             " WHERE trading_account_id = $1 AND balance_after_paise IS NOT NULL"
-            " ORDER BY id DESC LIMIT $2",
+            " ORDER BY account_seq DESC, leg DESC LIMIT $2",
             account_id,
             RECENT,
         ),

@@ -70,7 +70,7 @@ async def operation_result(
         row = await request.app[DB].pool.fetchrow(
             "SELECT * FROM transactions"
             " WHERE trading_account_id = $1 AND balance_after_paise IS NOT NULL"
-            " ORDER BY id DESC LIMIT 1",
+            " ORDER BY account_seq DESC, leg DESC LIMIT 1",
             account_id,
         )
         transaction = None if row is None else transaction_view(row)
