@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
+import orjson
 
 from engine import events as ev
 from engine.account import AccountState, apply
@@ -61,9 +62,13 @@ def copy_state(state: AccountState) -> AccountState:
 
 @dataclass(slots=True)
 class Rows:
-    """Everything one group of batches writes, keyed so the last version of a row wins."""
+    """Everything one group of batches writes, keyed so the last version of a row wins.
 
-    events: list[tuple[str, int, str, str, datetime]] = field(default_factory=list)
+    Rows are tuples in column order; JSON values (event payloads, log details, the DP-charge
+    days) are raw JSON fragments, written into the statement's parameters as they are.
+    """
+
+    events: list[tuple[str, int, str, orjson.Fragment, datetime]] = field(default_factory=list)
     orders: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     positions: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     holdings: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
@@ -97,7 +102,7 @@ def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows:
     held_before = _held_instruments(state, event, position_before)
     apply(state, event)
     when = at(event.at_ms)
-    payload = ev.encode_event(event).decode()
+    payload = orjson.Fragment(ev.encode_event(event))  # raw JSON, embedded as it is
     rows.events.append((account_id, account_seq, type(event).__name__, payload, when))
     _order_rows(state, event, order_before, rows)
     _position_rows(state, event, position_before, rows)
@@ -120,7 +125,7 @@ def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows:
         state.withdrawals_paise,
         state.realized_pnl_paise,
         state.charges_paise,
-        msgspec.json.encode(state.dp_charged_day).decode(),
+        orjson.Fragment(msgspec.json.encode(state.dp_charged_day)),
         when,
     )
 
@@ -479,7 +484,11 @@ def _log_entry(event: ev.AccountEvent) -> tuple[str, str, str] | None:
 
 
 def _log_rows(
-    state: AccountState, account_seq: int, event: ev.AccountEvent, payload: str, rows: Rows
+    state: AccountState,
+    account_seq: int,
+    event: ev.AccountEvent,
+    payload: orjson.Fragment,
+    rows: Rows,
 ) -> None:
     entry = _log_entry(event)
     if entry is None:

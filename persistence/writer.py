@@ -1,46 +1,51 @@
 """The SQL of one group commit: journal rows and every projection in ONE statement.
 
 A group is written by a single ``WITH`` statement whose data-modifying parts each write one
-table set-based, ``INSERT .. SELECT FROM unnest($n::text[], ..)``, and which runs as its own
-implicit transaction: one round trip that executes and commits (no BEGIN, no COMMIT, no
-statement per table). The parts share one snapshot and run in no fixed order; foreign keys
-are checked at the end of the statement, so an order may name an account the same statement
-inserts.
+table set-based, and which runs as its own implicit transaction: one round trip that executes
+and commits (no BEGIN, no COMMIT, no statement per table). The parts share one snapshot and
+run in no fixed order; foreign keys are checked at the end of the statement, so an order may
+name an account the same statement inserts.
+
+Each table's rows travel as ONE ``jsonb`` parameter, an array of row arrays that orjson
+writes in one call, read back by position (``jsonb_array_elements .. WITH ORDINALITY``) and
+cast to the column types; JSON values (event payloads, log details) are embedded as they are.
+Measured on 1,000-event groups, this costs ~4 µs of Python per event where asyncpg's encoder
+for one typed array per column took ~24 µs (it checks every element against three ABCs, under
+the GIL the gateway also needs), and PostgreSQL reads it faster than it unnests ~80 arrays.
 
 :class:`~persistence.projection.Rows` already holds one row per key (the last state of an
 order, position or account in the group), which ``ON CONFLICT DO UPDATE`` requires: it may
-not touch a row twice in one statement. ``WITH ORDINALITY .. ORDER BY n`` keeps the rows in
-the order given. Ledger legs and trading logs are inserted only for events the journal part
-really added (``fresh``), so a group written twice (a retry after a commit whose
-acknowledgement was lost) leaves one set of them.
+not touch a row twice in one statement. ``ORDER BY n`` keeps the rows in the order given.
+Ledger legs and trading logs are inserted only for events the journal part really added
+(``fresh``), so a group written twice (a retry after a commit whose acknowledgement was lost)
+leaves one set of them.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from typing import Any
+
+import orjson
 
 from persistence.projection import Rows
 
 INSERT_EVENTS = """
 INSERT INTO events (account_id, account_seq, type, payload, occurred_at)
-SELECT a, s, t, p::jsonb, o
-FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[])
-    WITH ORDINALITY AS e (a, s, t, p, o, n)
+SELECT account_id, account_seq, type, payload, occurred_at
+FROM {rows}
 ORDER BY n
 ON CONFLICT (account_id, account_seq) DO NOTHING
 RETURNING account_id, account_seq
 """
+EVENT_COLUMNS = (
+    "account_id text, account_seq bigint, type text, payload jsonb, occurred_at timestamptz"
+)
 
 UPSERT_ACCOUNTS = """
 INSERT INTO trading_accounts (id, last_seq, balance_paise, blocked_paise, deposits_paise,
     withdrawals_paise, realized_pnl_paise, charges_paise, dp_charged_day, updated_at)
-SELECT id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges, dp::jsonb, at
-FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
-    $7::bigint[], $8::bigint[], $9::text[], $10::timestamptz[])
-    WITH ORDINALITY AS r (id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges,
-        dp, at, n)
+SELECT id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges, dp, at
+FROM {rows}
 ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
     last_seq = EXCLUDED.last_seq, balance_paise = EXCLUDED.balance_paise,
@@ -49,6 +54,8 @@ ON CONFLICT (id) DO UPDATE SET
     realized_pnl_paise = EXCLUDED.realized_pnl_paise, charges_paise = EXCLUDED.charges_paise,
     dp_charged_day = EXCLUDED.dp_charged_day, updated_at = EXCLUDED.updated_at
 """
+ACCOUNT_COLUMNS = """id text, last_seq bigint, balance bigint, blocked bigint, deposits bigint,
+    withdrawals bigint, pnl bigint, charges bigint, dp jsonb, at timestamptz"""
 
 UPSERT_ORDERS = """
 INSERT INTO orders (id, trading_account_id, client_order_id, instrument_id, side, product,
@@ -58,13 +65,7 @@ INSERT INTO orders (id, trading_account_id, client_order_id, instrument_id, side
 SELECT id, account, client_id, instrument, side, product, order_type, validity, quantity,
     filled, price, trigger_price, fill_value, average_price, margin, charges, triggered,
     status, rejection, cancel, created, updated, executed
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],
-    $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::boolean[], $18::text[],
-    $19::text[], $20::text[], $21::timestamptz[], $22::timestamptz[], $23::timestamptz[])
-    WITH ORDINALITY AS r (id, account, client_id, instrument, side, product, order_type,
-        validity, quantity, filled, price, trigger_price, fill_value, average_price, margin,
-        charges, triggered, status, rejection, cancel, created, updated, executed, n)
+FROM {rows}
 ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
     order_type = EXCLUDED.order_type, quantity = EXCLUDED.quantity,
@@ -77,19 +78,20 @@ ON CONFLICT (id) DO UPDATE SET
     cancel_reason = EXCLUDED.cancel_reason, updated_at = EXCLUDED.updated_at,
     executed_at = EXCLUDED.executed_at
 """
+ORDER_COLUMNS = """id text, account text, client_id text, instrument text, side text,
+    product text, order_type text, validity text, quantity bigint, filled bigint, price bigint,
+    trigger_price bigint, fill_value bigint, average_price bigint, margin bigint,
+    charges bigint, triggered boolean, status text, rejection text, cancel text,
+    created timestamptz, updated timestamptz, executed timestamptz"""
 
-# Rows go in the order given: closed rows first (see ``write_rows``).
+# Rows go in the order given: closed rows first (see ``group_arguments``).
 UPSERT_POSITIONS = """
 INSERT INTO positions (id, trading_account_id, instrument_id, product, quantity, cost_paise,
     average_price_paise, margin_paise, realized_pnl_paise, stop_loss_paise, target_paise,
     status, close_reason, opened_at, updated_at, closed_at)
 SELECT id, account, instrument, product, quantity, cost, average_price, margin, pnl,
     stop_loss, target, status, close_reason, opened, updated, closed
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
-    $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[],
-    $13::text[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[])
-    WITH ORDINALITY AS r (id, account, instrument, product, quantity, cost, average_price,
-        margin, pnl, stop_loss, target, status, close_reason, opened, updated, closed, n)
+FROM {rows}
 ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
     quantity = EXCLUDED.quantity, cost_paise = EXCLUDED.cost_paise,
@@ -99,108 +101,110 @@ ON CONFLICT (id) DO UPDATE SET
     status = EXCLUDED.status, close_reason = EXCLUDED.close_reason,
     updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at
 """
+POSITION_COLUMNS = """id text, account text, instrument text, product text, quantity bigint,
+    cost bigint, average_price bigint, margin bigint, pnl bigint, stop_loss bigint,
+    target bigint, status text, close_reason text, opened timestamptz, updated timestamptz,
+    closed timestamptz"""
 
 UPSERT_HOLDINGS = """
 INSERT INTO holdings (trading_account_id, instrument_id, quantity, cost_paise, updated_at)
 SELECT account, instrument, quantity, cost, updated
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[])
-    WITH ORDINALITY AS r (account, instrument, quantity, cost, updated, n)
+FROM {rows}
 ORDER BY n
 ON CONFLICT (trading_account_id, instrument_id) DO UPDATE SET
     quantity = EXCLUDED.quantity, cost_paise = EXCLUDED.cost_paise,
     updated_at = EXCLUDED.updated_at
 """
+HOLDING_COLUMNS = "account text, instrument text, quantity bigint, cost bigint, updated timestamptz"
 
 UPSERT_FUND_BLOCKS = """
 INSERT INTO fund_blocks (trading_account_id, id, amount_paise, kind, status, created_at,
     released_at)
 SELECT account, id, amount, kind, status, created, released
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
-    $6::timestamptz[], $7::timestamptz[])
-    WITH ORDINALITY AS r (account, id, amount, kind, status, created, released, n)
+FROM {rows}
 ORDER BY n
 ON CONFLICT (trading_account_id, id) DO UPDATE SET
     status = EXCLUDED.status, released_at = EXCLUDED.released_at
 """
+FUND_BLOCK_COLUMNS = """account text, id text, amount bigint, kind text, status text,
+    created timestamptz, released timestamptz"""
 
 # No ON CONFLICT: legs are written only for events this statement journaled, so none can
 # exist yet (a speculative insert costs an extra pre-check and WAL record per row); the
-# unique key still turns a bug into an error instead of a second set of legs.
+# primary key still turns a bug into an error instead of a second set of legs.
 INSERT_LEDGER = """
 INSERT INTO transactions (trading_account_id, account_seq, leg, book, counterparty_book, kind,
     amount_paise, balance_after_paise, reference, description, created_at)
 SELECT account, seq, leg, book, counterparty, kind, amount, balance_after, reference,
     description, created
-FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::text[], $5::text[], $6::text[],
-    $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::timestamptz[])
-    WITH ORDINALITY AS r (account, seq, leg, book, counterparty, kind, amount, balance_after,
-        reference, description, created, n)
+FROM {rows}
 WHERE (account, seq) IN (SELECT account_id, account_seq FROM fresh)
 ORDER BY n
 """
+LEDGER_COLUMNS = """account text, seq bigint, leg smallint, book text, counterparty text,
+    kind text, amount bigint, balance_after bigint, reference text, description text,
+    created timestamptz"""
 
 INSERT_LOGS = """
 INSERT INTO trading_logs (trading_account_id, account_seq, category, level, message, details,
     created_at)
-SELECT account, seq, category, level, message, details::jsonb, created
-FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::timestamptz[])
-    WITH ORDINALITY AS r (account, seq, category, level, message, details, created, n)
+SELECT account, seq, category, level, message, details, created
+FROM {rows}
 WHERE (account, seq) IN (SELECT account_id, account_seq FROM fresh)
 ORDER BY n
 """
+LOG_COLUMNS = """account text, seq bigint, category text, level text, message text,
+    details jsonb, created timestamptz"""
 
-
-_PARAMETER = re.compile(r"\$(\d+)")
-
-
-def _parameters(sql: str) -> int:
-    return max(int(n) for n in _PARAMETER.findall(sql))
-
-
-def _shifted(sql: str, offset: int) -> str:
-    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
-
-
-# (CTE name, statement): the order of the statement's parameters, one array per column.
+# (CTE name, statement, its rows' columns): the statement's parameter is its place here.
 PARTS = (
-    ("fresh", INSERT_EVENTS),
-    ("accounts", UPSERT_ACCOUNTS),
-    ("orders", UPSERT_ORDERS),
-    ("positions", UPSERT_POSITIONS),
-    ("holdings", UPSERT_HOLDINGS),
-    ("fund_blocks", UPSERT_FUND_BLOCKS),
-    ("ledger", INSERT_LEDGER),
-    ("logs", INSERT_LOGS),
+    ("fresh", INSERT_EVENTS, EVENT_COLUMNS),
+    ("accounts", UPSERT_ACCOUNTS, ACCOUNT_COLUMNS),
+    ("orders", UPSERT_ORDERS, ORDER_COLUMNS),
+    ("positions", UPSERT_POSITIONS, POSITION_COLUMNS),
+    ("holdings", UPSERT_HOLDINGS, HOLDING_COLUMNS),
+    ("fund_blocks", UPSERT_FUND_BLOCKS, FUND_BLOCK_COLUMNS),
+    ("ledger", INSERT_LEDGER, LEDGER_COLUMNS),
+    ("logs", INSERT_LOGS, LOG_COLUMNS),
 )
-WIDTHS = tuple(_parameters(sql) for _, sql in PARTS)
+
+
+def rows_source(parameter: int, columns: str) -> str:
+    """A FROM item reading the jsonb array ``$parameter`` as rows ``r`` of ``columns`` + ``n``.
+
+    ``columns`` is ``"name type, .."`` in the order of each row array; jsonb columns are taken
+    as they are, the others through their text (``->>``), as PostgreSQL's input functions
+    parse them (a JSON null is SQL NULL either way).
+    """
+    picks = []
+    for index, column in enumerate(columns.split(",")):
+        name, kind = column.split()
+        value = f"x.e->{index}" if kind == "jsonb" else f"(x.e->>{index})::{kind}"
+        picks.append(f"{value} AS {name}")
+    return (
+        f"(SELECT {', '.join(picks)}, x.n"
+        f" FROM jsonb_array_elements(${parameter}::jsonb) WITH ORDINALITY AS x (e, n)) AS r"
+    )
 
 
 def _write_group_sql() -> str:
-    ctes, offset = [], 0
-    for (name, sql), width in zip(PARTS, WIDTHS, strict=True):
-        ctes.append(f"{name} AS ({_shifted(sql.strip(), offset)})")
-        offset += width
+    ctes = [
+        f"{name} AS ({sql.strip().format(rows=rows_source(parameter, columns))})"
+        for parameter, (name, sql, columns) in enumerate(PARTS, start=1)
+    ]
     return "WITH " + ",\n".join(ctes) + "\nSELECT count(*) FROM fresh"
 
 
 WRITE_GROUP = _write_group_sql()
 
 
-def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Transpose rows into ``width`` column lists, one ``unnest`` array each."""
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(column) for column in zip(*rows, strict=True)]
-
-
-def group_arguments(rows: Rows) -> list[list[Any]]:
-    """The parameters of :data:`WRITE_GROUP` for ``rows``, in the order of :data:`PARTS`."""
+def group_arguments(rows: Rows) -> list[str]:
+    """The parameters of :data:`WRITE_GROUP` for ``rows``: one JSON array per table."""
     # The ledger has no foreign key to trading_accounts (migration 0004): this is the check.
     assert {row[0] for row in rows.ledger} <= rows.accounts.keys(), "a leg without its account"
     # Closed rows first, so a re-opened key never meets its old OPEN row (unique index).
     positions = sorted(rows.positions.values(), key=lambda row: row[11] == "OPEN")
-    tables: tuple[Sequence[Sequence[Any]], ...] = (
+    tables: tuple[Any, ...] = (
         rows.events,
         list(rows.accounts.values()),
         list(rows.orders.values()),
@@ -210,11 +214,7 @@ def group_arguments(rows: Rows) -> list[list[Any]]:
         rows.ledger,
         rows.logs,
     )
-    return [
-        column
-        for table, width in zip(tables, WIDTHS, strict=True)
-        for column in columns(table, width)
-    ]
+    return [orjson.dumps(table).decode() for table in tables]
 
 
 async def write_rows(conn: Any, rows: Rows) -> int:
