@@ -6,6 +6,11 @@ rest, cancels of those, MARKET orders that the market actor fills, and funds que
 ops/s, p50/p99 latency, RSS, threads, fills, and the pooled/threaded ratio from the same run;
 then the batch mark-to-market of 100,000 positions.
 
+A third child, ``sequential``, runs the same plan by calling the account behaviours directly
+on one thread: no actors, no messages, no ticks and no fills (MARKET orders wait out a delay
+longer than the run), so it does less work than the actor runs and its rate is a ceiling for
+them: what the domain code itself costs per request on this machine.
+
     python -m bench.engine [--accounts 10000] [--ops 200000] [--window 2000]
 """
 
@@ -24,7 +29,7 @@ import numpy as np
 from engine import commands as cmd
 from engine import kernels
 from engine.account import AccountState
-from engine.account_actor import Outcome
+from engine.account_actor import AccountBehaviour, AccountRequest, Inspect, Outcome
 from engine.config import DEFAULT_INSTRUMENTS_PATH, load_config
 from engine.enums import OrderType, Product, Side, Validity
 from engine.events import OrderFilled
@@ -33,6 +38,7 @@ from engine.risk import RiskBook
 from engine.trading_engine import TradingEngine
 
 INSTRUMENTS = 50
+RUNTIMES = ("threaded", "pooled", "sequential")
 FUNDS_PAISE = 1_000_000_000  # ₹1 crore per account
 
 
@@ -146,6 +152,53 @@ def run_workload(runtime: str, accounts: int, ops: int, window: int) -> dict[str
     return figures
 
 
+def run_sequential(accounts: int, ops: int) -> dict[str, Any]:
+    """Run the plan on account behaviours called one after another (see the module doc)."""
+    config = load_config(
+        execution={"market_fill_delay_ms": 3_600_000},
+        limits={"open_orders_max": 10_000},
+    )
+    master = _master()
+    ids = [f"acct-{n}" for n in range(accounts)]
+    plan = _plan(ids, list(master), ops)
+    engine = TradingEngine(config, master)
+    engine.start(ticking=False)
+    assert engine.registry is not None and engine.registry.context is not None
+    context = engine.registry.context
+    behaviours = {
+        account_id: AccountBehaviour(AccountState(account_id), context) for account_id in ids
+    }
+    for behaviour in behaviours.values():
+        credit = cmd.CreditFunds(now_ms=0, amount_paise=FUNDS_PAISE, kind="DEPOSIT", reference="b")
+        behaviour.on_receive(AccountRequest(credit, _ignore))
+    begin = time.perf_counter()
+    for account_id, message in plan:
+        behaviour = behaviours[account_id]
+        if message is None:
+            behaviour.on_receive(Inspect(_funds, _ignore))
+        else:
+            behaviour.on_receive(AccountRequest(message, _ignore))
+    elapsed = time.perf_counter() - begin
+    figures = {
+        "runtime": "sequential",
+        "accounts": accounts,
+        "ops": ops,
+        "ops_per_s": ops / elapsed,
+        "p50_us": elapsed / ops * 1e6,  # one at a time: every request takes the mean
+        "p99_us": elapsed / ops * 1e6,
+        "fills": 0,
+        "rss_mib": _rss_mib(),
+        "threads": threading.active_count(),
+        "startup_s": 0.0,
+    }
+    engine.stop()
+    return figures
+
+
+def _ignore(_: Any) -> None:
+    return None
+
+
 def _plan(
     ids: list[str], instruments: list[Any], ops: int
 ) -> list[tuple[str, cmd.AccountCommand | None]]:
@@ -242,14 +295,17 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=200_000)
     parser.add_argument("--threaded-ops", type=int, default=60_000)
     parser.add_argument("--window", type=int, default=2_000)
-    parser.add_argument("--child", choices=["pooled", "threaded"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=RUNTIMES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "sequential":
+        print(json.dumps(run_sequential(args.accounts, args.ops)))
+        return
     if args.child:
         ops = args.ops if args.child == "pooled" else args.threaded_ops
         print(json.dumps(run_workload(args.child, args.accounts, ops, args.window)))
         return
     results = {}
-    for runtime in ("threaded", "pooled"):
+    for runtime in RUNTIMES:
         child = subprocess.run(
             [
                 sys.executable,
@@ -292,6 +348,8 @@ def main() -> None:
         print(f"{runtime:<10}" + "".join(f"{c:>10}" for c in cells))
     ratio = results["pooled"]["ops_per_s"] / results["threaded"]["ops_per_s"]
     print(f"pooled / threaded throughput ratio: {ratio:.1f}x")
+    ceiling = results["pooled"]["ops_per_s"] / results["sequential"]["ops_per_s"]
+    print(f"pooled / sequential (domain code alone, no actors): {ceiling:.2f}")
     mtm = mark_to_market_figures()
     print(
         f"batch mark-to-market of {mtm['positions']} positions: kernel"

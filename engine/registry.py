@@ -46,6 +46,11 @@ class AccountRegistry:
     def bind(self, context: AccountContext) -> None:
         self._context = context
 
+    @property
+    def context(self) -> AccountContext | None:
+        """What every account actor is started with (None until bound)."""
+        return self._context
+
     def __contains__(self, account_id: str) -> bool:
         return account_id in self._states
 
