@@ -1,10 +1,11 @@
 """Rupeezy Vortex REST quotes client: ``GET {base}/data/quotes?q=<id>&q=<id>&mode=...``.
 
-One request at a time, at most ``requests_per_second_max`` of them (retries included), each with
-a timeout; timeouts, connection errors and 5xx are retried with exponential backoff, a 429 waits
-for its ``Retry-After``. Prices are parsed as :class:`~decimal.Decimal` straight from the JSON
-text, so rupees become paise exactly. Instrument ids map both ways between our master and the
-two Vortex forms, ``NSE_EQ-22`` (exchange-token) and ``NSE:RELIANCE`` (ticker).
+One request at a time, at most ``requests_per_second_max`` of them (retries included, each spaced
+from the end of the one before), each with a timeout; timeouts, connection errors and 5xx are
+retried with exponential backoff, a 429 waits for its ``Retry-After``. Prices are parsed as
+:class:`~decimal.Decimal` straight from the JSON text, so rupees become paise exactly.
+Instrument ids map both ways between our master and the two Vortex forms, ``NSE_EQ-22``
+(exchange-token) and ``NSE:RELIANCE`` (ticker).
 """
 
 from __future__ import annotations
@@ -204,7 +205,14 @@ class VortexClient:
         delay = self._next_request_at - self._monotonic()
         if delay > 0:
             await self._sleep(delay)
-        self._next_request_at = self._monotonic() + self._interval_s
+
+    def _space_next(self) -> None:
+        """Hold the next request back by one interval from now, when this one has ended.
+
+        The server saw this request at some moment before its reply (or our giving up)
+        arrived, so spacing from here keeps the gap between the server's arrivals at least one
+        interval, whatever the network or the server's queue did to this request."""
+        self._next_request_at = max(self._next_request_at, self._monotonic() + self._interval_s)
 
     async def _request(self, params: list[tuple[str, str]]) -> dict[str, Any]:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_ms / 1000)
@@ -224,6 +232,8 @@ class VortexClient:
                 ) from None
             except aiohttp.ClientError as error:
                 raise _RetryableError("connection", f"{type(error).__name__}: {error}") from None
+            finally:
+                self._space_next()
         return self._decode(status, retry_after, body)
 
     def _decode(self, status: int, retry_after: str | None, body: bytes) -> dict[str, Any]:
