@@ -8,13 +8,17 @@ from typing import Any, TypeVar
 import msgspec
 
 from gateway.errors import ApiError, error_response
-from gateway.schemas import FieldError
+from gateway.schemas import PATTERN_MESSAGES, FieldError
 
 T = TypeVar("T")
 
 _AT_PATH = re.compile(r" - at `(?P<path>[^`]+)`$")
 _UNKNOWN_FIELD = re.compile(r"unknown field `(?P<field>[^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `(?P<field>[^`]+)`")
+_FRIENDLY = {
+    f"Expected `str` matching regex {pattern!r}": message
+    for pattern, message in PATTERN_MESSAGES.items()
+}
 
 
 class InvalidRequestError(ApiError):
@@ -43,7 +47,7 @@ def _path_and_message(error: msgspec.ValidationError) -> tuple[str, str]:
         field = pattern.search(text)
         if field:
             path = f"{path}.{field['field']}"
-    return path, text
+    return path, _FRIENDLY.get(text, text)
 
 
 def decode_body(raw: bytes, schema: type[T]) -> T:

@@ -12,17 +12,30 @@ from typing import Annotated, Literal
 
 import msgspec
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-Email = Annotated[
-    str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}$", max_length=254)
-]
+# Strings that are stored refuse ASCII control characters: PostgreSQL text cannot hold NUL, and
+# a value the journal cannot write must be refused here, before an actor has applied it.
+CONTROL = r"\x00-\x1f\x7f"
+NO_CONTROL = rf"^[^{CONTROL}]+$"
+# Free text may span lines and hold tabs, nothing else below 0x20.
+TEXT_CHARACTERS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_EMAIL_CHAR = rf"[^@\s{CONTROL}]"
+EMAIL = rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}{{1,190}}\.{_EMAIL_CHAR}{{1,63}}$"
+# What a value failing each pattern is told (instead of the regular expression).
+PATTERN_MESSAGES = {
+    NO_CONTROL: "must not contain control characters",
+    TEXT_CHARACTERS: "must not contain control characters other than tab and line breaks",
+    EMAIL: "must be an email address",
+}
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_CONTROL)]
+Email = Annotated[str, msgspec.Meta(pattern=EMAIL, max_length=254)]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_CONTROL)]
 Quantity = Annotated[int, msgspec.Meta(gt=0, le=10_000_000)]
 # JSON numbers decode to floats; repr() gives back the shortest decimal that round-trips, which
 # is the text the client sent, so Decimal(repr(x)) converts to paise exactly.
 Rupees = Annotated[float, msgspec.Meta(gt=0, le=1_000_000_000)]
-Text = Annotated[str, msgspec.Meta(max_length=500)]
+Text = Annotated[str, msgspec.Meta(max_length=500, pattern=TEXT_CHARACTERS)]
 
 OrderTypeName = Literal["MARKET", "LIMIT", "SL", "SL-M"]
 SideName = Literal["BUY", "SELL"]
@@ -174,7 +187,7 @@ class RemoveBankAccount(ConsoleAction, tag="REMOVE_BANK_ACCOUNT"):
 class RequestDeposit(ConsoleAction, tag="REQUEST_DEPOSIT"):
     amount: Rupees
     bank_account_id: Id | None = None
-    reference: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    reference: Annotated[str, msgspec.Meta(max_length=100, pattern=TEXT_CHARACTERS)] = ""
 
 
 class RequestWithdrawal(ConsoleAction, tag="REQUEST_WITHDRAWAL"):

@@ -36,6 +36,7 @@ def test_errors_when_requests_are_bad_then_api_table_codes(
             ({"instrumentId": "NSE_EQ|NOPE"}, "$.instrumentId"),
             ({"segment": "NFO-OPT"}, "$.segment"),
             ({"surprise": 1}, "$.surprise"),
+            ({"clientOrderId": "retry\u0000-1"}, "$.clientOrderId"),  # PostgreSQL cannot store NUL
         ]
         for overrides, path in cases:
             status, body, _ = await user.call(
