@@ -115,7 +115,7 @@ class AccountBehaviour:
             # What the market did (fills, triggers, exits) is not a new write to refuse: the
             # market has already taken it off its books, so it is applied and journaled late.
             reply = _no_reply
-        elif not context.sink.accepting():
+        elif not context.sink.accepting() or context.sink.quarantined(self.state.account_id):
             reply(Outcome(rejection=None, unavailable=True))
             return
         stamped = self._stamp(command)

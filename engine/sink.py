@@ -32,6 +32,12 @@ class EventSink(Protocol):
         """False while writes cannot be made durable: callers refuse new writes then."""
         ...
 
+    def quarantined(self, account_id: str) -> bool:
+        """True once a batch of this account failed to become durable for good: its state in
+        memory is ahead of the journal, so callers refuse its new writes until a restart
+        recovers it from the journal."""
+        ...
+
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
         """Take a batch; call ``on_durable(True)`` once it is safe, ``False`` if it failed."""
         ...
@@ -46,6 +52,9 @@ class InMemorySink:
 
     def accepting(self) -> bool:
         return True
+
+    def quarantined(self, account_id: str) -> bool:
+        return False
 
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from aiohttp import web
 from engine.pushed_quotes import PushedQuoteSource
 from engine.trading_engine import TradingEngine
 from gateway.errors import json_response
-from gateway.keys import DB, ENGINE, RECOVERY
+from gateway.keys import DB, ENGINE, JOURNAL, RECOVERY
 from gateway.views import iso_ms
 
 routes = web.RouteTableDef()
@@ -26,6 +26,7 @@ DATABASE_CHECK_S = 1.0
 def _checks(request: web.Request) -> dict[str, dict[str, Any]]:
     engine = request.app[ENGINE]
     report = request.app[RECOVERY]
+    quarantined = request.app[JOURNAL].quarantined_accounts
     snapshot = engine.market.snapshot
     interval_ms = engine.config.market.jitter_interval_ms
     age_ms = engine.clock.now_ms() - snapshot.at_ms
@@ -43,11 +44,12 @@ def _checks(request: web.Request) -> dict[str, dict[str, Any]]:
             "status": "unhealthy"
             if not engine.sink.accepting()
             else "degraded"
-            if report.mismatched or report.failed
+            if report.mismatched or report.failed or quarantined
             else "healthy",
             "durability": engine.config.journal.durability,
             "verifiedAccounts": report.checked,
             "mismatchedAccounts": report.mismatched[:20],
+            "quarantinedAccounts": quarantined[:20],
             "sink": type(engine.sink).__name__,
         },
         "actors": {

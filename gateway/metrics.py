@@ -135,6 +135,10 @@ class JournalCollector(Collector):
                 "1 while the database is unreachable.",
                 0 if self.journal.healthy else 1,
             ),
+            "paperdesk_journal_accounts_quarantined": (
+                "Accounts refusing writes since a batch of theirs failed to journal.",
+                self.journal.stats.accounts_quarantined,
+            ),
             "paperdesk_journal_batch_events_average": ("Events per group commit.", average),
             "paperdesk_journal_batch_events_max": ("Largest group commit.", stats.group_events_max),
             "paperdesk_journal_last_commit_seconds": (

@@ -25,7 +25,9 @@ of the queue with everything behind it, and retries continue (delay capped at
 ``accepting()`` is True again. A retry after an unacknowledged commit is harmless: the
 journal insert skips events already present and ledger legs and logs are written only for
 events it really added. An error that is not transient (a bug) is isolated: the group is
-retried batch by batch and only the failing batch is answered ``on_durable(False)``.
+retried batch by batch and only the failing batch is answered ``on_durable(False)``; its account
+is then *quarantined* (``quarantined(account_id)``): its actor has applied what could not be
+journaled, so callers refuse the account's new writes until a restart recovers it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class JournalStats:
     group_events_max: int = 0
     group_batches_max: int = 0
     last_commit_ms: float = 0.0
+    accounts_quarantined: int = 0
 
 
 class PersistenceActor:
@@ -118,6 +121,7 @@ class PersistenceActor:
         self._thread: threading.Thread | None = None
         self._conn: Any = None
         self._mirrors: dict[str, AccountState] = {}
+        self._quarantined: set[str] = set()
 
     # -- EventSink --------------------------------------------------------------------------
 
@@ -129,6 +133,14 @@ class PersistenceActor:
             and self._thread is not None
             and len(self._inbox) < self.config.backlog_max
         )
+
+    def quarantined(self, account_id: str) -> bool:
+        """True once a batch of ``account_id`` failed for good (see ``_isolate``)."""
+        return account_id in self._quarantined
+
+    @property
+    def quarantined_accounts(self) -> list[str]:
+        return sorted(self._quarantined)
 
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
         """Queue ``batch``; never blocks on the database."""
@@ -295,13 +307,19 @@ class PersistenceActor:
         if len(group) == 1:
             batch = group[0][0]
             logger.error(
-                "%s: batch %s@%d not journaled",
+                "%s: batch %s@%d not journaled; account quarantined until a restart recovers"
+                " it from the journal",
                 self.name,
                 batch.account_id,
                 batch.first_seq,
                 exc_info=exc,
             )
             self.stats.batches_failed += 1
+            # Its actor has applied the batch, so its state in memory is ahead of the journal
+            # (and every later batch of it would leave a gap): refuse its new writes.
+            if batch.account_id not in self._quarantined:
+                self._quarantined.add(batch.account_id)
+                self.stats.accounts_quarantined += 1
             self._settle(group, ok=False)
             return
         for item in group:

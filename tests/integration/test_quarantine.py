@@ -1,0 +1,103 @@
+"""An account whose batch cannot be journaled stops taking writes instead of drifting.
+
+A real ``TradingEngine`` with the persistence actor as its sink, against a real PostgreSQL.
+A command that reaches the engine without the gateway's validation carries a NUL byte, which
+PostgreSQL text cannot hold: the account actor applies it, the journal refuses it for good.
+The reply says unavailable, the account is quarantined (every later write answered
+unavailable and nothing applied), the journal holds exactly the account's durable history,
+and other accounts keep trading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from engine import commands as cmd
+from engine.clock import FakeClock
+from engine.enums import OrderType, Product, Side, Validity
+from engine.instruments import Instrument, InstrumentMaster
+from engine.trading_engine import TradingEngine
+from persistence.journal import PersistenceActor
+from tests.engine_driver import EngineDriver, ScriptedSource, exact_config
+from tests.integration.conftest import fetch
+
+pytestmark = pytest.mark.timeout(60)
+
+START_MS = 1_795_496_400_000
+
+
+@pytest.fixture
+def driven(
+    database: str, master: InstrumentMaster
+) -> Iterator[tuple[EngineDriver, PersistenceActor]]:
+    exact = exact_config(journal={"durability": "commit"})
+    actor = PersistenceActor(database, exact.journal)
+    actor.start()
+    source = ScriptedSource()
+    clock = FakeClock(START_MS)
+    engine = TradingEngine(exact, master, sink=actor, clock=clock, source=source)
+    engine.start(ticking=False)
+    try:
+        yield EngineDriver(engine, source, clock), actor
+    finally:
+        engine.stop()
+        actor.stop(timeout_s=5)
+
+
+def _limit_buy(
+    instrument: Instrument, order_id: str, client_order_id: str | None
+) -> cmd.PlaceOrder:
+    price = instrument.reference_price_paise * 9 // 10
+    return cmd.PlaceOrder(
+        now_ms=0,
+        order_id=order_id,
+        client_order_id=client_order_id,
+        instrument=instrument,
+        side=Side.BUY,
+        product=Product.MIS,
+        order_type=OrderType.LIMIT,
+        validity=Validity.DAY,
+        quantity=1,
+        price_paise=price - price % instrument.tick_paise,
+        trigger_paise=0,
+        quote=None,
+    )
+
+
+def test_batch_when_journal_refuses_it_then_account_quarantined_and_others_trade(
+    driven: tuple[EngineDriver, PersistenceActor], master: InstrumentMaster, database: str
+) -> None:
+    driver, actor = driven
+    reliance = master.get("NSE:RELIANCE")
+    assert reliance is not None
+    driver.set_price(reliance, reliance.reference_price_paise, advance_ms=1_000)
+    driver.open_account("acct-bad", 1_000_000_00)
+    driver.open_account("acct-good", 1_000_000_00)
+
+    refused = driver.ask("acct-bad", _limit_buy(reliance, "o-nul", "retry\x00-1"))
+    assert refused.unavailable
+    assert actor.quarantined("acct-bad") and not actor.quarantined("acct-good")
+    assert actor.quarantined_accounts == ["acct-bad"]
+
+    orders_before = driver.inspect("acct-bad", lambda state: sorted(state.orders))
+    later = driver.ask("acct-bad", _limit_buy(reliance, "o-later", None))
+    assert later.unavailable and later.events == ()
+    assert driver.inspect("acct-bad", lambda state: sorted(state.orders)) == orders_before
+
+    placed = driver.ask("acct-good", _limit_buy(reliance, "o-good", "retry-1"))
+    assert placed.rejection is None and not placed.unavailable
+    assert actor.flush(timeout_s=10)
+
+    journaled = fetch(
+        database,
+        "SELECT account_id, type FROM events ORDER BY account_id, account_seq",
+    )
+    assert [(r["account_id"], r["type"]) for r in journaled] == [
+        ("acct-bad", "FundsCredited"),
+        ("acct-good", "FundsCredited"),
+        ("acct-good", "OrderAccepted"),
+    ]
+    assert actor.stats.accounts_quarantined == 1
+    assert actor.stats.batches_failed == 1
