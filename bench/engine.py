@@ -33,6 +33,7 @@ from engine.account_actor import AccountBehaviour, AccountRequest, Inspect, Outc
 from engine.config import DEFAULT_INSTRUMENTS_PATH, load_config
 from engine.enums import OrderType, Product, Side, Validity
 from engine.events import OrderFilled
+from engine.gc_tuning import apply_gc_thresholds, freeze_after_start
 from engine.instruments import InstrumentMaster, read_instruments_csv
 from engine.risk import RiskBook
 from engine.trading_engine import TradingEngine
@@ -62,6 +63,7 @@ def run_workload(runtime: str, accounts: int, ops: int, window: int) -> dict[str
         accounts={"runtime": runtime},
         limits={"open_orders_max": 10_000},
     )
+    apply_gc_thresholds(config.runtime)  # the server's settings (see engine.gc_tuning)
     master = _master()
     instruments = list(master)
     fills = [0]
@@ -110,6 +112,7 @@ def run_workload(runtime: str, accounts: int, ops: int, window: int) -> dict[str
         engine.submit(account_id, credit, lambda _: credit_done.release())
     for _ in ids:
         credit_done.acquire()
+    freeze_after_start(config.runtime)
     startup_s = time.perf_counter() - started
 
     markets = sum(
@@ -158,6 +161,7 @@ def run_sequential(accounts: int, ops: int) -> dict[str, Any]:
         execution={"market_fill_delay_ms": 3_600_000},
         limits={"open_orders_max": 10_000},
     )
+    apply_gc_thresholds(config.runtime)
     master = _master()
     ids = [f"acct-{n}" for n in range(accounts)]
     plan = _plan(ids, list(master), ops)
@@ -171,6 +175,7 @@ def run_sequential(accounts: int, ops: int) -> dict[str, Any]:
     for behaviour in behaviours.values():
         credit = cmd.CreditFunds(now_ms=0, amount_paise=FUNDS_PAISE, kind="DEPOSIT", reference="b")
         behaviour.on_receive(AccountRequest(credit, _ignore))
+    freeze_after_start(config.runtime)
     begin = time.perf_counter()
     for account_id, message in plan:
         behaviour = behaviours[account_id]

@@ -178,6 +178,12 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    gc_thresholds: tuple[int, int, int]
+    gc_freeze_after_start: bool
+
+
+@dataclass(frozen=True, slots=True)
 class WebSocketConfig:
     send_queue_max: int
     subscriptions_max: int
@@ -208,6 +214,7 @@ class Config:
     """The whole configuration, frozen."""
 
     server: ServerConfig
+    runtime: RuntimeConfig
     accounts: AccountsConfig
     limits: LimitsConfig
     execution: ExecutionConfig
@@ -308,6 +315,16 @@ def _vortex(raw: Mapping[str, Any]) -> VortexConfig:
     return config
 
 
+def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
+    thresholds = tuple(int(n) for n in raw["gc_thresholds"])
+    if len(thresholds) != 3 or thresholds[0] < 1 or min(thresholds) < 1:
+        raise ValueError("runtime.gc_thresholds must be three positive integers")
+    return RuntimeConfig(
+        gc_thresholds=(thresholds[0], thresholds[1], thresholds[2]),
+        gc_freeze_after_start=bool(raw["gc_freeze_after_start"]),
+    )
+
+
 def build_config(raw: Mapping[str, Any]) -> Config:
     """Turn a parsed TOML tree into frozen config objects, failing loudly on a missing key."""
     market = raw["market"]
@@ -321,6 +338,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
     )
     return Config(
         server=ServerConfig(**raw["server"]),
+        runtime=_runtime(raw["runtime"]),
         accounts=AccountsConfig(
             opening_balance_paise=rupees_to_paise(accounts["opening_balance"]),
             runtime=str(accounts["runtime"]),

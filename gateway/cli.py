@@ -21,10 +21,12 @@ import uvloop
 from aiohttp import web
 
 from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, load_config
+from engine.gc_tuning import apply_gc_thresholds, freeze_after_start
 from engine.instrument_import import read_master
 from engine.instruments import InstrumentMaster, read_instruments_csv
 from gateway.app import create_app
 from gateway.database import Database
+from gateway.keys import CONFIG
 from gateway.logs import configure_logging
 from gateway.passwords import hash_password_async
 from gateway.users import UserStore
@@ -67,10 +69,13 @@ async def _load_master(dsn: str) -> InstrumentMaster:
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
     configure_logging(config.server.log_format)
+    apply_gc_thresholds(config.runtime)
     dsn, embedded = resolve_database(config.server.data_dir)
     try:
         master = asyncio.run(_load_master(dsn))
         app = create_app(config, master, dsn=dsn)
+        # Runs after create_app's start-up contexts, so after recovery has loaded every account.
+        app.on_startup.append(_freeze_heap)
         web.run_app(
             app,
             host=config.server.host,
@@ -83,6 +88,10 @@ def _serve(args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+async def _freeze_heap(app: web.Application) -> None:
+    freeze_after_start(app[CONFIG].runtime)
 
 
 async def _create_admin(config: Config, dsn: str, email: str, password: str) -> str:
