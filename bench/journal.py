@@ -60,6 +60,7 @@ from engine import commands as cmd
 from engine.account import AccountState, apply_all, decide
 from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, load_config
 from engine.enums import OrderType, Product, Side, Validity
+from engine.gc_tuning import apply_gc_thresholds, freeze_after_start
 from engine.instruments import Instrument, read_instruments_csv
 from engine.quote import Quote
 from engine.rules import AccountRules, circuit_band
@@ -343,6 +344,8 @@ def run_child(mode: str, dsn: str, args: argparse.Namespace) -> dict[str, Any]:
     """Warm the actor with every opening deposit, then time one mode; return its figures."""
     grouped = mode in ("commit", "async")
     accounts = args.accounts if grouped else min(args.accounts, args.baseline_accounts)
+    runtime = load_config().runtime
+    apply_gc_thresholds(runtime)  # the server's settings (see engine.gc_tuning)
     began = time.perf_counter()
     plans = plan(accounts, args.events)
     plan_s = time.perf_counter() - began
@@ -359,6 +362,7 @@ def run_child(mode: str, dsn: str, args: argparse.Namespace) -> dict[str, Any]:
         if not actor.flush(timeout_s=CHILD_TIMEOUT_S):
             raise RuntimeError("the opening deposits were not written")
         timed = [batches[1:] for batches in plans]
+        freeze_after_start(runtime)
         transactions_before = actor.stats.transactions
         began = time.perf_counter()
         if mode == "serial":
