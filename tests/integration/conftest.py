@@ -31,10 +31,14 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 
+from engine.clock import FakeClock
 from engine.config import Config, JournalConfig
+from engine.instruments import InstrumentMaster
+from engine.trading_engine import TradingEngine
 from persistence.embedded import DATABASE_URL_ENV, EmbeddedPostgres, dsn_with_database
 from persistence.journal import PersistenceActor
 from persistence.migrate import migrate
+from tests.engine_driver import EngineDriver, ScriptedSource, exact_config
 
 T = TypeVar("T")
 
@@ -158,4 +162,27 @@ def make_actor(config: Config) -> Iterator[Callable[..., PersistenceActor]]:
 
     yield build
     for actor in actors:
+        actor.stop(timeout_s=5)
+
+
+ENGINE_START_MS = 1_795_496_400_000
+
+
+@pytest.fixture
+def driven(
+    database: str, master: InstrumentMaster
+) -> Iterator[tuple[EngineDriver, PersistenceActor]]:
+    """A real pooled ``TradingEngine`` (scripted prices, fake clock, no ticker) whose sink is a
+    persistence actor in ``commit`` mode on ``database``; both stopped after the test."""
+    exact = exact_config(journal={"durability": "commit"})
+    actor = PersistenceActor(database, exact.journal)
+    actor.start()
+    source = ScriptedSource()
+    clock = FakeClock(ENGINE_START_MS)
+    engine = TradingEngine(exact, master, sink=actor, clock=clock, source=source, runtime="pooled")
+    engine.start(ticking=False)
+    try:
+        yield EngineDriver(engine, source, clock), actor
+    finally:
+        engine.stop()
         actor.stop(timeout_s=5)

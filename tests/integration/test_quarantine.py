@@ -10,59 +10,28 @@ and other accounts keep trading.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from engine import commands as cmd
-from engine.clock import FakeClock
-from engine.enums import OrderType, Product, Side, Validity
 from engine.instruments import Instrument, InstrumentMaster
-from engine.trading_engine import TradingEngine
 from persistence.journal import PersistenceActor
-from tests.engine_driver import EngineDriver, ScriptedSource, exact_config
+from tests.conftest import place
+from tests.engine_driver import EngineDriver
 from tests.integration.conftest import fetch
 
 pytestmark = pytest.mark.timeout(60)
-
-START_MS = 1_795_496_400_000
-
-
-@pytest.fixture
-def driven(
-    database: str, master: InstrumentMaster
-) -> Iterator[tuple[EngineDriver, PersistenceActor]]:
-    exact = exact_config(journal={"durability": "commit"})
-    actor = PersistenceActor(database, exact.journal)
-    actor.start()
-    source = ScriptedSource()
-    clock = FakeClock(START_MS)
-    engine = TradingEngine(exact, master, sink=actor, clock=clock, source=source)
-    engine.start(ticking=False)
-    try:
-        yield EngineDriver(engine, source, clock), actor
-    finally:
-        engine.stop()
-        actor.stop(timeout_s=5)
 
 
 def _limit_buy(
     instrument: Instrument, order_id: str, client_order_id: str | None
 ) -> cmd.PlaceOrder:
     price = instrument.reference_price_paise * 9 // 10
-    return cmd.PlaceOrder(
-        now_ms=0,
+    return place(
+        instrument,
         order_id=order_id,
         client_order_id=client_order_id,
-        instrument=instrument,
-        side=Side.BUY,
-        product=Product.MIS,
-        order_type=OrderType.LIMIT,
-        validity=Validity.DAY,
-        quantity=1,
         price_paise=price - price % instrument.tick_paise,
-        trigger_paise=0,
-        quote=None,
+        now_ms=0,
     )
 
 

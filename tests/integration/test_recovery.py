@@ -12,48 +12,25 @@ the funds identity holds in SQL.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import asyncpg
 import pytest
 
 from engine import commands as cmd
 from engine.account import AccountState, state_fingerprint
-from engine.clock import FakeClock
-from engine.config import Config
 from engine.enums import OrderType, Product, Side, Validity
 from engine.instruments import InstrumentMaster
-from engine.trading_engine import TradingEngine
 from persistence.journal import PersistenceActor
 from persistence.recovery import rebuild_from_projections, replay_all, verify_account
-from tests.engine_driver import EngineDriver, ScriptedSource, exact_config
+from tests.engine_driver import EngineDriver
 from tests.integration.conftest import fetch, run
 from tests.integration.sql_checks import assert_ledger_and_funds
 
 pytestmark = pytest.mark.timeout(90)
 
-START_MS = 1_795_496_400_000
 ACCOUNTS = 4
 STEPS = 240
 TICKERS = ("NSE:RELIANCE", "NSE:INFY", "NFO:NIFTY26DECFUT")
-
-
-@pytest.fixture
-def driven(
-    database: str, config: Config, master: InstrumentMaster
-) -> Iterator[tuple[EngineDriver, PersistenceActor]]:
-    exact = exact_config(journal={"durability": "commit"})
-    actor = PersistenceActor(database, exact.journal)
-    actor.start()
-    source = ScriptedSource()
-    clock = FakeClock(START_MS)
-    engine = TradingEngine(exact, master, sink=actor, clock=clock, source=source, runtime="pooled")
-    engine.start(ticking=False)
-    try:
-        yield EngineDriver(engine, source, clock), actor
-    finally:
-        engine.stop()
-        actor.stop(timeout_s=5)
 
 
 def _round(price: int, tick: int) -> int:
