@@ -317,7 +317,7 @@ def _vortex(raw: Mapping[str, Any]) -> VortexConfig:
 
 def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
     thresholds = tuple(int(n) for n in raw["gc_thresholds"])
-    if len(thresholds) != 3 or thresholds[0] < 1 or min(thresholds) < 1:
+    if len(thresholds) != 3 or min(thresholds) < 1:
         raise ValueError("runtime.gc_thresholds must be three positive integers")
     return RuntimeConfig(
         gc_thresholds=(thresholds[0], thresholds[1], thresholds[2]),

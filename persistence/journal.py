@@ -140,6 +140,7 @@ class PersistenceActor:
 
     @property
     def quarantined_accounts(self) -> list[str]:
+        """Every quarantined account, sorted (for health checks)."""
         return sorted(self._quarantined)
 
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
