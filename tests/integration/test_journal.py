@@ -18,7 +18,7 @@ import pytest
 
 from engine.account import state_fingerprint
 from engine.config import Config
-from engine.events import decode_event
+from engine.events import FundsCredited, decode_event
 from engine.instruments import InstrumentMaster
 from engine.rules import AccountRules
 from engine.sink import EventBatch
@@ -220,3 +220,32 @@ def test_async_mode_when_submitted_then_acknowledged_before_written(
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert fetchval(database, "SELECT count(*) FROM events") == len(batch.events)
+
+
+# JSON's own escapes, line and paragraph separators, a tab, non-ASCII text and an astral-plane
+# character: the group statement carries rows as JSON, so these must come back byte for byte.
+AWKWARD_TEXT = 'say "hi" \\ back\\slash \n new line\ttab ₹ हिंदी 😀 \u2028\u2029 {"x": [1]}'
+
+
+def test_awkward_text_when_journaled_then_ledger_and_payload_exact(
+    database: str, make_actor: MakeActor
+) -> None:
+    actor = make_actor(database)
+    credit = FundsCredited(
+        at_ms=1_795_496_400_000, amount_paise=1_00, kind="DEPOSIT", reference=AWKWARD_TEXT
+    )
+    assert submit_all(actor, [EventBatch("acct-text", 1, (credit,))]) == [True]
+
+    legs = fetch(
+        database,
+        "SELECT reference FROM transactions WHERE trading_account_id = 'acct-text' ORDER BY leg",
+    )
+    assert [r["reference"] for r in legs] == [AWKWARD_TEXT, AWKWARD_TEXT]
+    payload = fetch(
+        database, "SELECT payload::text AS p FROM events WHERE account_id = 'acct-text'"
+    )
+    assert decode_event(payload[0]["p"]) == credit
+    details = fetch(
+        database, "SELECT details->>'reference' AS r FROM trading_logs WHERE account_seq = 1"
+    )
+    assert [r["r"] for r in details] == [AWKWARD_TEXT]
