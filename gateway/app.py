@@ -164,10 +164,9 @@ def database_lifecycle(database: Database, embedded: EmbeddedPostgres | None) ->
 
 
 async def journal_lifecycle(app: web.Application) -> AsyncIterator[None]:
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, app[JOURNAL].start)
+    await app[JOURNAL].start_in_running_loop()
     yield
-    await loop.run_in_executor(None, app[JOURNAL].stop)
+    await app[JOURNAL].stop_in_running_loop()
 
 
 def engine_lifecycle(ticking: bool) -> Lifecycle:

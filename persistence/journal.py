@@ -1,9 +1,14 @@
 """The persistence actor: the engine's :class:`~engine.sink.EventSink` backed by PostgreSQL.
 
-Threads and loops. The actor owns one thread running its own asyncio loop and one asyncpg
-connection (a single writer needs no pool). ``submit`` is what account actors call from their
-worker threads: it appends to a deque under a lock and, only when the writer is idle, wakes
-the loop with ``call_soon_threadsafe`` — a few microseconds, never blocking on the database.
+Threads and loops. The writer is one asyncio task with one asyncpg connection (a single writer
+needs no pool). The server runs it on its own event loop (:meth:`start_in_running_loop`): one
+interpreter lock is shared by every thread anyway, and a writer thread of its own had to win
+that lock back from the busy HTTP loop after every database reply (measured: 20 % more server
+CPU per request and a longer write cycle). Tests and benchmarks that have no loop use
+:meth:`start`, which gives the writer a thread and a loop of its own. ``submit`` is what account
+actors call from their worker threads: it appends to a deque under a lock and, only when the
+writer is idle, wakes the loop with ``call_soon_threadsafe`` — a few microseconds, never
+blocking on the database.
 
 Group commit. Woken, the writer takes everything queued (up to ``journal.batch_max`` events)
 and writes it as ONE statement that is its own transaction (:mod:`persistence.writer`): the
@@ -13,7 +18,7 @@ It repeats until the queue is empty, then sleeps. Batches of one account arrive 
 order (the account actor submits them one at a time) and the queue is FIFO, so the journal
 keeps that order.
 
-Acknowledgement. ``durability = "commit"``: ``on_durable(True)`` runs on the writer thread
+Acknowledgement. ``durability = "commit"``: ``on_durable(True)`` runs on the writer's loop
 after the transaction holding the batch has committed. ``"async"``: it runs inside
 ``submit``, before the batch is even queued.
 
@@ -80,7 +85,7 @@ def is_transient(exc: BaseException) -> bool:
 
 @dataclass(slots=True)
 class JournalStats:
-    """Counters the tests and ``/metrics`` read (written by the writer thread only)."""
+    """Counters the tests and ``/metrics`` read (written by the writer only)."""
 
     transactions: int = 0  # committed group transactions
     batches_written: int = 0
@@ -130,7 +135,7 @@ class PersistenceActor:
         return (
             self._healthy
             and not self._stopping
-            and self._thread is not None
+            and self._loop is not None
             and len(self._inbox) < self.config.backlog_max
         )
 
@@ -193,6 +198,35 @@ class PersistenceActor:
             self._thread.join()
             self._thread = None
             raise errors[0]
+
+    async def start_in_running_loop(self) -> None:
+        """Run the writer on the calling event loop (no thread of its own) and connect; raise
+        if the database cannot be reached."""
+        self._wake = asyncio.Event()
+        await self._connection()
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run())
+        with self._lock:
+            self._loop = loop
+
+    async def stop_in_running_loop(self, timeout_s: float = 30.0) -> None:
+        """:meth:`stop` for a writer started with :meth:`start_in_running_loop`."""
+        task, wake = self._task, self._wake
+        if task is None or wake is None:
+            return
+        with self._lock:
+            self._stopping = True
+        wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        except TimeoutError:
+            task.cancel()
+            logger.warning("%s: writer cancelled at stop", self.name)
+        await self._close_connection()
+        with self._lock:
+            self._loop = None
+        if self._inbox:
+            logger.error("%s stopped with %d batches unwritten", self.name, len(self._inbox))
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until every batch submitted so far is written (or failed); False on timeout."""

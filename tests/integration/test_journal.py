@@ -10,6 +10,7 @@ is written, and that the ledger and funds identity hold in SQL.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -249,3 +250,39 @@ def test_awkward_text_when_journaled_then_ledger_and_payload_exact(
         database, "SELECT details->>'reference' AS r FROM trading_logs WHERE account_seq = 1"
     )
     assert [r["r"] for r in details] == [AWKWARD_TEXT]
+
+
+def test_writer_when_run_on_callers_loop_then_acks_there_and_stop_drains_queue(
+    database: str, config: Config, session: Session
+) -> None:
+    """The server's way of running the writer: on its own event loop, no thread of its own."""
+    actor = PersistenceActor(database, config.journal)
+
+    async def scenario() -> tuple[list[bool], list[bool], bool]:
+        await actor.start_in_running_loop()
+        loop_thread = threading.get_ident()
+        first, second = session.batches[:3], session.batches[3:]
+        acked = asyncio.Event()
+        early: list[bool] = []
+
+        def on_durable(ok: bool) -> None:
+            assert threading.get_ident() == loop_thread  # acknowledged on the caller's loop
+            early.append(ok)
+            if len(early) == len(first):
+                acked.set()
+
+        for batch in first:
+            actor.submit(batch, on_durable)
+        await asyncio.wait_for(acked.wait(), 10)
+        late: list[bool] = []
+        for batch in second:  # still queued when stop begins: stop writes them first
+            actor.submit(batch, late.append)
+        await actor.stop_in_running_loop(timeout_s=10)
+        return early, late, actor.accepting()
+
+    early, late, accepting_after_stop = run(scenario())
+    assert early == [True] * 3
+    assert late == [True] * (len(session.batches) - 3)
+    assert not accepting_after_stop
+    journaled = sum(len(b.events) for b in session.batches)
+    assert fetchval(database, "SELECT count(*) FROM events") == journaled
