@@ -121,6 +121,10 @@ class JournalCollector(Collector):
                 stats.batches_failed,
             ),
             "paperdesk_journal_retries": ("Transient database errors retried.", stats.retries),
+            "paperdesk_journal_groups_isolated": (
+                "Group statements refused and retried batch by batch.",
+                stats.groups_isolated,
+            ),
             "paperdesk_journal_outages": ("Times the journal became degraded.", stats.outages),
         }
         for name, (text, value) in counters.items():

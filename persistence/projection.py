@@ -55,11 +55,6 @@ def ms_of(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
-def copy_state(state: AccountState) -> AccountState:
-    """A deep copy of an account's state (the mirror stays untouched until commit)."""
-    return msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=AccountState)
-
-
 @dataclass(slots=True)
 class Rows:
     """Everything one group of batches writes, keyed so the last version of a row wins.
@@ -93,7 +88,7 @@ def new_events(state: AccountState, batch: EventBatch) -> list[tuple[int, ev.Acc
 
 
 def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows: Rows) -> None:
-    """Apply ``event`` to ``state`` (a work copy) and add the rows it changes to ``rows``."""
+    """Apply ``event`` to ``state`` (the writer's mirror); add the rows it changes to ``rows``."""
     account_id = state.account_id
     assert account_seq == state.seq + 1, "events are projected in sequence"
     balance_before, blocked_before = state.balance_paise, state.blocked_paise

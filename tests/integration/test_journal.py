@@ -286,3 +286,69 @@ def test_writer_when_run_on_callers_loop_then_acks_there_and_stop_drains_queue(
     assert not accepting_after_stop
     journaled = sum(len(b.events) for b in session.batches)
     assert fetchval(database, "SELECT count(*) FROM events") == journaled
+
+
+def test_group_when_one_batch_refused_then_others_written_and_its_account_quarantined(
+    database: str, config: Config
+) -> None:
+    """A refused batch fails its whole group statement: the mirrors that group advanced are
+    dropped and replayed, every other batch is written once, in order, and only the culprit's
+    account is quarantined."""
+    actor = PersistenceActor(database, config.journal)
+
+    def credit(n: int, reference: str) -> FundsCredited:
+        return FundsCredited(
+            at_ms=1_795_496_400_000 + n, amount_paise=100 * n, kind="DEPOSIT", reference=reference
+        )
+
+    batches = [
+        EventBatch("acct-a", 1, (credit(1, "a-1"),)),
+        EventBatch("acct-b", 1, (credit(2, "b-1 \x00 PostgreSQL refuses NUL"),)),
+        EventBatch("acct-a", 2, (credit(3, "a-2"),)),
+        EventBatch("acct-c", 1, (credit(4, "c-1"),)),
+    ]
+
+    async def scenario() -> tuple[list[bool], list[bool]]:
+        await actor.start_in_running_loop()
+        acks: list[bool] = []
+        for batch in batches:  # no await in between: the writer takes them as one group
+            actor.submit(batch, acks.append)
+        while len(acks) < len(batches):
+            await asyncio.sleep(0.01)
+        later: list[bool] = []
+        actor.submit(EventBatch("acct-a", 3, (credit(5, "a-3"),)), later.append)
+        await actor.stop_in_running_loop(timeout_s=10)
+        return acks, later
+
+    acks, later = run(scenario())
+    assert acks == [True, False, True, True]
+    assert later == [True]  # acct-a's mirror was replayed from the journal after the failure
+    assert actor.stats.groups_isolated == 1  # the four went as one group, refused as one
+    assert actor.quarantined_accounts == ["acct-b"]
+    rows = fetch(database, "SELECT account_id, account_seq FROM events ORDER BY seq")
+    assert [(r["account_id"], r["account_seq"]) for r in rows] == [
+        ("acct-a", 1),
+        ("acct-a", 2),
+        ("acct-c", 1),
+        ("acct-a", 3),
+    ]
+    balances = fetch(database, "SELECT id, balance_paise FROM trading_accounts ORDER BY id")
+    assert [(r["id"], r["balance_paise"]) for r in balances] == [
+        ("acct-a", 100 + 300 + 500),
+        ("acct-c", 400),
+    ]
+    assert verify_all_accounts(database) == {"acct-a": True, "acct-c": True}
+
+
+def verify_all_accounts(database: str) -> dict[str, bool]:
+    async def verify() -> dict[str, bool]:
+        import asyncpg
+
+        conn = await asyncpg.connect(database)
+        try:
+            ids = [r["id"] for r in await conn.fetch("SELECT id FROM trading_accounts ORDER BY id")]
+            return {account_id: await verify_account(conn, account_id) for account_id in ids}
+        finally:
+            await conn.close()
+
+    return run(verify())
