@@ -30,14 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 from engine.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV
 from persistence.embedded import DATABASE_URL_ENV
-from persistence.recovery import verify_account
-from tests.integration.conftest import fetch, run
-from tests.integration.sql_checks import assert_ledger_and_funds
+from tests.integration.conftest import fetch
+from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
 ADMIN_EMAIL = "admin@paperdesk.test"
 ADMIN_PASSWORD = "admin-password-1"
@@ -456,15 +454,6 @@ ORDER_STATES = {
 }
 
 
-async def _verify_all(dsn: str) -> dict[str, bool]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        ids = [r["id"] for r in await conn.fetch("SELECT id FROM trading_accounts")]
-        return {account_id: await verify_account(conn, account_id) for account_id in ids}
-    finally:
-        await conn.close()
-
-
 def assert_database_consistent(
     dsn: str, acked_orders: dict[str, tuple[str, str]], acked_cancels: set[str]
 ) -> dict[str, int]:
@@ -496,7 +485,7 @@ def assert_database_consistent(
         " WHERE balance_paise - blocked_paise < 0",
     )
     assert not negative, [dict(r) for r in negative]
-    verified = run(_verify_all(dsn))
+    verified = verify_all_accounts(dsn)
     assert len(verified) == accounts
     assert all(verified.values()), verified
     return {

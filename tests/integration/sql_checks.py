@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import fetch, fetchval
+import asyncpg
+
+from persistence.recovery import verify_account
+from tests.integration.conftest import fetch, fetchval, run
 
 BLOCKED_FROM_PARTS = """
 SELECT a.id,
@@ -68,3 +71,17 @@ def assert_ledger_and_funds(dsn: str) -> int:
     for r in fetch(dsn, BLOCKED_FROM_PARTS):
         assert r["blocked_paise"] == r["parts"], dict(r)
     return len(rows)
+
+
+def verify_all_accounts(dsn: str) -> dict[str, bool]:
+    """For every trading account: does replaying its journal give its projections' state?"""
+
+    async def verify() -> dict[str, bool]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            ids = [r["id"] for r in await conn.fetch("SELECT id FROM trading_accounts ORDER BY id")]
+            return {account_id: await verify_account(conn, account_id) for account_id in ids}
+        finally:
+            await conn.close()
+
+    return run(verify())

@@ -27,7 +27,7 @@ from persistence.journal import PersistenceActor
 from persistence.recovery import rebuild_from_projections, replay_account, verify_account
 from tests.integration.conftest import fetch, fetchval, run
 from tests.integration.scenario import ALL_EVENT_TYPES, Session, every_event_session
-from tests.integration.sql_checks import assert_ledger_and_funds
+from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -338,17 +338,3 @@ def test_group_when_one_batch_refused_then_others_written_and_its_account_quaran
         ("acct-c", 400),
     ]
     assert verify_all_accounts(database) == {"acct-a": True, "acct-c": True}
-
-
-def verify_all_accounts(database: str) -> dict[str, bool]:
-    async def verify() -> dict[str, bool]:
-        import asyncpg
-
-        conn = await asyncpg.connect(database)
-        try:
-            ids = [r["id"] for r in await conn.fetch("SELECT id FROM trading_accounts ORDER BY id")]
-            return {account_id: await verify_account(conn, account_id) for account_id in ids}
-        finally:
-            await conn.close()
-
-    return run(verify())
