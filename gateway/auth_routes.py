@@ -15,7 +15,7 @@ from gateway.keys import BRIDGE, CONFIG, ENGINE, LIMITER, SESSIONS, USERS
 from gateway.passwords import hash_password_async, verify_password_async
 from gateway.schemas import LoginBody, RegisterBody
 from gateway.users import EmailTakenError, user_view
-from gateway.views import iso_ms
+from gateway.views import iso_moment
 
 routes = web.RouteTableDef()
 
@@ -80,7 +80,7 @@ async def login(request: web.Request) -> web.Response:
     payload: dict[str, Any] = {
         "token": token,
         "csrfToken": csrf,
-        "expiresAt": iso_ms(int(expires_at.timestamp() * 1000)),
+        "expiresAt": iso_moment(expires_at),
         "user": user_view(row),
     }
     response = json_response(payload)
@@ -109,6 +109,4 @@ async def logout(request: web.Request) -> web.Response:
 async def session(request: web.Request) -> web.Response:
     user = current_user(request)
     row = await request.app[USERS].by_id(user.user_id)
-    return json_response(
-        {"user": user_view(row), "expiresAt": iso_ms(int(user.expires_at.timestamp() * 1000))}
-    )
+    return json_response({"user": user_view(row), "expiresAt": iso_moment(user.expires_at)})

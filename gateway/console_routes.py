@@ -30,16 +30,11 @@ from gateway.schemas import (
     to_paise,
 )
 from gateway.users import user_view
-from gateway.views import iso_ms
+from gateway.views import iso_moment
 
 routes = web.RouteTableDef()
 
 RECENT = 50
-
-
-def _ms(row: Any, column: str) -> str | None:
-    value = row[column]
-    return None if value is None else iso_ms(int(value.timestamp() * 1000))
 
 
 def bank_account_view(row: Any) -> dict[str, Any]:
@@ -50,8 +45,8 @@ def bank_account_view(row: Any) -> dict[str, Any]:
         "accountNumber": "•" * max(0, len(number) - 4) + number[-4:],
         "ifsc": row["ifsc"],
         "accountHolder": row["account_holder"],
-        "createdAt": _ms(row, "created_at"),
-        "removedAt": _ms(row, "removed_at"),
+        "createdAt": iso_moment(row["created_at"]),
+        "removedAt": iso_moment(row["removed_at"]),
     }
 
 
@@ -64,8 +59,8 @@ def request_view(row: Any) -> dict[str, Any]:
         "amount": paise_to_rupees(row["amount_paise"]),
         "status": row["status"],
         "remarks": row["remarks"],
-        "createdAt": _ms(row, "created_at"),
-        "decidedAt": _ms(row, "decided_at"),
+        "createdAt": iso_moment(row["created_at"]),
+        "decidedAt": iso_moment(row["decided_at"]),
     }
     if "reference" in row:
         view["reference"] = row["reference"]

@@ -24,7 +24,7 @@ from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
 from gateway.order_routes import check_outcome, place_command, rejected, resolve_instrument
 from gateway.ownership import NotFoundError, check_body_user, owned_account
 from gateway.schemas import ChargesBody, FieldError, FundOperationBody, PlaceOrderBody, to_paise
-from gateway.views import funds_view, iso_ms, unrealized_paise
+from gateway.views import funds_view, iso_moment, iso_ms, unrealized_paise
 
 routes = web.RouteTableDef()
 
@@ -110,7 +110,7 @@ def transaction_view(row: Any) -> dict[str, Any]:
         else paise_to_rupees(row["balance_after_paise"]),
         "reference": row["reference"],
         "description": row["description"],
-        "createdAt": iso_ms(int(row["created_at"].timestamp() * 1000)),
+        "createdAt": iso_moment(row["created_at"]),
     }
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from gateway.database import Database
-from gateway.views import iso_ms
+from gateway.views import iso_moment
 
 
 class EmailTakenError(Exception):
@@ -17,13 +16,12 @@ class EmailTakenError(Exception):
 
 
 def user_view(row: Any) -> dict[str, Any]:
-    created: datetime = row["created_at"]
     return {
         "id": row["id"],
         "email": row["email"],
         "name": row["name"],
         "role": row["role"],
-        "createdAt": iso_ms(int(created.timestamp() * 1000)),
+        "createdAt": iso_moment(row["created_at"]),
     }
 
 

@@ -13,6 +13,7 @@ from engine.market_data import MarketData
 from engine.money import paise_to_rupees
 from engine.orders import Order
 from engine.positions import Position
+from persistence.projection import ms_of
 
 
 def iso_ms(epoch_ms: int | None) -> str | None:
@@ -21,6 +22,11 @@ def iso_ms(epoch_ms: int | None) -> str | None:
         return None
     seconds, millis = divmod(epoch_ms, 1000)
     return f"{_iso_second(seconds)}.{millis:03d}Z"
+
+
+def iso_moment(moment: datetime | None) -> str | None:
+    """A stored timestamp (an aware datetime) as :func:`iso_ms` text, exact to the millisecond."""
+    return None if moment is None else iso_ms(ms_of(moment))
 
 
 @lru_cache(maxsize=4096)
@@ -159,10 +165,6 @@ def order_change(
     return change
 
 
-def _ms(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
-
-
 def order_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
     """An order as the ``orders`` projection holds it (any status)."""
     instrument = master.get(row["instrument_id"])
@@ -185,9 +187,9 @@ def order_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
         "rejectionReason": row["rejection_reason"],
         "marginBlocked": paise_to_rupees(row["margin_blocked_paise"]),
         "charges": paise_to_rupees(row["charges_paise"]),
-        "createdAt": iso_ms(_ms(row["created_at"])),
-        "updatedAt": iso_ms(_ms(row["updated_at"])),
-        "executedAt": iso_ms(_ms(row["executed_at"])),
+        "createdAt": iso_moment(row["created_at"]),
+        "updatedAt": iso_moment(row["updated_at"]),
+        "executedAt": iso_moment(row["executed_at"]),
     }
 
 
@@ -209,8 +211,8 @@ def position_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
         "stopLoss": rupees_or_none(row["stop_loss_paise"]),
         "target": rupees_or_none(row["target_paise"]),
         "status": row["status"],
-        "openedAt": iso_ms(_ms(row["opened_at"])),
-        "closedAt": iso_ms(_ms(row["closed_at"])),
+        "openedAt": iso_moment(row["opened_at"]),
+        "closedAt": iso_moment(row["closed_at"]),
     }
 
 
