@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from engine import events as ev
-from engine.account import AccountState, state_fingerprint
+from engine.account import AccountState
 from engine.config import Config
 from engine.instruments import InstrumentMaster
 from engine.pushed_quotes import PushedQuoteSource
@@ -64,7 +64,7 @@ from gateway.vortex_poller import poller_lifecycle
 from gateway.ws_hub import WebSocketHub
 from persistence.embedded import EmbeddedPostgres, resolve_database
 from persistence.journal import PersistenceActor
-from persistence.recovery import rebuild_from_projections, replay_all
+from persistence.recovery import replay_all, verify_account
 
 logger = logging.getLogger(__name__)
 
@@ -194,20 +194,20 @@ async def recover_accounts(app: web.Application) -> None:
     logger.info("recovered %d trading accounts", len(states))
     # Checking every account's journal against its projections can take a while at scale, so
     # it runs beside the server; /api/health/detailed reports its progress and any mismatch.
-    app[RECOVERY].task = asyncio.create_task(verify_projections(app, states))
+    app[RECOVERY].task = asyncio.create_task(verify_projections(app, list(states)))
 
 
-async def verify_projections(app: web.Application, states: dict[str, AccountState]) -> None:
-    """Compare each recovered account (journal replay) with its projections, by state hash."""
+async def verify_projections(app: web.Application, account_ids: list[str]) -> None:
+    """Check each recovered account's journal replay against its projections, by state hash.
+
+    It reads the database only (one snapshot per account): the recovered states themselves
+    belong to the account actors, which are already trading.
+    """
     report = app[RECOVERY]
     try:
         async with app[DB].pool.acquire() as conn:
-            for account_id, replayed in states.items():
-                projected = await rebuild_from_projections(conn, account_id)
-                if projected is None:
-                    matches = replayed.seq == 0  # nothing journaled, nothing projected
-                else:
-                    matches = state_fingerprint(projected) == state_fingerprint(replayed)
+            for account_id in account_ids:
+                matches = await verify_account(conn, account_id)
                 report.checked += 1
                 if not matches:
                     report.mismatched.append(account_id)

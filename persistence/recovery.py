@@ -155,9 +155,14 @@ def _position(row: Any) -> Position:
 
 
 async def verify_account(conn: Any, account_id: str) -> bool:
-    """True when the journal replay and the projections give the same account state."""
-    replayed = await replay_account(conn, account_id)
-    projected = await rebuild_from_projections(conn, account_id)
+    """True when the journal replay and the projections give the same account state.
+
+    Both are read in one read-only snapshot, so a group committed meanwhile (the server keeps
+    trading while it verifies) is in both or in neither.
+    """
+    async with conn.transaction(readonly=True, isolation="repeatable_read"):
+        replayed = await replay_account(conn, account_id)
+        projected = await rebuild_from_projections(conn, account_id)
     if projected is None:
         return replayed.seq == 0
     return state_fingerprint(replayed) == state_fingerprint(projected)
