@@ -34,11 +34,7 @@ async def owned_account(request: web.Request, account_id: str | None) -> str:
     if account_id is None:
         if not owned:
             raise NotFoundError("trading account")
-        first: str = await request.app[DB].pool.fetchval(
-            "SELECT id FROM trading_accounts WHERE user_id = $1 ORDER BY created_at LIMIT 1",
-            user.user_id,
-        )
-        return first
+        return owned[0]
     if account_id not in owned:
         raise NotFoundError("trading account")
     return account_id

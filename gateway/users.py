@@ -30,7 +30,7 @@ class UserStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._accounts_by_user: dict[str, frozenset[str]] = {}
+        self._accounts_by_user: dict[str, tuple[str, ...]] = {}
 
     async def create(
         self, email: str, name: str, password_hash: str, role: str = "USER"
@@ -54,7 +54,7 @@ class UserStore:
             await conn.execute(
                 "INSERT INTO trading_accounts (id, user_id) VALUES ($1, $2)", account_id, user_id
             )
-        self._accounts_by_user[user_id] = frozenset({account_id})
+        self._accounts_by_user[user_id] = (account_id,)
         return row, account_id
 
     async def by_email(self, email: str) -> Any:
@@ -66,15 +66,15 @@ class UserStore:
     async def any_admin(self) -> bool:
         return bool(await self.db.pool.fetchval("SELECT 1 FROM users WHERE role = 'ADMIN' LIMIT 1"))
 
-    async def accounts_of(self, user_id: str) -> frozenset[str]:
-        """The trading account ids a user owns (cached: ownership never changes)."""
+    async def accounts_of(self, user_id: str) -> tuple[str, ...]:
+        """The trading account ids a user owns, oldest first (cached: ownership never changes)."""
         cached = self._accounts_by_user.get(user_id)
         if cached is not None:
             return cached
         rows = await self.db.pool.fetch(
             "SELECT id FROM trading_accounts WHERE user_id = $1 ORDER BY created_at", user_id
         )
-        owned = frozenset(row["id"] for row in rows)
+        owned = tuple(row["id"] for row in rows)
         self._accounts_by_user[user_id] = owned
         return owned
 

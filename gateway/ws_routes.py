@@ -32,7 +32,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = app[HUB]
     engine = app[ENGINE]
     accounts = await app[USERS].accounts_of(user.user_id)
-    client = WsClient(ws, accounts, app[CONFIG].websocket.send_queue_max)
+    client = WsClient(ws, frozenset(accounts), app[CONFIG].websocket.send_queue_max)
     hub.register(client)
     pump = asyncio.create_task(client.pump())
     try:
