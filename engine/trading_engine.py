@@ -70,6 +70,7 @@ class TradingEngine:
             config.market.seed, config.market.simulated_volatility_ppm
         )
         self.publish: Publisher = publish or _publish_nothing
+        self.rules = AccountRules.from_config(config)
         self.market = MarketData(
             master, config.market, config.circuits, config.execution.slippage_cap_ticks
         )
@@ -108,7 +109,7 @@ class TradingEngine:
         )
         self.registry.bind(
             AccountContext(
-                rules=AccountRules.from_config(self.config),
+                rules=self.rules,
                 master=self.master,
                 market=self.market,
                 market_ref=self.market_ref,

@@ -10,18 +10,23 @@ from aiohttp import web
 
 from engine import commands as cmd
 from engine import events as ev
-from engine.account import preview_order
 from engine.account_actor import Outcome
 from engine.charges import breakeven_points_paise, charge_category, round_trip_charges
 from engine.enums import Exchange, Product, Segment
 from engine.margin import leverage_x100
 from engine.money import paise_to_rupees
-from engine.rules import AccountRules
 from gateway.auth import current_user, forbidden
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
 from gateway.errors import json_response
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
-from gateway.order_routes import check_outcome, place_command, rejected, resolve_instrument
+from gateway.order_routes import (
+    check_outcome,
+    place_command,
+    preview_in_account,
+    rejected,
+    resolve_instrument,
+    stamped_for_preview,
+)
 from gateway.ownership import NotFoundError, check_body_user, owned_account
 from gateway.schemas import ChargesBody, FieldError, FundOperationBody, PlaceOrderBody, to_paise
 from gateway.views import funds_view, iso_moment, iso_ms, unrealized_paise
@@ -172,9 +177,7 @@ async def charges_preview(request: web.Request) -> web.Response:
             "$.productType", f"{product.value} is not traded in {segment.value}"
         ) from None
     engine = request.app[ENGINE]
-    schedule = request.app[CONFIG].charges.on(
-        AccountRules.from_config(request.app[CONFIG]).trade_date(engine.clock.now_ms())
-    )
+    schedule = request.app[CONFIG].charges.on(engine.rules.trade_date(engine.clock.now_ms()))
     charges = round_trip_charges(
         schedule, category, Exchange(body.exchange).value, buy * body.quantity, sell * body.quantity
     )
@@ -204,20 +207,8 @@ async def margin_preview(request: web.Request) -> web.Response:
     account_id = await owned_account(request, body.trading_account_id)
     instrument = resolve_instrument(request, body)
     command = place_command(body, instrument, "preview")
-    engine = request.app[ENGINE]
-    index = engine.master.index_of(instrument.instrument_id)
-    stamped = msgspec.structs.replace(
-        command,
-        now_ms=engine.clock.now_ms(),
-        quote=engine.market.quote(index if index is not None else 0),
-        underlying_price_paise=engine.market.underlying_price(instrument)
-        if instrument.is_option
-        else 0,
-    )
-    rules = AccountRules.from_config(request.app[CONFIG])
-    requirements, available = await request.app[BRIDGE].inspect(
-        account_id, lambda state: (preview_order(state, stamped, rules), state.available_paise)
-    )
+    stamped = stamped_for_preview(request.app[ENGINE], command)
+    requirements, available = await preview_in_account(request, account_id, stamped)
     if requirements.rejection is not None and requirements.block_paise == 0:
         raise rejected(requirements.rejection)
     value = command.quantity * (

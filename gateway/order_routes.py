@@ -11,17 +11,17 @@ from aiohttp import web
 
 from engine import commands as cmd
 from engine import events as ev
-from engine.account import preview_order
+from engine.account import Requirements, preview_order
 from engine.account_actor import Outcome
 from engine.enums import OrderType, Product, Rejection, Side, Validity
 from engine.instruments import Instrument
 from engine.money import paise_to_rupees
-from engine.rules import AccountRules
+from engine.trading_engine import TradingEngine
 from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
 from gateway.error_middleware import unavailable
 from gateway.errors import ApiError, error_response, json_response, rejection_response
-from gateway.keys import BRIDGE, CONFIG, DB, ENGINE, USERS
+from gateway.keys import BRIDGE, DB, ENGINE, USERS
 from gateway.ownership import check_body_user, owned_account, require_owned_row
 from gateway.schemas import (
     CancelOrderBody,
@@ -100,20 +100,40 @@ def check_outcome(outcome: Outcome) -> None:
         raise ApiError(unavailable())
 
 
+def stamped_for_preview(engine: TradingEngine, command: cmd.PlaceOrder) -> cmd.PlaceOrder:
+    """``command`` stamped as the account actor stamps an order: the clock, the instrument's
+    quote and, for an option, its underlying's price."""
+    instrument = command.instrument
+    index = engine.master.index_of(instrument.instrument_id)
+    assert index is not None, "resolve_instrument takes instruments from the master"
+    return msgspec.structs.replace(
+        command,
+        now_ms=engine.clock.now_ms(),
+        quote=engine.market.quote(index),
+        underlying_price_paise=engine.market.underlying_price(instrument)
+        if instrument.is_option
+        else 0,
+    )
+
+
+async def preview_in_account(
+    request: web.Request, account_id: str, stamped: cmd.PlaceOrder
+) -> tuple[Requirements, int]:
+    """What ``stamped`` would block and cost on the account, and its available funds, read
+    in its actor."""
+    rules = request.app[ENGINE].rules
+    result: tuple[Requirements, int] = await request.app[BRIDGE].inspect(
+        account_id, lambda state: (preview_order(state, stamped, rules), state.available_paise)
+    )
+    return result
+
+
 async def funds_shortfall(
     request: web.Request, account_id: str, command: cmd.PlaceOrder
 ) -> dict[str, Any]:
     """The amounts behind an INSUFFICIENT_FUNDS rejection, for the person to read."""
-    rules = AccountRules.from_config(request.app[CONFIG])
-    engine = request.app[ENGINE]
-    stamped = msgspec.structs.replace(
-        command,
-        now_ms=engine.clock.now_ms(),
-        quote=engine.market.quote(engine.master.index_of(command.instrument.instrument_id) or 0),
-    )
-    requirements, available = await request.app[BRIDGE].inspect(
-        account_id, lambda state: (preview_order(state, stamped, rules), state.available_paise)
-    )
+    stamped = stamped_for_preview(request.app[ENGINE], command)
+    requirements, available = await preview_in_account(request, account_id, stamped)
     return {
         "requiredMargin": paise_to_rupees(requirements.block_paise),
         "estimatedCharges": paise_to_rupees(requirements.charges_paise),
