@@ -21,14 +21,13 @@ from gateway.errors import json_response
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
 from gateway.order_routes import (
     check_outcome,
-    place_command,
+    order_from_request,
     preview_in_account,
     rejected,
-    resolve_instrument,
     stamped_for_preview,
 )
-from gateway.ownership import NotFoundError, check_body_user, owned_account
-from gateway.schemas import ChargesBody, FieldError, FundOperationBody, PlaceOrderBody, to_paise
+from gateway.ownership import NotFoundError, owned_account
+from gateway.schemas import ChargesBody, FieldError, FundOperationBody, to_paise
 from gateway.views import funds_view, iso_moment, iso_ms, unrealized_paise
 
 routes = web.RouteTableDef()
@@ -202,11 +201,7 @@ async def charges_preview(request: web.Request) -> web.Response:
 
 @routes.post("/api/trading/margins")
 async def margin_preview(request: web.Request) -> web.Response:
-    body = decode_body(await request.read(), PlaceOrderBody)
-    check_body_user(request, body.user_id)
-    account_id = await owned_account(request, body.trading_account_id)
-    instrument = resolve_instrument(request, body)
-    command = place_command(body, instrument, "preview")
+    _, account_id, command = await order_from_request(request, "preview")
     stamped = stamped_for_preview(request.app[ENGINE], command)
     requirements, available = await preview_in_account(request, account_id, stamped)
     if requirements.rejection is not None and requirements.block_paise == 0:

@@ -95,6 +95,18 @@ def place_command(body: PlaceOrderBody, instrument: Instrument, order_id: str) -
     )
 
 
+async def order_from_request(
+    request: web.Request, order_id: str
+) -> tuple[PlaceOrderBody, str, cmd.PlaceOrder]:
+    """Decode and check an order body as placing it would: (body, the caller's account, the
+    command)."""
+    body = decode_body(await request.read(), PlaceOrderBody)
+    check_body_user(request, body.user_id)
+    account_id = await owned_account(request, body.trading_account_id)
+    instrument = resolve_instrument(request, body)
+    return body, account_id, place_command(body, instrument, order_id)
+
+
 def check_outcome(outcome: Outcome) -> None:
     if outcome.unavailable:
         raise ApiError(unavailable())
@@ -143,11 +155,7 @@ async def funds_shortfall(
 
 @routes.post("/api/trading/orders")
 async def place_order(request: web.Request) -> web.Response:
-    body = decode_body(await request.read(), PlaceOrderBody)
-    check_body_user(request, body.user_id)
-    account_id = await owned_account(request, body.trading_account_id)
-    instrument = resolve_instrument(request, body)
-    command = place_command(body, instrument, str(uuid.uuid4()))
+    body, account_id, command = await order_from_request(request, str(uuid.uuid4()))
     outcome = await request.app[BRIDGE].submit(account_id, command)
     check_outcome(outcome)
     master = request.app[ENGINE].master
