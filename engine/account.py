@@ -710,22 +710,29 @@ def apply_all(state: AccountState, events: Iterable[ev.AccountEvent]) -> Account
     return state
 
 
+def order_from_terms(terms: ev.OrderTerms, status: OrderStatus, margin_blocked_paise: int) -> Order:
+    """The order an acceptance or a rejection describes, as of that event."""
+    return Order(
+        order_id=terms.order_id,
+        client_order_id=terms.client_order_id,
+        instrument_id=terms.instrument_id,
+        side=terms.side,
+        product=terms.product,
+        order_type=terms.order_type,
+        validity=terms.validity,
+        quantity=terms.quantity,
+        price_paise=terms.price_paise,
+        trigger_paise=terms.trigger_paise,
+        status=status,
+        margin_blocked_paise=margin_blocked_paise,
+        created_ms=terms.at_ms,
+        updated_ms=terms.at_ms,
+    )
+
+
 def _apply_accepted(state: AccountState, e: ev.OrderAccepted) -> None:
-    state.orders[e.order_id] = Order(
-        order_id=e.order_id,
-        client_order_id=e.client_order_id,
-        instrument_id=e.instrument_id,
-        side=e.side,
-        product=e.product,
-        order_type=e.order_type,
-        validity=e.validity,
-        quantity=e.quantity,
-        price_paise=e.price_paise,
-        trigger_paise=e.trigger_paise,
-        status=transition(None, OrderStatus.PENDING),
-        margin_blocked_paise=e.margin_blocked_paise,
-        created_ms=e.at_ms,
-        updated_ms=e.at_ms,
+    state.orders[e.order_id] = order_from_terms(
+        e, transition(None, OrderStatus.PENDING), e.margin_blocked_paise
     )
     state.blocked_paise += e.margin_blocked_paise
     if e.client_order_id is not None:

@@ -19,7 +19,7 @@ import msgspec
 import orjson
 
 from engine import events as ev
-from engine.account import AccountState, apply
+from engine.account import AccountState, apply, order_from_terms
 from engine.enums import OrderStatus
 from engine.orders import Order
 from engine.positions import Position
@@ -176,22 +176,7 @@ def _order_rows(
 ) -> None:
     account_id = state.account_id
     if isinstance(event, ev.OrderRejected):
-        rejected = Order(
-            order_id=event.order_id,
-            client_order_id=event.client_order_id,
-            instrument_id=event.instrument_id,
-            side=event.side,
-            product=event.product,
-            order_type=event.order_type,
-            validity=event.validity,
-            quantity=event.quantity,
-            price_paise=event.price_paise,
-            trigger_paise=event.trigger_paise,
-            status=OrderStatus.REJECTED,
-            margin_blocked_paise=0,
-            created_ms=event.at_ms,
-            updated_ms=event.at_ms,
-        )
+        rejected = order_from_terms(event, OrderStatus.REJECTED, 0)
         rows.orders[event.order_id] = order_row(
             account_id,
             rejected,
