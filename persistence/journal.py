@@ -40,6 +40,7 @@ journaled, so callers refuse the account's new writes until a restart recovers i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -224,6 +225,8 @@ class PersistenceActor:
             await asyncio.wait_for(asyncio.shield(task), timeout_s)
         except TimeoutError:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             logger.warning("%s: writer cancelled at stop", self.name)
         await self._close_connection()
         with self._lock:
@@ -239,43 +242,29 @@ class PersistenceActor:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Write what is queued (waiting up to ``timeout_s``), then close the connection."""
-        thread = self._thread
+        thread, loop = self._thread, self._loop
         if thread is None:
             return
-        with self._lock:
-            self._stopping = True
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
-            loop.call_soon_threadsafe(wake.set)
-        thread.join(timeout_s)
-        if thread.is_alive() and loop is not None and self._task is not None:
-            loop.call_soon_threadsafe(self._task.cancel)
-            thread.join(10)
-        if self._inbox:
-            logger.error("%s stopped with %d batches unwritten", self.name, len(self._inbox))
+        if loop is not None:
+            stopped = asyncio.run_coroutine_threadsafe(self.stop_in_running_loop(timeout_s), loop)
+            stopped.result(timeout_s + 10)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
         self._thread = None
 
     def _thread_main(self, ready: threading.Event, errors: list[BaseException]) -> None:
+        """The writer's own thread (see :meth:`start`): its loop runs until :meth:`stop`."""
         loop = uvloop.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            self._wake = asyncio.Event()
             try:
-                loop.run_until_complete(self._connection())
+                loop.run_until_complete(self.start_in_running_loop())
             except BaseException as exc:
                 errors.append(exc)
                 return
-            self._loop = loop
-            self._task = loop.create_task(self._run())
             ready.set()
-            try:
-                loop.run_until_complete(self._task)
-            except asyncio.CancelledError:
-                logger.warning("%s: writer cancelled at stop", self.name)
-            loop.run_until_complete(self._close_connection())
+            loop.run_forever()
         finally:
-            with self._lock:
-                self._loop = None
             ready.set()
             loop.close()
 
