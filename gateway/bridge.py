@@ -1,13 +1,15 @@
 """The one bridge from asyncio to the actors: an account request becomes an awaitable.
 
-The actor (or the persistence actor, once a batch commits) calls the reply on its own thread;
-the reply hands the result to the event loop with ``call_soon_threadsafe``. Nothing here ever
-blocks the loop, and every ask has a timeout.
+The actor calls the reply on its own thread, which hands the result to the event loop with
+``call_soon_threadsafe``; the persistence actor, once a batch commits, calls it on the loop's
+own thread, where it resolves the awaitable at once. Nothing here ever blocks the loop, and
+every ask has a timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -41,9 +43,15 @@ class EngineBridge:
 
     def _reply_into(self, future: asyncio.Future[Any]) -> Callable[[Any], None]:
         loop = future.get_loop()
+        loop_thread = threading.get_ident()
 
         def reply(value: Any) -> None:
-            loop.call_soon_threadsafe(_resolve, future, value)
+            # A reply from the loop's own thread (the journal writer's commit in "commit"
+            # durability) resolves at once; one from an actor's thread is handed over.
+            if threading.get_ident() == loop_thread:
+                _resolve(future, value)
+            else:
+                loop.call_soon_threadsafe(_resolve, future, value)
 
         return reply
 
