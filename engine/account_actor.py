@@ -37,15 +37,25 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
     """The answer to an account request: the events it caused, or why it was refused.
 
     ``unavailable`` means the request was not accepted because durability is impaired.
+    ``order`` is, for an accepted modification or cancellation, the order as the command left
+    it (a cancelled order as it was when cancelled): the actor's own copy is never shared.
     """
 
     rejection: Rejection | None
     events: tuple[ev.AccountEvent, ...] = ()
     unavailable: bool = False
+    order: Order | None = None
 
 
 Reply = Callable[[Any], None]
 Publisher = Callable[[str, tuple[ev.AccountEvent, ...], AccountState], None]
+
+
+def _subject_order(state: AccountState, command: cmd.AccountCommand) -> Order | None:
+    """The working order a modification or cancellation acts on (before it is applied)."""
+    if isinstance(command, cmd.ModifyOrder | cmd.CancelOrder):
+        return state.orders.get(command.order_id)
+    return None
 
 
 class AccountRequest(msgspec.Struct, frozen=True, gc=False):
@@ -134,6 +144,7 @@ class AccountBehaviour:
             reply(Outcome(rejection=decision.rejection))
             return
         first_seq = state.seq + 1
+        subject = _subject_order(state, stamped)
         apply_all(state, events)
         ops = self._book_ops(events)
         if ops:
@@ -142,7 +153,9 @@ class AccountBehaviour:
             context.publish(state.account_id, events, state)
         except Exception:
             logger.exception("account %s: publishing updates failed", state.account_id)
-        outcome = Outcome(rejection=decision.rejection, events=events)
+        if subject is not None and subject.order_id in state.orders:
+            subject = msgspec.structs.replace(subject)  # still working: the actor's own copy
+        outcome = Outcome(rejection=decision.rejection, events=events, order=subject)
 
         def on_durable(ok: bool) -> None:
             reply(outcome if ok else Outcome(rejection=None, events=events, unavailable=True))

@@ -253,8 +253,9 @@ async def modify_order(request: web.Request) -> web.Response:
     check_outcome(outcome)
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
-    now = await engine_order_view(request, account_id, body.order_id)
-    return json_response({"order": now or order})
+    assert outcome.order is not None, "an accepted modification reports its order"
+    master = request.app[ENGINE].master
+    return json_response({"order": order_view(outcome.order, account_id, master)})
 
 
 @routes.delete("/api/trading/orders")
@@ -264,16 +265,23 @@ async def cancel_order(request: web.Request) -> web.Response:
         order_id = decode_body(raw, CancelOrderBody).order_id
     else:
         order_id = convert_query(dict(request.query), CancelOrderBody).order_id
-    order = await working_order(request, order_id)
-    outcome = await request.app[BRIDGE].submit(
-        order["tradingAccountId"], cmd.CancelOrder(now_ms=0, order_id=order_id)
-    )
-    check_outcome(outcome)
-    if outcome.rejection is not None:
-        raise rejected(outcome.rejection)
-    cancelled = next(e for e in outcome.events if isinstance(e, ev.OrderCancelled))
-    order |= {"status": "CANCELLED", "marginBlocked": 0.0, "updatedAt": iso_ms(cancelled.at_ms)}
-    return json_response({"order": order})
+    command = cmd.CancelOrder(now_ms=0, order_id=order_id)
+    # Straight to the caller's accounts in turn: an account without a working order of that
+    # id refuses the cancellation without events, and the one holding it cancels it.
+    for account_id in await request.app[USERS].accounts_of(current_user(request).user_id):
+        outcome = await request.app[BRIDGE].submit(account_id, command)
+        check_outcome(outcome)
+        if outcome.rejection is Rejection.ORDER_NOT_OPEN:
+            continue
+        if outcome.rejection is not None:
+            raise rejected(outcome.rejection)
+        assert outcome.order is not None, "an accepted cancellation reports its order"
+        cancelled = next(e for e in outcome.events if isinstance(e, ev.OrderCancelled))
+        order = order_view(outcome.order, account_id, request.app[ENGINE].master)
+        order |= {"status": "CANCELLED", "marginBlocked": 0.0, "updatedAt": iso_ms(cancelled.at_ms)}
+        return json_response({"order": order})
+    await require_owned_row(request, "order", order_id)  # 404 unless the caller's, finished
+    raise rejected(Rejection.ORDER_NOT_OPEN)
 
 
 class OrderListQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):

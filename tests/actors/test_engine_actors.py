@@ -13,6 +13,7 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 
+import msgspec
 import pytest
 
 from engine import commands as cmd
@@ -354,3 +355,32 @@ def test_close_position_when_no_market_price_then_position_average_tier(
         assert h.engine.market.resolutions[PriceSource.POSITION_AVERAGE] == 1
     finally:
         h.engine.stop()
+
+
+def test_modify_and_cancel_when_accepted_then_outcome_carries_a_detached_order(
+    harness: Harness, reliance: Instrument
+) -> None:
+    """The gateway answers a modification or cancellation from the outcome's order, so it must
+    be the order as the command left it and never the object the actor keeps mutating."""
+    harness.set_price(reliance, 150_000)
+    harness.open_account("acct", 10_000_000)
+    placed = place(reliance, Side.BUY, 10, OrderType.LIMIT, price_paise=149_000, order_id="m1")
+    assert harness.ask("acct", placed).order is None  # only modify and cancel report one
+    modify = cmd.ModifyOrder(
+        now_ms=0, order_id="m1", instrument=reliance, quote=None, price_paise=148_000
+    )
+    modified = harness.ask("acct", modify)
+    assert modified.rejection is None and modified.order is not None
+    assert (modified.order.price_paise, modified.order.quantity) == (148_000, 10)
+    live = harness.inspect("acct", lambda s: s.orders["m1"])
+    assert modified.order is not live and modified.order == live
+    second = harness.ask("acct", msgspec.structs.replace(modify, price_paise=147_000))
+    assert modified.order.price_paise == 148_000  # untouched by the later modification
+    assert second.order is not None and second.order.price_paise == 147_000
+
+    cancelled = harness.ask("acct", cmd.CancelOrder(now_ms=0, order_id="m1"))
+    assert cancelled.rejection is None and cancelled.order is not None
+    assert (cancelled.order.order_id, cancelled.order.price_paise) == ("m1", 147_000)
+    assert harness.inspect("acct", lambda s: "m1" not in s.orders)
+    again = harness.ask("acct", cmd.CancelOrder(now_ms=0, order_id="m1"))
+    assert (again.rejection, again.order) == (Rejection.ORDER_NOT_OPEN, None)
