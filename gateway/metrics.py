@@ -160,6 +160,9 @@ class JournalCollector(Collector):
         )
 
 
+# Any other method a client sends is counted as OTHER, so it cannot grow the label sets.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 ORDER_OUTCOMES: dict[type, str] = {
     ev.OrderAccepted: "accepted",
     ev.OrderRejected: "rejected",
@@ -191,6 +194,9 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
+        # (method, route, status) -> its histogram child: ``labels()`` takes a lock and
+        # builds its key on every call; the set of routes and statuses is small and fixed.
+        self._request_children: dict[tuple[str, str, int], Histogram] = {}
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -207,8 +213,15 @@ class Metrics:
             resource = request.match_info.route.resource
             route = resource.canonical if resource is not None else "unmatched"
             elapsed = time.perf_counter() - started
-            self.request_seconds.labels(request.method, route, str(status)).observe(elapsed)
-            self.monitor.record(f"{request.method} {route}", elapsed * 1000, status)
+            method = request.method if request.method in METHODS else "OTHER"
+            key = (method, route, status)
+            child = self._request_children.get(key)
+            if child is None:
+                child = self._request_children[key] = self.request_seconds.labels(
+                    method, route, str(status)
+                )
+            child.observe(elapsed)
+            self.monitor.record(f"{method} {route}", elapsed * 1000, status)
 
     def count_order_events(self, events: tuple[ev.AccountEvent, ...]) -> None:
         """Count order outcomes (called inside account actor turns; counters are thread-safe)."""

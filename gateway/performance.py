@@ -17,6 +17,16 @@ SAMPLES_MAX = 2048
 EVENTS_MAX = 500
 
 
+# A request as recorded: (operation, duration in ms, HTTP status, epoch seconds). Kept as a
+# tuple on every request; turned into its JSON shape only when someone asks.
+Sample = tuple[str, float, int, float]
+
+
+def _sample_view(sample: Sample) -> dict[str, Any]:
+    operation, duration_ms, status, at = sample
+    return {"operation": operation, "durationMs": round(duration_ms, 3), "status": status, "at": at}
+
+
 @dataclass(slots=True)
 class _Operation:
     count: int = 0
@@ -27,8 +37,8 @@ class _Operation:
 class PerformanceMonitor:
     def __init__(self) -> None:
         self._operations: dict[str, _Operation] = {}
-        self._recent: deque[dict[str, Any]] = deque(maxlen=EVENTS_MAX)
-        self._failed: deque[dict[str, Any]] = deque(maxlen=EVENTS_MAX)
+        self._recent: deque[Sample] = deque(maxlen=EVENTS_MAX)
+        self._failed: deque[Sample] = deque(maxlen=EVENTS_MAX)
 
     def record(self, operation: str, duration_ms: float, status: int) -> None:
         entry = self._operations.get(operation)
@@ -36,12 +46,7 @@ class PerformanceMonitor:
             entry = self._operations[operation] = _Operation()
         entry.count += 1
         entry.durations_ms.append(duration_ms)
-        sample = {
-            "operation": operation,
-            "durationMs": round(duration_ms, 3),
-            "status": status,
-            "at": time.time(),
-        }
+        sample = (operation, duration_ms, status, time.time())
         self._recent.append(sample)
         if status >= 500:
             entry.failures += 1
@@ -60,13 +65,11 @@ class PerformanceMonitor:
         return None if entry is None else self._summarize(name, entry)
 
     def slow(self, threshold_ms: float) -> list[dict[str, Any]]:
-        return sorted(
-            (s for s in self._recent if s["durationMs"] >= threshold_ms),
-            key=lambda s: -float(s["durationMs"]),
-        )
+        slow = (s for s in self._recent if round(s[1], 3) >= threshold_ms)
+        return [_sample_view(s) for s in sorted(slow, key=lambda s: -s[1])]
 
     def failed(self, limit: int) -> list[dict[str, Any]]:
-        return list(self._failed)[-limit:][::-1]
+        return [_sample_view(s) for s in list(self._failed)[-limit:][::-1]]
 
     @staticmethod
     def _summarize(name: str, entry: _Operation) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 PRUNE_EVERY = 4096
 
@@ -18,11 +17,11 @@ class Verdict:
     reset_at: float  # epoch seconds when the window ends
 
     def headers(self) -> dict[str, str]:
-        reset = datetime.fromtimestamp(self.reset_at, UTC).isoformat(timespec="seconds")
         headers = {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": reset.replace("+00:00", "Z"),
+            # ISO 8601 in UTC to the second (every request carries it: no datetime objects)
+            "X-RateLimit-Reset": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.reset_at)),
         }
         if not self.allowed:
             headers["Retry-After"] = str(max(1, math.ceil(self.reset_at - time.time())))
