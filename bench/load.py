@@ -625,9 +625,11 @@ def measure_server(
 
 
 def report_sweep(
-    results: list[dict[str, Any]], target_orders_s: float, target_p99_ms: float
+    results: list[dict[str, Any]], ceiling: float, target_orders_s: float, target_p99_ms: float
 ) -> None:
-    """Placements/s and p99 by connection count, and the best rate within the p99 target."""
+    """Placements/s and p99 by connection count, and the best rate within the p99 target: in
+    placements/s, and as the issue's other form of the target, the share of the trivial
+    ceiling (``ceiling``, requests/s of the same place/cancel mix) that its requests reach."""
     print("placements by connections (fewer connections: less queueing, lower p99):")
     print(f"{'target':<9}{'conns':>6}{'place/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'total/s':>10}")
     for name in dict.fromkeys(r["name"] for r in results):
@@ -638,12 +640,15 @@ def report_sweep(
             cells += [f"{place['p99_ms']:.2f}", f"{r['ops']['total']['per_s']:.0f}"]
             widths = (6, 10, 10, 10, 10)
             print(f"{name:<9}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
-        within = [r["ops"]["place"] for r in runs if r["ops"]["place"]["p99_ms"] < target_p99_ms]
-        best = max((p["per_s"] for p in within), default=0.0)
-        met = best >= target_orders_s
+        within = [r["ops"] for r in runs if r["ops"]["place"]["p99_ms"] < target_p99_ms]
+        best = max(within, key=lambda ops: ops["place"]["per_s"], default=None)
+        placed = best["place"]["per_s"] if best else 0.0
+        share = best["total"]["per_s"] / ceiling if best else 0.0
         print(
-            f"{name}: best {best:.0f} placements/s with p99 < {target_p99_ms:.0f} ms;"
-            f" target ≥ {target_orders_s:.0f}/s: {'met' if met else 'missed'}"
+            f"{name}: best {placed:.0f} placements/s with p99 < {target_p99_ms:.0f} ms,"
+            f" {share:.2f} of the ceiling; target ≥ {target_orders_s:.0f}/s:"
+            f" {'met' if placed >= target_orders_s else 'missed'}, ≥ 1/3 of the ceiling:"
+            f" {'met' if share >= 1 / 3 else 'missed'}"
         )
 
 
@@ -764,7 +769,8 @@ def main() -> None:
     report(results)
     if swept:
         print()
-        report_sweep(swept, target_orders_s=5000, target_p99_ms=20)
+        ceiling = results[0]["ops"]["total"]["per_s"]
+        report_sweep(swept, ceiling, target_orders_s=5000, target_p99_ms=20)
 
 
 if __name__ == "__main__":
