@@ -11,7 +11,7 @@ from aiohttp import web
 
 from engine import commands as cmd
 from engine import events as ev
-from engine.account import Requirements, preview_order
+from engine.account import AccountState, Requirements, preview_order
 from engine.account_actor import Outcome
 from engine.enums import OrderType, Product, Rejection, Side, Validity
 from engine.instruments import Instrument
@@ -176,25 +176,21 @@ async def original_order(
     request: web.Request, account_id: str, body: PlaceOrderBody
 ) -> dict[str, Any]:
     """The order first placed with this clientOrderId (a retry must not create a second)."""
-    client_order_id = body.client_order_id
-    order_id = await request.app[BRIDGE].inspect(
-        account_id, lambda state: state.client_order_ids.get(client_order_id or "")
-    )
-    engine = request.app[ENGINE]
-    working = await request.app[BRIDGE].inspect(
-        account_id,
-        lambda state: (
-            order_view(state.orders[order_id], account_id, engine.master)
-            if order_id in state.orders
-            else None
-        ),
-    )
+    client_order_id = body.client_order_id or ""
+    master = request.app[ENGINE].master
+
+    def find(state: AccountState) -> tuple[str | None, dict[str, Any] | None]:
+        order_id = state.client_order_ids.get(client_order_id)
+        order = state.orders.get(order_id) if order_id is not None else None
+        return order_id, None if order is None else order_view(order, account_id, master)
+
+    order_id, working = await request.app[BRIDGE].inspect(account_id, find)
     if working is not None:
-        return dict(working)
+        return working
     row = await request.app[DB].pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
     if row is None:
         raise ApiError(error_response(409, "DUPLICATE", "This clientOrderId is being processed."))
-    return order_row_view(row, engine.master)
+    return order_row_view(row, master)
 
 
 async def engine_order_view(

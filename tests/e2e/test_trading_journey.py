@@ -149,6 +149,18 @@ def test_client_order_id_when_retried_then_one_order(
         assert first[1]["order"]["id"] == second[1]["order"]["id"]
         _, orders, _ = await user.call("GET", "/api/trading/orders")
         assert len(orders["items"]) == 1
+        # Once the order has finished, a retry answers it from the database.
+        order_id = first[1]["order"]["id"]
+        status, _, _ = await user.call("DELETE", f"/api/trading/orders?orderId={order_id}")
+        assert status == 200
+        status, third, _ = await user.call("POST", "/api/trading/orders", body)
+        assert (status, third["order"]["id"], third["order"]["status"]) == (
+            200,
+            order_id,
+            "CANCELLED",
+        )
+        _, orders, _ = await user.call("GET", "/api/trading/orders")
+        assert len(orders["items"]) == 1
 
     run_scenario(database, master, scenario)
 
