@@ -263,10 +263,14 @@ async def cancel_order(request: web.Request) -> web.Response:
         order_id = convert_query(dict(request.query), CancelOrderBody).order_id
     command = cmd.CancelOrder(now_ms=0, order_id=order_id)
     # Straight to the caller's accounts in turn: an account without a working order of that
-    # id refuses the cancellation without events, and the one holding it cancels it.
+    # id refuses the cancellation without events, and the one holding it cancels it. One
+    # refusing writes (quarantined) may be the one holding it: 503 unless another has it.
+    refused_writes = False
     for account_id in await request.app[USERS].accounts_of(current_user(request).user_id):
         outcome = await request.app[BRIDGE].submit(account_id, command)
-        check_outcome(outcome)
+        if outcome.unavailable:
+            refused_writes = True
+            continue
         if outcome.rejection is Rejection.ORDER_NOT_OPEN:
             continue
         if outcome.rejection is not None:
@@ -276,6 +280,8 @@ async def cancel_order(request: web.Request) -> web.Response:
         order = order_view(outcome.order, account_id, request.app[ENGINE].master)
         order |= {"status": "CANCELLED", "marginBlocked": 0.0, "updatedAt": iso_ms(cancelled.at_ms)}
         return json_response({"order": order})
+    if refused_writes:
+        raise ApiError(unavailable())
     await require_owned_row(request, "order", order_id)  # 404 unless the caller's, finished
     raise rejected(Rejection.ORDER_NOT_OPEN)
 
