@@ -34,7 +34,7 @@ the end (also on Ctrl-C, SIGTERM, an exception, or this process dying: children 
 then), the embedded PostgreSQL stopped, and the temporary directory removed.
 
     python -m bench.load [--accounts 200] [--seconds 10] [--connections 64] [--clients 1]
-                         [--sweep 16 32] [--warmup 2] [--durability commit async]
+                         [--sweep 16 24 32] [--warmup 2] [--durability commit async]
                          [--profile DIR]
 """
 
@@ -721,7 +721,7 @@ def main() -> None:
         "--sweep",
         type=int,
         nargs="*",
-        default=[16, 32],
+        default=[16, 24, 32],
         help="also measure each real server at these connection counts (p99 vs rate)",
     )
     parser.add_argument("--clients", type=int, default=1, help="client processes")
