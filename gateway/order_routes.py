@@ -215,8 +215,14 @@ async def working_order(request: web.Request, order_id: str) -> dict[str, Any]:
         view = await engine_order_view(request, account_id, order_id)
         if view is not None:
             return view
-    await require_owned_row(request, "order", order_id)  # 404 unless the caller's, finished
-    raise rejected(Rejection.ORDER_NOT_OPEN)
+    raise await not_working_error(request, order_id)
+
+
+async def not_working_error(request: web.Request, order_id: str) -> ApiError:
+    """No account of the caller's has ``order_id`` working: raise 404 unless it is one of
+    theirs that has finished; return the 409 ORDER_NOT_OPEN to raise for that."""
+    await require_owned_row(request, "order", order_id)
+    return rejected(Rejection.ORDER_NOT_OPEN)
 
 
 @routes.patch("/api/trading/orders")
@@ -282,8 +288,7 @@ async def cancel_order(request: web.Request) -> web.Response:
         return json_response({"order": order})
     if refused_writes:
         raise ApiError(unavailable())
-    await require_owned_row(request, "order", order_id)  # 404 unless the caller's, finished
-    raise rejected(Rejection.ORDER_NOT_OPEN)
+    raise await not_working_error(request, order_id)
 
 
 class OrderListQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
