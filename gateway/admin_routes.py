@@ -19,7 +19,8 @@ from gateway.errors import ApiError, error_response, json_response
 from gateway.funds_routes import operation_result
 from gateway.keys import BRIDGE, DB
 from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import NotFoundError
+from gateway.ownership import NotFoundError, decode_own_body
+from gateway.paging import decode_cursor, page_of
 from gateway.schemas import (
     AdminFundsBody,
     DepositDecisionBody,
@@ -142,6 +143,7 @@ async def withdraw_funds(request: web.Request) -> web.Response:
 class StatusQuery(msgspec.Struct, forbid_unknown_fields=True):
     status: Literal["PENDING", "APPROVED", "REJECTED"] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
 async def list_requests(
@@ -150,13 +152,18 @@ async def list_requests(
     require_admin(request)
     assert table in REQUEST_TABLES
     query = convert_query(dict(request.query), StatusQuery)
+    after, after_id = decode_cursor(query.cursor)
     rows = await request.app[DB].pool.fetch(
         f"SELECT * FROM {table} WHERE ($1::text IS NULL OR status = $1)"
-        " ORDER BY created_at DESC LIMIT $2",
+        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))"
+        " ORDER BY created_at DESC, id DESC LIMIT $4",
         query.status,
-        query.limit,
+        after,
+        after_id,
+        query.limit + 1,
     )
-    return json_response({"items": [request_view(r) for r in rows], "nextCursor": None})
+    page, next_cursor = page_of(rows, query.limit)
+    return json_response({"items": [request_view(r) for r in page], "nextCursor": next_cursor})
 
 
 @routes.get("/api/admin/deposits")
@@ -202,7 +209,7 @@ async def unclaim(request: web.Request, table: str, request_id: str) -> None:
 @routes.post("/api/admin/deposits")
 async def decide_deposit(request: web.Request) -> web.Response:
     require_admin(request)
-    body = decode_body(await request.read(), DepositDecisionBody)
+    body = await decode_own_body(request, DepositDecisionBody)
     status = "APPROVED" if body.action == "APPROVE" else "REJECTED"
     row = await claim(request, "deposits", body.deposit_id, status, body.remarks)
     if status == "APPROVED":
@@ -221,7 +228,7 @@ async def decide_deposit(request: web.Request) -> web.Response:
 @routes.post("/api/admin/withdrawals")
 async def decide_withdrawal(request: web.Request) -> web.Response:
     require_admin(request)
-    body = decode_body(await request.read(), WithdrawalDecisionBody)
+    body = await decode_own_body(request, WithdrawalDecisionBody)
     status = "APPROVED" if body.action == "APPROVE" else "REJECTED"
     row = await claim(request, "withdrawals", body.withdrawal_id, status, body.remarks)
     command: cmd.AccountCommand

@@ -35,7 +35,7 @@ from gateway import (
     static_routes,
     ws_routes,
 )
-from gateway.auth import auth_middleware
+from gateway.auth import auth_middleware, rate_limit_headers
 from gateway.bridge import EngineBridge
 from gateway.database import Database
 from gateway.error_middleware import error_middleware
@@ -128,6 +128,7 @@ def create_app(
     )
     if pushed is not None:
         app.cleanup_ctx.append(poller_lifecycle(engine, pushed, config.market.vortex))
+    app.on_response_prepare.append(rate_limit_headers)
     app.on_shutdown.append(lambda _: hub.close_all())
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)

@@ -3,7 +3,9 @@
 Every route needs a session unless it is listed in ``PUBLIC_ROUTES``. The session comes from
 ``Authorization: Bearer <token>`` or the ``pd_session`` cookie; a cookie-authenticated unsafe
 request must also carry ``X-CSRF-Token``. The acting user is stored on the request and handlers
-read it from there only.
+read it from there only. The rate-limit verdict is kept on the request too, and
+:func:`rate_limit_headers` (an ``on_response_prepare`` hook) puts its headers on whatever
+response the request gets: the handler's, or an error raised anywhere below.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ PUBLIC_ROUTES = frozenset(
 )
 ORDER_ROUTE = ("POST", "/api/trading/orders")
 USER_KEY = web.RequestKey("user", SessionUser)
+VERDICT_KEY = web.RequestKey("rate_limit", Verdict)
 
 
 def route_key(request: web.Request) -> tuple[str, str]:
@@ -63,10 +66,16 @@ def forbidden(message: str = "You are not allowed to do that.") -> web.Response:
     return error_response(403, "FORBIDDEN", message)
 
 
-def rate_limited(verdict: Verdict) -> web.Response:
-    return error_response(
-        429, "RATE_LIMITED", "Too many requests; try again later.", headers=verdict.headers()
-    )
+def rate_limited() -> web.Response:
+    """The 429; its headers come from the request's verdict (:func:`rate_limit_headers`)."""
+    return error_response(429, "RATE_LIMITED", "Too many requests; try again later.")
+
+
+async def rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Send the ``X-RateLimit-*`` headers (and ``Retry-After`` on 429) of a counted request."""
+    verdict = request.get(VERDICT_KEY)
+    if verdict is not None:
+        response.headers.update(verdict.headers())
 
 
 @web.middleware
@@ -96,9 +105,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         verdict = limiter.hit("orders", user.user_id, limits.orders_per_minute, 60)
     else:
         verdict = limiter.hit("general", user.user_id, limits.general_per_minute, 60)
+    request[VERDICT_KEY] = verdict
     if not verdict.allowed:
-        return rate_limited(verdict)
-    response = await handler(request)
-    if not response.prepared:  # a websocket has already sent its headers
-        response.headers.update(verdict.headers())
-    return response
+        return rate_limited()
+    return await handler(request)

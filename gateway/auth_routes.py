@@ -8,7 +8,7 @@ from aiohttp import web
 
 from engine import commands as cmd
 from engine.account import AccountState
-from gateway.auth import COOKIE_NAME, current_user, rate_limited
+from gateway.auth import COOKIE_NAME, VERDICT_KEY, current_user, rate_limited
 from gateway.decoding import InvalidRequestError, decode_body
 from gateway.errors import error_response, json_response
 from gateway.keys import BRIDGE, CONFIG, ENGINE, LIMITER, SESSIONS, USERS
@@ -68,14 +68,13 @@ async def login(request: web.Request) -> web.Response:
     verdict = app[LIMITER].hit(
         "login", f"{request.remote}|{body.email.lower()}", limit, LOGIN_WINDOW_S
     )
+    request[VERDICT_KEY] = verdict
     if not verdict.allowed:
-        return rate_limited(verdict)
+        return rate_limited()
     row = await app[USERS].by_email(body.email)
     valid = await verify_password_async(body.password, row["password_hash"] if row else _DUMMY_HASH)
     if row is None or not valid:
-        response = error_response(401, "UNAUTHENTICATED", "The email or password is wrong.")
-        response.headers.update(verdict.headers())
-        return response
+        return error_response(401, "UNAUTHENTICATED", "The email or password is wrong.")
     token, csrf, expires_at = await app[SESSIONS].create(row["id"])
     payload: dict[str, Any] = {
         "token": token,
@@ -93,7 +92,6 @@ async def login(request: web.Request) -> web.Response:
         secure=app[CONFIG].auth.cookie_secure,
         path="/",
     )
-    response.headers.update(verdict.headers())
     return response
 
 

@@ -16,7 +16,7 @@ from gateway.errors import ApiError, error_response, json_response
 from gateway.funds_routes import funds_of, transaction_view
 from gateway.keys import BRIDGE, DB, SESSIONS, USERS
 from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import NotFoundError, owned_account
+from gateway.ownership import NotFoundError, check_body_user, owned_account
 from gateway.passwords import hash_password_async, verify_password_async
 from gateway.schemas import (
     AddBankAccount,
@@ -139,6 +139,7 @@ def amount_of(value: float) -> int:
 @routes.post("/api/console")
 async def console_action(request: web.Request) -> web.Response:
     action: ConsoleBody = decode_tagged(await request.read(), ConsoleBody)
+    check_body_user(request, action.user_id)
     user = current_user(request)
     pool = request.app[DB].pool
     if isinstance(action, UpdateProfile):

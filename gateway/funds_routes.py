@@ -16,7 +16,7 @@ from engine.enums import Exchange, Product, Segment
 from engine.margin import leverage_x100
 from engine.money import paise_to_rupees
 from gateway.auth import current_user, forbidden
-from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
+from gateway.decoding import convert_query, field_failure, validation_failure
 from gateway.errors import json_response
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
 from gateway.order_routes import (
@@ -26,7 +26,7 @@ from gateway.order_routes import (
     rejected,
     stamped_for_preview,
 )
-from gateway.ownership import NotFoundError, owned_account
+from gateway.ownership import NotFoundError, decode_own_body, owned_account
 from gateway.schemas import ChargesBody, FieldError, FundOperationBody, to_paise
 from gateway.views import funds_view, iso_moment, iso_ms, unrealized_paise
 
@@ -122,7 +122,7 @@ def transaction_view(row: Any) -> dict[str, Any]:
 async def fund_operation(request: web.Request) -> web.Response:
     if not current_user(request).is_admin:
         return forbidden("Only admins can operate on funds directly.")
-    body = decode_body(await request.read(), FundOperationBody)
+    body = await decode_own_body(request, FundOperationBody)
     if not await account_exists(request, body.trading_account_id):
         raise NotFoundError("trading account")
     try:
@@ -159,7 +159,7 @@ async def fund_operation(request: web.Request) -> web.Response:
 
 @routes.post("/api/trading/charges")
 async def charges_preview(request: web.Request) -> web.Response:
-    body = decode_body(await request.read(), ChargesBody)
+    body = await decode_own_body(request, ChargesBody)
     if body.buy_price is None and body.sell_price is None:
         raise validation_failure("$.buyPrice", "give a buyPrice, a sellPrice or both")
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -22,7 +21,13 @@ from gateway.decoding import convert_query, decode_body, field_failure, validati
 from gateway.error_middleware import unavailable
 from gateway.errors import ApiError, error_response, json_response, rejection_response
 from gateway.keys import BRIDGE, DB, ENGINE, USERS
-from gateway.ownership import check_body_user, owned_account, require_owned_row
+from gateway.ownership import (
+    check_body_user,
+    decode_own_body,
+    owned_account,
+    require_owned_row,
+)
+from gateway.paging import decode_cursor, page_of
 from gateway.schemas import (
     CancelOrderBody,
     FieldError,
@@ -70,6 +75,12 @@ def resolve_instrument(request: web.Request, body: PlaceOrderBody) -> Instrument
         raise validation_failure(
             "$.segment", f"the instrument trades in {instrument.segment.value}"
         )
+    # The optional names of the instrument must agree with it: a mismatch is a client's bug
+    # that would otherwise trade something other than what the person saw.
+    if body.symbol is not None and body.symbol.upper() != instrument.symbol:
+        raise validation_failure("$.symbol", f"the instrument's symbol is {instrument.symbol}")
+    if body.stock_id is not None and master.get(body.stock_id) is not instrument:
+        raise validation_failure("$.stockId", "names another instrument than instrumentId")
     return instrument
 
 
@@ -100,8 +111,7 @@ async def order_from_request(
 ) -> tuple[PlaceOrderBody, str, cmd.PlaceOrder]:
     """Decode and check an order body as placing it would: (body, the caller's account, the
     command)."""
-    body = decode_body(await request.read(), PlaceOrderBody)
-    check_body_user(request, body.user_id)
+    body = await decode_own_body(request, PlaceOrderBody)
     account_id = await owned_account(request, body.trading_account_id)
     instrument = resolve_instrument(request, body)
     return body, account_id, place_command(body, instrument, order_id)
@@ -227,7 +237,7 @@ async def not_working_error(request: web.Request, order_id: str) -> ApiError:
 
 @routes.patch("/api/trading/orders")
 async def modify_order(request: web.Request) -> web.Response:
-    body = decode_body(await request.read(), ModifyOrderBody)
+    body = await decode_own_body(request, ModifyOrderBody)
     order = await working_order(request, body.order_id)
     account_id = order["tradingAccountId"]
     instrument = request.app[ENGINE].master.get(order["instrumentId"])
@@ -264,9 +274,11 @@ async def modify_order(request: web.Request) -> web.Response:
 async def cancel_order(request: web.Request) -> web.Response:
     raw = await request.read()
     if raw.strip():
-        order_id = decode_body(raw, CancelOrderBody).order_id
+        body = decode_body(raw, CancelOrderBody)
     else:
-        order_id = convert_query(dict(request.query), CancelOrderBody).order_id
+        body = convert_query(dict(request.query), CancelOrderBody)
+    check_body_user(request, body.user_id)
+    order_id = body.order_id
     command = cmd.CancelOrder(now_ms=0, order_id=order_id)
     # Straight to the caller's accounts in turn: an account without a working order of that
     # id refuses the cancellation without events, and the one holding it cancels it. One
@@ -298,19 +310,11 @@ class OrderListQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel")
     cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        stamp, _, order_id = cursor.partition("~")
-        return datetime.fromisoformat(stamp), order_id
-    except ValueError:
-        raise validation_failure("$.cursor", "not a cursor this server issued") from None
-
-
 @routes.get("/api/trading/orders")
 async def list_orders(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), OrderListQuery)
     account_id = await owned_account(request, query.trading_account_id)
-    after = decode_cursor(query.cursor) if query.cursor else None
+    after, after_id = decode_cursor(query.cursor)
     rows = await request.app[DB].pool.fetch(
         """
         SELECT * FROM orders
@@ -322,16 +326,12 @@ async def list_orders(request: web.Request) -> web.Response:
         """,
         account_id,
         query.status,
-        after[0] if after else None,
-        after[1] if after else "",
+        after,
+        after_id,
         query.limit + 1,
     )
     master = request.app[ENGINE].master
-    page = rows[: query.limit]
-    next_cursor = None
-    if len(rows) > query.limit:
-        last = page[-1]
-        next_cursor = f"{last['created_at'].isoformat()}~{last['id']}"
+    page, next_cursor = page_of(rows, query.limit)
     return json_response(
         {"items": [order_row_view(r, master) for r in page], "nextCursor": next_cursor}
     )

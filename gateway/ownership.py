@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from aiohttp import web
 
 from gateway.auth import current_user
+from gateway.decoding import decode_body
 from gateway.errors import ApiError, error_response
 from gateway.keys import DB, USERS
+from gateway.schemas import SessionBody
+
+SessionBodyT = TypeVar("SessionBodyT", bound=SessionBody)
 
 
 class NotFoundError(ApiError):
@@ -25,6 +31,14 @@ def check_body_user(request: web.Request, user_id: str | None) -> None:
     """A body ``userId`` is ignored when it is the caller and refused when it is not."""
     if user_id is not None and user_id != current_user(request).user_id:
         raise ForbiddenError("userId does not match the signed-in user.")
+
+
+async def decode_own_body(request: web.Request, schema: type[SessionBodyT]) -> SessionBodyT:
+    """The body of ``request`` decoded into ``schema`` (400 naming the field at fault), with
+    its ``userId``, if any, checked against the caller (403)."""
+    body = decode_body(await request.read(), schema)
+    check_body_user(request, body.user_id)
+    return body
 
 
 async def owned_account(request: web.Request, account_id: str | None) -> str:

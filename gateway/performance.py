@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from gateway.views import iso_ms
+
 SAMPLES_MAX = 2048
 EVENTS_MAX = 500
 
@@ -24,7 +26,12 @@ Sample = tuple[str, float, int, float]
 
 def _sample_view(sample: Sample) -> dict[str, Any]:
     operation, duration_ms, status, at = sample
-    return {"operation": operation, "durationMs": round(duration_ms, 3), "status": status, "at": at}
+    return {
+        "operation": operation,
+        "durationMs": round(duration_ms, 3),
+        "status": status,
+        "at": iso_ms(round(at * 1000)),
+    }
 
 
 @dataclass(slots=True)

@@ -13,11 +13,16 @@ from engine.enums import Rejection
 from engine.money import paise_to_rupees
 from engine.positions import Position
 from gateway.auth import current_user
-from gateway.decoding import convert_query, decode_body, field_failure
+from gateway.decoding import convert_query, field_failure
 from gateway.errors import json_response
 from gateway.keys import BRIDGE, DB, ENGINE, USERS
 from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import NotFoundError, owned_account, require_owned_row
+from gateway.ownership import (
+    NotFoundError,
+    decode_own_body,
+    owned_account,
+    require_owned_row,
+)
 from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
 from gateway.views import order_row_view, position_row_view, position_view
 
@@ -60,7 +65,7 @@ async def list_positions(request: web.Request) -> web.Response:
 
 @routes.post("/api/trading/positions")
 async def close_position(request: web.Request) -> web.Response:
-    body = decode_body(await request.read(), ClosePositionBody)
+    body = await decode_own_body(request, ClosePositionBody)
     named = await owned_account(request, body.trading_account_id)
     account_id, position = await open_position(request, body.position_id)
     if account_id != named:
@@ -97,7 +102,7 @@ async def close_position(request: web.Request) -> web.Response:
 
 @routes.patch("/api/trading/positions")
 async def set_risk_levels(request: web.Request) -> web.Response:
-    body = decode_body(await request.read(), RiskLevelsBody)
+    body = await decode_own_body(request, RiskLevelsBody)
     account_id, position = await open_position(request, body.position_id)
     try:
         stop_loss = _level(body.stop_loss, position.stop_loss_paise, "$.stopLoss")

@@ -61,6 +61,13 @@ class Body(msgspec.Struct, forbid_unknown_fields=True, rename="camel", omit_defa
     """Base of request bodies: unknown fields are refused, names are camelCase."""
 
 
+class SessionBody(Body, kw_only=True):
+    """A body acted on as the signed-in user: a ``userId`` in it must be theirs (API.md), which
+    :func:`gateway.ownership.decode_own_body` checks."""
+
+    user_id: Id | None = None
+
+
 class FieldError(ValueError):
     """A value that passed the schema but breaks a rule the schema cannot express."""
 
@@ -99,7 +106,7 @@ class LoginBody(Body, forbid_unknown_fields=True):
 # -- trading -----------------------------------------------------------------------------------
 
 
-class PlaceOrderBody(Body):
+class PlaceOrderBody(SessionBody):
     trading_account_id: Id
     instrument_id: Id
     quantity: Quantity
@@ -113,10 +120,9 @@ class PlaceOrderBody(Body):
     trigger_price: Rupees | None = None
     validity: ValidityName = "DAY"
     client_order_id: Id | None = None
-    user_id: Id | None = None
 
 
-class ModifyOrderBody(Body):
+class ModifyOrderBody(SessionBody):
     order_id: Id
     quantity: Quantity | None = None
     price: Rupees | None = None
@@ -124,22 +130,22 @@ class ModifyOrderBody(Body):
     order_type: OrderTypeName | None = None
 
 
-class CancelOrderBody(Body):
+class CancelOrderBody(SessionBody):
     order_id: Id
 
 
-class ClosePositionBody(Body):
+class ClosePositionBody(SessionBody):
     position_id: Id
     trading_account_id: Id
 
 
-class RiskLevelsBody(Body):
+class RiskLevelsBody(SessionBody):
     position_id: Id
     stop_loss: Rupees | msgspec.UnsetType | None = msgspec.UNSET
     target: Rupees | msgspec.UnsetType | None = msgspec.UNSET
 
 
-class FundOperationBody(Body):
+class FundOperationBody(SessionBody):
     trading_account_id: Id
     operation: Literal["BLOCK", "RELEASE", "CREDIT", "DEBIT"]
     amount: Rupees
@@ -147,7 +153,7 @@ class FundOperationBody(Body):
     block_id: Id | None = None
 
 
-class ChargesBody(Body):
+class ChargesBody(SessionBody):
     segment: SegmentName
     exchange: ExchangeName
     product_type: ProductName
@@ -160,7 +166,7 @@ class ChargesBody(Body):
 # -- console -----------------------------------------------------------------------------------
 
 
-class ConsoleAction(Body, tag_field="action"):
+class ConsoleAction(SessionBody, tag_field="action"):
     """Base of console actions; the ``action`` field picks the variant."""
 
 
@@ -216,7 +222,7 @@ class AdminFundsBody(Body):
     idempotency_key: Id | None = None
 
 
-class DecisionBody(Body, kw_only=True):
+class DecisionBody(SessionBody, kw_only=True):
     action: Literal["APPROVE", "REJECT"]
     remarks: Text = ""
 

@@ -4,6 +4,7 @@ performance monitor's samples as the monitoring API shows them."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 
@@ -75,7 +76,9 @@ def test_monitor_when_requests_recorded_then_slow_and_failed_show_them_newest_fi
         ("POST /api/trading/orders", 12.346, 200),
         ("GET /api/trading/funds", 3.0, 503),
     ]
-    assert all(before <= s["at"] <= time.time() for s in slow)
+    # times are ISO 8601 UTC to the millisecond (API.md conventions)
+    stamps = [datetime.strptime(s["at"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() for s in slow]
+    assert all(before - 0.001 <= stamp <= time.time() for stamp in stamps)
     assert set(slow[0]) == {"operation", "durationMs", "status", "at"}
     failed = monitor.failed(10)
     assert [(f["operation"], f["status"]) for f in failed] == [
