@@ -663,6 +663,8 @@ def _decide_release(state: AccountState, c: cmd.ReleaseFunds, rules: AccountRule
     amount = state.fund_blocks.get(c.block_id)
     if amount is None:
         return _rejected(Rejection.NOT_FOUND)
+    if c.amount_paise is not None and c.amount_paise != amount:
+        return _rejected(Rejection.INVALID_AMOUNT)
     return Decision((ev.FundsReleased(at_ms=c.now_ms, block_id=c.block_id, amount_paise=amount),))
 
 

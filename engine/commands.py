@@ -106,7 +106,10 @@ class BlockFunds(Command, frozen=True, gc=False):
 
 
 class ReleaseFunds(Command, frozen=True, gc=False):
+    """Release a fund block whole; ``amount_paise``, when given, must be the block's."""
+
     block_id: str
+    amount_paise: int | None = None
 
 
 class SettleHoldings(Command, frozen=True, gc=False):

@@ -146,7 +146,7 @@ async def fund_operation(request: web.Request) -> web.Response:
     else:
         if body.block_id is None:
             raise validation_failure("$.blockId", "RELEASE needs the blockId of the block")
-        command = cmd.ReleaseFunds(now_ms=0, block_id=body.block_id)
+        command = cmd.ReleaseFunds(now_ms=0, block_id=body.block_id, amount_paise=amount)
     outcome = await request.app[BRIDGE].submit(body.trading_account_id, command)
     check_outcome(outcome)
     if outcome.rejection is not None:

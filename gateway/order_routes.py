@@ -53,7 +53,7 @@ REJECTION_MESSAGES = {
     Rejection.MARKET_CLOSED: "The market is closed.",
     Rejection.DUPLICATE: "This request was already made.",
     Rejection.NOT_FOUND: "Not found.",
-    Rejection.INVALID_AMOUNT: "The amount must be positive.",
+    Rejection.INVALID_AMOUNT: "The amount is not valid for this operation.",
 }
 
 

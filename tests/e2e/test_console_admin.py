@@ -185,6 +185,10 @@ def test_admin_block_and_release_when_named_then_funds_return(
             "amount": 2_500,
             "blockId": body["blockId"],
         }
+        status, body, _ = await admin.call(
+            "POST", "/api/trading/funds", release | {"amount": 2_000}
+        )
+        assert (status, body["error"]["code"]) == (422, "INVALID_AMOUNT")  # a block goes whole
         status, body, _ = await admin.call("POST", "/api/trading/funds", release)
         assert (status, body["funds"]["blockedMargin"]) == (200, 0)
         status, body, _ = await admin.call("POST", "/api/trading/funds", release)

@@ -142,7 +142,7 @@ def test_block_funds_when_released_then_available_restored(
     assert (state.balance_paise, state.blocked_paise) == (LAKH_PAISE, 40_000)
     assert state.available_paise == LAKH_PAISE - 40_000
 
-    released = execute(state, _release("w1"))
+    released = execute(state, cmd.ReleaseFunds(now_ms=NOW_MS, block_id="w1", amount_paise=40_000))
     assert released.events == (ev.FundsReleased(at_ms=NOW_MS, block_id="w1", amount_paise=40_000),)
     assert state.fund_blocks == {}
     assert _totals(state) == (LAKH_PAISE, LAKH_PAISE, 0, 0)
@@ -156,6 +156,11 @@ def test_block_funds_when_released_then_available_restored(
             _block("w2", LAKH_PAISE - 40_000 + 1), Rejection.INSUFFICIENT_FUNDS, id="block-too-much"
         ),
         pytest.param(_release("nope"), Rejection.NOT_FOUND, id="release-unknown"),
+        pytest.param(
+            cmd.ReleaseFunds(now_ms=NOW_MS, block_id="w1", amount_paise=39_999),
+            Rejection.INVALID_AMOUNT,
+            id="release-other-amount",
+        ),
         pytest.param(_debit(1, release_block_id="nope"), Rejection.NOT_FOUND, id="approve-unknown"),
         # the block itself is not available to a plain debit
         pytest.param(
