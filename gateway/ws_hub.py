@@ -92,16 +92,21 @@ class WebSocketHub:
                 if not watchers:
                     del self._by_account[account_id]
 
-    def subscribe(self, client: WsClient, ids: list[str]) -> list[str]:
-        """Subscribe to instruments; return the ids that are unknown."""
-        unknown = []
+    def subscribe(self, client: WsClient, ids: list[str]) -> tuple[list[str], list[str]]:
+        """Subscribe to instruments; return the ids that are unknown and those left out
+        because the client already has ``subscriptions_max``."""
+        unknown, left_out = [], []
         for key in ids:
             index = self.master.index_of(key)
             if index is None:
                 unknown.append(key)
+            elif index in client.subscriptions:
+                continue
             elif len(client.subscriptions) < self.subscriptions_max:
                 client.subscriptions.add(index)
-        return unknown
+            else:
+                left_out.append(key)
+        return unknown, left_out
 
     def unsubscribe(self, client: WsClient, ids: list[str]) -> None:
         for key in ids:

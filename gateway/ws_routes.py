@@ -67,13 +67,23 @@ def handle_frame(data: str, client: WsClient, hub: Any, engine: Any) -> str | No
         return _error(
             "VALIDATION_ERROR", "Expected {op: subscribe|unsubscribe|ping, instruments: [...]}"
         )
-    ids = [i for i in instruments if isinstance(i, str)][: hub.subscriptions_max]
+    if len(instruments) > hub.subscriptions_max:
+        return _error(
+            "VALIDATION_ERROR", f"At most {hub.subscriptions_max} instruments in one frame."
+        )
+    ids = [i for i in instruments if isinstance(i, str)]
     before = set(client.subscriptions)
     if op == "subscribe":
-        unknown = hub.subscribe(client, ids)
+        unknown, left_out = hub.subscribe(client, ids)
         engine.subscribe(client.subscriptions - before)
         if unknown:
             return _error("NOT_FOUND", f"Unknown instruments: {', '.join(unknown[:20])}")
+        if left_out:
+            return _error(
+                "VALIDATION_ERROR",
+                f"At most {hub.subscriptions_max} subscriptions per connection; not added:"
+                f" {', '.join(left_out[:20])}",
+            )
         return orjson.dumps(
             {"type": "subscribed", "data": {"count": len(client.subscriptions)}}
         ).decode()

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from engine.instruments import InstrumentMaster
-from tests.e2e.conftest import run_scenario
+from tests.e2e.conftest import e2e_config, run_scenario
 from tests.e2e.test_trading_journey import RELIANCE, funded_user, order_body
 
 
@@ -82,3 +82,27 @@ def test_websocket_when_subscribed_and_trading_then_quotes_and_own_updates(
             assert response.status == 401  # no session: refused like HTTP
 
     run_scenario(database, master, scenario)
+
+
+def test_websocket_when_subscriptions_past_the_cap_then_error_names_what_was_left_out(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        user, _ = await funded_user(session, base, "capped@paperdesk.test", 1_000)
+        token = user.headers["Authorization"].removeprefix("Bearer ")
+        async with session.ws_connect(f"{base.replace('http', 'ws')}/api/ws?token={token}") as ws:
+            await ws.send_json({"op": "subscribe", "instruments": [RELIANCE, "NSE:TCS"]})
+            assert (await next_of(ws, "subscribed"))["data"]["count"] == 2
+            await ws.send_json({"op": "subscribe", "instruments": [RELIANCE, "NSE:INFY"]})
+            error = (await next_of(ws, "error"))["data"]
+            assert error["code"] == "VALIDATION_ERROR"
+            assert error["message"].endswith("not added: NSE:INFY")  # RELIANCE was already in
+            await ws.send_json({"op": "subscribe", "instruments": ["NSE:INFY"] * 3})
+            error = (await next_of(ws, "error"))["data"]
+            assert error["message"] == "At most 2 instruments in one frame."
+            await ws.send_json({"op": "unsubscribe", "instruments": ["NSE:TCS"]})
+            assert (await next_of(ws, "unsubscribed"))["data"]["count"] == 1
+            await ws.send_json({"op": "subscribe", "instruments": ["NSE:INFY"]})
+            assert (await next_of(ws, "subscribed"))["data"]["count"] == 2
+
+    run_scenario(database, master, scenario, e2e_config(websocket={"subscriptions_max": 2}))
