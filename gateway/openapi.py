@@ -57,9 +57,9 @@ OPERATIONS: tuple[tuple[str, str, str, Any, type | None, int, bool], ...] = (
     (
         "delete",
         "/api/trading/orders",
-        "Cancel a pending order",
+        "Cancel a pending order (orderId in the body or the query)",
         schemas.CancelOrderBody,
-        None,
+        schemas.CancelOrderBody,
         200,
         False,
     ),
@@ -161,7 +161,7 @@ OPERATIONS: tuple[tuple[str, str, str, Any, type | None, int, bool], ...] = (
         False,
     ),
     ("get", "/api/admin/stats", "Admin: system statistics", None, None, 200, False),
-    ("get", "/api/quotes", "Quotes by instrument id (q repeated)", None, None, 200, True),
+    ("get", "/api/quotes", "Quotes by instrument id or ticker", None, None, 200, True),
     ("get", "/api/instruments", "Instrument search", None, InstrumentQuery, 200, True),
     ("get", "/api/health", "Liveness", None, None, 200, True),
     ("get", "/api/health/detailed", "Health of each part", None, None, 200, True),
@@ -202,6 +202,90 @@ ERROR_SCHEMA = {
 }
 
 
+QUOTE_PARAMETERS = [
+    {
+        "name": "q",
+        "in": "query",
+        "required": True,
+        "description": "An instrument id (NSE_EQ|INE002A01018) or ticker (NSE:RELIANCE); repeat it",
+        "schema": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 500},
+        "style": "form",
+        "explode": True,
+    },
+    {
+        "name": "mode",
+        "in": "query",
+        "required": False,
+        "schema": {"enum": ["ltp", "full"], "default": "full"},
+    },
+]
+CSRF_PARAMETER = {
+    "name": "X-CSRF-Token",
+    "in": "header",
+    "required": False,
+    "description": "Required with cookie sessions on POST/PUT/PATCH/DELETE (the csrfToken from"
+    " login); not with a bearer token",
+    "schema": {"type": "string"},
+}
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {"schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {"schema": {"type": "string", "format": "date-time"}},
+}
+# Routes outside the JSON API, described by hand (method, path, operation).
+EXTRA_OPERATIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    (
+        "get",
+        "/api/ws",
+        {
+            "summary": "WebSocket: quotes and the user's own updates (API.md); a browser may"
+            " pass its session token as ?token=",
+            "parameters": [{"name": "token", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"101": {"description": "Switching to the WebSocket protocol"}},
+        },
+    ),
+    (
+        "get",
+        "/metrics",
+        {
+            "summary": "Prometheus metrics",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "Prometheus text exposition",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        },
+    ),
+)
+
+
+def _error_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _responses(status: int, public: bool) -> dict[str, Any]:
+    """Success, a 429 for rate-limited (signed-in) routes, and any other API.md error."""
+    headers = None if public else RATE_LIMIT_HEADERS
+    success: dict[str, Any] = {"description": "Success"}
+    if headers:
+        success["headers"] = headers
+    responses = {str(status): success}
+    if not public:
+        responses["429"] = _error_response(
+            "Rate limited", {**RATE_LIMIT_HEADERS, "Retry-After": {"schema": {"type": "integer"}}}
+        )
+    responses["default"] = _error_response("An error (API.md error table)", headers)
+    return responses
+
+
 def _query_parameters(query: type) -> list[dict[str, Any]]:
     _, components = msgspec.json.schema_components(
         [query], ref_template="#/components/schemas/{name}"
@@ -222,28 +306,24 @@ def build_document() -> dict[str, Any]:
     components["Error"] = ERROR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, body, query, status, public in OPERATIONS:
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "responses": {
-                str(status): {"description": "Success"},
-                "default": {
-                    "description": "An error (API.md error table)",
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                    },
-                },
-            },
-        }
+        operation: dict[str, Any] = {"summary": summary, "responses": _responses(status, public)}
         if body is not None:
             operation["requestBody"] = {
                 "required": method != "delete",
                 "content": {"application/json": {"schema": refs[id(body)]}},
             }
-        if query is not None:
-            operation["parameters"] = _query_parameters(query)
+        parameters = [] if query is None else _query_parameters(query)
+        if path == "/api/quotes":
+            parameters = QUOTE_PARAMETERS
+        if not public and method in ("post", "put", "patch", "delete"):
+            parameters = [*parameters, CSRF_PARAMETER]
+        if parameters:
+            operation["parameters"] = parameters
         if public:
             operation["security"] = []
         paths.setdefault(path, {})[method] = operation
+    for method, path, extra in EXTRA_OPERATIONS:
+        paths.setdefault(path, {})[method] = extra
     return {
         "openapi": "3.1.0",
         "info": {
@@ -254,9 +334,12 @@ def build_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "pd_session"},
+            },
         },
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"session": []}],
     }
 
 

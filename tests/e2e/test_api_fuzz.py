@@ -151,7 +151,7 @@ def test_fuzzed_bodies_when_sent_then_no_server_error(
 QUERY_ROUTES = [
     path
     for path, methods in DOCUMENT["paths"].items()
-    if "get" in methods and path != "/api/auth/session"
+    if "get" in methods and path not in ("/api/auth/session", "/metrics")  # /metrics is text
 ]
 
 
@@ -182,3 +182,12 @@ def test_openapi_when_fetched_then_lists_every_route(live_server: LiveServer) ->
     assert document["openapi"].startswith("3.1")
     assert {"/api/trading/orders", "/api/console", "/api/admin/stats"} <= set(document["paths"])
     assert "PlaceOrderBody" in document["components"]["schemas"]
+    assert set(document["components"]["securitySchemes"]) == {"bearer", "session"}
+    assert {"/api/ws", "/metrics"} <= set(document["paths"])
+    quotes = document["paths"]["/api/quotes"]["get"]["parameters"]
+    assert [p["name"] for p in quotes] == ["q", "mode"]
+    cancel = document["paths"]["/api/trading/orders"]["delete"]
+    assert {"orderId", "X-CSRF-Token"} <= {p["name"] for p in cancel["parameters"]}
+    place = document["paths"]["/api/trading/orders"]["post"]["responses"]
+    assert "Retry-After" in place["429"]["headers"]
+    assert "X-RateLimit-Remaining" in place["default"]["headers"]
