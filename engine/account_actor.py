@@ -3,6 +3,11 @@
 For each request it stamps the command with the clock, the current quote and any market price
 the decision needs, runs ``decide``, applies the events, tells the market actor what now rests
 or must execute, hands the events to the sink and replies once the sink says they are durable.
+
+Settlement (DOMAIN.md §6): CNC buys of an earlier trade day (IST) become holdings before the
+account does anything on a later one. The first command or read of a new day runs
+``SettleHoldings`` first, as its own journaled batch, so a sell the next morning is charged as
+a delivery sell and the holdings show without any timer having to reach every account.
 The same behaviour runs on either actor runtime (see ``engine.actor_pool.actor_class_for``).
 """
 
@@ -22,7 +27,7 @@ from engine import events as ev
 from engine.account import AccountState, apply_all, decide
 from engine.book_ops import exit_op, working_op
 from engine.clock import Clock
-from engine.enums import PriceSource, Rejection
+from engine.enums import PriceSource, Product, Rejection
 from engine.instruments import Instrument, InstrumentMaster
 from engine.market_actor import BookOp, BookOps, ForgetOrder, MirrorPosition, SetExits
 from engine.market_data import MarketData
@@ -106,6 +111,8 @@ class AccountBehaviour:
         if kind is AccountRequest:
             self._handle(message.command, message.reply)
         elif kind is Inspect:
+            if self.context.sink.accepting():
+                self._settle_if_due(self.context.clock.now_ms())
             try:
                 result = message.fn(self.state)
             except Exception as error:  # a bad query must not take the account down
@@ -128,7 +135,9 @@ class AccountBehaviour:
         elif not context.sink.accepting() or context.sink.quarantined(self.state.account_id):
             reply(Outcome(rejection=None, unavailable=True))
             return
-        stamped = self._stamp(command)
+        now_ms = context.clock.now_ms()
+        self._settle_if_due(now_ms)
+        stamped = self._stamp(command, now_ms)
         if isinstance(stamped, Rejection):
             reply(Outcome(rejection=stamped))
             return
@@ -143,16 +152,8 @@ class AccountBehaviour:
         if not events:
             reply(Outcome(rejection=decision.rejection))
             return
-        first_seq = state.seq + 1
         subject = _subject_order(state, stamped)
-        apply_all(state, events)
-        ops = self._book_ops(events)
-        if ops:
-            context.market_ref.tell(BookOps(ops))
-        try:
-            context.publish(state.account_id, events, state)
-        except Exception:
-            logger.exception("account %s: publishing updates failed", state.account_id)
+        first_seq = self._apply(events)
         if subject is not None and subject.order_id in state.orders:
             subject = msgspec.structs.replace(subject)  # still working: the actor's own copy
         outcome = Outcome(rejection=decision.rejection, events=events, order=subject)
@@ -162,11 +163,40 @@ class AccountBehaviour:
 
         context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
 
+    def _apply(self, events: tuple[ev.AccountEvent, ...]) -> int:
+        """Apply decided ``events``, tell the market and the watchers; return the first's seq."""
+        state, context = self.state, self.context
+        first_seq = state.seq + 1
+        apply_all(state, events)
+        ops = self._book_ops(events)
+        if ops:
+            context.market_ref.tell(BookOps(ops))
+        try:
+            context.publish(state.account_id, events, state)
+        except Exception:
+            logger.exception("account %s: publishing updates failed", state.account_id)
+        return first_seq
+
+    def _settle_if_due(self, now_ms: int) -> None:
+        """Turn CNC longs bought on an earlier trade day into holdings (see the module doc)."""
+        state, rules = self.state, self.context.rules
+        today = rules.trade_day(now_ms)
+        due = any(
+            p.product is Product.CNC and p.quantity > 0 and rules.trade_day(p.opened_ms) < today
+            for p in state.positions.values()
+        )
+        if not due:
+            return
+        # Every CNC long is from an earlier day here: today's first command or read settles
+        # before anything else, so none of today's buys can have joined them yet.
+        events = decide(state, cmd.SettleHoldings(now_ms=now_ms), rules).events
+        first_seq = self._apply(events)
+        self.context.sink.submit(EventBatch(state.account_id, first_seq, events), _no_reply)
+
     # -- stamping: what the pure decision needs from the outside world ---------------------
 
-    def _stamp(self, command: cmd.AccountCommand) -> cmd.AccountCommand | Rejection:
+    def _stamp(self, command: cmd.AccountCommand, now_ms: int) -> cmd.AccountCommand | Rejection:
         context = self.context
-        now_ms = context.clock.now_ms()
         market = context.market
         if isinstance(command, cmd.PlaceOrder):
             index = self._index(command.instrument)

@@ -384,3 +384,58 @@ def test_modify_and_cancel_when_accepted_then_outcome_carries_a_detached_order(
     assert harness.inspect("acct", lambda s: "m1" not in s.orders)
     again = harness.ask("acct", cmd.CancelOrder(now_ms=0, order_id="m1"))
     assert (again.rejection, again.order) == (Rejection.ORDER_NOT_OPEN, None)
+
+
+DAY_MS = 86_400_000
+
+
+def test_cnc_buy_when_next_trade_day_comes_then_holding_and_delivery_sell(
+    harness: Harness, reliance: Instrument
+) -> None:
+    harness.set_price(reliance, 150_000)
+    harness.open_account("acct", 10_000_000)
+    buy = place(reliance, Side.BUY, 10, product=Product.CNC, order_id="buy")
+    assert harness.ask("acct", buy).rejection is None
+    harness.set_price(reliance, 150_000)  # the tick that fills it
+
+    def book(state: AccountState) -> tuple[list[tuple[Product, int]], dict[str, int]]:
+        positions = [(p.product, p.quantity) for p in state.positions.values()]
+        return positions, {i: h.quantity for i, h in state.holdings.items()}
+
+    harness.clock.advance(60_000)  # later the same day: still today's position
+    assert harness.inspect("acct", book) == ([(Product.CNC, 10)], {})
+    harness.clock.advance(DAY_MS)  # the next day's first read settles it
+    assert harness.inspect("acct", book) == ([], {reliance.instrument_id: 10})
+    assert harness.inspect("acct", funds_identity_holds)
+
+    sell = place(reliance, Side.SELL, 10, product=Product.CNC, order_id="sell")
+    assert harness.ask("acct", sell).rejection is None
+    harness.set_price(reliance, 150_000)
+    sink = harness.engine.sink
+    assert isinstance(sink, InMemorySink)
+    events = sink.events_for("acct")
+    assert sum(isinstance(e, ev.HoldingsSettled) for e in events) == 1
+    fills = {e.order_id: e for e in events if isinstance(e, ev.OrderFilled)}
+    # A delivery sell from holdings: no brokerage, the DP charge levied for the day.
+    assert fills["sell"].brokerage_paise == 0
+    assert fills["sell"].dp_day == harness.engine.rules.trade_day(harness.clock.now_ms())
+    assert fills["sell"].holding_quantity == 0
+    assert harness.inspect("acct", book) == ([], {})
+
+
+def test_cnc_buy_and_sell_when_same_day_then_intraday_and_nothing_settles(
+    harness: Harness, reliance: Instrument
+) -> None:
+    harness.set_price(reliance, 150_000)
+    harness.open_account("acct", 10_000_000)
+    for side, order_id in ((Side.BUY, "buy"), (Side.SELL, "sell")):
+        order = place(reliance, side, 10, product=Product.CNC, order_id=order_id)
+        assert harness.ask("acct", order).rejection is None
+        harness.set_price(reliance, 150_000)
+    sink = harness.engine.sink
+    assert isinstance(sink, InMemorySink)
+    events = sink.events_for("acct")
+    assert not any(isinstance(e, ev.HoldingsSettled) for e in events)
+    sell = next(e for e in events if isinstance(e, ev.OrderFilled) and e.order_id == "sell")
+    assert (sell.dp_day, sell.holding_quantity, sell.position_quantity) == (0, 0, 0)
+    assert sell.brokerage_paise > 0  # charged as intraday (DOMAIN.md §1)
