@@ -105,6 +105,7 @@ class AccountBehaviour:
         super().__init__()
         self.state = state
         self.context = context
+        self._settled_day = -1  # the trade day whose settlement this actor has done
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)
@@ -181,6 +182,9 @@ class AccountBehaviour:
         """Turn CNC longs bought on an earlier trade day into holdings (see the module doc)."""
         state, rules = self.state, self.context.rules
         today = rules.trade_day(now_ms)
+        if today == self._settled_day:
+            return  # checked today already: every position since then opened today
+        self._settled_day = today
         due = any(
             p.product is Product.CNC and p.quantity > 0 and rules.trade_day(p.opened_ms) < today
             for p in state.positions.values()
