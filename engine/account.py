@@ -22,6 +22,7 @@ import msgspec
 from engine import commands as cmd
 from engine import events as ev
 from engine.charges import ChargeBreakdown, ChargeCategory, charge_category, order_charges
+from engine.config import ChargeSchedule
 from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
 from engine.instruments import Instrument
 from engine.margin import order_margin, pro_rata
@@ -448,13 +449,15 @@ def _fill_event(
     schedule = rules.charges.on(trade_date)
     exchange = instrument.exchange.value
     position = state.position_for(instrument_id, product)
-    held, cost, margin = (
-        (0, 0, 0)
+    held, cost, margin, buy_brokerage, buy_taxes = (
+        (0, 0, 0, 0, 0)
         if position is None
         else (
             position.quantity,
             position.cost_paise,
             position.margin_paise,
+            position.buy_brokerage_paise,
+            position.buy_taxes_paise,
         )
     )
     holding = state.holdings.get(instrument_id)
@@ -473,8 +476,10 @@ def _fill_event(
 
     realized = 0
     charges = ChargeBreakdown()
+    rerated = (0, 0)  # a same-day CNC round trip's buy side, re-rated: (brokerage, taxes)
     category = charge_category(instrument.segment, product)
     if from_position:
+        held_before, cost_before = held, cost
         signed = side.sign * from_position
         opened = opening_quantity(held, signed)
         opening_margin = 0
@@ -498,9 +503,21 @@ def _fill_event(
         position_category = (
             ChargeCategory.MIS if category is ChargeCategory.CNC and side is Side.SELL else category
         )
-        charges = charges + order_charges(
+        leg = order_charges(
             schedule, position_category, exchange, side, from_position * price_paise
         )
+        charges = charges + leg
+        if category is ChargeCategory.CNC:
+            (buy_brokerage, buy_taxes), rerated = _track_cnc_buys(
+                schedule,
+                exchange,
+                side,
+                leg,
+                (buy_brokerage, buy_taxes),
+                closed=from_position,
+                held=held_before,
+                cost=cost_before,
+            )
     dp_day = 0
     if from_holding:
         cost_share = pro_rata(holding_cost, from_holding, holding_quantity)
@@ -516,7 +533,8 @@ def _fill_event(
         position_id = position.position_id
     else:
         position_id = new_position_id(order_id, filled_before) if from_position else ""
-    total = charges.total_paise
+    brokerage = charges.brokerage_paise + rerated[0]
+    total = charges.total_paise + rerated[0] + rerated[1]
     return ev.OrderFilled(
         at_ms=now_ms,
         order_id=order_id,
@@ -528,8 +546,8 @@ def _fill_event(
         status_after=status_after,
         block_released_paise=block_released,
         charges_paise=total,
-        brokerage_paise=charges.brokerage_paise,
-        taxes_paise=total - charges.brokerage_paise,
+        brokerage_paise=brokerage,
+        taxes_paise=total - brokerage,
         realized_pnl_paise=realized,
         position_id=position_id,
         position_quantity=held,
@@ -538,6 +556,40 @@ def _fill_event(
         holding_quantity=holding_quantity,
         holding_cost_paise=holding_cost,
         dp_day=dp_day,
+        position_buy_brokerage_paise=buy_brokerage if held else 0,
+        position_buy_taxes_paise=buy_taxes if held else 0,
+    )
+
+
+def _track_cnc_buys(
+    schedule: ChargeSchedule,
+    exchange: str,
+    side: Side,
+    leg: ChargeBreakdown,
+    paid: tuple[int, int],
+    *,
+    closed: int,
+    held: int,
+    cost: int,
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Today's CNC buys in a position after a fill of ``leg``: what they paid as (brokerage,
+    taxes), and what a same-day sell of ``closed`` of the ``held`` shares (bought for ``cost``)
+    changes to re-rate the buys it closes from delivery to intraday (DOMAIN.md §1): their
+    share of what they paid comes back and their intraday charges are taken instead."""
+    brokerage, taxes = paid
+    if side is Side.BUY:
+        paid_now = (brokerage + leg.brokerage_paise, taxes + leg.total_paise - leg.brokerage_paise)
+        return paid_now, (0, 0)
+    if not brokerage + taxes:  # nothing tracked: a position journaled before this existed
+        return paid, (0, 0)
+    refund_brokerage = pro_rata(brokerage, closed, held)
+    refund_taxes = pro_rata(taxes, closed, held)
+    intraday = order_charges(
+        schedule, ChargeCategory.MIS, exchange, Side.BUY, pro_rata(cost, closed, held)
+    )
+    return (brokerage - refund_brokerage, taxes - refund_taxes), (
+        intraday.brokerage_paise - refund_brokerage,
+        intraday.total_paise - intraday.brokerage_paise - refund_taxes,
     )
 
 
@@ -797,6 +849,8 @@ def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
             position.quantity = e.position_quantity
             position.cost_paise = e.position_cost_paise
             position.margin_paise = e.position_margin_paise
+            position.buy_brokerage_paise = e.position_buy_brokerage_paise
+            position.buy_taxes_paise = e.position_buy_taxes_paise
             state.blocked_paise += e.position_margin_paise
     elif e.position_quantity != 0:
         state.positions[e.position_id] = Position(
@@ -808,6 +862,8 @@ def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
             margin_paise=e.position_margin_paise,
             realized_pnl_paise=0,
             opened_ms=e.at_ms,
+            buy_brokerage_paise=e.position_buy_brokerage_paise,
+            buy_taxes_paise=e.position_buy_taxes_paise,
         )
         state.position_ids[key] = e.position_id
         state.blocked_paise += e.position_margin_paise

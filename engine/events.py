@@ -83,6 +83,9 @@ class OrderFilled(Event, frozen=True, gc=False, tag=True):
     holding_cost_paise: int
     dp_day: int  # trade day number when a DP charge was levied, else 0
     price_source: str = ""  # set when a position was closed at a resolved price
+    # What today's CNC buys left in the position paid (see Position.buy_brokerage_paise).
+    position_buy_brokerage_paise: int = 0
+    position_buy_taxes_paise: int = 0
 
 
 class PositionRiskSet(Event, frozen=True, gc=False, tag=True):

@@ -26,6 +26,10 @@ class Position(msgspec.Struct, gc=False):
     opened_ms: int
     stop_loss_paise: int | None = None
     target_paise: int | None = None
+    # A CNC long holds today's buys: what they paid, split as the ledger books it, so a sell
+    # the same day can re-rate them as intraday (DOMAIN.md §1).
+    buy_brokerage_paise: int = 0
+    buy_taxes_paise: int = 0
 
     def average_price_paise(self) -> int:
         if self.quantity == 0:

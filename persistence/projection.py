@@ -256,6 +256,8 @@ def position_row(
         at(position.opened_ms),
         at(updated_ms),
         at(updated_ms) if flat else None,
+        0 if flat else position.buy_brokerage_paise,
+        0 if flat else position.buy_taxes_paise,
     )
 
 

@@ -151,6 +151,8 @@ def _position(row: Any) -> Position:
         opened_ms=ms_of(row["opened_at"]),
         stop_loss_paise=row["stop_loss_paise"],
         target_paise=row["target_paise"],
+        buy_brokerage_paise=row["buy_brokerage_paise"],
+        buy_taxes_paise=row["buy_taxes_paise"],
     )
 
 

@@ -88,9 +88,10 @@ ORDER_COLUMNS = """id text, account text, client_id text, instrument text, side 
 UPSERT_POSITIONS = """
 INSERT INTO positions (id, trading_account_id, instrument_id, product, quantity, cost_paise,
     average_price_paise, margin_paise, realized_pnl_paise, stop_loss_paise, target_paise,
-    status, close_reason, opened_at, updated_at, closed_at)
+    status, close_reason, opened_at, updated_at, closed_at, buy_brokerage_paise,
+    buy_taxes_paise)
 SELECT id, account, instrument, product, quantity, cost, average_price, margin, pnl,
-    stop_loss, target, status, close_reason, opened, updated, closed
+    stop_loss, target, status, close_reason, opened, updated, closed, buy_brokerage, buy_taxes
 FROM {rows}
 ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
@@ -99,12 +100,13 @@ ON CONFLICT (id) DO UPDATE SET
     realized_pnl_paise = EXCLUDED.realized_pnl_paise,
     stop_loss_paise = EXCLUDED.stop_loss_paise, target_paise = EXCLUDED.target_paise,
     status = EXCLUDED.status, close_reason = EXCLUDED.close_reason,
-    updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at
+    updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at,
+    buy_brokerage_paise = EXCLUDED.buy_brokerage_paise, buy_taxes_paise = EXCLUDED.buy_taxes_paise
 """
 POSITION_COLUMNS = """id text, account text, instrument text, product text, quantity bigint,
     cost bigint, average_price bigint, margin bigint, pnl bigint, stop_loss bigint,
     target bigint, status text, close_reason text, opened timestamptz, updated timestamptz,
-    closed timestamptz"""
+    closed timestamptz, buy_brokerage bigint, buy_taxes bigint"""
 
 UPSERT_HOLDINGS = """
 INSERT INTO holdings (trading_account_id, instrument_id, quantity, cost_paise, updated_at)

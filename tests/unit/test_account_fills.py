@@ -502,31 +502,70 @@ def test_cnc_sell_from_holdings_when_repeated_then_dp_charged_once_per_scrip_per
     assert state.blocked_paise == 314_850
 
 
-def test_cnc_sell_when_same_day_as_buy_then_charged_at_intraday_rates(
+def test_cnc_sell_when_same_day_as_buy_then_round_trip_charged_as_intraday(
     rules: AccountRules,
     reliance: Instrument,
     funded_account: Callable[..., AccountState],
     trade: Trade,
 ) -> None:
     state = funded_account(CRORE_PAISE)
-    trade(state, reliance, BUY, 10, 154280, product=CNC)
+    _, bought = trade(state, reliance, BUY, 10, 154280, product=CNC)
 
     _, sold = trade(state, reliance, SELL, 10, 155000, product=CNC)
 
     schedule = rules.charges.on(date(2026, 11, 24))
-    filled = _filled(sold)
-    # MIS sell on ₹15 500: brokerage 4.65, STT 3.88, exchange 0.48, SEBI 0.02, GST 0.93; the
-    # delivery rate would be 16.09 (STT 0.1 %) and add DP
-    assert filled.charges_paise == 996
-    assert (
-        filled.charges_paise
-        == order_charges(schedule, ChargeCategory.MIS, "NSE", SELL, 1_550_000).total_paise
-    )
+    buy, filled = _filled(bought), _filled(sold)
+    delivery_buy = order_charges(schedule, ChargeCategory.CNC, "NSE", BUY, 1_542_800)
+    intraday_buy = order_charges(schedule, ChargeCategory.MIS, "NSE", BUY, 1_542_800)
+    intraday_sell = order_charges(schedule, ChargeCategory.MIS, "NSE", SELL, 1_550_000)
+    # The buy pays delivery rates when it fills (STT 0.1 % 15.43, stamp 2.31, exchange 0.47,
+    # SEBI 0.02, GST 0.09: ₹18.32); the same-day sell pays intraday rates (brokerage 4.65, STT
+    # 3.88, exchange 0.48, SEBI 0.02, GST 0.93: ₹9.96) and re-rates the buy as intraday: its
+    # ₹18.32 comes back and its intraday ₹6.50 (brokerage 4.63, stamp 0.46, ...) is taken.
+    assert buy.charges_paise == delivery_buy.total_paise == 1_832
+    assert (intraday_buy.total_paise, intraday_sell.total_paise) == (650, 996)
+    assert filled.charges_paise == 996 + 650 - 1_832  # a refund on balance: -1.86
+    assert filled.brokerage_paise == intraday_sell.brokerage_paise + intraday_buy.brokerage_paise
+    assert buy.charges_paise + filled.charges_paise == 650 + 996  # the intraday round trip
+    assert state.charges_paise == 650 + 996
     assert filled.dp_day == 0
     assert filled.realized_pnl_paise == 7_200
     assert state.positions == {}
     assert state.holdings == {}
     assert state.blocked_paise == 0
+
+
+def test_cnc_sells_when_same_day_in_parts_then_buys_refunded_exactly_once(
+    rules: AccountRules,
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    trade: Trade,
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    _, first = trade(state, reliance, BUY, 7, 154280, product=CNC)
+    _, second = trade(state, reliance, BUY, 3, 154300, product=CNC)
+    paid = _filled(first).charges_paise + _filled(second).charges_paise
+
+    _, part = trade(state, reliance, SELL, 4, 155000, product=CNC)
+    assert _only_position(state).buy_taxes_paise + _only_position(state).buy_brokerage_paise > 0
+    _, rest = trade(state, reliance, SELL, 6, 155100, product=CNC)
+
+    schedule = rules.charges.on(date(2026, 11, 24))
+    cost = 7 * 154280 + 3 * 154300
+    bought_first = cost * 4 // 10  # the sells close their pro-rata share of the buys' value
+    expected = sum(
+        order_charges(schedule, ChargeCategory.MIS, "NSE", side, value).total_paise
+        for side, value in (
+            (BUY, bought_first),
+            (BUY, cost - bought_first),
+            (SELL, 4 * 155000),
+            (SELL, 6 * 155100),
+        )
+    )
+    # every paisa the delivery buys paid comes back across the two sells, no more
+    assert paid + _filled(part).charges_paise + _filled(rest).charges_paise == expected
+    assert state.charges_paise == expected
+    assert state.positions == {}
 
 
 def test_cnc_sell_when_covering_todays_buy_and_holdings_then_each_part_charged_its_way(
@@ -540,16 +579,25 @@ def test_cnc_sell_when_covering_todays_buy_and_holdings_then_each_part_charged_i
     trade(state, reliance, BUY, 10, 154280, product=CNC)
     _settle(state, execute)
     next_day = NOW_MS + DAY_MS
-    trade(state, reliance, BUY, 5, 150000, product=CNC, now_ms=next_day)
+    _, bought = trade(state, reliance, BUY, 5, 150000, product=CNC, now_ms=next_day)
 
     _, sold = trade(state, reliance, SELL, 8, 155000, product=CNC, now_ms=next_day)
 
     schedule = rules.charges.on(date(2026, 11, 25))
     intraday = order_charges(schedule, ChargeCategory.MIS, "NSE", SELL, 5 * 155000)
     delivery = order_charges(schedule, ChargeCategory.CNC, "NSE", SELL, 3 * 155000, dp_applies=True)
+    rerated = order_charges(schedule, ChargeCategory.MIS, "NSE", BUY, 5 * 150000)
     filled = _filled(sold)
-    assert filled.charges_paise == intraday.total_paise + delivery.total_paise
-    assert filled.brokerage_paise == intraday.brokerage_paise + delivery.brokerage_paise
+    # today's 5 are an intraday round trip (their buy re-rated); 3 are delivered from holdings
+    assert filled.charges_paise == (
+        intraday.total_paise
+        + delivery.total_paise
+        + rerated.total_paise
+        - _filled(bought).charges_paise
+    )
+    assert filled.brokerage_paise == (
+        intraday.brokerage_paise + delivery.brokerage_paise + rerated.brokerage_paise
+    )
     # today's 5 first: 5 × (1550 − 1500) = 250.00; then 3 of the holding: 4650 − 4628.40
     assert filled.realized_pnl_paise == 25_000 + 2_160
     assert state.positions == {}
@@ -743,11 +791,12 @@ def test_close_position_when_cnc_then_charged_intraday_and_no_holding_left(
     trade: Trade,
 ) -> None:
     state = funded_account(CRORE_PAISE)
-    trade(state, reliance, BUY, 10, 154280, product=CNC)
+    _, bought = trade(state, reliance, BUY, 10, 154280, product=CNC)
     decision = execute(state, _close(_only_position(state).position_id, reliance, 155000))
     _, filled = decision.events
     assert isinstance(filled, ev.OrderFilled)
-    assert filled.charges_paise == 996
+    # intraday sell 9.96 + the buy re-rated as intraday (6.50 instead of the 18.32 it paid)
+    assert _filled(bought).charges_paise + filled.charges_paise == 996 + 650
     assert filled.realized_pnl_paise == 7_200
     assert state.holdings == {}
     assert state.blocked_paise == 0
