@@ -36,6 +36,7 @@ from engine.rules import (
     circuit_band,
     product_allowed,
 )
+from engine.sessions import group_of
 
 POSITION_ID_NAMESPACE = uuid.UUID("6f1c3f3e-6a43-4c55-9a43-2d1f0c7d9e10")
 
@@ -253,6 +254,8 @@ def preview_order(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
     This is both the first half of placing an order and the margin preview route.
     """
     instrument = c.instrument
+    if _market_closed(rules, instrument, c.product, c.now_ms):
+        return Requirements(Rejection.MARKET_CLOSED)
     if not product_allowed(instrument, c.product):
         return Requirements(Rejection.PRODUCT_NOT_ALLOWED)
     rejection = check_quantity(instrument, c.quantity)
@@ -291,11 +294,26 @@ def preview_order(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
     return Requirements(None, block, charges)
 
 
+def _market_closed(
+    rules: AccountRules, instrument: Instrument, product: Product, now_ms: int
+) -> bool:
+    """With hours enforced: the instrument's session is closed, or MIS is squared off."""
+    sessions = rules.sessions
+    if sessions is None:
+        return False
+    group = group_of(instrument)
+    if product is Product.MIS:
+        return not sessions.mis_open(group, now_ms)
+    return not sessions.is_open(group, now_ms)
+
+
 def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules) -> Decision:
     order = state.orders.get(c.order_id)
     if order is None:
         return _rejected(Rejection.ORDER_NOT_OPEN)
     instrument = c.instrument
+    if _market_closed(rules, instrument, order.product, c.now_ms):
+        return _rejected(Rejection.MARKET_CLOSED)
     order_type = c.order_type if c.order_type is not None else order.order_type
     quantity = c.quantity if c.quantity is not None else order.quantity
     price = c.price_paise if c.price_paise is not None else order.price_paise
@@ -640,7 +658,26 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
     )
     if c.price_source is not None:
         filled = msgspec.structs.replace(filled, price_source=c.price_source.value)
+    if c.reason == SQUARE_OFF:
+        filled = _with_squareoff_fee(filled, rules.charges.on(rules.trade_date(c.now_ms)))
     return Decision((accepted, filled))
+
+
+SQUARE_OFF = "SQUARE_OFF"
+GST_PER_100 = 18  # the square-off fee is ₹50 + 18 % GST
+
+
+def _with_squareoff_fee(filled: ev.OrderFilled, schedule: ChargeSchedule) -> ev.OrderFilled:
+    """The broker's fee per auto squared-off order, on top of its normal charges (DOMAIN.md
+    §6): the fee to brokerage, its GST to taxes, as the ledger books them."""
+    fee = schedule.squareoff_charge_paise
+    fee_brokerage = (fee * 100 * 2 + 100 + GST_PER_100) // (2 * (100 + GST_PER_100))  # half-up
+    return msgspec.structs.replace(
+        filled,
+        charges_paise=filled.charges_paise + fee,
+        brokerage_paise=filled.brokerage_paise + fee_brokerage,
+        taxes_paise=filled.taxes_paise + fee - fee_brokerage,
+    )
 
 
 def _decide_set_risk(state: AccountState, c: cmd.SetRiskLevels, rules: AccountRules) -> Decision:

@@ -24,15 +24,16 @@ import pykka
 
 from engine import commands as cmd
 from engine import events as ev
-from engine.account import AccountState, apply_all, decide
+from engine.account import SQUARE_OFF, AccountState, apply_all, decide
 from engine.book_ops import exit_op, working_op
 from engine.clock import Clock
-from engine.enums import PriceSource, Product, Rejection
+from engine.enums import PriceSource, Product, Rejection, Validity
 from engine.instruments import Instrument, InstrumentMaster
 from engine.market_actor import BookOp, BookOps, ForgetOrder, MirrorPosition, SetExits
 from engine.market_data import MarketData
 from engine.orders import Order
 from engine.rules import AccountRules
+from engine.sessions import Boundary, SessionGroup, group_of
 from engine.sink import EventBatch, EventSink
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,13 @@ class Passivate(msgspec.Struct, frozen=True, gc=False):
     """Stop this actor if it is still idle; its state stays with the registry."""
 
 
+class SessionEvent(msgspec.Struct, frozen=True, gc=False):
+    """A session boundary passed for a group of instruments (``engine.sessions``)."""
+
+    group: SessionGroup
+    boundary: Boundary
+
+
 @dataclass(frozen=True, slots=True)
 class AccountContext:
     """What every account actor shares: rules, market, sink, clock and outbound channels."""
@@ -120,6 +128,8 @@ class AccountBehaviour:
                 logger.exception("account %s: inspect failed", self.state.account_id)
                 result = error
             message.reply(result)
+        elif kind is SessionEvent:
+            self._on_session(message)
         elif kind is Passivate:
             if self.context.retire_if_idle(self.state.account_id, self):
                 self.actor_ref.stop(block=False)  # type: ignore[attr-defined]
@@ -163,6 +173,42 @@ class AccountBehaviour:
             reply(outcome if ok else Outcome(rejection=None, events=events, unavailable=True))
 
         context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
+
+    def _on_session(self, event: SessionEvent) -> None:
+        """At square-off: cancel the group's pending MIS orders and close its MIS positions at
+        market (each close pays the square-off fee); at close: cancel its pending DAY orders.
+        Like fills, these are what the market did: applied even while writes are refused."""
+        state, master = self.state, self.context.master
+
+        def in_group(instrument_id: str) -> bool:
+            instrument = master.get(instrument_id)
+            return instrument is not None and group_of(instrument) is event.group
+
+        if event.boundary is Boundary.SQUARE_OFF:
+            reason = SQUARE_OFF
+            orders = [o for o in state.orders.values() if o.product is Product.MIS]
+            positions = [p for p in state.positions.values() if p.product is Product.MIS]
+        else:
+            reason = "EXPIRED"
+            orders = [o for o in state.orders.values() if o.validity is Validity.DAY]
+            positions = []
+        for order in orders:
+            if in_group(order.instrument_id):
+                self._handle(
+                    cmd.CancelOrder(now_ms=0, order_id=order.order_id, reason=reason), None
+                )
+        for position in positions:
+            instrument = master.get(position.instrument_id)
+            if instrument is not None and group_of(instrument) is event.group:
+                close = cmd.ClosePosition(
+                    now_ms=0,
+                    position_id=position.position_id,
+                    exit_order_id="",  # made when stamped, as for any close
+                    instrument=instrument,
+                    price_paise=0,
+                    reason=SQUARE_OFF,
+                )
+                self._handle(close, None)
 
     def _apply(self, events: tuple[ev.AccountEvent, ...]) -> int:
         """Apply decided ``events``, tell the market and the watchers; return the first's seq."""

@@ -25,6 +25,7 @@ from engine.in_use import InUseInstruments
 from engine.market_data import MarketData, MarketSnapshot
 from engine.matching import InstrumentBooks
 from engine.risk import RiskBook
+from engine.sessions import Boundary, SessionGroup, SessionRules
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +131,13 @@ class MarketBehaviour:
         dispatch: Dispatch,
         listeners: list[TickListener] | None = None,
         in_use: InUseInstruments | None = None,
+        sessions: SessionRules | None = None,
+        on_session: Callable[[SessionGroup, Boundary], None] | None = None,
     ) -> None:
         super().__init__()
+        self.sessions = sessions
+        self.on_session = on_session
+        self._last_tick_ms = clock.now_ms()
         self.data = data
         self.config = config
         self.source = source
@@ -180,8 +186,13 @@ class MarketBehaviour:
     # -- tick -------------------------------------------------------------------------------
 
     def tick(self) -> int:
-        """Jitter every instrument, match, execute due market orders, mark, publish."""
+        """Jitter every instrument, match, execute due market orders, mark, publish; report
+        the session boundaries passed since the last tick (hours enforced)."""
         now = self.clock.now_ms()
+        if self.sessions is not None and self.on_session is not None:
+            for group, boundary in self.sessions.boundaries_crossed(self._last_tick_ms, now):
+                self.on_session(group, boundary)
+        self._last_tick_ms = now
         data = self.data
         if now >= self.next_reference_ms:
             self._publish_in_use()

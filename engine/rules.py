@@ -17,6 +17,7 @@ from engine.config import (
 from engine.enums import OrderType, Product, Rejection
 from engine.instruments import Instrument, UnderlyingKind
 from engine.money import Rate
+from engine.sessions import SessionRules
 
 MS_PER_DAY = 86_400_000
 EPOCH = date(1970, 1, 1)
@@ -32,6 +33,7 @@ class AccountRules:
     execution: ExecutionConfig
     circuits: CircuitConfig
     timezone_offset_minutes: int
+    sessions: SessionRules | None  # None: trading around the clock
 
     @classmethod
     def from_config(cls, config: Config) -> AccountRules:
@@ -42,6 +44,7 @@ class AccountRules:
             execution=config.execution,
             circuits=config.circuits,
             timezone_offset_minutes=config.sessions.timezone_offset_minutes,
+            sessions=SessionRules.from_config(config.sessions),
         )
 
     def trade_day(self, now_ms: int) -> int:

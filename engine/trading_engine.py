@@ -24,6 +24,7 @@ from engine.account_actor import (
     Inspect,
     Outcome,
     Publisher,
+    SessionEvent,
 )
 from engine.actor_pool import WorkerPool, actor_class_for
 from engine.book_ops import resume_ops
@@ -35,6 +36,7 @@ from engine.market_actor import BookOps, MarketBehaviour, QuoteSource, Sync, Tic
 from engine.market_data import MarketData, SimulatedQuoteSource
 from engine.registry import AccountRegistry
 from engine.rules import AccountRules
+from engine.sessions import Boundary, SessionGroup
 from engine.sink import EventSink, InMemorySink
 
 logger = logging.getLogger(__name__)
@@ -106,6 +108,8 @@ class TradingEngine:
             dispatch=self._dispatch,
             listeners=self.tick_listeners,
             in_use=self.in_use,
+            sessions=self.rules.sessions,
+            on_session=self._on_session,
         )
         self.registry.bind(
             AccountContext(
@@ -213,6 +217,13 @@ class TradingEngine:
     ) -> None:
         """Run ``fn`` on an account's state in its actor; ``reply`` receives the result."""
         self._registry().tell(account_id, Inspect(fn, reply))
+
+    def _on_session(self, group: SessionGroup, boundary: Boundary) -> None:
+        """A session boundary passed (hours enforced): every account acts on it in its actor."""
+        registry = self._registry()
+        event = SessionEvent(group, boundary)
+        for account_id in registry.account_ids():
+            registry.tell(account_id, event)
 
     def _dispatch(self, account_id: str, command: cmd.AccountCommand) -> None:
         """Deliver a market-originated command (fill, trigger, exit) to its account."""

@@ -20,6 +20,7 @@ from engine import commands as cmd
 from engine import events as ev
 from engine.account import AccountState, funds_identity_holds, position_key
 from engine.account_actor import Outcome
+from engine.charges import ChargeCategory, order_charges
 from engine.clock import FakeClock
 from engine.config import Config
 from engine.enums import OrderType, PriceSource, Product, Rejection, Side, Validity
@@ -439,3 +440,62 @@ def test_cnc_buy_and_sell_when_same_day_then_intraday_and_nothing_settles(
     sell = next(e for e in events if isinstance(e, ev.OrderFilled) and e.order_id == "sell")
     assert (sell.dp_day, sell.holding_quantity, sell.position_quantity) == (0, 0, 0)
     assert sell.brokerage_paise > 0  # charged as intraday (DOMAIN.md §1)
+
+
+MONDAY_3PM_IST = 1_795_426_200_000  # 2026-11-23 15:00 IST
+
+
+def test_session_when_hours_enforced_then_mis_squared_off_and_day_orders_expire(
+    master: InstrumentMaster, reliance: Instrument
+) -> None:
+    h = make_harness(master, "pooled", exact_config(sessions={"enforce_hours": True}))
+    try:
+        h.clock.advance(MONDAY_3PM_IST - h.clock.now_ms())
+        h.set_price(reliance, 150_000)
+        h.open_account("acct", 10_000_000)
+        orders = [
+            place(reliance, Side.BUY, 10, order_id="mis-market"),
+            place(reliance, Side.BUY, 10, OrderType.LIMIT, price_paise=140_000, order_id="mis"),
+            place(
+                reliance,
+                Side.BUY,
+                10,
+                OrderType.LIMIT,
+                price_paise=140_000,
+                product=Product.CNC,
+                order_id="cnc",
+            ),
+        ]
+        for order in orders:
+            assert h.ask("acct", order).rejection is None
+        h.set_price(reliance, 150_000)  # the MARKET order fills
+        assert h.inspect("acct", lambda s: [p.quantity for p in s.positions.values()]) == [10]
+
+        h.set_price(reliance, 150_000, advance_ms=21 * 60_000)  # 15:21: MIS squared off
+        sink = h.engine.sink
+        assert isinstance(sink, InMemorySink)
+        events = sink.events_for("acct")
+        cancelled = {e.order_id: e.reason for e in events if isinstance(e, ev.OrderCancelled)}
+        assert cancelled == {"mis": "SQUARE_OFF"}
+        exit_fill = [e for e in events if isinstance(e, ev.OrderFilled)][-1]
+        assert (exit_fill.side, exit_fill.position_quantity) == (Side.SELL, 0)
+        schedule = h.engine.rules.charges.on(h.engine.rules.trade_date(h.clock.now_ms()))
+        normal = order_charges(
+            schedule, ChargeCategory.MIS, "NSE", Side.SELL, 10 * exit_fill.price_paise
+        )
+        assert exit_fill.charges_paise == normal.total_paise + 5_900  # ₹50 + GST on top
+        assert exit_fill.brokerage_paise == normal.brokerage_paise + 5_000
+        assert h.inspect("acct", lambda s: (list(s.positions), sorted(s.orders))) == ([], ["cnc"])
+        refused = h.ask("acct", place(reliance, Side.BUY, 1, order_id="late-mis"))
+        assert refused.rejection is Rejection.MARKET_CLOSED
+        assert h.ask("acct", place(reliance, Side.BUY, 1, product=Product.CNC)).rejection is None
+        assert h.inspect("acct", funds_identity_holds)
+
+        h.set_price(reliance, 150_000, advance_ms=10 * 60_000)  # 15:31: the close
+        events = sink.events_for("acct")
+        cancelled = {e.order_id: e.reason for e in events if isinstance(e, ev.OrderCancelled)}
+        assert cancelled == {"mis": "SQUARE_OFF", "cnc": "EXPIRED"}
+        after_close = h.ask("acct", place(reliance, Side.BUY, 1, product=Product.CNC))
+        assert after_close.rejection is Rejection.MARKET_CLOSED
+    finally:
+        h.engine.stop()

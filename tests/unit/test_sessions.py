@@ -1,0 +1,113 @@
+"""Market hours when enforced (DOMAIN.md §6): which sessions are open, when MIS stops, which
+boundaries a tick passes, and the decisions that refuse orders while a market is closed."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from engine.account import AccountState, decide
+from engine.config import Config
+from engine.enums import Product, Rejection, Side
+from engine.instruments import Instrument
+from engine.rules import AccountRules
+from engine.sessions import Boundary, SessionGroup, SessionRules
+from tests.conftest import QuoteFor, place
+
+IST = timezone(timedelta(hours=5, minutes=30))
+EQUITY, DERIVATIVES, COMMODITIES = SessionGroup
+SQUARE_OFF, CLOSE = Boundary.SQUARE_OFF, Boundary.CLOSE
+
+
+def ist(day: int, hour: int, minute: int) -> int:
+    """Milliseconds at ``hour:minute`` IST on 2026-11-``day`` (the 23rd is a Monday)."""
+    return int(datetime(2026, 11, day, hour, minute, tzinfo=IST).timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def enforced(config: Config) -> SessionRules:
+    sessions = SessionRules.from_config(dataclasses.replace(config.sessions, enforce_hours=True))
+    assert sessions is not None
+    return sessions
+
+
+def test_sessions_when_not_enforced_then_no_rules(config: Config) -> None:
+    assert not config.sessions.enforce_hours
+    assert SessionRules.from_config(config.sessions) is None
+
+
+@pytest.mark.parametrize(
+    ("group", "at", "is_open", "mis_open"),
+    [
+        pytest.param(EQUITY, ist(23, 9, 14), False, False, id="equity-before-open"),
+        pytest.param(EQUITY, ist(23, 9, 15), True, True, id="equity-at-open"),
+        pytest.param(EQUITY, ist(23, 15, 19), True, True, id="equity-before-square-off"),
+        pytest.param(EQUITY, ist(23, 15, 20), True, False, id="equity-squared-off"),
+        pytest.param(EQUITY, ist(23, 15, 30), False, False, id="equity-closed"),
+        pytest.param(DERIVATIVES, ist(23, 15, 24), True, True, id="fno-before-square-off"),
+        pytest.param(DERIVATIVES, ist(23, 15, 25), True, False, id="fno-squared-off"),
+        pytest.param(COMMODITIES, ist(23, 9, 0), True, True, id="mcx-at-open"),
+        pytest.param(COMMODITIES, ist(23, 23, 4), True, True, id="mcx-evening"),
+        pytest.param(COMMODITIES, ist(23, 23, 5), True, False, id="mcx-close-minus-25"),
+        pytest.param(COMMODITIES, ist(23, 23, 30), False, False, id="mcx-closed"),
+        pytest.param(EQUITY, ist(28, 11, 0), False, False, id="saturday"),
+        pytest.param(COMMODITIES, ist(29, 11, 0), False, False, id="sunday"),
+    ],
+)
+def test_session_when_asked_at_a_time_then_open_and_mis_as_configured(
+    enforced: SessionRules, group: SessionGroup, at: int, is_open: bool, mis_open: bool
+) -> None:
+    assert (enforced.is_open(group, at), enforced.mis_open(group, at)) == (is_open, mis_open)
+
+
+def test_boundaries_when_ticks_pass_them_then_each_reported_once_in_order(
+    enforced: SessionRules,
+) -> None:
+    assert enforced.boundaries_crossed(ist(23, 15, 19), ist(23, 15, 20)) == [(EQUITY, SQUARE_OFF)]
+    assert enforced.boundaries_crossed(ist(23, 15, 20), ist(23, 15, 21)) == []
+    assert enforced.boundaries_crossed(ist(23, 15, 0), ist(23, 15, 31)) == [
+        (EQUITY, SQUARE_OFF),
+        (EQUITY, CLOSE),
+        (DERIVATIVES, SQUARE_OFF),
+        (DERIVATIVES, CLOSE),
+    ]
+    assert enforced.boundaries_crossed(ist(27, 23, 0), ist(27, 23, 31)) == [
+        (COMMODITIES, SQUARE_OFF),
+        (COMMODITIES, CLOSE),
+    ]
+    assert enforced.boundaries_crossed(ist(28, 9, 0), ist(29, 23, 59)) == []  # a weekend
+    # A clock that jumps (a server down for a week) acts on the last two days only.
+    jumped = enforced.boundaries_crossed(ist(9, 12, 0), ist(27, 23, 59))
+    assert len(jumped) == 2 * 6
+
+
+@pytest.fixture(scope="module")
+def enforced_rules(rules: AccountRules, enforced: SessionRules) -> AccountRules:
+    return dataclasses.replace(rules, sessions=enforced)
+
+
+def test_orders_when_market_closed_then_refused_and_mis_stops_at_square_off(
+    enforced_rules: AccountRules, reliance: Instrument, quote_for: QuoteFor
+) -> None:
+    state = AccountState("acc-1")
+    state.balance_paise = 10_000_000_00
+
+    def outcome(at: int, product: Product) -> Rejection | None:
+        order = place(
+            reliance,
+            product=product,
+            side=Side.BUY,
+            price_paise=154280,
+            quote=quote_for(reliance, 154280),
+            now_ms=at,
+        )
+        return decide(state, order, enforced_rules).rejection
+
+    assert outcome(ist(23, 10, 0), Product.MIS) is None
+    assert outcome(ist(23, 15, 21), Product.MIS) is Rejection.MARKET_CLOSED
+    assert outcome(ist(23, 15, 21), Product.CNC) is None  # delivery trades until the close
+    assert outcome(ist(23, 15, 30), Product.CNC) is Rejection.MARKET_CLOSED
+    assert outcome(ist(28, 10, 0), Product.CNC) is Rejection.MARKET_CLOSED  # Saturday
+    assert outcome(ist(23, 8, 0), Product.CNC) is Rejection.MARKET_CLOSED
