@@ -25,7 +25,7 @@ from engine.in_use import InUseInstruments
 from engine.market_data import MarketData, MarketSnapshot
 from engine.matching import InstrumentBooks
 from engine.risk import RiskBook
-from engine.sessions import Boundary, SessionGroup, SessionRules
+from engine.sessions import Boundary, SessionGroup, SessionRules, group_of
 
 logger = logging.getLogger(__name__)
 
@@ -227,8 +227,12 @@ class MarketBehaviour:
         )
         data.snapshot = snapshot
         self._update_session_stats(ltp)
+        sessions, master = self.sessions, data.master
         for index, books in self.books.items():
-            if len(books):
+            # With hours enforced, nothing rests or triggers while its session is closed.
+            if len(books) and (
+                sessions is None or sessions.is_open(group_of(master.at(index)), now)
+            ):
                 self._match(index, books, snapshot)
         self._execute_due(now)
         self.risk.mark(ltp)

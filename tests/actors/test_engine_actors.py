@@ -497,5 +497,17 @@ def test_session_when_hours_enforced_then_mis_squared_off_and_day_orders_expire(
         assert cancelled == {"mis": "SQUARE_OFF", "cnc": "EXPIRED"}
         after_close = h.ask("acct", place(reliance, Side.BUY, 1, product=Product.CNC))
         assert after_close.rejection is Rejection.MARKET_CLOSED
+        # Nothing triggers while the session is closed: a target the price passes stays set.
+        position_id = h.inspect("acct", lambda s: next(iter(s.positions)))
+        levels = cmd.SetRiskLevels(
+            now_ms=0,
+            position_id=position_id,
+            tick_paise=10,
+            stop_loss_paise=None,
+            target_paise=152_000,
+        )
+        assert h.ask("acct", levels).rejection is None
+        h.set_price(reliance, 153_000, advance_ms=60_000)
+        assert h.inspect("acct", lambda s: list(s.positions)) == [position_id]
     finally:
         h.engine.stop()
