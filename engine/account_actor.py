@@ -85,6 +85,7 @@ class SessionEvent(msgspec.Struct, frozen=True, gc=False):
 
     group: SessionGroup
     boundary: Boundary
+    at_ms: int  # when it happened: only what is older is acted on
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +185,26 @@ class AccountBehaviour:
             instrument = master.get(instrument_id)
             return instrument is not None and group_of(instrument) is event.group
 
+        older = event.at_ms
         if event.boundary is Boundary.SQUARE_OFF:
             reason = SQUARE_OFF
-            orders = [o for o in state.orders.values() if o.product is Product.MIS]
-            positions = [p for p in state.positions.values() if p.product is Product.MIS]
+            orders = [
+                o
+                for o in state.orders.values()
+                if o.product is Product.MIS and o.created_ms < older
+            ]
+            positions = [
+                p
+                for p in state.positions.values()
+                if p.product is Product.MIS and p.opened_ms < older
+            ]
         else:
             reason = "EXPIRED"
-            orders = [o for o in state.orders.values() if o.validity is Validity.DAY]
+            orders = [
+                o
+                for o in state.orders.values()
+                if o.validity is Validity.DAY and o.created_ms < older
+            ]
             positions = []
         for order in orders:
             if in_group(order.instrument_id):

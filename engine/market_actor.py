@@ -132,7 +132,7 @@ class MarketBehaviour:
         listeners: list[TickListener] | None = None,
         in_use: InUseInstruments | None = None,
         sessions: SessionRules | None = None,
-        on_session: Callable[[SessionGroup, Boundary], None] | None = None,
+        on_session: Callable[[SessionGroup, Boundary, int], None] | None = None,
     ) -> None:
         super().__init__()
         self.sessions = sessions
@@ -190,8 +190,8 @@ class MarketBehaviour:
         the session boundaries passed since the last tick (hours enforced)."""
         now = self.clock.now_ms()
         if self.sessions is not None and self.on_session is not None:
-            for group, boundary in self.sessions.boundaries_crossed(self._last_tick_ms, now):
-                self.on_session(group, boundary)
+            for group, boundary, at_ms in self.sessions.boundaries_crossed(self._last_tick_ms, now):
+                self.on_session(group, boundary, at_ms)
         self._last_tick_ms = now
         data = self.data
         if now >= self.next_reference_ms:

@@ -4,7 +4,9 @@ Instruments fall in three session groups: cash equity (NSE, BSE), derivatives (N
 and commodities (MCX). Each group is open on weekdays between its open and close (IST, or the
 configured offset; no exchange holiday calendar), and MIS is squared off at its square-off time:
 equity 15:20, derivatives 15:25, MCX 25 minutes before close. The market actor asks
-:meth:`SessionRules.boundaries_crossed` on every tick and the accounts act on what it reports.
+:meth:`SessionRules.boundaries_crossed` on every tick and the accounts act on what it reports;
+an account acts only on orders and positions older than the boundary, so a boundary reported
+again (the server catching up after a restart) changes nothing it already did.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from engine.instruments import Instrument
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000
 MINUTES_PER_DAY = 1440
+CATCH_UP_DAYS = 7  # how far back boundaries are looked for (a long weekend, a long outage)
 # 1970-01-01 was a Thursday: the weekday (Monday 0) of day number d is (d + 3) % 7.
 _EPOCH_WEEKDAY = 3
 
@@ -100,10 +103,11 @@ class SessionRules:
 
     def boundaries_crossed(
         self, after_ms: int, until_ms: int
-    ) -> list[tuple[SessionGroup, Boundary]]:
-        """The square-offs and closes of weekdays in (``after_ms``, ``until_ms``]."""
+    ) -> list[tuple[SessionGroup, Boundary, int]]:
+        """The square-offs and closes of weekdays in (``after_ms``, ``until_ms``], each with
+        the instant it happened."""
         crossed = []
-        after_ms = max(after_ms, until_ms - 2 * MS_PER_DAY)  # a clock jump acts once, not daily
+        after_ms = max(after_ms, until_ms - CATCH_UP_DAYS * MS_PER_DAY)
         first_day, _ = self._local(after_ms)
         last_day, _ = self._local(until_ms)
         for day in range(first_day, last_day + 1):
@@ -116,5 +120,5 @@ class SessionRules:
                 ):
                     at_ms = day * MS_PER_DAY + minute * MS_PER_MINUTE - self.offset_ms
                     if after_ms < at_ms <= until_ms:
-                        crossed.append((group, boundary))
+                        crossed.append((group, boundary, at_ms))
         return crossed

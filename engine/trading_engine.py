@@ -218,12 +218,21 @@ class TradingEngine:
         """Run ``fn`` on an account's state in its actor; ``reply`` receives the result."""
         self._registry().tell(account_id, Inspect(fn, reply))
 
-    def _on_session(self, group: SessionGroup, boundary: Boundary) -> None:
+    def _on_session(self, group: SessionGroup, boundary: Boundary, at_ms: int) -> None:
         """A session boundary passed (hours enforced): every account acts on it in its actor."""
         registry = self._registry()
-        event = SessionEvent(group, boundary)
+        event = SessionEvent(group, boundary, at_ms)
         for account_id in registry.account_ids():
             registry.tell(account_id, event)
+
+    def catch_up_sessions(self, since_ms: int) -> None:
+        """Act on the session boundaries since ``since_ms`` (after recovery: a server that was
+        down at a square-off or a close must still square off and expire what it would have)."""
+        sessions = self.rules.sessions
+        if sessions is None:
+            return
+        for group, boundary, at_ms in sessions.boundaries_crossed(since_ms, self.clock.now_ms()):
+            self._on_session(group, boundary, at_ms)
 
     def _dispatch(self, account_id: str, command: cmd.AccountCommand) -> None:
         """Deliver a market-originated command (fill, trigger, exit) to its account."""

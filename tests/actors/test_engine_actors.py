@@ -511,3 +511,42 @@ def test_session_when_hours_enforced_then_mis_squared_off_and_day_orders_expire(
         assert h.inspect("acct", lambda s: list(s.positions)) == [position_id]
     finally:
         h.engine.stop()
+
+
+def test_session_when_server_was_down_at_square_off_and_close_then_caught_up_at_start(
+    master: InstrumentMaster, reliance: Instrument
+) -> None:
+    config = exact_config(sessions={"enforce_hours": True})
+    before = make_harness(master, "pooled", config)
+    try:
+        before.clock.advance(MONDAY_3PM_IST - before.clock.now_ms())
+        before.set_price(reliance, 150_000)
+        before.open_account("acct", 10_000_000)
+        cnc = place(reliance, Side.BUY, 10, OrderType.LIMIT, 140_000, product=Product.CNC)
+        for order in (place(reliance, Side.BUY, 10, order_id="mis"), cnc):
+            assert before.ask("acct", order).rejection is None
+        before.set_price(reliance, 150_000)
+        state = before.inspect("acct", msgspec.json.encode)
+    finally:
+        before.engine.stop()  # down from 15:00 on Monday
+
+    after = make_harness(master, "pooled", config)  # back at 10:00 on Tuesday
+    try:
+        after.clock.advance(MONDAY_3PM_IST + 19 * 3_600_000 - after.clock.now_ms())
+        after.set_price(reliance, 151_000)
+        after.engine.restore_account(msgspec.json.decode(state, type=AccountState))
+        today = place(reliance, Side.BUY, 1, OrderType.LIMIT, 140_000, product=Product.CNC)
+        assert after.ask("acct", today).rejection is None
+        after.engine.catch_up_sessions(since_ms=after.clock.now_ms() - 7 * DAY_MS)
+        after.settle()
+        sink = after.engine.sink
+        assert isinstance(sink, InMemorySink)
+        events = sink.events_for("acct")
+        cancelled = {e.order_id: e.reason for e in events if isinstance(e, ev.OrderCancelled)}
+        assert cancelled == {cnc.order_id: "EXPIRED"}  # Monday's DAY order; today's stays
+        exits = [e for e in events if isinstance(e, ev.OrderFilled)]
+        assert [(e.side, e.position_quantity) for e in exits] == [(Side.SELL, 0)]
+        assert after.inspect("acct", lambda s: sorted(s.orders)) == [today.order_id]
+        assert after.inspect("acct", funds_identity_holds)
+    finally:
+        after.engine.stop()

@@ -65,22 +65,25 @@ def test_session_when_asked_at_a_time_then_open_and_mis_as_configured(
 def test_boundaries_when_ticks_pass_them_then_each_reported_once_in_order(
     enforced: SessionRules,
 ) -> None:
-    assert enforced.boundaries_crossed(ist(23, 15, 19), ist(23, 15, 20)) == [(EQUITY, SQUARE_OFF)]
+    assert enforced.boundaries_crossed(ist(23, 15, 19), ist(23, 15, 20)) == [
+        (EQUITY, SQUARE_OFF, ist(23, 15, 20))
+    ]
     assert enforced.boundaries_crossed(ist(23, 15, 20), ist(23, 15, 21)) == []
-    assert enforced.boundaries_crossed(ist(23, 15, 0), ist(23, 15, 31)) == [
+    assert [b[:2] for b in enforced.boundaries_crossed(ist(23, 15, 0), ist(23, 15, 31))] == [
         (EQUITY, SQUARE_OFF),
         (EQUITY, CLOSE),
         (DERIVATIVES, SQUARE_OFF),
         (DERIVATIVES, CLOSE),
     ]
     assert enforced.boundaries_crossed(ist(27, 23, 0), ist(27, 23, 31)) == [
-        (COMMODITIES, SQUARE_OFF),
-        (COMMODITIES, CLOSE),
+        (COMMODITIES, SQUARE_OFF, ist(27, 23, 5)),
+        (COMMODITIES, CLOSE, ist(27, 23, 30)),
     ]
     assert enforced.boundaries_crossed(ist(28, 9, 0), ist(29, 23, 59)) == []  # a weekend
-    # A clock that jumps (a server down for a week) acts on the last two days only.
+    # A clock that jumps (a server down for weeks) looks back a week: 5 weekdays × 6.
     jumped = enforced.boundaries_crossed(ist(9, 12, 0), ist(27, 23, 59))
-    assert len(jumped) == 2 * 6
+    assert len(jumped) == 5 * 6
+    assert jumped[0] == (EQUITY, SQUARE_OFF, ist(23, 15, 20))
 
 
 @pytest.fixture(scope="module")
