@@ -296,7 +296,12 @@ async def cancel_order(request: web.Request) -> web.Response:
         assert outcome.order is not None, "an accepted cancellation reports its order"
         cancelled = next(e for e in outcome.events if isinstance(e, ev.OrderCancelled))
         order = order_view(outcome.order, account_id, request.app[ENGINE].master)
-        order |= {"status": "CANCELLED", "marginBlocked": 0.0, "updatedAt": iso_ms(cancelled.at_ms)}
+        order |= {
+            "status": "CANCELLED",
+            "cancelReason": cancelled.reason,
+            "marginBlocked": 0.0,
+            "updatedAt": iso_ms(cancelled.at_ms),
+        }
         return json_response({"order": order})
     if refused_writes:
         raise ApiError(unavailable())

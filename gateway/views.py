@@ -70,6 +70,7 @@ def order_view(order: Order, account_id: str, master: InstrumentMaster) -> dict[
         "averagePrice": rupees_or_none(order.average_price_paise()),
         "status": order.status.value,
         "rejectionReason": None,
+        "cancelReason": None,
         "marginBlocked": paise_to_rupees(order.margin_blocked_paise),
         "charges": paise_to_rupees(order.charges_paise),
         "createdAt": iso_ms(order.created_ms),
@@ -185,6 +186,7 @@ def order_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
         "averagePrice": rupees_or_none(row["average_price_paise"]),
         "status": row["status"],
         "rejectionReason": row["rejection_reason"],
+        "cancelReason": row["cancel_reason"],
         "marginBlocked": paise_to_rupees(row["margin_blocked_paise"]),
         "charges": paise_to_rupees(row["charges_paise"]),
         "createdAt": iso_moment(row["created_at"]),
@@ -238,6 +240,7 @@ def accepted_order_view(
         "averagePrice": None,
         "status": "REJECTED" if isinstance(event, ev.OrderRejected) else "PENDING",
         "rejectionReason": event.reason.value if isinstance(event, ev.OrderRejected) else None,
+        "cancelReason": None,
         "marginBlocked": paise_to_rupees(event.margin_blocked_paise)
         if isinstance(event, ev.OrderAccepted)
         else 0.0,

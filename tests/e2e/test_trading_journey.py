@@ -106,7 +106,11 @@ def test_journey_when_user_trades_then_orders_positions_and_funds_agree(
         assert body["order"]["price"] == round(price - 1, 1)
         _, funds_before, _ = await user.call("GET", "/api/trading/funds")
         status, body, _ = await user.call("DELETE", f"/api/trading/orders?orderId={limit_id}")
-        assert (status, body["order"]["status"]) == (200, "CANCELLED")
+        assert (status, body["order"]["status"], body["order"]["cancelReason"]) == (
+            200,
+            "CANCELLED",
+            "USER",
+        )
         _, funds_after, _ = await user.call("GET", "/api/trading/funds")
         assert funds_after["blockedMargin"] < funds_before["blockedMargin"]
         status, body, _ = await user.call("DELETE", "/api/trading/orders", {"orderId": limit_id})
@@ -130,8 +134,8 @@ def test_journey_when_user_trades_then_orders_positions_and_funds_agree(
         assert funds["totalCharges"] > 0
         assert funds["balance"] == round(100_000 + funds["realizedPnl"] - funds["totalCharges"], 2)
         _, orders, _ = await user.call("GET", "/api/trading/orders")
-        statuses = sorted(o["status"] for o in orders["items"])
-        assert statuses == ["CANCELLED", "EXECUTED", "EXECUTED"]
+        statuses = sorted((o["status"], o["cancelReason"]) for o in orders["items"])
+        assert statuses == [("CANCELLED", "USER"), ("EXECUTED", None), ("EXECUTED", None)]
 
     run_scenario(database, master, scenario)
 
