@@ -3,12 +3,15 @@
 For each request it stamps the command with the clock, the current quote and any market price
 the decision needs, runs ``decide``, applies the events, tells the market actor what now rests
 or must execute, hands the events to the sink and replies once the sink says they are durable.
+The same behaviour runs on either actor runtime (see ``engine.actor_pool.actor_class_for``).
 
 Settlement (DOMAIN.md §6): CNC buys of an earlier trade day (IST) become holdings before the
 account does anything on a later one. The first command or read of a new day runs
 ``SettleHoldings`` first, as its own journaled batch, so a sell the next morning is charged as
 a delivery sell and the holdings show without any timer having to reach every account.
-The same behaviour runs on either actor runtime (see ``engine.actor_pool.actor_class_for``).
+
+Market hours (when enforced): a :class:`SessionEvent` squares off the account's MIS orders and
+positions, or expires its DAY orders, in one session group (``engine.sessions``).
 """
 
 from __future__ import annotations
@@ -185,35 +188,28 @@ class AccountBehaviour:
             instrument = master.get(instrument_id)
             return instrument is not None and group_of(instrument) is event.group
 
+        # Only what is older than the boundary: a boundary reported again changes nothing.
         older = event.at_ms
         if event.boundary is Boundary.SQUARE_OFF:
             reason = SQUARE_OFF
-            orders = [
-                o
-                for o in state.orders.values()
-                if o.product is Product.MIS and o.created_ms < older
-            ]
+            orders = [o for o in state.orders.values() if o.product is Product.MIS]
             positions = [
                 p
                 for p in state.positions.values()
-                if p.product is Product.MIS and p.opened_ms < older
+                if p.product is Product.MIS and p.opened_ms < older and in_group(p.instrument_id)
             ]
         else:
             reason = "EXPIRED"
-            orders = [
-                o
-                for o in state.orders.values()
-                if o.validity is Validity.DAY and o.created_ms < older
-            ]
+            orders = [o for o in state.orders.values() if o.validity is Validity.DAY]
             positions = []
         for order in orders:
-            if in_group(order.instrument_id):
+            if order.created_ms < older and in_group(order.instrument_id):
                 self._handle(
                     cmd.CancelOrder(now_ms=0, order_id=order.order_id, reason=reason), None
                 )
         for position in positions:
             instrument = master.get(position.instrument_id)
-            if instrument is not None and group_of(instrument) is event.group:
+            if instrument is not None:
                 close = cmd.ClosePosition(
                     now_ms=0,
                     position_id=position.position_id,
