@@ -26,6 +26,7 @@ from engine.config import ChargeSchedule
 from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
 from engine.instruments import Instrument
 from engine.margin import order_margin, pro_rata
+from engine.money import div_half_up
 from engine.orders import Order, transition
 from engine.positions import Holding, Position, fill_against, opening_quantity
 from engine.rules import (
@@ -664,14 +665,14 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
 
 
 SQUARE_OFF = "SQUARE_OFF"
-GST_PER_100 = 18  # the square-off fee is ₹50 + 18 % GST
+GST_PERCENT = 18  # the square-off fee is ₹50 + 18 % GST
 
 
 def _with_squareoff_fee(filled: ev.OrderFilled, schedule: ChargeSchedule) -> ev.OrderFilled:
     """The broker's fee per auto squared-off order, on top of its normal charges (DOMAIN.md
     §6): the fee to brokerage, its GST to taxes, as the ledger books them."""
     fee = schedule.squareoff_charge_paise
-    fee_brokerage = (fee * 100 * 2 + 100 + GST_PER_100) // (2 * (100 + GST_PER_100))  # half-up
+    fee_brokerage = div_half_up(fee * 100, 100 + GST_PERCENT)
     return msgspec.structs.replace(
         filled,
         charges_paise=filled.charges_paise + fee,

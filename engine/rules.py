@@ -17,9 +17,8 @@ from engine.config import (
 from engine.enums import OrderType, Product, Rejection
 from engine.instruments import Instrument, UnderlyingKind
 from engine.money import Rate
-from engine.sessions import SessionRules
+from engine.sessions import MS_PER_DAY, SessionRules
 
-MS_PER_DAY = 86_400_000
 EPOCH = date(1970, 1, 1)
 
 

@@ -20,10 +20,13 @@ from engine.instruments import Instrument
 
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000
-MINUTES_PER_DAY = 1440
 CATCH_UP_DAYS = 7  # how far back boundaries are looked for (a long weekend, a long outage)
 # 1970-01-01 was a Thursday: the weekday (Monday 0) of day number d is (d + 3) % 7.
 _EPOCH_WEEKDAY = 3
+
+
+def _is_weekday(day: int) -> bool:
+    return (day + _EPOCH_WEEKDAY) % 7 < 5
 
 
 class SessionGroup(StrEnum):
@@ -95,7 +98,7 @@ class SessionRules:
     def is_open(self, group: SessionGroup, now_ms: int) -> bool:
         day, minute = self._local(now_ms)
         opens, closes = self.hours[group]
-        return (day + _EPOCH_WEEKDAY) % 7 < 5 and opens <= minute < closes
+        return _is_weekday(day) and opens <= minute < closes
 
     def mis_open(self, group: SessionGroup, now_ms: int) -> bool:
         """Open, and not yet squared off: new MIS orders are taken."""
@@ -111,7 +114,7 @@ class SessionRules:
         first_day, _ = self._local(after_ms)
         last_day, _ = self._local(until_ms)
         for day in range(first_day, last_day + 1):
-            if (day + _EPOCH_WEEKDAY) % 7 >= 5:
+            if not _is_weekday(day):
                 continue
             for group in SessionGroup:
                 for boundary, minute in (

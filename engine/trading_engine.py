@@ -36,7 +36,7 @@ from engine.market_actor import BookOps, MarketBehaviour, QuoteSource, Sync, Tic
 from engine.market_data import MarketData, SimulatedQuoteSource
 from engine.registry import AccountRegistry
 from engine.rules import AccountRules
-from engine.sessions import Boundary, SessionGroup
+from engine.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
 from engine.sink import EventSink, InMemorySink
 
 logger = logging.getLogger(__name__)
@@ -225,13 +225,17 @@ class TradingEngine:
         for account_id in registry.account_ids():
             registry.tell(account_id, event)
 
-    def catch_up_sessions(self, since_ms: int) -> None:
-        """Act on the session boundaries since ``since_ms`` (after recovery: a server that was
-        down at a square-off or a close must still square off and expire what it would have)."""
+    def catch_up_sessions(self) -> None:
+        """Act on the session boundaries of the last ``CATCH_UP_DAYS`` (after recovery: a server
+        that was down at a square-off or a close must still square off and expire what it would
+        have; accounts skip what they already did)."""
         sessions = self.rules.sessions
         if sessions is None:
             return
-        for group, boundary, at_ms in sessions.boundaries_crossed(since_ms, self.clock.now_ms()):
+        now = self.clock.now_ms()
+        for group, boundary, at_ms in sessions.boundaries_crossed(
+            now - CATCH_UP_DAYS * MS_PER_DAY, now
+        ):
             self._on_session(group, boundary, at_ms)
 
     def _dispatch(self, account_id: str, command: cmd.AccountCommand) -> None:

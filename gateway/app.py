@@ -20,7 +20,6 @@ from engine.account import AccountState
 from engine.config import Config
 from engine.instruments import InstrumentMaster
 from engine.pushed_quotes import PushedQuoteSource
-from engine.sessions import CATCH_UP_DAYS, MS_PER_DAY
 from engine.trading_engine import TradingEngine
 from gateway import (
     admin_routes,
@@ -195,7 +194,7 @@ async def recover_accounts(app: web.Application) -> None:
         engine.restore_account(state)
     logger.info("recovered %d trading accounts", len(states))
     # With hours enforced, square-offs and closes missed while the server was down happen now.
-    engine.catch_up_sessions(since_ms=engine.clock.now_ms() - CATCH_UP_DAYS * MS_PER_DAY)
+    engine.catch_up_sessions()
     # Checking every account's journal against its projections can take a while at scale, so
     # it runs beside the server; /api/health/detailed reports its progress and any mismatch.
     app[RECOVERY].task = asyncio.create_task(verify_projections(app, list(states)))

@@ -537,7 +537,7 @@ def test_session_when_server_was_down_at_square_off_and_close_then_caught_up_at_
         after.engine.restore_account(msgspec.json.decode(state, type=AccountState))
         today = place(reliance, Side.BUY, 1, OrderType.LIMIT, 140_000, product=Product.CNC)
         assert after.ask("acct", today).rejection is None
-        after.engine.catch_up_sessions(since_ms=after.clock.now_ms() - 7 * DAY_MS)
+        after.engine.catch_up_sessions()
         after.settle()
         sink = after.engine.sink
         assert isinstance(sink, InMemorySink)
