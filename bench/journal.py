@@ -153,6 +153,7 @@ def _script(
             instrument=instrument,
             quantity=quantity,
             price_paise=price - tick,
+            order_version=1,  # the modification's
         )
         position_id = state.position_ids["MIS:" + instrument.instrument_id]
         yield cmd.SetRiskLevels(

@@ -21,7 +21,14 @@ import msgspec
 
 from engine import commands as cmd
 from engine import events as ev
-from engine.charges import ChargeBreakdown, ChargeCategory, charge_category, order_charges
+from engine.charges import (
+    FIRST_FILL,
+    ChargeBreakdown,
+    ChargeCategory,
+    OrderSoFar,
+    charge_category,
+    order_charges,
+)
 from engine.config import ChargeSchedule
 from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
 from engine.instruments import Instrument
@@ -407,13 +414,35 @@ def _decide_trigger(state: AccountState, c: cmd.TriggerOrder, rules: AccountRule
     order = state.orders.get(c.order_id)
     if order is None or not order.waits_for_trigger:
         return _rejected(Rejection.ORDER_NOT_OPEN)
+    if c.order_version != order.version:
+        return _rejected(Rejection.STALE_EXECUTION)  # crossed a trigger the order no longer has
     return Decision((ev.OrderTriggered(at_ms=c.now_ms, order_id=order.order_id),))
+
+
+def _breaks_terms(order: Order, c: cmd.FillOrder) -> bool:
+    """True when a fill is not one the order's current terms allow: a market fill of an order
+    that does not execute at market now, a limit fill of one that does not rest at its limit,
+    or a price through its limit (a BUY above it, a SELL below it)."""
+    at_market_now = order.order_type is OrderType.MARKET or (
+        order.order_type is OrderType.SL_M and order.triggered
+    )
+    if c.at_market:
+        return not at_market_now
+    if not order.rests_at_limit:
+        return True
+    if order.side is Side.BUY:
+        return c.price_paise > order.price_paise
+    return c.price_paise < order.price_paise
 
 
 def _decide_fill(state: AccountState, c: cmd.FillOrder, rules: AccountRules) -> Decision:
     order = state.orders.get(c.order_id)
     if order is None or order.waits_for_trigger:
         return _rejected(Rejection.ORDER_NOT_OPEN)
+    if c.order_version != order.version:
+        return _rejected(Rejection.STALE_EXECUTION)
+    if _breaks_terms(order, c):
+        return _rejected(Rejection.OUTSIDE_ORDER_TERMS)
     instrument = c.instrument
     if c.quantity <= 0 or c.quantity > order.remaining_quantity:
         return _rejected(Rejection.INVALID_QUANTITY)
@@ -441,6 +470,7 @@ def _decide_fill(state: AccountState, c: cmd.FillOrder, rules: AccountRules) -> 
         block_released=pro_rata(order.margin_blocked_paise, c.quantity, order.remaining_quantity),
         status_after=status_after,
         filled_before=order.filled_quantity,
+        so_far=OrderSoFar(order.fill_value_paise, order.brokerage_paise),
     )
     return Decision((filled,))
 
@@ -460,8 +490,11 @@ def _fill_event(
     block_released: int,
     status_after: OrderStatus,
     filled_before: int,
+    so_far: OrderSoFar = FIRST_FILL,
 ) -> ev.OrderFilled:
-    """Compute everything a fill changes: position, holding, realized P&L and charges."""
+    """Compute everything a fill changes: position, holding, realized P&L and charges.
+
+    ``so_far`` is what the order's earlier fills traded and paid in brokerage (per order)."""
     instrument_id = instrument.instrument_id
     trade_date = rules.trade_date(now_ms)
     trade_day = rules.trade_day(now_ms)
@@ -523,7 +556,11 @@ def _fill_event(
             ChargeCategory.MIS if category is ChargeCategory.CNC and side is Side.SELL else category
         )
         leg = order_charges(
-            schedule, position_category, exchange, side, from_position * price_paise
+            schedule, position_category, exchange, side, from_position * price_paise, so_far=so_far
+        )
+        so_far = OrderSoFar(
+            so_far.value_paise + from_position * price_paise,
+            so_far.brokerage_paise + leg.brokerage_paise,
         )
         charges = charges + leg
         if category is ChargeCategory.CNC:
@@ -546,7 +583,13 @@ def _fill_event(
         dp_applies = state.dp_charged_day.get(instrument_id) != trade_day
         dp_day = trade_day if dp_applies else 0
         charges = charges + order_charges(
-            schedule, category, exchange, side, from_holding * price_paise, dp_applies=dp_applies
+            schedule,
+            category,
+            exchange,
+            side,
+            from_holding * price_paise,
+            dp_applies=dp_applies,
+            so_far=so_far,
         )
     if position is not None:
         position_id = position.position_id
@@ -577,6 +620,7 @@ def _fill_event(
         dp_day=dp_day,
         position_buy_brokerage_paise=buy_brokerage if held else 0,
         position_buy_taxes_paise=buy_taxes if held else 0,
+        order_brokerage_paise=charges.brokerage_paise,
     )
 
 
@@ -847,6 +891,7 @@ def _apply_modified(state: AccountState, e: ev.OrderModified) -> None:
     order.price_paise = e.price_paise
     order.trigger_paise = e.trigger_paise
     order.updated_ms = e.at_ms
+    order.version += 1
 
 
 def _apply_triggered(state: AccountState, e: ev.OrderTriggered) -> None:
@@ -868,6 +913,7 @@ def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
     order.filled_quantity += e.quantity
     order.fill_value_paise += e.quantity * e.price_paise
     order.charges_paise += e.charges_paise
+    order.brokerage_paise += e.order_brokerage_paise
     order.margin_blocked_paise -= e.block_released_paise
     order.updated_ms = e.at_ms
     state.blocked_paise -= e.block_released_paise

@@ -35,6 +35,7 @@ from engine.instruments import Instrument, InstrumentMaster
 from engine.market_actor import BookOp, BookOps, ForgetOrder, MirrorPosition, SetExits
 from engine.market_data import MarketData
 from engine.orders import Order
+from engine.refusals import RefusedExecutions
 from engine.rules import AccountRules
 from engine.sessions import Boundary, SessionGroup, group_of
 from engine.sink import EventBatch, EventSink
@@ -104,6 +105,7 @@ class AccountContext:
     market_fill_delay_ms: int
     publish: Publisher
     retire_if_idle: Callable[[str, Any], bool]
+    refused_executions: RefusedExecutions
 
 
 def _no_reply(_: Any) -> None:
@@ -165,6 +167,10 @@ class AccountBehaviour:
             return
         events = decision.events
         if not events:
+            if decision.rejection is not None and isinstance(
+                stamped, cmd.FillOrder | cmd.TriggerOrder
+            ):
+                self._refused_execution(stamped, decision.rejection)
             reply(Outcome(rejection=decision.rejection))
             return
         subject = _subject_order(state, stamped)
@@ -177,6 +183,24 @@ class AccountBehaviour:
             reply(outcome if ok else Outcome(rejection=None, events=events, unavailable=True))
 
         context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
+
+    def _refused_execution(
+        self, command: cmd.FillOrder | cmd.TriggerOrder, reason: Rejection
+    ) -> None:
+        """Log and count a fill or trigger the order's current terms refuse. A stale one, or
+        one for an order gone meanwhile, is an expected race; the others point at a bug."""
+        kind = type(command).__name__
+        self.context.refused_executions.count(kind, reason)
+        expected = reason in (Rejection.STALE_EXECUTION, Rejection.ORDER_NOT_OPEN)
+        logger.log(
+            logging.INFO if expected else logging.WARNING,
+            "account %s: %s of order %s (version %d) refused: %s",
+            self.state.account_id,
+            kind,
+            command.order_id,
+            command.order_version,
+            reason,
+        )
 
     def _on_session(self, event: SessionEvent) -> None:
         """At square-off: cancel the group's pending MIS orders and close its MIS positions at

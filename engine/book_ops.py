@@ -22,7 +22,9 @@ def working_op(
     )
     if market_now:
         delay = market_fill_delay_ms if order.order_type is OrderType.MARKET else 0
-        return ExecuteMarket(account_id, order.order_id, index, side, quantity, at_ms + delay)
+        return ExecuteMarket(
+            account_id, order.order_id, index, side, quantity, at_ms + delay, order.version
+        )
     return RestOrder(
         account_id=account_id,
         order_id=order.order_id,
@@ -33,6 +35,7 @@ def working_op(
         trigger_paise=order.trigger_paise,
         triggered=order.triggered,
         ioc=order.validity is Validity.IOC,
+        version=order.version,
     )
 
 

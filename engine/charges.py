@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from engine.config import CategoryRates, ChargeSchedule
 from engine.enums import Product, Segment, Side
@@ -125,6 +126,16 @@ def _check_dp(dp_applies: bool, sells: bool) -> None:
         raise ValueError("the DP charge applies only to a delivery sell")
 
 
+class OrderSoFar(NamedTuple):
+    """What earlier fills of the same order traded and paid in brokerage."""
+
+    value_paise: int = 0
+    brokerage_paise: int = 0
+
+
+FIRST_FILL = OrderSoFar()
+
+
 def order_charges(
     schedule: ChargeSchedule,
     category: ChargeCategory,
@@ -133,9 +144,13 @@ def order_charges(
     value_paise: int,
     *,
     dp_applies: bool = False,
+    so_far: OrderSoFar = FIRST_FILL,
 ) -> ChargeBreakdown:
     """Return the charges of one executed order of ``value_paise``, each rounded to paise.
 
+    Brokerage is per executed order, however many fills it takes: for a later fill of an
+    order (``so_far``), it is the order's brokerage on its whole traded value less what
+    earlier fills paid (a flat ₹20 is paid once; a capped percentage stops at the cap).
     Set ``dp_applies`` for a delivery (CNC) sell from holdings; it adds the flat DP charge,
     which already includes GST.
     """
@@ -143,7 +158,10 @@ def order_charges(
         raise ValueError("order value must not be negative")
     _check_dp(dp_applies, side is Side.SELL)
     rates = rates_for(schedule, category)
-    brokerage_paise = _leg_brokerage_paise(rates, value_paise)
+    whole_order_paise = _leg_brokerage_paise(rates, so_far.value_paise + value_paise)
+    brokerage_paise = 0
+    if value_paise:
+        brokerage_paise = max(0, whole_order_paise - so_far.brokerage_paise)
     if side is Side.BUY:
         stt_paise = rates.stt_buy.of(value_paise)
         stamp_paise = rates.stamp_buy.of(value_paise)

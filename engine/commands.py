@@ -50,18 +50,23 @@ class CancelOrder(Command, frozen=True, gc=False):
 
 
 class TriggerOrder(Command, frozen=True, gc=False):
-    """The market crossed an SL/SL-M trigger."""
+    """The market crossed the trigger of version ``order_version`` of an SL/SL-M order."""
 
     order_id: str
+    order_version: int = 0
 
 
 class FillOrder(Command, frozen=True, gc=False):
-    """The market fills ``quantity`` of an order at ``price_paise`` (slippage included)."""
+    """The market fills ``quantity`` of version ``order_version`` of an order at
+    ``price_paise`` (slippage included): ``at_market`` from the market queue (a MARKET or a
+    triggered SL-M order), otherwise from a limit book (a LIMIT or a triggered SL order)."""
 
     order_id: str
     instrument: Instrument
     quantity: int
     price_paise: int
+    order_version: int = 0
+    at_market: bool = False
     underlying_price_paise: int = 0
 
 

@@ -84,6 +84,8 @@ class Rejection(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     DUPLICATE = "DUPLICATE"
     ORDER_NOT_OPEN = "ORDER_NOT_OPEN"
+    STALE_EXECUTION = "STALE_EXECUTION"  # the market acted on terms the order no longer has
+    OUTSIDE_ORDER_TERMS = "OUTSIDE_ORDER_TERMS"  # a fill the order's current terms forbid
     POSITION_CLOSED = "POSITION_CLOSED"
     PRODUCT_NOT_ALLOWED = "PRODUCT_NOT_ALLOWED"
     MARKET_CLOSED = "MARKET_CLOSED"

@@ -86,6 +86,9 @@ class OrderFilled(Event, frozen=True, gc=False, tag=True):
     # What today's CNC buys left in the position paid (see Position.buy_brokerage_paise).
     position_buy_brokerage_paise: int = 0
     position_buy_taxes_paise: int = 0
+    # This order's own brokerage in this fill (brokerage_paise also carries re-rated buys and
+    # the square-off fee): brokerage is per executed order, so later fills pay what is left.
+    order_brokerage_paise: int = 0
 
 
 class PositionRiskSet(Event, frozen=True, gc=False, tag=True):

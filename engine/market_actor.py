@@ -59,18 +59,24 @@ class RestOrder(msgspec.Struct, frozen=True, gc=False):
     trigger_paise: int
     triggered: bool
     ioc: bool
+    version: int = 0  # the order version these terms are (echoed on its fill or trigger)
 
 
 class ExecuteMarket(msgspec.Struct, frozen=True, gc=False):
+    """Fill a MARKET (or triggered SL-M) order at market once ``due_ms`` has come."""
+
     account_id: str
     order_id: str
     index: int
     side: int
     quantity: int
     due_ms: int
+    version: int = 0
 
 
 class ForgetOrder(msgspec.Struct, frozen=True, gc=False):
+    """The order no longer works (or works on new terms): drop whatever it rests or queues."""
+
     account_id: str
     order_id: str
 
@@ -112,6 +118,7 @@ class _Resting(msgspec.Struct, gc=False):
     limit_paise: int
     trigger_paise: int
     triggered: bool
+    version: int
 
 
 class MarketBehaviour:
@@ -149,7 +156,10 @@ class MarketBehaviour:
         self.books: dict[int, InstrumentBooks] = {}
         self.resting: dict[tuple[str, str], _Resting] = {}
         self.exits: dict[tuple[str, str], tuple[int, int | None, int | None]] = {}
+        # Due market executions in a heap; ``queued`` holds the one live entry per order, so a
+        # heap entry that is not it (the order was modified or cancelled since) is dropped.
         self.market_queue: list[tuple[int, int, ExecuteMarket]] = []
+        self.queued: dict[tuple[str, str], ExecuteMarket] = {}
         self.risk = RiskBook()
         self.next_reference_ms = 0
         self.ticks_total = 0
@@ -249,7 +259,7 @@ class MarketBehaviour:
         the scan is O(resting orders), too much for every tell, cheap at the poll cadence)."""
         needed = {entry.index for entry in self.resting.values()}
         needed.update(levels[0] for levels in self.exits.values())
-        needed.update(item[2].index for item in self.market_queue)
+        needed.update(op.index for op in self.queued.values())
         needed |= self.risk.instrument_indices()
         self.in_use.publish_books(frozenset(needed))
 
@@ -274,7 +284,13 @@ class MarketBehaviour:
         key = (op.account_id, op.order_id)
         self._forget(op.account_id, op.order_id)
         entry = _Resting(
-            op.index, op.side, op.quantity, op.limit_paise, op.trigger_paise, op.triggered
+            op.index,
+            op.side,
+            op.quantity,
+            op.limit_paise,
+            op.trigger_paise,
+            op.triggered,
+            op.version,
         )
         snapshot = self.data.snapshot
         ltp = int(snapshot.ltp[op.index])
@@ -283,7 +299,7 @@ class MarketBehaviour:
                 ltp >= op.trigger_paise if op.side > 0 else ltp <= op.trigger_paise
             )
             if crossed:
-                self._send_trigger(op.account_id, op.order_id)
+                self._send_trigger(op.account_id, op.order_id, op.version)
                 return
             self.resting[key] = entry
             book = self._books(op.index)
@@ -291,7 +307,7 @@ class MarketBehaviour:
             return
         fill = self._limit_fill_price(entry, snapshot)
         if fill:
-            self._send_fill(op.account_id, op.order_id, op.index, op.quantity, fill)
+            self._send_fill(op.account_id, op.order_id, entry, fill, at_market=False)
         elif op.ioc:
             self.dispatch(
                 op.account_id, cmd.CancelOrder(now_ms=0, order_id=op.order_id, reason="IOC")
@@ -312,6 +328,7 @@ class MarketBehaviour:
 
     def _forget(self, account_id: str, order_id: str) -> None:
         key = (account_id, order_id)
+        self.queued.pop(key, None)
         entry = self.resting.pop(key, None)
         if entry is None:
             return
@@ -330,8 +347,8 @@ class MarketBehaviour:
             self._fire_limit(key, snapshot)
         for key in [*books.buy_stops.pop_at_or_below(ltp), *books.sell_stops.pop_at_or_above(ltp)]:
             account_id, order_id = self._split(key)
-            self.resting.pop((account_id, order_id), None)
-            self._send_trigger(account_id, order_id)
+            entry = self.resting.pop((account_id, order_id))
+            self._send_trigger(account_id, order_id, entry.version)
         for key in [
             *books.rising_exits.pop_at_or_below(ltp),
             *books.falling_exits.pop_at_or_above(ltp),
@@ -347,47 +364,65 @@ class MarketBehaviour:
         account_id, order_id = self._split(key)
         entry = self.resting.pop((account_id, order_id))
         price = self._limit_fill_price(entry, snapshot)
-        self._send_fill(account_id, order_id, entry.index, entry.quantity, price)
+        self._send_fill(account_id, order_id, entry, price, at_market=False)
 
-    def _send_trigger(self, account_id: str, order_id: str) -> None:
-        self.dispatch(account_id, cmd.TriggerOrder(now_ms=0, order_id=order_id))
+    def _send_trigger(self, account_id: str, order_id: str, version: int) -> None:
+        self.dispatch(
+            account_id, cmd.TriggerOrder(now_ms=0, order_id=order_id, order_version=version)
+        )
 
     def _send_fill(
-        self, account_id: str, order_id: str, index: int, quantity: int, price: int
+        self,
+        account_id: str,
+        order_id: str,
+        terms: _Resting | ExecuteMarket,
+        price: int,
+        *,
+        at_market: bool,
     ) -> None:
-        instrument = self.data.master.at(index)
+        index, quantity = terms.index, terms.quantity
         self.data.volume[index] += quantity
         self.dispatch(
             account_id,
             cmd.FillOrder(
                 now_ms=0,
                 order_id=order_id,
-                instrument=instrument,
+                instrument=self.data.master.at(index),
                 quantity=quantity,
                 price_paise=price,
+                order_version=terms.version,
+                at_market=at_market,
             ),
         )
 
     # -- market orders ----------------------------------------------------------------------
 
     def _execute_market(self, op: ExecuteMarket) -> None:
+        self._forget(op.account_id, op.order_id)  # whatever an earlier version left behind
         if op.due_ms <= self.clock.now_ms() and self._try_execute(op):
             return
+        self.queued[(op.account_id, op.order_id)] = op
         heapq.heappush(self.market_queue, (op.due_ms, next(self._seq), op))
 
     def _try_execute(self, op: ExecuteMarket) -> bool:
         price = self.data.execution_price(op.index, op.side, op.quantity)
         if price <= 0:
             return False
-        self._send_fill(op.account_id, op.order_id, op.index, op.quantity, price)
+        self._send_fill(op.account_id, op.order_id, op, price, at_market=True)
         return True
 
     def _execute_due(self, now: int) -> None:
-        queue = self.market_queue
+        queue, queued = self.market_queue, self.queued
         waiting: list[tuple[int, int, ExecuteMarket]] = []
         while queue and queue[0][0] <= now:
             item = heapq.heappop(queue)
-            if not self._try_execute(item[2]):
+            op = item[2]
+            key = (op.account_id, op.order_id)
+            if queued.get(key) is not op:
+                continue  # modified or cancelled since it was queued
+            if self._try_execute(op):
+                del queued[key]
+            else:
                 waiting.append(item)
         for item in waiting:
             heapq.heappush(queue, item)

@@ -53,6 +53,10 @@ class Order(msgspec.Struct, gc=False):
     fill_value_paise: int = 0
     charges_paise: int = 0
     triggered: bool = False
+    # Bumped by every modification: the market's queued, resting or triggered executions carry
+    # the version they were made for, and the account refuses any other.
+    version: int = 0
+    brokerage_paise: int = 0  # charged to this order so far (brokerage is per executed order)
 
     @property
     def remaining_quantity(self) -> int:

@@ -34,6 +34,7 @@ from engine.in_use import InUseInstruments
 from engine.instruments import InstrumentMaster
 from engine.market_actor import BookOps, MarketBehaviour, QuoteSource, Sync, Tick, TickListener
 from engine.market_data import MarketData, SimulatedQuoteSource
+from engine.refusals import RefusedExecutions
 from engine.registry import AccountRegistry
 from engine.rules import AccountRules
 from engine.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
@@ -78,6 +79,7 @@ class TradingEngine:
         )
         self.tick_listeners: list[TickListener] = []
         self.in_use = InUseInstruments()
+        self.refused_executions = RefusedExecutions()
         self.pool = WorkerPool(config.accounts.pool_workers, config.accounts.pool_batch_max)
         self.market_pool = WorkerPool(1, MARKET_BATCH_MAX, name="market")
         self.market_ref: pykka.ActorRef[Any] | None = None
@@ -122,6 +124,7 @@ class TradingEngine:
                 market_fill_delay_ms=self.config.execution.market_fill_delay_ms,
                 publish=self.publish,
                 retire_if_idle=self.registry.retire_if_idle,
+                refused_executions=self.refused_executions,
             )
         )
         self.tick()

@@ -13,6 +13,8 @@ REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.NOT_FOUND: 404,
     Rejection.DUPLICATE: 409,
     Rejection.ORDER_NOT_OPEN: 409,
+    Rejection.STALE_EXECUTION: 409,
+    Rejection.OUTSIDE_ORDER_TERMS: 409,
     Rejection.POSITION_CLOSED: 409,
     Rejection.PRODUCT_NOT_ALLOWED: 422,
     Rejection.MARKET_CLOSED: 422,

@@ -53,6 +53,14 @@ class EngineCollector(Collector):
         for tier, count in sorted(engine.market.resolutions.items()):
             resolutions.add_metric([tier.value], count)
         yield resolutions
+        refused = CounterMetricFamily(
+            "paperdesk_refused_executions",
+            "Fills and triggers the market sent that the order's current terms refused.",
+            labels=["command", "reason"],
+        )
+        for (command, reason), count in sorted(engine.refused_executions.snapshot().items()):
+            refused.add_metric([command, reason.value], count)
+        yield refused
         yield GaugeMetricFamily(
             "paperdesk_accounts", "Trading accounts held by the engine.", value=len(registry or ())
         )

@@ -168,6 +168,8 @@ def order_row(
         at(order.created_ms),
         at(order.updated_ms),
         None if executed_ms is None else at(executed_ms),
+        order.version,
+        order.brokerage_paise,
     )
 
 

@@ -136,6 +136,8 @@ def _order(row: Any) -> Order:
         fill_value_paise=row["fill_value_paise"],
         charges_paise=row["charges_paise"],
         triggered=row["triggered"],
+        version=row["version"],
+        brokerage_paise=row["brokerage_paise"],
     )
 
 

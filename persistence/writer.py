@@ -61,10 +61,11 @@ UPSERT_ORDERS = """
 INSERT INTO orders (id, trading_account_id, client_order_id, instrument_id, side, product,
     order_type, validity, quantity, filled_quantity, price_paise, trigger_paise,
     fill_value_paise, average_price_paise, margin_blocked_paise, charges_paise, triggered,
-    status, rejection_reason, cancel_reason, created_at, updated_at, executed_at)
+    status, rejection_reason, cancel_reason, created_at, updated_at, executed_at, version,
+    brokerage_paise)
 SELECT id, account, client_id, instrument, side, product, order_type, validity, quantity,
     filled, price, trigger_price, fill_value, average_price, margin, charges, triggered,
-    status, rejection, cancel, created, updated, executed
+    status, rejection, cancel, created, updated, executed, version, brokerage
 FROM {rows}
 ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
@@ -76,13 +77,15 @@ ON CONFLICT (id) DO UPDATE SET
     charges_paise = EXCLUDED.charges_paise, triggered = EXCLUDED.triggered,
     status = EXCLUDED.status, rejection_reason = EXCLUDED.rejection_reason,
     cancel_reason = EXCLUDED.cancel_reason, updated_at = EXCLUDED.updated_at,
-    executed_at = EXCLUDED.executed_at
+    executed_at = EXCLUDED.executed_at, version = EXCLUDED.version,
+    brokerage_paise = EXCLUDED.brokerage_paise
 """
 ORDER_COLUMNS = """id text, account text, client_id text, instrument text, side text,
     product text, order_type text, validity text, quantity bigint, filled bigint, price bigint,
     trigger_price bigint, fill_value bigint, average_price bigint, margin bigint,
     charges bigint, triggered boolean, status text, rejection text, cancel text,
-    created timestamptz, updated timestamptz, executed timestamptz"""
+    created timestamptz, updated timestamptz, executed timestamptz, version integer,
+    brokerage bigint"""
 
 # Rows go in the order given: closed rows first (see ``group_arguments``).
 UPSERT_POSITIONS = """

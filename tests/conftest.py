@@ -207,7 +207,10 @@ def fill(
     *,
     now_ms: int = NOW_MS,
     underlying_price_paise: int = 0,
+    at_market: bool = False,
+    order_version: int = 0,
 ) -> cmd.FillOrder:
+    """A fill from a limit book, or with ``at_market`` from the market queue."""
     return cmd.FillOrder(
         now_ms=now_ms,
         order_id=order_id,
@@ -215,6 +218,8 @@ def fill(
         quantity=quantity,
         price_paise=price_paise,
         underlying_price_paise=underlying_price_paise,
+        at_market=at_market,
+        order_version=order_version,
     )
 
 

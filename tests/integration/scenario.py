@@ -57,7 +57,20 @@ class Session:
         self.run(place(instrument, order_id=order_id, quote=quote, now_ms=self.tick(), **terms))  # type: ignore[arg-type]
 
     def fill(self, instrument: Instrument, order_id: str, quantity: int, price_paise: int) -> None:
-        events = self.run(fill(instrument, order_id, quantity, price_paise, now_ms=self.tick()))
+        """Fill as the market would: for the order's current version, from its limit book or
+        (an order that does not rest at a limit) from the market queue."""
+        order = self.state.orders[order_id]
+        events = self.run(
+            fill(
+                instrument,
+                order_id,
+                quantity,
+                price_paise,
+                now_ms=self.tick(),
+                order_version=order.version,
+                at_market=not order.rests_at_limit,
+            )
+        )
         assert events and isinstance(events[0], ev.OrderFilled), events
 
 

@@ -54,7 +54,7 @@ from engine.account import (
 )
 from engine.charges import charge_category, order_charges
 from engine.config import Config
-from engine.enums import OrderStatus, OrderType, Product, Side, Validity
+from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
 from engine.instruments import Instrument, InstrumentMaster
 from engine.margin import order_margin
 from engine.orders import Order
@@ -514,7 +514,11 @@ class AccountMachine(RuleBasedStateMachine):
     def trigger(self, pick: int) -> None:
         order = self._pick_order(pick)
         waiting = order.waits_for_trigger
-        decision = self._run(cmd.TriggerOrder(now_ms=self.now_ms, order_id=order.order_id))
+        decision = self._run(
+            cmd.TriggerOrder(
+                now_ms=self.now_ms, order_id=order.order_id, order_version=order.version
+            )
+        )
         assert (decision.rejection is None) == waiting
 
     @precondition(_has_orders)
@@ -528,37 +532,76 @@ class AccountMachine(RuleBasedStateMachine):
         instrument = self.by_id[order.instrument_id]
         if order.waits_for_trigger:
             # the market crosses the trigger first (the trigger rule also does this alone)
-            self._run(cmd.TriggerOrder(now_ms=self.now_ms, order_id=order.order_id))
+            self._trigger(order)
         remaining_lots = order.remaining_quantity // instrument.lot_size
-        self._run(
-            cmd.FillOrder(
-                now_ms=self.now_ms,
-                order_id=order.order_id,
-                instrument=instrument,
-                quantity=min(lots, remaining_lots) * instrument.lot_size,
-                price_paise=self._price(instrument, price_ticks),
-                underlying_price_paise=self._underlying_paise(instrument),
-            )
-        )
+        self._market_fill(order, min(lots, remaining_lots) * instrument.lot_size, price_ticks)
 
     @precondition(_has_orders)
     @rule(pick=picks, price_ticks=st.integers(min_value=-10, max_value=10))
     def fill_rest(self, pick: int, price_ticks: int) -> None:
         """Fill whatever is left of an order (triggering a stop order first)."""
         order = self._pick_order(pick)
-        instrument = self.by_id[order.instrument_id]
         if order.waits_for_trigger:
-            self._run(cmd.TriggerOrder(now_ms=self.now_ms, order_id=order.order_id))
-        self._run(
+            self._trigger(order)
+        self._market_fill(order, order.remaining_quantity, price_ticks)
+
+    def _trigger(self, order: Order) -> None:
+        trigger = cmd.TriggerOrder(
+            now_ms=self.now_ms, order_id=order.order_id, order_version=order.version
+        )
+        assert self._run(trigger).rejection is None
+
+    def _market_fill(self, order: Order, quantity: int, price_ticks: int) -> None:
+        """Fill ``order`` as the market would for its current version (from the queue when
+        it executes at market, else from its limit book), at a random price: a price through
+        its limit is refused and changes nothing."""
+        instrument = self.by_id[order.instrument_id]
+        price = self._price(instrument, price_ticks)
+        at_market = not order.rests_at_limit
+        through_limit = not at_market and (
+            price > order.price_paise if order.side is Side.BUY else price < order.price_paise
+        )
+        fingerprint = state_fingerprint(self.state)
+        decision = self._run(
+            cmd.FillOrder(
+                now_ms=self.now_ms,
+                order_id=order.order_id,
+                instrument=instrument,
+                quantity=quantity,
+                price_paise=price,
+                order_version=order.version,
+                at_market=at_market,
+                underlying_price_paise=self._underlying_paise(instrument),
+            )
+        )
+        if through_limit:
+            assert decision.rejection is Rejection.OUTSIDE_ORDER_TERMS
+            assert state_fingerprint(self.state) == fingerprint
+
+    @precondition(_has_orders)
+    @rule(pick=picks, stale=st.booleans(), price_ticks=st.integers(min_value=-10, max_value=10))
+    def fill_outside_terms(self, pick: int, stale: bool, price_ticks: int) -> None:
+        """A fill for an older version of an order, or of the wrong kind (at market for an
+        order resting at its limit, or the reverse), is refused and changes nothing."""
+        order = self._pick_order(pick)
+        if order.waits_for_trigger:
+            self._trigger(order)
+        instrument = self.by_id[order.instrument_id]
+        fingerprint = state_fingerprint(self.state)
+        decision = self._run(
             cmd.FillOrder(
                 now_ms=self.now_ms,
                 order_id=order.order_id,
                 instrument=instrument,
                 quantity=order.remaining_quantity,
                 price_paise=self._price(instrument, price_ticks),
-                underlying_price_paise=self._underlying_paise(instrument),
+                order_version=order.version - 1 if stale else order.version,
+                at_market=order.rests_at_limit if not stale else not order.rests_at_limit,
             )
         )
+        expected = Rejection.STALE_EXECUTION if stale else Rejection.OUTSIDE_ORDER_TERMS
+        assert decision.rejection is expected
+        assert state_fingerprint(self.state) == fingerprint
 
     # ---------------------------------------------------------------------------------------
     # positions

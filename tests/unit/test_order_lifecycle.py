@@ -205,7 +205,8 @@ def test_fill_order_when_stop_not_triggered_then_order_not_open_until_triggered(
     again = execute(state, cmd.TriggerOrder(now_ms=NOW_MS, order_id="o1"))
     assert again == ((), Rejection.ORDER_NOT_OPEN)
 
-    filled = execute(state, fill_order(reliance, "o1", 10, 154400))
+    at_market = order_type is OrderType.SL_M
+    filled = execute(state, fill_order(reliance, "o1", 10, 154400, at_market=at_market))
     assert filled.rejection is None
     assert "o1" not in state.orders
     (position,) = state.positions.values()
@@ -282,10 +283,10 @@ def test_fill_order_when_partial_then_pending_and_last_fill_executes(
         pytest.param("reliance", 11, 154280, Rejection.INVALID_QUANTITY, id="above-remaining"),
         pytest.param("reliance", 0, 154280, Rejection.INVALID_QUANTITY, id="zero"),
         pytest.param("reliance", -1, 154280, Rejection.INVALID_QUANTITY, id="negative"),
-        pytest.param("reliance", 5, 154285, Rejection.INVALID_PRICE, id="off-tick"),
+        pytest.param("reliance", 5, 154275, Rejection.INVALID_PRICE, id="off-tick"),
         pytest.param("reliance", 5, 0, Rejection.INVALID_PRICE, id="zero-price"),
         pytest.param("nifty_fut", 64, 2613860, Rejection.INVALID_QUANTITY, id="not-a-lot"),
-        pytest.param("nifty_fut", 65, 2613865, Rejection.INVALID_PRICE, id="future-off-tick"),
+        pytest.param("nifty_fut", 65, 2613855, Rejection.INVALID_PRICE, id="future-off-tick"),
     ],
 )
 def test_fill_order_when_fill_invalid_then_rejected_without_events(
