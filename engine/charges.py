@@ -6,7 +6,8 @@ Two conventions share one set of rates:
   paisa. This is what the ledger debits at every fill.
 * :func:`round_trip_charges` reproduces the broker's calculator for a buy and a sell: STT and
   stamp duty are rounded to whole rupees, exchange charge, SEBI fee and GST are computed on
-  the combined turnover. This is what previews and the breakeven figure show.
+  the combined turnover, and a delivery sell pays the DP charge. This is what previews and the
+  breakeven figure show.
 
 The two can differ by a few paise (or up to a rupee on STT and stamp), by design: they are
 the two conventions the broker itself publishes.
@@ -194,7 +195,7 @@ def round_trip_charges(
     buy_value_paise: int,
     sell_value_paise: int,
     *,
-    dp_applies: bool = False,
+    dp_applies: bool | None = None,
 ) -> ChargeBreakdown:
     """Return the calculator's charges for a buy of ``buy_value_paise`` and a sell.
 
@@ -202,9 +203,18 @@ def round_trip_charges(
     rest) and stamp duty are rounded to paise and then to whole rupees; exchange charge, SEBI
     fee and GST are rounded to paise on the combined turnover. Pass 0 for a leg to preview a
     single order: a zero leg pays no brokerage and no turnover-based charge.
+
+    The DP charge follows the calculator by default: a CNC (delivery) round trip with a sell
+    leg pays it once, on that sell. Pass ``dp_applies=False`` when the scrip has already paid
+    DP today (it is charged once per scrip per day).
     """
     if buy_value_paise < 0 or sell_value_paise < 0:
         raise ValueError("leg values must not be negative")
+    delivery = category is ChargeCategory.CNC
+    if dp_applies is None:
+        dp_applies = delivery and sell_value_paise > 0
+    if dp_applies and not delivery:
+        raise ValueError("the DP charge applies only to a delivery (CNC) sell")
     _check_dp(dp_applies, sell_value_paise > 0)
     rates = rates_for(schedule, category)
     turnover_paise = buy_value_paise + sell_value_paise

@@ -179,15 +179,39 @@ async def list_withdrawals(request: web.Request) -> web.Response:
 async def claim(
     request: web.Request, table: str, request_id: str, status: str, remarks: str
 ) -> Any:
-    """Move a PENDING request to its decision exactly once; 404/409 otherwise."""
+    """Move a PENDING request to its decision exactly once; 404/403/409 otherwise.
+
+    No admin decides a request on their own account, whichever way (403). Approving one's own
+    would move money with nobody else's say; rejecting is refused too, although no money moves,
+    so that ``decided_by`` is never the requester and the audit trail reads one way: a
+    requester who wants out needs a cancel of their own, not an admin decision.
+    """
+    assert table in REQUEST_TABLES
     pool = request.app[DB].pool
+    admin_id = current_user(request).user_id
+    # An account's owner never changes, so checking before the claim leaves no race.
+    owner = await pool.fetchval(
+        f"SELECT a.user_id FROM {table} r JOIN trading_accounts a ON a.id = r.trading_account_id"
+        " WHERE r.id = $1",
+        request_id,
+    )
+    if owner is None:
+        raise NotFoundError(table[:-1])
+    if owner == admin_id:
+        raise ApiError(
+            error_response(
+                403,
+                "SELF_APPROVAL_FORBIDDEN",
+                "Another admin must decide a request on your own account.",
+            )
+        )
     row = await pool.fetchrow(
         f"UPDATE {table} SET status = $2, remarks = $3, decided_at = now(), decided_by = $4"
         " WHERE id = $1 AND status = 'PENDING' RETURNING *",
         request_id,
         status,
         remarks,
-        current_user(request).user_id,
+        admin_id,
     )
     if row is None:
         exists = await pool.fetchval(f"SELECT status FROM {table} WHERE id = $1", request_id)

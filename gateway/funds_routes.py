@@ -17,7 +17,7 @@ from engine.margin import leverage_x100
 from engine.money import paise_to_rupees
 from gateway.auth import current_user, forbidden
 from gateway.decoding import convert_query, field_failure, validation_failure
-from gateway.errors import json_response
+from gateway.errors import ApiError, error_response, json_response
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
 from gateway.order_routes import (
     check_outcome,
@@ -118,6 +118,33 @@ def transaction_view(row: Any) -> dict[str, Any]:
     }
 
 
+async def refuse_withdrawal_block(request: web.Request, account_id: str, block_id: str) -> None:
+    """Refuse an admin BLOCK or RELEASE naming a withdrawal's block (409).
+
+    Only the withdrawal's decision releases its block: released here, the withdrawal would stay
+    PENDING with nothing to debit or release, and APPROVE and REJECT would answer 404 for ever.
+    A BLOCK reusing the id would make an admin block this same rule could never release.
+    The block's own kind is checked as well as the request row, because a withdrawal blocks its
+    amount first and writes its row after: in between only the kind says whose block it is.
+    """
+    owned = await request.app[DB].pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM withdrawals WHERE trading_account_id = $1 AND block_id = $2)"
+        " OR EXISTS (SELECT 1 FROM fund_blocks"
+        "  WHERE trading_account_id = $1 AND id = $2 AND kind = 'WITHDRAWAL')",
+        account_id,
+        block_id,
+    )
+    if owned:
+        raise ApiError(
+            error_response(
+                409,
+                "BLOCK_OWNED_BY_WITHDRAWAL",
+                "This block holds a withdrawal; approve or reject the withdrawal instead.",
+                [{"path": "$.blockId", "message": "names the block of a withdrawal"}],
+            )
+        )
+
+
 @routes.post("/api/trading/funds")
 async def fund_operation(request: web.Request) -> web.Response:
     if not current_user(request).is_admin:
@@ -140,12 +167,15 @@ async def fund_operation(request: web.Request) -> web.Response:
             now_ms=0, amount_paise=amount, kind="ADJUSTMENT", reference=reference
         )
     elif body.operation == "BLOCK":
+        if body.block_id is not None:
+            await refuse_withdrawal_block(request, body.trading_account_id, body.block_id)
         command = cmd.BlockFunds(
             now_ms=0, block_id=body.block_id or str(uuid.uuid4()), amount_paise=amount, kind="ADMIN"
         )
     else:
         if body.block_id is None:
             raise validation_failure("$.blockId", "RELEASE needs the blockId of the block")
+        await refuse_withdrawal_block(request, body.trading_account_id, body.block_id)
         command = cmd.ReleaseFunds(now_ms=0, block_id=body.block_id, amount_paise=amount)
     outcome = await request.app[BRIDGE].submit(body.trading_account_id, command)
     check_outcome(outcome)
