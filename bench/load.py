@@ -71,7 +71,7 @@ from persistence.embedded import DATABASE_URL_ENV
 
 ORDERS = "/api/trading/orders"
 ADMIN_EMAIL = "load-admin@paperdesk.test"
-ADMIN_PASSWORD = "load-admin-password"
+ADMIN_PASSWORD = "bench-kestrel-ledger"  # the policy refuses one containing the email name
 USER_PASSWORD = "load-password-1"
 FUNDS_RUPEES = 1_000_000
 INSTRUMENTS_MAX = 20
@@ -390,6 +390,9 @@ def overlay_toml(durability: str) -> str:
 orders_per_minute = 1000000000
 login_per_15_minutes = 1000000000
 general_per_minute = 1000000000
+registrations_per_hour = 1000000000
+registrations_global_per_minute = 1000000000
+login_emails_per_client_per_15_minutes = 1000000000
 
 [execution]
 market_fill_delay_ms = 0

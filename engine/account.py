@@ -49,6 +49,18 @@ from engine.sessions import group_of
 POSITION_ID_NAMESPACE = uuid.UUID("6f1c3f3e-6a43-4c55-9a43-2d1f0c7d9e10")
 
 
+class FundOperation(msgspec.Struct, frozen=True, gc=False):
+    """An admin adjustment made with an idempotency key, as it was done (a retry with the
+    same key answers this instead of moving money again)."""
+
+    operation: str  # ADD or WITHDRAW
+    amount_paise: int
+    operator_id: str
+    balance_after_paise: int
+    account_seq: int
+    at_ms: int
+
+
 class AccountState(msgspec.Struct, gc=False):
     """Everything one trading account holds in memory."""
 
@@ -67,6 +79,9 @@ class AccountState(msgspec.Struct, gc=False):
     fund_blocks: dict[str, int] = msgspec.field(default_factory=dict)
     client_order_ids: dict[str, str] = msgspec.field(default_factory=dict)
     dp_charged_day: dict[str, int] = msgspec.field(default_factory=dict)
+    pending_deposits: dict[str, int] = msgspec.field(default_factory=dict)  # id -> amount
+    pending_withdrawals: dict[str, int] = msgspec.field(default_factory=dict)  # id -> amount
+    fund_operations: dict[str, FundOperation] = msgspec.field(default_factory=dict)  # by key
 
     @property
     def available_paise(self) -> int:
@@ -745,36 +760,105 @@ def _decide_set_risk(state: AccountState, c: cmd.SetRiskLevels, rules: AccountRu
 
 
 def _decide_credit(state: AccountState, c: cmd.CreditFunds, rules: AccountRules) -> Decision:
+    if c.operation_key and c.operation_key in state.fund_operations:
+        return _rejected(Rejection.DUPLICATE)  # done already: the caller answers the record
     if c.amount_paise <= 0:
         return _rejected(Rejection.INVALID_AMOUNT)
-    return Decision(
-        (
-            ev.FundsCredited(
-                at_ms=c.now_ms, amount_paise=c.amount_paise, kind=c.kind, reference=c.reference
-            ),
-        )
+    credited = ev.FundsCredited(
+        at_ms=c.now_ms,
+        amount_paise=c.amount_paise,
+        kind=c.kind,
+        reference=c.reference,
+        operation_key=c.operation_key,
+        operator_id=c.operator_id,
     )
+    return Decision((credited,))
 
 
 def _decide_debit(state: AccountState, c: cmd.DebitFunds, rules: AccountRules) -> Decision:
+    if c.operation_key and c.operation_key in state.fund_operations:
+        return _rejected(Rejection.DUPLICATE)
     if c.amount_paise <= 0:
         return _rejected(Rejection.INVALID_AMOUNT)
-    released: tuple[ev.AccountEvent, ...] = ()
-    available = state.available_paise
-    if c.release_block_id is not None:
-        block = state.fund_blocks.get(c.release_block_id)
-        if block is None:
-            return _rejected(Rejection.NOT_FOUND)
-        available += block
-        released = (
-            ev.FundsReleased(at_ms=c.now_ms, block_id=c.release_block_id, amount_paise=block),
-        )
-    if c.amount_paise > available:
+    if c.amount_paise > state.available_paise:
         return _rejected(Rejection.INSUFFICIENT_FUNDS)
-    debit = ev.FundsDebited(
-        at_ms=c.now_ms, amount_paise=c.amount_paise, kind=c.kind, reference=c.reference
+    debited = ev.FundsDebited(
+        at_ms=c.now_ms,
+        amount_paise=c.amount_paise,
+        kind=c.kind,
+        reference=c.reference,
+        operation_key=c.operation_key,
+        operator_id=c.operator_id,
     )
-    return Decision((*released, debit))
+    return Decision((debited,))
+
+
+def _decide_request_deposit(
+    state: AccountState, c: cmd.RequestDeposit, rules: AccountRules
+) -> Decision:
+    if c.amount_paise <= 0:
+        return _rejected(Rejection.INVALID_AMOUNT)
+    if c.deposit_id in state.pending_deposits:
+        return _rejected(Rejection.DUPLICATE)
+    requested = ev.DepositRequested(
+        at_ms=c.now_ms,
+        deposit_id=c.deposit_id,
+        amount_paise=c.amount_paise,
+        bank_account_id=c.bank_account_id,
+        reference=c.reference,
+    )
+    return Decision((requested,))
+
+
+def _decide_deposit(state: AccountState, c: cmd.DecideDeposit, rules: AccountRules) -> Decision:
+    amount = state.pending_deposits.get(c.deposit_id)
+    if amount is None:
+        return _rejected(Rejection.DUPLICATE)  # decided already (or never requested here)
+    decided = ev.DepositDecided(
+        at_ms=c.now_ms,
+        deposit_id=c.deposit_id,
+        approved=c.approve,
+        amount_paise=amount,
+        decided_by=c.admin_user_id,
+        remarks=c.remarks,
+    )
+    return Decision((decided,))
+
+
+def _decide_request_withdrawal(
+    state: AccountState, c: cmd.RequestWithdrawal, rules: AccountRules
+) -> Decision:
+    if c.amount_paise <= 0:
+        return _rejected(Rejection.INVALID_AMOUNT)
+    if c.withdrawal_id in state.fund_blocks:
+        return _rejected(Rejection.DUPLICATE)
+    if c.amount_paise > state.available_paise:
+        return _rejected(Rejection.INSUFFICIENT_FUNDS)
+    requested = ev.WithdrawalRequested(
+        at_ms=c.now_ms,
+        withdrawal_id=c.withdrawal_id,
+        amount_paise=c.amount_paise,
+        bank_account_id=c.bank_account_id,
+    )
+    return Decision((requested,))
+
+
+def _decide_withdrawal(
+    state: AccountState, c: cmd.DecideWithdrawal, rules: AccountRules
+) -> Decision:
+    # A withdrawal requested before requests were events has only its block (same id).
+    amount = state.pending_withdrawals.get(c.withdrawal_id, state.fund_blocks.get(c.withdrawal_id))
+    if amount is None:
+        return _rejected(Rejection.DUPLICATE)  # decided already (or never requested here)
+    decided = ev.WithdrawalDecided(
+        at_ms=c.now_ms,
+        withdrawal_id=c.withdrawal_id,
+        approved=c.approve,
+        amount_paise=amount,
+        decided_by=c.admin_user_id,
+        remarks=c.remarks,
+    )
+    return Decision((decided,))
 
 
 def _decide_block(state: AccountState, c: cmd.BlockFunds, rules: AccountRules) -> Decision:
@@ -782,6 +866,8 @@ def _decide_block(state: AccountState, c: cmd.BlockFunds, rules: AccountRules) -
         return _rejected(Rejection.INVALID_AMOUNT)
     if c.block_id in state.fund_blocks:
         return _rejected(Rejection.DUPLICATE)
+    if c.block_id in state.pending_withdrawals:  # never: a withdrawal's block has its id
+        return _rejected(Rejection.BLOCK_OWNED_BY_WITHDRAWAL)
     if c.amount_paise > state.available_paise:
         return _rejected(Rejection.INSUFFICIENT_FUNDS)
     return Decision(
@@ -797,6 +883,8 @@ def _decide_release(state: AccountState, c: cmd.ReleaseFunds, rules: AccountRule
     amount = state.fund_blocks.get(c.block_id)
     if amount is None:
         return _rejected(Rejection.NOT_FOUND)
+    if c.block_id in state.pending_withdrawals:
+        return _rejected(Rejection.BLOCK_OWNED_BY_WITHDRAWAL)  # only its decision releases it
     if c.amount_paise is not None and c.amount_paise != amount:
         return _rejected(Rejection.INVALID_AMOUNT)
     return Decision((ev.FundsReleased(at_ms=c.now_ms, block_id=c.block_id, amount_paise=amount),))
@@ -826,6 +914,10 @@ _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.BlockFunds: _decide_block,
     cmd.ReleaseFunds: _decide_release,
     cmd.SettleHoldings: _decide_settle,
+    cmd.RequestDeposit: _decide_request_deposit,
+    cmd.DecideDeposit: _decide_deposit,
+    cmd.RequestWithdrawal: _decide_request_withdrawal,
+    cmd.DecideWithdrawal: _decide_withdrawal,
 }
 
 
@@ -981,11 +1073,53 @@ def _apply_risk_set(state: AccountState, e: ev.PositionRiskSet) -> None:
 def _apply_credited(state: AccountState, e: ev.FundsCredited) -> None:
     state.balance_paise += e.amount_paise
     state.deposits_paise += e.amount_paise
+    if e.operation_key:
+        _record_operation(state, e.operation_key, "ADD", e)
 
 
 def _apply_debited(state: AccountState, e: ev.FundsDebited) -> None:
     state.balance_paise -= e.amount_paise
     state.withdrawals_paise += e.amount_paise
+    if e.operation_key:
+        _record_operation(state, e.operation_key, "WITHDRAW", e)
+
+
+def _record_operation(
+    state: AccountState, key: str, operation: str, e: ev.FundsCredited | ev.FundsDebited
+) -> None:
+    state.fund_operations[key] = FundOperation(
+        operation=operation,
+        amount_paise=e.amount_paise,
+        operator_id=e.operator_id,
+        balance_after_paise=state.balance_paise,
+        account_seq=state.seq + 1,  # this event's (``apply`` counts it after)
+        at_ms=e.at_ms,
+    )
+
+
+def _apply_deposit_requested(state: AccountState, e: ev.DepositRequested) -> None:
+    state.pending_deposits[e.deposit_id] = e.amount_paise
+
+
+def _apply_deposit_decided(state: AccountState, e: ev.DepositDecided) -> None:
+    state.pending_deposits.pop(e.deposit_id, None)
+    if e.approved:
+        state.balance_paise += e.amount_paise
+        state.deposits_paise += e.amount_paise
+
+
+def _apply_withdrawal_requested(state: AccountState, e: ev.WithdrawalRequested) -> None:
+    state.pending_withdrawals[e.withdrawal_id] = e.amount_paise
+    state.fund_blocks[e.withdrawal_id] = e.amount_paise
+    state.blocked_paise += e.amount_paise
+
+
+def _apply_withdrawal_decided(state: AccountState, e: ev.WithdrawalDecided) -> None:
+    state.pending_withdrawals.pop(e.withdrawal_id, None)
+    state.blocked_paise -= state.fund_blocks.pop(e.withdrawal_id)
+    if e.approved:
+        state.balance_paise -= e.amount_paise
+        state.withdrawals_paise += e.amount_paise
 
 
 def _apply_blocked(state: AccountState, e: ev.FundsBlocked) -> None:
@@ -1021,6 +1155,10 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.FundsBlocked: _apply_blocked,
     ev.FundsReleased: _apply_released,
     ev.HoldingsSettled: _apply_settled,
+    ev.DepositRequested: _apply_deposit_requested,
+    ev.DepositDecided: _apply_deposit_decided,
+    ev.WithdrawalRequested: _apply_withdrawal_requested,
+    ev.WithdrawalDecided: _apply_withdrawal_decided,
 }
 
 

@@ -49,12 +49,16 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
     ``unavailable`` means the request was not accepted because durability is impaired.
     ``order`` is, for an accepted modification or cancellation, the order as the command left
     it (a cancelled order as it was when cancelled): the actor's own copy is never shared.
+    ``first_seq`` is the account sequence number of the first event, and ``balance_paise``
+    the balance right after the events: replies are built from these, never re-read.
     """
 
     rejection: Rejection | None
     events: tuple[ev.AccountEvent, ...] = ()
     unavailable: bool = False
     order: Order | None = None
+    first_seq: int = 0
+    balance_paise: int = 0
 
 
 Reply = Callable[[Any], None]
@@ -177,10 +181,16 @@ class AccountBehaviour:
         first_seq = self._apply(events)
         if subject is not None and subject.order_id in state.orders:
             subject = msgspec.structs.replace(subject)  # still working: the actor's own copy
-        outcome = Outcome(rejection=decision.rejection, events=events, order=subject)
+        outcome = Outcome(
+            rejection=decision.rejection,
+            events=events,
+            order=subject,
+            first_seq=first_seq,
+            balance_paise=state.balance_paise,
+        )
 
         def on_durable(ok: bool) -> None:
-            reply(outcome if ok else Outcome(rejection=None, events=events, unavailable=True))
+            reply(outcome if ok else msgspec.structs.replace(outcome, unavailable=True))
 
         context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
 

@@ -90,18 +90,50 @@ class SetRiskLevels(Command, frozen=True, gc=False):
 
 
 class CreditFunds(Command, frozen=True, gc=False):
+    """Credit funds; with ``operation_key`` (an admin's idempotency key) at most once."""
+
     amount_paise: int
     kind: str
     reference: str
+    operation_key: str = ""
+    operator_id: str = ""
 
 
 class DebitFunds(Command, frozen=True, gc=False):
-    """Debit funds; with ``release_block_id`` the block is released in the same decision."""
+    """Debit funds; with ``operation_key`` (an admin's idempotency key) at most once."""
 
     amount_paise: int
     kind: str
     reference: str
-    release_block_id: str | None = None
+    operation_key: str = ""
+    operator_id: str = ""
+
+
+class RequestDeposit(Command, frozen=True, gc=False):
+    deposit_id: str
+    amount_paise: int
+    bank_account_id: str | None
+    reference: str
+
+
+class DecideDeposit(Command, frozen=True, gc=False):
+    deposit_id: str
+    approve: bool
+    admin_user_id: str
+    remarks: str
+
+
+class RequestWithdrawal(Command, frozen=True, gc=False):
+    withdrawal_id: str
+    amount_paise: int
+    bank_account_id: str | None
+
+
+class DecideWithdrawal(Command, frozen=True, gc=False):
+    withdrawal_id: str
+    approve: bool
+    admin_user_id: str
+    remarks: str
 
 
 class BlockFunds(Command, frozen=True, gc=False):
@@ -134,4 +166,8 @@ AccountCommand = (
     | BlockFunds
     | ReleaseFunds
     | SettleHoldings
+    | RequestDeposit
+    | DecideDeposit
+    | RequestWithdrawal
+    | DecideWithdrawal
 )

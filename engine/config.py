@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from engine.instruments import Liquidity
 from engine.money import Rate, rupees_to_paise
@@ -160,6 +161,29 @@ class JournalConfig:
     retry_backoff_max_ms: int
     connect_timeout_ms: int
     backlog_max: int
+    write_timeout_ms: int
+    stop_timeout_ms: int  # a graceful stop writes what is queued for at most this long
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """The gateway's pool: its size and a bound on every wait (see configs/default.toml)."""
+
+    pool_max: int
+    connect_timeout_ms: int
+    acquire_timeout_ms: int
+    command_timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedDatabaseConfig:
+    """Supervision of the embedded PostgreSQL (``[embedded_database]``; not with DATABASE_URL)."""
+
+    supervise: bool
+    check_interval_ms: int  # how often the postmaster's pid is looked at
+    restart_backoff_ms: int  # delay after a refused restart; doubles per attempt
+    restart_backoff_max_ms: int
+    start_timeout_ms: int  # one start, crash recovery included
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +191,9 @@ class RateLimitConfig:
     orders_per_minute: int
     login_per_15_minutes: int
     general_per_minute: int
+    registrations_per_hour: int
+    registrations_global_per_minute: int
+    login_emails_per_client_per_15_minutes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +202,19 @@ class ServerConfig:
     port: int
     data_dir: str
     log_format: str
+    keepalive_timeout_s: float  # no complete request on a connection for this long: closed
+    body_read_timeout_s: float  # a request body not fully received by then: 408
+    connections_max: int  # open HTTP connections (websockets included); more are refused
+    allowed_origins: tuple[str, ...]  # besides the server's own, for login and register
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """The Prometheus listener (``[metrics]``); its scrape token comes from the environment."""
+
+    enabled: bool
+    host: str
+    port: int  # 0: any free port (logged at start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +226,13 @@ class RuntimeConfig:
 @dataclass(frozen=True, slots=True)
 class WebSocketConfig:
     send_queue_max: int
-    subscriptions_max: int
+    subscriptions_max: int  # per connection
+    subscriptions_per_user_max: int  # across all of a user's connections
+    connections_per_user_max: int
+    connections_max: int  # per server
+    inbound_frames_per_second_max: int  # per connection
+    session_check_interval_s: float
+    allowed_origins: tuple[str, ...]  # besides the server's own, for cookie-signed sockets
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +253,11 @@ class AuthConfig:
     session_ttl_hours: int
     cookie_secure: bool
     session_cache_s: float
+    password_hash_memory_kib: int
+    password_hash_time_cost: int
+    password_hash_parallelism: int
+    password_hashing_concurrency_max: int
+    password_hashing_queue_max: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +265,7 @@ class Config:
     """The whole configuration, frozen."""
 
     server: ServerConfig
+    metrics: MetricsConfig
     runtime: RuntimeConfig
     accounts: AccountsConfig
     limits: LimitsConfig
@@ -224,6 +276,8 @@ class Config:
     margin: MarginConfig
     sessions: SessionsConfig
     journal: JournalConfig
+    database: DatabaseConfig
+    embedded_database: EmbeddedDatabaseConfig
     rate_limits: RateLimitConfig
     websocket: WebSocketConfig
     auth: AuthConfig
@@ -325,6 +379,70 @@ def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
     )
 
 
+def _websocket(raw: Mapping[str, Any]) -> WebSocketConfig:
+    origins = _origins(raw["allowed_origins"], "websocket.allowed_origins")
+    config = WebSocketConfig(
+        send_queue_max=int(raw["send_queue_max"]),
+        subscriptions_max=int(raw["subscriptions_max"]),
+        subscriptions_per_user_max=int(raw["subscriptions_per_user_max"]),
+        connections_per_user_max=int(raw["connections_per_user_max"]),
+        connections_max=int(raw["connections_max"]),
+        inbound_frames_per_second_max=int(raw["inbound_frames_per_second_max"]),
+        session_check_interval_s=float(raw["session_check_interval_s"]),
+        allowed_origins=origins,
+    )
+    if config.session_check_interval_s <= 0:
+        raise ValueError("websocket.session_check_interval_s must be positive")
+    for name, value in raw.items():
+        if name.endswith("_max") and int(value) < 1:
+            raise ValueError(f"websocket.{name} must be at least 1")
+    return config
+
+
+def _origins(values: list[str], key: str) -> tuple[str, ...]:
+    """Origins written ``scheme://host[:port]``; anything else fails loudly."""
+    origins = tuple(str(origin).rstrip("/") for origin in values)
+    for origin in origins:
+        parts = urlsplit(origin)
+        shaped = parts.scheme in ("http", "https") and parts.hostname
+        if not shaped or parts.path or parts.query or parts.fragment:
+            raise ValueError(f"{key} {origin!r}: expected scheme://host[:port]")
+    return origins
+
+
+def _server(raw: Mapping[str, Any]) -> ServerConfig:
+    config = ServerConfig(
+        host=str(raw["host"]),
+        port=int(raw["port"]),
+        data_dir=str(raw["data_dir"]),
+        log_format=str(raw["log_format"]),
+        keepalive_timeout_s=float(raw["keepalive_timeout_s"]),
+        body_read_timeout_s=float(raw["body_read_timeout_s"]),
+        connections_max=int(raw["connections_max"]),
+        allowed_origins=_origins(raw["allowed_origins"], "server.allowed_origins"),
+    )
+    if min(config.keepalive_timeout_s, config.body_read_timeout_s) <= 0:
+        raise ValueError("server.keepalive_timeout_s and body_read_timeout_s must be positive")
+    if config.connections_max < 1:
+        raise ValueError("server.connections_max must be at least 1")
+    return config
+
+
+def _embedded_database(raw: Mapping[str, Any]) -> EmbeddedDatabaseConfig:
+    config = EmbeddedDatabaseConfig(**raw)
+    bounds = (
+        config.check_interval_ms,
+        config.restart_backoff_ms,
+        config.restart_backoff_max_ms,
+        config.start_timeout_ms,
+    )
+    if min(bounds) < 1:
+        raise ValueError("embedded_database intervals and timeouts must be positive")
+    if config.restart_backoff_max_ms < config.restart_backoff_ms:
+        raise ValueError("embedded_database.restart_backoff_max_ms is below restart_backoff_ms")
+    return config
+
+
 def build_config(raw: Mapping[str, Any]) -> Config:
     """Turn a parsed TOML tree into frozen config objects, failing loudly on a missing key."""
     market = raw["market"]
@@ -337,7 +455,8 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         (_schedule(s) for s in raw["charges"]["schedule"]), key=lambda s: s.effective_from
     )
     return Config(
-        server=ServerConfig(**raw["server"]),
+        server=_server(raw["server"]),
+        metrics=MetricsConfig(**raw["metrics"]),
         runtime=_runtime(raw["runtime"]),
         accounts=AccountsConfig(
             opening_balance_paise=rupees_to_paise(accounts["opening_balance"]),
@@ -394,8 +513,10 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         ),
         sessions=SessionsConfig(**raw["sessions"]),
         journal=JournalConfig(**raw["journal"]),
+        database=DatabaseConfig(**raw["database"]),
+        embedded_database=_embedded_database(raw["embedded_database"]),
         rate_limits=RateLimitConfig(**raw["rate_limits"]),
-        websocket=WebSocketConfig(**raw["websocket"]),
+        websocket=_websocket(raw["websocket"]),
         auth=AuthConfig(**raw["auth"]),
         raw=raw,
     )

@@ -101,12 +101,17 @@ class FundsCredited(Event, frozen=True, gc=False, tag=True):
     amount_paise: int
     kind: str  # DEPOSIT, ADJUSTMENT, OPENING_BALANCE
     reference: str
+    # An admin adjustment sent with an idempotency key: the key, and who made it.
+    operation_key: str = ""
+    operator_id: str = ""
 
 
 class FundsDebited(Event, frozen=True, gc=False, tag=True):
     amount_paise: int
     kind: str  # WITHDRAWAL, ADJUSTMENT
     reference: str
+    operation_key: str = ""
+    operator_id: str = ""
 
 
 class FundsBlocked(Event, frozen=True, gc=False, tag=True):
@@ -118,6 +123,45 @@ class FundsBlocked(Event, frozen=True, gc=False, tag=True):
 class FundsReleased(Event, frozen=True, gc=False, tag=True):
     block_id: str
     amount_paise: int
+
+
+class DepositRequested(Event, frozen=True, gc=False, tag=True):
+    """A user asked to deposit ``amount_paise``: nothing moves until an admin approves."""
+
+    deposit_id: str
+    amount_paise: int
+    bank_account_id: str | None
+    reference: str
+
+
+class DepositDecided(Event, frozen=True, gc=False, tag=True):
+    """An admin approved (the amount is credited in this same event) or rejected a deposit."""
+
+    deposit_id: str
+    approved: bool
+    amount_paise: int
+    decided_by: str
+    remarks: str
+
+
+class WithdrawalRequested(Event, frozen=True, gc=False, tag=True):
+    """A user asked to withdraw ``amount_paise``: it is blocked (block id = withdrawal id)
+    until an admin decides."""
+
+    withdrawal_id: str
+    amount_paise: int
+    bank_account_id: str | None
+
+
+class WithdrawalDecided(Event, frozen=True, gc=False, tag=True):
+    """An admin approved (the block is released and the amount debited) or rejected (the
+    block is released) a withdrawal."""
+
+    withdrawal_id: str
+    approved: bool
+    amount_paise: int
+    decided_by: str
+    remarks: str
 
 
 class HoldingsSettled(Event, frozen=True, gc=False, tag=True):
@@ -139,6 +183,10 @@ AccountEvent = (
     | FundsBlocked
     | FundsReleased
     | HoldingsSettled
+    | DepositRequested
+    | DepositDecided
+    | WithdrawalRequested
+    | WithdrawalDecided
 )
 
 _encoder = msgspec.json.Encoder()

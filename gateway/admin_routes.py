@@ -7,16 +7,19 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
-import orjson
 from aiohttp import web
 
 from engine import commands as cmd
+from engine import events as ev
+from engine.account import FundOperation
+from engine.enums import Rejection
 from engine.money import paise_to_rupees
 from gateway.auth import current_user, forbidden
 from gateway.console_routes import request_view
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
-from gateway.errors import ApiError, error_response, json_response
-from gateway.funds_routes import operation_result
+from gateway.errors import ApiError, error_response, json_response, outcome_unknown
+from gateway.faults import crash_point
+from gateway.funds_routes import funds_of, operation_result
 from gateway.keys import BRIDGE, DB
 from gateway.order_routes import check_outcome, rejected
 from gateway.ownership import NotFoundError, decode_own_body
@@ -29,6 +32,7 @@ from gateway.schemas import (
     to_paise,
 )
 from gateway.users import user_view
+from gateway.views import iso_ms
 
 routes = web.RouteTableDef()
 
@@ -61,6 +65,9 @@ async def target_account(request: web.Request, body: AdminFundsBody) -> str:
 
 
 async def adjust_funds(request: web.Request, operation: Literal["ADD", "WITHDRAW"]) -> web.Response:
+    """An admin credit or debit; with an ``idempotencyKey``, done at most once: the key is
+    recorded by the same event that moves the money, so a retry (after a timeout, a 503 or a
+    crash) answers what the first attempt did, or does it if the first never happened."""
     require_admin(request)
     body = decode_body(await request.read(), AdminFundsBody)
     account_id = await target_account(request, body)
@@ -68,66 +75,88 @@ async def adjust_funds(request: web.Request, operation: Literal["ADD", "WITHDRAW
         amount = to_paise(body.amount, "$.amount")
     except FieldError as error:
         raise field_failure(error) from None
-    pool = request.app[DB].pool
-    key = body.idempotency_key
-    if key is not None:
-        claimed = await pool.fetchval(
-            "INSERT INTO admin_fund_operations"
-            " (idempotency_key, trading_account_id, operation, amount_paise, admin_user_id)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1",
-            key,
-            account_id,
-            operation,
-            amount,
-            current_user(request).user_id,
+    key = body.idempotency_key or ""
+    if key and (done := await recorded_operation(request, account_id, key)) is not None:
+        return await replayed_operation(
+            request, account_id, key, done, operation=operation, amount=amount
         )
-        if claimed is None:
-            return await replay_operation(request, key, account_id, operation, amount)
+    admin_id = current_user(request).user_id
     reference = key or str(uuid.uuid4())
     command: cmd.AccountCommand
     if operation == "ADD":
         command = cmd.CreditFunds(
-            now_ms=0, amount_paise=amount, kind="ADJUSTMENT", reference=reference
+            now_ms=0,
+            amount_paise=amount,
+            kind="ADJUSTMENT",
+            reference=reference,
+            operation_key=key,
+            operator_id=admin_id,
         )
     else:
         command = cmd.DebitFunds(
-            now_ms=0, amount_paise=amount, kind="ADJUSTMENT", reference=reference
+            now_ms=0,
+            amount_paise=amount,
+            kind="ADJUSTMENT",
+            reference=reference,
+            operation_key=key,
+            operator_id=admin_id,
         )
+    crash_point(f"adjust-{operation.lower()}:submitting")
     outcome = await request.app[BRIDGE].submit(account_id, command)
-    if outcome.unavailable or outcome.rejection is not None:
-        if key is not None:  # nothing moved: let a retry try again
-            await pool.execute("DELETE FROM admin_fund_operations WHERE idempotency_key = $1", key)
-        check_outcome(outcome)
-        assert outcome.rejection is not None
-        raise rejected(outcome.rejection)
-    result = await operation_result(request, account_id, outcome)
-    if key is not None:
-        await pool.execute(
-            "UPDATE admin_fund_operations SET result = $2::jsonb WHERE idempotency_key = $1",
-            key,
-            orjson.dumps(result).decode(),
+    crash_point(f"adjust-{operation.lower()}:committed")
+    check_outcome(outcome)
+    if outcome.rejection is Rejection.DUPLICATE and key:
+        # Another request with this key got there first: answer what it did.
+        done = await recorded_operation(request, account_id, key)
+        assert done is not None, "the engine refuses a key only once it is recorded"
+        return await replayed_operation(
+            request, account_id, key, done, operation=operation, amount=amount
         )
-    return json_response(result)
+    if outcome.rejection is not None:
+        raise rejected(outcome.rejection)
+    return json_response(await operation_result(request, account_id, outcome))
 
 
-async def replay_operation(
-    request: web.Request, key: str, account_id: str, operation: str, amount: int
+async def recorded_operation(
+    request: web.Request, account_id: str, key: str
+) -> FundOperation | None:
+    """The adjustment made with ``key`` on the account, as the account holds it."""
+    record: FundOperation | None = await request.app[BRIDGE].inspect(
+        account_id, lambda state: state.fund_operations.get(key)
+    )
+    return record
+
+
+async def replayed_operation(
+    request: web.Request,
+    account_id: str,
+    key: str,
+    done: FundOperation,
+    *,
+    operation: str,
+    amount: int,
 ) -> web.Response:
-    row = await request.app[DB].pool.fetchrow(
-        "SELECT * FROM admin_fund_operations WHERE idempotency_key = $1", key
-    )
-    same = (row["trading_account_id"], row["operation"], row["amount_paise"]) == (
-        account_id,
-        operation,
-        amount,
-    )
-    if not same:
+    """The first attempt's answer (its ledger entry as it was, funds as they are now), or 409
+    if the key was used for another operation."""
+    if (done.operation, done.amount_paise) != (operation, amount):
         raise ApiError(
             error_response(409, "DUPLICATE", "This idempotencyKey was used for another operation.")
         )
-    if row["result"] is None:
-        raise ApiError(error_response(409, "DUPLICATE", "This operation is still in progress."))
-    return json_response(orjson.loads(row["result"]))
+    signed = done.amount_paise if done.operation == "ADD" else -done.amount_paise
+    transaction = {
+        "id": None,
+        "accountSeq": done.account_seq,
+        "tradingAccountId": account_id,
+        "book": "CASH",
+        "kind": "ADJUSTMENT",
+        "amount": paise_to_rupees(signed),
+        "balanceAfter": paise_to_rupees(done.balance_after_paise),
+        "reference": key,
+        "description": "FundsCredited" if done.operation == "ADD" else "FundsDebited",
+        "createdAt": iso_ms(done.at_ms),
+    }
+    funds = await funds_of(request, account_id)
+    return json_response({"funds": funds, "transaction": transaction, "replayed": True})
 
 
 @routes.post("/api/admin/funds/add")
@@ -176,10 +205,9 @@ async def list_withdrawals(request: web.Request) -> web.Response:
     return await list_requests(request, "withdrawals")
 
 
-async def claim(
-    request: web.Request, table: str, request_id: str, status: str, remarks: str
-) -> Any:
-    """Move a PENDING request to its decision exactly once; 404/403/409 otherwise.
+async def request_row(request: web.Request, table: str, request_id: str) -> Any:
+    """The request a decision names; 404, or 403 on the admin's own account (a read: the
+    decision itself is the account's, see ``decide``).
 
     No admin decides a request on their own account, whichever way (403). Approving one's own
     would move money with nobody else's say; rejecting is refused too, although no money moves,
@@ -187,17 +215,14 @@ async def claim(
     requester who wants out needs a cancel of their own, not an admin decision.
     """
     assert table in REQUEST_TABLES
-    pool = request.app[DB].pool
-    admin_id = current_user(request).user_id
-    # An account's owner never changes, so checking before the claim leaves no race.
-    owner = await pool.fetchval(
-        f"SELECT a.user_id FROM {table} r JOIN trading_accounts a ON a.id = r.trading_account_id"
-        " WHERE r.id = $1",
+    row = await request.app[DB].pool.fetchrow(
+        f"SELECT r.*, a.user_id AS owner FROM {table} r"
+        " JOIN trading_accounts a ON a.id = r.trading_account_id WHERE r.id = $1",
         request_id,
     )
-    if owner is None:
+    if row is None:
         raise NotFoundError(table[:-1])
-    if owner == admin_id:
+    if row["owner"] == current_user(request).user_id:
         raise ApiError(
             error_response(
                 403,
@@ -205,74 +230,84 @@ async def claim(
                 "Another admin must decide a request on your own account.",
             )
         )
-    row = await pool.fetchrow(
-        f"UPDATE {table} SET status = $2, remarks = $3, decided_at = now(), decided_by = $4"
-        " WHERE id = $1 AND status = 'PENDING' RETURNING *",
-        request_id,
-        status,
-        remarks,
-        admin_id,
-    )
-    if row is None:
-        exists = await pool.fetchval(f"SELECT status FROM {table} WHERE id = $1", request_id)
-        if exists is None:
-            raise NotFoundError(table[:-1])
-        raise ApiError(error_response(409, "DUPLICATE", f"This request is already {exists}."))
     return row
 
 
-async def unclaim(request: web.Request, table: str, request_id: str) -> None:
-    assert table in REQUEST_TABLES
-    await request.app[DB].pool.execute(
-        f"UPDATE {table} SET status = 'PENDING', decided_at = NULL, decided_by = NULL"
-        " WHERE id = $1",
-        request_id,
+def decided_already(request: web.Request, table: str, row: Any, approve: bool) -> web.Response:
+    """A decided request: the same decision by the same admin is a retry and answers the
+    request as decided (200); anything else is 409."""
+    wanted = "APPROVED" if approve else "REJECTED"
+    if row["status"] == wanted and row["decided_by"] == current_user(request).user_id:
+        return json_response({table[:-1]: request_view(row)})
+    raise ApiError(error_response(409, "DUPLICATE", f"This request is already {row['status']}."))
+
+
+async def decide(
+    request: web.Request, table: str, request_id: str, approve: bool, remarks: str
+) -> web.Response:
+    """Submit a decision to the request's account: the status change and the money it moves
+    are one journaled event, so both happen or neither does."""
+    row = await request_row(request, table, request_id)
+    if row["status"] != "PENDING":
+        return decided_already(request, table, row, approve)
+    admin_id = current_user(request).user_id
+    command: cmd.AccountCommand = (
+        cmd.DecideDeposit(
+            now_ms=0,
+            deposit_id=request_id,
+            approve=approve,
+            admin_user_id=admin_id,
+            remarks=remarks,
+        )
+        if table == "deposits"
+        else cmd.DecideWithdrawal(
+            now_ms=0,
+            withdrawal_id=request_id,
+            approve=approve,
+            admin_user_id=admin_id,
+            remarks=remarks,
+        )
     )
+    flow = f"{table[:-1]}-{'approve' if approve else 'reject'}"
+    crash_point(f"{flow}:submitting")
+    outcome = await request.app[BRIDGE].submit(row["trading_account_id"], command)
+    crash_point(f"{flow}:committed")
+    check_outcome(outcome)
+    if outcome.rejection is Rejection.DUPLICATE:
+        # Decided meanwhile (another admin, or this request's own earlier attempt).
+        row = await request_row(request, table, request_id)
+        if row["status"] == "PENDING":  # decided in the account, not yet committed
+            raise ApiError(outcome_unknown())
+        return decided_already(request, table, row, approve)
+    if outcome.rejection is not None:
+        raise rejected(outcome.rejection)
+    (event,) = outcome.events
+    assert isinstance(event, ev.DepositDecided | ev.WithdrawalDecided)
+    view = request_view(row)
+    view.update(
+        status="APPROVED" if event.approved else "REJECTED",
+        remarks=event.remarks,
+        decidedAt=iso_ms(event.at_ms),
+    )
+    return json_response({table[:-1]: view})
 
 
 @routes.post("/api/admin/deposits")
 async def decide_deposit(request: web.Request) -> web.Response:
     require_admin(request)
     body = await decode_own_body(request, DepositDecisionBody)
-    status = "APPROVED" if body.action == "APPROVE" else "REJECTED"
-    row = await claim(request, "deposits", body.deposit_id, status, body.remarks)
-    if status == "APPROVED":
-        credit = cmd.CreditFunds(
-            now_ms=0, amount_paise=row["amount_paise"], kind="DEPOSIT", reference=row["id"]
-        )
-        outcome = await request.app[BRIDGE].submit(row["trading_account_id"], credit)
-        if outcome.unavailable or outcome.rejection is not None:
-            await unclaim(request, "deposits", row["id"])
-            check_outcome(outcome)
-            assert outcome.rejection is not None
-            raise rejected(outcome.rejection)
-    return json_response({"deposit": request_view(row)})
+    return await decide(
+        request, "deposits", body.deposit_id, body.action == "APPROVE", body.remarks
+    )
 
 
 @routes.post("/api/admin/withdrawals")
 async def decide_withdrawal(request: web.Request) -> web.Response:
     require_admin(request)
     body = await decode_own_body(request, WithdrawalDecisionBody)
-    status = "APPROVED" if body.action == "APPROVE" else "REJECTED"
-    row = await claim(request, "withdrawals", body.withdrawal_id, status, body.remarks)
-    command: cmd.AccountCommand
-    if status == "APPROVED":
-        command = cmd.DebitFunds(
-            now_ms=0,
-            amount_paise=row["amount_paise"],
-            kind="WITHDRAWAL",
-            reference=row["id"],
-            release_block_id=row["block_id"],
-        )
-    else:
-        command = cmd.ReleaseFunds(now_ms=0, block_id=row["block_id"])
-    outcome = await request.app[BRIDGE].submit(row["trading_account_id"], command)
-    if outcome.unavailable or outcome.rejection is not None:
-        await unclaim(request, "withdrawals", row["id"])
-        check_outcome(outcome)
-        assert outcome.rejection is not None
-        raise rejected(outcome.rejection)
-    return json_response({"withdrawal": request_view(row)})
+    return await decide(
+        request, "withdrawals", body.withdrawal_id, body.action == "APPROVE", body.remarks
+    )
 
 
 class UserQuery(msgspec.Struct, forbid_unknown_fields=True):

@@ -1,9 +1,10 @@
 """Build the aiohttp application: ``create_app(config, master, dsn=...)``.
 
-Resources start in ``cleanup_ctx`` order and stop in reverse: the database (migrated), the
-persistence actor (the engine's event sink), the engine with every account recovered from the
-journal, then the Vortex poller when live quotes are configured. Websockets close in
-``on_shutdown``.
+Resources start in ``cleanup_ctx`` order and stop in reverse: the Prometheus listener (its own
+address, ``[metrics]``), the database (migrated), the persistence actor (the engine's event
+sink), the engine with every account recovered from the journal, then the Vortex poller when
+live quotes are configured. Websockets close in ``on_shutdown``. The public listener itself is
+``gateway.listener``'s.
 """
 
 from __future__ import annotations
@@ -36,35 +37,44 @@ from gateway import (
     ws_routes,
 )
 from gateway.auth import auth_middleware, rate_limit_headers
+from gateway.body_deadline import body_deadline_middleware
 from gateway.bridge import EngineBridge
 from gateway.database import Database
 from gateway.error_middleware import error_middleware
+from gateway.json_content_type import json_content_type_middleware
 from gateway.keys import (
     BRIDGE,
     CONFIG,
     DB,
     ENGINE,
+    HASHER,
     HUB,
     JOURNAL,
     LIMITER,
+    METRICS_LISTENER,
     PERFORMANCE,
     RECOVERY,
     SESSIONS,
     USERS,
 )
+from gateway.legacy_requests import adopt_legacy_deposits
 from gateway.metrics import Metrics
-from gateway.passwords import hash_password_async
+from gateway.metrics_listener import METRICS_TOKEN_ENV, MetricsListener
+from gateway.origin_check import origin_middleware
+from gateway.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
 from gateway.performance import PerformanceMonitor
 from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
+from gateway.security_headers import security_headers
 from gateway.sessions import SessionStore
 from gateway.users import UserStore
 from gateway.vortex_poller import poller_lifecycle
 from gateway.ws_hub import WebSocketHub
-from persistence.embedded import EmbeddedPostgres, resolve_database
+from persistence.embedded import EmbeddedPostgres, embedded_serving, resolve_database
 from persistence.journal import PersistenceActor
 from persistence.recovery import replay_all, verify_account
+from persistence.supervisor import supervise
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +86,7 @@ def create_app(
     config: Config, master: InstrumentMaster, *, dsn: str | None = None, ticking: bool = True
 ) -> web.Application:
     """The whole server; with no ``dsn``, ``DATABASE_URL`` or the embedded PostgreSQL."""
+    check_admin_password()
     embedded: EmbeddedPostgres | None = None
     if dsn is None:
         dsn, embedded = resolve_database(config.server.data_dir)
@@ -87,12 +98,7 @@ def create_app(
         )
     journal = PersistenceActor(dsn, config.journal)
     engine = TradingEngine(config, master, sink=journal, source=pushed)
-    hub = WebSocketHub(
-        engine.market,
-        master,
-        config.websocket.send_queue_max,
-        config.websocket.subscriptions_max,
-    )
+    hub = WebSocketHub(engine.market, master, config.websocket)
     monitor = PerformanceMonitor()
     metrics = Metrics(engine, journal, hub, monitor)
 
@@ -102,8 +108,20 @@ def create_app(
 
     engine.publish = publish  # read when the engine starts
     engine.tick_listeners.append(hub.on_tick)
-    database = Database(dsn, config.journal.statement_timeout_ms)
-    app = web.Application(middlewares=[metrics.middleware, error_middleware, auth_middleware])
+    database = Database(dsn, config.journal.statement_timeout_ms, config.database)
+    app = web.Application(
+        middlewares=[
+            metrics.middleware,
+            error_middleware,
+            origin_middleware,  # headers only: foreign pages never reach login or register
+            json_content_type_middleware,
+            auth_middleware,
+            body_deadline_middleware,  # after auth: anonymous bodies are never waited for
+        ],
+        # Closes connections idle (or sending headers slowly) for this long; aiohttp's own
+        # default is an hour.
+        handler_args={"keepalive_timeout": config.server.keepalive_timeout_s},
+    )
     app[PERFORMANCE] = monitor
     app[RECOVERY] = RecoveryReport()
     app[CONFIG] = config
@@ -113,13 +131,19 @@ def create_app(
     app[DB] = database
     app[BRIDGE] = EngineBridge(engine, config.accounts.ask_timeout_ms / 1000)
     app[LIMITER] = RateLimiter()
+    app[HASHER] = hasher = PasswordHasher.from_config(config.auth)
     app[SESSIONS] = SessionStore(
         database, config.auth.session_ttl_hours, config.auth.session_cache_s
     )
+    hub.watch_sessions(app[SESSIONS])  # sockets close when their session ends
     app[USERS] = UserStore(database)
+    app[METRICS_LISTENER] = metrics_listener = MetricsListener(
+        metrics, config.metrics, os.environ.get(METRICS_TOKEN_ENV)
+    )
 
     app.cleanup_ctx.extend(
         [
+            metrics_listener.lifecycle,  # first: a taken port fails start-up before recovery
             database_lifecycle(database, embedded),
             journal_lifecycle,
             prices_lifecycle,
@@ -129,10 +153,11 @@ def create_app(
     if pushed is not None:
         app.cleanup_ctx.append(poller_lifecycle(engine, pushed, config.market.vortex))
     app.on_response_prepare.append(rate_limit_headers)
+    app.on_response_prepare.append(security_headers)
+    app.on_cleanup.append(lambda _: hasher.close())
     app.on_shutdown.append(lambda _: hub.close_all())
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
-    app.router.add_get("/metrics", metrics.handle)
     static_routes.setup(app)  # the dashboard: GET / and /static/ (public, outside /api/)
     return app
 
@@ -154,12 +179,23 @@ Lifecycle = Callable[[web.Application], AsyncIterator[None]]
 
 
 def database_lifecycle(database: Database, embedded: EmbeddedPostgres | None) -> Lifecycle:
-    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+    """The pool, and the embedded server's supervisor when this process runs one.
+
+    ``embedded`` is the server create_app started, stopped here; the one ``gateway.cli``
+    started is found by its DSN, supervised here and stopped by the cli.
+    """
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await database.open()
+        supervised = embedded or embedded_serving(database.dsn)
+        supervisor = database.supervisor = supervise(supervised, app[CONFIG].embedded_database)
         yield
+        loop = asyncio.get_running_loop()
+        if supervisor is not None:  # after the journal's stop, which it may have helped
+            await loop.run_in_executor(None, supervisor.stop)
         await database.close()
         if embedded is not None:
-            await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
+            await loop.run_in_executor(None, embedded.stop)
 
     return lifecycle
 
@@ -195,6 +231,7 @@ async def recover_accounts(app: web.Application) -> None:
     logger.info("recovered %d trading accounts", len(states))
     # With hours enforced, square-offs and closes missed while the server was down happen now.
     engine.catch_up_sessions()
+    await adopt_legacy_deposits(app)
     # Checking every account's journal against its projections can take a while at scale, so
     # it runs beside the server; /api/health/detailed reports its progress and any mismatch.
     app[RECOVERY].task = asyncio.create_task(verify_projections(app, list(states)))
@@ -220,6 +257,22 @@ async def verify_projections(app: web.Application, account_ids: list[str]) -> No
         report.failed = True
 
 
+class AdminPasswordRefusedError(ValueError):
+    """The first admin's password from the environment fails the password policy."""
+
+
+def check_admin_password() -> None:
+    """Refuse to build the server when the environment's admin password is weak."""
+    email = os.environ.get(ADMIN_EMAIL_ENV)
+    password = os.environ.get(ADMIN_PASSWORD_ENV)
+    refusal = password_refusal(password, email) if email and password else None
+    if refusal is not None:
+        raise AdminPasswordRefusedError(
+            f"{ADMIN_PASSWORD_ENV} {REFUSAL_MESSAGES[refusal]} ({refusal.value}); set a stronger"
+            " one (or unset it once an admin exists)"
+        )
+
+
 async def ensure_admin(app: web.Application) -> None:
     """Create the first admin from the environment when there is none yet."""
     email = os.environ.get(ADMIN_EMAIL_ENV)
@@ -228,7 +281,7 @@ async def ensure_admin(app: web.Application) -> None:
     if not email or not password or await users.any_admin():
         return
     _, account_id = await users.create(
-        email, "Administrator", await hash_password_async(password), "ADMIN"
+        email, "Administrator", await app[HASHER].hash(password), "ADMIN"
     )
     app[ENGINE].add_account(AccountState(account_id))
     logger.info("created the first admin %s", email)

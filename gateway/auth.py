@@ -30,11 +30,9 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/api/auth/register"),
         ("POST", "/api/auth/login"),
         ("GET", "/api/health"),
-        ("GET", "/api/health/detailed"),
         ("GET", "/api/openapi.json"),
         ("GET", "/api/quotes"),
         ("GET", "/api/instruments"),
-        ("GET", "/metrics"),
     }
 )
 ORDER_ROUTE = ("POST", "/api/trading/orders")

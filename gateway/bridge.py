@@ -25,6 +25,10 @@ class EngineTimeoutError(TimeoutError):
     """The engine did not answer within the ask timeout."""
 
 
+class OutcomeUnknownError(EngineTimeoutError):
+    """A submitted command was not answered in time: it may yet be carried out."""
+
+
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:
     if future.done():
         return
@@ -55,25 +59,26 @@ class EngineBridge:
 
         return reply
 
-    async def _wait(self, future: asyncio.Future[T]) -> T:
+    async def _wait(self, future: asyncio.Future[T], submitted: bool = False) -> T:
         # A timer on the future itself: ``asyncio.wait_for`` wraps every ask in more objects
         # and callbacks, a cost each request pays. A reply after the timeout finds the future
         # done and is dropped (``_resolve``).
-        timer = future.get_loop().call_later(self.timeout_s, self._expire, future)
+        timer = future.get_loop().call_later(self.timeout_s, self._expire, future, submitted)
         try:
             return await future
         finally:
             timer.cancel()
 
-    def _expire(self, future: asyncio.Future[Any]) -> None:
+    def _expire(self, future: asyncio.Future[Any], submitted: bool) -> None:
         if not future.done():
-            future.set_exception(EngineTimeoutError(f"no answer within {self.timeout_s} s"))
+            error = OutcomeUnknownError if submitted else EngineTimeoutError
+            future.set_exception(error(f"no answer within {self.timeout_s} s"))
 
     async def submit(self, account_id: str, command: cmd.AccountCommand) -> Outcome:
         """Send a command to an account and await its outcome."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self.engine.submit(account_id, command, self._reply_into(future))
-        return await self._wait(future)
+        return await self._wait(future, submitted=True)
 
     async def inspect(self, account_id: str, fn: Callable[[AccountState], T]) -> T:
         """Run ``fn`` on an account's state inside its actor and await the result."""

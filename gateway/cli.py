@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,12 @@ from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, load_config
 from engine.gc_tuning import apply_gc_thresholds, freeze_after_start
 from engine.instrument_import import read_master
 from engine.instruments import InstrumentMaster, read_instruments_csv
-from gateway.app import create_app
+from gateway.app import AdminPasswordRefusedError, create_app
 from gateway.database import Database
 from gateway.keys import CONFIG
+from gateway.listener import start_listener
 from gateway.logs import configure_logging
-from gateway.passwords import hash_password_async
+from gateway.passwords import REFUSAL_MESSAGES, HashParams, hash_password, password_refusal
 from gateway.users import UserStore
 from persistence.embedded import resolve_database
 from persistence.instrument_store import load_instruments, upsert_instruments
@@ -73,21 +75,37 @@ def _serve(args: argparse.Namespace) -> int:
     dsn, embedded = resolve_database(config.server.data_dir)
     try:
         master = asyncio.run(_load_master(dsn))
-        app = create_app(config, master, dsn=dsn)
+        try:
+            app = create_app(config, master, dsn=dsn)
+        except AdminPasswordRefusedError as error:
+            print(f"serve: {error}", file=sys.stderr)
+            return 2
         # Runs after create_app's start-up contexts, so after recovery has loaded every account.
         app.on_startup.append(_freeze_heap)
-        web.run_app(
-            app,
-            host=config.server.host,
-            port=config.server.port,
-            loop=uvloop.new_event_loop(),
-            access_log=None,  # per-request timings live in /metrics and the performance monitor
-            print=lambda text: logger.info(text.strip()),
-        )
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_run_until_signalled(app, config))
     finally:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+async def _run_until_signalled(app: web.Application, config: Config) -> None:
+    """Serve ``app`` on the public listener until SIGINT or SIGTERM, then stop it gracefully."""
+    # Per-request timings live in the metrics and the performance monitor, not an access log.
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = await start_listener(runner, config)
+        logger.info("serving on %s (stop with Ctrl-C)", site.name)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await stopping.wait()
+        logger.info("stopping")
+    finally:
+        await runner.cleanup()
 
 
 async def _freeze_heap(app: web.Application) -> None:
@@ -95,7 +113,7 @@ async def _freeze_heap(app: web.Application) -> None:
 
 
 async def _create_admin(config: Config, dsn: str, email: str, password: str) -> str:
-    database = Database(dsn, config.journal.statement_timeout_ms, pool_max=2)
+    database = Database(dsn, config.journal.statement_timeout_ms, config.database, pool_max=2)
     await database.open()
     try:
         users = UserStore(database)
@@ -103,15 +121,18 @@ async def _create_admin(config: Config, dsn: str, email: str, password: str) -> 
         if existing is not None:
             await users.set_role(existing["id"], "ADMIN")
             return "promoted"
-        await users.create(email, "Administrator", await hash_password_async(password), "ADMIN")
+        params = HashParams.of(config.auth)
+        password_hash = await asyncio.to_thread(hash_password, password, params)
+        await users.create(email, "Administrator", password_hash, "ADMIN")
         return "created"
     finally:
         await database.close()
 
 
 def _create_admin_command(args: argparse.Namespace) -> int:
-    if len(args.password) < 8:
-        print("create-admin: the password needs at least 8 characters", file=sys.stderr)
+    refusal = password_refusal(args.password, args.email)
+    if refusal is not None:
+        print(f"create-admin: the password {REFUSAL_MESSAGES[refusal]}", file=sys.stderr)
         return 2
     config = _config(args)
     dsn, embedded = resolve_database(config.server.data_dir)

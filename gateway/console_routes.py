@@ -9,15 +9,19 @@ from typing import Any
 from aiohttp import web
 
 from engine import commands as cmd
+from engine import events as ev
+from engine.enums import Rejection
 from engine.money import paise_to_rupees
-from gateway.auth import current_user
-from gateway.decoding import decode_tagged, field_failure, validation_failure
-from gateway.errors import ApiError, error_response, json_response
+from gateway.auth import current_user, rate_limited
+from gateway.auth_routes import count_password_check, password_refused
+from gateway.decoding import decode_tagged, field_failure
+from gateway.errors import ApiError, error_response, json_response, outcome_unknown
+from gateway.faults import crash_point
 from gateway.funds_routes import funds_of, transaction_view
-from gateway.keys import BRIDGE, DB, SESSIONS, USERS
+from gateway.keys import BRIDGE, DB, HASHER, SESSIONS, USERS
 from gateway.order_routes import check_outcome, rejected
 from gateway.ownership import NotFoundError, check_body_user, owned_account
-from gateway.passwords import hash_password_async, verify_password_async
+from gateway.passwords import password_refusal
 from gateway.schemas import (
     AddBankAccount,
     ChangePassword,
@@ -30,11 +34,12 @@ from gateway.schemas import (
     to_paise,
 )
 from gateway.users import user_view
-from gateway.views import iso_moment
+from gateway.views import iso_moment, iso_ms
 
 routes = web.RouteTableDef()
 
 RECENT = 50
+REQUEST_ID_NAMESPACE = uuid.UUID("2b0f3c5e-8d1a-4f7e-9c62-5a4e1d7b3f90")
 
 
 def bank_account_view(row: Any) -> dict[str, Any]:
@@ -147,11 +152,24 @@ async def console_action(request: web.Request) -> web.Response:
             {"user": user_view(await request.app[USERS].set_name(user.user_id, action.name))}
         )
     if isinstance(action, ChangePassword):
+        # A stolen session must not guess the current password faster than a login could.
+        if not count_password_check(request, user.user_id):
+            return rate_limited()
         row = await request.app[USERS].by_id(user.user_id)
-        if not await verify_password_async(action.current_password, row["password_hash"]):
-            raise validation_failure("$.currentPassword", "the current password is wrong")
+        refusal = password_refusal(action.new_password, row["email"])
+        if refusal is not None:
+            return password_refused(refusal, "$.newPassword")
+        hasher = request.app[HASHER]
+        if not await hasher.verify(action.current_password, row["password_hash"]):
+            # The body is valid (400 is for that): the caller may not make this change (403).
+            return error_response(
+                403,
+                "FORBIDDEN",
+                "The current password is wrong.",
+                [{"path": "$.currentPassword", "message": "the current password is wrong"}],
+            )
         await request.app[USERS].set_password_hash(
-            user.user_id, await hash_password_async(action.new_password)
+            user.user_id, await hasher.hash(action.new_password)
         )
         await request.app[SESSIONS].revoke_all_for(user.user_id, keep=user.token_hash)
         return json_response({"user": user_view(row)})
@@ -179,48 +197,87 @@ async def console_action(request: web.Request) -> web.Response:
     if isinstance(action, RequestDeposit):
         if action.bank_account_id is not None:
             await owned_bank_account(request, action.bank_account_id)
-        row = await pool.fetchrow(
-            "INSERT INTO deposits"
-            " (id, trading_account_id, bank_account_id, amount_paise, reference)"
-            " VALUES ($1, $2, $3, $4, $5) RETURNING *",
-            str(uuid.uuid4()),
-            account_id,
-            action.bank_account_id,
-            amount_of(action.amount),
-            action.reference,
+        deposit = cmd.RequestDeposit(
+            now_ms=0,
+            deposit_id=request_id(account_id, "deposit", action.idempotency_key),
+            amount_paise=amount_of(action.amount),
+            bank_account_id=action.bank_account_id,
+            reference=action.reference,
         )
-        return json_response({"deposit": request_view(row)})
+        return await requested(request, account_id, "deposit", deposit)
     assert isinstance(action, RequestWithdrawal)
-    return await request_withdrawal(request, account_id, action)
-
-
-async def request_withdrawal(
-    request: web.Request, account_id: str, action: RequestWithdrawal
-) -> web.Response:
-    """Block the amount in the engine first; the request exists only once the block is durable."""
     await owned_bank_account(request, action.bank_account_id)
-    amount = amount_of(action.amount)
-    withdrawal_id = str(uuid.uuid4())
-    block = cmd.BlockFunds(now_ms=0, block_id=withdrawal_id, amount_paise=amount, kind="WITHDRAWAL")
-    outcome = await request.app[BRIDGE].submit(account_id, block)
+    withdrawal = cmd.RequestWithdrawal(
+        now_ms=0,
+        withdrawal_id=request_id(account_id, "withdrawal", action.idempotency_key),
+        amount_paise=amount_of(action.amount),
+        bank_account_id=action.bank_account_id,
+    )
+    return await requested(request, account_id, "withdrawal", withdrawal)
+
+
+def request_id(account_id: str, name: str, key: str | None) -> str:
+    """A new request's id: derived from the caller's idempotency key, so a retry names the
+    same request; random without one."""
+    if key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{account_id}:{name}:{key}"))
+
+
+async def existing_request(
+    request: web.Request, name: str, request_id: str, command: cmd.AccountCommand
+) -> web.Response | None:
+    """The stored request a retry names (200 with it), 409 if the key was used for another
+    amount; None if there is none yet."""
+    table = "deposits" if name == "deposit" else "withdrawals"
+    row = await request.app[DB].pool.fetchrow(
+        f"SELECT * FROM {table} WHERE id = $1",  # table is one of two literals
+        request_id,
+    )
+    if row is None:
+        return None
+    if row["amount_paise"] != getattr(command, "amount_paise", None):
+        raise ApiError(
+            error_response(409, "DUPLICATE", "This idempotencyKey was used for another request.")
+        )
+    return json_response({name: request_view(row)})
+
+
+async def requested(
+    request: web.Request,
+    account_id: str,
+    name: str,
+    command: cmd.RequestDeposit | cmd.RequestWithdrawal,
+) -> web.Response:
+    """Submit a deposit or withdrawal request to the account: the request row, and for a
+    withdrawal the block of its amount, are projections of one journaled event."""
+    request_id = (
+        command.deposit_id if isinstance(command, cmd.RequestDeposit) else command.withdrawal_id
+    )
+    if (stored := await existing_request(request, name, request_id, command)) is not None:
+        return stored
+    crash_point(f"{name}-request:submitting")
+    outcome = await request.app[BRIDGE].submit(account_id, command)
+    crash_point(f"{name}-request:committed")
     check_outcome(outcome)
+    if outcome.rejection is Rejection.DUPLICATE:  # its first attempt is in flight or just done
+        if (stored := await existing_request(request, name, request_id, command)) is not None:
+            return stored
+        raise ApiError(outcome_unknown())
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
-    try:
-        row = await request.app[DB].pool.fetchrow(
-            "INSERT INTO withdrawals"
-            " (id, trading_account_id, bank_account_id, amount_paise, block_id)"
-            " VALUES ($1, $2, $3, $4, $1) RETURNING *",
-            withdrawal_id,
-            account_id,
-            action.bank_account_id,
-            amount,
-        )
-    except Exception:
-        await request.app[BRIDGE].submit(
-            account_id, cmd.ReleaseFunds(now_ms=0, block_id=withdrawal_id)
-        )
-        raise ApiError(
-            error_response(503, "UNAVAILABLE", "The request could not be recorded.")
-        ) from None
-    return json_response({"withdrawal": request_view(row)})
+    (event,) = outcome.events
+    assert isinstance(event, ev.DepositRequested | ev.WithdrawalRequested)
+    view: dict[str, Any] = {
+        "id": event.deposit_id if isinstance(event, ev.DepositRequested) else event.withdrawal_id,
+        "tradingAccountId": account_id,
+        "bankAccountId": command.bank_account_id,
+        "amount": paise_to_rupees(command.amount_paise),
+        "status": "PENDING",
+        "remarks": None,
+        "createdAt": iso_ms(event.at_ms),
+        "decidedAt": None,
+    }
+    if isinstance(command, cmd.RequestDeposit):
+        view["reference"] = command.reference
+    return json_response({name: view})

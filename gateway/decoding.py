@@ -70,10 +70,20 @@ def decode_tagged(raw: bytes, schema: Any) -> Any:
 
 def convert_query(query: dict[str, Any], schema: type[T]) -> T:
     """Validate query parameters (strings) into ``schema``."""
+    for name, value in query.items():
+        # PostgreSQL text cannot hold NUL: refused here, not as a 500 from the query using it.
+        if isinstance(value, str) and "\x00" in value:
+            raise validation_failure(f"$.{name}", "must not contain NUL characters")
     try:
-        return msgspec.convert(query, schema, strict=False)
+        result = msgspec.convert(query, schema, strict=False)
     except msgspec.ValidationError as error:
         raise validation_failure(*_path_and_message(error)) from None
+    # Lax conversion reads the text "null" as None for an optional field: a value that was
+    # sent must mean something, so None from a parameter present in the query is refused.
+    for field in msgspec.structs.fields(schema):  # type: ignore[arg-type]
+        if field.encode_name in query and getattr(result, field.name) is None:
+            raise validation_failure(f"$.{field.encode_name}", "must not be null")
+    return result
 
 
 def field_failure(error: FieldError) -> InvalidRequestError:

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from gateway.bridge import EngineTimeoutError
-from gateway.errors import ApiError, error_response
+from gateway.bridge import EngineTimeoutError, OutcomeUnknownError
+from gateway.errors import ApiError, error_response, outcome_unknown
 from gateway.keys import DB
 from persistence.journal import is_transient
 
@@ -37,14 +37,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as error:
         return error.response
+    except OutcomeUnknownError:
+        logger.warning("engine did not confirm %s %s in time", request.method, request.path)
+        return outcome_unknown()
     except EngineTimeoutError:
         logger.warning("engine did not answer %s %s in time", request.method, request.path)
-        return unavailable("The engine did not answer in time; the outcome is unknown.")
+        return unavailable("The engine did not answer in time; nothing was changed.")
     except web.HTTPException as error:
         if error.status == 404:
             return error_response(404, "NOT_FOUND", "No such route.")
         if error.status == 405:
-            return error_response(405, "METHOD_NOT_ALLOWED", "Method not allowed on this route.")
+            # RFC 9110: a 405 lists the methods the route does take.
+            allow = {"Allow": error.headers.get("Allow", "")}
+            return error_response(
+                405, "METHOD_NOT_ALLOWED", "Method not allowed on this route.", headers=allow
+            )
+        if error.status == 413:  # aiohttp's client_max_size, hit while reading the body
+            return error_response(413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
         raise
     except ConnectionResetError:
         raise  # the client went away mid-request: nothing to answer, nothing wrong here

@@ -26,6 +26,7 @@ REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.INSUFFICIENT_HOLDINGS: 422,
     Rejection.INSUFFICIENT_FUNDS: 422,
     Rejection.INVALID_AMOUNT: 422,
+    Rejection.BLOCK_OWNED_BY_WITHDRAWAL: 409,
 }
 
 
@@ -54,6 +55,18 @@ def error_response(
 def validation_error(path: str, message: str) -> web.Response:
     return error_response(
         400, "VALIDATION_ERROR", "The request is not valid.", [{"path": path, "message": message}]
+    )
+
+
+def outcome_unknown() -> web.Response:
+    """503 for a request that reached the engine and was not confirmed: it may or may not have
+    been carried out. Retrying it with the same ``clientOrderId`` or ``idempotencyKey`` (or
+    the same decision) answers what happened; without one, read the resource first."""
+    return error_response(
+        503,
+        "OUTCOME_UNKNOWN",
+        "The request was submitted but its outcome is not confirmed; retry it with the same"
+        " key, or read the resource, to learn what happened.",
     )
 
 

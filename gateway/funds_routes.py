@@ -63,40 +63,34 @@ async def account_exists(request: web.Request, account_id: str) -> bool:
 async def operation_result(
     request: web.Request, account_id: str, outcome: Outcome
 ) -> dict[str, Any]:
-    """``{funds, transaction}`` after a fund operation.
-
-    With commit durability the ledger row is already written and is returned as stored; with
-    async durability it may not be yet, so the entry is described from the event itself.
-    """
+    """``{funds, transaction}`` after a fund operation, built from the outcome itself (and the
+    account's funds in memory): never re-read from the database, so a reply cannot contradict
+    what was committed."""
     funds = await funds_of(request, account_id)
-    transaction: dict[str, Any] | None = None
-    if request.app[CONFIG].journal.durability == "commit":
-        row = await request.app[DB].pool.fetchrow(
-            "SELECT * FROM transactions"
-            " WHERE trading_account_id = $1 AND balance_after_paise IS NOT NULL"
-            " ORDER BY account_seq DESC, leg DESC LIMIT 1",
-            account_id,
-        )
-        transaction = None if row is None else transaction_view(row)
-    if transaction is None and outcome.events:
-        transaction = pending_transaction_view(account_id, outcome.events[-1], funds)
+    event = outcome.events[-1]
+    account_seq = outcome.first_seq + len(outcome.events) - 1
+    cash = isinstance(event, ev.FundsCredited | ev.FundsDebited)
+    amount = getattr(event, "amount_paise", 0)
+    signed = -amount if isinstance(event, ev.FundsDebited | ev.FundsReleased) else amount
+    after = paise_to_rupees(outcome.balance_paise) if cash else funds["blockedMargin"]
+    transaction = ledger_entry_view(account_id, event, account_seq, signed, after)
     return {"funds": funds, "transaction": transaction}
 
 
-def pending_transaction_view(
-    account_id: str, event: ev.AccountEvent, funds: dict[str, Any]
+def ledger_entry_view(
+    account_id: str, event: ev.AccountEvent, account_seq: int, amount_paise: int, after: Any
 ) -> dict[str, Any]:
-    """A ledger entry not yet journaled (async durability), described from its event."""
-    amount = getattr(event, "amount_paise", 0)
+    """The ledger entry an event wrote, described from the event (``accountSeq`` names it)."""
     cash = isinstance(event, ev.FundsCredited | ev.FundsDebited)
     return {
         "id": None,
+        "accountSeq": account_seq,
         "tradingAccountId": account_id,
         "book": "CASH" if cash else "BLOCKED",
         "kind": getattr(event, "kind", type(event).__name__),
-        "amount": paise_to_rupees(-amount if isinstance(event, ev.FundsDebited) else amount),
-        "balanceAfter": funds["balance"] if cash else funds["blockedMargin"],
-        "reference": getattr(event, "reference", ""),
+        "amount": paise_to_rupees(amount_paise),
+        "balanceAfter": after,
+        "reference": getattr(event, "reference", "") or getattr(event, "block_id", ""),
         "description": type(event).__name__,
         "createdAt": iso_ms(event.at_ms),
     }
@@ -105,6 +99,7 @@ def pending_transaction_view(
 def transaction_view(row: Any) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
+        "accountSeq": row["account_seq"],
         "tradingAccountId": row["trading_account_id"],
         "book": row["book"],
         "kind": row["kind"],

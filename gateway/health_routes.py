@@ -1,4 +1,4 @@
-"""Health checks: a cheap liveness answer and a detailed view of each part."""
+"""Health checks: a cheap public liveness answer, and a detailed view of each part for admins."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aiohttp import web
 
 from engine.pushed_quotes import PushedQuoteSource
 from engine.trading_engine import TradingEngine
+from gateway.admin_routes import require_admin
 from gateway.errors import json_response
 from gateway.keys import DB, ENGINE, JOURNAL, RECOVERY
 from gateway.views import iso_ms
@@ -84,13 +85,18 @@ def _live_feed(engine: TradingEngine) -> dict[str, Any]:
 
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
+    """Public liveness: 200, or 503 naming the failing parts (``journal`` when writes cannot
+    commit, ``database`` when PostgreSQL does not answer within a second), nothing more."""
     checks = _checks(request)
-    healthy = all(c["status"] != "unhealthy" for c in checks.values())
-    payload = {
-        "status": "healthy" if healthy else "unhealthy",
+    checks["database"] = await database_check(request)
+    failing = sorted(name for name, check in checks.items() if check["status"] == "unhealthy")
+    payload: dict[str, Any] = {
+        "status": "unhealthy" if failing else "healthy",
         "timestamp": iso_ms(time.time_ns() // 1_000_000),
     }
-    return json_response(payload, status=200 if healthy else 503)
+    if failing:
+        payload["failing"] = failing
+    return json_response(payload, status=503 if failing else 200)
 
 
 async def database_check(request: web.Request) -> dict[str, Any]:
@@ -105,8 +111,18 @@ async def database_check(request: web.Request) -> dict[str, Any]:
 
 @routes.get("/api/health/detailed")
 async def health_detailed(request: web.Request) -> web.Response:
+    require_admin(request)  # process, account and counter details are the operator's
     checks = _checks(request)
     checks["database"] = await database_check(request)
+    supervisor = request.app[DB].supervisor
+    if supervisor is not None:  # the embedded server this process restarts when it dies
+        stats = supervisor.stats
+        checks["database"]["embedded"] = {
+            "restarting": supervisor.down,
+            "deaths": stats.deaths,
+            "restarts": stats.restarts,
+            "lastRestartMs": round(stats.last_restart_ms, 1),
+        }
     statuses = {c["status"] for c in checks.values()}
     status = (
         "unhealthy"

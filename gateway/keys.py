@@ -8,6 +8,8 @@ from engine.config import Config
 from engine.trading_engine import TradingEngine
 from gateway.bridge import EngineBridge
 from gateway.database import Database
+from gateway.metrics_listener import MetricsListener
+from gateway.passwords import PasswordHasher
 from gateway.performance import PerformanceMonitor
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
@@ -20,6 +22,7 @@ CONFIG = web.AppKey("config", Config)
 ENGINE = web.AppKey("engine", TradingEngine)
 BRIDGE = web.AppKey("bridge", EngineBridge)
 LIMITER = web.AppKey("limiter", RateLimiter)
+HASHER = web.AppKey("hasher", PasswordHasher)
 SESSIONS = web.AppKey("sessions", SessionStore)
 USERS = web.AppKey("users", UserStore)
 DB = web.AppKey("db", Database)
@@ -27,3 +30,4 @@ JOURNAL = web.AppKey("journal", PersistenceActor)
 HUB = web.AppKey("hub", WebSocketHub)
 PERFORMANCE = web.AppKey("performance", PerformanceMonitor)
 RECOVERY = web.AppKey("recovery", RecoveryReport)
+METRICS_LISTENER = web.AppKey("metrics_listener", MetricsListener)

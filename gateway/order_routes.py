@@ -19,7 +19,13 @@ from engine.trading_engine import TradingEngine
 from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
 from gateway.error_middleware import unavailable
-from gateway.errors import ApiError, error_response, json_response, rejection_response
+from gateway.errors import (
+    ApiError,
+    error_response,
+    json_response,
+    outcome_unknown,
+    rejection_response,
+)
 from gateway.keys import BRIDGE, DB, ENGINE, USERS
 from gateway.ownership import (
     check_body_user,
@@ -118,8 +124,10 @@ async def order_from_request(
 
 
 def check_outcome(outcome: Outcome) -> None:
+    """503 when the engine did not carry the request out: ``UNAVAILABLE`` when nothing was
+    applied (a retry is safe), ``OUTCOME_UNKNOWN`` when it was applied and not journaled."""
     if outcome.unavailable:
-        raise ApiError(unavailable())
+        raise ApiError(outcome_unknown() if outcome.events else unavailable())
 
 
 def stamped_for_preview(engine: TradingEngine, command: cmd.PlaceOrder) -> cmd.PlaceOrder:

@@ -7,22 +7,34 @@ added meanwhile never shift a page, as an offset would.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from gateway.decoding import validation_failure
 
+# Exactly what page_of writes: anything looser (an offset, no zone, a six-digit year) could name
+# a time PostgreSQL or asyncpg cannot represent and fail as a 500 instead of a 400.
+CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_CURSOR = re.compile(
+    r"(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)~(?P<id>[^\x00]+)", re.ASCII
+)
+_NOT_OURS = "not a cursor this server issued"
+
 
 def decode_cursor(cursor: str | None) -> tuple[datetime | None, str]:
     """The (time, id) a cursor names, (None, "") for the first page; 400 if it is not ours."""
     if not cursor:
         return None, ""
+    match = _CURSOR.fullmatch(cursor)
+    if match is None:
+        raise validation_failure("$.cursor", _NOT_OURS)
     try:
-        stamp, _, row_id = cursor.partition("~")
-        return datetime.fromisoformat(stamp), row_id
-    except ValueError:
-        raise validation_failure("$.cursor", "not a cursor this server issued") from None
+        stamp = datetime.strptime(match["stamp"], CURSOR_FORMAT).replace(tzinfo=UTC)
+    except ValueError:  # the right shape but no such day or time (02-30, 25:00)
+        raise validation_failure("$.cursor", _NOT_OURS) from None
+    return stamp, match["id"]
 
 
 def page_of(rows: Sequence[Any], limit: int) -> tuple[Sequence[Any], str | None]:
@@ -32,5 +44,5 @@ def page_of(rows: Sequence[Any], limit: int) -> tuple[Sequence[Any], str | None]
         return page, None
     last = page[-1]
     # UTC with a "Z", so the cursor needs no escaping in a query string ("+" would).
-    stamp = last["created_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = last["created_at"].astimezone(UTC).strftime(CURSOR_FORMAT)
     return page, f"{stamp}~{last['id']}"

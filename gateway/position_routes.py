@@ -25,6 +25,7 @@ from gateway.ownership import (
 )
 from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
 from gateway.views import order_row_view, position_row_view, position_view
+from persistence.projection import at
 
 routes = web.RouteTableDef()
 
@@ -85,19 +86,65 @@ async def close_position(request: web.Request) -> web.Response:
         raise rejected(outcome.rejection)
     fill = next(e for e in outcome.events if isinstance(e, ev.OrderFilled))
     exit_order = next(e for e in outcome.events if isinstance(e, ev.OrderAccepted))
-    pool = request.app[DB].pool
+    # Built from the committed events, never re-read: the answer is what was journaled.
     master = request.app[ENGINE].master
-    position_row = await pool.fetchrow("SELECT * FROM positions WHERE id = $1", body.position_id)
-    order_row = await pool.fetchrow("SELECT * FROM orders WHERE id = $1", exit_order.order_id)
     return json_response(
         {
-            "position": position_row_view(position_row, master) if position_row else None,
-            "exitOrder": order_row_view(order_row, master)
-            if order_row
-            else {"id": exit_order.order_id},
+            "position": position_row_view(closed_row(account_id, position, fill), master),
+            "exitOrder": order_row_view(exit_order_row(account_id, exit_order, fill), master),
             "realizedPnl": paise_to_rupees(fill.realized_pnl_paise),
         }
     )
+
+
+def closed_row(account_id: str, position: Position, fill: ev.OrderFilled) -> dict[str, Any]:
+    """The ``positions`` row a close leaves, as its projection writes it."""
+    closed_at = at(fill.at_ms)
+    return {
+        "id": position.position_id,
+        "trading_account_id": account_id,
+        "instrument_id": position.instrument_id,
+        "product": position.product.value,
+        "quantity": fill.position_quantity,
+        "average_price_paise": 0,
+        "realized_pnl_paise": position.realized_pnl_paise + fill.realized_pnl_paise,
+        "margin_paise": fill.position_margin_paise,
+        "stop_loss_paise": position.stop_loss_paise,
+        "target_paise": position.target_paise,
+        "status": "CLOSED" if fill.position_quantity == 0 else "OPEN",
+        "opened_at": at(position.opened_ms),
+        "closed_at": closed_at if fill.position_quantity == 0 else None,
+    }
+
+
+def exit_order_row(
+    account_id: str, accepted: ev.OrderAccepted, fill: ev.OrderFilled
+) -> dict[str, Any]:
+    """The ``orders`` row of a close's exit order (accepted and filled in one decision)."""
+    done = at(fill.at_ms)
+    return {
+        "id": accepted.order_id,
+        "client_order_id": None,
+        "trading_account_id": account_id,
+        "instrument_id": accepted.instrument_id,
+        "product": accepted.product.value,
+        "order_type": accepted.order_type.value,
+        "side": accepted.side.value,
+        "validity": accepted.validity.value,
+        "quantity": accepted.quantity,
+        "filled_quantity": fill.quantity,
+        "price_paise": 0,
+        "trigger_paise": 0,
+        "average_price_paise": fill.price_paise,
+        "status": fill.status_after.value,
+        "rejection_reason": None,
+        "cancel_reason": None,
+        "margin_blocked_paise": 0,
+        "charges_paise": fill.charges_paise,
+        "created_at": at(accepted.at_ms),
+        "updated_at": done,
+        "executed_at": done,
+    }
 
 
 @routes.patch("/api/trading/positions")

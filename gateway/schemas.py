@@ -18,7 +18,10 @@ CONTROL = r"\x00-\x1f\x7f"
 NO_CONTROL = rf"^[^{CONTROL}]+$"
 # Free text may span lines and hold tabs, nothing else below 0x20.
 TEXT_CHARACTERS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-_EMAIL_CHAR = rf"[^@\s{CONTROL}]"
+# Whitespace spelled out: \s means other characters in Python (U+0085) than in the ECMA-262
+# regular expressions of JSON Schema (U+FEFF), and a client checks the same pattern as we do.
+WHITESPACE = r" \t\n\v\f\r\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_EMAIL_CHAR = rf"[^@{WHITESPACE}{CONTROL}]"
 EMAIL = rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}{{1,190}}\.{_EMAIL_CHAR}{{1,63}}$"
 # What a value failing each pattern is told (instead of the regular expression).
 PATTERN_MESSAGES = {
@@ -33,8 +36,11 @@ Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_CONTROL)]
 Quantity = Annotated[int, msgspec.Meta(gt=0, le=10_000_000)]
 # JSON numbers decode to floats; repr() gives back the shortest decimal that round-trips, which
-# is the text the client sent, so Decimal(repr(x)) converts to paise exactly.
-Rupees = Annotated[float, msgspec.Meta(gt=0, le=1_000_000_000)]
+# is the text the client sent, so Decimal(repr(x)) converts to paise exactly. At most two
+# decimals is to_paise's check (a float modulo 0.01 is never exact), so multipleOf is only said.
+Rupees = Annotated[
+    float, msgspec.Meta(ge=0.01, le=1_000_000_000, extra_json_schema={"multipleOf": 0.01})
+]
 Text = Annotated[str, msgspec.Meta(max_length=500, pattern=TEXT_CHARACTERS)]
 
 OrderTypeName = Literal["MARKET", "LIMIT", "SL", "SL-M"]
@@ -194,11 +200,13 @@ class RequestDeposit(ConsoleAction, tag="REQUEST_DEPOSIT"):
     amount: Rupees
     bank_account_id: Id | None = None
     reference: Annotated[str, msgspec.Meta(max_length=100, pattern=TEXT_CHARACTERS)] = ""
+    idempotency_key: Id | None = None  # a retry with the same key answers the same request
 
 
 class RequestWithdrawal(ConsoleAction, tag="REQUEST_WITHDRAWAL"):
     amount: Rupees
     bank_account_id: Id
+    idempotency_key: Id | None = None
 
 
 ConsoleBody = (

@@ -3,6 +3,10 @@
 The raw token goes to the client once (cookie and/or bearer); the database keeps only its
 SHA-256, so a leaked table does not leak sessions. Lookups are cached for a few seconds to keep
 Postgres off the hot path of every request; logout evicts the cache entry at once.
+
+Whatever outlives a request (open websockets) registers in ``listeners`` to hear at once when
+this process ends a session, and asks :meth:`SessionStore.ended_among` for sessions ended
+elsewhere (another process, the database, the clock).
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from gateway.database import Database
 
@@ -20,6 +26,17 @@ TOKEN_BYTES = 32
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionEnd(StrEnum):
+    """Why a session stopped being live."""
+
+    LOGOUT = "LOGOUT"
+    REVOKED = "REVOKED"  # every other session of the user, after a password change; or elsewhere
+    EXPIRED = "EXPIRED"
+
+
+SessionListener = Callable[[Sequence[str], SessionEnd], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +65,7 @@ class SessionStore:
         self.ttl = timedelta(hours=ttl_hours)
         self.cache_s = cache_s
         self._cache: dict[str, tuple[float, SessionUser]] = {}
+        self.listeners: list[SessionListener] = []  # told (token hashes, why) as sessions end
 
     async def create(self, user_id: str) -> tuple[str, str, datetime]:
         """Start a session; return (token, csrf token, expiry)."""
@@ -99,11 +117,13 @@ class SessionStore:
         return user
 
     async def revoke(self, hashed: str) -> None:
+        """End one session (logout)."""
         self._cache.pop(hashed, None)
         await self.db.pool.execute(
             "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
             hashed,
         )
+        self._tell([hashed], SessionEnd.LOGOUT)
 
     async def revoke_all_for(self, user_id: str, keep: str | None = None) -> None:
         """Revoke every session of a user but ``keep`` (after a password change)."""
@@ -113,5 +133,31 @@ class SessionStore:
             user_id,
             keep,
         )
-        for row in rows:
-            self._cache.pop(row["token_hash"], None)
+        ended = [row["token_hash"] for row in rows]
+        for hashed in ended:
+            self._cache.pop(hashed, None)
+        self._tell(ended, SessionEnd.REVOKED)
+
+    async def ended_among(self, hashes: Sequence[str]) -> dict[str, SessionEnd]:
+        """Which of these sessions are no longer live, and why (from Postgres, not the cache)."""
+        rows = await self.db.pool.fetch(
+            "SELECT token_hash, revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired"
+            " FROM sessions WHERE token_hash = ANY($1::text[])",
+            list(hashes),
+        )
+        found = {row["token_hash"]: row for row in rows}
+        ended: dict[str, SessionEnd] = {}
+        for hashed in hashes:
+            row = found.get(hashed)
+            if row is None or row["revoked"]:  # a deleted row (user removed) counts as revoked
+                ended[hashed] = SessionEnd.REVOKED
+            elif row["expired"]:
+                ended[hashed] = SessionEnd.EXPIRED
+        for hashed in ended:
+            self._cache.pop(hashed, None)
+        return ended
+
+    def _tell(self, hashes: Sequence[str], reason: SessionEnd) -> None:
+        if hashes:
+            for listener in self.listeners:
+                listener(hashes, reason)

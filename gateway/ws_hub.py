@@ -4,6 +4,11 @@ own order, position and funds changes as they happen.
 Producers live on other threads (the market actor, account actors); they hand work to the
 event loop with ``call_soon_threadsafe``. Each client has a bounded send queue drained by its
 own task; a client whose queue is full is disconnected rather than allowed to grow memory.
+
+A socket lives no longer than its session: logout and revocation in this process close it at
+once (the session store tells the hub), expiry closes it on time (a timer per client), and a
+check every ``websocket.session_check_interval_s`` closes those whose session ended elsewhere.
+Connections (per user, per server) and subscriptions (per connection, per user) are capped.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,25 +25,57 @@ from aiohttp import WSCloseCode, web
 
 from engine import events as ev
 from engine.account import AccountState
+from engine.config import WebSocketConfig
 from engine.instruments import InstrumentMaster
 from engine.market_data import MarketData, MarketSnapshot
 from engine.money import paise_to_rupees
+from gateway.sessions import SessionEnd, SessionStore, SessionUser
 from gateway.views import funds_view, iso_ms, order_change, position_view, unrealized_paise
 
 logger = logging.getLogger(__name__)
 
+# Application close codes (4000-4999), after the HTTP status a request would get instead.
+SESSION_ENDED_CLOSE = 4401  # the session ended: sign in again before reconnecting
+LIMIT_CLOSE = 4429  # a connection cap refused the socket: retry later, or close another socket
+
+SESSION_ENDED_MESSAGES = {
+    SessionEnd.LOGOUT: "The session was signed out.",
+    SessionEnd.REVOKED: "The session was revoked (a password change or a sign-out elsewhere).",
+    SessionEnd.EXPIRED: "The session expired; sign in again.",
+}
+
+
+def error_frame(code: str, message: str, **details: Any) -> str:
+    """An error frame (API.md): ``{"type": "error", "data": {code, message, ...details}}``."""
+    data = {"code": code, "message": message} | details
+    return orjson.dumps({"type": "error", "data": data}).decode()
+
+
+def limit_frame(code: str, message: str, limit: str, value: int) -> str:
+    """An error frame naming the ``[websocket]`` limit that was reached and its value."""
+    return error_frame(code, message, limit=f"websocket.{limit}", max=value)
+
 
 class WsClient:
-    """One connected websocket and what it watches."""
+    """One connected websocket, the session it lives on, and what it watches."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, account_ids: frozenset[str], queue_max: int
+        self,
+        ws: web.WebSocketResponse,
+        session: SessionUser,
+        account_ids: frozenset[str],
+        queue_max: int,
     ) -> None:
         self.ws = ws
+        self.user_id = session.user_id
+        self.token_hash = session.token_hash
+        self.expires_at = session.expires_at
         self.account_ids = account_ids
         self.subscriptions: set[int] = set()
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_max)
-        self.dropped = False
+        self.ended = False
+        self.expiry: asyncio.TimerHandle | None = None
+        self._pump: asyncio.Task[None] | None = None
 
     def offer(self, message: bytes) -> bool:
         """Queue a message; False when the client is too slow (its queue is full)."""
@@ -46,67 +85,117 @@ class WsClient:
             return False
         return True
 
-    async def pump(self) -> None:
-        """Send queued messages until the socket closes."""
-        while True:
-            message = await self.queue.get()
-            await self.ws.send_str(message.decode())  # JSON goes out as text frames
+    def start_pump(self) -> None:
+        """Start sending queued messages, until :meth:`stop_pump` or the socket closes."""
+        self._pump = asyncio.create_task(self._send_queued())
+
+    async def stop_pump(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    async def _send_queued(self) -> None:
+        with contextlib.suppress(ConnectionError):  # the socket closed under us: nothing to send
+            while True:
+                message = await self.queue.get()
+                await self.ws.send_str(message.decode())  # JSON goes out as text frames
 
 
 class WebSocketHub:
-    """Fans quotes and account updates out to connected clients."""
+    """Fans quotes and account updates out to connected clients, within the configured caps."""
 
     def __init__(
-        self,
-        market: MarketData,
-        master: InstrumentMaster,
-        send_queue_max: int,
-        subscriptions_max: int,
+        self, market: MarketData, master: InstrumentMaster, limits: WebSocketConfig
     ) -> None:
         self.market = market
         self.master = master
-        self.send_queue_max = send_queue_max
-        self.subscriptions_max = subscriptions_max
+        self.limits = limits
+        self.subscriptions_max = limits.subscriptions_max
         self.clients: set[WsClient] = set()
         self._by_account: dict[str, set[WsClient]] = {}
+        self._by_user: dict[str, set[WsClient]] = {}
+        self._by_session: dict[str, set[WsClient]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing: set[asyncio.Future[Any]] = set()
+        self._sessions: SessionStore | None = None
+        self._session_checks: asyncio.Task[None] | None = None
         self.dropped_total = 0
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start on the server's loop (from inside it): deliveries, and the session checks."""
         self._loop = loop
+        if self._sessions is not None and self._session_checks is None:
+            self._session_checks = loop.create_task(self._check_sessions_forever())
+
+    def watch_sessions(self, sessions: SessionStore) -> None:
+        """Close each socket when its session ends: at once when this process ends it, and
+        within ``session_check_interval_s`` when it ends elsewhere (another process, the DB)."""
+        self._sessions = sessions
+        sessions.listeners.append(self.end_sessions)
 
     # -- clients ----------------------------------------------------------------------------
 
-    def register(self, client: WsClient) -> None:
+    def register(self, client: WsClient) -> str | None:
+        """Admit a client, or return the name of the connection cap it would pass (and admit
+        nothing). Call from the loop: the client's session expiry is timed on it."""
+        if len(self._by_user.get(client.user_id, ())) >= self.limits.connections_per_user_max:
+            return "connections_per_user_max"
+        if len(self.clients) >= self.limits.connections_max:
+            return "connections_max"
         self.clients.add(client)
+        self._by_user.setdefault(client.user_id, set()).add(client)
+        self._by_session.setdefault(client.token_hash, set()).add(client)
         for account_id in client.account_ids:
             self._by_account.setdefault(account_id, set()).add(client)
+        left_s = (client.expires_at - datetime.now(UTC)).total_seconds()
+        client.expiry = asyncio.get_running_loop().call_later(
+            max(left_s, 0), self.end_sessions, (client.token_hash,), SessionEnd.EXPIRED
+        )
+        return None
 
     def unregister(self, client: WsClient) -> None:
+        """Forget a client (again is harmless)."""
         self.clients.discard(client)
+        if client.expiry is not None:
+            client.expiry.cancel()
+        _discard(self._by_user, client.user_id, client)
+        _discard(self._by_session, client.token_hash, client)
         for account_id in client.account_ids:
-            watchers = self._by_account.get(account_id)
-            if watchers is not None:
-                watchers.discard(client)
-                if not watchers:
-                    del self._by_account[account_id]
+            _discard(self._by_account, account_id, client)
 
-    def subscribe(self, client: WsClient, ids: list[str]) -> tuple[list[str], list[str]]:
-        """Subscribe to instruments; return the ids that are unknown and those left out
-        because the client already has ``subscriptions_max``."""
-        unknown, left_out = [], []
+    def subscriptions_of_user(self, user_id: str) -> int:
+        return sum(len(client.subscriptions) for client in self._by_user.get(user_id, ()))
+
+    def subscribe(
+        self, client: WsClient, ids: list[str]
+    ) -> tuple[list[str], list[str], str | None]:
+        """Subscribe to instruments; return the ids that are unknown, those left out by a
+        subscription cap, and the name of the first cap that left one out."""
+        unknown: list[str] = []
+        left_out: list[str] = []
+        limit: str | None = None
+        user_total = self.subscriptions_of_user(client.user_id)
         for key in ids:
             index = self.master.index_of(key)
             if index is None:
                 unknown.append(key)
-            elif index in client.subscriptions:
                 continue
-            elif len(client.subscriptions) < self.subscriptions_max:
+            if index in client.subscriptions:
+                continue
+            over = None
+            if len(client.subscriptions) >= self.subscriptions_max:
+                over = "subscriptions_max"
+            elif user_total >= self.limits.subscriptions_per_user_max:
+                over = "subscriptions_per_user_max"
+            if over is None:
                 client.subscriptions.add(index)
+                user_total += 1
             else:
                 left_out.append(key)
-        return unknown, left_out
+                limit = limit or over
+        return unknown, left_out, limit
 
     def unsubscribe(self, client: WsClient, ids: list[str]) -> None:
         for key in ids:
@@ -115,22 +204,55 @@ class WebSocketHub:
                 client.subscriptions.discard(index)
 
     def _drop(self, client: WsClient) -> None:
-        if client.dropped:
+        if not client.ended:
+            self.dropped_total += 1
+            self._end(client, WSCloseCode.POLICY_VIOLATION, "slow consumer")
+
+    def _end(self, client: WsClient, code: int, reason: str, frame: str | None = None) -> None:
+        """Stop serving a client at once; then send ``frame`` (if any) and close with ``code``."""
+        if client.ended:
             return
-        client.dropped = True
-        self.dropped_total += 1
+        client.ended = True
         self.unregister(client)
-        closing = asyncio.ensure_future(
-            client.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"slow consumer")
-        )
+        closing = asyncio.ensure_future(_close(client, code, reason, frame))
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
 
     async def close_all(self) -> None:
+        if self._session_checks is not None:
+            self._session_checks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._session_checks
         for client in list(self.clients):
-            self.unregister(client)
-            with contextlib.suppress(Exception):
-                await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+            self._end(client, WSCloseCode.GOING_AWAY, "server shutdown")
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def end_sessions(self, hashes: Sequence[str], reason: SessionEnd) -> None:
+        """Tell every socket of these sessions why it ends, then close it (4401)."""
+        frame = error_frame("SESSION_ENDED", SESSION_ENDED_MESSAGES[reason], reason=reason.value)
+        for hashed in hashes:
+            for client in list(self._by_session.get(hashed, ())):
+                self._end(client, SESSION_ENDED_CLOSE, f"session ended: {reason.value}", frame)
+
+    async def check_sessions(self) -> None:
+        """Close the sockets whose session ended where this process could not see it."""
+        if self._sessions is None or not self._by_session:
+            return
+        ended = await self._sessions.ended_among(list(self._by_session))
+        for hashed, reason in ended.items():
+            self.end_sessions((hashed,), reason)
+
+    async def _check_sessions_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.session_check_interval_s)
+            try:
+                await self.check_sessions()
+            except Exception:
+                # A database outage must not disconnect everyone; logout and expiry in this
+                # process still close sockets, and the next check catches up.
+                logger.warning("websocket session check failed", exc_info=True)
 
     # -- quotes (market thread -> loop) -----------------------------------------------------
 
@@ -208,3 +330,19 @@ class WebSocketHub:
                 if not client.offer(message):
                     self._drop(client)
                     break
+
+
+def _discard(index: dict[str, set[WsClient]], key: str, client: WsClient) -> None:
+    clients = index.get(key)
+    if clients is not None:
+        clients.discard(client)
+        if not clients:
+            del index[key]
+
+
+async def _close(client: WsClient, code: int, reason: str, frame: str | None) -> None:
+    await client.stop_pump()  # nothing queued goes out after the frame that says why
+    if frame is not None:
+        with contextlib.suppress(ConnectionError):  # the peer may be gone already
+            await client.ws.send_str(frame)
+    await client.ws.close(code=code, message=reason.encode())

@@ -25,7 +25,8 @@ after the transaction holding the batch has committed. ``"async"``: it runs insi
 ``submit``, before the batch is even queued.
 
 Faults. Serialization failures, deadlocks, timeouts and lost connections are retried with
-exponential backoff; after ``journal.retries_max`` retries the actor is *degraded*:
+exponential backoff; after ``journal.retries_max`` retries, or at once when a write does not
+answer within ``journal.write_timeout_ms`` (a stalled database), the actor is *degraded*:
 ``accepting()`` turns False (callers refuse new writes), the failed group stays at the head
 of the queue with everything behind it, and retries continue (delay capped at
 ``retry_backoff_max_ms``) until the database answers; then all of it is flushed in order and
@@ -65,6 +66,7 @@ DURABILITY_MODES = ("commit", "async")
 # connections), operator intervention (admin shutdown, crash recovery, statement timeout).
 _RETRY_CLASSES = ("08", "53", "57")
 _RETRY_STATES = ("40001", "40P01")  # serialization failure, deadlock detected
+UNWRITTEN_NAMED_MAX = 50  # accounts named in the log line of a stop that drops batches
 
 Item = tuple[EventBatch, OnDurable | None]
 
@@ -130,6 +132,7 @@ class PersistenceActor:
         self._thread: threading.Thread | None = None
         self._conn: Any = None
         self._mirrors: dict[str, AccountState] = {}
+        self._writing: list[Item] = []  # the group being written (settled: a prefix of it)
         self._quarantined: set[str] = set()
 
     # -- EventSink --------------------------------------------------------------------------
@@ -213,11 +216,20 @@ class PersistenceActor:
         with self._lock:
             self._loop = loop
 
-    async def stop_in_running_loop(self, timeout_s: float = 30.0) -> None:
-        """:meth:`stop` for a writer started with :meth:`start_in_running_loop`."""
+    async def stop_in_running_loop(self, timeout_s: float | None = None) -> None:
+        """:meth:`stop` for a writer started with :meth:`start_in_running_loop`; waits
+        ``journal.stop_timeout_ms`` unless told otherwise.
+
+        The writer keeps retrying meanwhile, so a database that comes back in time (the
+        embedded one is restarted by its supervisor) still gets everything. What is unwritten
+        at the deadline was never acknowledged (``durability = "commit"``): it is logged and
+        dropped, and a restart recovers each account from what its journal holds.
+        """
         task, wake = self._task, self._wake
         if task is None or wake is None:
             return
+        if timeout_s is None:
+            timeout_s = self.config.stop_timeout_ms / 1000
         with self._lock:
             self._stopping = True
         wake.set()
@@ -231,8 +243,33 @@ class PersistenceActor:
         await self._close_connection()
         with self._lock:
             self._loop = None
-        if self._inbox:
-            logger.error("%s stopped with %d batches unwritten", self.name, len(self._inbox))
+        self._log_unwritten()
+
+    def _log_unwritten(self) -> None:
+        """Name what a stop drops: the group being written (its unsettled tail) and the queue."""
+        with self._lock:
+            unsettled = self._submitted - self._settled
+            queued = list(self._inbox)
+        if unsettled <= 0:
+            return
+        in_flight = self._writing[len(self._writing) - (unsettled - len(queued)) :]
+        ranges: dict[str, tuple[int, int]] = {}
+        for batch, _ in in_flight + queued:
+            last_seq = batch.first_seq + len(batch.events) - 1
+            first, last = ranges.get(batch.account_id, (batch.first_seq, last_seq))
+            ranges[batch.account_id] = (min(first, batch.first_seq), max(last, last_seq))
+        named = [f"{a}@{f}..{t}" for a, (f, t) in list(ranges.items())[:UNWRITTEN_NAMED_MAX]]
+        logger.error(
+            "%s stopped with %d batches unwritten, never acknowledged (%d in flight, maybe"
+            " committed; %d queued) over %d accounts: %s%s",
+            self.name,
+            unsettled,
+            len(in_flight),
+            len(queued),
+            len(ranges),
+            ", ".join(named),
+            " ..." if len(ranges) > len(named) else "",
+        )
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until every batch submitted so far is written (or failed); False on timeout."""
@@ -276,7 +313,9 @@ class PersistenceActor:
             await self._wake.wait()
             self._wake.clear()
             while group := self._take_group():
+                self._writing = group  # for a stop's report of what it drops
                 await self._write_with_retry(group)
+                self._writing = []
             with self._lock:
                 if self._stopping and not self._inbox:
                     return
@@ -313,7 +352,10 @@ class PersistenceActor:
                 attempt += 1
                 self.stats.retries += 1
                 await self._close_connection()
-                if attempt > self.config.retries_max and self._healthy:
+                # A write that did not answer in time means a stalled database: degrade at
+                # once rather than after several more stalls.
+                stalled = isinstance(exc, TimeoutError)
+                if (stalled or attempt > self.config.retries_max) and self._healthy:
                     self._healthy = False
                     self.stats.outages += 1
                     logger.error("%s: database unavailable, holding writes: %r", self.name, exc)
@@ -375,8 +417,9 @@ class PersistenceActor:
                     duplicates += 1
                 for account_seq, event in fresh:
                     project(state, account_seq, event, rows)
-            # One statement, its own transaction (see persistence.writer).
-            inserted = await write_rows(conn, rows)
+            # One statement, its own transaction (see persistence.writer), bounded on this
+            # side too: a stalled backend never answers, whatever its statement_timeout says.
+            inserted = await write_rows(conn, rows, self.config.write_timeout_ms / 1000)
         except BaseException:
             for account_id in touched:
                 self._mirrors.pop(account_id, None)

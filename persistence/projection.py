@@ -24,6 +24,7 @@ from engine.enums import OrderStatus
 from engine.orders import Order
 from engine.positions import Position
 from engine.sink import EventBatch
+from persistence.request_rows import project_request
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # ``at`` runs ~6 times per projected event, mostly on the event's own instant: a small cache
@@ -71,6 +72,9 @@ class Rows:
     accounts: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     ledger: list[tuple[Any, ...]] = field(default_factory=list)
     logs: list[tuple[Any, ...]] = field(default_factory=list)
+    deposits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    withdrawals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fund_operations: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def new_events(state: AccountState, batch: EventBatch) -> list[tuple[int, ev.AccountEvent]]:
@@ -111,6 +115,7 @@ def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows:
         rows=rows,
     )
     _log_rows(state, account_seq, event, payload, rows)
+    project_request(state, account_seq, event, when, rows)
     rows.accounts[account_id] = (
         account_id,
         state.seq,
@@ -315,24 +320,29 @@ def _holding_and_block_rows(
             cost,
             when,
         )
-    if isinstance(event, ev.FundsBlocked):
-        key = (account_id, event.block_id)
-        rows.fund_blocks[key] = (
+    if isinstance(event, ev.FundsBlocked | ev.WithdrawalRequested):
+        block_id, kind = (
+            (event.block_id, event.kind)
+            if isinstance(event, ev.FundsBlocked)
+            else (event.withdrawal_id, "WITHDRAWAL")
+        )
+        rows.fund_blocks[(account_id, block_id)] = (
             account_id,
-            event.block_id,
+            block_id,
             event.amount_paise,
-            event.kind,
+            kind,
             "BLOCKED",
             when,
             None,
         )
-    elif isinstance(event, ev.FundsReleased):
-        key = (account_id, event.block_id)
+    elif isinstance(event, ev.FundsReleased | ev.WithdrawalDecided):
+        block_id = event.block_id if isinstance(event, ev.FundsReleased) else event.withdrawal_id
+        key = (account_id, block_id)
         earlier = rows.fund_blocks.get(key)
         kind, created = ("", when) if earlier is None else (earlier[3], earlier[5])
         rows.fund_blocks[key] = (
             account_id,
-            event.block_id,
+            block_id,
             event.amount_paise,
             kind,
             "RELEASED",
@@ -350,6 +360,10 @@ def _cash_legs(event: ev.AccountEvent) -> list[tuple[str, str, int, str]]:
         return [(EXTERNAL, event.kind, event.amount_paise, event.reference)]
     if isinstance(event, ev.FundsDebited):
         return [(EXTERNAL, event.kind, -event.amount_paise, event.reference)]
+    if isinstance(event, ev.DepositDecided) and event.approved:
+        return [(EXTERNAL, "DEPOSIT", event.amount_paise, event.deposit_id)]
+    if isinstance(event, ev.WithdrawalDecided) and event.approved:
+        return [(EXTERNAL, "WITHDRAWAL", -event.amount_paise, event.withdrawal_id)]
     if isinstance(event, ev.OrderFilled):
         legs = [
             (MARKET, "PNL", event.realized_pnl_paise, event.order_id),
@@ -361,7 +375,9 @@ def _cash_legs(event: ev.AccountEvent) -> list[tuple[str, str, int, str]]:
 
 
 def _block_kind(event: ev.AccountEvent, delta: int) -> str:
-    if isinstance(event, ev.FundsBlocked | ev.FundsReleased):
+    if isinstance(
+        event, ev.FundsBlocked | ev.FundsReleased | ev.WithdrawalRequested | ev.WithdrawalDecided
+    ):
         return "FUNDS_BLOCK" if delta > 0 else "FUNDS_RELEASE"
     return "MARGIN_BLOCK" if delta > 0 else "MARGIN_RELEASE"
 
@@ -422,7 +438,11 @@ def _ledger_rows(
     assert balance == state.balance_paise, f"cash legs of {event!r} miss the balance change"
     delta = state.blocked_paise - blocked_before
     if delta:
-        reference = str(getattr(event, "order_id", "") or getattr(event, "block_id", ""))
+        reference = str(
+            getattr(event, "order_id", "")
+            or getattr(event, "block_id", "")
+            or getattr(event, "withdrawal_id", "")
+        )
         kind = _block_kind(event, delta)
         legs(
             leg,
@@ -464,6 +484,14 @@ def _log_entry(event: ev.AccountEvent) -> tuple[str, str, str] | None:
         return "FUNDS", "INFO", "funds released"
     if isinstance(event, ev.HoldingsSettled):
         return "POSITION", "INFO", "positions settled to holdings"
+    if isinstance(event, ev.DepositRequested):
+        return "FUNDS", "INFO", "deposit requested"
+    if isinstance(event, ev.DepositDecided):
+        return "FUNDS", "INFO", "deposit approved" if event.approved else "deposit rejected"
+    if isinstance(event, ev.WithdrawalRequested):
+        return "FUNDS", "INFO", "withdrawal requested"
+    if isinstance(event, ev.WithdrawalDecided):
+        return "FUNDS", "INFO", "withdrawal approved" if event.approved else "withdrawal rejected"
     return None
 
 

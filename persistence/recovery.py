@@ -14,7 +14,13 @@ from typing import Any
 
 import msgspec
 
-from engine.account import AccountState, apply, position_key, state_fingerprint
+from engine.account import (
+    AccountState,
+    FundOperation,
+    apply,
+    position_key,
+    state_fingerprint,
+)
 from engine.enums import OrderStatus, OrderType, Product, Side, Validity
 from engine.events import decode_event
 from engine.orders import Order
@@ -113,7 +119,37 @@ async def rebuild_from_projections(conn: Any, account_id: str) -> AccountState |
         account_id,
     )
     state.fund_blocks = {row["id"]: row["amount_paise"] for row in blocks}
+    await _load_requests(conn, state)
     return state
+
+
+async def _load_requests(conn: Any, state: AccountState) -> None:
+    """Pending journaled requests and keyed admin adjustments, as the account holds them."""
+    account_id = state.account_id
+    for table, pending in (
+        ("deposits", state.pending_deposits),
+        ("withdrawals", state.pending_withdrawals),
+    ):
+        rows = await conn.fetch(
+            f"SELECT id, amount_paise FROM {table}"  # table is one of two literals above
+            " WHERE trading_account_id = $1 AND status = 'PENDING' AND journaled",
+            account_id,
+        )
+        pending.update((row["id"], row["amount_paise"]) for row in rows)
+    operations = await conn.fetch(
+        "SELECT * FROM admin_fund_operations"
+        " WHERE trading_account_id = $1 AND account_seq IS NOT NULL ORDER BY account_seq",
+        account_id,
+    )
+    for row in operations:
+        state.fund_operations[row["idempotency_key"]] = FundOperation(
+            operation=row["operation"],
+            amount_paise=row["amount_paise"],
+            operator_id=row["admin_user_id"],
+            balance_after_paise=row["balance_after_paise"],
+            account_seq=row["account_seq"],
+            at_ms=ms_of(row["created_at"]),
+        )
 
 
 def _order(row: Any) -> Order:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from persistence.projection import Rows
+from persistence.request_rows import request_values
 
 INSERT_EVENTS = """
 INSERT INTO events (account_id, account_seq, type, payload, occurred_at)
@@ -161,6 +162,38 @@ ORDER BY n
 LOG_COLUMNS = """account text, seq bigint, category text, level text, message text,
     details jsonb, created timestamptz"""
 
+# Requests: a request event writes the whole row; a decision only its own columns.
+UPSERT_REQUEST = """
+INSERT INTO {table} (id, trading_account_id, bank_account_id, amount_paise, {extra}status,
+    remarks, created_at, decided_at, decided_by, journaled)
+SELECT id, account, bank, amount, {extra_value}status, remarks, created, decided, decided_by,
+    true
+FROM {{rows}}
+ORDER BY n
+ON CONFLICT (id) DO UPDATE SET
+    status = EXCLUDED.status, remarks = EXCLUDED.remarks, decided_at = EXCLUDED.decided_at,
+    decided_by = EXCLUDED.decided_by, journaled = true
+"""
+UPSERT_DEPOSITS = UPSERT_REQUEST.format(
+    table="deposits", extra="reference, ", extra_value="reference, "
+)
+UPSERT_WITHDRAWALS = UPSERT_REQUEST.format(
+    table="withdrawals", extra="block_id, ", extra_value="id, "
+)
+REQUEST_COLUMNS = """id text, account text, bank text, amount bigint, reference text,
+    status text, remarks text, created timestamptz, decided timestamptz, decided_by text"""
+
+INSERT_FUND_OPERATIONS = """
+INSERT INTO admin_fund_operations (idempotency_key, trading_account_id, operation, amount_paise,
+    admin_user_id, balance_after_paise, account_seq, created_at)
+SELECT key, account, operation, amount, operator, balance_after, seq, created
+FROM {rows}
+ORDER BY n
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+FUND_OPERATION_COLUMNS = """key text, account text, operation text, amount bigint,
+    operator text, balance_after bigint, seq bigint, created timestamptz"""
+
 # (CTE name, statement, its rows' columns): the statement's parameter is its place here.
 PARTS = (
     ("fresh", INSERT_EVENTS, EVENT_COLUMNS),
@@ -171,6 +204,9 @@ PARTS = (
     ("fund_blocks", UPSERT_FUND_BLOCKS, FUND_BLOCK_COLUMNS),
     ("ledger", INSERT_LEDGER, LEDGER_COLUMNS),
     ("logs", INSERT_LOGS, LOG_COLUMNS),
+    ("deposits", UPSERT_DEPOSITS, REQUEST_COLUMNS),
+    ("withdrawals", UPSERT_WITHDRAWALS, REQUEST_COLUMNS),
+    ("fund_operations", INSERT_FUND_OPERATIONS, FUND_OPERATION_COLUMNS),
 )
 
 
@@ -218,13 +254,18 @@ def group_arguments(rows: Rows) -> list[str]:
         list(rows.fund_blocks.values()),
         rows.ledger,
         rows.logs,
+        request_values(rows.deposits),
+        request_values(rows.withdrawals),
+        rows.fund_operations,
     )
     return [orjson.dumps(table).decode() for table in tables]
 
 
-async def write_rows(conn: Any, rows: Rows) -> int:
-    """Write ``rows`` on ``conn`` in one statement (its own transaction); return events added."""
+async def write_rows(conn: Any, rows: Rows, timeout_s: float | None = None) -> int:
+    """Write ``rows`` on ``conn`` in one statement (its own transaction); return events added.
+
+    Past ``timeout_s`` it raises ``TimeoutError`` (the connection is then unusable)."""
     if not rows.events:
         return 0
-    inserted: int = await conn.fetchval(WRITE_GROUP, *group_arguments(rows))
+    inserted: int = await conn.fetchval(WRITE_GROUP, *group_arguments(rows), timeout=timeout_s)
     return inserted

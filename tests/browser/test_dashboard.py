@@ -23,7 +23,7 @@ from tests.browser.conftest import LAUNCH_ARGS
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, e2e_config, running_server
 
 USER_EMAIL = "asha@paperdesk.test"
-USER_PASSWORD = "asha-password-1"
+USER_PASSWORD = "monsoon-ledger-7"  # the policy refuses one containing "asha"
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 10_000

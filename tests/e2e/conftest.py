@@ -15,13 +15,23 @@ from aiohttp import web
 from engine.config import Config, load_config, merge
 from engine.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, create_app
+from gateway.keys import METRICS_LISTENER
+from gateway.listener import start_listener
 from tests.integration.conftest import database, pg_server, template_database  # noqa: F401
 
 ADMIN_EMAIL = "admin@paperdesk.test"
-ADMIN_PASSWORD = "admin-password-1"
+ADMIN_PASSWORD = "kestrel-ledger-42"  # passes the policy: not common, no "admin" in it
 FAST: dict[str, Any] = {
     "execution": {"market_fill_delay_ms": 0},
     "market": {"jitter_interval_ms": 50},
+    "metrics": {"port": 0},  # any free port: several suites may run on this machine at once
+    # The suites register and sign in many users from 127.0.0.1; tests/e2e/test_auth_limits.py
+    # checks these limits at their defaults.
+    "rate_limits": {
+        "registrations_per_hour": 1_000_000,
+        "registrations_global_per_minute": 1_000_000,
+        "login_emails_per_client_per_15_minutes": 1_000_000,
+    },
 }
 
 
@@ -78,15 +88,29 @@ async def running_server(dsn: str, config: Config, master: InstrumentMaster) -> 
     app = create_app(config, master, dsn=dsn)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    site = await start_listener(runner, config, port=0)  # the CLI's listener, on a free port
+    base = f"http://127.0.0.1:{site.port}"
+    metrics_url = app[METRICS_LISTENER].url
+    if metrics_url is not None:
+        METRICS_URLS[base] = metrics_url
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base
     finally:
+        METRICS_URLS.pop(base, None)
         await runner.cleanup()
         os.environ.pop(ADMIN_EMAIL_ENV, None)
         os.environ.pop(ADMIN_PASSWORD_ENV, None)
+
+
+# Where each running server (by base URL) serves Prometheus metrics: its own listener.
+METRICS_URLS: dict[str, str] = {}
+
+
+async def scrape_metrics(session: aiohttp.ClientSession, base: str) -> str:
+    """The Prometheus text of the server at ``base``, from its metrics listener."""
+    async with session.get(METRICS_URLS[base]) as response:
+        assert response.status == 200, await response.text()
+        return await response.text()
 
 
 Scenario = Callable[[aiohttp.ClientSession, str], Awaitable[None]]

@@ -24,7 +24,9 @@ def test_errors_when_requests_are_bad_then_api_table_codes(
 
         user, account_id = await funded_user(session, base, "errors@paperdesk.test", 10_000)
         async with session.post(
-            base + "/api/trading/orders", data=b"{not json", headers=user.headers
+            base + "/api/trading/orders",
+            data=b"{not json",
+            headers=user.headers | {"Content-Type": "application/json"},
         ) as response:
             assert response.status == 400
             assert (await response.json())["error"]["code"] == "INVALID_JSON"

@@ -57,7 +57,11 @@ def test_console_and_admin_when_money_moves_then_funds_and_ledger_agree(
         status, body, _ = await admin.call(
             "POST", "/api/admin/deposits", {"depositId": deposit_id, "action": "APPROVE"}
         )
-        assert (status, body["error"]["code"]) == (409, "DUPLICATE")  # credited once only
+        assert (status, body["deposit"]["status"]) == (200, "APPROVED")  # a retry: same answer
+        status, body, _ = await admin.call(
+            "POST", "/api/admin/deposits", {"depositId": deposit_id, "action": "REJECT"}
+        )
+        assert (status, body["error"]["code"]) == (409, "DUPLICATE")  # decided once only
         _, funds, _ = await user.call("GET", "/api/trading/funds")
         assert funds["balance"] == 50_000
 
@@ -151,7 +155,7 @@ def test_console_and_admin_when_money_moves_then_funds_and_ledger_agree(
                 "newPassword": "new-password-9",
             },
         )
-        assert (status, body["error"]["details"][0]["path"]) == (400, "$.currentPassword")
+        assert (status, body["error"]["details"][0]["path"]) == (403, "$.currentPassword")
         status, body, _ = await user.call(
             "POST",
             "/api/console",

@@ -3,7 +3,8 @@
 Proves that quotes come back for ids in both forms with the documented fields and unknown ids
 left out, that ``mode=ltp`` trims the payload, that instrument search filters and bounds its
 results, that bad queries answer 400 VALIDATION_ERROR naming the field, and that health,
-detailed health and Prometheus metrics report the running engine.
+detailed health (for an admin) and Prometheus metrics (on their own listener) report the running
+engine.
 """
 
 from __future__ import annotations
@@ -14,11 +15,18 @@ import aiohttp
 
 from engine.config import load_config
 from engine.instruments import InstrumentMaster
-from tests.e2e.conftest import Scenario, run_scenario
+from tests.e2e.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    Client,
+    Scenario,
+    run_scenario,
+    scrape_metrics,
+)
 
 
 def run_against_server(master: InstrumentMaster, scenario: Scenario, dsn: str) -> None:
-    run_scenario(dsn, master, scenario, load_config())
+    run_scenario(dsn, master, scenario, load_config(metrics={"port": 0}))
 
 
 async def get_json(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
@@ -130,13 +138,14 @@ def test_health_and_metrics_when_engine_running_then_report_it(
     async def scenario(session: aiohttp.ClientSession, base: str) -> None:
         status, body = await get_json(session, f"{base}/api/health")
         assert (status, body["status"]) == (200, "healthy")
-        status, body = await get_json(session, f"{base}/api/health/detailed")
+        admin = Client(session, base)
+        await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        status, body, _ = await admin.call("GET", "/api/health/detailed")
         assert status == 200
         assert body["checks"]["marketData"]["status"] == "healthy"
         assert body["checks"]["database"]["status"] == "healthy"
         assert body["checks"]["actors"]["runtime"] == "pooled"
-        async with session.get(f"{base}/metrics") as response:
-            text = await response.text()
+        text = await scrape_metrics(session, base)
         assert "paperdesk_market_ticks_total" in text
         assert (
             'paperdesk_http_request_duration_seconds_count{method="GET",route="/api/health"' in text

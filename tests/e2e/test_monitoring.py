@@ -1,12 +1,13 @@
 """Monitoring over the real server: the admin performance monitor (summary, operation, slow,
-failed, clear; 403 for users) and the Prometheus metrics for orders, journal and websockets."""
+failed, clear; 403 for users) and the Prometheus metrics for orders, journal and websockets,
+scraped from the metrics listener."""
 
 from __future__ import annotations
 
 import aiohttp
 
 from engine.instruments import InstrumentMaster
-from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Client, run_scenario
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Client, run_scenario, scrape_metrics
 from tests.e2e.test_trading_journey import funded_user, order_body
 
 
@@ -47,8 +48,7 @@ def test_monitoring_when_admin_then_figures_per_operation(
         )
         assert status == 404
 
-        async with session.get(base + "/metrics") as response:
-            text = await response.text()
+        text = await scrape_metrics(session, base)
         assert 'paperdesk_orders_total{outcome="accepted"} 1.0' in text
         assert "paperdesk_journal_events_written_total" in text
         assert "paperdesk_journal_degraded 0.0" in text

@@ -12,7 +12,7 @@ import aiohttp
 import asyncpg
 
 from engine.instruments import InstrumentMaster
-from tests.e2e.conftest import e2e_config, running_server
+from tests.e2e.conftest import e2e_config, running_server, scrape_metrics
 from tests.e2e.test_trading_journey import funded_user, order_body
 
 
@@ -81,8 +81,7 @@ def test_price_tiers_when_no_live_quote_then_stored_then_request(
             )
             assert status == 200, body  # the stored LTP now gives a quote
             market_id = body["order"]["id"]
-            async with session.get(base + "/metrics") as response:
-                metrics = await response.text()
+            metrics = await scrape_metrics(session, base)
             assert 'paperdesk_price_resolutions_total{tier="STORED"}' in metrics
             assert 'paperdesk_price_resolutions_total{tier="REQUEST"}' not in metrics  # new process
 

@@ -212,9 +212,11 @@ def test_acknowledged_orders_when_server_restarts_then_recovered(
             assert (status, body["order"]["status"]) == (200, "CANCELLED")
             _, funds_final, _ = await user.call("GET", "/api/trading/funds")
             assert funds_final["blockedMargin"] == 0
+            admin = Client(session, base)  # detailed health is for admins
+            await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD)
 
             async def verified() -> bool:
-                _, health, _ = await user.call("GET", "/api/health/detailed")
+                _, health, _ = await admin.call("GET", "/api/health/detailed")
                 journal = health["checks"]["journal"]
                 assert journal["mismatchedAccounts"] == []
                 return bool(journal["verifiedAccounts"] >= 2)  # the user's and the admin's
@@ -248,6 +250,7 @@ def test_projection_when_tampered_then_start_up_check_reports_it(
             aiohttp.ClientSession() as session,
         ):
             client = Client(session, base)
+            await client.login(ADMIN_EMAIL, ADMIN_PASSWORD)  # detailed health is for admins
 
             async def reported() -> bool:
                 _, health, _ = await client.call("GET", "/api/health/detailed")

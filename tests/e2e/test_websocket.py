@@ -5,6 +5,7 @@ frames, and authentication like HTTP."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -24,6 +25,31 @@ async def next_of(
                 return message
 
     return await asyncio.wait_for(wait(), timeout_s)
+
+
+async def until_closed(
+    ws: aiohttp.ClientWebSocketResponse, timeout_s: float = 10
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Read until the server closes the socket; return the error frames and the close code."""
+
+    async def read() -> list[dict[str, Any]]:
+        errors: list[dict[str, Any]] = []
+        while True:
+            message = await ws.receive()
+            if message.type != aiohttp.WSMsgType.TEXT:
+                return errors
+            frame = json.loads(message.data)
+            if frame["type"] == "error":
+                errors.append(frame["data"])
+
+    errors = await asyncio.wait_for(read(), timeout_s)
+    return errors, ws.close_code
+
+
+async def answers_ping(ws: aiohttp.ClientWebSocketResponse) -> bool:
+    await ws.send_json({"op": "ping"})
+    pong = await next_of(ws, "pong", 5)
+    return bool(pong["type"] == "pong")
 
 
 def test_websocket_when_subscribed_and_trading_then_quotes_and_own_updates(
@@ -97,6 +123,7 @@ def test_websocket_when_subscriptions_past_the_cap_then_error_names_what_was_lef
             error = (await next_of(ws, "error"))["data"]
             assert error["code"] == "VALIDATION_ERROR"
             assert error["message"].endswith("not added: NSE:INFY")  # RELIANCE was already in
+            assert (error["limit"], error["max"]) == ("websocket.subscriptions_max", 2)
             await ws.send_json({"op": "subscribe", "instruments": ["NSE:INFY"] * 3})
             error = (await next_of(ws, "error"))["data"]
             assert error["message"] == "At most 2 instruments in one frame."

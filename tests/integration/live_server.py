@@ -38,7 +38,7 @@ from tests.integration.conftest import fetch
 from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
 ADMIN_EMAIL = "admin@paperdesk.test"
-ADMIN_PASSWORD = "admin-password-1"
+ADMIN_PASSWORD = "kestrel-ledger-42"
 USER_PASSWORD = "password-123"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30.0
@@ -52,10 +52,16 @@ market_fill_delay_ms = 0
 [market]
 jitter_interval_ms = 50
 
+[metrics]
+port = 0  # any free port: several servers (and suites) may run on this machine at once
+
 [rate_limits]
 orders_per_minute = 1000000
 login_per_15_minutes = 1000
 general_per_minute = 1000000
+registrations_per_hour = 1000000
+registrations_global_per_minute = 1000000
+login_emails_per_client_per_15_minutes = 1000000
 """
 
 INSTRUMENTS = ("NSE:RELIANCE", "NSE:INFY", "NSE:TCS")
@@ -79,9 +85,13 @@ def work_directory() -> Iterator[Path]:
 
 
 class ServerProcess:
-    """One ``paperdesk serve`` subprocess at a time on ``dsn``; restartable."""
+    """One ``paperdesk serve`` subprocess at a time on ``dsn``; restartable.
 
-    def __init__(self, dsn: str, work_dir: Path, config_text: str = FAST_CONFIG) -> None:
+    With ``dsn=None`` the server runs its own embedded PostgreSQL (no ``DATABASE_URL``) in
+    ``pg_data_dir``, which outlives each start; stop it with ``EmbeddedPostgres`` after a kill.
+    """
+
+    def __init__(self, dsn: str | None, work_dir: Path, config_text: str = FAST_CONFIG) -> None:
         self.dsn = dsn
         self.work_dir = work_dir
         self.config_path = work_dir / "overlay.toml"
@@ -95,6 +105,11 @@ class ServerProcess:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    @property
+    def pg_data_dir(self) -> Path:
+        """The embedded PostgreSQL's data directory (with ``dsn=None``)."""
+        return self.work_dir / "var" / "pg"
 
     @property
     def log_path(self) -> Path:
@@ -117,7 +132,10 @@ class ServerProcess:
     def _start_once(self, port: int) -> bool:
         self.starts += 1
         env = dict(os.environ)
-        env[DATABASE_URL_ENV] = self.dsn
+        if self.dsn is None:
+            env.pop(DATABASE_URL_ENV, None)
+        else:
+            env[DATABASE_URL_ENV] = self.dsn
         env[ADMIN_EMAIL_ENV] = ADMIN_EMAIL
         env[ADMIN_PASSWORD_ENV] = ADMIN_PASSWORD
         began = time.monotonic()
@@ -187,7 +205,7 @@ def _health_answers(port: int) -> bool:
 
 @contextmanager
 def server_process(
-    dsn: str, work_dir: Path, config_text: str = FAST_CONFIG
+    dsn: str | None, work_dir: Path, config_text: str = FAST_CONFIG
 ) -> Iterator[ServerProcess]:
     """A started server; killed on the way out, whatever happened."""
     server = ServerProcess(dsn, work_dir, config_text)

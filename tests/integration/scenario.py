@@ -12,6 +12,7 @@ from engine.instruments import Instrument, InstrumentMaster
 from engine.rules import AccountRules
 from engine.sink import EventBatch
 from tests.conftest import NOW_MS, fill, make_quote, place
+from tests.integration.conftest import fetch
 
 ALL_EVENT_TYPES = {
     "OrderAccepted",
@@ -26,7 +27,24 @@ ALL_EVENT_TYPES = {
     "FundsBlocked",
     "FundsReleased",
     "HoldingsSettled",
+    "DepositRequested",
+    "DepositDecided",
+    "WithdrawalRequested",
+    "WithdrawalDecided",
 }
+# Who decides the session's requests: a user row the database must hold (``add_decider``).
+DECIDER = "scenario-admin"
+
+
+def add_decider(dsn: str) -> None:
+    """Create the user the session's decisions name (decided_by references users)."""
+    fetch(
+        dsn,
+        "INSERT INTO users (id, email, name, password_hash, role)"
+        " VALUES ($1, 'decider@paperdesk.test', 'Decider', 'x', 'ADMIN')"
+        " ON CONFLICT DO NOTHING",
+        DECIDER,
+    )
 
 
 class Session:
@@ -150,17 +168,71 @@ def every_event_session(
         price_paise=315_000,
     )
     s.fill(tcs, "cnc-2", 2, 315_000)
-    # Funds: block and release; block and debit against the block (a withdrawal).
+    # Funds: block and release; a keyed adjustment; requests and their decisions.
     s.run(cmd.BlockFunds(now_ms=s.tick(), block_id="blk-1", amount_paise=100_000, kind="ADMIN"))
     s.run(cmd.ReleaseFunds(now_ms=s.tick(), block_id="blk-1"))
-    s.run(cmd.BlockFunds(now_ms=s.tick(), block_id="wd-1", amount_paise=250_000, kind="WITHDRAWAL"))
     s.run(
-        cmd.DebitFunds(
+        cmd.CreditFunds(
             now_ms=s.tick(),
-            amount_paise=250_000,
-            kind="WITHDRAWAL",
-            reference="wd-1",
-            release_block_id="wd-1",
+            amount_paise=30_000,
+            kind="ADJUSTMENT",
+            reference="key-1",
+            operation_key="key-1",
+            operator_id=DECIDER,
+        )
+    )
+    s.run(
+        cmd.DebitFunds(now_ms=s.tick(), amount_paise=10_000, kind="ADJUSTMENT", reference="plain")
+    )
+    for n, approve in enumerate((True, False)):
+        s.run(
+            cmd.RequestDeposit(
+                now_ms=s.tick(),
+                deposit_id=f"dep-{n}",
+                amount_paise=40_000,
+                bank_account_id=None,
+                reference=f"utr-{n}",
+            )
+        )
+        s.run(
+            cmd.DecideDeposit(
+                now_ms=s.tick(),
+                deposit_id=f"dep-{n}",
+                approve=approve,
+                admin_user_id=DECIDER,
+                remarks="checked",
+            )
+        )
+        s.run(
+            cmd.RequestWithdrawal(
+                now_ms=s.tick(),
+                withdrawal_id=f"wd-{n}",
+                amount_paise=250_000,
+                bank_account_id=None,
+            )
+        )
+        s.run(
+            cmd.DecideWithdrawal(
+                now_ms=s.tick(),
+                withdrawal_id=f"wd-{n}",
+                approve=approve,
+                admin_user_id=DECIDER,
+                remarks="",
+            )
+        )
+    # Still pending at the end: one deposit and one withdrawal.
+    s.run(
+        cmd.RequestDeposit(
+            now_ms=s.tick(),
+            deposit_id="dep-open",
+            amount_paise=5_000,
+            bank_account_id=None,
+            reference="",
+        )
+    )
+    s.run(
+        cmd.RequestWithdrawal(
+            now_ms=s.tick(), withdrawal_id="wd-open", amount_paise=6_000, bank_account_id=None
         )
     )
     s.run(cmd.BlockFunds(now_ms=s.tick(), block_id="blk-2", amount_paise=70_000, kind="ADMIN"))

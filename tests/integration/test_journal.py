@@ -26,7 +26,12 @@ from engine.sink import EventBatch
 from persistence.journal import PersistenceActor
 from persistence.recovery import rebuild_from_projections, replay_account, verify_account
 from tests.integration.conftest import fetch, fetchval, run
-from tests.integration.scenario import ALL_EVENT_TYPES, Session, every_event_session
+from tests.integration.scenario import (
+    ALL_EVENT_TYPES,
+    Session,
+    add_decider,
+    every_event_session,
+)
 from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
 pytestmark = pytest.mark.timeout(60)
@@ -57,7 +62,10 @@ async def _replay_and_rebuild(dsn: str, account_id: str) -> tuple[str, str, bool
 
 
 @pytest.fixture
-def session(config: Config, rules: AccountRules, master: InstrumentMaster) -> Session:
+def session(
+    database: str, config: Config, rules: AccountRules, master: InstrumentMaster
+) -> Session:
+    add_decider(database)
     return every_event_session("acct-all", config, rules, master)
 
 
@@ -109,7 +117,28 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
     assert "order executed" in messages
     assert "position closed" in messages
     assert "funds credited: DEPOSIT" in messages
-    assert "funds debited: WITHDRAWAL" in messages
+    assert "funds debited: ADJUSTMENT" in messages
+    for message in ("deposit approved", "deposit rejected", "withdrawal approved"):
+        assert message in messages
+    requests = fetch(
+        database,
+        "SELECT id, status, decided_by, journaled FROM deposits UNION ALL"
+        " SELECT id, status, decided_by, journaled FROM withdrawals ORDER BY id",
+    )
+    assert [tuple(r) for r in requests] == [
+        ("dep-0", "APPROVED", "scenario-admin", True),
+        ("dep-1", "REJECTED", "scenario-admin", True),
+        ("dep-open", "PENDING", None, True),
+        ("wd-0", "APPROVED", "scenario-admin", True),
+        ("wd-1", "REJECTED", "scenario-admin", True),
+        ("wd-open", "PENDING", None, True),
+    ]
+    operation = fetch(
+        database, "SELECT operation, amount_paise, account_seq FROM admin_fund_operations"
+    )
+    assert [tuple(r) for r in operation] == [
+        ("ADD", 30_000, session.state.fund_operations["key-1"].account_seq)
+    ]
 
 
 def test_same_batches_twice_when_resubmitted_then_one_set_of_rows(

@@ -26,7 +26,7 @@ from persistence.journal import PersistenceActor
 from persistence.migrate import migrate
 from persistence.recovery import replay_account, verify_account
 from tests.integration.conftest import fetch, fetchval, run
-from tests.integration.scenario import Session, every_event_session
+from tests.integration.scenario import Session, add_decider, every_event_session
 from tests.integration.sql_checks import assert_ledger_and_funds
 
 pytestmark = pytest.mark.timeout(60)
@@ -121,6 +121,7 @@ def test_connections_killed_and_refused_when_back_then_everything_flushed_once(
     rules: AccountRules,
     master: InstrumentMaster,
 ) -> None:
+    add_decider(database)
     session = every_event_session("acct-down", config, rules, master)
     actor = make_actor(database, **FAST_RETRIES)
     name = urlsplit(database).path.lstrip("/")
@@ -158,6 +159,7 @@ def test_embedded_server_stopped_when_restarted_then_everything_flushed_once(
                 await conn.close()
 
         run(prepare())
+        add_decider(dsn)
         session = every_event_session("acct-stop", config, rules, master)
         actor = PersistenceActor(dsn, journal_config(config, **FAST_RETRIES))
         actor.start()

@@ -1,8 +1,9 @@
 """A real gateway with ``[market] source = "vortex"`` polling a fake Vortex server on loopback.
 
 Proves that ``create_app`` wires the poller: live quotes reach ``/api/quotes``; when the server
-starts failing, ``/api/health/detailed`` reports ``checks.marketData`` degraded with the error and
-the last refresh time while the market keeps ticking, and Prometheus shows the stale gauge and
+starts failing, ``/api/health/detailed`` (read as an admin) reports ``checks.marketData`` degraded
+with the error and the last refresh time while the market keeps ticking, and Prometheus (on the
+metrics listener) shows the stale gauge and
 the failures by reason; once the server recovers, both report healthy again by themselves. It
 also proves the server refuses to start without credentials. The gateway runs on a real
 PostgreSQL database of its own (the integration suite's ``database`` fixture).
@@ -22,7 +23,9 @@ from aiohttp import web
 
 from engine.config import load_config
 from engine.instruments import InstrumentMaster
-from gateway.app import create_app
+from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, create_app
+from gateway.keys import METRICS_LISTENER
+from tests.integration.live_server import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.integration.vortex_fake import (
     ACCESS_TOKEN,
     API_KEY,
@@ -59,6 +62,8 @@ def test_health_when_feed_fails_then_degraded_and_recovers_by_itself(
 ) -> None:
     monkeypatch.setenv("VORTEX_API_KEY", API_KEY)
     monkeypatch.setenv("VORTEX_ACCESS_TOKEN", ACCESS_TOKEN)
+    monkeypatch.setenv(ADMIN_EMAIL_ENV, ADMIN_EMAIL)  # detailed health is for admins
+    monkeypatch.setenv(ADMIN_PASSWORD_ENV, ADMIN_PASSWORD)
 
     async def main() -> None:
         fake = FakeVortex()
@@ -68,6 +73,8 @@ def test_health_when_feed_fails_then_degraded_and_recovers_by_itself(
         )
         overrides = vortex_overrides(fake.url, stale_after_ms=2000, retries_max=1)
         overrides["market"]["jitter_interval_ms"] = 50
+        overrides["metrics"] = {"port": 0}  # any free port
+        overrides["rate_limits"] = {"general_per_minute": 1_000_000}  # health is polled
         app = create_app(load_config(**overrides), master, dsn=database)
         runner = web.AppRunner(app)
         await runner.setup()
@@ -76,13 +83,20 @@ def test_health_when_feed_fails_then_degraded_and_recovers_by_itself(
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         base = f"http://127.0.0.1:{port}"
         try:
-            async with aiohttp.ClientSession() as session:
-                await scenario(session, base, fake)
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+                login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+                async with session.post(f"{base}/api/auth/login", json=login) as response:
+                    assert response.status == 200  # the session cookie signs the reads below
+                metrics_url = app[METRICS_LISTENER].url
+                assert metrics_url is not None
+                await scenario(session, base, fake, metrics_url)
         finally:
             await runner.cleanup()
             await fake.stop()
 
-    async def scenario(session: aiohttp.ClientSession, base: str, fake: FakeVortex) -> None:
+    async def scenario(
+        session: aiohttp.ClientSession, base: str, fake: FakeVortex, metrics_url: str
+    ) -> None:
         async def market_check() -> dict[str, Any]:
             body = await get_json(session, f"{base}/api/health/detailed")
             check: dict[str, Any] = body["checks"]["marketData"]
@@ -121,7 +135,7 @@ def test_health_when_feed_fails_then_degraded_and_recovers_by_itself(
         assert later["ticksTotal"] > ticks["ticksTotal"]  # the market keeps running
         body = await get_json(session, f"{base}/api/quotes?q=NSE:RELIANCE")
         assert abs(body["data"]["NSE:RELIANCE"]["ltp"] - 1600.30) < 8  # on the last reference
-        async with session.get(f"{base}/metrics") as response:
+        async with session.get(metrics_url) as response:
             text = await response.text()
         assert metric(text, "paperdesk_market_data_stale") == 1
         assert metric(text, 'paperdesk_market_data_poll_failures_total{reason="server_error"}') >= 1
@@ -130,7 +144,7 @@ def test_health_when_feed_fails_then_degraded_and_recovers_by_itself(
         await eventually(healthy)
         check = await market_check()
         assert (check["stale"], check["error"], check["overall"]) == (False, None, "healthy")
-        async with session.get(f"{base}/metrics") as response:
+        async with session.get(metrics_url) as response:
             text = await response.text()
         assert metric(text, "paperdesk_market_data_stale") == 0
         assert metric(text, "paperdesk_market_data_polls_total") >= 3

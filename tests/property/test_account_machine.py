@@ -303,30 +303,67 @@ class AccountMachine(RuleBasedStateMachine):
         """An amount as a percentage of what is available (≤ 0 and > 100 % on purpose)."""
         return max(self.state.available_paise, 10_000) * percent // 100
 
-    @rule(
-        percent=amounts,
-        approve=st.sampled_from([False, False, True]),
-        pick=picks,
-    )
-    def debit(self, percent: int, approve: bool, pick: int) -> None:
-        block_id = None
-        amount = self._amount(percent)
-        if approve:
-            blocks = sorted(self.state.fund_blocks)
-            if blocks:
-                block_id = blocks[pick % len(blocks)]
-                amount = max(amount, 1) + self.state.fund_blocks[block_id]
-            elif pick % 4 == 0:
-                block_id = "ghost-block"
+    @rule(percent=amounts)
+    def debit(self, percent: int) -> None:
         self._run(
             cmd.DebitFunds(
                 now_ms=self.now_ms,
-                amount_paise=amount,
+                amount_paise=self._amount(percent),
                 kind="WITHDRAWAL",
                 reference="w",
-                release_block_id=block_id,
             )
         )
+
+    @rule(percent=amounts, deposit=st.booleans())
+    def request_funds(self, percent: int, deposit: bool) -> None:
+        """A deposit request (nothing moves) or a withdrawal request (its amount blocked)."""
+        amount = self._amount(percent)
+        request: cmd.AccountCommand = (
+            cmd.RequestDeposit(
+                now_ms=self.now_ms,
+                deposit_id=self._next_id("d"),
+                amount_paise=amount,
+                bank_account_id=None,
+                reference="",
+            )
+            if deposit
+            else cmd.RequestWithdrawal(
+                now_ms=self.now_ms,
+                withdrawal_id=self._next_id("w"),
+                amount_paise=amount,
+                bank_account_id=None,
+            )
+        )
+        self._run(request)
+
+    @precondition(lambda self: bool(self.state.pending_deposits or self.state.pending_withdrawals))
+    @rule(pick=picks, approve=st.booleans(), twice=st.sampled_from([False] * 4 + [True]))
+    def decide_request(self, pick: int, approve: bool, twice: bool) -> None:
+        """An admin decides a pending request, once; deciding it again is refused."""
+        pending = [("d", i) for i in sorted(self.state.pending_deposits)] + [
+            ("w", i) for i in sorted(self.state.pending_withdrawals)
+        ]
+        kind, request_id = pending[pick % len(pending)]
+        decision: cmd.AccountCommand = (
+            cmd.DecideDeposit(
+                now_ms=self.now_ms,
+                deposit_id=request_id,
+                approve=approve,
+                admin_user_id="admin",
+                remarks="",
+            )
+            if kind == "d"
+            else cmd.DecideWithdrawal(
+                now_ms=self.now_ms,
+                withdrawal_id=request_id,
+                approve=approve,
+                admin_user_id="admin",
+                remarks="",
+            )
+        )
+        assert self._run(decision).rejection is None
+        if twice:
+            assert self._run(decision).rejection is Rejection.DUPLICATE
 
     @rule(percent=amounts, reuse=st.sampled_from([False] * 9 + [True]))
     def block(self, percent: int, reuse: bool) -> None:
@@ -344,11 +381,12 @@ class AccountMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.state.fund_blocks))
     @rule(pick=picks)
     def release(self, pick: int) -> None:
+        """Release a block; a pending withdrawal's is released only by its decision."""
         blocks = sorted(self.state.fund_blocks)
-        decision = self._run(
-            cmd.ReleaseFunds(now_ms=self.now_ms, block_id=blocks[pick % len(blocks)])
-        )
-        assert decision.rejection is None
+        block_id = blocks[pick % len(blocks)]
+        decision = self._run(cmd.ReleaseFunds(now_ms=self.now_ms, block_id=block_id))
+        owned = block_id in self.state.pending_withdrawals
+        assert decision.rejection is (Rejection.BLOCK_OWNED_BY_WITHDRAWAL if owned else None)
 
     # ---------------------------------------------------------------------------------------
     # orders
@@ -808,6 +846,10 @@ EVENT_TYPES = {
     "FundsBlocked",
     "FundsReleased",
     "HoldingsSettled",
+    "DepositRequested",
+    "DepositDecided",
+    "WithdrawalRequested",
+    "WithdrawalDecided",
 }
 
 

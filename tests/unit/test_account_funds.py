@@ -2,9 +2,12 @@
 
 Proves that credits and debits move the balance and the deposit/withdrawal totals by exactly
 their amount; that a debit or block beyond the available margin is ``INSUFFICIENT_FUNDS`` and
-non-positive amounts are ``INVALID_AMOUNT``, with no events; that fund blocks (pending
-withdrawals) count as blocked and are released whole; that a withdrawal approval (debit with
-``release_block_id``) releases the block and debits in one decision; that margin blocked by
+non-positive amounts are ``INVALID_AMOUNT``, with no events; that fund blocks count as blocked
+and are released whole; that a deposit request moves nothing until its approval credits it in
+the same event, and a withdrawal request blocks its amount until its decision releases it (and
+debits it, approved) in one event, each decided once, its block released by nothing else; that
+a keyed admin adjustment is recorded by its own event and refused a second time; that margin
+blocked by
 orders and positions is never available to a debit; and that ``funds_identity_holds`` is not
 vacuous: it fails on a state whose totals disagree with their parts.
 """
@@ -35,13 +38,35 @@ def _credit(amount: int, kind: str = "DEPOSIT") -> cmd.CreditFunds:
     return cmd.CreditFunds(now_ms=NOW_MS, amount_paise=amount, kind=kind, reference="ref")
 
 
-def _debit(amount: int, release_block_id: str | None = None) -> cmd.DebitFunds:
-    return cmd.DebitFunds(
+def _debit(amount: int) -> cmd.DebitFunds:
+    return cmd.DebitFunds(now_ms=NOW_MS, amount_paise=amount, kind="WITHDRAWAL", reference="ref")
+
+
+def _withdraw(withdrawal_id: str, amount: int) -> cmd.RequestWithdrawal:
+    return cmd.RequestWithdrawal(
+        now_ms=NOW_MS, withdrawal_id=withdrawal_id, amount_paise=amount, bank_account_id="bank"
+    )
+
+
+def _decide_withdrawal(withdrawal_id: str, *, approve: bool) -> cmd.DecideWithdrawal:
+    return cmd.DecideWithdrawal(
+        now_ms=NOW_MS, withdrawal_id=withdrawal_id, approve=approve, admin_user_id="adm", remarks=""
+    )
+
+
+def _deposit(deposit_id: str, amount: int) -> cmd.RequestDeposit:
+    return cmd.RequestDeposit(
         now_ms=NOW_MS,
+        deposit_id=deposit_id,
         amount_paise=amount,
-        kind="WITHDRAWAL",
-        reference="ref",
-        release_block_id=release_block_id,
+        bank_account_id=None,
+        reference="",
+    )
+
+
+def _decide_deposit(deposit_id: str, *, approve: bool) -> cmd.DecideDeposit:
+    return cmd.DecideDeposit(
+        now_ms=NOW_MS, deposit_id=deposit_id, approve=approve, admin_user_id="adm", remarks="ok"
     )
 
 
@@ -113,7 +138,8 @@ def test_debit_when_amount_checked_then_bounded_by_available(
         pytest.param(_debit(0), id="debit-zero"),
         pytest.param(_block("b1", 0), id="block-zero"),
         pytest.param(_block("b1", -5), id="block-negative"),
-        pytest.param(_debit(-1, release_block_id="b0"), id="approval-negative"),
+        pytest.param(_withdraw("w9", 0), id="withdrawal-zero"),
+        pytest.param(_deposit("d9", -1), id="deposit-negative"),
     ],
 )
 def test_funds_command_when_amount_not_positive_then_invalid_amount(
@@ -161,7 +187,9 @@ def test_block_funds_when_released_then_available_restored(
             Rejection.INVALID_AMOUNT,
             id="release-other-amount",
         ),
-        pytest.param(_debit(1, release_block_id="nope"), Rejection.NOT_FOUND, id="approve-unknown"),
+        pytest.param(
+            _decide_withdrawal("nope", approve=True), Rejection.DUPLICATE, id="approve-unknown"
+        ),
         # the block itself is not available to a plain debit
         pytest.param(
             _debit(LAKH_PAISE - 40_000 + 1), Rejection.INSUFFICIENT_FUNDS, id="debit-into-block"
@@ -192,38 +220,95 @@ def test_block_funds_when_exactly_available_then_accepted(
     assert state.available_paise == 0
 
 
-@pytest.mark.parametrize(
-    ("amount", "expected"),
-    [
-        pytest.param(40_000, None, id="the-requested-amount"),
-        # the released block plus everything else available
-        pytest.param(LAKH_PAISE, None, id="everything"),
-        pytest.param(LAKH_PAISE + 1, Rejection.INSUFFICIENT_FUNDS, id="more-than-balance"),
-    ],
-)
-def test_debit_with_release_block_when_approved_then_releases_and_debits_in_one_decision(
-    amount: int,
-    expected: Rejection | None,
-    funded_account: Callable[..., AccountState],
-    execute: Execute,
+@pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])
+def test_withdrawal_when_requested_then_blocked_until_decided_once(
+    approve: bool, funded_account: Callable[..., AccountState], execute: Execute
 ) -> None:
     state = funded_account(LAKH_PAISE)
-    execute(state, _block("w1", 40_000))
+    requested = execute(state, _withdraw("w1", 40_000))
+    assert requested.events == (
+        ev.WithdrawalRequested(
+            at_ms=NOW_MS, withdrawal_id="w1", amount_paise=40_000, bank_account_id="bank"
+        ),
+    )
+    assert (state.pending_withdrawals, state.fund_blocks) == ({"w1": 40_000}, {"w1": 40_000})
+    assert state.available_paise == LAKH_PAISE - 40_000
     fingerprint = state_fingerprint(state)
+    for other_way_out in (_release("w1"), _block("w1", 1)):
+        refused = execute(state, other_way_out)
+        assert refused.rejection in (Rejection.BLOCK_OWNED_BY_WITHDRAWAL, Rejection.DUPLICATE)
+    assert state_fingerprint(state) == fingerprint
 
-    decision = execute(state, _debit(amount, release_block_id="w1"))
+    decided = execute(state, _decide_withdrawal("w1", approve=approve))
 
-    assert decision.rejection is expected
-    if expected is None:
-        assert decision.events == (
-            ev.FundsReleased(at_ms=NOW_MS, block_id="w1", amount_paise=40_000),
-            ev.FundsDebited(at_ms=NOW_MS, amount_paise=amount, kind="WITHDRAWAL", reference="ref"),
-        )
-        assert state.fund_blocks == {}
-        assert _totals(state) == (LAKH_PAISE - amount, LAKH_PAISE, amount, 0)
-    else:
-        assert decision.events == ()
-        assert state_fingerprint(state) == fingerprint
+    assert decided.events == (
+        ev.WithdrawalDecided(
+            at_ms=NOW_MS,
+            withdrawal_id="w1",
+            approved=approve,
+            amount_paise=40_000,
+            decided_by="adm",
+            remarks="",
+        ),
+    )
+    assert (state.pending_withdrawals, state.fund_blocks, state.blocked_paise) == ({}, {}, 0)
+    taken = 40_000 if approve else 0
+    assert _totals(state) == (LAKH_PAISE - taken, LAKH_PAISE, taken, 0)
+    again = execute(state, _decide_withdrawal("w1", approve=not approve))
+    assert again == ((), Rejection.DUPLICATE)
+
+
+def test_withdrawal_request_when_more_than_available_then_insufficient_funds(
+    funded_account: Callable[..., AccountState], execute: Execute
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    assert execute(state, _withdraw("w1", LAKH_PAISE + 1)) == ((), Rejection.INSUFFICIENT_FUNDS)
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])
+def test_deposit_when_requested_then_credited_only_by_its_approval_once(
+    approve: bool, funded_account: Callable[..., AccountState], execute: Execute
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    assert execute(state, _deposit("d1", 50_000)).rejection is None
+    assert state.pending_deposits == {"d1": 50_000}
+    assert _totals(state) == (LAKH_PAISE, LAKH_PAISE, 0, 0)
+    assert execute(state, _deposit("d1", 50_000)) == ((), Rejection.DUPLICATE)
+
+    assert execute(state, _decide_deposit("d1", approve=approve)).rejection is None
+
+    credited = 50_000 if approve else 0
+    assert _totals(state) == (LAKH_PAISE + credited, LAKH_PAISE + credited, 0, 0)
+    assert state.pending_deposits == {}
+    assert execute(state, _decide_deposit("d1", approve=True)) == ((), Rejection.DUPLICATE)
+
+
+def test_keyed_adjustment_when_sent_twice_then_recorded_once_and_refused_again(
+    funded_account: Callable[..., AccountState], execute: Execute
+) -> None:
+    state = funded_account(LAKH_PAISE)
+    credit = cmd.CreditFunds(
+        now_ms=NOW_MS,
+        amount_paise=7_000,
+        kind="ADJUSTMENT",
+        reference="k1",
+        operation_key="k1",
+        operator_id="adm",
+    )
+    assert execute(state, credit).rejection is None
+    record = state.fund_operations["k1"]
+    assert (record.operation, record.amount_paise, record.balance_after_paise) == (
+        "ADD",
+        7_000,
+        LAKH_PAISE + 7_000,
+    )
+    assert record.account_seq == state.seq
+    debit = cmd.DebitFunds(
+        now_ms=NOW_MS, amount_paise=1, kind="ADJUSTMENT", reference="k1", operation_key="k1"
+    )
+    for again in (credit, debit):
+        assert execute(state, again) == ((), Rejection.DUPLICATE)
+    assert state.balance_paise == LAKH_PAISE + 7_000
 
 
 def test_debit_when_margin_blocked_by_orders_and_positions_then_only_free_cash_leaves(
@@ -257,9 +342,9 @@ def test_funds_identity_when_sequence_of_steps_then_holds_after_each(
     state = funded_account(LAKH_PAISE)
     steps: list[cmd.AccountCommand] = [
         _credit(5_000_00),
-        _block("w1", 2_000_00),
+        _withdraw("w1", 2_000_00),
         _debit(1_000_00),
-        _debit(2_000_00, release_block_id="w1"),
+        _decide_withdrawal("w1", approve=True),
         _block("w2", 1_00),
         _release("w2"),
     ]

@@ -1,0 +1,340 @@
+"""The shapes of success answers, for the OpenAPI document (``gateway.openapi``).
+
+Handlers build their answers as dicts (``gateway.views`` and the routes); these Structs describe
+them in the same msgspec terms as the request schemas, and ``tests/e2e/test_schemathesis.py``
+checks every answer of the live server against them, so a view that gains, loses or retypes a
+field fails there until this module says so too. Objects list every key they carry
+(``forbid_unknown_fields``); a key only some answers carry is ``UNSET`` by default.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from gateway.schemas import ExchangeName, OrderTypeName, ProductName, SegmentName, SideName
+
+Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+Money = float  # rupees (API.md conventions)
+OrderStatus = Literal["PENDING", "EXECUTED", "CANCELLED", "REJECTED"]
+RequestStatus = Literal["PENDING", "APPROVED", "REJECTED"]
+
+
+class Reply(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Base of answer shapes: camelCase keys, no key left undescribed."""
+
+
+class User(Reply):
+    id: str
+    email: str
+    name: str
+    role: Literal["USER", "ADMIN"]
+    created_at: Timestamp
+
+
+class AccountRef(Reply):
+    id: str
+    user_id: str
+
+
+class Registered(Reply):
+    user: User
+    trading_account: AccountRef
+
+
+class LoggedIn(Reply):
+    token: str
+    csrf_token: str
+    expires_at: Timestamp
+    user: User
+
+
+class SessionInfo(Reply):
+    user: User
+    expires_at: Timestamp
+
+
+class Order(Reply):
+    id: str
+    client_order_id: str | None
+    trading_account_id: str
+    instrument_id: str
+    symbol: str | None
+    exchange: ExchangeName | None
+    segment: SegmentName | None
+    product_type: ProductName
+    order_type: OrderTypeName
+    order_side: SideName
+    validity: Literal["DAY", "IOC"]
+    quantity: int
+    filled_quantity: int
+    price: Money | None
+    trigger_price: Money | None
+    average_price: Money | None
+    status: OrderStatus
+    rejection_reason: str | None
+    cancel_reason: str | None
+    margin_blocked: Money
+    charges: Money
+    created_at: Timestamp
+    updated_at: Timestamp | None
+    executed_at: Timestamp | None
+
+
+class OrderReply(Reply):
+    order: Order
+
+
+class OrderPage(Reply):
+    items: list[Order]
+    next_cursor: str | None
+
+
+class Position(Reply):
+    id: str
+    trading_account_id: str
+    instrument_id: str
+    symbol: str | None
+    exchange: ExchangeName | None
+    product_type: ProductName
+    quantity: int  # signed: + long, - short
+    average_price: Money
+    ltp: Money | None
+    unrealized_pnl: Money
+    realized_pnl: Money
+    margin_blocked: Money
+    stop_loss: Money | None
+    target: Money | None
+    status: Literal["OPEN", "CLOSED"]
+    opened_at: Timestamp | None
+    closed_at: Timestamp | None
+
+
+class PositionList(Reply):
+    items: list[Position]
+
+
+class PositionReply(Reply):
+    position: Position
+
+
+class PositionClosed(Reply):
+    position: Position | None
+    exit_order: Order
+    realized_pnl: Money
+
+
+class Funds(Reply):
+    balance: Money
+    available_margin: Money
+    used_margin: Money
+    blocked_margin: Money
+    realized_pnl: Money
+    unrealized_pnl: Money
+    total_charges: Money
+
+
+class LedgerEntry(Reply):
+    id: str | None
+    account_seq: int
+    trading_account_id: str
+    book: Literal["CASH", "BLOCKED"]
+    kind: str
+    amount: Money
+    balance_after: Money | None
+    reference: str
+    description: str
+    created_at: Timestamp
+
+
+class FundsMoved(Reply):
+    funds: Funds
+    transaction: LedgerEntry
+    block_id: str | msgspec.UnsetType = msgspec.UNSET  # BLOCK and RELEASE: what RELEASE names
+    replayed: bool | msgspec.UnsetType = msgspec.UNSET  # a retried idempotencyKey
+
+
+class Charges(Reply):
+    brokerage: Money
+    stt: Money
+    exchange_txn: Money
+    sebi: Money
+    gst: Money
+    stamp_duty: Money
+    dp_charges: Money
+    total: Money
+    net_pnl: Money | msgspec.UnsetType = msgspec.UNSET  # with both prices
+    breakeven_points: Money | msgspec.UnsetType = msgspec.UNSET
+
+
+class Margin(Reply):
+    required: Money
+    leverage: float
+    available_margin: Money
+    charges: Money
+    sufficient: bool
+
+
+class BankAccount(Reply):
+    id: str
+    bank_name: str
+    account_number: str  # all but the last four digits masked
+    ifsc: str
+    account_holder: str
+    created_at: Timestamp
+    removed_at: Timestamp | None
+
+
+class MoneyRequest(Reply):
+    """A deposit or withdrawal request."""
+
+    id: str
+    trading_account_id: str
+    bank_account_id: str | None
+    amount: Money
+    status: RequestStatus
+    remarks: str | None
+    created_at: Timestamp
+    decided_at: Timestamp | None
+    reference: str | msgspec.UnsetType = msgspec.UNSET  # deposits only
+
+
+class Console(Reply):
+    user: User
+    trading_account: AccountRef
+    funds: Funds
+    bank_accounts: list[BankAccount]
+    deposits: list[MoneyRequest]
+    withdrawals: list[MoneyRequest]
+    transactions: list[LedgerEntry]
+
+
+class ConsoleChange(Reply):
+    """The object a console action changed, under its own name."""
+
+    user: User | msgspec.UnsetType = msgspec.UNSET
+    bank_account: BankAccount | msgspec.UnsetType = msgspec.UNSET
+    deposit: MoneyRequest | msgspec.UnsetType = msgspec.UNSET
+    withdrawal: MoneyRequest | msgspec.UnsetType = msgspec.UNSET
+
+
+class RequestPage(Reply):
+    items: list[MoneyRequest]
+    next_cursor: str | None
+
+
+class DepositDecided(Reply):
+    deposit: MoneyRequest
+
+
+class WithdrawalDecided(Reply):
+    withdrawal: MoneyRequest
+
+
+class AccountSummary(Reply):
+    id: str
+    balance: Money
+    blocked_margin: Money
+    available_margin: Money
+    realized_pnl: Money
+
+
+class AdminUser(User):
+    trading_account: AccountSummary | None
+
+
+class UserPage(Reply):
+    items: list[AdminUser]
+    next_cursor: str | None
+
+
+class Stats(Reply):
+    users: int
+    trading_accounts: int
+    orders_today: int
+    executed_today: int
+    open_positions: int
+    total_balance: Money
+    total_blocked_margin: Money
+    pending_deposits: int
+    pending_withdrawals: int
+
+
+class Quote(Reply):
+    """``ltp`` and ``timestamp`` always; the rest in ``mode=full``."""
+
+    ltp: Money
+    timestamp: Timestamp
+    bid: Money | msgspec.UnsetType = msgspec.UNSET
+    ask: Money | msgspec.UnsetType = msgspec.UNSET
+    open: Money | msgspec.UnsetType = msgspec.UNSET
+    high: Money | msgspec.UnsetType = msgspec.UNSET
+    low: Money | msgspec.UnsetType = msgspec.UNSET
+    close: Money | msgspec.UnsetType = msgspec.UNSET
+    change: Money | msgspec.UnsetType = msgspec.UNSET
+    change_percent: float | msgspec.UnsetType = msgspec.UNSET
+    volume: int | msgspec.UnsetType = msgspec.UNSET
+
+
+class Quotes(Reply):
+    data: dict[str, Quote]  # by the id or ticker as asked; unknown ones left out
+
+
+class Instrument(Reply):
+    instrument_id: str
+    symbol: str
+    name: str
+    exchange: ExchangeName
+    segment: SegmentName
+    instrument_type: Literal["EQ", "FUT", "CE", "PE"]
+    lot_size: int
+    tick_size: Money
+    expiry: Annotated[str, msgspec.Meta(extra_json_schema={"format": "date"})] | None
+    strike: Money | None
+    option_type: Literal["CE", "PE"] | None
+
+
+class InstrumentList(Reply):
+    items: list[Instrument]
+
+
+class Health(Reply):
+    status: Literal["healthy", "unhealthy"]
+    timestamp: Timestamp
+
+
+class HealthDetailed(Reply):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    checks: dict[str, dict[str, Any]]
+    performance: dict[str, Any]
+    system: dict[str, Any]
+
+
+class Sample(Reply):
+    """One timed operation, for ``type=slow`` and ``type=failed``."""
+
+    operation: str
+    duration_ms: float
+    status: str
+    at: Timestamp
+
+
+class OperationSummary(Reply):
+    operation: str
+    count: int
+    success_rate: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+class OperationList(Reply):
+    items: list[OperationSummary]
+
+
+class SampleList(Reply):
+    items: list[Sample]
+
+
+Document = dict[str, Any]  # the OpenAPI document itself
