@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,18 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/pytest -q
 
+# The property tests with many more, random examples (CI runs them derandomized).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/property tests/unit
+
+# Every mutant of the money modules ([tool.mutmut] in pyproject.toml) against the fast suites;
+# scores and the equivalent survivors are in docs/TESTING.md.
+mutation: $(STAMP)
+	$(BIN)/mutmut run
+	$(BIN)/mutmut results
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var mutants .pytest_cache .mypy_cache .ruff_cache

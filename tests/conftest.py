@@ -7,9 +7,11 @@ and the circuit band ``engine.rules.circuit_band`` gives around the previous clo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
+from hypothesis import settings
 
 from engine import commands as cmd
 from engine.account import (
@@ -25,6 +27,15 @@ from engine.enums import OrderType, Product, Side, Validity
 from engine.instruments import Instrument, InstrumentMaster, read_instruments_csv
 from engine.quote import Quote
 from engine.rules import AccountRules, circuit_band
+
+# Hypothesis: CI (the default) runs every property test with the same examples each time, so a
+# failure is a change of the code, not of luck; `make fuzz` runs the same tests with many more,
+# random examples (the state machines scale their example counts by FUZZ_SCALE).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, print_blob=True)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(HYPOTHESIS_PROFILE)
+FUZZ_SCALE = 25 if HYPOTHESIS_PROFILE == "fuzz" else 1
 
 # 2026-11-24 10:30:00 IST (05:00:00 UTC): a Tuesday, inside the 09:15-15:30 session.
 NOW_MS = 1_795_496_400_000

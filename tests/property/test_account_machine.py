@@ -60,14 +60,14 @@ from engine.margin import order_margin
 from engine.orders import Order
 from engine.quote import Quote
 from engine.rules import AccountRules, circuit_band
-from tests.conftest import DAY_MS, NOW_MS, make_quote
+from tests.conftest import DAY_MS, FUZZ_SCALE, NOW_MS, make_quote
 
 TICKERS = ("NSE:RELIANCE", "NSE:TCS", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE")
 UNDERLYING = "NFO:NIFTY26DECFUT"
 ACCOUNT_ID = "prop-1"
 
 MACHINE_SETTINGS = settings(
-    max_examples=200,
+    max_examples=200 * FUZZ_SCALE,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -28,6 +28,7 @@ from engine.enums import OrderType, Product, Side, Validity
 from engine.instruments import Instrument, InstrumentMaster, read_instruments_csv
 from engine.sink import InMemorySink
 from engine.trading_engine import TradingEngine
+from tests.conftest import FUZZ_SCALE
 from tests.engine_driver import EngineDriver, ScriptedSource, exact_config
 
 START_MS = 1_795_496_400_000
@@ -273,10 +274,9 @@ class EngineOrders(RuleBasedStateMachine):
 
 
 EngineOrders.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=150 * FUZZ_SCALE,
     stateful_step_count=40,
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_engine_orders_when_random_interleavings_then_fills_within_terms = EngineOrders.TestCase
