@@ -250,6 +250,7 @@ class SessionsConfig:
 
 @dataclass(frozen=True, slots=True)
 class AuthConfig:
+    first_admin_email: str  # the admin a first start creates when the environment names none
     session_ttl_hours: int
     cookie_secure: bool
     session_cache_s: float

@@ -19,7 +19,7 @@ from gateway.console_routes import request_view
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
 from gateway.errors import ApiError, error_response, json_response, outcome_unknown
 from gateway.faults import crash_point
-from gateway.funds_routes import funds_of, operation_result
+from gateway.funds_routes import funds_of, operation_result, refuse_own_account
 from gateway.keys import BRIDGE, DB
 from gateway.order_routes import check_outcome, rejected
 from gateway.ownership import NotFoundError, decode_own_body
@@ -47,21 +47,24 @@ def require_admin(request: web.Request) -> None:
 
 
 async def target_account(request: web.Request, body: AdminFundsBody) -> str:
+    """The account an adjustment names: 404 if there is none, 403 if it is the admin's own."""
     pool = request.app[DB].pool
     if body.trading_account_id is not None:
-        found = await pool.fetchval(
-            "SELECT id FROM trading_accounts WHERE id = $1", body.trading_account_id
+        found = await pool.fetchrow(
+            "SELECT id, user_id FROM trading_accounts WHERE id = $1", body.trading_account_id
         )
     elif body.user_id is not None:
-        found = await pool.fetchval(
-            "SELECT id FROM trading_accounts WHERE user_id = $1 ORDER BY created_at LIMIT 1",
+        found = await pool.fetchrow(
+            "SELECT id, user_id FROM trading_accounts WHERE user_id = $1"
+            " ORDER BY created_at LIMIT 1",
             body.user_id,
         )
     else:
         raise validation_failure("$.tradingAccountId", "give tradingAccountId or userId")
     if found is None:
         raise NotFoundError("trading account")
-    return str(found)
+    refuse_own_account(request, str(found["user_id"]))
+    return str(found["id"])
 
 
 async def adjust_funds(request: web.Request, operation: Literal["ADD", "WITHDRAW"]) -> web.Response:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
+import sys
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -37,6 +39,7 @@ from gateway import (
     ws_routes,
 )
 from gateway.auth import auth_middleware, rate_limit_headers
+from gateway.auth_routes import password_change_middleware
 from gateway.body_deadline import body_deadline_middleware
 from gateway.bridge import EngineBridge
 from gateway.database import Database
@@ -60,6 +63,7 @@ from gateway.keys import (
 from gateway.legacy_requests import adopt_legacy_deposits
 from gateway.metrics import Metrics
 from gateway.metrics_listener import METRICS_TOKEN_ENV, MetricsListener
+from gateway.opening_balances import credit_missing_opening_balances, open_account
 from gateway.origin_check import origin_middleware
 from gateway.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
 from gateway.performance import PerformanceMonitor
@@ -68,7 +72,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
 from gateway.security_headers import security_headers
 from gateway.sessions import SessionStore
-from gateway.users import UserStore
+from gateway.users import EmailTakenError, UserStore
 from gateway.vortex_poller import poller_lifecycle
 from gateway.ws_hub import WebSocketHub
 from persistence.embedded import EmbeddedPostgres, embedded_serving, resolve_database
@@ -80,6 +84,11 @@ logger = logging.getLogger(__name__)
 
 ADMIN_EMAIL_ENV = "PAPERDESK_ADMIN_EMAIL"
 ADMIN_PASSWORD_ENV = "PAPERDESK_ADMIN_PASSWORD"
+# A generated first-admin password: groups of letters and digits without look-alikes (no 0/o,
+# 1/l/i), easy to type from a terminal; 4 groups of 5 from 31 symbols are ~99 bits.
+GENERATED_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+GENERATED_PASSWORD_GROUPS = 4
+GENERATED_PASSWORD_GROUP_CHARS = 5
 
 
 def create_app(
@@ -116,6 +125,7 @@ def create_app(
             origin_middleware,  # headers only: foreign pages never reach login or register
             json_content_type_middleware,
             auth_middleware,
+            password_change_middleware,  # after auth: it needs the session's user
             body_deadline_middleware,  # after auth: anonymous bodies are never waited for
         ],
         # Closes connections idle (or sending headers slowly) for this long; aiohttp's own
@@ -232,6 +242,7 @@ async def recover_accounts(app: web.Application) -> None:
     # With hours enforced, square-offs and closes missed while the server was down happen now.
     engine.catch_up_sessions()
     await adopt_legacy_deposits(app)
+    await credit_missing_opening_balances(app)
     # Checking every account's journal against its projections can take a while at scale, so
     # it runs beside the server; /api/health/detailed reports its progress and any mismatch.
     app[RECOVERY].task = asyncio.create_task(verify_projections(app, list(states)))
@@ -273,15 +284,62 @@ def check_admin_password() -> None:
         )
 
 
+def generated_password(email: str, choice: Callable[[str], str] = secrets.choice) -> str:
+    """A random password that ``email``'s owner may use under the password policy."""
+    while True:
+        groups = (
+            "".join(
+                choice(GENERATED_PASSWORD_ALPHABET) for _ in range(GENERATED_PASSWORD_GROUP_CHARS)
+            )
+            for _ in range(GENERATED_PASSWORD_GROUPS)
+        )
+        password = "-".join(groups)
+        if password_refusal(password, email) is None:  # e.g. it spelled the email's name
+            return password
+
+
 async def ensure_admin(app: web.Application) -> None:
-    """Create the first admin from the environment when there is none yet."""
-    email = os.environ.get(ADMIN_EMAIL_ENV)
-    password = os.environ.get(ADMIN_PASSWORD_ENV)
+    """Create the first admin when there is none yet: from the environment, or else (no
+    password there) ``PAPERDESK_ADMIN_EMAIL`` or ``auth.first_admin_email`` with a generated
+    password that must be changed at first sign-in.
+
+    The generated password is printed once on stdout, for the operator at the terminal, and
+    never logged: the structured log may be shipped and kept where a password must not be.
+    """
     users = app[USERS]
-    if not email or not password or await users.any_admin():
+    await users.load_password_changes_due()
+    if await users.any_admin():
         return
-    _, account_id = await users.create(
-        email, "Administrator", await app[HASHER].hash(password), "ADMIN"
-    )
-    app[ENGINE].add_account(AccountState(account_id))
-    logger.info("created the first admin %s", email)
+    email = os.environ.get(ADMIN_EMAIL_ENV) or app[CONFIG].auth.first_admin_email
+    password = os.environ.get(ADMIN_PASSWORD_ENV)
+    generated = not password
+    if not password:
+        password = generated_password(email)
+    try:
+        opening_balance = app[CONFIG].accounts.opening_balance_paise
+        _, account_id = await users.create(
+            email,
+            "Administrator",
+            await app[HASHER].hash(password),
+            "ADMIN",
+            must_change_password=generated,
+            opening_balance_paise=opening_balance,
+        )
+    except EmailTakenError:
+        # A user (not an admin) already has this email: never promote one implicitly.
+        logger.warning(
+            "no admin exists and %s is taken by a user: create one with paperdesk create-admin",
+            email,
+        )
+        return
+    await open_account(app, account_id, opening_balance)
+    if generated:
+        print(
+            f"paperdesk: first start — admin {email} / {password}"
+            " (you must change it at first sign-in)",
+            file=sys.stdout,
+            flush=True,
+        )
+        logger.info("created the first admin %s with a generated password (printed once)", email)
+    else:
+        logger.info("created the first admin %s", email)

@@ -4,6 +4,11 @@ Registration is limited per client address and across the server, and refuses we
 login is limited per address and email, and in the distinct emails one address tries. A
 current-password check elsewhere (the console's CHANGE_PASSWORD) counts against the login
 limit, keyed by user. Every password hash runs on the :class:`~gateway.passwords.PasswordHasher`.
+
+A user who must change their password (the first admin, whose password was generated and
+printed) signs in as usual, told so by ``passwordChangeRequired``; until the change,
+:func:`password_change_middleware` answers 403 ``PASSWORD_CHANGE_REQUIRED`` on every route but
+logout, the session and the console's CHANGE_PASSWORD (which the console route checks).
 """
 
 from __future__ import annotations
@@ -12,12 +17,19 @@ from typing import Any
 
 from aiohttp import web
 
-from engine import commands as cmd
-from engine.account import AccountState
-from gateway.auth import COOKIE_NAME, VERDICT_KEY, current_user, rate_limited
+from gateway.auth import (
+    COOKIE_NAME,
+    USER_KEY,
+    VERDICT_KEY,
+    Handler,
+    current_user,
+    rate_limited,
+    route_key,
+)
 from gateway.decoding import InvalidRequestError, decode_body
 from gateway.errors import error_response, json_response
-from gateway.keys import BRIDGE, CONFIG, ENGINE, HASHER, LIMITER, SESSIONS, USERS
+from gateway.keys import CONFIG, HASHER, LIMITER, SESSIONS, USERS
+from gateway.opening_balances import open_account
 from gateway.passwords import REFUSAL_MESSAGES, PasswordRefusal, password_refusal
 from gateway.ratelimit import Limit, tightest
 from gateway.schemas import LoginBody, RegisterBody
@@ -29,6 +41,46 @@ routes = web.RouteTableDef()
 LOGIN_WINDOW_S = 15 * 60
 REGISTER_WINDOW_S = 60 * 60
 REGISTER_GLOBAL_WINDOW_S = 60
+# What a user who must change their password may still do. POST /api/console is let through
+# for its CHANGE_PASSWORD action only: the console route refuses its other actions.
+ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset(
+    {
+        ("POST", "/api/auth/logout"),
+        ("GET", "/api/auth/session"),
+        ("POST", "/api/console"),
+    }
+)
+
+
+def password_change_required() -> web.Response:
+    return error_response(
+        403,
+        "PASSWORD_CHANGE_REQUIRED",
+        "Change your password first: POST /api/console with action CHANGE_PASSWORD,"
+        " currentPassword and newPassword (the dashboard asks for it after you log in).",
+    )
+
+
+@web.middleware
+async def password_change_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Hold a user who must change their password to the routes that let them do it."""
+    user = request.get(USER_KEY)  # set by auth_middleware on every route that needs a session
+    if (
+        user is not None
+        and request.app[USERS].password_change_due(user.user_id)
+        and route_key(request) not in ALLOWED_BEFORE_PASSWORD_CHANGE
+    ):
+        return password_change_required()
+    return await handler(request)
+
+
+def with_password_change(request: web.Request, user_id: str, payload: dict[str, Any]) -> None:
+    """Add ``passwordChangeRequired`` to a login or session reply when it applies.
+
+    Only then: every other reply keeps the shape ``gateway.replies`` describes.
+    """
+    if request.app[USERS].password_change_due(user_id):
+        payload["passwordChangeRequired"] = True
 
 
 def password_refused(refusal: PasswordRefusal, path: str) -> web.Response:
@@ -47,18 +99,6 @@ def count_password_check(request: web.Request, user_id: str) -> bool:
     counted = request.get(VERDICT_KEY)
     request[VERDICT_KEY] = verdict if counted is None else tightest([verdict, counted])
     return verdict.allowed
-
-
-async def open_trading_account(request: web.Request, account_id: str) -> None:
-    """Register a new account with the engine and credit the configured opening balance."""
-    app = request.app
-    app[ENGINE].add_account(AccountState(account_id))
-    opening = app[CONFIG].accounts.opening_balance_paise
-    if opening > 0:
-        credit = cmd.CreditFunds(
-            now_ms=0, amount_paise=opening, kind="OPENING_BALANCE", reference=account_id
-        )
-        await app[BRIDGE].submit(account_id, credit)
 
 
 @routes.post("/api/auth/register")
@@ -88,11 +128,14 @@ async def register(request: web.Request) -> web.Response:
     if refusal is not None:
         return password_refused(refusal, "$.password")
     password_hash = await app[HASHER].hash(body.password)
+    opening_balance = app[CONFIG].accounts.opening_balance_paise
     try:
-        row, account_id = await app[USERS].create(body.email, body.name, password_hash)
+        row, account_id = await app[USERS].create(
+            body.email, body.name, password_hash, opening_balance_paise=opening_balance
+        )
     except EmailTakenError:
         return error_response(409, "DUPLICATE", "An account with this email already exists.")
-    await open_trading_account(request, account_id)
+    await open_account(app, account_id, opening_balance)
     return json_response(
         {"user": user_view(row), "tradingAccount": {"id": account_id, "userId": row["id"]}},
         status=201,
@@ -139,6 +182,7 @@ async def login(request: web.Request) -> web.Response:
         "expiresAt": iso_moment(expires_at),
         "user": user_view(row),
     }
+    with_password_change(request, row["id"], payload)
     response = json_response(payload)
     response.set_cookie(
         COOKIE_NAME,
@@ -164,4 +208,6 @@ async def logout(request: web.Request) -> web.Response:
 async def session(request: web.Request) -> web.Response:
     user = current_user(request)
     row = await request.app[USERS].by_id(user.user_id)
-    return json_response({"user": user_view(row), "expiresAt": iso_moment(user.expires_at)})
+    payload = {"user": user_view(row), "expiresAt": iso_moment(user.expires_at)}
+    with_password_change(request, user.user_id, payload)
+    return json_response(payload)

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import uvloop
 from aiohttp import web
+from yarl import URL
 
 from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, load_config
 from engine.gc_tuning import apply_gc_thresholds, freeze_after_start
@@ -98,6 +99,11 @@ async def _run_until_signalled(app: web.Application, config: Config) -> None:
     try:
         site = await start_listener(runner, config)
         logger.info("serving on %s (stop with Ctrl-C)", site.name)
+        # For the operator at the terminal (stdout, not the structured log on stderr).
+        print(
+            f"paperdesk: ready — dashboard at {dashboard_url(config.server.host, site.port)}",
+            flush=True,
+        )
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -106,6 +112,15 @@ async def _run_until_signalled(app: web.Application, config: Config) -> None:
         logger.info("stopping")
     finally:
         await runner.cleanup()
+
+
+def dashboard_url(host: str, port: int) -> str:
+    """Where a browser on this machine finds the dashboard of a server listening on ``host``."""
+    if host in ("", "0.0.0.0"):  # every IPv4 interface: loopback is one of them
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return str(URL.build(scheme="http", host=host, port=port, path="/"))
 
 
 async def _freeze_heap(app: web.Application) -> None:
@@ -123,7 +138,14 @@ async def _create_admin(config: Config, dsn: str, email: str, password: str) -> 
             return "promoted"
         params = HashParams.of(config.auth)
         password_hash = await asyncio.to_thread(hash_password, password, params)
-        await users.create(email, "Administrator", password_hash, "ADMIN")
+        # Credited by the server at its next start (gateway.opening_balances).
+        await users.create(
+            email,
+            "Administrator",
+            password_hash,
+            "ADMIN",
+            opening_balance_paise=config.accounts.opening_balance_paise,
+        )
         return "created"
     finally:
         await database.close()

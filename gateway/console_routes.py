@@ -13,7 +13,11 @@ from engine import events as ev
 from engine.enums import Rejection
 from engine.money import paise_to_rupees
 from gateway.auth import current_user, rate_limited
-from gateway.auth_routes import count_password_check, password_refused
+from gateway.auth_routes import (
+    count_password_check,
+    password_change_required,
+    password_refused,
+)
 from gateway.decoding import decode_tagged, field_failure
 from gateway.errors import ApiError, error_response, json_response, outcome_unknown
 from gateway.faults import crash_point
@@ -147,6 +151,9 @@ async def console_action(request: web.Request) -> web.Response:
     check_body_user(request, action.user_id)
     user = current_user(request)
     pool = request.app[DB].pool
+    change_due = request.app[USERS].password_change_due(user.user_id)
+    if change_due and not isinstance(action, ChangePassword):
+        return password_change_required()
     if isinstance(action, UpdateProfile):
         return json_response(
             {"user": user_view(await request.app[USERS].set_name(user.user_id, action.name))}
@@ -159,6 +166,14 @@ async def console_action(request: web.Request) -> web.Response:
         refusal = password_refusal(action.new_password, row["email"])
         if refusal is not None:
             return password_refused(refusal, "$.newPassword")
+        if change_due and action.new_password == action.current_password:
+            # The password to replace was printed on a terminal: keeping it defeats the change.
+            return error_response(
+                422,
+                "PASSWORD_UNCHANGED",
+                "The new password must differ from the current one.",
+                [{"path": "$.newPassword", "message": "must differ from the current password"}],
+            )
         hasher = request.app[HASHER]
         if not await hasher.verify(action.current_password, row["password_hash"]):
             # The body is valid (400 is for that): the caller may not make this change (403).
@@ -168,7 +183,7 @@ async def console_action(request: web.Request) -> web.Response:
                 "The current password is wrong.",
                 [{"path": "$.currentPassword", "message": "the current password is wrong"}],
             )
-        await request.app[USERS].set_password_hash(
+        await request.app[USERS].change_password(
             user.user_id, await hasher.hash(action.new_password)
         )
         await request.app[SESSIONS].revoke_all_for(user.user_id, keep=user.token_hash)

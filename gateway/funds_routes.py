@@ -53,11 +53,27 @@ async def get_funds(request: web.Request) -> web.Response:
     return json_response(await funds_of(request, account_id))
 
 
-async def account_exists(request: web.Request, account_id: str) -> bool:
-    found = await request.app[DB].pool.fetchval(
-        "SELECT 1 FROM trading_accounts WHERE id = $1", account_id
+def refuse_own_account(request: web.Request, owner: str) -> None:
+    """No admin moves money on their own trading account (403), as no admin decides their own
+    deposit or withdrawal: another admin must."""
+    if owner == current_user(request).user_id:
+        raise ApiError(
+            error_response(
+                403,
+                "SELF_APPROVAL_FORBIDDEN",
+                "Another admin must operate on the funds of your own account.",
+            )
+        )
+
+
+async def operated_account(request: web.Request, account_id: str) -> None:
+    """The account an admin operates on directly: 404 if there is none, 403 if it is their own."""
+    owner = await request.app[DB].pool.fetchval(
+        "SELECT user_id FROM trading_accounts WHERE id = $1", account_id
     )
-    return bool(found)
+    if owner is None:
+        raise NotFoundError("trading account")
+    refuse_own_account(request, str(owner))
 
 
 async def operation_result(
@@ -145,8 +161,7 @@ async def fund_operation(request: web.Request) -> web.Response:
     if not current_user(request).is_admin:
         return forbidden("Only admins can operate on funds directly.")
     body = await decode_own_body(request, FundOperationBody)
-    if not await account_exists(request, body.trading_account_id):
-        raise NotFoundError("trading account")
+    await operated_account(request, body.trading_account_id)
     try:
         amount = to_paise(body.amount, "$.amount")
     except FieldError as error:

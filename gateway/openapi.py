@@ -49,7 +49,10 @@ STATUS_DESCRIPTIONS = {
     " INVALID_JSON)",
     401: "No session, or an expired one (UNAUTHENTICATED); a wrong password at login",
     403: "Not allowed: wrong role or userId (FORBIDDEN), CSRF token missing or wrong with a"
-    " cookie session (CSRF_FAILED), a foreign Origin on login and register (FORBIDDEN)",
+    " cookie session (CSRF_FAILED), a foreign Origin on login and register (FORBIDDEN), an"
+    " admin deciding or adjusting their own account (SELF_APPROVAL_FORBIDDEN), anything but a"
+    " password change before the first admin's generated password is changed"
+    " (PASSWORD_CHANGE_REQUIRED)",
     404: "Unknown, or not the caller's (NOT_FOUND)",
     408: "The body did not arrive in time (REQUEST_TIMEOUT)",
     409: "The state does not allow it (ORDER_NOT_OPEN, POSITION_CLOSED, DUPLICATE, ...)",

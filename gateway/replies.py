@@ -48,11 +48,14 @@ class LoggedIn(Reply):
     csrf_token: str
     expires_at: Timestamp
     user: User
+    # true until the first admin changes the generated password printed at the first start
+    password_change_required: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class SessionInfo(Reply):
     user: User
     expires_at: Timestamp
+    password_change_required: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class Order(Reply):

@@ -1,4 +1,11 @@
-"""Users and their trading accounts in Postgres, with the ownership cache every route checks."""
+"""Users and their trading accounts in Postgres, with the ownership cache every route checks.
+
+It also keeps, in memory, the users who must change their password before anything else (the
+first admin with a generated password): every request asks, so it is never a query. The set
+is read from Postgres at start (:meth:`UserStore.load_password_changes_due`) and only this
+process sets or clears the flag afterwards (the first start sets it, a password change clears
+it).
+"""
 
 from __future__ import annotations
 
@@ -31,30 +38,46 @@ class UserStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._accounts_by_user: dict[str, tuple[str, ...]] = {}
+        self._password_change_due: set[str] = set()
 
     async def create(
-        self, email: str, name: str, password_hash: str, role: str = "USER"
+        self,
+        email: str,
+        name: str,
+        password_hash: str,
+        role: str = "USER",
+        *,
+        must_change_password: bool = False,
+        opening_balance_paise: int = 0,
     ) -> tuple[Any, str]:
-        """Create a user and their trading account in one transaction; return (row, account id)."""
+        """Create a user and their trading account (owed ``opening_balance_paise``, see
+        ``gateway.opening_balances``) in one transaction; return (row, account id)."""
         user_id = str(uuid.uuid4())
         account_id = str(uuid.uuid4())
         async with self.db.pool.acquire() as conn, conn.transaction():
             try:
                 row = await conn.fetchrow(
-                    "INSERT INTO users (id, email, name, password_hash, role)"
-                    " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                    "INSERT INTO users (id, email, name, password_hash, role, must_change_password)"
+                    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
                     user_id,
                     email.lower(),
                     name,
                     password_hash,
                     role,
+                    must_change_password,
                 )
             except asyncpg.UniqueViolationError:
                 raise EmailTakenError(email) from None
             await conn.execute(
-                "INSERT INTO trading_accounts (id, user_id) VALUES ($1, $2)", account_id, user_id
+                "INSERT INTO trading_accounts (id, user_id, opening_balance_paise)"
+                " VALUES ($1, $2, $3)",
+                account_id,
+                user_id,
+                opening_balance_paise,
             )
         self._accounts_by_user[user_id] = (account_id,)
+        if must_change_password:
+            self._password_change_due.add(user_id)
         return row, account_id
 
     async def by_email(self, email: str) -> Any:
@@ -94,8 +117,28 @@ class UserStore:
         )
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Store a new hash of the same password (a rehash at login): the flag stays."""
         await self.db.pool.execute(
             "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
             user_id,
             password_hash,
         )
+
+    async def change_password(self, user_id: str, password_hash: str) -> None:
+        """Store the hash of a password the user chose, which ends a required change."""
+        await self.db.pool.execute(
+            "UPDATE users SET password_hash = $2, must_change_password = false, updated_at = now()"
+            " WHERE id = $1",
+            user_id,
+            password_hash,
+        )
+        self._password_change_due.discard(user_id)
+
+    async def load_password_changes_due(self) -> None:
+        """Read which users must change their password (once, at start)."""
+        rows = await self.db.pool.fetch("SELECT id FROM users WHERE must_change_password")
+        self._password_change_due = {row["id"] for row in rows}
+
+    def password_change_due(self, user_id: str) -> bool:
+        """Whether this user must change their password before doing anything else."""
+        return user_id in self._password_change_due

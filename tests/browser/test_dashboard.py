@@ -124,7 +124,7 @@ async def journey(browser: Any, base: str, artifacts: Path, timings: Timings) ->
     timings.mark("registered and signed in")
 
     # -- request a deposit in the console ------------------------------------------------
-    await page.get_by_role("link", name="Console").click()
+    await page.locator("#nav").get_by_role("link", name="Console").click()
     await expect(page.locator("#view-console")).to_be_visible()
     deposit = page.locator("#deposit-form")
     await deposit.get_by_label("Amount (₹)").fill("100000")
@@ -157,7 +157,9 @@ async def journey(browser: Any, base: str, artifacts: Path, timings: Timings) ->
     timings.mark("admin approved the deposit")
 
     # -- the user sees the money and the request's new status --------------------------------
-    await page.get_by_role("link", name="Console").click()  # reload the console's data
+    await (
+        page.locator("#nav").get_by_role("link", name="Console").click()
+    )  # reload the console's data
     await page.evaluate("location.hash = '#/trade'; location.hash = '#/console'")
     await expect(requests.first).to_contain_text("APPROVED")
     await expect(page.locator("#ledger-table tbody")).to_contain_text("deposit")
@@ -253,7 +255,7 @@ async def journey(browser: Any, base: str, artifacts: Path, timings: Timings) ->
     await page.wait_for_timeout(300)
     await page.screenshot(path=artifacts / "07-trade-phone.png", full_page=True)
     assert await page_width(page) <= PHONE["width"], "the trading screen scrolls sideways"
-    await page.get_by_role("link", name="Console").click()
+    await page.locator("#nav").get_by_role("link", name="Console").click()
     await expect(page.locator("#view-console")).to_be_visible()
     await page.screenshot(path=artifacts / "08-console-phone.png", full_page=True)
     assert await page_width(page) <= PHONE["width"], "the console scrolls sideways"

@@ -22,6 +22,9 @@ from tests.integration.conftest import database, pg_server, template_database  #
 ADMIN_EMAIL = "admin@paperdesk.test"
 ADMIN_PASSWORD = "kestrel-ledger-42"  # passes the policy: not common, no "admin" in it
 FAST: dict[str, Any] = {
+    # Accounts open empty, so each test funds exactly what it checks; the default opening
+    # balance has its own tests (tests/e2e/test_opening_balance.py).
+    "accounts": {"opening_balance": "0"},
     "execution": {"market_fill_delay_ms": 0},
     "market": {"jitter_interval_ms": 50},
     "metrics": {"port": 0},  # any free port: several suites may run on this machine at once

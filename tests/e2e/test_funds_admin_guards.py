@@ -5,7 +5,9 @@ RELEASE (or a BLOCK reusing its id) through ``POST /api/trading/funds`` is refus
 ``BLOCK_OWNED_BY_WITHDRAWAL`` and the withdrawal stays decidable, even in the moment between its
 block becoming durable and its request row being written; that no admin decides (approves or
 rejects) a deposit or withdrawal of their own account (403 ``SELF_APPROVAL_FORBIDDEN``) while
-another admin still can; and that the charges preview of a CNC round trip shows the DP charge
+another admin still can, nor moves money on their own account directly (a credit, debit, block
+or release through ``POST /api/trading/funds``, an add or withdraw through the admin routes);
+and that the charges preview of a CNC round trip shows the DP charge
 on its own line and in the total, where MIS and F&O previews show none.
 """
 
@@ -201,6 +203,53 @@ def test_admin_decision_when_request_is_on_own_account_then_403_until_another_ad
             "POST", "/api/admin/deposits", {"depositId": deposit_id, "action": "REJECT"}
         )
         assert (status, body["error"]["code"]) == (409, "DUPLICATE")
+
+    run_scenario(database, master, scenario)
+
+
+def test_admin_adjustment_when_on_own_account_then_403_and_nothing_moves(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        admin = Client(session, base)
+        await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        _, console, _ = await admin.call("GET", "/api/console")
+        own = console["tradingAccount"]["id"]
+        user = Client(session, base)
+        user_account = (await user.register("adjusted@paperdesk.test"))["tradingAccount"]["id"]
+        direct = [
+            ("/api/trading/funds", {"operation": operation, "amount": 500} | extra)
+            for operation, extra in (
+                ("CREDIT", {}),
+                ("DEBIT", {}),
+                ("BLOCK", {"blockId": "own-block"}),
+                ("RELEASE", {"blockId": "own-block"}),
+            )
+        ]
+        admin_routes = [
+            (f"/api/admin/funds/{verb}", {"amount": 500, "idempotencyKey": f"own-{verb}"})
+            for verb in ("add", "withdraw")
+        ]
+        for path, body in direct + admin_routes:
+            status, answer, _ = await admin.call("POST", path, body | {"tradingAccountId": own})
+            assert (status, answer["error"]["code"]) == (403, "SELF_APPROVAL_FORBIDDEN"), (
+                path,
+                answer,
+            )
+        me = console["user"]["id"]
+        status, answer, _ = await admin.call(
+            "POST", "/api/admin/funds/add", {"userId": me, "amount": 500}
+        )
+        assert (status, answer["error"]["code"]) == (403, "SELF_APPROVAL_FORBIDDEN"), answer
+        assert await funds(admin) == (0, 0)
+        # Another user's account is still the admin's to adjust.
+        status, answer, _ = await admin.call(
+            "POST",
+            "/api/admin/funds/add",
+            {"tradingAccountId": user_account, "amount": 500, "idempotencyKey": "other-add"},
+        )
+        assert status == 200, answer
+        assert await funds(user) == (500, 0)
 
     run_scenario(database, master, scenario)
 

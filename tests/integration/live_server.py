@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 from engine.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV
-from persistence.embedded import DATABASE_URL_ENV
+from persistence.embedded import DATABASE_URL_ENV, EmbeddedPostgres
 from tests.integration.conftest import fetch
 from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
@@ -46,6 +47,9 @@ START_ATTEMPTS_MAX = 3  # a free port can be taken between choosing it and bindi
 REQUEST_TIMEOUT_S = 20.0
 
 FAST_CONFIG = """
+[accounts]
+opening_balance = "0"  # accounts open empty: each test funds what it checks
+
 [execution]
 market_fill_delay_ms = 0
 
@@ -63,6 +67,12 @@ registrations_per_hour = 1000000
 registrations_global_per_minute = 1000000
 login_emails_per_client_per_15_minutes = 1000000
 """
+
+
+def with_accounts(config_text: str, line: str) -> str:
+    """``config_text`` with ``line`` added to its ``[accounts]`` table (TOML has one per file)."""
+    return config_text.replace("[accounts]\n", f"[accounts]\n{line}\n", 1)
+
 
 INSTRUMENTS = ("NSE:RELIANCE", "NSE:INFY", "NSE:TCS")
 
@@ -221,6 +231,60 @@ def client_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=64))
 
 
+# -- a server on its own embedded PostgreSQL -------------------------------------------------
+
+# Replies held for a commit time out after 2 s instead of 5 s, so a graceful stop does not
+# wait 5 s for a request held when the database died (aiohttp lets handlers finish).
+SUPERVISED_CONFIG = with_accounts(FAST_CONFIG, "ask_timeout_ms = 2000")
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The pid in ``postmaster.pid`` (None when the file is absent)."""
+    try:
+        return int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """A live process (a killed one not yet reaped is a zombie: dead)."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the server's PostgreSQL once the server is gone (it outlives a SIGKILL)."""
+    if (data_dir / "PG_VERSION").exists():
+        embedded = EmbeddedPostgres(data_dir)
+        embedded.start()  # attaches, forgetting the killed server's handle
+        embedded.stop()
+
+
+@contextlib.contextmanager
+def embedded_server(work: Path, config_text: str = SUPERVISED_CONFIG) -> Iterator[ServerProcess]:
+    """A started server on its own (supervised) embedded PostgreSQL; both gone on the way out."""
+    server = ServerProcess(None, work, config_text)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.kill()
+        stop_embedded(server.pg_data_dir)
+
+
+@contextlib.contextmanager
+def stored(server: ServerProcess) -> Iterator[str]:
+    """The DSN of the stopped server's database, started (or attached to, if it outlived a
+    kill) for the checks and stopped after."""
+    embedded = EmbeddedPostgres(server.pg_data_dir)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
 class Client:
     """A JSON client for one user, authenticated with a bearer token."""
 
@@ -354,12 +418,19 @@ class OrderFlow:
     answers: list[Answer] = field(default_factory=list)
     in_flight: int = 0
     connection_errors: int = 0  # requests with no HTTP answer (cut off by the kill)
+    runs: int = 0  # each run draws new random streams (and so new clientOrderIds)
+    # Orders (each with a clientOrderId) answered 503, by clientOrderId -> (code, body), and
+    # orders cut off with no answer: what a client would retry, and what must not exist when
+    # the answer was "not carried out".
+    refused_orders: dict[str, tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
+    cut_off_orders: list[dict[str, Any]] = field(default_factory=list)
 
     async def run(self, users: list[tuple[Client, str]], workers_per_user: int) -> None:
         """Run the workers until ``stop`` is set (or, with ``lost_server``, the server dies)."""
+        self.runs += 1
         tasks = [
             asyncio.create_task(
-                self._worker(client, account_id, random.Random(self.seed * 1000 + n * 10 + w))
+                self._worker(client, account_id, random.Random(f"{self.seed}-{self.runs}-{n}-{w}"))
             )
             for n, (client, account_id) in enumerate(users)
             for w in range(workers_per_user)
@@ -400,11 +471,17 @@ class OrderFlow:
                     orderType="LIMIT",
                     price=self.prices[instrument_id],
                     quantity=rng.randint(1, 5),
+                    clientOrderId=f"flow-{rng.getrandbits(64):x}",
                 )
                 request = ("POST", "/api/trading/orders", body, "LIMIT")
             else:
                 side = rng.choice(("BUY", "SELL"))
-                body = order_body(account_id, instrument_id, orderSide=side)
+                body = order_body(
+                    account_id,
+                    instrument_id,
+                    orderSide=side,
+                    clientOrderId=f"flow-{rng.getrandbits(64):x}",
+                )
                 request = ("POST", "/api/trading/orders", body, "MARKET")
             answer = await self._send(client, *request)
             if answer is None:
@@ -426,6 +503,8 @@ class OrderFlow:
             status, payload = await client.call(method, path, body)
         except (aiohttp.ClientError, TimeoutError):
             self.connection_errors += 1
+            if kind != "CANCEL":
+                self.cut_off_orders.append(body)
             if self.lost_server:
                 return None
             raise
@@ -433,6 +512,9 @@ class OrderFlow:
             self.in_flight -= 1
         order = payload.get("order") if isinstance(payload, dict) else None
         error = payload.get("error") if isinstance(payload, dict) else None
+        if status == 503 and kind != "CANCEL":
+            code = error.get("code") if isinstance(error, dict) else None
+            self.refused_orders[body["clientOrderId"]] = (code, body)
         order_id = order["id"] if status == 200 and order else None
         if status == 200 and kind == "CANCEL":
             assert order and order["status"] == "CANCELLED", payload

@@ -44,6 +44,7 @@ from tests.integration.live_server import (
     resting_prices,
     server_process,
     wait_for,
+    with_accounts,
     work_directory,
 )
 
@@ -62,7 +63,7 @@ FUNDS_RUPEES = 1_000_000
 # The gateway's code when the engine's reply (held until the journal commits) times out.
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 # Replies held for a commit time out after 2 s instead of 5 s: a shorter test, same paths.
-OUTAGE_CONFIG = FAST_CONFIG + "\n[accounts]\nask_timeout_ms = 2000\n"
+OUTAGE_CONFIG = with_accounts(FAST_CONFIG, "ask_timeout_ms = 2000")
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ from tests.integration.live_server import (
     funded_users,
     server_process,
     wait_for,
+    with_accounts,
     work_directory,
 )
 from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
@@ -56,11 +57,8 @@ WRITE_TIMEOUT_S = 1.0
 POOL_BOUND_S = 1.5  # acquire 1 s + a statement's 1.5 s, at worst one of them per request
 ANSWER_SLACK_S = 1.5
 STALL_CONFIG = (
-    FAST_CONFIG
+    with_accounts(FAST_CONFIG, f"ask_timeout_ms = {int(ASK_TIMEOUT_S * 1000)}")
     + f"""
-[accounts]
-ask_timeout_ms = {int(ASK_TIMEOUT_S * 1000)}
-
 [journal]
 write_timeout_ms = {int(WRITE_TIMEOUT_S * 1000)}
 

@@ -22,9 +22,8 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -32,22 +31,24 @@ import psutil
 import pytest
 
 from engine.instruments import InstrumentMaster
-from persistence.embedded import EmbeddedPostgres
 from tests.integration.conftest import fetch
 from tests.integration.live_server import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
-    FAST_CONFIG,
     Client,
     OrderFlow,
     ServerProcess,
+    alive,
     assert_database_consistent,
     assert_funds_stored,
     client_session,
+    embedded_server,
     funded_users,
     order_body,
     pending_market_orders,
+    postmaster_pid,
     resting_prices,
+    stored,
     wait_for,
     work_directory,
 )
@@ -64,55 +65,6 @@ EXITED_WITHIN_S = 5.0  # SIGTERM to exit while the database is down
 FILLED_WITHIN_S = 15.0
 # PostgreSQL's refusal while a process of the dead postmaster still holds its shared memory.
 SHARED_MEMORY_IN_USE = "pre-existing shared memory block"
-# Replies held for a commit time out after 2 s instead of 5 s, so a graceful stop does not
-# wait 5 s for a request held when the database died (aiohttp lets handlers finish).
-SUPERVISED_CONFIG = FAST_CONFIG + "\n[accounts]\nask_timeout_ms = 2000\n"
-
-
-def postmaster_pid(data_dir: Path) -> int | None:
-    """The pid in ``postmaster.pid`` (None when the file is absent)."""
-    try:
-        return int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
-        return None
-
-
-def alive(pid: int) -> bool:
-    """A live process (a killed one not yet reaped is a zombie: dead)."""
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
-
-
-def stop_embedded(data_dir: Path) -> None:
-    """Stop the server's PostgreSQL once the server is gone (it outlives a SIGKILL)."""
-    if (data_dir / "PG_VERSION").exists():
-        embedded = EmbeddedPostgres(data_dir)
-        embedded.start()  # attaches, forgetting the killed server's handle
-        embedded.stop()
-
-
-@contextlib.contextmanager
-def embedded_server(work: Path) -> Iterator[ServerProcess]:
-    """A started server on its own embedded PostgreSQL; both gone on the way out."""
-    server = ServerProcess(None, work, SUPERVISED_CONFIG)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.kill()
-        stop_embedded(server.pg_data_dir)
-
-
-@contextlib.contextmanager
-def stored(server: ServerProcess) -> Iterator[str]:
-    """The DSN of the stopped server's database, started for the checks and stopped after."""
-    embedded = EmbeddedPostgres(server.pg_data_dir)
-    try:
-        yield embedded.start()
-    finally:
-        embedded.stop()
 
 
 @dataclass

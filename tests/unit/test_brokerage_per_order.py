@@ -16,7 +16,7 @@ import pytest
 from engine import commands as cmd
 from engine import events as ev
 from engine.account import AccountState
-from engine.charges import ChargeCategory, OrderSoFar, order_charges
+from engine.charges import ChargeBreakdown, ChargeCategory, OrderSoFar, order_charges
 from engine.enums import Product, Side
 from engine.instruments import Instrument
 from engine.rules import AccountRules
@@ -123,3 +123,62 @@ def test_order_charges_when_order_paid_before_then_gst_on_this_fills_brokerage(
     assert alone.gst_paise - rest.gst_paise == schedule.gst.of(
         alone.brokerage_paise + alone.exchange_paise + alone.sebi_paise
     ) - schedule.gst.of(alone.exchange_paise + alone.sebi_paise)
+
+
+@pytest.mark.parametrize(
+    ("category", "exchange", "so_far", "value_paise", "expected"),
+    [
+        # Under the cap: the order's 0.03 % of 60,00,000 = 1800 less the 1200 paid = 600;
+        # exchange 0.00307 % x 20,00,000 = 61.4 -> 61; SEBI 2; GST 18 % x 663 = 119.34
+        # -> 119; stamp 0.003 % = 60.
+        pytest.param(
+            ChargeCategory.MIS,
+            "NSE",
+            OrderSoFar(4_000_000, 1200),
+            2_000_000,
+            ChargeBreakdown(600, 0, 61, 2, 119, 60),
+            id="mis-under-cap",
+        ),
+        # Crossing the cap: min(0.03 % x 70,00,000 = 2100, 2000) less 1800 paid = 200;
+        # exchange 30.7 -> 31; SEBI 1; GST 18 % x 232 = 41.76 -> 42; stamp 30.
+        pytest.param(
+            ChargeCategory.MIS,
+            "NSE",
+            OrderSoFar(6_000_000, 1800),
+            1_000_000,
+            ChargeBreakdown(200, 0, 31, 1, 42, 30),
+            id="mis-crossing-cap",
+        ),
+        # Already at the cap: nothing more; exchange 153.5 -> 154 (half-up); SEBI 5;
+        # GST 18 % x 159 = 28.62 -> 29; stamp 150.
+        pytest.param(
+            ChargeCategory.MIS,
+            "NSE",
+            OrderSoFar(10_000_000, 2000),
+            5_000_000,
+            ChargeBreakdown(0, 0, 154, 5, 29, 150),
+            id="mis-cap-paid",
+        ),
+        # An option order's later fill: the flat 2000 was paid; exchange 0.03553 % x
+        # 1,00,000 = 35.53 -> 36; SEBI 0.1 -> 0; GST 18 % x 36 = 6.48 -> 6; stamp 3.
+        pytest.param(
+            ChargeCategory.OPTIONS,
+            "NFO",
+            OrderSoFar(949_000, 2000),
+            100_000,
+            ChargeBreakdown(0, 0, 36, 0, 6, 3),
+            id="option-flat-paid",
+        ),
+    ],
+)
+def test_order_charges_when_later_fill_then_rest_of_order_brokerage_only(
+    category: ChargeCategory,
+    exchange: str,
+    so_far: OrderSoFar,
+    value_paise: int,
+    expected: ChargeBreakdown,
+    rules: AccountRules,
+) -> None:
+    schedule = rules.charges.on(rules.trade_date(NOW_MS))
+    charges = order_charges(schedule, category, exchange, Side.BUY, value_paise, so_far=so_far)
+    assert charges == expected

@@ -3,8 +3,9 @@
 Proves that ``round_trip_charges`` adds the configured DP charge (₹13 + GST = ₹15.34 per
 scrip) to a CNC round trip or single delivery sell, and counts it in the total, without the
 caller having to ask; that a delivery buy, MIS and F&O round trips pay none; that a caller who
-knows the scrip already paid DP today can leave it out; and that asking for DP outside a
-delivery sell is a bug (``ValueError``).
+knows the scrip already paid DP today can leave it out; that asking for DP outside a
+delivery sell is a bug (``ValueError``); and that a one-leg options preview pays the flat
+brokerage once, not also on the zero leg.
 
 All amounts are paise.
 """
@@ -74,3 +75,25 @@ def test_round_trip_when_dp_asked_outside_delivery_sell_then_value_error(
 ) -> None:
     with pytest.raises(ValueError):
         round_trip_charges(NOV_2026, category, "NSE", buy_paise, sell_paise, dp_applies=True)
+
+
+@pytest.mark.parametrize(
+    ("buy_paise", "sell_paise", "expected", "total_paise"),
+    [
+        # Example B's buy alone: flat 2000 once (the zero sell leg pays none); STT 0;
+        # exchange 0.03553 % x 9,49,000 = 337.18 -> 337; SEBI 0.949 -> 1;
+        # GST 18 % x 2338 = 420.84 -> 421; stamp 28.47 -> Rs 0.28 -> Rs 0.
+        pytest.param(949_000, 0, ChargeBreakdown(2000, 0, 337, 1, 421, 0), 2759, id="buy-only"),
+        # Example B's sell alone: flat 2000 once; STT 0.15 % x 10,40,000 = 1560 -> Rs 16;
+        # exchange 369.51 -> 370; SEBI 1.04 -> 1; GST 18 % x 2371 = 426.78 -> 427.
+        pytest.param(
+            0, 1_040_000, ChargeBreakdown(2000, 1600, 370, 1, 427, 0), 4398, id="sell-only"
+        ),
+    ],
+)
+def test_round_trip_when_one_option_leg_then_flat_brokerage_once(
+    buy_paise: int, sell_paise: int, expected: ChargeBreakdown, total_paise: int
+) -> None:
+    charges = round_trip_charges(NOV_2026, ChargeCategory.OPTIONS, "NFO", buy_paise, sell_paise)
+    assert charges == expected
+    assert charges.total_paise == total_paise

@@ -105,6 +105,10 @@ export async function api(method, path, body, { quietAuth = false } = {}) {
   throw failure;
 }
 
+/** Where more virtual money comes from, for every "not enough funds" the person reads. */
+export const MORE_FUNDS =
+  "To get more, request a deposit in the Console (an admin approves it) or reset the account there.";
+
 /** One sentence (or two) describing what went wrong and what to do about it. */
 export function describeError(error) {
   if (!(error instanceof ApiError)) return String(error?.message || error);
@@ -121,10 +125,11 @@ export function describeError(error) {
         return (
           `Insufficient funds: this needs ${rupees(d.requiredMargin)} margin plus ` +
           `${rupees(d.estimatedCharges)} estimated charges, but only ` +
-          `${rupees(d.availableMargin)} is available (short by ${rupees(short)}).`
+          `${rupees(d.availableMargin)} is available (short by ${rupees(short)}). ` +
+          MORE_FUNDS
         );
       }
-      return `Insufficient funds. ${error.message}`;
+      return `Insufficient funds. ${error.message} ${MORE_FUNDS}`;
     case "VALIDATION_ERROR": {
       const fields = error.fieldErrors;
       if (!fields.length) return error.message;

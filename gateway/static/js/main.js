@@ -97,7 +97,29 @@ async function enter(user) {
   $("#main").focus();
 }
 
+// A user with a generated password (the first admin) sees only the form that replaces it:
+// the server refuses everything else (403 PASSWORD_CHANGE_REQUIRED) until then.
+function askNewPassword(currentPassword) {
+  show("auth");
+  $("#login-form").hidden = true;
+  $("#register-form").hidden = true;
+  $("#new-password-form").hidden = false;
+  $("#logout").hidden = false;
+  $("#new-password-current").value = currentPassword || "";
+  $(currentPassword ? "#new-password-new" : "#new-password-current").focus();
+}
+
+function closeNewPassword() {
+  const form = $("#new-password-form");
+  form.reset();
+  clearFormErrors(form);
+  form.hidden = true;
+  $("#login-form").hidden = false;
+  $("#register-form").hidden = false;
+}
+
 function leave(message) {
+  closeNewPassword();
   state.user = null;
   state.accountId = null;
   setCsrf(null);
@@ -114,8 +136,27 @@ function leave(message) {
 async function login(email, password) {
   const reply = await api("POST", "/api/auth/login", { email, password }, { quietAuth: true });
   setCsrf(reply.csrfToken);
-  await enter(reply.user);
+  if (reply.passwordChangeRequired) askNewPassword(password);
+  else await enter(reply.user);
 }
+
+$("#new-password-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearFormErrors(form);
+  try {
+    const reply = await api("POST", "/api/console", {
+      action: "CHANGE_PASSWORD",
+      currentPassword: $("#new-password-current").value,
+      newPassword: $("#new-password-new").value,
+    });
+    closeNewPassword();
+    toast("Password changed.", "ok");
+    await enter(reply.user);
+  } catch (error) {
+    showFormError(form, error);
+  }
+});
 
 $("#login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -140,7 +181,7 @@ $("#register-form").addEventListener("submit", async (event) => {
     await api("POST", "/api/auth/register", { name: v.name, email: v.email, password }, { quietAuth: true });
     await login(v.email, password);
     form.reset();
-    toast("Welcome! Request a deposit in the Console to start trading.", "ok");
+    toast("Welcome! Your trading account is open: the page shows what to do first.", "ok");
   } catch (error) {
     showFormError(form, error);
   }
@@ -166,7 +207,8 @@ async function boot() {
   if (!hasCsrf()) return; // a cookie alone cannot make changes: log in again for a token
   try {
     const session = await api("GET", "/api/auth/session", undefined, { quietAuth: true });
-    await enter(session.user);
+    if (session.passwordChangeRequired) askNewPassword(null);
+    else await enter(session.user);
   } catch {
     setCsrf(null);
   }

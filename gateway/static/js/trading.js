@@ -2,7 +2,14 @@
 // margin and charges preview, orders (modify, cancel), positions (live P&L, close, stop-loss
 // and target) and the funds strip.
 
-import { api, clearFormErrors, describeError, placeFieldError, showFormError } from "./api.js";
+import {
+  api,
+  clearFormErrors,
+  describeError,
+  MORE_FUNDS,
+  placeFieldError,
+  showFormError,
+} from "./api.js";
 import { PriceChart, TickStore } from "./chart.js";
 import { $, $$, debounce, fillRows, h } from "./dom.js";
 import {
@@ -479,7 +486,7 @@ export class TradingScreen {
       const sufficient = m.sufficient !== false && m.required + m.charges <= m.availableMargin + 1e-9;
       out("note").textContent = sufficient
         ? ""
-        : `Not enough funds: needs ${rupees(m.required + m.charges)}, available ${rupees(m.availableMargin)}.`;
+        : `Not enough funds: needs ${rupees(m.required + m.charges)}, available ${rupees(m.availableMargin)}. ${MORE_FUNDS}`;
       out("note").className = sufficient ? "preview-note" : "preview-note warn";
     } else {
       for (const key of ["required", "charges", "availableMargin", "leverage"]) out(key).textContent = "—";
@@ -514,6 +521,7 @@ export class TradingScreen {
     try {
       const { order } = await api("POST", "/api/trading/orders", body);
       this.placed.set(order.id, order);
+      this.paintWelcome(false);
       const symbol = order.symbol || this.ticketInstrument()?.symbol;
       this.toast(`Order placed: ${order.orderSide} ${order.quantity} ${symbol} (${order.orderType}).`, "ok");
     } catch (error) {
@@ -538,7 +546,14 @@ export class TradingScreen {
       this.toast(`Orders could not be loaded. ${describeError(error)}`, "error");
       return;
     }
+    if (!chosen) this.paintWelcome(this.orders.length === 0);
     this.renderOrders();
+  }
+
+  /** The greeting of an account with no orders yet: its balance and the first steps. */
+  paintWelcome(show) {
+    $("#welcome").hidden = !show;
+    if (show && this.funds) $("#welcome-balance").textContent = rupees(this.funds.balance);
   }
 
   onOrder(change) {
@@ -805,6 +820,7 @@ export class TradingScreen {
 
   renderFunds(funds) {
     this.funds = funds;
+    $("#welcome-balance").textContent = rupees(funds.balance);
     for (const el of $$("[data-fund]")) {
       const key = el.dataset.fund;
       if (key === "realizedPnl" || key === "unrealizedPnl") {
