@@ -33,7 +33,7 @@ fuzz: $(STAMP)
 # Every mutant of the money modules ([tool.mutmut] in pyproject.toml) against the fast suites;
 # scores and the equivalent survivors are in docs/TESTING.md.
 mutation: $(STAMP)
-	$(BIN)/mutmut run
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run
 	$(BIN)/mutmut results
 
 bench: $(STAMP)

@@ -12,6 +12,7 @@ Funds identity (DOMAIN.md §2), true after every event:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
@@ -30,7 +31,7 @@ from engine.charges import (
     order_charges,
 )
 from engine.config import ChargeSchedule
-from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
+from engine.enums import OrderStatus, OrderType, PriceSource, Product, Rejection, Side, Validity
 from engine.instruments import Instrument
 from engine.margin import order_margin, pro_rata
 from engine.money import div_half_up
@@ -82,6 +83,9 @@ class AccountState(msgspec.Struct, gc=False):
     pending_deposits: dict[str, int] = msgspec.field(default_factory=dict)  # id -> amount
     pending_withdrawals: dict[str, int] = msgspec.field(default_factory=dict)  # id -> amount
     fund_operations: dict[str, FundOperation] = msgspec.field(default_factory=dict)  # by key
+    resets_total: int = 0
+    last_reset_day: int = 0  # the trade day of the latest reset (0: never reset)
+    resets_on_last_day: int = 0
 
     @property
     def available_paise(self) -> int:
@@ -685,15 +689,44 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
     instrument = c.instrument
     if c.price_paise <= 0 or c.price_paise % instrument.tick_paise != 0:
         return _rejected(Rejection.PRICE_UNAVAILABLE)
-    side = Side.SELL if position.quantity > 0 else Side.BUY
-    quantity = abs(position.quantity)
-    accepted = ev.OrderAccepted(
-        at_ms=c.now_ms,
+    accepted, filled = _market_exit(
+        state,
+        rules,
         order_id=c.exit_order_id,
-        client_order_id=None,
-        instrument_id=position.instrument_id,
-        side=side,
+        instrument=instrument,
         product=position.product,
+        side=Side.SELL if position.quantity > 0 else Side.BUY,
+        quantity=abs(position.quantity),
+        price_paise=c.price_paise,
+        now_ms=c.now_ms,
+        price_source=c.price_source,
+    )
+    if c.reason == SQUARE_OFF:
+        filled = _with_squareoff_fee(filled, rules.charges.on(rules.trade_date(c.now_ms)))
+    return Decision((accepted, filled))
+
+
+def _market_exit(
+    state: AccountState,
+    rules: AccountRules,
+    *,
+    order_id: str,
+    instrument: Instrument,
+    product: Product,
+    side: Side,
+    quantity: int,
+    price_paise: int,
+    now_ms: int,
+    price_source: PriceSource | None,
+) -> tuple[ev.OrderAccepted, ev.OrderFilled]:
+    """A MARKET exit order accepted and filled whole at ``price_paise`` in one decision."""
+    accepted = ev.OrderAccepted(
+        at_ms=now_ms,
+        order_id=order_id,
+        client_order_id=None,
+        instrument_id=instrument.instrument_id,
+        side=side,
+        product=product,
         order_type=OrderType.MARKET,
         validity=Validity.DAY,
         quantity=quantity,
@@ -705,22 +738,20 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
         state,
         rules,
         instrument=instrument,
-        order_id=c.exit_order_id,
-        product=position.product,
+        order_id=order_id,
+        product=product,
         side=side,
         quantity=quantity,
-        price_paise=c.price_paise,
+        price_paise=price_paise,
         underlying_price_paise=0,
-        now_ms=c.now_ms,
+        now_ms=now_ms,
         block_released=0,
         status_after=OrderStatus.EXECUTED,
         filled_before=0,
     )
-    if c.price_source is not None:
-        filled = msgspec.structs.replace(filled, price_source=c.price_source.value)
-    if c.reason == SQUARE_OFF:
-        filled = _with_squareoff_fee(filled, rules.charges.on(rules.trade_date(c.now_ms)))
-    return Decision((accepted, filled))
+    if price_source is not None:
+        filled = msgspec.structs.replace(filled, price_source=price_source.value)
+    return accepted, filled
 
 
 SQUARE_OFF = "SQUARE_OFF"
@@ -901,6 +932,139 @@ def _decide_settle(state: AccountState, c: cmd.SettleHoldings, rules: AccountRul
     return Decision((ev.HoldingsSettled(at_ms=c.now_ms, position_ids=position_ids),))
 
 
+RESET = "RESET"  # the reason on what a reset cancels, and the kind of its ledger entry
+RESET_ORDER_NAMESPACE = uuid.UUID("0c5f2a8e-3b7d-4e61-a9f4-6d2e8b1c7a53")
+
+
+def reset_exit_order_id(reset_id: str, n: int) -> str:
+    """The id of a reset's ``n``-th exit order, derived so that ``decide`` stays pure."""
+    return str(uuid.uuid5(RESET_ORDER_NAMESPACE, f"{reset_id}:{n}"))
+
+
+def resets_on_day(state: AccountState, trade_day: int) -> int:
+    """How many times the account was reset on ``trade_day``."""
+    return state.resets_on_last_day if state.last_reset_day == trade_day else 0
+
+
+def _decide_reset(state: AccountState, c: cmd.ResetAccount, rules: AccountRules) -> Decision:
+    """Start the account over in one decision: every step is an ordinary event, decided
+    against a copy of the state with the steps before it applied, so the events replay to
+    exactly what was decided and ``state`` itself is never touched.
+
+    No square-off can be half done here: the session square-off runs inside one turn of the
+    account's actor, as does this decision, so the actor orders them whole.
+    """
+    trade_day = rules.trade_day(c.now_ms)
+    if resets_on_day(state, trade_day) >= rules.limits.account_resets_per_day_max:
+        return _rejected(Rejection.RESET_LIMIT_REACHED)
+    if c.opening_balance_paise < 0:
+        return _rejected(Rejection.INVALID_AMOUNT)
+    work = copy.deepcopy(state)
+    events: list[ev.AccountEvent] = []
+
+    def book(*decided: ev.AccountEvent) -> None:
+        apply_all(work, decided)
+        events.extend(decided)
+
+    for order_id in sorted(work.orders):
+        cancel = cmd.CancelOrder(now_ms=c.now_ms, order_id=order_id, reason=RESET)
+        book(*_decide_cancel(work, cancel, rules).events)
+    rejection = _close_and_sell_all(work, c, rules, book)
+    if rejection is not None:
+        return _rejected(rejection)
+    for withdrawal_id in sorted(work.pending_withdrawals):
+        amount = work.pending_withdrawals[withdrawal_id]
+        book(
+            ev.WithdrawalCancelled(
+                at_ms=c.now_ms,
+                withdrawal_id=withdrawal_id,
+                amount_paise=amount,
+                cancelled_by=c.by_user_id,
+                reason=RESET,
+            )
+        )
+    adjustment = c.opening_balance_paise - work.balance_paise
+    book(
+        ev.AccountReset(
+            at_ms=c.now_ms,
+            reset_id=c.reset_id,
+            by_user_id=c.by_user_id,
+            by_role=c.by_role,
+            trade_day=trade_day,
+            opening_balance_paise=c.opening_balance_paise,
+            adjustment_paise=adjustment,
+        )
+    )
+    if adjustment:
+        moved = ev.FundsCredited if adjustment > 0 else ev.FundsDebited
+        book(
+            moved(
+                at_ms=c.now_ms,
+                amount_paise=abs(adjustment),
+                kind=RESET,
+                reference=c.reset_id,
+                operator_id=c.by_user_id,
+            )
+        )
+    assert work.balance_paise == c.opening_balance_paise
+    return Decision(tuple(events))
+
+
+def _close_and_sell_all(
+    work: AccountState,
+    c: cmd.ResetAccount,
+    rules: AccountRules,
+    book: Callable[..., None],
+) -> Rejection | None:
+    """Close every open position, then sell every holding, at the prices ``c`` carries,
+    booking each exit into ``work``; the first refusal, if any, refuses the whole reset."""
+    prices = {exit.position_id: exit for exit in c.exits if exit.position_id}
+    holding_prices = {e.instrument.instrument_id: e for e in c.exits if not e.position_id}
+    exits = 0
+    for position_id in sorted(work.positions):
+        stamped = prices.get(position_id)
+        if stamped is None:
+            return Rejection.PRICE_UNAVAILABLE
+        close = cmd.ClosePosition(
+            now_ms=c.now_ms,
+            position_id=position_id,
+            exit_order_id=reset_exit_order_id(c.reset_id, exits),
+            instrument=stamped.instrument,
+            price_paise=stamped.price_paise,
+            reason=RESET,
+            price_source=stamped.price_source,
+        )
+        decision = _decide_close(work, close, rules)
+        if decision.rejection is not None:
+            return decision.rejection
+        book(*decision.events)
+        exits += 1
+    for instrument_id in sorted(work.holdings):
+        holding = work.holdings[instrument_id]
+        stamped = holding_prices.get(instrument_id)
+        if stamped is None:
+            return Rejection.PRICE_UNAVAILABLE
+        instrument = stamped.instrument
+        if stamped.price_paise <= 0 or stamped.price_paise % instrument.tick_paise != 0:
+            return Rejection.PRICE_UNAVAILABLE
+        book(
+            *_market_exit(
+                work,
+                rules,
+                order_id=reset_exit_order_id(c.reset_id, exits),
+                instrument=instrument,
+                product=Product.CNC,
+                side=Side.SELL,
+                quantity=holding.quantity,
+                price_paise=stamped.price_paise,
+                now_ms=c.now_ms,
+                price_source=stamped.price_source,
+            )
+        )
+        exits += 1
+    return None
+
+
 _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.PlaceOrder: _decide_place,
     cmd.ModifyOrder: _decide_modify,
@@ -918,6 +1082,7 @@ _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.DecideDeposit: _decide_deposit,
     cmd.RequestWithdrawal: _decide_request_withdrawal,
     cmd.DecideWithdrawal: _decide_withdrawal,
+    cmd.ResetAccount: _decide_reset,
 }
 
 
@@ -1131,6 +1296,18 @@ def _apply_released(state: AccountState, e: ev.FundsReleased) -> None:
     state.blocked_paise -= state.fund_blocks.pop(e.block_id)
 
 
+def _apply_withdrawal_cancelled(state: AccountState, e: ev.WithdrawalCancelled) -> None:
+    del state.pending_withdrawals[e.withdrawal_id]
+    state.blocked_paise -= state.fund_blocks.pop(e.withdrawal_id)
+
+
+def _apply_reset(state: AccountState, e: ev.AccountReset) -> None:
+    if state.last_reset_day != e.trade_day:
+        state.last_reset_day, state.resets_on_last_day = e.trade_day, 0
+    state.resets_on_last_day += 1
+    state.resets_total += 1
+
+
 def _apply_settled(state: AccountState, e: ev.HoldingsSettled) -> None:
     for position_id in e.position_ids:
         position = state.positions.pop(position_id)
@@ -1159,6 +1336,8 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.DepositDecided: _apply_deposit_decided,
     ev.WithdrawalRequested: _apply_withdrawal_requested,
     ev.WithdrawalDecided: _apply_withdrawal_decided,
+    ev.WithdrawalCancelled: _apply_withdrawal_cancelled,
+    ev.AccountReset: _apply_reset,
 }
 
 

@@ -318,26 +318,72 @@ class AccountBehaviour:
             position = self.state.positions.get(command.position_id)
             if position is None:
                 return Rejection.POSITION_CLOSED
-            index = self._index(command.instrument)
-            side = -1 if position.quantity > 0 else 1
-            price = market.execution_price(index, side, abs(position.quantity))
-            source = market.price_source[index] or PriceSource.LIVE
-            if price <= 0:
-                # Last tier of DOMAIN.md §5: the position's own average price, on the tick grid.
-                tick = command.instrument.tick_paise
-                price = position.average_price_paise() // tick * tick
-                source = PriceSource.POSITION_AVERAGE
-            if price <= 0:
+            priced = self._exit_price(
+                command.instrument,
+                -1 if position.quantity > 0 else 1,
+                abs(position.quantity),
+                position.average_price_paise(),
+            )
+            if priced is None:
                 return Rejection.PRICE_UNAVAILABLE
-            market.count_resolution(source)
             return msgspec.structs.replace(
                 command,
                 now_ms=now_ms,
-                price_paise=price,
+                price_paise=priced[0],
                 exit_order_id=command.exit_order_id or str(uuid.uuid4()),
-                price_source=source,
+                price_source=priced[1],
             )
+        if isinstance(command, cmd.ResetAccount):
+            exits = self._reset_exits()
+            if exits is None:
+                return Rejection.PRICE_UNAVAILABLE
+            return msgspec.structs.replace(command, now_ms=now_ms, exits=exits)
         return msgspec.structs.replace(command, now_ms=now_ms)
+
+    def _exit_price(
+        self, instrument: Instrument, side_sign: int, quantity: int, average_paise: int
+    ) -> tuple[int, PriceSource] | None:
+        """Where an exit at market fills now, and the tier that priced it; None if nothing
+        does. The last tier of DOMAIN.md §5 is the position's (holding's) own average price,
+        on the tick grid."""
+        market = self.context.market
+        index = self._index(instrument)
+        price = market.execution_price(index, side_sign, quantity)
+        source = market.price_source[index] or PriceSource.LIVE
+        if price <= 0:
+            tick = instrument.tick_paise
+            price = average_paise // tick * tick
+            source = PriceSource.POSITION_AVERAGE
+        if price <= 0:
+            return None
+        market.count_resolution(source)
+        return price, source
+
+    def _reset_exits(self) -> tuple[cmd.ResetExit, ...] | None:
+        """The market price of every open position's close and every holding's sale, as a
+        reset needs them (None if any has no price at all)."""
+        state, master = self.state, self.context.master
+        exits: list[cmd.ResetExit] = []
+        for position in state.positions.values():
+            instrument = master.get(position.instrument_id)
+            if instrument is None:
+                return None
+            side = -1 if position.quantity > 0 else 1
+            quantity, average = abs(position.quantity), position.average_price_paise()
+            priced = self._exit_price(instrument, side, quantity, average)
+            if priced is None:
+                return None
+            exits.append(cmd.ResetExit(instrument, priced[0], position.position_id, priced[1]))
+        for holding in state.holdings.values():
+            instrument = master.get(holding.instrument_id)
+            if instrument is None:
+                return None
+            average = holding.cost_paise // holding.quantity
+            priced = self._exit_price(instrument, -1, holding.quantity, average)
+            if priced is None:
+                return None
+            exits.append(cmd.ResetExit(instrument, priced[0], "", priced[1]))
+        return tuple(exits)
 
     def _resolve(self, index: int, quoted: bool, command: cmd.PlaceOrder) -> PriceSource | None:
         """The price tier that values a new order (live or stored quote, else its own price)."""

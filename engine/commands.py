@@ -153,6 +153,28 @@ class SettleHoldings(Command, frozen=True, gc=False):
     """End of session: CNC long positions become holdings."""
 
 
+class ResetExit(msgspec.Struct, frozen=True, gc=False):
+    """The market price a reset closes one position (``position_id``) or sells one holding
+    (``position_id`` empty) at, resolved by the shell as a position close resolves its price."""
+
+    instrument: Instrument
+    price_paise: int
+    position_id: str = ""
+    price_source: PriceSource | None = None
+
+
+class ResetAccount(Command, frozen=True, gc=False):
+    """Start the account over: cancel, close, sell and release everything, then set the cash
+    to ``opening_balance_paise``. ``exits`` is stamped by the shell: one per open position
+    and one per holding (a missing one refuses the reset with PRICE_UNAVAILABLE)."""
+
+    reset_id: str
+    by_user_id: str
+    by_role: str  # USER or ADMIN
+    opening_balance_paise: int
+    exits: tuple[ResetExit, ...] = ()
+
+
 AccountCommand = (
     PlaceOrder
     | ModifyOrder
@@ -170,4 +192,5 @@ AccountCommand = (
     | DecideDeposit
     | RequestWithdrawal
     | DecideWithdrawal
+    | ResetAccount
 )

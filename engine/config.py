@@ -108,6 +108,7 @@ class LimitsConfig:
     order_value_max_paise: int
     quotes_per_request_max: int
     list_limit_max: int
+    account_resets_per_day_max: int  # resets of one account per trade day (console or admin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,6 +473,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             order_value_max_paise=rupees_to_paise(limits["order_value_max"]),
             quotes_per_request_max=int(limits["quotes_per_request_max"]),
             list_limit_max=int(limits["list_limit_max"]),
+            account_resets_per_day_max=int(limits["account_resets_per_day_max"]),
         ),
         execution=ExecutionConfig(
             market_fill_delay_ms=int(execution["market_fill_delay_ms"]),

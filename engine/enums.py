@@ -98,3 +98,4 @@ class Rejection(StrEnum):
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     INVALID_AMOUNT = "INVALID_AMOUNT"
     BLOCK_OWNED_BY_WITHDRAWAL = "BLOCK_OWNED_BY_WITHDRAWAL"  # released only by its decision
+    RESET_LIMIT_REACHED = "RESET_LIMIT_REACHED"  # limits.account_resets_per_day_max used up

@@ -170,6 +170,31 @@ class HoldingsSettled(Event, frozen=True, gc=False, tag=True):
     position_ids: tuple[str, ...]
 
 
+class WithdrawalCancelled(Event, frozen=True, gc=False, tag=True):
+    """A pending withdrawal was withdrawn by an account reset: its block is released and no
+    money moves (not an admin decision, so nobody ``decided`` it)."""
+
+    withdrawal_id: str
+    amount_paise: int
+    cancelled_by: str  # the user who reset the account
+    reason: str  # RESET
+
+
+class AccountReset(Event, frozen=True, gc=False, tag=True):
+    """The account started over: the events of the same decision before this one cancelled its
+    working orders and pending withdrawals and closed or sold everything at market; the one
+    after it (if any) sets the cash back to ``opening_balance_paise`` with one RESET entry of
+    ``adjustment_paise`` (signed: a credit is positive). Lists filtered ``since=reset`` start
+    after this event."""
+
+    reset_id: str
+    by_user_id: str
+    by_role: str  # USER (the owner, from the console) or ADMIN
+    trade_day: int  # the exchange-local day number the per-day limit counts on
+    opening_balance_paise: int
+    adjustment_paise: int
+
+
 AccountEvent = (
     OrderAccepted
     | OrderRejected
@@ -187,6 +212,8 @@ AccountEvent = (
     | DepositDecided
     | WithdrawalRequested
     | WithdrawalDecided
+    | WithdrawalCancelled
+    | AccountReset
 )
 
 _encoder = msgspec.json.Encoder()

@@ -1,5 +1,5 @@
-"""Admin routes (API.md "Admin"): fund adjustments, deposit and withdrawal decisions, users,
-stats. Every route checks the ADMIN role; everyone else gets 403."""
+"""Admin routes (API.md "Admin"): fund adjustments, deposit and withdrawal decisions, account
+resets, users, stats. Every route checks the ADMIN role; everyone else gets 403."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from gateway.decoding import convert_query, decode_body, field_failure, validati
 from gateway.errors import ApiError, error_response, json_response, outcome_unknown
 from gateway.faults import crash_point
 from gateway.funds_routes import funds_of, operation_result, refuse_own_account
-from gateway.keys import BRIDGE, DB
+from gateway.keys import BRIDGE, DB, ENGINE
 from gateway.order_routes import check_outcome, rejected
 from gateway.ownership import NotFoundError, decode_own_body
 from gateway.paging import decode_cursor, page_of
+from gateway.resets import submit_reset
 from gateway.schemas import (
     AdminFundsBody,
+    AdminResetBody,
     DepositDecisionBody,
     FieldError,
     WithdrawalDecisionBody,
@@ -46,8 +48,10 @@ def require_admin(request: web.Request) -> None:
         raise ApiError(forbidden("This route is for admins."))
 
 
-async def target_account(request: web.Request, body: AdminFundsBody) -> str:
-    """The account an adjustment names: 404 if there is none, 403 if it is the admin's own."""
+async def target_account(
+    request: web.Request, body: AdminFundsBody | AdminResetBody
+) -> tuple[str, str]:
+    """(account id, owner's user id) of the account an admin route names; 404 if none."""
     pool = request.app[DB].pool
     if body.trading_account_id is not None:
         found = await pool.fetchrow(
@@ -63,8 +67,7 @@ async def target_account(request: web.Request, body: AdminFundsBody) -> str:
         raise validation_failure("$.tradingAccountId", "give tradingAccountId or userId")
     if found is None:
         raise NotFoundError("trading account")
-    refuse_own_account(request, str(found["user_id"]))
-    return str(found["id"])
+    return str(found["id"]), str(found["user_id"])
 
 
 async def adjust_funds(request: web.Request, operation: Literal["ADD", "WITHDRAW"]) -> web.Response:
@@ -73,7 +76,8 @@ async def adjust_funds(request: web.Request, operation: Literal["ADD", "WITHDRAW
     crash) answers what the first attempt did, or does it if the first never happened."""
     require_admin(request)
     body = decode_body(await request.read(), AdminFundsBody)
-    account_id = await target_account(request, body)
+    account_id, owner = await target_account(request, body)
+    refuse_own_account(request, owner)  # 403: another admin must
     try:
         amount = to_paise(body.amount, "$.amount")
     except FieldError as error:
@@ -172,8 +176,18 @@ async def withdraw_funds(request: web.Request) -> web.Response:
     return await adjust_funds(request, "WITHDRAW")
 
 
+@routes.post("/api/admin/accounts/reset")
+async def reset_account(request: web.Request) -> web.Response:
+    """Reset any trading account (as a user's own console reset does, without the typed
+    confirmation); the reset's event names the admin, and its trading log line audits it."""
+    require_admin(request)
+    body = decode_body(await request.read(), AdminResetBody)
+    account_id, _ = await target_account(request, body)
+    return await submit_reset(request, account_id, current_user(request).user_id, "ADMIN")
+
+
 class StatusQuery(msgspec.Struct, forbid_unknown_fields=True):
-    status: Literal["PENDING", "APPROVED", "REJECTED"] | None = None
+    status: Literal["PENDING", "APPROVED", "REJECTED", "CANCELLED"] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
     cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
@@ -359,6 +373,8 @@ async def list_users(request: web.Request) -> web.Response:
 @routes.get("/api/admin/stats")
 async def stats(request: web.Request) -> web.Response:
     require_admin(request)
+    engine = request.app[ENGINE]
+    trade_day = engine.rules.trade_day(engine.clock.now_ms())  # the day resets are limited by
     row = await request.app[DB].pool.fetchrow(
         """
         SELECT
@@ -372,8 +388,11 @@ async def stats(request: web.Request) -> web.Response:
           (SELECT coalesce(sum(balance_paise), 0)::bigint FROM trading_accounts) AS total_balance,
           (SELECT coalesce(sum(blocked_paise), 0)::bigint FROM trading_accounts) AS total_blocked,
           (SELECT count(*) FROM deposits WHERE status = 'PENDING') AS pending_deposits,
-          (SELECT count(*) FROM withdrawals WHERE status = 'PENDING') AS pending_withdrawals
-        """
+          (SELECT count(*) FROM withdrawals WHERE status = 'PENDING') AS pending_withdrawals,
+          (SELECT count(*) FROM account_resets WHERE trade_day = $1) AS resets_today,
+          (SELECT count(*) FROM account_resets) AS resets_total
+        """,
+        trade_day,
     )
     return json_response(
         {
@@ -386,5 +405,7 @@ async def stats(request: web.Request) -> web.Response:
             "totalBlockedMargin": paise_to_rupees(row["total_blocked"]),
             "pendingDeposits": row["pending_deposits"],
             "pendingWithdrawals": row["pending_withdrawals"],
+            "resetsToday": row["resets_today"],
+            "resetsTotal": row["resets_total"],
         }
     )

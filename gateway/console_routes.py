@@ -1,4 +1,5 @@
-"""The user's own console (API.md "Console"): profile, bank accounts, deposits, withdrawals."""
+"""The user's own console (API.md "Console"): profile, bank accounts, deposits, withdrawals,
+and resetting the trading account (``RESET_ACCOUNT``, see :mod:`gateway.resets`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from engine import commands as cmd
@@ -18,7 +20,7 @@ from gateway.auth_routes import (
     password_change_required,
     password_refused,
 )
-from gateway.decoding import decode_tagged, field_failure
+from gateway.decoding import convert_query, decode_tagged, field_failure
 from gateway.errors import ApiError, error_response, json_response, outcome_unknown
 from gateway.faults import crash_point
 from gateway.funds_routes import funds_of, transaction_view
@@ -26,6 +28,7 @@ from gateway.keys import BRIDGE, DB, HASHER, SESSIONS, USERS
 from gateway.order_routes import check_outcome, rejected
 from gateway.ownership import NotFoundError, check_body_user, owned_account
 from gateway.passwords import password_refusal
+from gateway.resets import resets_summary, submit_reset
 from gateway.schemas import (
     AddBankAccount,
     ChangePassword,
@@ -34,9 +37,11 @@ from gateway.schemas import (
     RemoveBankAccount,
     RequestDeposit,
     RequestWithdrawal,
+    ResetAccount,
     UpdateProfile,
     to_paise,
 )
+from gateway.since import Since, since_seq
 from gateway.users import user_view
 from gateway.views import iso_moment, iso_ms
 
@@ -76,16 +81,22 @@ def request_view(row: Any) -> dict[str, Any]:
     return view
 
 
+class ConsoleQuery(msgspec.Struct, forbid_unknown_fields=True):
+    since: Since | None = None  # the ledger after the last reset only
+
+
 @routes.get("/api/console")
 async def console(request: web.Request) -> web.Response:
+    query = convert_query(dict(request.query), ConsoleQuery)
     user = current_user(request)
     account_id = await owned_account(request, None)
     pool = request.app[DB].pool
+    after_seq = await since_seq(request, account_id, query.since) or 0
 
     async def rows(sql: str, *args: Any) -> list[Any]:
         return list(await pool.fetch(sql, *args))
 
-    profile, funds, banks, deposits, withdrawals, transactions = await asyncio.gather(
+    profile, funds, banks, deposits, withdrawals, transactions, resets = await asyncio.gather(
         request.app[USERS].by_id(user.user_id),
         funds_of(request, account_id),
         rows(
@@ -109,10 +120,13 @@ async def console(request: web.Request) -> web.Response:
         rows(
             "SELECT * FROM transactions"
             " WHERE trading_account_id = $1 AND balance_after_paise IS NOT NULL"
+            " AND account_seq > $3"
             " ORDER BY account_seq DESC, leg DESC LIMIT $2",
             account_id,
             RECENT,
+            after_seq,
         ),
+        resets_summary(request, account_id),
     )
     return json_response(
         {
@@ -123,6 +137,7 @@ async def console(request: web.Request) -> web.Response:
             "deposits": [request_view(r) for r in deposits],
             "withdrawals": [request_view(r) for r in withdrawals],
             "transactions": [transaction_view(r) for r in transactions],
+            "resets": resets,
         }
     )
 
@@ -208,6 +223,8 @@ async def console_action(request: web.Request) -> web.Response:
             action.bank_account_id,
         )
         return json_response({"bankAccount": bank_account_view(row)})
+    if isinstance(action, ResetAccount):
+        return await reset_own_account(request, action)
     account_id = await owned_account(request, None)
     if isinstance(action, RequestDeposit):
         if action.bank_account_id is not None:
@@ -229,6 +246,21 @@ async def console_action(request: web.Request) -> web.Response:
         bank_account_id=action.bank_account_id,
     )
     return await requested(request, account_id, "withdrawal", withdrawal)
+
+
+async def reset_own_account(request: web.Request, action: ResetAccount) -> web.Response:
+    """Reset the caller's account once they have typed its name (its id) to confirm."""
+    account_id = await owned_account(request, action.trading_account_id)
+    if action.confirm.strip() != account_id:
+        raise ApiError(
+            error_response(
+                422,
+                "RESET_NOT_CONFIRMED",
+                "Type the account's name exactly to confirm the reset.",
+                [{"path": "$.confirm", "message": "must be the trading account's name (its id)"}],
+            )
+        )
+    return await submit_reset(request, account_id, current_user(request).user_id, "USER")
 
 
 def request_id(account_id: str, name: str, key: str | None) -> str:

@@ -27,6 +27,7 @@ REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.INSUFFICIENT_FUNDS: 422,
     Rejection.INVALID_AMOUNT: 422,
     Rejection.BLOCK_OWNED_BY_WITHDRAWAL: 409,
+    Rejection.RESET_LIMIT_REACHED: 422,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from gateway import replies, schemas
 from gateway.admin_routes import StatusQuery, UserQuery
+from gateway.console_routes import ConsoleQuery
 from gateway.funds_routes import FundsQuery
 from gateway.market_routes import InstrumentQuery
 from gateway.monitoring_routes import PerformanceQuery
@@ -95,7 +96,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         "/api/trading/orders",
-        "List orders, newest first",
+        "List orders, newest first (since=reset: placed after the last reset)",
         query=OrderListQuery,
         refusals=(404,),
         reply=replies.OrderPage,
@@ -103,7 +104,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         "/api/trading/positions",
-        "List positions",
+        "List positions (since=reset: closed ones opened after the last reset)",
         query=PositionQuery,
         refusals=(404,),
         reply=replies.PositionList,
@@ -159,7 +160,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         "/api/console",
-        "Profile, funds, bank accounts, requests and ledger",
+        "Profile, funds, bank accounts, requests, ledger (since=reset: after the last reset)"
+        " and resets",
+        query=ConsoleQuery,
         refusals=(404,),
         reply=replies.Console,
     ),
@@ -188,6 +191,17 @@ OPERATIONS: tuple[Operation, ...] = (
         access="admin",
         refusals=(404, 409, 422),
         reply=replies.FundsMoved,
+    ),
+    Operation(
+        "post",
+        "/api/admin/accounts/reset",
+        "Admin: reset a trading account (cancel, close and sell at market, cancel pending"
+        " withdrawals, cash back to the opening balance); 422 RESET_LIMIT_REACHED past the"
+        " daily limit",
+        schemas.AdminResetBody,
+        access="admin",
+        refusals=(404, 422),
+        reply=replies.AccountResetDone,
     ),
     Operation(
         "get",

@@ -92,4 +92,5 @@ RULES: dict[str, list[dict[str, Any]]] = {
     "FundOperationBody": [RELEASE_NAMES_BLOCK],
     # gateway.admin_routes.target_account: the account, or the user whose first it is (else 400).
     "AdminFundsBody": [one_of_fields("tradingAccountId", "userId", kind=STRING)],
+    "AdminResetBody": [one_of_fields("tradingAccountId", "userId", kind=STRING)],
 }

@@ -41,6 +41,7 @@ from gateway.schemas import (
     PlaceOrderBody,
     optional_paise,
 )
+from gateway.since import ORDERS_SINCE, Since, since_seq
 from gateway.views import accepted_order_view, iso_ms, order_row_view, order_view
 
 routes = web.RouteTableDef()
@@ -60,6 +61,7 @@ REJECTION_MESSAGES = {
     Rejection.DUPLICATE: "This request was already made.",
     Rejection.NOT_FOUND: "Not found.",
     Rejection.INVALID_AMOUNT: "The amount is not valid for this operation.",
+    Rejection.RESET_LIMIT_REACHED: "This account has been reset as often as allowed today.",
 }
 
 
@@ -321,6 +323,18 @@ class OrderListQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel")
     status: Literal["PENDING", "EXECUTED", "CANCELLED", "REJECTED"] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
     cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    since: Since | None = None  # only orders placed after the last reset
+
+
+ORDER_LIST = f"""
+SELECT * FROM orders
+WHERE trading_account_id = $1
+  AND ($2::text IS NULL OR status = $2)
+  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+  AND ($6::bigint IS NULL OR id IN ({ORDERS_SINCE.format(account="$1", seq="$6")}))
+ORDER BY created_at DESC, id DESC
+LIMIT $5
+"""
 
 
 @routes.get("/api/trading/orders")
@@ -329,19 +343,13 @@ async def list_orders(request: web.Request) -> web.Response:
     account_id = await owned_account(request, query.trading_account_id)
     after, after_id = decode_cursor(query.cursor)
     rows = await request.app[DB].pool.fetch(
-        """
-        SELECT * FROM orders
-        WHERE trading_account_id = $1
-          AND ($2::text IS NULL OR status = $2)
-          AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-        ORDER BY created_at DESC, id DESC
-        LIMIT $5
-        """,
+        ORDER_LIST,
         account_id,
         query.status,
         after,
         after_id,
         query.limit + 1,
+        await since_seq(request, account_id, query.since),
     )
     master = request.app[ENGINE].master
     page, next_cursor = page_of(rows, query.limit)

@@ -18,7 +18,7 @@ from gateway.schemas import ExchangeName, OrderTypeName, ProductName, SegmentNam
 Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
 Money = float  # rupees (API.md conventions)
 OrderStatus = Literal["PENDING", "EXECUTED", "CANCELLED", "REJECTED"]
-RequestStatus = Literal["PENDING", "APPROVED", "REJECTED"]
+RequestStatus = Literal["PENDING", "APPROVED", "REJECTED", "CANCELLED"]
 
 
 class Reply(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -203,6 +203,15 @@ class MoneyRequest(Reply):
     reference: str | msgspec.UnsetType = msgspec.UNSET  # deposits only
 
 
+class ResetSummary(Reply):
+    """The account's resets: today's (exchange-local day) against the limit, and in all."""
+
+    today: int
+    per_day_max: int
+    total: int
+    last_reset_at: Timestamp | None
+
+
 class Console(Reply):
     user: User
     trading_account: AccountRef
@@ -211,6 +220,30 @@ class Console(Reply):
     deposits: list[MoneyRequest]
     withdrawals: list[MoneyRequest]
     transactions: list[LedgerEntry]
+    resets: ResetSummary
+
+
+class AccountReset(Reply):
+    """What a reset did; ``accountSeq`` is its AccountReset event (``since=reset`` lists
+    start after it)."""
+
+    id: str
+    trading_account_id: str
+    account_seq: int
+    reset_by: str
+    by_role: Literal["USER", "ADMIN"]
+    opening_balance: Money
+    adjustment: Money  # the RESET ledger entry: a credit is positive
+    orders_cancelled: int
+    positions_closed: int
+    holdings_sold: int
+    withdrawals_cancelled: int
+    created_at: Timestamp
+
+
+class AccountResetDone(Reply):
+    reset: AccountReset
+    funds: Funds
 
 
 class ConsoleChange(Reply):
@@ -220,6 +253,8 @@ class ConsoleChange(Reply):
     bank_account: BankAccount | msgspec.UnsetType = msgspec.UNSET
     deposit: MoneyRequest | msgspec.UnsetType = msgspec.UNSET
     withdrawal: MoneyRequest | msgspec.UnsetType = msgspec.UNSET
+    reset: AccountReset | msgspec.UnsetType = msgspec.UNSET
+    funds: Funds | msgspec.UnsetType = msgspec.UNSET
 
 
 class RequestPage(Reply):
@@ -262,6 +297,8 @@ class Stats(Reply):
     total_blocked_margin: Money
     pending_deposits: int
     pending_withdrawals: int
+    resets_today: int  # account resets on today's exchange-local (IST) trade day
+    resets_total: int
 
 
 class Quote(Reply):

@@ -209,6 +209,14 @@ class RequestWithdrawal(ConsoleAction, tag="REQUEST_WITHDRAWAL"):
     idempotency_key: Id | None = None
 
 
+class ResetAccount(ConsoleAction, tag="RESET_ACCOUNT"):
+    """Start the trading account over; ``confirm`` must be the account's name as the console
+    shows it (its id: accounts have no other name)."""
+
+    confirm: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_CONTROL)]
+    trading_account_id: Id | None = None  # the caller's first account when absent
+
+
 ConsoleBody = (
     UpdateProfile
     | ChangePassword
@@ -216,6 +224,7 @@ ConsoleBody = (
     | RemoveBankAccount
     | RequestDeposit
     | RequestWithdrawal
+    | ResetAccount
 )
 
 
@@ -228,6 +237,13 @@ class AdminFundsBody(Body):
     user_id: Id | None = None
     remarks: Text = ""
     idempotency_key: Id | None = None
+
+
+class AdminResetBody(Body):
+    """The account an admin resets: by its id, or the user's first account."""
+
+    trading_account_id: Id | None = None
+    user_id: Id | None = None
 
 
 class DecisionBody(SessionBody, kw_only=True):

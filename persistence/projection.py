@@ -75,6 +75,7 @@ class Rows:
     deposits: dict[str, dict[str, Any]] = field(default_factory=dict)
     withdrawals: dict[str, dict[str, Any]] = field(default_factory=dict)
     fund_operations: list[tuple[Any, ...]] = field(default_factory=list)
+    resets: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def new_events(state: AccountState, batch: EventBatch) -> list[tuple[int, ev.AccountEvent]]:
@@ -335,7 +336,7 @@ def _holding_and_block_rows(
             when,
             None,
         )
-    elif isinstance(event, ev.FundsReleased | ev.WithdrawalDecided):
+    elif isinstance(event, ev.FundsReleased | ev.WithdrawalDecided | ev.WithdrawalCancelled):
         block_id = event.block_id if isinstance(event, ev.FundsReleased) else event.withdrawal_id
         key = (account_id, block_id)
         earlier = rows.fund_blocks.get(key)
@@ -376,7 +377,12 @@ def _cash_legs(event: ev.AccountEvent) -> list[tuple[str, str, int, str]]:
 
 def _block_kind(event: ev.AccountEvent, delta: int) -> str:
     if isinstance(
-        event, ev.FundsBlocked | ev.FundsReleased | ev.WithdrawalRequested | ev.WithdrawalDecided
+        event,
+        ev.FundsBlocked
+        | ev.FundsReleased
+        | ev.WithdrawalRequested
+        | ev.WithdrawalDecided
+        | ev.WithdrawalCancelled,
     ):
         return "FUNDS_BLOCK" if delta > 0 else "FUNDS_RELEASE"
     return "MARGIN_BLOCK" if delta > 0 else "MARGIN_RELEASE"
@@ -492,6 +498,11 @@ def _log_entry(event: ev.AccountEvent) -> tuple[str, str, str] | None:
         return "FUNDS", "INFO", "withdrawal requested"
     if isinstance(event, ev.WithdrawalDecided):
         return "FUNDS", "INFO", "withdrawal approved" if event.approved else "withdrawal rejected"
+    if isinstance(event, ev.WithdrawalCancelled):
+        return "FUNDS", "INFO", f"withdrawal cancelled: {event.reason}"
+    if isinstance(event, ev.AccountReset):
+        # The audit line: who reset the account (its details are the event, naming the user).
+        return "ACCOUNT", "INFO", f"account reset by {event.by_role}"
     return None
 
 

@@ -2,10 +2,11 @@
 
 Two independent ways to rebuild an account: ``replay_account`` folds its journal through
 ``engine.account.apply`` (the source of truth); ``rebuild_from_projections`` reads the
-``trading_accounts``, ``orders``, ``positions``, ``holdings`` and ``fund_blocks`` rows.
+``trading_accounts``, ``orders``, ``positions``, ``holdings``, ``fund_blocks`` and
+``account_resets`` rows.
 ``verify_account`` compares the two by ``state_fingerprint``, i.e. field for field: balance,
 blocked, deposits, withdrawals, realized P&L, charges, sequence, every working order,
-every open position, holdings, fund blocks, client order ids and DP days.
+every open position, holdings, fund blocks, client order ids, DP days and reset counters.
 """
 
 from __future__ import annotations
@@ -120,7 +121,22 @@ async def rebuild_from_projections(conn: Any, account_id: str) -> AccountState |
     )
     state.fund_blocks = {row["id"]: row["amount_paise"] for row in blocks}
     await _load_requests(conn, state)
+    await _load_resets(conn, state)
     return state
+
+
+async def _load_resets(conn: Any, state: AccountState) -> None:
+    """The reset counters the per-day limit reads, from the ``account_resets`` rows."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS total, max(trade_day) AS last_day,"
+        " count(*) FILTER (WHERE trade_day = (SELECT max(trade_day) FROM account_resets"
+        "   WHERE trading_account_id = $1)) AS on_last_day"
+        " FROM account_resets WHERE trading_account_id = $1",
+        state.account_id,
+    )
+    state.resets_total = row["total"]
+    state.last_reset_day = row["last_day"] or 0
+    state.resets_on_last_day = row["on_last_day"]
 
 
 async def _load_requests(conn: Any, state: AccountState) -> None:

@@ -1,5 +1,5 @@
-"""Projection rows of fund requests and keyed admin adjustments: ``deposits``,
-``withdrawals`` and ``admin_fund_operations``.
+"""Projection rows of fund requests, keyed admin adjustments and account resets:
+``deposits``, ``withdrawals``, ``admin_fund_operations`` and ``account_resets``.
 
 These rows are written in the same statement as the events that decide them (one write path
 for money, DESIGN.md): a request and its block, a decision and its credit or debit, an
@@ -77,6 +77,26 @@ def project_request(
         )
         if row["created"] is None:
             row["created"] = when  # only read if the row is new, which a decision's never is
+    elif isinstance(event, ev.WithdrawalCancelled):
+        # Nobody decided it: ``decided_by`` names admins only (the payload names the user).
+        row = request_row(withdrawals, event.withdrawal_id, account_id, event.amount_paise)
+        row.update(status="CANCELLED", remarks="cancelled by an account reset", decided=when)
+        if row["created"] is None:
+            row["created"] = when  # only read if the row is new, which it never is
+    elif isinstance(event, ev.AccountReset):
+        rows.resets.append(
+            (
+                event.reset_id,
+                account_id,
+                account_seq,
+                event.trade_day,
+                event.by_user_id,
+                event.by_role,
+                event.opening_balance_paise,
+                event.adjustment_paise,
+                when,
+            )
+        )
     elif isinstance(event, ev.FundsCredited | ev.FundsDebited) and event.operation_key:
         record = state.fund_operations[event.operation_key]
         rows.fund_operations.append(

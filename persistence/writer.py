@@ -194,6 +194,17 @@ ON CONFLICT (idempotency_key) DO NOTHING
 FUND_OPERATION_COLUMNS = """key text, account text, operation text, amount bigint,
     operator text, balance_after bigint, seq bigint, created timestamptz"""
 
+INSERT_RESETS = """
+INSERT INTO account_resets (id, trading_account_id, account_seq, trade_day, reset_by, by_role,
+    opening_balance_paise, adjustment_paise, created_at)
+SELECT id, account, seq, trade_day, reset_by, by_role, opening, adjustment, created
+FROM {rows}
+ORDER BY n
+ON CONFLICT (id) DO NOTHING
+"""
+RESET_COLUMNS = """id text, account text, seq bigint, trade_day integer, reset_by text,
+    by_role text, opening bigint, adjustment bigint, created timestamptz"""
+
 # (CTE name, statement, its rows' columns): the statement's parameter is its place here.
 PARTS = (
     ("fresh", INSERT_EVENTS, EVENT_COLUMNS),
@@ -207,6 +218,7 @@ PARTS = (
     ("deposits", UPSERT_DEPOSITS, REQUEST_COLUMNS),
     ("withdrawals", UPSERT_WITHDRAWALS, REQUEST_COLUMNS),
     ("fund_operations", INSERT_FUND_OPERATIONS, FUND_OPERATION_COLUMNS),
+    ("resets", INSERT_RESETS, RESET_COLUMNS),
 )
 
 
@@ -257,6 +269,7 @@ def group_arguments(rows: Rows) -> list[str]:
         request_values(rows.deposits),
         request_values(rows.withdrawals),
         rows.fund_operations,
+        rows.resets,
     )
     return [orjson.dumps(table).decode() for table in tables]
 

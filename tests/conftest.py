@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from engine import commands as cmd
 from engine.account import (
@@ -30,9 +30,13 @@ from engine.rules import AccountRules, circuit_band
 
 # Hypothesis: CI (the default) runs every property test with the same examples each time, so a
 # failure is a change of the code, not of luck; `make fuzz` runs the same tests with many more,
-# random examples (the state machines scale their example counts by FUZZ_SCALE).
+# random examples (the state machines scale their example counts by FUZZ_SCALE); `make
+# mutation` runs the CI examples without shrinking.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("fuzz", derandomize=False, print_blob=True)
+settings.register_profile(
+    "mutation", derandomize=True, database=None, phases=[Phase.explicit, Phase.generate]
+)
 HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(HYPOTHESIS_PROFILE)
 FUZZ_SCALE = 25 if HYPOTHESIS_PROFILE == "fuzz" else 1

@@ -37,6 +37,7 @@ TABLES = {
     "trading_logs",
     "events",
     "admin_fund_operations",
+    "account_resets",
     "schema_migrations",
 }
 

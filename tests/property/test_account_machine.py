@@ -3,33 +3,50 @@
 A Hypothesis ``RuleBasedStateMachine`` drives one account with random credits, debits, fund
 blocks and releases, orders (two equities, an index future and an index option; every side,
 product and order type; quantities in lots; prices on the tick grid near a moving LTP),
-modifications, cancels, triggers, partial and full fills, position closes, stop-loss/target
-levels, delivery sells, holdings settlement, price moves and new trading days. After every
-step it proves:
+modifications, cancels, triggers, partial and full fills, position closes (by hand, by a
+stop-loss or target level, and by the MIS square-off), one-share round trips, stop-loss/target
+levels, delivery sells, holdings settlement, price moves and new trading days; and orders and
+modifications with one thing wrong, at the open-orders and order-value limits, at the delivery
+holdings boundary and, with hours enforced, around the session and square-off times. After
+every step it proves:
 
 * the funds identity (DOMAIN.md §2) and that the blocked total equals the sum of its parts;
 * no acceptance spends money that was not there: an accepted PlaceOrder had available margin
   ≥ its block + estimated charges (ModifyOrder: available + its old block ≥ new block +
   charges), so the available margin after an acceptance is never negative;
-* ``decide`` never mutates the state (fingerprint before and after equal);
+* ``decide`` never mutates the state (fingerprint before and after equal), and applying any
+  event does change the fingerprint (so that check is not vacuous);
 * every event survives ``encode_event``/``decode_event`` unchanged, and replaying the decoded
   journal from an empty ``AccountState`` gives an identical state (``==`` and fingerprint);
 * P&L is conserved to the paisa: the cash flow of all fills plus the cost still open in
   positions and holdings equals the realized P&L;
+* per order: filled quantity, fill value, charges and brokerage are the sums over its
+  OrderFilled events, and (but for CNC) its brokerage is DOMAIN.md §1's on its whole value;
+  per position: quantity and realized P&L are the sums over its fills, and a position that
+  never sold holdings conserves its own P&L;
+* a close sells a long (buys back a short) whole at the close price, realizes the position's
+  P&L and leaves no position; a square-off costs exactly ₹59 more than the same close by
+  hand (₹50 brokerage, ₹9 GST);
+* each refusal is the first rule broken, in precedence order (duplicate, product, quantity,
+  prices, price unavailable, limits, holdings, market closed at the exact minutes);
 * an order with no position to reduce blocks the full ``order_margin`` of its valuation;
 * structural sanity: working orders are PENDING with something left, positions are non-zero,
   CNC is never short, holdings are positive, ``seq`` counts the events.
 
-It also proves the machine is not vacuous: across the run every event type is produced and
-orders are both accepted and rejected.
+It also proves the machine is not vacuous: across the run every event type is produced, every
+rejection code is produced, every code a PlaceOrder or a ModifyOrder can get is seen for each,
+and one-share positions and square-offs are closed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import msgspec
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -58,8 +75,10 @@ from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Valid
 from engine.instruments import Instrument, InstrumentMaster
 from engine.margin import order_margin
 from engine.orders import Order
+from engine.positions import Position
 from engine.quote import Quote
 from engine.rules import AccountRules, circuit_band
+from engine.sessions import SessionRules
 from tests.conftest import DAY_MS, FUZZ_SCALE, NOW_MS, make_quote
 
 TICKERS = ("NSE:RELIANCE", "NSE:TCS", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE")
@@ -77,6 +96,63 @@ picks = st.integers(min_value=0, max_value=1_000)
 ticks = st.integers(min_value=-30, max_value=30)
 # percentages of the available margin: mostly affordable, sometimes zero or too much
 amounts = st.integers(min_value=0, max_value=60) | st.integers(min_value=-1, max_value=110)
+# how a placed or modified order's terms are broken on purpose (mostly they are not)
+FLAWS = ("off_lot", "too_many", "off_tick", "off_band", "terms", "no_quote")
+PLACE_SHAPES = ("ok",) * 10 + FLAWS + ("zero",)
+MODIFY_SHAPES = ("ok",) * 5 + FLAWS + ("nothing_left",)
+QUANTITY_SHAPES = {"zero", "off_lot", "too_many"}
+
+# DOMAIN.md §6: ₹59 per auto squared-off order, ₹50 brokerage + 18 % GST on it
+SQUAREOFF_FEE_PAISE = 59_00
+SQUAREOFF_FEE_BROKERAGE_PAISE = 50_00
+# exchange-local (IST) minutes of the session boundaries with hours enforced (configs/)
+IST_OFFSET_MS = 330 * 60_000
+MINUTE_MS = 60_000
+SESSION_MINUTES = (9 * 60 + 15, 15 * 60 + 30)
+MIS_CUTOFF_MINUTES = {"equity": 15 * 60 + 20, "fno": 15 * 60 + 25}
+CLOCK_MINUTES = (
+    9 * 60 + 14,  # a minute before the open
+    9 * 60 + 15,  # the open
+    15 * 60 + 19,  # the last minute of equity MIS
+    15 * 60 + 20,  # equity MIS squared off
+    15 * 60 + 24,  # the last minute of F&O MIS
+    15 * 60 + 25,  # F&O MIS squared off
+    15 * 60 + 29,  # the last minute of the session
+    15 * 60 + 30,  # the close
+    22 * 60 + 30,  # night
+)
+
+
+@dataclass
+class OrderFills:
+    """What an order's fills add up to, from the OrderFilled events alone."""
+
+    quantity: int = 0
+    value_paise: int = 0
+    charges_paise: int = 0
+    brokerage_paise: int = 0
+
+
+@dataclass
+class PositionFills:
+    """What a position's fills add up to, from the OrderFilled events alone: the signed
+    quantity and cash flow of the legs against the position (a CNC sell takes today's
+    position first, then holdings), and the realized P&L the fills report."""
+
+    quantity: int = 0
+    cash_flow_paise: int = 0
+    realized_pnl_paise: int = 0
+    sold_holdings: bool = False  # some realized P&L came from a holding, not the position
+
+
+def expected_order_brokerage(instrument: Instrument, value_paise: int) -> int:
+    """DOMAIN.md §1, per executed order across its fills (MIS equity, futures, options):
+    flat ₹20 for options, else 0.03 % of the order's value half-up, at most ₹20."""
+    if not value_paise:
+        return 0
+    if instrument.is_option:
+        return 20_00
+    return min((value_paise * 3 * 2 + 10_000) // 20_000, 20_00)
 
 
 class AccountMachine(RuleBasedStateMachine):
@@ -101,6 +177,14 @@ class AccountMachine(RuleBasedStateMachine):
         self.ltp = {i.instrument_id: i.reference_price_paise for i in self.instruments}
         self.now_ms = NOW_MS
         self.ids = itertools.count(1)
+        self.order_fills: dict[str, OrderFills] = {}
+        self.position_fills: dict[str, PositionFills] = {}
+        self.hours_rules = dataclasses.replace(
+            rules,
+            sessions=SessionRules.from_config(
+                dataclasses.replace(config.sessions, enforce_hours=True)
+            ),
+        )
 
     # ---------------------------------------------------------------------------------------
     # plumbing
@@ -130,7 +214,7 @@ class AccountMachine(RuleBasedStateMachine):
     def _has_positions(self) -> bool:
         return bool(self.state.positions)
 
-    def _run(self, command: cmd.AccountCommand) -> Decision:
+    def _run(self, command: cmd.AccountCommand, rules: AccountRules | None = None) -> Decision:
         """Decide and apply one command, checking purity, acceptance funds and the journal."""
         fingerprint = state_fingerprint(self.state)
         available_before = self.state.available_paise
@@ -138,11 +222,14 @@ class AccountMachine(RuleBasedStateMachine):
         if isinstance(command, cmd.ModifyOrder) and command.order_id in self.state.orders:
             old_block = self.state.orders[command.order_id].margin_blocked_paise
 
-        decision = decide(self.state, command, self.account_rules)
+        decision = decide(self.state, command, rules or self.account_rules)
 
         assert state_fingerprint(self.state) == fingerprint, "decide mutated the state"
         if decision.rejection is not None:
             self.seen[f"rejected:{decision.rejection.value}"] += 1
+            if isinstance(command, cmd.PlaceOrder | cmd.ModifyOrder):
+                kind = "place" if isinstance(command, cmd.PlaceOrder) else "modify"
+                self.seen[f"{kind}:{decision.rejection.value}"] += 1
             assert decision.events == () or (
                 len(decision.events) == 1
                 and isinstance(decision.events[0], ev.OrderRejected)
@@ -158,12 +245,41 @@ class AccountMachine(RuleBasedStateMachine):
             payload = ev.encode_event(event)
             assert ev.decode_event(payload) == event, event
             self.journal.append(payload)
+            if isinstance(event, ev.OrderFilled):
+                self._book_fill(event)
 
         apply_all(self.state, decision.events)
+        if decision.events:
+            # every event counts in ``seq``: a fingerprint blind to a change would make the
+            # "decide never mutates" check above vacuous
+            assert state_fingerprint(self.state) != fingerprint
 
         if decision.rejection is None and isinstance(command, cmd.PlaceOrder | cmd.ModifyOrder):
             assert self.state.available_paise >= 0, "an acceptance overdrew the account"
         return decision
+
+    def _book_fill(self, filled: ev.OrderFilled) -> None:
+        """Add a fill to its order's and its position's totals (before it is applied)."""
+        order = self.order_fills.setdefault(filled.order_id, OrderFills())
+        order.quantity += filled.quantity
+        order.value_paise += filled.quantity * filled.price_paise
+        order.charges_paise += filled.charges_paise
+        order.brokerage_paise += filled.order_brokerage_paise
+        if filled.product is not Product.CNC:
+            # CNC brokerage depends on the day's round trips; the rest is per order
+            instrument = self.by_id[filled.instrument_id]
+            expected = expected_order_brokerage(instrument, order.value_paise)
+            assert order.brokerage_paise == expected, (filled, order)
+        if not filled.position_id:
+            return  # a delivery sell from holdings alone
+        position = self.position_fills.setdefault(filled.position_id, PositionFills())
+        leg = filled.quantity
+        if filled.product is Product.CNC and filled.side is Side.SELL:
+            leg = min(filled.quantity, max(position.quantity, 0))
+            position.sold_holdings |= leg < filled.quantity
+        position.quantity += filled.side.sign * leg
+        position.cash_flow_paise -= filled.side.sign * leg * filled.price_paise
+        position.realized_pnl_paise += filled.realized_pnl_paise
 
     def _valuation(
         self, order_type: OrderType, price: int, trigger: int, quote: Quote | None
@@ -388,6 +504,16 @@ class AccountMachine(RuleBasedStateMachine):
         owned = block_id in self.state.pending_withdrawals
         assert decision.rejection is (Rejection.BLOCK_OWNED_BY_WITHDRAWAL if owned else None)
 
+    @precondition(lambda self: bool(self.state.pending_withdrawals))
+    @rule(pick=picks)
+    def release_withdrawal_block(self, pick: int) -> None:
+        """A pending withdrawal's block is refused to a plain release, every time (its own
+        rule, so that resets cancelling withdrawals never leave it unreached)."""
+        withdrawals = sorted(self.state.pending_withdrawals)
+        block_id = withdrawals[pick % len(withdrawals)]
+        decision = self._run(cmd.ReleaseFunds(now_ms=self.now_ms, block_id=block_id))
+        assert decision.rejection is Rejection.BLOCK_OWNED_BY_WITHDRAWAL
+
     # ---------------------------------------------------------------------------------------
     # orders
 
@@ -402,6 +528,7 @@ class AccountMachine(RuleBasedStateMachine):
         with_quote=st.sampled_from([True, True, True, False]),
         reuse_client_id=st.sampled_from([False] * 9 + [True]),
         reuse_order_id=st.sampled_from([False] * 19 + [True]),
+        shape=st.sampled_from(PLACE_SHAPES),
     )
     def place(
         self,
@@ -415,7 +542,52 @@ class AccountMachine(RuleBasedStateMachine):
         with_quote: bool,
         reuse_client_id: bool,
         reuse_order_id: bool,
+        shape: str,
     ) -> None:
+        self._place(
+            which,
+            side,
+            product_choice,
+            order_type,
+            lots,
+            price_ticks,
+            trigger_ticks,
+            with_quote,
+            reuse_client_id,
+            reuse_order_id,
+            shape,
+        )
+
+    @rule(
+        which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
+        flaw=st.sampled_from(["duplicate", "no_quote", "refused_product", "zero", "off_tick"]),
+        order_type=st.sampled_from([OrderType.LIMIT, OrderType.SL, OrderType.SL_M]),
+    )
+    def place_flawed(self, which: int, flaw: str, order_type: OrderType) -> None:
+        """A new order with one thing wrong is refused for it (checked by ``_place``)."""
+        duplicate = flaw == "duplicate"
+        product_choice = 0 if flaw == "refused_product" else 1
+        shape = "ok" if flaw in ("duplicate", "refused_product") else flaw
+        self._place(
+            which, Side.BUY, product_choice, order_type, 1, 0, 0, True, duplicate, duplicate, shape
+        )
+
+    def _place(
+        self,
+        which: int,
+        side: Side,
+        product_choice: int,
+        order_type: OrderType,
+        lots: int,
+        price_ticks: int,
+        trigger_ticks: int,
+        with_quote: bool,
+        reuse_client_id: bool,
+        reuse_order_id: bool,
+        shape: str,
+    ) -> None:
+        if shape == "no_quote":  # a MARKET order is valued at the quote
+            order_type, with_quote, shape = OrderType.MARKET, False, "ok"
         instrument = self.instruments[which]
         # mostly a product the instrument allows, now and then the one it does not
         allowed = (
@@ -433,9 +605,13 @@ class AccountMachine(RuleBasedStateMachine):
         }[order_type]
         client_ids = sorted(self.state.client_order_ids)
         client_id = client_ids[0] if reuse_client_id and client_ids else self._next_id("c")
-        multiplier = 5 if instrument.is_equity else 1
+        multiplier = 5 if instrument.is_equity and lots > 1 else 1  # one share now and then
+        quantity = lots * instrument.lot_size * multiplier
         working = sorted(self.state.orders)
         order_id = working[0] if reuse_order_id and working else self._next_id("o")
+        quantity, (price, trigger), broken = self._break_terms(
+            instrument, order_type, shape, quantity, prices
+        )
         decision = self._run(
             cmd.PlaceOrder(
                 now_ms=self.now_ms,
@@ -446,15 +622,65 @@ class AccountMachine(RuleBasedStateMachine):
                 product=product,
                 order_type=order_type,
                 validity=Validity.DAY,
-                quantity=lots * instrument.lot_size * multiplier,
-                price_paise=prices[0],
-                trigger_paise=prices[1],
+                quantity=quantity,
+                price_paise=price,
+                trigger_paise=trigger,
                 quote=self._quote(instrument) if with_quote else None,
                 underlying_price_paise=self._underlying_paise(instrument),
             )
         )
-        if order_id in working:
+        # the first rule broken decides (Rejection lists them in precedence order)
+        if order_id in working or client_id in client_ids:
+            assert decision.rejection is Rejection.DUPLICATE
             assert decision.events == ()
+        elif product is refused:
+            assert decision.rejection is Rejection.PRODUCT_NOT_ALLOWED
+        elif broken is not None:
+            assert decision.rejection is broken, (shape, decision)
+        elif order_type is OrderType.MARKET and not with_quote:
+            assert decision.rejection is Rejection.PRICE_UNAVAILABLE
+
+    def _break_terms(
+        self,
+        instrument: Instrument,
+        order_type: OrderType,
+        shape: str,
+        quantity: int,
+        prices: tuple[int, int],
+    ) -> tuple[int, tuple[int, int], Rejection | None]:
+        """Break an order's quantity or prices as ``shape`` says; return the new quantity,
+        (price, trigger) and the rejection that must follow (None: nothing was broken, or
+        the break is one a later check reports)."""
+        price, trigger = prices
+        tick = instrument.tick_paise
+        if shape == "zero":
+            return 0, prices, Rejection.INVALID_QUANTITY
+        if shape == "off_lot":
+            off_lot = quantity + 1 if instrument.lot_size > 1 else -instrument.lot_size
+            return off_lot, prices, Rejection.INVALID_QUANTITY
+        if shape == "too_many":
+            if instrument.freeze_quantity:  # one lot above the freeze quantity
+                lots = instrument.freeze_quantity // instrument.lot_size + 1
+                return lots * instrument.lot_size, prices, Rejection.INVALID_QUANTITY
+            # no freeze: so many shares that any price breaks the order value cap
+            return self.account_rules.limits.order_value_max_paise // tick + 1, prices, None
+        uses_price = order_type in (OrderType.LIMIT, OrderType.SL)
+        uses_trigger = order_type in (OrderType.SL, OrderType.SL_M)
+        if shape in ("off_tick", "off_band") and (uses_price or uses_trigger):
+            _, high = circuit_band(
+                self.config.circuits, instrument, instrument.reference_price_paise
+            )
+            broken = price + 1 if shape == "off_tick" else high + tick
+            if uses_price:
+                return quantity, (broken, trigger), Rejection.INVALID_PRICE
+            return quantity, (price, broken), Rejection.INVALID_PRICE
+        if shape == "terms":  # the price a type needs is missing, or one it must not have
+            if order_type is OrderType.MARKET:
+                return quantity, (self._price(instrument, 0), 0), Rejection.INVALID_PRICE
+            if uses_price:
+                return quantity, (0, trigger), Rejection.INVALID_PRICE
+            return quantity, (price, 0), Rejection.INVALID_PRICE
+        return quantity, prices, None
 
     def _delivery_owned(self) -> dict[str, int]:
         """Shares each equity could be sold from: holdings plus today's CNC longs."""
@@ -474,16 +700,29 @@ class AccountMachine(RuleBasedStateMachine):
         share_pct=st.integers(min_value=1, max_value=100),
         order_type=st.sampled_from([OrderType.LIMIT, OrderType.MARKET]),
         price_ticks=ticks,
+        beyond_sellable=st.sampled_from([None, None, 0, 1]),
     )
     def sell_delivery(
-        self, pick: int, share_pct: int, order_type: OrderType, price_ticks: int
+        self,
+        pick: int,
+        share_pct: int,
+        order_type: OrderType,
+        price_ticks: int,
+        beyond_sellable: int | None,
     ) -> None:
-        """Sell part of what the account owns for delivery (holdings and today's CNC buys)."""
+        """Sell part of what the account owns for delivery (holdings and today's CNC buys);
+        or, with ``beyond_sellable``, every share no other sell has promised (taken, funds
+        permitting) or one share more (refused for holdings)."""
         owned = sorted(self._delivery_owned().items())
         instrument_id, quantity = owned[pick % len(owned)]
         instrument = self.by_id[instrument_id]
         limit = order_type is OrderType.LIMIT
-        self._run(
+        if beyond_sellable is not None:
+            quantity = self._sellable(instrument_id) + beyond_sellable
+            share_pct = 100
+            if quantity <= 0:
+                return
+        decision = self._run(
             cmd.PlaceOrder(
                 now_ms=self.now_ms,
                 order_id=self._next_id("s"),
@@ -499,14 +738,19 @@ class AccountMachine(RuleBasedStateMachine):
                 quote=self._quote(instrument),
             )
         )
+        if beyond_sellable is not None:
+            refused = decision.rejection is Rejection.INSUFFICIENT_HOLDINGS
+            assert refused == (beyond_sellable > 0), decision
 
     @precondition(_has_orders)
     @rule(
         pick=picks,
-        lots=st.none() | st.integers(min_value=0, max_value=8),
+        # a few lots, none left to fill, or (for equities) more than most accounts afford
+        lots=st.none() | st.integers(min_value=0, max_value=8) | st.sampled_from([500, 5_000]),
         new_type=st.none() | st.sampled_from(OrderType),
         price_ticks=ticks,
         trigger_ticks=ticks,
+        shape=st.sampled_from(MODIFY_SHAPES),
     )
     def modify(
         self,
@@ -515,30 +759,302 @@ class AccountMachine(RuleBasedStateMachine):
         new_type: OrderType | None,
         price_ticks: int,
         trigger_ticks: int,
+        shape: str,
+    ) -> None:
+        """Modify a working order, now and then with one thing wrong (refused for it)."""
+        with_quote = True
+        if shape == "nothing_left":
+            lots, shape = 0, "ok"
+
+        elif shape == "no_quote":  # a MARKET order is valued at the quote
+            new_type, with_quote, shape = OrderType.MARKET, False, "ok"
+        elif shape != "ok" and new_type is OrderType.MARKET:
+            new_type = OrderType.LIMIT  # a MARKET order has no price to break
+        self._modify(pick, lots, new_type, price_ticks, trigger_ticks, with_quote, shape)
+
+    @precondition(_has_orders)
+    @rule(
+        pick=picks,
+        flaw=st.sampled_from(["nothing_left", "off_tick", "off_lot", "terms", "off_band"]),
+        new_type=st.sampled_from([OrderType.LIMIT, OrderType.SL, OrderType.SL_M]),
+    )
+    def modify_flawed(self, pick: int, flaw: str, new_type: OrderType) -> None:
+        """A modification with one thing wrong is refused for it (INVALID_QUANTITY or
+        INVALID_PRICE, checked by ``_modify``)."""
+        if flaw == "nothing_left":
+            self._modify(pick, 0, None, 0, 0, True, "ok")
+        else:
+            self._modify(pick, None, new_type, 0, 0, True, flaw)
+
+    @precondition(_has_orders)
+    @rule(pick=picks, unaffordable=st.booleans())
+    def modify_beyond_reach(self, pick: int, unaffordable: bool) -> None:
+        """Turn a working order into a MARKET order with no quote to value it at (refused:
+        price unavailable), or into a LIMIT at the last price for as much as the order value
+        cap or the freeze quantity allows (more than most accounts can pay)."""
+        if not unaffordable:
+            self._modify(pick, None, OrderType.MARKET, 0, 0, False, "ok")
+            return
+        order = self._pick_order(pick)
+        instrument = self.by_id[order.instrument_id]
+        lot = instrument.lot_size
+        most = self.account_rules.limits.order_value_max_paise // self.ltp[order.instrument_id]
+        if instrument.freeze_quantity:
+            most = min(most, instrument.freeze_quantity - order.filled_quantity)
+        if most >= lot:
+            self._modify(pick, most // lot, OrderType.LIMIT, 0, 0, True, "ok")
+
+    def _modify(
+        self,
+        pick: int,
+        lots: int | None,
+        new_type: OrderType | None,
+        price_ticks: int,
+        trigger_ticks: int,
+        with_quote: bool,
+        shape: str,
     ) -> None:
         order = self._pick_order(pick)
         instrument = self.by_id[order.instrument_id]
         order_type = new_type or order.order_type
-        price = self._price(instrument, price_ticks)
-        trigger = self._price(instrument, trigger_ticks)
         uses_price = order_type in (OrderType.LIMIT, OrderType.SL)
         uses_trigger = order_type in (OrderType.SL, OrderType.SL_M)
+        prices = (
+            self._price(instrument, price_ticks) if uses_price else 0,
+            self._price(instrument, trigger_ticks) if uses_trigger else 0,
+        )
         quantity = None
         if lots is not None:
             quantity = order.filled_quantity + lots * instrument.lot_size
-        self._run(
+        broken: Rejection | None = None
+        if shape != "ok" and not (order_type is OrderType.MARKET and shape == "terms"):
+            new_quantity, prices, broken = self._break_terms(
+                instrument, order_type, shape, quantity or order.quantity, prices
+            )
+            if shape in QUANTITY_SHAPES:
+                quantity = new_quantity
+        # the quantity is checked first: lots, freeze, and something left to fill
+        final_quantity = order.quantity if quantity is None else quantity
+        if (
+            final_quantity <= order.filled_quantity
+            or final_quantity % instrument.lot_size
+            or (instrument.freeze_quantity and final_quantity > instrument.freeze_quantity)
+        ):
+            broken = Rejection.INVALID_QUANTITY
+        elif broken is Rejection.INVALID_QUANTITY:
+            broken = None  # a break the machine expected, but the quantity is fine
+        decision = self._run(
+            cmd.ModifyOrder(
+                now_ms=self.now_ms,
+                order_id=order.order_id,
+                instrument=instrument,
+                quote=self._quote(instrument) if with_quote else None,
+                quantity=quantity,
+                price_paise=prices[0] if uses_price else None,
+                trigger_paise=prices[1] if uses_trigger else None,
+                order_type=new_type,
+                underlying_price_paise=self._underlying_paise(instrument),
+            )
+        )
+        if broken is not None:
+            assert decision.rejection is broken, (shape, lots, decision)
+        elif order_type is OrderType.MARKET and not with_quote:
+            assert decision.rejection is Rejection.PRICE_UNAVAILABLE
+
+    def _limit_order(
+        self, instrument: Instrument, side: Side, product: Product, quantity: int, at_ms: int
+    ) -> cmd.PlaceOrder:
+        """A LIMIT order at the last price: valid in every term."""
+        return cmd.PlaceOrder(
+            now_ms=at_ms,
+            order_id=self._next_id("o"),
+            client_order_id=None,
+            instrument=instrument,
+            side=side,
+            product=product,
+            order_type=OrderType.LIMIT,
+            validity=Validity.DAY,
+            quantity=quantity,
+            price_paise=self.ltp[instrument.instrument_id],
+            trigger_paise=0,
+            quote=self._quote(instrument),
+            underlying_price_paise=self._underlying_paise(instrument),
+        )
+
+    def _session_clock(self, minute: int) -> int:
+        """The instant of exchange-local ``minute`` on the current trading day."""
+        day = (self.now_ms + IST_OFFSET_MS) // DAY_MS
+        return day * DAY_MS + minute * MINUTE_MS - IST_OFFSET_MS
+
+    @staticmethod
+    def _closed_at(at_ms: int, instrument: Instrument, product: Product) -> bool:
+        """DOMAIN.md §6 with hours enforced: weekdays 09:15-15:30, new MIS orders only until
+        the square-off (equity 15:20, F&O 15:25)."""
+        day, ms = divmod(at_ms + IST_OFFSET_MS, DAY_MS)
+        minute = ms // MINUTE_MS
+        weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+        is_open = weekday < 5 and SESSION_MINUTES[0] <= minute < SESSION_MINUTES[1]
+        if product is Product.MIS:
+            cutoff = MIS_CUTOFF_MINUTES["equity" if instrument.is_equity else "fno"]
+            is_open = is_open and minute < cutoff
+        return not is_open
+
+    @rule(
+        minute=st.sampled_from(CLOCK_MINUTES),
+        which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
+        mis=st.booleans(),
+    )
+    def place_with_hours_enforced(self, minute: int, which: int, mis: bool) -> None:
+        self._with_hours_enforced(minute, which, mis, None)
+
+    @precondition(_has_orders)
+    @rule(minute=st.sampled_from(CLOCK_MINUTES), pick=picks)
+    def modify_with_hours_enforced(self, minute: int, pick: int) -> None:
+        self._with_hours_enforced(minute, 0, False, pick)
+
+    def _with_hours_enforced(self, minute: int, which: int, mis: bool, pick: int | None) -> None:
+        """With hours enforced, a new order (``pick`` None) or a modification of a working
+        one is refused while its session is closed, or for MIS after the square-off."""
+        at_ms = self._session_clock(minute)
+        command: cmd.AccountCommand
+        if pick is None or not self.state.orders:
+            instrument = self.instruments[which]
+            overnight = Product.CNC if instrument.is_equity else Product.NRML
+            product = Product.MIS if mis else overnight
+            command = self._limit_order(instrument, Side.BUY, product, instrument.lot_size, at_ms)
+        else:
+            order = self._pick_order(pick)
+            instrument, product = self.by_id[order.instrument_id], order.product
+            command = cmd.ModifyOrder(
+                now_ms=at_ms,
+                order_id=order.order_id,
+                instrument=instrument,
+                quote=self._quote(instrument),
+                underlying_price_paise=self._underlying_paise(instrument),
+            )
+        decision = self._run(command, self.hours_rules)
+        closed = self._closed_at(at_ms, instrument, product)
+        assert (decision.rejection is Rejection.MARKET_CLOSED) == closed, (minute, decision)
+
+    @rule(
+        which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
+        lots=st.integers(min_value=1, max_value=3),
+        open_orders_delta=st.sampled_from([-1, 0, 1]),
+        value_delta_paise=st.sampled_from([-1, 0]),
+    )
+    def place_at_order_limits(
+        self, which: int, lots: int, open_orders_delta: int, value_delta_paise: int
+    ) -> None:
+        self._at_order_limits(which, lots, open_orders_delta, value_delta_paise, None)
+
+    @precondition(_has_orders)
+    @rule(
+        lots=st.integers(min_value=1, max_value=3),
+        value_delta_paise=st.sampled_from([-1, 0]),
+        pick=picks,
+    )
+    def modify_at_order_limits(self, lots: int, value_delta_paise: int, pick: int) -> None:
+        self._at_order_limits(0, lots, 0, value_delta_paise, pick)
+
+    def _at_order_limits(
+        self,
+        which: int,
+        lots: int,
+        open_orders_delta: int,
+        value_delta_paise: int,
+        pick: int | None,
+    ) -> None:
+        """At the open-orders limit a new order is refused, one below it is not; an order
+        (or what a modification leaves to fill) worth one paisa over the value cap is
+        refused, one worth exactly the cap is not. Limits are set around the order."""
+        limits = self.account_rules.limits
+        open_orders = len(self.state.orders)
+        command: cmd.AccountCommand
+        if pick is None or not self.state.orders:
+            instrument = self.instruments[which]
+            quantity = lots * instrument.lot_size
+            command = self._limit_order(instrument, Side.BUY, Product.MIS, quantity, self.now_ms)
+            value = quantity * command.price_paise
+            open_orders_max = open_orders + open_orders_delta
+        else:
+            # only the quantity changes: the order keeps its type, prices and valuation
+            order = self._pick_order(pick)
+            instrument = self.by_id[order.instrument_id]
+            quote = self._quote(instrument)
+            valuation = self._valuation(
+                order.order_type, order.price_paise, order.trigger_paise, quote
+            )
+            value = lots * instrument.lot_size * valuation
+            command = cmd.ModifyOrder(
+                now_ms=self.now_ms,
+                order_id=order.order_id,
+                instrument=instrument,
+                quote=quote,
+                quantity=order.filled_quantity + lots * instrument.lot_size,
+                underlying_price_paise=self._underlying_paise(instrument),
+            )
+            open_orders_max = limits.open_orders_max  # a modification opens no order
+            freeze = instrument.freeze_quantity
+            if freeze and command.quantity is not None and command.quantity > freeze:
+                self._run(command)  # refused for its quantity: no limit to check
+                return
+        rules = dataclasses.replace(
+            self.account_rules,
+            limits=dataclasses.replace(
+                limits,
+                open_orders_max=open_orders_max,
+                order_value_max_paise=value + value_delta_paise,
+            ),
+        )
+        decision = self._run(command, rules)
+        if open_orders >= open_orders_max:
+            assert decision.rejection is Rejection.OPEN_ORDERS_LIMIT
+        elif value_delta_paise < 0:
+            assert decision.rejection is Rejection.ORDER_VALUE_LIMIT
+        else:
+            limit_hit = (Rejection.OPEN_ORDERS_LIMIT, Rejection.ORDER_VALUE_LIMIT)
+            assert decision.rejection not in limit_hit, decision
+
+    def _sellable(self, instrument_id: str, exclude: str | None = None) -> int:
+        """Shares a delivery sell may still take: owned less other working CNC sells."""
+        owned = self._delivery_owned().get(instrument_id, 0)
+        return owned - sum(
+            o.remaining_quantity
+            for o in self.state.orders.values()
+            if o.instrument_id == instrument_id
+            and o.product is Product.CNC
+            and o.side is Side.SELL
+            and o.order_id != exclude
+        )
+
+    def _delivery_sells(self) -> list[Order]:
+        return [
+            o
+            for o in sorted(self.state.orders.values(), key=lambda o: o.order_id)
+            if o.product is Product.CNC and o.side is Side.SELL
+        ]
+
+    @precondition(lambda self: bool(self._delivery_sells()))
+    @rule(pick=picks, over=st.booleans())
+    def modify_delivery_sell(self, pick: int, over: bool) -> None:
+        """Raising a delivery sell to every share the other sells leave is taken (funds
+        permitting); one share more is refused for holdings."""
+        sells = self._delivery_sells()
+        order = sells[pick % len(sells)]
+        instrument = self.by_id[order.instrument_id]
+        remaining = self._sellable(order.instrument_id, exclude=order.order_id) + over
+        if remaining <= 0:
+            return
+        decision = self._run(
             cmd.ModifyOrder(
                 now_ms=self.now_ms,
                 order_id=order.order_id,
                 instrument=instrument,
                 quote=self._quote(instrument),
-                quantity=quantity,
-                price_paise=price if uses_price else None,
-                trigger_paise=trigger if uses_trigger else None,
-                order_type=new_type,
-                underlying_price_paise=self._underlying_paise(instrument),
+                quantity=order.filled_quantity + remaining,
             )
         )
+        assert (decision.rejection is Rejection.INSUFFICIENT_HOLDINGS) == over, decision
 
     @precondition(_has_orders)
     @rule(pick=picks)
@@ -616,6 +1132,32 @@ class AccountMachine(RuleBasedStateMachine):
             assert decision.rejection is Rejection.OUTSIDE_ORDER_TERMS
             assert state_fingerprint(self.state) == fingerprint
 
+    @rule(
+        which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
+        side=st.sampled_from(Side),
+        market=st.booleans(),
+        trigger_ticks=st.integers(min_value=1, max_value=10),
+    )
+    def stop_order_triggers(self, which: int, side: Side, market: bool, trigger_ticks: int) -> None:
+        """An MIS stop order (SL or SL-M) waits for its trigger; the market crossing it
+        triggers it once (the order then works as a LIMIT or a MARKET order)."""
+        instrument = self.instruments[which]
+        trigger = self._price(instrument, side.sign * trigger_ticks)
+        order = msgspec.structs.replace(
+            self._limit_order(instrument, side, Product.MIS, instrument.lot_size, self.now_ms),
+            order_type=OrderType.SL_M if market else OrderType.SL,
+            price_paise=0 if market else trigger,
+            trigger_paise=trigger,
+        )
+        if self._run(order).rejection is not None:
+            return  # funds
+        waiting = self.state.orders[order.order_id]
+        assert waiting.waits_for_trigger
+        self._trigger(waiting)
+        assert not self.state.orders[order.order_id].waits_for_trigger
+        again = cmd.TriggerOrder(now_ms=self.now_ms, order_id=order.order_id)
+        assert self._run(again).rejection is Rejection.ORDER_NOT_OPEN
+
     @precondition(_has_orders)
     @rule(pick=picks, stale=st.booleans(), price_ticks=st.integers(min_value=-10, max_value=10))
     def fill_outside_terms(self, pick: int, stale: bool, price_ticks: int) -> None:
@@ -641,6 +1183,43 @@ class AccountMachine(RuleBasedStateMachine):
         assert decision.rejection is expected
         assert state_fingerprint(self.state) == fingerprint
 
+    @rule(opening=st.integers(min_value=0, max_value=500_000_000), twice=st.booleans())
+    def reset(self, opening: int, twice: bool) -> None:
+        """Start over: every working order cancelled, every position closed and holding sold at
+        market, every pending withdrawal cancelled, the cash set to ``opening``; a second reset
+        the same trade day is refused (limits.account_resets_per_day_max is 1)."""
+        positions = [p for p in self.state.positions.values() if p.quantity != 0]
+        exits = tuple(
+            cmd.ResetExit(
+                self.by_id[p.instrument_id],
+                self._price(self.by_id[p.instrument_id], 0),
+                p.position_id,
+            )
+            for p in positions
+        ) + tuple(
+            cmd.ResetExit(self.by_id[h.instrument_id], self._price(self.by_id[h.instrument_id], 0))
+            for h in self.state.holdings.values()
+        )
+        for attempt in range(2 if twice else 1):
+            decision = self._run(
+                cmd.ResetAccount(
+                    now_ms=self.now_ms,
+                    reset_id=self._next_id("reset-"),
+                    by_user_id="user-1",
+                    by_role="USER",
+                    opening_balance_paise=opening,
+                    exits=exits if attempt == 0 else (),
+                )
+            )
+            if decision.rejection is not None:
+                assert decision.rejection is Rejection.RESET_LIMIT_REACHED, decision
+                continue
+            assert self.state.balance_paise == opening
+            assert not self.state.orders
+            assert not any(p.quantity for p in self.state.positions.values())
+            assert not self.state.holdings
+            assert not self.state.pending_withdrawals
+
     # ---------------------------------------------------------------------------------------
     # positions
 
@@ -652,35 +1231,155 @@ class AccountMachine(RuleBasedStateMachine):
     @rule(
         pick=picks,
         price_ticks=st.integers(min_value=-10, max_value=10),
-        level=st.sampled_from(["manual", "stop", "target", "stale"]),
+        level=st.sampled_from(["manual", "square_off", "stop", "target", "stale"]),
         reuse_order_id=st.sampled_from([False] * 19 + [True]),
     )
     def close_position(self, pick: int, price_ticks: int, level: str, reuse_order_id: bool) -> None:
-        position_id = self._pick_position(pick)
-        position = self.state.positions[position_id]
-        instrument = self.by_id[position.instrument_id]
-        price = self._price(instrument, price_ticks)
+        """Close a position whole at market (by hand, by its stop-loss or target, or by the
+        MIS square-off, which adds its fee); the exit order executes at once."""
+        position = self.state.positions[self._pick_position(pick)]
+        price = self._price(self.by_id[position.instrument_id], price_ticks)
         trigger_level = {
             "manual": None,
+            "square_off": None,
             "stop": position.stop_loss_paise,
             "target": position.target_paise,
             "stale": price + 1,
         }[level]
+        reason = "SQUARE_OFF" if level == "square_off" else "USER"
+        if trigger_level is not None:
+            reason = "TARGET" if level == "target" else "STOP_LOSS"
         working = sorted(self.state.orders)
         exit_order_id = working[0] if reuse_order_id and working else self._next_id("x")
-        decision = self._run(
-            cmd.ClosePosition(
-                now_ms=self.now_ms,
-                position_id=position_id,
-                exit_order_id=exit_order_id,
-                instrument=instrument,
-                price_paise=price,
-                reason="USER" if trigger_level is None else "STOP_LOSS",
-                trigger_level_paise=trigger_level,
-            )
+        self._close(position, price, reason, trigger_level, exit_order_id)
+
+    @precondition(lambda self: not self.state.positions and not self.state.orders)
+    @rule(
+        which=st.integers(min_value=0, max_value=1),
+        side=st.sampled_from(Side),
+        cnc=st.booleans(),
+        exit_by=st.sampled_from(["USER", "SQUARE_OFF", "STOP_LOSS", "TARGET"]),
+        distance_ticks=st.integers(min_value=1, max_value=20),
+    )
+    def one_share_round_trip(
+        self, which: int, side: Side, cnc: bool, exit_by: str, distance_ticks: int
+    ) -> None:
+        """Buy or short one share, set its stop-loss and target, and close it (by hand, by
+        the square-off, or as one of its levels fires): the smallest position there is
+        closes like any other."""
+        instrument = self.instruments[which]
+        product = Product.CNC if cnc and side is Side.BUY else Product.MIS
+        order = self._limit_order(instrument, side, product, 1, self.now_ms)
+        if self._run(order).rejection is not None:
+            return  # funds
+        price = order.price_paise
+        fill = cmd.FillOrder(
+            now_ms=self.now_ms,
+            order_id=order.order_id,
+            instrument=instrument,
+            quantity=1,
+            price_paise=price,
         )
-        if exit_order_id in working:
+        assert self._run(fill).rejection is None
+        position = self.state.position_for(instrument.instrument_id, product)
+        assert position is not None
+        assert position.quantity == side.sign
+        distance = side.sign * distance_ticks * instrument.tick_paise
+        levels = cmd.SetRiskLevels(
+            now_ms=self.now_ms,
+            position_id=position.position_id,
+            tick_paise=instrument.tick_paise,
+            stop_loss_paise=price - distance,
+            target_paise=price + distance,
+        )
+        assert self._run(levels).rejection is None
+        level = {"STOP_LOSS": levels.stop_loss_paise, "TARGET": levels.target_paise}
+        exit_price = level.get(exit_by, price)
+        assert exit_price is not None
+        self._close(position, exit_price, exit_by, level.get(exit_by), self._next_id("x"))
+
+    def _close(
+        self,
+        current: Position,
+        price: int,
+        reason: str,
+        trigger_level: int | None,
+        exit_order_id: str,
+    ) -> None:
+        position = msgspec.structs.replace(current)  # as it was before the close
+        instrument = self.by_id[position.instrument_id]
+        command = cmd.ClosePosition(
+            now_ms=self.now_ms,
+            position_id=position.position_id,
+            exit_order_id=exit_order_id,
+            instrument=instrument,
+            price_paise=price,
+            reason=reason,
+            trigger_level_paise=trigger_level,
+        )
+        by_hand = decide(
+            self.state, msgspec.structs.replace(command, reason="USER"), self.account_rules
+        )
+        decision = self._run(command)
+
+        if exit_order_id in self.state.orders:
+            assert decision.rejection is Rejection.DUPLICATE
             assert decision.events == ()
+            return
+        if trigger_level is not None and trigger_level not in (
+            position.stop_loss_paise,
+            position.target_paise,
+        ):
+            assert decision.rejection is Rejection.POSITION_CLOSED  # the level moved since
+            return
+        assert decision.rejection is None, decision
+        self._check_close(position, decision, price)
+        self.seen[f"close:{position.product.value}"] += 1
+        if reason == "SQUARE_OFF":
+            self._check_squareoff_fee(decision, by_hand)
+        if abs(position.quantity) == 1:
+            self.seen["close:one unit"] += 1
+
+    def _check_close(self, position: Position, decision: Decision, price: int) -> None:
+        """The exit is a MARKET order against the position for all of it, at the close price,
+        realizing the position's whole P&L, and the position is gone."""
+        accepted, filled = decision.events
+        assert isinstance(accepted, ev.OrderAccepted)
+        assert isinstance(filled, ev.OrderFilled)
+        side = Side.SELL if position.quantity > 0 else Side.BUY
+        quantity = abs(position.quantity)
+        assert (accepted.side, accepted.quantity, accepted.order_type) == (
+            side,
+            quantity,
+            OrderType.MARKET,
+        )
+        assert (accepted.product, accepted.margin_blocked_paise) == (position.product, 0)
+        assert (filled.side, filled.quantity, filled.price_paise) == (side, quantity, price)
+        assert filled.status_after is OrderStatus.EXECUTED
+        assert (filled.position_id, filled.position_quantity) == (position.position_id, 0)
+        # selling q at p receives q*p, buying pays it; less what the position cost (a
+        # short's cost is negative: what opening it received)
+        assert filled.realized_pnl_paise == -side.sign * quantity * price - position.cost_paise
+        assert position.position_id not in self.state.positions
+        assert accepted.order_id not in self.state.orders
+        assert self.state.position_for(position.instrument_id, position.product) is None
+
+    def _check_squareoff_fee(self, decision: Decision, by_hand: Decision) -> None:
+        """A square-off costs what a close by hand costs plus ₹59: ₹50 to brokerage, ₹9 GST
+        to taxes; nothing else about the exit differs."""
+        filled = decision.events[1]
+        plain = by_hand.events[1]
+        assert isinstance(filled, ev.OrderFilled)
+        assert isinstance(plain, ev.OrderFilled)
+        assert filled.charges_paise == plain.charges_paise + SQUAREOFF_FEE_PAISE
+        assert filled.brokerage_paise == plain.brokerage_paise + SQUAREOFF_FEE_BROKERAGE_PAISE
+        assert filled.taxes_paise == (
+            plain.taxes_paise + SQUAREOFF_FEE_PAISE - SQUAREOFF_FEE_BROKERAGE_PAISE
+        )
+        unchanged = ("charges_paise", "brokerage_paise", "taxes_paise")
+        zeroed = dict.fromkeys(unchanged, 0)
+        assert msgspec.structs.replace(filled, **zeroed) == msgspec.structs.replace(plain, **zeroed)
+        self.seen["close:square-off"] += 1
 
     @precondition(_has_positions)
     @rule(
@@ -709,7 +1408,7 @@ class AccountMachine(RuleBasedStateMachine):
         )
         assert (decision.rejection is not None) == (off_tick and stop is not None)
 
-    @rule(kind=st.sampled_from(["modify", "cancel", "trigger", "fill", "close", "risk"]))
+    @rule(kind=st.sampled_from(["modify", "cancel", "trigger", "fill", "close", "risk", "release"]))
     def unknown_target(self, kind: str) -> None:
         """Commands naming an order or position that does not exist are refused."""
         instrument = self.instruments[0]
@@ -741,6 +1440,7 @@ class AccountMachine(RuleBasedStateMachine):
                 stop_loss_paise=price,
                 target_paise=None,
             ),
+            "release": cmd.ReleaseFunds(now_ms=self.now_ms, block_id="ghost"),
         }
         command = commands[kind]
         decision = self._run(command)
@@ -832,6 +1532,24 @@ class AccountMachine(RuleBasedStateMachine):
             assert holding.cost_paise >= 0
         assert all(amount > 0 for amount in state.fund_blocks.values())
 
+    @invariant()
+    def totals_are_the_sum_of_fills(self) -> None:
+        """Each working order's filled quantity, fill value, charges and brokerage, and each
+        position's quantity and realized P&L, are the sums over their OrderFilled events;
+        a position that never sold holdings also conserves its own P&L."""
+        for order in self.state.orders.values():
+            fills = self.order_fills.get(order.order_id, OrderFills())
+            assert order.filled_quantity == fills.quantity, order
+            assert order.fill_value_paise == fills.value_paise, order
+            assert order.charges_paise == fills.charges_paise, order
+            assert order.brokerage_paise == fills.brokerage_paise, order
+        for position in self.state.positions.values():
+            fills = self.position_fills[position.position_id]
+            assert position.quantity == fills.quantity, position
+            assert position.realized_pnl_paise == fills.realized_pnl_paise, position
+            if not fills.sold_holdings:
+                assert fills.cash_flow_paise + position.cost_paise == fills.realized_pnl_paise
+
 
 EVENT_TYPES = {
     "OrderAccepted",
@@ -850,6 +1568,33 @@ EVENT_TYPES = {
     "DepositDecided",
     "WithdrawalRequested",
     "WithdrawalDecided",
+    "WithdrawalCancelled",
+    "AccountReset",
+}
+
+# Every rejection a PlaceOrder or a ModifyOrder can get (engine.account.preview_order and
+# _decide_modify); DUPLICATE is a place's, ORDER_NOT_OPEN a modification's.
+PLACE_REJECTIONS = {
+    Rejection.DUPLICATE,
+    Rejection.MARKET_CLOSED,
+    Rejection.PRODUCT_NOT_ALLOWED,
+    Rejection.INVALID_QUANTITY,
+    Rejection.INVALID_PRICE,
+    Rejection.PRICE_UNAVAILABLE,
+    Rejection.OPEN_ORDERS_LIMIT,
+    Rejection.ORDER_VALUE_LIMIT,
+    Rejection.INSUFFICIENT_HOLDINGS,
+    Rejection.INSUFFICIENT_FUNDS,
+}
+MODIFY_REJECTIONS = {
+    Rejection.ORDER_NOT_OPEN,
+    Rejection.MARKET_CLOSED,
+    Rejection.INVALID_QUANTITY,
+    Rejection.INVALID_PRICE,
+    Rejection.PRICE_UNAVAILABLE,
+    Rejection.ORDER_VALUE_LIMIT,
+    Rejection.INSUFFICIENT_HOLDINGS,
+    Rejection.INSUFFICIENT_FUNDS,
 }
 
 
@@ -871,6 +1616,14 @@ def test_account_machine_when_random_commands_then_invariants_hold(
     assert seen["OrderFilled"] > 50
     assert seen["rejected:INSUFFICIENT_FUNDS"] > 0
     assert seen["rejected:ORDER_NOT_OPEN"] > 0
+    rejected = {Rejection(key.split(":")[1]) for key in seen if key.startswith("rejected:")}
+    assert rejected == set(Rejection), set(Rejection) - rejected
+    placed = {Rejection(key.split(":")[1]) for key in seen if key.startswith("place:")}
+    assert placed == PLACE_REJECTIONS, PLACE_REJECTIONS ^ placed
+    modified = {Rejection(key.split(":")[1]) for key in seen if key.startswith("modify:")}
+    assert modified == MODIFY_REJECTIONS, MODIFY_REJECTIONS ^ modified
+    assert seen["close:square-off"] > 0
+    assert seen["close:one unit"] > 0
 
 
 def test_event_types_when_listed_then_match_the_account_event_union() -> None:

@@ -923,3 +923,77 @@ def test_cnc_sell_fill_when_holding_partly_gone_then_only_owned_quantity_fills(
     assert owned.rejection is None
     assert state.holdings == {}
     assert state.orders["s1"].remaining_quantity == 6
+
+
+# --------------------------------------------------------------------------------------------
+# orders and positions over several fills
+
+
+def test_order_when_filled_in_parts_then_totals_sum_over_its_fills(
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    place_order: Callable[..., cmd.PlaceOrder],
+    fill_order: Callable[..., cmd.FillOrder],
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    execute(state, place_order(reliance, quantity=100, price_paise=154280))
+
+    first = _filled(execute(state, fill_order(reliance, "o1", 10, 154280)))
+    second = _filled(execute(state, fill_order(reliance, "o1", 50, 154270)))
+
+    # first ₹15 428: brokerage 4.63, exchange 0.47, SEBI 0.02, GST 0.92, stamp 0.46 = 6.50
+    assert (first.charges_paise, first.order_brokerage_paise) == (650, 463)
+    # second ₹77 135: the order's brokerage on ₹92 563 is capped at 20, less the 4.63 paid:
+    # 15.37; exchange 2.37, SEBI 0.08, GST 18 % × 17.82 = 3.21, stamp 2.31 = 23.34
+    assert (second.charges_paise, second.order_brokerage_paise) == (2_334, 1_537)
+    order = state.orders["o1"]
+    assert order.filled_quantity == 60
+    # 10 × 1542.80 + 50 × 1542.70 = 15 428 + 77 135 = ₹92 563
+    assert order.fill_value_paise == 9_256_300
+    assert order.average_price_paise() == 154_271  # 92 563 / 60 = 1542.7166...
+    assert order.charges_paise == 650 + 2_334
+    assert order.brokerage_paise == 2_000
+
+    third = _filled(execute(state, fill_order(reliance, "o1", 30, 154280)))
+
+    assert third.order_brokerage_paise == 0  # the order has paid its ₹20
+    assert order.brokerage_paise == 2_000
+    assert order.filled_quantity == 90
+    assert order.fill_value_paise == 9_256_300 + 30 * 154280
+    assert order.charges_paise == 650 + 2_334 + third.charges_paise
+    assert state.charges_paise == order.charges_paise
+
+
+def test_position_when_reduced_twice_then_realized_sums_over_both(
+    wipro: Instrument, funded_account: Callable[..., AccountState], trade: Trade
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    trade(state, wipro, BUY, 3, 24487)
+    trade(state, wipro, BUY, 4, 24488)  # 7 for 1714.13
+
+    trade(state, wipro, SELL, 2, 24500)  # 2 × 245.00 − floor(1714.13 × 2 / 7) 489.75 = 0.25
+    _, second = trade(state, wipro, SELL, 2, 24510)
+
+    # 5 left for 1224.38: 2 × 245.10 − floor(1224.38 × 2 / 5) 489.75 = 0.45
+    assert _filled(second).realized_pnl_paise == 45
+    position = _only_position(state)
+    assert position.quantity == 3
+    assert position.cost_paise == 122_438 - 48_975
+    assert position.realized_pnl_paise == 25 + 45
+    assert state.realized_pnl_paise == 70
+
+
+def test_position_when_short_covered_twice_then_realized_sums_over_both(
+    reliance: Instrument, funded_account: Callable[..., AccountState], trade: Trade
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    trade(state, reliance, SELL, 10, 154280)
+
+    trade(state, reliance, BUY, 3, 153000)  # −3 × 1530 + 4628.40 = 38.40
+    trade(state, reliance, BUY, 2, 155000)  # −2 × 1550 + floor(10 799.60 × 2 / 7) 3085.60
+
+    position = _only_position(state)
+    # −3100 + 3085.60 = −14.40; together 38.40 − 14.40 = 24.00
+    assert position.realized_pnl_paise == 3_840 - 1_440
+    assert (position.quantity, position.cost_paise) == (-5, -1_079_960 + 308_560)

@@ -57,6 +57,7 @@ export class AdminScreen {
         ["Executed today", s.executedToday], ["Open positions", s.openPositions],
         ["Total balance", rupees(s.totalBalance)], ["Blocked margin", rupees(s.totalBlockedMargin)],
         ["Pending deposits", s.pendingDeposits], ["Pending withdrawals", s.pendingWithdrawals],
+        ["Resets today", s.resetsToday], ["Resets in all", s.resetsTotal],
       ]);
     } catch (error) {
       kv($("#admin-stats"), [["Error", describeError(error)]]);

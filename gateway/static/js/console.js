@@ -1,14 +1,15 @@
-// The console: profile, bank accounts, deposit and withdrawal requests with their status, and
-// the ledger, all from GET /api/console and its POST actions.
+// The console: profile, bank accounts, deposit and withdrawal requests with their status, the
+// ledger and resetting the account, all from GET /api/console and its POST actions.
 
 import { api, clearFormErrors, showFormError } from "./api.js";
 import { $, fillRows, formValues, h } from "./dom.js";
 import { pnl, pnlClass, rupees, when } from "./format.js";
 
 export class ConsoleScreen {
-  constructor({ toast, onProfile }) {
+  constructor({ toast, onProfile, onReset }) {
     this.toast = toast;
     this.onProfile = onProfile;
+    this.onReset = onReset;
     this.data = null;
     this.bind();
   }
@@ -38,6 +39,48 @@ export class ConsoleScreen {
       (v) => ({ action: "REQUEST_WITHDRAWAL", amount: amount(v.amount), bankAccountId: v.bankAccountId }),
       (reply) => `Withdrawal of ${rupees(reply.withdrawal.amount)} requested; the amount is blocked until a decision.`,
     );
+    this.bindReset();
+  }
+
+  /** The reset dialog: its button works only once the account's name is typed exactly. */
+  bindReset() {
+    const dialog = $("#reset-dialog");
+    const form = $("#reset-form");
+    const input = $("#reset-confirm");
+    const submit = $("#reset-submit");
+    $("#reset-open").addEventListener("click", () => {
+      form.reset();
+      clearFormErrors(form);
+      submit.disabled = true;
+      $("#reset-name").textContent = this.accountName();
+      dialog.showModal();
+      input.focus();
+    });
+    $("#reset-cancel").addEventListener("click", () => dialog.close());
+    input.addEventListener("input", () => {
+      submit.disabled = input.value.trim() !== this.accountName();
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearFormErrors(form);
+      submit.disabled = true;
+      try {
+        const reply = await api("POST", "/api/console", { action: "RESET_ACCOUNT", confirm: input.value.trim() });
+        dialog.close();
+        const r = reply.reset;
+        this.toast(`Account reset: ${r.ordersCancelled} orders cancelled, ${r.positionsClosed} positions closed, ${r.holdingsSold} holdings sold; balance ${rupees(reply.funds.balance)}.`, "ok");
+        await this.load();
+        await this.onReset?.();
+      } catch (error) {
+        showFormError(form, error);
+        submit.disabled = input.value.trim() !== this.accountName();
+      }
+    });
+  }
+
+  /** The account's name as this view shows it: accounts have no other name than their id. */
+  accountName() {
+    return this.data ? this.data.tradingAccount.id : "";
   }
 
   /** Wire a form to a POST /api/console action; errors land next to their fields. */
@@ -67,7 +110,7 @@ export class ConsoleScreen {
   }
 
   render() {
-    const { user, funds, bankAccounts, deposits, withdrawals, transactions } = this.data;
+    const { user, funds, bankAccounts, deposits, withdrawals, transactions, resets } = this.data;
     kv($("#profile"), [
       ["Name", user.name], ["Email", user.email], ["Role", user.role], ["Member since", when(user.createdAt)],
     ]);
@@ -78,6 +121,12 @@ export class ConsoleScreen {
       ["Blocked", rupees(funds.blockedMargin)], ["Realized P&L", pnl(funds.realizedPnl)],
       ["Charges paid", rupees(funds.totalCharges)],
     ]);
+
+    kv($("#reset-info"), [
+      ["Account", this.accountName()], ["Resets today", `${resets.today} of ${resets.perDayMax}`],
+      ["Last reset", resets.lastResetAt ? when(resets.lastResetAt) : "never"],
+    ]);
+    $("#reset-open").disabled = resets.today >= resets.perDayMax;
 
     const banks = $("#bank-list");
     banks.replaceChildren(

@@ -50,6 +50,8 @@ const consoleScreen = new ConsoleScreen({
     state.user = { ...state.user, ...user };
     showWho();
   },
+  // Orders, positions and funds changed wholesale: the trading view reloads them.
+  onReset: () => trading.start(state.accountId),
 });
 const admin = new AdminScreen({ toast });
 
