@@ -895,10 +895,8 @@ def _decide_withdrawal(
 def _decide_block(state: AccountState, c: cmd.BlockFunds, rules: AccountRules) -> Decision:
     if c.amount_paise <= 0:
         return _rejected(Rejection.INVALID_AMOUNT)
-    if c.block_id in state.fund_blocks:
+    if c.block_id in state.fund_blocks:  # a pending withdrawal's block among them (same id)
         return _rejected(Rejection.DUPLICATE)
-    if c.block_id in state.pending_withdrawals:  # never: a withdrawal's block has its id
-        return _rejected(Rejection.BLOCK_OWNED_BY_WITHDRAWAL)
     if c.amount_paise > state.available_paise:
         return _rejected(Rejection.INSUFFICIENT_FUNDS)
     return Decision(
