@@ -4,7 +4,8 @@ A deposit or withdrawal request of 1 paisa is a request, of 0 is refused; a with
 exactly the available funds is accepted and 1 paisa more is refused; a request's event carries
 what was asked; blocked funds and withdrawals add up over several requests and debits; a
 withdrawal's block cannot be taken over by an admin BLOCK of the same id (DUPLICATE); a 1-share CNC
-position settles into holdings like any other.
+position settles into holdings like any other; an order's preview blocks and charges what
+the order itself does, funded or not.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import pytest
 
 from engine import commands as cmd
 from engine import events as ev
-from engine.account import AccountState
+from engine.account import AccountState, Requirements, preview_order
 from engine.enums import Product, Rejection, Side
 from engine.instruments import Instrument
-from tests.conftest import NOW_MS, Execute
+from engine.rules import AccountRules
+from tests.conftest import NOW_MS, Execute, QuoteFor, fill, place
 
 FUNDS_PAISE = 100_000
 
@@ -167,3 +169,42 @@ def test_settlement_when_cnc_position_of_any_size_then_it_becomes_holdings(
     assert decision.events == (ev.HoldingsSettled(at_ms=NOW_MS, position_ids=(position_id,)),)
     assert state.holdings[reliance.instrument_id].quantity == quantity
     assert not state.positions
+
+
+@pytest.mark.parametrize(
+    ("product", "side"),
+    [(Product.MIS, Side.BUY), (Product.MIS, Side.SELL), (Product.CNC, Side.BUY)],
+)
+def test_preview_when_funded_or_not_then_same_block_and_charges_as_the_order_itself(
+    execute: Execute,
+    funded_account: Callable[..., AccountState],
+    rules: AccountRules,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+    product: Product,
+    side: Side,
+) -> None:
+    """The preview shows what placing blocks and what filling at the limit charges; refused
+    for funds, it still shows both (the dashboard prints them)."""
+    order = place(
+        reliance,
+        side=side,
+        product=product,
+        quantity=10,
+        price_paise=154_280,
+        quote=quote_for(reliance, 154_280),
+    )
+    state = funded_account(10_000_000)
+    previewed = preview_order(state, order, rules)
+    [accepted] = execute(state, order).events
+    assert isinstance(accepted, ev.OrderAccepted)
+    [filled] = execute(state, fill(reliance, "o1", 10, 154_280)).events
+    assert isinstance(filled, ev.OrderFilled)
+    assert previewed == Requirements(None, accepted.margin_blocked_paise, filled.charges_paise)
+    assert previewed.block_paise > 0 and previewed.charges_paise > 0
+
+    poor = funded_account(previewed.block_paise - 1)
+    refused = preview_order(poor, order, rules)
+    assert refused == Requirements(
+        Rejection.INSUFFICIENT_FUNDS, previewed.block_paise, previewed.charges_paise
+    )
