@@ -239,14 +239,7 @@ async def request_row(request: web.Request, table: str, request_id: str) -> Any:
     )
     if row is None:
         raise NotFoundError(table[:-1])
-    if row["owner"] == current_user(request).user_id:
-        raise ApiError(
-            error_response(
-                403,
-                "SELF_APPROVAL_FORBIDDEN",
-                "Another admin must decide a request on your own account.",
-            )
-        )
+    refuse_own_account(request, row["owner"], "decide a request on")
     return row
 
 

@@ -53,15 +53,15 @@ async def get_funds(request: web.Request) -> web.Response:
     return json_response(await funds_of(request, account_id))
 
 
-def refuse_own_account(request: web.Request, owner: str) -> None:
-    """No admin moves money on their own trading account (403), as no admin decides their own
-    deposit or withdrawal: another admin must."""
+def refuse_own_account(
+    request: web.Request, owner: str, what: str = "operate on the funds of"
+) -> None:
+    """No admin moves money on their own trading account, directly or by deciding their own
+    deposit or withdrawal (403): another admin must."""
     if owner == current_user(request).user_id:
         raise ApiError(
             error_response(
-                403,
-                "SELF_APPROVAL_FORBIDDEN",
-                "Another admin must operate on the funds of your own account.",
+                403, "SELF_APPROVAL_FORBIDDEN", f"Another admin must {what} your own account."
             )
         )
 
