@@ -4,7 +4,7 @@
 causes or a rejection; ``apply(state, event)`` books one event. No actors, clocks or I/O live
 here: the actor shell supplies the instrument, quote and time inside each command.
 
-Funds identity (DOMAIN.md §2), true after every event:
+Funds identity (docs/DOMAIN.md §2), true after every event:
 ``balance = deposits - withdrawals + realized P&L - charges`` and
 ``blocked = Σ open-order blocks + Σ position margin + Σ holding cost + Σ fund blocks``;
 ``available = balance - blocked``.
@@ -570,7 +570,7 @@ def _fill_event(
         )
         held, cost, margin = result.quantity, result.cost_paise, result.margin_paise
         realized += result.realized_pnl_paise
-        # A CNC sell against today's CNC buy is an intraday trade (DOMAIN.md §1).
+        # A CNC sell against today's CNC buy is an intraday trade (docs/DOMAIN.md §1).
         position_category = (
             ChargeCategory.MIS if category is ChargeCategory.CNC and side is Side.SELL else category
         )
@@ -656,7 +656,7 @@ def _track_cnc_buys(
 ) -> tuple[tuple[int, int], tuple[int, int]]:
     """Today's CNC buys in a position after a fill of ``leg``: what they paid as (brokerage,
     taxes), and what a same-day sell of ``closed`` of the ``held`` shares (bought for ``cost``)
-    changes to re-rate the buys it closes from delivery to intraday (DOMAIN.md §1): their
+    changes to re-rate the buys it closes from delivery to intraday (docs/DOMAIN.md §1): their
     share of what they paid comes back and their intraday charges are taken instead."""
     brokerage, taxes = paid
     if side is Side.BUY:
@@ -759,7 +759,7 @@ GST_PERCENT = 18  # the square-off fee is ₹50 + 18 % GST
 
 
 def _with_squareoff_fee(filled: ev.OrderFilled, schedule: ChargeSchedule) -> ev.OrderFilled:
-    """The broker's fee per auto squared-off order, on top of its normal charges (DOMAIN.md
+    """The broker's fee per auto squared-off order, on top of its normal charges (docs/DOMAIN.md
     §6): the fee to brokerage, its GST to taxes, as the ledger books them."""
     fee = schedule.squareoff_charge_paise
     fee_brokerage = div_half_up(fee * 100, 100 + GST_PERCENT)
@@ -1354,7 +1354,7 @@ def blocked_from_parts(state: AccountState) -> int:
 
 
 def funds_identity_holds(state: AccountState) -> bool:
-    """DOMAIN.md §2: the balance and the blocked total agree with their parts."""
+    """docs/DOMAIN.md §2: the balance and the blocked total agree with their parts."""
     return (
         state.balance_paise
         == state.deposits_paise

@@ -5,7 +5,7 @@ the decision needs, runs ``decide``, applies the events, tells the market actor 
 or must execute, hands the events to the sink and replies once the sink says they are durable.
 The same behaviour runs on either actor runtime (see ``engine.actor_pool.actor_class_for``).
 
-Settlement (DOMAIN.md §6): CNC buys of an earlier trade day (IST) become holdings before the
+Settlement (docs/DOMAIN.md §6): CNC buys of an earlier trade day (IST) become holdings before the
 account does anything on a later one. The first command or read of a new day runs
 ``SettleHoldings`` first, as its own journaled batch, so a sell the next morning is charged as
 a delivery sell and the holdings show without any timer having to reach every account.
@@ -344,7 +344,7 @@ class AccountBehaviour:
         self, instrument: Instrument, side_sign: int, quantity: int, average_paise: int
     ) -> tuple[int, PriceSource] | None:
         """Where an exit at market fills now, and the tier that priced it; None if nothing
-        does. The last tier of DOMAIN.md §5 is the position's (holding's) own average price,
+        does. The last tier of docs/DOMAIN.md §5 is the position's (holding's) own average price,
         on the tick grid."""
         market = self.context.market
         index = self._index(instrument)

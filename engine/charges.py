@@ -1,4 +1,4 @@
-"""Brokerage, taxes and fees on executed orders (DOMAIN.md §1), in integer paise.
+"""Brokerage, taxes and fees on executed orders (docs/DOMAIN.md §1), in integer paise.
 
 Two conventions share one set of rates:
 

@@ -70,7 +70,7 @@ class OrderStatus(StrEnum):
 
 
 class PriceSource(StrEnum):
-    """Which tier of price resolution (DOMAIN.md §5) valued an order or priced an exit."""
+    """Which tier of price resolution (docs/DOMAIN.md §5) valued an order or priced an exit."""
 
     LIVE = "LIVE"  # the quote source (live feed or simulation)
     STORED = "STORED"  # the last LTP stored in the database, surviving restarts

@@ -1,4 +1,4 @@
-"""Margin blocked when an order is accepted (DOMAIN.md §2), in integer paise.
+"""Margin blocked when an order is accepted (docs/DOMAIN.md §2), in integer paise.
 
 Every percentage is applied with :meth:`~engine.money.Rate.of`, half-up to the paisa. Where
 the table adds two percentages (SPAN + exposure, option sell + expiry-day extra) each one is

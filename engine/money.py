@@ -12,7 +12,7 @@ from decimal import Decimal
 
 PAISE_PER_RUPEE = 100
 
-# Rates are stored in parts per 10^9: every rate in DOMAIN.md (0.00307 %, 0.0001 %, 18 %)
+# Rates are stored in parts per 10^9: every rate in docs/DOMAIN.md (0.00307 %, 0.0001 %, 18 %)
 # is an exact multiple of that unit.
 RATE_SCALE = 1_000_000_000
 

@@ -27,7 +27,7 @@ class Position(msgspec.Struct, gc=False):
     stop_loss_paise: int | None = None
     target_paise: int | None = None
     # A CNC long holds today's buys: what they paid, split as the ledger books it, so a sell
-    # the same day can re-rate them as intraday (DOMAIN.md §1).
+    # the same day can re-rate them as intraday (docs/DOMAIN.md §1).
     buy_brokerage_paise: int = 0
     buy_taxes_paise: int = 0
 

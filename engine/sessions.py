@@ -1,4 +1,4 @@
-"""Market hours (DOMAIN.md §6), when ``[sessions] enforce_hours`` is on.
+"""Market hours (docs/DOMAIN.md §6), when ``[sessions] enforce_hours`` is on.
 
 Instruments fall in three session groups: cash equity (NSE, BSE), derivatives (NFO, BFO, CDS)
 and commodities (MCX). Each group is open on weekdays between its open and close (IST, or the

@@ -1,4 +1,4 @@
-"""Admin routes (API.md "Admin"): fund adjustments, deposit and withdrawal decisions, account
+"""Admin routes (docs/API.md "Admin"): fund adjustments, deposit and withdrawal decisions, account
 resets, users, stats. Every route checks the ADMIN role; everyone else gets 403."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Auth routes (API.md "Auth"): register, login, logout, session.
+"""Auth routes (docs/API.md "Auth"): register, login, logout, session.
 
 Registration is limited per client address and across the server, and refuses weak passwords;
 login is limited per address and email, and in the distinct emails one address tries. A

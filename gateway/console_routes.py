@@ -1,4 +1,4 @@
-"""The user's own console (API.md "Console"): profile, bank accounts, deposits, withdrawals,
+"""The user's own console (docs/API.md "Console"): profile, bank accounts, deposits, withdrawals,
 and resetting the trading account (``RESET_ACCOUNT``, see :mod:`gateway.resets`)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Render raised API errors, engine timeouts and unexpected failures as API.md error bodies.
+"""Render raised API errors, engine timeouts and unexpected failures as docs/API.md error bodies.
 
 A database that cannot be reached (refused or lost connections, the server shutting down, a
-statement timeout: ``persistence.journal.is_transient``) answers 503 ``UNAVAILABLE`` as API.md
+statement timeout: ``persistence.journal.is_transient``) answers 503 ``UNAVAILABLE`` as docs/API.md
 says. Other unexpected exceptions are logged with their stack and answered 500 without one: no
 stack trace or secret ever reaches a response body.
 """

@@ -1,4 +1,4 @@
-"""The one table from failures to HTTP status and error code (API.md "Errors")."""
+"""The one table from failures to HTTP status and error code (docs/API.md "Errors")."""
 
 from __future__ import annotations
 

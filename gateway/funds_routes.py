@@ -1,4 +1,4 @@
-"""Funds, charges preview and margin preview (API.md "Trading")."""
+"""Funds, charges preview and margin preview (docs/API.md "Trading")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Market data routes: quotes (API.md "Market data") and instrument search."""
+"""Market data routes: quotes (docs/API.md "Market data") and instrument search."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ class EngineCollector(Collector):
         )
         resolutions = CounterMetricFamily(
             "paperdesk_price_resolutions",
-            "Prices resolved, by the tier that served them (DOMAIN.md §5).",
+            "Prices resolved, by the tier that served them (docs/DOMAIN.md §5).",
             labels=["tier"],
         )
         for tier, count in sorted(engine.market.resolutions.items()):

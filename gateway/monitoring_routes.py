@@ -1,4 +1,4 @@
-"""Admin monitoring (API.md "Monitoring"): the in-process performance figures."""
+"""Admin monitoring (docs/API.md "Monitoring"): the in-process performance figures."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ ERROR_SCHEMA = {
         }
     },
 }
-# What each status means, by its API.md error codes.
+# What each status means, by its docs/API.md error codes.
 STATUS_DESCRIPTIONS = {
     400: "The body or query does not match this schema (VALIDATION_ERROR naming the field,"
     " INVALID_JSON)",
@@ -101,7 +101,7 @@ RATE_LIMIT_HEADERS: dict[str, dict[str, Any]] = {
 RETRY_AFTER: dict[str, Any] = {"schema": {"type": "integer", "minimum": 1}}
 # The websocket route: its handshake is described by hand (no body, no Struct).
 WEBSOCKET_OPERATION: dict[str, Any] = {
-    "summary": "WebSocket: quotes and the user's own updates (API.md); a browser may pass its"
+    "summary": "WebSocket: quotes and the user's own updates (docs/API.md); a browser may pass its"
     " session token as ?token=. A cookie-signed handshake must come from an allowed Origin.",
     "parameters": [
         {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
@@ -138,7 +138,7 @@ WEBSOCKET_OPERATION: dict[str, Any] = {
         },
     },
 }
-DESCRIPTION = """Paper trading for Indian markets (API.md is the contract).
+DESCRIPTION = """Paper trading for Indian markets (docs/API.md is the contract).
 
 Every error answer is `{"error": {"code", "message", "details"?}}`. A request with a body must
 send it as `Content-Type: application/json`. A method a path does not list answers 405

@@ -1,4 +1,4 @@
-"""Order routes (API.md "Trading"): place, modify, cancel and list orders."""
+"""Order routes (docs/API.md "Trading"): place, modify, cancel and list orders."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Keyset pages for lists ordered newest first by ``(created_at, id)`` (API.md conventions).
+"""Keyset pages for lists ordered newest first by ``(created_at, id)`` (docs/API.md conventions).
 
 A cursor is the last row's ``created_at`` and ``id``; the next page is the rows strictly before
 it in that order (SQL: ``($n::timestamptz IS NULL OR (created_at, id) < ($n, $n+1))``). Rows

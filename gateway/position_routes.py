@@ -1,4 +1,4 @@
-"""Position routes (API.md "Trading"): list, close at market, set stop-loss and target."""
+"""Position routes (docs/API.md "Trading"): list, close at market, set stop-loss and target."""
 
 from __future__ import annotations
 

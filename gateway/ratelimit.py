@@ -1,4 +1,4 @@
-"""Fixed-window rate limits per (limit name, key) with the API.md response headers.
+"""Fixed-window rate limits per (limit name, key) with the docs/API.md response headers.
 
 A :class:`Limit` either counts hits or, given a ``member``, counts distinct members (the emails
 one address tries to sign in as). :meth:`RateLimiter.hit_all` checks several limits at once and

@@ -16,7 +16,7 @@ import msgspec
 from gateway.schemas import ExchangeName, OrderTypeName, ProductName, SegmentName, SideName
 
 Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
-Money = float  # rupees (API.md conventions)
+Money = float  # rupees (docs/API.md conventions)
 OrderStatus = Literal["PENDING", "EXECUTED", "CANCELLED", "REJECTED"]
 RequestStatus = Literal["PENDING", "APPROVED", "REJECTED", "CANCELLED"]
 

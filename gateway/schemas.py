@@ -1,6 +1,6 @@
 """Request schemas: each body is decoded and validated in one step by a msgspec Struct.
 
-Field names follow API.md (camelCase on the wire). Money arrives as JSON numbers in rupees with
+Field names follow docs/API.md (camelCase on the wire). Money arrives as JSON numbers in rupees with
 at most two decimals and is converted to paise by :func:`to_paise`, which names the field when
 it refuses a value. Nothing reaches an actor without passing through here.
 """
@@ -68,7 +68,7 @@ class Body(msgspec.Struct, forbid_unknown_fields=True, rename="camel", omit_defa
 
 
 class SessionBody(Body, kw_only=True):
-    """A body acted on as the signed-in user: a ``userId`` in it must be theirs (API.md), which
+    """A body acted on as the signed-in user: a ``userId`` in it must be theirs (docs/API.md), which
     :func:`gateway.ownership.decode_own_body` checks."""
 
     user_id: Id | None = None

@@ -1,4 +1,5 @@
-"""JSON views of engine objects, in the shapes API.md documents (rupees, camelCase, ISO times)."""
+"""JSON views of engine objects, in the shapes docs/API.md documents (rupees, camelCase, ISO
+times)."""
 
 from __future__ import annotations
 
@@ -117,7 +118,8 @@ def unrealized_paise(state: AccountState, master: InstrumentMaster, market: Mark
 
 
 def funds_view(state: AccountState, unrealized: int) -> dict[str, Any]:
-    """API.md funds: usedMargin is margin held by positions and holdings, blocked is all blocks."""
+    """docs/API.md funds: usedMargin is margin held by positions and holdings, blocked is all
+    blocks."""
     used = sum(p.margin_paise for p in state.positions.values()) + sum(
         h.cost_paise for h in state.holdings.values()
     )

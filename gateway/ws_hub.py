@@ -46,7 +46,7 @@ SESSION_ENDED_MESSAGES = {
 
 
 def error_frame(code: str, message: str, **details: Any) -> str:
-    """An error frame (API.md): ``{"type": "error", "data": {code, message, ...details}}``."""
+    """An error frame (docs/API.md): ``{"type": "error", "data": {code, message, ...details}}``."""
     data = {"code": code, "message": message} | details
     return orjson.dumps({"type": "error", "data": data}).decode()
 

@@ -2,7 +2,7 @@
 ``deposits``, ``withdrawals``, ``admin_fund_operations`` and ``account_resets``.
 
 These rows are written in the same statement as the events that decide them (one write path
-for money, DESIGN.md): a request and its block, a decision and its credit or debit, an
+for money, docs/ARCHITECTURE.md): a request and its block, a decision and its credit or debit, an
 adjustment and its idempotency record commit together or not at all. A request row carries
 every column when its request event is projected; a decision fills in only the decision's
 columns (``ON CONFLICT DO UPDATE`` leaves the others as the request wrote them).

@@ -439,7 +439,7 @@ def test_cnc_buy_and_sell_when_same_day_then_intraday_and_nothing_settles(
     assert not any(isinstance(e, ev.HoldingsSettled) for e in events)
     sell = next(e for e in events if isinstance(e, ev.OrderFilled) and e.order_id == "sell")
     assert (sell.dp_day, sell.holding_quantity, sell.position_quantity) == (0, 0, 0)
-    assert sell.brokerage_paise > 0  # charged as intraday (DOMAIN.md §1)
+    assert sell.brokerage_paise > 0  # charged as intraday (docs/DOMAIN.md §1)
 
 
 MONDAY_3PM_IST = 1_795_426_200_000  # 2026-11-23 15:00 IST

@@ -1,5 +1,5 @@
-"""API.md's conventions, route by route, over the real server: a body ``userId`` is ignored when
-it is the caller's and refused (403) when not, on every route whose body acts as the caller;
+"""docs/API.md's conventions, route by route, over the real server: a body ``userId`` is ignored
+when it is the caller's and refused (403) when not, on every route whose body acts as the caller;
 the rate-limit headers come with every answer of a counted route, errors included; lists page
 with ``limit`` and ``cursor``; an order's optional ``symbol`` and ``stockId`` must name the
 instrument it trades."""

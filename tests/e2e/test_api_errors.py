@@ -1,4 +1,4 @@
-"""Every error row of API.md, produced by the real server: status, code and the field at fault.
+"""Every error row of docs/API.md, produced by the real server: status, code and the field at fault.
 
 Also: CSRF on cookie sessions, rate limits with their headers (the 21st order in a minute is
 429 with Retry-After), login throttling, admin-only routes, and another user's objects

@@ -1,6 +1,6 @@
 """Schema fuzzing of the whole API against the real server: random and near-valid bodies and
 queries for every route of ``/api/openapi.json`` never produce a 5xx, and every error answer
-has the API.md error shape."""
+has the docs/API.md error shape."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Price resolution tiers end to end (DOMAIN.md §5): a live quote first; else the last LTP
+"""Price resolution tiers end to end (docs/DOMAIN.md §5): a live quote first; else the last LTP
 stored in Postgres (surviving restarts); else a price the request supplies; else the order is
 rejected PRICE_UNAVAILABLE. Each accepted order records the tier that served it in its
 journaled event and trading log, and /metrics counts resolutions by tier."""

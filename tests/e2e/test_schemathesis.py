@@ -54,7 +54,7 @@ SETTINGS = schemathesis.Config.from_dict(
         "generation": {"max-examples": 25, "deterministic": True, "database": "none"},
         "continue-on-failure": True,  # every distinct failure of an operation, not the first
         "checks": {
-            # Schema-valid data may still be refused by a business rule: 422 is API.md's answer
+            # Schema-valid data may still be refused by a business rule: 422 is docs/API.md's answer
             # for that (funds, tick size, lot size, password policy), and no schema can say it.
             # 400 stays out: a schema-valid request answered 400 is a document looser than the
             # validation, which is what this test is for.
@@ -197,7 +197,7 @@ def realistic(case: Any, live: Live) -> None:
         if "tradingAccountId" in values:
             values["tradingAccountId"] = live.account_id
         if "userId" in values:
-            # The caller's own (API.md: another's is refused); an admin adjusting funds names
+            # The caller's own (docs/API.md: another's is refused); an admin adjusting funds names
             # the user whose account it is.
             caller = live.admin_id if live.as_admin(case) else live.user_id
             values["userId"] = live.user_id if case.path.startswith("/api/admin/funds") else caller
@@ -220,7 +220,7 @@ def realistic(case: Any, live: Live) -> None:
     if instrument is not None and drawn % 2 == 0:
         sensible_order(body, instrument, drawn)
     if isinstance(body.get("quantity"), float):
-        # JSON Schema's integer admits 2.0; msgspec, like API.md ("quantities are integers"),
+        # JSON Schema's integer admits 2.0; msgspec, like docs/API.md ("quantities are integers"),
         # wants it written 2.
         body["quantity"] = int(body["quantity"])
 

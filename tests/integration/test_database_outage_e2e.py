@@ -4,7 +4,7 @@ The server runs as a subprocess (``python -m gateway.cli serve``) against an emb
 PostgreSQL of the test's own, which the test really stops (``pg_ctl stop``, fast mode: every
 connection is cut) and starts again on the same data directory while client tasks keep
 placing and cancelling orders. Proves: while the database is down, order placement answers
-503 with the API.md ``UNAVAILABLE`` error body, and so does a read that needs the database;
+503 with the docs/API.md ``UNAVAILABLE`` error body, and so does a read that needs the database;
 ``/api/health`` and ``/api/health/detailed`` report the journal unhealthy; a refused write
 leaves nothing behind; nothing acknowledged before, during or after the outage is lost; once
 the database is back the service resumes by itself within a bounded time; afterwards every
@@ -78,7 +78,7 @@ def postgres(pg_data_dir: Path) -> Iterator[EmbeddedPostgres]:
 
 
 def assert_unavailable(status: int, body: Any) -> None:
-    """The API.md error body for 503: code UNAVAILABLE and a human message."""
+    """The docs/API.md error body for 503: code UNAVAILABLE and a human message."""
     assert status == 503, body
     assert isinstance(body, dict) and set(body) == {"error"}, body
     assert body["error"]["code"] == "UNAVAILABLE", body
@@ -143,7 +143,7 @@ async def run_outage(
             status, body = await probe.call("GET", "/api/health")
             assert (status, body["status"]) == (503, "unhealthy"), body
 
-            # Writes are refused with the API.md body; so is a read that needs the database.
+            # Writes are refused with the docs/API.md body; so is a read that needs the database.
             assert_unavailable(*await probe.call("POST", "/api/trading/orders", resting))
             assert_unavailable(*await probe.call("GET", "/api/trading/orders"))
 

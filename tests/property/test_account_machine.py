@@ -10,7 +10,7 @@ modifications with one thing wrong, at the open-orders and order-value limits, a
 holdings boundary and, with hours enforced, around the session and square-off times. After
 every step it proves:
 
-* the funds identity (DOMAIN.md §2) and that the blocked total equals the sum of its parts;
+* the funds identity (docs/DOMAIN.md §2) and that the blocked total equals the sum of its parts;
 * no acceptance spends money that was not there: an accepted PlaceOrder had available margin
   ≥ its block + estimated charges (ModifyOrder: available + its old block ≥ new block +
   charges), so the available margin after an acceptance is never negative;
@@ -21,7 +21,7 @@ every step it proves:
 * P&L is conserved to the paisa: the cash flow of all fills plus the cost still open in
   positions and holdings equals the realized P&L;
 * per order: filled quantity, fill value, charges and brokerage are the sums over its
-  OrderFilled events, and (but for CNC) its brokerage is DOMAIN.md §1's on its whole value;
+  OrderFilled events, and (but for CNC) its brokerage is docs/DOMAIN.md §1's on its whole value;
   per position: quantity and realized P&L are the sums over its fills, and a position that
   never sold holdings conserves its own P&L;
 * a close sells a long (buys back a short) whole at the close price, realizes the position's
@@ -102,7 +102,7 @@ PLACE_SHAPES = ("ok",) * 10 + FLAWS + ("zero",)
 MODIFY_SHAPES = ("ok",) * 5 + FLAWS + ("nothing_left",)
 QUANTITY_SHAPES = {"zero", "off_lot", "too_many"}
 
-# DOMAIN.md §6: ₹59 per auto squared-off order, ₹50 brokerage + 18 % GST on it
+# docs/DOMAIN.md §6: ₹59 per auto squared-off order, ₹50 brokerage + 18 % GST on it
 SQUAREOFF_FEE_PAISE = 59_00
 SQUAREOFF_FEE_BROKERAGE_PAISE = 50_00
 # exchange-local (IST) minutes of the session boundaries with hours enforced (configs/)
@@ -146,7 +146,7 @@ class PositionFills:
 
 
 def expected_order_brokerage(instrument: Instrument, value_paise: int) -> int:
-    """DOMAIN.md §1, per executed order across its fills (MIS equity, futures, options):
+    """docs/DOMAIN.md §1, per executed order across its fills (MIS equity, futures, options):
     flat ₹20 for options, else 0.03 % of the order's value half-up, at most ₹20."""
     if not value_paise:
         return 0
@@ -888,7 +888,7 @@ class AccountMachine(RuleBasedStateMachine):
 
     @staticmethod
     def _closed_at(at_ms: int, instrument: Instrument, product: Product) -> bool:
-        """DOMAIN.md §6 with hours enforced: weekdays 09:15-15:30, new MIS orders only until
+        """docs/DOMAIN.md §6 with hours enforced: weekdays 09:15-15:30, new MIS orders only until
         the square-off (equity 15:20, F&O 15:25)."""
         day, ms = divmod(at_ms + IST_OFFSET_MS, DAY_MS)
         minute = ms // MINUTE_MS

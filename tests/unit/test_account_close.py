@@ -3,7 +3,7 @@
 Proves that ``ClosePosition`` exits a position of a single unit as well as a larger one (a
 long of 1 sells 1, a short of 1 buys 1, neither is taken for closed); that an automatic
 square-off (reason ``SQUARE_OFF``) adds the schedule's fee on top of the exit's normal charges,
-its ₹50 to brokerage and its 18 % GST to taxes (DOMAIN.md §6), rounded half-up when the fee is
+its ₹50 to brokerage and its 18 % GST to taxes (docs/DOMAIN.md §6), rounded half-up when the fee is
 not a whole multiple of 1.18, while a user, stop-loss or target close pays no fee; and that a
 close priced by a fallback tier records that tier on its fill.
 

@@ -1,4 +1,4 @@
-"""Funds commands keep the funds identity (DOMAIN.md §2) after every step.
+"""Funds commands keep the funds identity (docs/DOMAIN.md §2) after every step.
 
 Proves that credits and debits move the balance and the deposit/withdrawal totals by exactly
 their amount; that a debit or block beyond the available margin is ``INSUFFICIENT_FUNDS`` and

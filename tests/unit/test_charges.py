@@ -1,4 +1,4 @@
-"""Charges follow DOMAIN.md §1 to the paisa.
+"""Charges follow docs/DOMAIN.md §1 to the paisa.
 
 Proves that the calculator convention reproduces both worked examples component by component,
 that hand-computed round trips across every category, exchange and rate schedule match, that
@@ -65,7 +65,7 @@ class Order:
     dp: bool = False
 
 
-# --- the two worked examples of DOMAIN.md, component by component ------------------------------
+# --- the two worked examples of docs/DOMAIN.md, component by component ----------------------------
 
 
 def test_round_trip_when_intraday_example_a_then_136_94() -> None:

@@ -1,4 +1,4 @@
-"""The calculator convention charges DP on a delivery round trip's sell leg (DOMAIN.md §1).
+"""The calculator convention charges DP on a delivery round trip's sell leg (docs/DOMAIN.md §1).
 
 Proves that ``round_trip_charges`` adds the configured DP charge (₹13 + GST = ₹15.34 per
 scrip) to a CNC round trip or single delivery sell, and counts it in the total, without the

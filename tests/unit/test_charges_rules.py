@@ -1,4 +1,4 @@
-"""Charges at the edges of each rule (DOMAIN.md §1), in integer paise.
+"""Charges at the edges of each rule (docs/DOMAIN.md §1), in integer paise.
 
 Complements ``test_charges.py`` (the worked examples and one case per category) with the
 boundaries: an order or a leg of 0 or 1 paisa; a flat brokerage of a single paisa; a

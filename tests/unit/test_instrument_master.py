@@ -36,7 +36,7 @@ DERIVATIVES = [i for i in INSTRUMENTS if not i.is_equity]
 OPTIONS = [i for i in INSTRUMENTS if i.is_option]
 
 # Upper bound of each band (exclusive) in paise, and the tick for prices below it; the last band
-# is open-ended. NSE equity tick sizes by price since 15 Apr 2025 (DOMAIN.md §3).
+# is open-ended. NSE equity tick sizes by price since 15 Apr 2025 (docs/DOMAIN.md §3).
 EQUITY_TICK_BANDS_PAISE: tuple[tuple[int | None, int], ...] = (
     (250_00, 1),
     (1_000_00, 5),

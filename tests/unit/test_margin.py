@@ -1,4 +1,4 @@
-"""Margin follows every row of DOMAIN.md §2 to the paisa, and pro-rata releases add up.
+"""Margin follows every row of docs/DOMAIN.md §2 to the paisa, and pro-rata releases add up.
 
 Proves the CNC, MIS, futures (index, stock, commodity) and option (buy, sell, expiry day) rows
 with the default rates in ``configs/default.toml``; that SPAN and exposure are each rounded

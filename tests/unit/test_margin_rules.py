@@ -1,6 +1,6 @@
 """Margin's boundaries: the smallest valid inputs, the first invalid ones, and the defaults.
 
-Complements ``test_margin.py`` (one case per row of DOMAIN.md §2) with the edges of each rule:
+Complements ``test_margin.py`` (one case per row of docs/DOMAIN.md §2) with the edges of each rule:
 a quantity of 0 or 1, a price of 0, an option sell margined on the strike when the caller
 gives no underlying price and on a reference of a single paisa, the expiry-day extra only when
 asked for, leverage on a margin of one paisa, and pro-rata releases of a one-unit position.

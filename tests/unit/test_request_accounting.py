@@ -76,7 +76,7 @@ def test_monitor_when_requests_recorded_then_slow_and_failed_show_them_newest_fi
         ("POST /api/trading/orders", 12.346, 200),
         ("GET /api/trading/funds", 3.0, 503),
     ]
-    # times are ISO 8601 UTC to the millisecond (API.md conventions)
+    # times are ISO 8601 UTC to the millisecond (docs/API.md conventions)
     stamps = [datetime.strptime(s["at"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() for s in slow]
     assert all(before - 0.001 <= stamp <= time.time() for stamp in stamps)
     assert set(slow[0]) == {"operation", "durationMs", "status", "at"}

@@ -1,4 +1,4 @@
-"""Market hours when enforced (DOMAIN.md §6): which sessions are open, when MIS stops, which
+"""Market hours when enforced (docs/DOMAIN.md §6): which sessions are open, when MIS stops, which
 boundaries a tick passes, and the decisions that refuse orders while a market is closed."""
 
 from __future__ import annotations
