@@ -26,17 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from engine import commands as cmd
-from engine import kernels
-from engine.account import AccountState
-from engine.account_actor import AccountBehaviour, AccountRequest, Inspect, Outcome
+from engine.actors.account_actor import AccountBehaviour, AccountRequest, Inspect, Outcome
+from engine.actors.gc_tuning import apply_gc_thresholds, freeze_after_start
+from engine.actors.trading_engine import TradingEngine
 from engine.config import DEFAULT_INSTRUMENTS_PATH, load_config
-from engine.enums import OrderType, Product, Side, Validity
-from engine.events import OrderFilled
-from engine.gc_tuning import apply_gc_thresholds, freeze_after_start
-from engine.instruments import InstrumentMaster, read_instruments_csv
-from engine.risk import RiskBook
-from engine.trading_engine import TradingEngine
+from engine.domain import commands as cmd
+from engine.domain.account.state import AccountState
+from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.events import OrderFilled
+from engine.domain.instruments import InstrumentMaster
+from engine.market import kernels
+from engine.market.instrument_import import read_instruments_csv
+from engine.market.risk import RiskBook
 
 INSTRUMENTS = 50
 RUNTIMES = ("threaded", "pooled", "sequential")
@@ -63,7 +64,7 @@ def run_workload(runtime: str, accounts: int, ops: int, window: int) -> dict[str
         accounts={"runtime": runtime},
         limits={"open_orders_max": 10_000},
     )
-    apply_gc_thresholds(config.runtime)  # the server's settings (see engine.gc_tuning)
+    apply_gc_thresholds(config.runtime)  # the server's settings (see engine.actors.gc_tuning)
     master = _master()
     instruments = list(master)
     fills = [0]

@@ -20,7 +20,7 @@ process (its own heap, threads and GIL) driving one ``PersistenceActor``:
   next submit (no queue ever forms, no other thread competes for the GIL): the textbook
   "write, commit, reply" loop. The ratio is printed against both baselines.
 
-Every event comes from ``engine.account.decide`` / ``apply`` (an order placed, modified,
+Every event comes from ``engine.domain.account.decide`` / ``apply`` (an order placed, modified,
 filled, given a stop-loss and closed, a resting order cancelled, funds blocked and released),
 all generated before timing, so each transaction writes the journal plus orders, positions,
 fund blocks, accounts, ledger legs and trading logs. Each account's opening deposit is
@@ -56,15 +56,18 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from engine import commands as cmd
-from engine.account import AccountState, apply_all, decide
-from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, load_config
-from engine.enums import OrderType, Product, Side, Validity
-from engine.gc_tuning import apply_gc_thresholds, freeze_after_start
-from engine.instruments import Instrument, read_instruments_csv
-from engine.quote import Quote
-from engine.rules import AccountRules, circuit_band
-from engine.sink import EventBatch
+from engine.actors.gc_tuning import apply_gc_thresholds, freeze_after_start
+from engine.actors.sink import EventBatch
+from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, account_rules, load_config
+from engine.domain import commands as cmd
+from engine.domain.account.apply import apply_all
+from engine.domain.account.decide import decide
+from engine.domain.account.state import AccountState
+from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.instruments import Instrument
+from engine.domain.quote import Quote
+from engine.domain.rules import AccountRules, circuit_band
+from engine.market.instrument_import import read_instruments_csv
 from persistence.embedded import DATABASE_URL_ENV, EmbeddedPostgres, dsn_with_database
 from persistence.journal import PersistenceActor
 from persistence.migrate import migrate
@@ -214,7 +217,7 @@ def plan_account(
 def plan(accounts: int, events: int) -> list[list[EventBatch]]:
     """Every account's batches, through the real ``decide`` and ``apply``."""
     config = load_config()
-    rules = AccountRules.from_config(config)
+    rules = account_rules(config)
     equities = _equities()
     return [
         plan_account(f"bench-{n:05d}", n, events, config=config, rules=rules, equities=equities)
@@ -346,7 +349,7 @@ def run_child(mode: str, dsn: str, args: argparse.Namespace) -> dict[str, Any]:
     grouped = mode in ("commit", "async")
     accounts = args.accounts if grouped else min(args.accounts, args.baseline_accounts)
     runtime = load_config().runtime
-    apply_gc_thresholds(runtime)  # the server's settings (see engine.gc_tuning)
+    apply_gc_thresholds(runtime)  # the server's settings (see engine.actors.gc_tuning)
     began = time.perf_counter()
     plans = plan(accounts, args.events)
     plan_s = time.perf_counter() - began

@@ -65,7 +65,7 @@ import orjson
 import uvloop
 
 from engine.config import DEFAULT_INSTRUMENTS_PATH
-from engine.instruments import read_instruments_csv
+from engine.market.instrument_import import read_instruments_csv
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV
 from persistence.embedded import DATABASE_URL_ENV
 

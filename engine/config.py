@@ -1,6 +1,6 @@
 """Load ``configs/default.toml`` (plus an optional overlay) into frozen config objects.
 
-Rates become exact :class:`~engine.money.Rate` values and rupee amounts become paise at load
+Rates become exact :class:`~engine.domain.money.Rate` values and rupee amounts become paise at load
 time, so nothing downstream parses strings or touches floats for money.
 """
 
@@ -15,81 +15,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.instruments import Liquidity
-from engine.money import Rate, rupees_to_paise
+from engine.domain.instruments import Liquidity
+from engine.domain.money import Rate, rupees_to_paise
+from engine.domain.parameters import (
+    CategoryRates,
+    ChargeSchedule,
+    ChargesConfig,
+    CircuitConfig,
+    ExecutionConfig,
+    LimitsConfig,
+    MarginConfig,
+    SessionsConfig,
+)
+from engine.domain.rules import AccountRules
+from engine.domain.sessions import SessionRules
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_CONFIG_PATH = CONFIG_DIR / "default.toml"
 DEFAULT_INSTRUMENTS_PATH = CONFIG_DIR / "instruments.csv"
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryRates:
-    """Charge rates for one category (CNC, MIS, futures, options)."""
-
-    brokerage: Rate
-    brokerage_max_paise: int  # 0 = no cap
-    brokerage_flat_paise: int  # > 0 replaces the percentage
-    stt_buy: Rate
-    stt_sell: Rate
-    stamp_buy: Rate
-    exchange: Mapping[str, Rate]
-    stt_sell_by_exchange: Mapping[str, Rate]
-
-    def exchange_rate(self, exchange: str) -> Rate:
-        return self.exchange.get(exchange, Rate(0))
-
-    def stt_sell_rate(self, exchange: str) -> Rate:
-        return self.stt_sell_by_exchange.get(exchange, self.stt_sell)
-
-
-@dataclass(frozen=True, slots=True)
-class ChargeSchedule:
-    """All charge rates in force from ``effective_from``."""
-
-    effective_from: date
-    gst: Rate
-    sebi: Rate
-    dp_charge_paise: int
-    squareoff_charge_paise: int
-    cnc: CategoryRates
-    mis: CategoryRates
-    futures: CategoryRates
-    options: CategoryRates
-
-
-@dataclass(frozen=True, slots=True)
-class ChargesConfig:
-    schedules: tuple[ChargeSchedule, ...]  # sorted by effective_from
-
-    def on(self, trade_date: date) -> ChargeSchedule:
-        """Return the schedule in force on ``trade_date``."""
-        chosen = self.schedules[0]
-        for schedule in self.schedules:
-            if schedule.effective_from <= trade_date:
-                chosen = schedule
-        return chosen
-
-
-@dataclass(frozen=True, slots=True)
-class MarginConfig:
-    mis_equity_min: Rate
-    equity_var_elm: Rate
-    futures_index_span: Rate
-    futures_index_exposure: Rate
-    futures_stock_span: Rate
-    futures_stock_exposure: Rate
-    futures_commodity: Rate
-    option_sell_expiry_day_extra: Rate
-
-
-@dataclass(frozen=True, slots=True)
-class CircuitConfig:
-    equity: Rate
-    index_futures: Rate
-    stock_futures: Rate
-    commodity_futures: Rate
-    options: Rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,22 +43,6 @@ class AccountsConfig:
     pool_batch_max: int
     passivate_after_s: float
     ask_timeout_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class LimitsConfig:
-    open_orders_max: int
-    order_value_max_paise: int
-    quotes_per_request_max: int
-    list_limit_max: int
-    account_resets_per_day_max: int  # resets of one account per trade day (console or admin)
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionConfig:
-    market_fill_delay_ms: int
-    market_protection: Rate
-    slippage_cap_ticks: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,19 +161,6 @@ class WebSocketConfig:
     inbound_frames_per_second_max: int  # per connection
     session_check_interval_s: float
     allowed_origins: tuple[str, ...]  # besides the server's own, for cookie-signed sockets
-
-
-@dataclass(frozen=True, slots=True)
-class SessionsConfig:
-    enforce_hours: bool
-    timezone_offset_minutes: int
-    equity_open: str
-    equity_close: str
-    mcx_open: str
-    mcx_close: str
-    mis_squareoff_equity: str
-    mis_squareoff_fno: str
-    mis_squareoff_mcx_before_close_minutes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,3 +449,16 @@ def load_config(overlay_path: Path | None = None, **overrides: Any) -> Config:
     if overrides:
         raw = merge(raw, overrides)
     return build_config(raw)
+
+
+def account_rules(config: Config) -> AccountRules:
+    """The slice of ``config`` an account's decisions depend on."""
+    return AccountRules(
+        charges=config.charges,
+        margin=config.margin,
+        limits=config.limits,
+        execution=config.execution,
+        circuits=config.circuits,
+        timezone_offset_minutes=config.sessions.timezone_offset_minutes,
+        sessions=SessionRules.from_config(config.sessions),
+    )

@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import FundOperation
-from engine.enums import Rejection
-from engine.money import paise_to_rupees
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import FundOperation
+from engine.domain.enums import Rejection
+from engine.domain.money import paise_to_rupees
 from gateway.auth import current_user, forbidden
 from gateway.console_routes import request_view
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure

@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from engine import events as ev
-from engine.account import AccountState
+from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
-from engine.instruments import InstrumentMaster
-from engine.pushed_quotes import PushedQuoteSource
-from engine.trading_engine import TradingEngine
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState
+from engine.domain.instruments import InstrumentMaster
+from engine.market.pushed_quotes import PushedQuoteSource
 from gateway import (
     admin_routes,
     auth_routes,

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from engine import commands as cmd
-from engine.account import AccountState
-from engine.account_actor import Outcome
-from engine.trading_engine import TradingEngine
+from engine.actors.account_actor import Outcome
+from engine.actors.trading_engine import TradingEngine
+from engine.domain import commands as cmd
+from engine.domain.account.state import AccountState
 
 T = TypeVar("T")
 

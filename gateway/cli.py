@@ -22,10 +22,10 @@ import uvloop
 from aiohttp import web
 from yarl import URL
 
+from engine.actors.gc_tuning import apply_gc_thresholds, freeze_after_start
 from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, load_config
-from engine.gc_tuning import apply_gc_thresholds, freeze_after_start
-from engine.instrument_import import read_master
-from engine.instruments import InstrumentMaster, read_instruments_csv
+from engine.domain.instruments import InstrumentMaster
+from engine.market.instrument_import import read_instruments_csv, read_master
 from gateway.app import AdminPasswordRefusedError, create_app
 from gateway.database import Database
 from gateway.keys import CONFIG

@@ -10,10 +10,10 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.enums import Rejection
-from engine.money import paise_to_rupees
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.enums import Rejection
+from engine.domain.money import paise_to_rupees
 from gateway.auth import current_user, rate_limited
 from gateway.auth_routes import (
     count_password_check,

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from engine.enums import Rejection
+from engine.domain.enums import Rejection
 
 REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.NOT_FOUND: 404,

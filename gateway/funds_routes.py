@@ -8,13 +8,13 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account_actor import Outcome
-from engine.charges import breakeven_points_paise, charge_category, round_trip_charges
-from engine.enums import Exchange, Product, Segment
-from engine.margin import leverage_x100
-from engine.money import paise_to_rupees
+from engine.actors.account_actor import Outcome
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.charges import breakeven_points_paise, charge_category, round_trip_charges
+from engine.domain.enums import Exchange, Product, Segment
+from engine.domain.margin import leverage_x100
+from engine.domain.money import paise_to_rupees
 from gateway.auth import current_user, forbidden
 from gateway.decoding import convert_query, field_failure, validation_failure
 from gateway.errors import ApiError, error_response, json_response

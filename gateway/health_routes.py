@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.pushed_quotes import PushedQuoteSource
-from engine.trading_engine import TradingEngine
+from engine.actors.trading_engine import TradingEngine
+from engine.market.pushed_quotes import PushedQuoteSource
 from gateway.admin_routes import require_admin
 from gateway.errors import json_response
 from gateway.keys import DB, ENGINE, JOURNAL, RECOVERY

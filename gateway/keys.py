@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
-from engine.trading_engine import TradingEngine
 from gateway.bridge import EngineBridge
 from gateway.database import Database
 from gateway.metrics_listener import MetricsListener

@@ -4,7 +4,7 @@ A PENDING deposit row with ``journaled = false`` predates the one write path: it
 knows nothing of it, so no decision could credit it. At start, each one is submitted to its
 account as the request it was (same id, amount, bank account and reference); the event's
 projection marks the row journaled, so this happens once. A legacy withdrawal needs nothing:
-its block (same id) is in the account, and its decision releases it (``engine.account``).
+its block (same id) is in the account, and its decision releases it (``engine.domain.account``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 
 from aiohttp import web
 
-from engine import commands as cmd
+from engine.domain import commands as cmd
 from gateway.keys import BRIDGE, DB
 
 logger = logging.getLogger(__name__)

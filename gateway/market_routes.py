@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 
-from engine.market_data import MarketData
-from engine.money import paise_to_rupees
+from engine.domain.money import paise_to_rupees
+from engine.market.market_data import MarketData
 from gateway.decoding import InvalidRequestError, convert_query
 from gateway.errors import json_response, validation_error
 from gateway.keys import CONFIG, ENGINE

@@ -16,9 +16,9 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from engine import events as ev
-from engine.pushed_quotes import PushedQuoteSource
-from engine.trading_engine import TradingEngine
+from engine.actors.trading_engine import TradingEngine
+from engine.domain import events as ev
+from engine.market.pushed_quotes import PushedQuoteSource
 from gateway.performance import PerformanceMonitor
 from gateway.ws_hub import WebSocketHub
 from persistence.journal import PersistenceActor

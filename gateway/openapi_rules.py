@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from engine.charges import charge_category
-from engine.enums import OrderType, Product, Segment
-from engine.rules import check_order_terms
+from engine.domain.charges import charge_category
+from engine.domain.enums import OrderType, Product, Segment
+from engine.domain.rules import check_order_terms
 
 NUMBER = {"type": "number"}
 NULL = {"type": "null"}
@@ -23,7 +23,7 @@ PRICE_FIELDS = ("price", "triggerPrice")
 
 
 def order_prices() -> dict[str, Any]:
-    """Which prices each order type takes (``engine.rules.check_order_terms``; the engine
+    """Which prices each order type takes (``engine.domain.rules.check_order_terms``; the engine
     refuses any other combination with 422 INVALID_PRICE): MARKET none, LIMIT a price, SL both,
     SL-M a trigger."""
     variants = []
@@ -44,7 +44,7 @@ def order_prices() -> dict[str, Any]:
 
 
 def charged_products() -> dict[str, Any]:
-    """Which products each segment is charged for (``engine.charges.charge_category``; the
+    """Which products each segment is charged for (``engine.domain.charges.charge_category``; the
     charges route refuses the rest with 400): cash segments CNC and MIS, derivatives any, the
     INDICES segment none."""
     by_products: dict[tuple[str, ...], list[str]] = {}

@@ -13,8 +13,8 @@ import logging
 
 from aiohttp import web
 
-from engine import commands as cmd
-from engine.account import AccountState
+from engine.domain import commands as cmd
+from engine.domain.account.state import AccountState
 from gateway.keys import BRIDGE, DB, ENGINE
 
 logger = logging.getLogger(__name__)

@@ -8,14 +8,15 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState, Requirements, preview_order
-from engine.account_actor import Outcome
-from engine.enums import OrderType, Product, Rejection, Side, Validity
-from engine.instruments import Instrument
-from engine.money import paise_to_rupees
-from engine.trading_engine import TradingEngine
+from engine.actors.account_actor import Outcome
+from engine.actors.trading_engine import TradingEngine
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.decide import Requirements, preview_order
+from engine.domain.account.state import AccountState
+from engine.domain.enums import OrderType, Product, Rejection, Side, Validity
+from engine.domain.instruments import Instrument
+from engine.domain.money import paise_to_rupees
 from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
 from gateway.error_middleware import unavailable

@@ -7,11 +7,11 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.enums import Rejection
-from engine.money import paise_to_rupees
-from engine.positions import Position
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.enums import Rejection
+from engine.domain.money import paise_to_rupees
+from engine.domain.positions import Position
 from gateway.auth import current_user
 from gateway.decoding import convert_query, field_failure
 from gateway.errors import json_response

@@ -1,7 +1,7 @@
 """Account resets ("starting over", issue 23): submitting one and describing it (the
 ``since=reset`` filter of the lists is :mod:`gateway.since`).
 
-A reset is ONE command to the account's actor (``engine.account._decide_reset``): its working
+A reset is ONE command to the account's actor (``engine.domain.account.decide``): its working
 orders are cancelled, its positions closed and its holdings sold at market (priced as a
 position close is), its pending withdrawals cancelled, then its cash set to the balance the
 account opened with (``trading_accounts.opening_balance_paise``, ``accounts.opening_balance``
@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import resets_on_day
-from engine.money import paise_to_rupees
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import resets_on_day
+from engine.domain.money import paise_to_rupees
 from gateway.errors import ApiError, json_response, outcome_unknown
 from gateway.funds_routes import funds_of
 from gateway.keys import BRIDGE, DB, ENGINE

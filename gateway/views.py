@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from engine import events as ev
-from engine.account import AccountState
-from engine.instruments import Instrument, InstrumentMaster
-from engine.market_data import MarketData
-from engine.money import paise_to_rupees
-from engine.orders import Order
-from engine.positions import Position
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.money import paise_to_rupees
+from engine.domain.orders import Order
+from engine.domain.positions import Position
+from engine.market.market_data import MarketData
 from persistence.projection import ms_of
 
 

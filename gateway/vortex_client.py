@@ -20,10 +20,10 @@ from typing import Any
 import aiohttp
 
 from engine.config import VortexConfig
-from engine.enums import Exchange
-from engine.instruments import Instrument, InstrumentMaster
-from engine.money import PAISE_PER_RUPEE
-from engine.pushed_quotes import PushedQuote
+from engine.domain.enums import Exchange
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.money import PAISE_PER_RUPEE
+from engine.market.pushed_quotes import PushedQuote
 
 API_KEY_ENV = "VORTEX_API_KEY"
 ACCESS_TOKEN_ENV = "VORTEX_ACCESS_TOKEN"

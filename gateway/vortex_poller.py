@@ -4,8 +4,8 @@ Every ``poll_interval_ms`` one round asks for the instruments in use (resting or
 queued market orders, open positions, subscriptions; the whole master when it is small enough to
 cost one request), in batches of at most ``batch_max`` ids, through :class:`VortexClient`
 (which keeps to the rate limit and retries). Quotes go to the engine's
-:class:`~engine.pushed_quotes.PushedQuoteSource`; a round with any failed batch is recorded as a
-failure (stale data, by reason), the next good round as a recovery. Ids the reply leaves out
+:class:`~engine.market.pushed_quotes.PushedQuoteSource`; a round with any failed batch is recorded
+as a failure (stale data, by reason), the next good round as a recovery. Ids the reply leaves out
 keep their last reference.
 """
 
@@ -21,10 +21,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from engine.clock import Clock
+from engine.actors.clock import Clock
+from engine.actors.trading_engine import TradingEngine
 from engine.config import VortexConfig
-from engine.pushed_quotes import PushedQuote, PushedQuoteSource
-from engine.trading_engine import TradingEngine
+from engine.market.pushed_quotes import PushedQuote, PushedQuoteSource
 from gateway.vortex_client import (
     ACCESS_TOKEN_ENV,
     API_KEY_ENV,

@@ -23,12 +23,12 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, web
 
-from engine import events as ev
-from engine.account import AccountState
 from engine.config import WebSocketConfig
-from engine.instruments import InstrumentMaster
-from engine.market_data import MarketData, MarketSnapshot
-from engine.money import paise_to_rupees
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState
+from engine.domain.instruments import InstrumentMaster
+from engine.domain.money import paise_to_rupees
+from engine.market.market_data import MarketData, MarketSnapshot
 from gateway.sessions import SessionEnd, SessionStore, SessionUser
 from gateway.views import funds_view, iso_ms, order_change, position_view, unrealized_paise
 

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.enums import Exchange, InstrumentType, Segment
-from engine.instruments import Instrument, Liquidity, UnderlyingKind
+from engine.domain.enums import Exchange, InstrumentType, Segment
+from engine.domain.instruments import Instrument, Liquidity, UnderlyingKind
 
 UPSERT_INSTRUMENTS = """
 INSERT INTO instruments (id, token, exchange, segment, symbol, name, instrument_type, isin, expiry,

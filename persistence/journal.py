@@ -1,4 +1,4 @@
-"""The persistence actor: the engine's :class:`~engine.sink.EventSink` backed by PostgreSQL.
+"""The persistence actor: the engine's :class:`~engine.actors.sink.EventSink` backed by PostgreSQL.
 
 Threads and loops. The writer is one asyncio task with one asyncpg connection (a single writer
 needs no pool). The server runs it on its own event loop (:meth:`start_in_running_loop`): one
@@ -52,9 +52,9 @@ from typing import Any
 import asyncpg
 import uvloop
 
-from engine.account import AccountState
+from engine.actors.sink import EventBatch, OnDurable
 from engine.config import JournalConfig
-from engine.sink import EventBatch, OnDurable
+from engine.domain.account.state import AccountState
 from persistence.projection import Rows, new_events, project
 from persistence.recovery import replay_account
 from persistence.writer import write_rows

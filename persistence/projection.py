@@ -1,11 +1,11 @@
 """Turn journaled events into projection rows: orders, positions, holdings, fund blocks,
 trading accounts, ledger legs and trading logs.
 
-Pure Python, no I/O: the persistence actor keeps a mirror of every account's state, applies
-each new event to it with ``engine.account.apply`` and reads the rows off the state before and
-after. Rows for orders, positions, holdings, fund blocks and accounts carry absolute values,
-so writing them twice is harmless; ledger legs and logs are keyed by the event that caused
-them and are written only for events the journal insert really added.
+Pure Python, no I/O: the persistence actor keeps a mirror of every account's state, applies each new
+event to it with ``engine.domain.account.apply`` and reads the rows off the state before and after.
+Rows for orders, positions, holdings, fund blocks and accounts carry absolute values, so writing
+them twice is harmless; ledger legs and logs are keyed by the event that caused them and are written
+only for events the journal insert really added.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from typing import Any
 import msgspec
 import orjson
 
-from engine import events as ev
-from engine.account import AccountState, apply, order_from_terms
-from engine.enums import OrderStatus
-from engine.orders import Order
-from engine.positions import Position
-from engine.sink import EventBatch
+from engine.actors.sink import EventBatch
+from engine.domain import events as ev
+from engine.domain.account.apply import apply, order_from_terms
+from engine.domain.account.state import AccountState
+from engine.domain.enums import OrderStatus
+from engine.domain.orders import Order
+from engine.domain.positions import Position
 from persistence.request_rows import project_request
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """Load accounts back from PostgreSQL, and check the projections against the journal.
 
 Two independent ways to rebuild an account: ``replay_account`` folds its journal through
-``engine.account.apply`` (the source of truth); ``rebuild_from_projections`` reads the
+``engine.domain.account.apply`` (the source of truth); ``rebuild_from_projections`` reads the
 ``trading_accounts``, ``orders``, ``positions``, ``holdings``, ``fund_blocks`` and
 ``account_resets`` rows.
 ``verify_account`` compares the two by ``state_fingerprint``, i.e. field for field: balance,
@@ -15,17 +15,12 @@ from typing import Any
 
 import msgspec
 
-from engine.account import (
-    AccountState,
-    FundOperation,
-    apply,
-    position_key,
-    state_fingerprint,
-)
-from engine.enums import OrderStatus, OrderType, Product, Side, Validity
-from engine.events import decode_event
-from engine.orders import Order
-from engine.positions import Holding, Position
+from engine.domain.account.apply import apply
+from engine.domain.account.state import AccountState, FundOperation, position_key, state_fingerprint
+from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
+from engine.domain.events import decode_event
+from engine.domain.orders import Order
+from engine.domain.positions import Holding, Position
 from persistence.projection import ms_of
 
 

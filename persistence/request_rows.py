@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine import events as ev
-from engine.account import AccountState
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState
 
 if TYPE_CHECKING:
     from persistence.projection import Rows

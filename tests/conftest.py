@@ -2,7 +2,7 @@
 
 Everything here is deterministic: the clock is a fixed instant inside NSE trading hours on
 2026-11-24 (IST), quotes are built from a last traded price with bid and ask one tick around it
-and the circuit band ``engine.rules.circuit_band`` gives around the previous close.
+and the circuit band ``engine.domain.rules.circuit_band`` gives around the previous close.
 """
 
 from __future__ import annotations
@@ -13,20 +13,21 @@ from collections.abc import Callable
 import pytest
 from hypothesis import Phase, settings
 
-from engine import commands as cmd
-from engine.account import (
+from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, account_rules, load_config
+from engine.domain import commands as cmd
+from engine.domain.account.apply import apply_all
+from engine.domain.account.decide import decide
+from engine.domain.account.state import (
     AccountState,
     Decision,
-    apply_all,
-    decide,
     funds_identity_holds,
     state_fingerprint,
 )
-from engine.config import DEFAULT_INSTRUMENTS_PATH, Config, load_config
-from engine.enums import OrderType, Product, Side, Validity
-from engine.instruments import Instrument, InstrumentMaster, read_instruments_csv
-from engine.quote import Quote
-from engine.rules import AccountRules, circuit_band
+from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.quote import Quote
+from engine.domain.rules import AccountRules, circuit_band
+from engine.market.instrument_import import read_instruments_csv
 
 # Hypothesis: CI (the default) runs every property test with the same examples each time, so a
 # failure is a change of the code, not of luck; `make fuzz` runs the same tests with many more,
@@ -56,7 +57,7 @@ def config() -> Config:
 
 @pytest.fixture(scope="session")
 def rules(config: Config) -> AccountRules:
-    return AccountRules.from_config(config)
+    return account_rules(config)
 
 
 @pytest.fixture(scope="session")

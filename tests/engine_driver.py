@@ -7,14 +7,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from engine import commands as cmd
-from engine.account import AccountState
-from engine.account_actor import Outcome
-from engine.clock import FakeClock
+from engine.actors.account_actor import Outcome
+from engine.actors.clock import FakeClock
+from engine.actors.trading_engine import TradingEngine
 from engine.config import Config, load_config, merge
-from engine.instruments import Instrument
-from engine.market_data import MarketData
-from engine.trading_engine import TradingEngine
+from engine.domain import commands as cmd
+from engine.domain.account.state import AccountState
+from engine.domain.instruments import Instrument
+from engine.market.market_data import MarketData
 
 WAIT_S = 20
 

@@ -21,7 +21,7 @@ import pykka
 import pytest
 from pykka._envelope import Envelope
 
-from engine.actor_pool import PooledActor, WorkerPool, actor_class_for, bind_pool
+from engine.actors.actor_pool import PooledActor, WorkerPool, actor_class_for, bind_pool
 
 pytestmark = pytest.mark.timeout(60)
 

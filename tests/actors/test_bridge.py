@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from gateway.bridge import EngineBridge, EngineTimeoutError
 from tests.actors.test_engine_actors import make_harness
 from tests.engine_driver import exact_config

@@ -16,18 +16,18 @@ from collections.abc import Iterator
 import msgspec
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState, funds_identity_holds, position_key
-from engine.account_actor import Outcome
-from engine.charges import ChargeCategory, order_charges
-from engine.clock import FakeClock
+from engine.actors.account_actor import Outcome
+from engine.actors.clock import FakeClock
+from engine.actors.sink import InMemorySink
+from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
-from engine.enums import OrderType, PriceSource, Product, Rejection, Side, Validity
-from engine.instruments import Instrument, InstrumentMaster
-from engine.positions import Position
-from engine.sink import InMemorySink
-from engine.trading_engine import TradingEngine
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState, funds_identity_holds, position_key
+from engine.domain.charges import ChargeCategory, order_charges
+from engine.domain.enums import OrderType, PriceSource, Product, Rejection, Side, Validity
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.positions import Position
 from tests.engine_driver import WAIT_S, EngineDriver, ScriptedSource, exact_config
 
 RUNTIMES = ["pooled", "threaded"]

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine import commands as cmd
-from engine.account import funds_identity_holds
-from engine.enums import OrderType, Product, Rejection, Side
-from engine.instruments import Instrument, InstrumentMaster
+from engine.domain import commands as cmd
+from engine.domain.account.state import funds_identity_holds
+from engine.domain.enums import OrderType, Product, Rejection, Side
+from engine.domain.instruments import Instrument, InstrumentMaster
 from tests.actors.test_engine_actors import RUNTIMES, Harness, make_harness, place
 from tests.engine_driver import exact_config
 

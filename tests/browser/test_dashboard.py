@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.browser.conftest import LAUNCH_ARGS
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, e2e_config, running_server
 

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.browser.conftest import LAUNCH_ARGS
 from tests.browser.test_dashboard import LAPTOP, TIMEOUT_MS, console_problem
 from tests.e2e.conftest import e2e_config, running_server

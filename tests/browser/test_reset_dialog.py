@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.browser.conftest import LAUNCH_ARGS
 from tests.e2e.conftest import Client, e2e_config, eventually, running_server
 from tests.e2e.test_trading_journey import ltp, order_body

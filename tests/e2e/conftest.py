@@ -13,7 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from engine.config import Config, load_config, merge
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, create_app
 from gateway.keys import METRICS_LISTENER
 from gateway.listener import start_listener

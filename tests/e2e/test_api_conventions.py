@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Client, run_scenario
 from tests.e2e.test_console_admin import BANK
 from tests.e2e.test_trading_journey import funded_user, ltp, order_body

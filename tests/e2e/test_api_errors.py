@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Client, e2e_config, run_scenario
 from tests.e2e.test_trading_journey import RELIANCE, funded_user, ltp, order_body
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from gateway.openapi import build_document
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Client, e2e_config, running_server
 from tests.integration.conftest import _new_database

@@ -28,7 +28,7 @@ import asyncpg
 import pytest
 
 from engine.config import load_config
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AdminPasswordRefusedError, create_app
 from gateway.cli import main
 from gateway.passwords import HashParams, hash_password, verify_password

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Client, run_scenario
 from tests.e2e.test_console_admin import BANK
 from tests.e2e.test_trading_journey import funded_user

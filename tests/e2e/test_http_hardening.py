@@ -28,7 +28,7 @@ import pytest
 from yarl import URL
 
 from engine.config import load_config
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from gateway.metrics_listener import METRICS_TOKEN_ENV
 from gateway.openapi import build_document
 from tests.e2e.conftest import (

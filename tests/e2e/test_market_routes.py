@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from engine.config import load_config
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Client, run_scenario, scrape_metrics
 from tests.e2e.test_trading_journey import funded_user, order_body
 

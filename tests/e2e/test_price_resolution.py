@@ -11,7 +11,7 @@ import dataclasses
 import aiohttp
 import asyncpg
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import e2e_config, running_server, scrape_metrics
 from tests.e2e.test_trading_journey import funded_user, order_body
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,

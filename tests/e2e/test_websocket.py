@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import e2e_config, run_scenario
 from tests.e2e.test_trading_journey import RELIANCE, funded_user, order_body
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import Client, e2e_config, run_scenario
 from tests.e2e.test_trading_journey import RELIANCE
 from tests.e2e.test_websocket import answers_ping, next_of, until_closed

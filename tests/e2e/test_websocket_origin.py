@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.e2e.conftest import Client, e2e_config, run_scenario
 from tests.e2e.test_websocket import answers_ping
 

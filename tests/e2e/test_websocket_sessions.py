@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from gateway.sessions import token_hash
 from tests.e2e.conftest import Client, e2e_config, run_scenario
 from tests.e2e.test_websocket import answers_ping, until_closed

@@ -31,10 +31,10 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 
-from engine.clock import FakeClock
+from engine.actors.clock import FakeClock
+from engine.actors.trading_engine import TradingEngine
 from engine.config import Config, JournalConfig
-from engine.instruments import InstrumentMaster
-from engine.trading_engine import TradingEngine
+from engine.domain.instruments import InstrumentMaster
 from persistence.embedded import DATABASE_URL_ENV, EmbeddedPostgres, dsn_with_database
 from persistence.journal import PersistenceActor
 from persistence.migrate import migrate

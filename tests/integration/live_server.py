@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV
 from persistence.embedded import DATABASE_URL_ENV, EmbeddedPostgres
 from tests.integration.conftest import fetch

@@ -1,16 +1,19 @@
 """A scripted account session that produces every account event type, through the real
-``engine.account.decide`` and ``apply``, as the event batches an account actor would submit."""
+``engine.domain.account`` ``decide`` and ``apply``, as the event batches an account actor
+would submit."""
 
 from __future__ import annotations
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState, apply_all, decide, funds_identity_holds
+from engine.actors.sink import EventBatch
 from engine.config import Config
-from engine.enums import OrderType, Product, Side
-from engine.instruments import Instrument, InstrumentMaster
-from engine.rules import AccountRules
-from engine.sink import EventBatch
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.apply import apply_all
+from engine.domain.account.decide import decide
+from engine.domain.account.state import AccountState, funds_identity_holds
+from engine.domain.enums import OrderType, Product, Side
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.rules import AccountRules
 from tests.conftest import NOW_MS, fill, make_quote, place
 from tests.integration.conftest import fetch
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from persistence.embedded import EmbeddedPostgres
 from tests.integration.conftest import fetchval
 from tests.integration.live_server import (

@@ -33,7 +33,7 @@ import asyncpg
 import psutil
 import pytest
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from persistence.embedded import EmbeddedPostgres
 from tests.integration.conftest import fetch, fetchval
 from tests.integration.live_server import (

@@ -30,7 +30,7 @@ import aiohttp
 import psutil
 import pytest
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from tests.integration.conftest import fetch
 from tests.integration.live_server import (
     ADMIN_EMAIL,

@@ -46,7 +46,7 @@ import aiohttp
 import psutil
 import pytest
 
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from gateway.console_routes import request_id
 from tests.integration.conftest import fetch
 from tests.integration.live_server import (

@@ -17,12 +17,12 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.account import state_fingerprint
+from engine.actors.sink import EventBatch
 from engine.config import Config
-from engine.events import FundsCredited, decode_event
-from engine.instruments import InstrumentMaster
-from engine.rules import AccountRules
-from engine.sink import EventBatch
+from engine.domain.account.state import state_fingerprint
+from engine.domain.events import FundsCredited, decode_event
+from engine.domain.instruments import InstrumentMaster
+from engine.domain.rules import AccountRules
 from persistence.journal import PersistenceActor
 from persistence.recovery import rebuild_from_projections, replay_account, verify_account
 from tests.integration.conftest import fetch, fetchval, run
@@ -166,7 +166,7 @@ def test_same_batches_twice_when_resubmitted_then_one_set_of_rows(
 def test_many_quick_submits_when_written_then_grouped_into_few_transactions(
     database: str, make_actor: MakeActor, config: Config, rules: AccountRules
 ) -> None:
-    from engine import commands as cmd
+    from engine.domain import commands as cmd
 
     batch_max = 50
     actor = make_actor(database, batch_max=batch_max)

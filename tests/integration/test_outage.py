@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from engine.account import state_fingerprint
 from engine.config import Config
-from engine.instruments import InstrumentMaster
-from engine.rules import AccountRules
+from engine.domain.account.state import state_fingerprint
+from engine.domain.instruments import InstrumentMaster
+from engine.domain.rules import AccountRules
 from persistence.embedded import EmbeddedPostgres
 from persistence.journal import PersistenceActor
 from persistence.migrate import migrate

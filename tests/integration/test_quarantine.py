@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import commands as cmd
-from engine.instruments import Instrument, InstrumentMaster
+from engine.domain import commands as cmd
+from engine.domain.instruments import Instrument, InstrumentMaster
 from persistence.journal import PersistenceActor
 from tests.conftest import place
 from tests.engine_driver import EngineDriver

@@ -16,10 +16,10 @@ import random
 import asyncpg
 import pytest
 
-from engine import commands as cmd
-from engine.account import AccountState, state_fingerprint
-from engine.enums import OrderType, Product, Side, Validity
-from engine.instruments import InstrumentMaster
+from engine.domain import commands as cmd
+from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.instruments import InstrumentMaster
 from persistence.journal import PersistenceActor
 from persistence.recovery import rebuild_from_projections, replay_all, verify_account
 from tests.engine_driver import EngineDriver

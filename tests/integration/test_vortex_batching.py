@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.instrument_import import read_master_file
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
+from engine.market.instrument_import import read_master_file
 from tests.integration.vortex_fake import Harness, harness, quote_payload
 
 pytestmark = pytest.mark.timeout(30)

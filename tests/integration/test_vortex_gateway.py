@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from engine.config import load_config
-from engine.instruments import InstrumentMaster
+from engine.domain.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, create_app
 from gateway.keys import METRICS_LISTENER
 from tests.integration.live_server import ADMIN_EMAIL, ADMIN_PASSWORD

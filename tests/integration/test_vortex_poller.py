@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from engine.instruments import InstrumentMaster
-from engine.market_actor import BookOps, RestOrder
+from engine.domain.instruments import InstrumentMaster
+from engine.market.messages import BookOps, RestOrder
 from gateway.vortex_client import quote_from_payload
 from tests.integration.vortex_fake import (
     ACCESS_TOKEN,

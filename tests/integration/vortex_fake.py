@@ -23,10 +23,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from engine.actors.trading_engine import TradingEngine
 from engine.config import load_config
-from engine.instruments import InstrumentMaster
-from engine.pushed_quotes import PushedQuoteSource
-from engine.trading_engine import TradingEngine
+from engine.domain.instruments import InstrumentMaster
+from engine.market.pushed_quotes import PushedQuoteSource
 from gateway.vortex_client import VortexClient
 from gateway.vortex_poller import VortexPoller
 

@@ -58,27 +58,27 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import (
+from engine.config import Config
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.apply import apply_all
+from engine.domain.account.decide import decide
+from engine.domain.account.state import (
     AccountState,
     Decision,
-    apply_all,
     blocked_from_parts,
-    decide,
     funds_identity_holds,
     state_fingerprint,
 )
-from engine.charges import charge_category, order_charges
-from engine.config import Config
-from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
-from engine.instruments import Instrument, InstrumentMaster
-from engine.margin import order_margin
-from engine.orders import Order
-from engine.positions import Position
-from engine.quote import Quote
-from engine.rules import AccountRules, circuit_band
-from engine.sessions import SessionRules
+from engine.domain.charges import charge_category, order_charges
+from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.margin import order_margin
+from engine.domain.orders import Order
+from engine.domain.positions import Position
+from engine.domain.quote import Quote
+from engine.domain.rules import AccountRules, circuit_band
+from engine.domain.sessions import SessionRules
 from tests.conftest import DAY_MS, FUZZ_SCALE, NOW_MS, make_quote
 
 TICKERS = ("NSE:RELIANCE", "NSE:TCS", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE")
@@ -1572,7 +1572,7 @@ EVENT_TYPES = {
     "AccountReset",
 }
 
-# Every rejection a PlaceOrder or a ModifyOrder can get (engine.account.preview_order and
+# Every rejection a PlaceOrder or a ModifyOrder can get (engine.domain.account.preview_order and
 # _decide_modify); DUPLICATE is a place's, ORDER_NOT_OPEN a modification's.
 PLACE_REJECTIONS = {
     Rejection.DUPLICATE,

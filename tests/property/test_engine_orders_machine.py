@@ -19,15 +19,16 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import funds_identity_holds
-from engine.clock import FakeClock
+from engine.actors.clock import FakeClock
+from engine.actors.sink import InMemorySink
+from engine.actors.trading_engine import TradingEngine
 from engine.config import DEFAULT_INSTRUMENTS_PATH
-from engine.enums import OrderType, Product, Side, Validity
-from engine.instruments import Instrument, InstrumentMaster, read_instruments_csv
-from engine.sink import InMemorySink
-from engine.trading_engine import TradingEngine
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import funds_identity_holds
+from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.market.instrument_import import read_instruments_csv
 from tests.conftest import FUZZ_SCALE
 from tests.engine_driver import EngineDriver, ScriptedSource, exact_config
 

@@ -18,13 +18,21 @@ from typing import Any
 
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState
-from engine.config import ChargesConfig
-from engine.enums import OrderStatus, OrderType, PriceSource, Product, Rejection, Side, Validity
-from engine.instruments import Instrument
-from engine.rules import AccountRules
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState
+from engine.domain.enums import (
+    OrderStatus,
+    OrderType,
+    PriceSource,
+    Product,
+    Rejection,
+    Side,
+    Validity,
+)
+from engine.domain.instruments import Instrument
+from engine.domain.parameters import ChargesConfig
+from engine.domain.rules import AccountRules
 from tests.conftest import NOW_MS, Execute, run_command
 
 CRORE_PAISE = 1_000_000_000

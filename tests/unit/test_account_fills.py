@@ -4,7 +4,7 @@ Proves that a position keeps its exact signed cost: partial reductions realize
 ``qty × exit − floor-prorated cost`` and leave the rest of the cost behind, a full close leaves
 no residue, shorts and flips (the held part realized, the rest opened at the fill price with
 fresh margin) work the same way, and uneven partial closes realize exactly what one full close
-would; that every fill debits ``engine.charges.order_charges`` for its category, exchange and
+would; that every fill debits ``engine.domain.charges.order_charges`` for its category, exchange and
 side; that CNC buys settle into holdings, a delivery sell from holdings pays the DP charge once
 per scrip per day while a CNC sell against the same day's buy is charged at intraday (MIS)
 rates; and that ``ClosePosition`` and ``SetRiskLevels`` follow their rules (exit order accepted
@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState, new_position_id, state_fingerprint
-from engine.charges import ChargeCategory, order_charges
-from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
-from engine.instruments import Instrument, InstrumentMaster
-from engine.margin import order_margin
-from engine.positions import Holding
-from engine.rules import AccountRules
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState, new_position_id, state_fingerprint
+from engine.domain.charges import ChargeCategory, order_charges
+from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.margin import order_margin
+from engine.domain.positions import Holding
+from engine.domain.rules import AccountRules
 from tests.conftest import DAY_MS, NOW_MS, Execute
 
 CRORE_PAISE = 1_000_000_000

@@ -14,10 +14,10 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from engine.account import AccountState, FundOperation, state_fingerprint
-from engine.enums import OrderStatus, OrderType, Product, Side, Validity
-from engine.orders import Order
-from engine.positions import Holding, Position
+from engine.domain.account.state import AccountState, FundOperation, state_fingerprint
+from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
+from engine.domain.orders import Order
+from engine.domain.positions import Holding, Position
 
 Change = Callable[[AccountState], None]
 

@@ -19,16 +19,16 @@ from typing import Any
 
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import (
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import (
     AccountState,
     blocked_from_parts,
     funds_identity_holds,
     state_fingerprint,
 )
-from engine.enums import Rejection, Side
-from engine.instruments import Instrument
+from engine.domain.enums import Rejection, Side
+from engine.domain.instruments import Instrument
 from tests.conftest import NOW_MS, Execute
 
 LAKH_PAISE = 10_000_000  # ₹1 lakh

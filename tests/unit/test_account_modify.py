@@ -22,15 +22,15 @@ from typing import Any
 import msgspec
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState, state_fingerprint
 from engine.config import Config
-from engine.enums import OrderType, Product, Rejection, Side
-from engine.instruments import Instrument
-from engine.quote import Quote
-from engine.rules import AccountRules
-from engine.sessions import SessionRules
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.enums import OrderType, Product, Rejection, Side
+from engine.domain.instruments import Instrument
+from engine.domain.quote import Quote
+from engine.domain.rules import AccountRules
+from engine.domain.sessions import SessionRules
 from tests.conftest import NOW_MS, Execute, QuoteFor, run_command
 
 CRORE_PAISE = 1_000_000_000

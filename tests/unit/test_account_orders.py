@@ -5,7 +5,7 @@ circuit band, order terms per type, product, missing quote, open-orders and orde
 free holdings, funds) with the right ``Rejection`` and in precedence order; that a rejection is
 exactly one ``OrderRejected`` event which leaves funds untouched, and a duplicate
 ``client_order_id`` no event at all; that an accepted order blocks exactly
-``engine.margin.order_margin`` at its valuation price (limit price, protected ask, protected
+``engine.domain.margin.order_margin`` at its valuation price (limit price, protected ask, protected
 trigger), that an exit order blocks only what it opens, that a modification re-blocks for the
 new terms and a cancel releases the whole block; and that fills turn the block into position
 margin at the fill price, releasing partial blocks pro rata with the last fill taking the rest.
@@ -22,14 +22,14 @@ from typing import Any
 
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState, state_fingerprint
-from engine.charges import charge_category, order_charges
-from engine.enums import OrderStatus, OrderType, Product, Rejection, Side
-from engine.instruments import Instrument, InstrumentMaster
-from engine.margin import order_margin
-from engine.rules import AccountRules
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.charges import charge_category, order_charges
+from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.margin import order_margin
+from engine.domain.rules import AccountRules
 from tests.conftest import DAY_MS, NOW_MS, Execute, QuoteFor, run_command
 
 CRORE_PAISE = 1_000_000_000  # ₹1 crore

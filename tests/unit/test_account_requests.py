@@ -1,4 +1,4 @@
-"""Fund requests, blocks and settlement at their boundaries (engine.account).
+"""Fund requests, blocks and settlement at their boundaries (engine.domain.account).
 
 A deposit or withdrawal request of 1 paisa is a request, of 0 is refused; a withdrawal of
 exactly the available funds is accepted and 1 paisa more is refused; a request's event carries
@@ -14,12 +14,13 @@ from collections.abc import Callable
 
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState, Requirements, preview_order
-from engine.enums import Product, Rejection, Side
-from engine.instruments import Instrument
-from engine.rules import AccountRules
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.decide import Requirements, preview_order
+from engine.domain.account.state import AccountState
+from engine.domain.enums import Product, Rejection, Side
+from engine.domain.instruments import Instrument
+from engine.domain.rules import AccountRules
 from tests.conftest import NOW_MS, Execute, QuoteFor, fill, place
 
 FUNDS_PAISE = 100_000

@@ -22,23 +22,21 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import (
-    RESET,
+from engine.config import load_config
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.apply import apply_all
+from engine.domain.account.decide import RESET, decide, reset_exit_order_id
+from engine.domain.account.state import (
     AccountState,
     Decision,
-    apply_all,
     blocked_from_parts,
-    decide,
     funds_identity_holds,
-    reset_exit_order_id,
     state_fingerprint,
 )
-from engine.config import load_config
-from engine.enums import OrderType, PriceSource, Product, Rejection, Side
-from engine.instruments import Instrument
-from engine.rules import AccountRules
+from engine.domain.enums import OrderType, PriceSource, Product, Rejection, Side
+from engine.domain.instruments import Instrument
+from engine.domain.rules import AccountRules
 from tests.conftest import DAY_MS, NOW_MS, Execute, QuoteFor, make_quote, place, run_command
 
 OPENING_PAISE = 50_000_000  # ₹5 lakh

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from engine import commands as cmd
-from engine.account import AccountState, FundOperation
-from engine.enums import Product, Side
-from engine.instruments import Instrument
+from engine.domain import commands as cmd
+from engine.domain.account.state import AccountState, FundOperation
+from engine.domain.enums import Product, Side
+from engine.domain.instruments import Instrument
 from tests.conftest import NOW_MS, Execute
 
 CRORE_PAISE = 1_000_000_000

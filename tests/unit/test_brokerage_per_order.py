@@ -13,13 +13,13 @@ from collections.abc import Callable
 
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState
-from engine.charges import ChargeBreakdown, ChargeCategory, OrderSoFar, order_charges
-from engine.enums import Product, Side
-from engine.instruments import Instrument
-from engine.rules import AccountRules
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState
+from engine.domain.charges import ChargeBreakdown, ChargeCategory, OrderSoFar, order_charges
+from engine.domain.enums import Product, Side
+from engine.domain.instruments import Instrument
+from engine.domain.rules import AccountRules
 from tests.conftest import NOW_MS, Execute, QuoteFor
 
 RUPEE_PAISE = 100

@@ -16,7 +16,8 @@ from datetime import date
 
 import pytest
 
-from engine.charges import (
+from engine.config import load_config
+from engine.domain.charges import (
     ChargeBreakdown,
     ChargeCategory,
     breakeven_points_paise,
@@ -25,8 +26,8 @@ from engine.charges import (
     rates_for,
     round_trip_charges,
 )
-from engine.config import ChargeSchedule, load_config
-from engine.enums import Product, Segment, Side
+from engine.domain.enums import Product, Segment, Side
+from engine.domain.parameters import ChargeSchedule
 
 CHARGES = load_config().charges
 NOV_2026 = CHARGES.on(date(2026, 11, 24))

@@ -16,8 +16,8 @@ from datetime import date
 
 import pytest
 
-from engine.charges import ChargeBreakdown, ChargeCategory, round_trip_charges
 from engine.config import load_config
+from engine.domain.charges import ChargeBreakdown, ChargeCategory, round_trip_charges
 
 NOV_2026 = load_config().charges.on(date(2026, 11, 24))
 CNC = ChargeCategory.CNC

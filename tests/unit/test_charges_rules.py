@@ -20,7 +20,8 @@ from datetime import date
 
 import pytest
 
-from engine.charges import (
+from engine.config import load_config
+from engine.domain.charges import (
     ChargeBreakdown,
     ChargeCategory,
     breakeven_points_paise,
@@ -28,8 +29,8 @@ from engine.charges import (
     order_charges,
     round_trip_charges,
 )
-from engine.config import ChargeSchedule, load_config
-from engine.enums import Product, Segment, Side
+from engine.domain.enums import Product, Segment, Side
+from engine.domain.parameters import ChargeSchedule
 
 NOV_2026 = load_config().charges.on(date(2026, 11, 24))
 CNC, MIS = ChargeCategory.CNC, ChargeCategory.MIS

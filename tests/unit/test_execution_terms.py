@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import pytest
 
-from engine import commands as cmd
-from engine.account import AccountState, state_fingerprint
-from engine.enums import OrderType, Rejection, Side
-from engine.instruments import Instrument
+from engine.domain import commands as cmd
+from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.enums import OrderType, Rejection, Side
+from engine.domain.instruments import Instrument
 from tests.conftest import NOW_MS, Execute, QuoteFor
 
 LIMIT = 154_280

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
+from engine.actors.gc_tuning import apply_gc_thresholds, freeze_after_start
 from engine.config import load_config
-from engine.gc_tuning import apply_gc_thresholds, freeze_after_start
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from engine.config import DEFAULT_INSTRUMENTS_PATH
-from engine.enums import Exchange, InstrumentType, Segment
-from engine.instrument_import import read_master, read_master_file
-from engine.instruments import InstrumentMaster, Liquidity, UnderlyingKind
+from engine.domain.enums import Exchange, InstrumentType, Segment
+from engine.domain.instruments import InstrumentMaster, Liquidity, UnderlyingKind
+from engine.market.instrument_import import read_master, read_master_file
 
 # The Vortex master.csv header (https://static.rupeezy.in/master.csv) and rows shaped like it.
 VORTEX_CSV = """\

@@ -17,14 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.enums import Exchange, InstrumentType
-from engine.instruments import (
-    CSV_COLUMNS,
-    Instrument,
-    InstrumentMaster,
-    UnderlyingKind,
-    read_instruments_csv,
-)
+from engine.domain.enums import Exchange, InstrumentType
+from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
+from engine.market.instrument_import import CSV_COLUMNS, read_instruments_csv
 
 CSV_PATH = Path(__file__).resolve().parents[2] / "configs" / "instruments.csv"
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import kernels, kernels_reference
+from engine.market import kernels, kernels_reference
 
 I64 = npt.NDArray[np.int64]
 TICKS_PAISE = (1, 5, 10, 50, 100, 500)

@@ -19,9 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.config import load_config
-from engine.enums import Exchange, InstrumentType, Product, Segment, Side
-from engine.instruments import Instrument, Liquidity, UnderlyingKind
-from engine.margin import leverage_x100, order_margin, pro_rata
+from engine.domain.enums import Exchange, InstrumentType, Product, Segment, Side
+from engine.domain.instruments import Instrument, Liquidity, UnderlyingKind
+from engine.domain.margin import leverage_x100, order_margin, pro_rata
 
 MARGIN = load_config().margin
 

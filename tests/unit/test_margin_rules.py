@@ -17,9 +17,9 @@ from dataclasses import replace
 import pytest
 
 from engine.config import Config
-from engine.enums import Product, Side
-from engine.instruments import Instrument
-from engine.margin import leverage_x100, order_margin, pro_rata
+from engine.domain.enums import Product, Side
+from engine.domain.instruments import Instrument
+from engine.domain.margin import leverage_x100, order_margin, pro_rata
 
 
 @pytest.mark.parametrize(

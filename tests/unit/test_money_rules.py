@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.money import Rate, div_half_up, paise_to_rupees, round_to_rupee, rupees_to_paise
+from engine.domain.money import Rate, div_half_up, paise_to_rupees, round_to_rupee, rupees_to_paise
 
 
 @pytest.mark.parametrize(

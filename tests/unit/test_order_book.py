@@ -1,8 +1,8 @@
 """The price-level book holds each key once, fires exactly what the market reaches, in order.
 
-``engine.matching.LevelBook`` is the order book of the market actor: a resting limit or stop
-order (or a position's exit level) is a key at a price level in paise, and a tick pops every key
-the market price has reached. This module tests the book on its own, without the actors:
+``engine.market.order_book.LevelBook`` is the order book of the market actor: a resting limit or
+stop order (or a position's exit level) is a key at a price level in paise, and a tick pops every
+key the market price has reached. This module tests the book on its own, without the actors:
 
 * add, re-add (a modify) and remove (a cancel): the key rests once, at its latest level only, and
   a removed or replaced entry never fires again;
@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.matching import InstrumentBooks, LevelBook
+from engine.market.order_book import InstrumentBooks, LevelBook
 
 A = ("acc-1", "o1")
 B = ("acc-1", "o2")

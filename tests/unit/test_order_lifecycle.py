@@ -1,6 +1,6 @@
 """The order lifecycle is one transition table and the account obeys it.
 
-Proves that ``engine.orders.TRANSITIONS`` allows exactly ``None → PENDING | REJECTED`` and
+Proves that ``engine.domain.orders.TRANSITIONS`` allows exactly ``None → PENDING | REJECTED`` and
 ``PENDING → PENDING | EXECUTED | CANCELLED | REJECTED``; that every other pair (in particular
 every exit from a terminal state) is refused by ``can_transition`` and is an ``AssertionError``
 in ``transition``; and that the account maps the lifecycle onto commands: modifying, cancelling,
@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import AccountState, state_fingerprint
-from engine.enums import OrderStatus, OrderType, Product, Rejection, Side
-from engine.instruments import Instrument
-from engine.orders import TERMINAL, TRANSITIONS, can_transition, transition
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side
+from engine.domain.instruments import Instrument
+from engine.domain.orders import TERMINAL, TRANSITIONS, can_transition, transition
 from tests.conftest import NOW_MS, Execute, QuoteFor
 
 PENDING, EXECUTED = OrderStatus.PENDING, OrderStatus.EXECUTED

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.account import AccountState, decide
 from engine.config import Config
-from engine.enums import Product, Rejection, Side
-from engine.instruments import Instrument
-from engine.rules import AccountRules
-from engine.sessions import Boundary, SessionGroup, SessionRules
+from engine.domain.account.decide import decide
+from engine.domain.account.state import AccountState
+from engine.domain.enums import Product, Rejection, Side
+from engine.domain.instruments import Instrument
+from engine.domain.rules import AccountRules
+from engine.domain.sessions import Boundary, SessionGroup, SessionRules
 from tests.conftest import QuoteFor, place
 
 IST = timezone(timedelta(hours=5, minutes=30))

@@ -1,43 +1,35 @@
-"""The trading account as a pure state machine.
-
-``decide(state, command, rules)`` checks a command against the state and returns the events it
-causes or a rejection; ``apply(state, event)`` books one event. No actors, clocks or I/O live
-here: the actor shell supplies the instrument, quote and time inside each command.
-
-Funds identity (docs/DOMAIN.md §2), true after every event:
-``balance = deposits - withdrawals + realized P&L - charges`` and
-``blocked = Σ open-order blocks + Σ position margin + Σ holding cost + Σ fund blocks``;
-``available = balance - blocked``.
-"""
+"""``decide(state, command, rules)``: check a command against an account's state and return the
+events it causes, or a rejection. Never mutates ``state``; the actor shell stamps the instrument,
+quote and time into each command."""
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import msgspec
-
-from engine import commands as cmd
-from engine import events as ev
-from engine.charges import (
-    FIRST_FILL,
-    ChargeBreakdown,
-    ChargeCategory,
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.apply import apply_all
+from engine.domain.account.fills import SQUARE_OFF, fill_event, market_exit, with_squareoff_fee
+from engine.domain.account.state import AccountState, Decision, resets_on_day
+from engine.domain.charges import (
     OrderSoFar,
     charge_category,
     order_charges,
 )
-from engine.config import ChargeSchedule
-from engine.enums import OrderStatus, OrderType, PriceSource, Product, Rejection, Side, Validity
-from engine.instruments import Instrument
-from engine.margin import order_margin, pro_rata
-from engine.money import div_half_up
-from engine.orders import Order, transition
-from engine.positions import Holding, Position, fill_against, opening_quantity
-from engine.rules import (
+from engine.domain.enums import (
+    OrderStatus,
+    OrderType,
+    Product,
+    Rejection,
+    Side,
+)
+from engine.domain.instruments import Instrument
+from engine.domain.margin import order_margin, pro_rata
+from engine.domain.orders import Order
+from engine.domain.rules import (
     AccountRules,
     check_order_terms,
     check_price,
@@ -45,75 +37,7 @@ from engine.rules import (
     circuit_band,
     product_allowed,
 )
-from engine.sessions import group_of
-
-POSITION_ID_NAMESPACE = uuid.UUID("6f1c3f3e-6a43-4c55-9a43-2d1f0c7d9e10")
-
-
-class FundOperation(msgspec.Struct, frozen=True, gc=False):
-    """An admin adjustment made with an idempotency key, as it was done (a retry with the
-    same key answers this instead of moving money again)."""
-
-    operation: str  # ADD or WITHDRAW
-    amount_paise: int
-    operator_id: str
-    balance_after_paise: int
-    account_seq: int
-    at_ms: int
-
-
-class AccountState(msgspec.Struct, gc=False):
-    """Everything one trading account holds in memory."""
-
-    account_id: str
-    seq: int = 0
-    balance_paise: int = 0
-    deposits_paise: int = 0
-    withdrawals_paise: int = 0
-    realized_pnl_paise: int = 0
-    charges_paise: int = 0
-    blocked_paise: int = 0
-    orders: dict[str, Order] = msgspec.field(default_factory=dict)
-    positions: dict[str, Position] = msgspec.field(default_factory=dict)
-    position_ids: dict[str, str] = msgspec.field(default_factory=dict)  # key -> position id
-    holdings: dict[str, Holding] = msgspec.field(default_factory=dict)
-    fund_blocks: dict[str, int] = msgspec.field(default_factory=dict)
-    client_order_ids: dict[str, str] = msgspec.field(default_factory=dict)
-    dp_charged_day: dict[str, int] = msgspec.field(default_factory=dict)
-    pending_deposits: dict[str, int] = msgspec.field(default_factory=dict)  # id -> amount
-    pending_withdrawals: dict[str, int] = msgspec.field(default_factory=dict)  # id -> amount
-    fund_operations: dict[str, FundOperation] = msgspec.field(default_factory=dict)  # by key
-    resets_total: int = 0
-    last_reset_day: int = 0  # the trade day of the latest reset (0: never reset)
-    resets_on_last_day: int = 0
-
-    @property
-    def available_paise(self) -> int:
-        return self.balance_paise - self.blocked_paise
-
-    def position_for(self, instrument_id: str, product: Product) -> Position | None:
-        position_id = self.position_ids.get(position_key(instrument_id, product))
-        return None if position_id is None else self.positions[position_id]
-
-
-class Decision(NamedTuple):
-    """The outcome of ``decide``: events to apply, and the rejection if the command failed.
-
-    A rejected order still yields an ``OrderRejected`` event so it is journaled.
-    """
-
-    events: tuple[ev.AccountEvent, ...]
-    rejection: Rejection | None = None
-
-
-def position_key(instrument_id: str, product: Product) -> str:
-    return f"{product.value}:{instrument_id}"
-
-
-def new_position_id(order_id: str, filled_before: int) -> str:
-    """Derive a position id from the fill that opens it, so replay reproduces it."""
-    return str(uuid.uuid5(POSITION_ID_NAMESPACE, f"{order_id}:{filled_before}"))
-
+from engine.domain.sessions import group_of
 
 # --------------------------------------------------------------------------------------------
 # decide
@@ -475,7 +399,7 @@ def _decide_fill(state: AccountState, c: cmd.FillOrder, rules: AccountRules) -> 
         return _rejected(Rejection.INSUFFICIENT_HOLDINGS)
     remaining_after = order.remaining_quantity - c.quantity
     status_after = OrderStatus.PENDING if remaining_after else OrderStatus.EXECUTED
-    filled = _fill_event(
+    filled = fill_event(
         state,
         rules,
         instrument=instrument,
@@ -494,187 +418,6 @@ def _decide_fill(state: AccountState, c: cmd.FillOrder, rules: AccountRules) -> 
     return Decision((filled,))
 
 
-def _fill_event(
-    state: AccountState,
-    rules: AccountRules,
-    *,
-    instrument: Instrument,
-    order_id: str,
-    product: Product,
-    side: Side,
-    quantity: int,
-    price_paise: int,
-    underlying_price_paise: int,
-    now_ms: int,
-    block_released: int,
-    status_after: OrderStatus,
-    filled_before: int,
-    so_far: OrderSoFar = FIRST_FILL,
-) -> ev.OrderFilled:
-    """Compute everything a fill changes: position, holding, realized P&L and charges.
-
-    ``so_far`` is what the order's earlier fills traded and paid in brokerage (per order)."""
-    instrument_id = instrument.instrument_id
-    trade_date = rules.trade_date(now_ms)
-    trade_day = rules.trade_day(now_ms)
-    schedule = rules.charges.on(trade_date)
-    exchange = instrument.exchange.value
-    position = state.position_for(instrument_id, product)
-    held, cost, margin, buy_brokerage, buy_taxes = (
-        (0, 0, 0, 0, 0)
-        if position is None
-        else (
-            position.quantity,
-            position.cost_paise,
-            position.margin_paise,
-            position.buy_brokerage_paise,
-            position.buy_taxes_paise,
-        )
-    )
-    holding = state.holdings.get(instrument_id)
-    holding_quantity, holding_cost = (
-        (0, 0)
-        if holding is None
-        else (
-            holding.quantity,
-            holding.cost_paise,
-        )
-    )
-    from_position = quantity
-    if product is Product.CNC and side is Side.SELL:
-        from_position = min(quantity, max(held, 0))
-    from_holding = quantity - from_position
-
-    realized = 0
-    charges = ChargeBreakdown()
-    rerated = (0, 0)  # a same-day CNC round trip's buy side, re-rated: (brokerage, taxes)
-    category = charge_category(instrument.segment, product)
-    if from_position:
-        held_before, cost_before = held, cost
-        signed = side.sign * from_position
-        opened = opening_quantity(held, signed)
-        opening_margin = 0
-        if opened:
-            opening_margin = order_margin(
-                rules.margin,
-                instrument,
-                product,
-                side,
-                opened,
-                price_paise,
-                underlying_price_paise=underlying_price_paise,
-                expiry_day=instrument.expiry == trade_date,
-            )
-        result = fill_against(
-            held, cost, margin, signed, price_paise=price_paise, opening_margin_paise=opening_margin
-        )
-        held, cost, margin = result.quantity, result.cost_paise, result.margin_paise
-        realized += result.realized_pnl_paise
-        # A CNC sell against today's CNC buy is an intraday trade (docs/DOMAIN.md §1).
-        position_category = (
-            ChargeCategory.MIS if category is ChargeCategory.CNC and side is Side.SELL else category
-        )
-        leg = order_charges(
-            schedule, position_category, exchange, side, from_position * price_paise, so_far=so_far
-        )
-        so_far = OrderSoFar(
-            so_far.value_paise + from_position * price_paise,
-            so_far.brokerage_paise + leg.brokerage_paise,
-        )
-        charges = charges + leg
-        if category is ChargeCategory.CNC:
-            (buy_brokerage, buy_taxes), rerated = _track_cnc_buys(
-                schedule,
-                exchange,
-                side,
-                leg,
-                (buy_brokerage, buy_taxes),
-                closed=from_position,
-                held=held_before,
-                cost=cost_before,
-            )
-    dp_day = 0
-    if from_holding:
-        cost_share = pro_rata(holding_cost, from_holding, holding_quantity)
-        realized += from_holding * price_paise - cost_share
-        holding_quantity -= from_holding
-        holding_cost -= cost_share
-        dp_applies = state.dp_charged_day.get(instrument_id) != trade_day
-        dp_day = trade_day if dp_applies else 0
-        charges = charges + order_charges(
-            schedule,
-            category,
-            exchange,
-            side,
-            from_holding * price_paise,
-            dp_applies=dp_applies,
-            so_far=so_far,
-        )
-    if position is not None:
-        position_id = position.position_id
-    else:
-        position_id = new_position_id(order_id, filled_before) if from_position else ""
-    brokerage = charges.brokerage_paise + rerated[0]
-    total = charges.total_paise + rerated[0] + rerated[1]
-    return ev.OrderFilled(
-        at_ms=now_ms,
-        order_id=order_id,
-        instrument_id=instrument_id,
-        product=product,
-        side=side,
-        quantity=quantity,
-        price_paise=price_paise,
-        status_after=status_after,
-        block_released_paise=block_released,
-        charges_paise=total,
-        brokerage_paise=brokerage,
-        taxes_paise=total - brokerage,
-        realized_pnl_paise=realized,
-        position_id=position_id,
-        position_quantity=held,
-        position_cost_paise=cost,
-        position_margin_paise=margin,
-        holding_quantity=holding_quantity,
-        holding_cost_paise=holding_cost,
-        dp_day=dp_day,
-        position_buy_brokerage_paise=buy_brokerage if held else 0,
-        position_buy_taxes_paise=buy_taxes if held else 0,
-        order_brokerage_paise=charges.brokerage_paise,
-    )
-
-
-def _track_cnc_buys(
-    schedule: ChargeSchedule,
-    exchange: str,
-    side: Side,
-    leg: ChargeBreakdown,
-    paid: tuple[int, int],
-    *,
-    closed: int,
-    held: int,
-    cost: int,
-) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Today's CNC buys in a position after a fill of ``leg``: what they paid as (brokerage,
-    taxes), and what a same-day sell of ``closed`` of the ``held`` shares (bought for ``cost``)
-    changes to re-rate the buys it closes from delivery to intraday (docs/DOMAIN.md §1): their
-    share of what they paid comes back and their intraday charges are taken instead."""
-    brokerage, taxes = paid
-    if side is Side.BUY:
-        paid_now = (brokerage + leg.brokerage_paise, taxes + leg.total_paise - leg.brokerage_paise)
-        return paid_now, (0, 0)
-    if not brokerage + taxes:  # nothing tracked: a position journaled before this existed
-        return paid, (0, 0)
-    refund_brokerage = pro_rata(brokerage, closed, held)
-    refund_taxes = pro_rata(taxes, closed, held)
-    intraday = order_charges(
-        schedule, ChargeCategory.MIS, exchange, Side.BUY, pro_rata(cost, closed, held)
-    )
-    return (brokerage - refund_brokerage, taxes - refund_taxes), (
-        intraday.brokerage_paise - refund_brokerage,
-        intraday.total_paise - intraday.brokerage_paise - refund_taxes,
-    )
-
-
 def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules) -> Decision:
     if c.exit_order_id in state.orders:
         return _rejected(Rejection.DUPLICATE)  # the exit order would overwrite a working order
@@ -689,7 +432,7 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
     instrument = c.instrument
     if c.price_paise <= 0 or c.price_paise % instrument.tick_paise != 0:
         return _rejected(Rejection.PRICE_UNAVAILABLE)
-    accepted, filled = _market_exit(
+    accepted, filled = market_exit(
         state,
         rules,
         order_id=c.exit_order_id,
@@ -702,73 +445,8 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
         price_source=c.price_source,
     )
     if c.reason == SQUARE_OFF:
-        filled = _with_squareoff_fee(filled, rules.charges.on(rules.trade_date(c.now_ms)))
+        filled = with_squareoff_fee(filled, rules.charges.on(rules.trade_date(c.now_ms)))
     return Decision((accepted, filled))
-
-
-def _market_exit(
-    state: AccountState,
-    rules: AccountRules,
-    *,
-    order_id: str,
-    instrument: Instrument,
-    product: Product,
-    side: Side,
-    quantity: int,
-    price_paise: int,
-    now_ms: int,
-    price_source: PriceSource | None,
-) -> tuple[ev.OrderAccepted, ev.OrderFilled]:
-    """A MARKET exit order accepted and filled whole at ``price_paise`` in one decision."""
-    accepted = ev.OrderAccepted(
-        at_ms=now_ms,
-        order_id=order_id,
-        client_order_id=None,
-        instrument_id=instrument.instrument_id,
-        side=side,
-        product=product,
-        order_type=OrderType.MARKET,
-        validity=Validity.DAY,
-        quantity=quantity,
-        price_paise=0,
-        trigger_paise=0,
-        margin_blocked_paise=0,
-    )
-    filled = _fill_event(
-        state,
-        rules,
-        instrument=instrument,
-        order_id=order_id,
-        product=product,
-        side=side,
-        quantity=quantity,
-        price_paise=price_paise,
-        underlying_price_paise=0,
-        now_ms=now_ms,
-        block_released=0,
-        status_after=OrderStatus.EXECUTED,
-        filled_before=0,
-    )
-    if price_source is not None:
-        filled = msgspec.structs.replace(filled, price_source=price_source.value)
-    return accepted, filled
-
-
-SQUARE_OFF = "SQUARE_OFF"
-GST_PERCENT = 18  # the square-off fee is ₹50 + 18 % GST
-
-
-def _with_squareoff_fee(filled: ev.OrderFilled, schedule: ChargeSchedule) -> ev.OrderFilled:
-    """The broker's fee per auto squared-off order, on top of its normal charges (docs/DOMAIN.md
-    §6): the fee to brokerage, its GST to taxes, as the ledger books them."""
-    fee = schedule.squareoff_charge_paise
-    fee_brokerage = div_half_up(fee * 100, 100 + GST_PERCENT)
-    return msgspec.structs.replace(
-        filled,
-        charges_paise=filled.charges_paise + fee,
-        brokerage_paise=filled.brokerage_paise + fee_brokerage,
-        taxes_paise=filled.taxes_paise + fee - fee_brokerage,
-    )
 
 
 def _decide_set_risk(state: AccountState, c: cmd.SetRiskLevels, rules: AccountRules) -> Decision:
@@ -939,11 +617,6 @@ def reset_exit_order_id(reset_id: str, n: int) -> str:
     return str(uuid.uuid5(RESET_ORDER_NAMESPACE, f"{reset_id}:{n}"))
 
 
-def resets_on_day(state: AccountState, trade_day: int) -> int:
-    """How many times the account was reset on ``trade_day``."""
-    return state.resets_on_last_day if state.last_reset_day == trade_day else 0
-
-
 def _decide_reset(state: AccountState, c: cmd.ResetAccount, rules: AccountRules) -> Decision:
     """Start the account over in one decision: every step is an ordinary event, decided
     against a copy of the state with the steps before it applied, so the events replay to
@@ -1046,7 +719,7 @@ def _close_and_sell_all(
         if stamped.price_paise <= 0 or stamped.price_paise % instrument.tick_paise != 0:
             return Rejection.PRICE_UNAVAILABLE
         book(
-            *_market_exit(
+            *market_exit(
                 work,
                 rules,
                 order_id=reset_exit_order_id(c.reset_id, exits),
@@ -1082,289 +755,3 @@ _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.DecideWithdrawal: _decide_withdrawal,
     cmd.ResetAccount: _decide_reset,
 }
-
-
-# --------------------------------------------------------------------------------------------
-# apply
-
-
-def apply(state: AccountState, event: ev.AccountEvent) -> AccountState:
-    """Book one event into ``state`` (in place) and return it."""
-    _APPLIERS[type(event)](state, event)
-    state.seq += 1
-    return state
-
-
-def apply_all(state: AccountState, events: Iterable[ev.AccountEvent]) -> AccountState:
-    for event in events:
-        apply(state, event)
-    return state
-
-
-def order_from_terms(terms: ev.OrderTerms, status: OrderStatus, margin_blocked_paise: int) -> Order:
-    """The order an acceptance or a rejection describes, as of that event."""
-    return Order(
-        order_id=terms.order_id,
-        client_order_id=terms.client_order_id,
-        instrument_id=terms.instrument_id,
-        side=terms.side,
-        product=terms.product,
-        order_type=terms.order_type,
-        validity=terms.validity,
-        quantity=terms.quantity,
-        price_paise=terms.price_paise,
-        trigger_paise=terms.trigger_paise,
-        status=status,
-        margin_blocked_paise=margin_blocked_paise,
-        created_ms=terms.at_ms,
-        updated_ms=terms.at_ms,
-    )
-
-
-def _apply_accepted(state: AccountState, e: ev.OrderAccepted) -> None:
-    state.orders[e.order_id] = order_from_terms(
-        e, transition(None, OrderStatus.PENDING), e.margin_blocked_paise
-    )
-    state.blocked_paise += e.margin_blocked_paise
-    if e.client_order_id is not None:
-        state.client_order_ids[e.client_order_id] = e.order_id
-
-
-def _apply_rejected(state: AccountState, e: ev.OrderRejected) -> None:
-    transition(None, OrderStatus.REJECTED)
-    if e.client_order_id is not None:
-        state.client_order_ids[e.client_order_id] = e.order_id
-
-
-def _apply_modified(state: AccountState, e: ev.OrderModified) -> None:
-    order = state.orders[e.order_id]
-    order.status = transition(order.status, OrderStatus.PENDING)
-    state.blocked_paise += e.margin_blocked_paise - order.margin_blocked_paise
-    order.margin_blocked_paise = e.margin_blocked_paise
-    order.order_type = e.order_type
-    order.quantity = e.quantity
-    order.price_paise = e.price_paise
-    order.trigger_paise = e.trigger_paise
-    order.updated_ms = e.at_ms
-    order.version += 1
-
-
-def _apply_triggered(state: AccountState, e: ev.OrderTriggered) -> None:
-    order = state.orders[e.order_id]
-    order.status = transition(order.status, OrderStatus.PENDING)
-    order.triggered = True
-    order.updated_ms = e.at_ms
-
-
-def _apply_cancelled(state: AccountState, e: ev.OrderCancelled) -> None:
-    order = state.orders.pop(e.order_id)
-    transition(order.status, OrderStatus.CANCELLED)
-    state.blocked_paise -= e.margin_released_paise
-
-
-def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
-    order = state.orders[e.order_id]
-    order.status = transition(order.status, e.status_after)
-    order.filled_quantity += e.quantity
-    order.fill_value_paise += e.quantity * e.price_paise
-    order.charges_paise += e.charges_paise
-    order.brokerage_paise += e.order_brokerage_paise
-    order.margin_blocked_paise -= e.block_released_paise
-    order.updated_ms = e.at_ms
-    state.blocked_paise -= e.block_released_paise
-    if e.status_after is OrderStatus.EXECUTED:
-        assert order.margin_blocked_paise == 0, "an executed order keeps no block"
-        del state.orders[e.order_id]
-
-    key = position_key(e.instrument_id, e.product)
-    position = state.positions.get(e.position_id) if e.position_id else None
-    if position is not None:
-        state.blocked_paise -= position.margin_paise
-        position.realized_pnl_paise += e.realized_pnl_paise
-        if e.position_quantity == 0:
-            del state.positions[e.position_id]
-            del state.position_ids[key]
-        else:
-            position.quantity = e.position_quantity
-            position.cost_paise = e.position_cost_paise
-            position.margin_paise = e.position_margin_paise
-            position.buy_brokerage_paise = e.position_buy_brokerage_paise
-            position.buy_taxes_paise = e.position_buy_taxes_paise
-            state.blocked_paise += e.position_margin_paise
-    elif e.position_quantity != 0:
-        state.positions[e.position_id] = Position(
-            position_id=e.position_id,
-            instrument_id=e.instrument_id,
-            product=e.product,
-            quantity=e.position_quantity,
-            cost_paise=e.position_cost_paise,
-            margin_paise=e.position_margin_paise,
-            realized_pnl_paise=0,
-            opened_ms=e.at_ms,
-            buy_brokerage_paise=e.position_buy_brokerage_paise,
-            buy_taxes_paise=e.position_buy_taxes_paise,
-        )
-        state.position_ids[key] = e.position_id
-        state.blocked_paise += e.position_margin_paise
-
-    _set_holding(state, e.instrument_id, e.holding_quantity, e.holding_cost_paise)
-    if e.dp_day:
-        state.dp_charged_day[e.instrument_id] = e.dp_day
-    state.balance_paise += e.realized_pnl_paise - e.charges_paise
-    state.realized_pnl_paise += e.realized_pnl_paise
-    state.charges_paise += e.charges_paise
-
-
-def _set_holding(state: AccountState, instrument_id: str, quantity: int, cost_paise: int) -> None:
-    """Replace a holding; its cost counts as blocked (delivery shares are paid for)."""
-    holding = state.holdings.get(instrument_id)
-    if holding is not None:
-        state.blocked_paise -= holding.cost_paise
-    if quantity:
-        state.holdings[instrument_id] = Holding(instrument_id, quantity, cost_paise)
-        state.blocked_paise += cost_paise
-    elif holding is not None:
-        del state.holdings[instrument_id]
-
-
-def _apply_risk_set(state: AccountState, e: ev.PositionRiskSet) -> None:
-    position = state.positions[e.position_id]
-    position.stop_loss_paise = e.stop_loss_paise
-    position.target_paise = e.target_paise
-
-
-def _apply_credited(state: AccountState, e: ev.FundsCredited) -> None:
-    state.balance_paise += e.amount_paise
-    state.deposits_paise += e.amount_paise
-    if e.operation_key:
-        _record_operation(state, e.operation_key, "ADD", e)
-
-
-def _apply_debited(state: AccountState, e: ev.FundsDebited) -> None:
-    state.balance_paise -= e.amount_paise
-    state.withdrawals_paise += e.amount_paise
-    if e.operation_key:
-        _record_operation(state, e.operation_key, "WITHDRAW", e)
-
-
-def _record_operation(
-    state: AccountState, key: str, operation: str, e: ev.FundsCredited | ev.FundsDebited
-) -> None:
-    state.fund_operations[key] = FundOperation(
-        operation=operation,
-        amount_paise=e.amount_paise,
-        operator_id=e.operator_id,
-        balance_after_paise=state.balance_paise,
-        account_seq=state.seq + 1,  # this event's (``apply`` counts it after)
-        at_ms=e.at_ms,
-    )
-
-
-def _apply_deposit_requested(state: AccountState, e: ev.DepositRequested) -> None:
-    state.pending_deposits[e.deposit_id] = e.amount_paise
-
-
-def _apply_deposit_decided(state: AccountState, e: ev.DepositDecided) -> None:
-    state.pending_deposits.pop(e.deposit_id, None)
-    if e.approved:
-        state.balance_paise += e.amount_paise
-        state.deposits_paise += e.amount_paise
-
-
-def _apply_withdrawal_requested(state: AccountState, e: ev.WithdrawalRequested) -> None:
-    state.pending_withdrawals[e.withdrawal_id] = e.amount_paise
-    state.fund_blocks[e.withdrawal_id] = e.amount_paise
-    state.blocked_paise += e.amount_paise
-
-
-def _apply_withdrawal_decided(state: AccountState, e: ev.WithdrawalDecided) -> None:
-    state.pending_withdrawals.pop(e.withdrawal_id, None)
-    state.blocked_paise -= state.fund_blocks.pop(e.withdrawal_id)
-    if e.approved:
-        state.balance_paise -= e.amount_paise
-        state.withdrawals_paise += e.amount_paise
-
-
-def _apply_blocked(state: AccountState, e: ev.FundsBlocked) -> None:
-    state.fund_blocks[e.block_id] = e.amount_paise
-    state.blocked_paise += e.amount_paise
-
-
-def _apply_released(state: AccountState, e: ev.FundsReleased) -> None:
-    state.blocked_paise -= state.fund_blocks.pop(e.block_id)
-
-
-def _apply_withdrawal_cancelled(state: AccountState, e: ev.WithdrawalCancelled) -> None:
-    del state.pending_withdrawals[e.withdrawal_id]
-    state.blocked_paise -= state.fund_blocks.pop(e.withdrawal_id)
-
-
-def _apply_reset(state: AccountState, e: ev.AccountReset) -> None:
-    if state.last_reset_day != e.trade_day:
-        state.last_reset_day, state.resets_on_last_day = e.trade_day, 0
-    state.resets_on_last_day += 1
-    state.resets_total += 1
-
-
-def _apply_settled(state: AccountState, e: ev.HoldingsSettled) -> None:
-    for position_id in e.position_ids:
-        position = state.positions.pop(position_id)
-        del state.position_ids[position_key(position.instrument_id, position.product)]
-        state.blocked_paise -= position.margin_paise
-        holding = state.holdings.get(position.instrument_id)
-        quantity = position.quantity + (0 if holding is None else holding.quantity)
-        cost = position.cost_paise + (0 if holding is None else holding.cost_paise)
-        _set_holding(state, position.instrument_id, quantity, cost)
-
-
-_APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
-    ev.OrderAccepted: _apply_accepted,
-    ev.OrderRejected: _apply_rejected,
-    ev.OrderModified: _apply_modified,
-    ev.OrderTriggered: _apply_triggered,
-    ev.OrderCancelled: _apply_cancelled,
-    ev.OrderFilled: _apply_filled,
-    ev.PositionRiskSet: _apply_risk_set,
-    ev.FundsCredited: _apply_credited,
-    ev.FundsDebited: _apply_debited,
-    ev.FundsBlocked: _apply_blocked,
-    ev.FundsReleased: _apply_released,
-    ev.HoldingsSettled: _apply_settled,
-    ev.DepositRequested: _apply_deposit_requested,
-    ev.DepositDecided: _apply_deposit_decided,
-    ev.WithdrawalRequested: _apply_withdrawal_requested,
-    ev.WithdrawalDecided: _apply_withdrawal_decided,
-    ev.WithdrawalCancelled: _apply_withdrawal_cancelled,
-    ev.AccountReset: _apply_reset,
-}
-
-
-# --------------------------------------------------------------------------------------------
-# invariants and fingerprints
-
-
-def blocked_from_parts(state: AccountState) -> int:
-    """Recompute the blocked total from its parts (for invariant checks)."""
-    return (
-        sum(o.margin_blocked_paise for o in state.orders.values())
-        + sum(p.margin_paise for p in state.positions.values())
-        + sum(h.cost_paise for h in state.holdings.values())
-        + sum(state.fund_blocks.values())
-    )
-
-
-def funds_identity_holds(state: AccountState) -> bool:
-    """docs/DOMAIN.md §2: the balance and the blocked total agree with their parts."""
-    return (
-        state.balance_paise
-        == state.deposits_paise
-        - state.withdrawals_paise
-        + state.realized_pnl_paise
-        - state.charges_paise
-        and state.blocked_paise == blocked_from_parts(state)
-    )
-
-
-def state_fingerprint(state: AccountState) -> str:
-    """A stable hash of the whole state, to compare projections with journal replay."""
-    return hashlib.sha256(msgspec.json.encode(state, order="sorted")).hexdigest()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from engine.enums import Rejection
+from engine.domain.enums import Rejection
 
 
 class RefusedExecutions:

@@ -3,8 +3,8 @@
 The poller (``gateway.vortex_poller``) runs on the event loop; the market actor runs on its own
 worker. ``push`` only stores the latest quote per instrument under a lock; ``refresh``, called by
 the market actor when reference prices are due, drains them into
-:class:`~engine.market_data.MarketData`. Instruments nobody pushed keep their last reference, so
-the market keeps running when the feed fails. The source also keeps the feed's health (last
+:class:`~engine.market.market_data.MarketData`. Instruments nobody pushed keep their last reference,
+so the market keeps running when the feed fails. The source also keeps the feed's health (last
 successful round, last error, failures by reason) for health checks and metrics.
 """
 
@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
-from engine.config import CircuitConfig
-from engine.enums import PriceSource
-from engine.market_data import MarketData
-from engine.rules import circuit_band
+from engine.domain.enums import PriceSource
+from engine.domain.parameters import CircuitConfig
+from engine.domain.rules import circuit_band
+from engine.market.market_data import MarketData
 
 
 class PushedQuote(msgspec.Struct, frozen=True, gc=False):

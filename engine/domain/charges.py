@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from engine.config import CategoryRates, ChargeSchedule
-from engine.enums import Product, Segment, Side
-from engine.money import RATE_SCALE, Rate, div_half_up, round_to_rupee
+from engine.domain.enums import Product, Segment, Side
+from engine.domain.money import RATE_SCALE, Rate, div_half_up, round_to_rupee
+from engine.domain.parameters import CategoryRates, ChargeSchedule
 
 
 class ChargeCategory(StrEnum):

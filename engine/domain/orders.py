@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.enums import OrderStatus, OrderType, Product, Side, Validity
+from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
 
 # Allowed status changes; ``None`` is "not yet recorded". Nothing leaves a terminal state.
 # PENDING -> PENDING is a modification, a trigger or a partial fill.

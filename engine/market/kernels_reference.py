@@ -1,4 +1,4 @@
-"""Plain-Python references for ``engine.kernels``, written for clarity rather than speed.
+"""Plain-Python references for ``engine.market.kernels``, written for clarity rather than speed.
 
 Each function restates its kernel's documented rule directly (exact fractions for the
 roundings, Python's unbounded ints, plain loops over the elements) so the tests can hold the
@@ -22,7 +22,7 @@ def _round_half_away(value: Fraction) -> int:
 
 
 def quote_around(ltp_paise: int, tick_paise: int, spread_ppm: int) -> tuple[int, int]:
-    """Return ``(bid, ask)`` as :func:`engine.kernels.quote_around` does."""
+    """Return ``(bid, ask)`` as :func:`engine.market.kernels.quote_around` does."""
     ltp = _round_half_away(Fraction(ltp_paise, tick_paise)) * tick_paise
     spread_ticks = max(math.ceil(Fraction(ltp * spread_ppm, PPM) / tick_paise), 1)
     bid = ltp - (spread_ticks // 2) * tick_paise
@@ -33,7 +33,7 @@ def quote_around(ltp_paise: int, tick_paise: int, spread_ppm: int) -> tuple[int,
 def slippage_ticks(
     quantity: int, typical_quantity: int, impact_ticks: float, cap_ticks: int
 ) -> int:
-    """Return the square-root impact in ticks as :func:`engine.kernels.slippage_ticks` does."""
+    """The square-root impact in ticks, as :func:`engine.market.kernels.slippage_ticks` has it."""
     if quantity <= 0 or cap_ticks <= 0:
         return 0
     typical = typical_quantity if typical_quantity >= 1 else 1
@@ -46,7 +46,7 @@ def slippage_ticks(
 
 
 def fill_price(side: int, bid: int, ask: int, tick: int, slip_ticks: int) -> int:
-    """Return the execution price as :func:`engine.kernels.fill_price` does."""
+    """Return the execution price as :func:`engine.market.kernels.fill_price` does."""
     price = ask + slip_ticks * tick if side > 0 else bid - slip_ticks * tick
     return price if price >= tick else tick
 
@@ -64,7 +64,7 @@ def jitter_all(  # noqa: PLR0917 (mirrors the kernel's positional signature)
     out_bid: MutableSequence[int],
     out_ask: MutableSequence[int],
 ) -> None:
-    """Move every instrument one jitter step as :func:`engine.kernels.jitter_all` does."""
+    """Move every instrument one jitter step as :func:`engine.market.kernels.jitter_all` does."""
     for i in range(len(ltp)):
         ref = int(reference[i])
         if ref <= 0:
@@ -112,7 +112,7 @@ def sum_by_group(
     n_groups: int,
     out: MutableSequence[int],
 ) -> None:
-    """Total ``values`` per group as :func:`engine.kernels.sum_by_group` does."""
+    """Total ``values`` per group as :func:`engine.market.kernels.sum_by_group` does."""
     n = min(n_groups, len(out))
     totals = [0] * n
     for value, g in zip(values, group_index, strict=True):

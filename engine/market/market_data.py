@@ -10,16 +10,18 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import date
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from engine import kernels_reference
-from engine.config import CircuitConfig, MarketConfig
-from engine.enums import PriceSource
-from engine.instruments import Instrument, InstrumentMaster
-from engine.quote import Quote
-from engine.rules import circuit_band
+from engine.config import MarketConfig
+from engine.domain.enums import PriceSource
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.parameters import CircuitConfig
+from engine.domain.quote import Quote
+from engine.domain.rules import circuit_band
+from engine.market import kernels_reference
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -178,6 +180,12 @@ def _underlying_futures(master: InstrumentMaster) -> dict[str, int]:
         if current is None or instrument.expiry < current[0]:
             chosen[instrument.underlying] = (instrument.expiry, index)
     return {name: index for name, (_, index) in chosen.items()}
+
+
+class QuoteSource(Protocol):
+    def refresh(self, data: MarketData, now_ms: int) -> None:
+        """Move ``data.reference`` to the source's latest prices."""
+        ...
 
 
 class SimulatedQuoteSource:

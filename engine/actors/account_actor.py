@@ -3,7 +3,7 @@
 For each request it stamps the command with the clock, the current quote and any market price
 the decision needs, runs ``decide``, applies the events, tells the market actor what now rests
 or must execute, hands the events to the sink and replies once the sink says they are durable.
-The same behaviour runs on either actor runtime (see ``engine.actor_pool.actor_class_for``).
+The same behaviour runs on either actor runtime (see ``engine.actors.actor_pool.actor_class_for``).
 
 Settlement (docs/DOMAIN.md §6): CNC buys of an earlier trade day (IST) become holdings before the
 account does anything on a later one. The first command or read of a new day runs
@@ -11,7 +11,7 @@ account does anything on a later one. The first command or read of a new day run
 a delivery sell and the holdings show without any timer having to reach every account.
 
 Market hours (when enforced): a :class:`SessionEvent` squares off the account's MIS orders and
-positions, or expires its DAY orders, in one session group (``engine.sessions``).
+positions, or expires its DAY orders, in one session group (``engine.domain.sessions``).
 """
 
 from __future__ import annotations
@@ -25,20 +25,23 @@ from typing import Any
 import msgspec
 import pykka
 
-from engine import commands as cmd
-from engine import events as ev
-from engine.account import SQUARE_OFF, AccountState, apply_all, decide
-from engine.book_ops import exit_op, working_op
-from engine.clock import Clock
-from engine.enums import PriceSource, Product, Rejection, Validity
-from engine.instruments import Instrument, InstrumentMaster
-from engine.market_actor import BookOp, BookOps, ForgetOrder, MirrorPosition, SetExits
-from engine.market_data import MarketData
-from engine.orders import Order
-from engine.refusals import RefusedExecutions
-from engine.rules import AccountRules
-from engine.sessions import Boundary, SessionGroup, group_of
-from engine.sink import EventBatch, EventSink
+from engine.actors.book_ops import exit_op, working_op
+from engine.actors.clock import Clock
+from engine.actors.refusals import RefusedExecutions
+from engine.actors.sink import EventBatch, EventSink
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.account.apply import apply_all
+from engine.domain.account.decide import decide
+from engine.domain.account.fills import SQUARE_OFF
+from engine.domain.account.state import AccountState
+from engine.domain.enums import PriceSource, Product, Rejection, Validity
+from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.orders import Order
+from engine.domain.rules import AccountRules
+from engine.domain.sessions import Boundary, SessionGroup, group_of
+from engine.market.market_data import MarketData
+from engine.market.messages import BookOp, BookOps, ForgetOrder, MirrorPosition, SetExits
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +92,7 @@ class Passivate(msgspec.Struct, frozen=True, gc=False):
 
 
 class SessionEvent(msgspec.Struct, frozen=True, gc=False):
-    """A session boundary passed for a group of instruments (``engine.sessions``)."""
+    """A session boundary passed for a group of instruments (``engine.domain.sessions``)."""
 
     group: SessionGroup
     boundary: Boundary

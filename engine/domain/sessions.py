@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from engine.config import SessionsConfig
-from engine.enums import Exchange
-from engine.instruments import Instrument
+from engine.domain.enums import Exchange
+from engine.domain.instruments import Instrument
+from engine.domain.parameters import SessionsConfig
 
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000

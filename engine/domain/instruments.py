@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from pathlib import Path
 
-from engine.enums import Exchange, InstrumentType, Segment
-from engine.money import rupees_to_paise
+from engine.domain.enums import Exchange, InstrumentType, Segment
 
 
 class UnderlyingKind(StrEnum):
@@ -68,56 +65,6 @@ class Instrument:
     def ticker(self) -> str:
         """The ``NSE:RELIANCE`` style identifier."""
         return f"{self.exchange.value}:{self.symbol}"
-
-
-CSV_COLUMNS = (
-    "instrument_id",
-    "token",
-    "exchange",
-    "segment",
-    "symbol",
-    "name",
-    "instrument_type",
-    "isin",
-    "expiry",
-    "strike",
-    "tick_size",
-    "lot_size",
-    "reference_price",
-    "liquidity",
-    "underlying",
-    "underlying_kind",
-    "freeze_quantity",
-)
-
-
-def _parse_row(row: dict[str, str]) -> Instrument:
-    expiry = row["expiry"].strip()
-    return Instrument(
-        instrument_id=row["instrument_id"].strip(),
-        token=int(row["token"]),
-        exchange=Exchange(row["exchange"].strip()),
-        segment=Segment(row["segment"].strip()),
-        symbol=row["symbol"].strip(),
-        name=row["name"].strip(),
-        instrument_type=InstrumentType(row["instrument_type"].strip()),
-        isin=row["isin"].strip(),
-        expiry=date.fromisoformat(expiry) if expiry else None,
-        strike_paise=rupees_to_paise(row["strike"] or "0"),
-        tick_paise=rupees_to_paise(row["tick_size"]),
-        lot_size=int(row["lot_size"]),
-        reference_price_paise=rupees_to_paise(row["reference_price"]),
-        liquidity=Liquidity(row["liquidity"].strip()),
-        underlying=row["underlying"].strip(),
-        underlying_kind=UnderlyingKind(row["underlying_kind"].strip()),
-        freeze_quantity=int(row["freeze_quantity"] or "0"),
-    )
-
-
-def read_instruments_csv(path: Path) -> list[Instrument]:
-    """Read the sample master (``configs/instruments.csv``) by column name."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        return [_parse_row(row) for row in csv.DictReader(handle)]
 
 
 class InstrumentMaster:

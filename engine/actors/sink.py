@@ -13,7 +13,7 @@ from typing import Protocol
 
 import msgspec
 
-from engine.events import AccountEvent
+from engine.domain.events import AccountEvent
 
 
 class EventBatch(msgspec.Struct, frozen=True, gc=False):

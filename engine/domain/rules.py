@@ -6,18 +6,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
-from engine.config import (
+from engine.domain.enums import OrderType, Product, Rejection
+from engine.domain.instruments import Instrument, UnderlyingKind
+from engine.domain.money import Rate
+from engine.domain.parameters import (
     ChargesConfig,
     CircuitConfig,
-    Config,
     ExecutionConfig,
     LimitsConfig,
     MarginConfig,
 )
-from engine.enums import OrderType, Product, Rejection
-from engine.instruments import Instrument, UnderlyingKind
-from engine.money import Rate
-from engine.sessions import MS_PER_DAY, SessionRules
+from engine.domain.sessions import MS_PER_DAY, SessionRules
 
 EPOCH = date(1970, 1, 1)
 
@@ -33,18 +32,6 @@ class AccountRules:
     circuits: CircuitConfig
     timezone_offset_minutes: int
     sessions: SessionRules | None  # None: trading around the clock
-
-    @classmethod
-    def from_config(cls, config: Config) -> AccountRules:
-        return cls(
-            charges=config.charges,
-            margin=config.margin,
-            limits=config.limits,
-            execution=config.execution,
-            circuits=config.circuits,
-            timezone_offset_minutes=config.sessions.timezone_offset_minutes,
-            sessions=SessionRules.from_config(config.sessions),
-        )
 
     def trade_day(self, now_ms: int) -> int:
         """The exchange-local (IST) day number of a clock reading."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
+from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
 
 
 class Event(msgspec.Struct, frozen=True, gc=False, tag=True):

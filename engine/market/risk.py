@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import kernels
-from engine.market_data import Int64Array
+from engine.market import kernels
+from engine.market.market_data import Int64Array
 
 
 class RiskBook:

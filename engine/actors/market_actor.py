@@ -1,6 +1,6 @@
 """The market actor: jitters quotes every tick, matches resting orders and exits, marks risk.
 
-It is the only writer of :class:`~engine.market_data.MarketData` and of the matching books.
+It is the only writer of :class:`~engine.market.market_data.MarketData` and of the matching books.
 Account actors tell it what rests, triggers or must execute at market; it tells account actors
 (through ``dispatch``) what the market did, and the account re-checks before acting.
 """
@@ -11,104 +11,36 @@ import heapq
 import logging
 from collections.abc import Callable, Hashable
 from itertools import count
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from engine import commands as cmd
-from engine import kernels
-from engine.clock import Clock
+from engine.actors.clock import Clock
 from engine.config import MarketConfig
-from engine.in_use import InUseInstruments
-from engine.market_data import MarketData, MarketSnapshot
-from engine.matching import InstrumentBooks
-from engine.risk import RiskBook
-from engine.sessions import Boundary, SessionGroup, SessionRules, group_of
+from engine.domain import commands as cmd
+from engine.domain.sessions import Boundary, SessionGroup, SessionRules, group_of
+from engine.market import kernels
+from engine.market.in_use import InUseInstruments
+from engine.market.market_data import MarketData, MarketSnapshot, QuoteSource
+from engine.market.messages import (
+    BookOp,
+    BookOps,
+    ExecuteMarket,
+    ForgetOrder,
+    RestOrder,
+    SetExits,
+    Sync,
+    Tick,
+)
+from engine.market.order_book import InstrumentBooks
+from engine.market.risk import RiskBook
 
 logger = logging.getLogger(__name__)
 
 Dispatch = Callable[[str, cmd.AccountCommand], None]
 TickListener = Callable[[MarketSnapshot], None]
-
-
-class QuoteSource(Protocol):
-    def refresh(self, data: MarketData, now_ms: int) -> None:
-        """Move ``data.reference`` to the source's latest prices."""
-        ...
-
-
-class Tick(msgspec.Struct, frozen=True):
-    """Time to jitter, match and publish."""
-
-
-class Sync(msgspec.Struct, frozen=True):
-    """Answered once everything sent to the market before it has been handled."""
-
-
-class RestOrder(msgspec.Struct, frozen=True, gc=False):
-    """A LIMIT order, or an SL/SL-M order waiting for (or past) its trigger."""
-
-    account_id: str
-    order_id: str
-    index: int
-    side: int  # +1 buy, -1 sell
-    quantity: int
-    limit_paise: int
-    trigger_paise: int
-    triggered: bool
-    ioc: bool
-    version: int = 0  # the order version these terms are (echoed on its fill or trigger)
-
-
-class ExecuteMarket(msgspec.Struct, frozen=True, gc=False):
-    """Fill a MARKET (or triggered SL-M) order at market once ``due_ms`` has come."""
-
-    account_id: str
-    order_id: str
-    index: int
-    side: int
-    quantity: int
-    due_ms: int
-    version: int = 0
-
-
-class ForgetOrder(msgspec.Struct, frozen=True, gc=False):
-    """The order no longer works (or works on new terms): drop whatever it rests or queues."""
-
-    account_id: str
-    order_id: str
-
-
-class SetExits(msgspec.Struct, frozen=True, gc=False):
-    """Stop-loss and target of a position (``None`` clears a level)."""
-
-    account_id: str
-    position_id: str
-    index: int
-    quantity: int  # signed
-    stop_loss_paise: int | None
-    target_paise: int | None
-
-
-class MirrorPosition(msgspec.Struct, frozen=True, gc=False):
-    """A position's new quantity and cost, for risk marking (quantity 0: closed)."""
-
-    account_id: str
-    position_id: str
-    index: int
-    quantity: int
-    signed_cost_paise: int
-
-
-BookOp = RestOrder | ExecuteMarket | ForgetOrder | SetExits | MirrorPosition
-
-
-class BookOps(msgspec.Struct, frozen=True, gc=False):
-    """Book changes from one account decision, applied in order."""
-
-    ops: tuple[BookOp, ...]
 
 
 class _Resting(msgspec.Struct, gc=False):
@@ -124,8 +56,8 @@ class _Resting(msgspec.Struct, gc=False):
 class MarketBehaviour:
     """Owns prices, matching books and the risk book; the single writer of all three.
 
-    It runs on a pool of its own with one worker (``engine.actor_pool``), which keeps it on one
-    thread at a time while making each tell as cheap as a deque append.
+    It runs on a pool of its own with one worker (``engine.actors.actor_pool``), which keeps it
+    on one thread at a time while making each tell as cheap as a deque append.
     """
 
     def __init__(

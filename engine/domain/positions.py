@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.enums import Product
-from engine.margin import pro_rata
+from engine.domain.enums import Product
+from engine.domain.margin import pro_rata
 
 
 class Position(msgspec.Struct, gc=False):

@@ -32,14 +32,63 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from engine.enums import Exchange, InstrumentType, Segment
-from engine.instruments import (
-    CSV_COLUMNS,
+from engine.domain.enums import Exchange, InstrumentType, Segment
+from engine.domain.instruments import (
     Instrument,
     Liquidity,
     UnderlyingKind,
-    read_instruments_csv,
 )
+from engine.domain.money import rupees_to_paise
+
+CSV_COLUMNS = (
+    "instrument_id",
+    "token",
+    "exchange",
+    "segment",
+    "symbol",
+    "name",
+    "instrument_type",
+    "isin",
+    "expiry",
+    "strike",
+    "tick_size",
+    "lot_size",
+    "reference_price",
+    "liquidity",
+    "underlying",
+    "underlying_kind",
+    "freeze_quantity",
+)
+
+
+def _parse_row(row: dict[str, str]) -> Instrument:
+    expiry = row["expiry"].strip()
+    return Instrument(
+        instrument_id=row["instrument_id"].strip(),
+        token=int(row["token"]),
+        exchange=Exchange(row["exchange"].strip()),
+        segment=Segment(row["segment"].strip()),
+        symbol=row["symbol"].strip(),
+        name=row["name"].strip(),
+        instrument_type=InstrumentType(row["instrument_type"].strip()),
+        isin=row["isin"].strip(),
+        expiry=date.fromisoformat(expiry) if expiry else None,
+        strike_paise=rupees_to_paise(row["strike"] or "0"),
+        tick_paise=rupees_to_paise(row["tick_size"]),
+        lot_size=int(row["lot_size"]),
+        reference_price_paise=rupees_to_paise(row["reference_price"]),
+        liquidity=Liquidity(row["liquidity"].strip()),
+        underlying=row["underlying"].strip(),
+        underlying_kind=UnderlyingKind(row["underlying_kind"].strip()),
+        freeze_quantity=int(row["freeze_quantity"] or "0"),
+    )
+
+
+def read_instruments_csv(path: Path) -> list[Instrument]:
+    """Read the sample master (``configs/instruments.csv``) by column name."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [_parse_row(row) for row in csv.DictReader(handle)]
+
 
 VORTEX_COLUMNS = frozenset(
     {"token", "exchange", "symbol", "instrument_name", "tick", "lot_size", "option_type"}

@@ -1,6 +1,6 @@
 """Margin blocked when an order is accepted (docs/DOMAIN.md §2), in integer paise.
 
-Every percentage is applied with :meth:`~engine.money.Rate.of`, half-up to the paisa. Where
+Every percentage is applied with :meth:`~engine.domain.money.Rate.of`, half-up to the paisa. Where
 the table adds two percentages (SPAN + exposure, option sell + expiry-day extra) each one is
 computed on the same notional with ``Rate.of`` and the rounded amounts are added, so every
 figure shown to the user is itself a correctly rounded percentage of the notional.
@@ -8,10 +8,10 @@ figure shown to the user is itself a correctly rounded percentage of the notiona
 
 from __future__ import annotations
 
-from engine.config import MarginConfig
-from engine.enums import Exchange, Product, Side
-from engine.instruments import Instrument, UnderlyingKind
-from engine.money import Rate, div_half_up
+from engine.domain.enums import Exchange, Product, Side
+from engine.domain.instruments import Instrument, UnderlyingKind
+from engine.domain.money import Rate, div_half_up
+from engine.domain.parameters import MarginConfig
 
 
 def _futures_rates(cfg: MarginConfig, instrument: Instrument) -> tuple[Rate, ...]:

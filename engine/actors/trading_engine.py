@@ -2,7 +2,7 @@
 
 ``TradingEngine`` is what the gateway, the benchmarks and the actor tests drive. Requests are
 non-blocking: each takes a ``reply`` callable that the account actor (or, in commit mode, the
-persistence actor) calls with the :class:`~engine.account_actor.Outcome`.
+persistence actor) calls with the :class:`~engine.actors.account_actor.Outcome`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from typing import Any
 
 import pykka
 
-from engine import commands as cmd
-from engine import kernels
-from engine.account import AccountState
-from engine.account_actor import (
+from engine.actors.account_actor import (
     AccountBehaviour,
     AccountContext,
     AccountRequest,
@@ -26,19 +23,22 @@ from engine.account_actor import (
     Publisher,
     SessionEvent,
 )
-from engine.actor_pool import WorkerPool, actor_class_for
-from engine.book_ops import resume_ops
-from engine.clock import Clock, SystemClock
-from engine.config import Config
-from engine.in_use import InUseInstruments
-from engine.instruments import InstrumentMaster
-from engine.market_actor import BookOps, MarketBehaviour, QuoteSource, Sync, Tick, TickListener
-from engine.market_data import MarketData, SimulatedQuoteSource
-from engine.refusals import RefusedExecutions
-from engine.registry import AccountRegistry
-from engine.rules import AccountRules
-from engine.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
-from engine.sink import EventSink, InMemorySink
+from engine.actors.actor_pool import WorkerPool, actor_class_for
+from engine.actors.book_ops import resume_ops
+from engine.actors.clock import Clock, SystemClock
+from engine.actors.market_actor import MarketBehaviour, TickListener
+from engine.actors.refusals import RefusedExecutions
+from engine.actors.registry import AccountRegistry
+from engine.actors.sink import EventSink, InMemorySink
+from engine.config import Config, account_rules
+from engine.domain import commands as cmd
+from engine.domain.account.state import AccountState
+from engine.domain.instruments import InstrumentMaster
+from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
+from engine.market import kernels
+from engine.market.in_use import InUseInstruments
+from engine.market.market_data import MarketData, QuoteSource, SimulatedQuoteSource
+from engine.market.messages import BookOps, Sync, Tick
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class TradingEngine:
             config.market.seed, config.market.simulated_volatility_ppm
         )
         self.publish: Publisher = publish or _publish_nothing
-        self.rules = AccountRules.from_config(config)
+        self.rules = account_rules(config)
         self.market = MarketData(
             master, config.market, config.circuits, config.execution.slippage_cap_ticks
         )

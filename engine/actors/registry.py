@@ -15,8 +15,8 @@ from typing import Any
 
 import pykka
 
-from engine.account import AccountState
-from engine.account_actor import AccountBehaviour, AccountContext, Passivate
+from engine.actors.account_actor import AccountBehaviour, AccountContext, Passivate
+from engine.domain.account.state import AccountState
 
 
 def _inbox_size(actor: Any) -> int:

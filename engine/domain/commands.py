@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.enums import OrderType, PriceSource, Product, Side, Validity
-from engine.instruments import Instrument
-from engine.quote import Quote
+from engine.domain.enums import OrderType, PriceSource, Product, Side, Validity
+from engine.domain.instruments import Instrument
+from engine.domain.quote import Quote
 
 
 class Command(msgspec.Struct, frozen=True, gc=False):

@@ -3,12 +3,12 @@ position levels it watches. Used after each decision and when an account is reco
 
 from __future__ import annotations
 
-from engine.account import AccountState
-from engine.enums import OrderType, Side, Validity
-from engine.instruments import InstrumentMaster
-from engine.market_actor import BookOp, ExecuteMarket, MirrorPosition, RestOrder, SetExits
-from engine.orders import Order
-from engine.positions import Position
+from engine.domain.account.state import AccountState
+from engine.domain.enums import OrderType, Side, Validity
+from engine.domain.instruments import InstrumentMaster
+from engine.domain.orders import Order
+from engine.domain.positions import Position
+from engine.market.messages import BookOp, ExecuteMarket, MirrorPosition, RestOrder, SetExits
 
 
 def working_op(

@@ -1,0 +1,2 @@
+"""The trading account as a pure state machine: its state, ``decide``, the fills it books and
+``apply``."""

@@ -1,0 +1,111 @@
+"""The rates, limits and hours the domain's rules are decided on: plain frozen dataclasses.
+
+``engine.config`` fills them from ``configs/`` (TOML); the domain reads only these types, never
+the loader, so a test or another front end can build them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from engine.domain.money import Rate
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRates:
+    """Charge rates for one category (CNC, MIS, futures, options)."""
+
+    brokerage: Rate
+    brokerage_max_paise: int  # 0 = no cap
+    brokerage_flat_paise: int  # > 0 replaces the percentage
+    stt_buy: Rate
+    stt_sell: Rate
+    stamp_buy: Rate
+    exchange: Mapping[str, Rate]
+    stt_sell_by_exchange: Mapping[str, Rate]
+
+    def exchange_rate(self, exchange: str) -> Rate:
+        return self.exchange.get(exchange, Rate(0))
+
+    def stt_sell_rate(self, exchange: str) -> Rate:
+        return self.stt_sell_by_exchange.get(exchange, self.stt_sell)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeSchedule:
+    """All charge rates in force from ``effective_from``."""
+
+    effective_from: date
+    gst: Rate
+    sebi: Rate
+    dp_charge_paise: int
+    squareoff_charge_paise: int
+    cnc: CategoryRates
+    mis: CategoryRates
+    futures: CategoryRates
+    options: CategoryRates
+
+
+@dataclass(frozen=True, slots=True)
+class ChargesConfig:
+    schedules: tuple[ChargeSchedule, ...]  # sorted by effective_from
+
+    def on(self, trade_date: date) -> ChargeSchedule:
+        """Return the schedule in force on ``trade_date``."""
+        chosen = self.schedules[0]
+        for schedule in self.schedules:
+            if schedule.effective_from <= trade_date:
+                chosen = schedule
+        return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class MarginConfig:
+    mis_equity_min: Rate
+    equity_var_elm: Rate
+    futures_index_span: Rate
+    futures_index_exposure: Rate
+    futures_stock_span: Rate
+    futures_stock_exposure: Rate
+    futures_commodity: Rate
+    option_sell_expiry_day_extra: Rate
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitConfig:
+    equity: Rate
+    index_futures: Rate
+    stock_futures: Rate
+    commodity_futures: Rate
+    options: Rate
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    open_orders_max: int
+    order_value_max_paise: int
+    quotes_per_request_max: int
+    list_limit_max: int
+    account_resets_per_day_max: int  # resets of one account per trade day (console or admin)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionConfig:
+    market_fill_delay_ms: int
+    market_protection: Rate
+    slippage_cap_ticks: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsConfig:
+    enforce_hours: bool
+    timezone_offset_minutes: int
+    equity_open: str
+    equity_close: str
+    mcx_open: str
+    mcx_close: str
+    mis_squareoff_equity: str
+    mis_squareoff_fno: str
+    mis_squareoff_mcx_before_close_minutes: int
