@@ -13,11 +13,13 @@ and filled in one decision, stale trigger level refused, off-tick levels refused
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import msgspec
 import pytest
 
 from engine.domain import commands as cmd
@@ -28,6 +30,7 @@ from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.margin import order_margin
 from engine.domain.positions import Holding
+from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules
 from tests.conftest import DAY_MS, NOW_MS, Execute
 
@@ -997,3 +1000,143 @@ def test_position_when_short_covered_twice_then_realized_sums_over_both(
     # −3100 + 3085.60 = −14.40; together 38.40 − 14.40 = 24.00
     assert position.realized_pnl_paise == 3_840 - 1_440
     assert (position.quantity, position.cost_paise) == (-5, -1_079_960 + 308_560)
+
+
+# --------------------------------------------------------------------------------------------
+# boundaries of a fill: expiry day, 1-paisa ticks, what an event says when nothing is held
+
+
+def test_option_sell_when_filled_on_its_expiry_day_then_expiry_day_margin_blocked(
+    rules: AccountRules,
+    nifty_call: Instrument,
+    funded_account: Callable[..., AccountState],
+    trade: Trade,
+) -> None:
+    assert nifty_call.expiry is not None
+    expiry_ms = NOW_MS + (nifty_call.expiry - rules.trade_date(NOW_MS)).days * DAY_MS
+    assert rules.trade_date(expiry_ms) == nifty_call.expiry
+    state = funded_account(CRORE_PAISE)
+
+    _, sold = trade(
+        state,
+        nifty_call,
+        SELL,
+        65,
+        44145,
+        product=NRML,
+        now_ms=expiry_ms,
+        underlying_price_paise=2613860,
+    )
+
+    # 65 × 26138.60 × (9 % + 2 % + 2 % on expiry day) = 2 20 871.17
+    assert _filled(sold).position_margin_paise == 22_087_117
+    assert state.blocked_paise == 22_087_117
+
+
+def test_fill_when_price_is_one_paisa_on_a_one_paisa_tick_then_filled(
+    wipro: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    place_order: Callable[..., cmd.PlaceOrder],
+    fill_order: Callable[..., cmd.FillOrder],
+) -> None:
+    # NSE's tick below ₹250 is 1 paisa (docs/DOMAIN.md §3); a fill can come at 1 paisa.
+    penny = dataclasses.replace(wipro, tick_paise=1, reference_price_paise=1)
+    state = funded_account(CRORE_PAISE)
+    execute(state, place_order(penny, quantity=10, price_paise=1))
+
+    decision = execute(state, fill_order(penny, "o1", 10, 1))
+
+    assert decision.rejection is None
+    assert _filled(decision).price_paise == 1
+    assert _only_position(state).cost_paise == 10
+    refused = execute(state, fill_order(penny, "o1", 10, 0))
+    assert refused.rejection is not None
+
+
+def test_set_risk_levels_when_one_paisa_on_a_one_paisa_tick_then_set(
+    wipro: Instrument, funded_account: Callable[..., AccountState], execute: Execute, trade: Trade
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    trade(state, wipro, SELL, 10, 24400)
+    position = _only_position(state)
+    levels = cmd.SetRiskLevels(
+        now_ms=NOW_MS,
+        position_id=position.position_id,
+        tick_paise=1,
+        stop_loss_paise=24_401,
+        target_paise=1,
+    )
+
+    assert execute(state, levels).rejection is None
+    assert (position.stop_loss_paise, position.target_paise) == (24_401, 1)
+
+
+def test_fill_when_nothing_held_then_event_carries_no_holding_and_no_buy_charges(
+    reliance: Instrument, funded_account: Callable[..., AccountState], trade: Trade
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    _, opened = trade(state, reliance, BUY, 10, 154280)
+    _, closed = trade(state, reliance, SELL, 10, 154300)
+
+    for filled in (_filled(opened), _filled(closed)):
+        assert (filled.holding_quantity, filled.holding_cost_paise) == (0, 0)
+        assert (filled.position_buy_brokerage_paise, filled.position_buy_taxes_paise) == (0, 0)
+
+
+def test_cnc_sell_when_only_from_holdings_then_no_position_is_named(
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Trade,
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    trade(state, reliance, BUY, 10, 154280, product=CNC)
+    _settle(state, execute)
+
+    _, sold = trade(state, reliance, SELL, 4, 155000, product=CNC, now_ms=NOW_MS + DAY_MS)
+
+    filled = _filled(sold)
+    assert filled.position_id == ""
+    assert (filled.position_quantity, filled.holding_quantity) == (0, 6)
+    assert state.positions == {}
+
+
+def test_order_and_position_when_changed_then_stamped_with_the_event_time(
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    place_order: Callable[..., cmd.PlaceOrder],
+    fill_order: Callable[..., cmd.FillOrder],
+    quote_for: Callable[..., Quote],
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    quote = quote_for(reliance, 154280)
+    stop = place_order(
+        reliance, order_type=OrderType.SL, quantity=10, price_paise=154500, trigger_paise=154400
+    )
+    execute(state, msgspec.structs.replace(stop, quote=quote))
+    order = state.orders["o1"]
+    assert (order.created_ms, order.updated_ms) == (NOW_MS, NOW_MS)
+
+    modify = cmd.ModifyOrder(
+        now_ms=NOW_MS + 1, order_id="o1", instrument=reliance, quote=quote, quantity=12
+    )
+    assert execute(state, modify).rejection is None
+    assert state.orders["o1"].updated_ms == NOW_MS + 1
+
+    version = state.orders["o1"].version
+    trigger = cmd.TriggerOrder(now_ms=NOW_MS + 2, order_id="o1", order_version=version)
+    assert execute(state, trigger).rejection is None
+    assert state.orders["o1"].updated_ms == NOW_MS + 2
+
+    assert execute(
+        state, fill_order(reliance, "o1", 5, 154500, now_ms=NOW_MS + 3, order_version=version)
+    ).events
+    assert state.orders["o1"].updated_ms == NOW_MS + 3
+    position = _only_position(state)
+    assert position.opened_ms == NOW_MS + 3
+    assert execute(
+        state, fill_order(reliance, "o1", 7, 154500, now_ms=NOW_MS + 4, order_version=version)
+    ).events
+    assert position.opened_ms == NOW_MS + 3

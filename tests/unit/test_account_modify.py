@@ -494,3 +494,61 @@ def test_modify_cnc_buy_when_no_holdings_then_not_checked_for_shares(
 
     assert decision.rejection is None
     assert state.orders["o1"].margin_blocked_paise == 1_542_800  # 100 % × 10 × 1542.80
+
+
+# --------------------------------------------------------------------------------------------
+# what an accepted modification is valued at
+
+
+def test_modify_when_to_market_and_ask_is_one_paisa_then_accepted_and_valued_there(
+    wipro: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    place_order: Callable[..., cmd.PlaceOrder],
+    quote_for: QuoteFor,
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    assert execute(state, place_order(wipro, quantity=10, price_paise=24400)).rejection is None
+    penny_ask = msgspec.structs.replace(quote_for(wipro, 24400), ask_paise=1)
+
+    decision = execute(state, _modify(wipro, quote=penny_ask, order_type=MARKET))
+
+    assert decision.rejection is None
+    (modified,) = decision.events
+    assert isinstance(modified, ev.OrderModified)
+    # 10 × (1 paisa + protection on 1 paisa, which rounds to 0) × 20 % MIS margin -> 2 paise
+    assert modified.margin_blocked_paise == 2
+    no_ask = msgspec.structs.replace(penny_ask, ask_paise=0)
+    assert execute(state, _modify(wipro, quote=no_ask, quantity=20)).rejection is (
+        Rejection.PRICE_UNAVAILABLE
+    )
+
+
+def test_modify_when_option_sell_then_margined_on_the_stamped_underlying_price(
+    nifty_call: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    place_order: Callable[..., cmd.PlaceOrder],
+    quote_for: QuoteFor,
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    quote = quote_for(nifty_call, 44145)
+    sell = place_order(
+        nifty_call,
+        side=SELL,
+        product=NRML,
+        quantity=65,
+        price_paise=44145,
+        quote=quote,
+        underlying_price_paise=2613860,
+    )
+    assert execute(state, sell).rejection is None
+
+    decision = execute(
+        state, _modify(nifty_call, quote=quote, quantity=130, underlying_price_paise=2600000)
+    )
+
+    (modified,) = decision.events
+    assert isinstance(modified, ev.OrderModified)
+    # 130 × 26000.00 × (9 % + 2 %) = 3 71 800.00, on the underlying stamped on the modification
+    assert modified.margin_blocked_paise == 37_180_000

@@ -16,8 +16,9 @@ import pytest
 
 from engine.domain import commands as cmd
 from engine.domain import events as ev
+from engine.domain.account.apply import apply
 from engine.domain.account.decide import Requirements, preview_order
-from engine.domain.account.state import AccountState
+from engine.domain.account.state import AccountState, funds_identity_holds
 from engine.domain.enums import Product, Rejection, Side
 from engine.domain.instruments import Instrument
 from engine.domain.rules import AccountRules
@@ -209,3 +210,58 @@ def test_preview_when_funded_or_not_then_same_block_and_charges_as_the_order_its
     assert refused == Requirements(
         Rejection.INSUFFICIENT_FUNDS, previewed.block_paise, previewed.charges_paise
     )
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_withdrawal_decision_when_requested_before_requests_were_events_then_decided_on_its_block(
+    approve: bool, execute: Execute, funded_account: Callable[..., AccountState]
+) -> None:
+    # Before requests were journaled, a withdrawal request was only a fund block of its id.
+    state = funded_account(FUNDS_PAISE)
+    legacy = cmd.BlockFunds(now_ms=NOW_MS, block_id="w-old", amount_paise=7_000, kind="WITHDRAWAL")
+    assert execute(state, legacy).rejection is None
+    assert state.pending_withdrawals == {}
+
+    decision = execute(
+        state,
+        cmd.DecideWithdrawal(
+            now_ms=NOW_MS,
+            withdrawal_id="w-old",
+            approve=approve,
+            admin_user_id="admin-1",
+            remarks="paid",
+        ),
+    )
+
+    (decided,) = decision.events
+    assert isinstance(decided, ev.WithdrawalDecided)
+    assert (decided.withdrawal_id, decided.amount_paise, decided.approved) == (
+        "w-old",
+        7_000,
+        approve,
+    )
+    assert (decided.decided_by, decided.remarks) == ("admin-1", "paid")
+    assert (state.blocked_paise, state.fund_blocks) == (0, {})
+    assert state.balance_paise == FUNDS_PAISE - (7_000 if approve else 0)
+    assert state.withdrawals_paise == (7_000 if approve else 0)
+
+
+def test_deposit_decision_when_replayed_without_its_request_then_credited_once(
+    funded_account: Callable[..., AccountState],
+) -> None:
+    # A journal written before deposit requests were events holds the decision alone.
+    state = funded_account(FUNDS_PAISE)
+    decided = ev.DepositDecided(
+        at_ms=NOW_MS,
+        deposit_id="d-old",
+        approved=True,
+        amount_paise=5_000,
+        decided_by="admin-1",
+        remarks="",
+    )
+
+    apply(state, decided)
+
+    assert (state.balance_paise, state.deposits_paise) == (FUNDS_PAISE + 5_000, FUNDS_PAISE + 5_000)
+    assert state.pending_deposits == {}
+    assert funds_identity_holds(state)

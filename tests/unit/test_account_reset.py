@@ -433,3 +433,85 @@ def test_reset_when_an_sl_order_works_then_it_is_cancelled_with_reason_reset(
     decision = execute(state, _reset(state, ()))
     assert isinstance(decision.events[0], ev.OrderCancelled)
     assert state.orders == {} and state.blocked_paise == 0
+
+
+@pytest.mark.parametrize(
+    ("deposited_paise", "cash_event"),
+    [(OPENING_PAISE - 1, ev.FundsCredited), (OPENING_PAISE + 1, ev.FundsDebited)],
+    ids=["one-paisa-short", "one-paisa-over"],
+)
+def test_reset_when_one_paisa_from_opening_then_that_paisa_moved_by_the_resetter(
+    deposited_paise: int,
+    cash_event: type,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    state = funded_account(deposited_paise)
+    decision = execute(state, _reset(state, ()))
+    cash = decision.events[-1]
+    assert isinstance(cash, cash_event)
+    assert isinstance(cash, ev.FundsCredited | ev.FundsDebited)
+    assert (cash.amount_paise, cash.kind, cash.reference, cash.operator_id) == (
+        1,
+        RESET,
+        "r-1",
+        "user-1",
+    )
+    assert state.balance_paise == OPENING_PAISE
+
+
+def test_reset_when_opening_balance_negative_then_invalid_amount_without_events(
+    funded_account: Callable[..., AccountState], rules: AccountRules
+) -> None:
+    state = funded_account(DEPOSIT_PAISE)
+    negative = msgspec.structs.replace(_reset(state, ()), opening_balance_paise=-1)
+    assert decide(state, negative, rules) == ((), Rejection.INVALID_AMOUNT)
+    zero = msgspec.structs.replace(_reset(state, ()), opening_balance_paise=0)
+    assert decide(state, zero, rules).rejection is None
+
+
+def test_reset_when_several_exits_then_each_exit_order_has_its_own_derived_id_in_order(
+    busy: AccountState, rules: AccountRules, instruments: dict[str, Instrument]
+) -> None:
+    state = busy
+    decision = decide(state, _reset(state, _exits(state, PRICES, instruments)), rules)
+    accepted = [e.order_id for e in decision.events if isinstance(e, ev.OrderAccepted)]
+    # Positions first (by position id), then holdings (by instrument id), numbered from 0.
+    assert accepted == [reset_exit_order_id("r-1", n) for n in range(3)]
+    assert len(set(accepted)) == 3
+    assert reset_exit_order_id("r-1", 0) == reset_exit_order_id("r-1", 0)
+    assert reset_exit_order_id("r-1", 0) != reset_exit_order_id("r-2", 0)
+
+
+@pytest.mark.parametrize("price_paise", [0, -5])
+def test_reset_when_a_holding_price_is_not_positive_then_price_unavailable(
+    price_paise: int, busy: AccountState, rules: AccountRules, instruments: dict[str, Instrument]
+) -> None:
+    state = busy
+    exits = tuple(
+        msgspec.structs.replace(e, price_paise=price_paise) if not e.position_id else e
+        for e in _exits(state, PRICES, instruments)
+    )
+    assert decide(state, _reset(state, exits), rules) == ((), Rejection.PRICE_UNAVAILABLE)
+
+
+def test_reset_when_a_holding_trades_at_one_paisa_then_sold_there(
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    rules: AccountRules,
+    wipro: Instrument,
+) -> None:
+    # NSE's tick below ₹250 is 1 paisa (docs/DOMAIN.md §3): a holding can be worth 1 paisa.
+    penny = dataclasses.replace(wipro, tick_paise=1)
+    state = funded_account(DEPOSIT_PAISE)
+    journal = Journaled(state, rules)
+    journal.trade(penny, Side.BUY, 10, 24_401, product=Product.CNC, now_ms=NOW_MS - DAY_MS)
+    assert journal.run(cmd.SettleHoldings(now_ms=NOW_MS - DAY_MS)).events
+    exit_at_one = (cmd.ResetExit(penny, 1, "", PriceSource.LIVE),)
+
+    decision = execute(state, _reset(state, exit_at_one))
+
+    assert decision.rejection is None
+    (sold,) = [e for e in decision.events if isinstance(e, ev.OrderFilled)]
+    assert (sold.price_paise, sold.quantity, sold.holding_quantity) == (1, 10, 0)
+    assert sold.realized_pnl_paise == 10 * 1 - 10 * 24_401

@@ -29,6 +29,7 @@ from engine.domain.enums import (
 from engine.domain.instruments import Instrument
 from engine.domain.margin import order_margin, pro_rata
 from engine.domain.orders import Order
+from engine.domain.quote import Quote
 from engine.domain.rules import (
     AccountRules,
     check_order_terms,
@@ -53,14 +54,19 @@ def _rejected(reason: Rejection) -> Decision:
     return Decision((), reason)
 
 
-def _valuation_price(command: cmd.PlaceOrder, order_type: OrderType, rules: AccountRules) -> int:
+def _valuation_price(
+    order_type: OrderType,
+    price_paise: int,
+    trigger_paise: int,
+    quote: Quote | None,
+    rules: AccountRules,
+) -> int:
     """The price an order is valued at for margin: limit, trigger or protected ask."""
     protection = rules.execution.market_protection
     if order_type in (OrderType.LIMIT, OrderType.SL):
-        return command.price_paise
+        return price_paise
     if order_type is OrderType.SL_M:
-        return command.trigger_paise + protection.of(command.trigger_paise)
-    quote = command.quote
+        return trigger_paise + protection.of(trigger_paise)
     if quote is None or quote.ask_paise <= 0:
         return 0
     return quote.ask_paise + protection.of(quote.ask_paise)
@@ -218,7 +224,7 @@ def preview_order(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
     for price in (c.price_paise, c.trigger_paise):
         if price and (rejection := check_price(instrument, price, band)) is not None:
             return Requirements(rejection)
-    valuation = _valuation_price(c, c.order_type, rules)
+    valuation = _valuation_price(c.order_type, c.price_paise, c.trigger_paise, c.quote, rules)
     if valuation <= 0:
         return Requirements(Rejection.PRICE_UNAVAILABLE)
     if len(state.orders) >= rules.limits.open_orders_max:
@@ -283,21 +289,7 @@ def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules)
     for level in (price, trigger):
         if level and (rejection := check_price(instrument, level, band)) is not None:
             return _rejected(rejection)
-    terms = cmd.PlaceOrder(
-        now_ms=c.now_ms,
-        order_id=order.order_id,
-        client_order_id=None,
-        instrument=instrument,
-        side=order.side,
-        product=order.product,
-        order_type=order_type,
-        validity=order.validity,
-        quantity=quantity,
-        price_paise=price,
-        trigger_paise=trigger,
-        quote=c.quote,
-    )
-    valuation = _valuation_price(terms, order_type, rules)
+    valuation = _valuation_price(order_type, price, trigger, c.quote, rules)
     if valuation <= 0:
         return _rejected(Rejection.PRICE_UNAVAILABLE)
     remaining = quantity - order.filled_quantity

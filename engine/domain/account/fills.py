@@ -202,7 +202,7 @@ def _track_cnc_buys(
     if side is Side.BUY:
         paid_now = (brokerage + leg.brokerage_paise, taxes + leg.total_paise - leg.brokerage_paise)
         return paid_now, (0, 0)
-    if not brokerage + taxes:  # nothing tracked: a position journaled before this existed
+    if brokerage == 0 and taxes == 0:  # nothing tracked: journaled before this was tracked
         return paid, (0, 0)
     refund_brokerage = pro_rata(brokerage, closed, held)
     refund_taxes = pro_rata(taxes, closed, held)
