@@ -108,7 +108,7 @@ def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
         del state.orders[e.order_id]
 
     key = position_key(e.instrument_id, e.product)
-    position = state.positions.get(e.position_id) if e.position_id else None
+    position = state.positions.get(e.position_id)  # none for a sell from holdings alone
     if position is not None:
         state.blocked_paise -= position.margin_paise
         position.realized_pnl_paise += e.realized_pnl_paise

@@ -547,8 +547,9 @@ def _decide_request_withdrawal(
 def _decide_withdrawal(
     state: AccountState, c: cmd.DecideWithdrawal, rules: AccountRules
 ) -> Decision:
-    # A withdrawal requested before requests were events has only its block (same id).
-    amount = state.pending_withdrawals.get(c.withdrawal_id, state.fund_blocks.get(c.withdrawal_id))
+    # Every withdrawal blocks its amount under its own id, whether it was requested as an event
+    # or (before requests were events) only blocked.
+    amount = state.fund_blocks.get(c.withdrawal_id)
     if amount is None:
         return _rejected(Rejection.DUPLICATE)  # decided already (or never requested here)
     decided = ev.WithdrawalDecided(

@@ -177,8 +177,8 @@ def fill_event(
         holding_quantity=holding_quantity,
         holding_cost_paise=holding_cost,
         dp_day=dp_day,
-        position_buy_brokerage_paise=buy_brokerage if held else 0,
-        position_buy_taxes_paise=buy_taxes if held else 0,
+        position_buy_brokerage_paise=buy_brokerage,  # all refunded once nothing is held
+        position_buy_taxes_paise=buy_taxes,
         order_brokerage_paise=charges.brokerage_paise,
     )
 
