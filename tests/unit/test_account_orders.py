@@ -21,12 +21,21 @@ from datetime import date
 from typing import Any
 
 import pytest
+from msgspec.structs import replace as replace_struct
 
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState, state_fingerprint
 from engine.domain.charges import charge_category, order_charges
-from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side
+from engine.domain.enums import (
+    OrderStatus,
+    OrderType,
+    PriceSource,
+    Product,
+    Rejection,
+    Side,
+    Validity,
+)
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.margin import order_margin
 from engine.domain.rules import AccountRules
@@ -1141,3 +1150,37 @@ def test_fill_order_when_split_then_releases_sum_to_block(
 
     assert got == releases
     assert sum(got) == 216_006
+
+
+@pytest.mark.parametrize(
+    ("price_source", "recorded"), [(PriceSource.LIVE, "LIVE"), (None, "")], ids=["live", "none"]
+)
+def test_place_when_accepted_then_order_keeps_every_term_it_was_placed_with(
+    price_source: PriceSource | None,
+    recorded: str,
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    place_order: Callable[..., cmd.PlaceOrder],
+    quote_for: QuoteFor,
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    terms = place_order(
+        reliance,
+        order_id="o-7",
+        client_order_id="algo-7",
+        validity=Validity.IOC,
+        quantity=3,
+        price_paise=154280,
+        quote=quote_for(reliance, 154280),
+    )
+
+    decision = execute(state, replace_struct(terms, price_source=price_source))
+
+    (accepted,) = decision.events
+    assert isinstance(accepted, ev.OrderAccepted)
+    assert accepted.price_source == recorded
+    order = state.orders["o-7"]
+    assert (order.client_order_id, order.validity, order.quantity) == ("algo-7", Validity.IOC, 3)
+    assert (order.created_ms, order.updated_ms) == (NOW_MS, NOW_MS)
+    assert state.client_order_ids == {"algo-7": "o-7"}

@@ -67,8 +67,8 @@ def _valuation_price(
         return price_paise
     if order_type is OrderType.SL_M:
         return trigger_paise + protection.of(trigger_paise)
-    if quote is None or quote.ask_paise <= 0:
-        return 0
+    if quote is None:
+        return 0  # no price to value it at (the caller refuses PRICE_UNAVAILABLE)
     return quote.ask_paise + protection.of(quote.ask_paise)
 
 
