@@ -1,0 +1,189 @@
+"""``Rejection`` lists its codes in the order ``decide`` checks them, and the checks keep it.
+
+An order is built that breaks every rule a new order can break (a repeated client order id,
+the market closed, a product the instrument does not take, a quantity off the lot, prices its
+type does not take, no price to value it at, the open-orders and order-value limits, shares it
+does not hold, funds it does not have). Placed as is, it is refused for the first; mending one
+rule at a time reveals the next. The codes seen must be exactly that list, in the enum's order.
+A modification is checked the same way for the rules it shares with a new order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import msgspec
+import pytest
+
+from engine.config import Config
+from engine.domain import commands as cmd
+from engine.domain.account.decide import decide
+from engine.domain.account.state import AccountState
+from engine.domain.enums import OrderType, Product, Rejection, Side
+from engine.domain.instruments import Instrument
+from engine.domain.rules import AccountRules
+from engine.domain.sessions import SessionRules
+from tests.conftest import Execute, QuoteFor, place, run_command
+
+IST = timezone(timedelta(hours=5, minutes=30))
+OPEN_MS = int(datetime(2026, 11, 24, 11, 0, tzinfo=IST).timestamp() * 1000)  # a Tuesday, 11:00
+SUNDAY_MS = int(datetime(2026, 11, 22, 11, 0, tzinfo=IST).timestamp() * 1000)
+
+PLACE_ORDER_CHECKS = [
+    Rejection.DUPLICATE,
+    Rejection.MARKET_CLOSED,
+    Rejection.PRODUCT_NOT_ALLOWED,
+    Rejection.INVALID_QUANTITY,
+    Rejection.INVALID_PRICE,
+    Rejection.PRICE_UNAVAILABLE,
+    Rejection.OPEN_ORDERS_LIMIT,
+    Rejection.ORDER_VALUE_LIMIT,
+    Rejection.INSUFFICIENT_HOLDINGS,
+    Rejection.INSUFFICIENT_FUNDS,
+]
+
+
+def _in_enum_order(codes: list[Rejection]) -> bool:
+    order = list(Rejection)
+    return codes == sorted(codes, key=order.index)
+
+
+def test_enum_when_read_then_place_checks_listed_in_the_order_they_run() -> None:
+    assert _in_enum_order(PLACE_ORDER_CHECKS)
+
+
+def _spend_all(state: AccountState) -> cmd.DebitFunds:
+    return cmd.DebitFunds(
+        now_ms=0, amount_paise=state.available_paise, kind="WITHDRAWAL", reference="all"
+    )
+
+
+@pytest.fixture(scope="module")
+def strict_rules(config: Config, rules: AccountRules) -> AccountRules:
+    """Hours enforced, at most one working order, orders of at most ₹1,000."""
+    sessions = SessionRules.from_config(dataclasses.replace(config.sessions, enforce_hours=True))
+    limits = dataclasses.replace(rules.limits, open_orders_max=1, order_value_max_paise=100_000)
+    return dataclasses.replace(rules, sessions=sessions, limits=limits)
+
+
+def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum_order(
+    strict_rules: AccountRules,
+    rules: AccountRules,
+    wipro: Instrument,
+    nifty_fut: Instrument,
+    quote_for: QuoteFor,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    # One WIPRO share held (bought, settled) and one working order; not a rupee available.
+    state = funded_account(10_000_000)
+    held = place(
+        wipro, order_id="b", product=Product.CNC, price_paise=24400, quote=quote_for(wipro, 24400)
+    )
+    assert execute(state, held).rejection is None
+    assert execute(state, cmd.FillOrder(0, "b", wipro, 1, 24400)).rejection is None
+    assert execute(state, cmd.SettleHoldings(now_ms=0)).events
+    working = place(
+        wipro,
+        order_id="w",
+        client_order_id="seen",
+        price_paise=24000,
+        quote=quote_for(wipro, 24400),
+    )
+    assert execute(state, working).rejection is None
+    assert execute(state, _spend_all(state)).rejection is None
+    assert state.available_paise == 0
+
+    order = place(
+        nifty_fut,  # derivatives take no CNC
+        order_id="new",
+        client_order_id="seen",
+        side=Side.SELL,
+        product=Product.CNC,
+        order_type=OrderType.MARKET,
+        quantity=0,
+        price_paise=24400,  # a MARKET order takes no price
+        quote=None,
+        now_ms=SUNDAY_MS,
+    )
+    mends: list[dict[str, object] | None] = [
+        {"client_order_id": "fresh"},
+        {"now_ms": OPEN_MS},
+        {"instrument": wipro},
+        {"quantity": 10},
+        {"price_paise": 0},
+        {"quote": quote_for(wipro, 24400)},
+        None,  # the working order cancelled (and what it blocked spent)
+        {"quantity": 2},  # ₹2,490 was above the ₹1,000 cap; ₹498 is not, but 1 share is held
+        {"quantity": 1},  # the share held, whose charges nothing pays for
+    ]
+    seen = [decide(state, order, strict_rules).rejection]
+    for mend in mends:
+        if mend is None:
+            run_command(state, cmd.CancelOrder(now_ms=OPEN_MS, order_id="w"), strict_rules)
+            run_command(state, _spend_all(state), strict_rules)
+        else:
+            order = msgspec.structs.replace(order, **mend)
+        seen.append(decide(state, order, strict_rules).rejection)
+
+    assert seen == PLACE_ORDER_CHECKS
+
+
+MODIFY_ORDER_CHECKS = [
+    Rejection.ORDER_NOT_OPEN,
+    Rejection.MARKET_CLOSED,
+    Rejection.INVALID_QUANTITY,
+    Rejection.INVALID_PRICE,
+    Rejection.PRICE_UNAVAILABLE,
+    Rejection.ORDER_VALUE_LIMIT,
+    Rejection.INSUFFICIENT_HOLDINGS,
+    Rejection.INSUFFICIENT_FUNDS,
+]
+
+
+def test_modify_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum_order(
+    strict_rules: AccountRules,
+    wipro: Instrument,
+    quote_for: QuoteFor,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    # Two WIPRO shares held, one offered by a working delivery sell; not a rupee available.
+    assert _in_enum_order(MODIFY_ORDER_CHECKS)
+    state = funded_account(10_000_000)
+    quote = quote_for(wipro, 24400)
+    bought = place(wipro, order_id="b", product=Product.CNC, quantity=2, price_paise=24400)
+    assert execute(state, msgspec.structs.replace(bought, quote=quote)).rejection is None
+    assert execute(state, cmd.FillOrder(0, "b", wipro, 2, 24400)).rejection is None
+    assert execute(state, cmd.SettleHoldings(now_ms=0)).events
+    offer = place(
+        wipro, order_id="s", side=Side.SELL, product=Product.CNC, price_paise=24400, quote=quote
+    )
+    assert execute(state, offer).rejection is None
+    assert execute(state, _spend_all(state)).rejection is None
+
+    modify = cmd.ModifyOrder(
+        now_ms=SUNDAY_MS,
+        order_id="unknown",
+        instrument=wipro,
+        quote=None,
+        quantity=0,
+        order_type=OrderType.SL,  # an SL needs a trigger; the order has none
+    )
+    mends: list[dict[str, object]] = [
+        {"order_id": "s"},
+        {"now_ms": OPEN_MS},
+        {"quantity": 10},
+        {"order_type": OrderType.MARKET},
+        {"quote": quote},
+        {"quantity": 3},  # ₹2,490 was above the ₹1,000 cap; ₹747 is not, but 2 shares are held
+        {"quantity": 2},  # both shares, whose charges nothing pays for
+    ]
+    seen = [decide(state, modify, strict_rules).rejection]
+    for mend in mends:
+        modify = msgspec.structs.replace(modify, **mend)
+        seen.append(decide(state, modify, strict_rules).rejection)
+
+    assert seen == MODIFY_ORDER_CHECKS
