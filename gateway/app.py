@@ -44,6 +44,7 @@ from gateway.body_deadline import body_deadline_middleware
 from gateway.bridge import EngineBridge
 from gateway.database import Database
 from gateway.error_middleware import error_middleware
+from gateway.feeds.vortex_poller import poller_lifecycle
 from gateway.json_content_type import json_content_type_middleware
 from gateway.keys import (
     BRIDGE,
@@ -73,7 +74,6 @@ from gateway.recovery_report import RecoveryReport
 from gateway.security_headers import security_headers
 from gateway.sessions import SessionStore
 from gateway.users import EmailTakenError, UserStore
-from gateway.vortex_poller import poller_lifecycle
 from gateway.ws_hub import WebSocketHub
 from persistence.embedded import EmbeddedPostgres, embedded_serving, resolve_database
 from persistence.journal import PersistenceActor
