@@ -14,15 +14,22 @@ from engine.domain import events as ev
 from engine.domain.account.state import FundOperation
 from engine.domain.enums import Rejection
 from engine.domain.money import paise_to_rupees
-from gateway.auth import current_user, forbidden
-from gateway.console_routes import request_view
-from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
-from gateway.errors import ApiError, error_response, json_response, outcome_unknown
+from gateway.auth import current_user, require_admin
+from gateway.decoding import convert_query, decode_body, field_failure
+from gateway.errors import (
+    ApiError,
+    NotFoundError,
+    error_response,
+    json_response,
+    outcome_unknown,
+    rejected,
+    validation_failure,
+)
 from gateway.faults import crash_point
-from gateway.funds_routes import funds_of, operation_result, refuse_own_account
+from gateway.funds_views import funds_of, operation_result, request_view
 from gateway.keys import BRIDGE, DB, ENGINE
-from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import NotFoundError, decode_own_body
+from gateway.outcomes import check_outcome
+from gateway.ownership import decode_own_body, refuse_own_account
 from gateway.paging import decode_cursor, page_of
 from gateway.resets import submit_reset
 from gateway.schemas import (
@@ -41,11 +48,6 @@ routes = web.RouteTableDef()
 # The request tables; their names are the only text ever formatted into SQL here, and only
 # from this set (values always go as parameters).
 REQUEST_TABLES = frozenset({"deposits", "withdrawals"})
-
-
-def require_admin(request: web.Request) -> None:
-    if not current_user(request).is_admin:
-        raise ApiError(forbidden("This route is for admins."))
 
 
 async def target_account(

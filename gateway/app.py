@@ -39,7 +39,6 @@ from gateway import (
     ws_routes,
 )
 from gateway.auth import auth_middleware, rate_limit_headers
-from gateway.auth_routes import password_change_middleware
 from gateway.body_deadline import body_deadline_middleware
 from gateway.bridge import EngineBridge
 from gateway.database import Database
@@ -66,6 +65,7 @@ from gateway.metrics import Metrics
 from gateway.metrics_listener import METRICS_TOKEN_ENV, MetricsListener
 from gateway.opening_balances import credit_missing_opening_balances, open_account
 from gateway.origin_check import origin_middleware
+from gateway.password_change import password_change_middleware
 from gateway.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
 from gateway.performance import PerformanceMonitor
 from gateway.prices import prices_lifecycle

@@ -3,7 +3,8 @@
 Every route needs a session unless it is listed in ``PUBLIC_ROUTES``. The session comes from
 ``Authorization: Bearer <token>`` or the ``pd_session`` cookie; a cookie-authenticated unsafe
 request must also carry ``X-CSRF-Token``. The acting user is stored on the request and handlers
-read it from there only. The rate-limit verdict is kept on the request too, and
+read it from there only (:func:`current_user`); admin routes check its role first
+(:func:`require_admin`). The rate-limit verdict is kept on the request too, and
 :func:`rate_limit_headers` (an ``on_response_prepare`` hook) puts its headers on whatever
 response the request gets: the handler's, or an error raised anywhere below.
 """
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.errors import error_response
+from gateway.errors import ApiError, error_response, forbidden, rate_limited, unauthenticated
 from gateway.keys import CONFIG, LIMITER, SESSIONS
 from gateway.ratelimit import Verdict
 from gateway.sessions import SessionUser
@@ -56,17 +57,10 @@ def current_user(request: web.Request) -> SessionUser:
     return request[USER_KEY]
 
 
-def unauthenticated() -> web.Response:
-    return error_response(401, "UNAUTHENTICATED", "Sign in to continue.")
-
-
-def forbidden(message: str = "You are not allowed to do that.") -> web.Response:
-    return error_response(403, "FORBIDDEN", message)
-
-
-def rate_limited() -> web.Response:
-    """The 429; its headers come from the request's verdict (:func:`rate_limit_headers`)."""
-    return error_response(429, "RATE_LIMITED", "Too many requests; try again later.")
+def require_admin(request: web.Request) -> None:
+    """403 unless the caller has the ADMIN role (every admin route checks it first)."""
+    if not current_user(request).is_admin:
+        raise ApiError(forbidden("This route is for admins."))
 
 
 async def rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:

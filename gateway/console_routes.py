@@ -14,20 +14,25 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.enums import Rejection
 from engine.domain.money import paise_to_rupees
-from gateway.auth import current_user, rate_limited
-from gateway.auth_routes import (
-    count_password_check,
-    password_change_required,
-    password_refused,
-)
+from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_tagged, field_failure
-from gateway.errors import ApiError, error_response, json_response, outcome_unknown
+from gateway.errors import (
+    ApiError,
+    NotFoundError,
+    error_response,
+    json_response,
+    outcome_unknown,
+    password_change_required,
+    rate_limited,
+    rejected,
+)
 from gateway.faults import crash_point
-from gateway.funds_routes import funds_of, transaction_view
+from gateway.funds_views import funds_of, request_view, transaction_view
 from gateway.keys import BRIDGE, DB, HASHER, SESSIONS, USERS
-from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import NotFoundError, check_body_user, owned_account
-from gateway.passwords import password_refusal
+from gateway.login_limit import count_password_check
+from gateway.outcomes import check_outcome
+from gateway.ownership import check_body_user, owned_account
+from gateway.passwords import password_refusal, password_refused
 from gateway.resets import resets_summary, submit_reset
 from gateway.schemas import (
     AddBankAccount,
@@ -62,23 +67,6 @@ def bank_account_view(row: Any) -> dict[str, Any]:
         "createdAt": iso_moment(row["created_at"]),
         "removedAt": iso_moment(row["removed_at"]),
     }
-
-
-def request_view(row: Any) -> dict[str, Any]:
-    """A deposit or withdrawal request."""
-    view = {
-        "id": row["id"],
-        "tradingAccountId": row["trading_account_id"],
-        "bankAccountId": row["bank_account_id"],
-        "amount": paise_to_rupees(row["amount_paise"]),
-        "status": row["status"],
-        "remarks": row["remarks"],
-        "createdAt": iso_moment(row["created_at"]),
-        "decidedAt": iso_moment(row["decided_at"]),
-    }
-    if "reference" in row:
-        view["reference"] = row["reference"]
-    return view
 
 
 class ConsoleQuery(msgspec.Struct, forbid_unknown_fields=True):

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from engine.actors.trading_engine import TradingEngine
 from engine.market.pushed_quotes import PushedQuoteSource
-from gateway.admin_routes import require_admin
+from gateway.auth import require_admin
 from gateway.errors import json_response
 from gateway.keys import DB, ENGINE, JOURNAL, RECOVERY
 from gateway.views import iso_ms

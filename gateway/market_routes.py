@@ -9,8 +9,8 @@ from aiohttp import web
 
 from engine.domain.money import paise_to_rupees
 from engine.market.market_data import MarketData
-from gateway.decoding import InvalidRequestError, convert_query
-from gateway.errors import json_response, validation_error
+from gateway.decoding import convert_query
+from gateway.errors import InvalidRequestError, json_response, validation_error
 from gateway.keys import CONFIG, ENGINE
 from gateway.views import iso_ms
 

@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
-from gateway.admin_routes import require_admin
-from gateway.decoding import convert_query, validation_failure
-from gateway.errors import json_response
+from gateway.auth import require_admin
+from gateway.decoding import convert_query
+from gateway.errors import NotFoundError, json_response, validation_failure
 from gateway.keys import PERFORMANCE
-from gateway.ownership import NotFoundError
 
 routes = web.RouteTableDef()
 

@@ -14,15 +14,10 @@ from engine.domain.money import paise_to_rupees
 from engine.domain.positions import Position
 from gateway.auth import current_user
 from gateway.decoding import convert_query, field_failure
-from gateway.errors import json_response
+from gateway.errors import NotFoundError, json_response, rejected
 from gateway.keys import BRIDGE, DB, ENGINE, USERS
-from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import (
-    NotFoundError,
-    decode_own_body,
-    owned_account,
-    require_owned_row,
-)
+from gateway.outcomes import check_outcome
+from gateway.ownership import decode_own_body, owned_account, require_owned_row
 from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
 from gateway.since import POSITIONS_SINCE, Since, since_seq
 from gateway.views import order_row_view, position_row_view, position_view
