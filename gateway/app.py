@@ -39,12 +39,9 @@ from gateway import (
     ws_routes,
 )
 from gateway.auth import auth_middleware, rate_limit_headers
-from gateway.body_deadline import body_deadline_middleware
 from gateway.bridge import EngineBridge
 from gateway.database import Database
-from gateway.error_middleware import error_middleware
 from gateway.feeds.vortex_poller import poller_lifecycle
-from gateway.json_content_type import json_content_type_middleware
 from gateway.keys import (
     BRIDGE,
     CONFIG,
@@ -63,15 +60,18 @@ from gateway.keys import (
 from gateway.legacy_requests import adopt_legacy_deposits
 from gateway.metrics import Metrics
 from gateway.metrics_listener import METRICS_TOKEN_ENV, MetricsListener
+from gateway.middleware.body_deadline import body_deadline_middleware
+from gateway.middleware.failures import error_middleware
+from gateway.middleware.json_content_type import json_content_type_middleware
+from gateway.middleware.origin_check import origin_middleware
+from gateway.middleware.password_change import password_change_middleware
+from gateway.middleware.security_headers import security_headers
 from gateway.opening_balances import credit_missing_opening_balances, open_account
-from gateway.origin_check import origin_middleware
-from gateway.password_change import password_change_middleware
 from gateway.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
 from gateway.performance import PerformanceMonitor
 from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
-from gateway.security_headers import security_headers
 from gateway.sessions import SessionStore
 from gateway.users import EmailTakenError, UserStore
 from gateway.ws_hub import WebSocketHub

@@ -7,7 +7,7 @@ Every password hash runs on the :class:`~gateway.passwords.PasswordHasher`.
 
 A user who must change their password (the first admin, whose password was generated and
 printed) signs in as usual, told so by ``passwordChangeRequired``; until the change,
-:mod:`gateway.password_change` holds them to the routes that let them change it.
+:mod:`gateway.middleware.password_change` holds them to the routes that let them change it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ and the one table from engine rejections to HTTP status, code and message.
 
 Every error body is ``{"error": {"code", "message", "details"?}}`` (:func:`error_response`). A
 handler refuses by returning one of these or raising it as an :class:`ApiError`, which
-``gateway.error_middleware`` renders. An answer only one check gives (a middleware's own
+``gateway.middleware.failures`` renders. An answer only one check gives (a middleware's own
 refusal, a handler's one-off conflict) is built beside that check, from :func:`error_response`.
 """
 

@@ -6,7 +6,7 @@ drift from what the server accepts; answers from :mod:`gateway.replies`; the rou
 which products a segment trades, fields one of which is needed) is added from
 :mod:`gateway.openapi_rules`, asked of the engine's own rules where they live there. Each
 operation lists every status it can answer; a method a path does not list answers 405 with an
-``Allow`` header (``gateway.error_middleware``). ``tests/e2e/test_schemathesis.py`` holds the
+``Allow`` header (``gateway.middleware.failures``). ``tests/e2e/test_schemathesis.py`` holds the
 live server to this document.
 """
 

@@ -29,7 +29,7 @@ from engine.config import Config
 from gateway.auth import bearer_token, current_user
 from gateway.errors import error_response, validation_error
 from gateway.keys import CONFIG, ENGINE, HUB, USERS
-from gateway.origin_check import origin_allowed
+from gateway.middleware.origin_check import origin_allowed
 from gateway.ws_hub import LIMIT_CLOSE, WebSocketHub, WsClient, error_frame, limit_frame
 
 routes = web.RouteTableDef()
