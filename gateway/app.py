@@ -24,20 +24,7 @@ from engine.domain import events as ev
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
 from engine.market.pushed_quotes import PushedQuoteSource
-from gateway import (
-    admin_routes,
-    auth_routes,
-    console_routes,
-    funds_routes,
-    health_routes,
-    market_routes,
-    monitoring_routes,
-    openapi,
-    order_routes,
-    position_routes,
-    static_routes,
-    ws_routes,
-)
+from gateway import openapi
 from gateway.auth import auth_middleware, rate_limit_headers
 from gateway.bridge import EngineBridge
 from gateway.database import Database
@@ -72,6 +59,19 @@ from gateway.performance import PerformanceMonitor
 from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
+from gateway.routes import (
+    admin,
+    auth,
+    console,
+    dashboard,
+    funds,
+    health,
+    market,
+    monitoring,
+    orders,
+    positions,
+    websocket,
+)
 from gateway.sessions import SessionStore
 from gateway.users import EmailTakenError, UserStore
 from gateway.ws_hub import WebSocketHub
@@ -168,22 +168,22 @@ def create_app(
     app.on_shutdown.append(lambda _: hub.close_all())
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
-    static_routes.setup(app)  # the dashboard: GET / and /static/ (public, outside /api/)
+    dashboard.setup(app)  # the dashboard: GET / and /static/ (public, outside /api/)
     return app
 
 
 ROUTE_MODULES = (
-    auth_routes,
-    order_routes,
-    position_routes,
-    funds_routes,
-    console_routes,
-    admin_routes,
-    market_routes,
-    health_routes,
-    monitoring_routes,
+    auth,
+    orders,
+    positions,
+    funds,
+    console,
+    admin,
+    market,
+    health,
+    monitoring,
     openapi,
-    ws_routes,
+    websocket,
 )
 Lifecycle = Callable[[web.Application], AsyncIterator[None]]
 

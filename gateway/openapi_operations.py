@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gateway import replies, schemas
-from gateway.admin_routes import StatusQuery, UserQuery
-from gateway.console_routes import ConsoleQuery
-from gateway.funds_routes import FundsQuery
-from gateway.market_routes import InstrumentQuery
-from gateway.monitoring_routes import PerformanceQuery
-from gateway.order_routes import OrderListQuery
-from gateway.position_routes import PositionQuery
+from gateway.routes.admin import StatusQuery, UserQuery
+from gateway.routes.console import ConsoleQuery
+from gateway.routes.funds import FundsQuery
+from gateway.routes.market import InstrumentQuery
+from gateway.routes.monitoring import PerformanceQuery
+from gateway.routes.orders import OrderListQuery
+from gateway.routes.positions import PositionQuery
 
 Access = Literal["public", "user", "admin"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parent.parent / "static"
 INDEX = STATIC_DIR / "index.html"
 STATIC_PREFIX = "/static/"
 
