@@ -24,7 +24,6 @@ from engine.domain import events as ev
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
 from engine.market.pushed_quotes import PushedQuoteSource
-from gateway import openapi
 from gateway.auth import auth_middleware, rate_limit_headers
 from gateway.bridge import EngineBridge
 from gateway.database import Database
@@ -39,6 +38,7 @@ from gateway.keys import (
     JOURNAL,
     LIMITER,
     METRICS_LISTENER,
+    OPENAPI_DOCUMENT,
     PERFORMANCE,
     RECOVERY,
     SESSIONS,
@@ -53,25 +53,14 @@ from gateway.middleware.json_content_type import json_content_type_middleware
 from gateway.middleware.origin_check import origin_middleware
 from gateway.middleware.password_change import password_change_middleware
 from gateway.middleware.security_headers import security_headers
+from gateway.openapi.document import DOCUMENT
 from gateway.opening_balances import credit_missing_opening_balances, open_account
 from gateway.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
 from gateway.performance import PerformanceMonitor
 from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
-from gateway.routes import (
-    admin,
-    auth,
-    console,
-    dashboard,
-    funds,
-    health,
-    market,
-    monitoring,
-    orders,
-    positions,
-    websocket,
-)
+from gateway.routes.registry import PUBLIC_ROUTES, add_routes
 from gateway.sessions import SessionStore
 from gateway.users import EmailTakenError, UserStore
 from gateway.ws_hub import WebSocketHub
@@ -124,7 +113,7 @@ def create_app(
             error_middleware,
             origin_middleware,  # headers only: foreign pages never reach login or register
             json_content_type_middleware,
-            auth_middleware,
+            auth_middleware(PUBLIC_ROUTES),
             password_change_middleware,  # after auth: it needs the session's user
             body_deadline_middleware,  # after auth: anonymous bodies are never waited for
         ],
@@ -166,25 +155,11 @@ def create_app(
     app.on_response_prepare.append(security_headers)
     app.on_cleanup.append(lambda _: hasher.close())
     app.on_shutdown.append(lambda _: hub.close_all())
-    for module in ROUTE_MODULES:
-        app.add_routes(module.routes)
-    dashboard.setup(app)  # the dashboard: GET / and /static/ (public, outside /api/)
+    app[OPENAPI_DOCUMENT] = DOCUMENT
+    add_routes(app)  # every route of the registry, and the dashboard's static files
     return app
 
 
-ROUTE_MODULES = (
-    auth,
-    orders,
-    positions,
-    funds,
-    console,
-    admin,
-    market,
-    health,
-    monitoring,
-    openapi,
-    websocket,
-)
 Lifecycle = Callable[[web.Application], AsyncIterator[None]]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from engine.actors.trading_engine import TradingEngine
@@ -31,3 +33,4 @@ HUB = web.AppKey("hub", WebSocketHub)
 PERFORMANCE = web.AppKey("performance", PerformanceMonitor)
 RECOVERY = web.AppKey("recovery", RecoveryReport)
 METRICS_LISTENER = web.AppKey("metrics_listener", MetricsListener)
+OPENAPI_DOCUMENT = web.AppKey("openapi_document", dict[str, Any])

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway import replies
 from gateway.auth import COOKIE_NAME, VERDICT_KEY, current_user
 from gateway.decoding import decode_body
 from gateway.errors import InvalidRequestError, error_response, json_response, rate_limited
@@ -24,11 +25,12 @@ from gateway.login_limit import LOGIN_WINDOW_S
 from gateway.opening_balances import open_account
 from gateway.passwords import password_refusal, password_refused
 from gateway.ratelimit import Limit
+from gateway.route_table import Operation, RouteTable
 from gateway.schemas import LoginBody, RegisterBody
 from gateway.users import EmailTakenError, user_view
 from gateway.views import iso_moment
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 REGISTER_WINDOW_S = 60 * 60
 REGISTER_GLOBAL_WINDOW_S = 60
@@ -43,7 +45,19 @@ def with_password_change(request: web.Request, user_id: str, payload: dict[str, 
         payload["passwordChangeRequired"] = True
 
 
-@routes.post("/api/auth/register")
+@routes.post(
+    "/api/auth/register",
+    Operation(
+        "Register a user and open a trading account",
+        body=RegisterBody,
+        status=201,
+        # 403 for a foreign Origin, 409 for a taken email, 422 for a refused password,
+        # 429 past the registration limits.
+        refusals=(403, 409, 422, 429),
+        reply=replies.Registered,
+    ),
+    access="public",
+)
 async def register(request: web.Request) -> web.Response:
     try:
         body = decode_body(await request.read(), RegisterBody)
@@ -84,7 +98,16 @@ async def register(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/api/auth/login")
+@routes.post(
+    "/api/auth/login",
+    Operation(
+        "Log in; returns a bearer token and a CSRF token, and sets the pd_session cookie",
+        body=LoginBody,
+        refusals=(401, 403, 429),
+        reply=replies.LoggedIn,
+    ),
+    access="public",
+)
 async def login(request: web.Request) -> web.Response:
     try:
         body = decode_body(await request.read(), LoginBody)
@@ -138,7 +161,7 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-@routes.post("/api/auth/logout")
+@routes.post("/api/auth/logout", Operation("Revoke the session", status=204))
 async def logout(request: web.Request) -> web.Response:
     await request.app[SESSIONS].revoke(current_user(request).token_hash)
     response = web.Response(status=204)
@@ -146,7 +169,7 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
-@routes.get("/api/auth/session")
+@routes.get("/api/auth/session", Operation("The signed-in user", reply=replies.SessionInfo))
 async def session(request: web.Request) -> web.Response:
     user = current_user(request)
     row = await request.app[USERS].by_id(user.user_id)

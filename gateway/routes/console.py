@@ -14,6 +14,7 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.enums import Rejection
 from engine.domain.money import paise_to_rupees
+from gateway import replies
 from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_tagged, field_failure
 from gateway.errors import (
@@ -34,6 +35,7 @@ from gateway.outcomes import check_outcome
 from gateway.ownership import check_body_user, owned_account
 from gateway.passwords import password_refusal, password_refused
 from gateway.resets import resets_summary, submit_reset
+from gateway.route_table import Operation, RouteTable
 from gateway.schemas import (
     AddBankAccount,
     ChangePassword,
@@ -50,7 +52,7 @@ from gateway.since import Since, since_seq
 from gateway.users import user_view
 from gateway.views import iso_moment, iso_ms
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 RECENT = 50
 REQUEST_ID_NAMESPACE = uuid.UUID("2b0f3c5e-8d1a-4f7e-9c62-5a4e1d7b3f90")
@@ -73,7 +75,16 @@ class ConsoleQuery(msgspec.Struct, forbid_unknown_fields=True):
     since: Since | None = None  # the ledger after the last reset only
 
 
-@routes.get("/api/console")
+@routes.get(
+    "/api/console",
+    Operation(
+        "Profile, funds, bank accounts, requests, ledger (since=reset: after the last reset)"
+        " and resets",
+        query=ConsoleQuery,
+        refusals=(404,),
+        reply=replies.Console,
+    ),
+)
 async def console(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), ConsoleQuery)
     user = current_user(request)
@@ -148,7 +159,15 @@ def amount_of(value: float) -> int:
         raise field_failure(error) from None
 
 
-@routes.post("/api/console")
+@routes.post(
+    "/api/console",
+    Operation(
+        "A console action, named by its action field; answers the object it changed",
+        body=ConsoleBody,
+        refusals=(404, 409, 422, 429),
+        reply=replies.ConsoleChange,
+    ),
+)
 async def console_action(request: web.Request) -> web.Response:
     action: ConsoleBody = decode_tagged(await request.read(), ConsoleBody)
     check_body_user(request, action.user_id)

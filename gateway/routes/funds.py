@@ -13,6 +13,7 @@ from engine.domain.charges import breakeven_points_paise, charge_category, round
 from engine.domain.enums import Exchange, Product, Segment
 from engine.domain.margin import leverage_x100
 from engine.domain.money import paise_to_rupees
+from gateway import replies
 from gateway.auth import current_user
 from gateway.decoding import convert_query, field_failure
 from gateway.errors import (
@@ -30,16 +31,20 @@ from gateway.order_commands import order_from_request
 from gateway.order_preview import preview_in_account, stamped_for_preview
 from gateway.outcomes import check_outcome
 from gateway.ownership import decode_own_body, owned_account, refuse_own_account
-from gateway.schemas import ChargesBody, FieldError, FundOperationBody, to_paise
+from gateway.route_table import Operation, RouteTable
+from gateway.schemas import ChargesBody, FieldError, FundOperationBody, PlaceOrderBody, to_paise
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 
 class FundsQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     trading_account_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
-@routes.get("/api/trading/funds")
+@routes.get(
+    "/api/trading/funds",
+    Operation("Funds of a trading account", query=FundsQuery, refusals=(404,), reply=replies.Funds),
+)
 async def get_funds(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), FundsQuery)
     account_id = await owned_account(request, query.trading_account_id)
@@ -83,7 +88,16 @@ async def refuse_withdrawal_block(request: web.Request, account_id: str, block_i
         )
 
 
-@routes.post("/api/trading/funds")
+@routes.post(
+    "/api/trading/funds",
+    Operation(
+        "Admin: block, release, credit or debit funds",
+        body=FundOperationBody,
+        refusals=(404, 409, 422),
+        reply=replies.FundsMoved,
+    ),
+    access="admin",
+)
 async def fund_operation(request: web.Request) -> web.Response:
     if not current_user(request).is_admin:
         return forbidden("Only admins can operate on funds directly.")
@@ -124,7 +138,10 @@ async def fund_operation(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-@routes.post("/api/trading/charges")
+@routes.post(
+    "/api/trading/charges",
+    Operation("Charges of a round trip or one leg", body=ChargesBody, reply=replies.Charges),
+)
 async def charges_preview(request: web.Request) -> web.Response:
     body = await decode_own_body(request, ChargesBody)
     if body.buy_price is None and body.sell_price is None:
@@ -166,7 +183,15 @@ async def charges_preview(request: web.Request) -> web.Response:
     return json_response(payload)
 
 
-@routes.post("/api/trading/margins")
+@routes.post(
+    "/api/trading/margins",
+    Operation(
+        "Margin and charges an order would need, placing nothing",
+        body=PlaceOrderBody,
+        refusals=(404, 422),
+        reply=replies.Margin,
+    ),
+)
 async def margin_preview(request: web.Request) -> web.Response:
     _, account_id, command = await order_from_request(request, "preview")
     stamped = stamped_for_preview(request.app[ENGINE], command)

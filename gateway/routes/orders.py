@@ -13,6 +13,7 @@ from engine.domain import events as ev
 from engine.domain.account.state import AccountState
 from engine.domain.enums import OrderType, Rejection
 from engine.domain.money import paise_to_rupees
+from gateway import replies
 from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_body, field_failure
 from gateway.errors import ApiError, error_response, json_response, rejected, unavailable
@@ -27,6 +28,7 @@ from gateway.ownership import (
     require_owned_row,
 )
 from gateway.paging import decode_cursor, page_of
+from gateway.route_table import Operation, RouteTable
 from gateway.schemas import (
     CancelOrderBody,
     FieldError,
@@ -37,7 +39,7 @@ from gateway.schemas import (
 from gateway.since import ORDERS_SINCE, Since, since_seq
 from gateway.views import accepted_order_view, iso_ms, order_row_view, order_view
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 
 async def funds_shortfall(
@@ -53,7 +55,15 @@ async def funds_shortfall(
     }
 
 
-@routes.post("/api/trading/orders")
+@routes.post(
+    "/api/trading/orders",
+    Operation(
+        "Place an order; a business rejection answers 422 and keeps the order REJECTED",
+        body=PlaceOrderBody,
+        refusals=(404, 409, 422),
+        reply=replies.OrderReply,
+    ),
+)
 async def place_order(request: web.Request) -> web.Response:
     body, account_id, command = await order_from_request(request, str(uuid.uuid4()))
     outcome = await request.app[BRIDGE].submit(account_id, command)
@@ -125,7 +135,15 @@ async def not_working_error(request: web.Request, order_id: str) -> ApiError:
     return rejected(Rejection.ORDER_NOT_OPEN)
 
 
-@routes.patch("/api/trading/orders")
+@routes.patch(
+    "/api/trading/orders",
+    Operation(
+        "Modify a pending order",
+        body=ModifyOrderBody,
+        refusals=(404, 409, 422),
+        reply=replies.OrderReply,
+    ),
+)
 async def modify_order(request: web.Request) -> web.Response:
     body = await decode_own_body(request, ModifyOrderBody)
     order = await working_order(request, body.order_id)
@@ -160,7 +178,16 @@ async def modify_order(request: web.Request) -> web.Response:
     return json_response({"order": order_view(outcome.order, account_id, master)})
 
 
-@routes.delete("/api/trading/orders")
+@routes.delete(
+    "/api/trading/orders",
+    Operation(
+        "Cancel a pending order (orderId in the body, or in the query with no body)",
+        body=CancelOrderBody,
+        query=CancelOrderBody,
+        refusals=(404, 409, 422),
+        reply=replies.OrderReply,
+    ),
+)
 async def cancel_order(request: web.Request) -> web.Response:
     raw = await request.read()
     if raw.strip():
@@ -217,7 +244,15 @@ LIMIT $5
 """
 
 
-@routes.get("/api/trading/orders")
+@routes.get(
+    "/api/trading/orders",
+    Operation(
+        "List orders, newest first (since=reset: placed after the last reset)",
+        query=OrderListQuery,
+        refusals=(404,),
+        reply=replies.OrderPage,
+    ),
+)
 async def list_orders(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), OrderListQuery)
     account_id = await owned_account(request, query.trading_account_id)
