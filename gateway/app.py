@@ -45,18 +45,18 @@ from gateway.keys import (
     USERS,
 )
 from gateway.legacy_requests import adopt_legacy_deposits
-from gateway.metrics import Metrics
-from gateway.metrics_listener import METRICS_TOKEN_ENV, MetricsListener
 from gateway.middleware.body_deadline import body_deadline_middleware
 from gateway.middleware.failures import error_middleware
 from gateway.middleware.json_content_type import json_content_type_middleware
 from gateway.middleware.origin_check import origin_middleware
 from gateway.middleware.password_change import password_change_middleware
 from gateway.middleware.security_headers import security_headers
+from gateway.observability.metrics import Metrics
+from gateway.observability.metrics_listener import METRICS_TOKEN_ENV, MetricsListener
+from gateway.observability.performance import PerformanceMonitor
 from gateway.openapi.document import DOCUMENT
 from gateway.opening_balances import credit_missing_opening_balances, open_account
 from gateway.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
-from gateway.performance import PerformanceMonitor
 from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport

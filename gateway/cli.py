@@ -30,7 +30,7 @@ from gateway.app import AdminPasswordRefusedError, create_app
 from gateway.database import Database
 from gateway.keys import CONFIG
 from gateway.listener import start_listener
-from gateway.logs import configure_logging
+from gateway.observability.logs import configure_logging
 from gateway.passwords import REFUSAL_MESSAGES, HashParams, hash_password, password_refusal
 from gateway.users import UserStore
 from persistence.embedded import resolve_database

@@ -10,9 +10,9 @@ from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
 from gateway.bridge import EngineBridge
 from gateway.database import Database
-from gateway.metrics_listener import MetricsListener
+from gateway.observability.metrics_listener import MetricsListener
+from gateway.observability.performance import PerformanceMonitor
 from gateway.passwords import PasswordHasher
-from gateway.performance import PerformanceMonitor
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
 from gateway.sessions import SessionStore
