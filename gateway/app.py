@@ -28,6 +28,9 @@ from gateway.auth import auth_middleware, rate_limit_headers
 from gateway.bridge import EngineBridge
 from gateway.database import Database
 from gateway.feeds.vortex_poller import poller_lifecycle
+from gateway.identity.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
+from gateway.identity.sessions import SessionStore
+from gateway.identity.users import EmailTakenError, UserStore
 from gateway.keys import (
     BRIDGE,
     CONFIG,
@@ -56,13 +59,10 @@ from gateway.observability.metrics_listener import METRICS_TOKEN_ENV, MetricsLis
 from gateway.observability.performance import PerformanceMonitor
 from gateway.openapi.document import DOCUMENT
 from gateway.opening_balances import credit_missing_opening_balances, open_account
-from gateway.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
 from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
 from gateway.routes.registry import PUBLIC_ROUTES, add_routes
-from gateway.sessions import SessionStore
-from gateway.users import EmailTakenError, UserStore
 from gateway.ws_hub import WebSocketHub
 from persistence.embedded import EmbeddedPostgres, embedded_serving, resolve_database
 from persistence.journal import PersistenceActor

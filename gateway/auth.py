@@ -20,9 +20,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from gateway.errors import ApiError, error_response, forbidden, rate_limited, unauthenticated
+from gateway.identity.sessions import SessionUser
 from gateway.keys import CONFIG, LIMITER, SESSIONS
 from gateway.ratelimit import Verdict
-from gateway.sessions import SessionUser
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RouteKey = tuple[str, str]

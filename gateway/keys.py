@@ -10,13 +10,13 @@ from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
 from gateway.bridge import EngineBridge
 from gateway.database import Database
+from gateway.identity.passwords import PasswordHasher
+from gateway.identity.sessions import SessionStore
+from gateway.identity.users import UserStore
 from gateway.observability.metrics_listener import MetricsListener
 from gateway.observability.performance import PerformanceMonitor
-from gateway.passwords import PasswordHasher
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
-from gateway.sessions import SessionStore
-from gateway.users import UserStore
 from gateway.ws_hub import WebSocketHub
 from persistence.journal import PersistenceActor
 

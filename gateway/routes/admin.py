@@ -28,6 +28,7 @@ from gateway.errors import (
 )
 from gateway.faults import crash_point
 from gateway.funds_views import funds_of, operation_result, request_view
+from gateway.identity.users import user_view
 from gateway.keys import BRIDGE, DB, ENGINE
 from gateway.outcomes import check_outcome
 from gateway.ownership import decode_own_body, refuse_own_account
@@ -42,7 +43,6 @@ from gateway.schemas import (
     WithdrawalDecisionBody,
     to_paise,
 )
-from gateway.users import user_view
 from gateway.views import iso_ms
 
 routes = RouteTable()

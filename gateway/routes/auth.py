@@ -3,7 +3,7 @@
 Registration is limited per client address and across the server, and refuses weak passwords;
 login is limited per address and email, and in the distinct emails one address tries (the login
 limit, which current-password checks elsewhere count against too, is :mod:`gateway.login_limit`).
-Every password hash runs on the :class:`~gateway.passwords.PasswordHasher`.
+Every password hash runs on the :class:`~gateway.identity.passwords.PasswordHasher`.
 
 A user who must change their password (the first admin, whose password was generated and
 printed) signs in as usual, told so by ``passwordChangeRequired``; until the change,
@@ -20,14 +20,14 @@ from gateway import replies
 from gateway.auth import COOKIE_NAME, VERDICT_KEY, current_user
 from gateway.decoding import decode_body
 from gateway.errors import InvalidRequestError, error_response, json_response, rate_limited
+from gateway.identity.passwords import password_refusal, password_refused
+from gateway.identity.users import EmailTakenError, user_view
 from gateway.keys import CONFIG, HASHER, LIMITER, SESSIONS, USERS
 from gateway.login_limit import LOGIN_WINDOW_S
 from gateway.opening_balances import open_account
-from gateway.passwords import password_refusal, password_refused
 from gateway.ratelimit import Limit
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import LoginBody, RegisterBody
-from gateway.users import EmailTakenError, user_view
 from gateway.views import iso_moment
 
 routes = RouteTable()

@@ -29,11 +29,12 @@ from gateway.errors import (
 )
 from gateway.faults import crash_point
 from gateway.funds_views import funds_of, request_view, transaction_view
+from gateway.identity.passwords import password_refusal, password_refused
+from gateway.identity.users import user_view
 from gateway.keys import BRIDGE, DB, HASHER, SESSIONS, USERS
 from gateway.login_limit import count_password_check
 from gateway.outcomes import check_outcome
 from gateway.ownership import check_body_user, owned_account
-from gateway.passwords import password_refusal, password_refused
 from gateway.resets import resets_summary, submit_reset
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import (
@@ -49,7 +50,6 @@ from gateway.schemas import (
     to_paise,
 )
 from gateway.since import Since, since_seq
-from gateway.users import user_view
 from gateway.views import iso_moment, iso_ms
 
 routes = RouteTable()
