@@ -24,27 +24,13 @@ from engine.domain import events as ev
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
 from engine.market.pushed_quotes import PushedQuoteSource
-from gateway import (
-    admin_routes,
-    auth_routes,
-    console_routes,
-    funds_routes,
-    health_routes,
-    market_routes,
-    monitoring_routes,
-    openapi,
-    order_routes,
-    position_routes,
-    static_routes,
-    ws_routes,
-)
 from gateway.auth import auth_middleware, rate_limit_headers
-from gateway.auth_routes import password_change_middleware
-from gateway.body_deadline import body_deadline_middleware
 from gateway.bridge import EngineBridge
 from gateway.database import Database
-from gateway.error_middleware import error_middleware
-from gateway.json_content_type import json_content_type_middleware
+from gateway.feeds.vortex_poller import poller_lifecycle
+from gateway.identity.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
+from gateway.identity.sessions import SessionStore
+from gateway.identity.users import EmailTakenError, UserStore
 from gateway.keys import (
     BRIDGE,
     CONFIG,
@@ -55,25 +41,28 @@ from gateway.keys import (
     JOURNAL,
     LIMITER,
     METRICS_LISTENER,
+    OPENAPI_DOCUMENT,
     PERFORMANCE,
     RECOVERY,
     SESSIONS,
     USERS,
 )
 from gateway.legacy_requests import adopt_legacy_deposits
-from gateway.metrics import Metrics
-from gateway.metrics_listener import METRICS_TOKEN_ENV, MetricsListener
+from gateway.middleware.body_deadline import body_deadline_middleware
+from gateway.middleware.failures import error_middleware
+from gateway.middleware.json_content_type import json_content_type_middleware
+from gateway.middleware.origin_check import origin_middleware
+from gateway.middleware.password_change import password_change_middleware
+from gateway.middleware.security_headers import security_headers
+from gateway.observability.metrics import Metrics
+from gateway.observability.metrics_listener import METRICS_TOKEN_ENV, MetricsListener
+from gateway.observability.performance import PerformanceMonitor
+from gateway.openapi.document import DOCUMENT
 from gateway.opening_balances import credit_missing_opening_balances, open_account
-from gateway.origin_check import origin_middleware
-from gateway.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
-from gateway.performance import PerformanceMonitor
 from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
-from gateway.security_headers import security_headers
-from gateway.sessions import SessionStore
-from gateway.users import EmailTakenError, UserStore
-from gateway.vortex_poller import poller_lifecycle
+from gateway.routes.registry import PUBLIC_ROUTES, add_routes
 from gateway.ws_hub import WebSocketHub
 from persistence.embedded import EmbeddedPostgres, embedded_serving, resolve_database
 from persistence.journal import PersistenceActor
@@ -124,7 +113,7 @@ def create_app(
             error_middleware,
             origin_middleware,  # headers only: foreign pages never reach login or register
             json_content_type_middleware,
-            auth_middleware,
+            auth_middleware(PUBLIC_ROUTES),
             password_change_middleware,  # after auth: it needs the session's user
             body_deadline_middleware,  # after auth: anonymous bodies are never waited for
         ],
@@ -166,25 +155,11 @@ def create_app(
     app.on_response_prepare.append(security_headers)
     app.on_cleanup.append(lambda _: hasher.close())
     app.on_shutdown.append(lambda _: hub.close_all())
-    for module in ROUTE_MODULES:
-        app.add_routes(module.routes)
-    static_routes.setup(app)  # the dashboard: GET / and /static/ (public, outside /api/)
+    app[OPENAPI_DOCUMENT] = DOCUMENT
+    add_routes(app)  # every route of the registry, and the dashboard's static files
     return app
 
 
-ROUTE_MODULES = (
-    auth_routes,
-    order_routes,
-    position_routes,
-    funds_routes,
-    console_routes,
-    admin_routes,
-    market_routes,
-    health_routes,
-    monitoring_routes,
-    openapi,
-    ws_routes,
-)
 Lifecycle = Callable[[web.Application], AsyncIterator[None]]
 
 

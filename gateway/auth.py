@@ -1,9 +1,12 @@
 """Authentication, CSRF and rate limiting as middleware, secure by default.
 
-Every route needs a session unless it is listed in ``PUBLIC_ROUTES``. The session comes from
+Every route needs a session unless the route registry declares it public (its
+``PUBLIC_ROUTES``, which :func:`auth_middleware` is given); paths outside ``/api/`` (the
+dashboard's files) need none either. The session comes from
 ``Authorization: Bearer <token>`` or the ``pd_session`` cookie; a cookie-authenticated unsafe
 request must also carry ``X-CSRF-Token``. The acting user is stored on the request and handlers
-read it from there only. The rate-limit verdict is kept on the request too, and
+read it from there only (:func:`current_user`); admin routes check its role first
+(:func:`require_admin`). The rate-limit verdict is kept on the request too, and
 :func:`rate_limit_headers` (an ``on_response_prepare`` hook) puts its headers on whatever
 response the request gets: the handler's, or an error raised anywhere below.
 """
@@ -14,33 +17,25 @@ import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-from gateway.errors import error_response
+from gateway.errors import ApiError, error_response, forbidden, rate_limited, unauthenticated
+from gateway.identity.sessions import SessionUser
 from gateway.keys import CONFIG, LIMITER, SESSIONS
 from gateway.ratelimit import Verdict
-from gateway.sessions import SessionUser
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RouteKey = tuple[str, str]
 
 COOKIE_NAME = "pd_session"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_ROUTES = frozenset(
-    {
-        ("POST", "/api/auth/register"),
-        ("POST", "/api/auth/login"),
-        ("GET", "/api/health"),
-        ("GET", "/api/openapi.json"),
-        ("GET", "/api/quotes"),
-        ("GET", "/api/instruments"),
-    }
-)
 ORDER_ROUTE = ("POST", "/api/trading/orders")
 USER_KEY = web.RequestKey("user", SessionUser)
 VERDICT_KEY = web.RequestKey("rate_limit", Verdict)
 
 
-def route_key(request: web.Request) -> tuple[str, str]:
+def route_key(request: web.Request) -> RouteKey:
     resource = request.match_info.route.resource
     return request.method, resource.canonical if resource is not None else request.path
 
@@ -56,17 +51,10 @@ def current_user(request: web.Request) -> SessionUser:
     return request[USER_KEY]
 
 
-def unauthenticated() -> web.Response:
-    return error_response(401, "UNAUTHENTICATED", "Sign in to continue.")
-
-
-def forbidden(message: str = "You are not allowed to do that.") -> web.Response:
-    return error_response(403, "FORBIDDEN", message)
-
-
-def rate_limited() -> web.Response:
-    """The 429; its headers come from the request's verdict (:func:`rate_limit_headers`)."""
-    return error_response(429, "RATE_LIMITED", "Too many requests; try again later.")
+def require_admin(request: web.Request) -> None:
+    """403 unless the caller has the ADMIN role (admin routes check it before anything else)."""
+    if not current_user(request).is_admin:
+        raise ApiError(forbidden("This route is for admins."))
 
 
 async def rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -76,11 +64,23 @@ async def rate_limit_headers(request: web.Request, response: web.StreamResponse)
         response.headers.update(verdict.headers())
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    key = route_key(request)
-    if key in PUBLIC_ROUTES or not request.path.startswith("/api/"):
-        return await handler(request)
+def auth_middleware(public_routes: frozenset[RouteKey]) -> Middleware:
+    """The session check of every route but ``public_routes`` (method, path)."""
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        key = route_key(request)
+        if key in public_routes or not request.path.startswith("/api/"):
+            return await handler(request)
+        return await authenticated(request, handler, key)
+
+    return authenticate
+
+
+async def authenticated(
+    request: web.Request, handler: Handler, key: RouteKey
+) -> web.StreamResponse:
+    """Resolve the caller's session, check CSRF and count the request, then call ``handler``."""
     token = bearer_token(request)
     if token is None and request.path == "/api/ws":
         token = request.query.get("token")  # browsers cannot set headers on websockets

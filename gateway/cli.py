@@ -28,11 +28,11 @@ from engine.domain.instruments import InstrumentMaster
 from engine.market.instrument_import import read_instruments_csv, read_master
 from gateway.app import AdminPasswordRefusedError, create_app
 from gateway.database import Database
+from gateway.identity.passwords import REFUSAL_MESSAGES, HashParams, hash_password, password_refusal
+from gateway.identity.users import UserStore
 from gateway.keys import CONFIG
 from gateway.listener import start_listener
-from gateway.logs import configure_logging
-from gateway.passwords import REFUSAL_MESSAGES, HashParams, hash_password, password_refusal
-from gateway.users import UserStore
+from gateway.observability.logs import configure_logging
 from persistence.embedded import resolve_database
 from persistence.instrument_store import load_instruments, upsert_instruments
 from persistence.migrate import migrate

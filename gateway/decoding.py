@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from gateway.errors import ApiError, error_response
+from gateway.errors import InvalidRequestError, error_response, validation_failure
 from gateway.schemas import PATTERN_MESSAGES, FieldError
 
 T = TypeVar("T")
@@ -19,21 +19,6 @@ _FRIENDLY = {
     f"Expected `str` matching regex {pattern!r}": message
     for pattern, message in PATTERN_MESSAGES.items()
 }
-
-
-class InvalidRequestError(ApiError):
-    """Carries the 400 response for a body or query that failed validation."""
-
-
-def validation_failure(path: str, message: str) -> InvalidRequestError:
-    return InvalidRequestError(
-        error_response(
-            400,
-            "VALIDATION_ERROR",
-            "The request is not valid.",
-            [{"path": path, "message": message}],
-        )
-    )
 
 
 def _path_and_message(error: msgspec.ValidationError) -> tuple[str, str]:

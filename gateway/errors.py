@@ -1,4 +1,11 @@
-"""The one table from failures to HTTP status and error code (docs/API.md "Errors")."""
+"""Error answers (docs/API.md "Errors"): the body every one has, the answers several modules give,
+and the one table from engine rejections to HTTP status, code and message.
+
+Every error body is ``{"error": {"code", "message", "details"?}}`` (:func:`error_response`). A
+handler refuses by returning one of these or raising it as an :class:`ApiError`, which
+``gateway.middleware.failures`` renders. An answer only one check gives (a middleware's own
+refusal, a handler's one-off conflict) is built beside that check, from :func:`error_response`.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +36,23 @@ REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.BLOCK_OWNED_BY_WITHDRAWAL: 409,
     Rejection.RESET_LIMIT_REACHED: 422,
 }
+REJECTION_MESSAGES = {
+    Rejection.INSUFFICIENT_FUNDS: "Available funds do not cover the margin and charges.",
+    Rejection.PRICE_UNAVAILABLE: "No price is available for this instrument right now.",
+    Rejection.INVALID_PRICE: "The price is off the tick grid or outside the circuit band.",
+    Rejection.INVALID_QUANTITY: "The quantity must be a positive multiple of the lot size.",
+    Rejection.PRODUCT_NOT_ALLOWED: "This product is not allowed for this instrument.",
+    Rejection.INSUFFICIENT_HOLDINGS: "You do not hold enough shares to sell for delivery.",
+    Rejection.ORDER_NOT_OPEN: "The order is no longer open.",
+    Rejection.POSITION_CLOSED: "The position is already closed.",
+    Rejection.OPEN_ORDERS_LIMIT: "Too many open orders on this account.",
+    Rejection.ORDER_VALUE_LIMIT: "The order value is above the allowed maximum.",
+    Rejection.MARKET_CLOSED: "The market is closed.",
+    Rejection.DUPLICATE: "This request was already made.",
+    Rejection.NOT_FOUND: "Not found.",
+    Rejection.INVALID_AMOUNT: "The amount is not valid for this operation.",
+    Rejection.RESET_LIMIT_REACHED: "This account has been reset as often as allowed today.",
+}
 
 
 class ApiError(Exception):
@@ -53,10 +77,69 @@ def error_response(
     )
 
 
+def json_response(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
+
+
+class InvalidRequestError(ApiError):
+    """Carries the 400 response for a body or query that failed validation."""
+
+
+def validation_failure(path: str, message: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        error_response(
+            400,
+            "VALIDATION_ERROR",
+            "The request is not valid.",
+            [{"path": path, "message": message}],
+        )
+    )
+
+
 def validation_error(path: str, message: str) -> web.Response:
     return error_response(
         400, "VALIDATION_ERROR", "The request is not valid.", [{"path": path, "message": message}]
     )
+
+
+def unauthenticated() -> web.Response:
+    return error_response(401, "UNAUTHENTICATED", "Sign in to continue.")
+
+
+def forbidden(message: str = "You are not allowed to do that.") -> web.Response:
+    return error_response(403, "FORBIDDEN", message)
+
+
+class ForbiddenError(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(error_response(403, "FORBIDDEN", message))
+
+
+def password_change_required() -> web.Response:
+    return error_response(
+        403,
+        "PASSWORD_CHANGE_REQUIRED",
+        "Change your password first: POST /api/console with action CHANGE_PASSWORD,"
+        " currentPassword and newPassword (the dashboard asks for it after you log in).",
+    )
+
+
+class NotFoundError(ApiError):
+    """Unknown, or not the caller's: the two must look the same."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(error_response(404, "NOT_FOUND", f"No such {what}."))
+
+
+def rate_limited() -> web.Response:
+    """The 429; its headers come from the request's verdict (``auth.rate_limit_headers``)."""
+    return error_response(429, "RATE_LIMITED", "Too many requests; try again later.")
+
+
+def unavailable(
+    message: str = "The service is degraded; the request was not accepted.",
+) -> web.Response:
+    return error_response(503, "UNAVAILABLE", message)
 
 
 def outcome_unknown() -> web.Response:
@@ -75,5 +158,11 @@ def rejection_response(rejection: Rejection, message: str) -> web.Response:
     return error_response(REJECTION_STATUS[rejection], rejection.value, message)
 
 
-def json_response(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
+def rejected(rejection: Rejection, details: dict[str, Any] | None = None) -> ApiError:
+    """The engine's ``rejection`` as the answer to raise, with ``details`` when given."""
+    response = rejection_response(rejection, REJECTION_MESSAGES[rejection])
+    if details:
+        response = error_response(
+            response.status, rejection.value, REJECTION_MESSAGES[rejection], details
+        )
+    return ApiError(response)

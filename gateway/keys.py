@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
 from gateway.bridge import EngineBridge
 from gateway.database import Database
-from gateway.metrics_listener import MetricsListener
-from gateway.passwords import PasswordHasher
-from gateway.performance import PerformanceMonitor
+from gateway.identity.passwords import PasswordHasher
+from gateway.identity.sessions import SessionStore
+from gateway.identity.users import UserStore
+from gateway.observability.metrics_listener import MetricsListener
+from gateway.observability.performance import PerformanceMonitor
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
-from gateway.sessions import SessionStore
-from gateway.users import UserStore
 from gateway.ws_hub import WebSocketHub
 from persistence.journal import PersistenceActor
 
@@ -31,3 +33,4 @@ HUB = web.AppKey("hub", WebSocketHub)
 PERFORMANCE = web.AppKey("performance", PerformanceMonitor)
 RECOVERY = web.AppKey("recovery", RecoveryReport)
 METRICS_LISTENER = web.AppKey("metrics_listener", MetricsListener)
+OPENAPI_DOCUMENT = web.AppKey("openapi_document", dict[str, Any])

@@ -1,4 +1,5 @@
-"""Ownership checks: another user's account, order or position answers 404, never 403."""
+"""Ownership checks: another user's account, order or position answers 404, never 403; and the
+self-dealing guard, which refuses an admin their own account (403)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,11 @@ from aiohttp import web
 
 from gateway.auth import current_user
 from gateway.decoding import decode_body
-from gateway.errors import ApiError, error_response
+from gateway.errors import ApiError, ForbiddenError, NotFoundError, error_response
 from gateway.keys import DB, USERS
 from gateway.schemas import SessionBody
 
 SessionBodyT = TypeVar("SessionBodyT", bound=SessionBody)
-
-
-class NotFoundError(ApiError):
-    """Unknown, or not the caller's: the two must look the same."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(error_response(404, "NOT_FOUND", f"No such {what}."))
-
-
-class ForbiddenError(ApiError):
-    def __init__(self, message: str) -> None:
-        super().__init__(error_response(403, "FORBIDDEN", message))
 
 
 def check_body_user(request: web.Request, user_id: str | None) -> None:
@@ -67,3 +56,16 @@ async def require_owned_row(request: web.Request, what: str, row_id: str) -> Non
     account_id = await request.app[DB].pool.fetchval(_ROW_LOOKUPS[what], row_id)
     if account_id not in owned:
         raise NotFoundError(what)
+
+
+def refuse_own_account(
+    request: web.Request, owner: str, what: str = "operate on the funds of"
+) -> None:
+    """No admin moves money on their own trading account, directly or by deciding their own
+    deposit or withdrawal (403): another admin must."""
+    if owner == current_user(request).user_id:
+        raise ApiError(
+            error_response(
+                403, "SELF_APPROVAL_FORBIDDEN", f"Another admin must {what} your own account."
+            )
+        )

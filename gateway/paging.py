@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.decoding import validation_failure
+from gateway.errors import validation_failure
 
 # Exactly what page_of writes: anything looser (an offset, no zone, a six-digit year) could name
 # a time PostgreSQL or asyncpg cannot represent and fail as a 500 instead of a 400.

@@ -24,10 +24,10 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.state import resets_on_day
 from engine.domain.money import paise_to_rupees
-from gateway.errors import ApiError, json_response, outcome_unknown
-from gateway.funds_routes import funds_of
+from gateway.errors import ApiError, json_response, outcome_unknown, rejected
+from gateway.funds_views import funds_of
 from gateway.keys import BRIDGE, DB, ENGINE
-from gateway.order_routes import check_outcome, rejected
+from gateway.outcomes import check_outcome
 from gateway.views import iso_moment, iso_ms
 
 ByRole = Literal["USER", "ADMIN"]

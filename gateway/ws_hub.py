@@ -29,7 +29,7 @@ from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.money import paise_to_rupees
 from engine.market.market_data import MarketData, MarketSnapshot
-from gateway.sessions import SessionEnd, SessionStore, SessionUser
+from gateway.identity.sessions import SessionEnd, SessionStore, SessionUser
 from gateway.views import funds_view, iso_ms, order_change, position_view, unrealized_paise
 
 logger = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """A quote source fed from outside the market actor: a live poller pushes, the tick applies.
 
-The poller (``gateway.vortex_poller``) runs on the event loop; the market actor runs on its own
-worker. ``push`` only stores the latest quote per instrument under a lock; ``refresh``, called by
-the market actor when reference prices are due, drains them into
+The poller (``gateway.feeds.vortex_poller``) runs on the event loop; the market actor runs on its
+own worker. ``push`` only stores the latest quote per instrument under a lock; ``refresh``, called
+by the market actor when reference prices are due, drains them into
 :class:`~engine.market.market_data.MarketData`. Instruments nobody pushed keep their last reference,
 so the market keeps running when the feed fails. The source also keeps the feed's health (last
 successful round, last error, failures by reason) for health checks and metrics.

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.domain.instruments import InstrumentMaster
-from gateway.openapi import build_document
+from gateway.openapi.document import build_document
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Client, e2e_config, running_server
 from tests.integration.conftest import _new_database
 

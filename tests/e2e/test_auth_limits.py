@@ -31,7 +31,7 @@ from engine.config import load_config
 from engine.domain.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AdminPasswordRefusedError, create_app
 from gateway.cli import main
-from gateway.passwords import HashParams, hash_password, verify_password
+from gateway.identity.passwords import HashParams, hash_password, verify_password
 from persistence.embedded import DATABASE_URL_ENV
 from tests.e2e.conftest import Client, e2e_config, run_scenario
 from tests.integration.live_server import free_port

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from gateway.cli import _load_master, main
-from gateway.passwords import verify_password
+from gateway.identity.passwords import verify_password
 
 KITE_HEADER = (
     "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,"

@@ -29,8 +29,8 @@ from yarl import URL
 
 from engine.config import load_config
 from engine.domain.instruments import InstrumentMaster
-from gateway.metrics_listener import METRICS_TOKEN_ENV
-from gateway.openapi import build_document
+from gateway.observability.metrics_listener import METRICS_TOKEN_ENV
+from gateway.openapi.document import build_document
 from tests.e2e.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,

@@ -34,7 +34,7 @@ import schemathesis
 from engine.config import DEFAULT_INSTRUMENTS_PATH
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.market.instrument_import import read_instruments_csv
-from gateway.openapi import build_document
+from gateway.openapi.document import build_document
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, e2e_config
 from tests.e2e.server_thread import ServerThread
 from tests.integration.conftest import _new_database

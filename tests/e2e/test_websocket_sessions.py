@@ -13,7 +13,7 @@ import aiohttp
 import asyncpg
 
 from engine.domain.instruments import InstrumentMaster
-from gateway.sessions import token_hash
+from gateway.identity.sessions import token_hash
 from tests.e2e.conftest import Client, e2e_config, run_scenario
 from tests.e2e.test_websocket import answers_ping, until_closed
 

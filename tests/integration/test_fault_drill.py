@@ -47,7 +47,7 @@ import psutil
 import pytest
 
 from engine.domain.instruments import InstrumentMaster
-from gateway.console_routes import request_id
+from gateway.routes.console import request_id
 from tests.integration.conftest import fetch
 from tests.integration.live_server import (
     ADMIN_EMAIL,

@@ -30,7 +30,7 @@ import pytest
 
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV
 from gateway.cli import main
-from gateway.passwords import password_refusal
+from gateway.identity.passwords import password_refusal
 from persistence.embedded import DATABASE_URL_ENV
 from tests.integration.conftest import fetch, fetchval
 from tests.integration.live_server import (

@@ -27,8 +27,8 @@ from engine.actors.trading_engine import TradingEngine
 from engine.config import load_config
 from engine.domain.instruments import InstrumentMaster
 from engine.market.pushed_quotes import PushedQuoteSource
-from gateway.vortex_client import VortexClient
-from gateway.vortex_poller import VortexPoller
+from gateway.feeds.vortex_client import VortexClient
+from gateway.feeds.vortex_poller import VortexPoller
 
 API_KEY = "test-api-key"
 ACCESS_TOKEN = "test-access-token"

@@ -8,7 +8,7 @@ import sys
 
 import orjson
 
-from gateway.logs import JsonFormatter
+from gateway.observability.logs import JsonFormatter
 
 
 def test_json_formatter_when_record_has_extra_and_exception_then_one_object() -> None:

@@ -20,7 +20,7 @@ import argon2
 import pytest
 
 from engine.config import load_config
-from gateway.passwords import (
+from gateway.identity.passwords import (
     COMMON_PASSWORDS,
     HashingBusyError,
     HashParams,

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from gateway.performance import PerformanceMonitor
+from gateway.observability.performance import PerformanceMonitor
 from gateway.ratelimit import RateLimiter, Verdict
 
 RESET_AT = 1_795_580_461.75  # 2026-11-25T04:21:01.75Z

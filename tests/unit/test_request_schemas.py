@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.decoding import InvalidRequestError, decode_body
+from gateway.decoding import decode_body
+from gateway.errors import InvalidRequestError
 from gateway.schemas import AdminFundsBody, PlaceOrderBody, RegisterBody
 
 ORDER = {

@@ -8,26 +8,19 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 
-from engine.actors.account_actor import Outcome
-from engine.actors.trading_engine import TradingEngine
 from engine.domain import commands as cmd
 from engine.domain import events as ev
-from engine.domain.account.decide import Requirements, preview_order
 from engine.domain.account.state import AccountState
-from engine.domain.enums import OrderType, Product, Rejection, Side, Validity
-from engine.domain.instruments import Instrument
+from engine.domain.enums import OrderType, Rejection
 from engine.domain.money import paise_to_rupees
+from gateway import replies
 from gateway.auth import current_user
-from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
-from gateway.error_middleware import unavailable
-from gateway.errors import (
-    ApiError,
-    error_response,
-    json_response,
-    outcome_unknown,
-    rejection_response,
-)
+from gateway.decoding import convert_query, decode_body, field_failure
+from gateway.errors import ApiError, error_response, json_response, rejected, unavailable
 from gateway.keys import BRIDGE, DB, ENGINE, USERS
+from gateway.order_commands import order_from_request
+from gateway.order_preview import preview_in_account, stamped_for_preview
+from gateway.outcomes import check_outcome
 from gateway.ownership import (
     check_body_user,
     decode_own_body,
@@ -35,6 +28,7 @@ from gateway.ownership import (
     require_owned_row,
 )
 from gateway.paging import decode_cursor, page_of
+from gateway.route_table import Operation, RouteTable
 from gateway.schemas import (
     CancelOrderBody,
     FieldError,
@@ -45,120 +39,7 @@ from gateway.schemas import (
 from gateway.since import ORDERS_SINCE, Since, since_seq
 from gateway.views import accepted_order_view, iso_ms, order_row_view, order_view
 
-routes = web.RouteTableDef()
-
-REJECTION_MESSAGES = {
-    Rejection.INSUFFICIENT_FUNDS: "Available funds do not cover the margin and charges.",
-    Rejection.PRICE_UNAVAILABLE: "No price is available for this instrument right now.",
-    Rejection.INVALID_PRICE: "The price is off the tick grid or outside the circuit band.",
-    Rejection.INVALID_QUANTITY: "The quantity must be a positive multiple of the lot size.",
-    Rejection.PRODUCT_NOT_ALLOWED: "This product is not allowed for this instrument.",
-    Rejection.INSUFFICIENT_HOLDINGS: "You do not hold enough shares to sell for delivery.",
-    Rejection.ORDER_NOT_OPEN: "The order is no longer open.",
-    Rejection.POSITION_CLOSED: "The position is already closed.",
-    Rejection.OPEN_ORDERS_LIMIT: "Too many open orders on this account.",
-    Rejection.ORDER_VALUE_LIMIT: "The order value is above the allowed maximum.",
-    Rejection.MARKET_CLOSED: "The market is closed.",
-    Rejection.DUPLICATE: "This request was already made.",
-    Rejection.NOT_FOUND: "Not found.",
-    Rejection.INVALID_AMOUNT: "The amount is not valid for this operation.",
-    Rejection.RESET_LIMIT_REACHED: "This account has been reset as often as allowed today.",
-}
-
-
-def rejected(rejection: Rejection, details: dict[str, Any] | None = None) -> ApiError:
-    response = rejection_response(rejection, REJECTION_MESSAGES[rejection])
-    if details:
-        response = error_response(
-            response.status, rejection.value, REJECTION_MESSAGES[rejection], details
-        )
-    return ApiError(response)
-
-
-def resolve_instrument(request: web.Request, body: PlaceOrderBody) -> Instrument:
-    master = request.app[ENGINE].master
-    instrument = master.get(body.instrument_id)
-    if instrument is None:
-        raise validation_failure("$.instrumentId", "unknown instrument")
-    if body.segment is not None and body.segment != instrument.segment.value:
-        raise validation_failure(
-            "$.segment", f"the instrument trades in {instrument.segment.value}"
-        )
-    # The optional names of the instrument must agree with it: a mismatch is a client's bug
-    # that would otherwise trade something other than what the person saw.
-    if body.symbol is not None and body.symbol.upper() != instrument.symbol:
-        raise validation_failure("$.symbol", f"the instrument's symbol is {instrument.symbol}")
-    if body.stock_id is not None and master.get(body.stock_id) is not instrument:
-        raise validation_failure("$.stockId", "names another instrument than instrumentId")
-    return instrument
-
-
-def place_command(body: PlaceOrderBody, instrument: Instrument, order_id: str) -> cmd.PlaceOrder:
-    try:
-        price = optional_paise(body.price, "$.price")
-        trigger = optional_paise(body.trigger_price, "$.triggerPrice")
-    except FieldError as error:
-        raise field_failure(error) from None
-    return cmd.PlaceOrder(
-        now_ms=0,
-        order_id=order_id,
-        client_order_id=body.client_order_id,
-        instrument=instrument,
-        side=Side(body.order_side),
-        product=Product(body.product_type),
-        order_type=OrderType(body.order_type),
-        validity=Validity(body.validity),
-        quantity=body.quantity,
-        price_paise=price,
-        trigger_paise=trigger,
-        quote=None,
-    )
-
-
-async def order_from_request(
-    request: web.Request, order_id: str
-) -> tuple[PlaceOrderBody, str, cmd.PlaceOrder]:
-    """Decode and check an order body as placing it would: (body, the caller's account, the
-    command)."""
-    body = await decode_own_body(request, PlaceOrderBody)
-    account_id = await owned_account(request, body.trading_account_id)
-    instrument = resolve_instrument(request, body)
-    return body, account_id, place_command(body, instrument, order_id)
-
-
-def check_outcome(outcome: Outcome) -> None:
-    """503 when the engine did not carry the request out: ``UNAVAILABLE`` when nothing was
-    applied (a retry is safe), ``OUTCOME_UNKNOWN`` when it was applied and not journaled."""
-    if outcome.unavailable:
-        raise ApiError(outcome_unknown() if outcome.events else unavailable())
-
-
-def stamped_for_preview(engine: TradingEngine, command: cmd.PlaceOrder) -> cmd.PlaceOrder:
-    """``command`` stamped as the account actor stamps an order: the clock, the instrument's
-    quote and, for an option, its underlying's price."""
-    instrument = command.instrument
-    index = engine.master.index_of(instrument.instrument_id)
-    assert index is not None, "resolve_instrument takes instruments from the master"
-    return msgspec.structs.replace(
-        command,
-        now_ms=engine.clock.now_ms(),
-        quote=engine.market.quote(index),
-        underlying_price_paise=engine.market.underlying_price(instrument)
-        if instrument.is_option
-        else 0,
-    )
-
-
-async def preview_in_account(
-    request: web.Request, account_id: str, stamped: cmd.PlaceOrder
-) -> tuple[Requirements, int]:
-    """What ``stamped`` would block and cost on the account, and its available funds, read
-    in its actor."""
-    rules = request.app[ENGINE].rules
-    result: tuple[Requirements, int] = await request.app[BRIDGE].inspect(
-        account_id, lambda state: (preview_order(state, stamped, rules), state.available_paise)
-    )
-    return result
+routes = RouteTable()
 
 
 async def funds_shortfall(
@@ -174,7 +55,15 @@ async def funds_shortfall(
     }
 
 
-@routes.post("/api/trading/orders")
+@routes.post(
+    "/api/trading/orders",
+    Operation(
+        "Place an order; a business rejection answers 422 and keeps the order REJECTED",
+        body=PlaceOrderBody,
+        refusals=(404, 409, 422),
+        reply=replies.OrderReply,
+    ),
+)
 async def place_order(request: web.Request) -> web.Response:
     body, account_id, command = await order_from_request(request, str(uuid.uuid4()))
     outcome = await request.app[BRIDGE].submit(account_id, command)
@@ -246,7 +135,15 @@ async def not_working_error(request: web.Request, order_id: str) -> ApiError:
     return rejected(Rejection.ORDER_NOT_OPEN)
 
 
-@routes.patch("/api/trading/orders")
+@routes.patch(
+    "/api/trading/orders",
+    Operation(
+        "Modify a pending order",
+        body=ModifyOrderBody,
+        refusals=(404, 409, 422),
+        reply=replies.OrderReply,
+    ),
+)
 async def modify_order(request: web.Request) -> web.Response:
     body = await decode_own_body(request, ModifyOrderBody)
     order = await working_order(request, body.order_id)
@@ -281,7 +178,16 @@ async def modify_order(request: web.Request) -> web.Response:
     return json_response({"order": order_view(outcome.order, account_id, master)})
 
 
-@routes.delete("/api/trading/orders")
+@routes.delete(
+    "/api/trading/orders",
+    Operation(
+        "Cancel a pending order (orderId in the body, or in the query with no body)",
+        body=CancelOrderBody,
+        query=CancelOrderBody,
+        refusals=(404, 409, 422),
+        reply=replies.OrderReply,
+    ),
+)
 async def cancel_order(request: web.Request) -> web.Response:
     raw = await request.read()
     if raw.strip():
@@ -338,7 +244,15 @@ LIMIT $5
 """
 
 
-@routes.get("/api/trading/orders")
+@routes.get(
+    "/api/trading/orders",
+    Operation(
+        "List orders, newest first (since=reset: placed after the last reset)",
+        query=OrderListQuery,
+        refusals=(404,),
+        reply=replies.OrderPage,
+    ),
+)
 async def list_orders(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), OrderListQuery)
     account_id = await owned_account(request, query.trading_account_id)

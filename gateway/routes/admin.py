@@ -14,17 +14,27 @@ from engine.domain import events as ev
 from engine.domain.account.state import FundOperation
 from engine.domain.enums import Rejection
 from engine.domain.money import paise_to_rupees
-from gateway.auth import current_user, forbidden
-from gateway.console_routes import request_view
-from gateway.decoding import convert_query, decode_body, field_failure, validation_failure
-from gateway.errors import ApiError, error_response, json_response, outcome_unknown
+from gateway import replies
+from gateway.auth import current_user, require_admin
+from gateway.decoding import convert_query, decode_body, field_failure
+from gateway.errors import (
+    ApiError,
+    NotFoundError,
+    error_response,
+    json_response,
+    outcome_unknown,
+    rejected,
+    validation_failure,
+)
 from gateway.faults import crash_point
-from gateway.funds_routes import funds_of, operation_result, refuse_own_account
+from gateway.funds_views import funds_of, operation_result, request_view
+from gateway.identity.users import user_view
 from gateway.keys import BRIDGE, DB, ENGINE
-from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import NotFoundError, decode_own_body
+from gateway.outcomes import check_outcome
+from gateway.ownership import decode_own_body, refuse_own_account
 from gateway.paging import decode_cursor, page_of
 from gateway.resets import submit_reset
+from gateway.route_table import Operation, RouteTable
 from gateway.schemas import (
     AdminFundsBody,
     AdminResetBody,
@@ -33,19 +43,13 @@ from gateway.schemas import (
     WithdrawalDecisionBody,
     to_paise,
 )
-from gateway.users import user_view
 from gateway.views import iso_ms
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 # The request tables; their names are the only text ever formatted into SQL here, and only
 # from this set (values always go as parameters).
 REQUEST_TABLES = frozenset({"deposits", "withdrawals"})
-
-
-def require_admin(request: web.Request) -> None:
-    if not current_user(request).is_admin:
-        raise ApiError(forbidden("This route is for admins."))
 
 
 async def target_account(
@@ -166,17 +170,46 @@ async def replayed_operation(
     return json_response({"funds": funds, "transaction": transaction, "replayed": True})
 
 
-@routes.post("/api/admin/funds/add")
+@routes.post(
+    "/api/admin/funds/add",
+    Operation(
+        "Admin: add funds",
+        body=AdminFundsBody,
+        refusals=(404, 409, 422),
+        reply=replies.FundsMoved,
+    ),
+    access="admin",
+)
 async def add_funds(request: web.Request) -> web.Response:
     return await adjust_funds(request, "ADD")
 
 
-@routes.post("/api/admin/funds/withdraw")
+@routes.post(
+    "/api/admin/funds/withdraw",
+    Operation(
+        "Admin: withdraw funds",
+        body=AdminFundsBody,
+        refusals=(404, 409, 422),
+        reply=replies.FundsMoved,
+    ),
+    access="admin",
+)
 async def withdraw_funds(request: web.Request) -> web.Response:
     return await adjust_funds(request, "WITHDRAW")
 
 
-@routes.post("/api/admin/accounts/reset")
+@routes.post(
+    "/api/admin/accounts/reset",
+    Operation(
+        "Admin: reset a trading account (cancel, close and sell at market, cancel pending"
+        " withdrawals, cash back to the opening balance); 422 RESET_LIMIT_REACHED past the"
+        " daily limit",
+        body=AdminResetBody,
+        refusals=(404, 422),
+        reply=replies.AccountResetDone,
+    ),
+    access="admin",
+)
 async def reset_account(request: web.Request) -> web.Response:
     """Reset any trading account (as a user's own console reset does, without the typed
     confirmation); the reset's event names the admin, and its trading log line audits it."""
@@ -212,12 +245,24 @@ async def list_requests(
     return json_response({"items": [request_view(r) for r in page], "nextCursor": next_cursor})
 
 
-@routes.get("/api/admin/deposits")
+@routes.get(
+    "/api/admin/deposits",
+    Operation(
+        "Admin: deposit requests, newest first", query=StatusQuery, reply=replies.RequestPage
+    ),
+    access="admin",
+)
 async def list_deposits(request: web.Request) -> web.Response:
     return await list_requests(request, "deposits")
 
 
-@routes.get("/api/admin/withdrawals")
+@routes.get(
+    "/api/admin/withdrawals",
+    Operation(
+        "Admin: withdrawal requests, newest first", query=StatusQuery, reply=replies.RequestPage
+    ),
+    access="admin",
+)
 async def list_withdrawals(request: web.Request) -> web.Response:
     return await list_requests(request, "withdrawals")
 
@@ -302,7 +347,16 @@ async def decide(
     return json_response({table[:-1]: view})
 
 
-@routes.post("/api/admin/deposits")
+@routes.post(
+    "/api/admin/deposits",
+    Operation(
+        "Admin: approve or reject a deposit",
+        body=DepositDecisionBody,
+        refusals=(404, 409, 422),
+        reply=replies.DepositDecided,
+    ),
+    access="admin",
+)
 async def decide_deposit(request: web.Request) -> web.Response:
     require_admin(request)
     body = await decode_own_body(request, DepositDecisionBody)
@@ -311,7 +365,16 @@ async def decide_deposit(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/api/admin/withdrawals")
+@routes.post(
+    "/api/admin/withdrawals",
+    Operation(
+        "Admin: approve or reject a withdrawal",
+        body=WithdrawalDecisionBody,
+        refusals=(404, 409, 422),
+        reply=replies.WithdrawalDecided,
+    ),
+    access="admin",
+)
 async def decide_withdrawal(request: web.Request) -> web.Response:
     require_admin(request)
     body = await decode_own_body(request, WithdrawalDecisionBody)
@@ -326,7 +389,11 @@ class UserQuery(msgspec.Struct, forbid_unknown_fields=True):
     cursor: Annotated[str, msgspec.Meta(max_length=100)] | None = None
 
 
-@routes.get("/api/admin/users")
+@routes.get(
+    "/api/admin/users",
+    Operation("Admin: users with their account summary", query=UserQuery, reply=replies.UserPage),
+    access="admin",
+)
 async def list_users(request: web.Request) -> web.Response:
     require_admin(request)
     query = convert_query(dict(request.query), UserQuery)
@@ -363,7 +430,9 @@ async def list_users(request: web.Request) -> web.Response:
     return json_response({"items": items, "nextCursor": next_cursor})
 
 
-@routes.get("/api/admin/stats")
+@routes.get(
+    "/api/admin/stats", Operation("Admin: system statistics", reply=replies.Stats), access="admin"
+)
 async def stats(request: web.Request) -> web.Response:
     require_admin(request)
     engine = request.app[ENGINE]

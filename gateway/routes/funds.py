@@ -8,62 +8,47 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
-from engine.actors.account_actor import Outcome
 from engine.domain import commands as cmd
-from engine.domain import events as ev
 from engine.domain.charges import breakeven_points_paise, charge_category, round_trip_charges
 from engine.domain.enums import Exchange, Product, Segment
 from engine.domain.margin import leverage_x100
 from engine.domain.money import paise_to_rupees
-from gateway.auth import current_user, forbidden
-from gateway.decoding import convert_query, field_failure, validation_failure
-from gateway.errors import ApiError, error_response, json_response
-from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
-from gateway.order_routes import (
-    check_outcome,
-    order_from_request,
-    preview_in_account,
+from gateway import replies
+from gateway.auth import current_user
+from gateway.decoding import convert_query, field_failure
+from gateway.errors import (
+    ApiError,
+    NotFoundError,
+    error_response,
+    forbidden,
+    json_response,
     rejected,
-    stamped_for_preview,
+    validation_failure,
 )
-from gateway.ownership import NotFoundError, decode_own_body, owned_account
-from gateway.schemas import ChargesBody, FieldError, FundOperationBody, to_paise
-from gateway.views import funds_view, iso_moment, iso_ms, unrealized_paise
+from gateway.funds_views import funds_of, operation_result
+from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
+from gateway.order_commands import order_from_request
+from gateway.order_preview import preview_in_account, stamped_for_preview
+from gateway.outcomes import check_outcome
+from gateway.ownership import decode_own_body, owned_account, refuse_own_account
+from gateway.route_table import Operation, RouteTable
+from gateway.schemas import ChargesBody, FieldError, FundOperationBody, PlaceOrderBody, to_paise
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 
 class FundsQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     trading_account_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
-async def funds_of(request: web.Request, account_id: str) -> dict[str, Any]:
-    engine = request.app[ENGINE]
-    funds: dict[str, Any] = await request.app[BRIDGE].inspect(
-        account_id,
-        lambda state: funds_view(state, unrealized_paise(state, engine.master, engine.market)),
-    )
-    return funds
-
-
-@routes.get("/api/trading/funds")
+@routes.get(
+    "/api/trading/funds",
+    Operation("Funds of a trading account", query=FundsQuery, refusals=(404,), reply=replies.Funds),
+)
 async def get_funds(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), FundsQuery)
     account_id = await owned_account(request, query.trading_account_id)
     return json_response(await funds_of(request, account_id))
-
-
-def refuse_own_account(
-    request: web.Request, owner: str, what: str = "operate on the funds of"
-) -> None:
-    """No admin moves money on their own trading account, directly or by deciding their own
-    deposit or withdrawal (403): another admin must."""
-    if owner == current_user(request).user_id:
-        raise ApiError(
-            error_response(
-                403, "SELF_APPROVAL_FORBIDDEN", f"Another admin must {what} your own account."
-            )
-        )
 
 
 async def operated_account(request: web.Request, account_id: str) -> None:
@@ -74,59 +59,6 @@ async def operated_account(request: web.Request, account_id: str) -> None:
     if owner is None:
         raise NotFoundError("trading account")
     refuse_own_account(request, str(owner))
-
-
-async def operation_result(
-    request: web.Request, account_id: str, outcome: Outcome
-) -> dict[str, Any]:
-    """``{funds, transaction}`` after a fund operation, built from the outcome itself (and the
-    account's funds in memory): never re-read from the database, so a reply cannot contradict
-    what was committed."""
-    funds = await funds_of(request, account_id)
-    event = outcome.events[-1]
-    account_seq = outcome.first_seq + len(outcome.events) - 1
-    cash = isinstance(event, ev.FundsCredited | ev.FundsDebited)
-    amount = getattr(event, "amount_paise", 0)
-    signed = -amount if isinstance(event, ev.FundsDebited | ev.FundsReleased) else amount
-    after = paise_to_rupees(outcome.balance_paise) if cash else funds["blockedMargin"]
-    transaction = ledger_entry_view(account_id, event, account_seq, signed, after)
-    return {"funds": funds, "transaction": transaction}
-
-
-def ledger_entry_view(
-    account_id: str, event: ev.AccountEvent, account_seq: int, amount_paise: int, after: Any
-) -> dict[str, Any]:
-    """The ledger entry an event wrote, described from the event (``accountSeq`` names it)."""
-    cash = isinstance(event, ev.FundsCredited | ev.FundsDebited)
-    return {
-        "id": None,
-        "accountSeq": account_seq,
-        "tradingAccountId": account_id,
-        "book": "CASH" if cash else "BLOCKED",
-        "kind": getattr(event, "kind", type(event).__name__),
-        "amount": paise_to_rupees(amount_paise),
-        "balanceAfter": after,
-        "reference": getattr(event, "reference", "") or getattr(event, "block_id", ""),
-        "description": type(event).__name__,
-        "createdAt": iso_ms(event.at_ms),
-    }
-
-
-def transaction_view(row: Any) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "accountSeq": row["account_seq"],
-        "tradingAccountId": row["trading_account_id"],
-        "book": row["book"],
-        "kind": row["kind"],
-        "amount": paise_to_rupees(row["amount_paise"]),
-        "balanceAfter": None
-        if row["balance_after_paise"] is None
-        else paise_to_rupees(row["balance_after_paise"]),
-        "reference": row["reference"],
-        "description": row["description"],
-        "createdAt": iso_moment(row["created_at"]),
-    }
 
 
 async def refuse_withdrawal_block(request: web.Request, account_id: str, block_id: str) -> None:
@@ -156,7 +88,16 @@ async def refuse_withdrawal_block(request: web.Request, account_id: str, block_i
         )
 
 
-@routes.post("/api/trading/funds")
+@routes.post(
+    "/api/trading/funds",
+    Operation(
+        "Admin: block, release, credit or debit funds",
+        body=FundOperationBody,
+        refusals=(404, 409, 422),
+        reply=replies.FundsMoved,
+    ),
+    access="admin",
+)
 async def fund_operation(request: web.Request) -> web.Response:
     if not current_user(request).is_admin:
         return forbidden("Only admins can operate on funds directly.")
@@ -197,7 +138,10 @@ async def fund_operation(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-@routes.post("/api/trading/charges")
+@routes.post(
+    "/api/trading/charges",
+    Operation("Charges of a round trip or one leg", body=ChargesBody, reply=replies.Charges),
+)
 async def charges_preview(request: web.Request) -> web.Response:
     body = await decode_own_body(request, ChargesBody)
     if body.buy_price is None and body.sell_price is None:
@@ -239,7 +183,15 @@ async def charges_preview(request: web.Request) -> web.Response:
     return json_response(payload)
 
 
-@routes.post("/api/trading/margins")
+@routes.post(
+    "/api/trading/margins",
+    Operation(
+        "Margin and charges an order would need, placing nothing",
+        body=PlaceOrderBody,
+        refusals=(404, 422),
+        reply=replies.Margin,
+    ),
+)
 async def margin_preview(request: web.Request) -> web.Response:
     _, account_id, command = await order_from_request(request, "preview")
     stamped = stamped_for_preview(request.app[ENGINE], command)

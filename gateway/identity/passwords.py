@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import argon2
+from aiohttp import web
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from engine.config import AuthConfig
@@ -98,6 +99,14 @@ def password_refusal(password: str, email: str) -> PasswordRefusal | None:
     if any(name in folded for name in _email_names(email)):
         return PasswordRefusal.CONTAINS_EMAIL
     return None
+
+
+def password_refused(refusal: PasswordRefusal, path: str) -> web.Response:
+    """422 with the refusal's code, naming the field at fault like a validation error does."""
+    message = REFUSAL_MESSAGES[refusal]
+    return error_response(
+        422, refusal.value, f"The password {message}.", [{"path": path, "message": message}]
+    )
 
 
 # -- hashing -----------------------------------------------------------------------------------

@@ -1,14 +1,13 @@
 """Auth routes (docs/API.md "Auth"): register, login, logout, session.
 
 Registration is limited per client address and across the server, and refuses weak passwords;
-login is limited per address and email, and in the distinct emails one address tries. A
-current-password check elsewhere (the console's CHANGE_PASSWORD) counts against the login
-limit, keyed by user. Every password hash runs on the :class:`~gateway.passwords.PasswordHasher`.
+login is limited per address and email, and in the distinct emails one address tries (the login
+limit, which current-password checks elsewhere count against too, is :mod:`gateway.login_limit`).
+Every password hash runs on the :class:`~gateway.identity.passwords.PasswordHasher`.
 
 A user who must change their password (the first admin, whose password was generated and
 printed) signs in as usual, told so by ``passwordChangeRequired``; until the change,
-:func:`password_change_middleware` answers 403 ``PASSWORD_CHANGE_REQUIRED`` on every route but
-logout, the session and the console's CHANGE_PASSWORD (which the console route checks).
+:mod:`gateway.middleware.password_change` holds them to the routes that let them change it.
 """
 
 from __future__ import annotations
@@ -17,61 +16,24 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.auth import (
-    COOKIE_NAME,
-    USER_KEY,
-    VERDICT_KEY,
-    Handler,
-    current_user,
-    rate_limited,
-    route_key,
-)
-from gateway.decoding import InvalidRequestError, decode_body
-from gateway.errors import error_response, json_response
+from gateway import replies
+from gateway.auth import COOKIE_NAME, VERDICT_KEY, current_user
+from gateway.decoding import decode_body
+from gateway.errors import InvalidRequestError, error_response, json_response, rate_limited
+from gateway.identity.passwords import password_refusal, password_refused
+from gateway.identity.users import EmailTakenError, user_view
 from gateway.keys import CONFIG, HASHER, LIMITER, SESSIONS, USERS
+from gateway.login_limit import LOGIN_WINDOW_S
 from gateway.opening_balances import open_account
-from gateway.passwords import REFUSAL_MESSAGES, PasswordRefusal, password_refusal
-from gateway.ratelimit import Limit, tightest
+from gateway.ratelimit import Limit
+from gateway.route_table import Operation, RouteTable
 from gateway.schemas import LoginBody, RegisterBody
-from gateway.users import EmailTakenError, user_view
 from gateway.views import iso_moment
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
-LOGIN_WINDOW_S = 15 * 60
 REGISTER_WINDOW_S = 60 * 60
 REGISTER_GLOBAL_WINDOW_S = 60
-# What a user who must change their password may still do. POST /api/console is let through
-# for its CHANGE_PASSWORD action only: the console route refuses its other actions.
-ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset(
-    {
-        ("POST", "/api/auth/logout"),
-        ("GET", "/api/auth/session"),
-        ("POST", "/api/console"),
-    }
-)
-
-
-def password_change_required() -> web.Response:
-    return error_response(
-        403,
-        "PASSWORD_CHANGE_REQUIRED",
-        "Change your password first: POST /api/console with action CHANGE_PASSWORD,"
-        " currentPassword and newPassword (the dashboard asks for it after you log in).",
-    )
-
-
-@web.middleware
-async def password_change_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Hold a user who must change their password to the routes that let them do it."""
-    user = request.get(USER_KEY)  # set by auth_middleware on every route that needs a session
-    if (
-        user is not None
-        and request.app[USERS].password_change_due(user.user_id)
-        and route_key(request) not in ALLOWED_BEFORE_PASSWORD_CHANGE
-    ):
-        return password_change_required()
-    return await handler(request)
 
 
 def with_password_change(request: web.Request, user_id: str, payload: dict[str, Any]) -> None:
@@ -83,25 +45,19 @@ def with_password_change(request: web.Request, user_id: str, payload: dict[str, 
         payload["passwordChangeRequired"] = True
 
 
-def password_refused(refusal: PasswordRefusal, path: str) -> web.Response:
-    """422 with the refusal's code, naming the field at fault like a validation error does."""
-    message = REFUSAL_MESSAGES[refusal]
-    return error_response(
-        422, refusal.value, f"The password {message}.", [{"path": path, "message": message}]
-    )
-
-
-def count_password_check(request: web.Request, user_id: str) -> bool:
-    """Count a current-password check against the login limit, keyed by user; False when over."""
-    app = request.app
-    limit = app[CONFIG].rate_limits.login_per_15_minutes
-    verdict = app[LIMITER].hit("login", f"user|{user_id}", limit, LOGIN_WINDOW_S)
-    counted = request.get(VERDICT_KEY)
-    request[VERDICT_KEY] = verdict if counted is None else tightest([verdict, counted])
-    return verdict.allowed
-
-
-@routes.post("/api/auth/register")
+@routes.post(
+    "/api/auth/register",
+    Operation(
+        "Register a user and open a trading account",
+        body=RegisterBody,
+        status=201,
+        # 403 for a foreign Origin, 409 for a taken email, 422 for a refused password,
+        # 429 past the registration limits.
+        refusals=(403, 409, 422, 429),
+        reply=replies.Registered,
+    ),
+    access="public",
+)
 async def register(request: web.Request) -> web.Response:
     try:
         body = decode_body(await request.read(), RegisterBody)
@@ -142,7 +98,16 @@ async def register(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/api/auth/login")
+@routes.post(
+    "/api/auth/login",
+    Operation(
+        "Log in; returns a bearer token and a CSRF token, and sets the pd_session cookie",
+        body=LoginBody,
+        refusals=(401, 403, 429),
+        reply=replies.LoggedIn,
+    ),
+    access="public",
+)
 async def login(request: web.Request) -> web.Response:
     try:
         body = decode_body(await request.read(), LoginBody)
@@ -196,7 +161,7 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-@routes.post("/api/auth/logout")
+@routes.post("/api/auth/logout", Operation("Revoke the session", status=204))
 async def logout(request: web.Request) -> web.Response:
     await request.app[SESSIONS].revoke(current_user(request).token_hash)
     response = web.Response(status=204)
@@ -204,7 +169,7 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
-@routes.get("/api/auth/session")
+@routes.get("/api/auth/session", Operation("The signed-in user", reply=replies.SessionInfo))
 async def session(request: web.Request) -> web.Response:
     user = current_user(request)
     row = await request.app[USERS].by_id(user.user_id)

@@ -74,7 +74,7 @@ def one_of_fields(*names: str, kind: dict[str, Any] = NUMBER) -> dict[str, Any]:
     return {"anyOf": [{"properties": {name: kind}, "required": [name]} for name in names]}
 
 
-# gateway.funds_routes.fund_operation: a RELEASE names the block it releases (else 400).
+# gateway.routes.funds.fund_operation: a RELEASE names the block it releases (else 400).
 RELEASE_NAMES_BLOCK = {
     "anyOf": [
         {"properties": {"operation": {"enum": ["BLOCK", "CREDIT", "DEBIT"]}}},
@@ -87,10 +87,10 @@ RELEASE_NAMES_BLOCK = {
 
 RULES: dict[str, list[dict[str, Any]]] = {
     "PlaceOrderBody": [order_prices()],
-    # gateway.funds_routes.charges_preview: a buyPrice, a sellPrice or both (else 400).
+    # gateway.routes.funds.charges_preview: a buyPrice, a sellPrice or both (else 400).
     "ChargesBody": [charged_products(), one_of_fields("buyPrice", "sellPrice")],
     "FundOperationBody": [RELEASE_NAMES_BLOCK],
-    # gateway.admin_routes.target_account: the account, or the user whose first it is (else 400).
+    # gateway.routes.admin.target_account: the account, or the user whose first it is (else 400).
     "AdminFundsBody": [one_of_fields("tradingAccountId", "userId", kind=STRING)],
     "AdminResetBody": [one_of_fields("tradingAccountId", "userId", kind=STRING)],
 }

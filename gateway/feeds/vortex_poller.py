@@ -25,7 +25,7 @@ from engine.actors.clock import Clock
 from engine.actors.trading_engine import TradingEngine
 from engine.config import VortexConfig
 from engine.market.pushed_quotes import PushedQuote, PushedQuoteSource
-from gateway.vortex_client import (
+from gateway.feeds.vortex_client import (
     ACCESS_TOKEN_ENV,
     API_KEY_ENV,
     VortexClient,

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from engine.actors.trading_engine import TradingEngine
 from engine.domain import events as ev
 from engine.market.pushed_quotes import PushedQuoteSource
-from gateway.performance import PerformanceMonitor
+from gateway.observability.performance import PerformanceMonitor
 from gateway.ws_hub import WebSocketHub
 from persistence.journal import PersistenceActor
 

@@ -16,19 +16,13 @@ import orjson
 from aiohttp import web
 
 from gateway.bridge import EngineTimeoutError, OutcomeUnknownError
-from gateway.errors import ApiError, error_response, outcome_unknown
+from gateway.errors import ApiError, error_response, outcome_unknown, unavailable
 from gateway.keys import DB
 from persistence.journal import is_transient
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def unavailable(
-    message: str = "The service is degraded; the request was not accepted.",
-) -> web.Response:
-    return error_response(503, "UNAVAILABLE", message)
 
 
 @web.middleware

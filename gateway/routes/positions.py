@@ -12,23 +12,20 @@ from engine.domain import events as ev
 from engine.domain.enums import Rejection
 from engine.domain.money import paise_to_rupees
 from engine.domain.positions import Position
+from gateway import replies
 from gateway.auth import current_user
 from gateway.decoding import convert_query, field_failure
-from gateway.errors import json_response
+from gateway.errors import NotFoundError, json_response, rejected
 from gateway.keys import BRIDGE, DB, ENGINE, USERS
-from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import (
-    NotFoundError,
-    decode_own_body,
-    owned_account,
-    require_owned_row,
-)
+from gateway.outcomes import check_outcome
+from gateway.ownership import decode_own_body, owned_account, require_owned_row
+from gateway.route_table import Operation, RouteTable
 from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
 from gateway.since import POSITIONS_SINCE, Since, since_seq
 from gateway.views import order_row_view, position_row_view, position_view
 from persistence.projection import at
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 
 class PositionQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -58,7 +55,15 @@ async def open_positions(request: web.Request, account_id: str) -> list[dict[str
     return views
 
 
-@routes.get("/api/trading/positions")
+@routes.get(
+    "/api/trading/positions",
+    Operation(
+        "List positions (since=reset: closed ones opened after the last reset)",
+        query=PositionQuery,
+        refusals=(404,),
+        reply=replies.PositionList,
+    ),
+)
 async def list_positions(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), PositionQuery)
     account_id = await owned_account(request, query.trading_account_id)
@@ -73,7 +78,53 @@ async def list_positions(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
-@routes.post("/api/trading/positions")
+@routes.patch(
+    "/api/trading/positions",
+    Operation(
+        "Set or clear stop-loss and target (null clears, absent keeps)",
+        body=RiskLevelsBody,
+        refusals=(404, 409, 422),
+        reply=replies.PositionReply,
+    ),
+)
+async def set_risk_levels(request: web.Request) -> web.Response:
+    body = await decode_own_body(request, RiskLevelsBody)
+    account_id, position = await open_position(request, body.position_id)
+    try:
+        stop_loss = _level(body.stop_loss, position.stop_loss_paise, "$.stopLoss")
+        target = _level(body.target, position.target_paise, "$.target")
+    except FieldError as error:
+        raise field_failure(error) from None
+    engine = request.app[ENGINE]
+    instrument = engine.master.get(position.instrument_id)
+    assert instrument is not None
+    command = cmd.SetRiskLevels(
+        now_ms=0,
+        position_id=body.position_id,
+        tick_paise=instrument.tick_paise,
+        stop_loss_paise=stop_loss,
+        target_paise=target,
+    )
+    outcome = await request.app[BRIDGE].submit(account_id, command)
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        raise rejected(outcome.rejection)
+    # The position as this change left it (a level the market already touched may close it
+    # a moment later; the websocket and the positions list report that).
+    updated = msgspec.structs.replace(position, stop_loss_paise=stop_loss, target_paise=target)
+    view = position_view(updated, account_id, engine.master, engine.market)
+    return json_response({"position": view})
+
+
+@routes.post(
+    "/api/trading/positions",
+    Operation(
+        "Close a position at market",
+        body=ClosePositionBody,
+        refusals=(404, 409, 422),
+        reply=replies.PositionClosed,
+    ),
+)
 async def close_position(request: web.Request) -> web.Response:
     body = await decode_own_body(request, ClosePositionBody)
     named = await owned_account(request, body.trading_account_id)
@@ -154,36 +205,6 @@ def exit_order_row(
         "updated_at": done,
         "executed_at": done,
     }
-
-
-@routes.patch("/api/trading/positions")
-async def set_risk_levels(request: web.Request) -> web.Response:
-    body = await decode_own_body(request, RiskLevelsBody)
-    account_id, position = await open_position(request, body.position_id)
-    try:
-        stop_loss = _level(body.stop_loss, position.stop_loss_paise, "$.stopLoss")
-        target = _level(body.target, position.target_paise, "$.target")
-    except FieldError as error:
-        raise field_failure(error) from None
-    engine = request.app[ENGINE]
-    instrument = engine.master.get(position.instrument_id)
-    assert instrument is not None
-    command = cmd.SetRiskLevels(
-        now_ms=0,
-        position_id=body.position_id,
-        tick_paise=instrument.tick_paise,
-        stop_loss_paise=stop_loss,
-        target_paise=target,
-    )
-    outcome = await request.app[BRIDGE].submit(account_id, command)
-    check_outcome(outcome)
-    if outcome.rejection is not None:
-        raise rejected(outcome.rejection)
-    # The position as this change left it (a level the market already touched may close it
-    # a moment later; the websocket and the positions list report that).
-    updated = msgspec.structs.replace(position, stop_loss_paise=stop_loss, target_paise=target)
-    view = position_view(updated, account_id, engine.master, engine.market)
-    return json_response({"position": view})
 
 
 async def open_position(request: web.Request, position_id: str) -> tuple[str, Position]:

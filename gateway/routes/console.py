@@ -14,21 +14,29 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.enums import Rejection
 from engine.domain.money import paise_to_rupees
-from gateway.auth import current_user, rate_limited
-from gateway.auth_routes import (
-    count_password_check,
-    password_change_required,
-    password_refused,
-)
+from gateway import replies
+from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_tagged, field_failure
-from gateway.errors import ApiError, error_response, json_response, outcome_unknown
+from gateway.errors import (
+    ApiError,
+    NotFoundError,
+    error_response,
+    json_response,
+    outcome_unknown,
+    password_change_required,
+    rate_limited,
+    rejected,
+)
 from gateway.faults import crash_point
-from gateway.funds_routes import funds_of, transaction_view
+from gateway.funds_views import funds_of, request_view, transaction_view
+from gateway.identity.passwords import password_refusal, password_refused
+from gateway.identity.users import user_view
 from gateway.keys import BRIDGE, DB, HASHER, SESSIONS, USERS
-from gateway.order_routes import check_outcome, rejected
-from gateway.ownership import NotFoundError, check_body_user, owned_account
-from gateway.passwords import password_refusal
+from gateway.login_limit import count_password_check
+from gateway.outcomes import check_outcome
+from gateway.ownership import check_body_user, owned_account
 from gateway.resets import resets_summary, submit_reset
+from gateway.route_table import Operation, RouteTable
 from gateway.schemas import (
     AddBankAccount,
     ChangePassword,
@@ -42,10 +50,9 @@ from gateway.schemas import (
     to_paise,
 )
 from gateway.since import Since, since_seq
-from gateway.users import user_view
 from gateway.views import iso_moment, iso_ms
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 RECENT = 50
 REQUEST_ID_NAMESPACE = uuid.UUID("2b0f3c5e-8d1a-4f7e-9c62-5a4e1d7b3f90")
@@ -64,28 +71,20 @@ def bank_account_view(row: Any) -> dict[str, Any]:
     }
 
 
-def request_view(row: Any) -> dict[str, Any]:
-    """A deposit or withdrawal request."""
-    view = {
-        "id": row["id"],
-        "tradingAccountId": row["trading_account_id"],
-        "bankAccountId": row["bank_account_id"],
-        "amount": paise_to_rupees(row["amount_paise"]),
-        "status": row["status"],
-        "remarks": row["remarks"],
-        "createdAt": iso_moment(row["created_at"]),
-        "decidedAt": iso_moment(row["decided_at"]),
-    }
-    if "reference" in row:
-        view["reference"] = row["reference"]
-    return view
-
-
 class ConsoleQuery(msgspec.Struct, forbid_unknown_fields=True):
     since: Since | None = None  # the ledger after the last reset only
 
 
-@routes.get("/api/console")
+@routes.get(
+    "/api/console",
+    Operation(
+        "Profile, funds, bank accounts, requests, ledger (since=reset: after the last reset)"
+        " and resets",
+        query=ConsoleQuery,
+        refusals=(404,),
+        reply=replies.Console,
+    ),
+)
 async def console(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), ConsoleQuery)
     user = current_user(request)
@@ -160,7 +159,15 @@ def amount_of(value: float) -> int:
         raise field_failure(error) from None
 
 
-@routes.post("/api/console")
+@routes.post(
+    "/api/console",
+    Operation(
+        "A console action, named by its action field; answers the object it changed",
+        body=ConsoleBody,
+        refusals=(404, 409, 422, 429),
+        reply=replies.ConsoleChange,
+    ),
+)
 async def console_action(request: web.Request) -> web.Response:
     action: ConsoleBody = decode_tagged(await request.read(), ConsoleBody)
     check_body_user(request, action.user_id)

@@ -13,12 +13,14 @@ from aiohttp import web
 
 from engine.actors.trading_engine import TradingEngine
 from engine.market.pushed_quotes import PushedQuoteSource
-from gateway.admin_routes import require_admin
+from gateway import replies
+from gateway.auth import require_admin
 from gateway.errors import json_response
 from gateway.keys import DB, ENGINE, JOURNAL, RECOVERY
+from gateway.route_table import Operation, RouteTable
 from gateway.views import iso_ms
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 STALE_AFTER_TICKS = 8
 DATABASE_CHECK_S = 1.0
@@ -83,7 +85,11 @@ def _live_feed(engine: TradingEngine) -> dict[str, Any]:
     return fields
 
 
-@routes.get("/api/health")
+@routes.get(
+    "/api/health",
+    Operation("Liveness", reply=replies.Health, unhealthy=True),
+    access="public",
+)
 async def health(request: web.Request) -> web.Response:
     """Public liveness: 200, or 503 naming the failing parts (``journal`` when writes cannot
     commit, ``database`` when PostgreSQL does not answer within a second), nothing more."""
@@ -109,7 +115,11 @@ async def database_check(request: web.Request) -> dict[str, Any]:
     return {"status": "healthy", "latencyMs": round((time.perf_counter() - started) * 1000, 2)}
 
 
-@routes.get("/api/health/detailed")
+@routes.get(
+    "/api/health/detailed",
+    Operation("Admin: health of each part", reply=replies.HealthDetailed, unhealthy=True),
+    access="admin",
+)
 async def health_detailed(request: web.Request) -> web.Response:
     require_admin(request)  # process, account and counter details are the operator's
     checks = _checks(request)

@@ -29,13 +29,55 @@ from engine.config import Config
 from gateway.auth import bearer_token, current_user
 from gateway.errors import error_response, validation_error
 from gateway.keys import CONFIG, ENGINE, HUB, USERS
-from gateway.origin_check import origin_allowed
+from gateway.middleware.origin_check import origin_allowed
+from gateway.openapi.errors import ERROR_REF, STATUS_DESCRIPTIONS
+from gateway.route_table import RouteTable
 from gateway.ws_hub import LIMIT_CLOSE, WebSocketHub, WsClient, error_frame, limit_frame
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 HEARTBEAT_S = 30
 MESSAGE_BYTES_MAX = 64 * 1024
+
+# What the OpenAPI document says of the handshake, written out whole: no Struct describes it.
+WEBSOCKET_OPERATION: dict[str, Any] = {
+    "summary": "WebSocket: quotes and the user's own updates (docs/API.md); a browser may pass its"
+    " session token as ?token=. A cookie-signed handshake must come from an allowed Origin.",
+    "parameters": [
+        {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
+        {"name": "Upgrade", "in": "header", "required": True, "schema": {"const": "websocket"}},
+        {"name": "Connection", "in": "header", "required": True, "schema": {"const": "Upgrade"}},
+        {
+            "name": "Sec-WebSocket-Version",
+            "in": "header",
+            "required": True,
+            "schema": {"const": "13"},
+        },
+        {
+            "name": "Sec-WebSocket-Key",
+            "in": "header",
+            "required": True,
+            "description": "16 random bytes in base64 (RFC 6455)",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{22}==$"},
+        },
+    ],
+    "responses": {
+        "101": {"description": "Switching to the WebSocket protocol"},
+        **{
+            str(status): {
+                "description": description,
+                "content": {"application/json": {"schema": ERROR_REF}},
+            }
+            for status, description in (
+                (400, "Not a websocket handshake (VALIDATION_ERROR)"),
+                (401, STATUS_DESCRIPTIONS[401]),
+                (403, "A cookie-signed handshake from a missing or foreign Origin (FORBIDDEN)"),
+                (429, STATUS_DESCRIPTIONS[429]),
+                (503, STATUS_DESCRIPTIONS[503]),
+            )
+        },
+    },
+}
 
 
 class FrameBudget:
@@ -77,7 +119,7 @@ def origin_refusal(request: web.Request, config: Config) -> web.Response | None:
     )
 
 
-@routes.get("/api/ws")
+@routes.get("/api/ws", WEBSOCKET_OPERATION)
 async def websocket(request: web.Request) -> web.StreamResponse:
     app = request.app
     limits = app[CONFIG].websocket

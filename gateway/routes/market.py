@@ -9,12 +9,38 @@ from aiohttp import web
 
 from engine.domain.money import paise_to_rupees
 from engine.market.market_data import MarketData
-from gateway.decoding import InvalidRequestError, convert_query
-from gateway.errors import json_response, validation_error
+from gateway import replies
+from gateway.decoding import convert_query
+from gateway.errors import InvalidRequestError, json_response, validation_error
 from gateway.keys import CONFIG, ENGINE
+from gateway.route_table import Operation, RouteTable
 from gateway.views import iso_ms
 
-routes = web.RouteTableDef()
+routes = RouteTable()
+
+# The quotes' query, described by hand: no Struct reads its repeated ``q``.
+QUOTE_PARAMETERS = [
+    {
+        "name": "q",
+        "in": "query",
+        "required": True,
+        "description": "An instrument id (NSE_EQ|INE002A01018) or ticker (NSE:RELIANCE); repeat it",
+        "schema": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "maxItems": 500,
+        },
+        "style": "form",
+        "explode": True,
+    },
+    {
+        "name": "mode",
+        "in": "query",
+        "required": False,
+        "schema": {"enum": ["ltp", "full"], "default": "full"},
+    },
+]
 
 
 class InstrumentQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,7 +72,16 @@ def quote_payload(market: MarketData, index: int, full: bool) -> dict[str, Any] 
     return payload
 
 
-@routes.get("/api/quotes")
+@routes.get(
+    "/api/quotes",
+    Operation(
+        "Quotes by instrument id or ticker; unknown ids are left out",
+        refusals=(400,),  # its query is read by hand (QUOTE_PARAMETERS), not by a Struct
+        reply=replies.Quotes,
+        parameters=QUOTE_PARAMETERS,
+    ),
+    access="public",
+)
 async def get_quotes(request: web.Request) -> web.Response:
     ids = request.query.getall("q", [])
     mode = request.query.get("mode", "full")
@@ -69,7 +104,11 @@ async def get_quotes(request: web.Request) -> web.Response:
     return json_response({"data": data})
 
 
-@routes.get("/api/instruments")
+@routes.get(
+    "/api/instruments",
+    Operation("Instrument search", query=InstrumentQuery, reply=replies.InstrumentList),
+    access="public",
+)
 async def search_instruments(request: web.Request) -> web.Response:
     try:
         query = convert_query(dict(request.query), InstrumentQuery)

@@ -19,8 +19,8 @@ from yarl import URL
 from engine.config import MetricsConfig
 from gateway.errors import error_response
 from gateway.listener import is_loopback
-from gateway.metrics import Metrics
-from gateway.security_headers import security_headers
+from gateway.middleware.security_headers import security_headers
+from gateway.observability.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 aiohttp names itself and its version in ``Server`` ("Python/3.x aiohttp/3.x"), which tells a
 scanner which advisories to try; the server says only "paperdesk". Everything under ``/api/``
 may carry personal data (orders, funds, sessions), so no browser or proxy may store it; the
-dashboard's static files keep their own caching (``gateway.static_routes``).
+dashboard's static files keep their own caching (``gateway.routes.dashboard``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-STATIC_DIR = Path(__file__).parent / "static"
+from gateway.route_table import RouteTable
+
+routes = RouteTable()
+
+STATIC_DIR = Path(__file__).parent.parent / "static"
 INDEX = STATIC_DIR / "index.html"
 STATIC_PREFIX = "/static/"
 
@@ -30,6 +34,7 @@ PAGE_HEADERS = {
 }
 
 
+@routes.get("/", None, access="public")  # not an API route: the OpenAPI document leaves it out
 async def index(_: web.Request) -> web.FileResponse:
     return web.FileResponse(INDEX, headers=PAGE_HEADERS)
 
@@ -41,8 +46,7 @@ async def static_headers(request: web.Request, response: web.StreamResponse) -> 
             response.headers.setdefault(name, value)
 
 
-def setup(app: web.Application) -> None:
-    """Add ``GET /`` and ``/static/`` to ``app``."""
-    app.router.add_get("/", index)
+def serve_files(app: web.Application) -> None:
+    """Serve the page's files under ``/static/`` from ``app``, with the page's headers."""
     app.router.add_static(STATIC_PREFIX, STATIC_DIR)
     app.on_response_prepare.append(static_headers)

@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
-from gateway.admin_routes import require_admin
-from gateway.decoding import convert_query, validation_failure
-from gateway.errors import json_response
+from gateway import replies
+from gateway.auth import require_admin
+from gateway.decoding import convert_query
+from gateway.errors import NotFoundError, json_response, validation_failure
 from gateway.keys import PERFORMANCE
-from gateway.ownership import NotFoundError
+from gateway.route_table import Operation, RouteTable
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 
 class PerformanceQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -23,7 +24,16 @@ class PerformanceQuery(msgspec.Struct, forbid_unknown_fields=True):
     operation: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
-@routes.get("/api/monitoring/performance")
+@routes.get(
+    "/api/monitoring/performance",
+    Operation(
+        "Admin: performance figures (type=summary, slow, failed or operation)",
+        query=PerformanceQuery,
+        refusals=(404,),
+        reply=(replies.OperationList, replies.SampleList, replies.OperationSummary),
+    ),
+    access="admin",
+)
 async def performance(request: web.Request) -> web.Response:
     require_admin(request)
     query = convert_query(dict(request.query), PerformanceQuery)
@@ -42,7 +52,11 @@ async def performance(request: web.Request) -> web.Response:
     return json_response(found)
 
 
-@routes.delete("/api/monitoring/performance")
+@routes.delete(
+    "/api/monitoring/performance",
+    Operation("Admin: clear performance figures", status=204),
+    access="admin",
+)
 async def clear_performance(request: web.Request) -> web.Response:
     require_admin(request)
     request.app[PERFORMANCE].clear()

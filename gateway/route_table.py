@@ -1,0 +1,118 @@
+"""How a route module declares its routes: each route's method, path, handler, who may call it
+and what the OpenAPI document says of it, written once, on the handler::
+
+    routes = RouteTable()
+
+
+    @routes.get(
+        "/api/trading/funds",
+        Operation("Funds of a trading account", query=FundsQuery, reply=replies.Funds),
+    )
+    async def get_funds(request: web.Request) -> web.Response: ...
+
+``gateway.routes.registry`` joins the route modules' tables into the one list of routes, which
+feeds aiohttp's router (``gateway.app``), the routes that need no session (``gateway.auth``)
+and the OpenAPI document (``gateway.openapi.document``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+
+Access = Literal["public", "user", "admin"]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+HandlerT = TypeVar("HandlerT", bound=Handler)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the OpenAPI document says of a route besides its method, path and access.
+
+    ``body`` and ``query`` are the msgspec Structs that decode the request; ``reply`` is the
+    success body's shape (a tuple: any one of them). ``refusals`` are the statuses the route's
+    own checks answer besides those every route of its kind does (see
+    :func:`gateway.openapi.document.statuses`): 404 for what is unknown or not the caller's, 409
+    for a state that does not allow it, 422 for a business rule. ``unhealthy`` routes answer
+    503 with their own body. ``parameters`` describes by hand a query no Struct reads.
+    """
+
+    summary: str
+    body: Any = None
+    query: type | None = None
+    status: int = 200
+    refusals: tuple[int, ...] = ()
+    reply: Any = None
+    unhealthy: bool = False
+    parameters: Sequence[Mapping[str, Any]] | None = None
+
+
+# What the OpenAPI document says of a route (see Route.openapi).
+Description = Operation | Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route.
+
+    ``access`` says who may call it: ``public`` needs no session (``gateway.auth`` lets it
+    through), ``user`` a session, ``admin`` a session with the ADMIN role (which the handler
+    checks first, with ``gateway.auth.require_admin``). ``openapi`` is what the document says of
+    it: an :class:`Operation`, an operation object written out whole (the websocket handshake,
+    which no Struct describes), or None for a route the document leaves out (the dashboard).
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    access: Access
+    openapi: Description
+
+
+class RouteTable:
+    """A route module's routes, in the order its handlers are declared."""
+
+    def __init__(self) -> None:
+        self._routes: list[Route] = []
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(self._routes)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        openapi: Description,
+        *,
+        access: Access = "user",
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Declare the decorated handler as ``method path``."""
+
+        def declare(handler: HandlerT) -> HandlerT:
+            self._routes.append(Route(method, path, handler, access, openapi))
+            return handler
+
+        return declare
+
+    def get(
+        self, path: str, openapi: Description, *, access: Access = "user"
+    ) -> Callable[[HandlerT], HandlerT]:
+        return self.route("GET", path, openapi, access=access)
+
+    def post(
+        self, path: str, openapi: Description, *, access: Access = "user"
+    ) -> Callable[[HandlerT], HandlerT]:
+        return self.route("POST", path, openapi, access=access)
+
+    def patch(
+        self, path: str, openapi: Description, *, access: Access = "user"
+    ) -> Callable[[HandlerT], HandlerT]:
+        return self.route("PATCH", path, openapi, access=access)
+
+    def delete(
+        self, path: str, openapi: Description, *, access: Access = "user"
+    ) -> Callable[[HandlerT], HandlerT]:
+        return self.route("DELETE", path, openapi, access=access)
