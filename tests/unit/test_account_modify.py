@@ -545,10 +545,11 @@ def test_modify_when_option_sell_then_margined_on_the_stamped_underlying_price(
     assert execute(state, sell).rejection is None
 
     decision = execute(
-        state, _modify(nifty_call, quote=quote, quantity=130, underlying_price_paise=2600000)
+        state, _modify(nifty_call, quote=quote, quantity=130, underlying_price_paise=2625000)
     )
 
     (modified,) = decision.events
     assert isinstance(modified, ev.OrderModified)
-    # 130 × 26000.00 × (9 % + 2 %) = 3 71 800.00, on the underlying stamped on the modification
-    assert modified.margin_blocked_paise == 37_180_000
+    # 130 × 26250.00 × (9 % + 2 %) = 3 75 375.00, on the underlying stamped on the modification
+    # (not the 26000 strike a missing underlying price falls back to)
+    assert modified.margin_blocked_paise == 37_537_500
