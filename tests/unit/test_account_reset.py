@@ -517,11 +517,12 @@ def test_reset_when_a_holding_trades_at_one_paisa_then_sold_there(
     assert sold.realized_pnl_paise == 10 * 1 - 10 * 24_401
 
 
-def test_reset_when_two_holdings_then_each_sale_has_its_own_exit_id(
+def test_reset_when_a_position_and_two_holdings_then_each_exit_has_its_own_id(
     funded_account: Callable[..., AccountState],
     rules: AccountRules,
     reliance: Instrument,
     tcs: Instrument,
+    wipro: Instrument,
 ) -> None:
     state = funded_account(DEPOSIT_PAISE)
     journal = Journaled(state, rules)
@@ -529,11 +530,12 @@ def test_reset_when_two_holdings_then_each_sale_has_its_own_exit_id(
     journal.trade(tcs, Side.BUY, 2, 314_800, product=Product.CNC, now_ms=yesterday)
     journal.trade(reliance, Side.BUY, 3, 154_000, product=Product.CNC, now_ms=yesterday)
     assert journal.run(cmd.SettleHoldings(now_ms=yesterday)).events
-    assert state.positions == {} and len(state.holdings) == 2
-    exits = _exits(state, PRICES, {i.instrument_id: i for i in (reliance, tcs)})
+    journal.trade(wipro, Side.SELL, 10, 24_400)
+    assert len(state.positions) == 1 and len(state.holdings) == 2
+    exits = _exits(state, PRICES, {i.instrument_id: i for i in (reliance, tcs, wipro)})
 
     decision = journal.run(_reset(state, exits))
 
-    sold = [e.order_id for e in decision.events if isinstance(e, ev.OrderAccepted)]
-    assert sold == [reset_exit_order_id("r-1", 0), reset_exit_order_id("r-1", 1)]
-    assert state.holdings == {}
+    exited = [e.order_id for e in decision.events if isinstance(e, ev.OrderAccepted)]
+    assert exited == [reset_exit_order_id("r-1", n) for n in range(3)]
+    assert state.positions == {} and state.holdings == {}
