@@ -34,7 +34,7 @@ fuzz: $(STAMP)
 # scores and the equivalent survivors are in docs/TESTING.md.
 mutation: $(STAMP)
 	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run
-	$(BIN)/mutmut results
+	$(BIN)/python tools/mutation_report.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
