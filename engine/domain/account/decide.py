@@ -72,10 +72,9 @@ def _valuation_price(
     return quote.ask_paise + protection.of(quote.ask_paise)
 
 
-def _band(command: cmd.PlaceOrder | cmd.ModifyOrder, rules: AccountRules) -> tuple[int, int]:
-    if command.quote is not None:
-        return command.quote.circuit_low_paise, command.quote.circuit_high_paise
-    instrument = command.instrument
+def _band(instrument: Instrument, quote: Quote | None, rules: AccountRules) -> tuple[int, int]:
+    if quote is not None:
+        return quote.circuit_low_paise, quote.circuit_high_paise
     return circuit_band(rules.circuits, instrument, instrument.reference_price_paise)
 
 
@@ -210,43 +209,86 @@ def preview_order(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
 
     This is both the first half of placing an order and the margin preview route.
     """
-    instrument = c.instrument
-    if _market_closed(rules, instrument, c.product, c.now_ms):
+    terms = _Terms(
+        c.instrument,
+        c.product,
+        c.side,
+        c.order_type,
+        c.quantity,
+        c.price_paise,
+        c.trigger_paise,
+        c.quote,
+        c.underlying_price_paise,
+        c.now_ms,
+    )
+    return _check_order(state, rules, terms, None)
+
+
+class _Terms(NamedTuple):
+    """An order's terms as checked: a new order's, or a working order's after a modification."""
+
+    instrument: Instrument
+    product: Product
+    side: Side
+    order_type: OrderType
+    quantity: int
+    price_paise: int
+    trigger_paise: int
+    quote: Quote | None
+    underlying_price_paise: int
+    now_ms: int
+
+
+def _check_order(
+    state: AccountState, rules: AccountRules, t: _Terms, working: Order | None
+) -> Requirements:
+    """The checks of an order's terms, in ``Rejection`` order: of a new order (``working`` is
+    None), or of ``working`` on its modified terms, where what has filled stays filled, the
+    order already counts among the open ones and what it blocks now is available to it."""
+    instrument = t.instrument
+    if _market_closed(rules, instrument, t.product, t.now_ms):
         return Requirements(Rejection.MARKET_CLOSED)
-    if not product_allowed(instrument, c.product):
+    if not product_allowed(instrument, t.product):
         return Requirements(Rejection.PRODUCT_NOT_ALLOWED)
-    rejection = check_quantity(instrument, c.quantity)
-    if rejection is not None:
+    if (rejection := check_quantity(instrument, t.quantity)) is not None:
         return Requirements(rejection)
-    if not check_order_terms(c.order_type, c.price_paise, c.trigger_paise):
+    filled = working.filled_quantity if working is not None else 0
+    if t.quantity <= filled:
+        return Requirements(Rejection.INVALID_QUANTITY)
+    if not check_order_terms(t.order_type, t.price_paise, t.trigger_paise):
         return Requirements(Rejection.INVALID_PRICE)
-    band = _band(c, rules)
-    for price in (c.price_paise, c.trigger_paise):
+    band = _band(instrument, t.quote, rules)
+    for price in (t.price_paise, t.trigger_paise):
         if price and (rejection := check_price(instrument, price, band)) is not None:
             return Requirements(rejection)
-    valuation = _valuation_price(c.order_type, c.price_paise, c.trigger_paise, c.quote, rules)
+    valuation = _valuation_price(t.order_type, t.price_paise, t.trigger_paise, t.quote, rules)
     if valuation <= 0:
         return Requirements(Rejection.PRICE_UNAVAILABLE)
-    if len(state.orders) >= rules.limits.open_orders_max:
+    if working is None and len(state.orders) >= rules.limits.open_orders_max:
         return Requirements(Rejection.OPEN_ORDERS_LIMIT)
-    if c.quantity * valuation > rules.limits.order_value_max_paise:
+    remaining = t.quantity - filled
+    if remaining * valuation > rules.limits.order_value_max_paise:
         return Requirements(Rejection.ORDER_VALUE_LIMIT)
-    selling_holdings = c.product is Product.CNC and c.side is Side.SELL
-    if selling_holdings and c.quantity > _sellable_holdings(state, instrument.instrument_id, None):
+    exclude = working.order_id if working is not None else None
+    selling_holdings = t.product is Product.CNC and t.side is Side.SELL
+    if selling_holdings and remaining > _sellable_holdings(
+        state, instrument.instrument_id, exclude
+    ):
         return Requirements(Rejection.INSUFFICIENT_HOLDINGS)
     block, charges = _order_requirements(
         state,
         rules,
         instrument=instrument,
-        product=c.product,
-        side=c.side,
-        quantity=c.quantity,
+        product=t.product,
+        side=t.side,
+        quantity=remaining,
         valuation_paise=valuation,
-        underlying_price_paise=c.underlying_price_paise,
-        now_ms=c.now_ms,
-        exclude=None,
+        underlying_price_paise=t.underlying_price_paise,
+        now_ms=t.now_ms,
+        exclude=exclude,
     )
-    if block + charges > state.available_paise:
+    freed = working.margin_blocked_paise if working is not None else 0
+    if block + charges > state.available_paise + freed:
         return Requirements(Rejection.INSUFFICIENT_FUNDS, block, charges)
     return Requirements(None, block, charges)
 
@@ -268,9 +310,6 @@ def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules)
     order = state.orders.get(c.order_id)
     if order is None:
         return _rejected(Rejection.ORDER_NOT_OPEN)
-    instrument = c.instrument
-    if _market_closed(rules, instrument, order.product, c.now_ms):
-        return _rejected(Rejection.MARKET_CLOSED)
     order_type = c.order_type if c.order_type is not None else order.order_type
     quantity = c.quantity if c.quantity is not None else order.quantity
     price = c.price_paise if c.price_paise is not None else order.price_paise
@@ -279,41 +318,21 @@ def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules)
         price = 0
     if order_type in (OrderType.MARKET, OrderType.LIMIT):
         trigger = 0
-    if (rejection := check_quantity(instrument, quantity)) is not None:
-        return _rejected(rejection)
-    if quantity <= order.filled_quantity:
-        return _rejected(Rejection.INVALID_QUANTITY)
-    if not check_order_terms(order_type, price, trigger):
-        return _rejected(Rejection.INVALID_PRICE)
-    band = _band(c, rules)
-    for level in (price, trigger):
-        if level and (rejection := check_price(instrument, level, band)) is not None:
-            return _rejected(rejection)
-    valuation = _valuation_price(order_type, price, trigger, c.quote, rules)
-    if valuation <= 0:
-        return _rejected(Rejection.PRICE_UNAVAILABLE)
-    remaining = quantity - order.filled_quantity
-    if remaining * valuation > rules.limits.order_value_max_paise:
-        return _rejected(Rejection.ORDER_VALUE_LIMIT)
-    selling_holdings = order.product is Product.CNC and order.side is Side.SELL
-    if selling_holdings and remaining > _sellable_holdings(
-        state, order.instrument_id, order.order_id
-    ):
-        return _rejected(Rejection.INSUFFICIENT_HOLDINGS)
-    block, charges = _order_requirements(
-        state,
-        rules,
-        instrument=instrument,
-        product=order.product,
-        side=order.side,
-        quantity=remaining,
-        valuation_paise=valuation,
-        underlying_price_paise=c.underlying_price_paise,
-        now_ms=c.now_ms,
-        exclude=order.order_id,
+    terms = _Terms(
+        c.instrument,
+        order.product,
+        order.side,
+        order_type,
+        quantity,
+        price,
+        trigger,
+        c.quote,
+        c.underlying_price_paise,
+        c.now_ms,
     )
-    if block + charges > state.available_paise + order.margin_blocked_paise:
-        return _rejected(Rejection.INSUFFICIENT_FUNDS)
+    rejection, block, _ = _check_order(state, rules, terms, order)
+    if rejection is not None:
+        return _rejected(rejection)
     return Decision(
         (
             ev.OrderModified(

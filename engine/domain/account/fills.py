@@ -4,6 +4,9 @@ holding whole at one price."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import NamedTuple
+
 import msgspec
 
 from engine.domain import events as ev
@@ -28,10 +31,47 @@ from engine.domain.instruments import Instrument
 from engine.domain.margin import order_margin, pro_rata
 from engine.domain.money import div_half_up
 from engine.domain.parameters import ChargeSchedule
-from engine.domain.positions import fill_against, opening_quantity
+from engine.domain.positions import Position, fill_against, opening_quantity
 from engine.domain.rules import (
     AccountRules,
 )
+
+
+class _Fill(NamedTuple):
+    """One fill as the account sees it: what, where, at what price, on which day."""
+
+    instrument: Instrument
+    product: Product
+    side: Side
+    price_paise: int
+    underlying_price_paise: int
+    trade_date: date
+    trade_day: int
+    schedule: ChargeSchedule
+
+
+class _PositionLeg(NamedTuple):
+    """The position after the part of a fill it takes, and what that part realized and cost."""
+
+    quantity: int
+    cost_paise: int
+    margin_paise: int
+    realized_pnl_paise: int
+    charges: ChargeBreakdown
+    so_far: OrderSoFar  # the order's traded value and brokerage, this part included
+    buy_paid: tuple[int, int]  # what today's CNC buys still held paid: (brokerage, taxes)
+    rerated: tuple[int, int]  # a same-day CNC round trip's buy side, re-rated: (brokerage, taxes)
+
+
+class _HoldingLeg(NamedTuple):
+    """The holding after the part of a delivery sell it takes, and what that part realized and
+    cost."""
+
+    quantity: int
+    cost_paise: int
+    realized_pnl_paise: int
+    charges: ChargeBreakdown
+    dp_day: int  # the trade day its DP charge was taken (0: none taken)
 
 
 def fill_event(
@@ -53,113 +93,37 @@ def fill_event(
 ) -> ev.OrderFilled:
     """Compute everything a fill changes: position, holding, realized P&L and charges.
 
-    ``so_far`` is what the order's earlier fills traded and paid in brokerage (per order)."""
-    instrument_id = instrument.instrument_id
+    A delivery sell takes first from today's CNC position, then from holdings; anything else
+    is all position. ``so_far`` is what the order's earlier fills traded and paid in brokerage
+    (per order)."""
     trade_date = rules.trade_date(now_ms)
-    trade_day = rules.trade_day(now_ms)
-    schedule = rules.charges.on(trade_date)
-    exchange = instrument.exchange.value
-    position = state.position_for(instrument_id, product)
-    held, cost, margin, buy_brokerage, buy_taxes = (
-        (0, 0, 0, 0, 0)
-        if position is None
-        else (
-            position.quantity,
-            position.cost_paise,
-            position.margin_paise,
-            position.buy_brokerage_paise,
-            position.buy_taxes_paise,
-        )
+    fill = _Fill(
+        instrument,
+        product,
+        side,
+        price_paise,
+        underlying_price_paise,
+        trade_date,
+        rules.trade_day(now_ms),
+        rules.charges.on(trade_date),
     )
-    holding = state.holdings.get(instrument_id)
-    holding_quantity, holding_cost = (
-        (0, 0)
-        if holding is None
-        else (
-            holding.quantity,
-            holding.cost_paise,
-        )
-    )
+    position = state.position_for(instrument.instrument_id, product)
     from_position = quantity
     if product is Product.CNC and side is Side.SELL:
-        from_position = min(quantity, max(held, 0))
-    from_holding = quantity - from_position
-
-    realized = 0
-    charges = ChargeBreakdown()
-    rerated = (0, 0)  # a same-day CNC round trip's buy side, re-rated: (brokerage, taxes)
-    category = charge_category(instrument.segment, product)
-    if from_position:
-        held_before, cost_before = held, cost
-        signed = side.sign * from_position
-        opened = opening_quantity(held, signed)
-        opening_margin = 0
-        if opened:
-            opening_margin = order_margin(
-                rules.margin,
-                instrument,
-                product,
-                side,
-                opened,
-                price_paise,
-                underlying_price_paise=underlying_price_paise,
-                expiry_day=instrument.expiry == trade_date,
-            )
-        result = fill_against(
-            held, cost, margin, signed, price_paise=price_paise, opening_margin_paise=opening_margin
-        )
-        held, cost, margin = result.quantity, result.cost_paise, result.margin_paise
-        realized += result.realized_pnl_paise
-        # A CNC sell against today's CNC buy is an intraday trade (docs/DOMAIN.md §1).
-        position_category = (
-            ChargeCategory.MIS if category is ChargeCategory.CNC and side is Side.SELL else category
-        )
-        leg = order_charges(
-            schedule, position_category, exchange, side, from_position * price_paise, so_far=so_far
-        )
-        so_far = OrderSoFar(
-            so_far.value_paise + from_position * price_paise,
-            so_far.brokerage_paise + leg.brokerage_paise,
-        )
-        charges = charges + leg
-        if category is ChargeCategory.CNC:
-            (buy_brokerage, buy_taxes), rerated = _track_cnc_buys(
-                schedule,
-                exchange,
-                side,
-                leg,
-                (buy_brokerage, buy_taxes),
-                closed=from_position,
-                held=held_before,
-                cost=cost_before,
-            )
-    dp_day = 0
-    if from_holding:
-        cost_share = pro_rata(holding_cost, from_holding, holding_quantity)
-        realized += from_holding * price_paise - cost_share
-        holding_quantity -= from_holding
-        holding_cost -= cost_share
-        dp_applies = state.dp_charged_day.get(instrument_id) != trade_day
-        dp_day = trade_day if dp_applies else 0
-        charges = charges + order_charges(
-            schedule,
-            category,
-            exchange,
-            side,
-            from_holding * price_paise,
-            dp_applies=dp_applies,
-            so_far=so_far,
-        )
+        from_position = min(quantity, max(position.quantity if position else 0, 0))
+    taken = _position_leg(position, fill, rules, from_position, so_far)
+    sold = _holding_leg(state, fill, quantity - from_position, taken.so_far)
     if position is not None:
         position_id = position.position_id
     else:
         position_id = new_position_id(order_id, filled_before) if from_position else ""
-    brokerage = charges.brokerage_paise + rerated[0]
-    total = charges.total_paise + rerated[0] + rerated[1]
+    charges = taken.charges + sold.charges
+    brokerage = charges.brokerage_paise + taken.rerated[0]
+    total = charges.total_paise + taken.rerated[0] + taken.rerated[1]
     return ev.OrderFilled(
         at_ms=now_ms,
         order_id=order_id,
-        instrument_id=instrument_id,
+        instrument_id=instrument.instrument_id,
         product=product,
         side=side,
         quantity=quantity,
@@ -169,17 +133,108 @@ def fill_event(
         charges_paise=total,
         brokerage_paise=brokerage,
         taxes_paise=total - brokerage,
-        realized_pnl_paise=realized,
+        realized_pnl_paise=taken.realized_pnl_paise + sold.realized_pnl_paise,
         position_id=position_id,
-        position_quantity=held,
-        position_cost_paise=cost,
-        position_margin_paise=margin,
-        holding_quantity=holding_quantity,
-        holding_cost_paise=holding_cost,
-        dp_day=dp_day,
-        position_buy_brokerage_paise=buy_brokerage,  # all refunded once nothing is held
-        position_buy_taxes_paise=buy_taxes,
+        position_quantity=taken.quantity,
+        position_cost_paise=taken.cost_paise,
+        position_margin_paise=taken.margin_paise,
+        holding_quantity=sold.quantity,
+        holding_cost_paise=sold.cost_paise,
+        dp_day=sold.dp_day,
+        position_buy_brokerage_paise=taken.buy_paid[0],  # all refunded once nothing is held
+        position_buy_taxes_paise=taken.buy_paid[1],
         order_brokerage_paise=charges.brokerage_paise,
+    )
+
+
+def _position_leg(
+    position: Position | None, fill: _Fill, rules: AccountRules, quantity: int, so_far: OrderSoFar
+) -> _PositionLeg:
+    """The position after ``quantity`` of ``fill`` (0: untouched): the units it opens take fresh
+    margin at the fill price, the units it closes realize against the exact cost and release
+    their margin pro rata; charged at the category's rates, a delivery sell at intraday rates."""
+    if position is None:
+        held, cost, margin, paid = 0, 0, 0, (0, 0)
+    else:
+        held, cost, margin = position.quantity, position.cost_paise, position.margin_paise
+        paid = (position.buy_brokerage_paise, position.buy_taxes_paise)
+    if not quantity:
+        return _PositionLeg(held, cost, margin, 0, ChargeBreakdown(), so_far, paid, (0, 0))
+    instrument, side = fill.instrument, fill.side
+    signed = side.sign * quantity
+    opened = opening_quantity(held, signed)
+    opening_margin = 0
+    if opened:
+        opening_margin = order_margin(
+            rules.margin,
+            instrument,
+            fill.product,
+            side,
+            opened,
+            fill.price_paise,
+            underlying_price_paise=fill.underlying_price_paise,
+            expiry_day=instrument.expiry == fill.trade_date,
+        )
+    result = fill_against(
+        held,
+        cost,
+        margin,
+        signed,
+        price_paise=fill.price_paise,
+        opening_margin_paise=opening_margin,
+    )
+    category = charge_category(instrument.segment, fill.product)
+    # A CNC sell against today's CNC buy is an intraday trade (docs/DOMAIN.md §1).
+    charged_as = (
+        ChargeCategory.MIS if category is ChargeCategory.CNC and side is Side.SELL else category
+    )
+    exchange = instrument.exchange.value
+    value = quantity * fill.price_paise
+    charges = order_charges(fill.schedule, charged_as, exchange, side, value, so_far=so_far)
+    rerated = (0, 0)
+    if category is ChargeCategory.CNC:
+        paid, rerated = _track_cnc_buys(
+            fill.schedule, exchange, side, charges, paid, closed=quantity, held=held, cost=cost
+        )
+    return _PositionLeg(
+        result.quantity,
+        result.cost_paise,
+        result.margin_paise,
+        result.realized_pnl_paise,
+        charges,
+        OrderSoFar(so_far.value_paise + value, so_far.brokerage_paise + charges.brokerage_paise),
+        paid,
+        rerated,
+    )
+
+
+def _holding_leg(
+    state: AccountState, fill: _Fill, quantity: int, so_far: OrderSoFar
+) -> _HoldingLeg:
+    """The holding after a delivery sell of ``quantity`` of it (0: untouched): the shares sold
+    realize against their pro-rata cost, and the DP charge is taken once per scrip per day."""
+    instrument_id = fill.instrument.instrument_id
+    holding = state.holdings.get(instrument_id)
+    held, cost = (0, 0) if holding is None else (holding.quantity, holding.cost_paise)
+    if not quantity:
+        return _HoldingLeg(held, cost, 0, ChargeBreakdown(), 0)
+    cost_share = pro_rata(cost, quantity, held)
+    dp_applies = state.dp_charged_day.get(instrument_id) != fill.trade_day
+    charges = order_charges(
+        fill.schedule,
+        charge_category(fill.instrument.segment, fill.product),
+        fill.instrument.exchange.value,
+        fill.side,
+        quantity * fill.price_paise,
+        dp_applies=dp_applies,
+        so_far=so_far,
+    )
+    return _HoldingLeg(
+        held - quantity,
+        cost - cost_share,
+        quantity * fill.price_paise - cost_share,
+        charges,
+        fill.trade_day if dp_applies else 0,
     )
 
 
