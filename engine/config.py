@@ -43,6 +43,7 @@ class AccountsConfig:
     pool_batch_max: int
     passivate_after_s: float
     ask_timeout_ms: int
+    inbox_max: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +382,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             pool_batch_max=int(accounts["pool_batch_max"]),
             passivate_after_s=float(accounts["passivate_after_s"]),
             ask_timeout_ms=int(accounts["ask_timeout_ms"]),
+            inbox_max=int(accounts["inbox_max"]),
         ),
         limits=LimitsConfig(
             open_orders_max=int(limits["open_orders_max"]),

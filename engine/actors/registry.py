@@ -20,9 +20,14 @@ from engine.domain.account.state import AccountState
 
 
 def _inbox_size(actor: Any) -> int:
+    """Messages waiting in an actor's (or an actor ref's) inbox."""
     inbox = actor.actor_inbox
     size = getattr(inbox, "qsize", None)  # queue.Queue for thread-per-actor
     return int(size()) if size is not None else len(inbox)
+
+
+class AccountBusyError(Exception):
+    """An account's actor has ``inbox_max`` requests waiting: the new one was not queued."""
 
 
 class UnknownAccountError(KeyError):
@@ -32,9 +37,12 @@ class UnknownAccountError(KeyError):
 class AccountRegistry:
     """Maps account ids to states and live actor refs."""
 
-    def __init__(self, actor_class: type[pykka.Actor], passivate_after_s: float) -> None:
+    def __init__(
+        self, actor_class: type[pykka.Actor], passivate_after_s: float, inbox_max: int
+    ) -> None:
         self._actor_class = actor_class
         self._passivate_after_s = passivate_after_s
+        self._inbox_max = inbox_max
         self._lock = threading.Lock()
         self._states: dict[str, AccountState] = {}
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
@@ -70,13 +78,19 @@ class AccountRegistry:
         with self._lock:
             return list(self._states)
 
-    def tell(self, account_id: str, message: Any) -> None:
-        """Deliver ``message`` to the account's actor, starting it if needed."""
+    def tell(self, account_id: str, message: Any, *, bounded: bool = False) -> None:
+        """Deliver ``message`` to the account's actor, starting it if needed.
+
+        ``bounded`` (a request from outside): refuse it with :class:`AccountBusyError` when
+        ``inbox_max`` messages already wait. What the market and the sessions send is never
+        refused: a fill dropped would lose what the market did."""
         with self._lock:
             ref = self._refs.get(account_id)
             if ref is None or not ref.is_alive():
                 # A handler bug stops only its own actor; the account restarts on its state.
                 ref = self._start(account_id)
+            elif bounded and _inbox_size(ref) >= self._inbox_max:
+                raise AccountBusyError(account_id)
             self._last_used[account_id] = time.monotonic()
             ref.tell(message)
 

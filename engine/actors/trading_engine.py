@@ -100,7 +100,8 @@ class TradingEngine:
         self.pool.start()
         self.market_pool.start()
         actor_class = actor_class_for(AccountBehaviour, self.runtime, self.pool)
-        self.registry = AccountRegistry(actor_class, self.config.accounts.passivate_after_s)
+        accounts = self.config.accounts
+        self.registry = AccountRegistry(actor_class, accounts.passivate_after_s, accounts.inbox_max)
         market_class = actor_class_for(MarketBehaviour, "pooled", self.market_pool)
         self.market_ref = market_class.start(
             data=self.market,
@@ -212,14 +213,16 @@ class TradingEngine:
         command: cmd.AccountCommand,
         reply: Callable[[Outcome], None] | None = None,
     ) -> None:
-        """Send a command to an account; ``reply`` gets the outcome, maybe on another thread."""
-        self._registry().tell(account_id, AccountRequest(command, reply))
+        """Send a command to an account; ``reply`` gets the outcome, maybe on another thread.
+        Raises :class:`AccountBusyError` (nothing queued) when the account's inbox is full."""
+        self._registry().tell(account_id, AccountRequest(command, reply), bounded=True)
 
     def inspect(
         self, account_id: str, fn: Callable[[AccountState], Any], reply: Callable[[Any], None]
     ) -> None:
-        """Run ``fn`` on an account's state in its actor; ``reply`` receives the result."""
-        self._registry().tell(account_id, Inspect(fn, reply))
+        """Run ``fn`` on an account's state in its actor; ``reply`` receives the result.
+        Raises :class:`AccountBusyError` (nothing queued) when the account's inbox is full."""
+        self._registry().tell(account_id, Inspect(fn, reply), bounded=True)
 
     def _on_session(self, group: SessionGroup, boundary: Boundary, at_ms: int) -> None:
         """A session boundary passed (hours enforced): every account acts on it in its actor."""

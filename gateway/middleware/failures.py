@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from engine.actors.registry import AccountBusyError
 from gateway.bridge import EngineTimeoutError, OutcomeUnknownError
 from gateway.errors import ApiError, error_response, outcome_unknown, unavailable
 from gateway.keys import DB
@@ -37,6 +38,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except EngineTimeoutError:
         logger.warning("engine did not answer %s %s in time", request.method, request.path)
         return unavailable("The engine did not answer in time; nothing was changed.")
+    except AccountBusyError:
+        logger.warning("account busy: %s %s refused", request.method, request.path)
+        return unavailable("The account has too many requests waiting; nothing was changed.")
     except web.HTTPException as error:
         if error.status == 404:
             return error_response(404, "NOT_FOUND", "No such route.")

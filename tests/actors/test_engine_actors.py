@@ -18,6 +18,7 @@ import pytest
 
 from engine.actors.account_actor import Outcome
 from engine.actors.clock import FakeClock
+from engine.actors.registry import AccountBusyError
 from engine.actors.sink import InMemorySink
 from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
@@ -550,3 +551,54 @@ def test_session_when_server_was_down_at_square_off_and_close_then_caught_up_at_
         assert after.inspect("acct", funds_identity_holds)
     finally:
         after.engine.stop()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_account_inbox_when_full_then_requests_refused_and_market_fills_still_taken(
+    master: InstrumentMaster, reliance: Instrument, runtime: str
+) -> None:
+    h = make_harness(master, runtime, exact_config(accounts={"inbox_max": 2}))
+    try:
+        h.set_price(reliance, 150_000)
+        h.open_account("acct", 10_000_000)
+        resting = place(reliance, Side.BUY, 10, OrderType.LIMIT, 149_000, order_id="rest")
+        assert h.ask("acct", resting).rejection is None
+        running, gate = threading.Event(), threading.Event()
+
+        def hold(_: AccountState) -> None:
+            running.set()
+            gate.wait(WAIT_S)
+
+        h.engine.inspect("acct", hold, lambda _: None)
+        assert running.wait(WAIT_S)  # the actor is busy and its inbox empty
+        answered = threading.Semaphore(0)
+        outcomes: list[Outcome] = []
+
+        def reply(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            answered.release()
+
+        for n in range(2):
+            waiting = place(reliance, Side.BUY, 1, OrderType.LIMIT, 140_000, order_id=f"w{n}")
+            h.engine.submit("acct", waiting, reply)
+        with pytest.raises(AccountBusyError):
+            h.engine.submit("acct", place(reliance, Side.BUY, 1, OrderType.LIMIT, 140_000), reply)
+        with pytest.raises(AccountBusyError):
+            h.engine.inspect("acct", lambda state: None, lambda _: None)
+        # The market reaches the resting order: its fill joins the full inbox all the same.
+        h.source.prices[master.index_of(reliance.instrument_id) or 0] = 148_000
+        h.engine.tick()
+        h.engine.sync_market()
+
+        gate.set()
+        assert answered.acquire(timeout=WAIT_S) and answered.acquire(timeout=WAIT_S)
+        h.settle()
+        assert [o.rejection for o in outcomes] == [None, None]
+        orders = h.inspect("acct", lambda state: sorted(state.orders))
+        assert orders == ["w0", "w1"]  # "rest" filled whole while the inbox was full
+        sink = h.engine.sink
+        assert isinstance(sink, InMemorySink)
+        fills = [e for e in sink.events_for("acct") if isinstance(e, ev.OrderFilled)]
+        assert [(f.order_id, f.quantity) for f in fills] == [("rest", 10)]
+    finally:
+        h.engine.stop()
