@@ -30,7 +30,7 @@ from gateway.database import Database
 from gateway.feeds.vortex_poller import poller_lifecycle
 from gateway.identity.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
 from gateway.identity.sessions import SessionStore
-from gateway.identity.users import EmailTakenError, UserStore
+from gateway.identity.users import UserStore
 from gateway.keys import (
     BRIDGE,
     CONFIG,
@@ -68,6 +68,8 @@ from persistence.embedded import EmbeddedPostgres, embedded_serving, resolve_dat
 from persistence.journal import PersistenceActor
 from persistence.recovery import replay_all, verify_account
 from persistence.supervisor import supervise
+from persistence.trading_accounts import all_account_ids
+from persistence.users import EmailTakenError
 
 logger = logging.getLogger(__name__)
 
@@ -208,9 +210,9 @@ async def recover_accounts(app: web.Application) -> None:
     engine = app[ENGINE]
     async with app[DB].pool.acquire() as conn:
         states = await replay_all(conn)
-        rows = await conn.fetch("SELECT id FROM trading_accounts")
-    for row in rows:
-        states.setdefault(row["id"], AccountState(row["id"]))
+        account_ids = await all_account_ids(conn)
+    for account_id in account_ids:
+        states.setdefault(account_id, AccountState(account_id))
     for state in states.values():
         engine.restore_account(state)
     logger.info("recovered %d trading accounts", len(states))

@@ -15,16 +15,14 @@ from aiohttp import web
 
 from engine.domain import commands as cmd
 from gateway.keys import BRIDGE, DB
+from persistence.read_models.requests import unjournaled_pending_deposits
 
 logger = logging.getLogger(__name__)
 
 
 async def adopt_legacy_deposits(app: web.Application) -> int:
     """Journal every PENDING deposit that is not yet an event; return how many were."""
-    rows = await app[DB].pool.fetch(
-        "SELECT id, trading_account_id, amount_paise, bank_account_id, reference FROM deposits"
-        " WHERE status = 'PENDING' AND NOT journaled ORDER BY created_at, id"
-    )
+    rows = await unjournaled_pending_deposits(app[DB].pool)
     adopted = 0
     for row in rows:
         command = cmd.RequestDeposit(

@@ -16,6 +16,7 @@ from aiohttp import web
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
 from gateway.keys import BRIDGE, DB, ENGINE
+from persistence.trading_accounts import accounts_without_opening_credit
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +44,7 @@ async def credit_opening_balance(app: web.Application, account_id: str, amount_p
 
 async def credit_missing_opening_balances(app: web.Application) -> int:
     """At start: credit every account owed an opening balance that has none; return how many."""
-    rows = await app[DB].pool.fetch(
-        "SELECT a.id, a.opening_balance_paise FROM trading_accounts a"
-        " WHERE a.opening_balance_paise > 0 AND NOT EXISTS ("
-        "   SELECT 1 FROM transactions t"
-        "   WHERE t.trading_account_id = a.id AND t.kind = $1)"
-        " ORDER BY a.created_at, a.id",
-        OPENING_BALANCE,
-    )
+    rows = await accounts_without_opening_credit(app[DB].pool, OPENING_BALANCE)
     credited = 0
     for row in rows:
         credited += await credit_opening_balance(app, row["id"], row["opening_balance_paise"])

@@ -3,6 +3,7 @@ self-dealing guard, which refuses an admin their own account (403)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiohttp import web
@@ -12,6 +13,9 @@ from gateway.decoding import decode_body
 from gateway.errors import ApiError, ForbiddenError, NotFoundError, error_response
 from gateway.keys import DB, USERS
 from gateway.schemas import SessionBody
+from persistence.pool import Pool
+from persistence.read_models.orders import account_of_order
+from persistence.read_models.positions import account_of_position
 
 SessionBodyT = TypeVar("SessionBodyT", bound=SessionBody)
 
@@ -43,17 +47,17 @@ async def owned_account(request: web.Request, account_id: str | None) -> str:
     return account_id
 
 
-# The stored rows an id may name; table names are never taken from the request.
-_ROW_LOOKUPS = {
-    "order": "SELECT trading_account_id FROM orders WHERE id = $1",
-    "position": "SELECT trading_account_id FROM positions WHERE id = $1",
+# The stored rows an id may name, each with the query of the account it belongs to.
+_ROW_LOOKUPS: dict[str, Callable[[Pool, str], Awaitable[str | None]]] = {
+    "order": account_of_order,
+    "position": account_of_position,
 }
 
 
 async def require_owned_row(request: web.Request, what: str, row_id: str) -> None:
     """404 unless the stored order or position ``row_id`` is the caller's."""
     owned = await request.app[USERS].accounts_of(current_user(request).user_id)
-    account_id = await request.app[DB].pool.fetchval(_ROW_LOOKUPS[what], row_id)
+    account_id = await _ROW_LOOKUPS[what](request.app[DB].pool, row_id)
     if account_id not in owned:
         raise NotFoundError(what)
 

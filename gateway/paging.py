@@ -1,8 +1,9 @@
 """Keyset pages for lists ordered newest first by ``(created_at, id)`` (docs/API.md conventions).
 
 A cursor is the last row's ``created_at`` and ``id``; the next page is the rows strictly before
-it in that order (SQL: ``($n::timestamptz IS NULL OR (created_at, id) < ($n, $n+1))``). Rows
-added meanwhile never shift a page, as an offset would.
+it in that order (the page queries of ``persistence.read_models``: ``($n::timestamptz IS NULL
+OR (created_at, id) < ($n, $n+1))``). Rows added meanwhile never shift a page, as an offset
+would.
 """
 
 from __future__ import annotations

@@ -11,7 +11,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.keys import DB, ENGINE
-from persistence.instrument_store import load_last_prices, store_last_prices, upsert_instruments
+from persistence.instrument_store import (
+    load_last_prices,
+    store_last_prices,
+    stored_instrument_ids,
+    upsert_instruments,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +47,7 @@ async def prices_lifecycle(app: web.Application) -> AsyncIterator[None]:
     engine = app[ENGINE]
     async with app[DB].pool.acquire() as conn:
         # Only instruments the table lacks: an imported master was loaded from it already.
-        stored_ids = {row["id"] for row in await conn.fetch("SELECT id FROM instruments")}
+        stored_ids = await stored_instrument_ids(conn)
         await upsert_instruments(
             conn, (i for i in engine.master if i.instrument_id not in stored_ids)
         )

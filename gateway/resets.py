@@ -29,6 +29,8 @@ from gateway.funds_views import funds_of
 from gateway.keys import BRIDGE, DB, ENGINE
 from gateway.outcomes import check_outcome
 from gateway.views import iso_moment, iso_ms
+from persistence.read_models.resets import last_reset_at
+from persistence.trading_accounts import opening_balance_of
 
 ByRole = Literal["USER", "ADMIN"]
 
@@ -37,9 +39,7 @@ async def submit_reset(
     request: web.Request, account_id: str, by_user_id: str, by_role: ByRole
 ) -> web.Response:
     """Reset ``account_id`` and answer ``{reset, funds}`` built from the committed events."""
-    opening_balance = await request.app[DB].pool.fetchval(
-        "SELECT opening_balance_paise FROM trading_accounts WHERE id = $1", account_id
-    )
+    opening_balance = await opening_balance_of(request.app[DB].pool, account_id)
     command = cmd.ResetAccount(
         now_ms=0,
         reset_id=str(uuid.uuid4()),
@@ -88,9 +88,7 @@ async def resets_summary(request: web.Request, account_id: str) -> dict[str, Any
     counts: tuple[int, int] = await request.app[BRIDGE].inspect(
         account_id, lambda state: (resets_on_day(state, today), state.resets_total)
     )
-    last = await request.app[DB].pool.fetchval(
-        "SELECT max(created_at) FROM account_resets WHERE trading_account_id = $1", account_id
-    )
+    last = await last_reset_at(request.app[DB].pool, account_id)
     return {
         "today": counts[0],
         "perDayMax": engine.rules.limits.account_resets_per_day_max,

@@ -1,5 +1,6 @@
 """The ``since=reset`` filter of the order, position and ledger lists: only what came after
-the account's last reset (everything when it was never reset)."""
+the account's last reset (everything when it was never reset). The lists' queries take the
+sequence number found here (``persistence.read_models``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Literal
 from aiohttp import web
 
 from gateway.keys import DB
+from persistence.read_models.resets import last_reset_seq
 
 Since = Literal["reset"]
 
@@ -17,20 +19,4 @@ async def since_seq(request: web.Request, account_id: str, since: Since | None) 
     ``since=reset`` (None, i.e. everything, without it or when the account was never reset)."""
     if since is None:
         return None
-    seq: int | None = await request.app[DB].pool.fetchval(
-        "SELECT max(account_seq) FROM account_resets WHERE trading_account_id = $1", account_id
-    )
-    return seq
-
-
-# Orders and positions have no sequence number of their own: those after a reset are the ones
-# its account's journal names after the reset's event (exact, where a time comparison would
-# not be for what happens in the reset's own millisecond).
-ORDERS_SINCE = (
-    "SELECT payload->>'order_id' FROM events WHERE account_id = {account} AND account_seq > {seq}"
-    " AND type IN ('OrderAccepted', 'OrderRejected')"
-)
-POSITIONS_SINCE = (
-    "SELECT payload->>'position_id' FROM events WHERE account_id = {account}"
-    " AND account_seq > {seq} AND type = 'OrderFilled'"
-)
+    return await last_reset_seq(request.app[DB].pool, account_id)

@@ -79,6 +79,11 @@ async def load_instruments(conn: Any) -> list[Instrument]:
     ]
 
 
+async def stored_instrument_ids(conn: Any) -> set[str]:
+    """The ids of the instruments the table holds."""
+    return {row["id"] for row in await conn.fetch("SELECT id FROM instruments")}
+
+
 async def store_last_prices(conn: Any, prices: dict[str, int], at_ms: int) -> None:
     """Remember each instrument's last traded price (the stored tier of price resolution)."""
     at = datetime.fromtimestamp(at_ms / 1000, UTC)

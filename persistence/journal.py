@@ -55,8 +55,9 @@ import uvloop
 from engine.actors.sink import EventBatch, OnDurable
 from engine.config import JournalConfig
 from engine.domain.account.state import AccountState
-from persistence.projection import Rows, new_events, project
+from persistence.projection import new_events, project
 from persistence.recovery import replay_account
+from persistence.rows import Rows
 from persistence.writer import write_rows
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ only for events the journal insert really added.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -26,6 +25,7 @@ from engine.domain.enums import OrderStatus
 from engine.domain.orders import Order
 from engine.domain.positions import Position
 from persistence.request_rows import project_request
+from persistence.rows import Rows
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # ``at`` runs ~6 times per projected event, mostly on the event's own instant: a small cache
@@ -55,28 +55,6 @@ def at(ms: int) -> datetime:
 def ms_of(moment: datetime) -> int:
     """An exact UTC datetime back to milliseconds since the epoch."""
     return (moment - EPOCH) // timedelta(milliseconds=1)
-
-
-@dataclass(slots=True)
-class Rows:
-    """Everything one group of batches writes, keyed so the last version of a row wins.
-
-    Rows are tuples in column order; JSON values (event payloads, log details, the DP-charge
-    days) are raw JSON fragments, written into the statement's parameters as they are.
-    """
-
-    events: list[tuple[str, int, str, orjson.Fragment, datetime]] = field(default_factory=list)
-    orders: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    positions: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    holdings: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
-    fund_blocks: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
-    accounts: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    ledger: list[tuple[Any, ...]] = field(default_factory=list)
-    logs: list[tuple[Any, ...]] = field(default_factory=list)
-    deposits: dict[str, dict[str, Any]] = field(default_factory=dict)
-    withdrawals: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fund_operations: list[tuple[Any, ...]] = field(default_factory=list)
-    resets: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def new_events(state: AccountState, batch: EventBatch) -> list[tuple[int, ev.AccountEvent]]:

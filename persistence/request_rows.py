@@ -10,13 +10,11 @@ columns (``ON CONFLICT DO UPDATE`` leaves the others as the request wrote them).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState
-
-if TYPE_CHECKING:
-    from persistence.projection import Rows
+from persistence.rows import Rows
 
 # Column order of a request row (see writer.UPSERT_DEPOSITS / UPSERT_WITHDRAWALS).
 REQUEST_FIELDS = (

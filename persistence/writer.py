@@ -13,7 +13,7 @@ Measured on 1,000-event groups, this costs ~4 µs of Python per event where asyn
 for one typed array per column took ~24 µs (it checks every element against three ABCs, under
 the GIL the gateway also needs), and PostgreSQL reads it faster than it unnests ~80 arrays.
 
-:class:`~persistence.projection.Rows` already holds one row per key (the last state of an
+:class:`~persistence.rows.Rows` already holds one row per key (the last state of an
 order, position or account in the group), which ``ON CONFLICT DO UPDATE`` requires: it may
 not touch a row twice in one statement. ``ORDER BY n`` keeps the rows in the order given.
 Ledger legs and trading logs are inserted only for events the journal part really added
@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
-from persistence.projection import Rows
 from persistence.request_rows import request_values
+from persistence.rows import Rows
 
 INSERT_EVENTS = """
 INSERT INTO events (account_id, account_seq, type, payload, occurred_at)

@@ -1,4 +1,5 @@
-"""Sessions: random tokens stored hashed in Postgres, with expiry, revocation and CSRF tokens.
+"""Sessions: random tokens stored hashed in Postgres (``persistence.sessions``), with expiry,
+revocation and CSRF tokens.
 
 The raw token goes to the client once (cookie and/or bearer); the database keeps only its
 SHA-256, so a leaked table does not leak sessions. Lookups are cached for a few seconds to keep
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from gateway.database import Database
+from persistence import sessions
 
 TOKEN_BYTES = 32
 
@@ -58,7 +60,7 @@ class SessionUser:
 
 
 class SessionStore:
-    """Create, resolve and revoke sessions in the ``sessions`` table."""
+    """Create, resolve and revoke sessions (the ``sessions`` table, ``persistence.sessions``)."""
 
     def __init__(self, db: Database, ttl_hours: int, cache_s: float) -> None:
         self.db = db
@@ -72,14 +74,7 @@ class SessionStore:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         csrf = secrets.token_urlsafe(TOKEN_BYTES)
         expires_at = datetime.now(UTC) + self.ttl
-        await self.db.pool.execute(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at)"
-            " VALUES ($1, $2, $3, $4)",
-            token_hash(token),
-            user_id,
-            csrf,
-            expires_at,
-        )
+        await sessions.insert_session(self.db.pool, token_hash(token), user_id, csrf, expires_at)
         return token, csrf, expires_at
 
     async def resolve(self, token: str) -> SessionUser | None:
@@ -90,14 +85,7 @@ class SessionStore:
         if cached is not None and now - cached[0] < self.cache_s:
             user = cached[1]
             return user if user.expires_at > datetime.now(UTC) else None
-        row = await self.db.pool.fetchrow(
-            """
-            SELECT u.id, u.email, u.name, u.role, u.created_at, s.csrf_token, s.expires_at
-            FROM sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
-            """,
-            hashed,
-        )
+        row = await sessions.live_session(self.db.pool, hashed)
         if row is None:
             self._cache.pop(hashed, None)
             return None
@@ -119,33 +107,19 @@ class SessionStore:
     async def revoke(self, hashed: str) -> None:
         """End one session (logout)."""
         self._cache.pop(hashed, None)
-        await self.db.pool.execute(
-            "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
-            hashed,
-        )
+        await sessions.revoke_session(self.db.pool, hashed)
         self._tell([hashed], SessionEnd.LOGOUT)
 
     async def revoke_all_for(self, user_id: str, keep: str | None = None) -> None:
         """Revoke every session of a user but ``keep`` (after a password change)."""
-        rows = await self.db.pool.fetch(
-            "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
-            " AND token_hash IS DISTINCT FROM $2 RETURNING token_hash",
-            user_id,
-            keep,
-        )
-        ended = [row["token_hash"] for row in rows]
+        ended = await sessions.revoke_sessions_of(self.db.pool, user_id, keep)
         for hashed in ended:
             self._cache.pop(hashed, None)
         self._tell(ended, SessionEnd.REVOKED)
 
     async def ended_among(self, hashes: Sequence[str]) -> dict[str, SessionEnd]:
         """Which of these sessions are no longer live, and why (from Postgres, not the cache)."""
-        rows = await self.db.pool.fetch(
-            "SELECT token_hash, revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired"
-            " FROM sessions WHERE token_hash = ANY($1::text[])",
-            list(hashes),
-        )
-        found = {row["token_hash"]: row for row in rows}
+        found = await sessions.session_states(self.db.pool, hashes)
         ended: dict[str, SessionEnd] = {}
         for hashed in hashes:
             row = found.get(hashed)

@@ -1,4 +1,5 @@
-"""Users and their trading accounts in Postgres, with the ownership cache every route checks.
+"""Users and the trading accounts each owns (stored by ``persistence.users`` and
+``persistence.trading_accounts``), with the ownership cache every route checks.
 
 It also keeps, in memory, the users who must change their password before anything else (the
 first admin with a generated password): every request asks, so it is never a query. The set
@@ -12,14 +13,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import asyncpg
-
 from gateway.database import Database
 from gateway.views import iso_moment
-
-
-class EmailTakenError(Exception):
-    """Registration with an email that already has a user."""
+from persistence import users
+from persistence.trading_accounts import account_ids_of_user
 
 
 def user_view(row: Any) -> dict[str, Any]:
@@ -33,7 +30,7 @@ def user_view(row: Any) -> dict[str, Any]:
 
 
 class UserStore:
-    """SQL for users and account ownership (always parameterized)."""
+    """Users and account ownership (``persistence.users``), with the caches every request reads."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -51,53 +48,41 @@ class UserStore:
         opening_balance_paise: int = 0,
     ) -> tuple[Any, str]:
         """Create a user and their trading account (owed ``opening_balance_paise``, see
-        ``gateway.opening_balances``) in one transaction; return (row, account id)."""
+        ``gateway.opening_balances``) in one transaction; return (row, account id).
+        ``persistence.users.EmailTakenError`` if the email has a user."""
         user_id = str(uuid.uuid4())
         account_id = str(uuid.uuid4())
-        async with self.db.pool.acquire() as conn, conn.transaction():
-            try:
-                row = await conn.fetchrow(
-                    "INSERT INTO users (id, email, name, password_hash, role, must_change_password)"
-                    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
-                    user_id,
-                    email.lower(),
-                    name,
-                    password_hash,
-                    role,
-                    must_change_password,
-                )
-            except asyncpg.UniqueViolationError:
-                raise EmailTakenError(email) from None
-            await conn.execute(
-                "INSERT INTO trading_accounts (id, user_id, opening_balance_paise)"
-                " VALUES ($1, $2, $3)",
-                account_id,
-                user_id,
-                opening_balance_paise,
-            )
+        row = await users.create_user(
+            self.db.pool,
+            user_id=user_id,
+            account_id=account_id,
+            email=email.lower(),
+            name=name,
+            password_hash=password_hash,
+            role=role,
+            must_change_password=must_change_password,
+            opening_balance_paise=opening_balance_paise,
+        )
         self._accounts_by_user[user_id] = (account_id,)
         if must_change_password:
             self._password_change_due.add(user_id)
         return row, account_id
 
     async def by_email(self, email: str) -> Any:
-        return await self.db.pool.fetchrow("SELECT * FROM users WHERE email = $1", email.lower())
+        return await users.user_by_email(self.db.pool, email.lower())
 
     async def by_id(self, user_id: str) -> Any:
-        return await self.db.pool.fetchrow("SELECT * FROM users WHERE id = $1", user_id)
+        return await users.user_by_id(self.db.pool, user_id)
 
     async def any_admin(self) -> bool:
-        return bool(await self.db.pool.fetchval("SELECT 1 FROM users WHERE role = 'ADMIN' LIMIT 1"))
+        return await users.any_admin(self.db.pool)
 
     async def accounts_of(self, user_id: str) -> tuple[str, ...]:
         """The trading account ids a user owns, oldest first (cached: ownership never changes)."""
         cached = self._accounts_by_user.get(user_id)
         if cached is not None:
             return cached
-        rows = await self.db.pool.fetch(
-            "SELECT id FROM trading_accounts WHERE user_id = $1 ORDER BY created_at", user_id
-        )
-        owned = tuple(row["id"] for row in rows)
+        owned = await account_ids_of_user(self.db.pool, user_id)
         self._accounts_by_user[user_id] = owned
         return owned
 
@@ -105,39 +90,23 @@ class UserStore:
         return account_id in await self.accounts_of(user_id)
 
     async def set_name(self, user_id: str, name: str) -> Any:
-        return await self.db.pool.fetchrow(
-            "UPDATE users SET name = $2, updated_at = now() WHERE id = $1 RETURNING *",
-            user_id,
-            name,
-        )
+        return await users.set_name(self.db.pool, user_id, name)
 
     async def set_role(self, user_id: str, role: str) -> None:
-        await self.db.pool.execute(
-            "UPDATE users SET role = $2, updated_at = now() WHERE id = $1", user_id, role
-        )
+        await users.set_role(self.db.pool, user_id, role)
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         """Store a new hash of the same password (a rehash at login): the flag stays."""
-        await self.db.pool.execute(
-            "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
-            user_id,
-            password_hash,
-        )
+        await users.set_password_hash(self.db.pool, user_id, password_hash)
 
     async def change_password(self, user_id: str, password_hash: str) -> None:
         """Store the hash of a password the user chose, which ends a required change."""
-        await self.db.pool.execute(
-            "UPDATE users SET password_hash = $2, must_change_password = false, updated_at = now()"
-            " WHERE id = $1",
-            user_id,
-            password_hash,
-        )
+        await users.change_password(self.db.pool, user_id, password_hash)
         self._password_change_due.discard(user_id)
 
     async def load_password_changes_due(self) -> None:
         """Read which users must change their password (once, at start)."""
-        rows = await self.db.pool.fetch("SELECT id FROM users WHERE must_change_password")
-        self._password_change_due = {row["id"] for row in rows}
+        self._password_change_due = await users.password_changes_due(self.db.pool)
 
     def password_change_due(self, user_id: str) -> bool:
         """Whether this user must change their password before doing anything else."""

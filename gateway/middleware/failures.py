@@ -12,7 +12,6 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 
-import orjson
 from aiohttp import web
 
 from engine.actors.registry import AccountBusyError
@@ -20,6 +19,7 @@ from gateway.bridge import EngineTimeoutError, OutcomeUnknownError
 from gateway.errors import ApiError, error_response, outcome_unknown, unavailable
 from gateway.keys import DB
 from persistence.journal import is_transient
+from persistence.trading_logs import log_system_error
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def log_error(request: web.Request) -> None:
     """Keep the failure, with its stack, in ``trading_logs`` (never in the response)."""
     try:
-        await request.app[DB].pool.execute(
-            "INSERT INTO trading_logs (category, level, message, details, stack)"
-            " VALUES ('SYSTEM', 'ERROR', $1, $2::jsonb, $3)",
+        await log_system_error(
+            request.app[DB].pool,
             f"unhandled error in {request.method} {request.path}",
-            orjson.dumps({"method": request.method, "path": request.path}).decode(),
+            {"method": request.method, "path": request.path},
             traceback.format_exc(),
         )
     except Exception:  # the database itself may be what failed

@@ -44,12 +44,12 @@ from gateway.schemas import (
     to_paise,
 )
 from gateway.views import iso_ms
+from persistence.read_models.admin_stats import system_stats
+from persistence.read_models.requests import RequestTable, request_page, request_with_owner
+from persistence.read_models.user_accounts import users_with_accounts
+from persistence.trading_accounts import account_by_id, first_account_of_user
 
 routes = RouteTable()
-
-# The request tables; their names are the only text ever formatted into SQL here, and only
-# from this set (values always go as parameters).
-REQUEST_TABLES = frozenset({"deposits", "withdrawals"})
 
 
 async def target_account(
@@ -58,15 +58,9 @@ async def target_account(
     """(account id, owner's user id) of the account an admin route names; 404 if none."""
     pool = request.app[DB].pool
     if body.trading_account_id is not None:
-        found = await pool.fetchrow(
-            "SELECT id, user_id FROM trading_accounts WHERE id = $1", body.trading_account_id
-        )
+        found = await account_by_id(pool, body.trading_account_id)
     elif body.user_id is not None:
-        found = await pool.fetchrow(
-            "SELECT id, user_id FROM trading_accounts WHERE user_id = $1"
-            " ORDER BY created_at LIMIT 1",
-            body.user_id,
-        )
+        found = await first_account_of_user(pool, body.user_id)
     else:
         raise validation_failure("$.tradingAccountId", "give tradingAccountId or userId")
     if found is None:
@@ -225,21 +219,17 @@ class StatusQuery(msgspec.Struct, forbid_unknown_fields=True):
     cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
-async def list_requests(
-    request: web.Request, table: Literal["deposits", "withdrawals"]
-) -> web.Response:
+async def list_requests(request: web.Request, table: RequestTable) -> web.Response:
     require_admin(request)
-    assert table in REQUEST_TABLES
     query = convert_query(dict(request.query), StatusQuery)
     after, after_id = decode_cursor(query.cursor)
-    rows = await request.app[DB].pool.fetch(
-        f"SELECT * FROM {table} WHERE ($1::text IS NULL OR status = $1)"
-        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))"
-        " ORDER BY created_at DESC, id DESC LIMIT $4",
-        query.status,
-        after,
-        after_id,
-        query.limit + 1,
+    rows = await request_page(
+        request.app[DB].pool,
+        table,
+        status=query.status,
+        before=after,
+        before_id=after_id,
+        limit=query.limit + 1,
     )
     page, next_cursor = page_of(rows, query.limit)
     return json_response({"items": [request_view(r) for r in page], "nextCursor": next_cursor})
@@ -267,7 +257,7 @@ async def list_withdrawals(request: web.Request) -> web.Response:
     return await list_requests(request, "withdrawals")
 
 
-async def request_row(request: web.Request, table: str, request_id: str) -> Any:
+async def request_row(request: web.Request, table: RequestTable, request_id: str) -> Any:
     """The request a decision names; 404, or 403 on the admin's own account (a read: the
     decision itself is the account's, see ``decide``).
 
@@ -276,12 +266,7 @@ async def request_row(request: web.Request, table: str, request_id: str) -> Any:
     so that ``decided_by`` is never the requester and the audit trail reads one way: a
     requester who wants out needs a cancel of their own, not an admin decision.
     """
-    assert table in REQUEST_TABLES
-    row = await request.app[DB].pool.fetchrow(
-        f"SELECT r.*, a.user_id AS owner FROM {table} r"
-        " JOIN trading_accounts a ON a.id = r.trading_account_id WHERE r.id = $1",
-        request_id,
-    )
+    row = await request_with_owner(request.app[DB].pool, table, request_id)
     if row is None:
         raise NotFoundError(table[:-1])
     refuse_own_account(request, row["owner"], "decide a request on")
@@ -298,7 +283,7 @@ def decided_already(request: web.Request, table: str, row: Any, approve: bool) -
 
 
 async def decide(
-    request: web.Request, table: str, request_id: str, approve: bool, remarks: str
+    request: web.Request, table: RequestTable, request_id: str, approve: bool, remarks: str
 ) -> web.Response:
     """Submit a decision to the request's account: the status change and the money it moves
     are one journaled event, so both happen or neither does."""
@@ -397,18 +382,8 @@ class UserQuery(msgspec.Struct, forbid_unknown_fields=True):
 async def list_users(request: web.Request) -> web.Response:
     require_admin(request)
     query = convert_query(dict(request.query), UserQuery)
-    pattern = f"%{query.search.lower()}%"
-    rows = await request.app[DB].pool.fetch(
-        """
-        SELECT u.*, a.id AS account_id, a.balance_paise, a.blocked_paise, a.realized_pnl_paise
-        FROM users u LEFT JOIN trading_accounts a ON a.user_id = u.id
-        WHERE (lower(u.email) LIKE $1 OR lower(u.name) LIKE $1)
-          AND ($2::text IS NULL OR u.email > $2)
-        ORDER BY u.email LIMIT $3
-        """,
-        pattern,
-        query.cursor,
-        query.limit + 1,
+    rows = await users_with_accounts(
+        request.app[DB].pool, query.search, query.cursor, query.limit + 1
     )
     page = rows[: query.limit]
     items = [
@@ -437,25 +412,7 @@ async def stats(request: web.Request) -> web.Response:
     require_admin(request)
     engine = request.app[ENGINE]
     trade_day = engine.rules.trade_day(engine.clock.now_ms())  # the day resets are limited by
-    row = await request.app[DB].pool.fetchrow(
-        """
-        SELECT
-          (SELECT count(*) FROM users) AS users,
-          (SELECT count(*) FROM trading_accounts) AS trading_accounts,
-          (SELECT count(*) FROM orders
-             WHERE created_at >= date_trunc('day', now())) AS orders_today,
-          (SELECT count(*) FROM orders WHERE status = 'EXECUTED'
-             AND executed_at >= date_trunc('day', now())) AS executed_today,
-          (SELECT count(*) FROM positions WHERE status = 'OPEN') AS open_positions,
-          (SELECT coalesce(sum(balance_paise), 0)::bigint FROM trading_accounts) AS total_balance,
-          (SELECT coalesce(sum(blocked_paise), 0)::bigint FROM trading_accounts) AS total_blocked,
-          (SELECT count(*) FROM deposits WHERE status = 'PENDING') AS pending_deposits,
-          (SELECT count(*) FROM withdrawals WHERE status = 'PENDING') AS pending_withdrawals,
-          (SELECT count(*) FROM account_resets WHERE trade_day = $1) AS resets_today,
-          (SELECT count(*) FROM account_resets) AS resets_total
-        """,
-        trade_day,
-    )
+    row = await system_stats(request.app[DB].pool, trade_day)
     return json_response(
         {
             "users": row["users"],

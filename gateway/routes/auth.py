@@ -21,7 +21,7 @@ from gateway.auth import COOKIE_NAME, VERDICT_KEY, current_user
 from gateway.decoding import decode_body
 from gateway.errors import InvalidRequestError, error_response, json_response, rate_limited
 from gateway.identity.passwords import password_refusal, password_refused
-from gateway.identity.users import EmailTakenError, user_view
+from gateway.identity.users import user_view
 from gateway.keys import CONFIG, HASHER, LIMITER, SESSIONS, USERS
 from gateway.login_limit import LOGIN_WINDOW_S
 from gateway.opening_balances import open_account
@@ -29,6 +29,7 @@ from gateway.ratelimit import Limit
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import LoginBody, RegisterBody
 from gateway.views import iso_moment
+from persistence.users import EmailTakenError
 
 routes = RouteTable()
 

@@ -51,6 +51,9 @@ from gateway.schemas import (
 )
 from gateway.since import Since, since_seq
 from gateway.views import iso_moment, iso_ms
+from persistence import bank_accounts
+from persistence.read_models.ledger import latest_cash_entries
+from persistence.read_models.requests import RequestTable, latest_requests, request_by_id
 
 routes = RouteTable()
 
@@ -91,40 +94,13 @@ async def console(request: web.Request) -> web.Response:
     account_id = await owned_account(request, None)
     pool = request.app[DB].pool
     after_seq = await since_seq(request, account_id, query.since) or 0
-
-    async def rows(sql: str, *args: Any) -> list[Any]:
-        return list(await pool.fetch(sql, *args))
-
     profile, funds, banks, deposits, withdrawals, transactions, resets = await asyncio.gather(
         request.app[USERS].by_id(user.user_id),
         funds_of(request, account_id),
-        rows(
-            "SELECT * FROM bank_accounts WHERE user_id = $1 AND removed_at IS NULL"
-            " ORDER BY created_at DESC LIMIT $2",
-            user.user_id,
-            RECENT,
-        ),
-        rows(
-            "SELECT * FROM deposits WHERE trading_account_id = $1"
-            " ORDER BY created_at DESC LIMIT $2",
-            account_id,
-            RECENT,
-        ),
-        rows(
-            "SELECT * FROM withdrawals WHERE trading_account_id = $1"
-            " ORDER BY created_at DESC LIMIT $2",
-            account_id,
-            RECENT,
-        ),
-        rows(
-            "SELECT * FROM transactions"
-            " WHERE trading_account_id = $1 AND balance_after_paise IS NOT NULL"
-            " AND account_seq > $3"
-            " ORDER BY account_seq DESC, leg DESC LIMIT $2",
-            account_id,
-            RECENT,
-            after_seq,
-        ),
+        bank_accounts.latest_bank_accounts(pool, user.user_id, RECENT),
+        latest_requests(pool, "deposits", account_id, RECENT),
+        latest_requests(pool, "withdrawals", account_id, RECENT),
+        latest_cash_entries(pool, account_id, RECENT, after_seq),
         resets_summary(request, account_id),
     )
     return json_response(
@@ -142,10 +118,8 @@ async def console(request: web.Request) -> web.Response:
 
 
 async def owned_bank_account(request: web.Request, bank_account_id: str) -> Any:
-    row = await request.app[DB].pool.fetchrow(
-        "SELECT * FROM bank_accounts WHERE id = $1 AND user_id = $2 AND removed_at IS NULL",
-        bank_account_id,
-        current_user(request).user_id,
+    row = await bank_accounts.users_bank_account(
+        request.app[DB].pool, bank_account_id, current_user(request).user_id
     )
     if row is None:
         raise NotFoundError("bank account")
@@ -211,24 +185,19 @@ async def console_action(request: web.Request) -> web.Response:
         await request.app[SESSIONS].revoke_all_for(user.user_id, keep=user.token_hash)
         return json_response({"user": user_view(row)})
     if isinstance(action, AddBankAccount):
-        row = await pool.fetchrow(
-            "INSERT INTO bank_accounts"
-            " (id, user_id, bank_name, account_number, ifsc, account_holder)"
-            " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
-            str(uuid.uuid4()),
-            user.user_id,
-            action.bank_name,
-            action.account_number,
-            action.ifsc,
-            action.account_holder,
+        row = await bank_accounts.add_bank_account(
+            pool,
+            bank_account_id=str(uuid.uuid4()),
+            user_id=user.user_id,
+            bank_name=action.bank_name,
+            account_number=action.account_number,
+            ifsc=action.ifsc,
+            account_holder=action.account_holder,
         )
         return json_response({"bankAccount": bank_account_view(row)})
     if isinstance(action, RemoveBankAccount):
         await owned_bank_account(request, action.bank_account_id)
-        row = await pool.fetchrow(
-            "UPDATE bank_accounts SET removed_at = now() WHERE id = $1 RETURNING *",
-            action.bank_account_id,
-        )
+        row = await bank_accounts.remove_bank_account(pool, action.bank_account_id)
         return json_response({"bankAccount": bank_account_view(row)})
     if isinstance(action, ResetAccount):
         return await reset_own_account(request, action)
@@ -283,11 +252,8 @@ async def existing_request(
 ) -> web.Response | None:
     """The stored request a retry names (200 with it), 409 if the key was used for another
     amount; None if there is none yet."""
-    table = "deposits" if name == "deposit" else "withdrawals"
-    row = await request.app[DB].pool.fetchrow(
-        f"SELECT * FROM {table} WHERE id = $1",  # table is one of two literals
-        request_id,
-    )
+    table: RequestTable = "deposits" if name == "deposit" else "withdrawals"
+    row = await request_by_id(request.app[DB].pool, table, request_id)
     if row is None:
         return None
     if row["amount_paise"] != getattr(command, "amount_paise", None):

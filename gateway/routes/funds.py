@@ -33,6 +33,8 @@ from gateway.outcomes import check_outcome
 from gateway.ownership import decode_own_body, owned_account, refuse_own_account
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import ChargesBody, FieldError, FundOperationBody, PlaceOrderBody, to_paise
+from persistence.read_models.requests import block_held_by_withdrawal
+from persistence.trading_accounts import owner_of
 
 routes = RouteTable()
 
@@ -53,9 +55,7 @@ async def get_funds(request: web.Request) -> web.Response:
 
 async def operated_account(request: web.Request, account_id: str) -> None:
     """The account an admin operates on directly: 404 if there is none, 403 if it is their own."""
-    owner = await request.app[DB].pool.fetchval(
-        "SELECT user_id FROM trading_accounts WHERE id = $1", account_id
-    )
+    owner = await owner_of(request.app[DB].pool, account_id)
     if owner is None:
         raise NotFoundError("trading account")
     refuse_own_account(request, str(owner))
@@ -70,13 +70,7 @@ async def refuse_withdrawal_block(request: web.Request, account_id: str, block_i
     The block's own kind is checked as well as the request row, because a withdrawal blocks its
     amount first and writes its row after: in between only the kind says whose block it is.
     """
-    owned = await request.app[DB].pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM withdrawals WHERE trading_account_id = $1 AND block_id = $2)"
-        " OR EXISTS (SELECT 1 FROM fund_blocks"
-        "  WHERE trading_account_id = $1 AND id = $2 AND kind = 'WITHDRAWAL')",
-        account_id,
-        block_id,
-    )
+    owned = await block_held_by_withdrawal(request.app[DB].pool, account_id, block_id)
     if owned:
         raise ApiError(
             error_response(

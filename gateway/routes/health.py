@@ -19,6 +19,7 @@ from gateway.errors import json_response
 from gateway.keys import DB, ENGINE, JOURNAL, RECOVERY
 from gateway.route_table import Operation, RouteTable
 from gateway.views import iso_ms
+from persistence.pool import ping
 
 routes = RouteTable()
 
@@ -109,7 +110,7 @@ async def database_check(request: web.Request) -> dict[str, Any]:
     """Ask Postgres directly: the journal alone only notices an outage when it next writes."""
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(request.app[DB].pool.fetchval("SELECT 1"), DATABASE_CHECK_S)
+        await asyncio.wait_for(ping(request.app[DB].pool), DATABASE_CHECK_S)
     except Exception as error:
         return {"status": "unhealthy", "error": type(error).__name__}
     return {"status": "healthy", "latencyMs": round((time.perf_counter() - started) * 1000, 2)}

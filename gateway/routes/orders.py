@@ -36,8 +36,9 @@ from gateway.schemas import (
     PlaceOrderBody,
     optional_paise,
 )
-from gateway.since import ORDERS_SINCE, Since, since_seq
+from gateway.since import Since, since_seq
 from gateway.views import accepted_order_view, iso_ms, order_row_view, order_view
+from persistence.read_models.orders import order_by_id, order_page
 
 routes = RouteTable()
 
@@ -97,7 +98,7 @@ async def original_order(
     order_id, working = await request.app[BRIDGE].inspect(account_id, find)
     if working is not None:
         return working
-    row = await request.app[DB].pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+    row = await order_by_id(request.app[DB].pool, order_id)
     if row is None:
         raise ApiError(error_response(409, "DUPLICATE", "This clientOrderId is being processed."))
     return order_row_view(row, master)
@@ -233,17 +234,6 @@ class OrderListQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel")
     since: Since | None = None  # only orders placed after the last reset
 
 
-ORDER_LIST = f"""
-SELECT * FROM orders
-WHERE trading_account_id = $1
-  AND ($2::text IS NULL OR status = $2)
-  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-  AND ($6::bigint IS NULL OR id IN ({ORDERS_SINCE.format(account="$1", seq="$6")}))
-ORDER BY created_at DESC, id DESC
-LIMIT $5
-"""
-
-
 @routes.get(
     "/api/trading/orders",
     Operation(
@@ -257,14 +247,14 @@ async def list_orders(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), OrderListQuery)
     account_id = await owned_account(request, query.trading_account_id)
     after, after_id = decode_cursor(query.cursor)
-    rows = await request.app[DB].pool.fetch(
-        ORDER_LIST,
+    rows = await order_page(
+        request.app[DB].pool,
         account_id,
-        query.status,
-        after,
-        after_id,
-        query.limit + 1,
-        await since_seq(request, account_id, query.since),
+        status=query.status,
+        before=after,
+        before_id=after_id,
+        limit=query.limit + 1,
+        after_seq=await since_seq(request, account_id, query.since),
     )
     master = request.app[ENGINE].master
     page, next_cursor = page_of(rows, query.limit)

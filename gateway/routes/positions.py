@@ -21,9 +21,10 @@ from gateway.outcomes import check_outcome
 from gateway.ownership import decode_own_body, owned_account, require_owned_row
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
-from gateway.since import POSITIONS_SINCE, Since, since_seq
+from gateway.since import Since, since_seq
 from gateway.views import order_row_view, position_row_view, position_view
 from persistence.projection import at
+from persistence.read_models.positions import closed_positions
 
 routes = RouteTable()
 
@@ -33,14 +34,6 @@ class PositionQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     status: Literal["OPEN", "CLOSED"] | None = None
     # Closed positions opened after the last reset (open ones always are: a reset closes all).
     since: Since | None = None
-
-
-CLOSED_POSITIONS = f"""
-SELECT * FROM positions
-WHERE trading_account_id = $1 AND status = 'CLOSED'
-  AND ($2::bigint IS NULL OR id IN ({POSITIONS_SINCE.format(account="$1", seq="$2")}))
-ORDER BY closed_at DESC NULLS LAST LIMIT 500
-"""
 
 
 async def open_positions(request: web.Request, account_id: str) -> list[dict[str, Any]]:
@@ -71,8 +64,8 @@ async def list_positions(request: web.Request) -> web.Response:
     if query.status in (None, "OPEN"):
         items.extend(await open_positions(request, account_id))
     if query.status in (None, "CLOSED"):
-        rows = await request.app[DB].pool.fetch(
-            CLOSED_POSITIONS, account_id, await since_seq(request, account_id, query.since)
+        rows = await closed_positions(
+            request.app[DB].pool, account_id, await since_seq(request, account_id, query.since)
         )
         items.extend(position_row_view(row, request.app[ENGINE].master) for row in rows)
     return json_response({"items": items})

@@ -10,7 +10,7 @@ import pytest
 from engine.domain.instruments import InstrumentMaster
 from gateway.bridge import EngineBridge, EngineTimeoutError
 from tests.actors.test_engine_actors import make_harness
-from tests.engine_driver import exact_config
+from tests.support.engine_driver import exact_config
 
 ACCOUNT = "acct-bridge"
 

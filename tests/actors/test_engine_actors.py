@@ -29,7 +29,7 @@ from engine.domain.charges import ChargeCategory, order_charges
 from engine.domain.enums import OrderType, PriceSource, Product, Rejection, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.positions import Position
-from tests.engine_driver import WAIT_S, EngineDriver, ScriptedSource, exact_config
+from tests.support.engine_driver import WAIT_S, EngineDriver, ScriptedSource, exact_config
 
 RUNTIMES = ["pooled", "threaded"]
 START_MS = 1_795_496_400_000

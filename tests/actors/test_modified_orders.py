@@ -19,7 +19,7 @@ from engine.domain.account.state import funds_identity_holds
 from engine.domain.enums import OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
 from tests.actors.test_engine_actors import RUNTIMES, Harness, make_harness, place
-from tests.engine_driver import exact_config
+from tests.support.engine_driver import exact_config
 
 DELAY_MS = 3000
 

@@ -34,7 +34,7 @@ from gateway.cli import main
 from gateway.identity.passwords import HashParams, hash_password, verify_password
 from persistence.embedded import DATABASE_URL_ENV
 from tests.e2e.conftest import Client, e2e_config, run_scenario
-from tests.integration.live_server import free_port
+from tests.support.live_server import free_port
 from tests.unit.test_passwords import legacy_scrypt_hash
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

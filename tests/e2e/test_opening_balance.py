@@ -21,7 +21,7 @@ from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Client, e2e_config, 
 from tests.e2e.test_console_admin import BANK
 from tests.e2e.test_trading_journey import RELIANCE
 from tests.integration.conftest import fetch
-from tests.integration.live_server import (
+from tests.support.live_server import (
     FAST_CONFIG,
     client_session,
     server_process,

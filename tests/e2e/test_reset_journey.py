@@ -32,7 +32,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_trading_journey import RELIANCE, ltp, order_body
 from tests.integration.conftest import fetch
-from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
+from tests.support.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
 OPENING_RUPEES = 100_000  # accounts.opening_balance in this test's configuration
 OPENING_PAISE = 10_000_000

@@ -36,8 +36,8 @@ from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.market.instrument_import import read_instruments_csv
 from gateway.openapi.document import build_document
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, e2e_config
-from tests.e2e.server_thread import ServerThread
 from tests.integration.conftest import _new_database
+from tests.support.server_thread import ServerThread
 
 UNLIMITED = 1_000_000
 PASSWORD = "quartz-lantern-81"

@@ -38,7 +38,7 @@ from engine.domain.instruments import InstrumentMaster
 from persistence.embedded import DATABASE_URL_ENV, EmbeddedPostgres, dsn_with_database
 from persistence.journal import PersistenceActor
 from persistence.migrate import migrate
-from tests.engine_driver import EngineDriver, ScriptedSource, exact_config
+from tests.support.engine_driver import EngineDriver, ScriptedSource, exact_config
 
 T = TypeVar("T")
 

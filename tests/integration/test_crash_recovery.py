@@ -23,7 +23,7 @@ import pytest
 
 from engine.domain.instruments import InstrumentMaster
 from tests.integration.conftest import fetchval
-from tests.integration.live_server import (
+from tests.support.live_server import (
     Client,
     OrderFlow,
     ServerProcess,

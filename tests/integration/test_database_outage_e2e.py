@@ -28,7 +28,7 @@ import pytest
 from engine.domain.instruments import InstrumentMaster
 from persistence.embedded import EmbeddedPostgres
 from tests.integration.conftest import fetchval
-from tests.integration.live_server import (
+from tests.support.live_server import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     FAST_CONFIG,

@@ -36,7 +36,7 @@ import pytest
 from engine.domain.instruments import InstrumentMaster
 from persistence.embedded import EmbeddedPostgres
 from tests.integration.conftest import fetch, fetchval
-from tests.integration.live_server import (
+from tests.support.live_server import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     FAST_CONFIG,
@@ -48,7 +48,7 @@ from tests.integration.live_server import (
     with_accounts,
     work_directory,
 )
-from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
+from tests.support.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -49,7 +49,7 @@ import pytest
 from engine.domain.instruments import InstrumentMaster
 from gateway.routes.console import request_id
 from tests.integration.conftest import fetch
-from tests.integration.live_server import (
+from tests.support.live_server import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     FAST_CONFIG,

@@ -33,7 +33,7 @@ from gateway.cli import main
 from gateway.identity.passwords import password_refusal
 from persistence.embedded import DATABASE_URL_ENV
 from tests.integration.conftest import fetch, fetchval
-from tests.integration.live_server import (
+from tests.support.live_server import (
     FAST_CONFIG,
     REPO_ROOT,
     Client,

@@ -24,7 +24,7 @@ import pytest
 
 from gateway.faults import CRASH_AT_ENV, CRASH_EXIT_CODE
 from tests.integration.conftest import fetch, fetchval
-from tests.integration.live_server import (
+from tests.support.live_server import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     Client,
@@ -32,7 +32,7 @@ from tests.integration.live_server import (
     server_process,
     work_directory,
 )
-from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
+from tests.support.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -26,13 +26,13 @@ from engine.domain.rules import AccountRules
 from persistence.journal import PersistenceActor
 from persistence.recovery import rebuild_from_projections, replay_account, verify_account
 from tests.integration.conftest import fetch, fetchval, run
-from tests.integration.scenario import (
+from tests.support.scenario import (
     ALL_EVENT_TYPES,
     Session,
     add_decider,
     every_event_session,
 )
-from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
+from tests.support.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
 pytestmark = pytest.mark.timeout(60)
 

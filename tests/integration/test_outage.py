@@ -26,8 +26,8 @@ from persistence.journal import PersistenceActor
 from persistence.migrate import migrate
 from persistence.recovery import replay_account, verify_account
 from tests.integration.conftest import fetch, fetchval, run
-from tests.integration.scenario import Session, add_decider, every_event_session
-from tests.integration.sql_checks import assert_ledger_and_funds
+from tests.support.scenario import Session, add_decider, every_event_session
+from tests.support.sql_checks import assert_ledger_and_funds
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,8 +16,8 @@ from engine.domain import commands as cmd
 from engine.domain.instruments import Instrument, InstrumentMaster
 from persistence.journal import PersistenceActor
 from tests.conftest import place
-from tests.engine_driver import EngineDriver
 from tests.integration.conftest import fetch
+from tests.support.engine_driver import EngineDriver
 
 pytestmark = pytest.mark.timeout(60)
 

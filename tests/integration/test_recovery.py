@@ -22,9 +22,9 @@ from engine.domain.enums import OrderType, Product, Side, Validity
 from engine.domain.instruments import InstrumentMaster
 from persistence.journal import PersistenceActor
 from persistence.recovery import rebuild_from_projections, replay_all, verify_account
-from tests.engine_driver import EngineDriver
 from tests.integration.conftest import fetch, run
-from tests.integration.sql_checks import assert_ledger_and_funds
+from tests.support.engine_driver import EngineDriver
+from tests.support.sql_checks import assert_ledger_and_funds
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -16,7 +16,7 @@ import pytest
 
 from engine.domain.instruments import InstrumentMaster
 from engine.market.instrument_import import read_master_file
-from tests.integration.vortex_fake import Harness, harness, quote_payload
+from tests.support.vortex_fake import Harness, harness, quote_payload
 
 pytestmark = pytest.mark.timeout(30)
 

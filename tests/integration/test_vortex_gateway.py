@@ -25,8 +25,8 @@ from engine.config import load_config
 from engine.domain.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, create_app
 from gateway.keys import METRICS_LISTENER
-from tests.integration.live_server import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.integration.vortex_fake import (
+from tests.support.live_server import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.support.vortex_fake import (
     ACCESS_TOKEN,
     API_KEY,
     FakeVortex,

@@ -21,7 +21,7 @@ import pytest
 from engine.domain.instruments import InstrumentMaster
 from engine.market.messages import BookOps, RestOrder
 from gateway.feeds.vortex_client import quote_from_payload
-from tests.integration.vortex_fake import (
+from tests.support.vortex_fake import (
     ACCESS_TOKEN,
     API_KEY,
     Harness,

@@ -30,7 +30,7 @@ from engine.domain.enums import OrderType, Product, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.market.instrument_import import read_instruments_csv
 from tests.conftest import FUZZ_SCALE
-from tests.engine_driver import EngineDriver, ScriptedSource, exact_config
+from tests.support.engine_driver import EngineDriver, ScriptedSource, exact_config
 
 START_MS = 1_795_496_400_000
 TICK_MS = 250

@@ -36,7 +36,7 @@ from engine.domain.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV
 from persistence.embedded import DATABASE_URL_ENV, EmbeddedPostgres
 from tests.integration.conftest import fetch
-from tests.integration.sql_checks import assert_ledger_and_funds, verify_all_accounts
+from tests.support.sql_checks import assert_ledger_and_funds, verify_all_accounts
 
 ADMIN_EMAIL = "admin@paperdesk.test"
 ADMIN_PASSWORD = "kestrel-ledger-42"

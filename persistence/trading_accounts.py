@@ -1,0 +1,66 @@
+"""Trading accounts in Postgres (``trading_accounts``): which user owns which, the balance
+each opened with, and the accounts whose opening credit is missing. (A new account's row is
+written with its user, ``persistence.users.create_user``.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asyncpg import Record
+
+from persistence.pool import Pool
+
+
+async def all_account_ids(conn: Any) -> list[str]:
+    """Every trading account's id, journaled or not (at start, on the recovery connection)."""
+    rows = await conn.fetch("SELECT id FROM trading_accounts")
+    return [row["id"] for row in rows]
+
+
+async def account_ids_of_user(pool: Pool, user_id: str) -> tuple[str, ...]:
+    """The ids of the trading accounts a user owns, oldest first."""
+    rows = await pool.fetch(
+        "SELECT id FROM trading_accounts WHERE user_id = $1 ORDER BY created_at", user_id
+    )
+    return tuple(row["id"] for row in rows)
+
+
+async def owner_of(pool: Pool, account_id: str) -> str | None:
+    """The user id owning a trading account; None if there is no such account."""
+    owner: str | None = await pool.fetchval(
+        "SELECT user_id FROM trading_accounts WHERE id = $1", account_id
+    )
+    return owner
+
+
+async def account_by_id(pool: Pool, account_id: str) -> Record | None:
+    """``id`` and ``user_id`` of the trading account ``account_id``, or None."""
+    return await pool.fetchrow("SELECT id, user_id FROM trading_accounts WHERE id = $1", account_id)
+
+
+async def first_account_of_user(pool: Pool, user_id: str) -> Record | None:
+    """``id`` and ``user_id`` of the user's oldest trading account, or None."""
+    return await pool.fetchrow(
+        "SELECT id, user_id FROM trading_accounts WHERE user_id = $1 ORDER BY created_at LIMIT 1",
+        user_id,
+    )
+
+
+async def opening_balance_of(pool: Pool, account_id: str) -> Any:
+    """The balance the account opened with, in paise (``opening_balance_paise``)."""
+    return await pool.fetchval(
+        "SELECT opening_balance_paise FROM trading_accounts WHERE id = $1", account_id
+    )
+
+
+async def accounts_without_opening_credit(pool: Pool, credit_kind: str) -> list[Record]:
+    """``id`` and ``opening_balance_paise`` of each account owed an opening balance with no
+    ledger entry of ``credit_kind`` yet, oldest first."""
+    return await pool.fetch(
+        "SELECT a.id, a.opening_balance_paise FROM trading_accounts a"
+        " WHERE a.opening_balance_paise > 0 AND NOT EXISTS ("
+        "   SELECT 1 FROM transactions t"
+        "   WHERE t.trading_account_id = a.id AND t.kind = $1)"
+        " ORDER BY a.created_at, a.id",
+        credit_kind,
+    )
