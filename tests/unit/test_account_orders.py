@@ -38,7 +38,7 @@ from engine.domain.enums import (
 )
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.margin import order_margin
-from engine.domain.rules import AccountRules
+from engine.domain.rules import AccountRules, circuit_band
 from tests.conftest import DAY_MS, NOW_MS, Execute, QuoteFor, run_command
 
 CRORE_PAISE = 1_000_000_000  # ₹1 crore
@@ -1184,3 +1184,36 @@ def test_place_when_accepted_then_order_keeps_every_term_it_was_placed_with(
     assert (order.client_order_id, order.validity, order.quantity) == ("algo-7", Validity.IOC, 3)
     assert (order.created_ms, order.updated_ms) == (NOW_MS, NOW_MS)
     assert state.client_order_ids == {"algo-7": "o-7"}
+
+
+def test_place_when_quote_carries_a_band_then_prices_checked_against_it_not_the_master(
+    rules: AccountRules,
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    quote_for: QuoteFor,
+) -> None:
+    # The market moved the band (a new previous close): the quote's band is the one in force.
+    quote = quote_for(reliance, 180_000, reference_paise=180_000)
+    master_low, master_high = circuit_band(rules.circuits, reliance, reliance.reference_price_paise)
+    below_quote_band = quote.circuit_low_paise - reliance.tick_paise
+    assert master_low <= below_quote_band <= master_high
+    state = funded_account(CRORE_PAISE)
+    limit = cmd.PlaceOrder(
+        now_ms=NOW_MS,
+        order_id="o1",
+        client_order_id=None,
+        instrument=reliance,
+        side=BUY,
+        product=MIS,
+        order_type=LIMIT,
+        validity=Validity.DAY,
+        quantity=1,
+        price_paise=below_quote_band,
+        trigger_paise=0,
+        quote=quote,
+    )
+
+    assert execute(state, limit).rejection is Rejection.INVALID_PRICE
+    inside = replace_struct(limit, price_paise=quote.circuit_low_paise)
+    assert execute(state, inside).rejection is None
