@@ -80,6 +80,7 @@ from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules, circuit_band
 from engine.domain.sessions import SessionRules
 from tests.conftest import DAY_MS, FUZZ_SCALE, NOW_MS, make_quote
+from tests.support.rejections import MODIFY_ORDER_CHECKS, PLACE_ORDER_CHECKS
 
 TICKERS = ("NSE:RELIANCE", "NSE:TCS", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE")
 UNDERLYING = "NFO:NIFTY26DECFUT"
@@ -1572,30 +1573,9 @@ EVENT_TYPES = {
     "AccountReset",
 }
 
-# Every rejection a PlaceOrder or a ModifyOrder can get (engine.domain.account.preview_order and
-# _decide_modify); DUPLICATE is a place's, ORDER_NOT_OPEN a modification's.
-PLACE_REJECTIONS = {
-    Rejection.DUPLICATE,
-    Rejection.MARKET_CLOSED,
-    Rejection.PRODUCT_NOT_ALLOWED,
-    Rejection.INVALID_QUANTITY,
-    Rejection.INVALID_PRICE,
-    Rejection.PRICE_UNAVAILABLE,
-    Rejection.OPEN_ORDERS_LIMIT,
-    Rejection.ORDER_VALUE_LIMIT,
-    Rejection.INSUFFICIENT_HOLDINGS,
-    Rejection.INSUFFICIENT_FUNDS,
-}
-MODIFY_REJECTIONS = {
-    Rejection.ORDER_NOT_OPEN,
-    Rejection.MARKET_CLOSED,
-    Rejection.INVALID_QUANTITY,
-    Rejection.INVALID_PRICE,
-    Rejection.PRICE_UNAVAILABLE,
-    Rejection.ORDER_VALUE_LIMIT,
-    Rejection.INSUFFICIENT_HOLDINGS,
-    Rejection.INSUFFICIENT_FUNDS,
-}
+# Every rejection a PlaceOrder or a ModifyOrder can get (tests/support/rejections.py).
+PLACE_REJECTIONS = set(PLACE_ORDER_CHECKS)
+MODIFY_REJECTIONS = set(MODIFY_ORDER_CHECKS)
 
 
 def test_account_machine_when_random_commands_then_invariants_hold(

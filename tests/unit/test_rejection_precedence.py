@@ -26,28 +26,16 @@ from engine.domain.instruments import Instrument
 from engine.domain.rules import AccountRules
 from engine.domain.sessions import SessionRules
 from tests.conftest import Execute, QuoteFor, place, run_command
+from tests.support.rejections import MODIFY_ORDER_CHECKS, PLACE_ORDER_CHECKS
 
 IST = timezone(timedelta(hours=5, minutes=30))
 OPEN_MS = int(datetime(2026, 11, 24, 11, 0, tzinfo=IST).timestamp() * 1000)  # a Tuesday, 11:00
 SUNDAY_MS = int(datetime(2026, 11, 22, 11, 0, tzinfo=IST).timestamp() * 1000)
 
-PLACE_ORDER_CHECKS = [
-    Rejection.DUPLICATE,
-    Rejection.MARKET_CLOSED,
-    Rejection.PRODUCT_NOT_ALLOWED,
-    Rejection.INVALID_QUANTITY,
-    Rejection.INVALID_PRICE,
-    Rejection.PRICE_UNAVAILABLE,
-    Rejection.OPEN_ORDERS_LIMIT,
-    Rejection.ORDER_VALUE_LIMIT,
-    Rejection.INSUFFICIENT_HOLDINGS,
-    Rejection.INSUFFICIENT_FUNDS,
-]
 
-
-def _in_enum_order(codes: list[Rejection]) -> bool:
+def _in_enum_order(codes: tuple[Rejection, ...]) -> bool:
     order = list(Rejection)
-    return codes == sorted(codes, key=order.index)
+    return list(codes) == sorted(codes, key=order.index)
 
 
 def test_enum_when_read_then_place_checks_listed_in_the_order_they_run() -> None:
@@ -128,19 +116,7 @@ def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum
             order = msgspec.structs.replace(order, **mend)
         seen.append(decide(state, order, strict_rules).rejection)
 
-    assert seen == PLACE_ORDER_CHECKS
-
-
-MODIFY_ORDER_CHECKS = [
-    Rejection.ORDER_NOT_OPEN,
-    Rejection.MARKET_CLOSED,
-    Rejection.INVALID_QUANTITY,
-    Rejection.INVALID_PRICE,
-    Rejection.PRICE_UNAVAILABLE,
-    Rejection.ORDER_VALUE_LIMIT,
-    Rejection.INSUFFICIENT_HOLDINGS,
-    Rejection.INSUFFICIENT_FUNDS,
-]
+    assert tuple(seen) == PLACE_ORDER_CHECKS
 
 
 def test_modify_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum_order(
@@ -186,4 +162,4 @@ def test_modify_when_every_rule_broken_then_mending_each_reveals_the_next_in_enu
         modify = msgspec.structs.replace(modify, **mend)
         seen.append(decide(state, modify, strict_rules).rejection)
 
-    assert seen == MODIFY_ORDER_CHECKS
+    assert tuple(seen) == MODIFY_ORDER_CHECKS
