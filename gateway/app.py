@@ -102,9 +102,17 @@ def create_app(
     monitor = PerformanceMonitor()
     metrics = Metrics(engine, journal, hub, monitor)
 
-    def publish(account_id: str, events: tuple[ev.AccountEvent, ...], state: AccountState) -> None:
-        metrics.count_order_events(events)
-        hub.on_account_events(account_id, events, state)
+    def publish(
+        account_id: str, events: tuple[ev.AccountEvent, ...], state: AccountState
+    ) -> Callable[[], None]:
+        deliver = hub.on_account_events(account_id, events, state)
+
+        def once_durable() -> None:
+            metrics.count_order_events(events)
+            if deliver is not None:
+                deliver()
+
+        return once_durable
 
     engine.publish = publish  # read when the engine starts
     engine.tick_listeners.append(hub.on_tick)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -293,13 +293,19 @@ class WebSocketHub:
 
     def on_account_events(
         self, account_id: str, events: tuple[ev.AccountEvent, ...], state: AccountState
-    ) -> None:
-        """Called inside the account's actor turn: build the payloads from consistent state."""
+    ) -> Callable[[], None] | None:
+        """Called inside the account's actor turn: build the payloads from consistent state,
+        and return their delivery, which the actor runs once the events are durable (None when
+        nobody watches the account)."""
         loop = self._loop
         if loop is None or account_id not in self._by_account:
-            return
+            return None
         messages = [orjson.dumps(m) for m in self._account_messages(events, state)]
-        loop.call_soon_threadsafe(self._deliver, account_id, messages)
+
+        def deliver() -> None:
+            loop.call_soon_threadsafe(self._deliver, account_id, messages)
+
+        return deliver
 
     def _account_messages(
         self, events: tuple[ev.AccountEvent, ...], state: AccountState

@@ -1,8 +1,11 @@
 """The account actor: a thin shell that runs the pure account state machine.
 
 For each request it stamps the command with the clock, the current quote and any market price
-the decision needs, runs ``decide``, applies the events, tells the market actor what now rests
-or must execute, hands the events to the sink and replies once the sink says they are durable.
+the decision needs, runs ``decide``, applies the events and hands them to the sink. What others
+learn of them (the market actor's book changes, the websocket's updates) is worked out in the
+same turn, from the state the events left, but released only once the sink says the batch is
+durable, just before the reply: a client never sees on its websocket, nor the market fill, a
+write its HTTP call then answers 503 (a batch that fails releases nothing).
 The same behaviour runs on either actor runtime (see ``engine.actors.actor_pool.actor_class_for``).
 
 Settlement (docs/DOMAIN.md §6): CNC buys of an earlier trade day (IST) become holdings before the
@@ -65,7 +68,10 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
 
 
 Reply = Callable[[Any], None]
-Publisher = Callable[[str, tuple[ev.AccountEvent, ...], AccountState], None]
+Release = Callable[[], None]
+# Builds, inside the account's turn, what watchers are told of applied events, and returns the
+# telling of it, which runs once the events are durable (None: nothing to tell).
+Publisher = Callable[[str, tuple[ev.AccountEvent, ...], AccountState], Release | None]
 
 
 def _subject_order(state: AccountState, command: cmd.AccountCommand) -> Order | None:
@@ -181,7 +187,7 @@ class AccountBehaviour:
             reply(Outcome(rejection=decision.rejection))
             return
         subject = _subject_order(state, stamped)
-        first_seq = self._apply(events)
+        first_seq, release = self._apply(events)
         if subject is not None and subject.order_id in state.orders:
             subject = msgspec.structs.replace(subject)  # still working: the actor's own copy
         outcome = Outcome(
@@ -193,6 +199,8 @@ class AccountBehaviour:
         )
 
         def on_durable(ok: bool) -> None:
+            if ok:
+                release()
             reply(outcome if ok else msgspec.structs.replace(outcome, unavailable=True))
 
         context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
@@ -257,19 +265,31 @@ class AccountBehaviour:
                 )
                 self._handle(close, None)
 
-    def _apply(self, events: tuple[ev.AccountEvent, ...]) -> int:
-        """Apply decided ``events``, tell the market and the watchers; return the first's seq."""
+    def _apply(self, events: tuple[ev.AccountEvent, ...]) -> tuple[int, Release]:
+        """Apply decided ``events``; return the first's seq and what tells the market and the
+        watchers of them, to run once they are durable."""
         state, context = self.state, self.context
         first_seq = state.seq + 1
         apply_all(state, events)
         ops = self._book_ops(events)
-        if ops:
-            context.market_ref.tell(BookOps(ops))
+        account_id = state.account_id
         try:
-            context.publish(state.account_id, events, state)
+            deliver = context.publish(account_id, events, state)
         except Exception:
-            logger.exception("account %s: publishing updates failed", state.account_id)
-        return first_seq
+            logger.exception("account %s: building updates failed", account_id)
+            deliver = None
+        market_ref = context.market_ref
+
+        def release() -> None:
+            if ops:
+                market_ref.tell(BookOps(ops))
+            if deliver is not None:
+                try:
+                    deliver()
+                except Exception:
+                    logger.exception("account %s: publishing updates failed", account_id)
+
+        return first_seq, release
 
     def _settle_if_due(self, now_ms: int) -> None:
         """Turn CNC longs bought on an earlier trade day into holdings (see the module doc)."""
@@ -287,8 +307,13 @@ class AccountBehaviour:
         # Every CNC long is from an earlier day here: today's first command or read settles
         # before anything else, so none of today's buys can have joined them yet.
         events = decide(state, cmd.SettleHoldings(now_ms=now_ms), rules).events
-        first_seq = self._apply(events)
-        self.context.sink.submit(EventBatch(state.account_id, first_seq, events), _no_reply)
+        first_seq, release = self._apply(events)
+
+        def on_durable(ok: bool) -> None:
+            if ok:
+                release()
+
+        self.context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
 
     # -- stamping: what the pure decision needs from the outside world ---------------------
 
