@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.actors.account_actor import AccountBehaviour, AccountRequest, Inspect, Outcome
+from engine.actors.account_actor import AccountBehaviour, Inspect, Outcome, Submit
 from engine.actors.gc_tuning import apply_gc_thresholds, freeze_after_start
 from engine.actors.trading_engine import TradingEngine
 from engine.config import DEFAULT_INSTRUMENTS_PATH, load_config
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
-from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.enums import FundKind, OrderType, Product, Side, Validity
 from engine.domain.events import OrderFilled
 from engine.domain.instruments import InstrumentMaster
 from engine.market import kernels
@@ -109,7 +109,7 @@ def run_workload(runtime: str, accounts: int, ops: int, window: int) -> dict[str
     assert engine.registry is not None
     credit_done = threading.Semaphore(0)
     for account_id in ids:
-        credit = cmd.CreditFunds(now_ms=0, amount_paise=FUNDS_PAISE, kind="DEPOSIT", reference="b")
+        credit = cmd.CreditFundsRequest(FUNDS_PAISE, FundKind.DEPOSIT, reference="b")
         engine.submit(account_id, credit, lambda _: credit_done.release())
     for _ in ids:
         credit_done.acquire()
@@ -119,7 +119,7 @@ def run_workload(runtime: str, accounts: int, ops: int, window: int) -> dict[str
     markets = sum(
         1
         for _, message in plan
-        if isinstance(message, cmd.PlaceOrder) and message.order_type is OrderType.MARKET
+        if isinstance(message, cmd.PlaceOrderRequest) and message.order_type is OrderType.MARKET
     )
     begin = time.perf_counter()
     submit = engine.submit
@@ -174,8 +174,8 @@ def run_sequential(accounts: int, ops: int) -> dict[str, Any]:
         account_id: AccountBehaviour(AccountState(account_id), context) for account_id in ids
     }
     for behaviour in behaviours.values():
-        credit = cmd.CreditFunds(now_ms=0, amount_paise=FUNDS_PAISE, kind="DEPOSIT", reference="b")
-        behaviour.on_receive(AccountRequest(credit, _ignore))
+        credit = cmd.CreditFundsRequest(FUNDS_PAISE, FundKind.DEPOSIT, reference="b")
+        behaviour.on_receive(Submit(credit, _ignore))
     freeze_after_start(config.runtime)
     begin = time.perf_counter()
     for account_id, message in plan:
@@ -183,7 +183,7 @@ def run_sequential(accounts: int, ops: int) -> dict[str, Any]:
         if message is None:
             behaviour.on_receive(Inspect(_funds, _ignore))
         else:
-            behaviour.on_receive(AccountRequest(message, _ignore))
+            behaviour.on_receive(Submit(message, _ignore))
     elapsed = time.perf_counter() - begin
     figures = {
         "runtime": "sequential",
@@ -207,7 +207,7 @@ def _ignore(_: Any) -> None:
 
 def _plan(
     ids: list[str], instruments: list[Any], ops: int
-) -> list[tuple[str, cmd.AccountCommand | None]]:
+) -> list[tuple[str, cmd.AccountRequest | None]]:
     """The workload, built before timing: per account, rounds of place / cancel / market / query.
 
     Round r of the ten-round cycle: 0, 2, 4, 6 place a resting LIMIT; 1, 3 cancel one; 5 places
@@ -215,7 +215,7 @@ def _plan(
     """
     accounts = len(ids)
     resting: list[list[str]] = [[] for _ in ids]
-    plan: list[tuple[str, cmd.AccountCommand | None]] = []
+    plan: list[tuple[str, cmd.AccountRequest | None]] = []
     for slot in range(ops):
         a = slot % accounts
         account_id = ids[a]
@@ -230,7 +230,7 @@ def _plan(
             price -= price % instrument.tick_paise
             plan.append((account_id, _buy(order_id, instrument, OrderType.LIMIT, price)))
         elif phase in (1, 3):
-            plan.append((account_id, cmd.CancelOrder(now_ms=0, order_id=resting[a].pop())))
+            plan.append((account_id, cmd.CancelOrderRequest(resting[a].pop())))
         elif phase == 5:
             plan.append((account_id, _buy(f"{account_id}-{slot}", instrument, OrderType.MARKET, 0)))
         else:
@@ -247,9 +247,10 @@ def _funds(state: AccountState) -> tuple[int, int, int]:
     return state.balance_paise, state.available_paise, state.blocked_paise
 
 
-def _buy(order_id: str, instrument: Any, order_type: OrderType, price: int) -> cmd.PlaceOrder:
-    return cmd.PlaceOrder(
-        now_ms=0,
+def _buy(
+    order_id: str, instrument: Any, order_type: OrderType, price: int
+) -> cmd.PlaceOrderRequest:
+    return cmd.PlaceOrderRequest(
         order_id=order_id,
         client_order_id=None,
         instrument=instrument,
@@ -260,7 +261,6 @@ def _buy(order_id: str, instrument: Any, order_type: OrderType, price: int) -> c
         quantity=1,
         price_paise=price,
         trigger_paise=0,
-        quote=None,
     )
 
 

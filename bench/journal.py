@@ -63,7 +63,7 @@ from engine.domain import commands as cmd
 from engine.domain.account.apply import apply_all
 from engine.domain.account.decide import decide
 from engine.domain.account.state import AccountState
-from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.enums import FundKind, OrderType, Product, Side, Validity
 from engine.domain.instruments import Instrument
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules, circuit_band
@@ -126,7 +126,7 @@ def _script(
     """An account's commands; each is decided and applied before the next is made."""
     clock = iter(range(START_MS, 2**62, 1_000))
     yield cmd.CreditFunds(
-        now_ms=next(clock), amount_paise=FUNDS_PAISE, kind="DEPOSIT", reference="open"
+        now_ms=next(clock), amount_paise=FUNDS_PAISE, kind=FundKind.DEPOSIT, reference="open"
     )
     cycle = 0
     while True:
@@ -181,7 +181,7 @@ def _script(
         )
         yield cmd.CancelOrder(now_ms=next(clock), order_id=resting_id)
         yield cmd.BlockFunds(
-            now_ms=next(clock), block_id=f"b{cycle}", amount_paise=BLOCK_PAISE, kind="ADMIN"
+            now_ms=next(clock), block_id=f"b{cycle}", amount_paise=BLOCK_PAISE, kind=FundKind.ADMIN
         )
         yield cmd.ReleaseFunds(now_ms=next(clock), block_id=f"b{cycle}")
         cycle += 1

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from engine.actors.account_actor import Outcome
+from engine.actors.account_actor import Outcome, Preview
 from engine.actors.trading_engine import TradingEngine
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
@@ -26,7 +26,7 @@ class EngineTimeoutError(TimeoutError):
 
 
 class OutcomeUnknownError(EngineTimeoutError):
-    """A submitted command was not answered in time: it may yet be carried out."""
+    """A submitted request was not answered in time: it may yet be carried out."""
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:
@@ -74,11 +74,17 @@ class EngineBridge:
             error = OutcomeUnknownError if submitted else EngineTimeoutError
             future.set_exception(error(f"no answer within {self.timeout_s} s"))
 
-    async def submit(self, account_id: str, command: cmd.AccountCommand) -> Outcome:
-        """Send a command to an account and await its outcome."""
+    async def submit(self, account_id: str, request: cmd.AccountRequest) -> Outcome:
+        """Send a request to an account and await its outcome."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self.engine.submit(account_id, command, self._reply_into(future))
+        self.engine.submit(account_id, request, self._reply_into(future))
         return await self._wait(future, submitted=True)
+
+    async def preview(self, account_id: str, request: cmd.PlaceOrderRequest) -> Preview:
+        """Value a new order on an account as placing it would, placing nothing."""
+        future: asyncio.Future[Preview] = asyncio.get_running_loop().create_future()
+        self.engine.preview(account_id, request, self._reply_into(future))
+        return await self._wait(future)
 
     async def inspect(self, account_id: str, fn: Callable[[AccountState], T]) -> T:
         """Run ``fn`` on an account's state inside its actor and await the result."""

@@ -25,8 +25,7 @@ async def adopt_legacy_deposits(app: web.Application) -> int:
     rows = await unjournaled_pending_deposits(app[DB].pool)
     adopted = 0
     for row in rows:
-        command = cmd.RequestDeposit(
-            now_ms=0,
+        command = cmd.RequestDepositRequest(
             deposit_id=row["id"],
             amount_paise=row["amount_paise"],
             bank_account_id=row["bank_account_id"],

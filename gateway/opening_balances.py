@@ -15,12 +15,11 @@ from aiohttp import web
 
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
+from engine.domain.enums import FundKind
 from gateway.keys import BRIDGE, DB, ENGINE
 from persistence.trading_accounts import accounts_without_opening_credit
 
 logger = logging.getLogger(__name__)
-
-OPENING_BALANCE = "OPENING_BALANCE"
 
 
 async def open_account(app: web.Application, account_id: str, opening_balance_paise: int) -> None:
@@ -32,8 +31,8 @@ async def open_account(app: web.Application, account_id: str, opening_balance_pa
 
 async def credit_opening_balance(app: web.Application, account_id: str, amount_paise: int) -> bool:
     """Submit the opening credit; False (logged) if the account did not take it."""
-    credit = cmd.CreditFunds(
-        now_ms=0, amount_paise=amount_paise, kind=OPENING_BALANCE, reference=account_id
+    credit = cmd.CreditFundsRequest(
+        amount_paise=amount_paise, kind=FundKind.OPENING_BALANCE, reference=account_id
     )
     outcome = await app[BRIDGE].submit(account_id, credit)
     if outcome.unavailable or outcome.rejection is not None:
@@ -44,7 +43,7 @@ async def credit_opening_balance(app: web.Application, account_id: str, amount_p
 
 async def credit_missing_opening_balances(app: web.Application) -> int:
     """At start: credit every account owed an opening balance that has none; return how many."""
-    rows = await accounts_without_opening_credit(app[DB].pool, OPENING_BALANCE)
+    rows = await accounts_without_opening_credit(app[DB].pool, FundKind.OPENING_BALANCE)
     credited = 0
     for row in rows:
         credited += await credit_opening_balance(app, row["id"], row["opening_balance_paise"])

@@ -1,7 +1,8 @@
-"""An order request as the engine's command: the body decoded and checked as placing it would be
+"""An order body as the engine's request: the body decoded and checked as placing it would be
 (the caller's account, a known instrument its optional names agree with, prices in paise).
 
-Placing an order and previewing its margin (``gateway.order_preview``) build the same command.
+Placing an order and previewing its margin build the same request; the account's actor stamps
+and values it either way.
 """
 
 from __future__ import annotations
@@ -36,14 +37,15 @@ def resolve_instrument(request: web.Request, body: PlaceOrderBody) -> Instrument
     return instrument
 
 
-def place_command(body: PlaceOrderBody, instrument: Instrument, order_id: str) -> cmd.PlaceOrder:
+def place_command(
+    body: PlaceOrderBody, instrument: Instrument, order_id: str
+) -> cmd.PlaceOrderRequest:
     try:
         price = optional_paise(body.price, "$.price")
         trigger = optional_paise(body.trigger_price, "$.triggerPrice")
     except FieldError as error:
         raise field_failure(error) from None
-    return cmd.PlaceOrder(
-        now_ms=0,
+    return cmd.PlaceOrderRequest(
         order_id=order_id,
         client_order_id=body.client_order_id,
         instrument=instrument,
@@ -54,13 +56,12 @@ def place_command(body: PlaceOrderBody, instrument: Instrument, order_id: str) -
         quantity=body.quantity,
         price_paise=price,
         trigger_paise=trigger,
-        quote=None,
     )
 
 
 async def order_from_request(
     request: web.Request, order_id: str
-) -> tuple[PlaceOrderBody, str, cmd.PlaceOrder]:
+) -> tuple[PlaceOrderBody, str, cmd.PlaceOrderRequest]:
     """Decode and check an order body as placing it would: (body, the caller's account, the
     command)."""
     body = await decode_own_body(request, PlaceOrderBody)

@@ -8,9 +8,10 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from engine.domain.enums import Rejection
 from gateway.auth import current_user
 from gateway.decoding import decode_body
-from gateway.errors import ApiError, ForbiddenError, NotFoundError, error_response
+from gateway.errors import ApiError, ForbiddenError, NotFoundError, error_response, rejected
 from gateway.keys import DB, USERS
 from gateway.schemas import SessionBody
 from persistence.pool import Pool
@@ -60,6 +61,19 @@ async def require_owned_row(request: web.Request, what: str, row_id: str) -> Non
     account_id = await _ROW_LOOKUPS[what](request.app[DB].pool, row_id)
     if account_id not in owned:
         raise NotFoundError(what)
+
+
+async def holding_account(
+    request: web.Request, what: str, row_id: str, located: str | None, finished: Rejection
+) -> str:
+    """The caller's account that holds the working order or open position ``row_id``, as the
+    engine located it (``located``); else ``finished`` (409) if the stored row is the caller's,
+    404 if it is unknown or not theirs."""
+    user_id = current_user(request).user_id
+    if located is not None and located in await request.app[USERS].accounts_of(user_id):
+        return located
+    await require_owned_row(request, what, row_id)
+    raise rejected(finished)
 
 
 def refuse_own_account(

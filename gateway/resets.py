@@ -40,8 +40,7 @@ async def submit_reset(
 ) -> web.Response:
     """Reset ``account_id`` and answer ``{reset, funds}`` built from the committed events."""
     opening_balance = await opening_balance_of(request.app[DB].pool, account_id)
-    command = cmd.ResetAccount(
-        now_ms=0,
+    command = cmd.ResetAccountRequest(
         reset_id=str(uuid.uuid4()),
         by_user_id=by_user_id,
         by_role=by_role,

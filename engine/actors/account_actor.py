@@ -20,27 +20,35 @@ positions, or expires its DAY orders, in one session group (``engine.domain.sess
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import pykka
 
 from engine.actors.book_ops import exit_op, working_op
 from engine.actors.clock import Clock
+from engine.actors.locator import AccountLocator
 from engine.actors.refusals import RefusedExecutions
 from engine.actors.sink import EventBatch, EventSink
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
-from engine.domain.account.decide import decide
-from engine.domain.account.fills import SQUARE_OFF
-from engine.domain.account.state import AccountState
-from engine.domain.enums import PriceSource, Product, Rejection, Validity
+from engine.domain.account.decide import Requirements, decide, preview_order
+from engine.domain.account.state import AccountState, Shortfall
+from engine.domain.enums import (
+    CancelReason,
+    CloseReason,
+    PriceSource,
+    Product,
+    Rejection,
+    Validity,
+)
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.orders import Order
+from engine.domain.positions import Position
+from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules
 from engine.domain.sessions import Boundary, SessionGroup, group_of
 from engine.market.market_data import MarketData
@@ -54,15 +62,21 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
 
     ``unavailable`` means the request was not accepted because durability is impaired.
     ``order`` is, for an accepted modification or cancellation, the order as the command left
-    it (a cancelled order as it was when cancelled): the actor's own copy is never shared.
-    ``first_seq`` is the account sequence number of the first event, and ``balance_paise``
-    the balance right after the events: replies are built from these, never re-read.
+    it (a cancelled order as it was when cancelled), and for a ``DUPLICATE`` new order the
+    original while it works (``original_order_id`` names it either way). ``position`` is, for
+    a close, the position as it was before. ``shortfall`` is what an ``INSUFFICIENT_FUNDS``
+    was decided on. ``first_seq`` is the account sequence number of the first event, and
+    ``balance_paise`` the balance right after the events. Replies are built from these, never
+    re-read; each is a copy (the actor's own objects are never shared).
     """
 
     rejection: Rejection | None
     events: tuple[ev.AccountEvent, ...] = ()
     unavailable: bool = False
     order: Order | None = None
+    position: Position | None = None
+    shortfall: Shortfall | None = None
+    original_order_id: str | None = None
     first_seq: int = 0
     balance_paise: int = 0
 
@@ -81,8 +95,18 @@ def _subject_order(state: AccountState, command: cmd.AccountCommand) -> Order | 
     return None
 
 
-class AccountRequest(msgspec.Struct, frozen=True, gc=False):
-    command: cmd.AccountCommand
+def _subject_position(state: AccountState, command: cmd.AccountCommand) -> Position | None:
+    """A copy of the position a close acts on, as it is before the close."""
+    if isinstance(command, cmd.ClosePosition):
+        position = state.positions.get(command.position_id)
+        return None if position is None else msgspec.structs.replace(position)
+    return None
+
+
+class Submit(msgspec.Struct, frozen=True, gc=False):
+    """A request for the account; ``reply`` None for what the market or a session did."""
+
+    request: cmd.AccountRequest
     reply: Reply | None = None
 
 
@@ -91,6 +115,23 @@ class Inspect(msgspec.Struct, frozen=True, gc=False):
 
     fn: Callable[[AccountState], Any]
     reply: Reply
+
+
+class PreviewOrder(msgspec.Struct, frozen=True, gc=False):
+    """Value a new order as placing it would, placing nothing; ``reply`` gets a
+    :class:`Preview`."""
+
+    request: cmd.PlaceOrderRequest
+    reply: Reply
+
+
+class Preview(NamedTuple):
+    """What an order would block and cost, the funds available to it, and the quote it was
+    valued on."""
+
+    requirements: Requirements
+    available_paise: int
+    quote: Quote | None
 
 
 class Passivate(msgspec.Struct, frozen=True, gc=False):
@@ -117,12 +158,18 @@ class AccountContext:
     clock: Clock
     market_fill_delay_ms: int
     publish: Publisher
+    locator: AccountLocator
+    new_id: Callable[[], str]  # a fresh id (a close's exit order)
     retire_if_idle: Callable[[str, Any], bool]
     refused_executions: RefusedExecutions
 
 
 def _no_reply(_: Any) -> None:
     return None
+
+
+def _fields(request: cmd.Request) -> dict[str, Any]:
+    return msgspec.structs.asdict(request)
 
 
 class AccountBehaviour:
@@ -136,8 +183,8 @@ class AccountBehaviour:
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)
-        if kind is AccountRequest:
-            self._handle(message.command, message.reply)
+        if kind is Submit:
+            self._handle(message.request, message.reply)
         elif kind is Inspect:
             if self.context.sink.accepting():
                 self._settle_if_due(self.context.clock.now_ms())
@@ -147,6 +194,8 @@ class AccountBehaviour:
                 logger.exception("account %s: inspect failed", self.state.account_id)
                 result = error
             message.reply(result)
+        elif kind is PreviewOrder:
+            message.reply(self._preview(message.request))
         elif kind is SessionEvent:
             self._on_session(message)
         elif kind is Passivate:
@@ -156,7 +205,7 @@ class AccountBehaviour:
             logger.warning("account %s: unexpected message %r", self.state.account_id, message)
         return None
 
-    def _handle(self, command: cmd.AccountCommand, reply: Reply | None) -> None:
+    def _handle(self, request: cmd.AccountRequest, reply: Reply | None) -> None:
         context = self.context
         if reply is None:
             # What the market did (fills, triggers, exits) is not a new write to refuse: the
@@ -167,7 +216,7 @@ class AccountBehaviour:
             return
         now_ms = context.clock.now_ms()
         self._settle_if_due(now_ms)
-        stamped = self._stamp(command, now_ms)
+        stamped = self._stamp(request, now_ms)
         if isinstance(stamped, Rejection):
             reply(Outcome(rejection=stamped))
             return
@@ -184,9 +233,18 @@ class AccountBehaviour:
                 stamped, cmd.FillOrder | cmd.TriggerOrder
             ):
                 self._refused_execution(stamped, decision.rejection)
-            reply(Outcome(rejection=decision.rejection))
+            original = state.orders.get(decision.original_order_id or "")
+            reply(
+                Outcome(
+                    rejection=decision.rejection,
+                    order=None if original is None else msgspec.structs.replace(original),
+                    shortfall=decision.shortfall,
+                    original_order_id=decision.original_order_id,
+                )
+            )
             return
         subject = _subject_order(state, stamped)
+        position = _subject_position(state, stamped)
         first_seq, release = self._apply(events)
         if subject is not None and subject.order_id in state.orders:
             subject = msgspec.structs.replace(subject)  # still working: the actor's own copy
@@ -194,6 +252,8 @@ class AccountBehaviour:
             rejection=decision.rejection,
             events=events,
             order=subject,
+            position=position,
+            shortfall=decision.shortfall,
             first_seq=first_seq,
             balance_paise=state.balance_paise,
         )
@@ -204,6 +264,19 @@ class AccountBehaviour:
             reply(outcome if ok else msgspec.structs.replace(outcome, unavailable=True))
 
         context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
+
+    def _preview(self, request: cmd.PlaceOrderRequest) -> Preview | Exception:
+        context, state = self.context, self.state
+        now_ms = context.clock.now_ms()
+        if context.sink.accepting():
+            self._settle_if_due(now_ms)
+        try:
+            stamped = self._stamp_order(request, now_ms, counted=False)
+            requirements = preview_order(state, stamped, context.rules)
+        except Exception as error:  # a bad request must not take the account down
+            logger.exception("account %s: preview failed", state.account_id)
+            return error
+        return Preview(requirements, state.available_paise, stamped.quote)
 
     def _refused_execution(
         self, command: cmd.FillOrder | cmd.TriggerOrder, reason: Rejection
@@ -236,7 +309,7 @@ class AccountBehaviour:
         # Only what is older than the boundary: a boundary reported again changes nothing.
         older = event.at_ms
         if event.boundary is Boundary.SQUARE_OFF:
-            reason = SQUARE_OFF
+            reason = CancelReason.SQUARE_OFF
             orders = [o for o in state.orders.values() if o.product is Product.MIS]
             positions = [
                 p
@@ -244,26 +317,15 @@ class AccountBehaviour:
                 if p.product is Product.MIS and p.opened_ms < older and in_group(p.instrument_id)
             ]
         else:
-            reason = "EXPIRED"
+            reason = CancelReason.EXPIRED
             orders = [o for o in state.orders.values() if o.validity is Validity.DAY]
             positions = []
         for order in orders:
             if order.created_ms < older and in_group(order.instrument_id):
-                self._handle(
-                    cmd.CancelOrder(now_ms=0, order_id=order.order_id, reason=reason), None
-                )
+                self._handle(cmd.CancelOrderRequest(order.order_id, reason), None)
         for position in positions:
-            instrument = master.get(position.instrument_id)
-            if instrument is not None:
-                close = cmd.ClosePosition(
-                    now_ms=0,
-                    position_id=position.position_id,
-                    exit_order_id="",  # made when stamped, as for any close
-                    instrument=instrument,
-                    price_paise=0,
-                    reason=SQUARE_OFF,
-                )
-                self._handle(close, None)
+            close = cmd.ClosePositionRequest(position.position_id, CloseReason.SQUARE_OFF)
+            self._handle(close, None)
 
     def _apply(self, events: tuple[ev.AccountEvent, ...]) -> tuple[int, Release]:
         """Apply decided ``events``; return the first's seq and what tells the market and the
@@ -271,6 +333,7 @@ class AccountBehaviour:
         state, context = self.state, self.context
         first_seq = state.seq + 1
         apply_all(state, events)
+        context.locator.track(state, events)
         ops = self._book_ops(events)
         account_id = state.account_id
         try:
@@ -317,56 +380,87 @@ class AccountBehaviour:
 
     # -- stamping: what the pure decision needs from the outside world ---------------------
 
-    def _stamp(self, command: cmd.AccountCommand, now_ms: int) -> cmd.AccountCommand | Rejection:
-        context = self.context
+    def _stamp_order(
+        self, request: cmd.PlaceOrderRequest, now_ms: int, *, counted: bool
+    ) -> cmd.PlaceOrder:
+        """A new order stamped with the instrument's quote, an option's underlying price and
+        the price tier that values it (``counted`` in the metrics unless it is a preview)."""
+        index = self._index(request.instrument)
+        quote = self.context.market.quote(index)
+        return cmd.PlaceOrder(
+            **_fields(request),
+            now_ms=now_ms,
+            quote=quote,
+            underlying_price_paise=self._underlying(request.instrument),
+            price_source=self._resolve(index, quote is not None, request, counted),
+        )
+
+    def _stamp(self, request: cmd.AccountRequest, now_ms: int) -> cmd.AccountCommand | Rejection:
+        """The command ``request`` asks for, stamped with what the decision needs from outside
+        the account now; or why it cannot be."""
+        context, state = self.context, self.state
         market = context.market
-        if isinstance(command, cmd.PlaceOrder):
-            index = self._index(command.instrument)
-            quote = market.quote(index)
-            return msgspec.structs.replace(
-                command,
+        if isinstance(request, cmd.PlaceOrderRequest):
+            return self._stamp_order(request, now_ms, counted=True)
+        if isinstance(request, cmd.ModifyOrderRequest):
+            order = state.orders.get(request.order_id)
+            if order is None:
+                return Rejection.ORDER_NOT_OPEN
+            instrument = context.master.get(order.instrument_id)
+            if instrument is None:
+                return Rejection.PRICE_UNAVAILABLE  # delisted from the master since
+            return cmd.ModifyOrder(
+                **_fields(request),
                 now_ms=now_ms,
-                quote=quote,
-                underlying_price_paise=self._underlying(command.instrument),
-                price_source=self._resolve(index, quote is not None, command),
+                instrument=instrument,
+                quote=market.quote(self._index(instrument)),
+                underlying_price_paise=self._underlying(instrument),
             )
-        if isinstance(command, cmd.ModifyOrder):
-            index = self._index(command.instrument)
-            return msgspec.structs.replace(
-                command,
+        if isinstance(request, cmd.FillOrderRequest):
+            return cmd.FillOrder(
+                **_fields(request),
                 now_ms=now_ms,
-                quote=market.quote(index),
-                underlying_price_paise=self._underlying(command.instrument),
+                underlying_price_paise=self._underlying(request.instrument),
             )
-        if isinstance(command, cmd.FillOrder):
-            return msgspec.structs.replace(
-                command, now_ms=now_ms, underlying_price_paise=self._underlying(command.instrument)
-            )
-        if isinstance(command, cmd.ClosePosition):
-            position = self.state.positions.get(command.position_id)
+        if isinstance(request, cmd.ClosePositionRequest):
+            position = state.positions.get(request.position_id)
             if position is None:
                 return Rejection.POSITION_CLOSED
+            instrument = context.master.get(position.instrument_id)
+            if instrument is None:
+                return Rejection.PRICE_UNAVAILABLE
             priced = self._exit_price(
-                command.instrument,
+                instrument,
                 -1 if position.quantity > 0 else 1,
                 abs(position.quantity),
                 position.average_price_paise(),
             )
             if priced is None:
                 return Rejection.PRICE_UNAVAILABLE
-            return msgspec.structs.replace(
-                command,
+            return cmd.ClosePosition(
+                **_fields(request),
                 now_ms=now_ms,
+                exit_order_id=context.new_id(),
+                instrument=instrument,
                 price_paise=priced[0],
-                exit_order_id=command.exit_order_id or str(uuid.uuid4()),
                 price_source=priced[1],
             )
-        if isinstance(command, cmd.ResetAccount):
+        if isinstance(request, cmd.SetRiskLevelsRequest):
+            position = state.positions.get(request.position_id)
+            if position is None:
+                return Rejection.POSITION_CLOSED
+            instrument = context.master.get(position.instrument_id)
+            if instrument is None:
+                return Rejection.PRICE_UNAVAILABLE
+            return cmd.SetRiskLevels(
+                **_fields(request), now_ms=now_ms, tick_paise=instrument.tick_paise
+            )
+        if isinstance(request, cmd.ResetAccountRequest):
             exits = self._reset_exits()
             if exits is None:
                 return Rejection.PRICE_UNAVAILABLE
-            return msgspec.structs.replace(command, now_ms=now_ms, exits=exits)
-        return msgspec.structs.replace(command, now_ms=now_ms)
+            return cmd.ResetAccount(**_fields(request), now_ms=now_ms, exits=exits)
+        return cmd.STAMPED[type(request)](**_fields(request), now_ms=now_ms)
 
     def _exit_price(
         self, instrument: Instrument, side_sign: int, quantity: int, average_paise: int
@@ -413,21 +507,24 @@ class AccountBehaviour:
             exits.append(cmd.ResetExit(instrument, priced[0], "", priced[1]))
         return tuple(exits)
 
-    def _resolve(self, index: int, quoted: bool, command: cmd.PlaceOrder) -> PriceSource | None:
+    def _resolve(
+        self, index: int, quoted: bool, request: cmd.PlaceOrderRequest, counted: bool
+    ) -> PriceSource | None:
         """The price tier that values a new order (live or stored quote, else its own price)."""
         market = self.context.market
         source: PriceSource | None = None
         if quoted:
             source = market.price_source[index] or PriceSource.LIVE
-        elif command.price_paise or command.trigger_paise:
+        elif request.price_paise or request.trigger_paise:
             source = PriceSource.REQUEST
-        if source is not None:
+        if source is not None and counted:
             market.count_resolution(source)
         return source
 
     def _index(self, instrument: Instrument) -> int:
         index = self.context.master.index_of(instrument.instrument_id)
-        assert index is not None, f"unknown instrument {instrument.instrument_id}"
+        if index is None:
+            raise LookupError(f"instrument {instrument.instrument_id} is not in the master")
         return index
 
     def _underlying(self, instrument: Instrument) -> int:

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from engine.actors.clock import Clock
 from engine.config import MarketConfig
 from engine.domain import commands as cmd
+from engine.domain.enums import CancelReason, CloseReason
 from engine.domain.sessions import Boundary, SessionGroup, SessionRules, group_of
 from engine.market import kernels
 from engine.market.in_use import InUseInstruments
@@ -39,7 +40,7 @@ from engine.market.risk import RiskBook
 
 logger = logging.getLogger(__name__)
 
-Dispatch = Callable[[str, cmd.AccountCommand], None]
+Dispatch = Callable[[str, cmd.AccountRequest], None]
 TickListener = Callable[[MarketSnapshot], None]
 
 
@@ -241,9 +242,7 @@ class MarketBehaviour:
         if fill:
             self._send_fill(op.account_id, op.order_id, entry, fill, at_market=False)
         elif op.ioc:
-            self.dispatch(
-                op.account_id, cmd.CancelOrder(now_ms=0, order_id=op.order_id, reason="IOC")
-            )
+            self.dispatch(op.account_id, cmd.CancelOrderRequest(op.order_id, CancelReason.IOC))
         else:
             self.resting[key] = entry
             book = self._books(op.index)
@@ -299,9 +298,7 @@ class MarketBehaviour:
         self._send_fill(account_id, order_id, entry, price, at_market=False)
 
     def _send_trigger(self, account_id: str, order_id: str, version: int) -> None:
-        self.dispatch(
-            account_id, cmd.TriggerOrder(now_ms=0, order_id=order_id, order_version=version)
-        )
+        self.dispatch(account_id, cmd.TriggerOrderRequest(order_id, version))
 
     def _send_fill(
         self,
@@ -316,8 +313,7 @@ class MarketBehaviour:
         self.data.volume[index] += quantity
         self.dispatch(
             account_id,
-            cmd.FillOrder(
-                now_ms=0,
+            cmd.FillOrderRequest(
                 order_id=order_id,
                 instrument=self.data.master.at(index),
                 quantity=quantity,
@@ -396,13 +392,9 @@ class MarketBehaviour:
         level = levels[1] if kind == "sl" else levels[2]
         self.dispatch(
             account_id,
-            cmd.ClosePosition(
-                now_ms=0,
-                position_id=position_id,
-                exit_order_id="",
-                instrument=self.data.master.at(index),
-                price_paise=0,
-                reason="STOP_LOSS" if kind == "sl" else "TARGET",
+            cmd.ClosePositionRequest(
+                position_id,
+                CloseReason.STOP_LOSS if kind == "sl" else CloseReason.TARGET,
                 trigger_level_paise=level,
             ),
         )

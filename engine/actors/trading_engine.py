@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -17,15 +18,17 @@ import pykka
 from engine.actors.account_actor import (
     AccountBehaviour,
     AccountContext,
-    AccountRequest,
     Inspect,
     Outcome,
+    PreviewOrder,
     Publisher,
     SessionEvent,
+    Submit,
 )
 from engine.actors.actor_pool import WorkerPool, actor_class_for
 from engine.actors.book_ops import resume_ops
 from engine.actors.clock import Clock, SystemClock
+from engine.actors.locator import AccountLocator
 from engine.actors.market_actor import MarketBehaviour, TickListener
 from engine.actors.refusals import RefusedExecutions
 from engine.actors.registry import AccountRegistry
@@ -50,6 +53,10 @@ def _publish_nothing(*_: Any) -> None:
     return None
 
 
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
 class TradingEngine:
     """The in-memory matching and risk engine, ready to start and stop."""
 
@@ -63,6 +70,7 @@ class TradingEngine:
         source: QuoteSource | None = None,
         publish: Publisher | None = None,
         runtime: str | None = None,
+        new_id: Callable[[], str] | None = None,
     ) -> None:
         self.config = config
         self.master = master
@@ -73,12 +81,14 @@ class TradingEngine:
             config.market.seed, config.market.simulated_volatility_ppm
         )
         self.publish: Publisher = publish or _publish_nothing
+        self.new_id: Callable[[], str] = new_id or _uuid
         self.rules = account_rules(config)
         self.market = MarketData(
             master, config.market, config.circuits, config.execution.slippage_cap_ticks
         )
         self.tick_listeners: list[TickListener] = []
         self.in_use = InUseInstruments()
+        self.locator = AccountLocator()
         self.refused_executions = RefusedExecutions()
         self.pool = WorkerPool(config.accounts.pool_workers, config.accounts.pool_batch_max)
         self.market_pool = WorkerPool(1, MARKET_BATCH_MAX, name="market")
@@ -124,6 +134,8 @@ class TradingEngine:
                 clock=self.clock,
                 market_fill_delay_ms=self.config.execution.market_fill_delay_ms,
                 publish=self.publish,
+                locator=self.locator,
+                new_id=self.new_id,
                 retire_if_idle=self.registry.retire_if_idle,
                 refused_executions=self.refused_executions,
             )
@@ -198,10 +210,11 @@ class TradingEngine:
 
     def add_account(self, state: AccountState) -> None:
         self._registry().add(state)
+        self.locator.add(state)
 
     def restore_account(self, state: AccountState) -> None:
         """Add a recovered account and put its working orders and exits back in the market."""
-        self._registry().add(state)
+        self.add_account(state)
         ops = resume_ops(state, self.master, self.config.execution.market_fill_delay_ms)
         if ops:
             assert self.market_ref is not None
@@ -210,12 +223,23 @@ class TradingEngine:
     def submit(
         self,
         account_id: str,
-        command: cmd.AccountCommand,
+        request: cmd.AccountRequest,
         reply: Callable[[Outcome], None] | None = None,
     ) -> None:
-        """Send a command to an account; ``reply`` gets the outcome, maybe on another thread.
+        """Send a request to an account; ``reply`` gets the outcome, maybe on another thread.
+        Raises :class:`AccountBusyError` (nothing queued) when the account's inbox is full, and
+        ``TypeError`` for a command already stamped (the account stamps what it is asked)."""
+        if isinstance(request, cmd.Command):
+            raise TypeError(f"submit a request, not the stamped {type(request).__name__}")
+        self._registry().tell(account_id, Submit(request, reply), bounded=True)
+
+    def preview(
+        self, account_id: str, request: cmd.PlaceOrderRequest, reply: Callable[[Any], None]
+    ) -> None:
+        """Value a new order on an account as placing it would, placing nothing; ``reply``
+        receives a :class:`~engine.actors.account_actor.Preview` (or the exception).
         Raises :class:`AccountBusyError` (nothing queued) when the account's inbox is full."""
-        self._registry().tell(account_id, AccountRequest(command, reply), bounded=True)
+        self._registry().tell(account_id, PreviewOrder(request, reply), bounded=True)
 
     def inspect(
         self, account_id: str, fn: Callable[[AccountState], Any], reply: Callable[[Any], None]
@@ -244,9 +268,9 @@ class TradingEngine:
         ):
             self._on_session(group, boundary, at_ms)
 
-    def _dispatch(self, account_id: str, command: cmd.AccountCommand) -> None:
-        """Deliver a market-originated command (fill, trigger, exit) to its account."""
+    def _dispatch(self, account_id: str, request: cmd.AccountRequest) -> None:
+        """Deliver a market-originated request (fill, trigger, exit) to its account."""
         try:
-            self._registry().tell(account_id, AccountRequest(command))
+            self._registry().tell(account_id, Submit(request))
         except KeyError:
             logger.warning("market command for unknown account %s dropped", account_id)

@@ -1,23 +1,42 @@
-"""Account commands: imperative requests that ``decide`` accepts or rejects.
+"""Account commands: what a caller asks an account (a request), and the command ``decide`` takes.
 
-A command carries everything the decision needs (the instrument, the quote the shell
-resolved, the clock reading), so ``decide`` stays a pure function of state and command.
+A request is what the gateway, the market or a session boundary sends: only what the caller
+knows. The account's actor stamps it into the command of the same name without the suffix,
+adding what it resolves at that moment (the clock reading, the instrument's quote, an option's
+underlying price, an exit's market price and order id, a modified order's instrument): each
+command is its request plus those stamps, so ``decide`` stays a pure function of state and
+command and no caller writes a placeholder for what it cannot know.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
-from engine.domain.enums import OrderType, PriceSource, Product, Side, Validity
+from engine.domain.enums import (
+    CancelReason,
+    CloseReason,
+    FundKind,
+    OrderType,
+    PriceSource,
+    Product,
+    Side,
+    Validity,
+)
 from engine.domain.instruments import Instrument
 from engine.domain.quote import Quote
 
 
+class Request(msgspec.Struct, frozen=True, gc=False):
+    """What a caller asks an account; stamped by its actor into a :class:`Command`."""
+
+
 class Command(msgspec.Struct, frozen=True, gc=False):
-    now_ms: int
+    """A request stamped with the clock, ``now_ms`` (and what else its kind needs)."""
 
 
-class PlaceOrder(Command, frozen=True, gc=False):
+class PlaceOrderRequest(Request, frozen=True, gc=False):
     order_id: str
     client_order_id: str | None
     instrument: Instrument
@@ -28,35 +47,53 @@ class PlaceOrder(Command, frozen=True, gc=False):
     quantity: int
     price_paise: int
     trigger_paise: int
+
+
+class PlaceOrder(PlaceOrderRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
     quote: Quote | None
     underlying_price_paise: int = 0
     price_source: PriceSource | None = None
 
 
-class ModifyOrder(Command, frozen=True, gc=False):
+class ModifyOrderRequest(Request, frozen=True, gc=False):
+    """New terms for a working order (``None`` keeps a term)."""
+
     order_id: str
-    instrument: Instrument
-    quote: Quote | None
     quantity: int | None = None
     price_paise: int | None = None
     trigger_paise: int | None = None
     order_type: OrderType | None = None
+
+
+class ModifyOrder(ModifyOrderRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+    instrument: Instrument
+    quote: Quote | None
     underlying_price_paise: int = 0
 
 
-class CancelOrder(Command, frozen=True, gc=False):
+class CancelOrderRequest(Request, frozen=True, gc=False):
     order_id: str
-    reason: str = "USER"
+    reason: CancelReason = CancelReason.USER
 
 
-class TriggerOrder(Command, frozen=True, gc=False):
+class CancelOrder(CancelOrderRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class TriggerOrderRequest(Request, frozen=True, gc=False):
     """The market crossed the trigger of version ``order_version`` of an SL/SL-M order."""
 
     order_id: str
     order_version: int = 0
 
 
-class FillOrder(Command, frozen=True, gc=False):
+class TriggerOrder(TriggerOrderRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class FillOrderRequest(Request, frozen=True, gc=False):
     """The market fills ``quantity`` of version ``order_version`` of an order at
     ``price_paise`` (slippage included): ``at_market`` from the market queue (a MARKET or a
     triggered SL-M order), otherwise from a limit book (a LIMIT or a triggered SL order)."""
@@ -67,90 +104,138 @@ class FillOrder(Command, frozen=True, gc=False):
     price_paise: int
     order_version: int = 0
     at_market: bool = False
+
+
+class FillOrder(FillOrderRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
     underlying_price_paise: int = 0
 
 
-class ClosePosition(Command, frozen=True, gc=False):
-    """Close a position at ``price_paise`` through a MARKET exit order."""
+class ClosePositionRequest(Request, frozen=True, gc=False):
+    """Close a position at market through a MARKET exit order."""
 
     position_id: str
+    reason: CloseReason = CloseReason.USER
+    trigger_level_paise: int | None = None  # the SL/target level that fired, re-checked
+
+
+class ClosePosition(ClosePositionRequest, Command, frozen=True, gc=False, kw_only=True):
+    """A close priced at ``price_paise``, the market's price for the exit."""
+
+    now_ms: int
     exit_order_id: str
     instrument: Instrument
     price_paise: int
-    reason: str = "USER"  # USER, STOP_LOSS, TARGET, SQUARE_OFF
-    trigger_level_paise: int | None = None  # the SL/target level that fired, re-checked
     price_source: PriceSource | None = None
 
 
-class SetRiskLevels(Command, frozen=True, gc=False):
+class SetRiskLevelsRequest(Request, frozen=True, gc=False):
     position_id: str
-    tick_paise: int
     stop_loss_paise: int | None
     target_paise: int | None
 
 
-class CreditFunds(Command, frozen=True, gc=False):
+class SetRiskLevels(SetRiskLevelsRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+    tick_paise: int  # the position's instrument's
+
+
+class CreditFundsRequest(Request, frozen=True, gc=False):
     """Credit funds; with ``operation_key`` (an admin's idempotency key) at most once."""
 
     amount_paise: int
-    kind: str
+    kind: FundKind
     reference: str
     operation_key: str = ""
     operator_id: str = ""
 
 
-class DebitFunds(Command, frozen=True, gc=False):
+class CreditFunds(CreditFundsRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class DebitFundsRequest(Request, frozen=True, gc=False):
     """Debit funds; with ``operation_key`` (an admin's idempotency key) at most once."""
 
     amount_paise: int
-    kind: str
+    kind: FundKind
     reference: str
     operation_key: str = ""
     operator_id: str = ""
 
 
-class RequestDeposit(Command, frozen=True, gc=False):
+class DebitFunds(DebitFundsRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class RequestDepositRequest(Request, frozen=True, gc=False):
     deposit_id: str
     amount_paise: int
     bank_account_id: str | None
     reference: str
 
 
-class DecideDeposit(Command, frozen=True, gc=False):
+class RequestDeposit(RequestDepositRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class DecideDepositRequest(Request, frozen=True, gc=False):
     deposit_id: str
     approve: bool
     admin_user_id: str
     remarks: str
 
 
-class RequestWithdrawal(Command, frozen=True, gc=False):
+class DecideDeposit(DecideDepositRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class RequestWithdrawalRequest(Request, frozen=True, gc=False):
     withdrawal_id: str
     amount_paise: int
     bank_account_id: str | None
 
 
-class DecideWithdrawal(Command, frozen=True, gc=False):
+class RequestWithdrawal(RequestWithdrawalRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class DecideWithdrawalRequest(Request, frozen=True, gc=False):
     withdrawal_id: str
     approve: bool
     admin_user_id: str
     remarks: str
 
 
-class BlockFunds(Command, frozen=True, gc=False):
+class DecideWithdrawal(DecideWithdrawalRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class BlockFundsRequest(Request, frozen=True, gc=False):
     block_id: str
     amount_paise: int
-    kind: str
+    kind: FundKind
 
 
-class ReleaseFunds(Command, frozen=True, gc=False):
+class BlockFunds(BlockFundsRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class ReleaseFundsRequest(Request, frozen=True, gc=False):
     """Release a fund block whole; ``amount_paise``, when given, must be the block's."""
 
     block_id: str
     amount_paise: int | None = None
 
 
+class ReleaseFunds(ReleaseFundsRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
 class SettleHoldings(Command, frozen=True, gc=False):
-    """End of session: CNC long positions become holdings."""
+    """End of session: CNC long positions become holdings (the actor's own command)."""
+
+    now_ms: int
 
 
 class ResetExit(msgspec.Struct, frozen=True, gc=False):
@@ -163,17 +248,42 @@ class ResetExit(msgspec.Struct, frozen=True, gc=False):
     price_source: PriceSource | None = None
 
 
-class ResetAccount(Command, frozen=True, gc=False):
+class ResetAccountRequest(Request, frozen=True, gc=False):
     """Start the account over: cancel, close, sell and release everything, then set the cash
-    to ``opening_balance_paise``. ``exits`` is stamped by the shell: one per open position
-    and one per holding (a missing one refuses the reset with PRICE_UNAVAILABLE)."""
+    to ``opening_balance_paise``."""
 
     reset_id: str
     by_user_id: str
     by_role: str  # USER or ADMIN
     opening_balance_paise: int
+
+
+class ResetAccount(ResetAccountRequest, Command, frozen=True, gc=False, kw_only=True):
+    """``exits``: one per open position and one per holding, priced by the shell (a missing
+    one refuses the reset with PRICE_UNAVAILABLE)."""
+
+    now_ms: int
     exits: tuple[ResetExit, ...] = ()
 
+
+AccountRequest = (
+    PlaceOrderRequest
+    | ModifyOrderRequest
+    | CancelOrderRequest
+    | TriggerOrderRequest
+    | FillOrderRequest
+    | ClosePositionRequest
+    | SetRiskLevelsRequest
+    | CreditFundsRequest
+    | DebitFundsRequest
+    | BlockFundsRequest
+    | ReleaseFundsRequest
+    | RequestDepositRequest
+    | DecideDepositRequest
+    | RequestWithdrawalRequest
+    | DecideWithdrawalRequest
+    | ResetAccountRequest
+)
 
 AccountCommand = (
     PlaceOrder
@@ -194,3 +304,23 @@ AccountCommand = (
     | DecideWithdrawal
     | ResetAccount
 )
+
+# The command each request is stamped into.
+STAMPED: dict[type[Request], Callable[..., AccountCommand]] = {
+    PlaceOrderRequest: PlaceOrder,
+    ModifyOrderRequest: ModifyOrder,
+    CancelOrderRequest: CancelOrder,
+    TriggerOrderRequest: TriggerOrder,
+    FillOrderRequest: FillOrder,
+    ClosePositionRequest: ClosePosition,
+    SetRiskLevelsRequest: SetRiskLevels,
+    CreditFundsRequest: CreditFunds,
+    DebitFundsRequest: DebitFunds,
+    BlockFundsRequest: BlockFunds,
+    ReleaseFundsRequest: ReleaseFunds,
+    RequestDepositRequest: RequestDeposit,
+    DecideDepositRequest: DecideDeposit,
+    RequestWithdrawalRequest: RequestWithdrawal,
+    DecideWithdrawalRequest: DecideWithdrawal,
+    ResetAccountRequest: ResetAccount,
+}

@@ -99,3 +99,34 @@ class Rejection(StrEnum):
     INVALID_AMOUNT = "INVALID_AMOUNT"
     BLOCK_OWNED_BY_WITHDRAWAL = "BLOCK_OWNED_BY_WITHDRAWAL"  # released only by its decision
     RESET_LIMIT_REACHED = "RESET_LIMIT_REACHED"  # limits.account_resets_per_day_max used up
+
+
+class CancelReason(StrEnum):
+    """Why a working order (``OrderCancelled.reason``) or a pending withdrawal was cancelled."""
+
+    USER = "USER"  # the trader cancelled it
+    IOC = "IOC"  # an IOC order's unfilled rest
+    SQUARE_OFF = "SQUARE_OFF"  # an MIS order at the segment's square-off time
+    EXPIRED = "EXPIRED"  # a DAY order at the session's close
+    RESET = "RESET"  # the account was reset
+
+
+class CloseReason(StrEnum):
+    """Why a position was closed at market."""
+
+    USER = "USER"
+    STOP_LOSS = "STOP_LOSS"
+    TARGET = "TARGET"
+    SQUARE_OFF = "SQUARE_OFF"  # an MIS position at square-off time (the fee is charged)
+    RESET = "RESET"  # the account was reset
+
+
+class FundKind(StrEnum):
+    """What moved an account's cash or blocked it: the ledger entry's kind."""
+
+    DEPOSIT = "DEPOSIT"
+    WITHDRAWAL = "WITHDRAWAL"
+    ADJUSTMENT = "ADJUSTMENT"  # an admin's credit or debit
+    OPENING_BALANCE = "OPENING_BALANCE"  # a new account's virtual money
+    RESET = "RESET"  # a reset's cash back to the opening balance
+    ADMIN = "ADMIN"  # a fund block an admin placed

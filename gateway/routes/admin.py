@@ -12,7 +12,7 @@ from aiohttp import web
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.state import FundOperation
-from engine.domain.enums import Rejection
+from engine.domain.enums import FundKind, Rejection
 from engine.domain.money import paise_to_rupees
 from gateway import replies
 from gateway.auth import current_user, require_admin
@@ -87,21 +87,19 @@ async def adjust_funds(request: web.Request, operation: Literal["ADD", "WITHDRAW
         )
     admin_id = current_user(request).user_id
     reference = key or str(uuid.uuid4())
-    command: cmd.AccountCommand
+    command: cmd.AccountRequest
     if operation == "ADD":
-        command = cmd.CreditFunds(
-            now_ms=0,
+        command = cmd.CreditFundsRequest(
             amount_paise=amount,
-            kind="ADJUSTMENT",
+            kind=FundKind.ADJUSTMENT,
             reference=reference,
             operation_key=key,
             operator_id=admin_id,
         )
     else:
-        command = cmd.DebitFunds(
-            now_ms=0,
+        command = cmd.DebitFundsRequest(
             amount_paise=amount,
-            kind="ADJUSTMENT",
+            kind=FundKind.ADJUSTMENT,
             reference=reference,
             operation_key=key,
             operator_id=admin_id,
@@ -291,17 +289,15 @@ async def decide(
     if row["status"] != "PENDING":
         return decided_already(request, table, row, approve)
     admin_id = current_user(request).user_id
-    command: cmd.AccountCommand = (
-        cmd.DecideDeposit(
-            now_ms=0,
+    command: cmd.AccountRequest = (
+        cmd.DecideDepositRequest(
             deposit_id=request_id,
             approve=approve,
             admin_user_id=admin_id,
             remarks=remarks,
         )
         if table == "deposits"
-        else cmd.DecideWithdrawal(
-            now_ms=0,
+        else cmd.DecideWithdrawalRequest(
             withdrawal_id=request_id,
             approve=approve,
             admin_user_id=admin_id,

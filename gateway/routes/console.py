@@ -205,8 +205,7 @@ async def console_action(request: web.Request) -> web.Response:
     if isinstance(action, RequestDeposit):
         if action.bank_account_id is not None:
             await owned_bank_account(request, action.bank_account_id)
-        deposit = cmd.RequestDeposit(
-            now_ms=0,
+        deposit = cmd.RequestDepositRequest(
             deposit_id=request_id(account_id, "deposit", action.idempotency_key),
             amount_paise=amount_of(action.amount),
             bank_account_id=action.bank_account_id,
@@ -215,8 +214,7 @@ async def console_action(request: web.Request) -> web.Response:
         return await requested(request, account_id, "deposit", deposit)
     assert isinstance(action, RequestWithdrawal)
     await owned_bank_account(request, action.bank_account_id)
-    withdrawal = cmd.RequestWithdrawal(
-        now_ms=0,
+    withdrawal = cmd.RequestWithdrawalRequest(
         withdrawal_id=request_id(account_id, "withdrawal", action.idempotency_key),
         amount_paise=amount_of(action.amount),
         bank_account_id=action.bank_account_id,
@@ -248,7 +246,7 @@ def request_id(account_id: str, name: str, key: str | None) -> str:
 
 
 async def existing_request(
-    request: web.Request, name: str, request_id: str, command: cmd.AccountCommand
+    request: web.Request, name: str, request_id: str, command: cmd.AccountRequest
 ) -> web.Response | None:
     """The stored request a retry names (200 with it), 409 if the key was used for another
     amount; None if there is none yet."""
@@ -267,12 +265,14 @@ async def requested(
     request: web.Request,
     account_id: str,
     name: str,
-    command: cmd.RequestDeposit | cmd.RequestWithdrawal,
+    command: cmd.RequestDepositRequest | cmd.RequestWithdrawalRequest,
 ) -> web.Response:
     """Submit a deposit or withdrawal request to the account: the request row, and for a
     withdrawal the block of its amount, are projections of one journaled event."""
     request_id = (
-        command.deposit_id if isinstance(command, cmd.RequestDeposit) else command.withdrawal_id
+        command.deposit_id
+        if isinstance(command, cmd.RequestDepositRequest)
+        else command.withdrawal_id
     )
     if (stored := await existing_request(request, name, request_id, command)) is not None:
         return stored
@@ -298,6 +298,6 @@ async def requested(
         "createdAt": iso_ms(event.at_ms),
         "decidedAt": None,
     }
-    if isinstance(command, cmd.RequestDeposit):
+    if isinstance(command, cmd.RequestDepositRequest):
         view["reference"] = command.reference
     return json_response({name: view})

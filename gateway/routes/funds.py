@@ -10,7 +10,7 @@ from aiohttp import web
 
 from engine.domain import commands as cmd
 from engine.domain.charges import breakeven_points_paise, charge_category, round_trip_charges
-from engine.domain.enums import Exchange, Product, Segment
+from engine.domain.enums import Exchange, FundKind, Product, Segment
 from engine.domain.margin import leverage_x100
 from engine.domain.money import paise_to_rupees
 from gateway import replies
@@ -28,7 +28,6 @@ from gateway.errors import (
 from gateway.funds_views import funds_of, operation_result
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
 from gateway.order_commands import order_from_request
-from gateway.order_preview import preview_in_account, stamped_for_preview
 from gateway.outcomes import check_outcome
 from gateway.ownership import decode_own_body, owned_account, refuse_own_account
 from gateway.route_table import Operation, RouteTable
@@ -102,32 +101,32 @@ async def fund_operation(request: web.Request) -> web.Response:
     except FieldError as error:
         raise field_failure(error) from None
     reference = body.description or f"admin:{current_user(request).user_id}"
-    command: cmd.AccountCommand
+    command: cmd.AccountRequest
     if body.operation == "CREDIT":
-        command = cmd.CreditFunds(
-            now_ms=0, amount_paise=amount, kind="ADJUSTMENT", reference=reference
+        command = cmd.CreditFundsRequest(
+            amount_paise=amount, kind=FundKind.ADJUSTMENT, reference=reference
         )
     elif body.operation == "DEBIT":
-        command = cmd.DebitFunds(
-            now_ms=0, amount_paise=amount, kind="ADJUSTMENT", reference=reference
+        command = cmd.DebitFundsRequest(
+            amount_paise=amount, kind=FundKind.ADJUSTMENT, reference=reference
         )
     elif body.operation == "BLOCK":
         if body.block_id is not None:
             await refuse_withdrawal_block(request, body.trading_account_id, body.block_id)
-        command = cmd.BlockFunds(
-            now_ms=0, block_id=body.block_id or str(uuid.uuid4()), amount_paise=amount, kind="ADMIN"
+        command = cmd.BlockFundsRequest(
+            block_id=body.block_id or str(uuid.uuid4()), amount_paise=amount, kind=FundKind.ADMIN
         )
     else:
         if body.block_id is None:
             raise validation_failure("$.blockId", "RELEASE needs the blockId of the block")
         await refuse_withdrawal_block(request, body.trading_account_id, body.block_id)
-        command = cmd.ReleaseFunds(now_ms=0, block_id=body.block_id, amount_paise=amount)
+        command = cmd.ReleaseFundsRequest(block_id=body.block_id, amount_paise=amount)
     outcome = await request.app[BRIDGE].submit(body.trading_account_id, command)
     check_outcome(outcome)
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
     result = await operation_result(request, body.trading_account_id, outcome)
-    if isinstance(command, cmd.BlockFunds | cmd.ReleaseFunds):
+    if isinstance(command, cmd.BlockFundsRequest | cmd.ReleaseFundsRequest):
         result["blockId"] = command.block_id  # what a later RELEASE names
     return json_response(result)
 
@@ -187,15 +186,12 @@ async def charges_preview(request: web.Request) -> web.Response:
     ),
 )
 async def margin_preview(request: web.Request) -> web.Response:
-    _, account_id, command = await order_from_request(request, "preview")
-    stamped = stamped_for_preview(request.app[ENGINE], command)
-    requirements, available = await preview_in_account(request, account_id, stamped)
+    _, account_id, order = await order_from_request(request, "preview")
+    requirements, available, quote = await request.app[BRIDGE].preview(account_id, order)
     if requirements.rejection is not None and requirements.block_paise == 0:
         raise rejected(requirements.rejection)
-    value = command.quantity * (
-        command.price_paise
-        or command.trigger_paise
-        or (stamped.quote.ask_paise if stamped.quote else 0)
+    value = order.quantity * (
+        order.price_paise or order.trigger_paise or (quote.ask_paise if quote else 0)
     )
     return json_response(
         {

@@ -13,12 +13,11 @@ from engine.domain.enums import Rejection
 from engine.domain.money import paise_to_rupees
 from engine.domain.positions import Position
 from gateway import replies
-from gateway.auth import current_user
 from gateway.decoding import convert_query, field_failure
 from gateway.errors import NotFoundError, json_response, rejected
-from gateway.keys import BRIDGE, DB, ENGINE, USERS
+from gateway.keys import BRIDGE, DB, ENGINE
 from gateway.outcomes import check_outcome
-from gateway.ownership import decode_own_body, owned_account, require_owned_row
+from gateway.ownership import decode_own_body, holding_account, owned_account
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
 from gateway.since import Since, since_seq
@@ -89,16 +88,8 @@ async def set_risk_levels(request: web.Request) -> web.Response:
     except FieldError as error:
         raise field_failure(error) from None
     engine = request.app[ENGINE]
-    instrument = engine.master.get(position.instrument_id)
-    assert instrument is not None
-    command = cmd.SetRiskLevels(
-        now_ms=0,
-        position_id=body.position_id,
-        tick_paise=instrument.tick_paise,
-        stop_loss_paise=stop_loss,
-        target_paise=target,
-    )
-    outcome = await request.app[BRIDGE].submit(account_id, command)
+    levels = cmd.SetRiskLevelsRequest(body.position_id, stop_loss, target)
+    outcome = await request.app[BRIDGE].submit(account_id, levels)
     check_outcome(outcome)
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
@@ -121,25 +112,21 @@ async def set_risk_levels(request: web.Request) -> web.Response:
 async def close_position(request: web.Request) -> web.Response:
     body = await decode_own_body(request, ClosePositionBody)
     named = await owned_account(request, body.trading_account_id)
-    account_id, position = await open_position(request, body.position_id)
+    account_id = await position_account(request, body.position_id)
     if account_id != named:
         raise NotFoundError("position")
-    instrument = request.app[ENGINE].master.get(position.instrument_id)
-    assert instrument is not None
-    command = cmd.ClosePosition(
-        now_ms=0,
-        position_id=body.position_id,
-        exit_order_id="",
-        instrument=instrument,
-        price_paise=0,
+    outcome = await request.app[BRIDGE].submit(
+        account_id, cmd.ClosePositionRequest(body.position_id)
     )
-    outcome = await request.app[BRIDGE].submit(account_id, command)
     check_outcome(outcome)
     if outcome.rejection is not None:
         raise rejected(outcome.rejection)
+    position = outcome.position
+    if position is None:
+        raise TypeError("an accepted close reports the position it closed")
     fill = next(e for e in outcome.events if isinstance(e, ev.OrderFilled))
     exit_order = next(e for e in outcome.events if isinstance(e, ev.OrderAccepted))
-    # Built from the committed events, never re-read: the answer is what was journaled.
+    # Built from the outcome, never re-read: the answer is what was decided and journaled.
     master = request.app[ENGINE].master
     return json_response(
         {
@@ -200,22 +187,29 @@ def exit_order_row(
     }
 
 
+async def position_account(request: web.Request, position_id: str) -> str:
+    """The caller's account whose open position this is (409 POSITION_CLOSED if it closed)."""
+    located = request.app[ENGINE].locator.account_of_position(position_id)
+    return await holding_account(
+        request, "position", position_id, located, Rejection.POSITION_CLOSED
+    )
+
+
 async def open_position(request: web.Request, position_id: str) -> tuple[str, Position]:
-    """An open position of the caller's, from the engine (the database may lag behind it);
+    """An open position of the caller's, from its account (the database may lag behind it);
     409 POSITION_CLOSED if it has closed, 404 if unknown or not the caller's."""
-    for account_id in await request.app[USERS].accounts_of(current_user(request).user_id):
-        position: Position | None = await request.app[BRIDGE].inspect(
-            account_id,
-            lambda state: (
-                msgspec.structs.replace(state.positions[position_id])
-                if position_id in state.positions
-                else None
-            ),
-        )
-        if position is not None:
-            return account_id, position
-    await require_owned_row(request, "position", position_id)  # 404 unless the caller's
-    raise rejected(Rejection.POSITION_CLOSED)
+    account_id = await position_account(request, position_id)
+    position: Position | None = await request.app[BRIDGE].inspect(
+        account_id,
+        lambda state: (
+            msgspec.structs.replace(state.positions[position_id])
+            if position_id in state.positions
+            else None
+        ),
+    )
+    if position is None:
+        raise rejected(Rejection.POSITION_CLOSED)  # closed since the lookup
+    return account_id, position
 
 
 def _level(value: float | msgspec.UnsetType | None, current: int | None, path: str) -> int | None:

@@ -19,7 +19,7 @@ from engine.actors.trading_engine import TradingEngine
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState
-from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
+from engine.domain.enums import FundKind, OrderStatus, OrderType, Product, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
 from tests.support.engine_driver import WAIT_S, EngineDriver, ScriptedSource, exact_config
 
@@ -99,7 +99,9 @@ class Harness:
         self.engine.start(ticking=False)
         self.driver = EngineDriver(self.engine, self.source, self.clock)
         self.engine.add_account(AccountState(ACCOUNT))
-        credit = cmd.CreditFunds(now_ms=0, amount_paise=10_00_000_00, kind="DEPOSIT", reference="t")
+        credit = cmd.CreditFundsRequest(
+            amount_paise=10_00_000_00, kind=FundKind.DEPOSIT, reference="t"
+        )
         replies = self.submit(credit)
         self.sink.wait_for(1)
         self.sink.acknowledge(True)
@@ -138,9 +140,8 @@ def harness(master: InstrumentMaster) -> Iterator[Harness]:
     h.engine.stop()
 
 
-def market_buy(instrument: Instrument, order_id: str) -> cmd.PlaceOrder:
-    return cmd.PlaceOrder(
-        now_ms=0,
+def market_buy(instrument: Instrument, order_id: str) -> cmd.PlaceOrderRequest:
+    return cmd.PlaceOrderRequest(
         order_id=order_id,
         client_order_id=None,
         instrument=instrument,
@@ -151,7 +152,6 @@ def market_buy(instrument: Instrument, order_id: str) -> cmd.PlaceOrder:
         quantity=1,
         price_paise=0,
         trigger_paise=0,
-        quote=None,
     )
 
 

@@ -26,7 +26,7 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState, funds_identity_holds, position_key
 from engine.domain.charges import ChargeCategory, order_charges
-from engine.domain.enums import OrderType, PriceSource, Product, Rejection, Side, Validity
+from engine.domain.enums import FundKind, OrderType, PriceSource, Product, Rejection, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.positions import Position
 from tests.support.engine_driver import WAIT_S, EngineDriver, ScriptedSource, exact_config
@@ -65,9 +65,8 @@ def place(
     product: Product = Product.MIS,
     validity: Validity = Validity.DAY,
     order_id: str = "",
-) -> cmd.PlaceOrder:
-    return cmd.PlaceOrder(
-        now_ms=0,
+) -> cmd.PlaceOrderRequest:
+    return cmd.PlaceOrderRequest(
         order_id=order_id or f"o-{threading.get_ident()}-{next(_ids)}",
         client_order_id=None,
         instrument=instrument,
@@ -78,7 +77,6 @@ def place(
         quantity=quantity,
         price_paise=price_paise,
         trigger_paise=trigger_paise,
-        quote=None,
     )
 
 
@@ -141,7 +139,9 @@ def test_messages_when_many_producers_then_each_account_keeps_order(
     def producer(mine: list[str]) -> None:
         for n in range(1, 26):
             for account_id in mine:
-                credit = cmd.CreditFunds(now_ms=0, amount_paise=n, kind="DEPOSIT", reference=str(n))
+                credit = cmd.CreditFundsRequest(
+                    amount_paise=n, kind=FundKind.DEPOSIT, reference=str(n)
+                )
                 harness.engine.submit(account_id, credit, lambda _: done.release())
 
     threads = [threading.Thread(target=producer, args=(accounts[i::4],)) for i in range(4)]
@@ -171,7 +171,7 @@ def test_handler_exception_when_one_account_fails_then_others_keep_working(
     failure = harness.inspect("bad", boom)
     assert isinstance(failure, RuntimeError)  # handed back to the caller, not swallowed
     for _ in range(20):
-        credit = cmd.CreditFunds(now_ms=0, amount_paise=100, kind="DEPOSIT", reference="x")
+        credit = cmd.CreditFundsRequest(amount_paise=100, kind=FundKind.DEPOSIT, reference="x")
         assert harness.ask("good", credit).rejection is None
     assert harness.inspect("good", lambda s: s.balance_paise) == 1_002_000
     assert harness.inspect("bad", lambda s: s.balance_paise) == 1_000_000
@@ -272,10 +272,8 @@ def test_target_when_ltp_touches_it_then_position_closed(
     assert harness.ask("acct", place(reliance, Side.BUY, 10)).rejection is None
     harness.settle()
     position_id = harness.inspect("acct", lambda s: next(iter(s.positions)))
-    levels = cmd.SetRiskLevels(
-        now_ms=0,
+    levels = cmd.SetRiskLevelsRequest(
         position_id=position_id,
-        tick_paise=10,
         stop_loss_paise=145_000,
         target_paise=152_000,
     )
@@ -345,8 +343,8 @@ def test_close_position_when_no_market_price_then_position_average_tier(
         state.position_ids[position_key(unpriced.instrument_id, Product.MIS)] = "p1"
         state.blocked_paise = position.margin_paise
         h.engine.restore_account(state)
-        close = cmd.ClosePosition(
-            now_ms=0, position_id="p1", exit_order_id="", instrument=unpriced, price_paise=0
+        close = cmd.ClosePositionRequest(
+            position_id="p1",
         )
         outcome = h.ask("acct", close)
         assert outcome.rejection is None
@@ -368,8 +366,9 @@ def test_modify_and_cancel_when_accepted_then_outcome_carries_a_detached_order(
     harness.open_account("acct", 10_000_000)
     placed = place(reliance, Side.BUY, 10, OrderType.LIMIT, price_paise=149_000, order_id="m1")
     assert harness.ask("acct", placed).order is None  # only modify and cancel report one
-    modify = cmd.ModifyOrder(
-        now_ms=0, order_id="m1", instrument=reliance, quote=None, price_paise=148_000
+    modify = cmd.ModifyOrderRequest(
+        order_id="m1",
+        price_paise=148_000,
     )
     modified = harness.ask("acct", modify)
     assert modified.rejection is None and modified.order is not None
@@ -380,11 +379,11 @@ def test_modify_and_cancel_when_accepted_then_outcome_carries_a_detached_order(
     assert modified.order.price_paise == 148_000  # untouched by the later modification
     assert second.order is not None and second.order.price_paise == 147_000
 
-    cancelled = harness.ask("acct", cmd.CancelOrder(now_ms=0, order_id="m1"))
+    cancelled = harness.ask("acct", cmd.CancelOrderRequest(order_id="m1"))
     assert cancelled.rejection is None and cancelled.order is not None
     assert (cancelled.order.order_id, cancelled.order.price_paise) == ("m1", 147_000)
     assert harness.inspect("acct", lambda s: "m1" not in s.orders)
-    again = harness.ask("acct", cmd.CancelOrder(now_ms=0, order_id="m1"))
+    again = harness.ask("acct", cmd.CancelOrderRequest(order_id="m1"))
     assert (again.rejection, again.order) == (Rejection.ORDER_NOT_OPEN, None)
 
 
@@ -500,10 +499,8 @@ def test_session_when_hours_enforced_then_mis_squared_off_and_day_orders_expire(
         assert after_close.rejection is Rejection.MARKET_CLOSED
         # Nothing triggers while the session is closed: a target the price passes stays set.
         position_id = h.inspect("acct", lambda s: next(iter(s.positions)))
-        levels = cmd.SetRiskLevels(
-            now_ms=0,
+        levels = cmd.SetRiskLevelsRequest(
             position_id=position_id,
-            tick_paise=10,
             stop_loss_paise=None,
             target_paise=152_000,
         )

@@ -16,7 +16,7 @@ import pytest
 
 from engine.domain import commands as cmd
 from engine.domain.account.state import funds_identity_holds
-from engine.domain.enums import OrderType, Product, Rejection, Side
+from engine.domain.enums import FundKind, OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
 from tests.actors.test_engine_actors import RUNTIMES, Harness, make_harness, place
 from tests.support.engine_driver import exact_config
@@ -39,8 +39,8 @@ def harness(request: pytest.FixtureRequest, master: InstrumentMaster) -> Iterato
     h.engine.stop()
 
 
-def _modify(order_id: str, instrument: Instrument, **terms: object) -> cmd.ModifyOrder:
-    return cmd.ModifyOrder(now_ms=0, order_id=order_id, instrument=instrument, quote=None, **terms)  # type: ignore[arg-type]
+def _modify(order_id: str, **terms: object) -> cmd.ModifyOrderRequest:
+    return cmd.ModifyOrderRequest(order_id=order_id, **terms)  # type: ignore[arg-type]
 
 
 def _after_delay(h: Harness) -> None:
@@ -61,7 +61,7 @@ def test_market_buy_when_modified_to_low_limit_then_old_execution_dropped(
         order_id = f"m{n}"
         buy = place(nifty_call, Side.BUY, 65, product=Product.NRML, order_id=order_id)
         assert h.ask("acct", buy).rejection is None
-        low = _modify(order_id, nifty_call, order_type=OrderType.LIMIT, price_paise=5)
+        low = _modify(order_id, order_type=OrderType.LIMIT, price_paise=5)
         assert h.ask("acct", low).rejection is None
     _after_delay(h)
     state = h.inspect("acct", lambda s: (len(s.orders), len(s.positions), s.available_paise))
@@ -78,10 +78,12 @@ def test_cnc_market_buy_when_modified_to_low_limit_then_withdrawal_cannot_take_i
     h.open_account("acct", 16_000_00)
     buy = place(reliance, Side.BUY, 10, product=Product.CNC, order_id="c1")
     assert h.ask("acct", buy).rejection is None
-    low = _modify("c1", reliance, order_type=OrderType.LIMIT, price_paise=125_000)
+    low = _modify("c1", order_type=OrderType.LIMIT, price_paise=125_000)
     assert h.ask("acct", low).rejection is None
     available = h.inspect("acct", lambda s: s.available_paise)
-    withdraw = cmd.DebitFunds(now_ms=0, amount_paise=available, kind="WITHDRAWAL", reference="w")
+    withdraw = cmd.DebitFundsRequest(
+        amount_paise=available, kind=FundKind.WITHDRAWAL, reference="w"
+    )
     assert h.ask("acct", withdraw).rejection is None
     _after_delay(h)
     assert h.inspect("acct", lambda s: (len(s.positions), len(s.holdings))) == (0, 0)
@@ -95,7 +97,7 @@ def test_market_order_when_quantity_raised_then_fills_once_in_full(
     h.set_price(reliance, 150_000)
     h.open_account("acct", 100_000_00)
     assert h.ask("acct", place(reliance, Side.BUY, 10, order_id="q1")).rejection is None
-    assert h.ask("acct", _modify("q1", reliance, quantity=20)).rejection is None
+    assert h.ask("acct", _modify("q1", quantity=20)).rejection is None
     _after_delay(h)
     orders, positions, blocked = h.inspect(
         "acct",
@@ -115,7 +117,7 @@ def test_market_order_when_cancelled_before_delay_then_never_fills(
     h.set_price(reliance, 150_000)
     h.open_account("acct", 100_000_00)
     assert h.ask("acct", place(reliance, Side.BUY, 10, order_id="x1")).rejection is None
-    assert h.ask("acct", cmd.CancelOrder(now_ms=0, order_id="x1")).rejection is None
+    assert h.ask("acct", cmd.CancelOrderRequest(order_id="x1")).rejection is None
     _after_delay(h)
     assert h.inspect("acct", lambda s: (len(s.orders), len(s.positions))) == (0, 0)
     assert h.engine.market_ref is not None
@@ -130,7 +132,7 @@ def test_stop_when_trigger_moved_away_then_old_level_does_not_trigger(
     h.open_account("acct", 100_000_00)
     stop = place(reliance, Side.SELL, 10, OrderType.SL_M, trigger_paise=149_000, order_id="s1")
     assert h.ask("acct", stop).rejection is None
-    assert h.ask("acct", _modify("s1", reliance, trigger_paise=140_000)).rejection is None
+    assert h.ask("acct", _modify("s1", trigger_paise=140_000)).rejection is None
     h.set_price(reliance, 148_000)  # through the old trigger, above the new one
     assert h.inspect("acct", lambda s: (s.orders["s1"].triggered, len(s.positions))) == (
         False,
@@ -146,20 +148,21 @@ def test_fill_when_sent_for_older_version_then_refused_and_counted(
     h.open_account("acct", 100_000_00)
     limit = place(reliance, Side.BUY, 10, OrderType.LIMIT, price_paise=140_000, order_id="v1")
     assert h.ask("acct", limit).rejection is None
-    assert h.ask("acct", _modify("v1", reliance, price_paise=139_000)).rejection is None
-    stale = cmd.FillOrder(
-        now_ms=0, order_id="v1", instrument=reliance, quantity=10, price_paise=140_000
+    assert h.ask("acct", _modify("v1", price_paise=139_000)).rejection is None
+    stale = cmd.FillOrderRequest(
+        order_id="v1",
+        instrument=reliance,
+        quantity=10,
+        price_paise=140_000,
     )
-    over_limit = cmd.FillOrder(
-        now_ms=0,
+    over_limit = cmd.FillOrderRequest(
         order_id="v1",
         instrument=reliance,
         quantity=10,
         price_paise=139_500,
         order_version=1,
     )
-    at_market = cmd.FillOrder(
-        now_ms=0,
+    at_market = cmd.FillOrderRequest(
         order_id="v1",
         instrument=reliance,
         quantity=10,

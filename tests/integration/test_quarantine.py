@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 
 from engine.domain import commands as cmd
+from engine.domain.enums import OrderType, Product, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
 from persistence.journal import PersistenceActor
-from tests.conftest import place
 from tests.integration.conftest import fetch
 from tests.support.engine_driver import EngineDriver
 
@@ -24,14 +24,19 @@ pytestmark = pytest.mark.timeout(60)
 
 def _limit_buy(
     instrument: Instrument, order_id: str, client_order_id: str | None
-) -> cmd.PlaceOrder:
+) -> cmd.PlaceOrderRequest:
     price = instrument.reference_price_paise * 9 // 10
-    return place(
-        instrument,
+    return cmd.PlaceOrderRequest(
         order_id=order_id,
         client_order_id=client_order_id,
+        instrument=instrument,
+        side=Side.BUY,
+        product=Product.MIS,
+        order_type=OrderType.LIMIT,
+        validity=Validity.DAY,
+        quantity=1,
         price_paise=price - price % instrument.tick_paise,
-        now_ms=0,
+        trigger_paise=0,
     )
 
 

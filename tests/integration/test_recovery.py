@@ -18,7 +18,7 @@ import pytest
 
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState, state_fingerprint
-from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.enums import FundKind, OrderType, Product, Side, Validity
 from engine.domain.instruments import InstrumentMaster
 from persistence.journal import PersistenceActor
 from persistence.recovery import rebuild_from_projections, replay_all, verify_account
@@ -48,8 +48,10 @@ def _random_session(driver: EngineDriver, master: InstrumentMaster, rng: random.
     accounts = [f"acct-{i}" for i in range(ACCOUNTS)]
     for account_id in accounts:
         driver.engine.add_account(AccountState(account_id))
-        deposit = cmd.CreditFunds(
-            now_ms=0, amount_paise=5_000_000_00, kind="DEPOSIT", reference="o"
+        deposit = cmd.CreditFundsRequest(
+            amount_paise=5_000_000_00,
+            kind=FundKind.DEPOSIT,
+            reference="o",
         )
         assert driver.ask(account_id, deposit).rejection is None
     order_ids = iter(range(10**9))
@@ -86,8 +88,7 @@ def _random_session(driver: EngineDriver, master: InstrumentMaster, rng: random.
                 trigger = _round(ltp + (tick * 10 if side is Side.BUY else -tick * 10), tick)
             driver.ask(
                 account_id,
-                cmd.PlaceOrder(
-                    now_ms=0,
+                cmd.PlaceOrderRequest(
                     order_id=f"o-{step}-{next(order_ids)}",
                     client_order_id=f"c-{step}" if rng.random() < 0.3 else None,
                     instrument=instrument,
@@ -98,7 +99,6 @@ def _random_session(driver: EngineDriver, master: InstrumentMaster, rng: random.
                     quantity=quantity,
                     price_paise=price,
                     trigger_paise=trigger,
-                    quote=None,
                 ),
             )
             continue
@@ -111,16 +111,13 @@ def _random_session(driver: EngineDriver, master: InstrumentMaster, rng: random.
                 assert order_instrument is not None
                 driver.ask(
                     account_id,
-                    cmd.ModifyOrder(
-                        now_ms=0,
+                    cmd.ModifyOrderRequest(
                         order_id=order_id,
-                        instrument=order_instrument,
-                        quote=None,
                         price_paise=order.price_paise + order_instrument.tick_paise,
                     ),
                 )
             else:
-                driver.ask(account_id, cmd.CancelOrder(now_ms=0, order_id=order_id))
+                driver.ask(account_id, cmd.CancelOrderRequest(order_id=order_id))
         elif roll < 0.8 and positions:
             position_id = rng.choice(positions)
             position = driver.inspect(account_id, lambda s, p=position_id: s.positions.get(p))
@@ -131,12 +128,8 @@ def _random_session(driver: EngineDriver, master: InstrumentMaster, rng: random.
             if rng.random() < 0.5:
                 driver.ask(
                     account_id,
-                    cmd.ClosePosition(
-                        now_ms=0,
+                    cmd.ClosePositionRequest(
                         position_id=position_id,
-                        exit_order_id="",
-                        instrument=position_instrument,
-                        price_paise=0,
                     ),
                 )
             else:
@@ -146,10 +139,8 @@ def _random_session(driver: EngineDriver, master: InstrumentMaster, rng: random.
                 long = position.quantity > 0
                 driver.ask(
                     account_id,
-                    cmd.SetRiskLevels(
-                        now_ms=0,
+                    cmd.SetRiskLevelsRequest(
                         position_id=position_id,
-                        tick_paise=position_instrument.tick_paise,
                         stop_loss_paise=below if long else above,
                         target_paise=above if long else below,
                     ),
@@ -158,17 +149,16 @@ def _random_session(driver: EngineDriver, master: InstrumentMaster, rng: random.
             block_id = f"b-{step}"
             driver.ask(
                 account_id,
-                cmd.BlockFunds(now_ms=0, block_id=block_id, amount_paise=10_000, kind="ADMIN"),
+                cmd.BlockFundsRequest(block_id=block_id, amount_paise=10_000, kind=FundKind.ADMIN),
             )
             if rng.random() < 0.5:
-                driver.ask(account_id, cmd.ReleaseFunds(now_ms=0, block_id=block_id))
+                driver.ask(account_id, cmd.ReleaseFundsRequest(block_id=block_id))
         else:
             driver.ask(
                 account_id,
-                cmd.CreditFunds(
-                    now_ms=0,
+                cmd.CreditFundsRequest(
                     amount_paise=rng.randint(1, 10**6),
-                    kind="DEPOSIT",
+                    kind=FundKind.DEPOSIT,
                     reference=f"r-{step}",
                 ),
             )

@@ -71,7 +71,15 @@ from engine.domain.account.state import (
     state_fingerprint,
 )
 from engine.domain.charges import charge_category, order_charges
-from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
+from engine.domain.enums import (
+    CloseReason,
+    OrderStatus,
+    OrderType,
+    Product,
+    Rejection,
+    Side,
+    Validity,
+)
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.margin import order_margin
 from engine.domain.orders import Order
@@ -1247,9 +1255,9 @@ class AccountMachine(RuleBasedStateMachine):
             "target": position.target_paise,
             "stale": price + 1,
         }[level]
-        reason = "SQUARE_OFF" if level == "square_off" else "USER"
+        reason = CloseReason.SQUARE_OFF if level == "square_off" else CloseReason.USER
         if trigger_level is not None:
-            reason = "TARGET" if level == "target" else "STOP_LOSS"
+            reason = CloseReason.TARGET if level == "target" else CloseReason.STOP_LOSS
         working = sorted(self.state.orders)
         exit_order_id = working[0] if reuse_order_id and working else self._next_id("x")
         self._close(position, price, reason, trigger_level, exit_order_id)
@@ -1259,11 +1267,13 @@ class AccountMachine(RuleBasedStateMachine):
         which=st.integers(min_value=0, max_value=1),
         side=st.sampled_from(Side),
         cnc=st.booleans(),
-        exit_by=st.sampled_from(["USER", "SQUARE_OFF", "STOP_LOSS", "TARGET"]),
+        exit_by=st.sampled_from(
+            [CloseReason.USER, CloseReason.SQUARE_OFF, CloseReason.STOP_LOSS, CloseReason.TARGET]
+        ),
         distance_ticks=st.integers(min_value=1, max_value=20),
     )
     def one_share_round_trip(
-        self, which: int, side: Side, cnc: bool, exit_by: str, distance_ticks: int
+        self, which: int, side: Side, cnc: bool, exit_by: CloseReason, distance_ticks: int
     ) -> None:
         """Buy or short one share, set its stop-loss and target, and close it (by hand, by
         the square-off, or as one of its levels fires): the smallest position there is
@@ -1294,7 +1304,10 @@ class AccountMachine(RuleBasedStateMachine):
             target_paise=price + distance,
         )
         assert self._run(levels).rejection is None
-        level = {"STOP_LOSS": levels.stop_loss_paise, "TARGET": levels.target_paise}
+        level = {
+            CloseReason.STOP_LOSS: levels.stop_loss_paise,
+            CloseReason.TARGET: levels.target_paise,
+        }
         exit_price = level.get(exit_by, price)
         assert exit_price is not None
         self._close(position, exit_price, exit_by, level.get(exit_by), self._next_id("x"))
@@ -1303,7 +1316,7 @@ class AccountMachine(RuleBasedStateMachine):
         self,
         current: Position,
         price: int,
-        reason: str,
+        reason: CloseReason,
         trigger_level: int | None,
         exit_order_id: str,
     ) -> None:
@@ -1319,7 +1332,9 @@ class AccountMachine(RuleBasedStateMachine):
             trigger_level_paise=trigger_level,
         )
         by_hand = decide(
-            self.state, msgspec.structs.replace(command, reason="USER"), self.account_rules
+            self.state,
+            msgspec.structs.replace(command, reason=CloseReason.USER),
+            self.account_rules,
         )
         decision = self._run(command)
 

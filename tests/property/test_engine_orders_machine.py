@@ -183,8 +183,7 @@ class EngineOrders(RuleBasedStateMachine):
         trigger = self._price(instrument, trigger_ticks)
         self.driver.ask(
             ACCOUNT,
-            cmd.PlaceOrder(
-                now_ms=0,
+            cmd.PlaceOrderRequest(
                 order_id=f"o{self.next_id}",
                 client_order_id=None,
                 instrument=instrument,
@@ -195,7 +194,6 @@ class EngineOrders(RuleBasedStateMachine):
                 quantity=lots * instrument.lot_size,
                 price_paise=_limit_for(order_type, limit, trigger),
                 trigger_paise=trigger if order_type in STOPS else 0,
-                quote=None,
             ),
         )
 
@@ -228,11 +226,8 @@ class EngineOrders(RuleBasedStateMachine):
         trigger = self._price(instrument, trigger_ticks)
         self.driver.ask(
             ACCOUNT,
-            cmd.ModifyOrder(
-                now_ms=0,
+            cmd.ModifyOrderRequest(
                 order_id=order_id,
-                instrument=instrument,
-                quote=None,
                 quantity=None if lots is None else lots * instrument.lot_size,
                 price_paise=_limit_for(order_type, limit, trigger) or limit,
                 trigger_paise=trigger,
@@ -245,7 +240,7 @@ class EngineOrders(RuleBasedStateMachine):
     def cancel(self, pick: int) -> None:
         order_id = self._pick_working(pick)
         if order_id is not None:
-            self.driver.ask(ACCOUNT, cmd.CancelOrder(now_ms=0, order_id=order_id))
+            self.driver.ask(ACCOUNT, cmd.CancelOrderRequest(order_id=order_id))
 
     @rule(which=st.integers(0, len(TICKERS) - 1), move_ticks=st.integers(-12, 12))
     def tick(self, which: int, move_ticks: int) -> None:

@@ -13,6 +13,7 @@ from engine.actors.trading_engine import TradingEngine
 from engine.config import Config, load_config, merge
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
+from engine.domain.enums import FundKind
 from engine.domain.instruments import Instrument
 from engine.market.market_data import MarketData
 
@@ -92,6 +93,8 @@ class EngineDriver:
         if funds_paise:
             outcome = self.ask(
                 account_id,
-                cmd.CreditFunds(now_ms=0, amount_paise=funds_paise, kind="DEPOSIT", reference="t"),
+                cmd.CreditFundsRequest(
+                    amount_paise=funds_paise, kind=FundKind.DEPOSIT, reference="t"
+                ),
             )
             assert outcome.rejection is None

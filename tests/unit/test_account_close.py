@@ -20,8 +20,9 @@ import pytest
 
 from engine.domain import commands as cmd
 from engine.domain import events as ev
-from engine.domain.account.state import AccountState
+from engine.domain.account.state import AccountState, Decision
 from engine.domain.enums import (
+    CloseReason,
     OrderStatus,
     OrderType,
     PriceSource,
@@ -133,7 +134,7 @@ def test_close_position_when_one_unit_closed_twice_then_second_is_position_close
 
     again = execute(state, _close(position_id, wipro, 24490))
 
-    assert again == ((), Rejection.POSITION_CLOSED)
+    assert again == Decision((), Rejection.POSITION_CLOSED)
 
 
 def test_close_position_when_position_holds_zero_units_then_position_closed(
@@ -151,7 +152,7 @@ def test_close_position_when_position_holds_zero_units_then_position_closed(
 
     decision = run_command(state, _close(position.position_id, wipro, 24490), rules)
 
-    assert decision == ((), Rejection.POSITION_CLOSED)
+    assert decision == Decision((), Rejection.POSITION_CLOSED)
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,14 +164,14 @@ def test_close_position_when_position_holds_zero_units_then_position_closed(
     [
         # normal MIS sell charges on ₹15 479: 9.94 of which brokerage 4.64, taxes 5.30;
         # the ₹59 fee adds 50.00 brokerage and 9.00 GST: 68.94, brokerage 54.64, taxes 14.30
-        pytest.param("SQUARE_OFF", 994 + 5_900, 464 + 5_000, id="square-off"),
-        pytest.param("USER", 994, 464, id="user"),
-        pytest.param("STOP_LOSS", 994, 464, id="stop-loss"),
-        pytest.param("TARGET", 994, 464, id="target"),
+        pytest.param(CloseReason.SQUARE_OFF, 994 + 5_900, 464 + 5_000, id="square-off"),
+        pytest.param(CloseReason.USER, 994, 464, id="user"),
+        pytest.param(CloseReason.STOP_LOSS, 994, 464, id="stop-loss"),
+        pytest.param(CloseReason.TARGET, 994, 464, id="target"),
     ],
 )
 def test_close_position_when_squared_off_then_fee_added_split_into_brokerage_and_gst(
-    reason: str,
+    reason: CloseReason,
     charges: int,
     brokerage: int,
     reliance: Instrument,
@@ -224,7 +225,7 @@ def test_squareoff_fee_when_not_whole_after_gst_then_split_half_up(
     trade(state, reliance, BUY, 10, 154290)
 
     decision = run_command(
-        state, _close(_position_id(state), reliance, 154790, reason="SQUARE_OFF"), priced
+        state, _close(_position_id(state), reliance, 154790, reason=CloseReason.SQUARE_OFF), priced
     )
 
     filled = _exit_fill(decision)
@@ -245,7 +246,9 @@ def test_squareoff_when_short_future_then_fee_on_top_of_exit_charges(
     state = funded_account(CRORE_PAISE)
     trade(state, nifty_fut, SELL, 65, 2613860, product=Product.MIS)
 
-    decision = execute(state, _close(_position_id(state), nifty_fut, 2613860, reason="SQUARE_OFF"))
+    decision = execute(
+        state, _close(_position_id(state), nifty_fut, 2613860, reason=CloseReason.SQUARE_OFF)
+    )
 
     filled = _exit_fill(decision)
     assert filled.side is BUY

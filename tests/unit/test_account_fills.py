@@ -24,7 +24,7 @@ import pytest
 
 from engine.domain import commands as cmd
 from engine.domain import events as ev
-from engine.domain.account.state import AccountState, new_position_id, state_fingerprint
+from engine.domain.account.state import AccountState, Decision, new_position_id, state_fingerprint
 from engine.domain.charges import ChargeCategory, order_charges
 from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
@@ -683,7 +683,7 @@ def test_close_position_when_open_then_accepts_and_fills_exit_realizing_pnl(
     assert state.balance_paise == CRORE_PAISE + realized - entry_charges - exit_charges
 
     again = execute(state, _close(position.position_id, reliance, close_price))
-    assert again == ((), Rejection.POSITION_CLOSED)
+    assert again == Decision((), Rejection.POSITION_CLOSED)
 
 
 @pytest.mark.parametrize(
@@ -751,7 +751,7 @@ def test_close_position_when_invalid_then_rejected_without_events(
     trade(state, reliance, BUY, 10, 154290)
     target = position_id or _only_position(state).position_id
     decision = execute(state, _close(target, reliance, price))
-    assert decision == ((), expected)
+    assert decision == Decision((), expected)
     assert len(state.positions) == 1
 
 
@@ -769,7 +769,7 @@ def test_close_position_when_exit_order_id_names_working_order_then_duplicate(
 
     decision = execute(state, _close(_only_position(state).position_id, reliance, 154290))
 
-    assert decision == ((), Rejection.DUPLICATE)
+    assert decision == Decision((), Rejection.DUPLICATE)
     assert state_fingerprint(state) == fingerprint
 
 
@@ -783,7 +783,7 @@ def test_close_position_when_stale_trigger_and_no_levels_then_position_closed(
     trade(state, reliance, BUY, 10, 154290)
     position_id = _only_position(state).position_id
     decision = execute(state, _close(position_id, reliance, 153000, trigger_level_paise=153000))
-    assert decision == ((), Rejection.POSITION_CLOSED)
+    assert decision == Decision((), Rejection.POSITION_CLOSED)
 
 
 def test_close_position_when_cnc_then_charged_intraday_and_no_holding_left(
@@ -867,7 +867,7 @@ def test_set_risk_levels_when_position_unknown_then_position_closed(
             now_ms=NOW_MS, position_id="nope", tick_paise=10, stop_loss_paise=100, target_paise=None
         ),
     )
-    assert decision == ((), Rejection.POSITION_CLOSED)
+    assert decision == Decision((), Rejection.POSITION_CLOSED)
 
 
 def test_cnc_sell_fill_when_shares_closed_meanwhile_then_insufficient_holdings(
@@ -894,7 +894,7 @@ def test_cnc_sell_fill_when_shares_closed_meanwhile_then_insufficient_holdings(
 
     decision = execute(state, fill_order(reliance, "s1", 10, 160000))
 
-    assert decision == ((), Rejection.INSUFFICIENT_HOLDINGS)
+    assert decision == Decision((), Rejection.INSUFFICIENT_HOLDINGS)
     assert state_fingerprint(state) == fingerprint
     assert execute(state, cmd.CancelOrder(now_ms=NOW_MS, order_id="s1")).rejection is None
 
@@ -922,7 +922,7 @@ def test_cnc_sell_fill_when_holding_partly_gone_then_only_owned_quantity_fills(
     too_many = execute(state, fill_order(reliance, "s1", 5, 160000))
     owned = execute(state, fill_order(reliance, "s1", 4, 160000))
 
-    assert too_many == ((), Rejection.INSUFFICIENT_HOLDINGS)
+    assert too_many == Decision((), Rejection.INSUFFICIENT_HOLDINGS)
     assert owned.rejection is None
     assert state.holdings == {}
     assert state.orders["s1"].remaining_quantity == 6

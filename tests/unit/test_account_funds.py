@@ -23,6 +23,7 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.state import (
     AccountState,
+    Decision,
     blocked_from_parts,
     funds_identity_holds,
     state_fingerprint,
@@ -151,7 +152,7 @@ def test_funds_command_when_amount_not_positive_then_invalid_amount(
 
     decision = execute(state, command)
 
-    assert decision == ((), Rejection.INVALID_AMOUNT)
+    assert decision == Decision((), Rejection.INVALID_AMOUNT)
     assert state_fingerprint(state) == fingerprint
 
 
@@ -208,7 +209,7 @@ def test_funds_command_when_block_state_wrong_then_rejected_without_events(
 
     decision = execute(state, command)
 
-    assert decision == ((), expected)
+    assert decision == Decision((), expected)
     assert state_fingerprint(state) == fingerprint
 
 
@@ -255,14 +256,16 @@ def test_withdrawal_when_requested_then_blocked_until_decided_once(
     taken = 40_000 if approve else 0
     assert _totals(state) == (LAKH_PAISE - taken, LAKH_PAISE, taken, 0)
     again = execute(state, _decide_withdrawal("w1", approve=not approve))
-    assert again == ((), Rejection.DUPLICATE)
+    assert again == Decision((), Rejection.DUPLICATE)
 
 
 def test_withdrawal_request_when_more_than_available_then_insufficient_funds(
     funded_account: Callable[..., AccountState], execute: Execute
 ) -> None:
     state = funded_account(LAKH_PAISE)
-    assert execute(state, _withdraw("w1", LAKH_PAISE + 1)) == ((), Rejection.INSUFFICIENT_FUNDS)
+    assert execute(state, _withdraw("w1", LAKH_PAISE + 1)) == Decision(
+        (), Rejection.INSUFFICIENT_FUNDS
+    )
 
 
 @pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])
@@ -273,14 +276,14 @@ def test_deposit_when_requested_then_credited_only_by_its_approval_once(
     assert execute(state, _deposit("d1", 50_000)).rejection is None
     assert state.pending_deposits == {"d1": 50_000}
     assert _totals(state) == (LAKH_PAISE, LAKH_PAISE, 0, 0)
-    assert execute(state, _deposit("d1", 50_000)) == ((), Rejection.DUPLICATE)
+    assert execute(state, _deposit("d1", 50_000)) == Decision((), Rejection.DUPLICATE)
 
     assert execute(state, _decide_deposit("d1", approve=approve)).rejection is None
 
     credited = 50_000 if approve else 0
     assert _totals(state) == (LAKH_PAISE + credited, LAKH_PAISE + credited, 0, 0)
     assert state.pending_deposits == {}
-    assert execute(state, _decide_deposit("d1", approve=True)) == ((), Rejection.DUPLICATE)
+    assert execute(state, _decide_deposit("d1", approve=True)) == Decision((), Rejection.DUPLICATE)
 
 
 def test_keyed_adjustment_when_sent_twice_then_recorded_once_and_refused_again(
@@ -307,7 +310,7 @@ def test_keyed_adjustment_when_sent_twice_then_recorded_once_and_refused_again(
         now_ms=NOW_MS, amount_paise=1, kind="ADJUSTMENT", reference="k1", operation_key="k1"
     )
     for again in (credit, debit):
-        assert execute(state, again) == ((), Rejection.DUPLICATE)
+        assert execute(state, again) == Decision((), Rejection.DUPLICATE)
     assert state.balance_paise == LAKH_PAISE + 7_000
 
 

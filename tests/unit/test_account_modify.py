@@ -25,7 +25,7 @@ import pytest
 from engine.config import Config
 from engine.domain import commands as cmd
 from engine.domain import events as ev
-from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.account.state import AccountState, Decision, state_fingerprint
 from engine.domain.enums import OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument
 from engine.domain.quote import Quote
@@ -64,7 +64,7 @@ def _refused_without_change(
 ) -> None:
     fingerprint = state_fingerprint(state)
     decision = run_command(state, command, rules)
-    assert decision == ((), expected)
+    assert decision == Decision((), expected)
     assert state_fingerprint(state) == fingerprint
 
 

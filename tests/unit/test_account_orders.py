@@ -25,7 +25,7 @@ from msgspec.structs import replace as replace_struct
 
 from engine.domain import commands as cmd
 from engine.domain import events as ev
-from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.account.state import AccountState, Decision, Shortfall, state_fingerprint
 from engine.domain.charges import charge_category, order_charges
 from engine.domain.enums import (
     OrderStatus,
@@ -389,7 +389,7 @@ def test_place_order_when_client_order_id_reused_then_duplicate_without_events(
         place_order(reliance, order_id="o2", client_order_id="c1", price_paise=154280, quote=quote),
     )
 
-    assert again == ((), Rejection.DUPLICATE)
+    assert again == Decision((), Rejection.DUPLICATE, original_order_id="o1")
     assert state_fingerprint(state) == fingerprint
     assert list(state.orders) == ["o1"]
 
@@ -408,8 +408,7 @@ def test_place_order_when_client_order_id_of_rejected_order_then_duplicate(
         state, place_order(reliance, order_id="o2", client_order_id="c1", price_paise=154280)
     )
 
-    assert again.rejection is Rejection.DUPLICATE
-    assert again.events == ()
+    assert again == Decision((), Rejection.DUPLICATE, original_order_id="o1")
 
 
 def test_place_order_when_order_id_names_working_order_then_duplicate_without_events(
@@ -425,7 +424,7 @@ def test_place_order_when_order_id_names_working_order_then_duplicate_without_ev
 
     again = execute(state, place_order(reliance, quantity=20, price_paise=154280))
 
-    assert again == ((), Rejection.DUPLICATE)
+    assert again == Decision((), Rejection.DUPLICATE, original_order_id="o1")
     assert state_fingerprint(state) == fingerprint
     assert state.orders["o1"].quantity == 10
 
@@ -600,9 +599,12 @@ def test_place_order_when_funds_short_then_rejected(
 
     assert decision.rejection is expected
     if expected is None:
+        assert decision.shortfall is None
         assert state.blocked_paise == 308_560
         assert state.available_paise == deposit - 308_560 >= 650
     else:
+        # The amounts it was refused on, for the answer to show as decided.
+        assert decision.shortfall == Shortfall(308_560, 650, deposit)
         assert state.blocked_paise == 0
         assert state.available_paise == deposit
 
@@ -934,9 +936,12 @@ def test_modify_order_when_funds_short_for_new_terms_then_rejected_and_block_kep
 
     assert decision.rejection is expected
     if expected is None:
+        assert decision.shortfall is None
         assert state.blocked_paise == 617_120
         assert state.available_paise == 1301
     else:
+        # Available to the modification: the account's available funds and the order's block.
+        assert decision.shortfall == Shortfall(617_120, 1301, extra + 308_560)
         assert decision.events == ()
         assert state.orders["o1"].quantity == 10
         assert state.blocked_paise == 308_560
@@ -998,7 +1003,7 @@ def test_modify_order_when_new_terms_invalid_then_rejected_without_events(
         cmd.ModifyOrder(now_ms=NOW_MS, order_id="o1", instrument=reliance, quote=quote, **changes),
     )
 
-    assert decision == ((), expected)
+    assert decision == Decision((), expected)
     assert state_fingerprint(state) == fingerprint
 
 
@@ -1217,3 +1222,25 @@ def test_place_when_quote_carries_a_band_then_prices_checked_against_it_not_the_
     assert execute(state, limit).rejection is Rejection.INVALID_PRICE
     inside = replace_struct(limit, price_paise=quote.circuit_low_paise)
     assert execute(state, inside).rejection is None
+
+
+def test_rejection_when_not_for_funds_then_carries_no_shortfall(
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    quote_for: QuoteFor,
+    place_order: Callable[..., cmd.PlaceOrder],
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    quote = quote_for(reliance, 154280)
+    off_tick = execute(state, place_order(reliance, price_paise=154283, quote=quote))
+    assert off_tick.rejection is Rejection.INVALID_PRICE
+    assert off_tick.shortfall is None
+    assert execute(state, place_order(reliance, price_paise=154280, quote=quote)).rejection is None
+    modified = execute(
+        state,
+        cmd.ModifyOrder(
+            now_ms=NOW_MS, order_id="o1", instrument=reliance, quote=quote, price_paise=154283
+        ),
+    )
+    assert modified == Decision((), Rejection.INVALID_PRICE)

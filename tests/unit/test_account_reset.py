@@ -26,7 +26,7 @@ from engine.config import load_config
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
-from engine.domain.account.decide import RESET, decide, reset_exit_order_id
+from engine.domain.account.decide import decide, reset_exit_order_id
 from engine.domain.account.state import (
     AccountState,
     Decision,
@@ -34,7 +34,16 @@ from engine.domain.account.state import (
     funds_identity_holds,
     state_fingerprint,
 )
-from engine.domain.enums import OrderType, PriceSource, Product, Rejection, Side
+from engine.domain.enums import (
+    CancelReason,
+    CloseReason,
+    FundKind,
+    OrderType,
+    PriceSource,
+    Product,
+    Rejection,
+    Side,
+)
 from engine.domain.instruments import Instrument
 from engine.domain.rules import AccountRules
 from tests.conftest import DAY_MS, NOW_MS, Execute, QuoteFor, make_quote, place, run_command
@@ -94,7 +103,7 @@ class Journaled:
             now_ms=now_ms,
         )
         assert self.run(terms).rejection is None
-        filled = self.run(cmd.FillOrder(now_ms, order_id, instrument, quantity, price_paise))
+        filled = self.run(cmd.FillOrder(order_id, instrument, quantity, price_paise, now_ms=now_ms))
         assert filled.rejection is None
 
     def replayed(self) -> AccountState:
@@ -209,7 +218,7 @@ def test_reset_when_orders_positions_holdings_and_withdrawal_then_opening_balanc
     ]
     cancelled = events[0]
     assert isinstance(cancelled, ev.OrderCancelled)
-    assert (cancelled.order_id, cancelled.reason) == ("rest-1", RESET)
+    assert (cancelled.order_id, cancelled.reason) == ("rest-1", CancelReason.RESET)
 
     fills = [e for e in events if isinstance(e, ev.OrderFilled)]
     by_instrument = {f.instrument_id: f for f in fills}
@@ -241,7 +250,7 @@ def test_reset_when_orders_positions_holdings_and_withdrawal_then_opening_balanc
     assert (marker.by_user_id, marker.by_role, marker.reset_id) == ("user-1", "USER", "r-1")
     cash = events[9]
     assert isinstance(cash, ev.FundsCredited | ev.FundsDebited)
-    assert (cash.kind, cash.reference) == (RESET, "r-1")
+    assert (cash.kind, cash.reference) == (FundKind.RESET, "r-1")
     assert abs(marker.adjustment_paise) == cash.amount_paise
 
     after = apply_all(copy.deepcopy(state), events)
@@ -275,7 +284,7 @@ def test_reset_when_closing_then_charges_are_those_of_a_position_close(
             exit_order_id=reset_exit_order_id("r-1", n),
             instrument=instruments[position.instrument_id],
             price_paise=PRICES[instruments[position.instrument_id].ticker],
-            reason="USER",
+            reason=CloseReason.USER,
             price_source=PriceSource.LIVE,
         )
         closed = decide(closing, close, rules)
@@ -319,9 +328,9 @@ def test_reset_when_replaying_the_full_journal_then_fingerprint_matches(
 
     run(cmd.CreditFunds(now_ms=NOW_MS, amount_paise=DEPOSIT_PAISE, kind="DEPOSIT", reference="d"))
     run(place(reliance, order_id="b1", quantity=10, price_paise=154_000))
-    run(cmd.FillOrder(NOW_MS, "b1", reliance, 10, 154_000))
+    run(cmd.FillOrder("b1", reliance, 10, 154_000, now_ms=NOW_MS))
     run(place(reliance, order_id="w1", quantity=2, price_paise=150_000))
-    run(cmd.RequestWithdrawal(NOW_MS, "wd-9", 250_000, None))
+    run(cmd.RequestWithdrawal("wd-9", 250_000, None, now_ms=NOW_MS))
     run(_reset(state, _exits(state, PRICES, instruments)))
     run(place(reliance, order_id="after-1", quantity=1, price_paise=153_000, now_ms=NOW_MS + 1))
 
@@ -340,7 +349,7 @@ def test_reset_when_second_the_same_trade_day_then_reset_limit_reached(
     fingerprint = state_fingerprint(state)
     later = _reset(state, (), now_ms=NOW_MS + 3_600_000)
     second = decide(state, later, rules)
-    assert second == (((), Rejection.RESET_LIMIT_REACHED))
+    assert second == Decision((), Rejection.RESET_LIMIT_REACHED)
     assert state_fingerprint(state) == fingerprint
     # The next trade day the limit starts again.
     tomorrow = execute(state, _reset(state, (), now_ms=NOW_MS + DAY_MS))
@@ -370,12 +379,14 @@ def test_reset_when_a_position_has_no_price_then_refused_without_events(
     exits = _exits(state, PRICES, instruments)
     fingerprint = state_fingerprint(state)
     missing = decide(state, _reset(state, exits[1:]), rules)
-    assert missing == ((), Rejection.PRICE_UNAVAILABLE)
+    assert missing == Decision((), Rejection.PRICE_UNAVAILABLE)
     off_tick = tuple(
         msgspec.structs.replace(e, price_paise=e.price_paise + 1) if not e.position_id else e
         for e in exits
     )
-    assert decide(state, _reset(state, off_tick), rules) == ((), Rejection.PRICE_UNAVAILABLE)
+    assert decide(state, _reset(state, off_tick), rules) == Decision(
+        (), Rejection.PRICE_UNAVAILABLE
+    )
     assert state_fingerprint(state) == fingerprint
 
 
@@ -397,7 +408,7 @@ def test_reset_when_balance_below_opening_then_one_reset_credit_of_the_differenc
     decision = execute(state, _reset(state, ()))
     cash = decision.events[-1]
     assert isinstance(cash, ev.FundsCredited)
-    assert (cash.amount_paise, cash.kind) == (OPENING_PAISE - 12_345_678, RESET)
+    assert (cash.amount_paise, cash.kind) == (OPENING_PAISE - 12_345_678, FundKind.RESET)
     assert state.balance_paise == OPENING_PAISE
     assert state.deposits_paise == OPENING_PAISE  # 12_345_678 deposited + 37_654_322 reset
 
@@ -453,7 +464,7 @@ def test_reset_when_one_paisa_from_opening_then_that_paisa_moved_by_the_resetter
     assert isinstance(cash, ev.FundsCredited | ev.FundsDebited)
     assert (cash.amount_paise, cash.kind, cash.reference, cash.operator_id) == (
         1,
-        RESET,
+        FundKind.RESET,
         "r-1",
         "user-1",
     )
@@ -465,7 +476,7 @@ def test_reset_when_opening_balance_negative_then_invalid_amount_without_events(
 ) -> None:
     state = funded_account(DEPOSIT_PAISE)
     negative = msgspec.structs.replace(_reset(state, ()), opening_balance_paise=-1)
-    assert decide(state, negative, rules) == ((), Rejection.INVALID_AMOUNT)
+    assert decide(state, negative, rules) == Decision((), Rejection.INVALID_AMOUNT)
     zero = msgspec.structs.replace(_reset(state, ()), opening_balance_paise=0)
     assert decide(state, zero, rules).rejection is None
 
@@ -492,7 +503,7 @@ def test_reset_when_a_holding_price_is_not_positive_then_price_unavailable(
         msgspec.structs.replace(e, price_paise=price_paise) if not e.position_id else e
         for e in _exits(state, PRICES, instruments)
     )
-    assert decide(state, _reset(state, exits), rules) == ((), Rejection.PRICE_UNAVAILABLE)
+    assert decide(state, _reset(state, exits), rules) == Decision((), Rejection.PRICE_UNAVAILABLE)
 
 
 def test_reset_when_a_holding_trades_at_one_paisa_then_sold_there(

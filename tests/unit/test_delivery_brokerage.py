@@ -82,7 +82,9 @@ def trade(delivery_rules: AccountRules) -> Trade:
         )
         assert run_command(state, terms, delivery_rules).rejection is None
         decision = run_command(
-            state, cmd.FillOrder(now_ms, order_id, instrument, quantity, PRICE), delivery_rules
+            state,
+            cmd.FillOrder(order_id, instrument, quantity, PRICE, now_ms=now_ms),
+            delivery_rules,
         )
         assert decision.rejection is None
         (filled,) = decision.events

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from engine.domain import commands as cmd
-from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.account.state import AccountState, Decision, state_fingerprint
 from engine.domain.enums import OrderType, Rejection, Side
 from engine.domain.instruments import Instrument
 from tests.conftest import NOW_MS, Execute, QuoteFor
@@ -98,7 +98,7 @@ def test_fill_when_terms_checked_then_only_fills_within_them_apply(
         assert decision.rejection is None
         assert "o1" not in account.orders
     else:
-        assert decision == ((), Rejection.OUTSIDE_ORDER_TERMS)
+        assert decision == Decision((), Rejection.OUTSIDE_ORDER_TERMS)
         assert state_fingerprint(account) == fingerprint
 
 
@@ -126,7 +126,7 @@ def test_fill_when_order_modified_since_then_stale_refused_and_current_accepted(
 
     for old in (0, 1):
         stale = fill_order(reliance, "o1", 10, LIMIT - 20, order_version=old)
-        assert execute(account, stale) == ((), Rejection.STALE_EXECUTION)
+        assert execute(account, stale) == Decision((), Rejection.STALE_EXECUTION)
     assert state_fingerprint(account) == fingerprint
 
     current = execute(account, fill_order(reliance, "o1", 10, LIMIT - 20, order_version=2))
@@ -161,7 +161,7 @@ def test_trigger_when_stop_modified_since_then_stale_refused(
     fingerprint = state_fingerprint(account)
 
     stale = cmd.TriggerOrder(now_ms=NOW_MS, order_id="o1", order_version=0)
-    assert execute(account, stale) == ((), Rejection.STALE_EXECUTION)
+    assert execute(account, stale) == Decision((), Rejection.STALE_EXECUTION)
     assert state_fingerprint(account) == fingerprint
     current = cmd.TriggerOrder(now_ms=NOW_MS, order_id="o1", order_version=1)
     assert execute(account, current).rejection is None

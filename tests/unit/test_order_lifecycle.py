@@ -19,7 +19,7 @@ import pytest
 
 from engine.domain import commands as cmd
 from engine.domain import events as ev
-from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.account.state import AccountState, Decision, state_fingerprint
 from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument
 from engine.domain.orders import TERMINAL, TRANSITIONS, can_transition, transition
@@ -156,7 +156,7 @@ def test_command_when_order_unknown_or_finished_then_order_not_open(
 
     decision = execute(state, command(reliance, "done"))
 
-    assert decision == ((), Rejection.ORDER_NOT_OPEN)
+    assert decision == Decision((), Rejection.ORDER_NOT_OPEN)
     assert state_fingerprint(state) == fingerprint
 
 
@@ -193,7 +193,7 @@ def test_fill_order_when_stop_not_triggered_then_order_not_open_until_triggered(
     assert state.orders["o1"].waits_for_trigger
 
     early = execute(state, fill_order(reliance, "o1", 10, 154400))
-    assert early == ((), Rejection.ORDER_NOT_OPEN)
+    assert early == Decision((), Rejection.ORDER_NOT_OPEN)
 
     triggered = execute(state, cmd.TriggerOrder(now_ms=NOW_MS + 1, order_id="o1"))
     assert triggered.events == (ev.OrderTriggered(at_ms=NOW_MS + 1, order_id="o1"),)
@@ -203,7 +203,7 @@ def test_fill_order_when_stop_not_triggered_then_order_not_open_until_triggered(
     assert state.orders["o1"].rests_at_limit is (order_type is OrderType.SL)
 
     again = execute(state, cmd.TriggerOrder(now_ms=NOW_MS, order_id="o1"))
-    assert again == ((), Rejection.ORDER_NOT_OPEN)
+    assert again == Decision((), Rejection.ORDER_NOT_OPEN)
 
     at_market = order_type is OrderType.SL_M
     filled = execute(state, fill_order(reliance, "o1", 10, 154400, at_market=at_market))
@@ -244,7 +244,7 @@ def test_trigger_order_when_not_a_stop_order_then_order_not_open(
 
     decision = execute(state, cmd.TriggerOrder(now_ms=NOW_MS, order_id="o1"))
 
-    assert decision == ((), Rejection.ORDER_NOT_OPEN)
+    assert decision == Decision((), Rejection.ORDER_NOT_OPEN)
     assert state_fingerprint(state) == fingerprint
 
 
@@ -318,7 +318,7 @@ def test_fill_order_when_fill_invalid_then_rejected_without_events(
 
     decision = execute(state, fill_order(instrument, "o1", quantity, price_paise))
 
-    assert decision == ((), expected)
+    assert decision == Decision((), expected)
     assert state_fingerprint(state) == fingerprint
 
 
@@ -344,7 +344,7 @@ def test_modify_order_when_quantity_not_above_filled_then_invalid_quantity(
         cmd.ModifyOrder(now_ms=NOW_MS, order_id="o1", instrument=reliance, quote=quote, quantity=5),
     )
 
-    assert at_filled == ((), Rejection.INVALID_QUANTITY)
+    assert at_filled == Decision((), Rejection.INVALID_QUANTITY)
     assert above.rejection is None
     assert (state.orders["o1"].quantity, state.orders["o1"].remaining_quantity) == (5, 1)
 

@@ -71,7 +71,7 @@ def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum
         wipro, order_id="b", product=Product.CNC, price_paise=24400, quote=quote_for(wipro, 24400)
     )
     assert execute(state, held).rejection is None
-    assert execute(state, cmd.FillOrder(0, "b", wipro, 1, 24400)).rejection is None
+    assert execute(state, cmd.FillOrder("b", wipro, 1, 24400, now_ms=0)).rejection is None
     assert execute(state, cmd.SettleHoldings(now_ms=0)).events
     working = place(
         wipro,
@@ -132,7 +132,7 @@ def test_modify_when_every_rule_broken_then_mending_each_reveals_the_next_in_enu
     quote = quote_for(wipro, 24400)
     bought = place(wipro, order_id="b", product=Product.CNC, quantity=2, price_paise=24400)
     assert execute(state, msgspec.structs.replace(bought, quote=quote)).rejection is None
-    assert execute(state, cmd.FillOrder(0, "b", wipro, 2, 24400)).rejection is None
+    assert execute(state, cmd.FillOrder("b", wipro, 2, 24400, now_ms=0)).rejection is None
     assert execute(state, cmd.SettleHoldings(now_ms=0)).events
     offer = place(
         wipro, order_id="s", side=Side.SELL, product=Product.CNC, price_paise=24400, quote=quote

@@ -12,14 +12,17 @@ from typing import Any, NamedTuple
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
-from engine.domain.account.fills import SQUARE_OFF, fill_event, market_exit, with_squareoff_fee
-from engine.domain.account.state import AccountState, Decision, resets_on_day
+from engine.domain.account.fills import fill_event, market_exit, with_squareoff_fee
+from engine.domain.account.state import AccountState, Decision, Shortfall, resets_on_day
 from engine.domain.charges import (
     OrderSoFar,
     charge_category,
     order_charges,
 )
 from engine.domain.enums import (
+    CancelReason,
+    CloseReason,
+    FundKind,
     OrderStatus,
     OrderType,
     Product,
@@ -173,10 +176,12 @@ def _order_requirements(
 
 def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -> Decision:
     if c.client_order_id is not None and c.client_order_id in state.client_order_ids:
-        return _rejected(Rejection.DUPLICATE)
+        original = state.client_order_ids[c.client_order_id]
+        return Decision((), Rejection.DUPLICATE, original_order_id=original)
     if c.order_id in state.orders:
-        return _rejected(Rejection.DUPLICATE)  # accepting it would overwrite a working order
-    reason, block, _ = preview_order(state, c, rules)
+        # Accepting it would overwrite a working order.
+        return Decision((), Rejection.DUPLICATE, original_order_id=c.order_id)
+    reason, block, charges = preview_order(state, c, rules)
     fields: dict[str, Any] = {
         "at_ms": c.now_ms,
         "order_id": c.order_id,
@@ -191,9 +196,16 @@ def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
         "trigger_paise": c.trigger_paise,
     }
     if reason is not None:
-        return Decision((ev.OrderRejected(reason=reason, **fields),), reason)
+        shortfall = _shortfall(reason, block, charges, state.available_paise)
+        return Decision((ev.OrderRejected(reason=reason, **fields),), reason, shortfall)
     source = c.price_source.value if c.price_source is not None else ""
     return Decision((ev.OrderAccepted(margin_blocked_paise=block, price_source=source, **fields),))
+
+
+def _shortfall(reason: Rejection, block: int, charges: int, available: int) -> Shortfall | None:
+    if reason is not Rejection.INSUFFICIENT_FUNDS:
+        return None
+    return Shortfall(block, charges, available)
 
 
 class Requirements(NamedTuple):
@@ -330,9 +342,10 @@ def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules)
         c.underlying_price_paise,
         c.now_ms,
     )
-    rejection, block, _ = _check_order(state, rules, terms, order)
+    rejection, block, charges = _check_order(state, rules, terms, order)
     if rejection is not None:
-        return _rejected(rejection)
+        available = state.available_paise + order.margin_blocked_paise
+        return Decision((), rejection, _shortfall(rejection, block, charges, available))
     return Decision(
         (
             ev.OrderModified(
@@ -455,7 +468,7 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
         now_ms=c.now_ms,
         price_source=c.price_source,
     )
-    if c.reason == SQUARE_OFF:
+    if c.reason is CloseReason.SQUARE_OFF:
         filled = with_squareoff_fee(filled, rules.charges.on(rules.trade_date(c.now_ms)))
     return Decision((accepted, filled))
 
@@ -620,7 +633,6 @@ def _decide_settle(state: AccountState, c: cmd.SettleHoldings, rules: AccountRul
     return Decision((ev.HoldingsSettled(at_ms=c.now_ms, position_ids=position_ids),))
 
 
-RESET = "RESET"  # the reason on what a reset cancels, and the kind of its ledger entry
 RESET_ORDER_NAMESPACE = uuid.UUID("0c5f2a8e-3b7d-4e61-a9f4-6d2e8b1c7a53")
 
 
@@ -650,7 +662,7 @@ def _decide_reset(state: AccountState, c: cmd.ResetAccount, rules: AccountRules)
         events.extend(decided)
 
     for order_id in sorted(work.orders):
-        cancel = cmd.CancelOrder(now_ms=c.now_ms, order_id=order_id, reason=RESET)
+        cancel = cmd.CancelOrder(now_ms=c.now_ms, order_id=order_id, reason=CancelReason.RESET)
         book(*_decide_cancel(work, cancel, rules).events)
     rejection = _close_and_sell_all(work, c, rules, book)
     if rejection is not None:
@@ -663,7 +675,7 @@ def _decide_reset(state: AccountState, c: cmd.ResetAccount, rules: AccountRules)
                 withdrawal_id=withdrawal_id,
                 amount_paise=amount,
                 cancelled_by=c.by_user_id,
-                reason=RESET,
+                reason=CancelReason.RESET,
             )
         )
     adjustment = c.opening_balance_paise - work.balance_paise
@@ -684,7 +696,7 @@ def _decide_reset(state: AccountState, c: cmd.ResetAccount, rules: AccountRules)
             moved(
                 at_ms=c.now_ms,
                 amount_paise=abs(adjustment),
-                kind=RESET,
+                kind=FundKind.RESET,
                 reference=c.reset_id,
                 operator_id=c.by_user_id,
             )
@@ -714,7 +726,7 @@ def _close_and_sell_all(
             exit_order_id=reset_exit_order_id(c.reset_id, exits),
             instrument=stamped.instrument,
             price_paise=stamped.price_paise,
-            reason=RESET,
+            reason=CloseReason.RESET,
             price_source=stamped.price_source,
         )
         decision = _decide_close(work, close, rules)

@@ -318,7 +318,6 @@ def market_exit(
     return accepted, filled
 
 
-SQUARE_OFF = "SQUARE_OFF"
 GST_PERCENT = 18  # the square-off fee is ₹50 + 18 % GST
 
 

@@ -75,14 +75,29 @@ class AccountState(msgspec.Struct, gc=False):
         return None if position_id is None else self.positions[position_id]
 
 
+class Shortfall(NamedTuple):
+    """What an order was refused ``INSUFFICIENT_FUNDS`` on: the margin it would block, its
+    estimated charges and the funds available to it then (a modified order's own block
+    included)."""
+
+    required_margin_paise: int
+    charges_paise: int
+    available_paise: int
+
+
 class Decision(NamedTuple):
     """The outcome of ``decide``: events to apply, and the rejection if the command failed.
 
-    A rejected order still yields an ``OrderRejected`` event so it is journaled.
+    A rejected order still yields an ``OrderRejected`` event so it is journaled. A rejection
+    carries what its answer needs, as decided: ``shortfall`` for an order's
+    ``INSUFFICIENT_FUNDS``, ``original_order_id`` for a new order's ``DUPLICATE`` (the order
+    first placed with its clientOrderId).
     """
 
     events: tuple[ev.AccountEvent, ...]
     rejection: Rejection | None = None
+    shortfall: Shortfall | None = None
+    original_order_id: str | None = None
 
 
 def position_key(instrument_id: str, product: Product) -> str:
