@@ -64,6 +64,7 @@ async def funds_shortfall(
         refusals=(404, 409, 422),
         reply=replies.OrderReply,
     ),
+    rate_bucket="orders",
 )
 async def place_order(request: web.Request) -> web.Response:
     body, account_id, command = await order_from_request(request, str(uuid.uuid4()))
