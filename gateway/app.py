@@ -48,6 +48,7 @@ from gateway.keys import (
     USERS,
 )
 from gateway.legacy_requests import adopt_legacy_deposits
+from gateway.middleware.admin_access import admin_middleware
 from gateway.middleware.body_deadline import body_deadline_middleware
 from gateway.middleware.failures import error_middleware
 from gateway.middleware.json_content_type import json_content_type_middleware
@@ -62,7 +63,14 @@ from gateway.opening_balances import credit_missing_opening_balances, open_accou
 from gateway.prices import prices_lifecycle
 from gateway.ratelimit import RateLimiter
 from gateway.recovery_report import RecoveryReport
-from gateway.routes.registry import PUBLIC_ROUTES, add_routes
+from gateway.routes.registry import (
+    ADMIN_ROUTES,
+    BEFORE_PASSWORD_CHANGE_ROUTES,
+    ORDERS_LIMIT_ROUTES,
+    ORIGIN_CHECKED_ROUTES,
+    PUBLIC_ROUTES,
+    add_routes,
+)
 from gateway.ws_hub import WebSocketHub
 from persistence.embedded import EmbeddedPostgres, embedded_serving, resolve_database
 from persistence.journal import PersistenceActor
@@ -121,11 +129,14 @@ def create_app(
         middlewares=[
             metrics.middleware,
             error_middleware,
-            origin_middleware,  # headers only: foreign pages never reach login or register
+            # Headers only: foreign pages never reach login or register.
+            origin_middleware(ORIGIN_CHECKED_ROUTES),
             json_content_type_middleware,
-            auth_middleware(PUBLIC_ROUTES),
-            password_change_middleware,  # after auth: it needs the session's user
+            auth_middleware(PUBLIC_ROUTES, ORDERS_LIMIT_ROUTES),
+            # After auth: it needs the session's user.
+            password_change_middleware(BEFORE_PASSWORD_CHANGE_ROUTES),
             body_deadline_middleware,  # after auth: anonymous bodies are never waited for
+            admin_middleware(ADMIN_ROUTES),  # last: where admin handlers checked the role
         ],
         # Closes connections idle (or sending headers slowly) for this long; aiohttp's own
         # default is an hour.

@@ -5,10 +5,12 @@ Every route needs a session unless the route registry declares it public (its
 dashboard's files) need none either. The session comes from
 ``Authorization: Bearer <token>`` or the ``pd_session`` cookie; a cookie-authenticated unsafe
 request must also carry ``X-CSRF-Token``. The acting user is stored on the request and handlers
-read it from there only (:func:`current_user`); admin routes check its role first
-(:func:`require_admin`). The rate-limit verdict is kept on the request too, and
-:func:`rate_limit_headers` (an ``on_response_prepare`` hook) puts its headers on whatever
-response the request gets: the handler's, or an error raised anywhere below.
+read it from there only (:func:`current_user`); the ADMIN role of admin routes is checked after
+it, by ``gateway.middleware.admin_access``. Each request counts against the orders limit when
+the registry declares its route so (``ORDERS_LIMIT_ROUTES``), else the general one; the
+verdict is kept on the request too, and :func:`rate_limit_headers` (an ``on_response_prepare``
+hook) puts its headers on whatever response the request gets: the handler's, or an error raised
+anywhere below.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from gateway.errors import ApiError, error_response, forbidden, rate_limited, unauthenticated
+from gateway.errors import error_response, rate_limited, unauthenticated
 from gateway.identity.sessions import SessionUser
 from gateway.keys import CONFIG, LIMITER, SESSIONS
 from gateway.ratelimit import Verdict
@@ -30,7 +32,6 @@ RouteKey = tuple[str, str]
 COOKIE_NAME = "pd_session"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-ORDER_ROUTE = ("POST", "/api/trading/orders")
 USER_KEY = web.RequestKey("user", SessionUser)
 VERDICT_KEY = web.RequestKey("rate_limit", Verdict)
 
@@ -51,12 +52,6 @@ def current_user(request: web.Request) -> SessionUser:
     return request[USER_KEY]
 
 
-def require_admin(request: web.Request) -> None:
-    """403 unless the caller has the ADMIN role (admin routes check it before anything else)."""
-    if not current_user(request).is_admin:
-        raise ApiError(forbidden("This route is for admins."))
-
-
 async def rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
     """Send the ``X-RateLimit-*`` headers (and ``Retry-After`` on 429) of a counted request."""
     verdict = request.get(VERDICT_KEY)
@@ -64,21 +59,24 @@ async def rate_limit_headers(request: web.Request, response: web.StreamResponse)
         response.headers.update(verdict.headers())
 
 
-def auth_middleware(public_routes: frozenset[RouteKey]) -> Middleware:
-    """The session check of every route but ``public_routes`` (method, path)."""
+def auth_middleware(
+    public_routes: frozenset[RouteKey], orders_limit_routes: frozenset[RouteKey]
+) -> Middleware:
+    """The session check of every route but ``public_routes`` (method, path); requests to
+    ``orders_limit_routes`` count against the orders limit, the rest against the general one."""
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         key = route_key(request)
         if key in public_routes or not request.path.startswith("/api/"):
             return await handler(request)
-        return await authenticated(request, handler, key)
+        return await authenticated(request, handler, key in orders_limit_routes)
 
     return authenticate
 
 
 async def authenticated(
-    request: web.Request, handler: Handler, key: RouteKey
+    request: web.Request, handler: Handler, counts_as_order: bool
 ) -> web.StreamResponse:
     """Resolve the caller's session, check CSRF and count the request, then call ``handler``."""
     token = bearer_token(request)
@@ -99,7 +97,7 @@ async def authenticated(
     request[USER_KEY] = user
     limits = request.app[CONFIG].rate_limits
     limiter = request.app[LIMITER]
-    if key == ORDER_ROUTE:
+    if counts_as_order:
         verdict = limiter.hit("orders", user.user_id, limits.orders_per_minute, 60)
     else:
         verdict = limiter.hit("general", user.user_id, limits.general_per_minute, 60)

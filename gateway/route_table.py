@@ -11,19 +11,22 @@ and what the OpenAPI document says of it, written once, on the handler::
     async def get_funds(request: web.Request) -> web.Response: ...
 
 ``gateway.routes.registry`` joins the route modules' tables into the one list of routes, which
-feeds aiohttp's router (``gateway.app``), the routes that need no session (``gateway.auth``)
-and the OpenAPI document (``gateway.openapi.document``).
+feeds aiohttp's router (``gateway.app``), the sets of routes the middlewares treat apart (who
+needs no session, who must be an admin, which routes a user who must change their password may
+still call, which check ``Origin``, which count against the orders limit) and the OpenAPI
+document (``gateway.openapi.document``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar, Unpack
 
 from aiohttp import web
 
 Access = Literal["public", "user", "admin"]
+RateBucket = Literal["general", "orders"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HandlerT = TypeVar("HandlerT", bound=Handler)
 
@@ -59,10 +62,17 @@ class Route:
     """One route.
 
     ``access`` says who may call it: ``public`` needs no session (``gateway.auth`` lets it
-    through), ``user`` a session, ``admin`` a session with the ADMIN role (which the handler
-    checks first, with ``gateway.auth.require_admin``). ``openapi`` is what the document says of
-    it: an :class:`Operation`, an operation object written out whole (the websocket handshake,
-    which no Struct describes), or None for a route the document leaves out (the dashboard).
+    through), ``user`` a session, ``admin`` a session with the ADMIN role (anyone else is
+    refused before the handler runs, ``gateway.middleware.admin_access``). ``openapi`` is what
+    the document says of it: an :class:`Operation`, an operation object written out whole (the
+    websocket handshake, which no Struct describes), or None for a route the document leaves
+    out (the dashboard).
+
+    ``before_password_change`` lets a user who must change their password call it
+    (``gateway.middleware.password_change``); ``origin_checked`` refuses a foreign ``Origin``
+    before the body is read (``gateway.middleware.origin_check``); ``rate_bucket`` is the limit
+    a signed-in request counts against (``gateway.auth``). A public route has no session, so it
+    declares neither of the two that are about one.
     """
 
     method: str
@@ -70,6 +80,24 @@ class Route:
     handler: Handler
     access: Access
     openapi: Description
+    before_password_change: bool = False
+    origin_checked: bool = False
+    rate_bucket: RateBucket = "general"
+
+    def __post_init__(self) -> None:
+        assert self.access != "public" or (
+            not self.before_password_change and self.rate_bucket == "general"
+        ), f"{self.method} {self.path}: a public route has no session to hold back or count"
+
+
+class Facts(TypedDict, total=False):
+    """The keyword arguments of :meth:`RouteTable.route`: what a route declares besides its
+    method, path and OpenAPI description (see :class:`Route`)."""
+
+    access: Access
+    before_password_change: bool
+    origin_checked: bool
+    rate_bucket: RateBucket
 
 
 class RouteTable:
@@ -88,31 +116,44 @@ class RouteTable:
         openapi: Description,
         *,
         access: Access = "user",
+        before_password_change: bool = False,
+        origin_checked: bool = False,
+        rate_bucket: RateBucket = "general",
     ) -> Callable[[HandlerT], HandlerT]:
-        """Declare the decorated handler as ``method path``."""
+        """Declare the decorated handler as ``method path``, with the facts of :class:`Route`."""
 
         def declare(handler: HandlerT) -> HandlerT:
-            self._routes.append(Route(method, path, handler, access, openapi))
+            route = Route(
+                method,
+                path,
+                handler,
+                access,
+                openapi,
+                before_password_change=before_password_change,
+                origin_checked=origin_checked,
+                rate_bucket=rate_bucket,
+            )
+            self._routes.append(route)
             return handler
 
         return declare
 
     def get(
-        self, path: str, openapi: Description, *, access: Access = "user"
+        self, path: str, openapi: Description, **facts: Unpack[Facts]
     ) -> Callable[[HandlerT], HandlerT]:
-        return self.route("GET", path, openapi, access=access)
+        return self.route("GET", path, openapi, **facts)
 
     def post(
-        self, path: str, openapi: Description, *, access: Access = "user"
+        self, path: str, openapi: Description, **facts: Unpack[Facts]
     ) -> Callable[[HandlerT], HandlerT]:
-        return self.route("POST", path, openapi, access=access)
+        return self.route("POST", path, openapi, **facts)
 
     def patch(
-        self, path: str, openapi: Description, *, access: Access = "user"
+        self, path: str, openapi: Description, **facts: Unpack[Facts]
     ) -> Callable[[HandlerT], HandlerT]:
-        return self.route("PATCH", path, openapi, access=access)
+        return self.route("PATCH", path, openapi, **facts)
 
     def delete(
-        self, path: str, openapi: Description, *, access: Access = "user"
+        self, path: str, openapi: Description, **facts: Unpack[Facts]
     ) -> Callable[[HandlerT], HandlerT]:
-        return self.route("DELETE", path, openapi, access=access)
+        return self.route("DELETE", path, openapi, **facts)

@@ -1,10 +1,11 @@
 """Login and register only from this site's own pages (or configured ones), by ``Origin``.
 
 A browser names the page that sent a request in ``Origin`` and a page cannot forge it, so a
-foreign origin on login or register is a cross-site request: refused with 403 before the body
-is read. Same-origin is the request's own scheme, host and port (what the browser addressed);
-``server.allowed_origins`` adds others, e.g. the public https origin behind a TLS-terminating
-proxy. A request without ``Origin`` comes from a non-browser client and goes on.
+foreign origin on a route the registry declares ``origin_checked`` (login and register) is a
+cross-site request: refused with 403 before the body is read. Same-origin is the request's own
+scheme, host and port (what the browser addressed); ``server.allowed_origins`` adds others,
+e.g. the public https origin behind a TLS-terminating proxy. A request without ``Origin`` comes
+from a non-browser client and goes on.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import hdrs, web
+from aiohttp.typedefs import Middleware
 from yarl import URL
 
 from gateway.errors import error_response
@@ -19,8 +21,6 @@ from gateway.keys import CONFIG
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OriginKey = tuple[str, str, int | None]
-
-ORIGIN_CHECKED_ROUTES = frozenset({("POST", "/api/auth/login"), ("POST", "/api/auth/register")})
 
 
 def origin_key(text: str) -> OriginKey | None:
@@ -52,11 +52,16 @@ def foreign_origin(origin: str) -> web.Response:
     )
 
 
-@web.middleware
-async def origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    origin = request.headers.get(hdrs.ORIGIN)
-    if origin is not None and (request.method, request.path) in ORIGIN_CHECKED_ROUTES:
-        allowed = request.app[CONFIG].server.allowed_origins
-        if not origin_allowed(request, origin, allowed):
-            return foreign_origin(origin)
-    return await handler(request)
+def origin_middleware(checked_routes: frozenset[tuple[str, str]]) -> Middleware:
+    """Refuse a foreign ``Origin`` on ``checked_routes`` (method, path)."""
+
+    @web.middleware
+    async def check_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin is not None and (request.method, request.path) in checked_routes:
+            allowed = request.app[CONFIG].server.allowed_origins
+            if not origin_allowed(request, origin, allowed):
+                return foreign_origin(origin)
+        return await handler(request)
+
+    return check_origin

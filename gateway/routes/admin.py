@@ -1,5 +1,6 @@
 """Admin routes (docs/API.md "Admin"): fund adjustments, deposit and withdrawal decisions, account
-resets, users, stats. Every route checks the ADMIN role; everyone else gets 403."""
+resets, users, stats. Every route is declared ``access="admin"``: anyone else gets 403 before the
+handler runs (``gateway.middleware.admin_access``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from engine.domain.account.state import FundOperation
 from engine.domain.enums import FundKind, Rejection
 from engine.domain.money import paise_to_rupees
 from gateway import replies
-from gateway.auth import current_user, require_admin
+from gateway.auth import current_user
 from gateway.decoding import convert_query, decode_body, field_failure
 from gateway.errors import (
     ApiError,
@@ -72,7 +73,6 @@ async def adjust_funds(request: web.Request, operation: Literal["ADD", "WITHDRAW
     """An admin credit or debit; with an ``idempotencyKey``, done at most once: the key is
     recorded by the same event that moves the money, so a retry (after a timeout, a 503 or a
     crash) answers what the first attempt did, or does it if the first never happened."""
-    require_admin(request)
     body = decode_body(await request.read(), AdminFundsBody)
     account_id, owner = await target_account(request, body)
     refuse_own_account(request, owner)  # 403: another admin must
@@ -205,7 +205,6 @@ async def withdraw_funds(request: web.Request) -> web.Response:
 async def reset_account(request: web.Request) -> web.Response:
     """Reset any trading account (as a user's own console reset does, without the typed
     confirmation); the reset's event names the admin, and its trading log line audits it."""
-    require_admin(request)
     body = decode_body(await request.read(), AdminResetBody)
     account_id, _ = await target_account(request, body)
     return await submit_reset(request, account_id, current_user(request).user_id, "ADMIN")
@@ -218,7 +217,6 @@ class StatusQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 
 async def list_requests(request: web.Request, table: RequestTable) -> web.Response:
-    require_admin(request)
     query = convert_query(dict(request.query), StatusQuery)
     after, after_id = decode_cursor(query.cursor)
     rows = await request_page(
@@ -339,7 +337,6 @@ async def decide(
     access="admin",
 )
 async def decide_deposit(request: web.Request) -> web.Response:
-    require_admin(request)
     body = await decode_own_body(request, DepositDecisionBody)
     return await decide(
         request, "deposits", body.deposit_id, body.action == "APPROVE", body.remarks
@@ -357,7 +354,6 @@ async def decide_deposit(request: web.Request) -> web.Response:
     access="admin",
 )
 async def decide_withdrawal(request: web.Request) -> web.Response:
-    require_admin(request)
     body = await decode_own_body(request, WithdrawalDecisionBody)
     return await decide(
         request, "withdrawals", body.withdrawal_id, body.action == "APPROVE", body.remarks
@@ -376,7 +372,6 @@ class UserQuery(msgspec.Struct, forbid_unknown_fields=True):
     access="admin",
 )
 async def list_users(request: web.Request) -> web.Response:
-    require_admin(request)
     query = convert_query(dict(request.query), UserQuery)
     rows = await users_with_accounts(
         request.app[DB].pool, query.search, query.cursor, query.limit + 1
@@ -405,7 +400,6 @@ async def list_users(request: web.Request) -> web.Response:
     "/api/admin/stats", Operation("Admin: system statistics", reply=replies.Stats), access="admin"
 )
 async def stats(request: web.Request) -> web.Response:
-    require_admin(request)
     engine = request.app[ENGINE]
     trade_day = engine.rules.trade_day(engine.clock.now_ms())  # the day resets are limited by
     row = await system_stats(request.app[DB].pool, trade_day)

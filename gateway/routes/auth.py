@@ -58,6 +58,7 @@ def with_password_change(request: web.Request, user_id: str, payload: dict[str, 
         reply=replies.Registered,
     ),
     access="public",
+    origin_checked=True,
 )
 async def register(request: web.Request) -> web.Response:
     try:
@@ -108,6 +109,7 @@ async def register(request: web.Request) -> web.Response:
         reply=replies.LoggedIn,
     ),
     access="public",
+    origin_checked=True,
 )
 async def login(request: web.Request) -> web.Response:
     try:
@@ -162,7 +164,9 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-@routes.post("/api/auth/logout", Operation("Revoke the session", status=204))
+@routes.post(
+    "/api/auth/logout", Operation("Revoke the session", status=204), before_password_change=True
+)
 async def logout(request: web.Request) -> web.Response:
     await request.app[SESSIONS].revoke(current_user(request).token_hash)
     response = web.Response(status=204)
@@ -170,7 +174,11 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
-@routes.get("/api/auth/session", Operation("The signed-in user", reply=replies.SessionInfo))
+@routes.get(
+    "/api/auth/session",
+    Operation("The signed-in user", reply=replies.SessionInfo),
+    before_password_change=True,
+)
 async def session(request: web.Request) -> web.Response:
     user = current_user(request)
     row = await request.app[USERS].by_id(user.user_id)

@@ -141,6 +141,7 @@ def amount_of(value: float) -> int:
         refusals=(404, 409, 422, 429),
         reply=replies.ConsoleChange,
     ),
+    before_password_change=True,  # for CHANGE_PASSWORD only: the handler refuses the rest
 )
 async def console_action(request: web.Request) -> web.Response:
     action: ConsoleBody = decode_tagged(await request.read(), ConsoleBody)

@@ -8,7 +8,6 @@ import msgspec
 from aiohttp import web
 
 from gateway import replies
-from gateway.auth import require_admin
 from gateway.decoding import convert_query
 from gateway.errors import NotFoundError, json_response, validation_failure
 from gateway.keys import PERFORMANCE
@@ -35,7 +34,6 @@ class PerformanceQuery(msgspec.Struct, forbid_unknown_fields=True):
     access="admin",
 )
 async def performance(request: web.Request) -> web.Response:
-    require_admin(request)
     query = convert_query(dict(request.query), PerformanceQuery)
     monitor = request.app[PERFORMANCE]
     if query.type == "summary":
@@ -58,6 +56,5 @@ async def performance(request: web.Request) -> web.Response:
     access="admin",
 )
 async def clear_performance(request: web.Request) -> web.Response:
-    require_admin(request)
     request.app[PERFORMANCE].clear()
     return web.Response(status=204)

@@ -61,6 +61,7 @@ def shortfall_details(shortfall: Shortfall | None) -> dict[str, Any]:
         refusals=(404, 409, 422),
         reply=replies.OrderReply,
     ),
+    rate_bucket="orders",
 )
 async def place_order(request: web.Request) -> web.Response:
     _, account_id, order = await order_from_request(request, str(uuid.uuid4()))
