@@ -89,9 +89,11 @@ class JournalConfig:
     retry_backoff_ms: int
     retry_backoff_max_ms: int
     connect_timeout_ms: int
-    backlog_max: int
+    inbox_max: int  # queued batches at which user writes are refused (see persistence.journal)
     write_timeout_ms: int
     stop_timeout_ms: int  # a graceful stop writes what is queued for at most this long
+    mirrors_max: int  # accounts' committed states the writer keeps (least recently written go)
+    mirror_idle_ms: int  # a mirror not written for this long is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +362,17 @@ def _embedded_database(raw: Mapping[str, Any]) -> EmbeddedDatabaseConfig:
     return config
 
 
+def _journal(raw: Mapping[str, Any]) -> JournalConfig:
+    if "backlog_max" in raw:
+        raise ValueError("journal.backlog_max is now journal.inbox_max")
+    config = JournalConfig(**raw)
+    if min(config.batch_max, config.inbox_max, config.mirrors_max, config.mirror_idle_ms) < 1:
+        raise ValueError(
+            "journal.batch_max, inbox_max, mirrors_max and mirror_idle_ms must be positive"
+        )
+    return config
+
+
 def build_config(raw: Mapping[str, Any]) -> Config:
     """Turn a parsed TOML tree into frozen config objects, failing loudly on a missing key."""
     market = raw["market"]
@@ -431,7 +444,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             option_sell_expiry_day_extra=Rate.percent(margin["option_sell_expiry_day_extra_pct"]),
         ),
         sessions=SessionsConfig(**raw["sessions"]),
-        journal=JournalConfig(**raw["journal"]),
+        journal=_journal(raw["journal"]),
         database=DatabaseConfig(**raw["database"]),
         embedded_database=_embedded_database(raw["embedded_database"]),
         rate_limits=RateLimitConfig(**raw["rate_limits"]),

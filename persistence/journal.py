@@ -18,7 +18,26 @@ committed state, advanced in place; a failed write drops the mirrors it touched,
 replayed from the journal when next needed).
 It repeats until the queue is empty, then sleeps. Batches of one account arrive in sequence
 order (the account actor submits them one at a time) and the queue is FIFO, so the journal
-keeps that order.
+keeps that order. After projecting a batch the writer checks the account's funds identity
+(:func:`engine.domain.invariants.funds_identity`): a batch that breaks it fails like a
+batch the database refuses (see Faults), and is logged at CRITICAL.
+
+Bounds. The mirrors are an LRU of at most ``journal.mirrors_max`` accounts, least recently
+written first. As each group is written (no timer of its own), the writer drops the oldest
+past that bound and every mirror not written for ``journal.mirror_idle_ms``, but never a
+mirror of an account in the group being written: a group of more accounts than
+``mirrors_max`` keeps them all until the next group. A dropped mirror is replayed from the
+journal when its account is next written, as after a failed write (the cost grows with the
+account's journal). The inbox holds at most ``journal.inbox_max`` batches of user writes: at
+that many queued, ``accepting()`` turns False, so account actors answer new user writes
+unavailable (503), until fewer than ``INBOX_RESUME_PCT`` (90) % of ``inbox_max`` wait; the gap
+keeps it from flapping with every group at the edge. Batches the market causes (fills,
+triggers, exits, session square-offs and expiries, settlement) are queued even then, never
+dropped: the market has already acted on them. They stay bounded all the same, because each
+consumes something only an accepted user write creates: a working order (a trigger, then
+one fill of its whole remaining quantity, or a cancel) or an open position (an exit, a
+square-off, a settlement), and those are bounded per account by ``limits.open_orders_max``
+and by the instruments an account can hold, while no new ones are accepted.
 
 Acknowledgement. ``durability = "commit"``: ``on_durable(True)`` runs on the writer's loop
 after the transaction holding the batch has committed. ``"async"``: it runs inside
@@ -45,16 +64,18 @@ import contextlib
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import uvloop
 
+from engine.actors.clock import Clock, SystemClock
 from engine.actors.sink import EventBatch, OnDurable
 from engine.config import JournalConfig
 from engine.domain.account.state import AccountState
+from engine.domain.invariants import InvariantError, funds_identity
 from persistence.projection import new_events, project
 from persistence.recovery import replay_account
 from persistence.rows import Rows
@@ -68,6 +89,9 @@ DURABILITY_MODES = ("commit", "async")
 _RETRY_CLASSES = ("08", "53", "57")
 _RETRY_STATES = ("40001", "40P01")  # serialization failure, deadlock detected
 UNWRITTEN_NAMED_MAX = 50  # accounts named in the log line of a stop that drops batches
+# A full inbox takes user writes again once fewer than this share of ``inbox_max`` wait: the
+# gap keeps ``accepting()`` from flapping with every batch written at the boundary.
+INBOX_RESUME_PCT = 90
 
 Item = tuple[EventBatch, OnDurable | None]
 
@@ -91,7 +115,8 @@ def is_transient(exc: BaseException) -> bool:
 
 @dataclass(slots=True)
 class JournalStats:
-    """Counters the tests and ``/metrics`` read (written by the writer only)."""
+    """Counters the tests and ``/metrics`` read (written by the writer only, but for
+    ``inbox_full_episodes``, which ``submit`` counts under the inbox lock)."""
 
     transactions: int = 0  # committed group transactions
     batches_written: int = 0
@@ -106,22 +131,44 @@ class JournalStats:
     last_commit_ms: float = 0.0
     accounts_quarantined: int = 0
     groups_isolated: int = 0  # group statements refused, then retried batch by batch
+    invariant_violations: int = 0  # batches refused for breaking an invariant (a bug)
+    inbox_full_episodes: int = 0  # times the inbox reached ``inbox_max`` (user writes refused)
+    mirrors_replayed: int = 0  # mirrors rebuilt from the journal (first sight or after a drop)
+    mirrors_evicted: int = 0  # mirrors dropped as least recently written or idle
+
+
+@dataclass(slots=True)
+class _Mirror:
+    """The committed state of one account, and when the writer last advanced it."""
+
+    state: AccountState
+    written_ms: int
 
 
 class PersistenceActor:
     """Write event batches to PostgreSQL in group-commit transactions (see module doc)."""
 
-    def __init__(self, dsn: str, config: JournalConfig, *, name: str = "persistence") -> None:
+    def __init__(
+        self,
+        dsn: str,
+        config: JournalConfig,
+        *,
+        name: str = "persistence",
+        clock: Clock | None = None,
+    ) -> None:
         if config.durability not in DURABILITY_MODES:
             raise ValueError(f"journal.durability must be one of {DURABILITY_MODES}")
         self.dsn = dsn
         self.config = config
         self.name = name
         self.stats = JournalStats()
+        self._clock: Clock = SystemClock() if clock is None else clock  # dates mirrors' writes
         self._commit_mode = config.durability == "commit"
         self._lock = threading.Lock()
         self._settled_changed = threading.Condition(self._lock)
         self._inbox: deque[Item] = deque()
+        self._inbox_full = False  # set at ``inbox_max`` queued, cleared below the resume mark
+        self._inbox_resume = max(1, config.inbox_max * INBOX_RESUME_PCT // 100)
         self._wake_pending = False
         self._submitted = 0
         self._settled = 0
@@ -132,19 +179,17 @@ class PersistenceActor:
         self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
         self._conn: Any = None
-        self._mirrors: dict[str, AccountState] = {}
+        self._mirrors: OrderedDict[str, _Mirror] = OrderedDict()  # least recently written first
         self._writing: list[Item] = []  # the group being written (settled: a prefix of it)
         self._quarantined: set[str] = set()
 
     # -- EventSink --------------------------------------------------------------------------
 
     def accepting(self) -> bool:
-        """False while degraded, stopping, or holding ``backlog_max`` unwritten batches."""
+        """False while degraded, stopping, or since the inbox reached ``inbox_max`` batches
+        (until fewer than ``INBOX_RESUME_PCT`` % of that wait)."""
         return (
-            self._healthy
-            and not self._stopping
-            and self._loop is not None
-            and len(self._inbox) < self.config.backlog_max
+            self._healthy and not self._stopping and self._loop is not None and not self._inbox_full
         )
 
     def quarantined(self, account_id: str) -> bool:
@@ -157,28 +202,43 @@ class PersistenceActor:
         return sorted(self._quarantined)
 
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
-        """Queue ``batch``; never blocks on the database."""
+        """Queue ``batch``; never blocks on the database.
+
+        A full inbox (``inbox_max``) still queues it: callers check ``accepting()`` before a
+        user write, and what the market caused must be written, never dropped (module doc).
+        """
         callback: OnDurable | None = on_durable
         if not self._commit_mode:
             on_durable(True)
             callback = None
+        wake: asyncio.Event | None = None
+        became_full = False
         with self._lock:
-            if self._stopping or self._loop is None:
-                refused = True
-            else:
-                refused = False
-                self._inbox.append((batch, callback))
+            loop = self._loop
+            refused = self._stopping or loop is None or self._wake is None
+            if not refused:
+                inbox = self._inbox
+                inbox.append((batch, callback))
                 self._submitted += 1
-                wake = not self._wake_pending
-                self._wake_pending = True
+                if not self._wake_pending:
+                    wake = self._wake
+                    self._wake_pending = True
+                if not self._inbox_full and len(inbox) >= self.config.inbox_max:
+                    self._inbox_full = became_full = True
+                    self.stats.inbox_full_episodes += 1
         if refused:
             logger.error("%s: batch for %s after stop", self.name, batch.account_id)
             if callback is not None:
                 callback(False)
             return
-        if wake:
-            assert self._loop is not None and self._wake is not None
-            self._loop.call_soon_threadsafe(self._wake.set)
+        if became_full:
+            logger.warning(
+                "%s: %d batches queued (journal.inbox_max): refusing user writes",
+                self.name,
+                self.config.inbox_max,
+            )
+        if wake is not None and loop is not None:
+            loop.call_soon_threadsafe(wake.set)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -191,6 +251,17 @@ class PersistenceActor:
     def backlog(self) -> int:
         """Batches submitted and not yet written."""
         return len(self._inbox)
+
+    @property
+    def inbox_full(self) -> bool:
+        """True from ``inbox_max`` queued batches until fewer than ``INBOX_RESUME_PCT`` % wait."""
+        return self._inbox_full
+
+    @property
+    def mirrors(self) -> int:
+        """Accounts whose committed state the writer holds (at most ``mirrors_max``, or the
+        accounts of the group being written if more)."""
+        return len(self._mirrors)
 
     def start(self, timeout_s: float = 30.0) -> None:
         """Start the writer thread and connect; raise if the database cannot be reached."""
@@ -210,10 +281,10 @@ class PersistenceActor:
     async def start_in_running_loop(self) -> None:
         """Run the writer on the calling event loop (no thread of its own) and connect; raise
         if the database cannot be reached."""
-        self._wake = asyncio.Event()
+        wake = self._wake = asyncio.Event()
         await self._connection()
         loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._run())
+        self._task = loop.create_task(self._run(wake))
         with self._lock:
             self._loop = loop
 
@@ -308,11 +379,10 @@ class PersistenceActor:
 
     # -- the writer -------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        assert self._wake is not None
+    async def _run(self, wake: asyncio.Event) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            await wake.wait()
+            wake.clear()
             while group := self._take_group():
                 self._writing = group  # for a stop's report of what it drops
                 await self._write_with_retry(group)
@@ -325,6 +395,7 @@ class PersistenceActor:
         """Pop queued batches up to ``batch_max`` events (at least one batch)."""
         group: list[Item] = []
         events = 0
+        resumed = False
         with self._lock:
             inbox = self._inbox
             while inbox and (
@@ -335,6 +406,10 @@ class PersistenceActor:
                 events += len(item[0].events)
             if not group:
                 self._wake_pending = False  # idle: the next submit must wake the loop
+            if self._inbox_full and len(inbox) < self._inbox_resume:
+                self._inbox_full, resumed = False, True
+        if resumed:
+            logger.warning("%s: %d batches queued: taking user writes again", self.name, len(inbox))
         return group
 
     async def _write_with_retry(self, group: list[Item]) -> None:
@@ -376,14 +451,28 @@ class PersistenceActor:
         """A non-transient error: retry batch by batch so only the culprit fails."""
         if len(group) == 1:
             batch = group[0][0]
-            logger.error(
-                "%s: batch %s@%d not journaled; account quarantined until a restart recovers"
-                " it from the journal",
-                self.name,
-                batch.account_id,
-                batch.first_seq,
-                exc_info=exc,
-            )
+            if isinstance(exc, InvariantError):
+                # Not a database fault: the events themselves are wrong, and the account's
+                # actor has applied them. Loud, so it is looked at before anything else.
+                self.stats.invariant_violations += 1
+                logger.critical(
+                    "%s: INVARIANT BROKEN by batch %s@%d (%s); not journaled, account"
+                    " quarantined until a restart recovers it from the journal",
+                    self.name,
+                    batch.account_id,
+                    batch.first_seq,
+                    exc,
+                    exc_info=exc,
+                )
+            else:
+                logger.error(
+                    "%s: batch %s@%d not journaled; account quarantined until a restart"
+                    " recovers it from the journal",
+                    self.name,
+                    batch.account_id,
+                    batch.first_seq,
+                    exc_info=exc,
+                )
             self.stats.batches_failed += 1
             # Its actor has applied the batch, so its state in memory is ahead of the journal
             # (and every later batch of it would leave a gap): refuse its new writes.
@@ -400,24 +489,31 @@ class PersistenceActor:
         """One transaction: journal rows and projections of every batch in ``group``.
 
         Projection advances the accounts' mirrors in place: a copy per group would cost an
-        account with 200 open orders ~135 µs every time. If anything fails before the commit
-        is confirmed, the mirrors it touched are dropped, to be replayed from the journal (the
-        committed truth) when next needed.
+        account with 200 open orders ~135 µs every time. Each advanced mirror must then hold
+        the funds identity (``funds_identity``, ~7 µs at 200 open orders, ~1 µs at a few): a
+        batch that breaks it raises :class:`InvariantError`, which is not transient, so it is
+        isolated and its account quarantined like any batch the database refuses. If anything
+        fails before the commit is confirmed, the mirrors it touched are dropped, to be
+        replayed from the journal (the committed truth) when next needed.
         """
         began = time.perf_counter()
         conn = await self._connection()
+        now_ms = self._clock.now_ms()
         touched: set[str] = set()
         rows = Rows()
         duplicates = 0
         try:
             for batch, _ in group:
-                state = await self._mirror(conn, batch.account_id)
+                state = await self._mirror(conn, batch.account_id, now_ms)
                 touched.add(batch.account_id)
                 fresh = new_events(state, batch)
                 if not fresh:
                     duplicates += 1
+                    continue
                 for account_seq, event in fresh:
                     project(state, account_seq, event, rows)
+                funds_identity(state)  # an explicit check: ``python -O`` keeps it
+            self._evict_mirrors(touched, now_ms)
             # One statement, its own transaction (see persistence.writer), bounded on this
             # side too: a stalled backend never answers, whatever its statement_timeout says.
             inserted = await write_rows(conn, rows, self.config.write_timeout_ms / 1000)
@@ -435,12 +531,41 @@ class PersistenceActor:
         stats.group_events_max = max(stats.group_events_max, len(rows.events))
         stats.last_commit_ms = (time.perf_counter() - began) * 1000
 
-    async def _mirror(self, conn: Any, account_id: str) -> AccountState:
-        """The committed state of an account, replayed from the journal on first sight."""
-        mirror = self._mirrors.get(account_id)
+    async def _mirror(self, conn: Any, account_id: str, now_ms: int) -> AccountState:
+        """The committed state of an account, replayed from the journal on first sight (or
+        after it was dropped), now the most recently written."""
+        mirrors = self._mirrors
+        mirror = mirrors.get(account_id)
         if mirror is None:
-            mirror = self._mirrors[account_id] = await replay_account(conn, account_id)
-        return mirror
+            state = await replay_account(conn, account_id)
+            mirror = mirrors[account_id] = _Mirror(state, now_ms)
+            self.stats.mirrors_replayed += 1
+        else:
+            mirror.written_ms = now_ms
+            mirrors.move_to_end(account_id)
+        return mirror.state
+
+    def _evict_mirrors(self, keep: set[str], now_ms: int) -> None:
+        """Drop the least recently written mirrors past ``mirrors_max`` and every mirror not
+        written for ``mirror_idle_ms``, but none of ``keep`` (the group being written).
+
+        ``_mirror`` moved each of the group's mirrors to the end, so the first of ``keep`` met
+        from the front ends the walk: every mirror after it is the group's too. A dropped
+        mirror costs a replay of its account's journal when the account is next written.
+        """
+        mirrors = self._mirrors
+        mirrors_max = self.config.mirrors_max
+        idle_before_ms = now_ms - self.config.mirror_idle_ms
+        evicted = 0
+        while mirrors:
+            account_id, mirror = next(iter(mirrors.items()))
+            if account_id in keep:
+                break
+            if len(mirrors) <= mirrors_max and mirror.written_ms > idle_before_ms:
+                break
+            del mirrors[account_id]
+            evicted += 1
+        self.stats.mirrors_evicted += evicted
 
     def _settle(self, group: list[Item], *, ok: bool) -> None:
         for _, callback in group:

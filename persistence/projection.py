@@ -22,6 +22,7 @@ from engine.domain import events as ev
 from engine.domain.account.apply import apply, order_from_terms
 from engine.domain.account.state import AccountState
 from engine.domain.enums import OrderStatus
+from engine.domain.invariants import InvariantError
 from engine.domain.orders import Order
 from engine.domain.positions import Position
 from persistence.request_rows import project_request
@@ -74,7 +75,11 @@ def new_events(state: AccountState, batch: EventBatch) -> list[tuple[int, ev.Acc
 def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows: Rows) -> None:
     """Apply ``event`` to ``state`` (the writer's mirror); add the rows it changes to ``rows``."""
     account_id = state.account_id
-    assert account_seq == state.seq + 1, "events are projected in sequence"
+    if account_seq != state.seq + 1:
+        raise InvariantError(
+            f"account {account_id}: event {account_seq} projected after {state.seq}"
+            " (events are projected in sequence)"
+        )
     balance_before, blocked_before = state.balance_paise, state.blocked_paise
     order_before = _order_of(state, event)
     position_before = _position_of(state, event)
@@ -185,7 +190,8 @@ def _order_rows(
         )
         return
     # The order left the state: ``before`` is the same object, updated in place by apply.
-    assert before is not None, f"order {order_id} vanished without a terminal event"
+    if before is None:
+        raise InvariantError(f"account {account_id}: order {order_id} left no row to write")
     if isinstance(event, ev.OrderCancelled):
         before.updated_ms = event.at_ms
         rows.orders[order_id] = order_row(
@@ -420,7 +426,11 @@ def _ledger_rows(
         balance += amount
         legs(leg, CASH, counterparty, kind=kind, amount=amount, after=balance, ref=reference)
         leg += 2
-    assert balance == state.balance_paise, f"cash legs of {event!r} miss the balance change"
+    if balance != state.balance_paise:
+        raise InvariantError(
+            f"account {account_id}: cash legs of {event!r} sum to a balance of {balance},"
+            f" the event left {state.balance_paise}"
+        )
     delta = state.blocked_paise - blocked_before
     if delta:
         reference = str(

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from engine.domain.invariants import InvariantError
 from persistence.request_rows import request_values
 from persistence.rows import Rows
 
@@ -254,7 +255,9 @@ WRITE_GROUP = _write_group_sql()
 def group_arguments(rows: Rows) -> list[str]:
     """The parameters of :data:`WRITE_GROUP` for ``rows``: one JSON array per table."""
     # The ledger has no foreign key to trading_accounts (migration 0004): this is the check.
-    assert {row[0] for row in rows.ledger} <= rows.accounts.keys(), "a leg without its account"
+    orphans = {row[0] for row in rows.ledger} - rows.accounts.keys()
+    if orphans:
+        raise InvariantError(f"ledger legs without their account row: {sorted(orphans)}")
     # Closed rows first, so a re-opened key never meets its old OPEN row (unique index).
     positions = sorted(rows.positions.values(), key=lambda row: row[11] == "OPEN")
     tables: tuple[Any, ...] = (

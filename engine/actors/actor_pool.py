@@ -19,6 +19,14 @@ message is stranded; and since the token is a mutex, an actor is never run by tw
 once. The lock also orders each run's memory effects before the next run's, on any worker.
 The scheme relies only on `deque.append` / `popleft` being atomic and on that lock.
 
+Bounded ready queue. Only the token's holder puts an actor on the ready queue (`put` and
+`_yield` after taking it, `start` holding it from birth), and the holder has either queued the
+actor once or is running it, never both; a dead actor keeps its token and is never queued
+again. So an actor is on the ready queue at most once, and the queue holds at most as many
+entries as the pool has live actors (plus one stop sentinel per worker): bounded by the
+actors, it needs no limit of its own. What grows with load is each actor's inbox, which
+callers bound (the account registry's `accounts.inbox_max`).
+
 Do not block a pooled actor on an `ask` to another pooled actor (nor on `Future.get`): each
 blocked handler holds a worker, and a small pool deadlocks once every worker waits. Use `tell`
 and send the answer back as another `tell` (pass your own `actor_ref` in the message); pykka
@@ -76,7 +84,8 @@ class WorkerPool:
         self.workers: Final = workers
         self.batch_max: Final = batch_max
         self.name: Final = name
-        # None is the sentinel that tells one worker to exit.
+        # None is the sentinel that tells one worker to exit. Each actor is queued at most once
+        # (see the module doc), so the queue is bounded by the actors on the pool.
         self._ready: queue.SimpleQueue[PooledInbox | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._running = False

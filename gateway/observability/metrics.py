@@ -134,6 +134,22 @@ class JournalCollector(Collector):
                 stats.groups_isolated,
             ),
             "paperdesk_journal_outages": ("Times the journal became degraded.", stats.outages),
+            "paperdesk_journal_invariant_violations": (
+                "Batches refused for breaking an invariant (a bug; account quarantined).",
+                stats.invariant_violations,
+            ),
+            "paperdesk_journal_inbox_full_episodes": (
+                "Times the journal's inbox reached journal.inbox_max (user writes refused).",
+                stats.inbox_full_episodes,
+            ),
+            "paperdesk_journal_mirrors_replayed": (
+                "Account mirrors replayed from the journal by the writer.",
+                stats.mirrors_replayed,
+            ),
+            "paperdesk_journal_mirrors_evicted": (
+                "Account mirrors dropped as least recently written or idle.",
+                stats.mirrors_evicted,
+            ),
         }
         for name, (text, value) in counters.items():
             yield CounterMetricFamily(name, text, value=value)
@@ -146,6 +162,14 @@ class JournalCollector(Collector):
             "paperdesk_journal_degraded": (
                 "1 while the database is unreachable.",
                 0 if self.journal.healthy else 1,
+            ),
+            "paperdesk_journal_inbox_refusing": (
+                "1 while the journal's inbox is full and user writes are refused.",
+                1 if self.journal.inbox_full else 0,
+            ),
+            "paperdesk_journal_mirrors": (
+                "Account mirrors the journal writer holds.",
+                self.journal.mirrors,
             ),
             "paperdesk_journal_accounts_quarantined": (
                 "Accounts refusing writes since a batch of theirs failed to journal.",

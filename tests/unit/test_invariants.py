@@ -1,0 +1,98 @@
+"""The explicit invariant checks: what they refuse, and that ``python -O`` keeps them.
+
+``funds_identity`` passes a consistent account and names the numbers of a broken one (a
+balance that disagrees with deposits, withdrawals, P&L and charges; a blocked total that
+disagrees with its parts). The projection and the group writer raise ``InvariantError`` for an
+event projected out of sequence and for ledger legs without their account row; under
+``python -O``, which strips ``assert``, the checks still raise.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine.domain.account.state import AccountState
+from engine.domain.events import FundsCredited
+from engine.domain.invariants import InvariantError, funds_identity
+from persistence.projection import project
+from persistence.rows import Rows
+from persistence.writer import group_arguments
+
+NOW_MS = 1_795_496_400_000
+
+
+def consistent() -> AccountState:
+    state = AccountState("acct", balance_paise=900, deposits_paise=1_000, charges_paise=100)
+    state.fund_blocks["b-1"] = 300
+    state.blocked_paise = 300
+    return state
+
+
+def test_funds_identity_when_state_consistent_then_passes() -> None:
+    funds_identity(consistent())
+
+
+def test_funds_identity_when_balance_off_then_raises_with_both_figures() -> None:
+    state = consistent()
+    state.balance_paise += 1
+    with pytest.raises(InvariantError, match=r"balance 901 \(its parts say 900\)"):
+        funds_identity(state)
+
+
+def test_funds_identity_when_blocked_off_its_parts_then_raises_with_both_figures() -> None:
+    state = consistent()
+    state.blocked_paise = 250
+    with pytest.raises(InvariantError, match=r"blocked 250 \(its parts say 300\)"):
+        funds_identity(state)
+
+
+def test_project_when_event_out_of_sequence_then_invariant_error() -> None:
+    event = FundsCredited(at_ms=NOW_MS, amount_paise=100, kind="DEPOSIT", reference="r")
+    with pytest.raises(InvariantError, match="event 2 projected after 0"):
+        project(AccountState("acct"), 2, event, Rows())
+
+
+def test_group_arguments_when_leg_has_no_account_row_then_invariant_error() -> None:
+    rows = Rows()
+    rows.ledger.append(("acct-lost", 1, 0, "CASH", "EXTERNAL", "DEPOSIT", 1, 1, "r", "d", None))
+    with pytest.raises(InvariantError, match="acct-lost"):
+        group_arguments(rows)
+
+
+def test_checks_when_python_optimized_then_still_raise() -> None:
+    script = textwrap.dedent(
+        """
+        from engine.domain.account.state import AccountState
+        from engine.domain.invariants import InvariantError, funds_identity
+        from persistence.rows import Rows
+        from persistence.writer import group_arguments
+
+        assert False, "python -O strips this"
+        raised = []
+        try:
+            funds_identity(AccountState("acct", balance_paise=1))
+        except InvariantError:
+            raised.append("funds")
+        rows = Rows()
+        rows.ledger.append(("x", 1, 0, "CASH", "EXTERNAL", "DEPOSIT", 1, 1, "r", "d", None))
+        try:
+            group_arguments(rows)
+        except InvariantError:
+            raised.append("ledger")
+        print(",".join(raised))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-O", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=Path(__file__).parents[2],  # the repository, for the imports
+    )
+    assert done.stdout.strip() == "funds,ledger"
