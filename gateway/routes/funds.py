@@ -20,7 +20,6 @@ from gateway.errors import (
     ApiError,
     NotFoundError,
     error_response,
-    forbidden,
     json_response,
     rejected,
     validation_failure,
@@ -92,8 +91,6 @@ async def refuse_withdrawal_block(request: web.Request, account_id: str, block_i
     access="admin",
 )
 async def fund_operation(request: web.Request) -> web.Response:
-    if not current_user(request).is_admin:
-        return forbidden("Only admins can operate on funds directly.")
     body = await decode_own_body(request, FundOperationBody)
     await operated_account(request, body.trading_account_id)
     try:
