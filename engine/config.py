@@ -288,6 +288,15 @@ def _vortex(raw: Mapping[str, Any]) -> VortexConfig:
     return config
 
 
+ACCOUNT_RUNTIMES = ("pooled", "threaded", "serial")
+
+
+def _account_runtime(runtime: str) -> str:
+    if runtime not in ACCOUNT_RUNTIMES:
+        raise ValueError(f"accounts.runtime must be one of {ACCOUNT_RUNTIMES}, not {runtime!r}")
+    return runtime
+
+
 def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
     thresholds = tuple(int(n) for n in raw["gc_thresholds"])
     if len(thresholds) != 3 or min(thresholds) < 1:
@@ -390,7 +399,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         runtime=_runtime(raw["runtime"]),
         accounts=AccountsConfig(
             opening_balance_paise=rupees_to_paise(accounts["opening_balance"]),
-            runtime=str(accounts["runtime"]),
+            runtime=_account_runtime(str(accounts["runtime"])),
             pool_workers=int(accounts["pool_workers"]),
             pool_batch_max=int(accounts["pool_batch_max"]),
             passivate_after_s=float(accounts["passivate_after_s"]),

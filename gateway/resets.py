@@ -15,7 +15,6 @@ no "square-off in flight" state to wait for.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal
 
 from aiohttp import web
@@ -41,7 +40,7 @@ async def submit_reset(
     """Reset ``account_id`` and answer ``{reset, funds}`` built from the committed events."""
     opening_balance = await opening_balance_of(request.app[DB].pool, account_id)
     command = cmd.ResetAccountRequest(
-        reset_id=str(uuid.uuid4()),
+        reset_id=request.app[ENGINE].new_id(),
         by_user_id=by_user_id,
         by_role=by_role,
         opening_balance_paise=opening_balance,

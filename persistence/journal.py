@@ -19,7 +19,7 @@ replayed from the journal when next needed).
 It repeats until the queue is empty, then sleeps. Batches of one account arrive in sequence
 order (the account actor submits them one at a time) and the queue is FIFO, so the journal
 keeps that order. After projecting a batch the writer checks the account's funds identity
-(:func:`engine.domain.invariants.funds_identity`): a batch that breaks it fails like a
+(:func:`engine.domain.account.state.check_funds_identity`): a batch that breaks it fails like a
 batch the database refuses (see Faults), and is logged at CRITICAL.
 
 Bounds. The mirrors are an LRU of at most ``journal.mirrors_max`` accounts, least recently
@@ -74,8 +74,8 @@ import uvloop
 from engine.actors.clock import Clock, SystemClock
 from engine.actors.sink import EventBatch, OnDurable
 from engine.config import JournalConfig
-from engine.domain.account.state import AccountState
-from engine.domain.invariants import InvariantError, funds_identity
+from engine.domain.account.state import AccountState, check_funds_identity
+from engine.domain.invariants import InvariantError
 from persistence.projection import new_events, project
 from persistence.recovery import replay_account
 from persistence.rows import Rows
@@ -193,8 +193,16 @@ class PersistenceActor:
         )
 
     def quarantined(self, account_id: str) -> bool:
-        """True once a batch of ``account_id`` failed for good (see ``_isolate``)."""
+        """True once a batch of ``account_id`` failed for good (see ``_isolate``), or its actor
+        could not apply one (``quarantine``)."""
         return account_id in self._quarantined
+
+    def quarantine(self, account_id: str) -> None:
+        """Refuse the account's writes until a restart: its actor broke an invariant applying
+        a batch it therefore never submitted."""
+        if account_id not in self._quarantined:
+            self._quarantined.add(account_id)
+            self.stats.accounts_quarantined += 1
 
     @property
     def quarantined_accounts(self) -> list[str]:
@@ -490,7 +498,7 @@ class PersistenceActor:
 
         Projection advances the accounts' mirrors in place: a copy per group would cost an
         account with 200 open orders ~135 µs every time. Each advanced mirror must then hold
-        the funds identity (``funds_identity``, ~7 µs at 200 open orders, ~1 µs at a few): a
+        the funds identity (``check_funds_identity``, ~7 µs at 200 open orders, ~1 µs at a few): a
         batch that breaks it raises :class:`InvariantError`, which is not transient, so it is
         isolated and its account quarantined like any batch the database refuses. If anything
         fails before the commit is confirmed, the mirrors it touched are dropped, to be
@@ -512,7 +520,7 @@ class PersistenceActor:
                     continue
                 for account_seq, event in fresh:
                     project(state, account_seq, event, rows)
-                funds_identity(state)  # an explicit check: ``python -O`` keeps it
+                check_funds_identity(state)  # an explicit check: ``python -O`` keeps it
             self._evict_mirrors(touched, now_ms)
             # One statement, its own transaction (see persistence.writer), bounded on this
             # side too: a stalled backend never answers, whatever its statement_timeout says.

@@ -36,7 +36,7 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
 from engine.domain.account.decide import Requirements, decide, preview_order
-from engine.domain.account.state import AccountState, Shortfall
+from engine.domain.account.state import AccountState, Shortfall, check_funds_identity
 from engine.domain.enums import (
     CancelReason,
     CloseReason,
@@ -216,6 +216,9 @@ class AccountBehaviour:
             return
         now_ms = context.clock.now_ms()
         self._settle_if_due(now_ms)
+        if reply is not _no_reply and context.sink.quarantined(self.state.account_id):
+            reply(Outcome(rejection=None, unavailable=True))  # settling it broke an invariant
+            return
         stamped = self._stamp(request, now_ms)
         if isinstance(stamped, Rejection):
             reply(Outcome(rejection=stamped))
@@ -245,7 +248,11 @@ class AccountBehaviour:
             return
         subject = _subject_order(state, stamped)
         position = _subject_position(state, stamped)
-        first_seq, release = self._apply(events)
+        applied = self._apply(events)
+        if applied is None:
+            reply(Outcome(rejection=None, unavailable=True))
+            return
+        first_seq, release = applied
         if subject is not None and subject.order_id in state.orders:
             subject = msgspec.structs.replace(subject)  # still working: the actor's own copy
         outcome = Outcome(
@@ -327,12 +334,29 @@ class AccountBehaviour:
             close = cmd.ClosePositionRequest(position.position_id, CloseReason.SQUARE_OFF)
             self._handle(close, None)
 
-    def _apply(self, events: tuple[ev.AccountEvent, ...]) -> tuple[int, Release]:
+    def _apply(self, events: tuple[ev.AccountEvent, ...]) -> tuple[int, Release] | None:
         """Apply decided ``events``; return the first's seq and what tells the market and the
-        watchers of them, to run once they are durable."""
+        watchers of them, to run once they are durable.
+
+        The funds identity is checked after every batch. If it breaks, or applying fails, the
+        state in memory is one no journal replay could give: nothing is submitted, the sink
+        quarantines the account (its writes are refused until a restart recovers it from the
+        journal) and None is returned.
+        """
         state, context = self.state, self.context
         first_seq = state.seq + 1
-        apply_all(state, events)
+        try:
+            apply_all(state, events)
+            check_funds_identity(state)
+        except Exception:
+            logger.critical(
+                "account %s: applying %r broke it; quarantined until a restart recovers it",
+                state.account_id,
+                events,
+                exc_info=True,
+            )
+            context.sink.quarantine(state.account_id)
+            return None
         context.locator.track(state, events)
         ops = self._book_ops(events)
         account_id = state.account_id
@@ -370,7 +394,10 @@ class AccountBehaviour:
         # Every CNC long is from an earlier day here: today's first command or read settles
         # before anything else, so none of today's buys can have joined them yet.
         events = decide(state, cmd.SettleHoldings(now_ms=now_ms), rules).events
-        first_seq, release = self._apply(events)
+        applied = self._apply(events)
+        if applied is None:
+            return
+        first_seq, release = applied
 
         def on_durable(ok: bool) -> None:
             if ok:

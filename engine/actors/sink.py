@@ -38,6 +38,11 @@ class EventSink(Protocol):
         recovers it from the journal."""
         ...
 
+    def quarantine(self, account_id: str) -> None:
+        """Quarantine an account whose actor cannot hand over what it applied (an invariant
+        broke while applying): ``quarantined`` is True for it from now on."""
+        ...
+
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
         """Take a batch; call ``on_durable(True)`` once it is safe, ``False`` if it failed."""
         ...
@@ -49,12 +54,16 @@ class InMemorySink:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.batches: list[EventBatch] = []
+        self._quarantined: set[str] = set()
 
     def accepting(self) -> bool:
         return True
 
     def quarantined(self, account_id: str) -> bool:
-        return False
+        return account_id in self._quarantined
+
+    def quarantine(self, account_id: str) -> None:
+        self._quarantined.add(account_id)
 
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
         with self._lock:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +27,7 @@ from engine.actors.account_actor import (
 from engine.actors.actor_pool import WorkerPool, actor_class_for
 from engine.actors.book_ops import resume_ops
 from engine.actors.clock import Clock, SystemClock
+from engine.actors.ids import random_id
 from engine.actors.locator import AccountLocator
 from engine.actors.market_actor import MarketBehaviour, TickListener
 from engine.actors.refusals import RefusedExecutions
@@ -51,10 +51,6 @@ MARKET_BATCH_MAX = 4096
 
 def _publish_nothing(*_: Any) -> None:
     return None
-
-
-def _uuid() -> str:
-    return str(uuid.uuid4())
 
 
 class TradingEngine:
@@ -81,7 +77,7 @@ class TradingEngine:
             config.market.seed, config.market.simulated_volatility_ppm
         )
         self.publish: Publisher = publish or _publish_nothing
-        self.new_id: Callable[[], str] = new_id or _uuid
+        self.new_id: Callable[[], str] = new_id or random_id
         self.rules = account_rules(config)
         self.market = MarketData(
             master, config.market, config.circuits, config.execution.slippage_cap_ticks
@@ -90,8 +86,14 @@ class TradingEngine:
         self.in_use = InUseInstruments()
         self.locator = AccountLocator()
         self.refused_executions = RefusedExecutions()
-        self.pool = WorkerPool(config.accounts.pool_workers, config.accounts.pool_batch_max)
-        self.market_pool = WorkerPool(1, MARKET_BATCH_MAX, name="market")
+        if self.runtime == "serial":
+            # Every actor, the market's too, on one worker thread in the order messages arrive:
+            # with a fake clock, seeded ids and the market's seed a run replays exactly.
+            self.pool = WorkerPool(1, config.accounts.pool_batch_max, name="serial")
+            self.market_pool = self.pool
+        else:
+            self.pool = WorkerPool(config.accounts.pool_workers, config.accounts.pool_batch_max)
+            self.market_pool = WorkerPool(1, MARKET_BATCH_MAX, name="market")
         self.market_ref: pykka.ActorRef[Any] | None = None
         self.registry: AccountRegistry | None = None
         self._ticker: threading.Thread | None = None
@@ -108,8 +110,10 @@ class TradingEngine:
         """Compile kernels, start the pool, the market actor and (optionally) the ticker."""
         kernels.warm_up()
         self.pool.start()
-        self.market_pool.start()
-        actor_class = actor_class_for(AccountBehaviour, self.runtime, self.pool)
+        if self.market_pool is not self.pool:
+            self.market_pool.start()
+        account_runtime = "pooled" if self.runtime == "serial" else self.runtime
+        actor_class = actor_class_for(AccountBehaviour, account_runtime, self.pool)
         accounts = self.config.accounts
         self.registry = AccountRegistry(actor_class, accounts.passivate_after_s, accounts.inbox_max)
         market_class = actor_class_for(MarketBehaviour, "pooled", self.market_pool)
@@ -159,7 +163,8 @@ class TradingEngine:
             self.market_ref.stop(timeout=5)
             self.market_ref = None
         self.pool.stop(timeout_s=5)
-        self.market_pool.stop(timeout_s=5)
+        if self.market_pool is not self.pool:
+            self.market_pool.stop(timeout_s=5)
 
     def _tick_loop(self) -> None:
         interval_s = self.config.market.jitter_interval_ms / 1000

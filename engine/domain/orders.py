@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
+from engine.domain.invariants import InvariantError
 
 # Allowed status changes; ``None`` is "not yet recorded". Nothing leaves a terminal state.
 # PENDING -> PENDING is a modification, a trigger or a partial fill.
@@ -28,7 +29,8 @@ def can_transition(current: OrderStatus | None, target: OrderStatus) -> bool:
 
 def transition(current: OrderStatus | None, target: OrderStatus) -> OrderStatus:
     """Return ``target`` if the lifecycle allows it; an illegal move is a bug, not a branch."""
-    assert (current, target) in TRANSITIONS, f"illegal order transition {current} -> {target}"
+    if (current, target) not in TRANSITIONS:
+        raise InvariantError(f"illegal order transition {current} -> {target}")
     return target
 
 

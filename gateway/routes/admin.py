@@ -4,7 +4,6 @@ handler runs (``gateway.middleware.admin_access``)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -86,7 +85,7 @@ async def adjust_funds(request: web.Request, operation: Literal["ADD", "WITHDRAW
             request, account_id, key, done, operation=operation, amount=amount
         )
     admin_id = current_user(request).user_id
-    reference = key or str(uuid.uuid4())
+    reference = key or request.app[ENGINE].new_id()
     command: cmd.AccountRequest
     if operation == "ADD":
         command = cmd.CreditFundsRequest(

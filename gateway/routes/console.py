@@ -31,7 +31,7 @@ from gateway.faults import crash_point
 from gateway.funds_views import funds_of, request_view, transaction_view
 from gateway.identity.passwords import password_refusal, password_refused
 from gateway.identity.users import user_view
-from gateway.keys import BRIDGE, DB, HASHER, SESSIONS, USERS
+from gateway.keys import BRIDGE, DB, ENGINE, HASHER, SESSIONS, USERS
 from gateway.login_limit import count_password_check
 from gateway.outcomes import check_outcome
 from gateway.ownership import check_body_user, owned_account
@@ -207,7 +207,7 @@ async def console_action(request: web.Request) -> web.Response:
         if action.bank_account_id is not None:
             await owned_bank_account(request, action.bank_account_id)
         deposit = cmd.RequestDepositRequest(
-            deposit_id=request_id(account_id, "deposit", action.idempotency_key),
+            deposit_id=request_id(request, account_id, "deposit", action.idempotency_key),
             amount_paise=amount_of(action.amount),
             bank_account_id=action.bank_account_id,
             reference=action.reference,
@@ -216,7 +216,7 @@ async def console_action(request: web.Request) -> web.Response:
     assert isinstance(action, RequestWithdrawal)
     await owned_bank_account(request, action.bank_account_id)
     withdrawal = cmd.RequestWithdrawalRequest(
-        withdrawal_id=request_id(account_id, "withdrawal", action.idempotency_key),
+        withdrawal_id=request_id(request, account_id, "withdrawal", action.idempotency_key),
         amount_paise=amount_of(action.amount),
         bank_account_id=action.bank_account_id,
     )
@@ -238,11 +238,11 @@ async def reset_own_account(request: web.Request, action: ResetAccount) -> web.R
     return await submit_reset(request, account_id, current_user(request).user_id, "USER")
 
 
-def request_id(account_id: str, name: str, key: str | None) -> str:
+def request_id(request: web.Request, account_id: str, name: str, key: str | None) -> str:
     """A new request's id: derived from the caller's idempotency key, so a retry names the
-    same request; random without one."""
+    same request; a fresh one from the engine without one."""
     if key is None:
-        return str(uuid.uuid4())
+        return request.app[ENGINE].new_id()
     return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{account_id}:{name}:{key}"))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import msgspec
@@ -111,7 +110,9 @@ async def fund_operation(request: web.Request) -> web.Response:
         if body.block_id is not None:
             await refuse_withdrawal_block(request, body.trading_account_id, body.block_id)
         command = cmd.BlockFundsRequest(
-            block_id=body.block_id or str(uuid.uuid4()), amount_paise=amount, kind=FundKind.ADMIN
+            block_id=body.block_id or request.app[ENGINE].new_id(),
+            amount_paise=amount,
+            kind=FundKind.ADMIN,
         )
     else:
         if body.block_id is None:

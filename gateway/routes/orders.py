@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -64,7 +63,7 @@ def shortfall_details(shortfall: Shortfall | None) -> dict[str, Any]:
     rate_bucket="orders",
 )
 async def place_order(request: web.Request) -> web.Response:
-    _, account_id, order = await order_from_request(request, str(uuid.uuid4()))
+    _, account_id, order = await order_from_request(request, request.app[ENGINE].new_id())
     outcome = await request.app[BRIDGE].submit(account_id, order)
     check_outcome(outcome)
     master = request.app[ENGINE].master

@@ -41,6 +41,9 @@ class HeldSink:
     def quarantined(self, account_id: str) -> bool:
         return False
 
+    def quarantine(self, account_id: str) -> None:
+        raise AssertionError(f"{account_id} quarantined")
+
     def submit(self, batch: EventBatch, on_durable: OnDurable) -> None:
         with self.arrived:
             self._held.append((batch, on_durable))

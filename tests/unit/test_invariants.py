@@ -1,6 +1,6 @@
 """The explicit invariant checks: what they refuse, and that ``python -O`` keeps them.
 
-``funds_identity`` passes a consistent account and names the numbers of a broken one (a
+``check_funds_identity`` passes a consistent account and names the numbers of a broken one (a
 balance that disagrees with deposits, withdrawals, P&L and charges; a blocked total that
 disagrees with its parts). The projection and the group writer raise ``InvariantError`` for an
 event projected out of sequence and for ledger legs without their account row; under
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.domain.account.state import AccountState
+from engine.domain.account.state import AccountState, check_funds_identity
 from engine.domain.events import FundsCredited
-from engine.domain.invariants import InvariantError, funds_identity
+from engine.domain.invariants import InvariantError
 from persistence.projection import project
 from persistence.rows import Rows
 from persistence.writer import group_arguments
@@ -34,21 +34,21 @@ def consistent() -> AccountState:
 
 
 def test_funds_identity_when_state_consistent_then_passes() -> None:
-    funds_identity(consistent())
+    check_funds_identity(consistent())
 
 
 def test_funds_identity_when_balance_off_then_raises_with_both_figures() -> None:
     state = consistent()
     state.balance_paise += 1
     with pytest.raises(InvariantError, match=r"balance 901 \(its parts say 900\)"):
-        funds_identity(state)
+        check_funds_identity(state)
 
 
 def test_funds_identity_when_blocked_off_its_parts_then_raises_with_both_figures() -> None:
     state = consistent()
     state.blocked_paise = 250
     with pytest.raises(InvariantError, match=r"blocked 250 \(its parts say 300\)"):
-        funds_identity(state)
+        check_funds_identity(state)
 
 
 def test_project_when_event_out_of_sequence_then_invariant_error() -> None:
@@ -67,15 +67,15 @@ def test_group_arguments_when_leg_has_no_account_row_then_invariant_error() -> N
 def test_checks_when_python_optimized_then_still_raise() -> None:
     script = textwrap.dedent(
         """
-        from engine.domain.account.state import AccountState
-        from engine.domain.invariants import InvariantError, funds_identity
+        from engine.domain.account.state import AccountState, check_funds_identity
+        from engine.domain.invariants import InvariantError
         from persistence.rows import Rows
         from persistence.writer import group_arguments
 
         assert False, "python -O strips this"
         raised = []
         try:
-            funds_identity(AccountState("acct", balance_paise=1))
+            check_funds_identity(AccountState("acct", balance_paise=1))
         except InvariantError:
             raised.append("funds")
         rows = Rows()

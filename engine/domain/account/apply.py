@@ -12,6 +12,7 @@ from engine.domain.account.state import AccountState, FundOperation, position_ke
 from engine.domain.enums import (
     OrderStatus,
 )
+from engine.domain.invariants import InvariantError
 from engine.domain.orders import Order, transition
 from engine.domain.positions import Holding, Position
 
@@ -104,7 +105,8 @@ def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
     order.updated_ms = e.at_ms
     state.blocked_paise -= e.block_released_paise
     if e.status_after is OrderStatus.EXECUTED:
-        assert order.margin_blocked_paise == 0, "an executed order keeps no block"
+        if order.margin_blocked_paise:
+            raise InvariantError(f"executed order {order.order_id} keeps a block")
         del state.orders[e.order_id]
 
     key = position_key(e.instrument_id, e.product)

@@ -30,6 +30,7 @@ from engine.domain.enums import (
     Side,
 )
 from engine.domain.instruments import Instrument
+from engine.domain.invariants import InvariantError
 from engine.domain.margin import order_margin, pro_rata
 from engine.domain.orders import Order
 from engine.domain.quote import Quote
@@ -701,7 +702,10 @@ def _decide_reset(state: AccountState, c: cmd.ResetAccount, rules: AccountRules)
                 operator_id=c.by_user_id,
             )
         )
-    assert work.balance_paise == c.opening_balance_paise
+    if work.balance_paise != c.opening_balance_paise:
+        raise InvariantError(
+            f"reset {c.reset_id} left {work.balance_paise}, not the opening balance"
+        )
     return Decision(tuple(events))
 
 

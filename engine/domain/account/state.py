@@ -23,6 +23,7 @@ from engine.domain.enums import (
     Product,
     Rejection,
 )
+from engine.domain.invariants import InvariantError
 from engine.domain.orders import Order
 from engine.domain.positions import Holding, Position
 
@@ -126,6 +127,25 @@ def blocked_from_parts(state: AccountState) -> int:
         + sum(h.cost_paise for h in state.holdings.values())
         + sum(state.fund_blocks.values())
     )
+
+
+def check_funds_identity(state: AccountState) -> None:
+    """Raise :class:`InvariantError` unless ``state`` satisfies the funds identity (docs/DOMAIN.md
+    §2; ``available = balance - blocked`` is derived, so it holds with them), naming the figures.
+    It walks the account's orders, positions, holdings and fund blocks once."""
+    balance = (
+        state.deposits_paise
+        - state.withdrawals_paise
+        + state.realized_pnl_paise
+        - state.charges_paise
+    )
+    blocked = blocked_from_parts(state)
+    if state.balance_paise != balance or state.blocked_paise != blocked:
+        raise InvariantError(
+            f"account {state.account_id} at seq {state.seq}: funds identity broken:"
+            f" balance {state.balance_paise} (its parts say {balance}),"
+            f" blocked {state.blocked_paise} (its parts say {blocked})"
+        )
 
 
 def funds_identity_holds(state: AccountState) -> bool:
