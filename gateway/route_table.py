@@ -85,9 +85,12 @@ class Route:
     rate_bucket: RateBucket = "general"
 
     def __post_init__(self) -> None:
-        assert self.access != "public" or (
-            not self.before_password_change and self.rate_bucket == "general"
-        ), f"{self.method} {self.path}: a public route has no session to hold back or count"
+        if self.access == "public" and (
+            self.before_password_change or self.rate_bucket != "general"
+        ):
+            raise ValueError(
+                f"{self.method} {self.path}: a public route has no session to hold back or count"
+            )
 
 
 class Facts(TypedDict, total=False):

@@ -2,7 +2,7 @@
 
 Proves that ``engine.domain.orders.TRANSITIONS`` allows exactly ``None → PENDING | REJECTED`` and
 ``PENDING → PENDING | EXECUTED | CANCELLED | REJECTED``; that every other pair (in particular
-every exit from a terminal state) is refused by ``can_transition`` and is an ``AssertionError``
+every exit from a terminal state) is refused by ``can_transition`` and raises ``InvariantError``
 in ``transition``; and that the account maps the lifecycle onto commands: modifying, cancelling,
 triggering or filling an unknown or finished order is ``ORDER_NOT_OPEN`` with no events, an SL
 or SL-M order fills only after its trigger, a LIMIT or MARKET order cannot be triggered, and
@@ -22,6 +22,7 @@ from engine.domain import events as ev
 from engine.domain.account.state import AccountState, Decision, state_fingerprint
 from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument
+from engine.domain.invariants import InvariantError
 from engine.domain.orders import TERMINAL, TRANSITIONS, can_transition, transition
 from tests.conftest import NOW_MS, Execute, QuoteFor
 
@@ -61,12 +62,12 @@ def test_transition_when_allowed_then_returns_target(
 
 
 @pytest.mark.parametrize("pair", FORBIDDEN, ids=_pair_id)
-def test_transition_when_forbidden_then_asserts(
+def test_transition_when_forbidden_then_invariant_error(
     pair: tuple[OrderStatus | None, OrderStatus],
 ) -> None:
     current, target = pair
     assert not can_transition(current, target)
-    with pytest.raises(AssertionError, match="illegal order transition"):
+    with pytest.raises(InvariantError, match="illegal order transition"):
         transition(current, target)
 
 

@@ -96,5 +96,5 @@ async def _handler(request: web.Request) -> web.Response:
 def test_public_route_when_declaring_a_session_fact_then_assertion(
     facts: dict[str, object],
 ) -> None:
-    with pytest.raises(AssertionError, match="public route"):
+    with pytest.raises(ValueError, match="public route"):
         Route("GET", "/api/anything", _handler, "public", None, **facts)  # type: ignore[arg-type]
