@@ -276,7 +276,7 @@ def mark_to_market_figures(positions: int = 100_000, repeats: int = 200) -> dict
     samples = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
-        book.mark(ltp)
+        book.mark(ltp, 0)
         samples.append(time.perf_counter_ns() - start)
     kernel_out = np.zeros(positions, dtype=np.int64)
     kernel_samples = []

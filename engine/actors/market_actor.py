@@ -71,6 +71,7 @@ class MarketBehaviour:
         dispatch: Dispatch,
         listeners: list[TickListener] | None = None,
         in_use: InUseInstruments | None = None,
+        risk: RiskBook | None = None,
         sessions: SessionRules | None = None,
         on_session: Callable[[SessionGroup, Boundary, int], None] | None = None,
     ) -> None:
@@ -93,7 +94,7 @@ class MarketBehaviour:
         # heap entry that is not it (the order was modified or cancelled since) is dropped.
         self.market_queue: list[tuple[int, int, ExecuteMarket]] = []
         self.queued: dict[tuple[str, str], ExecuteMarket] = {}
-        self.risk = RiskBook()
+        self.risk = risk if risk is not None else RiskBook()
         self.next_reference_ms = 0
         self.ticks_total = 0
         self._seq = count()
@@ -178,7 +179,7 @@ class MarketBehaviour:
             ):
                 self._match(index, books, snapshot)
         self._execute_due(now)
-        self.risk.mark(ltp)
+        self.risk.mark(ltp, now)
         self.ticks_total += 1
         for listener in self.listeners:
             try:

@@ -42,6 +42,7 @@ from engine.market import kernels
 from engine.market.in_use import InUseInstruments
 from engine.market.market_data import MarketData, QuoteSource, SimulatedQuoteSource
 from engine.market.messages import BookOps, Sync, Tick
+from engine.market.risk import RiskBook
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class TradingEngine:
         self.tick_listeners: list[TickListener] = []
         self.in_use = InUseInstruments()
         self.locator = AccountLocator()
+        self.risk = RiskBook()  # the market actor marks it; ``risk.latest`` is safe to read
         self.refused_executions = RefusedExecutions()
         if self.runtime == "serial":
             # Every actor, the market's too, on one worker thread in the order messages arrive:
@@ -125,6 +127,7 @@ class TradingEngine:
             dispatch=self._dispatch,
             listeners=self.tick_listeners,
             in_use=self.in_use,
+            risk=self.risk,
             sessions=self.rules.sessions,
             on_session=self._on_session,
         )

@@ -1,15 +1,29 @@
 """Risk marking: every open position mirrored in columns and re-marked each tick by one kernel.
 
-Account actors report position changes; the market actor owns this book and marks it after
-each jitter, giving unrealized P&L per account for margin-call and square-off checks.
+Account actors report position changes (once durable); the market actor owns this book and marks
+it after each jitter. Each mark is published as an immutable :class:`RiskMarks`, which any
+thread may read (``latest``): the venue's unrealized P&L, its open positions and how many
+accounts are in loss, exported to Prometheus (``gateway.observability.metrics``), and the
+per-account figures mark-to-market checks build on.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from engine.market import kernels
 from engine.market.market_data import Int64Array
+
+
+class RiskMarks(NamedTuple):
+    """One mark of every open position, at the tick of ``at_ms``."""
+
+    at_ms: int
+    positions: int
+    unrealized_paise: int  # the sum over every open position, at its last traded price
+    accounts_in_loss: int  # accounts whose open positions add up to an unrealized loss
 
 
 class RiskBook:
@@ -26,6 +40,7 @@ class RiskBook:
         self._groups: dict[str, int] = {}
         self.unrealized_by_group: Int64Array = np.zeros(0, dtype=np.int64)
         self.total_unrealized_paise = 0
+        self.latest = RiskMarks(0, 0, 0, 0)  # swapped whole by each mark
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -66,8 +81,9 @@ class RiskBook:
             self._free = list(range(2 * old - 1, old - 1, -1))
         return self._free.pop()
 
-    def mark(self, ltp: Int64Array) -> int:
-        """Re-mark every position at ``ltp``; return the total unrealized P&L."""
+    def mark(self, ltp: Int64Array, at_ms: int) -> int:
+        """Re-mark every position at ``ltp``, publish the marks as ``latest`` and return the
+        total unrealized P&L."""
         self.total_unrealized_paise = int(
             kernels.mark_to_market(
                 self.quantity, self.signed_cost, self.instrument_index, ltp, self._unrealized
@@ -78,4 +94,7 @@ class RiskBook:
         by_group = np.zeros(groups, dtype=np.int64)
         kernels.sum_by_group(self._unrealized, self.group, groups, by_group)
         self.unrealized_by_group = by_group
+        self.latest = RiskMarks(
+            at_ms, len(self._slots), self.total_unrealized_paise, int((by_group < 0).sum())
+        )
         return self.total_unrealized_paise

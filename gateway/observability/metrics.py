@@ -69,6 +69,22 @@ class EngineCollector(Collector):
             "Account actors currently running (the rest are passivated).",
             value=registry.actors_alive if registry is not None else 0,
         )
+        marks = engine.risk.latest
+        yield GaugeMetricFamily(
+            "paperdesk_open_positions",
+            "Open positions marked to market at the last tick.",
+            value=marks.positions,
+        )
+        yield GaugeMetricFamily(
+            "paperdesk_unrealized_pnl_rupees",
+            "Unrealized P&L of every open position at its last traded price, last tick.",
+            value=marks.unrealized_paise / 100,
+        )
+        yield GaugeMetricFamily(
+            "paperdesk_accounts_in_loss",
+            "Accounts whose open positions add up to an unrealized loss at the last tick.",
+            value=marks.accounts_in_loss,
+        )
         if isinstance(engine.source, PushedQuoteSource):
             yield from _live_feed_metrics(engine, engine.source)
 

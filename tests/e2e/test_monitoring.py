@@ -53,5 +53,7 @@ def test_monitoring_when_admin_then_figures_per_operation(
         assert "paperdesk_journal_events_written_total" in text
         assert "paperdesk_journal_degraded 0.0" in text
         assert "paperdesk_websocket_clients 0.0" in text
+        for gauge in ("open_positions", "unrealized_pnl_rupees", "accounts_in_loss"):
+            assert f"# TYPE paperdesk_{gauge} gauge" in text  # the market's risk marks
 
     run_scenario(database, master, scenario)
