@@ -435,7 +435,7 @@ class AccountBehaviour:
                 return Rejection.ORDER_NOT_OPEN
             instrument = context.master.get(order.instrument_id)
             if instrument is None:
-                return Rejection.PRICE_UNAVAILABLE  # delisted from the master since
+                return Rejection.PRICE_UNAVAILABLE  # it has left the master since it was placed
             return cmd.ModifyOrder(
                 **_fields(request),
                 now_ms=now_ms,
@@ -450,12 +450,10 @@ class AccountBehaviour:
                 underlying_price_paise=self._underlying(request.instrument),
             )
         if isinstance(request, cmd.ClosePositionRequest):
-            position = state.positions.get(request.position_id)
-            if position is None:
-                return Rejection.POSITION_CLOSED
-            instrument = context.master.get(position.instrument_id)
-            if instrument is None:
-                return Rejection.PRICE_UNAVAILABLE
+            held = self._held_position(request.position_id)
+            if isinstance(held, Rejection):
+                return held
+            position, instrument = held
             priced = self._exit_price(
                 instrument,
                 -1 if position.quantity > 0 else 1,
@@ -473,21 +471,28 @@ class AccountBehaviour:
                 price_source=priced[1],
             )
         if isinstance(request, cmd.SetRiskLevelsRequest):
-            position = state.positions.get(request.position_id)
-            if position is None:
-                return Rejection.POSITION_CLOSED
-            instrument = context.master.get(position.instrument_id)
-            if instrument is None:
-                return Rejection.PRICE_UNAVAILABLE
-            return cmd.SetRiskLevels(
-                **_fields(request), now_ms=now_ms, tick_paise=instrument.tick_paise
-            )
+            held = self._held_position(request.position_id)
+            if isinstance(held, Rejection):
+                return held
+            tick = held[1].tick_paise
+            return cmd.SetRiskLevels(**_fields(request), now_ms=now_ms, tick_paise=tick)
         if isinstance(request, cmd.ResetAccountRequest):
             exits = self._reset_exits()
             if exits is None:
                 return Rejection.PRICE_UNAVAILABLE
             return cmd.ResetAccount(**_fields(request), now_ms=now_ms, exits=exits)
         return cmd.STAMPED[type(request)](**_fields(request), now_ms=now_ms)
+
+    def _held_position(self, position_id: str) -> tuple[Position, Instrument] | Rejection:
+        """An open position of the account's and its instrument; POSITION_CLOSED if it is not
+        open, PRICE_UNAVAILABLE if its instrument has left the master since it opened."""
+        position = self.state.positions.get(position_id)
+        if position is None:
+            return Rejection.POSITION_CLOSED
+        instrument = self.context.master.get(position.instrument_id)
+        if instrument is None:
+            return Rejection.PRICE_UNAVAILABLE
+        return position, instrument
 
     def _exit_price(
         self, instrument: Instrument, side_sign: int, quantity: int, average_paise: int

@@ -19,9 +19,15 @@ from engine.actors.trading_engine import TradingEngine
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState
-from engine.domain.enums import FundKind, OrderStatus, OrderType, Product, Side, Validity
+from engine.domain.enums import FundKind, OrderStatus, OrderType
 from engine.domain.instruments import Instrument, InstrumentMaster
-from tests.support.engine_driver import WAIT_S, EngineDriver, ScriptedSource, exact_config
+from tests.support.engine_driver import (
+    WAIT_S,
+    EngineDriver,
+    ScriptedSource,
+    exact_config,
+    order_request,
+)
 
 START_MS = 1_795_496_400_000
 ACCOUNT = "acct-held"
@@ -144,18 +150,7 @@ def harness(master: InstrumentMaster) -> Iterator[Harness]:
 
 
 def market_buy(instrument: Instrument, order_id: str) -> cmd.PlaceOrderRequest:
-    return cmd.PlaceOrderRequest(
-        order_id=order_id,
-        client_order_id=None,
-        instrument=instrument,
-        side=Side.BUY,
-        product=Product.MIS,
-        order_type=OrderType.MARKET,
-        validity=Validity.DAY,
-        quantity=1,
-        price_paise=0,
-        trigger_paise=0,
-    )
+    return order_request(instrument, order_id, order_type=OrderType.MARKET)
 
 
 def priced(h: Harness, master: InstrumentMaster) -> Instrument:

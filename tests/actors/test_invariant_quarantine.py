@@ -8,32 +8,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.actors.clock import FakeClock
 from engine.actors.sink import InMemorySink
-from engine.actors.trading_engine import TradingEngine
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
 from engine.domain.enums import FundKind
 from engine.domain.instruments import InstrumentMaster
-from tests.support.engine_driver import EngineDriver, ScriptedSource, exact_config
-
-START_MS = 1_795_496_400_000
+from tests.support.engine_driver import EngineDriver, started_driver
 
 
 @pytest.fixture
 def harness(master: InstrumentMaster) -> Iterator[tuple[EngineDriver, InMemorySink]]:
     sink = InMemorySink()
-    engine = TradingEngine(
-        exact_config(),
-        master,
-        sink=sink,
-        clock=FakeClock(START_MS),
-        source=ScriptedSource(),
-        runtime="pooled",
-    )
-    engine.start(ticking=False)
-    yield EngineDriver(engine, ScriptedSource(), FakeClock(START_MS)), sink
-    engine.stop()
+    driver = started_driver(master, sink)
+    yield driver, sink
+    driver.engine.stop()
 
 
 def credit(amount_paise: int) -> cmd.CreditFundsRequest:

@@ -10,56 +10,37 @@ engine knows which account holds each working order and open position.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import msgspec
 import pytest
 
 from engine.actors.account_actor import Preview
-from engine.actors.clock import FakeClock
-from engine.actors.sink import InMemorySink
-from engine.actors.trading_engine import TradingEngine
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState, Shortfall
-from engine.domain.enums import OrderType, Product, Rejection, Side, Validity
-from engine.domain.instruments import Instrument, InstrumentMaster
-from tests.support.engine_driver import WAIT_S, EngineDriver, ScriptedSource, exact_config
+from engine.domain.enums import OrderType, Rejection
+from engine.domain.instruments import Instrument
+from tests.support.engine_driver import WAIT_S, EngineDriver, order_request
 
 START_MS = 1_795_496_400_000
 PRICE = 150_000
-
-
-@pytest.fixture
-def driver(master: InstrumentMaster) -> Iterator[EngineDriver]:
-    source, clock = ScriptedSource(), FakeClock(START_MS)
-    engine = TradingEngine(
-        exact_config(), master, sink=InMemorySink(), clock=clock, source=source, runtime="pooled"
-    )
-    engine.start(ticking=False)
-    yield EngineDriver(engine, source, clock)
-    engine.stop()
 
 
 def order(
     instrument: Instrument,
     order_id: str,
     *,
-    quantity: int = 10,
     order_type: OrderType = OrderType.LIMIT,
-    price_paise: int = 140_000,
     client_order_id: str | None = None,
 ) -> cmd.PlaceOrderRequest:
-    return cmd.PlaceOrderRequest(
-        order_id=order_id,
-        client_order_id=client_order_id,
-        instrument=instrument,
-        side=Side.BUY,
-        product=Product.MIS,
+    """10 shares at ₹1,400 (a LIMIT below the market: it rests), or at market."""
+    price = 0 if order_type is OrderType.MARKET else 140_000
+    return order_request(
+        instrument,
+        order_id,
         order_type=order_type,
-        validity=Validity.DAY,
-        quantity=quantity,
-        price_paise=0 if order_type is OrderType.MARKET else price_paise,
-        trigger_paise=0,
+        quantity=10,
+        price_paise=price,
+        client_order_id=client_order_id,
     )
 
 

@@ -18,9 +18,14 @@ from engine.actors.sink import EventBatch, InMemorySink
 from engine.actors.trading_engine import TradingEngine
 from engine.domain import commands as cmd
 from engine.domain import events as ev
-from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.enums import OrderType, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
-from tests.support.engine_driver import EngineDriver, ScriptedSource, exact_config
+from tests.support.engine_driver import (
+    EngineDriver,
+    ScriptedSource,
+    exact_config,
+    order_request,
+)
 
 START_MS = 1_795_496_400_000
 ACCOUNTS = ("a", "b", "c")
@@ -101,17 +106,13 @@ def _order(
     driver: EngineDriver, instrument: Instrument, kind: str, side: Side, price_paise: int
 ) -> cmd.PlaceOrderRequest:
     market = kind == "market"
-    return cmd.PlaceOrderRequest(
-        order_id=driver.engine.new_id(),
-        client_order_id=None,
-        instrument=instrument,
+    return order_request(
+        instrument,
+        driver.engine.new_id(),
         side=side,
-        product=Product.MIS,
         order_type=OrderType.MARKET if market else OrderType.LIMIT,
-        validity=Validity.DAY,
         quantity=5,
         price_paise=0 if market else price_paise,
-        trigger_paise=0,
     )
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 import pytest
 
 from engine.domain import commands as cmd
-from engine.domain.enums import OrderType, Product, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
 from persistence.journal import PersistenceActor
 from tests.integration.conftest import fetch
-from tests.support.engine_driver import EngineDriver
+from tests.support.engine_driver import EngineDriver, order_request
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,17 +25,11 @@ def _limit_buy(
     instrument: Instrument, order_id: str, client_order_id: str | None
 ) -> cmd.PlaceOrderRequest:
     price = instrument.reference_price_paise * 9 // 10
-    return cmd.PlaceOrderRequest(
-        order_id=order_id,
-        client_order_id=client_order_id,
-        instrument=instrument,
-        side=Side.BUY,
-        product=Product.MIS,
-        order_type=OrderType.LIMIT,
-        validity=Validity.DAY,
-        quantity=1,
+    return order_request(
+        instrument,
+        order_id,
         price_paise=price - price % instrument.tick_paise,
-        trigger_paise=0,
+        client_order_id=client_order_id,
     )
 
 

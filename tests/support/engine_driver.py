@@ -1,5 +1,6 @@
-"""A synchronous driver for the real engine: scripted reference prices, a fake clock, and
-blocking ask/inspect helpers with timeouts (shared by the actor and recovery tests)."""
+"""A synchronous driver for the real engine: scripted reference prices, a fake clock, blocking
+ask/inspect helpers with timeouts, and an engine on the in-memory sink to drive (shared by the
+actor and recovery tests); ``order_request`` builds a new order's request with test defaults."""
 
 from __future__ import annotations
 
@@ -9,15 +10,43 @@ from typing import Any
 
 from engine.actors.account_actor import Outcome
 from engine.actors.clock import FakeClock
+from engine.actors.sink import EventSink, InMemorySink
 from engine.actors.trading_engine import TradingEngine
 from engine.config import Config, load_config, merge
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
-from engine.domain.enums import FundKind
-from engine.domain.instruments import Instrument
+from engine.domain.enums import FundKind, OrderType, Product, Side, Validity
+from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.market.market_data import MarketData
 
 WAIT_S = 20
+START_MS = 1_795_496_400_000  # 2026-11-24 10:30 IST, a Tuesday: markets open
+
+
+def order_request(
+    instrument: Instrument,
+    order_id: str,
+    *,
+    side: Side = Side.BUY,
+    product: Product = Product.MIS,
+    order_type: OrderType = OrderType.LIMIT,
+    quantity: int = 1,
+    price_paise: int = 0,
+    client_order_id: str | None = None,
+) -> cmd.PlaceOrderRequest:
+    """A new order as a caller asks for it (a DAY order, no trigger)."""
+    return cmd.PlaceOrderRequest(
+        order_id=order_id,
+        client_order_id=client_order_id,
+        instrument=instrument,
+        side=side,
+        product=product,
+        order_type=order_type,
+        validity=Validity.DAY,
+        quantity=quantity,
+        price_paise=price_paise,
+        trigger_paise=0,
+    )
 
 
 class ScriptedSource:
@@ -98,3 +127,22 @@ class EngineDriver:
                 ),
             )
             assert outcome.rejection is None
+
+
+def started_driver(
+    master: InstrumentMaster, sink: EventSink | None = None, **engine_options: Any
+) -> EngineDriver:
+    """A started engine (exact prices, pooled unless told otherwise) and its driver; the
+    caller stops ``driver.engine``."""
+    source, clock = ScriptedSource(), FakeClock(START_MS)
+    engine = TradingEngine(
+        engine_options.pop("config", None) or exact_config(),
+        master,
+        sink=sink if sink is not None else InMemorySink(),
+        clock=clock,
+        source=source,
+        runtime=engine_options.pop("runtime", "pooled"),
+        **engine_options,
+    )
+    engine.start(ticking=False)
+    return EngineDriver(engine, source, clock)
