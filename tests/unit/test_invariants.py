@@ -14,11 +14,15 @@ import sys
 import textwrap
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from engine.domain.account.apply import apply_all
 from engine.domain.account.state import AccountState, check_funds_identity
-from engine.domain.events import FundsCredited
+from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
+from engine.domain.events import FundsCredited, OrderFilled
 from engine.domain.invariants import InvariantError
+from engine.domain.orders import Order
 from persistence.projection import project
 from persistence.rows import Rows
 from persistence.writer import group_arguments
@@ -49,6 +53,67 @@ def test_funds_identity_when_blocked_off_its_parts_then_raises_with_both_figures
     state.blocked_paise = 250
     with pytest.raises(InvariantError, match=r"blocked 250 \(its parts say 300\)"):
         check_funds_identity(state)
+
+
+def test_funds_identity_when_every_part_moved_then_each_counted_with_its_sign() -> None:
+    # balance 10,000 − 2,500 withdrawn + 700 realized − 200 charges = 8,000
+    state = AccountState(
+        "acct",
+        balance_paise=8_000,
+        deposits_paise=10_000,
+        withdrawals_paise=2_500,
+        realized_pnl_paise=700,
+        charges_paise=200,
+    )
+    check_funds_identity(state)
+    for part in ("deposits_paise", "withdrawals_paise", "realized_pnl_paise", "charges_paise"):
+        moved = msgspec.structs.replace(state, **{part: getattr(state, part) + 1})
+        with pytest.raises(InvariantError, match="balance 8000"):
+            check_funds_identity(moved)
+
+
+def test_apply_when_executed_order_would_keep_a_block_then_invariant_error() -> None:
+    state = AccountState("acct", blocked_paise=500)
+    state.orders["o1"] = Order(
+        order_id="o1",
+        client_order_id=None,
+        instrument_id="NSE:X",
+        side=Side.BUY,
+        product=Product.MIS,
+        order_type=OrderType.LIMIT,
+        validity=Validity.DAY,
+        quantity=1,
+        price_paise=100,
+        trigger_paise=0,
+        status=OrderStatus.PENDING,
+        margin_blocked_paise=500,
+        created_ms=NOW_MS,
+        updated_ms=NOW_MS,
+    )
+    filled = OrderFilled(
+        at_ms=NOW_MS,
+        order_id="o1",
+        instrument_id="NSE:X",
+        product=Product.MIS,
+        side=Side.BUY,
+        quantity=1,
+        price_paise=100,
+        status_after=OrderStatus.EXECUTED,
+        block_released_paise=499,  # a paisa short of the order's block
+        charges_paise=0,
+        brokerage_paise=0,
+        taxes_paise=0,
+        realized_pnl_paise=0,
+        position_id="p1",
+        position_quantity=1,
+        position_cost_paise=100,
+        position_margin_paise=0,
+        holding_quantity=0,
+        holding_cost_paise=0,
+        dp_day=0,
+    )
+    with pytest.raises(InvariantError, match="executed order o1 keeps a block"):
+        apply_all(state, (filled,))
 
 
 def test_project_when_event_out_of_sequence_then_invariant_error() -> None:
