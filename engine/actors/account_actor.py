@@ -95,12 +95,10 @@ def _subject_order(state: AccountState, command: cmd.AccountCommand) -> Order | 
     return None
 
 
-def _subject_position(state: AccountState, command: cmd.AccountCommand) -> Position | None:
+def _subject_position(state: AccountState, close: cmd.ClosePosition) -> Position | None:
     """A copy of the position a close acts on, as it is before the close."""
-    if isinstance(command, cmd.ClosePosition):
-        position = state.positions.get(command.position_id)
-        return None if position is None else msgspec.structs.replace(position)
-    return None
+    position = state.positions.get(close.position_id)
+    return None if position is None else msgspec.structs.replace(position)
 
 
 class Submit(msgspec.Struct, frozen=True, gc=False):
@@ -168,8 +166,8 @@ def _no_reply(_: Any) -> None:
     return None
 
 
-def _fields(request: cmd.Request) -> dict[str, Any]:
-    return msgspec.structs.asdict(request)
+# A request's fields in order: its command takes them first, the stamps after them.
+_fields = msgspec.structs.astuple
 
 
 class AccountBehaviour:
@@ -215,8 +213,7 @@ class AccountBehaviour:
             reply(Outcome(rejection=None, unavailable=True))
             return
         now_ms = context.clock.now_ms()
-        self._settle_if_due(now_ms)
-        if reply is not _no_reply and context.sink.quarantined(self.state.account_id):
+        if not self._settle_if_due(now_ms) and reply is not _no_reply:
             reply(Outcome(rejection=None, unavailable=True))  # settling it broke an invariant
             return
         stamped = self._stamp(request, now_ms)
@@ -247,7 +244,7 @@ class AccountBehaviour:
             )
             return
         subject = _subject_order(state, stamped)
-        position = _subject_position(state, stamped)
+        position = _subject_position(state, stamped) if type(stamped) is cmd.ClosePosition else None
         applied = self._apply(events)
         if applied is None:
             reply(Outcome(rejection=None, unavailable=True))
@@ -378,25 +375,26 @@ class AccountBehaviour:
 
         return first_seq, release
 
-    def _settle_if_due(self, now_ms: int) -> None:
-        """Turn CNC longs bought on an earlier trade day into holdings (see the module doc)."""
+    def _settle_if_due(self, now_ms: int) -> bool:
+        """Turn CNC longs bought on an earlier trade day into holdings (see the module doc);
+        False if that broke the account (it is quarantined)."""
         state, rules = self.state, self.context.rules
         today = rules.trade_day(now_ms)
         if today == self._settled_day:
-            return  # checked today already: every position since then opened today
+            return True  # checked today already: every position since then opened today
         self._settled_day = today
         due = any(
             p.product is Product.CNC and p.quantity > 0 and rules.trade_day(p.opened_ms) < today
             for p in state.positions.values()
         )
         if not due:
-            return
+            return True
         # Every CNC long is from an earlier day here: today's first command or read settles
         # before anything else, so none of today's buys can have joined them yet.
         events = decide(state, cmd.SettleHoldings(now_ms=now_ms), rules).events
         applied = self._apply(events)
         if applied is None:
-            return
+            return False
         first_seq, release = applied
 
         def on_durable(ok: bool) -> None:
@@ -404,6 +402,7 @@ class AccountBehaviour:
                 release()
 
         self.context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
+        return True
 
     # -- stamping: what the pure decision needs from the outside world ---------------------
 
@@ -415,7 +414,7 @@ class AccountBehaviour:
         index = self._index(request.instrument)
         quote = self.context.market.quote(index)
         return cmd.PlaceOrder(
-            **_fields(request),
+            *_fields(request),
             now_ms=now_ms,
             quote=quote,
             underlying_price_paise=self._underlying(request.instrument),
@@ -437,7 +436,7 @@ class AccountBehaviour:
             if instrument is None:
                 return Rejection.PRICE_UNAVAILABLE  # it has left the master since it was placed
             return cmd.ModifyOrder(
-                **_fields(request),
+                *_fields(request),
                 now_ms=now_ms,
                 instrument=instrument,
                 quote=market.quote(self._index(instrument)),
@@ -445,7 +444,7 @@ class AccountBehaviour:
             )
         if isinstance(request, cmd.FillOrderRequest):
             return cmd.FillOrder(
-                **_fields(request),
+                *_fields(request),
                 now_ms=now_ms,
                 underlying_price_paise=self._underlying(request.instrument),
             )
@@ -463,7 +462,7 @@ class AccountBehaviour:
             if priced is None:
                 return Rejection.PRICE_UNAVAILABLE
             return cmd.ClosePosition(
-                **_fields(request),
+                *_fields(request),
                 now_ms=now_ms,
                 exit_order_id=context.new_id(),
                 instrument=instrument,
@@ -475,13 +474,13 @@ class AccountBehaviour:
             if isinstance(held, Rejection):
                 return held
             tick = held[1].tick_paise
-            return cmd.SetRiskLevels(**_fields(request), now_ms=now_ms, tick_paise=tick)
+            return cmd.SetRiskLevels(*_fields(request), now_ms=now_ms, tick_paise=tick)
         if isinstance(request, cmd.ResetAccountRequest):
             exits = self._reset_exits()
             if exits is None:
                 return Rejection.PRICE_UNAVAILABLE
-            return cmd.ResetAccount(**_fields(request), now_ms=now_ms, exits=exits)
-        return cmd.STAMPED[type(request)](**_fields(request), now_ms=now_ms)
+            return cmd.ResetAccount(*_fields(request), now_ms=now_ms, exits=exits)
+        return cmd.STAMPED[type(request)](*_fields(request), now_ms=now_ms)
 
     def _held_position(self, position_id: str) -> tuple[Position, Instrument] | Rejection:
         """An open position of the account's and its instrument; POSITION_CLOSED if it is not

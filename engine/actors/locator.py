@@ -39,23 +39,27 @@ class AccountLocator:
 
     def track(self, state: AccountState, events: tuple[ev.AccountEvent, ...]) -> None:
         """Bring the entries of the orders and positions ``events`` touched up to ``state``
-        (which they were just applied to)."""
-        account_id = state.account_id
-        orders, positions = self._orders, self._positions
+        (which they were just applied to). Only these events open or finish either: an order
+        is accepted, cancelled or filled whole; a fill or new levels touch a position, and
+        settlement turns positions into holdings."""
+        orders = self._orders
         for event in events:
-            order_id = getattr(event, "order_id", None)
-            if order_id is not None:
-                if order_id in state.orders:
-                    orders[order_id] = account_id
-                else:
-                    orders.pop(order_id, None)
-            position_ids: tuple[str, ...] = ()
-            if isinstance(event, ev.OrderFilled | ev.PositionRiskSet):
-                position_ids = (event.position_id,)
+            if isinstance(event, ev.OrderAccepted):
+                orders[event.order_id] = state.account_id
+            elif isinstance(event, ev.OrderCancelled):
+                orders.pop(event.order_id, None)
+            elif isinstance(event, ev.OrderFilled):
+                if event.order_id not in state.orders:
+                    orders.pop(event.order_id, None)
+                self._track_position(state, event.position_id)
+            elif isinstance(event, ev.PositionRiskSet):
+                self._track_position(state, event.position_id)
             elif isinstance(event, ev.HoldingsSettled):
-                position_ids = event.position_ids
-            for position_id in position_ids:
-                if position_id in state.positions:
-                    positions[position_id] = account_id
-                elif position_id:
-                    positions.pop(position_id, None)
+                for position_id in event.position_ids:
+                    self._track_position(state, position_id)
+
+    def _track_position(self, state: AccountState, position_id: str) -> None:
+        if position_id in state.positions:
+            self._positions[position_id] = state.account_id
+        elif position_id:  # a sell from holdings alone names no position
+            self._positions.pop(position_id, None)
