@@ -40,6 +40,10 @@ from engine.market.risk import RiskBook
 
 logger = logging.getLogger(__name__)
 
+# A position's exits in the books, keyed (account, position, kind): the kind is the reason the
+# close it fires gives.
+EXIT_KINDS = (CloseReason.STOP_LOSS, CloseReason.TARGET)
+
 Dispatch = Callable[[str, cmd.AccountRequest], None]
 TickListener = Callable[[MarketSnapshot], None]
 
@@ -363,7 +367,7 @@ class MarketBehaviour:
         previous = self.exits.pop(key, None)
         if previous is not None:
             books = self.books[previous[0]]
-            for kind in ("sl", "target"):
+            for kind in EXIT_KINDS:
                 books.rising_exits.remove((*key, kind))
                 books.falling_exits.remove((*key, kind))
         if op.quantity == 0 or (op.stop_loss_paise is None and op.target_paise is None):
@@ -373,29 +377,29 @@ class MarketBehaviour:
         long = op.quantity > 0
         if op.stop_loss_paise is not None:
             (books.falling_exits if long else books.rising_exits).add(
-                (*key, "sl"), op.stop_loss_paise
+                (*key, CloseReason.STOP_LOSS), op.stop_loss_paise
             )
         if op.target_paise is not None:
             (books.rising_exits if long else books.falling_exits).add(
-                (*key, "target"), op.target_paise
+                (*key, CloseReason.TARGET), op.target_paise
             )
 
     def _fire_exit(self, key: Hashable, index: int) -> None:
         assert isinstance(key, tuple)
-        account_id, position_id, kind = key
+        account_id, position_id, kind = key  # the exit's kind is the close's reason
         levels = self.exits.pop((account_id, position_id), None)
         if levels is None:
             return
         books = self.books[index]
-        other = (account_id, position_id, "target" if kind == "sl" else "sl")
+        stop_loss = kind is CloseReason.STOP_LOSS
+        other = (
+            account_id,
+            position_id,
+            CloseReason.TARGET if stop_loss else CloseReason.STOP_LOSS,
+        )
         books.rising_exits.remove(other)
         books.falling_exits.remove(other)
-        level = levels[1] if kind == "sl" else levels[2]
+        level = levels[1] if stop_loss else levels[2]
         self.dispatch(
-            account_id,
-            cmd.ClosePositionRequest(
-                position_id,
-                CloseReason.STOP_LOSS if kind == "sl" else CloseReason.TARGET,
-                trigger_level_paise=level,
-            ),
+            account_id, cmd.ClosePositionRequest(position_id, kind, trigger_level_paise=level)
         )
