@@ -65,6 +65,25 @@ class VortexConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VolatilityConfig:
+    """The simulated reference process (``engine.market.simulated_prices``): annualised
+    volatilities as fractions, by instrument class, and the trading time they are spread over."""
+
+    drift: float
+    sessions_per_year: int
+    session_hours: float
+    index: float
+    commodity: float
+    option: float
+    stock: Mapping[Liquidity, float]
+    instruments: Mapping[str, float]  # instrument id -> its own volatility
+
+    @property
+    def trading_year_ms(self) -> float:
+        return self.sessions_per_year * self.session_hours * 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
 class MarketConfig:
     source: str
     seed: int
@@ -73,7 +92,7 @@ class MarketConfig:
     jitter_convergence_ppm: int
     reference_interval_ms: int
     last_price_store_interval_ms: int
-    simulated_volatility_ppm: int
+    volatility: VolatilityConfig
     spread_ppm: Mapping[str, Mapping[Liquidity, int]]  # "equity" | "futures" | "options"
     impact_ticks: Mapping[Liquidity, float]
     typical_quantity: Mapping[Liquidity, int]
@@ -261,6 +280,37 @@ def _by_liquidity(raw: Mapping[str, Any], cast: type[int] | type[float]) -> dict
     return {Liquidity(name): cast(value) for name, value in raw.items()}
 
 
+def _fraction_of_percent(text: str | int | float, key: str) -> float:
+    value = float(Decimal(str(text)) / 100)
+    if not 0 <= value <= 5:
+        raise ValueError(f"market.volatility.{key} must be a percentage between 0 and 500")
+    return value
+
+
+def _volatility(raw: Mapping[str, Any]) -> VolatilityConfig:
+    config = VolatilityConfig(
+        drift=float(Decimal(str(raw["drift_pct"])) / 100),
+        sessions_per_year=int(raw["sessions_per_year"]),
+        session_hours=float(Decimal(str(raw["session_hours"]))),
+        index=_fraction_of_percent(raw["index_pct"], "index_pct"),
+        commodity=_fraction_of_percent(raw["commodity_pct"], "commodity_pct"),
+        option=_fraction_of_percent(raw["option_pct"], "option_pct"),
+        stock={
+            Liquidity(tier): _fraction_of_percent(value, f"stock_pct.{tier}")
+            for tier, value in raw["stock_pct"].items()
+        },
+        instruments={
+            str(instrument_id): _fraction_of_percent(value, f"instruments.{instrument_id}")
+            for instrument_id, value in raw.get("instruments", {}).items()
+        },
+    )
+    if set(config.stock) != set(Liquidity):
+        raise ValueError("market.volatility.stock_pct needs HIGH, MEDIUM and LOW")
+    if config.sessions_per_year <= 0 or config.session_hours <= 0:
+        raise ValueError("market.volatility needs a positive trading year")
+    return config
+
+
 def _vortex(raw: Mapping[str, Any]) -> VortexConfig:
     config = VortexConfig(
         base_url=str(raw["base_url"]).rstrip("/"),
@@ -426,7 +476,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             jitter_convergence_ppm=_fraction_ppm(market["jitter_convergence"]),
             reference_interval_ms=int(market["reference_interval_ms"]),
             last_price_store_interval_ms=int(market["last_price_store_interval_ms"]),
-            simulated_volatility_ppm=_ppm(market["simulated_volatility_pct"]),
+            volatility=_volatility(market["volatility"]),
             spread_ppm={
                 kind: _by_liquidity(table, int) for kind, table in market["spread_ppm"].items()
             },

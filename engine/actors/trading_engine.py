@@ -40,9 +40,10 @@ from engine.domain.instruments import InstrumentMaster
 from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
 from engine.market import kernels
 from engine.market.in_use import InUseInstruments
-from engine.market.market_data import MarketData, QuoteSource, SimulatedQuoteSource
+from engine.market.market_data import MarketData, QuoteSource
 from engine.market.messages import BookOps, Sync, Tick
 from engine.market.risk import RiskBook
+from engine.market.simulated_prices import SimulatedQuoteSource
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class TradingEngine:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.runtime = runtime or config.accounts.runtime
         self.source: QuoteSource = source or SimulatedQuoteSource(
-            config.market.seed, config.market.simulated_volatility_ppm
+            config.market.seed, master, config.market.volatility
         )
         self.publish: Publisher = publish or _publish_nothing
         self.new_id: Callable[[], str] = new_id or random_id

@@ -186,26 +186,3 @@ class QuoteSource(Protocol):
     def refresh(self, data: MarketData, now_ms: int) -> None:
         """Move ``data.reference`` to the source's latest prices."""
         ...
-
-
-class SimulatedQuoteSource:
-    """A seeded random walk of reference prices, so the server is useful offline.
-
-    Each refresh moves every reference by a normal step of ``volatility_ppm`` (snapped to the
-    tick, kept inside the circuit band); the same seed reproduces the same walk.
-    """
-
-    def __init__(self, seed: int, volatility_ppm: int) -> None:
-        self._rng = np.random.default_rng(seed)
-        self._volatility = volatility_ppm / 1_000_000
-
-    def refresh(self, data: MarketData, now_ms: int) -> None:
-        steps = self._rng.normal(0.0, self._volatility, size=len(data.reference))
-        moved = data.reference + np.rint(data.reference * steps).astype(np.int64)
-        snapped = (moved // data.tick) * data.tick
-        np.clip(snapped, data.circuit_low, data.circuit_high, out=snapped)
-        data.reference[:] = np.where(data.reference > 0, snapped, data.reference)
-        for index in np.flatnonzero(data.reference > 0):
-            # The walk is the live source for the master's prices; a stored LTP keeps its tier.
-            if data.price_source[index] is None:
-                data.price_source[index] = PriceSource.LIVE
