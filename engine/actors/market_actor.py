@@ -78,11 +78,14 @@ class MarketBehaviour:
         risk: RiskBook | None = None,
         sessions: SessionRules | None = None,
         on_session: Callable[[SessionGroup, Boundary, int], None] | None = None,
+        trade_day: Callable[[int], int] | None = None,
     ) -> None:
         super().__init__()
         self.sessions = sessions
         self.on_session = on_session
         self._last_tick_ms = clock.now_ms()
+        self.trade_day = trade_day
+        self._day = trade_day(self._last_tick_ms) if trade_day is not None else 0
         self.data = data
         self.config = config
         self.source = source
@@ -142,6 +145,10 @@ class MarketBehaviour:
                 self.on_session(group, boundary, at_ms)
         self._last_tick_ms = now
         data = self.data
+        if self.trade_day is not None and self.trade_day(now) != self._day:
+            # The day's last prices close it: previous closes, bands and the session roll.
+            self._day = self.trade_day(now)
+            data.roll_day(data.snapshot.ltp)
         if now >= self.next_reference_ms:
             self._publish_in_use()
             self.source.refresh(data, now)

@@ -131,6 +131,7 @@ class TradingEngine:
             risk=self.risk,
             sessions=self.rules.sessions,
             on_session=self._on_session,
+            trade_day=self.rules.trade_day,
         )
         self.registry.bind(
             AccountContext(

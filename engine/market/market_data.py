@@ -84,6 +84,7 @@ class MarketData:
         slippage_cap_ticks: int,
     ) -> None:
         self.master = master
+        self.circuits = circuits
         self.slippage_cap_ticks = slippage_cap_ticks
         n = len(master)
         self.tick = np.array([i.tick_paise for i in master], dtype=np.int64)
@@ -151,6 +152,24 @@ class MarketData:
         """Record which tier priced something (read by metrics)."""
         with self._resolutions_lock:
             self.resolutions[source] += 1
+
+    def roll_day(self, closes: Int64Array) -> None:
+        """A new trade day (IST): each instrument's last price (``closes``; 0 keeps the old)
+        becomes its previous close, the session's open, high, low and volume start over, and
+        its circuit band is recomputed around the new previous close. The band columns are
+        new arrays, so a snapshot taken before keeps the band it was taken with."""
+        self.previous_close = np.where(closes > 0, closes, self.previous_close)
+        bands = [
+            circuit_band(self.circuits, instrument, int(close))
+            for instrument, close in zip(self.master, self.previous_close, strict=True)
+        ]
+        self.circuit_low = np.array([band[0] for band in bands], dtype=np.int64)
+        self.circuit_high = np.array([band[1] for band in bands], dtype=np.int64)
+        n = len(self.master)
+        self.day_open = np.zeros(n, dtype=np.int64)
+        self.day_high = np.zeros(n, dtype=np.int64)
+        self.day_low = np.zeros(n, dtype=np.int64)
+        self.volume = np.zeros(n, dtype=np.int64)
 
     def seed_stored_prices(self, prices: dict[int, int]) -> int:
         """Use stored last LTPs for instruments that have no reference yet; return how many."""
