@@ -198,8 +198,8 @@ class PersistenceActor:
         return account_id in self._quarantined
 
     def quarantine(self, account_id: str) -> None:
-        """Refuse the account's writes until a restart: its actor broke an invariant applying
-        a batch it therefore never submitted."""
+        """Refuse the account's writes until a restart: one of its batches failed for good, or
+        its actor broke an invariant applying one it therefore never submitted."""
         if account_id not in self._quarantined:
             self._quarantined.add(account_id)
             self.stats.accounts_quarantined += 1
@@ -484,9 +484,7 @@ class PersistenceActor:
             self.stats.batches_failed += 1
             # Its actor has applied the batch, so its state in memory is ahead of the journal
             # (and every later batch of it would leave a gap): refuse its new writes.
-            if batch.account_id not in self._quarantined:
-                self._quarantined.add(batch.account_id)
-                self.stats.accounts_quarantined += 1
+            self.quarantine(batch.account_id)
             self._settle(group, ok=False)
             return
         self.stats.groups_isolated += 1

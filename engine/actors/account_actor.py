@@ -184,16 +184,10 @@ class AccountBehaviour:
         if kind is Submit:
             self._handle(message.request, message.reply)
         elif kind is Inspect:
-            if self.context.sink.accepting():
-                self._settle_if_due(self.context.clock.now_ms())
-            try:
-                result = message.fn(self.state)
-            except Exception as error:  # a bad query must not take the account down
-                logger.exception("account %s: inspect failed", self.state.account_id)
-                result = error
-            message.reply(result)
+            message.reply(self._read(message.fn))
         elif kind is PreviewOrder:
-            message.reply(self._preview(message.request))
+            request = message.request
+            message.reply(self._read(lambda state: self._preview(request, state)))
         elif kind is SessionEvent:
             self._on_session(message)
         elif kind is Passivate:
@@ -269,17 +263,21 @@ class AccountBehaviour:
 
         context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
 
-    def _preview(self, request: cmd.PlaceOrderRequest) -> Preview | Exception:
-        context, state = self.context, self.state
-        now_ms = context.clock.now_ms()
-        if context.sink.accepting():
-            self._settle_if_due(now_ms)
+    def _read(self, fn: Callable[[AccountState], Any]) -> Any:
+        """``fn`` of the account's state, settled first if writes are accepted; the exception
+        if it raised (a bad query must not take the account down)."""
+        if self.context.sink.accepting():
+            self._settle_if_due(self.context.clock.now_ms())
         try:
-            stamped = self._stamp_order(request, now_ms, counted=False)
-            requirements = preview_order(state, stamped, context.rules)
-        except Exception as error:  # a bad request must not take the account down
-            logger.exception("account %s: preview failed", state.account_id)
+            return fn(self.state)
+        except Exception as error:
+            logger.exception("account %s: read failed", self.state.account_id)
             return error
+
+    def _preview(self, request: cmd.PlaceOrderRequest, state: AccountState) -> Preview:
+        context = self.context
+        stamped = self._stamp_order(request, context.clock.now_ms(), counted=False)
+        requirements = preview_order(state, stamped, context.rules)
         return Preview(requirements, state.available_paise, stamped.quote)
 
     def _refused_execution(
@@ -480,7 +478,7 @@ class AccountBehaviour:
             if exits is None:
                 return Rejection.PRICE_UNAVAILABLE
             return cmd.ResetAccount(*_fields(request), now_ms=now_ms, exits=exits)
-        return cmd.STAMPED[type(request)](*_fields(request), now_ms=now_ms)
+        return cmd.STAMPED_WITH_TIME[type(request)](*_fields(request), now_ms=now_ms)
 
     def _held_position(self, position_id: str) -> tuple[Position, Instrument] | Rejection:
         """An open position of the account's and its instrument; POSITION_CLOSED if it is not

@@ -305,15 +305,11 @@ AccountCommand = (
     | ResetAccount
 )
 
-# The command each request is stamped into.
-STAMPED: dict[type[Request], Callable[..., AccountCommand]] = {
-    PlaceOrderRequest: PlaceOrder,
-    ModifyOrderRequest: ModifyOrder,
+# The command of each request stamped with the clock alone (the account stamps the others,
+# which need the market or the account's own orders and positions, one by one).
+STAMPED_WITH_TIME: dict[type[Request], Callable[..., AccountCommand]] = {
     CancelOrderRequest: CancelOrder,
     TriggerOrderRequest: TriggerOrder,
-    FillOrderRequest: FillOrder,
-    ClosePositionRequest: ClosePosition,
-    SetRiskLevelsRequest: SetRiskLevels,
     CreditFundsRequest: CreditFunds,
     DebitFundsRequest: DebitFunds,
     BlockFundsRequest: BlockFunds,
@@ -322,5 +318,4 @@ STAMPED: dict[type[Request], Callable[..., AccountCommand]] = {
     DecideDepositRequest: DecideDeposit,
     RequestWithdrawalRequest: RequestWithdrawal,
     DecideWithdrawalRequest: DecideWithdrawal,
-    ResetAccountRequest: ResetAccount,
 }

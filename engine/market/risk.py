@@ -39,7 +39,6 @@ class RiskBook:
         self._free: list[int] = list(range(capacity - 1, -1, -1))
         self._groups: dict[str, int] = {}
         self.unrealized_by_group: Int64Array = np.zeros(0, dtype=np.int64)
-        self.total_unrealized_paise = 0
         self.latest = RiskMarks(0, 0, 0, 0)  # swapped whole by each mark
 
     def __len__(self) -> int:
@@ -84,7 +83,7 @@ class RiskBook:
     def mark(self, ltp: Int64Array, at_ms: int) -> int:
         """Re-mark every position at ``ltp``, publish the marks as ``latest`` and return the
         total unrealized P&L."""
-        self.total_unrealized_paise = int(
+        total = int(
             kernels.mark_to_market(
                 self.quantity, self.signed_cost, self.instrument_index, ltp, self._unrealized
             )
@@ -94,7 +93,5 @@ class RiskBook:
         by_group = np.zeros(groups, dtype=np.int64)
         kernels.sum_by_group(self._unrealized, self.group, groups, by_group)
         self.unrealized_by_group = by_group
-        self.latest = RiskMarks(
-            at_ms, len(self._slots), self.total_unrealized_paise, int((by_group < 0).sum())
-        )
-        return self.total_unrealized_paise
+        self.latest = RiskMarks(at_ms, len(self._slots), total, int((by_group < 0).sum()))
+        return total

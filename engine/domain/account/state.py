@@ -152,15 +152,12 @@ def check_funds_identity(state: AccountState) -> None:
 
 
 def funds_identity_holds(state: AccountState) -> bool:
-    """docs/DOMAIN.md §2: the balance and the blocked total agree with their parts."""
-    return (
-        state.balance_paise
-        == state.deposits_paise
-        - state.withdrawals_paise
-        + state.realized_pnl_paise
-        - state.charges_paise
-        and state.blocked_paise == blocked_from_parts(state)
-    )
+    """docs/DOMAIN.md §2: ``check_funds_identity`` as a predicate."""
+    try:
+        check_funds_identity(state)
+    except InvariantError:
+        return False
+    return True
 
 
 def state_fingerprint(state: AccountState) -> str:
