@@ -122,7 +122,7 @@ def resets_on_day(state: AccountState, trade_day: int) -> int:
 def blocked_from_parts(state: AccountState) -> int:
     """Recompute the blocked total from its parts (for invariant checks, after every batch:
     plain loops, the cheapest walk over a few small dicts)."""
-    blocked = sum(state.fund_blocks.values()) if state.fund_blocks else 0
+    blocked = sum(state.fund_blocks.values())
     for order in state.orders.values():
         blocked += order.margin_blocked_paise
     for position in state.positions.values():
