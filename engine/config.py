@@ -74,13 +74,79 @@ class VolatilityConfig:
     session_hours: float
     index: float
     commodity: float
-    option: float
     stock: Mapping[Liquidity, float]
     instruments: Mapping[str, float]  # instrument id -> its own volatility
 
     @property
     def trading_year_ms(self) -> float:
         return self.sessions_per_year * self.session_hours * 3_600_000
+
+    @property
+    def session_ms(self) -> float:
+        return self.session_hours * 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class FactorLink:
+    """One instrument's factor (a ticker) and its correlation with it, or its beta to it."""
+
+    factor: str | None  # None: the default factor of its exchange
+    correlation: float | None
+    beta: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FactorConfig:
+    """The one-factor model tying stocks to their index (``engine.market.simulated_prices``)."""
+
+    index_by_exchange: Mapping[str, str]  # exchange -> the ticker of its index
+    correlation: Mapping[Liquidity, float]  # a stock's, by liquidity tier
+    instruments: Mapping[str, FactorLink]  # by ticker
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryClose:
+    """When contracts expiring on a date stop: their segment's close, from ``effective_from``."""
+
+    effective_from: date
+    derivatives_minute: int  # minutes after IST midnight (NFO, BFO, CDS)
+    mcx_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class SurfaceConfig:
+    """The implied-volatility surface (``engine.market.volatility_surface``); fractions."""
+
+    atm: Mapping[str, float]  # by underlying kind (INDEX, STOCK, COMMODITY)
+    underlyings: Mapping[str, float]  # one underlying's own ATM level
+    mean_reversion_half_life_sessions: float
+    vol_of_vol: float
+    spot_correlation: float
+    skew: float
+    curvature: float
+    moneyness_limit: float
+    term_slope: float
+    term_floor_days: float
+    minimum: float
+    maximum: float
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsConfig:
+    """Futures by cost of carry and options by Black-76 on the simulated spots."""
+
+    rate: float  # annual, continuously compounded
+    far_otm_spread_widening: float
+    expiry_closes: tuple[ExpiryClose, ...]  # oldest first
+    surface: SurfaceConfig
+
+    def expiry_close(self, on: date) -> ExpiryClose:
+        """The close rule in force on ``on`` (the last whose ``effective_from`` is not after)."""
+        chosen = self.expiry_closes[0]
+        for rule in self.expiry_closes:
+            if rule.effective_from <= on:
+                chosen = rule
+        return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +159,8 @@ class MarketConfig:
     reference_interval_ms: int
     last_price_store_interval_ms: int
     volatility: VolatilityConfig
+    factor: FactorConfig
+    options: OptionsConfig
     spread_ppm: Mapping[str, Mapping[Liquidity, int]]  # "equity" | "futures" | "options"
     impact_ticks: Mapping[Liquidity, float]
     typical_quantity: Mapping[Liquidity, int]
@@ -294,7 +362,6 @@ def _volatility(raw: Mapping[str, Any]) -> VolatilityConfig:
         session_hours=float(Decimal(str(raw["session_hours"]))),
         index=_fraction_of_percent(raw["index_pct"], "index_pct"),
         commodity=_fraction_of_percent(raw["commodity_pct"], "commodity_pct"),
-        option=_fraction_of_percent(raw["option_pct"], "option_pct"),
         stock={
             Liquidity(tier): _fraction_of_percent(value, f"stock_pct.{tier}")
             for tier, value in raw["stock_pct"].items()
@@ -308,6 +375,102 @@ def _volatility(raw: Mapping[str, Any]) -> VolatilityConfig:
         raise ValueError("market.volatility.stock_pct needs HIGH, MEDIUM and LOW")
     if config.sessions_per_year <= 0 or config.session_hours <= 0:
         raise ValueError("market.volatility needs a positive trading year")
+    return config
+
+
+def _unit_fraction(text: str | int | float, key: str, low: float = 0.0) -> float:
+    value = float(Decimal(str(text)))
+    if not low <= value <= 1:
+        raise ValueError(f"{key} must be between {low:g} and 1")
+    return value
+
+
+def _factor(raw: Mapping[str, Any]) -> FactorConfig:
+    links: dict[str, FactorLink] = {}
+    for ticker, entry in raw.get("instruments", {}).items():
+        key = f"market.factor.instruments.{ticker}"
+        correlation = entry.get("correlation")
+        beta = entry.get("beta")
+        if (correlation is None) == (beta is None):
+            raise ValueError(f"{key} needs exactly one of correlation and beta")
+        links[str(ticker)] = FactorLink(
+            factor=str(entry["factor"]) if "factor" in entry else None,
+            correlation=None
+            if correlation is None
+            else _unit_fraction(correlation, f"{key}.correlation", -1.0),
+            beta=None if beta is None else float(Decimal(str(beta))),
+        )
+    config = FactorConfig(
+        index_by_exchange={str(k): str(v) for k, v in raw["index_by_exchange"].items()},
+        correlation={
+            Liquidity(tier): _unit_fraction(value, f"market.factor.correlation.{tier}", -1.0)
+            for tier, value in raw["correlation"].items()
+        },
+        instruments=links,
+    )
+    if set(config.correlation) != set(Liquidity):
+        raise ValueError("market.factor.correlation needs HIGH, MEDIUM and LOW")
+    return config
+
+
+def _minute_of_day(text: str, key: str) -> int:
+    hours, _, minutes = str(text).partition(":")
+    minute = int(hours) * 60 + int(minutes)
+    if not 0 <= minute < 24 * 60:
+        raise ValueError(f"{key} must be a time of day HH:MM")
+    return minute
+
+
+def _options(raw: Mapping[str, Any]) -> OptionsConfig:
+    surface = raw["surface"]
+    closes = sorted(
+        (
+            ExpiryClose(
+                effective_from=date.fromisoformat(str(entry["effective_from"])),
+                derivatives_minute=_minute_of_day(entry["derivatives"], "expiry_close.derivatives"),
+                mcx_minute=_minute_of_day(entry["mcx"], "expiry_close.mcx"),
+            )
+            for entry in raw["expiry_close"]
+        ),
+        key=lambda rule: rule.effective_from,
+    )
+    if not closes:
+        raise ValueError("market.options.expiry_close needs at least one entry")
+    config = OptionsConfig(
+        rate=float(Decimal(str(raw["rate_pct"])) / 100),
+        far_otm_spread_widening=float(Decimal(str(raw["far_otm_spread_widening"]))),
+        expiry_closes=tuple(closes),
+        surface=SurfaceConfig(
+            atm={
+                str(kind): _fraction_of_percent(value, f"surface.atm_pct.{kind}")
+                for kind, value in surface["atm_pct"].items()
+            },
+            underlyings={
+                str(name): _fraction_of_percent(entry["atm_pct"], f"surface.{name}.atm_pct")
+                for name, entry in surface.get("underlyings", {}).items()
+            },
+            mean_reversion_half_life_sessions=float(
+                Decimal(str(surface["mean_reversion_half_life_sessions"]))
+            ),
+            vol_of_vol=_fraction_of_percent(surface["vol_of_vol_pct"], "surface.vol_of_vol_pct"),
+            spot_correlation=_unit_fraction(
+                surface["spot_correlation"], "market.options.surface.spot_correlation", -1.0
+            ),
+            skew=float(Decimal(str(surface["skew"]))),
+            curvature=float(Decimal(str(surface["curvature"]))),
+            moneyness_limit=float(Decimal(str(surface["moneyness_limit"]))),
+            term_slope=float(Decimal(str(surface["term_slope"]))),
+            term_floor_days=float(Decimal(str(surface["term_floor_days"]))),
+            minimum=_fraction_of_percent(surface["min_pct"], "surface.min_pct"),
+            maximum=_fraction_of_percent(surface["max_pct"], "surface.max_pct"),
+        ),
+    )
+    if config.surface.mean_reversion_half_life_sessions <= 0:
+        raise ValueError("market.options.surface.mean_reversion_half_life_sessions must be > 0")
+    if not 0 < config.surface.minimum <= config.surface.maximum:
+        raise ValueError("market.options.surface needs 0 < min_pct <= max_pct")
+    if config.far_otm_spread_widening < 0 or config.surface.moneyness_limit <= 0:
+        raise ValueError("market.options: widening must be >= 0 and moneyness_limit > 0")
     return config
 
 
@@ -477,6 +640,8 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             reference_interval_ms=int(market["reference_interval_ms"]),
             last_price_store_interval_ms=int(market["last_price_store_interval_ms"]),
             volatility=_volatility(market["volatility"]),
+            factor=_factor(market["factor"]),
+            options=_options(market["options"]),
             spread_ppm={
                 kind: _by_liquidity(table, int) for kind, table in market["spread_ppm"].items()
             },

@@ -10,10 +10,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from engine.domain import commands as cmd
-from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.enums import OrderType, Product, Rejection, Side, Validity
 from engine.domain.instruments import Instrument
 from gateway.decoding import field_failure
-from gateway.errors import validation_failure
+from gateway.errors import REJECTION_MESSAGES, ApiError, error_response, validation_failure
 from gateway.keys import ENGINE
 from gateway.ownership import decode_own_body, owned_account
 from gateway.schemas import FieldError, PlaceOrderBody, optional_paise
@@ -24,6 +24,15 @@ def resolve_instrument(request: web.Request, body: PlaceOrderBody) -> Instrument
     instrument = master.get(body.instrument_id)
     if instrument is None:
         raise validation_failure("$.instrumentId", "unknown instrument")
+    if instrument.is_index:
+        raise ApiError(
+            error_response(
+                422,
+                Rejection.NOT_TRADABLE.value,
+                REJECTION_MESSAGES[Rejection.NOT_TRADABLE],
+                [{"path": "$.instrumentId", "message": "an index is not tradable"}],
+            )
+        )
     if body.segment is not None and body.segment != instrument.segment.value:
         raise validation_failure(
             "$.segment", f"the instrument trades in {instrument.segment.value}"

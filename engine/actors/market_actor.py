@@ -1,4 +1,4 @@
-"""The market actor: jitters quotes every tick, matches resting orders and exits, marks risk.
+"""The market actor: publishes every tick's prices, matches resting orders and exits, marks risk.
 
 It is the only writer of :class:`~engine.market.market_data.MarketData` and of the matching books.
 Account actors tell it what rests, triggers or must execute at market; it tells account actors
@@ -22,7 +22,6 @@ from engine.config import MarketConfig
 from engine.domain import commands as cmd
 from engine.domain.enums import CancelReason, CloseReason
 from engine.domain.sessions import Boundary, SessionGroup, SessionRules, group_of
-from engine.market import kernels
 from engine.market.in_use import InUseInstruments
 from engine.market.market_data import MarketData, MarketSnapshot, QuoteSource
 from engine.market.messages import (
@@ -37,6 +36,7 @@ from engine.market.messages import (
 )
 from engine.market.order_book import InstrumentBooks
 from engine.market.risk import RiskBook
+from engine.market.tick_path import ConvergingPath, TickPath
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class MarketBehaviour:
         data: MarketData,
         config: MarketConfig,
         source: QuoteSource,
+        path: TickPath | None = None,
         clock: Clock,
         dispatch: Dispatch,
         listeners: list[TickListener] | None = None,
@@ -89,11 +90,11 @@ class MarketBehaviour:
         self.data = data
         self.config = config
         self.source = source
+        self.path = path if path is not None else ConvergingPath(config)
         self.clock = clock
         self.dispatch = dispatch
         self.listeners = listeners if listeners is not None else []
         self.in_use = in_use if in_use is not None else InUseInstruments()
-        self.rng = np.random.default_rng(config.seed)
         self.books: dict[int, InstrumentBooks] = {}
         self.resting: dict[tuple[str, str], _Resting] = {}
         self.exits: dict[tuple[str, str], tuple[int, int | None, int | None]] = {}
@@ -137,7 +138,7 @@ class MarketBehaviour:
     # -- tick -------------------------------------------------------------------------------
 
     def tick(self) -> int:
-        """Jitter every instrument, match, execute due market orders, mark, publish; report
+        """Price every instrument, match, execute due market orders, mark, publish; report
         the session boundaries passed since the last tick (hours enforced)."""
         now = self.clock.now_ms()
         if self.sessions is not None and self.on_session is not None:
@@ -154,23 +155,7 @@ class MarketBehaviour:
             self.source.refresh(data, now)
             self.next_reference_ms = now + self.config.reference_interval_ms
         previous = data.snapshot
-        n = len(data.reference)
-        ltp = previous.ltp.copy()
-        bid = np.empty(n, dtype=np.int64)
-        ask = np.empty(n, dtype=np.int64)
-        kernels.jitter_all(
-            ltp,
-            data.reference,
-            data.tick,
-            data.spread_ppm,
-            data.circuit_low,
-            data.circuit_high,
-            self.rng.random(n),
-            self.config.jitter_intensity_ppm,
-            self.config.jitter_convergence_ppm,
-            bid,
-            ask,
-        )
+        ltp, bid, ask, options = self.path.prices(data, now, previous)
         snapshot = MarketSnapshot(
             seq=previous.seq + 1,
             at_ms=now,
@@ -179,6 +164,7 @@ class MarketBehaviour:
             ask=ask,
             low=data.circuit_low,
             high=data.circuit_high,
+            options=options,
         )
         data.snapshot = snapshot
         self._update_session_stats(ltp)

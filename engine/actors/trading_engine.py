@@ -38,12 +38,13 @@ from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
-from engine.market import kernels
+from engine.market import black76, kernels
 from engine.market.in_use import InUseInstruments
 from engine.market.market_data import MarketData, QuoteSource
 from engine.market.messages import BookOps, Sync, Tick
 from engine.market.risk import RiskBook
-from engine.market.simulated_prices import SimulatedQuoteSource
+from engine.market.simulated_market import SimulatedMarket
+from engine.market.tick_path import ConvergingPath, TickPath
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +76,14 @@ class TradingEngine:
         self.sink: EventSink = sink if sink is not None else InMemorySink()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.runtime = runtime or config.accounts.runtime
-        self.source: QuoteSource = source or SimulatedQuoteSource(
-            config.market.seed, master, config.market.volatility
+        self.source: QuoteSource = source or SimulatedMarket(
+            config.market.seed, master, config.market, config.sessions.timezone_offset_minutes
+        )
+        # The simulation prices every tick itself; a feed's prices converge on its quotes.
+        self.path: TickPath = (
+            self.source
+            if isinstance(self.source, SimulatedMarket)
+            else ConvergingPath(config.market)
         )
         self.publish: Publisher = publish or _publish_nothing
         self.new_id: Callable[[], str] = new_id or random_id
@@ -112,6 +119,7 @@ class TradingEngine:
     def start(self, *, ticking: bool = True) -> None:
         """Compile kernels, start the pool, the market actor and (optionally) the ticker."""
         kernels.warm_up()
+        black76.warm_up()
         self.pool.start()
         if self.market_pool is not self.pool:
             self.market_pool.start()
@@ -124,6 +132,7 @@ class TradingEngine:
             data=self.market,
             config=self.config.market,
             source=self.source,
+            path=self.path,
             clock=self.clock,
             dispatch=self._dispatch,
             listeners=self.tick_listeners,

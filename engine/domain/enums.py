@@ -87,6 +87,7 @@ class Rejection(StrEnum):
     STALE_EXECUTION = "STALE_EXECUTION"  # the market acted on terms the order no longer has
     OUTSIDE_ORDER_TERMS = "OUTSIDE_ORDER_TERMS"  # a fill the order's current terms forbid
     POSITION_CLOSED = "POSITION_CLOSED"
+    NOT_TRADABLE = "NOT_TRADABLE"  # an index spot: quoted for reference, never traded
     MARKET_CLOSED = "MARKET_CLOSED"
     PRODUCT_NOT_ALLOWED = "PRODUCT_NOT_ALLOWED"
     INVALID_QUANTITY = "INVALID_QUANTITY"

@@ -50,8 +50,13 @@ class Instrument:
     freeze_quantity: int
 
     @property
+    def is_index(self) -> bool:
+        """An index spot (segment INDICES): quoted, never traded."""
+        return self.segment is Segment.INDICES
+
+    @property
     def is_equity(self) -> bool:
-        return self.instrument_type is InstrumentType.EQ
+        return self.instrument_type is InstrumentType.EQ and not self.is_index
 
     @property
     def is_future(self) -> bool:

@@ -6,9 +6,9 @@ as arguments, nothing is read from globals, and outputs go to caller-owned array
 identical integers.
 
 Units: prices and money are int64 paise, quantities whole units, rates parts per million
-(``spread_ppm=1500`` is 0.15 %). Arithmetic is integer except the two documented float steps
-(the square root of slippage and the uniform draw of jitter), each a single IEEE operation that
-numba and CPython compute bit for bit alike.
+(``spread_ppm=1500`` is 0.15 %). Arithmetic is integer except the one documented float step
+(the square root of slippage), a single IEEE operation that numba and CPython compute bit for
+bit alike.
 
 Valid ranges (so int64 never overflows and int-to-float conversions stay exact): prices below
 10^9 paise (₹1 crore), ticks of at least one paisa, ppm arguments in 0..10^6.
@@ -86,39 +86,33 @@ def fill_price(side: int, bid: int, ask: int, tick: int, slip_ticks: int) -> int
     return max(price, tick)
 
 
-# One array per instrument column plus two rates: the agreed positional call, kept flat so the
+# One array per instrument column plus the rate: the agreed positional call, kept flat so the
 # kernel sees only primitives and arrays.
 @_kernel
-def jitter_all(  # noqa: PLR0917
+def converge_all(  # noqa: PLR0917
     ltp: npt.NDArray[np.int64],
     reference: npt.NDArray[np.int64],
     tick: npt.NDArray[np.int64],
     spread_ppm: npt.NDArray[np.int64],
     circuit_low: npt.NDArray[np.int64],
     circuit_high: npt.NDArray[np.int64],
-    uniforms: npt.NDArray[np.float64],
-    intensity_ppm: int,
     convergence_ppm: int,
     out_bid: npt.NDArray[np.int64],
     out_ask: npt.NDArray[np.int64],
 ) -> None:
-    """Move every instrument one jitter step; update ``ltp`` in place and write the quotes.
+    """Move every instrument one step toward its reference; update ``ltp`` in place and write
+    the quotes.
 
     For instrument ``i`` with ``reference > 0``, let ``cur`` be ``ltp`` (or the reference while
-    ``ltp`` is not yet set) snapped to the nearest tick, halves up. In micro-paise (10^-6 paise):
-
-    - ``pull = (reference - cur) * convergence_ppm`` (exact integer),
-    - ``noise = trunc(float(cur * intensity_ppm) * (2u - 1))`` (the one float step: an exact
-      int-to-float conversion, one multiply, truncation toward zero),
-    - ``step_ticks = div_half_away(pull + noise, 10^6 * tick)``: the exact step rounded once to
-      whole ticks, halves away from zero, so up and down moves round alike,
-    - ``new = cur + step_ticks * tick``, then clamped to the circuit band snapped inward to
-      ticks (``circuit_high <= 0`` means no upper band) and to at least one tick; the lower
-      bound wins if the band holds no tick.
+    ``ltp`` is not yet set) and ``target`` the reference, both snapped to the nearest tick,
+    halves away from zero. The step is ``(target - cur) * convergence_ppm / 10^6`` rounded to
+    whole ticks, halves away from zero, and at least one tick toward the target while there is
+    a gap (with a positive convergence), so the price lands on the reference instead of
+    stopping short of it. Then ``new = cur + step`` is clamped to the circuit band snapped
+    inward to ticks (``circuit_high <= 0`` means no upper band) and to at least one tick; the
+    lower bound wins if the band holds no tick.
 
     Instruments with ``reference <= 0`` (no price yet) keep their ``ltp`` and get bid = ask = 0.
-    With zero intensity the price stops within ``0.5 / convergence`` ticks of the reference,
-    where a step would round to zero.
     """
     for i in range(ltp.shape[0]):
         ref = reference[i]
@@ -128,9 +122,11 @@ def jitter_all(  # noqa: PLR0917
             continue
         step = tick[i]
         cur = _div_half_away(ltp[i] if ltp[i] > 0 else ref, step) * step
-        pull = (ref - cur) * convergence_ppm
-        noise = int(float(cur * intensity_ppm) * (2.0 * uniforms[i] - 1.0))
-        new = cur + _div_half_away(pull + noise, PPM * step) * step
+        gap_ticks = _div_half_away(ref, step) - cur // step
+        step_ticks = _div_half_away(gap_ticks * convergence_ppm, PPM)
+        if step_ticks == 0 and gap_ticks != 0 and convergence_ppm > 0:
+            step_ticks = 1 if gap_ticks > 0 else -1
+        new = cur + step_ticks * step
         high = circuit_high[i]
         if high > 0:
             new = min(new, (high // step) * step)
@@ -139,6 +135,26 @@ def jitter_all(  # noqa: PLR0917
         new = max(new, low_ticks * step)
         ltp[i] = new
         bid, ask = quote_around(new, step, spread_ppm[i])
+        out_bid[i] = bid
+        out_ask[i] = ask
+
+
+@_kernel
+def quote_all(
+    ltp: npt.NDArray[np.int64],
+    tick: npt.NDArray[np.int64],
+    spread_ppm: npt.NDArray[np.int64],
+    out_bid: npt.NDArray[np.int64],
+    out_ask: npt.NDArray[np.int64],
+) -> None:
+    """Write every instrument's ``(bid, ask)`` by :func:`quote_around` (0, 0 where ``ltp`` is
+    not positive: no price yet)."""
+    for i in range(ltp.shape[0]):
+        if ltp[i] <= 0:
+            out_bid[i] = 0
+            out_ask[i] = 0
+            continue
+        bid, ask = quote_around(ltp[i], tick[i], spread_ppm[i])
         out_bid[i] = bid
         out_ask[i] = ask
 
@@ -202,7 +218,8 @@ def warm_up() -> None:
     ltp = np.full(1, 100, dtype=np.int64)
     bid = np.zeros(1, dtype=np.int64)
     ask = np.zeros(1, dtype=np.int64)
-    jitter_all(ltp, ltp.copy(), one, one, one, one * 1000, np.zeros(1), 1500, 100_000, bid, ask)
+    converge_all(ltp, ltp.copy(), one, one, one, one * 1000, 100_000, bid, ask)
+    quote_all(ltp, one, one, bid, ask)
     unrealized = np.zeros(1, dtype=np.int64)
     mark_to_market(one, one, np.zeros(1, dtype=np.int64), ltp, unrealized)
     sum_by_group(unrealized, np.zeros(1, dtype=np.int64), 1, np.zeros(1, dtype=np.int64))

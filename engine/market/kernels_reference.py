@@ -51,20 +51,19 @@ def fill_price(side: int, bid: int, ask: int, tick: int, slip_ticks: int) -> int
     return price if price >= tick else tick
 
 
-def jitter_all(  # noqa: PLR0917 (mirrors the kernel's positional signature)
+def converge_all(  # noqa: PLR0917 (mirrors the kernel's positional signature)
     ltp: MutableSequence[int],
     reference: Sequence[int],
     tick: Sequence[int],
     spread_ppm: Sequence[int],
     circuit_low: Sequence[int],
     circuit_high: Sequence[int],
-    uniforms: Sequence[float],
-    intensity_ppm: int,
     convergence_ppm: int,
     out_bid: MutableSequence[int],
     out_ask: MutableSequence[int],
 ) -> None:
-    """Move every instrument one jitter step as :func:`engine.market.kernels.jitter_all` does."""
+    """Move every instrument one step toward its reference as
+    :func:`engine.market.kernels.converge_all` does."""
     for i in range(len(ltp)):
         ref = int(reference[i])
         if ref <= 0:
@@ -73,10 +72,11 @@ def jitter_all(  # noqa: PLR0917 (mirrors the kernel's positional signature)
             continue
         step = int(tick[i])
         cur = _round_half_away(Fraction(int(ltp[i]) if ltp[i] > 0 else ref, step)) * step
-        # Micro-paise: the convergence pull is exact, the noise truncated toward zero.
-        pull = (ref - cur) * convergence_ppm
-        noise = int(float(cur * intensity_ppm) * (2.0 * float(uniforms[i]) - 1.0))
-        new = cur + _round_half_away(Fraction(pull + noise, PPM * step)) * step
+        gap_ticks = _round_half_away(Fraction(ref, step)) - cur // step
+        step_ticks = _round_half_away(Fraction(gap_ticks * convergence_ppm, PPM))
+        if step_ticks == 0 and gap_ticks != 0 and convergence_ppm > 0:
+            step_ticks = 1 if gap_ticks > 0 else -1
+        new = cur + step_ticks * step
         high = int(circuit_high[i])
         if high > 0:
             new = min(new, math.floor(Fraction(high, step)) * step)
@@ -84,6 +84,15 @@ def jitter_all(  # noqa: PLR0917 (mirrors the kernel's positional signature)
         new = max(new, max(math.ceil(Fraction(low, step)), 1) * step)
         ltp[i] = new
         out_bid[i], out_ask[i] = quote_around(new, step, int(spread_ppm[i]))
+
+
+def quote_all(
+    ltp: list[int], tick: list[int], spread_ppm: list[int], out_bid: list[int], out_ask: list[int]
+) -> None:
+    for i, price in enumerate(ltp):
+        out_bid[i], out_ask[i] = (
+            quote_around(price, tick[i], spread_ppm[i]) if price > 0 else (0, 0)
+        )
 
 
 def mark_to_market(

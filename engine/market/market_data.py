@@ -34,10 +34,30 @@ def spread_kind(instrument: Instrument) -> str:
     return "equity"
 
 
+Float64Array = npt.NDArray[np.float64]
+
+
+class OptionMarks:
+    """What the option model said at one tick, one entry per instrument (NaN where it priced
+    nothing): the forward each option was priced on (paise), its implied volatility
+    (annualised fraction) and Black-76 greeks on the forward (delta, gamma per paise, theta in
+    paise per calendar day, vega in paise per volatility point)."""
+
+    __slots__ = ("delta", "forward", "gamma", "iv", "theta_day", "vega_point")
+
+    def __init__(self, n: int) -> None:
+        self.forward = np.full(n, np.nan)
+        self.iv = np.full(n, np.nan)
+        self.delta = np.full(n, np.nan)
+        self.gamma = np.full(n, np.nan)
+        self.theta_day = np.full(n, np.nan)
+        self.vega_point = np.full(n, np.nan)
+
+
 class MarketSnapshot:
     """Prices of every instrument at one tick (read-only once published)."""
 
-    __slots__ = ("ask", "at_ms", "bid", "high", "low", "ltp", "seq")
+    __slots__ = ("ask", "at_ms", "bid", "high", "low", "ltp", "options", "seq")
 
     def __init__(
         self,
@@ -49,6 +69,7 @@ class MarketSnapshot:
         ask: Int64Array,
         low: Int64Array,
         high: Int64Array,
+        options: OptionMarks | None = None,
     ) -> None:
         self.seq = seq
         self.at_ms = at_ms
@@ -57,6 +78,7 @@ class MarketSnapshot:
         self.ask = ask
         self.low = low
         self.high = high
+        self.options = options
 
     def quote(self, index: int) -> Quote | None:
         """The quote of one instrument, or ``None`` if it has no price yet."""

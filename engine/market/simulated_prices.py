@@ -1,19 +1,26 @@
-"""The simulated quote source: reference prices from a seeded log-normal process (docs/DOMAIN.md
-§5).
+"""The simulated price process of the driven instruments (docs/DOMAIN.md §5).
 
-Each instrument follows ``d log S = (μ − σ²/2) dt + σ dW`` in trading time, with ``σ`` its
-class's annualised volatility (``[market.volatility]``: index, stocks by liquidity tier,
-commodities, option premiums; one instrument's own over its class's) and ``μ`` the configured
-drift (0 by default, so the expected price never moves: no paper profit or loss comes from the
-simulation's bias). A year of volatility is spread over ``sessions_per_year × session_hours``
-of clock time, and the process advances by the clock time since the last refresh, so a refresh
-that comes late moves the price as much as the time that passed.
+Each driven instrument (index spots, stocks, contracts with nothing to price them from; see
+``engine.market.market_layout``) follows ``d log S = (μ − σ²/2) dt + σ dW`` in trading time,
+with ``σ`` its class's annualised volatility and ``μ`` the configured drift (0 by default, so
+the expected price never moves). A year of volatility is spread over ``sessions_per_year ×
+session_hours`` of clock time.
 
-The process is kept exactly, in floating point; what is published is its rounding to the tick
-grid, rounded up with probability equal to the fraction of a tick and down otherwise, so the
-expected reference equals the price before rounding and no rounding error accumulates. The
-circuit band clamps what is published, never the process. A reference someone else wrote (a
-stored last price at start) restarts the process there. The same seed gives the same walk.
+Shocks are tied by a one-factor model: an instrument with a factor (a stock's index) draws
+``ρ × its factor's shock + √(1 − ρ²) × its own``, so its volatility stays its own and its
+correlation with the factor is ``ρ``.
+
+References and the 250 ms path are one process. Each refresh (every
+``reference_interval_ms``) draws the process at the *next* refresh time; each market tick in
+between samples the Brownian bridge from where the path is now to that next reference, so the
+path lands on every reference exactly and, sampled at any rate, has the process's own
+volatility: no noise is added on top. ``jitter_intensity_pct`` bounds one tick's move (at the
+configured volatilities it never binds; 0 means no bound).
+
+The process is kept exactly in floating point; what is published is its rounding to the tick,
+up with probability equal to the fraction of a tick, so rounding adds no drift and no error
+accumulates. A reference someone else wrote (a stored last price at start) restarts the
+process there. The same seed gives the same walk.
 """
 
 from __future__ import annotations
@@ -21,28 +28,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.config import VolatilityConfig
-from engine.domain.enums import Exchange, InstrumentType, PriceSource
-from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
-from engine.market.market_data import Int64Array, MarketData
+from engine.market.market_layout import NO_INDEX, DrivenLayout
 
-
-def annual_volatility(config: VolatilityConfig, instrument: Instrument) -> float:
-    """The annualised volatility ``instrument`` is simulated with."""
-    own = config.instruments.get(instrument.instrument_id)
-    if own is not None:
-        return own
-    if instrument.instrument_type in (InstrumentType.CE, InstrumentType.PE):
-        return config.option
-    if instrument.underlying_kind is UnderlyingKind.INDEX:
-        return config.index
-    if (
-        instrument.underlying_kind is UnderlyingKind.COMMODITY
-        or instrument.exchange is Exchange.MCX
-    ):
-        return config.commodity
-    return config.stock[instrument.liquidity]
+Float64Array = npt.NDArray[np.float64]
+Int64Array = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 def round_to_ticks(price_paise: np.ndarray, tick: Int64Array, uniforms: np.ndarray) -> Int64Array:
@@ -52,37 +45,92 @@ def round_to_ticks(price_paise: np.ndarray, tick: Int64Array, uniforms: np.ndarr
     return rounded
 
 
-class SimulatedQuoteSource:
-    """A seeded log-normal walk of every reference price, so the server is useful offline."""
+class DrivenProcess:
+    """The log prices of the driven instruments: the next reference and the bridge to it."""
 
-    def __init__(self, seed: int, master: InstrumentMaster, config: VolatilityConfig) -> None:
-        self._rng = np.random.default_rng(seed)
+    def __init__(
+        self,
+        layout: DrivenLayout,
+        config: VolatilityConfig,
+        rng: np.random.Generator,
+        step_bound: float,
+    ) -> None:
+        self.rng = rng
+        self.factor = layout.factor
+        self.correlation = layout.correlation
+        self._levels = _factor_levels(layout.factor)
+        self._own_weight = np.sqrt(1 - layout.correlation**2)
         year_ms = config.trading_year_ms
-        volatility = np.array([annual_volatility(config, i) for i in master], dtype=np.float64)
-        self._sigma_per_sqrt_ms = volatility / math.sqrt(year_ms)
-        self._drift_per_ms = config.drift / year_ms
-        self._log_price = np.zeros(len(master), dtype=np.float64)
-        self._published = np.zeros(len(master), dtype=np.int64)
-        self._last_ms: int | None = None
+        self.sigma = layout.volatility / math.sqrt(year_ms)  # per √ms
+        self.drift = config.drift / year_ms - self.sigma**2 / 2  # of the log, per ms
+        self.step_bound = math.log1p(step_bound) if step_bound > 0 else math.inf
+        n = len(layout.index)
+        self.live: BoolArray = np.zeros(n, dtype=np.bool_)
+        self.path = np.zeros(n, dtype=np.float64)  # log price at path_ms
+        self.target = np.zeros(n, dtype=np.float64)  # log price at target_ms
+        self.path_ms = 0
+        self.target_ms = 0
+        self.last_shock = np.zeros(n, dtype=np.float64)  # the latest step, standardised
 
-    def refresh(self, data: MarketData, now_ms: int) -> None:
-        elapsed = 0 if self._last_ms is None else max(now_ms - self._last_ms, 0)
-        self._last_ms = now_ms
-        reference = data.reference
-        live = reference > 0
-        restarted = live & (reference != self._published)
-        self._log_price[restarted] = np.log(reference[restarted].astype(np.float64))
-        sigma = self._sigma_per_sqrt_ms * math.sqrt(elapsed)
-        shocks = self._rng.standard_normal(len(reference))
-        uniforms = self._rng.random(len(reference))
-        self._log_price += (self._drift_per_ms * elapsed - sigma * sigma / 2) + sigma * shocks
-        price = np.exp(self._log_price)
-        published = round_to_ticks(price, data.tick, uniforms)
-        low = np.maximum(data.circuit_low, data.tick)
-        np.clip(published, low, data.circuit_high, out=published)
-        reference[:] = np.where(live, published, reference)
-        self._published[:] = reference
-        for index in np.flatnonzero(live):
-            # The walk is the live source for the master's prices; a stored LTP keeps its tier.
-            if data.price_source[index] is None:
-                data.price_source[index] = PriceSource.LIVE
+    def shocks(self) -> Float64Array:
+        """Standard normal shocks, each correlated with its factor's by the factor model."""
+        shocks = self.rng.standard_normal(len(self.path))
+        for positions in self._levels:
+            factor = self.factor[positions]
+            shocks[positions] = (
+                self.correlation[positions] * shocks[factor]
+                + self._own_weight[positions] * shocks[positions]
+            )
+        return shocks
+
+    def restart(self, positions: Int64Array, prices_paise: Int64Array) -> None:
+        """Restart the process of ``positions`` at ``prices_paise`` (now and at the target)."""
+        log_price = np.log(prices_paise.astype(np.float64))
+        self.path[positions] = log_price
+        self.target[positions] = log_price
+        self.live[positions] = True
+
+    def refresh(self, now_ms: int, next_ms: int) -> None:
+        """Bring the path to ``now_ms`` and draw the next reference, at ``next_ms``."""
+        if self.path_ms == 0:
+            self.path_ms = self.target_ms = now_ms  # the first refresh starts the clock
+        self.sample(now_ms)
+        horizon = max(next_ms - now_ms, 0)
+        self.target = (
+            self.path + self.drift * horizon + self.sigma * math.sqrt(horizon) * (self.shocks())
+        )
+        self.target_ms = next_ms
+
+    def sample(self, now_ms: int) -> Float64Array:
+        """The path at ``now_ms``: the bridge toward the next reference, or (past it) the
+        process run on from it. Returns the log prices (meaningful where ``live``)."""
+        elapsed = now_ms - self.path_ms
+        if elapsed <= 0:
+            return self.path
+        if now_ms < self.target_ms:
+            remaining = self.target_ms - self.path_ms
+            weight = elapsed / remaining
+            spread = self.sigma * math.sqrt(elapsed * (self.target_ms - now_ms) / remaining)
+            moved = self.path + weight * (self.target - self.path) + spread * self.shocks()
+        else:
+            beyond = now_ms - self.target_ms
+            moved = (
+                self.target + self.drift * beyond + self.sigma * math.sqrt(beyond) * (self.shocks())
+            )
+        step = np.clip(moved - self.path, -self.step_bound, self.step_bound)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shock = step / (self.sigma * math.sqrt(elapsed))
+        self.last_shock = np.nan_to_num(shock, nan=0.0, posinf=0.0, neginf=0.0)
+        self.path = np.where(self.live, self.path + step, self.path)
+        self.path_ms = now_ms
+        return self.path
+
+
+def _factor_levels(factor: Int64Array) -> list[Int64Array]:
+    """Positions grouped by depth below a root (depth 1 first); the layout orders factors
+    before their followers, so one pass over the levels correlates everything."""
+    depth = np.zeros(len(factor), dtype=np.int64)
+    for position, parent in enumerate(factor):
+        if parent != NO_INDEX:
+            depth[position] = depth[parent] + 1
+    return [np.flatnonzero(depth == level) for level in range(1, int(depth.max(initial=0)) + 1)]

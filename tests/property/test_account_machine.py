@@ -173,8 +173,10 @@ class AccountMachine(RuleBasedStateMachine):
         config: Config,
         instruments: Sequence[Instrument],
         seen: Counter[str],
+        index: Instrument,
     ) -> None:
         super().__init__()
+        self.index = index
         # not ``self.rules``: RuleBasedStateMachine keeps its own rule list under that name
         self.account_rules = rules
         self.config = config
@@ -525,6 +527,27 @@ class AccountMachine(RuleBasedStateMachine):
 
     # ---------------------------------------------------------------------------------------
     # orders
+
+    @rule(side=st.sampled_from(Side), product=st.sampled_from(Product))
+    def place_on_an_index(self, side: Side, product: Product) -> None:
+        """An index is quoted, never traded: any order on it is refused, whatever its terms."""
+        decision = self._run(
+            cmd.PlaceOrder(
+                now_ms=self.now_ms,
+                order_id=self._next_id("o"),
+                client_order_id=self._next_id("c"),
+                instrument=self.index,
+                side=side,
+                product=product,
+                order_type=OrderType.MARKET,
+                validity=Validity.DAY,
+                quantity=1,
+                price_paise=0,
+                trigger_paise=0,
+                quote=None,
+            )
+        )
+        assert decision.rejection is Rejection.NOT_TRADABLE
 
     @rule(
         which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
@@ -1598,11 +1621,13 @@ def test_account_machine_when_random_commands_then_invariants_hold(
 ) -> None:
     instruments = [instrument for ticker in TICKERS if (instrument := master.get(ticker))]
     assert len(instruments) == len(TICKERS)
+    index = master.get("NSE:NIFTY 50")
+    assert index is not None
     seen: Counter[str] = Counter()
 
     # Hypothesis accepts any factory here, though its annotation names the class type.
     run_state_machine_as_test(
-        lambda: AccountMachine(rules, config, instruments, seen),  # type: ignore[arg-type]
+        lambda: AccountMachine(rules, config, instruments, seen, index),  # type: ignore[arg-type]
         settings=MACHINE_SETTINGS,
     )
 

@@ -8,6 +8,7 @@ from engine.domain.enums import Rejection
 
 PLACE_ORDER_CHECKS = (
     Rejection.DUPLICATE,
+    Rejection.NOT_TRADABLE,
     Rejection.MARKET_CLOSED,
     Rejection.PRODUCT_NOT_ALLOWED,
     Rejection.INVALID_QUANTITY,

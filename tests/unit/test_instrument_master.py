@@ -27,7 +27,8 @@ INSTRUMENTS = read_instruments_csv(CSV_PATH)
 MASTER = InstrumentMaster(INSTRUMENTS)
 
 EQUITIES = [i for i in INSTRUMENTS if i.is_equity]
-DERIVATIVES = [i for i in INSTRUMENTS if not i.is_equity]
+DERIVATIVES = [i for i in INSTRUMENTS if i.is_future or i.is_option]
+INDICES = [i for i in INSTRUMENTS if i.is_index]
 OPTIONS = [i for i in INSTRUMENTS if i.is_option]
 
 # Upper bound of each band (exclusive) in paise, and the tick for prices below it; the last band
@@ -251,3 +252,12 @@ def test_option_row_when_loaded_then_strike_and_expiry(option: Instrument) -> No
 def test_lot_size_when_underlying_known_then_exchange_lot(underlying: str, lot_size: int) -> None:
     lots = {i.lot_size for i in DERIVATIVES if i.underlying == underlying}
     assert lots == {lot_size}
+
+
+def test_index_rows_when_loaded_then_spot_of_each_index_underlying_not_a_contract() -> None:
+    assert {i.underlying for i in INDICES} == {"NIFTY", "BANKNIFTY", "SENSEX"}
+    for index in INDICES:
+        assert (index.segment.value, index.expiry, index.lot_size) == ("INDICES", None, 1)
+        assert not index.is_equity
+        assert not index.is_future
+        assert not index.is_option

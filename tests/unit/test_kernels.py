@@ -1,10 +1,10 @@
 """The numba market-realism kernels give the documented paise and match their references.
 
 Proves: quotes keep at least one tick of spread and never go below one tick; slippage follows
-the capped square-root impact model; fills pay the ask and receive the bid; jitter stays on
-ticks and inside circuits, converges to the reference without noise and reproduces a path from
-a seed; mark-to-market covers long, short, flat and unpriced positions; and every compiled
-kernel returns exactly the integers of its plain-Python reference on random realistic inputs.
+the capped square-root impact model; fills pay the ask and receive the bid; convergence stays
+on ticks and inside circuits and lands exactly on the reference; mark-to-market covers long,
+short, flat and unpriced positions; and every compiled kernel returns exactly the integers
+of its plain-Python reference on random realistic inputs.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def test_fill_price_when_random_then_matches_reference(
     assert got % tick == 0
 
 
-# --- jitter_all ---------------------------------------------------------------------------
+# --- converge_all -------------------------------------------------------------------------
 
 
 class Row(NamedTuple):
@@ -191,22 +191,14 @@ class Market:
         self.bid = np.zeros(len(rows), dtype=np.int64)
         self.ask = np.zeros(len(rows), dtype=np.int64)
 
-    def step(
-        self,
-        jitter: Callable[..., None],
-        uniforms: npt.NDArray[np.float64],
-        intensity_ppm: int,
-        convergence_ppm: int,
-    ) -> None:
-        jitter(
+    def step(self, converge: Callable[..., None], convergence_ppm: int) -> None:
+        converge(
             self.ltp,
             self.reference,
             self.tick,
             self.spread_ppm,
             self.circuit_low,
             self.circuit_high,
-            uniforms,
-            intensity_ppm,
             convergence_ppm,
             self.bid,
             self.ask,
@@ -248,20 +240,16 @@ def _assert_same(a: Market, b: Market) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     market=markets(),
-    seed=st.integers(0, 2**32 - 1),
-    intensity_ppm=st.sampled_from((0, 1500, 10_000, 100_000)),
-    convergence_ppm=st.sampled_from((0, 100_000, 500_000, 1_000_000)),
+    convergence_ppm=st.sampled_from((0, 1, 100_000, 333_333, 500_000, 1_000_000)),
     steps=st.integers(1, 5),
 )
-def test_jitter_all_when_seeded_then_matches_reference(
-    market: Market, seed: int, intensity_ppm: int, convergence_ppm: int, steps: int
+def test_converge_all_when_random_market_then_matches_reference(
+    market: Market, convergence_ppm: int, steps: int
 ) -> None:
     compiled, reference = market, market.copy()
-    rng = np.random.default_rng(seed)
     for _ in range(steps):
-        uniforms = rng.random(len(market.ltp))
-        compiled.step(kernels.jitter_all, uniforms, intensity_ppm, convergence_ppm)
-        reference.step(kernels_reference.jitter_all, uniforms, intensity_ppm, convergence_ppm)
+        compiled.step(kernels.converge_all, convergence_ppm)
+        reference.step(kernels_reference.converge_all, convergence_ppm)
         _assert_same(compiled, reference)
 
     priced = compiled.reference > 0
@@ -278,47 +266,31 @@ def test_jitter_all_when_seeded_then_matches_reference(
     assert np.all(compiled.ask[~priced] == 0)
 
 
-def test_jitter_all_when_no_reference_then_instrument_unchanged() -> None:
+def test_converge_all_when_no_reference_then_instrument_unchanged() -> None:
     market = Market([Row(12_345, 0, 5)])
-    market.step(kernels.jitter_all, np.array([0.9]), 1500, 100_000)
+    market.step(kernels.converge_all, 100_000)
     assert market.ltp.tolist() == [12_345]
     assert (market.bid.tolist(), market.ask.tolist()) == ([0], [0])
 
 
-def test_jitter_all_when_no_ltp_yet_then_starts_at_reference() -> None:
+def test_converge_all_when_no_ltp_yet_then_starts_at_reference() -> None:
     market = Market([Row(0, 250_000, 5)])
-    market.step(kernels.jitter_all, np.array([0.5]), 1500, 100_000)
+    market.step(kernels.converge_all, 100_000)
     assert market.ltp.tolist() == [250_000]
     assert (market.bid[0], market.ask[0]) == kernels.quote_around(250_000, 5, 1500)
 
 
-def test_jitter_all_when_noise_pushes_past_circuit_then_clamped_inward_to_ticks() -> None:
+def test_converge_all_when_reference_past_circuit_then_clamped_inward_to_ticks() -> None:
     # Circuits at 99_997 and 100_003 paise snap inward to 100_000 on a 5-paise tick.
-    up = Market([Row(100_000, 100_000, 5, 1500, 99_997, 100_003)])
-    up.step(kernels.jitter_all, np.array([0.999_999]), 100_000, 0)
+    up = Market([Row(100_000, 200_000, 5, 1500, 99_997, 100_003)])
+    up.step(kernels.converge_all, 1_000_000)
     assert up.ltp.tolist() == [100_000]
-    down = Market([Row(100_000, 100_000, 5, 1500, 90_003, 200_000)])
-    down.step(kernels.jitter_all, np.array([0.0]), 500_000, 0)
+    down = Market([Row(100_000, 10, 5, 1500, 90_003, 200_000)])
+    down.step(kernels.converge_all, 1_000_000)
     assert down.ltp.tolist() == [90_005]
 
 
-def test_jitter_all_when_no_convergence_then_moves_bounded_by_intensity() -> None:
-    n = 2_000
-    rng = np.random.default_rng(11)
-    tick = rng.choice(TICKS_PAISE, n).astype(np.int64)
-    start = rng.integers(2_000, PRICE_MAX_PAISE // 500, n) * tick
-    market = Market(
-        [Row(*row) for row in zip(start.tolist(), start.tolist(), tick.tolist(), strict=True)]
-    )
-    market.step(kernels.jitter_all, rng.random(n), 1500, 0)
-    move = market.ltp - start
-    # ±0.15 % of the price, plus half a tick of rounding.
-    assert np.all(2 * np.abs(move) * 1_000_000 <= 2 * start * 1500 + tick * 1_000_000)
-    assert np.any(move > 0)
-    assert np.any(move < 0)
-
-
-def test_jitter_all_when_intensity_zero_then_converges_to_reference() -> None:
+def test_converge_all_when_ten_percent_pull_then_lands_exactly_on_reference() -> None:
     n = 50
     rng = np.random.default_rng(7)
     tick = rng.choice(TICKS_PAISE, n).astype(np.int64)
@@ -328,27 +300,26 @@ def test_jitter_all_when_intensity_zero_then_converges_to_reference() -> None:
         [Row(*row) for row in zip(start.tolist(), reference.tolist(), tick.tolist(), strict=True)]
     )
     distance = np.abs(market.ltp - reference)
+    first = market.ltp.copy()
+    market.step(kernels.converge_all, 100_000)
+    # The first step closes a tenth of each gap, to the nearest tick (at least one).
+    expected = np.sign(reference - first) * np.maximum(
+        np.floor(np.abs(reference - first) // tick * 0.1 + 0.5), (reference != first)
+    )
+    np.testing.assert_array_equal((market.ltp - first) // tick, expected.astype(np.int64))
     for _ in range(200):
-        market.step(kernels.jitter_all, rng.random(n), 0, 100_000)
+        market.step(kernels.converge_all, 100_000)
         new_distance = np.abs(market.ltp - reference)
         assert np.all(new_distance <= distance)
         distance = new_distance
-    # A 10 % pull rounds to zero once the gap is under 5 ticks: that is where it settles.
-    assert np.all(distance < 5 * tick)
+    np.testing.assert_array_equal(market.ltp, reference)
 
 
-def test_jitter_all_when_same_seed_then_same_path() -> None:
-    def path(seed: int) -> list[list[int]]:
-        market = Market([Row(250_000, 251_000, 5, 1500), Row(80_000, 79_000, 50, 300)])
-        rng = np.random.default_rng(seed)
-        history = []
-        for _ in range(100):
-            market.step(kernels.jitter_all, rng.random(2), 1500, 100_000)
-            history.append(market.ltp.tolist() + market.bid.tolist() + market.ask.tolist())
-        return history
-
-    assert path(42) == path(42)
-    assert path(42) != path(43)
+def test_converge_all_when_reference_off_the_grid_then_settles_on_its_nearest_tick() -> None:
+    market = Market([Row(10_000, 10_003, 5), Row(10_000, 10_002, 5)])
+    for _ in range(5):
+        market.step(kernels.converge_all, 100_000)
+    assert market.ltp.tolist() == [10_005, 10_000]
 
 
 # --- mark_to_market and sum_by_group ------------------------------------------------------

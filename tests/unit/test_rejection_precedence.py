@@ -1,10 +1,11 @@
 """``Rejection`` lists its codes in the order ``decide`` checks them, and the checks keep it.
 
-An order is built that breaks every rule a new order can break (a repeated client order id,
-the market closed, a product the instrument does not take, a quantity off the lot, prices its
-type does not take, no price to value it at, the open-orders and order-value limits, shares it
-does not hold, funds it does not have). Placed as is, it is refused for the first; mending one
-rule at a time reveals the next. The codes seen must be exactly that list, in the enum's order.
+An order is built that breaks every rule a new order can break (a repeated client order id, an
+index that cannot be traded, the market closed, a product the instrument does not take, a
+quantity off the lot, prices its type does not take, no price to value it at, the open-orders
+and order-value limits, shares it does not hold, funds it does not have). Placed as is, it is
+refused for the first; mending one rule at a time reveals the next. The codes seen must be
+exactly that list, in the enum's order.
 A modification is checked the same way for the rules it shares with a new order.
 """
 
@@ -22,7 +23,7 @@ from engine.domain import commands as cmd
 from engine.domain.account.decide import decide
 from engine.domain.account.state import AccountState
 from engine.domain.enums import OrderType, Product, Rejection, Side
-from engine.domain.instruments import Instrument
+from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.rules import AccountRules
 from engine.domain.sessions import SessionRules
 from tests.conftest import Execute, QuoteFor, place, run_command
@@ -61,10 +62,13 @@ def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum
     rules: AccountRules,
     wipro: Instrument,
     nifty_fut: Instrument,
+    master: InstrumentMaster,
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
 ) -> None:
+    nifty_index = master.get("NSE:NIFTY 50")
+    assert nifty_index is not None
     # One WIPRO share held (bought, settled) and one working order; not a rupee available.
     state = funded_account(10_000_000)
     held = place(
@@ -85,7 +89,7 @@ def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum
     assert state.available_paise == 0
 
     order = place(
-        nifty_fut,  # derivatives take no CNC
+        nifty_index,  # quoted, never traded
         order_id="new",
         client_order_id="seen",
         side=Side.SELL,
@@ -98,6 +102,7 @@ def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum
     )
     mends: list[dict[str, object] | None] = [
         {"client_order_id": "fresh"},
+        {"instrument": nifty_fut},  # derivatives take no CNC
         {"now_ms": OPEN_MS},
         {"instrument": wipro},
         {"quantity": 10},

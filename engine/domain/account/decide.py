@@ -259,6 +259,8 @@ def _check_order(
     None), or of ``working`` on its modified terms, where what has filled stays filled, the
     order already counts among the open ones and what it blocks now is available to it."""
     instrument = t.instrument
+    if instrument.is_index:
+        return Requirements(Rejection.NOT_TRADABLE)
     if _market_closed(rules, instrument, t.product, t.now_ms):
         return Requirements(Rejection.MARKET_CLOSED)
     if not product_allowed(instrument, t.product):
