@@ -109,7 +109,7 @@ class MarketLayout:
         options: OptionsConfig,
         offset_minutes: int,
     ) -> MarketLayout:
-        spots = _spots(master)
+        spots = spot_indices(master)
         futures = _futures_by_underlying(master)
         driven: list[int] = []
         future_rows: list[tuple[int, int, int]] = []
@@ -156,7 +156,7 @@ class MarketLayout:
         )
 
 
-def _spots(master: InstrumentMaster) -> dict[str, int]:
+def spot_indices(master: InstrumentMaster) -> dict[str, int]:
     """Each underlying's spot: the index quoted in INDICES for it, or the stock of that name
     (NSE before BSE)."""
     spots: dict[str, int] = {}
