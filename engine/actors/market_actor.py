@@ -36,7 +36,7 @@ from engine.market.messages import (
 )
 from engine.market.order_book import InstrumentBooks
 from engine.market.risk import RiskBook
-from engine.market.tick_path import ConvergingPath, TickPath
+from engine.market.tick_path import TickPath
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class MarketBehaviour:
         data: MarketData,
         config: MarketConfig,
         source: QuoteSource,
-        path: TickPath | None = None,
+        path: TickPath,
         clock: Clock,
         dispatch: Dispatch,
         listeners: list[TickListener] | None = None,
@@ -90,7 +90,7 @@ class MarketBehaviour:
         self.data = data
         self.config = config
         self.source = source
-        self.path = path if path is not None else ConvergingPath(config)
+        self.path = path
         self.clock = clock
         self.dispatch = dispatch
         self.listeners = listeners if listeners is not None else []

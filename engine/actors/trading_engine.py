@@ -40,11 +40,12 @@ from engine.domain.instruments import InstrumentMaster
 from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
 from engine.market import black76, kernels
 from engine.market.in_use import InUseInstruments
+from engine.market.live_path import LivePath
 from engine.market.market_data import MarketData, QuoteSource
 from engine.market.messages import BookOps, Sync, Tick
 from engine.market.risk import RiskBook
 from engine.market.simulated_market import SimulatedMarket
-from engine.market.tick_path import ConvergingPath, TickPath
+from engine.market.tick_path import TickPath
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +80,12 @@ class TradingEngine:
         self.source: QuoteSource = source or SimulatedMarket(
             config.market.seed, master, config.market, config.sessions.timezone_offset_minutes
         )
-        # The simulation prices every tick itself; a feed's prices converge on its quotes.
+        # The simulation prices every tick itself; a feed's prices converge on its quotes,
+        # options moving with their underlying between polls.
         self.path: TickPath = (
             self.source
             if isinstance(self.source, SimulatedMarket)
-            else ConvergingPath(config.market)
+            else LivePath(master, config.market, config.sessions.timezone_offset_minutes)
         )
         self.publish: Publisher = publish or _publish_nothing
         self.new_id: Callable[[], str] = new_id or random_id
