@@ -48,13 +48,26 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 @_kernel
-def _normal_cdf(x: float) -> float:
-    """Return the standard normal CDF ``N(x) = 0.5·(1 + erf(x/√2))``.
+def _normal_tail(x: float) -> float:
+    """Return ``N(−|x|) = 0.5·erfc(|x|/√2)``: the standard normal's tail beyond ``|x|``."""
+    return 0.5 * math.erfc(abs(x) / _SQRT_2)
 
-    Written as ``0.5·erfc(−x/√2)``: the same function, but it keeps full relative precision in
-    the lower tail (deep out-of-the-money options), where ``1 + erf`` cancels to nothing.
+
+@_kernel
+def _cdf_from_tail(x: float, tail: float) -> float:
+    """Return ``N(x)`` from ``tail = N(−|x|)``: the tail itself below zero, ``1 − tail`` above.
+
+    One erfc gives both ``N(x)`` and ``N(−x)``, each to full precision: the small one is the
+    tail (relative precision kept deep out of the money, where ``1 + erf`` cancels to nothing),
+    the large one ``1 −`` it (within an ulp of 1).
     """
-    return 0.5 * math.erfc(-x / _SQRT_2)
+    return tail if x < 0.0 else 1.0 - tail
+
+
+@_kernel
+def _normal_cdf(x: float) -> float:
+    """Return the standard normal CDF ``N(x) = 0.5·(1 + erf(x/√2))`` (see ``_cdf_from_tail``)."""
+    return _cdf_from_tail(x, _normal_tail(x))
 
 
 @_kernel
@@ -80,6 +93,24 @@ def _undiscounted_price_and_vega(
     else:
         price = strike * _normal_cdf(-d2) - forward * _normal_cdf(-d1)
     return price, forward * _normal_pdf(d1) * sqrt_years
+
+
+@_kernel
+def _degenerate(
+    f: float, k: float, t: float, call: bool, rate: float
+) -> tuple[float, float, float]:
+    """Return ``(price, delta, theta_day)`` where ``σ√T = 0`` (see :func:`price_chain`)."""
+    discount = math.exp(-rate * t) if t > 0.0 else 1.0
+    moneyness = f - k if call else k - f  # > 0 in the money
+    side = 1.0 if call else -1.0
+    price = discount * max(moneyness, 0.0)
+    if moneyness > 0.0:
+        delta = side * discount
+    elif moneyness == 0.0:
+        delta = 0.5 * side * discount
+    else:
+        delta = 0.0
+    return price, delta, rate * price / DAYS_PER_YEAR if t > 0.0 else 0.0
 
 
 # One array per chain column plus the rate and five outputs: the flat positional call of the
@@ -113,6 +144,15 @@ def price_chain(  # noqa: PLR0917
       at that floor); delta ±e^{−rT} in the money, 0 out of it, ±0.5·e^{−rT} at the money;
       theta ``r·price / 365`` (the discounting alone); gamma and vega 0.
     """
+    # A chain repeats its inputs: options of one expiry share T (so √T and the discount), and a
+    # call and put of one strike share F, K, T and σ (so d1, d2, the density and the tails
+    # N(−|d1|), N(−|d2|) that give both N(±d1) and N(±d2)). Each is kept from the option before
+    # when its inputs are the same: the same operations on the same inputs, so the results are
+    # bit for bit those computed afresh.
+    last_t = math.nan
+    sqrt_years = discount = 0.0
+    last_f = last_k = last_sigma = math.nan
+    d1 = d2 = deviation = density = tail_d1 = tail_d2 = 0.0
     for i in range(forward.shape[0]):
         f = forward[i]
         k = strike[i]
@@ -120,33 +160,30 @@ def price_chain(  # noqa: PLR0917
         sigma = volatility[i]
         call = bool(is_call[i])
         if t <= 0.0 or sigma <= 0.0:
-            discount = math.exp(-rate * t) if t > 0.0 else 1.0
-            moneyness = f - k if call else k - f  # > 0 in the money
-            side = 1.0 if call else -1.0
-            out_price[i] = discount * max(moneyness, 0.0)
-            if moneyness > 0.0:
-                out_delta[i] = side * discount
-            elif moneyness == 0.0:
-                out_delta[i] = 0.5 * side * discount
-            else:
-                out_delta[i] = 0.0
+            out_price[i], out_delta[i], out_theta_day[i] = _degenerate(f, k, t, call, rate)
             out_gamma[i] = 0.0
-            out_theta_day[i] = rate * out_price[i] / DAYS_PER_YEAR if t > 0.0 else 0.0
             out_vega_point[i] = 0.0
             continue
-        sqrt_years = math.sqrt(t)
-        deviation = sigma * sqrt_years
-        d1 = (math.log(f / k) + 0.5 * deviation * deviation) / deviation
-        d2 = d1 - deviation
-        discount = math.exp(-rate * t)
-        density = _normal_pdf(d1)
+        if t != last_t:
+            sqrt_years = math.sqrt(t)
+            discount = math.exp(-rate * t)
+            last_t = t
+            last_f = math.nan  # d1 depends on T too
+        if f != last_f or k != last_k or sigma != last_sigma:
+            deviation = sigma * sqrt_years
+            d1 = (math.log(f / k) + 0.5 * deviation * deviation) / deviation
+            d2 = d1 - deviation
+            density = _normal_pdf(d1)
+            tail_d1 = _normal_tail(d1)
+            tail_d2 = _normal_tail(d2)
+            last_f, last_k, last_sigma = f, k, sigma
         if call:
-            cdf_d1 = _normal_cdf(d1)
-            price = discount * (f * cdf_d1 - k * _normal_cdf(d2))
+            cdf_d1 = _cdf_from_tail(d1, tail_d1)
+            price = discount * (f * cdf_d1 - k * _cdf_from_tail(d2, tail_d2))
             out_delta[i] = discount * cdf_d1
         else:
-            cdf_minus_d1 = _normal_cdf(-d1)
-            price = discount * (k * _normal_cdf(-d2) - f * cdf_minus_d1)
+            cdf_minus_d1 = _cdf_from_tail(-d1, tail_d1)
+            price = discount * (k * _cdf_from_tail(-d2, tail_d2) - f * cdf_minus_d1)
             out_delta[i] = -discount * cdf_minus_d1
         out_price[i] = price
         out_gamma[i] = discount * density / (f * deviation)

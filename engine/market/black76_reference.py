@@ -31,8 +31,11 @@ class PricedOption(NamedTuple):
 
 
 def normal_cdf(x: float) -> float:
-    """Return the standard normal CDF, ``0.5·(1 + erf(x/√2))`` computed as ``0.5·erfc(−x/√2)``."""
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+    """Return the standard normal CDF, ``0.5·(1 + erf(x/√2))``: below zero the tail
+    ``0.5·erfc(|x|/√2)`` itself (full relative precision deep out of the money), above it one
+    minus that tail."""
+    tail = 0.5 * math.erfc(abs(x) / math.sqrt(2.0))
+    return tail if x < 0.0 else 1.0 - tail
 
 
 def normal_pdf(x: float) -> float:

@@ -113,6 +113,32 @@ def test_price_chain_when_random_chain_then_matches_reference() -> None:
         assert not mismatched, (name, mismatched[:5])
 
 
+def test_price_chain_when_chain_repeats_expiries_and_strikes_then_each_option_as_if_alone() -> None:
+    # A real chain's layout: expiries in runs, each strike's call then put on the same inputs,
+    # so the kernel reuses √T, the discount, d1, d2 and the normal tails; every option must come
+    # out bit for bit as it does priced on its own.
+    pairs = random_chain(500, seed=7)
+    expiries = np.repeat(pairs.years[:5], 100)
+    chain = Chain(
+        np.repeat(pairs.forward, 2),
+        np.repeat(pairs.strike, 2),
+        np.repeat(expiries, 2),
+        np.repeat(pairs.volatility, 2),
+        np.tile([True, False], 500),
+    )
+    together = kernel_prices(chain)
+    for i in range(0, len(chain.forward), 7):
+        alone = kernel_prices(Chain(*(column[i : i + 1] for column in chain)))
+        for name in Priced._fields:
+            assert getattr(together, name)[i] == getattr(alone, name)[0], (name, i)
+    reference = reference_prices(chain)
+    np.testing.assert_array_equal(together.price, reference.price)
+    for name in GREEKS:
+        np.testing.assert_allclose(
+            getattr(together, name), getattr(reference, name), rtol=1e-9, atol=1e-12
+        )
+
+
 def test_price_chain_when_kinds_given_as_integers_then_same_as_bools() -> None:
     as_bools = kernel_prices(CHAIN)
     as_integers = kernel_prices(CHAIN._replace(is_call=CHAIN.is_call.astype(np.int8)))
