@@ -133,7 +133,9 @@ class MarketLayout:
             else:
                 driven.append(index)
         underlyings = tuple(sorted({row[6] for row in option_rows}))
-        kinds = tuple(_kind_of(master, name) for name in underlyings)
+        surface_of = {name: position for position, name in enumerate(underlyings)}
+        known_kinds = _kinds(master)
+        kinds = tuple(known_kinds.get(name, UnderlyingKind.STOCK) for name in underlyings)
         return cls(
             driven=_driven(master, driven, volatility, factor),
             futures=FuturesLayout(
@@ -148,7 +150,7 @@ class MarketLayout:
                 strike=np.array([r[3] for r in option_rows], dtype=np.float64),
                 expiry_ms=np.array([r[4] for r in option_rows], dtype=np.int64),
                 is_call=np.array([r[5] for r in option_rows], dtype=np.bool_),
-                surface=np.array([underlyings.index(r[6]) for r in option_rows], dtype=np.int64),
+                surface=np.array([surface_of[r[6]] for r in option_rows], dtype=np.int64),
             ),
             underlyings=underlyings,
             underlying_kinds=kinds,
@@ -188,11 +190,13 @@ def _future_for(futures: list[tuple[date, int]], expiry: date) -> int:
     return futures[-1][1] if futures else NO_INDEX
 
 
-def _kind_of(master: InstrumentMaster, underlying: str) -> UnderlyingKind:
+def _kinds(master: InstrumentMaster) -> dict[str, UnderlyingKind]:
+    """What each underlying is, as the first row naming it says."""
+    kinds: dict[str, UnderlyingKind] = {}
     for instrument in master:
-        if instrument.underlying == underlying and instrument.underlying_kind:
-            return instrument.underlying_kind
-    return UnderlyingKind.STOCK
+        if instrument.underlying and instrument.underlying_kind:
+            kinds.setdefault(instrument.underlying, instrument.underlying_kind)
+    return kinds
 
 
 def _driven(
