@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.market import black76, black76_reference
+from engine.market.black76 import ChainColumns
 
 F64 = npt.NDArray[np.float64]
 RATE = 0.065  # annual, continuously compounded
@@ -59,17 +60,7 @@ UNDERLYINGS = (
 )
 
 
-class Chain(NamedTuple):
-    """The chain's columns as the kernels take them (paise as float64, years, σ fractions)."""
-
-    forward: F64
-    strike: F64
-    years: F64
-    volatility: F64
-    is_call: npt.NDArray[np.bool_]
-
-
-def build_chain() -> Chain:
+def build_chain() -> ChainColumns:
     """Every underlying × expiry × strike × CE/PE; forward ``spot·e^{rT}``; volatility from a
     smile in standardised moneyness ``x = ln(K/F)/√T``: ``σ = atm − 0.02x + 0.01x²``, kept
     within 5 %..150 %."""
@@ -94,7 +85,7 @@ def build_chain() -> Chain:
                     years_to_expiry.append(years)
                     volatilities.append(min(max(smile, 0.05), 1.5))
                     kinds.append(is_call)
-    return Chain(
+    return ChainColumns(
         np.array(forwards),
         np.array(strikes),
         np.array(years_to_expiry),
@@ -189,7 +180,7 @@ def cody_erfc(x: F64) -> F64:
     return result
 
 
-def numpy_price_chain(chain: Chain, rate: float) -> tuple[F64, F64, F64, F64, F64]:
+def numpy_price_chain(chain: ChainColumns, rate: float) -> tuple[F64, F64, F64, F64, F64]:
     """Return price, delta, gamma, theta per day and vega per point: the kernel's maths in numpy.
 
     Only the regular case (``years > 0``, ``volatility > 0``), which the benchmark chain is.

@@ -26,6 +26,7 @@ Every kernel is a pure function over floats and numpy arrays, writing caller-own
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,17 @@ IMPLIED_PRICE_TOLERANCE_RELATIVE = 1e-14
 # Newton's steps from the inflection point: 3..9 near the money, up to about 30 far out of it
 # on a 1-day expiry; bisection alone would need about 60.
 IMPLIED_ITERATIONS_MAX = 100
+
+
+class ChainColumns(NamedTuple):
+    """A chain's inputs in :func:`price_chain`'s order (paise as float64, years, σ fractions)."""
+
+    forward: npt.NDArray[np.float64]
+    strike: npt.NDArray[np.float64]
+    years: npt.NDArray[np.float64]
+    volatility: npt.NDArray[np.float64]
+    is_call: npt.NDArray[np.bool_]
+
 
 _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)

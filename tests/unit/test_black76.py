@@ -22,21 +22,12 @@ import numpy.typing as npt
 import pytest
 
 from engine.market import black76, black76_reference
+from engine.market.black76 import ChainColumns
 
 F64 = npt.NDArray[np.float64]
 RATE = 0.065  # annual, continuously compounded
 HOUR_YEARS = 1.0 / (365 * 24)
 GREEKS = ("delta", "gamma", "theta_day", "vega_point")
-
-
-class Chain(NamedTuple):
-    """Option columns as the kernels take them: paise as float64, years, volatility fraction."""
-
-    forward: F64
-    strike: F64
-    years: F64
-    volatility: F64
-    is_call: npt.NDArray[np.bool_]
 
 
 class Priced(NamedTuple):
@@ -54,7 +45,7 @@ def _warm() -> None:
     black76.warm_up()
 
 
-def random_chain(size: int, seed: int) -> Chain:
+def random_chain(size: int, seed: int) -> ChainColumns:
     """Forwards ₹100..₹90,000 (log-uniform, whole paise), strikes within ±30 %, 1 hour..1 year
     to expiry (log-uniform), volatility 5 %..150 %, calls and puts."""
     rng = np.random.default_rng(seed)
@@ -62,16 +53,16 @@ def random_chain(size: int, seed: int) -> Chain:
     strike = np.round(forward * rng.uniform(0.7, 1.3, size))
     years = np.exp(rng.uniform(math.log(HOUR_YEARS), 0.0, size))
     volatility = rng.uniform(0.05, 1.5, size)
-    return Chain(forward, strike, years, volatility, rng.random(size) < 0.5)
+    return ChainColumns(forward, strike, years, volatility, rng.random(size) < 0.5)
 
 
-def kernel_prices(chain: Chain, rate: float = RATE) -> Priced:
+def kernel_prices(chain: ChainColumns, rate: float = RATE) -> Priced:
     out = Priced(*(np.zeros(len(chain.forward)) for _ in Priced._fields))
     black76.price_chain(*chain, rate, *out)
     return out
 
 
-def reference_prices(chain: Chain, rate: float = RATE) -> Priced:
+def reference_prices(chain: ChainColumns, rate: float = RATE) -> Priced:
     size = len(chain.forward)
     columns = [column.tolist() for column in chain]
     out = [[0.0] * size for _ in Priced._fields]
@@ -79,7 +70,7 @@ def reference_prices(chain: Chain, rate: float = RATE) -> Priced:
     return Priced(*(np.array(column) for column in out))
 
 
-def kernel_volatility(price: F64, chain: Chain, rate: float = RATE) -> F64:
+def kernel_volatility(price: F64, chain: ChainColumns, rate: float = RATE) -> F64:
     out = np.zeros(len(price))
     black76.implied_volatility(
         price, chain.forward, chain.strike, chain.years, chain.is_call, rate, out
@@ -87,7 +78,7 @@ def kernel_volatility(price: F64, chain: Chain, rate: float = RATE) -> F64:
     return out
 
 
-def with_kind(chain: Chain, is_call: bool) -> Chain:
+def with_kind(chain: ChainColumns, is_call: bool) -> ChainColumns:
     return chain._replace(is_call=np.full(len(chain.forward), is_call))
 
 
@@ -119,7 +110,7 @@ def test_price_chain_when_chain_repeats_expiries_and_strikes_then_each_option_as
     # out bit for bit as it does priced on its own.
     pairs = random_chain(500, seed=7)
     expiries = np.repeat(pairs.years[:5], 100)
-    chain = Chain(
+    chain = ChainColumns(
         np.repeat(pairs.forward, 2),
         np.repeat(pairs.strike, 2),
         np.repeat(expiries, 2),
@@ -128,7 +119,7 @@ def test_price_chain_when_chain_repeats_expiries_and_strikes_then_each_option_as
     )
     together = kernel_prices(chain)
     for i in range(0, len(chain.forward), 7):
-        alone = kernel_prices(Chain(*(column[i : i + 1] for column in chain)))
+        alone = kernel_prices(ChainColumns(*(column[i : i + 1] for column in chain)))
         for name in Priced._fields:
             assert getattr(together, name)[i] == getattr(alone, name)[0], (name, i)
     reference = reference_prices(chain)
@@ -159,7 +150,7 @@ def vollib() -> tuple[ModuleType, ModuleType]:
     return black, greeks
 
 
-def oracle_grid() -> Chain:
+def oracle_grid() -> ChainColumns:
     """Forwards ₹150..₹85,000, strikes 80 %..120 %, 1 day..1 year, volatility 8 %..120 %."""
     rows = [
         (forward * 100.0, round(forward * moneyness) * 100.0, days / 365, volatility, is_call)
@@ -170,7 +161,7 @@ def oracle_grid() -> Chain:
         for is_call in (True, False)
     ]
     forward, strike, years, volatility, is_call = zip(*rows, strict=True)
-    return Chain(
+    return ChainColumns(
         np.array(forward),
         np.array(strike),
         np.array(years),
@@ -255,7 +246,7 @@ def test_price_chain_when_expired_then_expiry_value(
     price: float,
     delta: float,
 ) -> None:
-    one = Chain(*(np.array([v]) for v in (forward, strike, years, volatility, is_call)))
+    one = ChainColumns(*(np.array([v]) for v in (forward, strike, years, volatility, is_call)))
     for priced in (kernel_prices(one), reference_prices(one)):
         assert (priced.price[0], priced.delta[0]) == (price, delta)
         assert (priced.gamma[0], priced.theta_day[0], priced.vega_point[0]) == (0.0, 0.0, 0.0)
@@ -282,7 +273,7 @@ def test_price_chain_when_zero_volatility_before_expiry_then_discounted_intrinsi
 ) -> None:
     years = 0.25
     discount = math.exp(-RATE * years)
-    one = Chain(*(np.array([v]) for v in (forward, strike, years, volatility, is_call)))
+    one = ChainColumns(*(np.array([v]) for v in (forward, strike, years, volatility, is_call)))
     for priced in (kernel_prices(one), reference_prices(one)):
         assert priced.price[0] == pytest.approx(discount * intrinsic, abs=1e-12)
         assert priced.delta[0] == pytest.approx(delta_sign * discount, abs=1e-12)
@@ -311,7 +302,7 @@ def test_greeks_when_bumped_then_match_finite_differences_of_the_reference_price
     def price(f: float = forward, t: float = years, sigma: float = volatility) -> float:
         return black76_reference.price_option(f, strike, t, sigma, is_call, RATE).price
 
-    one = Chain(*(np.array([v]) for v in (forward, strike, years, volatility, is_call)))
+    one = ChainColumns(*(np.array([v]) for v in (forward, strike, years, volatility, is_call)))
     greeks = kernel_prices(one)
     # Bumps small against the option's own scales (σ√T for the forward), so that the central
     # differences' truncation errors (bump squared) stay far below the tolerances.
@@ -356,7 +347,7 @@ def test_implied_volatility_when_random_chain_then_reprices_within_a_millionth_p
 
 
 def test_implied_volatility_when_random_chain_then_agrees_with_reference_bisection() -> None:
-    sample = Chain(*(column[:400] for column in CHAIN))
+    sample = ChainColumns(*(column[:400] for column in CHAIN))
     priced = kernel_prices(sample)
     got = kernel_volatility(priced.price, sample)
     expected = [0.0] * 400
@@ -397,7 +388,7 @@ def test_implied_volatility_when_price_outside_no_arbitrage_bounds_then_nan() ->
         (math.nan, years, True),
     ]
     for price, t, is_call in cases:
-        one = Chain(*(np.array([v]) for v in (forward, strike, t, 0.2, is_call)))
+        one = ChainColumns(*(np.array([v]) for v in (forward, strike, t, 0.2, is_call)))
         assert math.isnan(kernel_volatility(np.array([price]), one)[0]), (price, t, is_call)
         reference = black76_reference.implied_volatility_of(
             price, forward, strike, t, is_call, RATE
@@ -407,7 +398,7 @@ def test_implied_volatility_when_price_outside_no_arbitrage_bounds_then_nan() ->
 
 def test_implied_volatility_when_volatility_beyond_search_range_then_nan() -> None:
     forward, strike, years = 2_600_000.0, 2_600_000.0, 30 / 365
-    one = Chain(*(np.array([v]) for v in (forward, strike, years, 0.0, True)))
+    one = ChainColumns(*(np.array([v]) for v in (forward, strike, years, 0.0, True)))
     for volatility in (0.0005, 6.0):
         price = black76_reference.price_option(forward, strike, years, volatility, True, RATE)
         got = kernel_volatility(np.array([price.price]), one)[0]
