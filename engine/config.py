@@ -76,6 +76,23 @@ class VolatilityConfig:
     commodity: float
     stock: Mapping[Liquidity, float]
     instruments: Mapping[str, float]  # instrument id -> its own volatility
+    # (IST minute of day, multiplier of σ from then), sorted and normalised so that σ's mean
+    # square over the session (session_hours from the first entry) is 1; () for none.
+    intraday: tuple[tuple[int, float], ...] = ()
+
+    def intraday_multiplier(self, minute_of_day: int) -> float:
+        """σ's multiplier at an IST minute of the day: the profile's entry in force, 1 outside
+        the session or without a profile."""
+        if not self.intraday:
+            return 1.0
+        start = self.intraday[0][0]
+        if not start <= minute_of_day < start + self.session_hours * 60:
+            return 1.0
+        multiplier = 1.0
+        for minute, value in self.intraday:
+            if minute <= minute_of_day:
+                multiplier = value
+        return multiplier
 
     @property
     def trading_year_ms(self) -> float:
@@ -370,12 +387,36 @@ def _volatility(raw: Mapping[str, Any]) -> VolatilityConfig:
             str(instrument_id): _fraction_of_percent(value, f"instruments.{instrument_id}")
             for instrument_id, value in raw.get("instruments", {}).items()
         },
+        intraday=_intraday_profile(
+            raw.get("intraday", {}), float(Decimal(str(raw["session_hours"])))
+        ),
     )
     if set(config.stock) != set(Liquidity):
         raise ValueError("market.volatility.stock_pct needs HIGH, MEDIUM and LOW")
     if config.sessions_per_year <= 0 or config.session_hours <= 0:
         raise ValueError("market.volatility needs a positive trading year")
     return config
+
+
+def _intraday_profile(
+    raw: Mapping[str, Any], session_hours: float
+) -> tuple[tuple[int, float], ...]:
+    """The intraday profile, sorted and scaled so σ's mean square over the session is 1."""
+    entries = sorted(
+        (_minute_of_day(time, f"market.volatility.intraday.{time}"), float(Decimal(str(value))))
+        for time, value in raw.items()
+    )
+    if not entries:
+        return ()
+    if any(value <= 0 for _, value in entries):
+        raise ValueError("market.volatility.intraday multipliers must be positive")
+    start, minutes = entries[0][0], round(session_hours * 60)
+    squares = 0.0
+    for minute in range(start, start + minutes):
+        in_force = [value for at, value in entries if at <= minute][-1]
+        squares += in_force * in_force
+    scale = (squares / minutes) ** -0.5
+    return tuple((minute, value * scale) for minute, value in entries)
 
 
 def _unit_fraction(text: str | int | float, key: str, low: float = 0.0) -> float:

@@ -60,6 +60,7 @@ class SimulatedMarket:
             config.volatility,
             self.rng,
             config.jitter_intensity_ppm / 1_000_000,
+            offset_minutes,
         )
         self.surface = VolatilitySurface(
             config.options.surface,

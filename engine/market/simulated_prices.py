@@ -15,7 +15,8 @@ References and the 250 ms path are one process. Each refresh (every
 between samples the Brownian bridge from where the path is now to that next reference, so the
 path lands on every reference exactly and, sampled at any rate, has the process's own
 volatility: no noise is added on top. ``jitter_intensity_pct`` bounds one tick's move (at the
-configured volatilities it never binds; 0 means no bound).
+configured volatilities it never binds; 0 means no bound). An intraday profile
+(``[market.volatility.intraday]``) scales σ by the IST time of each reference interval.
 
 The process is kept exactly in floating point; what is published is its rounding to the tick,
 up with probability equal to the fraction of a tick, so rounding adds no drift and no error
@@ -54,15 +55,20 @@ class DrivenProcess:
         config: VolatilityConfig,
         rng: np.random.Generator,
         step_bound: float,
+        offset_minutes: int,
     ) -> None:
         self.rng = rng
+        self.config = config
+        self.offset_minutes = offset_minutes
         self.factor = layout.factor
         self.correlation = layout.correlation
         self._levels = _factor_levels(layout.factor)
         self._own_weight = np.sqrt(1 - layout.correlation**2)
         year_ms = config.trading_year_ms
-        self.sigma = layout.volatility / math.sqrt(year_ms)  # per √ms
-        self.drift = config.drift / year_ms - self.sigma**2 / 2  # of the log, per ms
+        self.base_sigma = layout.volatility / math.sqrt(year_ms)  # per √ms
+        self.mean_drift = config.drift / year_ms
+        self.sigma = self.base_sigma  # this interval's: the base times the intraday multiplier
+        self.drift = self.mean_drift - self.sigma**2 / 2  # of the log, per ms
         self.step_bound = math.log1p(step_bound) if step_bound > 0 else math.inf
         n = len(layout.index)
         self.live: BoolArray = np.zeros(n, dtype=np.bool_)
@@ -95,6 +101,9 @@ class DrivenProcess:
         if self.path_ms == 0:
             self.path_ms = self.target_ms = now_ms  # the first refresh starts the clock
         self.sample(now_ms)
+        minute_of_day = (now_ms // 60_000 + self.offset_minutes) % (24 * 60)
+        self.sigma = self.base_sigma * self.config.intraday_multiplier(minute_of_day)
+        self.drift = self.mean_drift - self.sigma**2 / 2
         horizon = max(next_ms - now_ms, 0)
         self.target = (
             self.path + self.drift * horizon + self.sigma * math.sqrt(horizon) * (self.shocks())

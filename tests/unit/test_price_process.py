@@ -24,7 +24,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from engine.config import Config
+from engine.config import Config, load_config
 from engine.domain.instruments import InstrumentMaster
 from engine.market.market_layout import NO_INDEX, DrivenLayout, MarketLayout
 from engine.market.simulated_prices import DrivenProcess, round_to_ticks
@@ -64,7 +64,9 @@ def run_sessions(config: Config, master: InstrumentMaster, seed: int) -> dict[st
     """Log prices each minute (row 0: the open), one column per instrument copy: on the
     reference grid, and on the 250 ms path 1.25 s after each minute (mid-bridge)."""
     layout = replicated(driven_layout(config, master), SESSIONS)
-    process = DrivenProcess(layout, config.market.volatility, np.random.default_rng(seed), 0.0015)
+    process = DrivenProcess(
+        layout, config.market.volatility, np.random.default_rng(seed), 0.0015, 330
+    )
     start = np.array([master.at(int(i)).reference_price_paise for i in layout.index])
     process.restart(np.arange(len(start)), start)
     ticks_per_minute = 60_000 // TICK_MS
@@ -119,6 +121,34 @@ def test_realised_volatility_when_sampled_each_minute_then_within_ten_percent_of
         assert realised == pytest.approx(volatility, rel=0.10), (path, volatility, len(columns))
 
 
+def test_intraday_profile_when_configured_then_each_window_scaled_and_the_session_unchanged(
+    master: InstrumentMaster,
+) -> None:
+    profile = {"09:15": "1.8", "09:45": "1.2", "10:30": "0.9", "14:00": "1.0", "15:00": "1.4"}
+    config = load_config(market={"volatility": {"intraday": profile}})
+    sessions = run_sessions(config, master, 13)
+    volatility = config.market.volatility
+    minutes_per_year = volatility.trading_year_ms / 60_000
+    columns = [
+        c for members in by_volatility(config, master, sessions["layout"]).values() for c in members
+    ]
+    sigma = driven_layout(config, master).volatility
+    sigma = np.tile(sigma, SESSIONS)[columns]
+
+    def realised_ratio(first: int, last: int) -> float:
+        """Realised over configured volatility, pooled, for the minutes first..last."""
+        returns = np.diff(sessions["tick"][first : last + 1, columns], axis=0) / sigma
+        return float(np.std(returns)) * math.sqrt(minutes_per_year)
+
+    opening = volatility.intraday_multiplier(9 * 60 + 15)
+    assert opening > 1.5  # 1.8 before scaling: the profile's mean square is about 1.2
+    assert realised_ratio(0, 30) == pytest.approx(opening, rel=0.10)
+    assert realised_ratio(75, 285) == pytest.approx(
+        volatility.intraday_multiplier(11 * 60), rel=0.10
+    )
+    assert realised_ratio(0, SESSION_MINUTES) == pytest.approx(1.0, rel=0.10)
+
+
 def test_session_returns_when_many_sessions_then_no_drift(
     config: Config, master: InstrumentMaster
 ) -> None:
@@ -128,7 +158,7 @@ def test_session_returns_when_many_sessions_then_no_drift(
     copies = 200
     driven = driven_layout(config, master)
     layout = replicated(driven, copies)
-    process = DrivenProcess(layout, config.market.volatility, np.random.default_rng(11), 0.0)
+    process = DrivenProcess(layout, config.market.volatility, np.random.default_rng(11), 0.0, 330)
     start = np.array([master.at(int(i)).reference_price_paise for i in layout.index])
     process.restart(np.arange(len(start)), start)
     opening = np.log(start.astype(np.float64))
@@ -177,7 +207,7 @@ def test_round_to_ticks_when_price_between_ticks_then_expected_value_is_the_pric
 
 def _walk(config: Config, master: InstrumentMaster, seed: int) -> list[list[float]]:
     layout = driven_layout(config, master)
-    process = DrivenProcess(layout, config.market.volatility, np.random.default_rng(seed), 0.0)
+    process = DrivenProcess(layout, config.market.volatility, np.random.default_rng(seed), 0.0, 330)
     start = np.array([master.at(int(i)).reference_price_paise for i in layout.index])
     process.restart(np.arange(len(start)), start)
     seen = []
@@ -200,7 +230,7 @@ def test_bridge_when_next_reference_reached_then_path_is_on_it(
     config: Config, master: InstrumentMaster
 ) -> None:
     layout = driven_layout(config, master)
-    process = DrivenProcess(layout, config.market.volatility, np.random.default_rng(2), 0.0)
+    process = DrivenProcess(layout, config.market.volatility, np.random.default_rng(2), 0.0, 330)
     process.restart(np.arange(3), np.array([100_000, 200_000, 300_000]))
     process.refresh(START_MS, START_MS + REFERENCE_MS)
     target = process.target.copy()
@@ -215,7 +245,7 @@ def test_step_bound_when_set_then_no_tick_moves_further(
 ) -> None:
     layout = driven_layout(config, master)
     bound = 0.00001  # a hundredth of a percent: binds on most steps
-    process = DrivenProcess(layout, config.market.volatility, np.random.default_rng(3), bound)
+    process = DrivenProcess(layout, config.market.volatility, np.random.default_rng(3), bound, 330)
     process.restart(np.arange(len(layout.index)), np.full(len(layout.index), 100_000))
     process.refresh(START_MS, START_MS + REFERENCE_MS)
     before = process.path.copy()
