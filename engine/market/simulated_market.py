@@ -80,6 +80,7 @@ class SimulatedMarket:
             dtype=np.int64,
         )
         self._published = np.zeros(len(layout.driven.index), dtype=np.int64)
+        self._sourced = np.zeros(len(master), dtype=np.bool_)  # instruments it has priced
         self._last_ms: int | None = None
 
     # -- QuoteSource ------------------------------------------------------------------------
@@ -111,9 +112,10 @@ class SimulatedMarket:
         priced = ~np.isnan(exact)
         data.reference[priced] = ltp[priced]
         self._published = data.reference[self.layout.driven.index].copy()
-        for index in np.flatnonzero(priced):
+        for index in np.flatnonzero(priced & ~self._sourced):
             if data.price_source[index] is None:
                 data.price_source[index] = PriceSource.LIVE
+        self._sourced |= priced
         return TickPrices(ltp, bid, ask, marks if len(self.layout.options.index) else None)
 
     def _price_driven(
