@@ -48,10 +48,10 @@ class PayoffQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
 def known_underlying(request: web.Request, name: str, *, with_options: bool) -> Underlying:
     """The underlying named (in any case), or 404 UNKNOWN_UNDERLYING naming ``$.underlying``."""
     underlying = request.app[OPTION_CHAINS].get(name.upper())
-    if underlying is None or (with_options and not underlying.chains):
-        listed = "options" if with_options else "futures or options"
-        raise not_listed("UNKNOWN_UNDERLYING", "$.underlying", f"No {listed} are listed on {name}.")
-    return underlying
+    if underlying is not None and (underlying.chains or (underlying.futures and not with_options)):
+        return underlying
+    listed = "options" if with_options else "futures or options"
+    raise not_listed("UNKNOWN_UNDERLYING", "$.underlying", f"No {listed} are listed on {name}.")
 
 
 def chosen_chain(underlying: Underlying, expiry: date | None, now_ms: int) -> ExpiryChain:

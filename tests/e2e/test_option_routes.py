@@ -7,7 +7,8 @@ nearest it, the nearest expiry by default and any case of the name; that an unkn
 one with futures only and an expiry with no options answer 404 naming the field, a malformed
 expiry 400; that quotes in full mode carry an option's IV and greeks and every derivative's and
 index's underlying prices (``mode=ltp`` none of it), and an option's quote frames on the
-websocket carry its IV and greeks; that ``GET /api/underlyings`` lists each underlying; and that
+websocket carry its IV and greeks; that ``GET /api/underlyings`` lists each underlying, an index
+spot with no derivatives too (which has no chain and no payoff: 404); and that
 ``GET /api/trading/payoff`` shows an option bought and a future sold through the API on a
 101-point grid around the spot, its today curve meeting their unrealised P&L at the spot, for
 the caller's own account only (another user's answers 404, as positions do). Every answer
@@ -15,6 +16,7 @@ matches its shape in ``gateway.replies`` (what the OpenAPI document publishes)."
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import aiohttp
@@ -281,3 +283,46 @@ def test_websocket_when_option_subscribed_then_quote_frames_carry_its_greeks(
         assert not GREEKS & set(future)  # a future's frame is as before
 
     run_scenario(database, master, scenario)
+
+
+def test_index_without_derivatives_when_asked_then_listed_quoted_and_404_for_chain_and_payoff(
+    master: InstrumentMaster, database: str
+) -> None:
+    nifty = master.get("NSE:NIFTY 50")
+    assert nifty is not None
+    index = dataclasses.replace(
+        nifty,
+        instrument_id="NSE_INDEX|NIFTY IT",
+        token=26_008,
+        symbol="NIFTY IT",
+        name="Nifty IT",
+        underlying="NIFTYIT",
+    )
+    with_index = InstrumentMaster([*master, index])
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        user = Client(session, base)
+        await user.register("index-only@paperdesk.test")
+        _, body = await get(session, f"{base}/api/underlyings")
+        listed = {item["underlying"]: item for item in body["items"]}
+        assert listed["NIFTYIT"] == {
+            "underlying": "NIFTYIT",
+            "spotInstrumentId": "NSE_INDEX|NIFTY IT",
+            "futureExpiries": [],
+            "optionExpiries": [],
+        }
+
+        async def quoted() -> bool:
+            _, body = await get(session, f"{base}/api/quotes?q=NSE:NIFTY IT")
+            return "NSE:NIFTY IT" in body["data"]
+
+        await eventually(quoted)
+        _, body = await get(session, f"{base}/api/quotes?q=NSE:NIFTY IT")
+        quote = body["data"]["NSE:NIFTY IT"]
+        assert quote["underlying"] == {"spot": quote["ltp"], "future": None}
+        status, body = await get(session, f"{base}/api/optionchain?underlying=NIFTYIT")
+        assert (status, body["error"]["code"]) == (404, "UNKNOWN_UNDERLYING")
+        status, body, _ = await user.call("GET", "/api/trading/payoff?underlying=NIFTYIT")
+        assert (status, body["error"]["code"]) == (404, "UNKNOWN_UNDERLYING")
+
+    run_scenario(database, with_index, scenario)

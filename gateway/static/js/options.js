@@ -15,7 +15,7 @@ import { pnl, pnlClass, price } from "./format.js";
 
 const CHAIN_LIVE_MAX = 200; // contracts subscribed at once (the socket allows 500 in all)
 const CHAIN_REFRESH_MS = 15000;
-const PAYOFF_REFRESH_MS = 5000;
+const PAYOFF_REFRESH_MS = 10000; // a signed-in read: counted against the general limit
 const DEFAULT_UNDERLYING = "NIFTY";
 const HOLDER = "chain"; // the feed's name for what this screen watches
 
