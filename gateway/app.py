@@ -23,6 +23,7 @@ from engine.config import Config
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
+from engine.market.option_chain import OptionChains
 from engine.market.pushed_quotes import PushedQuoteSource
 from gateway.auth import auth_middleware, rate_limit_headers
 from gateway.bridge import EngineBridge
@@ -42,6 +43,7 @@ from gateway.keys import (
     LIMITER,
     METRICS_LISTENER,
     OPENAPI_DOCUMENT,
+    OPTION_CHAINS,
     PERFORMANCE,
     RECOVERY,
     SESSIONS,
@@ -146,6 +148,10 @@ def create_app(
     app[RECOVERY] = RecoveryReport()
     app[CONFIG] = config
     app[ENGINE] = engine
+    # The master is fixed from here on (the CLI imports before it builds the app).
+    app[OPTION_CHAINS] = OptionChains(
+        master, config.market.options, config.sessions.timezone_offset_minutes
+    )
     app[JOURNAL] = journal
     app[HUB] = hub
     app[DB] = database

@@ -133,6 +133,12 @@ class NotFoundError(ApiError):
         super().__init__(error_response(404, "NOT_FOUND", f"No such {what}."))
 
 
+def not_listed(code: str, path: str, message: str) -> ApiError:
+    """404 for a market name the instrument master does not list (an underlying, an expiry),
+    naming the query field as a validation error does."""
+    return ApiError(error_response(404, code, message, [{"path": path, "message": message}]))
+
+
 def rate_limited() -> web.Response:
     """The 429; its headers come from the request's verdict (``auth.rate_limit_headers``)."""
     return error_response(429, "RATE_LIMITED", "Too many requests; try again later.")

@@ -16,6 +16,7 @@ import msgspec
 from gateway.schemas import ExchangeName, OrderTypeName, ProductName, SegmentName, SideName
 
 Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+Date = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date"})]
 Money = float  # rupees (docs/API.md conventions)
 OrderStatus = Literal["PENDING", "EXECUTED", "CANCELLED", "REJECTED"]
 RequestStatus = Literal["PENDING", "APPROVED", "REJECTED", "CANCELLED"]
@@ -301,8 +302,17 @@ class Stats(Reply):
     resets_total: int
 
 
+class UnderlyingPrices(Reply):
+    """The LTPs of a contract's underlying: its spot and its nearest live future."""
+
+    spot: Money | None
+    future: Money | None
+
+
 class Quote(Reply):
-    """``ltp`` and ``timestamp`` always; the rest in ``mode=full``."""
+    """``ltp`` and ``timestamp`` always; the rest in ``mode=full``: ``underlying`` for futures,
+    options and index spots, implied volatility and greeks for options (null where the model
+    priced nothing)."""
 
     ltp: Money
     timestamp: Timestamp
@@ -315,6 +325,12 @@ class Quote(Reply):
     change: Money | msgspec.UnsetType = msgspec.UNSET
     change_percent: float | msgspec.UnsetType = msgspec.UNSET
     volume: int | msgspec.UnsetType = msgspec.UNSET
+    iv: float | msgspec.UnsetType | None = msgspec.UNSET  # percent
+    delta: float | msgspec.UnsetType | None = msgspec.UNSET
+    gamma: float | msgspec.UnsetType | None = msgspec.UNSET  # per rupee of the forward
+    theta: Money | msgspec.UnsetType | None = msgspec.UNSET  # per calendar day
+    vega: Money | msgspec.UnsetType | None = msgspec.UNSET  # per volatility point
+    underlying: UnderlyingPrices | msgspec.UnsetType = msgspec.UNSET
 
 
 class Quotes(Reply):
@@ -330,13 +346,86 @@ class Instrument(Reply):
     instrument_type: Literal["EQ", "FUT", "CE", "PE"]
     lot_size: int
     tick_size: Money
-    expiry: Annotated[str, msgspec.Meta(extra_json_schema={"format": "date"})] | None
+    expiry: Date | None
     strike: Money | None
     option_type: Literal["CE", "PE"] | None
 
 
 class InstrumentList(Reply):
     items: list[Instrument]
+
+
+class ChainSide(Reply):
+    """One option of a chain's strike, with its analytics (units as in ``Quote``)."""
+
+    instrument_id: str
+    symbol: str
+    ltp: Money | None
+    bid: Money | None
+    ask: Money | None
+    iv: float | None
+    delta: float | None
+    gamma: float | None
+    theta: Money | None
+    vega: Money | None
+
+
+class ChainStrike(Reply):
+    strike: Money
+    call: ChainSide | None  # null where only the put is listed
+    put: ChainSide | None
+
+
+class OptionChain(Reply):
+    underlying: str
+    expiry: Date
+    expiries: list[Date]  # every expiry with options on the underlying, in order
+    spot: Money | None
+    future: Money | None  # the listed future of the expiry, else the options' forward
+    future_source: Literal["listed", "forward"] | None
+    atm_strike: Money | None  # the strike nearest the forward
+    timestamp: Timestamp
+    strikes: list[ChainStrike]  # by strike
+
+
+class UnderlyingItem(Reply):
+    underlying: str
+    spot_instrument_id: str | None
+    future_expiries: list[Date]
+    option_expiries: list[Date]
+
+
+class UnderlyingList(Reply):
+    items: list[UnderlyingItem]
+
+
+class PayoffPoint(Reply):
+    price: Money  # the underlying's
+    expiry: Money  # P&L with the underlying there at the nearest expiry
+    today: Money  # P&L with the underlying there now
+
+
+class PayoffPosition(Reply):
+    id: str
+    instrument_id: str
+    symbol: str
+    instrument_type: Literal["FUT", "CE", "PE"]
+    strike: Money | None
+    expiry: Date
+    quantity: int  # signed
+    average_price: Money
+    ltp: Money | None
+    unrealized_pnl: Money
+    iv: float | None  # percent, options only
+
+
+class Payoff(Reply):
+    underlying: str
+    spot: Money | None
+    nearest_expiry: Date | None
+    timestamp: Timestamp
+    points: list[PayoffPoint]  # ascending price; empty while the underlying has no price
+    positions: list[PayoffPosition]
 
 
 class Health(Reply):

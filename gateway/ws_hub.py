@@ -30,6 +30,7 @@ from engine.domain.instruments import InstrumentMaster
 from engine.domain.money import paise_to_rupees
 from engine.market.market_data import MarketData, MarketSnapshot
 from gateway.identity.sessions import SessionEnd, SessionStore, SessionUser
+from gateway.option_views import greeks_view
 from gateway.views import funds_view, iso_ms, order_change, position_view, unrealized_paise
 
 logger = logging.getLogger(__name__)
@@ -275,19 +276,18 @@ class WebSocketHub:
     def _quote_message(self, snapshot: MarketSnapshot, index: int) -> bytes:
         ltp = int(snapshot.ltp[index])
         close = int(self.market.previous_close[index])
-        return orjson.dumps(
-            {
-                "type": "quote",
-                "data": {
-                    "instrumentId": self.master.at(index).instrument_id,
-                    "ltp": paise_to_rupees(ltp),
-                    "bid": paise_to_rupees(int(snapshot.bid[index])),
-                    "ask": paise_to_rupees(int(snapshot.ask[index])),
-                    "change": paise_to_rupees(ltp - close) if ltp else 0.0,
-                    "timestamp": iso_ms(snapshot.at_ms),
-                },
-            }
-        )
+        instrument = self.master.at(index)
+        data: dict[str, Any] = {
+            "instrumentId": instrument.instrument_id,
+            "ltp": paise_to_rupees(ltp),
+            "bid": paise_to_rupees(int(snapshot.bid[index])),
+            "ask": paise_to_rupees(int(snapshot.ask[index])),
+            "change": paise_to_rupees(ltp - close) if ltp else 0.0,
+            "timestamp": iso_ms(snapshot.at_ms),
+        }
+        if instrument.is_option:  # an option chain stays live on quote frames alone
+            data |= greeks_view(snapshot, index)
+        return orjson.dumps({"type": "quote", "data": data})
 
     # -- account updates (account actor thread -> loop) ------------------------------------
 

@@ -33,7 +33,8 @@ STATUS_DESCRIPTIONS = {
     " admin deciding or adjusting their own account (SELF_APPROVAL_FORBIDDEN), anything but a"
     " password change before the first admin's generated password is changed"
     " (PASSWORD_CHANGE_REQUIRED)",
-    404: "Unknown, or not the caller's (NOT_FOUND)",
+    404: "Unknown, or not the caller's (NOT_FOUND); an underlying or expiry the instrument master"
+    " does not list (UNKNOWN_UNDERLYING, EXPIRY_NOT_LISTED, naming the query field)",
     408: "The body did not arrive in time (REQUEST_TIMEOUT)",
     409: "The state does not allow it (ORDER_NOT_OPEN, POSITION_CLOSED, DUPLICATE, ...)",
     413: "The body is too large (PAYLOAD_TOO_LARGE)",

@@ -9,10 +9,12 @@ from aiohttp import web
 
 from engine.domain.money import paise_to_rupees
 from engine.market.market_data import MarketData
+from engine.market.option_chain import OptionChains
 from gateway import replies
 from gateway.decoding import convert_query
 from gateway.errors import InvalidRequestError, json_response, validation_error
-from gateway.keys import CONFIG, ENGINE
+from gateway.keys import CONFIG, ENGINE, OPTION_CHAINS
+from gateway.option_views import greeks_view, underlying_prices
 from gateway.route_table import Operation, RouteTable
 from gateway.views import iso_ms
 
@@ -49,7 +51,9 @@ class InstrumentQuery(msgspec.Struct, forbid_unknown_fields=True):
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
 
 
-def quote_payload(market: MarketData, index: int, full: bool) -> dict[str, Any] | None:
+def quote_payload(
+    market: MarketData, chains: OptionChains, index: int, full: bool
+) -> dict[str, Any] | None:
     snapshot = market.snapshot
     ltp = int(snapshot.ltp[index])
     if ltp <= 0:
@@ -69,6 +73,12 @@ def quote_payload(market: MarketData, index: int, full: bool) -> dict[str, Any] 
             "changePercent": round(change * 100 / close, 2) if close else 0.0,
             "volume": int(market.volume[index]),
         }
+        instrument = market.master.at(index)
+        if instrument.is_option:
+            payload |= greeks_view(snapshot, index)
+        underlying = chains.of(instrument)
+        if underlying is not None:
+            payload["underlying"] = underlying_prices(underlying, snapshot)
     return payload
 
 
@@ -93,12 +103,13 @@ async def get_quotes(request: web.Request) -> web.Response:
     if len(ids) > quotes_max:
         return validation_error("$.q", f"at most {quotes_max} ids per request")
     market = request.app[ENGINE].market
+    chains = request.app[OPTION_CHAINS]
     data: dict[str, Any] = {}
     for key in ids:
         index = market.master.index_of(key)
         if index is None:
             continue
-        payload = quote_payload(market, index, mode == "full")
+        payload = quote_payload(market, chains, index, mode == "full")
         if payload is not None:
             data[key] = payload
     return json_response({"data": data})

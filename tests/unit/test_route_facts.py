@@ -30,7 +30,9 @@ HAND_KEPT: dict[str, tuple[RouteKeys, set[tuple[str, str]]]] = {
             ("GET", "/api/health"),
             ("GET", "/api/instruments"),
             ("GET", "/api/openapi.json"),
+            ("GET", "/api/optionchain"),  # market data, public as quotes are (added since)
             ("GET", "/api/quotes"),
+            ("GET", "/api/underlyings"),  # added with the option chain
             ("POST", "/api/auth/login"),
             ("POST", "/api/auth/register"),
         },

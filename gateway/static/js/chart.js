@@ -1,5 +1,6 @@
 // A live price chart on <canvas>: a line of every tick, or candles built from ticks in
-// fixed time buckets. Redraws at most once per animation frame and follows its box's size.
+// fixed time buckets; and the payoff chart of positions across the underlying's price. Both
+// redraw at most once per animation frame and follow their box's size.
 
 const UP = "#0f8a4b";
 const DOWN = "#c62f3b";
@@ -185,5 +186,142 @@ export class PriceChart {
       const h = Math.max(1, Math.abs(y(c.o) - y(c.c)));
       ctx.fillRect(cx - body / 2, top, body, h);
     });
+  }
+}
+
+const TODAY = "#d97706";
+const ZERO = "#8a93a1";
+const SPOT = "#5b6473";
+const compact = new Intl.NumberFormat("en-IN", { notation: "compact", maximumFractionDigits: 1 });
+const plainPrice = new Intl.NumberFormat("en-IN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/**
+ * The payoff of positions across the underlying's price (GET /api/trading/payoff): P&L at
+ * expiry (solid) and today (dashed), the zero line and the current spot marked.
+ */
+export class PayoffChart {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.payoff = null;
+    this.pending = false;
+    new ResizeObserver(() => this.redraw()).observe(canvas);
+  }
+
+  show(payoff) {
+    this.payoff = payoff;
+    this.redraw();
+  }
+
+  redraw() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw();
+    });
+  }
+
+  draw() {
+    const canvas = this.canvas;
+    const ratio = window.devicePixelRatio || 1;
+    const width = canvas.clientWidth;
+    const height = canvas.clientHeight;
+    if (!width || !height) return;
+    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
+      canvas.width = Math.round(width * ratio);
+      canvas.height = Math.round(height * ratio);
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    ctx.font = "11px system-ui, sans-serif";
+    const payoff = this.payoff;
+    const points = payoff?.points || [];
+    const plotW = width - AXIS_WIDTH;
+    const plotH = height - TIME_HEIGHT;
+    if (!payoff || points.length < 2 || !payoff.positions.length) {
+      const name = payoff?.underlying || "this underlying";
+      const text = !payoff ? "Loading…" : `No open futures or options on ${name}.`;
+      ctx.fillStyle = TEXT;
+      ctx.fillText(text, 12, plotH / 2);
+      canvas.setAttribute("aria-label", `Payoff chart: ${text}`);
+      delete canvas.dataset.points;
+      return;
+    }
+    const values = points.flatMap((q) => [q.expiry, q.today]);
+    let low = Math.min(0, ...values);
+    let high = Math.max(0, ...values);
+    const pad = Math.max((high - low) * 0.08, 1);
+    low -= pad;
+    high += pad;
+    const x0 = points[0].price;
+    const x1 = points[points.length - 1].price;
+    const x = (p) => ((p - x0) / (x1 - x0)) * (plotW - 4);
+    const y = (v) => plotH - ((v - low) / (high - low)) * plotH;
+    this.grid(ctx, low, high, y, plotW, plotH);
+    ctx.strokeStyle = ZERO;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(0, Math.round(y(0)) + 0.5);
+    ctx.lineTo(plotW, Math.round(y(0)) + 0.5);
+    ctx.stroke();
+    this.line(ctx, points, (q) => q.expiry, x, y, LINE, []);
+    this.line(ctx, points, (q) => q.today, x, y, TODAY, [6, 4]);
+    const spotX = Math.round(x(payoff.spot)) + 0.5;
+    ctx.strokeStyle = SPOT;
+    ctx.setLineDash([2, 3]);
+    ctx.beginPath();
+    ctx.moveTo(spotX, 0);
+    ctx.lineTo(spotX, plotH);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = TEXT;
+    const spotText = `spot ${plainPrice.format(payoff.spot)}`;
+    const spotWidth = ctx.measureText(spotText).width;
+    ctx.fillText(spotText, Math.min(plotW - spotWidth - 2, Math.max(2, spotX - spotWidth / 2)), plotH + 14);
+    ctx.fillText(plainPrice.format(x0), 2, plotH + 14);
+    const end = plainPrice.format(x1);
+    if (plotW > 3 * spotWidth) ctx.fillText(end, plotW - ctx.measureText(end).width - 2, plotH + 14);
+    const atSpot = points.reduce((best, q) => (Math.abs(q.price - payoff.spot) < Math.abs(best.price - payoff.spot) ? q : best));
+    const expiries = points.map((q) => q.expiry);
+    const count = payoff.positions.length;
+    canvas.dataset.points = String(points.length);
+    canvas.setAttribute(
+      "aria-label",
+      `Payoff of ${count} ${payoff.underlying} position${count === 1 ? "" : "s"}: ` +
+        `at expiry from ${plainPrice.format(Math.min(...expiries))} to ${plainPrice.format(Math.max(...expiries))} rupees ` +
+        `between ${plainPrice.format(x0)} and ${plainPrice.format(x1)}; ` +
+        `today ${plainPrice.format(atSpot.today)} rupees at the spot ${plainPrice.format(payoff.spot)}`,
+    );
+  }
+
+  grid(ctx, low, high, y, plotW, plotH) {
+    ctx.strokeStyle = GRID;
+    ctx.fillStyle = TEXT;
+    ctx.lineWidth = 1;
+    const steps = 5;
+    for (let i = 0; i <= steps; i += 1) {
+      const v = low + ((high - low) * i) / steps;
+      const py = Math.round(y(v)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(0, py);
+      ctx.lineTo(plotW, py);
+      ctx.stroke();
+      const label = `${v < 0 ? "−" : ""}₹${compact.format(Math.abs(v))}`;
+      ctx.fillText(label, plotW + 6, Math.min(plotH - 2, Math.max(10, py + 4)));
+    }
+  }
+
+  line(ctx, points, value, x, y, colour, dash) {
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 2;
+    ctx.setLineDash(dash);
+    ctx.beginPath();
+    points.forEach((q, i) => {
+      if (i === 0) ctx.moveTo(x(q.price), y(value(q)));
+      else ctx.lineTo(x(q.price), y(value(q)));
+    });
+    ctx.stroke();
+    ctx.setLineDash([]);
   }
 }

@@ -1,6 +1,8 @@
 // The websocket side: one connection per signed-in page, authenticated by the session cookie.
 // It resubscribes after every reconnect and reconnects by itself with exponential backoff
 // (0.5 s doubling to 15 s, with jitter), so a server restart or a network blip heals alone.
+// Several screens share its subscriptions: each watches under its own name, and an instrument
+// is unsubscribed only when no screen watches it any more.
 
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 15000;
@@ -11,6 +13,7 @@ export class LiveFeed {
     this.onMessage = onMessage;
     this.onState = onState;
     this.instruments = new Set();
+    this.holders = new Map(); // instrumentId -> Set of the screens watching it
     this.socket = null;
     this.attempt = 0;
     this.stopped = true;
@@ -80,14 +83,32 @@ export class LiveFeed {
     }
   }
 
-  watch(ids) {
-    const fresh = ids.filter((id) => id && !this.instruments.has(id));
-    for (const id of fresh) this.instruments.add(id);
+  watch(ids, holder = "trade") {
+    const fresh = [];
+    for (const id of ids) {
+      if (!id) continue;
+      let holders = this.holders.get(id);
+      if (!holders) {
+        this.holders.set(id, (holders = new Set()));
+        this.instruments.add(id);
+        fresh.push(id);
+      }
+      holders.add(holder);
+    }
     if (fresh.length) this.send({ op: "subscribe", instruments: fresh });
   }
 
-  unwatch(ids) {
-    const gone = ids.filter((id) => this.instruments.delete(id));
+  unwatch(ids, holder = "trade") {
+    const gone = [];
+    for (const id of ids) {
+      const holders = this.holders.get(id);
+      if (!holders) continue;
+      holders.delete(holder);
+      if (holders.size) continue;
+      this.holders.delete(id);
+      this.instruments.delete(id);
+      gone.push(id);
+    }
     if (gone.length) this.send({ op: "unsubscribe", instruments: gone });
   }
 }

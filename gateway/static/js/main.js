@@ -8,6 +8,7 @@ import {
 import { ConsoleScreen } from "./console.js";
 import { $, $$, formValues, h } from "./dom.js";
 import { LiveFeed } from "./live.js";
+import { OptionsScreen } from "./options.js";
 import { TradingScreen } from "./trading.js";
 
 const VIEWS = ["auth", "trade", "console", "admin"];
@@ -31,7 +32,10 @@ function toast(message, kind = "info") {
 
 const feedStatus = $("#feed-status");
 const feed = new LiveFeed({
-  onMessage: (frame) => trading.onFrame(frame),
+  onMessage: (frame) => {
+    trading.onFrame(frame);
+    options.onFrame(frame);
+  },
   onState: (status, detail, attempt) => {
     feedStatus.dataset.state = status;
     feedStatus.textContent = status === "live" ? "● live" : detail ? `○ ${detail}` : `○ ${status}`;
@@ -44,6 +48,7 @@ const feed = new LiveFeed({
 let wasDown = false;
 
 const trading = new TradingScreen({ feed, toast });
+const options = new OptionsScreen({ feed, trading, toast });
 const consoleScreen = new ConsoleScreen({
   toast,
   onProfile: (user) => {
@@ -96,6 +101,7 @@ async function enter(user) {
   feed.start();
   await route();
   await trading.start(state.accountId);
+  await options.start();
   $("#main").focus();
 }
 
@@ -127,6 +133,7 @@ function leave(message) {
   setCsrf(null);
   feed.stop();
   trading.stop();
+  options.stop();
   $("#nav").hidden = true;
   $("#logout").hidden = true;
   showWho();

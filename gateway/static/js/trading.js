@@ -1,6 +1,6 @@
 // The trading screen: watchlist and search, live quotes, the chart, the order ticket with its
-// margin and charges preview, orders (modify, cancel), positions (live P&L, close, stop-loss
-// and target) and the funds strip.
+// margin and charges preview (the option chain opens it on a contract too), orders (modify,
+// cancel), positions (live P&L, close, stop-loss and target) and the funds strip.
 
 import {
   api,
@@ -296,6 +296,27 @@ export class TradingScreen {
     this.setupTicket(instrument);
   }
 
+  /** Open the ticket on a contract with its side chosen (the option chain's bid and ask). */
+  async openTicket(instrumentId, symbol, side) {
+    if (!this.instruments.has(instrumentId)) {
+      try {
+        const params = new URLSearchParams({ search: symbol, limit: "20" });
+        const found = (await api("GET", `/api/instruments?${params}`)).items || [];
+        const instrument = found.find((i) => i.instrumentId === instrumentId);
+        if (!instrument) throw new Error(`${symbol} is not in the instrument list.`);
+        this.instruments.set(instrumentId, instrument);
+      } catch (error) {
+        this.toast(`Could not open the ticket for ${symbol}: ${describeError(error)}`, "error");
+        return;
+      }
+    }
+    this.select(instrumentId);
+    $(side === "SELL" ? "#side-sell" : "#side-buy").checked = true;
+    this.syncTicket();
+    this.previewSoon();
+    $("#ticket-quantity").focus(); // scrolls the ticket into view where it sits below
+  }
+
   // -- quotes ------------------------------------------------------------------------------
 
   onQuote(data) {
@@ -353,6 +374,7 @@ export class TradingScreen {
       submit.disabled = true;
       return;
     }
+    $("#ticket-preview").classList.add("stale"); // the last instrument's figures until the reply
     $("#ticket-instrument").replaceChildren(
       h("strong", {}, instrument.symbol),
       ` ${instrument.name} · ${instrument.exchange} ${instrument.instrumentType}`,
