@@ -80,6 +80,19 @@ def test_errors_when_requests_are_bad_then_api_table_codes(
             ),
         )
         assert (status, body["error"]["code"]) == (422, "INVALID_QUANTITY")
+        index = master.get("NSE:NIFTY 50")
+        assert index is not None
+        for route in ("/api/trading/orders", "/api/trading/margins"):
+            status, body, _ = await user.call(
+                "POST", route, order_body(account_id, instrumentId=index.instrument_id)
+            )
+            assert (status, body["error"]["code"]) == (422, "NOT_TRADABLE"), route
+            assert body["error"]["details"] == [
+                {"path": "$.instrumentId", "message": "an index is not tradable"}
+            ]
+        status, body, _ = await user.call("GET", "/api/quotes?q=NSE:NIFTY%2050")
+        assert status == 200  # quoted all the same
+        assert body["data"]["NSE:NIFTY 50"]["ltp"] > 0
 
         status, body, _ = await user.call(
             "POST",

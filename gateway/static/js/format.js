@@ -62,6 +62,7 @@ const REASONS = {
   INVALID_QUANTITY: "quantity is not a multiple of the lot size",
   MARKET_CLOSED: "market closed",
   PRODUCT_NOT_ALLOWED: "product not allowed for this instrument",
+  NOT_TRADABLE: "an index is quoted, not traded",
   INSUFFICIENT_HOLDINGS: "not enough holdings to sell",
   OPEN_ORDERS_LIMIT: "too many open orders",
   ORDER_VALUE_LIMIT: "order value above the allowed maximum",
