@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.domain.enums import Exchange
 from engine.domain.instruments import Liquidity
 from engine.domain.money import Rate, rupees_to_paise
 from engine.domain.parameters import (
@@ -23,6 +24,7 @@ from engine.domain.parameters import (
     ChargesConfig,
     CircuitConfig,
     ExecutionConfig,
+    ExpiryRule,
     LimitsConfig,
     MarginConfig,
     SessionsConfig,
@@ -122,15 +124,6 @@ class FactorConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class ExpiryClose:
-    """When contracts expiring on a date stop: their segment's close, from ``effective_from``."""
-
-    effective_from: date
-    derivatives_minute: int  # minutes after IST midnight (NFO, BFO, CDS)
-    mcx_minute: int
-
-
-@dataclass(frozen=True, slots=True)
 class SurfaceConfig:
     """The implied-volatility surface (``engine.market.volatility_surface``); fractions."""
 
@@ -154,16 +147,7 @@ class OptionsConfig:
 
     rate: float  # annual, continuously compounded
     far_otm_spread_widening: float
-    expiry_closes: tuple[ExpiryClose, ...]  # oldest first
     surface: SurfaceConfig
-
-    def expiry_close(self, on: date) -> ExpiryClose:
-        """The close rule in force on ``on`` (the last whose ``effective_from`` is not after)."""
-        chosen = self.expiry_closes[0]
-        for rule in self.expiry_closes:
-            if rule.effective_from <= on:
-                chosen = rule
-        return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,23 +448,9 @@ def _minute_of_day(text: str, key: str) -> int:
 
 def _options(raw: Mapping[str, Any]) -> OptionsConfig:
     surface = raw["surface"]
-    closes = sorted(
-        (
-            ExpiryClose(
-                effective_from=date.fromisoformat(str(entry["effective_from"])),
-                derivatives_minute=_minute_of_day(entry["derivatives"], "expiry_close.derivatives"),
-                mcx_minute=_minute_of_day(entry["mcx"], "expiry_close.mcx"),
-            )
-            for entry in raw["expiry_close"]
-        ),
-        key=lambda rule: rule.effective_from,
-    )
-    if not closes:
-        raise ValueError("market.options.expiry_close needs at least one entry")
     config = OptionsConfig(
         rate=float(Decimal(str(raw["rate_pct"])) / 100),
         far_otm_spread_widening=float(Decimal(str(raw["far_otm_spread_widening"]))),
-        expiry_closes=tuple(closes),
         surface=SurfaceConfig(
             atm={
                 str(kind): _fraction_of_percent(value, f"surface.atm_pct.{kind}")
@@ -513,6 +483,54 @@ def _options(raw: Mapping[str, Any]) -> OptionsConfig:
     if config.far_otm_spread_widening < 0 or config.surface.moneyness_limit <= 0:
         raise ValueError("market.options: widening must be >= 0 and moneyness_limit > 0")
     return config
+
+
+WEEKDAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4}
+
+
+def _sessions(raw: Mapping[str, Any]) -> SessionsConfig:
+    for key in ("equity_open", "equity_close", "mcx_open", "mcx_close_us_summer"):
+        _minute_of_day(raw[key], f"sessions.{key}")
+    rules = []
+    for entry in raw["expiry_rules"]:
+        key = f"sessions.expiry_rules[{entry['effective_from']}]"
+        try:
+            weekday = {Exchange(name): WEEKDAYS[day] for name, day in entry["weekday"].items()}
+        except (KeyError, ValueError):
+            raise ValueError(f"{key}.weekday: exchanges to MON..FRI") from None
+        rules.append(
+            ExpiryRule(
+                effective_from=date.fromisoformat(str(entry["effective_from"])),
+                weekday=weekday,
+                weekly=frozenset(str(name) for name in entry["weekly"]),
+            )
+        )
+    closes = tuple(
+        (
+            date.fromisoformat(str(entry["effective_from"])),
+            str(entry["time"]),
+        )
+        for entry in raw["derivatives_close"]
+    )
+    for _, time in closes:
+        _minute_of_day(time, "sessions.derivatives_close.time")
+    if not rules or not closes:
+        raise ValueError("sessions needs expiry_rules and derivatives_close entries")
+    return SessionsConfig(
+        enforce_hours=bool(raw["enforce_hours"]),
+        timezone_offset_minutes=int(raw["timezone_offset_minutes"]),
+        equity_open=str(raw["equity_open"]),
+        equity_close=str(raw["equity_close"]),
+        mcx_open=str(raw["mcx_open"]),
+        mcx_close_us_summer=str(raw["mcx_close_us_summer"]),
+        mcx_close_us_winter=str(raw["mcx_close_us_winter"]),
+        mis_squareoff_equity=str(raw["mis_squareoff_equity"]),
+        mis_squareoff_fno=str(raw["mis_squareoff_fno"]),
+        mis_squareoff_mcx_before_close_minutes=int(raw["mis_squareoff_mcx_before_close_minutes"]),
+        derivatives_close=closes,
+        holidays=tuple(sorted(date.fromisoformat(str(day)) for day in raw["holidays"])),
+        expiry_rules=tuple(rules),
+    )
 
 
 def _vortex(raw: Mapping[str, Any]) -> VortexConfig:
@@ -708,7 +726,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             futures_commodity=Rate.percent(margin["futures_commodity_pct"]),
             option_sell_expiry_day_extra=Rate.percent(margin["option_sell_expiry_day_extra_pct"]),
         ),
-        sessions=SessionsConfig(**raw["sessions"]),
+        sessions=_sessions(raw["sessions"]),
         journal=_journal(raw["journal"]),
         database=DatabaseConfig(**raw["database"]),
         embedded_database=_embedded_database(raw["embedded_database"]),

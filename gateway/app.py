@@ -149,9 +149,7 @@ def create_app(
     app[CONFIG] = config
     app[ENGINE] = engine
     # The master is fixed from here on (the CLI imports before it builds the app).
-    app[OPTION_CHAINS] = OptionChains(
-        master, config.market.options, config.sessions.timezone_offset_minutes
-    )
+    app[OPTION_CHAINS] = OptionChains(master, engine.calendar)
     app[JOURNAL] = journal
     app[HUB] = hub
     app[DB] = database

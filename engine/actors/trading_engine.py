@@ -36,6 +36,7 @@ from engine.actors.sink import EventSink, InMemorySink
 from engine.config import Config, account_rules
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
 from engine.market import black76, kernels
@@ -77,15 +78,16 @@ class TradingEngine:
         self.sink: EventSink = sink if sink is not None else InMemorySink()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.runtime = runtime or config.accounts.runtime
+        self.calendar = ExchangeCalendar.from_config(config.sessions)
         self.source: QuoteSource = source or SimulatedMarket(
-            config.market.seed, master, config.market, config.sessions.timezone_offset_minutes
+            config.market.seed, master, config.market, self.calendar
         )
         # The simulation prices every tick itself; a feed's prices converge on its quotes,
         # options moving with their underlying between polls.
         self.path: TickPath = (
             self.source
             if isinstance(self.source, SimulatedMarket)
-            else LivePath(master, config.market, config.sessions.timezone_offset_minutes)
+            else LivePath(master, config.market, self.calendar)
         )
         self.publish: Publisher = publish or _publish_nothing
         self.new_id: Callable[[], str] = new_id or random_id

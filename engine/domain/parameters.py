@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from engine.domain.enums import Exchange
 from engine.domain.money import Rate
 
 
@@ -99,13 +100,26 @@ class ExecutionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpiryRule:
+    """When derivatives expire, from ``effective_from`` (``engine.domain.calendar``)."""
+
+    effective_from: date
+    weekday: Mapping[Exchange, int]  # each exchange's expiry weekday (Monday 0)
+    weekly: frozenset[str]  # the underlyings with weekly expiries
+
+
+@dataclass(frozen=True, slots=True)
 class SessionsConfig:
     enforce_hours: bool
     timezone_offset_minutes: int
     equity_open: str
     equity_close: str
     mcx_open: str
-    mcx_close: str
+    mcx_close_us_summer: str
+    mcx_close_us_winter: str
     mis_squareoff_equity: str
     mis_squareoff_fno: str
     mis_squareoff_mcx_before_close_minutes: int
+    derivatives_close: tuple[tuple[date, str], ...]  # (effective from, "HH:MM")
+    holidays: tuple[date, ...]  # NSE and BSE
+    expiry_rules: tuple[ExpiryRule, ...]

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.config import MarketConfig
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import InstrumentMaster
 from engine.market import kernels
 from engine.market.black76 import implied_volatility, price_chain
@@ -49,12 +50,12 @@ class _Anchor:
 class LivePath:
     """A feed's tick path: convergence on the quotes, options moved by their underlying."""
 
-    def __init__(self, master: InstrumentMaster, config: MarketConfig, offset_minutes: int) -> None:
+    def __init__(
+        self, master: InstrumentMaster, config: MarketConfig, calendar: ExchangeCalendar
+    ) -> None:
         self.converging = ConvergingPath(config)
         self.rate = config.options.rate
-        options = MarketLayout.of(
-            master, config.volatility, config.factor, config.options, offset_minutes
-        ).options
+        options = MarketLayout.of(master, config.volatility, config.factor, calendar).options
         self.options = options
         # An option moves with the future it is written on, else with its spot.
         self.underlying: Int64Array = np.where(

@@ -12,7 +12,7 @@ Three roles, fixed once from the master:
   first on or after the option.
 
 Times to expiry are calendar years to the contract's expiry instant: its expiry date at its
-segment's close (``market.options.expiry_close``, keyed by effective date).
+segment's close that day (``engine.domain.calendar``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from engine.config import FactorConfig, OptionsConfig, VolatilityConfig
+from engine.config import FactorConfig, VolatilityConfig
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import Exchange, InstrumentType
 from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
 
@@ -48,15 +49,6 @@ def annual_volatility(config: VolatilityConfig, instrument: Instrument) -> float
     ):
         return config.commodity
     return config.stock[instrument.liquidity]
-
-
-def expiry_instant_ms(instrument: Instrument, options: OptionsConfig, offset_minutes: int) -> int:
-    """When a contract expires: its expiry date at its segment's close in force that day."""
-    assert instrument.expiry is not None
-    rule = options.expiry_close(instrument.expiry)
-    minute = rule.mcx_minute if instrument.exchange is Exchange.MCX else rule.derivatives_minute
-    days = (instrument.expiry - date(1970, 1, 1)).days
-    return days * DAY_MS + (minute - offset_minutes) * 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +98,7 @@ class MarketLayout:
         master: InstrumentMaster,
         volatility: VolatilityConfig,
         factor: FactorConfig,
-        options: OptionsConfig,
-        offset_minutes: int,
+        calendar: ExchangeCalendar,
     ) -> MarketLayout:
         spots = spot_indices(master)
         futures = _futures_by_underlying(master)
@@ -117,14 +108,14 @@ class MarketLayout:
         for index, instrument in enumerate(master):
             spot = spots.get(instrument.underlying, NO_INDEX) if instrument.underlying else NO_INDEX
             if instrument.is_future and instrument.expiry is not None and spot != NO_INDEX:
-                expiry = expiry_instant_ms(instrument, options, offset_minutes)
+                expiry = calendar.expiry_instant_ms(instrument)
                 future_rows.append((index, spot, expiry))
             elif instrument.is_option and instrument.expiry is not None:
                 future = _future_for(futures.get(instrument.underlying, []), instrument.expiry)
                 if spot == NO_INDEX and future == NO_INDEX:
                     driven.append(index)  # nothing to price it from: it walks on its own
                     continue
-                expiry = expiry_instant_ms(instrument, options, offset_minutes)
+                expiry = calendar.expiry_instant_ms(instrument)
                 is_call = instrument.instrument_type is InstrumentType.CE
                 option_rows.append(
                     (index, spot, future, instrument.strike_paise, expiry, is_call,

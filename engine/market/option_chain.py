@@ -3,7 +3,7 @@ the instrument master: its spot, its futures by expiry, and for each expiry with
 strikes in order, each with the instrument indices of its call and put.
 
 Expiries are compared as instants: a contract expires at its expiry date's close for its
-segment (``engine.market.market_layout.expiry_instant_ms``). Everything here is plain lookup
+segment (``ExchangeCalendar.expiry_instant_ms``). Everything here is plain lookup
 over the master; prices come from a market snapshot, read by the caller.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from engine.config import OptionsConfig
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import InstrumentType
 from engine.domain.instruments import Instrument, InstrumentMaster
-from engine.market.market_layout import NO_INDEX, expiry_instant_ms, spot_indices
+from engine.market.market_layout import NO_INDEX, spot_indices
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +103,7 @@ class Underlying:
 class OptionChains:
     """Every underlying of the master's derivatives and index spots, by name."""
 
-    def __init__(
-        self, master: InstrumentMaster, options: OptionsConfig, offset_minutes: int
-    ) -> None:
+    def __init__(self, master: InstrumentMaster, calendar: ExchangeCalendar) -> None:
         spots = spot_indices(master)
         futures: dict[str, list[FutureContract]] = {}
         options_by: dict[str, dict[date, dict[int, dict[InstrumentType, int]]]] = {}
@@ -119,7 +117,7 @@ class OptionChains:
                 names.add(name)
             if instrument.expiry is None:
                 continue
-            at_ms = expiry_instant_ms(instrument, options, offset_minutes)
+            at_ms = calendar.expiry_instant_ms(instrument)
             if instrument.is_future:
                 names.add(name)
                 futures.setdefault(name, []).append(FutureContract(instrument.expiry, at_ms, index))

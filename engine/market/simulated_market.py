@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.config import MarketConfig
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import PriceSource
 from engine.domain.instruments import InstrumentMaster
 from engine.market import kernels
@@ -46,11 +47,13 @@ class SimulatedMarket:
     the same ticks)."""
 
     def __init__(
-        self, seed: int, master: InstrumentMaster, config: MarketConfig, offset_minutes: int
+        self,
+        seed: int,
+        master: InstrumentMaster,
+        config: MarketConfig,
+        calendar: ExchangeCalendar,
     ) -> None:
-        self.layout = layout = MarketLayout.of(
-            master, config.volatility, config.factor, config.options, offset_minutes
-        )
+        self.layout = layout = MarketLayout.of(master, config.volatility, config.factor, calendar)
         self.rng = np.random.default_rng(seed)
         self.rate = config.options.rate
         self.widening = config.options.far_otm_spread_widening
@@ -60,7 +63,7 @@ class SimulatedMarket:
             config.volatility,
             self.rng,
             config.jitter_intensity_ppm / 1_000_000,
-            offset_minutes,
+            calendar.offset_minutes,
         )
         self.surface = VolatilitySurface(
             config.options.surface,

@@ -18,7 +18,7 @@ from engine.domain.enums import InstrumentType
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.positions import Position
 from engine.market.market_data import MarketSnapshot
-from engine.market.market_layout import NO_INDEX, expiry_instant_ms
+from engine.market.market_layout import NO_INDEX
 from engine.market.option_chain import ExpiryChain, Underlying
 from engine.market.payoff import Leg, leg_in_market, payoff, price_grid
 from gateway import replies
@@ -158,9 +158,7 @@ def payoff_legs(
         derivative = instrument.is_future or instrument.is_option
         if not derivative or instrument.underlying != underlying.name or not instrument.expiry:
             continue
-        expiry_ms = expiry_instant_ms(
-            instrument, config.market.options, config.sessions.timezone_offset_minutes
-        )
+        expiry_ms = request.app[ENGINE].calendar.expiry_instant_ms(instrument)
         is_call = None if instrument.is_future else instrument.instrument_type is InstrumentType.CE
         leg = leg_in_market(
             index,

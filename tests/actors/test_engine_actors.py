@@ -528,9 +528,10 @@ def test_session_when_server_was_down_at_square_off_and_close_then_caught_up_at_
     finally:
         before.engine.stop()  # down from 15:00 on Monday
 
-    after = make_harness(master, "pooled", config)  # back at 10:00 on Tuesday
+    # Back at 10:00 on Wednesday: Tuesday the 24th was an exchange holiday, with no session.
+    after = make_harness(master, "pooled", config)
     try:
-        after.clock.advance(MONDAY_3PM_IST + 19 * 3_600_000 - after.clock.now_ms())
+        after.clock.advance(MONDAY_3PM_IST + 43 * 3_600_000 - after.clock.now_ms())
         after.set_price(reliance, 151_000)
         after.engine.restore_account(msgspec.json.decode(state, type=AccountState))
         today = place(reliance, Side.BUY, 1, OrderType.LIMIT, 140_000, product=Product.CNC)

@@ -45,6 +45,7 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import msgspec
 from hypothesis import HealthCheck, settings
@@ -58,7 +59,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from engine.config import Config
+from engine.config import Config, load_config
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
@@ -95,7 +96,7 @@ UNDERLYING = "NFO:NIFTY26DECFUT"
 ACCOUNT_ID = "prop-1"
 
 MACHINE_SETTINGS = settings(
-    max_examples=200 * FUZZ_SCALE,
+    max_examples=300 * FUZZ_SCALE,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -117,8 +118,9 @@ SQUAREOFF_FEE_BROKERAGE_PAISE = 50_00
 # exchange-local (IST) minutes of the session boundaries with hours enforced (configs/)
 IST_OFFSET_MS = 330 * 60_000
 MINUTE_MS = 60_000
-SESSION_MINUTES = (9 * 60 + 15, 15 * 60 + 30)
+SESSION_MINUTES = {"equity": (9 * 60 + 15, 15 * 60 + 30), "fno": (9 * 60 + 15, 15 * 60 + 40)}
 MIS_CUTOFF_MINUTES = {"equity": 15 * 60 + 20, "fno": 15 * 60 + 25}
+HOLIDAYS = frozenset(load_config().sessions.holidays)  # the exchanges' list: data, not a rule
 CLOCK_MINUTES = (
     9 * 60 + 14,  # a minute before the open
     9 * 60 + 15,  # the open
@@ -126,8 +128,10 @@ CLOCK_MINUTES = (
     15 * 60 + 20,  # equity MIS squared off
     15 * 60 + 24,  # the last minute of F&O MIS
     15 * 60 + 25,  # F&O MIS squared off
-    15 * 60 + 29,  # the last minute of the session
-    15 * 60 + 30,  # the close
+    15 * 60 + 29,  # the last minute of the equity session
+    15 * 60 + 30,  # the equity close
+    15 * 60 + 39,  # the last minute of F&O (15:40 since 2026-08-03)
+    15 * 60 + 40,  # the F&O close
     22 * 60 + 30,  # night
 )
 
@@ -463,31 +467,39 @@ class AccountMachine(RuleBasedStateMachine):
         )
         self._run(request)
 
-    @precondition(lambda self: bool(self.state.pending_deposits or self.state.pending_withdrawals))
+    @precondition(lambda self: bool(self.state.pending_deposits))
     @rule(pick=picks, approve=st.booleans(), twice=st.sampled_from([False] * 4 + [True]))
-    def decide_request(self, pick: int, approve: bool, twice: bool) -> None:
-        """An admin decides a pending request, once; deciding it again is refused."""
-        pending = [("d", i) for i in sorted(self.state.pending_deposits)] + [
-            ("w", i) for i in sorted(self.state.pending_withdrawals)
-        ]
-        kind, request_id = pending[pick % len(pending)]
-        decision: cmd.AccountCommand = (
+    def decide_deposit(self, pick: int, approve: bool, twice: bool) -> None:
+        """An admin decides a pending deposit, once; deciding it again is refused."""
+        pending = sorted(self.state.pending_deposits)
+        self._decide_twice(
             cmd.DecideDeposit(
                 now_ms=self.now_ms,
-                deposit_id=request_id,
+                deposit_id=pending[pick % len(pending)],
                 approve=approve,
                 admin_user_id="admin",
                 remarks="",
-            )
-            if kind == "d"
-            else cmd.DecideWithdrawal(
-                now_ms=self.now_ms,
-                withdrawal_id=request_id,
-                approve=approve,
-                admin_user_id="admin",
-                remarks="",
-            )
+            ),
+            twice,
         )
+
+    @precondition(lambda self: bool(self.state.pending_withdrawals))
+    @rule(pick=picks, approve=st.booleans(), twice=st.sampled_from([False] * 4 + [True]))
+    def decide_withdrawal(self, pick: int, approve: bool, twice: bool) -> None:
+        """An admin decides a pending withdrawal, once; deciding it again is refused."""
+        pending = sorted(self.state.pending_withdrawals)
+        self._decide_twice(
+            cmd.DecideWithdrawal(
+                now_ms=self.now_ms,
+                withdrawal_id=pending[pick % len(pending)],
+                approve=approve,
+                admin_user_id="admin",
+                remarks="",
+            ),
+            twice,
+        )
+
+    def _decide_twice(self, decision: cmd.AccountCommand, twice: bool) -> None:
         assert self._run(decision).rejection is None
         if twice:
             assert self._run(decision).rejection is Rejection.DUPLICATE
@@ -920,14 +932,17 @@ class AccountMachine(RuleBasedStateMachine):
 
     @staticmethod
     def _closed_at(at_ms: int, instrument: Instrument, product: Product) -> bool:
-        """docs/DOMAIN.md §6 with hours enforced: weekdays 09:15-15:30, new MIS orders only until
-        the square-off (equity 15:20, F&O 15:25)."""
+        """docs/DOMAIN.md §6 with hours enforced: trading days (weekdays, not holidays)
+        09:15-15:30 for equity and 09:15-15:40 for F&O, new MIS orders only until the
+        square-off (equity 15:20, F&O 15:25)."""
         day, ms = divmod(at_ms + IST_OFFSET_MS, DAY_MS)
         minute = ms // MINUTE_MS
-        weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-        is_open = weekday < 5 and SESSION_MINUTES[0] <= minute < SESSION_MINUTES[1]
+        on = date(1970, 1, 1) + timedelta(days=day)
+        kind = "equity" if instrument.is_equity else "fno"
+        opens, closes = SESSION_MINUTES[kind]
+        is_open = on.weekday() < 5 and on not in HOLIDAYS and opens <= minute < closes
         if product is Product.MIS:
-            cutoff = MIS_CUTOFF_MINUTES["equity" if instrument.is_equity else "fno"]
+            cutoff = MIS_CUTOFF_MINUTES[kind]
             is_open = is_open and minute < cutoff
         return not is_open
 

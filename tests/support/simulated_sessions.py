@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from engine.actors.clock import FakeClock
 from engine.actors.market_actor import MarketBehaviour
 from engine.config import Config
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import InstrumentMaster
 from engine.market.market_data import MarketData, MarketSnapshot
 from engine.market.simulated_market import SimulatedMarket
@@ -30,7 +31,9 @@ def simulated_ticks_from(
 ) -> Iterator[MarketSnapshot]:
     """As :func:`simulated_ticks`, from ``start_ms``."""
     data = MarketData(master, config.market, config.circuits, config.execution.slippage_cap_ticks)
-    source = SimulatedMarket(seed, master, config.market, config.sessions.timezone_offset_minutes)
+    source = SimulatedMarket(
+        seed, master, config.market, ExchangeCalendar.from_config(config.sessions)
+    )
     clock = FakeClock(start_ms)
     market = MarketBehaviour(
         data=data,

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from engine.config import Config, load_config
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import InstrumentMaster
 from engine.market import black76_reference
 from engine.market.live_path import LivePath
 from engine.market.market_data import MarketData, MarketSnapshot
-from engine.market.market_layout import CALENDAR_YEAR_MS, expiry_instant_ms
+from engine.market.market_layout import CALENDAR_YEAR_MS
 
 NOW_MS = 1_796_269_500_000  # 2026-12-03 09:15 IST
 TICK_MS = 250
@@ -26,7 +27,8 @@ class Feed:
     def __init__(self, config: Config, master: InstrumentMaster) -> None:
         self.config, self.master = config, master
         self.data = MarketData(master, config.market, config.circuits, 20)
-        self.path = LivePath(master, config.market, 330)
+        self.calendar = ExchangeCalendar.from_config(config.sessions)
+        self.path = LivePath(master, config.market, self.calendar)
         self.now = NOW_MS
 
     def index(self, ticker: str) -> int:
@@ -52,7 +54,7 @@ class Feed:
 
     def years(self, ticker: str) -> float:
         instrument = self.master.at(self.index(ticker))
-        expiry = expiry_instant_ms(instrument, self.config.market.options, 330)
+        expiry = self.calendar.expiry_instant_ms(instrument)
         return (expiry - self.now) / CALENDAR_YEAR_MS
 
 

@@ -17,9 +17,10 @@ from datetime import date
 import pytest
 
 from engine.config import Config
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import InstrumentType
 from engine.domain.instruments import Instrument, InstrumentMaster
-from engine.market.market_layout import NO_INDEX, expiry_instant_ms
+from engine.market.market_layout import NO_INDEX
 from engine.market.option_chain import OptionChains
 
 IST = 330  # minutes east of UTC
@@ -29,7 +30,7 @@ JAN = date(2027, 1, 26)
 
 
 def chains_of(config: Config, master: InstrumentMaster) -> OptionChains:
-    return OptionChains(master, config.market.options, IST)
+    return OptionChains(master, ExchangeCalendar.from_config(config.sessions))
 
 
 def index_of(master: InstrumentMaster, ticker: str) -> int:
@@ -153,7 +154,9 @@ def test_default_chain_when_time_passes_then_first_not_yet_expired_else_the_last
     nifty = chains_of(config, wider).get("NIFTY")
     assert nifty is not None
     november_future = wider.at(nifty.futures[0].index)
-    november_close = expiry_instant_ms(november_future, config.market.options, IST)
+    november_close = ExchangeCalendar.from_config(config.sessions).expiry_instant_ms(
+        november_future
+    )
     chain = nifty.chain(NOV)
     assert chain is not None and chain.expiry_ms == november_close
     # 2026-11-26 15:40 IST: the F&O close in force from 2026-08-03

@@ -19,12 +19,13 @@ import numpy as np
 import pytest
 
 from engine.config import Config
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import Product
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.positions import Position
 from engine.market.black76_reference import price_option
 from engine.market.market_data import MarketSnapshot
-from engine.market.market_layout import CALENDAR_YEAR_MS, NO_INDEX, expiry_instant_ms
+from engine.market.market_layout import CALENDAR_YEAR_MS, NO_INDEX
 from engine.market.option_chain import OptionChains
 from engine.market.payoff import (
     Leg,
@@ -172,7 +173,7 @@ def legs_of(
         assert index is not None
         instrument = master.at(index)
         is_call = None if instrument.is_future else instrument.instrument_type.value == "CE"
-        expiry_ms = expiry_instant_ms(instrument, config.market.options, IST)
+        expiry_ms = ExchangeCalendar.from_config(config.sessions).expiry_instant_ms(instrument)
         legs.append(
             leg_in_market(
                 index,
@@ -192,7 +193,7 @@ def legs_of(
 def check_today_meets_unrealised(
     config: Config, master: InstrumentMaster, snapshot: MarketSnapshot
 ) -> None:
-    nifty = OptionChains(master, config.market.options, IST).get("NIFTY")
+    nifty = OptionChains(master, ExchangeCalendar.from_config(config.sessions)).get("NIFTY")
     assert nifty is not None and nifty.spot != NO_INDEX
     spot = int(snapshot.ltp[nifty.reference(snapshot.at_ms)])
     positions = open_positions(master, snapshot)

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from engine.config import Config, load_config
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import InstrumentMaster
 from engine.market.market_layout import NO_INDEX, DrivenLayout, MarketLayout
 from engine.market.simulated_prices import DrivenProcess, round_to_ticks
@@ -40,7 +41,9 @@ MID_BRIDGE_TICKS = 5  # 1.25 s after a reference: the bridge halfway between two
 
 def driven_layout(config: Config, master: InstrumentMaster) -> DrivenLayout:
     market = config.market
-    return MarketLayout.of(master, market.volatility, market.factor, market.options, 330).driven
+    return MarketLayout.of(
+        master, market.volatility, market.factor, ExchangeCalendar.from_config(config.sessions)
+    ).driven
 
 
 def replicated(layout: DrivenLayout, copies: int) -> DrivenLayout:

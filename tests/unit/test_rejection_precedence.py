@@ -30,7 +30,7 @@ from tests.conftest import Execute, QuoteFor, place, run_command
 from tests.support.rejections import MODIFY_ORDER_CHECKS, PLACE_ORDER_CHECKS
 
 IST = timezone(timedelta(hours=5, minutes=30))
-OPEN_MS = int(datetime(2026, 11, 24, 11, 0, tzinfo=IST).timestamp() * 1000)  # a Tuesday, 11:00
+OPEN_MS = int(datetime(2026, 11, 25, 11, 0, tzinfo=IST).timestamp() * 1000)  # a Wednesday, 11:00
 SUNDAY_MS = int(datetime(2026, 11, 22, 11, 0, tzinfo=IST).timestamp() * 1000)
 
 

@@ -22,9 +22,10 @@ EQUITY, DERIVATIVES, COMMODITIES = SessionGroup
 SQUARE_OFF, CLOSE = Boundary.SQUARE_OFF, Boundary.CLOSE
 
 
-def ist(day: int, hour: int, minute: int) -> int:
-    """Milliseconds at ``hour:minute`` IST on 2026-11-``day`` (the 23rd is a Monday)."""
-    return int(datetime(2026, 11, day, hour, minute, tzinfo=IST).timestamp() * 1000)
+def ist(day: int, hour: int, minute: int, month: int = 11) -> int:
+    """Milliseconds at ``hour:minute`` IST on 2026-``month``-``day`` (23 November is a
+    Monday, the 24th an exchange holiday; US daylight saving time ended on 1 November)."""
+    return int(datetime(2026, month, day, hour, minute, tzinfo=IST).timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +50,20 @@ def test_sessions_when_not_enforced_then_no_rules(config: Config) -> None:
         pytest.param(EQUITY, ist(23, 15, 30), False, False, id="equity-closed"),
         pytest.param(DERIVATIVES, ist(23, 15, 24), True, True, id="fno-before-square-off"),
         pytest.param(DERIVATIVES, ist(23, 15, 25), True, False, id="fno-squared-off"),
+        pytest.param(DERIVATIVES, ist(23, 15, 39), True, False, id="fno-until-15-40"),
+        pytest.param(DERIVATIVES, ist(23, 15, 40), False, False, id="fno-closed"),
+        pytest.param(DERIVATIVES, ist(31, 15, 35, 7), False, False, id="fno-closed-15-30-in-july"),
+        pytest.param(DERIVATIVES, ist(3, 15, 35, 8), True, False, id="fno-open-15-40-from-3-aug"),
         pytest.param(COMMODITIES, ist(23, 9, 0), True, True, id="mcx-at-open"),
-        pytest.param(COMMODITIES, ist(23, 23, 4), True, True, id="mcx-evening"),
-        pytest.param(COMMODITIES, ist(23, 23, 5), True, False, id="mcx-close-minus-25"),
-        pytest.param(COMMODITIES, ist(23, 23, 30), False, False, id="mcx-closed"),
+        pytest.param(COMMODITIES, ist(23, 23, 29), True, True, id="mcx-evening"),
+        pytest.param(COMMODITIES, ist(23, 23, 30), True, False, id="mcx-winter-close-minus-25"),
+        pytest.param(COMMODITIES, ist(23, 23, 54), True, False, id="mcx-winter-until-23-55"),
+        pytest.param(COMMODITIES, ist(23, 23, 55), False, False, id="mcx-winter-closed"),
+        pytest.param(COMMODITIES, ist(30, 23, 5, 10), True, False, id="mcx-summer-close-minus-25"),
+        pytest.param(COMMODITIES, ist(30, 23, 30, 10), False, False, id="mcx-summer-closed"),
+        pytest.param(EQUITY, ist(24, 11, 0), False, False, id="equity-holiday"),
+        pytest.param(DERIVATIVES, ist(24, 11, 0), False, False, id="fno-holiday"),
+        pytest.param(COMMODITIES, ist(24, 11, 0), True, True, id="mcx-open-on-nse-holiday"),
         pytest.param(EQUITY, ist(28, 11, 0), False, False, id="saturday"),
         pytest.param(COMMODITIES, ist(29, 11, 0), False, False, id="sunday"),
     ],
@@ -70,20 +81,31 @@ def test_boundaries_when_ticks_pass_them_then_each_reported_once_in_order(
         (EQUITY, SQUARE_OFF, ist(23, 15, 20))
     ]
     assert enforced.boundaries_crossed(ist(23, 15, 20), ist(23, 15, 21)) == []
-    assert [b[:2] for b in enforced.boundaries_crossed(ist(23, 15, 0), ist(23, 15, 31))] == [
+    assert [b[:2] for b in enforced.boundaries_crossed(ist(23, 15, 0), ist(23, 15, 41))] == [
         (EQUITY, SQUARE_OFF),
         (EQUITY, CLOSE),
         (DERIVATIVES, SQUARE_OFF),
         (DERIVATIVES, CLOSE),
     ]
-    assert enforced.boundaries_crossed(ist(27, 23, 0), ist(27, 23, 31)) == [
-        (COMMODITIES, SQUARE_OFF, ist(27, 23, 5)),
-        (COMMODITIES, CLOSE, ist(27, 23, 30)),
+    assert enforced.boundaries_crossed(ist(23, 15, 31), ist(23, 15, 40))[-1] == (
+        DERIVATIVES,
+        CLOSE,
+        ist(23, 15, 40),
+    )
+    assert enforced.boundaries_crossed(ist(27, 23, 0), ist(27, 23, 59)) == [
+        (COMMODITIES, SQUARE_OFF, ist(27, 23, 30)),
+        (COMMODITIES, CLOSE, ist(27, 23, 55)),
     ]
     assert enforced.boundaries_crossed(ist(28, 9, 0), ist(29, 23, 59)) == []  # a weekend
-    # A clock that jumps (a server down for weeks) looks back a week: 5 weekdays × 6.
+    # On a holiday only MCX has boundaries.
+    assert [b[0] for b in enforced.boundaries_crossed(ist(24, 0, 0), ist(24, 23, 59))] == [
+        COMMODITIES,
+        COMMODITIES,
+    ]
+    # A clock that jumps (a server down for weeks) looks back a week: 5 weekdays of MCX, and
+    # equity and derivatives on the 4 that are not the holiday.
     jumped = enforced.boundaries_crossed(ist(9, 12, 0), ist(27, 23, 59))
-    assert len(jumped) == 5 * 6
+    assert len(jumped) == 5 * 2 + 4 * 4
     assert jumped[0] == (EQUITY, SQUARE_OFF, ist(23, 15, 20))
 
 
@@ -114,4 +136,5 @@ def test_orders_when_market_closed_then_refused_and_mis_stops_at_square_off(
     assert outcome(ist(23, 15, 21), Product.CNC) is None  # delivery trades until the close
     assert outcome(ist(23, 15, 30), Product.CNC) is Rejection.MARKET_CLOSED
     assert outcome(ist(28, 10, 0), Product.CNC) is Rejection.MARKET_CLOSED  # Saturday
+    assert outcome(ist(24, 10, 0), Product.CNC) is Rejection.MARKET_CLOSED  # a holiday
     assert outcome(ist(23, 8, 0), Product.CNC) is Rejection.MARKET_CLOSED

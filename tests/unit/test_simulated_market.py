@@ -23,10 +23,11 @@ import numpy as np
 import pytest
 
 from engine.config import Config, load_config
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import InstrumentType
 from engine.domain.instruments import InstrumentMaster
 from engine.market.market_data import MarketSnapshot
-from engine.market.market_layout import CALENDAR_YEAR_MS, MarketLayout, expiry_instant_ms
+from engine.market.market_layout import CALENDAR_YEAR_MS, MarketLayout
 from tests.support.simulated_sessions import TICK_MS, simulated_ticks, simulated_ticks_from
 
 MINUTES = 120
@@ -43,11 +44,13 @@ def samples(config: Config, master: InstrumentMaster) -> list[MarketSnapshot]:
 
 def layout_of(config: Config, master: InstrumentMaster) -> MarketLayout:
     market = config.market
-    return MarketLayout.of(master, market.volatility, market.factor, market.options, 330)
+    return MarketLayout.of(
+        master, market.volatility, market.factor, ExchangeCalendar.from_config(config.sessions)
+    )
 
 
 def years_to(config: Config, master: InstrumentMaster, index: int, at_ms: int) -> float:
-    expiry = expiry_instant_ms(master.at(index), config.market.options, 330)
+    expiry = ExchangeCalendar.from_config(config.sessions).expiry_instant_ms(master.at(index))
     return max(expiry - at_ms, 0) / CALENDAR_YEAR_MS
 
 
@@ -93,7 +96,7 @@ def test_futures_when_expiry_reached_then_equal_to_spot_within_rounding(
 ) -> None:
     layout = layout_of(config, master)
     future = int(layout.futures.index[0])
-    expiry = expiry_instant_ms(master.at(future), config.market.options, 330)
+    expiry = ExchangeCalendar.from_config(config.sessions).expiry_instant_ms(master.at(future))
     start = next(simulated_ticks(config, master, 4, 1))
     assert start.ltp[future] > start.ltp[layout.futures.spot[0]] * 1.001  # carry before expiry
     at_expiry = next(simulated_ticks_from(config, master, 4, expiry, 1))  # a tick at expiry
