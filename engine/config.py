@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import Exchange
 from engine.domain.instruments import Liquidity
 from engine.domain.money import Rate, rupees_to_paise
@@ -759,4 +760,5 @@ def account_rules(config: Config) -> AccountRules:
         circuits=config.circuits,
         timezone_offset_minutes=config.sessions.timezone_offset_minutes,
         sessions=SessionRules.from_config(config.sessions),
+        calendar=ExchangeCalendar.from_config(config.sessions),
     )

@@ -93,7 +93,11 @@ class TradingEngine:
         self.new_id: Callable[[], str] = new_id or random_id
         self.rules = account_rules(config)
         self.market = MarketData(
-            master, config.market, config.circuits, config.execution.slippage_cap_ticks
+            master,
+            config.market,
+            config.circuits,
+            config.execution.slippage_cap_ticks,
+            self.calendar,
         )
         self.tick_listeners: list[TickListener] = []
         self.in_use = InUseInstruments()

@@ -88,6 +88,7 @@ class Rejection(StrEnum):
     OUTSIDE_ORDER_TERMS = "OUTSIDE_ORDER_TERMS"  # a fill the order's current terms forbid
     POSITION_CLOSED = "POSITION_CLOSED"
     NOT_TRADABLE = "NOT_TRADABLE"  # an index spot: quoted for reference, never traded
+    INSTRUMENT_EXPIRED = "INSTRUMENT_EXPIRED"  # a contract past its expiry instant
     MARKET_CLOSED = "MARKET_CLOSED"
     PRODUCT_NOT_ALLOWED = "PRODUCT_NOT_ALLOWED"
     INVALID_QUANTITY = "INVALID_QUANTITY"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import OrderType, Product, Rejection
 from engine.domain.instruments import Instrument, UnderlyingKind
 from engine.domain.money import Rate
@@ -32,6 +33,7 @@ class AccountRules:
     circuits: CircuitConfig
     timezone_offset_minutes: int
     sessions: SessionRules | None  # None: trading around the clock
+    calendar: ExchangeCalendar  # when contracts expire (whether hours are enforced or not)
 
     def trade_day(self, now_ms: int) -> int:
         """The exchange-local (IST) day number of a clock reading."""

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import date
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.config import MarketConfig
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import PriceSource
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.parameters import CircuitConfig
 from engine.domain.quote import Quote
 from engine.domain.rules import circuit_band
 from engine.market import kernels_reference
+from engine.market.market_layout import spot_indices
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -104,6 +105,7 @@ class MarketData:
         market: MarketConfig,
         circuits: CircuitConfig,
         slippage_cap_ticks: int,
+        calendar: ExchangeCalendar,
     ) -> None:
         self.master = master
         self.circuits = circuits
@@ -120,7 +122,8 @@ class MarketData:
         self.circuit_high = np.array([b[1] for b in bands], dtype=np.int64).reshape(n)
         self.impact_ticks = [market.impact_ticks[i.liquidity] for i in master]
         self.typical_quantity = [market.typical_quantity[i.liquidity] for i in master]
-        self.underlying_index = _underlying_futures(master)
+        self.underlying_futures = _underlying_futures(master, calendar)
+        self.spots = spot_indices(master)
         # Where each reference came from: the quote source (LIVE) or the stored last LTP.
         self.price_source: list[PriceSource | None] = [None] * n
         self.resolutions: Counter[PriceSource] = Counter()
@@ -204,23 +207,28 @@ class MarketData:
         return seeded
 
     def underlying_price(self, instrument: Instrument) -> int:
-        """The LTP of an option's underlying future (0 when unknown: margin uses the strike)."""
-        index = self.underlying_index.get(instrument.underlying)
-        if index is None:
-            return 0
-        return int(self.snapshot.ltp[index])
+        """The LTP of a derivative's underlying: its nearest future not yet expired, else its
+        spot (0 when neither is known: margin uses the strike)."""
+        snapshot = self.snapshot
+        for expiry_ms, index in self.underlying_futures.get(instrument.underlying, ()):
+            if expiry_ms > snapshot.at_ms:
+                return int(snapshot.ltp[index])
+        spot = self.spots.get(instrument.underlying)
+        return 0 if spot is None else int(snapshot.ltp[spot])
 
 
-def _underlying_futures(master: InstrumentMaster) -> dict[str, int]:
-    """Map each underlying to the index of its nearest-expiry future."""
-    chosen: dict[str, tuple[date, int]] = {}
+def _underlying_futures(
+    master: InstrumentMaster, calendar: ExchangeCalendar
+) -> dict[str, list[tuple[int, int]]]:
+    """Each underlying's futures as (expiry instant, instrument index), nearest first."""
+    found: dict[str, list[tuple[int, int]]] = {}
     for index, instrument in enumerate(master):
-        if not instrument.is_future or instrument.expiry is None:
-            continue
-        current = chosen.get(instrument.underlying)
-        if current is None or instrument.expiry < current[0]:
-            chosen[instrument.underlying] = (instrument.expiry, index)
-    return {name: index for name, (_, index) in chosen.items()}
+        if instrument.is_future and instrument.expiry is not None:
+            expiry_ms = calendar.expiry_instant_ms(instrument)
+            found.setdefault(instrument.underlying, []).append((expiry_ms, index))
+    for futures in found.values():
+        futures.sort()
+    return found
 
 
 class QuoteSource(Protocol):

@@ -45,7 +45,7 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import msgspec
 from hypothesis import HealthCheck, settings
@@ -92,6 +92,7 @@ from tests.conftest import DAY_MS, FUZZ_SCALE, NOW_MS, make_quote
 from tests.support.rejections import MODIFY_ORDER_CHECKS, PLACE_ORDER_CHECKS
 
 TICKERS = ("NSE:RELIANCE", "NSE:TCS", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE")
+DERIVATIVES = (2, 3)  # positions in TICKERS
 UNDERLYING = "NFO:NIFTY26DECFUT"
 ACCOUNT_ID = "prop-1"
 
@@ -121,6 +122,10 @@ MINUTE_MS = 60_000
 SESSION_MINUTES = {"equity": (9 * 60 + 15, 15 * 60 + 30), "fno": (9 * 60 + 15, 15 * 60 + 40)}
 MIS_CUTOFF_MINUTES = {"equity": 15 * 60 + 20, "fno": 15 * 60 + 25}
 HOLIDAYS = frozenset(load_config().sessions.holidays)  # the exchanges' list: data, not a rule
+# The machine's contracts (NIFTY, December 2026) expire on the 29th at the F&O close, 15:40 IST.
+DECEMBER_EXPIRY_MS = int(
+    datetime(2026, 12, 29, 15, 40, tzinfo=timezone(timedelta(minutes=330))).timestamp() * 1000
+)
 CLOCK_MINUTES = (
     9 * 60 + 14,  # a minute before the open
     9 * 60 + 15,  # the open
@@ -945,6 +950,50 @@ class AccountMachine(RuleBasedStateMachine):
             cutoff = MIS_CUTOFF_MINUTES[kind]
             is_open = is_open and minute < cutoff
         return not is_open
+
+    @rule(
+        which=st.sampled_from(DERIVATIVES),
+        offset_ms=st.sampled_from([-60_000, -1, 0, 1, 60_000, DAY_MS]),
+        pick=picks,
+        modify=st.booleans(),
+    )
+    def trade_around_expiry(self, which: int, offset_ms: int, pick: int, modify: bool) -> None:
+        """From its expiry instant on, a contract takes no new order and no modification;
+        until then expiry refuses nothing (decided only: the machine's clock stays put)."""
+        at_ms = DECEMBER_EXPIRY_MS + offset_ms
+        working = [
+            order
+            for order in self.state.orders.values()
+            if order.status is OrderStatus.PENDING and self.by_id[order.instrument_id].expiry
+        ]
+        command: cmd.AccountCommand
+        if modify and not working:
+            # A bid of one tick for the call: it rests, and costs next to nothing to block.
+            call = self.instruments[DERIVATIVES[-1]]
+            bid = msgspec.structs.replace(
+                self._limit_order(call, Side.BUY, Product.NRML, call.lot_size, self.now_ms),
+                price_paise=call.tick_paise,
+            )
+            if self._run(bid).rejection is None:
+                working = [self.state.orders[bid.order_id]]
+        if modify and working:
+            order = working[pick % len(working)]
+            instrument = self.by_id[order.instrument_id]
+            command = cmd.ModifyOrder(
+                now_ms=at_ms,
+                order_id=order.order_id,
+                instrument=instrument,
+                quote=self._quote(instrument),
+                underlying_price_paise=self._underlying_paise(instrument),
+            )
+        else:
+            instrument = self.instruments[which]
+            command = self._limit_order(instrument, Side.BUY, Product.NRML, 1, at_ms)
+        if at_ms >= DECEMBER_EXPIRY_MS:
+            assert self._run(command).rejection is Rejection.INSTRUMENT_EXPIRED
+        else:
+            decision = decide(self.state, command, self.account_rules)
+            assert decision.rejection is not Rejection.INSTRUMENT_EXPIRED
 
     @rule(
         minute=st.sampled_from(CLOCK_MINUTES),

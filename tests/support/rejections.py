@@ -9,6 +9,7 @@ from engine.domain.enums import Rejection
 PLACE_ORDER_CHECKS = (
     Rejection.DUPLICATE,
     Rejection.NOT_TRADABLE,
+    Rejection.INSTRUMENT_EXPIRED,
     Rejection.MARKET_CLOSED,
     Rejection.PRODUCT_NOT_ALLOWED,
     Rejection.INVALID_QUANTITY,
@@ -21,6 +22,7 @@ PLACE_ORDER_CHECKS = (
 )
 MODIFY_ORDER_CHECKS = (
     Rejection.ORDER_NOT_OPEN,
+    Rejection.INSTRUMENT_EXPIRED,
     Rejection.MARKET_CLOSED,
     Rejection.INVALID_QUANTITY,
     Rejection.INVALID_PRICE,

@@ -30,10 +30,11 @@ def simulated_ticks_from(
     config: Config, master: InstrumentMaster, seed: int, start_ms: int, ticks: int, every: int = 1
 ) -> Iterator[MarketSnapshot]:
     """As :func:`simulated_ticks`, from ``start_ms``."""
-    data = MarketData(master, config.market, config.circuits, config.execution.slippage_cap_ticks)
-    source = SimulatedMarket(
-        seed, master, config.market, ExchangeCalendar.from_config(config.sessions)
+    calendar = ExchangeCalendar.from_config(config.sessions)
+    data = MarketData(
+        master, config.market, config.circuits, config.execution.slippage_cap_ticks, calendar
     )
+    source = SimulatedMarket(seed, master, config.market, calendar)
     clock = FakeClock(start_ms)
     market = MarketBehaviour(
         data=data,

@@ -26,8 +26,8 @@ class Feed:
 
     def __init__(self, config: Config, master: InstrumentMaster) -> None:
         self.config, self.master = config, master
-        self.data = MarketData(master, config.market, config.circuits, 20)
         self.calendar = ExchangeCalendar.from_config(config.sessions)
+        self.data = MarketData(master, config.market, config.circuits, 20, self.calendar)
         self.path = LivePath(master, config.market, self.calendar)
         self.now = NOW_MS
 

@@ -1,7 +1,7 @@
 """``Rejection`` lists its codes in the order ``decide`` checks them, and the checks keep it.
 
 An order is built that breaks every rule a new order can break (a repeated client order id, an
-index that cannot be traded, the market closed, a product the instrument does not take, a
+index that cannot be traded, a contract past its expiry, the market closed, a product the instrument does not take, a
 quantity off the lot, prices its type does not take, no price to value it at, the open-orders
 and order-value limits, shares it does not hold, funds it does not have). Placed as is, it is
 refused for the first; mending one rule at a time reveals the next. The codes seen must be
@@ -32,6 +32,8 @@ from tests.support.rejections import MODIFY_ORDER_CHECKS, PLACE_ORDER_CHECKS
 IST = timezone(timedelta(hours=5, minutes=30))
 OPEN_MS = int(datetime(2026, 11, 25, 11, 0, tzinfo=IST).timestamp() * 1000)  # a Wednesday, 11:00
 SUNDAY_MS = int(datetime(2026, 11, 22, 11, 0, tzinfo=IST).timestamp() * 1000)
+# A Sunday after the December 2026 contracts expired (NIFTY's on the 29th at 15:40).
+EXPIRED_SUNDAY_MS = int(datetime(2027, 1, 3, 11, 0, tzinfo=IST).timestamp() * 1000)
 
 
 def _in_enum_order(codes: tuple[Rejection, ...]) -> bool:
@@ -98,11 +100,12 @@ def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum
         quantity=0,
         price_paise=24400,  # a MARKET order takes no price
         quote=None,
-        now_ms=SUNDAY_MS,
+        now_ms=EXPIRED_SUNDAY_MS,
     )
     mends: list[dict[str, object] | None] = [
         {"client_order_id": "fresh"},
-        {"instrument": nifty_fut},  # derivatives take no CNC
+        {"instrument": nifty_fut},  # expired by then; and derivatives take no CNC
+        {"now_ms": SUNDAY_MS},
         {"now_ms": OPEN_MS},
         {"instrument": wipro},
         {"quantity": 10},
@@ -167,4 +170,38 @@ def test_modify_when_every_rule_broken_then_mending_each_reveals_the_next_in_enu
         modify = msgspec.structs.replace(modify, **mend)
         seen.append(decide(state, modify, strict_rules).rejection)
 
-    assert tuple(seen) == MODIFY_ORDER_CHECKS
+    # A share never expires: that check is shown on a contract, below.
+    expiring = tuple(c for c in MODIFY_ORDER_CHECKS if c is not Rejection.INSTRUMENT_EXPIRED)
+    assert tuple(seen) == expiring
+
+
+def test_modify_when_contract_expired_then_refused_after_order_not_open_before_market_closed(
+    strict_rules: AccountRules,
+    nifty_fut: Instrument,
+    quote_for: QuoteFor,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    state = funded_account(10_000_000_000)
+    working = place(
+        nifty_fut,
+        order_id="f",
+        product=Product.NRML,
+        quantity=nifty_fut.lot_size,
+        price_paise=2_500_000,
+        quote=quote_for(nifty_fut, 2_613_860),
+        now_ms=OPEN_MS,
+    )
+    assert execute(state, working).rejection is None  # hours not enforced: any time
+    modify = cmd.ModifyOrder(
+        now_ms=EXPIRED_SUNDAY_MS, order_id="gone", instrument=nifty_fut, quote=None
+    )
+    seen = [decide(state, modify, strict_rules).rejection]
+    for mend in ({"order_id": "f"}, {"now_ms": SUNDAY_MS}):
+        modify = msgspec.structs.replace(modify, **mend)
+        seen.append(decide(state, modify, strict_rules).rejection)
+    assert seen == [
+        Rejection.ORDER_NOT_OPEN,
+        Rejection.INSTRUMENT_EXPIRED,
+        Rejection.MARKET_CLOSED,
+    ]

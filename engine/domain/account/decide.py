@@ -261,6 +261,8 @@ def _check_order(
     instrument = t.instrument
     if instrument.is_index:
         return Requirements(Rejection.NOT_TRADABLE)
+    if instrument.expiry is not None and t.now_ms >= rules.calendar.expiry_instant_ms(instrument):
+        return Requirements(Rejection.INSTRUMENT_EXPIRED)
     if _market_closed(rules, instrument, t.product, t.now_ms):
         return Requirements(Rejection.MARKET_CLOSED)
     if not product_allowed(instrument, t.product):

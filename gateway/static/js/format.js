@@ -63,6 +63,7 @@ const REASONS = {
   MARKET_CLOSED: "market closed",
   PRODUCT_NOT_ALLOWED: "product not allowed for this instrument",
   NOT_TRADABLE: "an index is quoted, not traded",
+  INSTRUMENT_EXPIRED: "the contract has expired",
   INSUFFICIENT_HOLDINGS: "not enough holdings to sell",
   OPEN_ORDERS_LIMIT: "too many open orders",
   ORDER_VALUE_LIMIT: "order value above the allowed maximum",
