@@ -1,11 +1,11 @@
 """``Rejection`` lists its codes in the order ``decide`` checks them, and the checks keep it.
 
 An order is built that breaks every rule a new order can break (a repeated client order id, an
-index that cannot be traded, a contract past its expiry, the market closed, a product the instrument does not take, a
-quantity off the lot, prices its type does not take, no price to value it at, the open-orders
-and order-value limits, shares it does not hold, funds it does not have). Placed as is, it is
-refused for the first; mending one rule at a time reveals the next. The codes seen must be
-exactly that list, in the enum's order.
+index that cannot be traded, a contract past its expiry, the market closed, a product the
+instrument does not take, a quantity off the lot, prices its type does not take, no price to
+value it at, the open-orders and order-value limits, shares it does not hold, funds it does not
+have). Placed as is, it is refused for the first; mending one rule at a time reveals the next.
+The codes seen must be exactly that list, in the enum's order.
 A modification is checked the same way for the rules it shares with a new order.
 """
 
