@@ -13,6 +13,7 @@ import math
 from datetime import date
 from typing import Any
 
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.money import PAISE_PER_RUPEE, paise_to_rupees
 from engine.market.market_data import MarketSnapshot
@@ -136,6 +137,35 @@ def underlying_item(underlying: Underlying, master: InstrumentMaster) -> dict[st
         "futureExpiries": sorted({f.expiry.isoformat() for f in underlying.futures}),
         "optionExpiries": [expiry.isoformat() for expiry in underlying.expiries],
     }
+
+
+def expiry_items(
+    underlying: Underlying, master: InstrumentMaster, calendar: ExchangeCalendar, now_ms: int
+) -> list[dict[str, Any]]:
+    """``GET /api/expiries``: the underlying's expiries after ``now_ms``, nearest first, each
+    weekly or monthly by the exchange's calendar."""
+    found: dict[date, dict[str, Any]] = {}
+    contracts = [(f.expiry, f.expiry_ms, f.index, "futures") for f in underlying.futures] + [
+        (chain.expiry, chain.expiry_ms, next(chain.indices()), "options")
+        for chain in underlying.chains
+    ]
+    for expiry, expiry_ms, index, kind in contracts:
+        if expiry_ms <= now_ms:
+            continue
+        item = found.setdefault(
+            expiry,
+            {
+                "date": expiry.isoformat(),
+                "expiresAt": iso_ms(expiry_ms),
+                "kind": "MONTHLY"
+                if calendar.is_monthly(master.at(index).exchange, expiry)
+                else "WEEKLY",
+                "futures": False,
+                "options": False,
+            },
+        )
+        item[kind] = True
+    return [found[day] for day in sorted(found)]
 
 
 def payoff_view(  # noqa: PLR0917 (the answer's parts, each computed by the route)

@@ -399,6 +399,21 @@ class UnderlyingList(Reply):
     items: list[UnderlyingItem]
 
 
+class ExpiryItem(Reply):
+    """One expiry of an underlying's listed contracts."""
+
+    date: Date
+    expires_at: Timestamp  # the segment's close on that date
+    kind: Literal["WEEKLY", "MONTHLY"]
+    futures: bool  # futures of the underlying expire then
+    options: bool  # options of the underlying expire then
+
+
+class ExpiryList(Reply):
+    underlying: str
+    items: list[ExpiryItem]  # not yet expired, nearest first
+
+
 class PayoffPoint(Reply):
     price: Money  # the underlying's
     expiry: Money  # P&L with the underlying there at the nearest expiry

@@ -144,6 +144,13 @@ class ExchangeCalendar:
                 yield expiry
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
+    def is_monthly(self, exchange: Exchange, day: date) -> bool:
+        """Whether an expiry on ``day`` is ``exchange``'s monthly one (an exchange without an
+        expiry weekday, MCX, lists monthly contracts only)."""
+        if exchange not in self.expiry_rule(day).weekday:
+            return True
+        return day == self.monthly_expiry(exchange, day.year, day.month)
+
     def has_weekly(self, exchange: Exchange, underlying: str, day: date) -> bool:
         """Whether ``underlying`` is ``exchange``'s weekly series under the rule of ``day``."""
         rule = self.expiry_rule(day)

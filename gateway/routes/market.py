@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import msgspec
 from aiohttp import web
 
+from engine.domain.instruments import Instrument
 from engine.domain.money import paise_to_rupees
 from engine.market.market_data import MarketData
 from engine.market.option_chain import OptionChains
@@ -16,6 +18,7 @@ from gateway.errors import InvalidRequestError, json_response, validation_error
 from gateway.keys import CONFIG, ENGINE, OPTION_CHAINS
 from gateway.option_views import greeks_view, underlying_prices
 from gateway.route_table import Operation, RouteTable
+from gateway.schemas import NO_CONTROL
 from gateway.views import iso_ms
 
 routes = RouteTable()
@@ -48,7 +51,26 @@ QUOTE_PARAMETERS = [
 class InstrumentQuery(msgspec.Struct, forbid_unknown_fields=True):
     search: Annotated[str, msgspec.Meta(max_length=64)] = ""
     exchange: Literal["NSE", "BSE", "NFO", "BFO", "MCX", "CDS", ""] = ""
+    underlying: Annotated[str, msgspec.Meta(max_length=32, pattern=NO_CONTROL)] = ""
+    kind: Literal["EQ", "INDEX", "FUT", "CE", "PE", ""] = ""  # INDEX: the spots, EQ: shares
+    expiry: date | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
+
+
+def _kind(instrument: Instrument) -> str:
+    return "INDEX" if instrument.is_index else instrument.instrument_type.value
+
+
+def instrument_matches(instrument: Instrument, query: InstrumentQuery) -> bool:
+    """Whether ``instrument`` passes every filter the query sets."""
+    needle = query.search.upper()
+    return (
+        (not query.exchange or instrument.exchange.value == query.exchange)
+        and (not query.underlying or instrument.underlying == query.underlying.upper())
+        and (not query.kind or _kind(instrument) == query.kind)
+        and (query.expiry is None or instrument.expiry == query.expiry)
+        and (not needle or needle in instrument.symbol or needle in instrument.name.upper())
+    )
 
 
 def quote_payload(
@@ -125,12 +147,9 @@ async def search_instruments(request: web.Request) -> web.Response:
         query = convert_query(dict(request.query), InstrumentQuery)
     except InvalidRequestError as error:
         return error.response
-    needle = query.search.upper()
     items = []
     for instrument in request.app[ENGINE].master:
-        if query.exchange and instrument.exchange.value != query.exchange:
-            continue
-        if needle and needle not in instrument.symbol and needle not in instrument.name.upper():
+        if not instrument_matches(instrument, query):
             continue
         items.append(
             {

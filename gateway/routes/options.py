@@ -25,7 +25,13 @@ from gateway import replies
 from gateway.decoding import convert_query
 from gateway.errors import json_response, not_listed
 from gateway.keys import BRIDGE, CONFIG, ENGINE, OPTION_CHAINS
-from gateway.option_views import chain_view, payoff_position_view, payoff_view, underlying_item
+from gateway.option_views import (
+    chain_view,
+    expiry_items,
+    payoff_position_view,
+    payoff_view,
+    underlying_item,
+)
 from gateway.ownership import owned_account
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import NO_CONTROL
@@ -38,6 +44,10 @@ UnderlyingName = Annotated[str, msgspec.Meta(min_length=1, max_length=32, patter
 class OptionChainQuery(msgspec.Struct, forbid_unknown_fields=True):
     underlying: UnderlyingName
     expiry: date | None = None  # the nearest not yet expired when absent
+
+
+class ExpiriesQuery(msgspec.Struct, forbid_unknown_fields=True):
+    underlying: UnderlyingName
 
 
 class PayoffQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -79,6 +89,24 @@ async def list_underlyings(request: web.Request) -> web.Response:
     master = request.app[ENGINE].master
     items = [underlying_item(u, master) for u in request.app[OPTION_CHAINS]]
     return json_response({"items": items})
+
+
+@routes.get(
+    "/api/expiries",
+    Operation(
+        "An underlying's expiries not yet passed, weekly or monthly, of its futures and options",
+        query=ExpiriesQuery,
+        refusals=(404,),
+        reply=replies.ExpiryList,
+    ),
+    access="public",
+)
+async def list_expiries(request: web.Request) -> web.Response:
+    query = convert_query(dict(request.query), ExpiriesQuery)
+    underlying = known_underlying(request, query.underlying, with_options=False)
+    engine = request.app[ENGINE]
+    items = expiry_items(underlying, engine.master, engine.calendar, engine.clock.now_ms())
+    return json_response({"underlying": underlying.name, "items": items})
 
 
 @routes.get(

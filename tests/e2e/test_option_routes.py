@@ -326,3 +326,65 @@ def test_index_without_derivatives_when_asked_then_listed_quoted_and_404_for_cha
         assert (status, body["error"]["code"]) == (404, "UNKNOWN_UNDERLYING")
 
     run_scenario(database, with_index, scenario)
+
+
+def test_expiries_when_underlying_listed_then_its_unexpired_dates_weekly_or_monthly(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        status, body = await get(session, f"{base}/api/expiries?underlying=nifty")
+        assert status == 200, body
+        msgspec.convert(body, replies.ExpiryList)
+        # The sample lists NIFTY's December 2026 monthly (the last Tuesday, the 29th), with
+        # futures and options, expiring at the F&O close of 15:40 IST.
+        assert body == {
+            "underlying": "NIFTY",
+            "items": [
+                {
+                    "date": "2026-12-29",
+                    "expiresAt": "2026-12-29T10:10:00.000Z",
+                    "kind": "MONTHLY",
+                    "futures": True,
+                    "options": True,
+                }
+            ],
+        }
+        status, body = await get(session, f"{base}/api/expiries?underlying=SENSEX")
+        assert status == 200
+        assert [(i["date"], i["futures"], i["options"]) for i in body["items"]] == [
+            ("2026-12-31", True, False)
+        ]
+        status, body = await get(session, f"{base}/api/expiries?underlying=NOPE")
+        assert (status, body["error"]["code"]) == (404, "UNKNOWN_UNDERLYING")
+        assert body["error"]["details"][0]["path"] == "$.underlying"
+        status, body = await get(session, f"{base}/api/expiries")
+        assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR")
+
+    run_scenario(database, master, scenario)
+
+
+def test_instruments_when_filtered_by_underlying_kind_and_expiry_then_only_those(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        url = f"{base}/api/instruments?underlying=NIFTY&kind=CE&expiry=2026-12-29&limit=500"
+        status, body = await get(session, url)
+        assert status == 200, body
+        calls = {
+            i.instrument_id
+            for i in master
+            if i.underlying == "NIFTY" and i.instrument_type.value == "CE"
+        }
+        assert {item["instrumentId"] for item in body["items"]} == calls
+        status, body = await get(session, f"{base}/api/instruments?kind=INDEX")
+        assert {item["symbol"] for item in body["items"]} == {"NIFTY 50", "NIFTY BANK", "SENSEX"}
+        status, body = await get(session, f"{base}/api/instruments?underlying=NIFTY&kind=FUT")
+        assert [item["symbol"] for item in body["items"]] == ["NIFTY26DECFUT"]
+        status, body = await get(session, f"{base}/api/instruments?expiry=2027-01-26")
+        assert body["items"] == []
+        status, body = await get(session, f"{base}/api/instruments?expiry=29-12-2026")
+        assert (status, body["error"]["details"][0]["path"]) == (400, "$.expiry")
+        status, body = await get(session, f"{base}/api/instruments?kind=BOND")
+        assert (status, body["error"]["details"][0]["path"]) == (400, "$.kind")
+
+    run_scenario(database, master, scenario)

@@ -158,3 +158,20 @@ def test_expiry_instant_when_contract_given_then_its_segments_close_on_its_expir
     assert ist("NFO:NIFTY26DECFUT") == datetime(2026, 12, 29, 15, 40, tzinfo=IST)
     assert ist("BFO:SENSEX26DECFUT") == datetime(2026, 12, 31, 15, 40, tzinfo=IST)
     assert ist("MCX:CRUDEOIL26DECFUT") == datetime(2026, 12, 18, 23, 55, tzinfo=IST)
+
+
+@pytest.mark.parametrize(
+    ("exchange", "day", "monthly"),
+    [
+        (Exchange.NFO, date(2026, 12, 29), True),
+        (Exchange.NFO, date(2026, 12, 22), False),
+        (Exchange.NFO, date(2026, 11, 23), True),  # moved back from the holiday on the 24th
+        (Exchange.BFO, date(2026, 12, 31), True),
+        (Exchange.BFO, date(2026, 12, 24), False),
+        (Exchange.MCX, date(2026, 12, 18), True),  # MCX lists monthly contracts only
+    ],
+)
+def test_is_monthly_when_expiry_given_then_the_months_last_or_a_weekly(
+    calendar: ExchangeCalendar, exchange: Exchange, day: date, monthly: bool
+) -> None:
+    assert calendar.is_monthly(exchange, day) is monthly

@@ -33,6 +33,7 @@ HAND_KEPT: dict[str, tuple[RouteKeys, set[tuple[str, str]]]] = {
             ("GET", "/api/optionchain"),  # market data, public as quotes are (added since)
             ("GET", "/api/quotes"),
             ("GET", "/api/underlyings"),  # added with the option chain
+            ("GET", "/api/expiries"),  # added with the exchange calendar
             ("POST", "/api/auth/login"),
             ("POST", "/api/auth/register"),
         },
