@@ -48,27 +48,15 @@ export function candlesFrom(points, bucketMs) {
   return candles;
 }
 
-export class PriceChart {
+/**
+ * A chart on a canvas: redrawn once per animation frame when asked, and on resize, at the
+ * device's pixel ratio; subclasses paint on a cleared context in CSS pixels.
+ */
+class CanvasChart {
   constructor(canvas) {
     this.canvas = canvas;
-    this.points = [];
-    this.mode = "line";
-    this.bucketMs = 5000;
-    this.label = "";
     this.pending = false;
     new ResizeObserver(() => this.redraw()).observe(canvas);
-  }
-
-  show(points, label) {
-    this.points = points;
-    this.label = label;
-    this.redraw();
-  }
-
-  setMode(mode, bucketMs) {
-    this.mode = mode;
-    if (bucketMs) this.bucketMs = bucketMs;
-    this.redraw();
   }
 
   redraw() {
@@ -94,6 +82,32 @@ export class PriceChart {
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, width, height);
     ctx.font = "11px system-ui, sans-serif";
+    this.paint(ctx, width, height);
+  }
+}
+
+export class PriceChart extends CanvasChart {
+  constructor(canvas) {
+    super(canvas);
+    this.points = [];
+    this.mode = "line";
+    this.bucketMs = 5000;
+    this.label = "";
+  }
+
+  show(points, label) {
+    this.points = points;
+    this.label = label;
+    this.redraw();
+  }
+
+  setMode(mode, bucketMs) {
+    this.mode = mode;
+    if (bucketMs) this.bucketMs = bucketMs;
+    this.redraw();
+  }
+
+  paint(ctx, width, height) {
     const plotW = width - AXIS_WIDTH;
     const plotH = height - TIME_HEIGHT;
     if (this.points.length < 2) {
@@ -199,12 +213,10 @@ const plainPrice = new Intl.NumberFormat("en-IN", { minimumFractionDigits: 2, ma
  * The payoff of positions across the underlying's price (GET /api/trading/payoff): P&L at
  * expiry (solid) and today (dashed), the zero line and the current spot marked.
  */
-export class PayoffChart {
+export class PayoffChart extends CanvasChart {
   constructor(canvas) {
-    this.canvas = canvas;
+    super(canvas);
     this.payoff = null;
-    this.pending = false;
-    new ResizeObserver(() => this.redraw()).observe(canvas);
   }
 
   show(payoff) {
@@ -212,29 +224,8 @@ export class PayoffChart {
     this.redraw();
   }
 
-  redraw() {
-    if (this.pending) return;
-    this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
-      this.draw();
-    });
-  }
-
-  draw() {
+  paint(ctx, width, height) {
     const canvas = this.canvas;
-    const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    if (!width || !height) return;
-    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
-      canvas.width = Math.round(width * ratio);
-      canvas.height = Math.round(height * ratio);
-    }
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    ctx.font = "11px system-ui, sans-serif";
     const payoff = this.payoff;
     const points = payoff?.points || [];
     const plotW = width - AXIS_WIDTH;
