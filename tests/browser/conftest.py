@@ -8,10 +8,16 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from engine.config import Config
+from engine.domain.instruments import InstrumentMaster
+from tests.e2e.conftest import running_server
 from tests.integration.conftest import database, pg_server, template_database  # noqa: F401
 
 CHROMIUM_ENV = "PAPERDESK_CHROMIUM"
@@ -63,3 +69,24 @@ def artifacts() -> Path:
     """Where screenshots go (test-artifacts/ is gitignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@asynccontextmanager
+async def browser_on_server(
+    chromium_path: str, database_url: str, config: Config, master: InstrumentMaster
+) -> AsyncIterator[tuple[Any, str]]:
+    """A real server on loopback (its own database) and headless Chromium: ``(browser, base
+    URL)``; the browser is closed and the server stopped on leaving."""
+    from playwright.async_api import async_playwright
+
+    async with (
+        running_server(database_url, config, master) as base,
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path, args=LAUNCH_ARGS, headless=True
+        )
+        try:
+            yield browser, base
+        finally:
+            await browser.close()

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.domain.instruments import InstrumentMaster
-from tests.browser.conftest import LAUNCH_ARGS
-from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, e2e_config, running_server
+from tests.browser.conftest import browser_on_server
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, e2e_config
 
 USER_EMAIL = "asha@paperdesk.test"
 USER_PASSWORD = "monsoon-ledger-7"  # the policy refuses one containing "asha"
@@ -51,23 +51,13 @@ class Timings:
 def test_dashboard_when_user_registers_funds_and_trades_then_page_follows_journey(
     chromium_path: str, artifacts: Path, master: InstrumentMaster, database: str
 ) -> None:
-    from playwright.async_api import async_playwright
-
     timings = Timings()
 
     async def main() -> None:
-        async with (
-            running_server(database, e2e_config(), master) as base,
-            async_playwright() as playwright,
-        ):
-            browser = await playwright.chromium.launch(
-                executable_path=chromium_path, args=LAUNCH_ARGS, headless=True
-            )
+        config = e2e_config()
+        async with browser_on_server(chromium_path, database, config, master) as (browser, base):
             timings.mark("server and browser started")
-            try:
-                await journey(browser, base, artifacts, timings)
-            finally:
-                await browser.close()
+            await journey(browser, base, artifacts, timings)
 
     try:
         asyncio.run(main())

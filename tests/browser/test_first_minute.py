@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.domain.instruments import InstrumentMaster
-from tests.browser.conftest import LAUNCH_ARGS
+from tests.browser.conftest import browser_on_server
 from tests.browser.test_dashboard import LAPTOP, TIMEOUT_MS, console_problem
-from tests.e2e.conftest import e2e_config, running_server
+from tests.e2e.conftest import e2e_config
 
 OPENING = {"accounts": {"opening_balance": "1000000"}}
 
@@ -26,20 +26,10 @@ OPENING = {"accounts": {"opening_balance": "1000000"}}
 def test_new_user_when_registered_then_greeted_funded_and_first_order_fills_unaided(
     chromium_path: str, artifacts: Path, master: InstrumentMaster, database: str
 ) -> None:
-    from playwright.async_api import async_playwright
-
     async def main() -> None:
-        async with (
-            running_server(database, e2e_config(**OPENING), master) as base,
-            async_playwright() as playwright,
-        ):
-            browser = await playwright.chromium.launch(
-                executable_path=chromium_path, args=LAUNCH_ARGS, headless=True
-            )
-            try:
-                await first_minute(browser, base, artifacts)
-            finally:
-                await browser.close()
+        config = e2e_config(**OPENING)
+        async with browser_on_server(chromium_path, database, config, master) as (browser, base):
+            await first_minute(browser, base, artifacts)
 
     asyncio.run(main())
 

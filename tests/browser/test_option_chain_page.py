@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.domain.instruments import InstrumentMaster
-from tests.browser.conftest import LAUNCH_ARGS
+from tests.browser.conftest import browser_on_server
 from tests.browser.test_dashboard import LAPTOP, PHONE, TIMEOUT_MS, console_problem, page_width
-from tests.e2e.conftest import e2e_config, running_server
+from tests.e2e.conftest import e2e_config
 
 OPENING = {"accounts": {"opening_balance": "1000000"}}
 NUMBER = re.compile(r"^-?\d+\.\d\d$")
@@ -27,20 +27,10 @@ NUMBER = re.compile(r"^-?\d+\.\d\d$")
 def test_option_chain_when_ask_chosen_and_bought_then_ticket_preset_and_payoff_drawn(
     chromium_path: str, artifacts: Path, master: InstrumentMaster, database: str
 ) -> None:
-    from playwright.async_api import async_playwright
-
     async def main() -> None:
-        async with (
-            running_server(database, e2e_config(**OPENING), master) as base,
-            async_playwright() as playwright,
-        ):
-            browser = await playwright.chromium.launch(
-                executable_path=chromium_path, args=LAUNCH_ARGS, headless=True
-            )
-            try:
-                await chain_journey(browser, base, artifacts, master)
-            finally:
-                await browser.close()
+        config = e2e_config(**OPENING)
+        async with browser_on_server(chromium_path, database, config, master) as (browser, base):
+            await chain_journey(browser, base, artifacts, master)
 
     asyncio.run(main())
 

@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 
 from engine.domain.instruments import InstrumentMaster
-from tests.browser.conftest import LAUNCH_ARGS
-from tests.e2e.conftest import Client, e2e_config, eventually, running_server
+from tests.browser.conftest import browser_on_server
+from tests.e2e.conftest import Client, e2e_config, eventually
 from tests.e2e.test_trading_journey import ltp, order_body
 
 USER_EMAIL = "ravi@paperdesk.test"
@@ -32,21 +32,12 @@ CONFIG = e2e_config(accounts={"opening_balance": "100000"})
 def test_console_reset_when_name_typed_then_account_starts_over_and_views_refresh(
     chromium_path: str, artifacts: Path, master: InstrumentMaster, database: str
 ) -> None:
-    from playwright.async_api import async_playwright
-
     async def main() -> None:
         async with (
-            running_server(database, CONFIG, master) as base,
-            async_playwright() as playwright,
+            browser_on_server(chromium_path, database, CONFIG, master) as (browser, base),
             aiohttp.ClientSession() as session,
         ):
-            browser = await playwright.chromium.launch(
-                executable_path=chromium_path, args=LAUNCH_ARGS, headless=True
-            )
-            try:
-                await journey(browser, base, session, artifacts)
-            finally:
-                await browser.close()
+            await journey(browser, base, session, artifacts)
 
     asyncio.run(main())
 
