@@ -82,16 +82,32 @@ def console_problem(message: Any, problems: list[str]) -> None:
         problems.append(f"console {message.type}: {message.text}")
 
 
+async def watched_page(browser: Any, problems: list[str]) -> Any:
+    """A new laptop-sized page whose page errors and console errors go to ``problems``."""
+    context = await browser.new_context(viewport=LAPTOP)
+    page = await context.new_page()
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: console_problem(message, problems))
+    return page
+
+
+async def register_on_page(page: Any, base: str, name: str, email: str, password: str) -> None:
+    """Open the dashboard and create an account through its form."""
+    await page.goto(base + "/")
+    register = page.locator("#register-form")
+    await register.get_by_label("Name").fill(name)
+    await register.get_by_label("Email").fill(email)
+    await register.get_by_label("Password").fill(password)
+    await register.get_by_role("button", name="Create account").click()
+
+
 async def journey(browser: Any, base: str, artifacts: Path, timings: Timings) -> None:
     from playwright.async_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
     problems: list[str] = []
 
-    user_context = await browser.new_context(viewport=LAPTOP)
-    page = await user_context.new_page()
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda message: console_problem(message, problems))
+    page = await watched_page(browser, problems)
 
     # -- register (a refused password first: the reason sits next to the field) -------------
     await page.goto(base + "/")
@@ -258,5 +274,5 @@ async def journey(browser: Any, base: str, artifacts: Path, timings: Timings) ->
     timings.mark("phone screenshots")
 
     await admin_context.close()
-    await user_context.close()
+    await page.context.close()
     assert not problems, problems

@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.domain.instruments import InstrumentMaster
 from tests.browser.conftest import browser_on_server
-from tests.browser.test_dashboard import LAPTOP, TIMEOUT_MS, console_problem
+from tests.browser.test_dashboard import TIMEOUT_MS, register_on_page, watched_page
 from tests.e2e.conftest import e2e_config
 
 OPENING = {"accounts": {"opening_balance": "1000000"}}
@@ -39,17 +39,10 @@ async def first_minute(browser: Any, base: str, artifacts: Path) -> None:
 
     expect.set_options(timeout=TIMEOUT_MS)
     problems: list[str] = []
-    context = await browser.new_context(viewport=LAPTOP)
-    page = await context.new_page()
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda message: console_problem(message, problems))
-
-    await page.goto(base + "/")
-    register = page.locator("#register-form")
-    await register.get_by_label("Name").fill("Vikram Iyer")
-    await register.get_by_label("Email").fill("first-minute@paperdesk.test")
-    await register.get_by_label("Password").fill("harbour-candle-31")
-    await register.get_by_role("button", name="Create account").click()
+    page = await watched_page(browser, problems)
+    await register_on_page(
+        page, base, "Vikram Iyer", "first-minute@paperdesk.test", "harbour-candle-31"
+    )
 
     welcome = page.locator("#welcome")
     await expect(welcome).to_be_visible()
@@ -79,5 +72,5 @@ async def first_minute(browser: Any, base: str, artifacts: Path) -> None:
     await expect(welcome).to_be_hidden()
     await page.screenshot(path=artifacts / "11-first-order-laptop.png", full_page=True)
 
-    await context.close()
+    await page.context.close()
     assert not problems, problems

@@ -17,7 +17,13 @@ from typing import Any
 
 from engine.domain.instruments import InstrumentMaster
 from tests.browser.conftest import browser_on_server
-from tests.browser.test_dashboard import LAPTOP, PHONE, TIMEOUT_MS, console_problem, page_width
+from tests.browser.test_dashboard import (
+    PHONE,
+    TIMEOUT_MS,
+    page_width,
+    register_on_page,
+    watched_page,
+)
 from tests.e2e.conftest import e2e_config
 
 OPENING = {"accounts": {"opening_balance": "1000000"}}
@@ -40,17 +46,8 @@ async def chain_journey(browser: Any, base: str, artifacts: Path, master: Instru
 
     expect.set_options(timeout=TIMEOUT_MS)
     problems: list[str] = []
-    context = await browser.new_context(viewport=LAPTOP)
-    page = await context.new_page()
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda message: console_problem(message, problems))
-
-    await page.goto(base + "/")
-    register = page.locator("#register-form")
-    await register.get_by_label("Name").fill("Meera Nair")
-    await register.get_by_label("Email").fill("chain@paperdesk.test")
-    await register.get_by_label("Password").fill("saffron-delta-58")
-    await register.get_by_role("button", name="Create account").click()
+    page = await watched_page(browser, problems)
+    await register_on_page(page, base, "Meera Nair", "chain@paperdesk.test", "saffron-delta-58")
     await expect(page.locator("#feed-status")).to_have_text(re.compile("live"))
 
     # -- the chain: strikes in the middle, one ATM row, IV and delta on both sides -----------
@@ -121,5 +118,5 @@ async def chain_journey(browser: Any, base: str, artifacts: Path, master: Instru
     await page.screenshot(path=artifacts / "23-option-chain-phone.png", full_page=True)
     assert await page_width(page) <= PHONE["width"], "the option chain scrolls the page sideways"
 
-    await context.close()
+    await page.context.close()
     assert not problems, problems
