@@ -239,8 +239,10 @@ async def recover_accounts(app: web.Application) -> None:
     for state in states.values():
         engine.restore_account(state)
     logger.info("recovered %d trading accounts", len(states))
-    # With hours enforced, square-offs and closes missed while the server was down happen now.
+    # With hours enforced, square-offs and closes missed while the server was down happen now,
+    # and so do the cancellations of orders in contracts that expired meanwhile.
     engine.catch_up_sessions()
+    engine.catch_up_expiries()
     await adopt_legacy_deposits(app)
     await credit_missing_opening_balances(app)
     # Checking every account's journal against its projections can take a while at scale, so

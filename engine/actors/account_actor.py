@@ -15,6 +15,8 @@ a delivery sell and the holdings show without any timer having to reach every ac
 
 Market hours (when enforced): a :class:`SessionEvent` squares off the account's MIS orders and
 positions, or expires its DAY orders, in one session group (``engine.domain.sessions``).
+Contracts reaching their expiry instant (whether hours are enforced or not): a
+:class:`ExpiryEvent` cancels the account's working orders in them (``CONTRACT_EXPIRED``).
 """
 
 from __future__ import annotations
@@ -136,6 +138,13 @@ class Passivate(msgspec.Struct, frozen=True, gc=False):
     """Stop this actor if it is still idle; its state stays with the registry."""
 
 
+class ExpiryEvent(msgspec.Struct, frozen=True, gc=False):
+    """Contracts reached their expiry instant (``engine.domain.calendar``)."""
+
+    instrument_ids: frozenset[str]
+    at_ms: int  # the expiry instant: only orders placed before it are acted on
+
+
 class SessionEvent(msgspec.Struct, frozen=True, gc=False):
     """A session boundary passed for a group of instruments (``engine.domain.sessions``)."""
 
@@ -190,6 +199,8 @@ class AccountBehaviour:
             message.reply(self._read(lambda state: self._preview(request, state)))
         elif kind is SessionEvent:
             self._on_session(message)
+        elif kind is ExpiryEvent:
+            self._on_expiry(message)
         elif kind is Passivate:
             if self.context.retire_if_idle(self.state.account_id, self):
                 self.actor_ref.stop(block=False)  # type: ignore[attr-defined]
@@ -328,6 +339,15 @@ class AccountBehaviour:
         for position in positions:
             close = cmd.ClosePositionRequest(position.position_id, CloseReason.SQUARE_OFF)
             self._handle(close, None)
+
+    def _on_expiry(self, event: ExpiryEvent) -> None:
+        """Cancel the working orders in contracts that have expired (placed before their expiry
+        instant: a report repeated after a restart changes nothing). Like fills, what the market
+        did: applied even while writes are refused."""
+        for order in list(self.state.orders.values()):
+            if order.instrument_id in event.instrument_ids and order.created_ms < event.at_ms:
+                cancel = cmd.CancelOrderRequest(order.order_id, CancelReason.CONTRACT_EXPIRED)
+                self._handle(cancel, None)
 
     def _apply(self, events: tuple[ev.AccountEvent, ...]) -> tuple[int, Release] | None:
         """Apply decided ``events``; return the first's seq and what tells the market and the

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Hashable
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
 from itertools import count
 from typing import Any
 
@@ -80,8 +81,13 @@ class MarketBehaviour:
         sessions: SessionRules | None = None,
         on_session: Callable[[SessionGroup, Boundary, int], None] | None = None,
         trade_day: Callable[[int], int] | None = None,
+        expiries: Sequence[tuple[int, frozenset[str]]] = (),
+        on_expiry: Callable[[frozenset[str], int], None] | None = None,
     ) -> None:
         super().__init__()
+        # Contract expiries still to come, in time order, each reported once when passed.
+        self.expiries = deque(expiries)
+        self.on_expiry = on_expiry
         self.sessions = sessions
         self.on_session = on_session
         self._last_tick_ms = clock.now_ms()
@@ -145,6 +151,10 @@ class MarketBehaviour:
             for group, boundary, at_ms in self.sessions.boundaries_crossed(self._last_tick_ms, now):
                 self.on_session(group, boundary, at_ms)
         self._last_tick_ms = now
+        while self.expiries and self.expiries[0][0] <= now:
+            at_ms, instrument_ids = self.expiries.popleft()
+            if self.on_expiry is not None:
+                self.on_expiry(instrument_ids, at_ms)
         data = self.data
         if self.trade_day is not None and self.trade_day(now) != self._day:
             # The day's last prices close it: previous closes, bands and the session roll.

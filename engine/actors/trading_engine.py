@@ -17,6 +17,7 @@ import pykka
 from engine.actors.account_actor import (
     AccountBehaviour,
     AccountContext,
+    ExpiryEvent,
     Inspect,
     Outcome,
     PreviewOrder,
@@ -51,6 +52,7 @@ from engine.market.tick_path import TickPath
 logger = logging.getLogger(__name__)
 
 PASSIVATION_SCAN_INTERVAL_S = 5.0
+END_OF_TIME = 2**62  # epoch milliseconds beyond any contract's expiry
 MARKET_BATCH_MAX = 4096
 
 
@@ -148,6 +150,8 @@ class TradingEngine:
             risk=self.risk,
             sessions=self.rules.sessions,
             on_session=self._on_session,
+            expiries=self.calendar.expiries_crossed(self.master, self.clock.now_ms(), END_OF_TIME),
+            on_expiry=self._on_expiry,
             trade_day=self.rules.trade_day,
         )
         self.registry.bind(
@@ -281,6 +285,23 @@ class TradingEngine:
         event = SessionEvent(group, boundary, at_ms)
         for account_id in registry.account_ids():
             registry.tell(account_id, event)
+
+    def _on_expiry(self, instrument_ids: frozenset[str], at_ms: int) -> None:
+        """Contracts reached their expiry instant: every account cancels its orders in them."""
+        registry = self._registry()
+        event = ExpiryEvent(instrument_ids, at_ms)
+        for account_id in registry.account_ids():
+            registry.tell(account_id, event)
+
+    def catch_up_expiries(self) -> None:
+        """Act on the contract expiries of the last ``CATCH_UP_DAYS`` (after recovery: orders
+        in a contract that expired while the server was down are cancelled; accounts skip what
+        they already did)."""
+        now = self.clock.now_ms()
+        for at_ms, instrument_ids in self.calendar.expiries_crossed(
+            self.master, now - CATCH_UP_DAYS * MS_PER_DAY, now
+        ):
+            self._on_expiry(instrument_ids, at_ms)
 
     def catch_up_sessions(self) -> None:
         """Act on the session boundaries of the last ``CATCH_UP_DAYS`` (after recovery: a server

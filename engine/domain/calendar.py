@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -150,6 +150,20 @@ class ExchangeCalendar:
         if exchange not in self.expiry_rule(day).weekday:
             return True
         return day == self.monthly_expiry(exchange, day.year, day.month)
+
+    def expiries_crossed(
+        self, instruments: Iterable[Instrument], after_ms: int, until_ms: int
+    ) -> list[tuple[int, frozenset[str]]]:
+        """The expiry instants in (``after_ms``, ``until_ms``], each with the ids of the
+        contracts of ``instruments`` expiring then, in time order."""
+        crossed: dict[int, set[str]] = {}
+        for instrument in instruments:
+            if instrument.expiry is None:
+                continue
+            at_ms = self.expiry_instant_ms(instrument)
+            if after_ms < at_ms <= until_ms:
+                crossed.setdefault(at_ms, set()).add(instrument.instrument_id)
+        return [(at_ms, frozenset(ids)) for at_ms, ids in sorted(crossed.items())]
 
     def has_weekly(self, exchange: Exchange, underlying: str, day: date) -> bool:
         """Whether ``underlying`` is ``exchange``'s weekly series under the rule of ``day``."""

@@ -110,6 +110,7 @@ class CancelReason(StrEnum):
     IOC = "IOC"  # an IOC order's unfilled rest
     SQUARE_OFF = "SQUARE_OFF"  # an MIS order at the segment's square-off time
     EXPIRED = "EXPIRED"  # a DAY order at the session's close
+    CONTRACT_EXPIRED = "CONTRACT_EXPIRED"  # its contract reached its expiry instant
     RESET = "RESET"  # the account was reset
 
 

@@ -602,3 +602,77 @@ def test_account_inbox_when_full_then_requests_refused_and_market_fills_still_ta
         assert [(f.order_id, f.quantity) for f in fills] == [("rest", 10)]
     finally:
         h.engine.stop()
+
+
+# NIFTY's December 2026 contracts expire on the 29th at the F&O close, 15:40 IST.
+NIFTY_EXPIRY_MS = 1_798_539_000_000
+
+
+def test_contract_expiry_when_passed_then_its_working_orders_cancelled_and_others_kept(
+    master: InstrumentMaster, nifty_fut: Instrument, reliance: Instrument
+) -> None:
+    h = make_harness(master, "pooled", exact_config())
+    try:
+        h.set_price(nifty_fut, 2_613_860)
+        h.set_price(reliance, 150_000)
+        h.open_account("acct", 10_000_000_000)
+        resting = place(nifty_fut, Side.BUY, 65, OrderType.LIMIT, 2_500_000, product=Product.NRML)
+        kept = place(reliance, Side.BUY, 1, OrderType.LIMIT, 140_000, product=Product.CNC)
+        for order in (resting, kept):
+            assert h.ask("acct", order).rejection is None
+        blocked = h.inspect("acct", lambda s: s.blocked_paise)
+        h.set_price(nifty_fut, 2_613_860, advance_ms=NIFTY_EXPIRY_MS - 1 - h.clock.now_ms())
+        assert h.inspect("acct", lambda s: sorted(s.orders)) == sorted(
+            [resting.order_id, kept.order_id]
+        )  # a millisecond before: still working
+        h.set_price(nifty_fut, 2_613_860, advance_ms=1)
+        sink = h.engine.sink
+        assert isinstance(sink, InMemorySink)
+        cancelled = {
+            e.order_id: e.reason
+            for e in sink.events_for("acct")
+            if isinstance(e, ev.OrderCancelled)
+        }
+        assert cancelled == {resting.order_id: "CONTRACT_EXPIRED"}
+        assert h.inspect("acct", lambda s: sorted(s.orders)) == [kept.order_id]
+        assert h.inspect("acct", lambda s: s.blocked_paise) < blocked
+        assert h.inspect("acct", funds_identity_holds)
+        late = place(nifty_fut, Side.BUY, 65, OrderType.LIMIT, 2_500_000, product=Product.NRML)
+        assert h.ask("acct", late).rejection is Rejection.INSTRUMENT_EXPIRED
+    finally:
+        h.engine.stop()
+
+
+def test_contract_expiry_when_server_was_down_then_orders_cancelled_at_start_once(
+    master: InstrumentMaster, nifty_fut: Instrument
+) -> None:
+    before = make_harness(master, "pooled", exact_config())
+    try:
+        before.set_price(nifty_fut, 2_613_860)
+        before.open_account("acct", 10_000_000_000)
+        resting = place(nifty_fut, Side.BUY, 65, OrderType.LIMIT, 2_500_000, product=Product.NRML)
+        assert before.ask("acct", resting).rejection is None
+        state = before.inspect("acct", msgspec.json.encode)
+    finally:
+        before.engine.stop()  # down from well before the expiry
+
+    after = make_harness(master, "pooled", exact_config())
+    try:
+        after.clock.advance(
+            NIFTY_EXPIRY_MS + 3_600_000 - after.clock.now_ms()
+        )  # back an hour after
+        after.set_price(nifty_fut, 2_613_860)
+        after.engine.restore_account(msgspec.json.decode(state, type=AccountState))
+        for _ in range(2):  # a second catch-up (another restart) changes nothing
+            after.engine.catch_up_expiries()
+            after.settle()
+        sink = after.engine.sink
+        assert isinstance(sink, InMemorySink)
+        cancelled = [e for e in sink.events_for("acct") if isinstance(e, ev.OrderCancelled)]
+        assert [(e.order_id, e.reason) for e in cancelled] == [
+            (resting.order_id, "CONTRACT_EXPIRED")
+        ]
+        assert after.inspect("acct", lambda s: s.orders) == {}
+        assert after.inspect("acct", funds_identity_holds)
+    finally:
+        after.engine.stop()

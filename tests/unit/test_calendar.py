@@ -175,3 +175,22 @@ def test_is_monthly_when_expiry_given_then_the_months_last_or_a_weekly(
     calendar: ExchangeCalendar, exchange: Exchange, day: date, monthly: bool
 ) -> None:
     assert calendar.is_monthly(exchange, day) is monthly
+
+
+def test_expiries_crossed_when_window_given_then_each_instant_with_its_contracts(
+    calendar: ExchangeCalendar, master: InstrumentMaster
+) -> None:
+    def at(day: int, hour: int, minute: int) -> int:
+        return int(datetime(2026, 12, day, hour, minute, tzinfo=IST).timestamp() * 1000)
+
+    crossed = calendar.expiries_crossed(master, at(1, 0, 0), at(31, 23, 59))
+    assert [at_ms for at_ms, _ in crossed] == [at(18, 23, 55), at(29, 15, 40), at(31, 15, 40)]
+    assert crossed[0][1] == {"MCX_FO|472789"}  # CRUDEOIL26DECFUT
+    nifty = {i.instrument_id for i in master if i.expiry is not None and i.expiry.day == 29}
+    assert crossed[1][1] == nifty
+    assert len(nifty) == 2 + 28  # two futures and every NIFTY and BANKNIFTY option
+    # The window is open at its start and closed at its end.
+    assert calendar.expiries_crossed(master, at(29, 15, 40), at(31, 15, 39)) == []
+    assert [a for a, _ in calendar.expiries_crossed(master, at(29, 15, 39), at(29, 15, 40))] == [
+        at(29, 15, 40)
+    ]
