@@ -16,7 +16,8 @@ a delivery sell and the holdings show without any timer having to reach every ac
 Market hours (when enforced): a :class:`SessionEvent` squares off the account's MIS orders and
 positions, or expires its DAY orders, in one session group (``engine.domain.sessions``).
 Contracts reaching their expiry instant (whether hours are enforced or not): a
-:class:`ExpiryEvent` cancels the account's working orders in them (``CONTRACT_EXPIRED``).
+:class:`ExpiryEvent` cancels the account's working orders in them (``CONTRACT_EXPIRED``) and
+settles its positions in them at their settlement values.
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ class ExpiryEvent(msgspec.Struct, frozen=True, gc=False):
     """Contracts reached their expiry instant (``engine.domain.calendar``)."""
 
     instrument_ids: frozenset[str]
-    at_ms: int  # the expiry instant: only orders placed before it are acted on
+    at_ms: int  # the expiry instant: only orders placed and positions opened before it
+    settlement_paise: dict[str, int]  # each contract's settlement value a unit, where known
 
 
 class SessionEvent(msgspec.Struct, frozen=True, gc=False):
@@ -341,13 +343,20 @@ class AccountBehaviour:
             self._handle(close, None)
 
     def _on_expiry(self, event: ExpiryEvent) -> None:
-        """Cancel the working orders in contracts that have expired (placed before their expiry
-        instant: a report repeated after a restart changes nothing). Like fills, what the market
-        did: applied even while writes are refused."""
-        for order in list(self.state.orders.values()):
+        """Cancel the working orders in contracts that have expired and settle the positions
+        in them (placed or opened before their expiry instant, and a settled position is
+        closed: a report repeated after a restart changes nothing). A contract without a
+        settlement value (nothing priced its underlying) keeps its positions until one comes.
+        Like fills, what the market did: applied even while writes are refused."""
+        state = self.state
+        for order in list(state.orders.values()):
             if order.instrument_id in event.instrument_ids and order.created_ms < event.at_ms:
                 cancel = cmd.CancelOrderRequest(order.order_id, CancelReason.CONTRACT_EXPIRED)
                 self._handle(cancel, None)
+        for position in list(state.positions.values()):
+            value = event.settlement_paise.get(position.instrument_id)
+            if value is not None and position.quantity and position.opened_ms < event.at_ms:
+                self._handle(cmd.ExpirePositionRequest(position.position_id, value), None)
 
     def _apply(self, events: tuple[ev.AccountEvent, ...]) -> tuple[int, Release] | None:
         """Apply decided ``events``; return the first's seq and what tells the market and the
@@ -486,6 +495,16 @@ class AccountBehaviour:
                 instrument=instrument,
                 price_paise=priced[0],
                 price_source=priced[1],
+            )
+        if isinstance(request, cmd.ExpirePositionRequest):
+            held = self._held_position(request.position_id)
+            if isinstance(held, Rejection):
+                return held
+            return cmd.ExpirePosition(
+                *_fields(request),
+                now_ms=now_ms,
+                exit_order_id=context.new_id(),
+                instrument=held[1],
             )
         if isinstance(request, cmd.SetRiskLevelsRequest):
             held = self._held_position(request.position_id)

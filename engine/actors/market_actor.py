@@ -151,10 +151,6 @@ class MarketBehaviour:
             for group, boundary, at_ms in self.sessions.boundaries_crossed(self._last_tick_ms, now):
                 self.on_session(group, boundary, at_ms)
         self._last_tick_ms = now
-        while self.expiries and self.expiries[0][0] <= now:
-            at_ms, instrument_ids = self.expiries.popleft()
-            if self.on_expiry is not None:
-                self.on_expiry(instrument_ids, at_ms)
         data = self.data
         if self.trade_day is not None and self.trade_day(now) != self._day:
             # The day's last prices close it: previous closes, bands and the session roll.
@@ -177,6 +173,11 @@ class MarketBehaviour:
             options=options,
         )
         data.snapshot = snapshot
+        # Contracts expiring by now settle at this tick's prices (their closing prices).
+        while self.expiries and self.expiries[0][0] <= now:
+            at_ms, instrument_ids = self.expiries.popleft()
+            if self.on_expiry is not None:
+                self.on_expiry(instrument_ids, at_ms)
         self._update_session_stats(ltp)
         sessions, master = self.sessions, data.master
         for index, books in self.books.items():

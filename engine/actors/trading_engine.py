@@ -43,7 +43,7 @@ from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionG
 from engine.market import black76, kernels
 from engine.market.in_use import InUseInstruments
 from engine.market.live_path import LivePath
-from engine.market.market_data import MarketData, QuoteSource
+from engine.market.market_data import MarketData, QuoteSource, settlement_value
 from engine.market.messages import BookOps, Sync, Tick
 from engine.market.risk import RiskBook
 from engine.market.simulated_market import SimulatedMarket
@@ -287,9 +287,16 @@ class TradingEngine:
             registry.tell(account_id, event)
 
     def _on_expiry(self, instrument_ids: frozenset[str], at_ms: int) -> None:
-        """Contracts reached their expiry instant: every account cancels its orders in them."""
+        """Contracts reached their expiry instant: every account cancels its orders in them
+        and settles its positions in them at their settlement values, read now."""
         registry = self._registry()
-        event = ExpiryEvent(instrument_ids, at_ms)
+        settlement: dict[str, int] = {}
+        for instrument_id in instrument_ids:
+            instrument = self.master.get(instrument_id)
+            value = None if instrument is None else settlement_value(self.market, instrument)
+            if value is not None:
+                settlement[instrument_id] = value
+        event = ExpiryEvent(instrument_ids, at_ms, settlement)
         for account_id in registry.account_ids():
             registry.tell(account_id, event)
 

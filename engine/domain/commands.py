@@ -129,6 +129,20 @@ class ClosePosition(ClosePositionRequest, Command, frozen=True, gc=False, kw_onl
     price_source: PriceSource | None = None
 
 
+class ExpirePositionRequest(Request, frozen=True, gc=False):
+    """Settle a position whose contract expired, at ``settlement_paise`` a unit: a future at
+    its final settlement price, an option at its intrinsic value (0 out of the money)."""
+
+    position_id: str
+    settlement_paise: int
+
+
+class ExpirePosition(ExpirePositionRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+    exit_order_id: str
+    instrument: Instrument
+
+
 class SetRiskLevelsRequest(Request, frozen=True, gc=False):
     position_id: str
     stop_loss_paise: int | None
@@ -273,6 +287,7 @@ AccountRequest = (
     | TriggerOrderRequest
     | FillOrderRequest
     | ClosePositionRequest
+    | ExpirePositionRequest
     | SetRiskLevelsRequest
     | CreditFundsRequest
     | DebitFundsRequest
@@ -292,6 +307,7 @@ AccountCommand = (
     | TriggerOrder
     | FillOrder
     | ClosePosition
+    | ExpirePosition
     | SetRiskLevels
     | CreditFunds
     | DebitFunds

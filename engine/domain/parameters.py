@@ -43,6 +43,7 @@ class ChargeSchedule:
     sebi: Rate
     dp_charge_paise: int
     squareoff_charge_paise: int
+    exercise_stt: Rate  # STT on the settlement value of a long option exercised at expiry
     cnc: CategoryRates
     mis: CategoryRates
     futures: CategoryRates

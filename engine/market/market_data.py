@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from engine.config import MarketConfig
 from engine.domain.calendar import ExchangeCalendar
-from engine.domain.enums import PriceSource
+from engine.domain.enums import InstrumentType, PriceSource
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.parameters import CircuitConfig
 from engine.domain.quote import Quote
@@ -215,6 +215,32 @@ class MarketData:
                 return int(snapshot.ltp[index])
         spot = self.spots.get(instrument.underlying)
         return 0 if spot is None else int(snapshot.ltp[spot])
+
+
+def settlement_value(data: MarketData, instrument: Instrument) -> int | None:
+    """What an expiring contract settles at a unit, from the latest prices (the LTP, or the
+    reference before the first tick): a future at its underlying's spot (its own price where no
+    spot is listed, as for MCX), an option at its intrinsic value against the spot (against its
+    underlying's nearest future where no spot is listed); None when nothing is priced."""
+    spot = data.spots.get(instrument.underlying)
+    if spot is None and instrument.is_option and instrument.expiry is not None:
+        for _, index in data.underlying_futures.get(instrument.underlying, ()):
+            future_expiry = data.master.at(index).expiry
+            if future_expiry is not None and future_expiry >= instrument.expiry:
+                spot = index
+                break
+    priced_by = spot if spot is not None else data.master.index_of(instrument.instrument_id)
+    if priced_by is None:
+        return None
+    price = int(data.snapshot.ltp[priced_by]) or int(data.reference[priced_by])
+    if price <= 0:
+        return None
+    if not instrument.is_option:
+        return price
+    strike = instrument.strike_paise
+    return max(
+        price - strike if instrument.instrument_type is InstrumentType.CE else strike - price, 0
+    )
 
 
 def _underlying_futures(

@@ -643,15 +643,19 @@ def test_contract_expiry_when_passed_then_its_working_orders_cancelled_and_other
         h.engine.stop()
 
 
-def test_contract_expiry_when_server_was_down_then_orders_cancelled_at_start_once(
-    master: InstrumentMaster, nifty_fut: Instrument
+def test_contract_expiry_when_server_was_down_then_orders_cancelled_positions_settled_once(
+    master: InstrumentMaster, nifty_fut: Instrument, nifty_call: Instrument
 ) -> None:
     before = make_harness(master, "pooled", exact_config())
     try:
         before.set_price(nifty_fut, 2_613_860)
+        before.set_price(nifty_call, 44_145)
         before.open_account("acct", 10_000_000_000)
         resting = place(nifty_fut, Side.BUY, 65, OrderType.LIMIT, 2_500_000, product=Product.NRML)
         assert before.ask("acct", resting).rejection is None
+        bought = place(nifty_call, Side.BUY, 65, product=Product.NRML)
+        assert before.ask("acct", bought).rejection is None
+        before.settle()
         state = before.inspect("acct", msgspec.json.encode)
     finally:
         before.engine.stop()  # down from well before the expiry
@@ -673,6 +677,54 @@ def test_contract_expiry_when_server_was_down_then_orders_cancelled_at_start_onc
             (resting.order_id, "CONTRACT_EXPIRED")
         ]
         assert after.inspect("acct", lambda s: s.orders) == {}
+        # Settled once, against the spot's price at start (its close was not kept).
+        settled = [e for e in sink.events_for("acct") if isinstance(e, ev.OrderFilled)]
+        assert [(e.instrument_id, e.side) for e in settled] == [
+            (nifty_call.instrument_id, Side.SELL)
+        ]
+        assert settled[0].price_paise == max(2_601_785 - 2_600_000, 0)  # the master's spot
+        assert after.inspect("acct", lambda s: s.positions) == {}
         assert after.inspect("acct", funds_identity_holds)
     finally:
         after.engine.stop()
+
+
+def test_contract_expiry_when_positions_open_then_settled_at_the_spots_close_once(
+    master: InstrumentMaster, nifty_fut: Instrument, nifty_call: Instrument
+) -> None:
+    spot = master.get("NSE:NIFTY 50")
+    assert spot is not None
+    h = make_harness(master, "pooled", exact_config())
+    try:
+        h.set_price(nifty_fut, 2_613_860)
+        h.set_price(nifty_call, 44_145)
+        h.set_price(spot, 2_601_785)
+        h.open_account("acct", 10_000_000_000)
+        for instrument in (nifty_fut, nifty_call):
+            order = place(instrument, Side.BUY, 65, product=Product.NRML)
+            assert h.ask("acct", order).rejection is None
+        h.settle()
+        assert len(h.inspect("acct", lambda s: s.positions)) == 2
+        balance = h.inspect("acct", lambda s: s.balance_paise)
+        # The index closes at 26,150 as the contracts expire.
+        h.set_price(spot, 2_615_000, advance_ms=NIFTY_EXPIRY_MS - h.clock.now_ms())
+        h.settle()
+        sink = h.engine.sink
+        assert isinstance(sink, InMemorySink)
+        settled = {
+            e.instrument_id: e
+            for e in sink.events_for("acct")
+            if isinstance(e, ev.OrderFilled) and e.side is Side.SELL
+        }
+        future, call = settled[nifty_fut.instrument_id], settled[nifty_call.instrument_id]
+        assert (future.price_paise, future.charges_paise) == (2_615_000, 0)
+        assert (call.price_paise, call.charges_paise) == (15_000, 1_219)  # STT on exercise
+        assert h.inspect("acct", lambda s: s.positions) == {}
+        realized = future.realized_pnl_paise + call.realized_pnl_paise
+        assert h.inspect("acct", lambda s: s.balance_paise) == balance + realized - 1_219
+        assert h.inspect("acct", funds_identity_holds)
+        h.engine.catch_up_expiries()  # reported again (a restart): nothing more happens
+        h.settle()
+        assert len([e for e in sink.events_for("acct") if isinstance(e, ev.OrderFilled)]) == 4
+    finally:
+        h.engine.stop()

@@ -198,6 +198,7 @@ class AccountMachine(RuleBasedStateMachine):
         self.now_ms = NOW_MS
         self.ids = itertools.count(1)
         self.order_fills: dict[str, OrderFills] = {}
+        self.settlements: set[str] = set()  # the exit orders of settlements at expiry
         self.position_fills: dict[str, PositionFills] = {}
         self.hours_rules = dataclasses.replace(
             rules,
@@ -285,8 +286,9 @@ class AccountMachine(RuleBasedStateMachine):
         order.value_paise += filled.quantity * filled.price_paise
         order.charges_paise += filled.charges_paise
         order.brokerage_paise += filled.order_brokerage_paise
-        if filled.product is not Product.CNC:
-            # CNC brokerage depends on the day's round trips; the rest is per order
+        if filled.product is not Product.CNC and filled.order_id not in self.settlements:
+            # CNC brokerage depends on the day's round trips; the rest is per order (a
+            # settlement at expiry is no trade and pays none)
             instrument = self.by_id[filled.instrument_id]
             expected = expected_order_brokerage(instrument, order.value_paise)
             assert order.brokerage_paise == expected, (filled, order)
@@ -1322,6 +1324,43 @@ class AccountMachine(RuleBasedStateMachine):
     def _pick_position(self, pick: int) -> str:
         ids = sorted(self.state.positions)
         return ids[pick % len(ids)]
+
+    def _has_derivative_positions(self) -> bool:
+        return any(self.by_id[p.instrument_id].expiry for p in self.state.positions.values())
+
+    @precondition(_has_derivative_positions)
+    @rule(pick=picks, value_percent=st.integers(min_value=0, max_value=200))
+    def expire_position(self, pick: int, value_percent: int) -> None:
+        """A position's contract expires: it settles whole at a settlement value (0 for an
+        option out of the money), charged only the STT on exercise of a long option, and
+        cannot settle twice."""
+        held = sorted(
+            position_id
+            for position_id, position in self.state.positions.items()
+            if self.by_id[position.instrument_id].expiry
+        )
+        position = self.state.positions[held[pick % len(held)]]
+        instrument = self.by_id[position.instrument_id]
+        value = position.average_price_paise() * value_percent // 100
+        exercised = instrument.is_option and position.quantity > 0
+        settle = cmd.ExpirePosition(
+            position.position_id,
+            value,
+            now_ms=self.now_ms,
+            exit_order_id=self._next_id("x"),
+            instrument=instrument,
+        )
+        self.settlements.add(settle.exit_order_id)
+        decision = self._run(settle)
+        assert decision.rejection is None
+        filled = decision.events[-1]
+        assert isinstance(filled, ev.OrderFilled)
+        assert filled.position_quantity == 0
+        schedule = self.account_rules.charges.on(self.account_rules.trade_date(self.now_ms))
+        stt = schedule.exercise_stt.of(value * abs(position.quantity)) if exercised else 0
+        assert (filled.charges_paise, filled.brokerage_paise) == (stt, 0)
+        again = msgspec.structs.replace(settle, exit_order_id=self._next_id("x"))
+        assert self._run(again).rejection is Rejection.POSITION_CLOSED
 
     @precondition(_has_positions)
     @rule(

@@ -12,7 +12,12 @@ from typing import Any, NamedTuple
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
-from engine.domain.account.fills import fill_event, market_exit, with_squareoff_fee
+from engine.domain.account.fills import (
+    fill_event,
+    market_exit,
+    with_exercise_charges,
+    with_squareoff_fee,
+)
 from engine.domain.account.state import AccountState, Decision, Shortfall, resets_on_day
 from engine.domain.charges import (
     OrderSoFar,
@@ -478,6 +483,38 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
     return Decision((accepted, filled))
 
 
+def _decide_expire(state: AccountState, c: cmd.ExpirePosition, rules: AccountRules) -> Decision:
+    """Settle a position whose contract expired: closed whole at its settlement value, through
+    an exit order as any close (docs/DOMAIN.md §6), charged only the STT on exercise when it is
+    a long option settling in the money."""
+    if c.exit_order_id in state.orders:
+        return _rejected(Rejection.DUPLICATE)
+    position = state.positions.get(c.position_id)
+    if position is None:  # a closed position is gone from the state
+        return _rejected(Rejection.POSITION_CLOSED)
+    if c.settlement_paise < 0:
+        return _rejected(Rejection.INVALID_PRICE)
+    long = position.quantity > 0
+    quantity = abs(position.quantity)
+    accepted, filled = market_exit(
+        state,
+        rules,
+        order_id=c.exit_order_id,
+        instrument=c.instrument,
+        product=position.product,
+        side=Side.SELL if long else Side.BUY,
+        quantity=quantity,
+        price_paise=c.settlement_paise,
+        now_ms=c.now_ms,
+        price_source=None,
+    )
+    stt = 0
+    if long and c.instrument.is_option:  # exercised (a zero value pays zero)
+        schedule = rules.charges.on(rules.trade_date(c.now_ms))
+        stt = schedule.exercise_stt.of(c.settlement_paise * quantity)
+    return Decision((accepted, with_exercise_charges(filled, stt)))
+
+
 def _decide_set_risk(state: AccountState, c: cmd.SetRiskLevels, rules: AccountRules) -> Decision:
     position = state.positions.get(c.position_id)
     if position is None:
@@ -775,6 +812,7 @@ _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.TriggerOrder: _decide_trigger,
     cmd.FillOrder: _decide_fill,
     cmd.ClosePosition: _decide_close,
+    cmd.ExpirePosition: _decide_expire,
     cmd.SetRiskLevels: _decide_set_risk,
     cmd.CreditFunds: _decide_credit,
     cmd.DebitFunds: _decide_debit,

@@ -318,6 +318,18 @@ def market_exit(
     return accepted, filled
 
 
+def with_exercise_charges(filled: ev.OrderFilled, stt_paise: int) -> ev.OrderFilled:
+    """A settlement at expiry is no trade: no brokerage, exchange or stamp charges; its only
+    charge is the STT on an exercised long option (``stt_paise``, 0 otherwise), booked as tax."""
+    return msgspec.structs.replace(
+        filled,
+        charges_paise=stt_paise,
+        brokerage_paise=0,
+        taxes_paise=stt_paise,
+        order_brokerage_paise=0,
+    )
+
+
 GST_PERCENT = 18  # the square-off fee is ₹50 + 18 % GST
 
 
