@@ -106,8 +106,20 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
     positions = fetch(database, "SELECT status, close_reason FROM positions ORDER BY opened_at, id")
     assert [(p["status"], p["close_reason"]) for p in positions] == [
         ("CLOSED", "CLOSED"),
+        ("CLOSED", "CLOSED"),  # an option settled at expiry in the money
+        ("CLOSED", "CLOSED"),  # and one expired worthless
         ("CLOSED", "SETTLED"),
         ("OPEN", None),
+    ]
+    settled = fetch(
+        database,
+        "SELECT id, status, filled_quantity, average_price_paise, charges_paise FROM orders"
+        " WHERE id LIKE 'expiry-%' ORDER BY id",
+    )
+    # Exercised in the money: ₹150 × 65, STT on exercise 0.125 % = ₹12.19; worthless: nothing.
+    assert [tuple(r) for r in settled] == [
+        ("expiry-26000", "EXECUTED", 65, 15_000, 1_219),
+        ("expiry-26500", "EXECUTED", 65, 0, 0),
     ]
     logs = fetch(database, "SELECT category, level, message FROM trading_logs ORDER BY id")
     messages = [r["message"] for r in logs]

@@ -87,7 +87,8 @@ class Session:
 def every_event_session(
     account_id: str, config: Config, rules: AccountRules, master: InstrumentMaster
 ) -> Session:
-    """Deposit, trade, modify, trigger, cancel, reject, close, settle, block and withdraw.
+    """Deposit, trade, modify, trigger, cancel, reject, close, expire, settle, block and
+    withdraw.
 
     Ends with a working LIMIT order, an open MIS position with a stop-loss, CNC holdings with
     a DP charge booked, and one fund block still held, so every projection has live rows.
@@ -131,6 +132,25 @@ def every_event_session(
             price_paise=155_000,
         )
     )
+    assert not s.state.positions
+    # Options held to their expiry and settled there: one in the money (STT on exercise, no
+    # trade charges), one worthless.
+    for strike, settlement in ((26_000, 15_000), (26_500, 0)):
+        call = master.get(f"NFO:NIFTY26DEC{strike}CE")
+        assert call is not None
+        order_id = f"opt-{strike}"
+        s.place(call, order_id, 20_000, product=Product.NRML, quantity=65, price_paise=20_000)
+        s.fill(call, order_id, 65, 20_000)
+        (held,) = s.state.positions
+        s.run(
+            cmd.ExpirePosition(
+                held,
+                settlement,
+                now_ms=s.tick(),
+                exit_order_id=f"expiry-{strike}",
+                instrument=call,
+            )
+        )
     assert not s.state.positions
     # Rejected: far more than the funds cover.
     s.place(reliance, "big-1", 154_280, quantity=5_000, price_paise=154_000)
