@@ -57,7 +57,8 @@ def _option_sell_margin(
         raise ValueError(f"no underlying price or strike for {instrument.instrument_id}")
     notional_paise = quantity * reference_paise
     margin_paise = _sum_of_rates(_futures_rates(cfg, instrument), notional_paise)
-    if expiry_day:
+    if expiry_day and instrument.underlying_kind is UnderlyingKind.INDEX:
+        # SEBI's extra ELM on expiry day is for index options only (from 2024-11-20).
         margin_paise += cfg.option_sell_expiry_day_extra.of(notional_paise)
     return margin_paise
 

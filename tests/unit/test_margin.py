@@ -189,7 +189,7 @@ CASES = [
         14_270_900,
         underlying_price_paise=1542_80,
     ),
-    # Stock option sell on expiry day: + 2 % x 7,71,40,000 = 15,42,800 -> 15,813,700.
+    # Stock option sell on expiry day: no extra ELM (SEBI's is for index options only).
     Case(
         "stock-option-sell-expiry",
         RELIANCE_PE,
@@ -197,7 +197,7 @@ CASES = [
         Side.SELL,
         500,
         30_00,
-        15_813_700,
+        14_270_900,
         underlying_price_paise=1542_80,
         expiry_day=True,
     ),
