@@ -181,7 +181,7 @@ class SimulatedMarket:
         forward, years = forward[priced], years[priced]
         strike, is_call = options.strike[priced], options.is_call[priced]
         surface = options.surface[priced]
-        volatility = self.surface.volatilities(surface, forward, strike, years)
+        volatility, moneyness = self.surface.smile(surface, forward, strike, years)
         count = len(indices)
         price, delta, gamma = np.empty(count), np.empty(count), np.empty(count)
         theta, vega = np.empty(count), np.empty(count)
@@ -195,8 +195,8 @@ class SimulatedMarket:
         floor = np.maximum(np.ceil(intrinsic / tick), 1).astype(np.int64) * tick
         ltp[indices] = np.maximum(np.floor(price / tick + 0.5).astype(np.int64) * tick, floor)
         exact[indices] = price
-        moneyness = np.abs(self.surface.standardised_moneyness(surface, forward, strike, years))
-        widening = 1 + self.widening * np.maximum(np.nan_to_num(moneyness, posinf=0.0) - 1, 0)
+        far = np.nan_to_num(np.abs(moneyness), posinf=0.0)
+        widening = 1 + self.widening * np.maximum(far - 1, 0)
         spread_ppm[indices] = np.minimum(np.ceil(spread_ppm[indices] * widening), 1_000_000).astype(
             np.int64
         )

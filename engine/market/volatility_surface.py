@@ -69,25 +69,18 @@ class VolatilitySurface:
         self.log_atm += pull * (self.mean_log_atm - self.log_atm)
         self.log_atm += self._eta_per_sqrt_ms * math.sqrt(elapsed_ms) * shocks
 
-    def volatilities(
+    def smile(
         self, surface: Int64Array, forward: Float64Array, strike: Float64Array, years: Float64Array
-    ) -> Float64Array:
-        """Each option's implied volatility (annualised) on the surface named by ``surface``."""
+    ) -> tuple[Float64Array, Float64Array]:
+        """Each option's implied volatility (annualised) on the surface named by ``surface``,
+        and its standardised moneyness ``ln(K/F) / (ATM_T √T)`` unclipped (how far from the
+        money it is, in standard deviations)."""
         config = self.config
         term_years = np.maximum(years, config.term_floor_days * DAY_YEARS)
         atm = self.atm[surface] * (term_years / TERM_REFERENCE_YEARS) ** config.term_slope
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.log(strike / forward) / (atm * np.sqrt(term_years))
-        z = np.clip(np.nan_to_num(z), -config.moneyness_limit, config.moneyness_limit)
+            moneyness: Float64Array = np.log(strike / forward) / (atm * np.sqrt(term_years))
+        z = np.clip(np.nan_to_num(moneyness), -config.moneyness_limit, config.moneyness_limit)
         smile = 1 + config.skew * z + config.curvature * z * z
         volatility: Float64Array = np.clip(atm * smile, config.minimum, config.maximum)
-        return volatility
-
-    def standardised_moneyness(
-        self, surface: Int64Array, forward: Float64Array, strike: Float64Array, years: Float64Array
-    ) -> Float64Array:
-        """``ln(K/F) / (ATM_T √T)`` unclipped: how far from the money, in standard deviations."""
-        term_years = np.maximum(years, self.config.term_floor_days * DAY_YEARS)
-        atm = self.atm[surface] * (term_years / TERM_REFERENCE_YEARS) ** self.config.term_slope
-        moneyness: Float64Array = np.log(strike / forward) / (atm * np.sqrt(term_years))
-        return moneyness
+        return volatility, moneyness
