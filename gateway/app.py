@@ -23,7 +23,6 @@ from engine.config import Config
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
-from engine.market.option_chain import OptionChains
 from engine.market.pushed_quotes import PushedQuoteSource
 from gateway.auth import auth_middleware, rate_limit_headers
 from gateway.bridge import EngineBridge
@@ -148,8 +147,7 @@ def create_app(
     app[RECOVERY] = RecoveryReport()
     app[CONFIG] = config
     app[ENGINE] = engine
-    # The master is fixed from here on (the CLI imports before it builds the app).
-    app[OPTION_CHAINS] = OptionChains(master, engine.calendar)
+    app[OPTION_CHAINS] = engine.market.chains  # built with the market, from the same master
     app[JOURNAL] = journal
     app[HUB] = hub
     app[DB] = database

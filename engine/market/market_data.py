@@ -22,7 +22,8 @@ from engine.domain.parameters import CircuitConfig
 from engine.domain.quote import Quote
 from engine.domain.rules import circuit_band
 from engine.market import kernels_reference
-from engine.market.market_layout import spot_indices
+from engine.market.market_layout import NO_INDEX
+from engine.market.option_chain import OptionChains
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -122,8 +123,8 @@ class MarketData:
         self.circuit_high = np.array([b[1] for b in bands], dtype=np.int64).reshape(n)
         self.impact_ticks = [market.impact_ticks[i.liquidity] for i in master]
         self.typical_quantity = [market.typical_quantity[i.liquidity] for i in master]
-        self.underlying_futures = _underlying_futures(master, calendar)
-        self.spots = spot_indices(master)
+        # Each underlying's spot, futures and option chains (built once; the gateway's too).
+        self.chains = OptionChains(master, calendar)
         # Where each reference came from: the quote source (LIVE) or the stored last LTP.
         self.price_source: list[PriceSource | None] = [None] * n
         self.resolutions: Counter[PriceSource] = Counter()
@@ -210,11 +211,13 @@ class MarketData:
         """The LTP of a derivative's underlying: its nearest future not yet expired, else its
         spot (0 when neither is known: margin uses the strike)."""
         snapshot = self.snapshot
-        for expiry_ms, index in self.underlying_futures.get(instrument.underlying, ()):
-            if expiry_ms > snapshot.at_ms:
-                return int(snapshot.ltp[index])
-        spot = self.spots.get(instrument.underlying)
-        return 0 if spot is None else int(snapshot.ltp[spot])
+        underlying = self.chains.get(instrument.underlying)
+        if underlying is None:
+            return 0
+        for future in underlying.futures:
+            if future.expiry_ms > snapshot.at_ms:
+                return int(snapshot.ltp[future.index])
+        return 0 if underlying.spot == NO_INDEX else int(snapshot.ltp[underlying.spot])
 
 
 def settlement_value(data: MarketData, instrument: Instrument) -> int | None:
@@ -222,16 +225,17 @@ def settlement_value(data: MarketData, instrument: Instrument) -> int | None:
     reference before the first tick): a future at its underlying's spot (its own price where no
     spot is listed, as for MCX), an option at its intrinsic value against the spot (against its
     underlying's nearest future where no spot is listed); None when nothing is priced."""
-    spot = data.spots.get(instrument.underlying)
-    if spot is None and instrument.is_option and instrument.expiry is not None:
-        for _, index in data.underlying_futures.get(instrument.underlying, ()):
-            future_expiry = data.master.at(index).expiry
-            if future_expiry is not None and future_expiry >= instrument.expiry:
-                spot = index
-                break
-    priced_by = spot if spot is not None else data.master.index_of(instrument.instrument_id)
-    if priced_by is None:
-        return None
+    underlying = data.chains.get(instrument.underlying)
+    priced_by = NO_INDEX if underlying is None else underlying.spot
+    if underlying is not None and priced_by == NO_INDEX and instrument.is_option:
+        expiry = instrument.expiry
+        later = [f.index for f in underlying.futures if expiry is not None and f.expiry >= expiry]
+        priced_by = later[0] if later else NO_INDEX
+    if priced_by == NO_INDEX:
+        own = data.master.index_of(instrument.instrument_id)
+        if own is None:
+            return None
+        priced_by = own
     price = int(data.snapshot.ltp[priced_by]) or int(data.reference[priced_by])
     if price <= 0:
         return None
@@ -241,20 +245,6 @@ def settlement_value(data: MarketData, instrument: Instrument) -> int | None:
     return max(
         price - strike if instrument.instrument_type is InstrumentType.CE else strike - price, 0
     )
-
-
-def _underlying_futures(
-    master: InstrumentMaster, calendar: ExchangeCalendar
-) -> dict[str, list[tuple[int, int]]]:
-    """Each underlying's futures as (expiry instant, instrument index), nearest first."""
-    found: dict[str, list[tuple[int, int]]] = {}
-    for index, instrument in enumerate(master):
-        if instrument.is_future and instrument.expiry is not None:
-            expiry_ms = calendar.expiry_instant_ms(instrument)
-            found.setdefault(instrument.underlying, []).append((expiry_ms, index))
-    for futures in found.values():
-        futures.sort()
-    return found
 
 
 class QuoteSource(Protocol):
