@@ -37,7 +37,6 @@ from engine.actors.sink import EventSink, InMemorySink
 from engine.config import Config, account_rules
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
-from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
 from engine.market import black76, kernels
@@ -80,7 +79,8 @@ class TradingEngine:
         self.sink: EventSink = sink if sink is not None else InMemorySink()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.runtime = runtime or config.accounts.runtime
-        self.calendar = ExchangeCalendar.from_config(config.sessions)
+        self.rules = account_rules(config)
+        self.calendar = self.rules.calendar
         self.source: QuoteSource = source or SimulatedMarket(
             config.market.seed, master, config.market, self.calendar
         )
@@ -93,7 +93,6 @@ class TradingEngine:
         )
         self.publish: Publisher = publish or _publish_nothing
         self.new_id: Callable[[], str] = new_id or random_id
-        self.rules = account_rules(config)
         self.market = MarketData(
             master,
             config.market,
