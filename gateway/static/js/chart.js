@@ -84,6 +84,23 @@ class CanvasChart {
     ctx.font = "11px system-ui, sans-serif";
     this.paint(ctx, width, height);
   }
+
+  /** Five horizontal grid lines across the plot, each labelled on the right by ``label``. */
+  valueGrid(ctx, low, high, y, plotW, plotH, label) {
+    ctx.strokeStyle = GRID;
+    ctx.fillStyle = TEXT;
+    ctx.lineWidth = 1;
+    const steps = 5;
+    for (let i = 0; i <= steps; i += 1) {
+      const value = low + ((high - low) * i) / steps;
+      const py = Math.round(y(value)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(0, py);
+      ctx.lineTo(plotW, py);
+      ctx.stroke();
+      ctx.fillText(label(value), plotW + 6, Math.min(plotH - 2, Math.max(10, py + 4)));
+    }
+  }
 }
 
 export class PriceChart extends CanvasChart {
@@ -149,19 +166,7 @@ export class PriceChart extends CanvasChart {
   }
 
   grid(ctx, low, high, y, plotW, plotH) {
-    ctx.strokeStyle = GRID;
-    ctx.fillStyle = TEXT;
-    ctx.lineWidth = 1;
-    const steps = 5;
-    for (let i = 0; i <= steps; i += 1) {
-      const p = low + ((high - low) * i) / steps;
-      const py = Math.round(y(p)) + 0.5;
-      ctx.beginPath();
-      ctx.moveTo(0, py);
-      ctx.lineTo(plotW, py);
-      ctx.stroke();
-      ctx.fillText(p.toFixed(2), plotW + 6, Math.min(plotH - 2, Math.max(10, py + 4)));
-    }
+    this.valueGrid(ctx, low, high, y, plotW, plotH, (p) => p.toFixed(2));
     const t0 = this.points[0].t;
     const t1 = this.points[this.points.length - 1].t;
     const fmt = (t) => new Date(t).toLocaleTimeString("en-IN", { hour12: false });
@@ -287,20 +292,8 @@ export class PayoffChart extends CanvasChart {
   }
 
   grid(ctx, low, high, y, plotW, plotH) {
-    ctx.strokeStyle = GRID;
-    ctx.fillStyle = TEXT;
-    ctx.lineWidth = 1;
-    const steps = 5;
-    for (let i = 0; i <= steps; i += 1) {
-      const v = low + ((high - low) * i) / steps;
-      const py = Math.round(y(v)) + 0.5;
-      ctx.beginPath();
-      ctx.moveTo(0, py);
-      ctx.lineTo(plotW, py);
-      ctx.stroke();
-      const label = `${v < 0 ? "−" : ""}₹${compact.format(Math.abs(v))}`;
-      ctx.fillText(label, plotW + 6, Math.min(plotH - 2, Math.max(10, py + 4)));
-    }
+    const rupees = (v) => `${v < 0 ? "−" : ""}₹${compact.format(Math.abs(v))}`;
+    this.valueGrid(ctx, low, high, y, plotW, plotH, rupees);
   }
 
   line(ctx, points, value, x, y, colour, dash) {
