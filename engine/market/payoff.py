@@ -24,6 +24,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engine.domain.enums import InstrumentType
+from engine.domain.instruments import Instrument
 from engine.market.black76_reference import implied_volatility_of, price_option
 from engine.market.market_data import MarketSnapshot
 from engine.market.market_layout import CALENDAR_YEAR_MS
@@ -100,18 +102,18 @@ def payoff(
 
 
 def leg_in_market(  # noqa: PLR0917 (one position's facts, as the route holds them)
+    instrument: Instrument,
     index: int,
     quantity: int,
     cost_paise: int,
     expiry_ms: int,
-    strike_paise: int,
-    is_call: bool | None,
     snapshot: MarketSnapshot,
     underlying_paise: int,
     rate: float,
 ) -> Leg:
-    """The leg of a position in the contract at ``index``, from one market snapshot, with the
-    underlying's price at ``underlying_paise`` (positive).
+    """The leg of a position in ``instrument`` (a future or an option, at ``index`` in the
+    master), from one market snapshot, with the underlying's price at ``underlying_paise``
+    (positive).
 
     An option's forward and volatility are the model's (``snapshot.options``); where the
     snapshot has none (quotes from a feed) the forward is the underlying carried to expiry and
@@ -122,9 +124,11 @@ def leg_in_market(  # noqa: PLR0917 (one position's facts, as the route holds th
     years = max(expiry_ms - snapshot.at_ms, 0) / CALENDAR_YEAR_MS
     carry = math.exp(rate * years)
     ltp = int(snapshot.ltp[index])
-    if is_call is None:
+    if instrument.is_future:
         basis = ltp / underlying_paise if ltp > 0 else carry
         return Leg(quantity, cost_paise, expiry_ms, basis)
+    is_call = instrument.instrument_type is InstrumentType.CE
+    strike_paise = instrument.strike_paise
     marks = snapshot.options
     forward = float(marks.forward[index]) if marks is not None else math.nan
     volatility = float(marks.iv[index]) if marks is not None else math.nan

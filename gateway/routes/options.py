@@ -14,7 +14,6 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
-from engine.domain.enums import InstrumentType
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.positions import Position
 from engine.market.market_data import MarketSnapshot
@@ -187,14 +186,12 @@ def payoff_legs(
         if not derivative or instrument.underlying != underlying.name or not instrument.expiry:
             continue
         expiry_ms = request.app[ENGINE].calendar.expiry_instant_ms(instrument)
-        is_call = None if instrument.is_future else instrument.instrument_type is InstrumentType.CE
         leg = leg_in_market(
+            instrument,
             index,
             position.quantity,
             position.cost_paise,
             expiry_ms,
-            instrument.strike_paise,
-            is_call,
             snapshot,
             max(price_paise, 1),  # without a price the legs are listed, never charted
             config.market.options.rate,

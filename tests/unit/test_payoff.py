@@ -172,16 +172,14 @@ def legs_of(
         index = master.index_of(position.instrument_id)
         assert index is not None
         instrument = master.at(index)
-        is_call = None if instrument.is_future else instrument.instrument_type.value == "CE"
         expiry_ms = ExchangeCalendar.from_config(config.sessions).expiry_instant_ms(instrument)
         legs.append(
             leg_in_market(
+                instrument,
                 index,
                 position.quantity,
                 position.cost_paise,
                 expiry_ms,
-                instrument.strike_paise,
-                is_call,
                 snapshot,
                 spot_paise,
                 config.market.options.rate,
