@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import Exchange
-from engine.domain.instruments import Liquidity
+from engine.domain.instruments import Liquidity, UnderlyingKind
 from engine.domain.money import Rate, rupees_to_paise
 from engine.domain.parameters import (
     CategoryRates,
@@ -152,6 +152,59 @@ class OptionsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractTerms:
+    """An underlying's contract specification for contracts expiring on or after
+    ``effective_from`` (the exchanges revise lot sizes every six months)."""
+
+    effective_from: date
+    lot_size: int
+    freeze_quantity: int  # the most one order may carry (0: no limit configured)
+    strike_step_paise: int
+    future_tick_paise: int
+    option_tick_paise: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListedUnderlying:
+    """One underlying the simulated exchange lists derivatives on (``engine.market.universe``)."""
+
+    name: str  # NIFTY, RELIANCE, CRUDEOIL
+    exchange: Exchange  # NFO, BFO or MCX
+    spot: str  # the ticker of its spot (an index, a stock, an MCX reference price)
+    kind: UnderlyingKind
+    liquidity: Liquidity  # its futures' and near-the-money options' tier
+    terms: tuple[ContractTerms, ...]  # oldest first
+    # MCX only (its contracts follow their own calendar): the day of the month a future expires
+    # (moved back over MCX holidays), the months it is listed for, and how many MCX trading
+    # days before its future an option on it expires.
+    future_expiry_day: int
+    contract_months: tuple[int, ...]
+    option_expiry_trading_days_before: int
+
+    def terms_on(self, expiry: date) -> ContractTerms:
+        """The specification of a contract expiring on ``expiry``."""
+        chosen = self.terms[0]
+        for terms in self.terms:
+            if terms.effective_from <= expiry:
+                chosen = terms
+        return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class UniverseConfig:
+    """Which derivatives the simulated exchange lists, re-listed at each trade day."""
+
+    generate: bool
+    strikes_each_side: int  # strikes listed either side of the at-the-money one
+    high_liquidity_strikes: int  # strikes either side of ATM that are HIGH liquidity ...
+    medium_liquidity_strikes: int  # ... and MEDIUM; LOW beyond
+    weekly_option_series: int
+    monthly_option_series: int
+    monthly_future_series: int
+    underlyings: tuple[ListedUnderlying, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MarketConfig:
     source: str
     seed: int
@@ -167,6 +220,7 @@ class MarketConfig:
     impact_ticks: Mapping[Liquidity, float]
     typical_quantity: Mapping[Liquidity, int]
     vortex: VortexConfig
+    universe: UniverseConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,8 +585,79 @@ def _sessions(raw: Mapping[str, Any]) -> SessionsConfig:
         mis_squareoff_mcx_before_close_minutes=int(raw["mis_squareoff_mcx_before_close_minutes"]),
         derivatives_close=closes,
         holidays=tuple(sorted(date.fromisoformat(str(day)) for day in raw["holidays"])),
+        mcx_holidays=tuple(sorted(date.fromisoformat(str(day)) for day in raw["mcx_holidays"])),
         expiry_rules=tuple(rules),
     )
+
+
+def _contract_terms(raw: Mapping[str, Any], key: str) -> ContractTerms:
+    terms = ContractTerms(
+        effective_from=date.fromisoformat(str(raw["from"])),
+        lot_size=int(raw["lot"]),
+        freeze_quantity=int(raw["freeze"]),
+        strike_step_paise=rupees_to_paise(raw["strike_step"]),
+        future_tick_paise=rupees_to_paise(raw["future_tick"]),
+        option_tick_paise=rupees_to_paise(raw["option_tick"]),
+    )
+    if terms.lot_size <= 0 or terms.freeze_quantity < 0:
+        raise ValueError(f"{key}: lot must be > 0 and freeze >= 0")
+    if min(terms.strike_step_paise, terms.future_tick_paise, terms.option_tick_paise) <= 0:
+        raise ValueError(f"{key}: strike_step and ticks must be > 0")
+    return terms
+
+
+def _listed_underlying(raw: Mapping[str, Any]) -> ListedUnderlying:
+    key = f"market.universe.underlyings[{raw.get('name', '?')}]"
+    exchange = Exchange(str(raw["exchange"]))
+    if exchange not in (Exchange.NFO, Exchange.BFO, Exchange.MCX):
+        raise ValueError(f"{key}.exchange: NFO, BFO or MCX")
+    terms = tuple(
+        sorted(
+            (_contract_terms(entry, f"{key}.terms") for entry in raw["terms"]),
+            key=lambda t: t.effective_from,
+        )
+    )
+    months = tuple(int(month) for month in raw.get("contract_months", range(1, 13)))
+    expiry_day = int(raw.get("future_expiry_day", 0))
+    if not terms:
+        raise ValueError(f"{key}.terms: at least one entry")
+    if exchange is Exchange.MCX and not (1 <= expiry_day <= 31 and months):
+        raise ValueError(f"{key}: MCX needs future_expiry_day (1-31) and contract_months")
+    if any(not 1 <= month <= 12 for month in months):
+        raise ValueError(f"{key}.contract_months: 1-12")
+    return ListedUnderlying(
+        name=str(raw["name"]),
+        exchange=exchange,
+        spot=str(raw["spot"]),
+        kind=UnderlyingKind(str(raw["kind"])),
+        liquidity=Liquidity(str(raw["liquidity"])),
+        terms=terms,
+        future_expiry_day=expiry_day,
+        contract_months=months,
+        option_expiry_trading_days_before=int(raw.get("option_expiry_trading_days_before", 0)),
+    )
+
+
+def _universe(raw: Mapping[str, Any]) -> UniverseConfig:
+    config = UniverseConfig(
+        generate=bool(raw["generate"]),
+        strikes_each_side=int(raw["strikes_each_side"]),
+        high_liquidity_strikes=int(raw["high_liquidity_strikes"]),
+        medium_liquidity_strikes=int(raw["medium_liquidity_strikes"]),
+        weekly_option_series=int(raw["weekly_option_series"]),
+        monthly_option_series=int(raw["monthly_option_series"]),
+        monthly_future_series=int(raw["monthly_future_series"]),
+        underlyings=tuple(_listed_underlying(entry) for entry in raw.get("underlyings", [])),
+    )
+    counts = (
+        config.strikes_each_side,
+        config.weekly_option_series,
+        config.monthly_option_series,
+        config.monthly_future_series,
+    )
+    if min(counts) < 0:
+        raise ValueError("market.universe: strike and series counts must be >= 0")
+    return config
 
 
 def _vortex(raw: Mapping[str, Any]) -> VortexConfig:
@@ -709,6 +834,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             impact_ticks=_by_liquidity(market["slippage"]["impact_ticks"], float),
             typical_quantity=_by_liquidity(market["slippage"]["typical_quantity"], int),
             vortex=_vortex(market["vortex"]),
+            universe=_universe(market["universe"]),
         ),
         circuits=CircuitConfig(
             equity=Rate.percent(circuits["equity_pct"]),

@@ -1,8 +1,9 @@
 """The exchanges' calendar (docs/DOMAIN.md §6): trading days, closes by date, and expiries.
 
 * **Trading days**: NSE and BSE (cash and derivatives) trade on weekdays that are not exchange
-  holidays (``sessions.holidays``, as the exchanges publish them each December). MCX trades on
-  weekdays; its own holidays are not listed.
+  holidays (``sessions.holidays``, as the exchanges publish them each December); MCX on weekdays
+  that are not its own full-day holidays (``sessions.mcx_holidays``: most exchange holidays
+  close only its morning session, which this calendar does not model).
 * **Closes by date**: the derivatives segment (NFO, BFO, CDS) closes at the time in force on
   the day (``[[sessions.derivatives_close]]``: 15:30, then 15:40 from 2026-08-03 by NSE circular
   74/2026); MCX's evening session at 23:30 while US daylight saving time is on and 23:55 when it
@@ -11,7 +12,9 @@
   exchange's derivatives expire on its weekday (since 2025-09-01: NSE Tuesday, BSE Thursday);
   the exchange's one weekly index series (NIFTY, SENSEX) on every such weekday, everything else
   monthly on the last such weekday of the month; an expiry that falls on a holiday moves to the
-  previous trading day. A contract expires at its segment's close on its expiry date.
+  previous trading day. A contract expires at its segment's close on its expiry date. MCX
+  contracts expire by their own calendar (a day of the month, moved back over MCX holidays;
+  ``engine.market.universe`` lists them).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ def _nth_sunday(year: int, month: int, n: int) -> date:
 @dataclass(frozen=True, slots=True)
 class ExchangeCalendar:
     holidays: frozenset[date]
+    mcx_holidays: frozenset[date]
     offset_minutes: int
     derivatives_closes: tuple[tuple[date, int], ...]  # (effective from, close minute), oldest first
     mcx_close_us_summer: int
@@ -60,6 +64,7 @@ class ExchangeCalendar:
     def from_config(cls, config: SessionsConfig) -> ExchangeCalendar:
         return cls(
             holidays=frozenset(config.holidays),
+            mcx_holidays=frozenset(config.mcx_holidays),
             offset_minutes=config.timezone_offset_minutes,
             derivatives_closes=tuple(
                 sorted((start, minute_of_day(time)) for start, time in config.derivatives_close)
@@ -71,14 +76,22 @@ class ExchangeCalendar:
 
     # -- days -------------------------------------------------------------------------------
 
-    def is_trading_day(self, day: date) -> bool:
-        """NSE and BSE trade that day: a weekday and not an exchange holiday."""
-        return day.weekday() < 5 and day not in self.holidays
+    def is_trading_day(self, day: date, exchange: Exchange = Exchange.NSE) -> bool:
+        """``exchange`` trades that day: a weekday and not one of its holidays (NSE's and BSE's
+        are one list, for cash and derivatives alike; MCX has its own)."""
+        holidays = self.mcx_holidays if exchange is Exchange.MCX else self.holidays
+        return day.weekday() < 5 and day not in holidays
 
-    def previous_trading_day(self, day: date) -> date:
-        """The last trading day on or before ``day``."""
-        while not self.is_trading_day(day):
+    def previous_trading_day(self, day: date, exchange: Exchange = Exchange.NSE) -> date:
+        """The last trading day of ``exchange`` on or before ``day``."""
+        while not self.is_trading_day(day, exchange):
             day -= timedelta(days=1)
+        return day
+
+    def trading_days_before(self, day: date, count: int, exchange: Exchange) -> date:
+        """The trading day of ``exchange`` ``count`` trading days before ``day``."""
+        for _ in range(count):
+            day = self.previous_trading_day(day - timedelta(days=1), exchange)
         return day
 
     def derivatives_close(self, day: date) -> int:

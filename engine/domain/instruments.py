@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from engine.domain.contract_names import instrument_token
 from engine.domain.enums import Exchange, InstrumentType, Segment
 
 
@@ -65,6 +66,12 @@ class Instrument:
     @property
     def is_option(self) -> bool:
         return self.instrument_type in (InstrumentType.CE, InstrumentType.PE)
+
+    @property
+    def instrument_token(self) -> int:
+        """Kite's number for it: the exchange token and the segment's code
+        (``engine.domain.contract_names``)."""
+        return instrument_token(self.token, self.exchange, index=self.is_index)
 
     @property
     def ticker(self) -> str:

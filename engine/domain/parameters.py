@@ -123,4 +123,5 @@ class SessionsConfig:
     mis_squareoff_mcx_before_close_minutes: int
     derivatives_close: tuple[tuple[date, str], ...]  # (effective from, "HH:MM")
     holidays: tuple[date, ...]  # NSE and BSE
+    mcx_holidays: tuple[date, ...]  # MCX's full-day closures
     expiry_rules: tuple[ExpiryRule, ...]

@@ -85,7 +85,9 @@ class SessionRules:
     def hours(self, group: SessionGroup, day: date) -> tuple[int, int] | None:
         """(open, close) minute of ``day`` for ``group``, or None if it does not trade then."""
         if group is SessionGroup.COMMODITIES:
-            return (self.mcx_open, self.calendar.mcx_close(day)) if day.weekday() < 5 else None
+            if not self.calendar.is_trading_day(day, Exchange.MCX):
+                return None
+            return self.mcx_open, self.calendar.mcx_close(day)
         if not self.calendar.is_trading_day(day):
             return None
         if group is SessionGroup.DERIVATIVES:

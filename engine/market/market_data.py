@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy.typing as npt
 
 from engine.config import MarketConfig
 from engine.domain.calendar import ExchangeCalendar
-from engine.domain.enums import InstrumentType, PriceSource
+from engine.domain.enums import Exchange, InstrumentType, PriceSource
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.parameters import CircuitConfig
 from engine.domain.quote import Quote
@@ -83,7 +84,10 @@ class MarketSnapshot:
         self.options = options
 
     def quote(self, index: int) -> Quote | None:
-        """The quote of one instrument, or ``None`` if it has no price yet."""
+        """The quote of one instrument, or ``None`` if it has no price yet (or was listed after
+        this snapshot)."""
+        if index >= len(self.ltp):
+            return None
         ltp = int(self.ltp[index])
         if ltp <= 0:
             return None
@@ -109,8 +113,10 @@ class MarketData:
         calendar: ExchangeCalendar,
     ) -> None:
         self.master = master
+        self.market_config = market
         self.circuits = circuits
         self.slippage_cap_ticks = slippage_cap_ticks
+        self.calendar = calendar
         n = len(master)
         self.tick = np.array([i.tick_paise for i in master], dtype=np.int64)
         self.spread_ppm = np.array(
@@ -147,6 +153,69 @@ class MarketData:
 
     def quote(self, index: int) -> Quote | None:
         return self.snapshot.quote(index)
+
+    def list_instruments(self, instruments: Sequence[Instrument]) -> None:
+        """Add newly listed ``instruments`` to the master, the columns and the chains (the
+        market actor's, between ticks)."""
+        self._add_rows(instruments)
+        for instrument in instruments:
+            self.master.add(instrument)
+        self.chains = OptionChains(self.master, self.calendar)
+
+    def _add_rows(self, instruments: Sequence[Instrument]) -> None:
+        """Give ``instruments`` their rows (unpriced) and publish the current snapshot padded
+        to match, before the master hands out their indices: whatever index a reader gets
+        from the master then has a row in every column and snapshot it reads next. Every
+        column is a new array, so a reader holding an older one keeps its own length."""
+        market, circuits, added = self.market_config, self.circuits, len(instruments)
+
+        def grown(column: Int64Array, values: Iterable[int]) -> Int64Array:
+            return np.concatenate([column, np.fromiter(values, dtype=np.int64, count=added)])
+
+        def padded(column: Float64Array) -> Float64Array:
+            return np.concatenate([column, np.full(added, np.nan)])
+
+        bands = [circuit_band(circuits, i, i.reference_price_paise) for i in instruments]
+        self.tick = grown(self.tick, (i.tick_paise for i in instruments))
+        self.spread_ppm = grown(
+            self.spread_ppm, (market.spread_ppm[spread_kind(i)][i.liquidity] for i in instruments)
+        )
+        self.reference = grown(self.reference, (i.reference_price_paise for i in instruments))
+        self.previous_close = grown(
+            self.previous_close, (i.reference_price_paise for i in instruments)
+        )
+        self.circuit_low = grown(self.circuit_low, (band[0] for band in bands))
+        self.circuit_high = grown(self.circuit_high, (band[1] for band in bands))
+        self.impact_ticks = [
+            *self.impact_ticks,
+            *(market.impact_ticks[i.liquidity] for i in instruments),
+        ]
+        self.typical_quantity = [
+            *self.typical_quantity,
+            *(market.typical_quantity[i.liquidity] for i in instruments),
+        ]
+        self.price_source = [*self.price_source, *([None] * added)]
+        zeros = [0] * added
+        self.day_open = grown(self.day_open, zeros)
+        self.day_high = grown(self.day_high, zeros)
+        self.day_low = grown(self.day_low, zeros)
+        self.volume = grown(self.volume, zeros)
+        previous = self.snapshot
+        options = None
+        if previous.options is not None:
+            options = OptionMarks(0)
+            for name in OptionMarks.__slots__:
+                setattr(options, name, padded(getattr(previous.options, name)))
+        self.snapshot = MarketSnapshot(
+            seq=previous.seq,
+            at_ms=previous.at_ms,
+            ltp=grown(previous.ltp, zeros),
+            bid=grown(previous.bid, zeros),
+            ask=grown(previous.ask, zeros),
+            low=self.circuit_low,
+            high=self.circuit_high,
+            options=options,
+        )
 
     def execution_price(self, index: int, side_sign: int, quantity: int) -> int:
         """Where a market order of ``quantity`` fills now: bid/ask plus square-root slippage.
@@ -223,11 +292,12 @@ class MarketData:
 def settlement_value(data: MarketData, instrument: Instrument) -> int | None:
     """What an expiring contract settles at a unit, from the latest prices (the LTP, or the
     reference before the first tick): a future at its underlying's spot (its own price where no
-    spot is listed, as for MCX), an option at its intrinsic value against the spot (against its
-    underlying's nearest future where no spot is listed); None when nothing is priced."""
+    spot is listed), an option at its intrinsic value against the spot (an MCX option, or one
+    without a listed spot, against the future it is written on); None when nothing is priced."""
     underlying = data.chains.get(instrument.underlying)
     priced_by = NO_INDEX if underlying is None else underlying.spot
-    if underlying is not None and priced_by == NO_INDEX and instrument.is_option:
+    on_future = priced_by == NO_INDEX or instrument.exchange is Exchange.MCX
+    if underlying is not None and on_future and instrument.is_option:
         expiry = instrument.expiry
         later = [f.index for f in underlying.futures if expiry is not None and f.expiry >= expiry]
         priced_by = later[0] if later else NO_INDEX

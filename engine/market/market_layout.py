@@ -1,6 +1,6 @@
 """How the simulated market prices each instrument of the master (docs/DOMAIN.md §5).
 
-Three roles, fixed once from the master:
+Three roles, laid out from the master (again each trade day, as contracts list and expire):
 
 * **driven** instruments follow the log-normal process themselves: index spots, stocks, and
   any contract with nothing in the master to price it from (an MCX future, a stock future
@@ -8,8 +8,8 @@ Three roles, fixed once from the master:
   whose shocks it shares with a correlation (``[market.factor]``);
 * **futures** on a listed spot follow it by cost of carry, ``F = S × e^(r × T)``;
 * **options** are priced by Black-76 on their forward: the spot carried to the option's expiry,
-  or, with no spot (MCX options on futures), the future of the same underlying that expires
-  first on or after the option.
+  or, for MCX options (written on futures) and wherever no spot is listed, the future of the
+  same underlying that expires first on or after the option.
 
 Times to expiry are calendar years to the contract's expiry instant: its expiry date at its
 segment's close that day (``engine.domain.calendar``).
@@ -99,19 +99,30 @@ class MarketLayout:
         volatility: VolatilityConfig,
         factor: FactorConfig,
         calendar: ExchangeCalendar,
+        after_ms: int | None = None,
     ) -> MarketLayout:
+        """The roles of ``master``'s instruments; with ``after_ms``, the futures and options
+        that expired by then are left out (their last prices stay as they were)."""
         spots = spot_indices(master)
         futures = _futures_by_underlying(master)
         driven: list[int] = []
         future_rows: list[tuple[int, int, int]] = []
         option_rows: list[tuple[int, int, int, int, int, bool, str]] = []
         for index, instrument in enumerate(master):
+            if (
+                after_ms is not None
+                and instrument.expiry is not None
+                and calendar.expiry_instant_ms(instrument) <= after_ms
+            ):
+                continue
             spot = spots.get(instrument.underlying, NO_INDEX) if instrument.underlying else NO_INDEX
             if instrument.is_future and instrument.expiry is not None and spot != NO_INDEX:
                 expiry = calendar.expiry_instant_ms(instrument)
                 future_rows.append((index, spot, expiry))
             elif instrument.is_option and instrument.expiry is not None:
                 future = _future_for(futures.get(instrument.underlying, []), instrument.expiry)
+                if instrument.exchange is Exchange.MCX and future != NO_INDEX:
+                    spot = NO_INDEX  # written on its future
                 if spot == NO_INDEX and future == NO_INDEX:
                     driven.append(index)  # nothing to price it from: it walks on its own
                     continue

@@ -46,6 +46,10 @@ class SimulatedMarket:
     """The quote source and tick path of the simulation (seeded: the same seed and clock give
     the same ticks)."""
 
+    layout: MarketLayout
+    process: DrivenProcess
+    surface: VolatilitySurface
+
     def __init__(
         self,
         seed: int,
@@ -53,25 +57,49 @@ class SimulatedMarket:
         config: MarketConfig,
         calendar: ExchangeCalendar,
     ) -> None:
-        self.layout = layout = MarketLayout.of(master, config.volatility, config.factor, calendar)
+        self.config = config
+        self.calendar = calendar
         self.rng = np.random.default_rng(seed)
         self.rate = config.options.rate
         self.widening = config.options.far_otm_spread_widening
         self.reference_interval_ms = config.reference_interval_ms
-        self.process = DrivenProcess(
-            layout.driven,
-            config.volatility,
-            self.rng,
-            config.jitter_intensity_ppm / 1_000_000,
-            calendar.offset_minutes,
+        self._sourced = np.zeros(0, dtype=np.bool_)  # instruments it has priced
+        self._last_ms: int | None = None
+        self._lay_out(MarketLayout.of(master, config.volatility, config.factor, calendar), master)
+
+    def relist(self, master: InstrumentMaster, now_ms: int) -> None:
+        """Lay the master out again (contracts listed since, those expired by ``now_ms``
+        dropped); each driven price and surface level that stays keeps its state."""
+        config = self.config
+        layout = MarketLayout.of(
+            master, config.volatility, config.factor, self.calendar, after_ms=now_ms
         )
-        self.surface = VolatilitySurface(
-            config.options.surface,
-            layout.underlyings,
-            layout.underlying_kinds,
-            config.volatility.trading_year_ms,
-            config.volatility.session_ms,
-        )
+        self._lay_out(layout, master)
+
+    def _lay_out(self, layout: MarketLayout, master: InstrumentMaster) -> None:
+        config, previous = self.config, getattr(self, "layout", None)
+        self.layout = layout
+        if previous is None or not np.array_equal(previous.driven.index, layout.driven.index):
+            # A new driven set starts over (``refresh`` restarts each at its last price).
+            self.process = DrivenProcess(
+                layout.driven,
+                config.volatility,
+                self.rng,
+                config.jitter_intensity_ppm / 1_000_000,
+                self.calendar.offset_minutes,
+            )
+            self._published = np.zeros(len(layout.driven.index), dtype=np.int64)
+        if previous is None or previous.underlyings != layout.underlyings:
+            surface = VolatilitySurface(
+                config.options.surface,
+                layout.underlyings,
+                layout.underlying_kinds,
+                config.volatility.trading_year_ms,
+                config.volatility.session_ms,
+            )
+            if previous is not None:
+                surface.carry_over(self.surface)
+            self.surface = surface
         # Which driven instrument's shocks move each surface's ATM level (its spot, or the
         # future its options are written on), as a position in the driven layout.
         driven_position = {int(index): p for p, index in enumerate(layout.driven.index)}
@@ -82,9 +110,9 @@ class SimulatedMarket:
             ],
             dtype=np.int64,
         )
-        self._published = np.zeros(len(layout.driven.index), dtype=np.int64)
-        self._sourced = np.zeros(len(master), dtype=np.bool_)  # instruments it has priced
-        self._last_ms: int | None = None
+        grown = np.zeros(len(master), dtype=np.bool_)
+        grown[: len(self._sourced)] = self._sourced
+        self._sourced = grown
 
     # -- QuoteSource ------------------------------------------------------------------------
 

@@ -52,6 +52,14 @@ class VolatilitySurface:
         self._kappa_per_ms = math.log(2) / half_life_ms
         self._eta_per_sqrt_ms = config.vol_of_vol / math.sqrt(trading_year_ms)
 
+    def carry_over(self, previous: VolatilitySurface) -> None:
+        """Take the ATM levels of the underlyings ``previous`` also had (a surface laid out
+        again as contracts list and expire)."""
+        position = {name: p for p, name in enumerate(previous.underlyings)}
+        for p, name in enumerate(self.underlyings):
+            if name in position:
+                self.log_atm[p] = previous.log_atm[position[name]]
+
     @property
     def atm(self) -> Float64Array:
         """Each underlying's ATM level now (annualised, a fraction)."""

@@ -45,13 +45,40 @@ def test_trading_days_when_2026_then_as_exchange_calendars_records_bse(
         (date(2026, 11, 23), True),  # Monday
         (date(2026, 11, 24), False),  # Guru Nanak Jayanti
         (date(2026, 11, 28), False),  # Saturday
-        (date(2027, 1, 26), True),  # 2027's list is not published: weekends only
+        (date(2027, 1, 26), False),  # Republic Day (2027's list is provisional)
+        (date(2027, 3, 26), False),  # Good Friday 2027
+        (date(2027, 3, 25), True),
     ],
 )
 def test_is_trading_day_when_asked_then_weekday_and_not_holiday(
     calendar: ExchangeCalendar, day: date, trading: bool
 ) -> None:
     assert calendar.is_trading_day(day) is trading
+
+
+@pytest.mark.parametrize(
+    ("day", "trading"),
+    [
+        (date(2026, 11, 24), True),  # an NSE holiday on which MCX's evening session trades
+        (date(2026, 4, 3), False),  # Good Friday: MCX closed all day
+        (date(2026, 12, 25), False),
+        (date(2026, 12, 26), False),  # Saturday
+        (date(2027, 3, 22), True),  # Holi: only MCX's morning session is shut
+    ],
+)
+def test_is_trading_day_when_mcx_then_its_own_full_day_closures(
+    calendar: ExchangeCalendar, day: date, trading: bool
+) -> None:
+    assert calendar.is_trading_day(day, Exchange.MCX) is trading
+
+
+def test_trading_days_before_when_counting_back_then_skips_weekends_and_holidays(
+    calendar: ExchangeCalendar,
+) -> None:
+    # 2026-12-28 is a Monday: one MCX trading day before is Thursday the 24th (the 25th is shut).
+    assert calendar.trading_days_before(date(2026, 12, 28), 1, Exchange.MCX) == date(2026, 12, 24)
+    assert calendar.trading_days_before(date(2026, 12, 28), 2, Exchange.MCX) == date(2026, 12, 23)
+    assert calendar.trading_days_before(date(2026, 12, 28), 0, Exchange.MCX) == date(2026, 12, 28)
 
 
 def test_weekly_expiries_when_december_2026_then_nifty_tuesdays_and_sensex_thursdays(
@@ -87,7 +114,7 @@ def test_weekly_expiry_when_its_day_is_a_holiday_then_the_trading_day_before(
         (Exchange.NFO, 2026, 3, date(2026, 3, 30)),  # Tuesday the 31st: Mahavir Jayanti
         (Exchange.NFO, 2026, 11, date(2026, 11, 23)),  # Tuesday the 24th: Guru Nanak Jayanti
         (Exchange.BFO, 2026, 3, date(2026, 3, 25)),  # Thursday the 26th: Ram Navami
-        (Exchange.NFO, 2027, 1, date(2027, 1, 26)),  # the last Tuesday of January 2027
+        (Exchange.NFO, 2027, 1, date(2027, 1, 25)),  # the last Tuesday is Republic Day
         (Exchange.BFO, 2027, 2, date(2027, 2, 25)),
     ],
 )

@@ -180,7 +180,7 @@ def test_master_file_when_gzipped_then_read_the_same(tmp_path: Path) -> None:
 def test_master_file_when_our_own_layout_then_read_as_the_sample_master() -> None:
     result = read_master(DEFAULT_INSTRUMENTS_PATH)
     assert result.layout == "paperdesk"
-    assert len(result.instruments) == 109  # 106 contracts and 3 index spots
+    assert len(result.instruments) == 112  # 106 contracts, 4 index spots and 2 commodity spots
 
 
 def test_master_file_when_header_unknown_then_refused(tmp_path: Path) -> None:

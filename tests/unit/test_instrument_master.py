@@ -255,7 +255,14 @@ def test_lot_size_when_underlying_known_then_exchange_lot(underlying: str, lot_s
 
 
 def test_index_rows_when_loaded_then_spot_of_each_index_underlying_not_a_contract() -> None:
-    assert {i.underlying for i in INDICES} == {"NIFTY", "BANKNIFTY", "SENSEX"}
+    assert {i.underlying for i in INDICES} == {
+        "NIFTY",
+        "BANKNIFTY",
+        "FINNIFTY",
+        "SENSEX",
+        "CRUDEOIL",
+        "GOLD",
+    }
     for index in INDICES:
         assert (index.segment.value, index.expiry, index.lot_size) == ("INDICES", None, 1)
         assert not index.is_equity

@@ -43,7 +43,14 @@ def test_default_master_when_built_then_each_underlying_has_its_spot_futures_and
     config: Config, master: InstrumentMaster
 ) -> None:
     chains = chains_of(config, master)
-    assert [u.name for u in chains] == ["BANKNIFTY", "CRUDEOIL", "NIFTY", "SENSEX"]
+    assert [u.name for u in chains] == [
+        "BANKNIFTY",
+        "CRUDEOIL",
+        "FINNIFTY",
+        "GOLD",
+        "NIFTY",
+        "SENSEX",
+    ]
     nifty = chains.get("NIFTY")
     assert nifty is not None
     assert nifty.spot == index_of(master, "NSE:NIFTY 50")
@@ -60,7 +67,8 @@ def test_default_master_when_built_then_each_underlying_has_its_spot_futures_and
     sensex, crude = chains.get("SENSEX"), chains.get("CRUDEOIL")
     assert sensex is not None and crude is not None
     assert sensex.chains == () and sensex.spot == index_of(master, "BSE:SENSEX")
-    assert crude.spot == NO_INDEX and crude.reference(0) == crude.futures[0].index
+    assert crude.spot == index_of(master, "MCX:CRUDEOIL")
+    assert crude.reference(0) == crude.spot
     assert chains.get("RELIANCE") is None  # a stock with no derivatives listed
 
 

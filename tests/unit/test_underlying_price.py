@@ -51,4 +51,6 @@ def test_underlying_price_when_future_live_then_its_price_after_expiry_the_spots
     crude = master.get("MCX:CRUDEOIL26DECFUT")
     assert crude is not None
     gone = market_at(config, master, datetime(2026, 12, 19, 0, 0, tzinfo=IST))
-    assert gone.underlying_price(crude) == 0  # expired, and no spot: margin uses the strike
+    crude_spot = master.index_of("MCX:CRUDEOIL")
+    assert crude_spot is not None
+    assert gone.underlying_price(crude) == 1_000 + crude_spot  # expired: the spot
