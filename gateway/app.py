@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from engine.actors.clock import Clock
 from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
 from engine.domain import events as ev
@@ -42,7 +43,6 @@ from gateway.keys import (
     LIMITER,
     METRICS_LISTENER,
     OPENAPI_DOCUMENT,
-    OPTION_CHAINS,
     PERFORMANCE,
     RECOVERY,
     SESSIONS,
@@ -92,9 +92,15 @@ GENERATED_PASSWORD_GROUP_CHARS = 5
 
 
 def create_app(
-    config: Config, master: InstrumentMaster, *, dsn: str | None = None, ticking: bool = True
+    config: Config,
+    master: InstrumentMaster,
+    *,
+    dsn: str | None = None,
+    ticking: bool = True,
+    clock: Clock | None = None,
 ) -> web.Application:
-    """The whole server; with no ``dsn``, ``DATABASE_URL`` or the embedded PostgreSQL."""
+    """The whole server; with no ``dsn``, ``DATABASE_URL`` or the embedded PostgreSQL. The
+    engine reads ``clock`` (the wall clock by default) for every market and trading instant."""
     check_admin_password()
     embedded: EmbeddedPostgres | None = None
     if dsn is None:
@@ -106,8 +112,8 @@ def create_app(
             stale_after_ms=config.market.vortex.stale_after_ms, circuits=config.circuits
         )
     journal = PersistenceActor(dsn, config.journal)
-    engine = TradingEngine(config, master, sink=journal, source=pushed)
-    hub = WebSocketHub(engine.market, master, config.websocket)
+    engine = TradingEngine(config, master, sink=journal, source=pushed, clock=clock)
+    hub = WebSocketHub(engine.market, engine.master, config.websocket)
     monitor = PerformanceMonitor()
     metrics = Metrics(engine, journal, hub, monitor)
 
@@ -147,7 +153,6 @@ def create_app(
     app[RECOVERY] = RecoveryReport()
     app[CONFIG] = config
     app[ENGINE] = engine
-    app[OPTION_CHAINS] = engine.market.chains  # built with the market, from the same master
     app[JOURNAL] = journal
     app[HUB] = hub
     app[DB] = database

@@ -8,7 +8,6 @@ from aiohttp import web
 
 from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
-from engine.market.option_chain import OptionChains
 from gateway.bridge import EngineBridge
 from gateway.database import Database
 from gateway.identity.passwords import PasswordHasher
@@ -35,4 +34,3 @@ PERFORMANCE = web.AppKey("performance", PerformanceMonitor)
 RECOVERY = web.AppKey("recovery", RecoveryReport)
 METRICS_LISTENER = web.AppKey("metrics_listener", MetricsListener)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", dict[str, Any])
-OPTION_CHAINS = web.AppKey("option_chains", OptionChains)

@@ -128,14 +128,17 @@ def _paise(rupees: float | None) -> float | None:
     return None if rupees is None else rupees * PAISE_PER_RUPEE
 
 
-def underlying_item(underlying: Underlying, master: InstrumentMaster) -> dict[str, Any]:
-    """One underlying for ``GET /api/underlyings``."""
+def underlying_item(
+    underlying: Underlying, master: InstrumentMaster, now_ms: int
+) -> dict[str, Any]:
+    """One underlying for ``GET /api/underlyings``: its expiries not yet passed at ``now_ms``."""
     spot = underlying.spot
+    futures = {f.expiry.isoformat() for f in underlying.futures if f.expiry_ms > now_ms}
     return {
         "underlying": underlying.name,
         "spotInstrumentId": None if spot == NO_INDEX else master.at(spot).instrument_id,
-        "futureExpiries": sorted({f.expiry.isoformat() for f in underlying.futures}),
-        "optionExpiries": [expiry.isoformat() for expiry in underlying.expiries],
+        "futureExpiries": sorted(futures),
+        "optionExpiries": [c.expiry.isoformat() for c in underlying.chains if c.expiry_ms > now_ms],
     }
 
 

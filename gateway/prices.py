@@ -1,15 +1,18 @@
-"""Last traded prices survive restarts: the master is stored at start, stored prices seed
-instruments that have no reference yet, and the market's LTPs are saved periodically."""
+"""The master and last traded prices survive restarts: the master is stored at start and each
+contract the simulated exchange lists later is stored as soon as it is listed (and again with
+every periodic save until that succeeds), stored prices seed instruments that have no reference
+yet, and the market's LTPs are saved periodically."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
+from engine.domain.instruments import Instrument, InstrumentMaster
 from gateway.keys import DB, ENGINE
 from persistence.instrument_store import (
     load_last_prices,
@@ -21,7 +24,31 @@ from persistence.instrument_store import (
 logger = logging.getLogger(__name__)
 
 
-async def save_prices(app: web.Application) -> None:
+class ListedContracts:
+    """Which of the master's instruments are stored: the master only grows (at its end), so
+    everything from ``stored`` on is yet to be."""
+
+    def __init__(self, master: InstrumentMaster) -> None:
+        self.master = master
+        self.stored = len(master)
+        self._lock = asyncio.Lock()
+
+    async def store(self, app: web.Application) -> None:
+        """Store the instruments listed since the last store."""
+        async with self._lock:
+            listed = len(self.master)
+            if listed <= self.stored:
+                return
+            async with app[DB].pool.acquire() as conn:
+                await upsert_instruments(
+                    conn, (self.master.at(index) for index in range(self.stored, listed))
+                )
+            logger.info("stored %d newly listed contracts", listed - self.stored)
+            self.stored = listed
+
+
+async def save_prices(app: web.Application, listed: ListedContracts) -> None:
+    await listed.store(app)  # first: a stored price needs its instrument's row
     market = app[ENGINE].market
     snapshot = market.snapshot
     prices = {
@@ -33,13 +60,22 @@ async def save_prices(app: web.Application) -> None:
             await store_last_prices(conn, prices, snapshot.at_ms)
 
 
-async def _save_periodically(app: web.Application, interval_s: float) -> None:
+async def _save_periodically(
+    app: web.Application, listed: ListedContracts, interval_s: float
+) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await save_prices(app)
+            await save_prices(app, listed)
         except Exception:  # the database may be down; the next round tries again
             logger.warning("saving last traded prices failed", exc_info=True)
+
+
+async def _store_listing(app: web.Application, listed: ListedContracts) -> None:
+    try:
+        await listed.store(app)
+    except Exception:  # the database may be down; the periodic save tries again
+        logger.warning("storing newly listed contracts failed", exc_info=True)
 
 
 async def prices_lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -59,11 +95,19 @@ async def prices_lifecycle(app: web.Application) -> AsyncIterator[None]:
     }
     seeded = engine.market.seed_stored_prices(by_index)
     logger.info("seeded %d instruments from stored last prices", seeded)
+    listed = ListedContracts(engine.master)
+    loop = asyncio.get_running_loop()
+
+    def on_listing(_: Sequence[Instrument]) -> None:
+        # The market actor's thread: store the new contracts now, on the server's loop.
+        asyncio.run_coroutine_threadsafe(_store_listing(app, listed), loop)
+
+    engine.listing_listeners.append(on_listing)
     interval_s = engine.config.market.last_price_store_interval_ms / 1000
-    task = asyncio.create_task(_save_periodically(app, interval_s))
+    task = asyncio.create_task(_save_periodically(app, listed, interval_s))
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
     with contextlib.suppress(Exception):
-        await save_prices(app)
+        await save_prices(app, listed)

@@ -339,13 +339,17 @@ class Quotes(Reply):
 
 class Instrument(Reply):
     instrument_id: str
+    instrument_token: int  # Kite's: exchange_token << 8 | the segment's code
+    exchange_token: int
     symbol: str
     name: str
     exchange: ExchangeName
     segment: SegmentName
     instrument_type: Literal["EQ", "FUT", "CE", "PE"]
+    underlying: str | None
     lot_size: int
     tick_size: Money
+    freeze_quantity: int | None  # the most one order may carry; None: no limit
     expiry: Date | None
     strike: Money | None
     option_type: Literal["CE", "PE"] | None

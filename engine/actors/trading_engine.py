@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pykka
@@ -37,7 +37,7 @@ from engine.actors.sink import EventSink, InMemorySink
 from engine.config import Config, account_rules
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
-from engine.domain.instruments import InstrumentMaster
+from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
 from engine.market import black76, kernels
 from engine.market.in_use import InUseInstruments
@@ -47,12 +47,15 @@ from engine.market.messages import BookOps, Sync, Tick
 from engine.market.risk import RiskBook
 from engine.market.simulated_market import SimulatedMarket
 from engine.market.tick_path import TickPath
+from engine.market.universe import ContractLister
 
 logger = logging.getLogger(__name__)
 
 PASSIVATION_SCAN_INTERVAL_S = 5.0
 END_OF_TIME = 2**62  # epoch milliseconds beyond any contract's expiry
 MARKET_BATCH_MAX = 4096
+
+ListingListener = Callable[[Sequence[Instrument]], None]
 
 
 def _publish_nothing(*_: Any) -> None:
@@ -75,7 +78,9 @@ class TradingEngine:
         new_id: Callable[[], str] | None = None,
     ) -> None:
         self.config = config
-        self.master = master
+        # Its own copy: the simulated exchange lists new contracts into it, and the caller's
+        # master (a test's, shared by many engines) stays as it was given.
+        self.master = master = InstrumentMaster(master)
         self.sink: EventSink = sink if sink is not None else InMemorySink()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.runtime = runtime or config.accounts.runtime
@@ -101,6 +106,15 @@ class TradingEngine:
             self.calendar,
         )
         self.tick_listeners: list[TickListener] = []
+        # The simulated exchange lists each trade day's contracts itself (engine.market.universe);
+        # listeners hear of each listing (the gateway stores the new contracts).
+        self.simulated = self.source if isinstance(self.source, SimulatedMarket) else None
+        self.lister = (
+            ContractLister(config.market, self.calendar)
+            if self.simulated is not None and config.market.universe.generate
+            else None
+        )
+        self.listing_listeners: list[ListingListener] = []
         self.in_use = InUseInstruments()
         self.locator = AccountLocator()
         self.risk = RiskBook()  # the market actor marks it; ``risk.latest`` is safe to read
@@ -152,6 +166,7 @@ class TradingEngine:
             expiries=self.calendar.expiries_crossed(self.master, self.clock.now_ms(), END_OF_TIME),
             on_expiry=self._on_expiry,
             trade_day=self.rules.trade_day,
+            list_contracts=None if self.lister is None else self._list_contracts,
         )
         self.registry.bind(
             AccountContext(
@@ -298,6 +313,30 @@ class TradingEngine:
         event = ExpiryEvent(instrument_ids, at_ms, settlement)
         for account_id in registry.account_ids():
             registry.tell(account_id, event)
+
+    def _list_contracts(self, now_ms: int) -> list[tuple[int, frozenset[str]]]:
+        """A trade day's first tick (the market actor's): list the contracts the day adds,
+        strikes centred on the prices now, lay the simulated market out again without what has
+        expired, and return the new contracts' expiry instants."""
+        assert self.lister is not None and self.simulated is not None
+        market = self.market
+        ltp, reference = market.snapshot.ltp, market.reference
+
+        def price_of(index: int) -> int:
+            last = int(ltp[index]) if index < len(ltp) else 0
+            return last or int(reference[index])
+
+        listed = self.lister.contracts(self.master, now_ms, price_of)
+        if listed:
+            market.list_instruments(listed)
+            logger.info("listed %d contracts", len(listed))
+        self.simulated.relist(self.master, now_ms)
+        for listener in self.listing_listeners if listed else ():
+            try:
+                listener(listed)
+            except Exception:
+                logger.exception("listing listener failed")
+        return self.calendar.expiries_crossed(listed, now_ms, END_OF_TIME)
 
     def catch_up_expiries(self) -> None:
         """Act on the contract expiries of the last ``CATCH_UP_DAYS`` (after recovery: orders

@@ -109,6 +109,10 @@ class ExchangeCalendar:
         """When a contract of ``exchange`` stops trading on ``day`` (its segment's close)."""
         return self.mcx_close(day) if exchange is Exchange.MCX else self.derivatives_close(day)
 
+    def local_date(self, now_ms: int) -> date:
+        """The exchange-local date at ``now_ms``."""
+        return EPOCH + timedelta(days=(now_ms + self.offset_minutes * MS_PER_MINUTE) // MS_PER_DAY)
+
     def instant_ms(self, day: date, minute: int) -> int:
         """Epoch milliseconds of ``minute`` after local midnight on ``day``."""
         return (day - EPOCH).days * MS_PER_DAY + (minute - self.offset_minutes) * MS_PER_MINUTE

@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from itertools import islice
 
 from engine.config import ListedUnderlying, MarketConfig, UniverseConfig
-from engine.domain.calendar import EPOCH, MS_PER_DAY, MS_PER_MINUTE, ExchangeCalendar
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.contract_names import contract_symbol, exchange_token
 from engine.domain.enums import Exchange, InstrumentType, Segment
 from engine.domain.instruments import Instrument, InstrumentMaster, Liquidity
@@ -81,11 +81,6 @@ class ContractLister:
 
     # -- expiries ---------------------------------------------------------------------------
 
-    def local_date(self, now_ms: int) -> date:
-        """The exchange-local date at ``now_ms``."""
-        offset_ms = self.calendar.offset_minutes * MS_PER_MINUTE
-        return EPOCH + timedelta(days=(now_ms + offset_ms) // MS_PER_DAY)
-
     def expiry_ms(self, exchange: Exchange, expiry: date) -> int:
         """When a contract of ``exchange`` expiring on ``expiry`` stops trading."""
         calendar = self.calendar
@@ -106,7 +101,7 @@ class ContractLister:
 
     def future_expiries(self, listed: ListedUnderlying, now_ms: int) -> list[date]:
         """The expiries of the futures listed on ``listed`` at ``now_ms``."""
-        today, exchange = self.local_date(now_ms), listed.exchange
+        today, exchange = self.calendar.local_date(now_ms), listed.exchange
         if exchange is Exchange.MCX:
             expiries = self._mcx_futures(listed, today)
         else:
@@ -118,7 +113,7 @@ class ContractLister:
     def option_series(self, listed: ListedUnderlying, now_ms: int) -> list[OptionSeries]:
         """The option expiries listed on ``listed`` at ``now_ms``, in order."""
         config, calendar = self.config, self.calendar
-        today, exchange = self.local_date(now_ms), listed.exchange
+        today, exchange = self.calendar.local_date(now_ms), listed.exchange
         if exchange is Exchange.MCX:
             before = listed.option_expiry_trading_days_before
             written_on = [

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 
+from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import Instrument
 from engine.domain.money import paise_to_rupees
 from engine.market.market_data import MarketData
@@ -15,7 +16,7 @@ from engine.market.option_chain import OptionChains
 from gateway import replies
 from gateway.decoding import convert_query
 from gateway.errors import InvalidRequestError, json_response, validation_error
-from gateway.keys import CONFIG, ENGINE, OPTION_CHAINS
+from gateway.keys import CONFIG, ENGINE
 from gateway.option_views import greeks_view, underlying_prices
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import NO_CONTROL
@@ -59,6 +60,21 @@ class InstrumentQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 def _kind(instrument: Instrument) -> str:
     return "INDEX" if instrument.is_index else instrument.instrument_type.value
+
+
+class LiveContracts:
+    """Which instruments still trade at ``now_ms``: all but contracts past their expiry."""
+
+    def __init__(self, calendar: ExchangeCalendar, now_ms: int) -> None:
+        self.calendar = calendar
+        self.now_ms = now_ms
+        self.today = calendar.local_date(now_ms)
+
+    def trading(self, instrument: Instrument) -> bool:
+        expiry = instrument.expiry
+        if expiry is None or expiry > self.today:
+            return True
+        return expiry == self.today and self.calendar.expiry_instant_ms(instrument) > self.now_ms
 
 
 def instrument_matches(instrument: Instrument, query: InstrumentQuery) -> bool:
@@ -125,7 +141,7 @@ async def get_quotes(request: web.Request) -> web.Response:
     if len(ids) > quotes_max:
         return validation_error("$.q", f"at most {quotes_max} ids per request")
     market = request.app[ENGINE].market
-    chains = request.app[OPTION_CHAINS]
+    chains = request.app[ENGINE].market.chains
     data: dict[str, Any] = {}
     for key in ids:
         index = market.master.index_of(key)
@@ -147,20 +163,26 @@ async def search_instruments(request: web.Request) -> web.Response:
         query = convert_query(dict(request.query), InstrumentQuery)
     except InvalidRequestError as error:
         return error.response
+    engine = request.app[ENGINE]
+    live = LiveContracts(engine.calendar, engine.clock.now_ms())
     items = []
-    for instrument in request.app[ENGINE].master:
-        if not instrument_matches(instrument, query):
+    for instrument in engine.master:
+        if not instrument_matches(instrument, query) or not live.trading(instrument):
             continue
         items.append(
             {
                 "instrumentId": instrument.instrument_id,
+                "instrumentToken": instrument.instrument_token,
+                "exchangeToken": instrument.token,
                 "symbol": instrument.symbol,
                 "name": instrument.name,
                 "exchange": instrument.exchange.value,
                 "segment": instrument.segment.value,
                 "instrumentType": instrument.instrument_type.value,
+                "underlying": instrument.underlying or None,
                 "lotSize": instrument.lot_size,
                 "tickSize": paise_to_rupees(instrument.tick_paise),
+                "freezeQuantity": instrument.freeze_quantity or None,
                 "expiry": instrument.expiry.isoformat() if instrument.expiry else None,
                 "strike": paise_to_rupees(instrument.strike_paise)
                 if instrument.strike_paise

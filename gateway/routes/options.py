@@ -23,7 +23,7 @@ from engine.market.payoff import Leg, leg_in_market, payoff, price_grid
 from gateway import replies
 from gateway.decoding import convert_query
 from gateway.errors import json_response, not_listed
-from gateway.keys import BRIDGE, CONFIG, ENGINE, OPTION_CHAINS
+from gateway.keys import BRIDGE, CONFIG, ENGINE
 from gateway.option_views import (
     chain_view,
     expiry_items,
@@ -56,7 +56,7 @@ class PayoffQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
 
 def known_underlying(request: web.Request, name: str, *, with_options: bool) -> Underlying:
     """The underlying named (in any case), or 404 UNKNOWN_UNDERLYING naming ``$.underlying``."""
-    underlying = request.app[OPTION_CHAINS].get(name.upper())
+    underlying = request.app[ENGINE].market.chains.get(name.upper())
     if underlying is not None and (underlying.chains or (underlying.futures and not with_options)):
         return underlying
     listed = "options" if with_options else "futures or options"
@@ -85,8 +85,9 @@ def chosen_chain(underlying: Underlying, expiry: date | None, now_ms: int) -> Ex
     access="public",
 )
 async def list_underlyings(request: web.Request) -> web.Response:
-    master = request.app[ENGINE].master
-    items = [underlying_item(u, master) for u in request.app[OPTION_CHAINS]]
+    engine = request.app[ENGINE]
+    now_ms = engine.clock.now_ms()
+    items = [underlying_item(u, engine.master, now_ms) for u in engine.market.chains]
     return json_response({"items": items})
 
 

@@ -18,6 +18,7 @@ from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, create_app
 from gateway.keys import METRICS_LISTENER
 from gateway.listener import start_listener
 from tests.integration.conftest import database, pg_server, template_database  # noqa: F401
+from tests.support.clocks import ShiftedClock
 
 ADMIN_EMAIL = "admin@paperdesk.test"
 ADMIN_PASSWORD = "kestrel-ledger-42"  # passes the policy: not common, no "admin" in it
@@ -26,7 +27,9 @@ FAST: dict[str, Any] = {
     # balance has its own tests (tests/e2e/test_opening_balance.py).
     "accounts": {"opening_balance": "0"},
     "execution": {"market_fill_delay_ms": 0},
-    "market": {"jitter_interval_ms": 50},
+    # The sample master only (its December contracts): tests/e2e/test_generated_universe.py
+    # trades the generated one.
+    "market": {"jitter_interval_ms": 50, "universe": {"generate": False}},
     "metrics": {"port": 0},  # any free port: several suites may run on this machine at once
     # The suites register and sign in many users from 127.0.0.1; tests/e2e/test_auth_limits.py
     # checks these limits at their defaults.
@@ -88,7 +91,8 @@ class Client:
 async def running_server(dsn: str, config: Config, master: InstrumentMaster) -> AsyncIterator[str]:
     os.environ[ADMIN_EMAIL_ENV] = ADMIN_EMAIL
     os.environ[ADMIN_PASSWORD_ENV] = ADMIN_PASSWORD
-    app = create_app(config, master, dsn=dsn)
+    # The sample master's day, whatever day it is: its December contracts stay live.
+    app = create_app(config, master, dsn=dsn, clock=ShiftedClock())
     runner = web.AppRunner(app)
     await runner.setup()
     site = await start_listener(runner, config, port=0)  # the CLI's listener, on a free port

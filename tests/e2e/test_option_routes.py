@@ -152,7 +152,8 @@ def test_quotes_when_full_mode_then_options_have_greeks_and_derivatives_their_un
         assert quotes[FUTURE]["underlying"]["future"] == quotes[FUTURE]["ltp"]
         assert not GREEKS & set(quotes[FUTURE])
         crude = quotes["MCX:CRUDEOIL26DECFUT"]
-        assert crude["underlying"] == {"spot": None, "future": crude["ltp"]}  # no spot listed
+        assert crude["underlying"]["future"] == crude["ltp"]
+        assert crude["underlying"]["spot"] > 0  # MCX:CRUDEOIL, its reference price
         assert quotes["BFO:SENSEX26DECFUT"]["underlying"]["spot"] > 0  # BSE:SENSEX
         assert "underlying" not in quotes["NSE:TCS"] and not GREEKS & set(quotes["NSE:TCS"])
 
@@ -163,14 +164,15 @@ def test_quotes_when_full_mode_then_options_have_greeks_and_derivatives_their_un
         assert status == 200
         msgspec.convert(body, replies.UnderlyingList)
         by_name = {item["underlying"]: item for item in body["items"]}
-        assert list(by_name) == ["BANKNIFTY", "CRUDEOIL", "NIFTY", "SENSEX"]
+        assert list(by_name) == ["BANKNIFTY", "CRUDEOIL", "FINNIFTY", "GOLD", "NIFTY", "SENSEX"]
         assert by_name["NIFTY"] == {
             "underlying": "NIFTY",
             "spotInstrumentId": "NSE_INDEX|NIFTY 50",
             "futureExpiries": ["2026-12-29"],
             "optionExpiries": ["2026-12-29"],
         }
-        assert by_name["CRUDEOIL"]["spotInstrumentId"] is None
+        assert by_name["CRUDEOIL"]["spotInstrumentId"] == "MCX_INDEX|CRUDEOIL"
+        assert by_name["GOLD"]["futureExpiries"] == []  # a spot with nothing listed on it
         assert by_name["SENSEX"]["optionExpiries"] == []
 
     run_scenario(database, master, scenario)
@@ -377,7 +379,14 @@ def test_instruments_when_filtered_by_underlying_kind_and_expiry_then_only_those
         }
         assert {item["instrumentId"] for item in body["items"]} == calls
         status, body = await get(session, f"{base}/api/instruments?kind=INDEX")
-        assert {item["symbol"] for item in body["items"]} == {"NIFTY 50", "NIFTY BANK", "SENSEX"}
+        assert {item["symbol"] for item in body["items"]} == {
+            "NIFTY 50",
+            "NIFTY BANK",
+            "NIFTY FIN SERVICE",
+            "SENSEX",
+            "CRUDEOIL",
+            "GOLD",
+        }
         status, body = await get(session, f"{base}/api/instruments?underlying=NIFTY&kind=FUT")
         assert [item["symbol"] for item in body["items"]] == ["NIFTY26DECFUT"]
         status, body = await get(session, f"{base}/api/instruments?expiry=2027-01-26")
