@@ -318,6 +318,8 @@ class WebSocketHub:
                 messages.append({"type": "order", "data": change})
             if isinstance(event, ev.OrderFilled | ev.PositionRiskSet) and event.position_id:
                 positions.add(event.position_id)
+            elif isinstance(event, ev.ExpiryMarginBlocked):
+                positions.update(block.position_id for block in event.blocks)
         for position_id in positions:
             position = state.positions.get(position_id)
             if position is not None:

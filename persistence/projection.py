@@ -112,6 +112,7 @@ def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows:
         state.charges_paise,
         orjson.Fragment(msgspec.json.encode(state.dp_charged_day)),
         when,
+        state.expiry_margin_day,
     )
 
 
@@ -220,6 +221,8 @@ def _position_of(state: AccountState, event: ev.AccountEvent) -> dict[str, Posit
         return {} if position is None else {event.position_id: position}
     if isinstance(event, ev.HoldingsSettled):
         return {pid: state.positions[pid] for pid in event.position_ids}
+    if isinstance(event, ev.ExpiryMarginBlocked):
+        return {b.position_id: state.positions[b.position_id] for b in event.blocks}
     return {}
 
 
@@ -263,6 +266,8 @@ def _position_rows(
         position_ids = (event.position_id,)
     elif isinstance(event, ev.HoldingsSettled):
         position_ids = event.position_ids
+    elif isinstance(event, ev.ExpiryMarginBlocked):
+        position_ids = tuple(block.position_id for block in event.blocks)
     reason = "SETTLED" if isinstance(event, ev.HoldingsSettled) else "CLOSED"
     for position_id in position_ids:
         position = state.positions.get(position_id)
@@ -489,6 +494,8 @@ def _log_entry(event: ev.AccountEvent) -> tuple[str, str, str] | None:
         return "FUNDS", "INFO", "withdrawal approved" if event.approved else "withdrawal rejected"
     if isinstance(event, ev.WithdrawalCancelled):
         return "FUNDS", "INFO", f"withdrawal cancelled: {event.reason}"
+    if isinstance(event, ev.ExpiryMarginBlocked) and event.blocks:
+        return "POSITION", "INFO", "expiry-day margin blocked"
     if isinstance(event, ev.AccountReset):
         # The audit line: who reset the account (its details are the event, naming the user).
         return "ACCOUNT", "INFO", f"account reset by {event.by_role}"

@@ -82,6 +82,7 @@ async def rebuild_from_projections(conn: Any, account_id: str) -> AccountState |
         charges_paise=account["charges_paise"],
         blocked_paise=account["blocked_paise"],
         dp_charged_day=msgspec.json.decode(account["dp_charged_day"], type=dict[str, int]),
+        expiry_margin_day=account["expiry_margin_day"],
     )
     orders = await conn.fetch(
         "SELECT * FROM orders WHERE trading_account_id = $1 ORDER BY created_at, id", account_id

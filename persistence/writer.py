@@ -45,8 +45,9 @@ EVENT_COLUMNS = (
 
 UPSERT_ACCOUNTS = """
 INSERT INTO trading_accounts (id, last_seq, balance_paise, blocked_paise, deposits_paise,
-    withdrawals_paise, realized_pnl_paise, charges_paise, dp_charged_day, updated_at)
-SELECT id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges, dp, at
+    withdrawals_paise, realized_pnl_paise, charges_paise, dp_charged_day, updated_at,
+    expiry_margin_day)
+SELECT id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges, dp, at, elm_day
 FROM {rows}
 ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
@@ -54,10 +55,11 @@ ON CONFLICT (id) DO UPDATE SET
     blocked_paise = EXCLUDED.blocked_paise, deposits_paise = EXCLUDED.deposits_paise,
     withdrawals_paise = EXCLUDED.withdrawals_paise,
     realized_pnl_paise = EXCLUDED.realized_pnl_paise, charges_paise = EXCLUDED.charges_paise,
-    dp_charged_day = EXCLUDED.dp_charged_day, updated_at = EXCLUDED.updated_at
+    dp_charged_day = EXCLUDED.dp_charged_day, updated_at = EXCLUDED.updated_at,
+    expiry_margin_day = EXCLUDED.expiry_margin_day
 """
 ACCOUNT_COLUMNS = """id text, last_seq bigint, balance bigint, blocked bigint, deposits bigint,
-    withdrawals bigint, pnl bigint, charges bigint, dp jsonb, at timestamptz"""
+    withdrawals bigint, pnl bigint, charges bigint, dp jsonb, at timestamptz, elm_day integer"""
 
 UPSERT_ORDERS = """
 INSERT INTO orders (id, trading_account_id, client_order_id, instrument_id, side, product,

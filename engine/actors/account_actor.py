@@ -13,6 +13,11 @@ account does anything on a later one. The first command or read of a new day run
 ``SettleHoldings`` first, as its own journaled batch, so a sell the next morning is charged as
 a delivery sell and the holdings show without any timer having to reach every account.
 
+Expiry-day margin (docs/DOMAIN.md §2): the first command or read of a trade day, or the engine's
+:class:`DayStarted` at its first tick, whichever comes first, blocks the extra ELM on the
+account's short index options expiring that day (``engine.domain.account.expiry_margin``), as
+its own journaled batch, before anything else of the day.
+
 Market hours (when enforced): a :class:`SessionEvent` squares off the account's MIS orders and
 positions, or expires its DAY orders, in one session group (``engine.domain.sessions``).
 Contracts reaching their expiry instant (whether hours are enforced or not): a
@@ -39,6 +44,7 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
 from engine.domain.account.decide import Requirements, decide, preview_order
+from engine.domain.account.expiry_margin import carries_expiry_day_extra
 from engine.domain.account.state import AccountState, Shortfall, check_funds_identity
 from engine.domain.enums import (
     CancelReason,
@@ -147,6 +153,11 @@ class ExpiryEvent(msgspec.Struct, frozen=True, gc=False):
     settlement_paise: dict[str, int]  # each contract's settlement value a unit, where known
 
 
+class DayStarted(msgspec.Struct, frozen=True, gc=False):
+    """A trade day began on which index options expire (or the server restarted on one): block
+    the expiry-day margin now if not done yet today."""
+
+
 class SessionEvent(msgspec.Struct, frozen=True, gc=False):
     """A session boundary passed for a group of instruments (``engine.domain.sessions``)."""
 
@@ -189,6 +200,7 @@ class AccountBehaviour:
         self.state = state
         self.context = context
         self._settled_day = -1  # the trade day whose settlement this actor has done
+        self._margin_checked_day = -1  # the trade day whose expiry-day margin it has checked
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)
@@ -203,6 +215,8 @@ class AccountBehaviour:
             self._on_session(message)
         elif kind is ExpiryEvent:
             self._on_expiry(message)
+        elif kind is DayStarted:
+            self._block_expiry_margin_if_due(self.context.clock.now_ms())
         elif kind is Passivate:
             if self.context.retire_if_idle(self.state.account_id, self):
                 self.actor_ref.stop(block=False)  # type: ignore[attr-defined]
@@ -220,7 +234,8 @@ class AccountBehaviour:
             reply(Outcome(rejection=None, unavailable=True))
             return
         now_ms = context.clock.now_ms()
-        if not self._settle_if_due(now_ms) and reply is not _no_reply:
+        day_started = self._settle_if_due(now_ms) and self._block_expiry_margin_if_due(now_ms)
+        if not day_started and reply is not _no_reply:
             reply(Outcome(rejection=None, unavailable=True))  # settling it broke an invariant
             return
         stamped = self._stamp(request, now_ms)
@@ -280,7 +295,9 @@ class AccountBehaviour:
         """``fn`` of the account's state, settled first if writes are accepted; the exception
         if it raised (a bad query must not take the account down)."""
         if self.context.sink.accepting():
-            self._settle_if_due(self.context.clock.now_ms())
+            now_ms = self.context.clock.now_ms()
+            if self._settle_if_due(now_ms):
+                self._block_expiry_margin_if_due(now_ms)
         try:
             return fn(self.state)
         except Exception as error:
@@ -418,7 +435,38 @@ class AccountBehaviour:
             return True
         # Every CNC long is from an earlier day here: today's first command or read settles
         # before anything else, so none of today's buys can have joined them yet.
-        events = decide(state, cmd.SettleHoldings(now_ms=now_ms), rules).events
+        return self._journal_own(decide(state, cmd.SettleHoldings(now_ms=now_ms), rules).events)
+
+    def _block_expiry_margin_if_due(self, now_ms: int) -> bool:
+        """Block the expiry-day extra ELM on the short index options held into today, once a
+        day (see the module doc); False if that broke the account (it is quarantined)."""
+        rules = self.context.rules
+        today = rules.trade_day(now_ms)
+        if today == self._margin_checked_day:
+            return True  # checked today already: every position since then is margined
+        self._margin_checked_day = today
+        trade_date = rules.trade_date(now_ms)
+        contracts: dict[str, cmd.ExpiringContract] = {}
+        for position in self.state.positions.values():
+            instrument = self.context.master.get(position.instrument_id)
+            if instrument is not None and carries_expiry_day_extra(instrument, trade_date):
+                underlying = self._underlying(instrument)
+                contracts[instrument.instrument_id] = cmd.ExpiringContract(instrument, underlying)
+        if not contracts:
+            return True
+        command = cmd.BlockExpiryMargin(now_ms=now_ms, contracts=tuple(contracts.values()))
+        try:
+            events = decide(self.state, command, rules).events
+        except Exception:
+            logger.exception("account %s: decide failed for %r", self.state.account_id, command)
+            return True  # nothing changed: the day goes on without the extra
+        return self._journal_own(events)
+
+    def _journal_own(self, events: tuple[ev.AccountEvent, ...]) -> bool:
+        """Apply and journal what the account decided of its own (no one waits for it); False
+        if applying broke the account (it is quarantined)."""
+        if not events:
+            return True
         applied = self._apply(events)
         if applied is None:
             return False
@@ -428,7 +476,7 @@ class AccountBehaviour:
             if ok:
                 release()
 
-        self.context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
+        self.context.sink.submit(EventBatch(self.state.account_id, first_seq, events), on_durable)
         return True
 
     # -- stamping: what the pure decision needs from the outside world ---------------------

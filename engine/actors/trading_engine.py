@@ -17,6 +17,7 @@ import pykka
 from engine.actors.account_actor import (
     AccountBehaviour,
     AccountContext,
+    DayStarted,
     ExpiryEvent,
     Inspect,
     Outcome,
@@ -28,6 +29,7 @@ from engine.actors.account_actor import (
 from engine.actors.actor_pool import WorkerPool, actor_class_for
 from engine.actors.book_ops import resume_ops
 from engine.actors.clock import Clock, SystemClock
+from engine.actors.day_start import DayStartWatcher, index_options_expire_on
 from engine.actors.ids import random_id
 from engine.actors.locator import AccountLocator
 from engine.actors.market_actor import MarketBehaviour, TickListener
@@ -105,7 +107,9 @@ class TradingEngine:
             config.execution.slippage_cap_ticks,
             self.calendar,
         )
-        self.tick_listeners: list[TickListener] = []
+        self.tick_listeners: list[TickListener] = [
+            DayStartWatcher(self.rules.trade_day, self.clock.now_ms(), self._on_day_start)
+        ]
         # The simulated exchange lists each trade day's contracts itself (engine.market.universe);
         # listeners hear of each listing (the gateway stores the new contracts).
         self.simulated = self.source if isinstance(self.source, SimulatedMarket) else None
@@ -360,6 +364,21 @@ class TradingEngine:
             now - CATCH_UP_DAYS * MS_PER_DAY, now
         ):
             self._on_session(group, boundary, at_ms)
+
+    def _on_day_start(self, at_ms: int) -> None:
+        """A trade day began (or the server started on it): if index options expire that day,
+        every account blocks the expiry-day margin on its shorts in them (once a day; accounts
+        skip what they already did)."""
+        if not index_options_expire_on(self.master, self.rules.trade_date(at_ms)):
+            return
+        registry = self._registry()
+        for account_id in registry.account_ids():
+            registry.tell(account_id, DayStarted())
+
+    def catch_up_expiry_margin(self) -> None:
+        """Block today's expiry-day margin now (after recovery: a server down at the start of
+        the day must still block what it would have)."""
+        self._on_day_start(self.clock.now_ms())
 
     def _dispatch(self, account_id: str, request: cmd.AccountRequest) -> None:
         """Deliver a market-originated request (fill, trigger, exit) to its account."""

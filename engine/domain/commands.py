@@ -252,6 +252,22 @@ class SettleHoldings(Command, frozen=True, gc=False):
     now_ms: int
 
 
+class ExpiringContract(msgspec.Struct, frozen=True, gc=False):
+    """An open position's contract expiring today, with its underlying's price now (0: none)."""
+
+    instrument: Instrument
+    underlying_price_paise: int
+
+
+class BlockExpiryMargin(Command, frozen=True, gc=False):
+    """Start of a trade day: block the expiry-day extra ELM on the short index options that
+    expire today (the actor's own command). ``contracts``: the contracts of the account's open
+    positions that expire today, as the shell found them."""
+
+    now_ms: int
+    contracts: tuple[ExpiringContract, ...]
+
+
 class ResetExit(msgspec.Struct, frozen=True, gc=False):
     """The market price a reset closes one position (``position_id``) or sells one holding
     (``position_id`` empty) at, resolved by the shell as a position close resolves its price."""
@@ -314,6 +330,7 @@ AccountCommand = (
     | BlockFunds
     | ReleaseFunds
     | SettleHoldings
+    | BlockExpiryMargin
     | RequestDeposit
     | DecideDeposit
     | RequestWithdrawal

@@ -195,6 +195,28 @@ class AccountReset(Event, frozen=True, gc=False, tag=True):
     adjustment_paise: int
 
 
+class ExpiryMarginBlock(msgspec.Struct, frozen=True, gc=False):
+    """The expiry-day extra ELM blocked on one short position: ``amount_paise`` is the
+    configured rate of ``quantity × reference_paise`` (the underlying's price, else the
+    strike), rounded half-up."""
+
+    position_id: str
+    instrument_id: str
+    quantity: int  # units short
+    reference_paise: int
+    amount_paise: int
+
+
+class ExpiryMarginBlocked(Event, frozen=True, gc=False, tag=True):
+    """The start of ``trade_day`` (docs/DOMAIN.md §2): each short index option expiring that
+    day and opened before it now carries the extra ELM in its position margin (``blocks``).
+    Recorded once a day for an account holding an index option expiring that day, even with
+    no short among them (no block), so the day's check is never made twice."""
+
+    trade_day: int
+    blocks: tuple[ExpiryMarginBlock, ...]
+
+
 AccountEvent = (
     OrderAccepted
     | OrderRejected
@@ -214,6 +236,7 @@ AccountEvent = (
     | WithdrawalDecided
     | WithdrawalCancelled
     | AccountReset
+    | ExpiryMarginBlocked
 )
 
 _encoder = msgspec.json.Encoder()

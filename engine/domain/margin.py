@@ -57,10 +57,35 @@ def _option_sell_margin(
         raise ValueError(f"no underlying price or strike for {instrument.instrument_id}")
     notional_paise = quantity * reference_paise
     margin_paise = _sum_of_rates(_futures_rates(cfg, instrument), notional_paise)
-    if expiry_day and instrument.underlying_kind is UnderlyingKind.INDEX:
-        # SEBI's extra ELM on expiry day is for index options only (from 2024-11-20).
-        margin_paise += cfg.option_sell_expiry_day_extra.of(notional_paise)
+    if expiry_day:
+        margin_paise += _expiry_day_extra_on(cfg, instrument, notional_paise)
     return margin_paise
+
+
+def _expiry_day_extra_on(cfg: MarginConfig, instrument: Instrument, notional_paise: int) -> int:
+    # SEBI's extra ELM on expiry day is for index options only (from 2024-11-20).
+    if not instrument.is_option or instrument.underlying_kind is not UnderlyingKind.INDEX:
+        return 0
+    return cfg.option_sell_expiry_day_extra.of(notional_paise)
+
+
+def expiry_day_extra(
+    cfg: MarginConfig, instrument: Instrument, quantity: int, underlying_price_paise: int
+) -> int:
+    """Return the extra ELM in paise a short of ``quantity`` units of ``instrument`` carries on
+    its expiry day: ``option_sell_expiry_day_extra`` of ``quantity ×`` the underlying's price
+    (the strike when it is 0), the notional an option sell is margined on; 0 for anything but
+    an index option.
+
+    It is the same amount :func:`order_margin` adds to an index option sell on its expiry day,
+    so a short opened before its expiry day and one opened on it carry the same extra.
+    """
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    reference_paise = underlying_price_paise or instrument.strike_paise
+    if reference_paise <= 0:
+        raise ValueError(f"no underlying price or strike for {instrument.instrument_id}")
+    return _expiry_day_extra_on(cfg, instrument, quantity * reference_paise)
 
 
 # The six positionals are the agreed call shape (instrument, product, side, quantity, price).

@@ -108,6 +108,7 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
         ("CLOSED", "CLOSED"),
         ("CLOSED", "CLOSED"),  # an option settled at expiry in the money
         ("CLOSED", "CLOSED"),  # and one expired worthless
+        ("CLOSED", "CLOSED"),  # a short held into its expiry day, then expired worthless
         ("CLOSED", "SETTLED"),
         ("OPEN", None),
     ]
@@ -120,7 +121,16 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
     assert [tuple(r) for r in settled] == [
         ("expiry-26000", "EXECUTED", 65, 15_000, 1_219),
         ("expiry-26500", "EXECUTED", 65, 0, 0),
+        ("expiry-put", "EXECUTED", 65, 0, 0),
     ]
+    # The expiry-day extra ELM on the short put: 2 % of 65 × ₹26,138.60 = ₹33,980.18, blocked
+    # and then released with the rest of its margin at expiry.
+    margin_legs = fetch(
+        database,
+        "SELECT kind, amount_paise FROM transactions"
+        " WHERE book = 'BLOCKED' AND description = 'ExpiryMarginBlocked'",
+    )
+    assert [tuple(r) for r in margin_legs] == [("MARGIN_BLOCK", 3_398_018)]
     logs = fetch(database, "SELECT category, level, message FROM trading_logs ORDER BY id")
     messages = [r["message"] for r in logs]
     assert "order placed" in messages
@@ -128,6 +138,7 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
     assert "order cancelled: USER" in messages
     assert "order executed" in messages
     assert "position closed" in messages
+    assert "expiry-day margin blocked" in messages
     assert "funds credited: DEPOSIT" in messages
     assert "funds debited: ADJUSTMENT" in messages
     for message in ("deposit approved", "deposit rejected", "withdrawal approved"):

@@ -1616,6 +1616,28 @@ class AccountMachine(RuleBasedStateMachine):
         assert not any(p.product is Product.CNC for p in self.state.positions.values())
         self.now_ms += DAY_MS
 
+    @rule()
+    def expiry_day_margin(self) -> None:
+        """A day starts on which the index option expires (its expiry moved to today): each
+        short in it held from an earlier day blocks exactly the extra ELM, once."""
+        rules = self.account_rules
+        today = rules.trade_date(self.now_ms)
+        contracts = tuple(
+            cmd.ExpiringContract(dataclasses.replace(i, expiry=today), self._underlying_paise(i))
+            for i in self.instruments
+            if i.is_option
+        )
+        margins = {p.position_id: p.margin_paise for p in self.state.positions.values()}
+        command = cmd.BlockExpiryMargin(now_ms=self.now_ms, contracts=contracts)
+        decision = self._run(command)
+        for event in decision.events:
+            assert isinstance(event, ev.ExpiryMarginBlocked)
+            for block in event.blocks:
+                position = self.state.positions[block.position_id]
+                assert position.quantity == -block.quantity
+                assert position.margin_paise == margins[block.position_id] + block.amount_paise
+        assert self._run(command).events == ()
+
     # ---------------------------------------------------------------------------------------
     # invariants
 
@@ -1712,6 +1734,7 @@ EVENT_TYPES = {
     "WithdrawalDecided",
     "WithdrawalCancelled",
     "AccountReset",
+    "ExpiryMarginBlocked",
 }
 
 # Every rejection a PlaceOrder or a ModifyOrder can get (tests/support/rejections.py).

@@ -5,6 +5,7 @@ would submit."""
 from __future__ import annotations
 
 import typing
+from dataclasses import replace
 
 from engine.actors.sink import EventBatch
 from engine.config import Config
@@ -16,7 +17,7 @@ from engine.domain.account.state import AccountState, funds_identity_holds
 from engine.domain.enums import OrderType, Product, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.rules import AccountRules
-from tests.conftest import NOW_MS, fill, make_quote, place
+from tests.conftest import DAY_MS, NOW_MS, fill, make_quote, place
 from tests.integration.conftest import fetch
 
 # Every event the session journals: all there are but a reset's (its own tests cover those).
@@ -87,8 +88,8 @@ class Session:
 def every_event_session(
     account_id: str, config: Config, rules: AccountRules, master: InstrumentMaster
 ) -> Session:
-    """Deposit, trade, modify, trigger, cancel, reject, close, expire, settle, block and
-    withdraw.
+    """Deposit, trade, modify, trigger, cancel, reject, close, block expiry-day margin, expire,
+    settle, block and withdraw.
 
     Ends with a working LIMIT order, an open MIS position with a stop-loss, CNC holdings with
     a DP charge booked, and one fund block still held, so every projection has live rows.
@@ -151,6 +152,35 @@ def every_event_session(
                 instrument=call,
             )
         )
+    assert not s.state.positions
+    # A short index option held into its expiry day (its expiry moved to the scenario's next
+    # day): the day's start blocks the extra ELM on it, then it expires worthless.
+    put = master.get("NFO:NIFTY26DEC25500PE")
+    assert put is not None
+    s.place(
+        put,
+        "short-put",
+        15_725,
+        side=Side.SELL,
+        product=Product.NRML,
+        quantity=65,
+        price_paise=15_725,
+        underlying_price_paise=2_613_860,
+    )
+    s.fill(put, "short-put", 65, 15_725)
+    s.now_ms += DAY_MS
+    expiring = replace(put, expiry=rules.trade_date(s.now_ms))
+    s.run(
+        cmd.BlockExpiryMargin(
+            now_ms=s.tick(), contracts=(cmd.ExpiringContract(expiring, 2_613_860),)
+        )
+    )
+    (short_put,) = s.state.positions
+    s.run(
+        cmd.ExpirePosition(
+            short_put, 0, now_ms=s.tick(), exit_order_id="expiry-put", instrument=expiring
+        )
+    )
     assert not s.state.positions
     # Rejected: far more than the funds cover.
     s.place(reliance, "big-1", 154_280, quantity=5_000, price_paise=154_000)

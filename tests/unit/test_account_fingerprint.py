@@ -128,6 +128,7 @@ CHANGES: list[tuple[str, Change]] = [
     ("resets_total", _set("resets_total", 1)),
     ("last_reset_day", _set("last_reset_day", 20_416)),
     ("resets_on_last_day", _set("resets_on_last_day", 1)),
+    ("expiry_margin_day", _set("expiry_margin_day", 20_416)),
 ]
 
 

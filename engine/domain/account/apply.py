@@ -250,6 +250,14 @@ def _apply_settled(state: AccountState, e: ev.HoldingsSettled) -> None:
         _set_holding(state, position.instrument_id, quantity, cost)
 
 
+def _apply_expiry_margin(state: AccountState, e: ev.ExpiryMarginBlocked) -> None:
+    # The extra joins the position's margin: a reduction releases it pro rata with the rest.
+    for block in e.blocks:
+        state.positions[block.position_id].margin_paise += block.amount_paise
+        state.blocked_paise += block.amount_paise
+    state.expiry_margin_day = e.trade_day
+
+
 _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.OrderAccepted: _apply_accepted,
     ev.OrderRejected: _apply_rejected,
@@ -269,4 +277,5 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.WithdrawalDecided: _apply_withdrawal_decided,
     ev.WithdrawalCancelled: _apply_withdrawal_cancelled,
     ev.AccountReset: _apply_reset,
+    ev.ExpiryMarginBlocked: _apply_expiry_margin,
 }

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
+from engine.domain.account.expiry_margin import decide_expiry_margin
 from engine.domain.account.fills import (
     fill_event,
     market_exit,
@@ -819,6 +820,7 @@ _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.BlockFunds: _decide_block,
     cmd.ReleaseFunds: _decide_release,
     cmd.SettleHoldings: _decide_settle,
+    cmd.BlockExpiryMargin: decide_expiry_margin,
     cmd.RequestDeposit: _decide_request_deposit,
     cmd.DecideDeposit: _decide_deposit,
     cmd.RequestWithdrawal: _decide_request_withdrawal,

@@ -66,6 +66,9 @@ class AccountState(msgspec.Struct, gc=False):
     resets_total: int = 0
     last_reset_day: int = 0  # the trade day of the latest reset (0: never reset)
     resets_on_last_day: int = 0
+    # The latest trade day whose expiry-day margin check was made (0: never), so it is made
+    # once a day (engine/domain/account/expiry_margin.py).
+    expiry_margin_day: int = 0
 
     @property
     def available_paise(self) -> int:
