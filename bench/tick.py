@@ -47,7 +47,7 @@ def time_ticks(generate: bool, ticks: int) -> tuple[int, int, np.ndarray]:
             times[n] = time.perf_counter_ns() - began
         options = engine.market.snapshot.options
         priced = 0 if options is None else int(np.count_nonzero(~np.isnan(options.iv)))
-        return len(master), priced, times
+        return len(engine.master), priced, times
     finally:
         engine.stop()
 
