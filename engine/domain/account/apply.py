@@ -250,6 +250,15 @@ def _apply_settled(state: AccountState, e: ev.HoldingsSettled) -> None:
         _set_holding(state, position.instrument_id, quantity, cost)
 
 
+def _apply_delivered(state: AccountState, e: ev.SharesDelivered) -> None:
+    _set_holding(state, e.instrument_id, e.holding_quantity, e.holding_cost_paise)
+    if e.dp_day:
+        state.dp_charged_day[e.instrument_id] = e.dp_day
+    state.balance_paise += e.realized_pnl_paise - e.charges_paise
+    state.realized_pnl_paise += e.realized_pnl_paise
+    state.charges_paise += e.charges_paise
+
+
 _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.OrderAccepted: _apply_accepted,
     ev.OrderRejected: _apply_rejected,
@@ -263,6 +272,7 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.FundsBlocked: _apply_blocked,
     ev.FundsReleased: _apply_released,
     ev.HoldingsSettled: _apply_settled,
+    ev.SharesDelivered: _apply_delivered,
     ev.DepositRequested: _apply_deposit_requested,
     ev.DepositDecided: _apply_deposit_decided,
     ev.WithdrawalRequested: _apply_withdrawal_requested,
