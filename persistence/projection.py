@@ -364,10 +364,10 @@ def _cash_legs(event: ev.AccountEvent) -> list[tuple[str, str, int, str]]:
         return [leg for leg in legs if leg[2]]
     if isinstance(event, ev.SharesDelivered):
         legs = [
-            (MARKET, "PNL", event.realized_pnl_paise, event.order_id),
-            (BROKERAGE, "BROKERAGE", -event.brokerage_paise, event.order_id),
-            (TAXES, "TAXES", -event.taxes_paise, event.order_id),
-            (PENALTIES, "CLOSE_OUT", -event.penalty_paise, event.order_id),
+            (MARKET, "PNL", event.realized_pnl_paise, event.exit_order_id),
+            (BROKERAGE, "BROKERAGE", -event.brokerage_paise, event.exit_order_id),
+            (TAXES, "TAXES", -event.taxes_paise, event.exit_order_id),
+            (PENALTIES, "CLOSE_OUT", -event.penalty_paise, event.exit_order_id),
         ]
         return [leg for leg in legs if leg[2]]
     return []
@@ -448,6 +448,7 @@ def _ledger_rows(
     if delta:
         reference = str(
             getattr(event, "order_id", "")
+            or getattr(event, "exit_order_id", "")
             or getattr(event, "block_id", "")
             or getattr(event, "withdrawal_id", "")
         )

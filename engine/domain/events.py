@@ -176,7 +176,7 @@ class HoldingsSettled(Event, frozen=True, gc=False, tag=True):
 class SharesDelivered(Event, frozen=True, gc=False, tag=True):
     """A stock future or an exercised stock option settled by delivery of its shares at expiry
     (docs/DOMAIN.md §6; ``engine.domain.account.delivery``), just after its position was closed
-    by the expiry's exit order ``order_id``.
+    by the expiry's exit order ``exit_order_id``.
 
     ``side`` BUY: ``quantity`` shares came into the holding of ``instrument_id`` at
     ``price_paise`` each (the holding's cost grows by their value). SELL: they went out of it at
@@ -185,7 +185,9 @@ class SharesDelivered(Event, frozen=True, gc=False, tag=True):
     difference realised) with ``penalty_paise`` charged. The holding after is carried whole.
     """
 
-    order_id: str  # the expiry's exit order: the reference of the delivery's ledger legs
+    # The expiry's exit order, the reference of the delivery's ledger legs (not ``order_id``:
+    # this is no order event).
+    exit_order_id: str
     position_id: str  # the contract's position, closed just before
     contract_id: str  # the expired contract
     instrument_id: str  # the shares delivered

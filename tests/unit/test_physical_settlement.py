@@ -108,7 +108,7 @@ def _delivered(
     assert isinstance(accepted, ev.OrderAccepted)
     assert isinstance(filled, ev.OrderFilled)
     assert isinstance(delivered, ev.SharesDelivered)
-    assert accepted.order_id == filled.order_id == delivered.order_id == "expiry-1"
+    assert accepted.order_id == filled.order_id == delivered.exit_order_id == "expiry-1"
     assert filled.close_reason == "EXPIRED"
     assert (filled.charges_paise, filled.brokerage_paise, filled.position_quantity) == (0, 0, 0)
     return filled, delivered

@@ -529,7 +529,7 @@ def _decide_expire(state: AccountState, c: cmd.ExpirePosition, rules: AccountRul
     delivered = shares_delivered(
         state,
         rules,
-        order_id=c.exit_order_id,
+        exit_order_id=c.exit_order_id,
         position_id=position.position_id,
         contract=c.instrument,
         shares=shares,

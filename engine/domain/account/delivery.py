@@ -95,7 +95,7 @@ def shares_delivered(
     state: AccountState,
     rules: AccountRules,
     *,
-    order_id: str,
+    exit_order_id: str,
     position_id: str,
     contract: Instrument,
     shares: Instrument,
@@ -141,7 +141,7 @@ def shares_delivered(
     closed_out = delivery.side is Side.SELL and moved < quantity
     return ev.SharesDelivered(
         at_ms=now_ms,
-        order_id=order_id,
+        exit_order_id=exit_order_id,
         position_id=position_id,
         contract_id=contract.instrument_id,
         instrument_id=instrument_id,
