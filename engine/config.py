@@ -394,6 +394,7 @@ def _schedule(raw: Mapping[str, Any]) -> ChargeSchedule:
         dp_charge_paise=rupees_to_paise(raw["dp_charge"]),
         squareoff_charge_paise=rupees_to_paise(raw["squareoff_charge"]),
         exercise_stt=Rate.percent(raw["exercise_stt_pct"]),
+        delivery_closeout=Rate.percent(raw["delivery_closeout_pct"]),
         cnc=_category(raw["cnc"]),
         mis=_category(raw["mis"]),
         futures=_category(raw["futures"]),

@@ -111,6 +111,9 @@ class Position(Reply):
     stop_loss: Money | None
     target: Money | None
     status: Literal["OPEN", "CLOSED"]
+    # Why a closed position closed: CLOSED (traded out), SETTLED (CNC shares became a
+    # holding), EXPIRED (its contract settled at expiry); null while open.
+    close_reason: Literal["CLOSED", "SETTLED", "EXPIRED"] | None
     opened_at: Timestamp | None
     closed_at: Timestamp | None
 

@@ -102,6 +102,7 @@ def position_view(
         "stopLoss": rupees_or_none(position.stop_loss_paise),
         "target": rupees_or_none(position.target_paise),
         "status": "OPEN",
+        "closeReason": None,
         "openedAt": iso_ms(position.opened_ms),
         "closedAt": None,
     }
@@ -215,6 +216,7 @@ def position_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
         "stopLoss": rupees_or_none(row["stop_loss_paise"]),
         "target": rupees_or_none(row["target_paise"]),
         "status": row["status"],
+        "closeReason": row["close_reason"],
         "openedAt": iso_moment(row["opened_at"]),
         "closedAt": iso_moment(row["closed_at"]),
     }

@@ -311,21 +311,29 @@ class WebSocketHub:
         self, events: tuple[ev.AccountEvent, ...], state: AccountState
     ) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
-        positions: set[str] = set()
+        positions: dict[str, str] = {}  # position id -> why its last fill closed it
         for event in events:
             change = order_change(event, state, self.master)
             if change is not None:
                 messages.append({"type": "order", "data": change})
-            if isinstance(event, ev.OrderFilled | ev.PositionRiskSet) and event.position_id:
-                positions.add(event.position_id)
+            if isinstance(event, ev.OrderFilled) and event.position_id:
+                positions[event.position_id] = event.close_reason or "CLOSED"
+            elif isinstance(event, ev.PositionRiskSet) and event.position_id:
+                positions.setdefault(event.position_id, "CLOSED")
             elif isinstance(event, ev.ExpiryMarginBlocked):
-                positions.update(block.position_id for block in event.blocks)
-        for position_id in positions:
+                for block in event.blocks:
+                    positions.setdefault(block.position_id, "CLOSED")
+        for position_id, reason in positions.items():
             position = state.positions.get(position_id)
             if position is not None:
                 data = position_view(position, state.account_id, self.master, self.market)
             else:
-                data = {"id": position_id, "tradingAccountId": state.account_id, "status": "CLOSED"}
+                data = {
+                    "id": position_id,
+                    "tradingAccountId": state.account_id,
+                    "status": "CLOSED",
+                    "closeReason": reason,
+                }
             messages.append({"type": "position", "data": data})
         unrealized = unrealized_paise(state, self.master, self.market)
         funds = funds_view(state, unrealized) | {"tradingAccountId": state.account_id}

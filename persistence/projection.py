@@ -21,7 +21,7 @@ from engine.actors.sink import EventBatch
 from engine.domain import events as ev
 from engine.domain.account.apply import apply, order_from_terms
 from engine.domain.account.state import AccountState
-from engine.domain.enums import OrderStatus
+from engine.domain.enums import OrderStatus, Side
 from engine.domain.invariants import InvariantError
 from engine.domain.orders import Order
 from engine.domain.positions import Position
@@ -40,6 +40,7 @@ EXTERNAL = "EXTERNAL"
 MARKET = "MARKET"
 BROKERAGE = "BROKERAGE"
 TAXES = "TAXES"
+PENALTIES = "PENALTIES"  # a short delivery's close-out penalty (docs/DOMAIN.md §6)
 BLOCK_CONTRA = "BLOCK_CONTRA"
 
 
@@ -268,7 +269,11 @@ def _position_rows(
         position_ids = event.position_ids
     elif isinstance(event, ev.ExpiryMarginBlocked):
         position_ids = tuple(block.position_id for block in event.blocks)
-    reason = "SETTLED" if isinstance(event, ev.HoldingsSettled) else "CLOSED"
+    reason = "CLOSED"
+    if isinstance(event, ev.HoldingsSettled):
+        reason = "SETTLED"
+    elif isinstance(event, ev.OrderFilled) and event.close_reason:
+        reason = event.close_reason  # EXPIRED
     for position_id in position_ids:
         position = state.positions.get(position_id)
         if position is not None:
@@ -283,7 +288,7 @@ def _held_instruments(
     state: AccountState, event: ev.AccountEvent, positions_before: dict[str, Position]
 ) -> dict[str, bool]:
     """The instruments whose holding ``event`` may change, and whether each is held now."""
-    if isinstance(event, ev.OrderFilled):
+    if isinstance(event, ev.OrderFilled | ev.SharesDelivered):
         return {event.instrument_id: event.instrument_id in state.holdings}
     if isinstance(event, ev.HoldingsSettled):
         return {
@@ -360,6 +365,14 @@ def _cash_legs(event: ev.AccountEvent) -> list[tuple[str, str, int, str]]:
             (MARKET, "PNL", event.realized_pnl_paise, event.order_id),
             (BROKERAGE, "BROKERAGE", -event.brokerage_paise, event.order_id),
             (TAXES, "TAXES", -event.taxes_paise, event.order_id),
+        ]
+        return [leg for leg in legs if leg[2]]
+    if isinstance(event, ev.SharesDelivered):
+        legs = [
+            (MARKET, "PNL", event.realized_pnl_paise, event.exit_order_id),
+            (BROKERAGE, "BROKERAGE", -event.brokerage_paise, event.exit_order_id),
+            (TAXES, "TAXES", -event.taxes_paise, event.exit_order_id),
+            (PENALTIES, "CLOSE_OUT", -event.penalty_paise, event.exit_order_id),
         ]
         return [leg for leg in legs if leg[2]]
     return []
@@ -440,6 +453,7 @@ def _ledger_rows(
     if delta:
         reference = str(
             getattr(event, "order_id", "")
+            or getattr(event, "exit_order_id", "")
             or getattr(event, "block_id", "")
             or getattr(event, "withdrawal_id", "")
         )
@@ -484,6 +498,8 @@ def _log_entry(event: ev.AccountEvent) -> tuple[str, str, str] | None:
         return "FUNDS", "INFO", "funds released"
     if isinstance(event, ev.HoldingsSettled):
         return "POSITION", "INFO", "positions settled to holdings"
+    if isinstance(event, ev.SharesDelivered):
+        return "POSITION", "INFO", _delivery_message(event)
     if isinstance(event, ev.DepositRequested):
         return "FUNDS", "INFO", "deposit requested"
     if isinstance(event, ev.DepositDecided):
@@ -500,6 +516,14 @@ def _log_entry(event: ev.AccountEvent) -> tuple[str, str, str] | None:
         # The audit line: who reset the account (its details are the event, naming the user).
         return "ACCOUNT", "INFO", f"account reset by {event.by_role}"
     return None
+
+
+def _delivery_message(event: ev.SharesDelivered) -> str:
+    if event.side is Side.BUY:
+        return f"shares received at expiry: {event.quantity}"
+    message = f"shares delivered at expiry: {event.delivered_quantity}"
+    short = event.quantity - event.delivered_quantity
+    return f"{message}, {short} closed out" if short else message
 
 
 def _log_rows(

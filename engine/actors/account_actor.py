@@ -22,7 +22,9 @@ Market hours (when enforced): a :class:`SessionEvent` squares off the account's 
 positions, or expires its DAY orders, in one session group (``engine.domain.sessions``).
 Contracts reaching their expiry instant (whether hours are enforced or not): a
 :class:`ExpiryEvent` cancels the account's working orders in them (``CONTRACT_EXPIRED``) and
-settles its positions in them at their settlement values.
+settles its positions in them at their settlement values: in cash, or for stock futures and
+options by delivery of their shares into or out of the holdings
+(``engine.domain.account.delivery``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
 from engine.domain.account.decide import Requirements, decide, preview_order
+from engine.domain.account.delivery import deliverable_ticker
 from engine.domain.account.expiry_margin import carries_expiry_day_extra
 from engine.domain.account.state import AccountState, Shortfall, check_funds_identity
 from engine.domain.enums import (
@@ -553,6 +556,7 @@ class AccountBehaviour:
                 now_ms=now_ms,
                 exit_order_id=context.new_id(),
                 instrument=held[1],
+                deliverable=self._deliverable(held[1]),
             )
         if isinstance(request, cmd.SetRiskLevelsRequest):
             held = self._held_position(request.position_id)
@@ -566,6 +570,22 @@ class AccountBehaviour:
                 return Rejection.PRICE_UNAVAILABLE
             return cmd.ResetAccount(*_fields(request), now_ms=now_ms, exits=exits)
         return cmd.STAMPED_WITH_TIME[type(request)](*_fields(request), now_ms=now_ms)
+
+    def _deliverable(self, contract: Instrument) -> Instrument | None:
+        """The shares a physically settled contract delivers at expiry; None when it settles
+        in cash, or (logged) when its stock is not in the master: then it settles in cash."""
+        ticker = deliverable_ticker(contract)
+        if ticker is None:
+            return None
+        shares = self.context.master.get(ticker)
+        if shares is None:
+            logger.warning(
+                "account %s: %s settles in cash: %s is not in the instrument master",
+                self.state.account_id,
+                contract.instrument_id,
+                ticker,
+            )
+        return shares
 
     def _held_position(self, position_id: str) -> tuple[Position, Instrument] | Rejection:
         """An open position of the account's and its instrument; POSITION_CLOSED if it is not

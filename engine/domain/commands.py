@@ -141,6 +141,9 @@ class ExpirePosition(ExpirePositionRequest, Command, frozen=True, gc=False, kw_o
     now_ms: int
     exit_order_id: str
     instrument: Instrument
+    # The shares a physically settled contract delivers (a stock future or option on NFO or
+    # BFO, docs/DOMAIN.md §6): the stock on the contract's cash exchange. None: cash settled.
+    deliverable: Instrument | None = None
 
 
 class SetRiskLevelsRequest(Request, frozen=True, gc=False):

@@ -122,6 +122,7 @@ class CloseReason(StrEnum):
     TARGET = "TARGET"
     SQUARE_OFF = "SQUARE_OFF"  # an MIS position at square-off time (the fee is charged)
     RESET = "RESET"  # the account was reset
+    EXPIRED = "EXPIRED"  # its contract reached its expiry instant and settled (docs/DOMAIN.md §6)
 
 
 class FundKind(StrEnum):

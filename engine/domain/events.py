@@ -89,6 +89,9 @@ class OrderFilled(Event, frozen=True, gc=False, tag=True):
     # This order's own brokerage in this fill (brokerage_paise also carries re-rated buys and
     # the square-off fee): brokerage is per executed order, so later fills pay what is left.
     order_brokerage_paise: int = 0
+    # Why the fill closed its position when it was not traded away: EXPIRED for a settlement
+    # at expiry (CloseReason); empty for every other fill.
+    close_reason: str = ""
 
 
 class PositionRiskSet(Event, frozen=True, gc=False, tag=True):
@@ -170,6 +173,39 @@ class HoldingsSettled(Event, frozen=True, gc=False, tag=True):
     position_ids: tuple[str, ...]
 
 
+class SharesDelivered(Event, frozen=True, gc=False, tag=True):
+    """A stock future or an exercised stock option settled by delivery of its shares at expiry
+    (docs/DOMAIN.md §6; ``engine.domain.account.delivery``), just after its position was closed
+    by the expiry's exit order ``exit_order_id``.
+
+    ``side`` BUY: ``quantity`` shares came into the holding of ``instrument_id`` at
+    ``price_paise`` each (the holding's cost grows by their value). SELL: they went out of it at
+    that price; the ``delivered_quantity`` the holding had free went out, realising against
+    their cost, and the rest was a short delivery, closed out at ``closeout_price_paise`` (the
+    difference realised) with ``penalty_paise`` charged. The holding after is carried whole.
+    """
+
+    # The expiry's exit order, the reference of the delivery's ledger legs (not ``order_id``:
+    # this is no order event).
+    exit_order_id: str
+    position_id: str  # the contract's position, closed just before
+    contract_id: str  # the expired contract
+    instrument_id: str  # the shares delivered
+    side: Side
+    quantity: int
+    price_paise: int  # the delivery price a share: a future's settlement price, an option's strike
+    delivered_quantity: int
+    closeout_price_paise: int  # 0 when nothing was closed out
+    realized_pnl_paise: int
+    charges_paise: int  # brokerage + taxes + penalty
+    brokerage_paise: int
+    taxes_paise: int  # STT + exchange + SEBI + GST + stamp + DP, at equity delivery rates
+    penalty_paise: int  # the short delivery's close-out penalty
+    holding_quantity: int
+    holding_cost_paise: int
+    dp_day: int  # trade day number when a DP charge was levied, else 0
+
+
 class WithdrawalCancelled(Event, frozen=True, gc=False, tag=True):
     """A pending withdrawal was withdrawn by an account reset: its block is released and no
     money moves (not an admin decision, so nobody ``decided`` it)."""
@@ -230,6 +266,7 @@ AccountEvent = (
     | FundsBlocked
     | FundsReleased
     | HoldingsSettled
+    | SharesDelivered
     | DepositRequested
     | DepositDecided
     | WithdrawalRequested

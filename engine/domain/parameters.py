@@ -44,6 +44,9 @@ class ChargeSchedule:
     dp_charge_paise: int
     squareoff_charge_paise: int
     exercise_stt: Rate  # STT on the settlement value of a long option exercised at expiry
+    # What a short delivery at a stock F&O's physical settlement costs on top of its close-out
+    # at the settlement price: a share of the value closed out (docs/DOMAIN.md §6).
+    delivery_closeout: Rate
     cnc: CategoryRates
     mis: CategoryRates
     futures: CategoryRates

@@ -152,6 +152,7 @@ def closed_row(account_id: str, position: Position, fill: ev.OrderFilled) -> dic
         "stop_loss_paise": position.stop_loss_paise,
         "target_paise": position.target_paise,
         "status": "CLOSED" if fill.position_quantity == 0 else "OPEN",
+        "close_reason": "CLOSED" if fill.position_quantity == 0 else None,
         "opened_at": at(position.opened_ms),
         "closed_at": closed_at if fill.position_quantity == 0 else None,
     }

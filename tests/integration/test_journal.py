@@ -106,9 +106,10 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
     positions = fetch(database, "SELECT status, close_reason FROM positions ORDER BY opened_at, id")
     assert [(p["status"], p["close_reason"]) for p in positions] == [
         ("CLOSED", "CLOSED"),
-        ("CLOSED", "CLOSED"),  # an option settled at expiry in the money
-        ("CLOSED", "CLOSED"),  # and one expired worthless
-        ("CLOSED", "CLOSED"),  # a short held into its expiry day, then expired worthless
+        ("CLOSED", "EXPIRED"),  # an option settled at expiry in the money
+        ("CLOSED", "EXPIRED"),  # and one expired worthless
+        ("CLOSED", "EXPIRED"),  # a short held into its expiry day, then expired worthless
+        ("CLOSED", "EXPIRED"),  # a stock future settled by delivery
         ("CLOSED", "SETTLED"),
         ("OPEN", None),
     ]
@@ -121,6 +122,7 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
     assert [tuple(r) for r in settled] == [
         ("expiry-26000", "EXECUTED", 65, 15_000, 1_219),
         ("expiry-26500", "EXECUTED", 65, 0, 0),
+        ("expiry-fut", "EXECUTED", 500, 154_500, 0),  # closed at its settlement price
         ("expiry-put", "EXECUTED", 65, 0, 0),
     ]
     # The expiry-day extra ELM on the short put: 2 % of 65 × ₹26,138.60 = ₹33,980.18, blocked
@@ -131,6 +133,13 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
         " WHERE book = 'BLOCKED' AND description = 'ExpiryMarginBlocked'",
     )
     assert [tuple(r) for r in margin_legs] == [("MARGIN_BLOCK", 3_398_018)]
+    # Its 500 shares owed and none held: closed out at ₹1,545, a 20 % penalty of ₹1,54,500.
+    penalty = fetch(
+        database,
+        "SELECT book, counterparty_book, kind, amount_paise FROM transactions"
+        " WHERE reference = 'expiry-fut' AND book = 'CASH'",
+    )
+    assert [tuple(r) for r in penalty] == [("CASH", "PENALTIES", "CLOSE_OUT", -15_450_000)]
     logs = fetch(database, "SELECT category, level, message FROM trading_logs ORDER BY id")
     messages = [r["message"] for r in logs]
     assert "order placed" in messages
@@ -139,6 +148,7 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
     assert "order executed" in messages
     assert "position closed" in messages
     assert "expiry-day margin blocked" in messages
+    assert "shares delivered at expiry: 0, 500 closed out" in messages
     assert "funds credited: DEPOSIT" in messages
     assert "funds debited: ADJUSTMENT" in messages
     for message in ("deposit approved", "deposit rejected", "withdrawal approved"):

@@ -5,7 +5,8 @@ blocks and releases, orders (two equities, an index future and an index option; 
 product and order type; quantities in lots; prices on the tick grid near a moving LTP),
 modifications, cancels, triggers, partial and full fills, position closes (by hand, by a
 stop-loss or target level, and by the MIS square-off), one-share round trips, stop-loss/target
-levels, delivery sells, holdings settlement, price moves and new trading days; and orders and
+levels, delivery sells, holdings settlement, stock futures and options settled by delivery
+at expiry, price moves and new trading days; and orders and
 modifications with one thing wrong, at the open-orders and order-value limits, at the delivery
 holdings boundary and, with hours enforced, around the session and square-off times. After
 every step it proves:
@@ -74,6 +75,7 @@ from engine.domain.account.state import (
 from engine.domain.charges import charge_category, order_charges
 from engine.domain.enums import (
     CloseReason,
+    InstrumentType,
     OrderStatus,
     OrderType,
     Product,
@@ -81,19 +83,21 @@ from engine.domain.enums import (
     Side,
     Validity,
 )
-from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
 from engine.domain.margin import order_margin
 from engine.domain.orders import Order
 from engine.domain.positions import Position
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules, circuit_band
 from engine.domain.sessions import SessionRules
-from tests.conftest import DAY_MS, FUZZ_SCALE, NOW_MS, make_quote
+from tests.conftest import DAY_MS, FUZZ_SCALE, NOW_MS, fill, make_quote
 from tests.support.rejections import MODIFY_ORDER_CHECKS, PLACE_ORDER_CHECKS
+from tests.support.stock_fno import reliance_future, reliance_option
 
 TICKERS = ("NSE:RELIANCE", "NSE:TCS", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE")
 DERIVATIVES = (2, 3)  # positions in TICKERS
 UNDERLYING = "NFO:NIFTY26DECFUT"
+STOCK_STRIKE_RUPEES = 1540  # RELIANCE's options, near its reference price of ₹1,542.80
 ACCOUNT_ID = "prop-1"
 
 MACHINE_SETTINGS = settings(
@@ -190,11 +194,19 @@ class AccountMachine(RuleBasedStateMachine):
         self.account_rules = rules
         self.config = config
         self.instruments = tuple(instruments)
-        self.by_id = {i.instrument_id: i for i in self.instruments}
+        # RELIANCE futures and options, opened and settled by delivery within one step
+        self.stock_fno = (
+            reliance_future(),
+            reliance_option(STOCK_STRIKE_RUPEES, InstrumentType.CE),
+            reliance_option(STOCK_STRIKE_RUPEES, InstrumentType.PE),
+        )
+        self.by_id = {i.instrument_id: i for i in (*self.instruments, *self.stock_fno)}
         self.seen = seen
         self.state = AccountState(ACCOUNT_ID)
         self.journal: list[bytes] = []
-        self.ltp = {i.instrument_id: i.reference_price_paise for i in self.instruments}
+        self.ltp = {
+            i.instrument_id: i.reference_price_paise for i in (*self.instruments, *self.stock_fno)
+        }
         self.now_ms = NOW_MS
         self.ids = itertools.count(1)
         self.order_fills: dict[str, OrderFills] = {}
@@ -223,6 +235,8 @@ class AccountMachine(RuleBasedStateMachine):
     def _underlying_paise(self, instrument: Instrument) -> int:
         if not instrument.is_option:
             return 0
+        if instrument.underlying_kind is UnderlyingKind.STOCK:
+            return self.ltp[self.instruments[0].instrument_id]  # NSE:RELIANCE
         return self.ltp[next(i.instrument_id for i in self.instruments if i.ticker == UNDERLYING)]
 
     def _pick_order(self, pick: int) -> Order:
@@ -1362,6 +1376,73 @@ class AccountMachine(RuleBasedStateMachine):
         again = msgspec.structs.replace(settle, exit_order_id=self._next_id("x"))
         assert self._run(again).rejection is Rejection.POSITION_CLOSED
 
+    @rule(
+        which=st.integers(min_value=0, max_value=2),
+        side=st.sampled_from([Side.BUY, Side.SELL]),
+        spot_percent=st.integers(min_value=90, max_value=110),
+    )
+    def settle_by_delivery(self, which: int, side: Side, spot_percent: int) -> None:
+        """A RELIANCE future or option held to expiry settles by delivery of its shares
+        (docs/DOMAIN.md §6): the position closes, and a future or an option in the money moves
+        500 shares into or out of the holding (never below zero: the rest is closed out); an
+        option out of the money delivers nothing; a second settlement finds it closed."""
+        contract = self.stock_fno[which]
+        placed = self._run(
+            self._limit_order(contract, side, Product.NRML, contract.lot_size, self.now_ms)
+        )
+        if placed.rejection is not None:
+            return
+        (accepted,) = placed.events
+        assert isinstance(accepted, ev.OrderAccepted)
+        price = self.ltp[contract.instrument_id]
+        opened = fill(contract, accepted.order_id, contract.lot_size, price, now_ms=self.now_ms)
+        assert self._run(opened).rejection is None
+        position = self.state.position_for(contract.instrument_id, Product.NRML)
+        if position is None:
+            return  # it closed a short or long left by the generic rules
+        shares = self.instruments[0]
+        spot = self.ltp[shares.instrument_id] * spot_percent // 100
+        strike = contract.strike_paise
+        value = {
+            InstrumentType.FUT: spot,
+            InstrumentType.CE: max(spot - strike, 0),
+            InstrumentType.PE: max(strike - spot, 0),
+        }[contract.instrument_type]
+        held_before = self.state.holdings.get(shares.instrument_id)
+        settle = cmd.ExpirePosition(
+            position.position_id,
+            value,
+            now_ms=self.now_ms,
+            exit_order_id=self._next_id("x"),
+            instrument=contract,
+            deliverable=shares,
+        )
+        self.settlements.add(settle.exit_order_id)
+        decision = self._run(settle)
+        assert decision.rejection is None
+        filled = decision.events[1]
+        assert isinstance(filled, ev.OrderFilled)
+        assert (filled.position_quantity, filled.charges_paise) == (0, 0)
+        assert filled.close_reason == CloseReason.EXPIRED
+        if contract.is_option and value == 0:
+            assert len(decision.events) == 2
+            return
+        delivered = decision.events[2]
+        assert isinstance(delivered, ev.SharesDelivered)
+        assert delivered.quantity == abs(position.quantity)
+        held = 0 if held_before is None else held_before.quantity
+        holding = self.state.holdings.get(shares.instrument_id)
+        now_held = 0 if holding is None else holding.quantity
+        if delivered.side is Side.BUY:
+            assert now_held == held + delivered.quantity
+        else:
+            assert now_held == held - delivered.delivered_quantity >= 0
+            short = delivered.quantity - delivered.delivered_quantity
+            schedule = self.account_rules.charges.on(self.account_rules.trade_date(self.now_ms))
+            assert delivered.penalty_paise == schedule.delivery_closeout.of(short * spot)
+        again = msgspec.structs.replace(settle, exit_order_id=self._next_id("x"))
+        assert self._run(again).rejection is Rejection.POSITION_CLOSED
+
     @precondition(_has_positions)
     @rule(
         pick=picks,
@@ -1616,10 +1697,39 @@ class AccountMachine(RuleBasedStateMachine):
         assert not any(p.product is Product.CNC for p in self.state.positions.values())
         self.now_ms += DAY_MS
 
+    def _holds_index_option(self) -> bool:
+        return any(
+            self.by_id[p.instrument_id].is_option
+            and self.by_id[p.instrument_id].underlying_kind is UnderlyingKind.INDEX
+            for p in self.state.positions.values()
+        )
+
+    def _sell_index_option(self) -> None:
+        """Sell one lot of the index option short at its last price, funded for it (a rule
+        that needs a short to act on makes one rather than wait for the others to)."""
+        option = self.instruments[DERIVATIVES[1]]
+        self.credit(100_000_000)  # ₹10 lakh: its margin and more
+        placed = self._limit_order(option, Side.SELL, Product.NRML, option.lot_size, self.now_ms)
+        if self._run(placed).rejection is None:
+            self._run(
+                cmd.FillOrder(
+                    now_ms=self.now_ms,
+                    order_id=placed.order_id,
+                    instrument=option,
+                    quantity=placed.quantity,
+                    price_paise=placed.price_paise,
+                    underlying_price_paise=self._underlying_paise(option),
+                )
+            )
+
     @rule()
     def expiry_day_margin(self) -> None:
-        """A day starts on which the index option expires (its expiry moved to today): each
-        short in it held from an earlier day blocks exactly the extra ELM, once."""
+        """The next day starts, one on which the index option expires (its expiry moved to
+        that day): each short in it held from an earlier day blocks exactly the extra ELM,
+        once. With no index option held, one is sold short first."""
+        if not self._holds_index_option():
+            self._sell_index_option()
+        self.next_day()
         rules = self.account_rules
         today = rules.trade_date(self.now_ms)
         contracts = tuple(
@@ -1670,6 +1780,11 @@ class AccountMachine(RuleBasedStateMachine):
             event = ev.decode_event(payload)
             if isinstance(event, ev.OrderFilled):
                 cash_flow -= event.side.sign * event.quantity * event.price_paise
+            elif isinstance(event, ev.SharesDelivered):
+                # shares in or out at the delivery price; the short part bought back
+                cash_flow -= event.side.sign * event.quantity * event.price_paise
+                short = event.quantity - event.delivered_quantity
+                cash_flow -= short * event.closeout_price_paise if event.side is Side.SELL else 0
         open_cost = sum(p.cost_paise for p in self.state.positions.values()) + sum(
             h.cost_paise for h in self.state.holdings.values()
         )
@@ -1728,6 +1843,7 @@ EVENT_TYPES = {
     "FundsBlocked",
     "FundsReleased",
     "HoldingsSettled",
+    "SharesDelivered",
     "DepositRequested",
     "DepositDecided",
     "WithdrawalRequested",

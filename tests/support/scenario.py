@@ -19,6 +19,7 @@ from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.rules import AccountRules
 from tests.conftest import DAY_MS, NOW_MS, fill, make_quote, place
 from tests.integration.conftest import fetch
+from tests.support.stock_fno import reliance_future
 
 # Every event the session journals: all there are but a reset's (its own tests cover those).
 ALL_EVENT_TYPES = {cls.__name__ for cls in typing.get_args(ev.AccountEvent)} - {
@@ -88,8 +89,8 @@ class Session:
 def every_event_session(
     account_id: str, config: Config, rules: AccountRules, master: InstrumentMaster
 ) -> Session:
-    """Deposit, trade, modify, trigger, cancel, reject, close, block expiry-day margin, expire,
-    settle, block and withdraw.
+    """Deposit, trade, modify, trigger, cancel, reject, close, block expiry-day margin, expire
+    (in cash and by delivery), settle, block and withdraw.
 
     Ends with a working LIMIT order, an open MIS position with a stop-loss, CNC holdings with
     a DP charge booked, and one fund block still held, so every projection has live rows.
@@ -182,6 +183,31 @@ def every_event_session(
         )
     )
     assert not s.state.positions
+    # A short stock future held to its expiry settles by delivery; with no RELIANCE held, the
+    # 500 shares owed are closed out with the penalty (SharesDelivered).
+    future = reliance_future()
+    s.place(
+        future,
+        "fut-1",
+        154_500,
+        side=Side.SELL,
+        product=Product.NRML,
+        quantity=500,
+        price_paise=154_500,
+    )
+    s.fill(future, "fut-1", 500, 154_500)
+    (held,) = s.state.positions
+    s.run(
+        cmd.ExpirePosition(
+            held,
+            154_500,
+            now_ms=s.tick(),
+            exit_order_id="expiry-fut",
+            instrument=future,
+            deliverable=reliance,
+        )
+    )
+    assert not s.state.positions and not s.state.holdings
     # Rejected: far more than the funds cover.
     s.place(reliance, "big-1", 154_280, quantity=5_000, price_paise=154_000)
     # SL-M short sell: triggered, then cancelled.

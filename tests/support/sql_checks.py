@@ -29,8 +29,8 @@ SELECT a.id, a.balance_paise, a.blocked_paise, a.deposits_paise, a.withdrawals_p
        coalesce(sum(t.amount_paise), 0) AS all_legs,
        coalesce(sum(t.amount_paise) FILTER (WHERE t.kind = 'PNL' AND t.book = 'CASH'), 0)
            AS pnl,
-       coalesce(sum(t.amount_paise) FILTER (WHERE t.book IN ('BROKERAGE', 'TAXES')), 0)
-           AS charges
+       coalesce(sum(t.amount_paise)
+                FILTER (WHERE t.book IN ('BROKERAGE', 'TAXES', 'PENALTIES')), 0) AS charges
 FROM trading_accounts a LEFT JOIN transactions t ON t.trading_account_id = a.id
 GROUP BY a.id
 """

@@ -258,6 +258,15 @@ def _apply_expiry_margin(state: AccountState, e: ev.ExpiryMarginBlocked) -> None
     state.expiry_margin_day = e.trade_day
 
 
+def _apply_delivered(state: AccountState, e: ev.SharesDelivered) -> None:
+    _set_holding(state, e.instrument_id, e.holding_quantity, e.holding_cost_paise)
+    if e.dp_day:
+        state.dp_charged_day[e.instrument_id] = e.dp_day
+    state.balance_paise += e.realized_pnl_paise - e.charges_paise
+    state.realized_pnl_paise += e.realized_pnl_paise
+    state.charges_paise += e.charges_paise
+
+
 _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.OrderAccepted: _apply_accepted,
     ev.OrderRejected: _apply_rejected,
@@ -271,6 +280,7 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.FundsBlocked: _apply_blocked,
     ev.FundsReleased: _apply_released,
     ev.HoldingsSettled: _apply_settled,
+    ev.SharesDelivered: _apply_delivered,
     ev.DepositRequested: _apply_deposit_requested,
     ev.DepositDecided: _apply_deposit_decided,
     ev.WithdrawalRequested: _apply_withdrawal_requested,

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
+from engine.domain.account.delivery import delivery_of, physically_settled, shares_delivered
 from engine.domain.account.expiry_margin import decide_expiry_margin
 from engine.domain.account.fills import (
     fill_event,
@@ -485,9 +486,11 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
 
 
 def _decide_expire(state: AccountState, c: cmd.ExpirePosition, rules: AccountRules) -> Decision:
-    """Settle a position whose contract expired: closed whole at its settlement value, through
-    an exit order as any close (docs/DOMAIN.md §6), charged only the STT on exercise when it is
-    a long option settling in the money."""
+    """Settle a position whose contract expired: closed whole through an exit order as any
+    close (docs/DOMAIN.md §6). In cash, at its settlement value, charged only the STT on
+    exercise when it is a long option settling in the money; by delivery (a stock future or
+    option, ``c.deliverable`` stamped), closed at its settlement price (an option at 0: its
+    intrinsic value is paid by the delivery at the strike) and its shares then delivered."""
     if c.exit_order_id in state.orders:
         return _rejected(Rejection.DUPLICATE)
     position = state.positions.get(c.position_id)
@@ -497,6 +500,10 @@ def _decide_expire(state: AccountState, c: cmd.ExpirePosition, rules: AccountRul
         return _rejected(Rejection.INVALID_PRICE)
     long = position.quantity > 0
     quantity = abs(position.quantity)
+    shares = c.deliverable if physically_settled(c.instrument) else None
+    close_price = c.settlement_paise
+    if shares is not None and c.instrument.is_option:
+        close_price = 0
     accepted, filled = market_exit(
         state,
         rules,
@@ -505,15 +512,33 @@ def _decide_expire(state: AccountState, c: cmd.ExpirePosition, rules: AccountRul
         product=position.product,
         side=Side.SELL if long else Side.BUY,
         quantity=quantity,
-        price_paise=c.settlement_paise,
+        price_paise=close_price,
         now_ms=c.now_ms,
         price_source=None,
     )
     stt = 0
-    if long and c.instrument.is_option:  # exercised (a zero value pays zero)
+    if long and c.instrument.is_option and shares is None:  # exercised (zero pays zero)
         schedule = rules.charges.on(rules.trade_date(c.now_ms))
         stt = schedule.exercise_stt.of(c.settlement_paise * quantity)
-    return Decision((accepted, with_exercise_charges(filled, stt)))
+    settled = with_exercise_charges(filled, stt)
+    delivery = None
+    if shares is not None:
+        delivery = delivery_of(c.instrument, position.quantity, c.settlement_paise)
+    if shares is None or delivery is None:  # settled in cash, or an option out of the money
+        return Decision((accepted, settled))
+    # Closing the contract changes neither the holding nor the CNC orders the delivery reads.
+    delivered = shares_delivered(
+        state,
+        rules,
+        exit_order_id=c.exit_order_id,
+        position_id=position.position_id,
+        contract=c.instrument,
+        shares=shares,
+        quantity=quantity,
+        delivery=delivery,
+        now_ms=c.now_ms,
+    )
+    return Decision((accepted, settled, delivered))
 
 
 def _decide_set_risk(state: AccountState, c: cmd.SetRiskLevels, rules: AccountRules) -> Decision:

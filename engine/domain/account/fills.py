@@ -20,6 +20,7 @@ from engine.domain.charges import (
     order_charges,
 )
 from engine.domain.enums import (
+    CloseReason,
     OrderStatus,
     OrderType,
     PriceSource,
@@ -320,13 +321,15 @@ def market_exit(
 
 def with_exercise_charges(filled: ev.OrderFilled, stt_paise: int) -> ev.OrderFilled:
     """A settlement at expiry is no trade: no brokerage, exchange or stamp charges; its only
-    charge is the STT on an exercised long option (``stt_paise``, 0 otherwise), booked as tax."""
+    charge is the STT on an exercised long option settled in cash (``stt_paise``, 0
+    otherwise), booked as tax. The position it closes says it ``EXPIRED``."""
     return msgspec.structs.replace(
         filled,
         charges_paise=stt_paise,
         brokerage_paise=0,
         taxes_paise=stt_paise,
         order_brokerage_paise=0,
+        close_reason=CloseReason.EXPIRED.value,
     )
 
 
