@@ -290,7 +290,11 @@ class AccountMachine(RuleBasedStateMachine):
             assert state_fingerprint(self.state) != fingerprint
 
         if decision.rejection is None and isinstance(command, cmd.PlaceOrder | cmd.ModifyOrder):
-            assert self.state.available_paise >= 0, "an acceptance overdrew the account"
+            # An acceptance never overdraws; a CNC sell, which blocks nothing, leaves a debit
+            # as it found it.
+            assert self.state.available_paise >= min(available_before, 0), (
+                "an acceptance overdrew the account"
+            )
         return decision
 
     def _book_fill(self, filled: ev.OrderFilled) -> None:
@@ -372,7 +376,10 @@ class AccountMachine(RuleBasedStateMachine):
         assert 0 <= block <= ceiling
         if self.state.position_for(command.instrument.instrument_id, command.product) is None:
             assert block == ceiling, "an order with nothing to reduce blocks its full margin"
-        assert available_before >= block + charges, (available_before, block, charges)
+        if command.product is Product.CNC and command.side is Side.SELL:
+            assert block == 0  # its charges come out of its proceeds, even in debit
+        else:
+            assert available_before >= block + charges, (available_before, block, charges)
 
     def _check_modify_funds(
         self, command: cmd.ModifyOrder, decision: Decision, spendable: int
@@ -396,7 +403,10 @@ class AccountMachine(RuleBasedStateMachine):
                 command.instrument, order.product, order.side, remaining, valuation
             )
         )
-        assert spendable >= block + charges, (spendable, block, charges)
+        if order.product is Product.CNC and order.side is Side.SELL:
+            assert block == 0  # its charges come out of its proceeds, even in debit
+        else:
+            assert spendable >= block + charges, (spendable, block, charges)
 
     # ---------------------------------------------------------------------------------------
     # funds

@@ -113,7 +113,9 @@ def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum
         {"quote": quote_for(wipro, 24400)},
         None,  # the working order cancelled (and what it blocked spent)
         {"quantity": 2},  # ₹2,490 was above the ₹1,000 cap; ₹498 is not, but 1 share is held
-        {"quantity": 1},  # the share held, whose charges nothing pays for
+        # A sell of the share held pays its charges from its proceeds; a buy of one needs
+        # money, and not a rupee is available.
+        {"quantity": 1, "side": Side.BUY},
     ]
     seen = [decide(state, order, strict_rules).rejection]
     for mend in mends:
@@ -163,12 +165,25 @@ def test_modify_when_every_rule_broken_then_mending_each_reveals_the_next_in_enu
         {"order_type": OrderType.MARKET},
         {"quote": quote},
         {"quantity": 3},  # ₹2,490 was above the ₹1,000 cap; ₹747 is not, but 2 shares are held
-        {"quantity": 2},  # both shares, whose charges nothing pays for
     ]
     seen = [decide(state, modify, strict_rules).rejection]
     for mend in mends:
         modify = msgspec.structs.replace(modify, **mend)
         seen.append(decide(state, modify, strict_rules).rejection)
+    # Both shares: taken with not a rupee available, its charges paid from its proceeds.
+    both = msgspec.structs.replace(modify, quantity=2)
+    assert decide(state, both, strict_rules).rejection is None
+
+    # A sell is never short of funds nor a buy of holdings: the last check is shown on a buy.
+    execute(state, cmd.CancelOrder(now_ms=OPEN_MS, order_id="s"))
+    execute(
+        state, cmd.CreditFunds(now_ms=OPEN_MS, amount_paise=100_000, kind="DEPOSIT", reference="r")
+    )
+    bid = place(wipro, order_id="bid", product=Product.CNC, price_paise=24000, quote=quote)
+    assert execute(state, bid).rejection is None
+    assert execute(state, _spend_all(state)).rejection is None
+    more = msgspec.structs.replace(modify, order_id="bid", quantity=2)
+    seen.append(decide(state, more, strict_rules).rejection)
 
     # A share never expires: that check is shown on a contract, below.
     expiring = tuple(c for c in MODIFY_ORDER_CHECKS if c is not Rejection.INSTRUMENT_EXPIRED)

@@ -312,7 +312,9 @@ def _check_order(
         exclude=exclude,
     )
     freed = working.margin_blocked_paise if working is not None else 0
-    if block + charges > state.available_paise + freed:
+    # A CNC sell of shares held blocks nothing and pays its charges out of its proceeds: it is
+    # taken even in debit (shares delivered in at expiry are how an account gets out of one).
+    if not selling_holdings and block + charges > state.available_paise + freed:
         return Requirements(Rejection.INSUFFICIENT_FUNDS, block, charges)
     return Requirements(None, block, charges)
 
