@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.domain.calendar import ExchangeCalendar
+from engine.domain.effective_dates import in_force
 from engine.domain.enums import Exchange
 from engine.domain.instruments import Liquidity, UnderlyingKind
 from engine.domain.money import Rate, rupees_to_paise
@@ -183,11 +184,7 @@ class ListedUnderlying:
 
     def terms_on(self, expiry: date) -> ContractTerms:
         """The specification of a contract expiring on ``expiry``."""
-        chosen = self.terms[0]
-        for terms in self.terms:
-            if terms.effective_from <= expiry:
-                chosen = terms
-        return chosen
+        return in_force(self.terms, expiry)
 
 
 @dataclass(frozen=True, slots=True)

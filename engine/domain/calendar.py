@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from engine.domain.effective_dates import in_force
 from engine.domain.enums import Exchange
 from engine.domain.instruments import Instrument
 from engine.domain.parameters import ExpiryRule, SessionsConfig
@@ -127,11 +128,7 @@ class ExchangeCalendar:
 
     def expiry_rule(self, day: date) -> ExpiryRule:
         """The expiry rule in force on ``day``."""
-        chosen = self.expiry_rules[0]
-        for rule in self.expiry_rules:
-            if rule.effective_from <= day:
-                chosen = rule
-        return chosen
+        return in_force(self.expiry_rules, day)
 
     def monthly_expiry(self, exchange: Exchange, year: int, month: int) -> date:
         """The monthly expiry of ``exchange`` in that month: the last expiry weekday, moved to

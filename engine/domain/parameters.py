@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from engine.domain.effective_dates import in_force
 from engine.domain.enums import Exchange
 from engine.domain.money import Rate
 
@@ -59,11 +60,7 @@ class ChargesConfig:
 
     def on(self, trade_date: date) -> ChargeSchedule:
         """Return the schedule in force on ``trade_date``."""
-        chosen = self.schedules[0]
-        for schedule in self.schedules:
-            if schedule.effective_from <= trade_date:
-                chosen = schedule
-        return chosen
+        return in_force(self.schedules, trade_date)
 
 
 @dataclass(frozen=True, slots=True)

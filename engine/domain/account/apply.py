@@ -140,12 +140,7 @@ def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
         state.position_ids[key] = e.position_id
         state.blocked_paise += e.position_margin_paise
 
-    _set_holding(state, e.instrument_id, e.holding_quantity, e.holding_cost_paise)
-    if e.dp_day:
-        state.dp_charged_day[e.instrument_id] = e.dp_day
-    state.balance_paise += e.realized_pnl_paise - e.charges_paise
-    state.realized_pnl_paise += e.realized_pnl_paise
-    state.charges_paise += e.charges_paise
+    _book_cash_and_holding(state, e)
 
 
 def _set_holding(state: AccountState, instrument_id: str, quantity: int, cost_paise: int) -> None:
@@ -258,7 +253,8 @@ def _apply_expiry_margin(state: AccountState, e: ev.ExpiryMarginBlocked) -> None
     state.expiry_margin_day = e.trade_day
 
 
-def _apply_delivered(state: AccountState, e: ev.SharesDelivered) -> None:
+def _book_cash_and_holding(state: AccountState, e: ev.OrderFilled | ev.SharesDelivered) -> None:
+    """What a fill or a delivery leaves in the holding, the cash and the P&L and charges."""
     _set_holding(state, e.instrument_id, e.holding_quantity, e.holding_cost_paise)
     if e.dp_day:
         state.dp_charged_day[e.instrument_id] = e.dp_day
@@ -280,7 +276,7 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.FundsBlocked: _apply_blocked,
     ev.FundsReleased: _apply_released,
     ev.HoldingsSettled: _apply_settled,
-    ev.SharesDelivered: _apply_delivered,
+    ev.SharesDelivered: _book_cash_and_holding,
     ev.DepositRequested: _apply_deposit_requested,
     ev.DepositDecided: _apply_deposit_decided,
     ev.WithdrawalRequested: _apply_withdrawal_requested,
