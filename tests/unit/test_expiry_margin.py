@@ -9,6 +9,7 @@ and a shortfall it leaves is no rejection."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
@@ -379,3 +380,46 @@ def test_extra_when_funds_fall_short_then_blocked_anyway_and_available_negative(
     assert decision.rejection is None
     assert decision.events
     assert state.available_paise == 1_000_00 - EXTRA_PAISE < 0
+
+
+def test_shorts_when_mixed_with_positions_that_carry_nothing_then_only_those_held_short_blocked(
+    master: InstrumentMaster,
+    short_put: Instrument,
+    quote_for: QuoteFor,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    # Before the short put, in the account's order: a short opened on the expiry day, a short
+    # index future, a long index option held into the day; none of them blocks, none stops
+    # the check reaching the short put.
+    def expiring(ticker: str) -> Instrument:
+        instrument = master.get(ticker)
+        assert instrument is not None
+        return replace(instrument, expiry=EXPIRY)
+
+    opened_today, long_call = expiring("NFO:NIFTY26DEC26000CE"), expiring("NFO:NIFTY26DEC26500CE")
+    future = _index_future(master)
+    state = funded_account(10_000_000_000)
+    _open(state, execute, quote_for, opened_today, Side.SELL, now_ms=DAY_START_MS + 60_000)
+    _open(state, execute, quote_for, future, Side.SELL, order_id="o2")
+    _open(state, execute, quote_for, long_call, Side.BUY, order_id="o3")
+    position_id = _open(state, execute, quote_for, short_put, Side.SELL, order_id="o4")
+
+    contracts = (opened_today, future, long_call, short_put)
+    (event,) = execute(state, _block(*contracts, now_ms=DAY_START_MS + 120_000)).events
+
+    assert isinstance(event, ev.ExpiryMarginBlocked)
+    assert [(b.position_id, b.amount_paise) for b in event.blocks] == [(position_id, EXTRA_PAISE)]
+
+
+def test_extra_when_quantity_or_price_missing_then_refused_and_a_paisa_is_a_price(
+    short_put: Instrument, rules: AccountRules
+) -> None:
+    with pytest.raises(ValueError, match="quantity must be positive"):
+        expiry_day_extra(rules.margin, short_put, 0, UNDERLYING_PAISE)
+    no_strike = replace(short_put, strike_paise=0)
+    with pytest.raises(
+        ValueError, match=re.escape(f"no underlying price or strike for {no_strike.instrument_id}")
+    ):
+        expiry_day_extra(rules.margin, no_strike, LOT, 0)
+    assert expiry_day_extra(rules.margin, no_strike, 100, 1) == 2  # 2 % of ₹1.00

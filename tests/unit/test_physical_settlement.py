@@ -22,6 +22,7 @@ from engine.domain.account.delivery import (
     Delivery,
     deliverable_ticker,
     delivery_of,
+    free_holding,
     physically_settled,
 )
 from engine.domain.account.state import AccountState, check_funds_identity
@@ -139,6 +140,7 @@ def test_long_call_when_in_the_money_then_exercised_into_holdings_at_the_strike(
     assert delivered.taxes_paise == 75_000 + 2_303 + 75 + 428 + 11_250 == 89_056
     assert (delivered.charges_paise, delivered.brokerage_paise) == (89_056, 0)
     assert (delivered.penalty_paise, delivered.realized_pnl_paise) == (0, 0)
+    assert delivered.dp_day == 0  # shares received pay no DP charge
     holding = state.holdings[reliance.instrument_id]
     assert (holding.quantity, holding.cost_paise) == (500, 75_000_000)
     assert not state.positions
@@ -276,6 +278,7 @@ def test_long_put_when_no_shares_then_closed_out_intrinsic_realised_less_the_pen
     assert (delivered.side, delivered.delivered_quantity) == (Side.SELL, 0)
     assert delivered.realized_pnl_paise == 500 * (160_000 - 156_000)  # the intrinsic ₹20,000
     assert delivered.taxes_paise == 0  # nothing delivered: no STT, no DP
+    assert delivered.dp_day == 0
     assert delivered.penalty_paise == 500 * 156_000 // 5  # 20 % of ₹7,80,000
     assert reliance.instrument_id not in state.holdings
     check_funds_identity(state)
@@ -394,6 +397,8 @@ def test_index_future_when_shares_stamped_anyway_then_still_settled_in_cash(
         pytest.param(reliance_option(1500, CE), -500, 6_000, Delivery(Side.SELL, 150_000, 156_000)),
         pytest.param(reliance_option(1600, PE), 500, 4_000, Delivery(Side.SELL, 160_000, 156_000)),
         pytest.param(reliance_option(1600, PE), -500, 4_000, Delivery(Side.BUY, 160_000, 156_000)),
+        pytest.param(reliance_future(), 1, 156_000, Delivery(Side.BUY, 156_000, 156_000)),
+        pytest.param(reliance_option(1500, CE), 1, 1, Delivery(Side.BUY, 150_000, 150_001)),
         pytest.param(reliance_option(1600, CE), 500, 0, None, id="otm-call"),
         pytest.param(reliance_option(1500, PE), -500, 0, None, id="otm-put"),
     ],
@@ -414,3 +419,101 @@ def test_physically_settled_when_stock_fno_then_true_index_and_mcx_cash(
     for cash_settled in (nifty_fut, nifty_call, crude_fut, reliance):
         assert not physically_settled(cash_settled)
         assert deliverable_ticker(cash_settled) is None
+
+
+def test_free_holding_when_sells_pending_then_todays_buys_cover_them_first(
+    reliance: Instrument,
+    quote_for: QuoteFor,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    state = funded_account(10_000_000_00)
+    _holding(state, execute, quote_for, reliance, 600)
+    quote = quote_for(reliance, 156_000)
+    bought = place(
+        reliance,
+        order_id="today",
+        product=Product.CNC,
+        quantity=50,
+        price_paise=156_000,
+        quote=quote,
+    )
+    assert execute(state, bought).rejection is None
+    assert execute(state, fill(reliance, "today", 50, 156_000)).rejection is None
+    for order_id, side, product, quantity, price in (
+        ("cnc-sell", Side.SELL, Product.CNC, 80, 170_000),  # speaks for shares
+        ("cnc-bid", Side.BUY, Product.CNC, 30, 140_000),  # a buy: none
+        ("mis-sell", Side.SELL, Product.MIS, 20, 170_000),  # intraday: none
+    ):
+        order = place(
+            reliance,
+            order_id=order_id,
+            side=side,
+            product=product,
+            quantity=quantity,
+            price_paise=price,
+            quote=quote,
+        )
+        assert execute(state, order).rejection is None
+    # Today's 50 cover 50 of the 80 pending: 30 of the 600 held are spoken for.
+    assert free_holding(state, reliance.instrument_id) == 570
+    rest = place(
+        reliance,
+        order_id="all",
+        side=Side.SELL,
+        product=Product.CNC,
+        quantity=570,
+        price_paise=170_000,
+        quote=quote,
+    )
+    assert execute(state, rest).rejection is None
+    assert free_holding(state, reliance.instrument_id) == 0
+
+
+def test_short_future_when_one_share_goes_out_then_dp_once_a_day(
+    reliance: Instrument,
+    quote_for: QuoteFor,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    future = reliance_future()
+    state = funded_account(10_000_000_00)
+    _holding(state, execute, quote_for, reliance, 1)
+    position_id = _opened(state, execute, quote_for, future, Side.SELL, 155_000)
+    _, delivered = _delivered(
+        execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance)).events
+    )
+    assert (delivered.quantity, delivered.delivered_quantity) == (500, 1)
+    assert delivered.dp_day != 0 and delivered.taxes_paise > DP_CHARGE
+
+
+def test_short_future_when_dp_paid_today_then_the_delivery_pays_none(
+    reliance: Instrument,
+    quote_for: QuoteFor,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+) -> None:
+    future = reliance_future()
+    state = funded_account(10_000_000_00)
+    _holding(state, execute, quote_for, reliance, 600)
+    sold = place(
+        reliance,
+        order_id="sold",
+        side=Side.SELL,
+        product=Product.CNC,
+        quantity=100,
+        price_paise=156_000,
+        quote=quote_for(reliance, 156_000),
+        now_ms=EXPIRY_MS - 3_600_000,
+    )
+    assert execute(state, sold).rejection is None
+    filled = fill(reliance, "sold", 100, 156_000, now_ms=EXPIRY_MS - 3_600_000)
+    assert execute(state, filled).rejection is None
+    charged_day = state.dp_charged_day[reliance.instrument_id]
+    position_id = _opened(state, execute, quote_for, future, Side.SELL, 155_000)
+    _, delivered = _delivered(
+        execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance)).events
+    )
+    assert delivered.delivered_quantity == 500
+    assert delivered.dp_day == 0  # the day's DP was paid by the sale
+    assert state.dp_charged_day[reliance.instrument_id] == charged_day
