@@ -97,6 +97,11 @@ class ChargeBreakdown:
             + self.dp_paise
         )
 
+    @property
+    def taxes_paise(self) -> int:
+        """Everything but the brokerage: the statutory charges (and the DP charge)."""
+        return self.total_paise - self.brokerage_paise
+
     def __add__(self, other: ChargeBreakdown) -> ChargeBreakdown:
         return ChargeBreakdown(
             brokerage_paise=self.brokerage_paise + other.brokerage_paise,

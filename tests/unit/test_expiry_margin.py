@@ -415,7 +415,7 @@ def test_shorts_when_mixed_with_positions_that_carry_nothing_then_only_those_hel
 def test_extra_when_quantity_or_price_missing_then_refused_and_a_paisa_is_a_price(
     short_put: Instrument, rules: AccountRules
 ) -> None:
-    with pytest.raises(ValueError, match="quantity must be positive"):
+    with pytest.raises(ValueError, match=r"^quantity must be positive$"):
         expiry_day_extra(rules.margin, short_put, 0, UNDERLYING_PAISE)
     no_strike = replace(short_put, strike_paise=0)
     with pytest.raises(

@@ -153,7 +153,7 @@ def shares_delivered(
         realized_pnl_paise=realized,
         charges_paise=charges.total_paise + penalty,
         brokerage_paise=charges.brokerage_paise,
-        taxes_paise=charges.total_paise - charges.brokerage_paise,
+        taxes_paise=charges.taxes_paise,
         penalty_paise=penalty,
         holding_quantity=held_after,
         holding_cost_paise=cost_after,

@@ -256,7 +256,7 @@ def _track_cnc_buys(
     share of what they paid comes back and their intraday charges are taken instead."""
     brokerage, taxes = paid
     if side is Side.BUY:
-        paid_now = (brokerage + leg.brokerage_paise, taxes + leg.total_paise - leg.brokerage_paise)
+        paid_now = (brokerage + leg.brokerage_paise, taxes + leg.taxes_paise)
         return paid_now, (0, 0)
     if brokerage == 0 and taxes == 0:  # nothing tracked: journaled before this was tracked
         return paid, (0, 0)
@@ -267,7 +267,7 @@ def _track_cnc_buys(
     )
     return (brokerage - refund_brokerage, taxes - refund_taxes), (
         intraday.brokerage_paise - refund_brokerage,
-        intraday.total_paise - intraday.brokerage_paise - refund_taxes,
+        intraday.taxes_paise - refund_taxes,
     )
 
 
