@@ -1,7 +1,8 @@
-"""The master and last traded prices survive restarts: the master is stored at start and each
-contract the simulated exchange lists later is stored as soon as it is listed (and again with
-every periodic save until that succeeds), stored prices seed instruments that have no reference
-yet, and the market's LTPs are saved periodically."""
+"""The master and last traded prices survive restarts: the master is stored at start, with the
+contracts the simulated exchange lists for the day; each contract it lists later is stored
+before it can be traded (and again with every periodic save, should the database have been
+down then); stored prices seed instruments that have no reference yet; and the market's LTPs
+are saved periodically."""
 
 from __future__ import annotations
 
@@ -24,9 +25,15 @@ from persistence.instrument_store import (
 logger = logging.getLogger(__name__)
 
 
+# How long the market actor waits for newly listed contracts to be stored before it lists them
+# anyway (the database may be down: the periodic save stores them later); under the 10 s a
+# tick may take when the engine starts.
+LISTING_STORE_TIMEOUT_S = 5.0
+
+
 class ListedContracts:
     """Which of the master's instruments are stored: the master only grows (at its end), so
-    everything from ``stored`` on is yet to be."""
+    everything from ``stored`` on may not be yet."""
 
     def __init__(self, master: InstrumentMaster) -> None:
         self.master = master
@@ -34,7 +41,7 @@ class ListedContracts:
         self._lock = asyncio.Lock()
 
     async def store(self, app: web.Application) -> None:
-        """Store the instruments listed since the last store."""
+        """Store the master's instruments from ``stored`` on (again, if they were already)."""
         async with self._lock:
             listed = len(self.master)
             if listed <= self.stored:
@@ -43,7 +50,6 @@ class ListedContracts:
                 await upsert_instruments(
                     conn, (self.master.at(index) for index in range(self.stored, listed))
                 )
-            logger.info("stored %d newly listed contracts", listed - self.stored)
             self.stored = listed
 
 
@@ -71,11 +77,10 @@ async def _save_periodically(
             logger.warning("saving last traded prices failed", exc_info=True)
 
 
-async def _store_listing(app: web.Application, listed: ListedContracts) -> None:
-    try:
-        await listed.store(app)
-    except Exception:  # the database may be down; the periodic save tries again
-        logger.warning("storing newly listed contracts failed", exc_info=True)
+async def _store_listing(app: web.Application, instruments: Sequence[Instrument]) -> None:
+    async with app[DB].pool.acquire() as conn:
+        await upsert_instruments(conn, instruments)
+    logger.info("stored %d newly listed contracts", len(instruments))
 
 
 async def prices_lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -95,12 +100,21 @@ async def prices_lifecycle(app: web.Application) -> AsyncIterator[None]:
     }
     seeded = engine.market.seed_stored_prices(by_index)
     logger.info("seeded %d instruments from stored last prices", seeded)
+    if engine.lister is not None:
+        # Today's contracts, stored before the engine starts and anything can trade them.
+        await _store_listing(app, engine.list_contracts(engine.clock.now_ms()))
     listed = ListedContracts(engine.master)
     loop = asyncio.get_running_loop()
 
-    def on_listing(_: Sequence[Instrument]) -> None:
-        # The market actor's thread: store the new contracts now, on the server's loop.
-        asyncio.run_coroutine_threadsafe(_store_listing(app, listed), loop)
+    def on_listing(instruments: Sequence[Instrument]) -> None:
+        # The market actor's thread, before the new contracts are in the master: it waits for
+        # them to be stored on the server's loop (never the loop's own thread, which is not
+        # waiting on a tick once the engine runs).
+        stored = asyncio.run_coroutine_threadsafe(_store_listing(app, instruments), loop)
+        try:
+            stored.result(timeout=LISTING_STORE_TIMEOUT_S)
+        except Exception:  # the database may be down: the periodic save stores them
+            logger.warning("storing %d newly listed contracts failed", len(instruments))
 
     engine.listing_listeners.append(on_listing)
     interval_s = engine.config.market.last_price_store_interval_ms / 1000

@@ -170,7 +170,7 @@ class TradingEngine:
             expiries=self.calendar.expiries_crossed(self.master, self.clock.now_ms(), END_OF_TIME),
             on_expiry=self._on_expiry,
             trade_day=self.rules.trade_day,
-            list_contracts=None if self.lister is None else self._list_contracts,
+            list_contracts=None if self.lister is None else self._list_day,
         )
         self.registry.bind(
             AccountContext(
@@ -318,10 +318,14 @@ class TradingEngine:
         for account_id in registry.account_ids():
             registry.tell(account_id, event)
 
-    def _list_contracts(self, now_ms: int) -> list[tuple[int, frozenset[str]]]:
-        """A trade day's first tick (the market actor's): list the contracts the day adds,
-        strikes centred on the prices now, lay the simulated market out again without what has
-        expired, and return the new contracts' expiry instants."""
+    def list_contracts(self, now_ms: int) -> list[Instrument]:
+        """List the contracts the trade day of ``now_ms`` adds, strikes centred on the prices
+        now, and lay the simulated market out again without what has expired; return them.
+
+        The market actor's at each trade day's first tick (or anyone's before ``start``).
+        Listeners hear of new contracts before they are in the master (the gateway stores
+        them), so none can be traded before it is stored.
+        """
         assert self.lister is not None and self.simulated is not None
         market = self.market
         ltp, reference = market.snapshot.ltp, market.reference
@@ -332,15 +336,19 @@ class TradingEngine:
 
         listed = self.lister.contracts(self.master, now_ms, price_of)
         if listed:
+            for listener in self.listing_listeners:
+                try:
+                    listener(listed)
+                except Exception:
+                    logger.exception("listing listener failed")
             market.list_instruments(listed)
             logger.info("listed %d contracts", len(listed))
         self.simulated.relist(self.master, now_ms)
-        for listener in self.listing_listeners if listed else ():
-            try:
-                listener(listed)
-            except Exception:
-                logger.exception("listing listener failed")
-        return self.calendar.expiries_crossed(listed, now_ms, END_OF_TIME)
+        return listed
+
+    def _list_day(self, now_ms: int) -> list[tuple[int, frozenset[str]]]:
+        """A trade day's first tick: list its contracts; return their expiry instants."""
+        return self.calendar.expiries_crossed(self.list_contracts(now_ms), now_ms, END_OF_TIME)
 
     def catch_up_expiries(self) -> None:
         """Act on the contract expiries of the last ``CATCH_UP_DAYS`` (after recovery: orders

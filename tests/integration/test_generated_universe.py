@@ -2,7 +2,7 @@
 configuration's ``[market.universe]``) on whatever date the test runs: a user finds this week's
 NIFTY weekly and next month's BANKNIFTY future through the API, trades both, and after a
 kill -9 and a restart the positions are still there, in the same contracts, which the restarted
-server still lists and prices.
+server still lists and prices. The day's contracts are stored before the server answers at all.
 """
 
 from __future__ import annotations
@@ -119,9 +119,10 @@ def test_weekly_and_next_month_when_traded_and_server_killed_then_positions_reco
     database: str, master: InstrumentMaster
 ) -> None:
     with work_directory() as work, server_process(database, work) as server:
-        account_id, contracts, token = asyncio.run(trade(server))
+        # Today's contracts are stored before the server takes a request.
         stored = fetchval(database, "SELECT count(*) FROM instruments")
-        assert stored > len(master) + 2_000  # the generated contracts are stored
+        assert stored > len(master) + 2_000
+        account_id, contracts, token = asyncio.run(trade(server))
         server.kill()
         assert server.process is not None and server.process.wait(10) == -signal.SIGKILL
         server.start()
