@@ -28,7 +28,7 @@ from engine.domain.account.delivery import (
 from engine.domain.account.state import AccountState, check_funds_identity
 from engine.domain.enums import Exchange, InstrumentType, Product, Rejection, Side
 from engine.domain.instruments import Instrument
-from tests.conftest import Execute, QuoteFor, fill, place
+from tests.conftest import NOW_MS, Execute, QuoteFor, fill, place
 from tests.support.stock_fno import (
     EXPIRY_MS,
     RELIANCE_LOT,
@@ -39,6 +39,7 @@ from tests.support.stock_fno import (
 CE, PE = InstrumentType.CE, InstrumentType.PE
 SPOT_AT_EXPIRY = 156_000  # RELIANCE closes at ₹1,560.00 as the contracts expire
 DP_CHARGE = 1_534  # ₹15.34 per scrip per day, GST included
+HOUR_MS = 3_600_000
 
 
 def _opened(
@@ -83,6 +84,31 @@ def _holding(
     assert execute(state, fill(shares, "cnc-buy", quantity, 140_000)).rejection is None
     assert execute(state, cmd.SettleHoldings(now_ms=EXPIRY_MS - 86_400_000)).rejection is None
     assert state.holdings[shares.instrument_id].cost_paise == quantity * 140_000
+
+
+def _cnc(
+    state: AccountState,
+    execute: Execute,
+    quote_for: QuoteFor,
+    shares: Instrument,
+    order_id: str,
+    side: Side,
+    quantity: int,
+    price_paise: int,
+    now_ms: int = NOW_MS,
+) -> None:
+    """Place a CNC LIMIT order for ``quantity`` shares, accepted (RELIANCE quoted at ₹1,560)."""
+    order = place(
+        shares,
+        order_id=order_id,
+        side=side,
+        product=Product.CNC,
+        quantity=quantity,
+        price_paise=price_paise,
+        quote=quote_for(shares, 156_000),
+        now_ms=now_ms,
+    )
+    assert execute(state, order).rejection is None
 
 
 def _expire(
@@ -293,16 +319,7 @@ def test_short_future_when_a_pending_sell_holds_shares_then_only_the_free_ones_d
     future = reliance_future()
     state = funded_account(10_000_000_00)
     _holding(state, execute, quote_for, reliance, 600)
-    sell = place(
-        reliance,
-        order_id="cnc-sell",
-        side=Side.SELL,
-        product=Product.CNC,
-        quantity=200,
-        price_paise=170_000,
-        quote=quote_for(reliance, 156_000),
-    )
-    assert execute(state, sell).rejection is None
+    _cnc(state, execute, quote_for, reliance, "cnc-sell", Side.SELL, 200, 170_000)
     position_id = _opened(state, execute, quote_for, future, Side.SELL, 155_000)
     _, delivered = _delivered(
         execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance)).events
@@ -429,44 +446,22 @@ def test_free_holding_when_sells_pending_then_todays_buys_cover_them_first(
 ) -> None:
     state = funded_account(10_000_000_00)
     _holding(state, execute, quote_for, reliance, 600)
-    quote = quote_for(reliance, 156_000)
-    bought = place(
-        reliance,
-        order_id="today",
-        product=Product.CNC,
-        quantity=50,
-        price_paise=156_000,
-        quote=quote,
-    )
-    assert execute(state, bought).rejection is None
+    _cnc(state, execute, quote_for, reliance, "today", Side.BUY, 50, 156_000)
     assert execute(state, fill(reliance, "today", 50, 156_000)).rejection is None
-    for order_id, side, product, quantity, price in (
-        ("cnc-sell", Side.SELL, Product.CNC, 80, 170_000),  # speaks for shares
-        ("cnc-bid", Side.BUY, Product.CNC, 30, 140_000),  # a buy: none
-        ("mis-sell", Side.SELL, Product.MIS, 20, 170_000),  # intraday: none
-    ):
-        order = place(
-            reliance,
-            order_id=order_id,
-            side=side,
-            product=product,
-            quantity=quantity,
-            price_paise=price,
-            quote=quote,
-        )
-        assert execute(state, order).rejection is None
+    _cnc(state, execute, quote_for, reliance, "cnc-sell", Side.SELL, 80, 170_000)  # spoken for
+    _cnc(state, execute, quote_for, reliance, "cnc-bid", Side.BUY, 30, 140_000)  # a buy: none
+    intraday = place(
+        reliance,
+        order_id="mis-sell",
+        side=Side.SELL,
+        quantity=20,
+        price_paise=170_000,
+        quote=quote_for(reliance, 156_000),
+    )
+    assert execute(state, intraday).rejection is None  # intraday: none
     # Today's 50 cover 50 of the 80 pending: 30 of the 600 held are spoken for.
     assert free_holding(state, reliance.instrument_id) == 570
-    rest = place(
-        reliance,
-        order_id="all",
-        side=Side.SELL,
-        product=Product.CNC,
-        quantity=570,
-        price_paise=170_000,
-        quote=quote,
-    )
-    assert execute(state, rest).rejection is None
+    _cnc(state, execute, quote_for, reliance, "all", Side.SELL, 570, 170_000)
     assert free_holding(state, reliance.instrument_id) == 0
 
 
@@ -496,18 +491,8 @@ def test_short_future_when_dp_paid_today_then_the_delivery_pays_none(
     future = reliance_future()
     state = funded_account(10_000_000_00)
     _holding(state, execute, quote_for, reliance, 600)
-    sold = place(
-        reliance,
-        order_id="sold",
-        side=Side.SELL,
-        product=Product.CNC,
-        quantity=100,
-        price_paise=156_000,
-        quote=quote_for(reliance, 156_000),
-        now_ms=EXPIRY_MS - 3_600_000,
-    )
-    assert execute(state, sold).rejection is None
-    filled = fill(reliance, "sold", 100, 156_000, now_ms=EXPIRY_MS - 3_600_000)
+    _cnc(state, execute, quote_for, reliance, "sold", Side.SELL, 100, 156_000, EXPIRY_MS - HOUR_MS)
+    filled = fill(reliance, "sold", 100, 156_000, now_ms=EXPIRY_MS - HOUR_MS)
     assert execute(state, filled).rejection is None
     charged_day = state.dp_charged_day[reliance.instrument_id]
     position_id = _opened(state, execute, quote_for, future, Side.SELL, 155_000)
