@@ -83,15 +83,16 @@ class MarketBehaviour:
         trade_day: Callable[[int], int] | None = None,
         expiries: Sequence[tuple[int, frozenset[str]]] = (),
         on_expiry: Callable[[frozenset[str], int], None] | None = None,
-        list_contracts: Callable[[int], Sequence[tuple[int, frozenset[str]]]] | None = None,
+        on_day_start: Callable[[int], Sequence[tuple[int, frozenset[str]]]] | None = None,
     ) -> None:
         super().__init__()
         # Contract expiries still to come, in time order, each reported once when passed.
         self.expiries = deque(expiries)
         self.on_expiry = on_expiry
-        # Lists each trade day's new contracts (at its first tick) and returns their expiries.
-        self.list_contracts = list_contracts
-        self._listed_day: int | None = None
+        # Called at each trade day's first tick (the first after start too); returns the
+        # expiries of the contracts it listed.
+        self.on_day_start = on_day_start
+        self._started_day: int | None = None
         self.sessions = sessions
         self.on_session = on_session
         self._last_tick_ms = clock.now_ms()
@@ -160,10 +161,10 @@ class MarketBehaviour:
             # The day's last prices close it: previous closes, bands and the session roll.
             self._day = self.trade_day(now)
             data.roll_day(data.snapshot.ltp)
-        if self.list_contracts is not None and self._listed_day != self._day:
-            self._listed_day = self._day
-            self._add_expiries(self.list_contracts(now))
-            self.next_reference_ms = now  # the new contracts are priced from this tick
+        if self.on_day_start is not None and self._started_day != self._day:
+            self._started_day = self._day
+            if self._add_expiries(self.on_day_start(now)):
+                self.next_reference_ms = now  # the new contracts are priced from this tick
         if now >= self.next_reference_ms:
             self._publish_in_use()
             self.source.refresh(data, now)
@@ -204,14 +205,16 @@ class MarketBehaviour:
                 logger.exception("tick listener failed")
         return snapshot.seq
 
-    def _add_expiries(self, expiries: Sequence[tuple[int, frozenset[str]]]) -> None:
-        """Merge newly listed contracts' expiries into those to come, one entry an instant."""
+    def _add_expiries(self, expiries: Sequence[tuple[int, frozenset[str]]]) -> bool:
+        """Merge newly listed contracts' expiries into those to come, one entry an instant;
+        whether there were any."""
         if not expiries:
-            return
+            return False
         merged: dict[int, frozenset[str]] = dict(self.expiries)
         for at_ms, instrument_ids in expiries:
             merged[at_ms] = merged.get(at_ms, frozenset()) | instrument_ids
         self.expiries = deque(sorted(merged.items()))
+        return True
 
     def _publish_in_use(self) -> None:
         """Tell the quote source which instruments the books need (once per reference refresh:

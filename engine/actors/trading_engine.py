@@ -29,7 +29,6 @@ from engine.actors.account_actor import (
 from engine.actors.actor_pool import WorkerPool, actor_class_for
 from engine.actors.book_ops import resume_ops
 from engine.actors.clock import Clock, SystemClock
-from engine.actors.day_start import DayStartWatcher, index_options_expire_on
 from engine.actors.ids import random_id
 from engine.actors.locator import AccountLocator
 from engine.actors.market_actor import MarketBehaviour, TickListener
@@ -38,6 +37,7 @@ from engine.actors.registry import AccountRegistry
 from engine.actors.sink import EventSink, InMemorySink
 from engine.config import Config, account_rules
 from engine.domain import commands as cmd
+from engine.domain.account.expiry_margin import carries_expiry_day_extra
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
@@ -107,9 +107,7 @@ class TradingEngine:
             config.execution.slippage_cap_ticks,
             self.calendar,
         )
-        self.tick_listeners: list[TickListener] = [
-            DayStartWatcher(self.rules.trade_day, self.clock.now_ms(), self._on_day_start)
-        ]
+        self.tick_listeners: list[TickListener] = []
         # The simulated exchange lists each trade day's contracts itself (engine.market.universe);
         # listeners hear of each listing (the gateway stores the new contracts).
         self.simulated = self.source if isinstance(self.source, SimulatedMarket) else None
@@ -170,7 +168,7 @@ class TradingEngine:
             expiries=self.calendar.expiries_crossed(self.master, self.clock.now_ms(), END_OF_TIME),
             on_expiry=self._on_expiry,
             trade_day=self.rules.trade_day,
-            list_contracts=None if self.lister is None else self._list_day,
+            on_day_start=self._on_day_start,
         )
         self.registry.bind(
             AccountContext(
@@ -346,10 +344,6 @@ class TradingEngine:
         self.simulated.relist(self.master, now_ms)
         return listed
 
-    def _list_day(self, now_ms: int) -> list[tuple[int, frozenset[str]]]:
-        """A trade day's first tick: list its contracts; return their expiry instants."""
-        return self.calendar.expiries_crossed(self.list_contracts(now_ms), now_ms, END_OF_TIME)
-
     def catch_up_expiries(self) -> None:
         """Act on the contract expiries of the last ``CATCH_UP_DAYS`` (after recovery: orders
         in a contract that expired while the server was down are cancelled; accounts skip what
@@ -373,20 +367,25 @@ class TradingEngine:
         ):
             self._on_session(group, boundary, at_ms)
 
-    def _on_day_start(self, at_ms: int) -> None:
-        """A trade day began (or the server started on it): if index options expire that day,
-        every account blocks the expiry-day margin on its shorts in them (once a day; accounts
-        skip what they already did)."""
-        if not index_options_expire_on(self.master, self.rules.trade_date(at_ms)):
+    def _on_day_start(self, now_ms: int) -> list[tuple[int, frozenset[str]]]:
+        """A trade day's first tick (the market actor's; the first after start too): list the
+        day's contracts, nudge the accounts if index options expire today, and return the new
+        contracts' expiry instants."""
+        listed = [] if self.lister is None else self.list_contracts(now_ms)
+        self.catch_up_expiry_margin(now_ms)
+        return self.calendar.expiries_crossed(listed, now_ms, END_OF_TIME)
+
+    def catch_up_expiry_margin(self, now_ms: int | None = None) -> None:
+        """If index options expire today, every account blocks the expiry-day margin on its
+        shorts in them (once a day; accounts skip what they already did): at the day's first
+        tick, and after recovery (a server down at the start of the day must still block what
+        it would have)."""
+        today = self.rules.trade_date(self.clock.now_ms() if now_ms is None else now_ms)
+        if not any(carries_expiry_day_extra(i, today) for i in self.master):
             return
         registry = self._registry()
         for account_id in registry.account_ids():
             registry.tell(account_id, DayStarted())
-
-    def catch_up_expiry_margin(self) -> None:
-        """Block today's expiry-day margin now (after recovery: a server down at the start of
-        the day must still block what it would have)."""
-        self._on_day_start(self.clock.now_ms())
 
     def _dispatch(self, account_id: str, request: cmd.AccountRequest) -> None:
         """Deliver a market-originated request (fill, trigger, exit) to its account."""
