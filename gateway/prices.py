@@ -1,8 +1,8 @@
 """The master and last traded prices survive restarts: the master is stored at start, with the
 contracts the simulated exchange lists for the day; each contract it lists later is stored
-before it can be traded (and again with every periodic save, should the database have been
-down then); stored prices seed instruments that have no reference yet; and the market's LTPs
-are saved periodically."""
+before it can be traded (or, should the database have been down then, with the next periodic
+save that succeeds); stored prices seed instruments that have no reference yet; and the
+market's LTPs are saved periodically."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
-from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.instruments import Instrument
 from gateway.keys import DB, ENGINE
 from persistence.instrument_store import (
     load_last_prices,
@@ -31,30 +31,23 @@ logger = logging.getLogger(__name__)
 LISTING_STORE_TIMEOUT_S = 5.0
 
 
-class ListedContracts:
-    """Which of the master's instruments are stored: the master only grows (at its end), so
-    everything from ``stored`` on may not be yet."""
+class UnstoredListings:
+    """Listed contracts whose store failed or timed out (the database was down); the periodic
+    save stores them. Appended on the market actor's thread, stored on the loop's."""
 
-    def __init__(self, master: InstrumentMaster) -> None:
-        self.master = master
-        self.stored = len(master)
-        self._lock = asyncio.Lock()
+    def __init__(self) -> None:
+        self.instruments: list[Instrument] = []
 
     async def store(self, app: web.Application) -> None:
-        """Store the master's instruments from ``stored`` on (again, if they were already)."""
-        async with self._lock:
-            listed = len(self.master)
-            if listed <= self.stored:
-                return
-            async with app[DB].pool.acquire() as conn:
-                await upsert_instruments(
-                    conn, (self.master.at(index) for index in range(self.stored, listed))
-                )
-            self.stored = listed
+        batch = self.instruments[:]
+        if not batch:
+            return
+        await _store_listing(app, batch)
+        del self.instruments[: len(batch)]
 
 
-async def save_prices(app: web.Application, listed: ListedContracts) -> None:
-    await listed.store(app)  # first: a stored price needs its instrument's row
+async def save_prices(app: web.Application, unstored: UnstoredListings) -> None:
+    await unstored.store(app)  # first: a stored price needs its instrument's row
     market = app[ENGINE].market
     snapshot = market.snapshot
     prices = {
@@ -67,12 +60,12 @@ async def save_prices(app: web.Application, listed: ListedContracts) -> None:
 
 
 async def _save_periodically(
-    app: web.Application, listed: ListedContracts, interval_s: float
+    app: web.Application, unstored: UnstoredListings, interval_s: float
 ) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await save_prices(app, listed)
+            await save_prices(app, unstored)
         except Exception:  # the database may be down; the next round tries again
             logger.warning("saving last traded prices failed", exc_info=True)
 
@@ -103,7 +96,7 @@ async def prices_lifecycle(app: web.Application) -> AsyncIterator[None]:
     if engine.lister is not None:
         # Today's contracts, stored before the engine starts and anything can trade them.
         await _store_listing(app, engine.list_contracts(engine.clock.now_ms()))
-    listed = ListedContracts(engine.master)
+    unstored = UnstoredListings()
     loop = asyncio.get_running_loop()
 
     def on_listing(instruments: Sequence[Instrument]) -> None:
@@ -115,13 +108,14 @@ async def prices_lifecycle(app: web.Application) -> AsyncIterator[None]:
             stored.result(timeout=LISTING_STORE_TIMEOUT_S)
         except Exception:  # the database may be down: the periodic save stores them
             logger.warning("storing %d newly listed contracts failed", len(instruments))
+            unstored.instruments.extend(instruments)
 
     engine.listing_listeners.append(on_listing)
     interval_s = engine.config.market.last_price_store_interval_ms / 1000
-    task = asyncio.create_task(_save_periodically(app, listed, interval_s))
+    task = asyncio.create_task(_save_periodically(app, unstored, interval_s))
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
     with contextlib.suppress(Exception):
-        await save_prices(app, listed)
+        await save_prices(app, unstored)
