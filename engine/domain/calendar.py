@@ -121,8 +121,11 @@ class ExchangeCalendar:
     def expiry_instant_ms(self, instrument: Instrument) -> int:
         """When a contract expires: its segment's close on its expiry date."""
         assert instrument.expiry is not None
-        minute = self.close_minute(instrument.exchange, instrument.expiry)
-        return self.instant_ms(instrument.expiry, minute)
+        return self.close_instant_ms(instrument.exchange, instrument.expiry)
+
+    def close_instant_ms(self, exchange: Exchange, day: date) -> int:
+        """When a contract of ``exchange`` expiring on ``day`` stops trading."""
+        return self.instant_ms(day, self.close_minute(exchange, day))
 
     # -- expiries ---------------------------------------------------------------------------
 

@@ -81,13 +81,8 @@ class ContractLister:
 
     # -- expiries ---------------------------------------------------------------------------
 
-    def expiry_ms(self, exchange: Exchange, expiry: date) -> int:
-        """When a contract of ``exchange`` expiring on ``expiry`` stops trading."""
-        calendar = self.calendar
-        return calendar.instant_ms(expiry, calendar.close_minute(exchange, expiry))
-
     def _ahead(self, exchange: Exchange, expiries: Iterator[date], now_ms: int) -> Iterator[date]:
-        return (day for day in expiries if self.expiry_ms(exchange, day) > now_ms)
+        return (day for day in expiries if self.calendar.close_instant_ms(exchange, day) > now_ms)
 
     def _mcx_futures(self, listed: ListedUnderlying, today: date) -> Iterator[date]:
         year, month = today.year, today.month
@@ -125,7 +120,7 @@ class ContractLister:
             return [
                 OptionSeries(expiry, monthly=True, named_by=future)
                 for expiry, future in written_on
-                if self.expiry_ms(exchange, expiry) > now_ms
+                if self.calendar.close_instant_ms(exchange, expiry) > now_ms
             ][: config.monthly_option_series]
         monthly = self._ahead(exchange, calendar.monthly_expiries(exchange, today), now_ms)
         expiries = set(islice(monthly, config.monthly_option_series))
@@ -176,7 +171,7 @@ class ContractLister:
     ) -> Iterator[Instrument]:
         for expiry in self.future_expiries(listed, now_ms):
             terms = listed.terms_on(expiry)
-            forward = spot * self._carry(listed.exchange, expiry, now_ms)
+            forward = spot * math.exp(self.rate * self._years(listed.exchange, expiry, now_ms))
             yield self._instrument(
                 listed,
                 tokens,
@@ -193,9 +188,8 @@ class ContractLister:
             terms = listed.terms_on(series.expiry)
             step = terms.strike_step_paise
             at_the_money = round(spot / step)
-            forward = spot * self._carry(listed.exchange, series.expiry, now_ms)
-            until_ms = max(self.expiry_ms(listed.exchange, series.expiry) - now_ms, 0)
-            years = until_ms / CALENDAR_YEAR_MS
+            years = self._years(listed.exchange, series.expiry, now_ms)
+            forward = spot * math.exp(self.rate * years)
             for offset in range(-count, count + 1):
                 strike = (at_the_money + offset) * step
                 if strike <= 0:
@@ -225,9 +219,9 @@ class ContractLister:
                         liquidity=liquidity,
                     )
 
-    def _carry(self, exchange: Exchange, expiry: date, now_ms: int) -> float:
-        years = max(self.expiry_ms(exchange, expiry) - now_ms, 0) / CALENDAR_YEAR_MS
-        return math.exp(self.rate * years)
+    def _years(self, exchange: Exchange, expiry: date, now_ms: int) -> float:
+        """Calendar years from ``now_ms`` to the expiry instant (0 once passed)."""
+        return max(self.calendar.close_instant_ms(exchange, expiry) - now_ms, 0) / CALENDAR_YEAR_MS
 
     def _liquidity(self, tier: Liquidity, strikes_away: int) -> Liquidity:
         config = self.config
