@@ -27,12 +27,16 @@ from engine.domain.parameters import (
     CircuitConfig,
     ExecutionConfig,
     ExpiryRule,
+    KindParameters,
     LimitsConfig,
     MarginConfig,
+    PortfolioMarginConfig,
+    PortfolioParameters,
     SessionsConfig,
 )
 from engine.domain.rules import AccountRules
 from engine.domain.sessions import SessionRules
+from engine.risk.portfolio_margin import SpanMarginModel
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_CONFIG_PATH = CONFIG_DIR / "default.toml"
@@ -779,6 +783,59 @@ def _journal(raw: Mapping[str, Any]) -> JournalConfig:
     return config
 
 
+def _percent_fraction(text: str) -> float:
+    return float(Decimal(str(text)) / 100)
+
+
+def _kind_parameters(raw: Mapping[str, Any]) -> KindParameters:
+    return KindParameters(
+        price_scan_sigmas=float(Decimal(str(raw["price_scan_sigmas"]))),
+        price_scan_min=_percent_fraction(raw["price_scan_min_pct"]),
+        volatility_scan=_percent_fraction(raw["volatility_scan_pct"]),
+        volatility_scan_min=_percent_fraction(raw["volatility_scan_min_points"]),
+        exposure=Rate.percent(raw["exposure_pct"]),
+        short_option_minimum=Rate.percent(raw["short_option_minimum_pct"]),
+        calendar_spread=Rate.percent(raw["calendar_spread_pct"]),
+        expiry_day_extra=Rate.percent(raw["expiry_day_extra_pct"]),
+    )
+
+
+UNDERLYING_KINDS = ("INDEX", "STOCK", "COMMODITY")
+
+
+def _portfolio_margin(raw: Mapping[str, Any]) -> PortfolioMarginConfig:
+    parameters = sorted(
+        (
+            PortfolioParameters(
+                effective_from=date.fromisoformat(str(entry["effective_from"])),
+                calendar_benefit_on_expiry_day=bool(entry["calendar_benefit_on_expiry_day"]),
+                by_kind={kind: _kind_parameters(entry[kind]) for kind in UNDERLYING_KINDS},
+            )
+            for entry in raw["parameters"]
+        ),
+        key=lambda entry: entry.effective_from,
+    )
+    fallback = raw["fallback_volatility_pct"]
+    return PortfolioMarginConfig(
+        horizon_days=int(raw["scenario_horizon_days"]),
+        extreme_weight=_percent_fraction(raw["extreme_weight_pct"]),
+        trading_days_per_year=int(raw["trading_days_per_year"]),
+        fallback_volatility={kind: _percent_fraction(fallback[kind]) for kind in UNDERLYING_KINDS},
+        parameters=tuple(parameters),
+    )
+
+
+def _margin(raw: Mapping[str, Any]) -> MarginConfig:
+    return MarginConfig(
+        mis_equity_min=Rate.percent(raw["mis_equity_min_pct"]),
+        equity_var_elm=Rate.percent(raw["equity_var_elm_pct"]),
+        equity_var_elm_by_symbol={
+            symbol: Rate.percent(pct) for symbol, pct in raw["equity_var_elm_pct_by_symbol"].items()
+        },
+        portfolio=_portfolio_margin(raw["portfolio"]),
+    )
+
+
 def build_config(raw: Mapping[str, Any]) -> Config:
     """Turn a parsed TOML tree into frozen config objects, failing loudly on a missing key."""
     market = raw["market"]
@@ -842,16 +899,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             options=Rate.percent(circuits["options_pct"]),
         ),
         charges=ChargesConfig(schedules=tuple(schedules)),
-        margin=MarginConfig(
-            mis_equity_min=Rate.percent(margin["mis_equity_min_pct"]),
-            equity_var_elm=Rate.percent(margin["equity_var_elm_pct"]),
-            futures_index_span=Rate.percent(margin["futures_index_span_pct"]),
-            futures_index_exposure=Rate.percent(margin["futures_index_exposure_pct"]),
-            futures_stock_span=Rate.percent(margin["futures_stock_span_pct"]),
-            futures_stock_exposure=Rate.percent(margin["futures_stock_exposure_pct"]),
-            futures_commodity=Rate.percent(margin["futures_commodity_pct"]),
-            option_sell_expiry_day_extra=Rate.percent(margin["option_sell_expiry_day_extra_pct"]),
-        ),
+        margin=_margin(margin),
         sessions=_sessions(raw["sessions"]),
         journal=_journal(raw["journal"]),
         database=DatabaseConfig(**raw["database"]),
@@ -886,4 +934,5 @@ def account_rules(config: Config) -> AccountRules:
         timezone_offset_minutes=config.sessions.timezone_offset_minutes,
         sessions=SessionRules.from_config(config.sessions),
         calendar=ExchangeCalendar.from_config(config.sessions),
+        portfolio=SpanMarginModel(config.margin.portfolio, config.market.options.rate),
     )

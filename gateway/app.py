@@ -245,8 +245,8 @@ async def recover_accounts(app: web.Application) -> None:
     # With hours enforced, square-offs and closes missed while the server was down happen now,
     # and so do the cancellations of orders in contracts that expired meanwhile.
     engine.catch_up_sessions()
-    # On an index options' expiry day, the extra margin on shorts held into it, if not yet.
-    engine.catch_up_expiry_margin()
+    # Portfolio margins at today's prices (an expiry day's extra ELM among them).
+    engine.revalue_margins()
     engine.catch_up_expiries()
     await adopt_legacy_deposits(app)
     await credit_missing_opening_balances(app)

@@ -114,6 +114,7 @@ def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows:
         orjson.Fragment(msgspec.json.encode(state.dp_charged_day)),
         when,
         state.expiry_margin_day,
+        orjson.Fragment(msgspec.json.encode(state.portfolio_margin)),
     )
 
 
@@ -224,6 +225,8 @@ def _position_of(state: AccountState, event: ev.AccountEvent) -> dict[str, Posit
         return {pid: state.positions[pid] for pid in event.position_ids}
     if isinstance(event, ev.ExpiryMarginBlocked):
         return {b.position_id: state.positions[b.position_id] for b in event.blocks}
+    if isinstance(event, ev.PortfolioMarginRevalued):
+        return {pid: state.positions[pid] for b in event.blocks for pid in b.position_ids}
     return {}
 
 
@@ -269,6 +272,11 @@ def _position_rows(
         position_ids = event.position_ids
     elif isinstance(event, ev.ExpiryMarginBlocked):
         position_ids = tuple(block.position_id for block in event.blocks)
+    elif isinstance(event, ev.PortfolioMarginRevalued):
+        position_ids = tuple(pid for block in event.blocks for pid in block.position_ids)
+    if isinstance(event, ev.OrderFilled) and event.portfolio is not None:
+        # A portfolio's members give up any margin they carried on their own.
+        position_ids = tuple(dict.fromkeys((*position_ids, *event.portfolio.position_ids)))
     reason = "CLOSED"
     if isinstance(event, ev.HoldingsSettled):
         reason = "SETTLED"

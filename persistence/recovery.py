@@ -83,6 +83,7 @@ async def rebuild_from_projections(conn: Any, account_id: str) -> AccountState |
         blocked_paise=account["blocked_paise"],
         dp_charged_day=msgspec.json.decode(account["dp_charged_day"], type=dict[str, int]),
         expiry_margin_day=account["expiry_margin_day"],
+        portfolio_margin=msgspec.json.decode(account["portfolio_margin"], type=dict[str, int]),
     )
     orders = await conn.fetch(
         "SELECT * FROM orders WHERE trading_account_id = $1 ORDER BY created_at, id", account_id

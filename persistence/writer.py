@@ -46,8 +46,9 @@ EVENT_COLUMNS = (
 UPSERT_ACCOUNTS = """
 INSERT INTO trading_accounts (id, last_seq, balance_paise, blocked_paise, deposits_paise,
     withdrawals_paise, realized_pnl_paise, charges_paise, dp_charged_day, updated_at,
-    expiry_margin_day)
-SELECT id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges, dp, at, elm_day
+    expiry_margin_day, portfolio_margin)
+SELECT id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges, dp, at, elm_day,
+    portfolio
 FROM {rows}
 ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
@@ -56,10 +57,12 @@ ON CONFLICT (id) DO UPDATE SET
     withdrawals_paise = EXCLUDED.withdrawals_paise,
     realized_pnl_paise = EXCLUDED.realized_pnl_paise, charges_paise = EXCLUDED.charges_paise,
     dp_charged_day = EXCLUDED.dp_charged_day, updated_at = EXCLUDED.updated_at,
-    expiry_margin_day = EXCLUDED.expiry_margin_day
+    expiry_margin_day = EXCLUDED.expiry_margin_day,
+    portfolio_margin = EXCLUDED.portfolio_margin
 """
 ACCOUNT_COLUMNS = """id text, last_seq bigint, balance bigint, blocked bigint, deposits bigint,
-    withdrawals bigint, pnl bigint, charges bigint, dp jsonb, at timestamptz, elm_day integer"""
+    withdrawals bigint, pnl bigint, charges bigint, dp jsonb, at timestamptz, elm_day integer,
+    portfolio jsonb"""
 
 UPSERT_ORDERS = """
 INSERT INTO orders (id, trading_account_id, client_order_id, instrument_id, side, product,

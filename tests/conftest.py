@@ -25,9 +25,11 @@ from engine.domain.account.state import (
 )
 from engine.domain.enums import OrderType, Product, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.portfolio import UnderlyingMarket
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules, circuit_band
 from engine.market.instrument_import import read_instruments_csv
+from tests.support.margin_markets import stamped
 
 # Hypothesis: CI (the default) runs every property test with the same examples each time, so a
 # failure is a change of the code, not of luck; `make fuzz` runs the same tests with many more,
@@ -139,7 +141,10 @@ def quote_for(config: Config) -> QuoteFor:
 
 
 def run_command(state: AccountState, command: cmd.AccountCommand, rules: AccountRules) -> Decision:
-    """Decide, check that deciding did not touch the state, apply, check the funds identity."""
+    """Stamp a derivative's command with its market if it has none (as the actor would:
+    ``tests.support.margin_markets``), decide, check that deciding did not touch the state,
+    apply, check the funds identity."""
+    command = stamped(state, command, rules)
     before = state_fingerprint(state)
     decision = decide(state, command, rules)
     assert state_fingerprint(state) == before, "decide mutated the state"
@@ -189,7 +194,7 @@ def place(
     client_order_id: str | None = None,
     validity: Validity = Validity.DAY,
     now_ms: int = NOW_MS,
-    underlying_price_paise: int = 0,
+    market: UnderlyingMarket | None = None,
 ) -> cmd.PlaceOrder:
     """A PlaceOrder with defaults for everything a test does not care about."""
     return cmd.PlaceOrder(
@@ -205,7 +210,7 @@ def place(
         price_paise=price_paise,
         trigger_paise=trigger_paise,
         quote=quote,
-        underlying_price_paise=underlying_price_paise,
+        market=market,
     )
 
 
@@ -222,7 +227,7 @@ def fill(
     price_paise: int,
     *,
     now_ms: int = NOW_MS,
-    underlying_price_paise: int = 0,
+    market: UnderlyingMarket | None = None,
     at_market: bool = False,
     order_version: int = 0,
 ) -> cmd.FillOrder:
@@ -233,7 +238,7 @@ def fill(
         instrument=instrument,
         quantity=quantity,
         price_paise=price_paise,
-        underlying_price_paise=underlying_price_paise,
+        market=market,
         at_market=at_market,
         order_version=order_version,
     )
@@ -260,7 +265,7 @@ def trade(execute: Execute, quote_for: QuoteFor) -> Callable[..., tuple[Decision
         *,
         product: Product = Product.MIS,
         now_ms: int = NOW_MS,
-        underlying_price_paise: int = 0,
+        market: UnderlyingMarket | None = None,
     ) -> tuple[Decision, Decision]:
         order_id = f"t{next(counter)}"
         placed = execute(
@@ -274,7 +279,7 @@ def trade(execute: Execute, quote_for: QuoteFor) -> Callable[..., tuple[Decision
                 price_paise=price_paise,
                 quote=quote_for(instrument, price_paise),
                 now_ms=now_ms,
-                underlying_price_paise=underlying_price_paise,
+                market=market,
             ),
         )
         assert placed.rejection is None, placed
@@ -286,7 +291,7 @@ def trade(execute: Execute, quote_for: QuoteFor) -> Callable[..., tuple[Decision
                 quantity,
                 price_paise,
                 now_ms=now_ms,
-                underlying_price_paise=underlying_price_paise,
+                market=market,
             ),
         )
         assert filled.rejection is None, filled

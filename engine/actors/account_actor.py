@@ -13,10 +13,11 @@ account does anything on a later one. The first command or read of a new day run
 ``SettleHoldings`` first, as its own journaled batch, so a sell the next morning is charged as
 a delivery sell and the holdings show without any timer having to reach every account.
 
-Expiry-day margin (docs/DOMAIN.md §2): the first command or read of a trade day, or the engine's
-:class:`DayStarted` at its first tick, whichever comes first, blocks the extra ELM on the
-account's short index options expiring that day (``engine.domain.account.expiry_margin``), as
-its own journaled batch, before anything else of the day.
+Portfolio margin (docs/DOMAIN.md §2): every command that can change a futures or options
+portfolio is stamped with its underlying's market (``engine.market.margin_inputs``). The first
+command or read of a trade day, or the engine's :class:`RevalueMargins` (at the day's first
+tick: the expiry-day extra ELM starts then), whichever comes first, recomputes every portfolio
+the account holds at the prices then, as its own journaled batch.
 
 Market hours (when enforced): a :class:`SessionEvent` squares off the account's MIS orders and
 positions, or expires its DAY orders, in one session group (``engine.domain.sessions``).
@@ -47,7 +48,6 @@ from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
 from engine.domain.account.decide import Requirements, decide, preview_order
 from engine.domain.account.delivery import deliverable_ticker
-from engine.domain.account.expiry_margin import carries_expiry_day_extra
 from engine.domain.account.state import AccountState, Shortfall, check_funds_identity
 from engine.domain.enums import (
     CancelReason,
@@ -57,12 +57,14 @@ from engine.domain.enums import (
     Rejection,
     Validity,
 )
-from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
 from engine.domain.orders import Order
+from engine.domain.portfolio import UnderlyingMarket, is_derivative, portfolio_of
 from engine.domain.positions import Position
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules
 from engine.domain.sessions import Boundary, SessionGroup, group_of
+from engine.market.margin_inputs import underlying_market
 from engine.market.market_data import MarketData
 from engine.market.messages import BookOp, BookOps, ForgetOrder, MirrorPosition, SetExits
 
@@ -156,9 +158,9 @@ class ExpiryEvent(msgspec.Struct, frozen=True, gc=False):
     settlement_paise: dict[str, int]  # each contract's settlement value a unit, where known
 
 
-class DayStarted(msgspec.Struct, frozen=True, gc=False):
-    """A trade day began on which index options expire (or the server restarted on one): block
-    the expiry-day margin now if not done yet today."""
+class RevalueMargins(msgspec.Struct, frozen=True, gc=False):
+    """Recompute the account's portfolio margins at the market's prices now (a trade day
+    began, or the server restarted)."""
 
 
 class SessionEvent(msgspec.Struct, frozen=True, gc=False):
@@ -203,7 +205,7 @@ class AccountBehaviour:
         self.state = state
         self.context = context
         self._settled_day = -1  # the trade day whose settlement this actor has done
-        self._margin_checked_day = -1  # the trade day whose expiry-day margin it has checked
+        self._revalued_day = -1  # the trade day whose first margin revaluation it has made
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)
@@ -218,8 +220,8 @@ class AccountBehaviour:
             self._on_session(message)
         elif kind is ExpiryEvent:
             self._on_expiry(message)
-        elif kind is DayStarted:
-            self._block_expiry_margin_if_due(self.context.clock.now_ms())
+        elif kind is RevalueMargins:
+            self._revalue_margins(self.context.clock.now_ms())
         elif kind is Passivate:
             if self.context.retire_if_idle(self.state.account_id, self):
                 self.actor_ref.stop(block=False)  # type: ignore[attr-defined]
@@ -237,7 +239,7 @@ class AccountBehaviour:
             reply(Outcome(rejection=None, unavailable=True))
             return
         now_ms = context.clock.now_ms()
-        day_started = self._settle_if_due(now_ms) and self._block_expiry_margin_if_due(now_ms)
+        day_started = self._settle_if_due(now_ms) and self._revalue_if_due(now_ms)
         if not day_started and reply is not _no_reply:
             reply(Outcome(rejection=None, unavailable=True))  # settling it broke an invariant
             return
@@ -300,7 +302,7 @@ class AccountBehaviour:
         if self.context.sink.accepting():
             now_ms = self.context.clock.now_ms()
             if self._settle_if_due(now_ms):
-                self._block_expiry_margin_if_due(now_ms)
+                self._revalue_if_due(now_ms)
         try:
             return fn(self.state)
         except Exception as error:
@@ -440,29 +442,36 @@ class AccountBehaviour:
         # before anything else, so none of today's buys can have joined them yet.
         return self._journal_own(decide(state, cmd.SettleHoldings(now_ms=now_ms), rules).events)
 
-    def _block_expiry_margin_if_due(self, now_ms: int) -> bool:
-        """Block the expiry-day extra ELM on the short index options held into today, once a
-        day (see the module doc); False if that broke the account (it is quarantined)."""
-        rules = self.context.rules
-        today = rules.trade_day(now_ms)
-        if today == self._margin_checked_day:
-            return True  # checked today already: every position since then is margined
-        self._margin_checked_day = today
-        trade_date = rules.trade_date(now_ms)
-        contracts: dict[str, cmd.ExpiringContract] = {}
+    def _revalue_if_due(self, now_ms: int) -> bool:
+        """Recompute the portfolio margins once at the start of each trade day (see the module
+        doc); False if that broke the account (it is quarantined)."""
+        today = self.context.rules.trade_day(now_ms)
+        if today == self._revalued_day:
+            return True
+        self._revalued_day = today
+        return self._revalue_margins(now_ms)
+
+    def _revalue_margins(self, now_ms: int) -> bool:
+        """Recompute every portfolio the account holds at the market now, journaling the
+        margins that changed; False if applying them broke the account (it is quarantined)."""
+        by_underlying: dict[str, list[Instrument]] = {}
         for position in self.state.positions.values():
             instrument = self.context.master.get(position.instrument_id)
-            if instrument is not None and carries_expiry_day_extra(instrument, trade_date):
-                underlying = self._underlying(instrument)
-                contracts[instrument.instrument_id] = cmd.ExpiringContract(instrument, underlying)
-        if not contracts:
+            if instrument is not None and is_derivative(instrument):
+                by_underlying.setdefault(portfolio_of(instrument), []).append(instrument)
+        for name in self.state.portfolio_margin:
+            by_underlying.setdefault(name, [])
+        if not by_underlying:
             return True
-        command = cmd.BlockExpiryMargin(now_ms=now_ms, contracts=tuple(contracts.values()))
+        markets = tuple(
+            self._market_of(name, contracts) for name, contracts in sorted(by_underlying.items())
+        )
+        command = cmd.RevalueMargin(now_ms=now_ms, markets=markets)
         try:
-            events = decide(self.state, command, rules).events
+            events = decide(self.state, command, self.context.rules).events
         except Exception:
             logger.exception("account %s: decide failed for %r", self.state.account_id, command)
-            return True  # nothing changed: the day goes on without the extra
+            return True  # nothing changed: the margins stay as they were
         return self._journal_own(events)
 
     def _journal_own(self, events: tuple[ev.AccountEvent, ...]) -> bool:
@@ -495,7 +504,7 @@ class AccountBehaviour:
             *_fields(request),
             now_ms=now_ms,
             quote=quote,
-            underlying_price_paise=self._underlying(request.instrument),
+            market=self._market_for(request.instrument),
             price_source=self._resolve(index, quote is not None, request, counted),
         )
 
@@ -518,13 +527,11 @@ class AccountBehaviour:
                 now_ms=now_ms,
                 instrument=instrument,
                 quote=market.quote(self._index(instrument)),
-                underlying_price_paise=self._underlying(instrument),
+                market=self._market_for(instrument),
             )
         if isinstance(request, cmd.FillOrderRequest):
             return cmd.FillOrder(
-                *_fields(request),
-                now_ms=now_ms,
-                underlying_price_paise=self._underlying(request.instrument),
+                *_fields(request), now_ms=now_ms, market=self._market_for(request.instrument)
             )
         if isinstance(request, cmd.ClosePositionRequest):
             held = self._held_position(request.position_id)
@@ -546,6 +553,7 @@ class AccountBehaviour:
                 instrument=instrument,
                 price_paise=priced[0],
                 price_source=priced[1],
+                market=self._market_for(instrument),
             )
         if isinstance(request, cmd.ExpirePositionRequest):
             held = self._held_position(request.position_id)
@@ -557,6 +565,7 @@ class AccountBehaviour:
                 exit_order_id=context.new_id(),
                 instrument=held[1],
                 deliverable=self._deliverable(held[1]),
+                market=self._market_for(held[1]),
             )
         if isinstance(request, cmd.SetRiskLevelsRequest):
             held = self._held_position(request.position_id)
@@ -663,10 +672,26 @@ class AccountBehaviour:
             raise LookupError(f"instrument {instrument.instrument_id} is not in the master")
         return index
 
-    def _underlying(self, instrument: Instrument) -> int:
-        if not instrument.is_option:
-            return 0
-        return self.context.market.underlying_price(instrument)
+    def _market_for(self, instrument: Instrument) -> UnderlyingMarket | None:
+        """A derivative's underlying market, over the contract and every one the account holds
+        on the same underlying (None for anything else)."""
+        if not is_derivative(instrument):
+            return None
+        name = portfolio_of(instrument)
+        contracts = {instrument.instrument_id: instrument}
+        master = self.context.master
+        for position in self.state.positions.values():
+            held = master.get(position.instrument_id)
+            if held is not None and is_derivative(held) and portfolio_of(held) == name:
+                contracts.setdefault(held.instrument_id, held)
+        return self._market_of(name, list(contracts.values()))
+
+    def _market_of(self, name: str, contracts: list[Instrument]) -> UnderlyingMarket:
+        if not contracts:  # nothing held on it any more: nothing to margin
+            return UnderlyingMarket(name, UnderlyingKind.INDEX, 0, 0.0, ())
+        context = self.context
+        fallback = context.rules.margin.portfolio.fallback_volatility
+        return underlying_market(context.market, contracts, context.clock.now_ms(), fallback)
 
     # -- what the market actor must learn from these events ---------------------------------
 

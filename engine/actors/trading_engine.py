@@ -17,12 +17,12 @@ import pykka
 from engine.actors.account_actor import (
     AccountBehaviour,
     AccountContext,
-    DayStarted,
     ExpiryEvent,
     Inspect,
     Outcome,
     PreviewOrder,
     Publisher,
+    RevalueMargins,
     SessionEvent,
     Submit,
 )
@@ -37,7 +37,6 @@ from engine.actors.registry import AccountRegistry
 from engine.actors.sink import EventSink, InMemorySink
 from engine.config import Config, account_rules
 from engine.domain import commands as cmd
-from engine.domain.account.expiry_margin import carries_expiry_day_extra
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
@@ -369,23 +368,18 @@ class TradingEngine:
 
     def _on_day_start(self, now_ms: int) -> list[tuple[int, frozenset[str]]]:
         """A trade day's first tick (the market actor's; the first after start too): list the
-        day's contracts, nudge the accounts if index options expire today, and return the new
+        day's contracts, have the accounts revalue their portfolio margins, and return the new
         contracts' expiry instants."""
         listed = [] if self.lister is None else self.list_contracts(now_ms)
-        self.catch_up_expiry_margin(now_ms)
+        self.revalue_margins()
         return self.calendar.expiries_crossed(listed, now_ms, END_OF_TIME)
 
-    def catch_up_expiry_margin(self, now_ms: int | None = None) -> None:
-        """If index options expire today, every account blocks the expiry-day margin on its
-        shorts in them (once a day; accounts skip what they already did): at the day's first
-        tick, and after recovery (a server down at the start of the day must still block what
-        it would have)."""
-        today = self.rules.trade_date(self.clock.now_ms() if now_ms is None else now_ms)
-        if not any(carries_expiry_day_extra(i, today) for i in self.master):
-            return
+    def revalue_margins(self) -> None:
+        """Every account recomputes its portfolio margins at the market now: at a trade day's
+        first tick (the expiry-day extra ELM starts then), and after recovery."""
         registry = self._registry()
         for account_id in registry.account_ids():
-            registry.tell(account_id, DayStarted())
+            registry.tell(account_id, RevalueMargins())
 
     def _dispatch(self, account_id: str, request: cmd.AccountRequest) -> None:
         """Deliver a market-originated request (fill, trigger, exit) to its account."""

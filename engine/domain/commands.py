@@ -25,6 +25,7 @@ from engine.domain.enums import (
     Validity,
 )
 from engine.domain.instruments import Instrument
+from engine.domain.portfolio import UnderlyingMarket
 from engine.domain.quote import Quote
 
 
@@ -52,7 +53,7 @@ class PlaceOrderRequest(Request, frozen=True, gc=False):
 class PlaceOrder(PlaceOrderRequest, Command, frozen=True, gc=False, kw_only=True):
     now_ms: int
     quote: Quote | None
-    underlying_price_paise: int = 0
+    market: UnderlyingMarket | None = None  # a derivative's underlying, for portfolio margin
     price_source: PriceSource | None = None
 
 
@@ -70,7 +71,7 @@ class ModifyOrder(ModifyOrderRequest, Command, frozen=True, gc=False, kw_only=Tr
     now_ms: int
     instrument: Instrument
     quote: Quote | None
-    underlying_price_paise: int = 0
+    market: UnderlyingMarket | None = None
 
 
 class CancelOrderRequest(Request, frozen=True, gc=False):
@@ -108,7 +109,7 @@ class FillOrderRequest(Request, frozen=True, gc=False):
 
 class FillOrder(FillOrderRequest, Command, frozen=True, gc=False, kw_only=True):
     now_ms: int
-    underlying_price_paise: int = 0
+    market: UnderlyingMarket | None = None
 
 
 class ClosePositionRequest(Request, frozen=True, gc=False):
@@ -127,6 +128,7 @@ class ClosePosition(ClosePositionRequest, Command, frozen=True, gc=False, kw_onl
     instrument: Instrument
     price_paise: int
     price_source: PriceSource | None = None
+    market: UnderlyingMarket | None = None
 
 
 class ExpirePositionRequest(Request, frozen=True, gc=False):
@@ -144,6 +146,7 @@ class ExpirePosition(ExpirePositionRequest, Command, frozen=True, gc=False, kw_o
     # The shares a physically settled contract delivers (a stock future or option on NFO or
     # BFO, docs/DOMAIN.md §6): the stock on the contract's cash exchange. None: cash settled.
     deliverable: Instrument | None = None
+    market: UnderlyingMarket | None = None
 
 
 class SetRiskLevelsRequest(Request, frozen=True, gc=False):
@@ -255,20 +258,12 @@ class SettleHoldings(Command, frozen=True, gc=False):
     now_ms: int
 
 
-class ExpiringContract(msgspec.Struct, frozen=True, gc=False):
-    """An open position's contract expiring today, with its underlying's price now (0: none)."""
-
-    instrument: Instrument
-    underlying_price_paise: int
-
-
-class BlockExpiryMargin(Command, frozen=True, gc=False):
-    """Start of a trade day: block the expiry-day extra ELM on the short index options that
-    expire today (the actor's own command). ``contracts``: the contracts of the account's open
-    positions that expire today, as the shell found them."""
+class RevalueMargin(Command, frozen=True, gc=False):
+    """Recompute the portfolio margin of each underlying in ``markets`` at their prices now
+    (the actor's own command: at a trade day's start, on its cadence and after large moves)."""
 
     now_ms: int
-    contracts: tuple[ExpiringContract, ...]
+    markets: tuple[UnderlyingMarket, ...]
 
 
 class ResetExit(msgspec.Struct, frozen=True, gc=False):
@@ -333,7 +328,7 @@ AccountCommand = (
     | BlockFunds
     | ReleaseFunds
     | SettleHoldings
-    | BlockExpiryMargin
+    | RevalueMargin
     | RequestDeposit
     | DecideDeposit
     | RequestWithdrawal

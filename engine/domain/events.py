@@ -60,6 +60,15 @@ class OrderCancelled(Event, frozen=True, gc=False, tag=True):
     reason: str  # USER, IOC, SQUARE_OFF, ...
 
 
+class PortfolioBlock(msgspec.Struct, frozen=True, gc=False):
+    """What one underlying's futures and options block together now (docs/DOMAIN.md §2): its
+    portfolio margin, in place of any margin its ``position_ids`` carried on their own."""
+
+    underlying: str
+    margin_paise: int
+    position_ids: tuple[str, ...]  # the open positions in the underlying's derivatives
+
+
 class OrderFilled(Event, frozen=True, gc=False, tag=True):
     """A fill of ``quantity`` at ``price_paise`` and the position/holding it leaves."""
 
@@ -92,6 +101,9 @@ class OrderFilled(Event, frozen=True, gc=False, tag=True):
     # Why the fill closed its position when it was not traded away: EXPIRED for a settlement
     # at expiry (CloseReason); empty for every other fill.
     close_reason: str = ""
+    # A derivative's fill: its underlying's portfolio margin with the fill (None for equity, and
+    # in journals written before portfolio margin, when positions carried their own).
+    portfolio: PortfolioBlock | None = None
 
 
 class PositionRiskSet(Event, frozen=True, gc=False, tag=True):
@@ -253,6 +265,13 @@ class ExpiryMarginBlocked(Event, frozen=True, gc=False, tag=True):
     blocks: tuple[ExpiryMarginBlock, ...]
 
 
+class PortfolioMarginRevalued(Event, frozen=True, gc=False, tag=True):
+    """Portfolio margins recomputed at the market's prices, without a fill (docs/DOMAIN.md
+    §2): each changed underlying's new margin."""
+
+    blocks: tuple[PortfolioBlock, ...]
+
+
 AccountEvent = (
     OrderAccepted
     | OrderRejected
@@ -274,6 +293,7 @@ AccountEvent = (
     | WithdrawalCancelled
     | AccountReset
     | ExpiryMarginBlocked
+    | PortfolioMarginRevalued
 )
 
 _encoder = msgspec.json.Encoder()

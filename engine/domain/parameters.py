@@ -66,13 +66,44 @@ class ChargesConfig:
 @dataclass(frozen=True, slots=True)
 class MarginConfig:
     mis_equity_min: Rate
-    equity_var_elm: Rate
-    futures_index_span: Rate
-    futures_index_exposure: Rate
-    futures_stock_span: Rate
-    futures_stock_exposure: Rate
-    futures_commodity: Rate
-    option_sell_expiry_day_extra: Rate
+    equity_var_elm: Rate  # a stock's VaR+ELM when ``equity_var_elm_by_symbol`` has none
+    equity_var_elm_by_symbol: Mapping[str, Rate]
+    portfolio: PortfolioMarginConfig
+
+
+@dataclass(frozen=True, slots=True)
+class KindParameters:
+    """The SPAN parameters of one kind of underlying (index, stock, commodity)."""
+
+    price_scan_sigmas: float  # the price scan range in daily standard deviations ..
+    price_scan_min: float  # .. and at least this fraction of the price
+    volatility_scan: float  # the volatility shift, this fraction of the volatility ..
+    volatility_scan_min: float  # .. and at least this (0.04 is 4 points)
+    exposure: Rate  # on futures' and short options' notional
+    short_option_minimum: Rate  # per short option, on its notional
+    calendar_spread: Rate  # per matched delta, on the far month's price
+    expiry_day_extra: Rate  # on short options expiring that day
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioParameters:
+    """The portfolio-margin parameters in force from ``effective_from``."""
+
+    effective_from: date
+    calendar_benefit_on_expiry_day: bool
+    by_kind: Mapping[str, KindParameters]  # INDEX, STOCK, COMMODITY
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioMarginConfig:
+    horizon_days: int
+    extreme_weight: float
+    trading_days_per_year: int
+    fallback_volatility: Mapping[str, float]  # by kind
+    parameters: tuple[PortfolioParameters, ...]  # sorted by effective_from
+
+    def on(self, trade_date: date) -> PortfolioParameters:
+        return in_force(self.parameters, trade_date)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from engine.domain.parameters import (
     LimitsConfig,
     MarginConfig,
 )
+from engine.domain.portfolio import PortfolioMarginModel
 from engine.domain.sessions import MS_PER_DAY, SessionRules
 
 EPOCH = date(1970, 1, 1)
@@ -34,6 +35,7 @@ class AccountRules:
     timezone_offset_minutes: int
     sessions: SessionRules | None  # None: trading around the clock
     calendar: ExchangeCalendar  # when contracts expire (whether hours are enforced or not)
+    portfolio: PortfolioMarginModel  # futures' and options' margin, per underlying
 
     def trade_day(self, now_ms: int) -> int:
         """The exchange-local (IST) day number of a clock reading."""

@@ -141,6 +141,26 @@ def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
         state.blocked_paise += e.position_margin_paise
 
     _book_cash_and_holding(state, e)
+    if e.portfolio is not None:
+        _set_portfolio(state, e.portfolio)
+
+
+def _set_portfolio(state: AccountState, block: ev.PortfolioBlock) -> None:
+    """Block an underlying's portfolio margin in place of what it blocked before, and of any
+    margin its positions carried on their own (journaled before portfolio margin)."""
+    for position_id in block.position_ids:
+        position = state.positions[position_id]
+        state.blocked_paise -= position.margin_paise
+        position.margin_paise = 0
+    state.blocked_paise -= state.portfolio_margin.pop(block.underlying, 0)
+    if block.margin_paise:
+        state.portfolio_margin[block.underlying] = block.margin_paise
+        state.blocked_paise += block.margin_paise
+
+
+def _apply_revalued(state: AccountState, e: ev.PortfolioMarginRevalued) -> None:
+    for block in e.blocks:
+        _set_portfolio(state, block)
 
 
 def _set_holding(state: AccountState, instrument_id: str, quantity: int, cost_paise: int) -> None:
@@ -284,4 +304,5 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.WithdrawalCancelled: _apply_withdrawal_cancelled,
     ev.AccountReset: _apply_reset,
     ev.ExpiryMarginBlocked: _apply_expiry_margin,
+    ev.PortfolioMarginRevalued: _apply_revalued,
 }

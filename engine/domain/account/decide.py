@@ -13,7 +13,6 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
 from engine.domain.account.delivery import delivery_of, physically_settled, shares_delivered
-from engine.domain.account.expiry_margin import decide_expiry_margin
 from engine.domain.account.fills import (
     fill_event,
     market_exit,
@@ -38,8 +37,14 @@ from engine.domain.enums import (
 )
 from engine.domain.instruments import Instrument
 from engine.domain.invariants import InvariantError
-from engine.domain.margin import order_margin, pro_rata
+from engine.domain.margin import equity_margin, pro_rata
 from engine.domain.orders import Order
+from engine.domain.portfolio import (
+    UnderlyingMarket,
+    is_derivative,
+    position_legs,
+    with_fill,
+)
 from engine.domain.quote import Quote
 from engine.domain.rules import (
     AccountRules,
@@ -145,32 +150,41 @@ def _order_requirements(
     side: Side,
     quantity: int,
     valuation_paise: int,
-    underlying_price_paise: int,
+    market: UnderlyingMarket | None,
     now_ms: int,
     exclude: str | None,
-) -> tuple[int, int]:
-    """Return (margin to block, estimated charges) for an order's terms."""
+) -> tuple[int, int] | None:
+    """Return (margin to block, estimated charges) for an order's terms; None when a derivative
+    has no market to margin it on."""
     trade_date = rules.trade_date(now_ms)
-    opening = _opening_quantity_for_order(
-        state,
-        instrument_id=instrument.instrument_id,
-        product=product,
-        side=side,
-        quantity=quantity,
-        exclude=exclude,
-    )
-    block = 0
-    if opening and not (product is Product.CNC and side is Side.SELL):
-        block = order_margin(
-            rules.margin,
-            instrument,
-            product,
-            side,
-            opening,
-            valuation_paise,
-            underlying_price_paise=underlying_price_paise,
-            expiry_day=instrument.expiry == trade_date,
+    if is_derivative(instrument):
+        increase = _portfolio_increase(
+            state,
+            rules,
+            market,
+            instrument=instrument,
+            product=product,
+            side=side,
+            quantity=quantity,
+            valuation_paise=valuation_paise,
+            now_ms=now_ms,
+            exclude=exclude,
         )
+        if increase is None:
+            return None
+        block = increase
+    else:
+        opening = _opening_quantity_for_order(
+            state,
+            instrument_id=instrument.instrument_id,
+            product=product,
+            side=side,
+            quantity=quantity,
+            exclude=exclude,
+        )
+        block = 0
+        if opening and not (product is Product.CNC and side is Side.SELL):
+            block = equity_margin(rules.margin, instrument, product, side, opening, valuation_paise)
     category = charge_category(instrument.segment, product)
     charges = order_charges(
         rules.charges.on(trade_date),
@@ -180,6 +194,38 @@ def _order_requirements(
         quantity * valuation_paise,
     )
     return block, charges.total_paise
+
+
+def _portfolio_increase(
+    state: AccountState,
+    rules: AccountRules,
+    market: UnderlyingMarket | None,
+    *,
+    instrument: Instrument,
+    product: Product,
+    side: Side,
+    quantity: int,
+    valuation_paise: int,
+    now_ms: int,
+    exclude: str | None,
+) -> int | None:
+    """What a derivative order adds to its underlying's portfolio margin if it filled at its
+    valuation price (docs/DOMAIN.md §2): the margin with it less the margin without it, over
+    the open positions and the working orders on the same contract and side (which fill
+    first); 0 when it hedges or reduces. None without a market for the contract."""
+    leg_market = None if market is None else market.leg(instrument.instrument_id)
+    if market is None or leg_market is None:
+        return None
+    trade_date = rules.trade_date(now_ms)
+    legs = position_legs(state.positions.values(), market)
+    key = (instrument.instrument_id, product.value)
+    pending = _pending_same_side(state, instrument.instrument_id, product, side, exclude=exclude)
+    if pending:
+        legs = with_fill(legs, key, leg_market, side.sign * pending, valuation_paise)
+    before = rules.portfolio.margin(tuple(legs.values()), market, trade_date)
+    with_order = with_fill(legs, key, leg_market, side.sign * quantity, valuation_paise)
+    after = rules.portfolio.margin(tuple(with_order.values()), market, trade_date)
+    return max(0, after.blocked_paise - before.blocked_paise)
 
 
 def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -> Decision:
@@ -238,7 +284,7 @@ def preview_order(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
         c.price_paise,
         c.trigger_paise,
         c.quote,
-        c.underlying_price_paise,
+        c.market,
         c.now_ms,
     )
     return _check_order(state, rules, terms, None)
@@ -255,7 +301,7 @@ class _Terms(NamedTuple):
     price_paise: int
     trigger_paise: int
     quote: Quote | None
-    underlying_price_paise: int
+    market: UnderlyingMarket | None  # a derivative's underlying
     now_ms: int
 
 
@@ -299,7 +345,7 @@ def _check_order(
         state, instrument.instrument_id, exclude
     ):
         return Requirements(Rejection.INSUFFICIENT_HOLDINGS)
-    block, charges = _order_requirements(
+    requirements = _order_requirements(
         state,
         rules,
         instrument=instrument,
@@ -307,10 +353,13 @@ def _check_order(
         side=t.side,
         quantity=remaining,
         valuation_paise=valuation,
-        underlying_price_paise=t.underlying_price_paise,
+        market=t.market,
         now_ms=t.now_ms,
         exclude=exclude,
     )
+    if requirements is None:
+        return Requirements(Rejection.PRICE_UNAVAILABLE)
+    block, charges = requirements
     freed = working.margin_blocked_paise if working is not None else 0
     # A CNC sell of shares held blocks nothing and pays its charges out of its proceeds: it is
     # taken even in debit (shares delivered in at expiry are how an account gets out of one).
@@ -353,7 +402,7 @@ def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules)
         price,
         trigger,
         c.quote,
-        c.underlying_price_paise,
+        c.market,
         c.now_ms,
     )
     rejection, block, charges = _check_order(state, rules, terms, order)
@@ -446,7 +495,7 @@ def _decide_fill(state: AccountState, c: cmd.FillOrder, rules: AccountRules) -> 
         side=order.side,
         quantity=c.quantity,
         price_paise=c.price_paise,
-        underlying_price_paise=c.underlying_price_paise,
+        market=c.market,
         now_ms=c.now_ms,
         block_released=pro_rata(order.margin_blocked_paise, c.quantity, order.remaining_quantity),
         status_after=status_after,
@@ -481,6 +530,7 @@ def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules
         price_paise=c.price_paise,
         now_ms=c.now_ms,
         price_source=c.price_source,
+        market=c.market,
     )
     if c.reason is CloseReason.SQUARE_OFF:
         filled = with_squareoff_fee(filled, rules.charges.on(rules.trade_date(c.now_ms)))
@@ -517,6 +567,7 @@ def _decide_expire(state: AccountState, c: cmd.ExpirePosition, rules: AccountRul
         price_paise=close_price,
         now_ms=c.now_ms,
         price_source=None,
+        market=c.market,
     )
     stt = 0
     if long and c.instrument.is_option and shares is None:  # exercised (zero pays zero)
@@ -703,6 +754,31 @@ def _decide_settle(state: AccountState, c: cmd.SettleHoldings, rules: AccountRul
     return Decision((ev.HoldingsSettled(at_ms=c.now_ms, position_ids=position_ids),))
 
 
+def _decide_revalue(state: AccountState, c: cmd.RevalueMargin, rules: AccountRules) -> Decision:
+    """Recompute each underlying's portfolio margin at ``c.markets``; an event only for those
+    whose margin changes (or whose positions still carry margin of their own)."""
+    trade_date = rules.trade_date(c.now_ms)
+    blocks: list[ev.PortfolioBlock] = []
+    for market in c.markets:
+        members = tuple(
+            sorted(
+                position.position_id
+                for position in state.positions.values()
+                if market.leg(position.instrument_id) is not None
+            )
+        )
+        legs = position_legs(state.positions.values(), market)
+        margin = rules.portfolio.margin(tuple(legs.values()), market, trade_date).blocked_paise
+        own = any(state.positions[member].margin_paise for member in members)
+        if own or margin != state.portfolio_margin.get(market.name, 0):
+            blocks.append(
+                ev.PortfolioBlock(underlying=market.name, margin_paise=margin, position_ids=members)
+            )
+    if not blocks:
+        return Decision(())
+    return Decision((ev.PortfolioMarginRevalued(at_ms=c.now_ms, blocks=tuple(blocks)),))
+
+
 RESET_ORDER_NAMESPACE = uuid.UUID("0c5f2a8e-3b7d-4e61-a9f4-6d2e8b1c7a53")
 
 
@@ -737,6 +813,16 @@ def _decide_reset(state: AccountState, c: cmd.ResetAccount, rules: AccountRules)
     rejection = _close_and_sell_all(work, c, rules, book)
     if rejection is not None:
         return _rejected(rejection)
+    if work.portfolio_margin:  # every position is closed: nothing is left to margin
+        book(
+            ev.PortfolioMarginRevalued(
+                at_ms=c.now_ms,
+                blocks=tuple(
+                    ev.PortfolioBlock(underlying=name, margin_paise=0, position_ids=())
+                    for name in sorted(work.portfolio_margin)
+                ),
+            )
+        )
     for withdrawal_id in sorted(work.pending_withdrawals):
         amount = work.pending_withdrawals[withdrawal_id]
         book(
@@ -827,6 +913,7 @@ def _close_and_sell_all(
                 price_paise=stamped.price_paise,
                 now_ms=c.now_ms,
                 price_source=stamped.price_source,
+                market=None,
             )
         )
         exits += 1
@@ -847,7 +934,7 @@ _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.BlockFunds: _decide_block,
     cmd.ReleaseFunds: _decide_release,
     cmd.SettleHoldings: _decide_settle,
-    cmd.BlockExpiryMargin: decide_expiry_margin,
+    cmd.RevalueMargin: _decide_revalue,
     cmd.RequestDeposit: _decide_request_deposit,
     cmd.DecideDeposit: _decide_deposit,
     cmd.RequestWithdrawal: _decide_request_withdrawal,

@@ -29,9 +29,15 @@ from engine.domain.enums import (
     Validity,
 )
 from engine.domain.instruments import Instrument
-from engine.domain.margin import order_margin, pro_rata
+from engine.domain.margin import equity_margin, pro_rata
 from engine.domain.money import div_half_up
 from engine.domain.parameters import ChargeSchedule
+from engine.domain.portfolio import (
+    MarginLeg,
+    UnderlyingMarket,
+    is_derivative,
+    position_legs,
+)
 from engine.domain.positions import Position, fill_against, opening_quantity
 from engine.domain.rules import (
     AccountRules,
@@ -45,7 +51,6 @@ class _Fill(NamedTuple):
     product: Product
     side: Side
     price_paise: int
-    underlying_price_paise: int
     trade_date: date
     trade_day: int
     schedule: ChargeSchedule
@@ -85,14 +90,16 @@ def fill_event(
     side: Side,
     quantity: int,
     price_paise: int,
-    underlying_price_paise: int,
+    market: UnderlyingMarket | None,
     now_ms: int,
     block_released: int,
     status_after: OrderStatus,
     filled_before: int,
     so_far: OrderSoFar = FIRST_FILL,
 ) -> ev.OrderFilled:
-    """Compute everything a fill changes: position, holding, realized P&L and charges.
+    """Compute everything a fill changes: position, holding, realized P&L, charges and, for a
+    derivative, its underlying's portfolio margin (at ``market``: without one the portfolio's
+    block is left as it was, for a later revaluation).
 
     A delivery sell takes first from today's CNC position, then from holdings; anything else
     is all position. ``so_far`` is what the order's earlier fills traded and paid in brokerage
@@ -103,7 +110,6 @@ def fill_event(
         product,
         side,
         price_paise,
-        underlying_price_paise,
         trade_date,
         rules.trade_day(now_ms),
         rules.charges.on(trade_date),
@@ -118,6 +124,11 @@ def fill_event(
         position_id = position.position_id
     else:
         position_id = new_position_id(order_id, filled_before) if from_position else ""
+    portfolio = None
+    if market is not None and is_derivative(instrument):
+        portfolio = _portfolio_after(
+            state, rules, market, fill, position_id, taken.quantity, taken.cost_paise
+        )
     charges = taken.charges + sold.charges
     brokerage = charges.brokerage_paise + taken.rerated[0]
     total = charges.total_paise + taken.rerated[0] + taken.rerated[1]
@@ -145,6 +156,42 @@ def fill_event(
         position_buy_brokerage_paise=taken.buy_paid[0],  # all refunded once nothing is held
         position_buy_taxes_paise=taken.buy_paid[1],
         order_brokerage_paise=charges.brokerage_paise,
+        portfolio=portfolio,
+    )
+
+
+def _portfolio_after(  # noqa: PLR0917 (the fill and the position it leaves)
+    state: AccountState,
+    rules: AccountRules,
+    market: UnderlyingMarket,
+    fill: _Fill,
+    position_id: str,
+    quantity: int,
+    cost_paise: int,
+) -> ev.PortfolioBlock | None:
+    """The underlying's portfolio margin once the filled position is ``quantity`` at
+    ``cost_paise`` (None when ``market`` does not carry the filled contract)."""
+    instrument = fill.instrument
+    leg_market = market.leg(instrument.instrument_id)
+    if leg_market is None:
+        return None
+    legs = position_legs(state.positions.values(), market)
+    key = (instrument.instrument_id, fill.product.value)
+    legs.pop(key, None)
+    if quantity:
+        legs[key] = MarginLeg(leg_market, quantity, cost_paise)
+    margin = rules.portfolio.margin(tuple(legs.values()), market, fill.trade_date)
+    members = [
+        held.position_id
+        for held in state.positions.values()
+        if held.position_id != position_id and market.leg(held.instrument_id) is not None
+    ]
+    if quantity:
+        members.append(position_id)
+    return ev.PortfolioBlock(
+        underlying=market.name,
+        margin_paise=margin.blocked_paise,
+        position_ids=tuple(sorted(members)),
     )
 
 
@@ -165,16 +212,9 @@ def _position_leg(
     signed = side.sign * quantity
     opened = opening_quantity(held, signed)
     opening_margin = 0
-    if opened:
-        opening_margin = order_margin(
-            rules.margin,
-            instrument,
-            fill.product,
-            side,
-            opened,
-            fill.price_paise,
-            underlying_price_paise=fill.underlying_price_paise,
-            expiry_day=instrument.expiry == fill.trade_date,
+    if opened and instrument.is_equity:  # a derivative's margin is its portfolio's
+        opening_margin = equity_margin(
+            rules.margin, instrument, fill.product, side, opened, fill.price_paise
         )
     result = fill_against(
         held,
@@ -283,6 +323,7 @@ def market_exit(
     price_paise: int,
     now_ms: int,
     price_source: PriceSource | None,
+    market: UnderlyingMarket | None,
 ) -> tuple[ev.OrderAccepted, ev.OrderFilled]:
     """A MARKET exit order accepted and filled whole at ``price_paise`` in one decision."""
     accepted = ev.OrderAccepted(
@@ -308,7 +349,7 @@ def market_exit(
         side=side,
         quantity=quantity,
         price_paise=price_paise,
-        underlying_price_paise=0,
+        market=market,
         now_ms=now_ms,
         block_released=0,
         status_after=OrderStatus.EXECUTED,

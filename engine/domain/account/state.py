@@ -6,7 +6,8 @@ here: the actor shell supplies the instrument, quote and time inside each comman
 
 Funds identity (docs/DOMAIN.md §2), true after every event:
 ``balance = deposits - withdrawals + realized P&L - charges`` and
-``blocked = Σ open-order blocks + Σ position margin + Σ holding cost + Σ fund blocks``;
+``blocked = Σ open-order blocks + Σ position margin + Σ portfolio margin + Σ holding cost +
+Σ fund blocks``;
 ``available = balance - blocked``.
 """
 
@@ -69,6 +70,8 @@ class AccountState(msgspec.Struct, gc=False):
     # The latest trade day whose expiry-day margin check was made (0: never), so it is made
     # once a day (engine/domain/account/expiry_margin.py).
     expiry_margin_day: int = 0
+    # What each underlying's futures and options block together (docs/DOMAIN.md §2), by name.
+    portfolio_margin: dict[str, int] = msgspec.field(default_factory=dict)
 
     @property
     def available_paise(self) -> int:
@@ -125,7 +128,7 @@ def resets_on_day(state: AccountState, trade_day: int) -> int:
 def blocked_from_parts(state: AccountState) -> int:
     """Recompute the blocked total from its parts (for invariant checks, after every batch:
     plain loops, the cheapest walk over a few small dicts)."""
-    blocked = sum(state.fund_blocks.values())
+    blocked = sum(state.fund_blocks.values()) + sum(state.portfolio_margin.values())
     for order in state.orders.values():
         blocked += order.margin_blocked_paise
     for position in state.positions.values():
