@@ -205,6 +205,34 @@ def price_chain(  # noqa: PLR0917
 
 
 @_kernel
+def price_one(  # noqa: PLR0917 (price_chain's positional order, one option)
+    forward: float, strike: float, years: float, volatility: float, is_call: bool, rate: float
+) -> tuple[float, float]:
+    """Return one option's ``(price, delta)``, bit for bit as :func:`price_chain` gives them.
+
+    For callers that price options one at a time under changing inputs (the scenarios of
+    ``engine.risk.scenarios``), where a chain's columns and its other greeks would be waste.
+    The same operations in the same order as the chain, degenerate options included.
+    """
+    if years <= 0.0 or volatility <= 0.0:
+        price, delta, _ = _degenerate(forward, strike, years, is_call, rate)
+        return price, delta
+    discount = math.exp(-rate * years)
+    deviation = volatility * math.sqrt(years)
+    d1 = (math.log(forward / strike) + 0.5 * deviation * deviation) / deviation
+    d2 = d1 - deviation
+    tail_d1 = _normal_tail(d1)
+    tail_d2 = _normal_tail(d2)
+    if is_call:
+        cdf_d1 = _cdf_from_tail(d1, tail_d1)
+        price = discount * (forward * cdf_d1 - strike * _cdf_from_tail(d2, tail_d2))
+        return price, discount * cdf_d1
+    cdf_minus_d1 = _cdf_from_tail(-d1, tail_d1)
+    price = discount * (strike * _cdf_from_tail(-d2, tail_d2) - forward * cdf_minus_d1)
+    return price, -discount * cdf_minus_d1
+
+
+@_kernel
 def _implied_volatility_one(  # noqa: PLR0917
     price: float, forward: float, strike: float, years: float, is_call: bool, rate: float
 ) -> float:
@@ -293,5 +321,6 @@ def warm_up() -> None:
     price = np.zeros(1, dtype=np.float64)
     greeks = [np.zeros(1, dtype=np.float64) for _ in range(4)]
     price_chain(one * 100.0, one * 100.0, one, one * 0.2, calls, 0.05, price, *greeks)
+    price_one(100.0, 100.0, 1.0, 0.2, True, 0.05)
     volatility = np.zeros(1, dtype=np.float64)
     implied_volatility(price, one * 100.0, one * 100.0, one, calls, 0.05, volatility)

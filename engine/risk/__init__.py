@@ -1,0 +1,1 @@
+"""Portfolio risk: SPAN-style scenario margin."""
