@@ -49,6 +49,7 @@ from engine.market.risk import RiskBook
 from engine.market.simulated_market import SimulatedMarket
 from engine.market.tick_path import TickPath
 from engine.market.universe import ContractLister
+from engine.risk import scenarios
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ class TradingEngine:
         """Compile kernels, start the pool, the market actor and (optionally) the ticker."""
         kernels.warm_up()
         black76.warm_up()
+        scenarios.warm_up()
         self.pool.start()
         if self.market_pool is not self.pool:
             self.market_pool.start()

@@ -44,7 +44,7 @@ def risk_arrays(  # noqa: PLR0917 (mirrors the kernel's positional signature)
     horizon_years: float,
     rate: float,
     extreme_weight: float,
-    out_loss: MutableSequence[MutableSequence[float]],
+    out_loss: Sequence[MutableSequence[float]],
     out_value: MutableSequence[float],
     out_delta: MutableSequence[float],
 ) -> None:
