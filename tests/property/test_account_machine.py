@@ -6,10 +6,13 @@ product and order type; quantities in lots; prices on the tick grid near a movin
 modifications, cancels, triggers, partial and full fills, position closes (by hand, by a
 stop-loss or target level, and by the MIS square-off), one-share round trips, stop-loss/target
 levels, delivery sells, holdings settlement, stock futures and options settled by delivery
-at expiry, price moves and new trading days; and orders and
+at expiry, portfolio margin revaluations (after the underlying moves, and on the index
+option's expiry day), price moves and new trading days; and orders and
 modifications with one thing wrong, at the open-orders and order-value limits, at the delivery
-holdings boundary and, with hours enforced, around the session and square-off times. After
-every step it proves:
+holdings boundary, without their underlying's market and, with hours enforced, around the
+session and square-off times. Every derivative command is stamped with its underlying's
+market at the machine's prices, as the actor stamps it (``tests.support.margin_markets``).
+After every step it proves:
 
 * the funds identity (docs/DOMAIN.md §2) and that the blocked total equals the sum of its parts;
 * no acceptance spends money that was not there: an accepted PlaceOrder had available margin
@@ -30,13 +33,23 @@ every step it proves:
   hand (₹50 brokerage, ₹9 GST);
 * each refusal is the first rule broken, in precedence order (duplicate, product, quantity,
   prices, price unavailable, limits, holdings, market closed at the exact minutes);
-* an order with no position to reduce blocks the full ``order_margin`` of its valuation;
+* an equity order with no position to reduce blocks the full ``equity_margin`` of its
+  valuation; a future's or an option's order blocks exactly what it adds to its underlying's
+  portfolio margin, which the machine computes itself with the margin model from its own
+  legs (the positions held, then the working orders on the same contract and side, then the
+  order, each filled at the order's valuation);
+* each underlying's portfolio figure is the model's margin on the positions held now at the
+  market it was last computed at (by a fill or a revaluation), derivative positions carry no
+  margin of their own, and a revaluation journals exactly the portfolios that change, with
+  the expiry day's extra ELM (2 % of the shorts' notional) in the model's additional margin;
 * structural sanity: working orders are PENDING with something left, positions are non-zero,
   CNC is never short, holdings are positive, ``seq`` counts the events.
 
-It also proves the machine is not vacuous: across the run every event type is produced, every
-rejection code is produced, every code a PlaceOrder or a ModifyOrder can get is seen for each,
-and one-share positions and square-offs are closed.
+It also proves the machine is not vacuous: across the run every event type ``decide`` can
+produce is produced, every rejection code is produced, every code a PlaceOrder or a
+ModifyOrder can get is seen for each, one-share positions and square-offs are closed,
+derivative orders both add margin and hedge, and revaluations change portfolios and block
+the expiry-day extra.
 """
 
 from __future__ import annotations
@@ -49,6 +62,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -84,19 +98,32 @@ from engine.domain.enums import (
     Validity,
 )
 from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
-from engine.domain.margin import order_margin
+from engine.domain.margin import equity_margin
+from engine.domain.money import div_half_up
 from engine.domain.orders import Order
-from engine.domain.positions import Position
+from engine.domain.portfolio import (
+    MarginLeg,
+    PortfolioMargin,
+    UnderlyingMarket,
+    is_derivative,
+    portfolio_of,
+)
+from engine.domain.positions import Position, reduce_signed
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules, circuit_band
 from engine.domain.sessions import SessionRules
-from tests.conftest import DAY_MS, FUZZ_SCALE, NOW_MS, fill, make_quote
+from tests.conftest import DAY_MS, FUZZ_SCALE, NOW_MS, fill, make_quote, place
+from tests.support.margin_markets import market_for, market_of
 from tests.support.rejections import MODIFY_ORDER_CHECKS, PLACE_ORDER_CHECKS
 from tests.support.stock_fno import reliance_future, reliance_option
 
 TICKERS = ("NSE:RELIANCE", "NSE:TCS", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE")
 DERIVATIVES = (2, 3)  # positions in TICKERS
-UNDERLYING = "NFO:NIFTY26DECFUT"
+# The commands a derivative's underlying market is stamped on (as the actor stamps them).
+STAMPED = (cmd.PlaceOrder, cmd.ModifyOrder, cmd.FillOrder, cmd.ClosePosition, cmd.ExpirePosition)
+# SEBI's extra ELM on short index options on their expiry day (configs/default.toml
+# margin.portfolio INDEX expiry_day_extra_pct, from 2024-11-20), in % of the notional.
+EXPIRY_DAY_EXTRA_PCT = 2
 STOCK_STRIKE_RUPEES = 1540  # RELIANCE's options, near its reference price of ₹1,542.80
 ACCOUNT_ID = "prop-1"
 
@@ -212,6 +239,9 @@ class AccountMachine(RuleBasedStateMachine):
         self.order_fills: dict[str, OrderFills] = {}
         self.settlements: set[str] = set()  # the exit orders of settlements at expiry
         self.position_fills: dict[str, PositionFills] = {}
+        # The market and trade date each underlying's portfolio margin was last computed at (a
+        # fill's or a revaluation's), for the invariant that its figure is still the model's.
+        self.portfolio_markets: dict[str, tuple[UnderlyingMarket, date]] = {}
         self.hours_rules = dataclasses.replace(
             rules,
             sessions=SessionRules.from_config(
@@ -233,11 +263,70 @@ class AccountMachine(RuleBasedStateMachine):
         return max(tick, self.ltp[instrument.instrument_id] + offset_ticks * tick)
 
     def _underlying_paise(self, instrument: Instrument) -> int:
-        if not instrument.is_option:
-            return 0
+        """A derivative's underlying price now: RELIANCE's shares for its stock futures and
+        options, NIFTY's December future for NIFTY's."""
         if instrument.underlying_kind is UnderlyingKind.STOCK:
             return self.ltp[self.instruments[0].instrument_id]  # NSE:RELIANCE
-        return self.ltp[next(i.instrument_id for i in self.instruments if i.ticker == UNDERLYING)]
+        return self.ltp[self.instruments[DERIVATIVES[0]].instrument_id]
+
+    def _stamped(self, command: cmd.AccountCommand) -> cmd.AccountCommand:
+        """A derivative's command stamped with its underlying's market as the actor stamps it:
+        over the contract and every one held on the same underlying, all priced on the
+        machine's underlying price now (``tests.support.margin_markets``)."""
+        if not isinstance(command, STAMPED) or command.market is not None:
+            return command
+        if not is_derivative(command.instrument):
+            return command
+        market = market_for(
+            self.account_rules,
+            self.state,
+            command.instrument,
+            now_ms=command.now_ms,
+            price_paise=self._underlying_paise(command.instrument),
+            known=self.by_id.values(),
+        )
+        return msgspec.structs.replace(command, market=market)
+
+    def _portfolio_legs(self, market: UnderlyingMarket) -> dict[tuple[str, str], MarginLeg]:
+        """The legs the open positions in ``market``'s contracts make, in the state's order."""
+        legs: dict[tuple[str, str], MarginLeg] = {}
+        for position in self.state.positions.values():
+            leg = market.leg(position.instrument_id)
+            if leg is not None:
+                key = (position.instrument_id, position.product.value)
+                legs[key] = MarginLeg(leg, position.quantity, position.cost_paise)
+        return legs
+
+    def _model_margin(self, market: UnderlyingMarket, trade_date: date) -> PortfolioMargin:
+        """The model's margin on the positions held in ``market``'s contracts."""
+        legs = tuple(self._portfolio_legs(market).values())
+        return self.account_rules.portfolio.margin(legs, market, trade_date)
+
+    def _track_portfolios(
+        self, command: cmd.AccountCommand, events: Sequence[ev.AccountEvent]
+    ) -> None:
+        """Remember the market each portfolio figure the events set was computed at."""
+        trade_date = self.account_rules.trade_date(command.now_ms)
+        for event in events:
+            markets: dict[str, UnderlyingMarket] = {}
+            blocks: tuple[ev.PortfolioBlock, ...] = ()
+            if isinstance(event, ev.OrderFilled) and event.portfolio is not None:
+                assert isinstance(command, STAMPED) and command.market is not None, command
+                markets = {command.market.name: command.market}
+                blocks = (event.portfolio,)
+            elif isinstance(event, ev.PortfolioMarginRevalued):
+                if isinstance(command, cmd.RevalueMargin):
+                    markets = {market.name: market for market in command.markets}
+                blocks = event.blocks
+            for block in blocks:
+                if block.underlying in markets:
+                    self.portfolio_markets[block.underlying] = (
+                        markets[block.underlying],
+                        trade_date,
+                    )
+                else:  # a reset's: nothing is held any more, nothing is margined
+                    assert block.margin_paise == 0 and not block.position_ids, block
+                    self.portfolio_markets.pop(block.underlying, None)
 
     def _pick_order(self, pick: int) -> Order:
         orders = sorted(self.state.orders)
@@ -249,8 +338,13 @@ class AccountMachine(RuleBasedStateMachine):
     def _has_positions(self) -> bool:
         return bool(self.state.positions)
 
-    def _run(self, command: cmd.AccountCommand, rules: AccountRules | None = None) -> Decision:
-        """Decide and apply one command, checking purity, acceptance funds and the journal."""
+    def _run(
+        self, command: cmd.AccountCommand, rules: AccountRules | None = None, *, stamp: bool = True
+    ) -> Decision:
+        """Decide and apply one command (a derivative's stamped with its market unless
+        ``stamp`` is False), checking purity, acceptance funds and the journal."""
+        if stamp:
+            command = self._stamped(command)
         fingerprint = state_fingerprint(self.state)
         available_before = self.state.available_paise
         old_block = None
@@ -284,6 +378,7 @@ class AccountMachine(RuleBasedStateMachine):
                 self._book_fill(event)
 
         apply_all(self.state, decision.events)
+        self._track_portfolios(command, decision.events)
         if decision.events:
             # every event counts in ``seq``: a fingerprint blind to a change would make the
             # "decide never mutates" check above vacuous
@@ -344,19 +439,74 @@ class AccountMachine(RuleBasedStateMachine):
     def _margin_ceiling(
         self, instrument: Instrument, product: Product, side: Side, quantity: int, value: int
     ) -> int:
-        """The margin of the whole order: an acceptance never blocks more than this."""
+        """The margin of a whole equity order: an acceptance never blocks more than this."""
         if product is Product.CNC and side is Side.SELL:
             return 0
-        return order_margin(
-            self.account_rules.margin,
-            instrument,
-            product,
-            side,
-            quantity,
-            value,
-            underlying_price_paise=self._underlying_paise(instrument),
-            expiry_day=self.account_rules.trade_date(self.now_ms) == instrument.expiry,
+        return equity_margin(self.account_rules.margin, instrument, product, side, quantity, value)
+
+    @staticmethod
+    def _with_fill(
+        legs: dict[tuple[str, str], MarginLeg],
+        key: tuple[str, str],
+        signed_quantity: int,
+        price_paise: int,
+        market: UnderlyingMarket,
+    ) -> dict[tuple[str, str], MarginLeg]:
+        """``legs`` once ``signed_quantity`` fills at ``price_paise`` into the leg ``key``: an
+        increase adds its cost; a reduction takes its share of the cost off (its magnitude
+        floored, as a position's is); what goes through zero opens at the price."""
+        held = legs.get(key)
+        quantity, cost = (0, 0) if held is None else (held.quantity, held.cost_paise)
+        if quantity == 0 or (quantity > 0) == (signed_quantity > 0):
+            quantity, cost = quantity + signed_quantity, cost + signed_quantity * price_paise
+        else:
+            reduced = min(abs(signed_quantity), abs(quantity))
+            opened = abs(signed_quantity) - reduced
+            cost -= reduce_signed(cost, reduced, abs(quantity))
+            quantity -= reduced if quantity > 0 else -reduced
+            if opened:
+                quantity = opened if signed_quantity > 0 else -opened
+                cost = quantity * price_paise
+        changed = dict(legs)
+        if quantity:
+            leg = market.leg(key[0])
+            assert leg is not None
+            changed[key] = MarginLeg(leg, quantity, cost)
+        else:
+            changed.pop(key, None)
+        return changed
+
+    def _portfolio_increase(
+        self,
+        market: UnderlyingMarket | None,
+        order: tuple[Instrument, Product, Side],
+        quantity: int,
+        valuation: int,
+        now_ms: int,
+        exclude: str | None,
+    ) -> int:
+        """What a derivative order adds to its underlying's portfolio margin (docs/DOMAIN.md
+        §2), from the machine's own legs: the model's margin with the order filled at its
+        valuation less the margin without it, the working orders on the same contract,
+        product and side (but ``exclude``) filling first, at the same price; never below 0."""
+        instrument, product, side = order
+        assert market is not None and market.leg(instrument.instrument_id) is not None
+        trade_date = self.account_rules.trade_date(now_ms)
+        model = self.account_rules.portfolio
+        key = (instrument.instrument_id, product.value)
+        legs = self._portfolio_legs(market)
+        pending = sum(
+            o.remaining_quantity
+            for o in self.state.orders.values()
+            if (o.instrument_id, o.product, o.side) == (instrument.instrument_id, product, side)
+            and o.order_id != exclude
         )
+        if pending:
+            legs = self._with_fill(legs, key, side.sign * pending, valuation, market)
+        before = model.margin(tuple(legs.values()), market, trade_date)
+        with_order = self._with_fill(legs, key, side.sign * quantity, valuation, market)
+        after = model.margin(tuple(with_order.values()), market, trade_date)
+        return max(0, after.blocked_paise - before.blocked_paise)
 
     def _check_place_funds(
         self, command: cmd.PlaceOrder, decision: Decision, available_before: int
@@ -370,12 +520,24 @@ class AccountMachine(RuleBasedStateMachine):
             command.instrument, command.product, command.side, command.quantity * valuation
         )
         block = accepted.margin_blocked_paise
-        ceiling = self._margin_ceiling(
-            command.instrument, command.product, command.side, command.quantity, valuation
-        )
-        assert 0 <= block <= ceiling
-        if self.state.position_for(command.instrument.instrument_id, command.product) is None:
-            assert block == ceiling, "an order with nothing to reduce blocks its full margin"
+        if is_derivative(command.instrument):
+            increase = self._portfolio_increase(
+                command.market,
+                (command.instrument, command.product, command.side),
+                command.quantity,
+                valuation,
+                command.now_ms,
+                exclude=None,
+            )
+            assert block == increase, "a derivative order blocks its portfolio's increase"
+            self.seen["portfolio:" + ("hedge" if block == 0 else "increase")] += 1
+        else:
+            ceiling = self._margin_ceiling(
+                command.instrument, command.product, command.side, command.quantity, valuation
+            )
+            assert 0 <= block <= ceiling
+            if self.state.position_for(command.instrument.instrument_id, command.product) is None:
+                assert block == ceiling, "an order with nothing to reduce blocks its full margin"
         if command.product is Product.CNC and command.side is Side.SELL:
             assert block == 0  # its charges come out of its proceeds, even in debit
         else:
@@ -396,13 +558,21 @@ class AccountMachine(RuleBasedStateMachine):
             command.instrument, order.product, order.side, remaining * valuation
         )
         block = modified.margin_blocked_paise
-        assert (
-            0
-            <= block
-            <= self._margin_ceiling(
+        if is_derivative(command.instrument):
+            increase = self._portfolio_increase(
+                command.market,
+                (command.instrument, order.product, order.side),
+                remaining,
+                valuation,
+                command.now_ms,
+                exclude=order.order_id,
+            )
+            assert block == increase, "a derivative order blocks its portfolio's increase"
+        else:
+            ceiling = self._margin_ceiling(
                 command.instrument, order.product, order.side, remaining, valuation
             )
-        )
+            assert 0 <= block <= ceiling
         if order.product is Product.CNC and order.side is Side.SELL:
             assert block == 0  # its charges come out of its proceeds, even in debit
         else:
@@ -701,7 +871,6 @@ class AccountMachine(RuleBasedStateMachine):
                 price_paise=price,
                 trigger_paise=trigger,
                 quote=self._quote(instrument) if with_quote else None,
-                underlying_price_paise=self._underlying_paise(instrument),
             )
         )
         # the first rule broken decides (Rejection lists them in precedence order)
@@ -928,7 +1097,6 @@ class AccountMachine(RuleBasedStateMachine):
                 price_paise=prices[0] if uses_price else None,
                 trigger_paise=prices[1] if uses_trigger else None,
                 order_type=new_type,
-                underlying_price_paise=self._underlying_paise(instrument),
             )
         )
         if broken is not None:
@@ -953,7 +1121,6 @@ class AccountMachine(RuleBasedStateMachine):
             price_paise=self.ltp[instrument.instrument_id],
             trigger_paise=0,
             quote=self._quote(instrument),
-            underlying_price_paise=self._underlying_paise(instrument),
         )
 
     def _session_clock(self, minute: int) -> int:
@@ -1010,7 +1177,6 @@ class AccountMachine(RuleBasedStateMachine):
                 order_id=order.order_id,
                 instrument=instrument,
                 quote=self._quote(instrument),
-                underlying_price_paise=self._underlying_paise(instrument),
             )
         else:
             instrument = self.instruments[which]
@@ -1018,8 +1184,33 @@ class AccountMachine(RuleBasedStateMachine):
         if at_ms >= DECEMBER_EXPIRY_MS:
             assert self._run(command).rejection is Rejection.INSTRUMENT_EXPIRED
         else:
-            decision = decide(self.state, command, self.account_rules)
+            decision = decide(self.state, self._stamped(command), self.account_rules)
             assert decision.rejection is not Rejection.INSTRUMENT_EXPIRED
+
+    @rule(which=st.sampled_from(DERIVATIVES), modify=st.booleans())
+    def order_without_market(self, which: int, modify: bool) -> None:
+        """A future's or an option's new order, or a modification of one placed just before
+        (funds permitting), that comes without its underlying's market cannot be margined:
+        refused PRICE_UNAVAILABLE (once the contract has expired, INSTRUMENT_EXPIRED first).
+        The actor always stamps a market; this is the domain's own guard."""
+        instrument = self.instruments[which]
+        order = self._limit_order(
+            instrument, Side.BUY, Product.NRML, instrument.lot_size, self.now_ms
+        )
+        command: cmd.AccountCommand = order
+        if modify:
+            if self._run(order).rejection is not None:
+                return
+            command = cmd.ModifyOrder(
+                now_ms=self.now_ms,
+                order_id=order.order_id,
+                instrument=instrument,
+                quote=self._quote(instrument),
+            )
+        decision = self._run(command, stamp=False)
+        expired = self.now_ms >= DECEMBER_EXPIRY_MS
+        expected = Rejection.INSTRUMENT_EXPIRED if expired else Rejection.PRICE_UNAVAILABLE
+        assert decision.rejection is expected, decision
 
     @rule(
         minute=st.sampled_from(CLOCK_MINUTES),
@@ -1052,7 +1243,6 @@ class AccountMachine(RuleBasedStateMachine):
                 order_id=order.order_id,
                 instrument=instrument,
                 quote=self._quote(instrument),
-                underlying_price_paise=self._underlying_paise(instrument),
             )
         decision = self._run(command, self.hours_rules)
         closed = self._closed_at(at_ms, instrument, product)
@@ -1113,7 +1303,6 @@ class AccountMachine(RuleBasedStateMachine):
                 instrument=instrument,
                 quote=quote,
                 quantity=order.filled_quantity + lots * instrument.lot_size,
-                underlying_price_paise=self._underlying_paise(instrument),
             )
             open_orders_max = limits.open_orders_max  # a modification opens no order
             freeze = instrument.freeze_quantity
@@ -1247,7 +1436,6 @@ class AccountMachine(RuleBasedStateMachine):
                 price_paise=price,
                 order_version=order.version,
                 at_market=at_market,
-                underlying_price_paise=self._underlying_paise(instrument),
             )
         )
         if through_limit:
@@ -1539,14 +1727,16 @@ class AccountMachine(RuleBasedStateMachine):
     ) -> None:
         position = msgspec.structs.replace(current)  # as it was before the close
         instrument = self.by_id[position.instrument_id]
-        command = cmd.ClosePosition(
-            now_ms=self.now_ms,
-            position_id=position.position_id,
-            exit_order_id=exit_order_id,
-            instrument=instrument,
-            price_paise=price,
-            reason=reason,
-            trigger_level_paise=trigger_level,
+        command = self._stamped(
+            cmd.ClosePosition(
+                now_ms=self.now_ms,
+                position_id=position.position_id,
+                exit_order_id=exit_order_id,
+                instrument=instrument,
+                price_paise=price,
+                reason=reason,
+                trigger_level_paise=trigger_level,
+            )
         )
         by_hand = decide(
             self.state,
@@ -1707,16 +1897,18 @@ class AccountMachine(RuleBasedStateMachine):
         assert not any(p.product is Product.CNC for p in self.state.positions.values())
         self.now_ms += DAY_MS
 
-    def _holds_index_option(self) -> bool:
+    def _holds_short_index_option(self) -> bool:
         return any(
             self.by_id[p.instrument_id].is_option
             and self.by_id[p.instrument_id].underlying_kind is UnderlyingKind.INDEX
+            and p.quantity < 0
             for p in self.state.positions.values()
         )
 
     def _sell_index_option(self) -> None:
-        """Sell one lot of the index option short at its last price, funded for it (a rule
-        that needs a short to act on makes one rather than wait for the others to)."""
+        """Sell one lot of the index option at its last price, funded for it (a rule that
+        needs a short to act on makes one rather than wait for the others to; against a long
+        of a lot or more it only reduces the long)."""
         option = self.instruments[DERIVATIVES[1]]
         self.credit(100_000_000)  # ₹10 lakh: its margin and more
         placed = self._limit_order(option, Side.SELL, Product.NRML, option.lot_size, self.now_ms)
@@ -1728,34 +1920,86 @@ class AccountMachine(RuleBasedStateMachine):
                     instrument=option,
                     quantity=placed.quantity,
                     price_paise=placed.price_paise,
-                    underlying_price_paise=self._underlying_paise(option),
                 )
             )
 
-    @rule()
-    def expiry_day_margin(self) -> None:
-        """The next day starts, one on which the index option expires (its expiry moved to
-        that day): each short in it held from an earlier day blocks exactly the extra ELM,
-        once. With no index option held, one is sold short first."""
-        if not self._holds_index_option():
-            self._sell_index_option()
-        self.next_day()
-        rules = self.account_rules
-        today = rules.trade_date(self.now_ms)
-        contracts = tuple(
-            cmd.ExpiringContract(dataclasses.replace(i, expiry=today), self._underlying_paise(i))
-            for i in self.instruments
-            if i.is_option
+    def _held_markets(self, expiring_today: bool) -> tuple[UnderlyingMarket, ...]:
+        """The market of each underlying the account holds futures or options on, at the
+        machine's prices now, as the actor builds it for a revaluation; with
+        ``expiring_today`` the index options held expire today (their expiry moved to it)."""
+        today = self.account_rules.trade_date(self.now_ms)
+        held: dict[str, dict[str, Instrument]] = {}
+        for position in self.state.positions.values():
+            instrument = self.by_id[position.instrument_id]
+            if not is_derivative(instrument):
+                continue
+            if expiring_today and instrument.is_option and instrument.underlying == "NIFTY":
+                instrument = dataclasses.replace(instrument, expiry=today)
+            contracts = held.setdefault(portfolio_of(instrument), {})
+            contracts[instrument.instrument_id] = instrument
+        return tuple(
+            market_of(
+                self.account_rules,
+                contracts.values(),
+                now_ms=self.now_ms,
+                price_paise=self._underlying_paise(next(iter(contracts.values()))),
+            )
+            for _, contracts in sorted(held.items())
         )
-        margins = {p.position_id: p.margin_paise for p in self.state.positions.values()}
-        command = cmd.BlockExpiryMargin(now_ms=self.now_ms, contracts=contracts)
+
+    @rule(
+        move_ticks=st.integers(min_value=-400, max_value=400),
+        expiry_day=st.sampled_from([False, False, True]),
+    )
+    def revalue_margin(self, move_ticks: int, expiry_day: bool) -> None:
+        """The account's portfolios are revalued (docs/DOMAIN.md §2) after NIFTY's future
+        moves, or at the start of a day on which the index option expires (its expiry moved
+        to that day). Each one's figure becomes the model's margin for the positions held, at
+        the new market; only those that change are journaled, each with its open positions;
+        on the expiry day the model's additional margin is the extra ELM, 2 % of each index
+        option short's notional at the underlying's price; and revaluing again at the same
+        market changes nothing. With no index option short, one is sold first."""
+        if not self._holds_short_index_option():
+            self._sell_index_option()
+        if expiry_day:
+            self.next_day()
+        else:
+            self.move_price(DERIVATIVES[0], move_ticks)
+        trade_date = self.account_rules.trade_date(self.now_ms)
+        markets = self._held_markets(expiring_today=expiry_day)
+        before = dict(self.state.portfolio_margin)
+        command = cmd.RevalueMargin(now_ms=self.now_ms, markets=markets)
         decision = self._run(command)
+        assert decision.rejection is None
+        journaled: dict[str, ev.PortfolioBlock] = {}
         for event in decision.events:
-            assert isinstance(event, ev.ExpiryMarginBlocked)
-            for block in event.blocks:
-                position = self.state.positions[block.position_id]
-                assert position.quantity == -block.quantity
-                assert position.margin_paise == margins[block.position_id] + block.amount_paise
+            assert isinstance(event, ev.PortfolioMarginRevalued)
+            journaled.update((block.underlying, block) for block in event.blocks)
+        for market in markets:
+            margin = self._model_margin(market, trade_date)
+            figure = self.state.portfolio_margin.get(market.name, 0)
+            assert figure == margin.blocked_paise, (market.name, figure, margin)
+            if figure != before.get(market.name, 0):
+                block = journaled.pop(market.name)
+                members = sorted(
+                    p.position_id
+                    for p in self.state.positions.values()
+                    if market.leg(p.instrument_id) is not None
+                )
+                assert (block.margin_paise, list(block.position_ids)) == (figure, members)
+                self.seen["revalue:changed"] += 1
+            if expiry_day and market.kind is UnderlyingKind.INDEX:
+                extra = sum(
+                    div_half_up(EXPIRY_DAY_EXTRA_PCT * -leg.quantity * market.price_paise, 100)
+                    for leg in self._portfolio_legs(market).values()
+                    if leg.market.instrument.is_option
+                    and leg.quantity < 0
+                    and leg.market.instrument.expiry == trade_date
+                )
+                assert margin.additional_paise == extra, (margin, extra)
+                if extra:
+                    self.seen["revalue:expiry-day extra"] += 1
+        assert not journaled, f"unchanged portfolios journaled: {journaled}"
         assert self._run(command).events == ()
 
     # ---------------------------------------------------------------------------------------
@@ -1812,6 +2056,8 @@ class AccountMachine(RuleBasedStateMachine):
             assert position.position_id == position_id
             assert position.quantity != 0
             assert position.margin_paise >= 0
+            if is_derivative(self.by_id[position.instrument_id]):
+                assert position.margin_paise == 0, "a derivative is margined by its portfolio"
             assert position.product is not Product.CNC or position.quantity > 0
             key = f"{position.product.value}:{position.instrument_id}"
             assert state.position_ids[key] == position_id
@@ -1820,6 +2066,27 @@ class AccountMachine(RuleBasedStateMachine):
             assert holding.quantity > 0
             assert holding.cost_paise >= 0
         assert all(amount > 0 for amount in state.fund_blocks.values())
+        assert all(amount > 0 for amount in state.portfolio_margin.values())
+
+    @invariant()
+    def portfolio_margin_is_the_model_s(self) -> None:
+        """Each underlying's portfolio figure is the model's margin on the positions held now,
+        at the market it was last computed at (a fill's or a revaluation's): nothing changes
+        a portfolio's positions without recomputing it. Every underlying held has been."""
+        for name, (market, trade_date) in self.portfolio_markets.items():
+            figure = self.state.portfolio_margin.get(name, 0)
+            expected = self._model_margin(market, trade_date).blocked_paise
+            # SPAN sums the legs' scenario losses in floating point, and a fill recomputes
+            # with its own leg last while this takes the state's order: the rounded SPAN may
+            # differ by a paisa in each group (the legs expiring that day are one of two).
+            assert abs(figure - expected) <= 2, (name, figure, expected)
+        assert set(self.state.portfolio_margin) <= set(self.portfolio_markets)
+        held = {
+            portfolio_of(instrument)
+            for p in self.state.positions.values()
+            if is_derivative(instrument := self.by_id[p.instrument_id])
+        }
+        assert held <= set(self.portfolio_markets), held - set(self.portfolio_markets)
 
     @invariant()
     def totals_are_the_sum_of_fills(self) -> None:
@@ -1861,7 +2128,11 @@ EVENT_TYPES = {
     "WithdrawalCancelled",
     "AccountReset",
     "ExpiryMarginBlocked",
+    "PortfolioMarginRevalued",
 }
+# ExpiryMarginBlocked only comes from journals written before portfolio margin (the extra ELM
+# is now part of a portfolio's revaluation): decide never produces it.
+PRODUCED_EVENT_TYPES = EVENT_TYPES - {"ExpiryMarginBlocked"}
 
 # Every rejection a PlaceOrder or a ModifyOrder can get (tests/support/rejections.py).
 PLACE_REJECTIONS = set(PLACE_ORDER_CHECKS)
@@ -1883,7 +2154,8 @@ def test_account_machine_when_random_commands_then_invariants_hold(
         settings=MACHINE_SETTINGS,
     )
 
-    assert set(seen) >= EVENT_TYPES, EVENT_TYPES - set(seen)
+    assert set(seen) >= PRODUCED_EVENT_TYPES, PRODUCED_EVENT_TYPES - set(seen)
+    assert seen["ExpiryMarginBlocked"] == 0
     assert seen["OrderAccepted"] > 100
     assert seen["OrderFilled"] > 50
     assert seen["rejected:INSUFFICIENT_FUNDS"] > 0
@@ -1896,7 +2168,36 @@ def test_account_machine_when_random_commands_then_invariants_hold(
     assert modified == MODIFY_REJECTIONS, MODIFY_REJECTIONS ^ modified
     assert seen["close:square-off"] > 0
     assert seen["close:one unit"] > 0
+    for key in ("portfolio:increase", "portfolio:hedge", "revalue:changed"):
+        assert seen[key] > 0, key
+    assert seen["revalue:expiry-day extra"] > 0
 
 
 def test_event_types_when_listed_then_match_the_account_event_union() -> None:
     assert {cls.__name__ for cls in ev.AccountEvent.__args__} == EVENT_TYPES
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: decide checks a derivative's missing market after the open-orders and "
+    "order-value limits, though Rejection lists PRICE_UNAVAILABLE before them",
+)
+@pytest.mark.parametrize("limit", ["open_orders_max", "order_value_max_paise"])
+def test_derivative_order_without_market_when_at_a_limit_then_price_unavailable_first(
+    rules: AccountRules, config: Config, master: InstrumentMaster, limit: str
+) -> None:
+    """A future's order with no market to margin it on is refused PRICE_UNAVAILABLE, the
+    first rule it breaks in ``Rejection``'s order, even at the open-orders or order-value
+    limit (``order_without_market`` checks it below the limits)."""
+    future = master.get(TICKERS[DERIVATIVES[0]])
+    assert future is not None
+    at_limit = dataclasses.replace(rules.limits, **{limit: 0})
+    order = place(
+        future,
+        product=Product.NRML,
+        quantity=future.lot_size,
+        price_paise=future.reference_price_paise,
+        quote=make_quote(config, future, future.reference_price_paise),
+    )
+    decision = decide(AccountState(ACCOUNT_ID), order, dataclasses.replace(rules, limits=at_limit))
+    assert decision.rejection is Rejection.PRICE_UNAVAILABLE
