@@ -1,6 +1,7 @@
 """A scripted account session that produces every account event type, through the real
 ``engine.domain.account`` ``decide`` and ``apply``, as the event batches an account actor
-would submit."""
+would submit; its futures' and options' commands stamped with their underlying's market as the
+actor would (``tests.support.margin_markets``)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,20 @@ from engine.domain.account.decide import decide
 from engine.domain.account.state import AccountState, funds_identity_holds
 from engine.domain.enums import OrderType, Product, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.portfolio import position_legs
 from engine.domain.rules import AccountRules
 from tests.conftest import DAY_MS, NOW_MS, fill, make_quote, place
 from tests.integration.conftest import fetch
+from tests.support.margin_markets import market_of, stamped
 from tests.support.stock_fno import reliance_future
 
-# Every event the session journals: all there are but a reset's (its own tests cover those).
+# Every event the session journals: all there are but a reset's (its own tests cover those),
+# and ExpiryMarginBlocked, which only journals written before portfolio margin hold (the
+# expiry-day extra ELM is now part of a portfolio's revaluation, PortfolioMarginRevalued).
 ALL_EVENT_TYPES = {cls.__name__ for cls in typing.get_args(ev.AccountEvent)} - {
     "WithdrawalCancelled",
     "AccountReset",
+    "ExpiryMarginBlocked",
 }
 # Who decides the session's requests: a user row the database must hold (``add_decider``).
 DECIDER = "scenario-admin"
@@ -50,8 +56,10 @@ class Session:
         self.rules = rules
         self.batches: list[EventBatch] = []
         self.now_ms = NOW_MS
+        self.known: list[Instrument] = []  # contracts the sample master does not list
 
     def run(self, command: cmd.AccountCommand) -> tuple[ev.AccountEvent, ...]:
+        command = stamped(self.state, command, self.rules, known=self.known)
         decision = decide(self.state, command, self.rules)
         if decision.events:
             first_seq = self.state.seq + 1
@@ -89,8 +97,8 @@ class Session:
 def every_event_session(
     account_id: str, config: Config, rules: AccountRules, master: InstrumentMaster
 ) -> Session:
-    """Deposit, trade, modify, trigger, cancel, reject, close, block expiry-day margin, expire
-    (in cash and by delivery), settle, block and withdraw.
+    """Deposit, trade, modify, trigger, cancel, reject, close, revalue a portfolio on an expiry
+    day, expire (in cash and by delivery), settle, block and withdraw.
 
     Ends with a working LIMIT order, an open MIS position with a stop-loss, CNC holdings with
     a DP charge booked, and one fund block still held, so every projection has live rows.
@@ -155,7 +163,8 @@ def every_event_session(
         )
     assert not s.state.positions
     # A short index option held into its expiry day (its expiry moved to the scenario's next
-    # day): the day's start blocks the extra ELM on it, then it expires worthless.
+    # day): the day's start revalues its portfolio, which adds the extra ELM on it, then it
+    # expires worthless.
     put = master.get("NFO:NIFTY26DEC25500PE")
     assert put is not None
     s.place(
@@ -166,16 +175,20 @@ def every_event_session(
         product=Product.NRML,
         quantity=65,
         price_paise=15_725,
-        underlying_price_paise=2_613_860,
     )
     s.fill(put, "short-put", 65, 15_725)
     s.now_ms += DAY_MS
     expiring = replace(put, expiry=rules.trade_date(s.now_ms))
-    s.run(
-        cmd.BlockExpiryMargin(
-            now_ms=s.tick(), contracts=(cmd.ExpiringContract(expiring, 2_613_860),)
-        )
-    )
+    before = s.state.portfolio_margin["NIFTY"]
+    now_ms = s.tick()
+    market = market_of(rules, (expiring,), now_ms=now_ms)
+    (revalued,) = s.run(cmd.RevalueMargin(now_ms=now_ms, markets=(market,)))
+    assert isinstance(revalued, ev.PortfolioMarginRevalued)
+    assert s.state.portfolio_margin["NIFTY"] > before
+    # Its extra ELM: 2 % of 65 × ₹26,138.60 (the sample December future) = ₹33,980.18.
+    legs = tuple(position_legs(s.state.positions.values(), market).values())
+    margin = rules.portfolio.margin(legs, market, rules.trade_date(now_ms))
+    assert margin.additional_paise == 3_398_018
     (short_put,) = s.state.positions
     s.run(
         cmd.ExpirePosition(
@@ -186,6 +199,7 @@ def every_event_session(
     # A short stock future held to its expiry settles by delivery; with no RELIANCE held, the
     # 500 shares owed are closed out with the penalty (SharesDelivered).
     future = reliance_future()
+    s.known.append(future)
     s.place(
         future,
         "fut-1",
