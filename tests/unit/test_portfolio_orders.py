@@ -9,12 +9,14 @@ far less than alone; that once filled the two legs block ``state.portfolio_margi
 the model's figure for the spread, far below the legs margined alone, while the positions carry
 no margin of their own; that closing one leg recomputes the portfolio for the other and closing
 both leaves no entry; that ``RevalueMargin`` raises a short call's block on a higher underlying
-and emits ``PortfolioMarginRevalued``, emits nothing on an unchanged market, adds the 2 %
-extra ELM on a short index option's expiry day (not a stock option's, not a future's), takes
-in a fill's portfolio that came without a market and moves into the portfolio the margin
-positions carried on their own in journals written before portfolio margin; that a derivative
-order without its underlying's market is refused PRICE_UNAVAILABLE; that a reset leaves no
-portfolio margin; and that the journal replays to the same state.
+and emits ``PortfolioMarginRevalued``, is never refused (available funds may go negative),
+emits nothing on an unchanged market, adds the 2 % extra ELM on a short index option's expiry
+day (not a long option's, a stock option's or a future's), takes in a fill's portfolio that
+came without a market and moves into the portfolio the margin positions carried on their own
+in journals written before portfolio margin (``ExpiryMarginBlocked`` included); that a
+derivative order without its underlying's market is refused PRICE_UNAVAILABLE; that a reset
+leaves no portfolio margin; and that the journal replays to the same state, which the same
+market then revalues to nothing new.
 
 Amounts are paise; each hand computation sits in a comment next to its check.
 """
@@ -338,17 +340,20 @@ def test_revalue_when_market_unchanged_then_no_event_and_nothing_changes(
 
 
 @pytest.mark.parametrize(
-    ("contract", "extra_paise"),
+    ("contract", "side", "extra_paise"),
     [
         # 2 % of 65 × 26138.60 = 16 99 009.00 → 33 980.18
-        pytest.param("index-call", 3_398_018, id="short-index-call"),
+        pytest.param("index-call", SELL, 3_398_018, id="short-index-call"),
+        # a long option risks only its premium, already blocked
+        pytest.param("index-call", BUY, 0, id="long-index-call"),
         # SEBI's expiry-day ELM is for index options only
-        pytest.param("stock-put", 0, id="short-stock-put"),
-        pytest.param("index-future", 0, id="short-index-future"),
+        pytest.param("stock-put", SELL, 0, id="short-stock-put"),
+        pytest.param("index-future", SELL, 0, id="short-index-future"),
     ],
 )
 def test_revalue_when_expiry_day_starts_then_short_index_option_blocks_the_extra_elm(
     contract: str,
+    side: Side,
     extra_paise: int,
     rules: AccountRules,
     nifty_call: Instrument,
@@ -373,9 +378,9 @@ def test_revalue_when_expiry_day_starts_then_short_index_option_blocks_the_extra
     price = instrument.reference_price_paise
     quantity = instrument.lot_size
     trade(
-        state, instrument, SELL, quantity, price, product=NRML, now_ms=day_before_ms, market=market
+        state, instrument, side, quantity, price, product=NRML, now_ms=day_before_ms, market=market
     )
-    held = (instrument, -quantity, -quantity * price)
+    held = (instrument, side.sign * quantity, side.sign * quantity * price)
     before = _margin(rules, market, day_before_ms, held)
     assert before.additional_paise == 0
     assert state.portfolio_margin == {instrument.underlying: before.blocked_paise}
@@ -449,7 +454,9 @@ def test_fill_when_no_market_then_portfolio_left_for_the_revaluation_to_set(
     assert state.blocked_paise == margin
 
 
+@pytest.mark.parametrize("expiry_extra_paise", [0, 3_398_018], ids=["fill", "fill-and-extra"])
 def test_revalue_when_positions_carry_margin_of_their_own_then_moved_into_the_portfolio(
+    expiry_extra_paise: int,
     rules: AccountRules,
     nifty_call: Instrument,
     funded_account: Callable[..., AccountState],
@@ -457,15 +464,27 @@ def test_revalue_when_positions_carry_margin_of_their_own_then_moved_into_the_po
     quote_for: QuoteFor,
 ) -> None:
     """A journal written before portfolio margin: the short call's fill gave the position the
-    old flat margin, 11 % of 65 × 26138.60 = 1 86 890.99, and no portfolio."""
+    old flat margin, 11 % of 65 × 26138.60 = 1 86 890.99, and no portfolio; an
+    ``ExpiryMarginBlocked`` of that time may have added the extra 2 % to it."""
     state = funded_account(CRORE_PAISE)
     assert execute(state, _order(nifty_call, SELL, SHORT_PRICE, quote_for)).rejection is None
     market = market_of(rules, [nifty_call], now_ms=NOW_MS)
     (filled,) = decide(state, fill(nifty_call, "o1", LOT, SHORT_PRICE, market=market), rules).events
     assert isinstance(filled, ev.OrderFilled)
-    old = msgspec.structs.replace(filled, position_margin_paise=18_689_099, portfolio=None)
-    apply_all(state, [old])
-    assert (state.portfolio_margin, state.blocked_paise) == ({}, 18_689_099)
+    old: list[ev.AccountEvent] = [
+        msgspec.structs.replace(filled, position_margin_paise=18_689_099, portfolio=None)
+    ]
+    if expiry_extra_paise:
+        block = ev.ExpiryMarginBlock(
+            filled.position_id, nifty_call.instrument_id, LOT, FORWARD_PAISE, expiry_extra_paise
+        )
+        old.append(
+            ev.ExpiryMarginBlocked(at_ms=NOW_MS, trade_day=rules.trade_day(NOW_MS), blocks=(block,))
+        )
+    apply_all(state, old)
+    own = 18_689_099 + expiry_extra_paise
+    assert state.positions[filled.position_id].margin_paise == own
+    assert (state.portfolio_margin, state.blocked_paise) == ({}, own)
     margin = _blocked(rules, market, _short(nifty_call))
 
     decision = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(market,)))
@@ -479,6 +498,36 @@ def test_revalue_when_positions_carry_margin_of_their_own_then_moved_into_the_po
     assert state.blocked_paise == margin
     # Once moved, the same market changes nothing more.
     assert execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(market,))).events == ()
+
+
+def test_revalue_when_funds_fall_short_then_blocked_anyway_and_available_negative(
+    rules: AccountRules,
+    nifty_call: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Trade,
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    trade(state, nifty_call, SELL, LOT, SHORT_PRICE, product=NRML)
+    withdraw = cmd.DebitFunds(
+        now_ms=NOW_MS,
+        amount_paise=state.available_paise - 1_000_00,
+        kind="ADJUSTMENT",
+        reference="leave ₹1,000",
+    )
+    assert execute(state, withdraw).rejection is None
+    before = state.portfolio_margin["NIFTY"]
+    # NIFTY 5 % up: 26138.60 → 27445.50
+    up = market_of(rules, [nifty_call], now_ms=NOW_MS, price_paise=2_744_550)
+    raised = _blocked(rules, up, _short(nifty_call))
+    assert raised - before > 1_000_00
+
+    decision = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(up,)))
+
+    # A revaluation is never refused: the shortfall shows as negative available funds.
+    assert decision.rejection is None
+    assert state.portfolio_margin == {"NIFTY": raised}
+    assert state.available_paise == 1_000_00 - (raised - before) < 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -555,3 +604,5 @@ def test_journal_when_replayed_then_the_same_portfolio_state(
 
     assert state_fingerprint(replayed) == state_fingerprint(state)
     assert replayed.portfolio_margin == state.portfolio_margin != {}
+    # After a restart (the replayed state) the same market revalues to nothing new.
+    assert execute(replayed, cmd.RevalueMargin(now_ms=NOW_MS, markets=(up,))).events == ()
