@@ -8,10 +8,11 @@ stock, 7 % commodity; 8.4853 daily σ when that is more) plus exposure (2 %, 3.5
 option blocks its premium at cost; a short option with no time left is valued at its intrinsic
 value, so its SPAN is its worst scenario loss plus what it owes now, its exposure is on the
 underlying's notional, its premium received is credited, and on its expiry day an index
-option's extra ELM of 2 % is added. Each amount is rounded half-up once. Also the leverage
-figure the preview route shows; and, with Hypothesis, that releasing a block pro rata over any
-sequence of partial fills never releases more than is still blocked and releases exactly the
-block in total.
+option's extra ELM of 2 % is added; a calendar spread whose near leg expires that day gets no
+offset from its far leg from 2025-02-01, as before then it did. Each amount is rounded half-up
+once. Also the leverage figure the preview route shows; and, with Hypothesis, that releasing a
+block pro rata over any sequence of partial fills never releases more than is still blocked and
+releases exactly the block in total.
 
 All amounts are paise; the comment on each case is the hand computation.
 """
@@ -433,6 +434,50 @@ def test_portfolio_totals_when_parts_given_then_summed_and_credit_never_below_ze
     margin: PortfolioMargin, total_paise: int, blocked_paise: int
 ) -> None:
     assert (margin.total_paise, margin.blocked_paise) == (total_paise, blocked_paise)
+
+
+def _calendar(expiry: date, trade_date: date) -> tuple[PortfolioMargin, PortfolioMargin]:
+    """On ``trade_date``: (a call expiring on ``expiry`` sold, with a day's time left; that
+    call hedged by the same strike bought a month later), on NIFTY at 24050.35."""
+    near = replace(NIFTY_CE, instrument_id="near", expiry=expiry)
+    far = replace(NIFTY_CE, instrument_id="far", expiry=expiry + timedelta(days=28))
+    legs = {
+        near: LegMarket(near, 24_050_35.0, 0.13, 1 / 365),
+        far: LegMarket(far, 24_050_35.0, 0.13, 29 / 365),
+    }
+    market = UnderlyingMarket("NIFTY", UnderlyingKind.INDEX, 24_050_35, 0.13, tuple(legs.values()))
+    short = MarginLeg(legs[near], -65, -65 * 146_00)
+    long = MarginLeg(legs[far], 65, 65 * 146_00)
+    return (
+        PORTFOLIO.margin([short], market, trade_date),
+        PORTFOLIO.margin([short, long], market, trade_date),
+    )
+
+
+@pytest.mark.parametrize(
+    ("trade_date", "benefit"),
+    [
+        # From 2025-02-01 (SEBI circular 2024/132): what expires today is margined apart.
+        pytest.param(EXPIRY, False, id="expiry-day-from-2025-02"),
+        # Under the parameters of 2024-11-20 the far leg still offset the near one.
+        pytest.param(date(2025, 1, 30), True, id="expiry-day-before-2025-02"),
+    ],
+)
+def test_calendar_spread_when_near_leg_expires_today_then_benefit_only_before_2025_02(
+    trade_date: date, benefit: bool
+) -> None:
+    alone, spread = _calendar(trade_date, trade_date)
+    assert (alone.additional_paise, spread.additional_paise) == (3_126_546, 3_126_546)
+    if benefit:
+        assert spread.span_paise < alone.span_paise // 2
+    else:
+        # The long month's own SPAN is 0 (a long option loses at most its value), so the
+        # spread's is the short's alone.
+        assert spread.span_paise == alone.span_paise
+    # The day before its expiry the long month offsets the short one either way.
+    alone, spread = _calendar(trade_date, trade_date - timedelta(days=1))
+    assert spread.additional_paise == 0
+    assert spread.span_paise < alone.span_paise // 2
 
 
 @pytest.mark.parametrize(
