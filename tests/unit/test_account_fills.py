@@ -6,11 +6,12 @@ no residue, shorts and flips (the held part realized, the rest opened at the fil
 fresh margin) work the same way, and uneven partial closes realize exactly what one full close
 would; that a future's or option's fill carries no margin of its own but sets its underlying's
 portfolio margin to the portfolio model's figure for what is held (with the expiry-day extra ELM
-on a short index option sold that day), gone once nothing is held; that every fill debits ``engine.domain.charges.order_charges`` for its category, exchange and
-side; that CNC buys settle into holdings, a delivery sell from holdings pays the DP charge once
-per scrip per day while a CNC sell against the same day's buy is charged at intraday (MIS)
-rates; and that ``ClosePosition`` and ``SetRiskLevels`` follow their rules (exit order accepted
-and filled in one decision, stale trigger level refused, off-tick levels refused).
+on a short index option sold that day), gone once nothing is held; that every fill debits
+``engine.domain.charges.order_charges`` for its category, exchange and side; that CNC buys
+settle into holdings, a delivery sell from holdings pays the DP charge once per scrip per day
+while a CNC sell against the same day's buy is charged at intraday (MIS) rates; and that
+``ClosePosition`` and ``SetRiskLevels`` follow their rules (exit order accepted and filled in
+one decision, stale trigger level refused, off-tick levels refused).
 """
 
 from __future__ import annotations
