@@ -39,7 +39,7 @@ from engine.domain.account.state import (
     funds_identity_holds,
     state_fingerprint,
 )
-from engine.domain.enums import InstrumentType, Product, Rejection, Side
+from engine.domain.enums import FundKind, InstrumentType, Product, Rejection, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.portfolio import MarginLeg, PortfolioMargin, UnderlyingMarket
 from engine.domain.rules import AccountRules
@@ -512,7 +512,7 @@ def test_revalue_when_funds_fall_short_then_blocked_anyway_and_available_negativ
     withdraw = cmd.DebitFunds(
         now_ms=NOW_MS,
         amount_paise=state.available_paise - 1_000_00,
-        kind="ADJUSTMENT",
+        kind=FundKind.ADJUSTMENT,
         reference="leave ₹1,000",
     )
     assert execute(state, withdraw).rejection is None
@@ -589,7 +589,11 @@ def test_journal_when_replayed_then_the_same_portfolio_state(
         assert decision.rejection is None
         journal.extend(decision.events)
 
-    run(cmd.CreditFunds(now_ms=NOW_MS, amount_paise=CRORE_PAISE, kind="DEPOSIT", reference="d"))
+    run(
+        cmd.CreditFunds(
+            now_ms=NOW_MS, amount_paise=CRORE_PAISE, kind=FundKind.DEPOSIT, reference="d"
+        )
+    )
     run(_order(nifty_call, SELL, SHORT_PRICE, quote_for, order_id="s"))
     run(fill(nifty_call, "s", LOT, SHORT_PRICE))
     run(_order(call_26500, BUY, LONG_PRICE, quote_for, order_id="l"))
