@@ -131,6 +131,8 @@ CHANGES: list[tuple[str, Change]] = [
     ("resets_on_last_day", _set("resets_on_last_day", 1)),
     ("expiry_margin_day", _set("expiry_margin_day", 20_416)),
     ("portfolio_margin", lambda s: s.portfolio_margin.update(NIFTY=1_725_616)),
+    ("margin_called", _set("margin_called", True)),
+    ("futures_settled_day", _set("futures_settled_day", 20_417)),
     (
         "portfolio_margin-key",
         lambda s: s.portfolio_margin.update(BANKNIFTY=s.portfolio_margin.pop("NIFTY")),
