@@ -389,6 +389,12 @@ def _cash_legs(event: ev.AccountEvent) -> list[tuple[str, str, int, str]]:
             (PENALTIES, "CLOSE_OUT", -event.penalty_paise, event.exit_order_id),
         ]
         return [leg for leg in legs if leg[2]]
+    if isinstance(event, ev.FuturesSettled):
+        return [
+            (MARKET, "PNL", s.realized_pnl_paise, s.position_id)
+            for s in event.settlements
+            if s.realized_pnl_paise
+        ]
     return []
 
 
