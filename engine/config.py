@@ -32,6 +32,7 @@ from engine.domain.parameters import (
     MarginConfig,
     PortfolioMarginConfig,
     PortfolioParameters,
+    RiskConfig,
     SessionsConfig,
 )
 from engine.domain.rules import AccountRules
@@ -337,6 +338,7 @@ class Config:
     circuits: CircuitConfig
     charges: ChargesConfig
     margin: MarginConfig
+    risk: RiskConfig
     sessions: SessionsConfig
     journal: JournalConfig
     database: DatabaseConfig
@@ -825,6 +827,21 @@ def _portfolio_margin(raw: Mapping[str, Any]) -> PortfolioMarginConfig:
     )
 
 
+def _risk(raw: Mapping[str, Any]) -> RiskConfig:
+    config = RiskConfig(
+        credit_unrealised_profit=bool(raw["credit_unrealised_profit"]),
+        revaluation_interval_ms=int(raw["revaluation_interval_ms"]),
+        revaluation_move=Rate.percent(raw["revaluation_move_pct"]),
+        margin_call_level=Rate.percent(raw["margin_call_level_pct"]),
+        liquidation_level=Rate.percent(raw["liquidation_level_pct"]),
+    )
+    if config.liquidation_level.parts > config.margin_call_level.parts:
+        raise ValueError("risk.liquidation_level_pct must not be above margin_call_level_pct")
+    if config.revaluation_interval_ms < 1:
+        raise ValueError("risk.revaluation_interval_ms must be positive")
+    return config
+
+
 def _margin(raw: Mapping[str, Any]) -> MarginConfig:
     return MarginConfig(
         mis_equity_min=Rate.percent(raw["mis_equity_min_pct"]),
@@ -900,6 +917,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         ),
         charges=ChargesConfig(schedules=tuple(schedules)),
         margin=_margin(margin),
+        risk=_risk(raw["risk"]),
         sessions=_sessions(raw["sessions"]),
         journal=_journal(raw["journal"]),
         database=DatabaseConfig(**raw["database"]),
@@ -928,6 +946,7 @@ def account_rules(config: Config) -> AccountRules:
     return AccountRules(
         charges=config.charges,
         margin=config.margin,
+        risk=config.risk,
         limits=config.limits,
         execution=config.execution,
         circuits=config.circuits,

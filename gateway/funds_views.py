@@ -12,14 +12,16 @@ from engine.actors.account_actor import Outcome
 from engine.domain import events as ev
 from engine.domain.money import paise_to_rupees
 from gateway.keys import BRIDGE, ENGINE
-from gateway.views import funds_view, iso_moment, iso_ms, unrealized_paise
+from gateway.views import funds_view, iso_moment, iso_ms, marks_of
 
 
 async def funds_of(request: web.Request, account_id: str) -> dict[str, Any]:
     engine = request.app[ENGINE]
     funds: dict[str, Any] = await request.app[BRIDGE].inspect(
         account_id,
-        lambda state: funds_view(state, unrealized_paise(state, engine.master, engine.market)),
+        lambda state: funds_view(
+            state, marks_of(state, engine.master, engine.market, engine.rules.risk)
+        ),
     )
     return funds
 

@@ -134,11 +134,14 @@ class PositionClosed(Reply):
 
 class Funds(Reply):
     balance: Money
-    available_margin: Money
+    available_margin: Money  # balance − blocked, marked to market
     used_margin: Money
+    required_margin: Money  # what positions block: their own margin and their portfolios'
     blocked_margin: Money
     realized_pnl: Money
     unrealized_pnl: Money
+    mark_to_market: Money  # what of the unrealized P&L counts in available funds
+    margin_call: bool
     total_charges: Money
 
 

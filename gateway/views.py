@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.domain import events as ev
+from engine.domain.account.margin_call import counted, marked_to_market, required_paise
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.money import paise_to_rupees
 from engine.domain.orders import Order
+from engine.domain.parameters import RiskConfig
 from engine.domain.positions import Position
 from engine.market.market_data import MarketData
 from persistence.projection import ms_of
@@ -108,30 +110,62 @@ def position_view(
     }
 
 
-def unrealized_paise(state: AccountState, master: InstrumentMaster, market: MarketData) -> int:
+class Marks(NamedTuple):
+    """An account's open positions marked at the last prices: all of their unrealized P&L,
+    and what of it counts in available funds (docs/DOMAIN.md §2: futures' and intraday
+    equity's, losses only unless configured)."""
+
+    unrealized_paise: int
+    counted_paise: int
+
+
+def marks_of(
+    state: AccountState, master: InstrumentMaster, market: MarketData, risk: RiskConfig
+) -> Marks:
     ltp = market.snapshot.ltp
-    total = 0
+    total = marked = 0
     for position in state.positions.values():
         index = master.index_of(position.instrument_id)
-        if index is not None and ltp[index] > 0:
-            total += position.unrealized_pnl_paise(int(ltp[index]))
-    return total
+        instrument = master.get(position.instrument_id)
+        if index is None or instrument is None or ltp[index] <= 0:
+            continue
+        unrealized = position.unrealized_pnl_paise(int(ltp[index]))
+        total += unrealized
+        if marked_to_market(instrument, position.product):
+            marked += unrealized
+    return Marks(total, counted(marked, risk))
 
 
-def funds_view(state: AccountState, unrealized: int) -> dict[str, Any]:
-    """docs/API.md funds: usedMargin is margin held by positions and holdings, blocked is all
-    blocks."""
-    used = sum(p.margin_paise for p in state.positions.values()) + sum(
-        h.cost_paise for h in state.holdings.values()
-    )
+def funds_view(state: AccountState, marks: Marks) -> dict[str, Any]:
+    """docs/API.md funds: availableMargin is marked to market; usedMargin is the margin
+    positions block (their own and their portfolios') and holdings' cost; blockedMargin is
+    every block."""
+    required = required_paise(state)
+    used = required + sum(h.cost_paise for h in state.holdings.values())
     return {
         "balance": paise_to_rupees(state.balance_paise),
-        "availableMargin": paise_to_rupees(state.available_paise),
+        "availableMargin": paise_to_rupees(state.available_paise + marks.counted_paise),
         "usedMargin": paise_to_rupees(used),
+        "requiredMargin": paise_to_rupees(required),
         "blockedMargin": paise_to_rupees(state.blocked_paise),
         "realizedPnl": paise_to_rupees(state.realized_pnl_paise),
-        "unrealizedPnl": paise_to_rupees(unrealized),
+        "unrealizedPnl": paise_to_rupees(marks.unrealized_paise),
+        "markToMarket": paise_to_rupees(marks.counted_paise),
+        "marginCall": state.margin_called,
         "totalCharges": paise_to_rupees(state.charges_paise),
+    }
+
+
+def margin_call_view(
+    event: ev.MarginCalled | ev.MarginCallMet, state: AccountState
+) -> dict[str, Any]:
+    """A margin call made or met, for the websocket and the dashboard's banner."""
+    return {
+        "tradingAccountId": state.account_id,
+        "status": "CALLED" if isinstance(event, ev.MarginCalled) else "MET",
+        "equity": paise_to_rupees(event.equity_paise),
+        "requiredMargin": paise_to_rupees(event.required_paise),
+        "at": iso_ms(event.at_ms),
     }
 
 

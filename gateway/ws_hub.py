@@ -28,10 +28,18 @@ from engine.domain import events as ev
 from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.money import paise_to_rupees
+from engine.domain.parameters import RiskConfig
 from engine.market.market_data import MarketData, MarketSnapshot
 from gateway.identity.sessions import SessionEnd, SessionStore, SessionUser
 from gateway.option_views import greeks_view
-from gateway.views import funds_view, iso_ms, order_change, position_view, unrealized_paise
+from gateway.views import (
+    funds_view,
+    iso_ms,
+    margin_call_view,
+    marks_of,
+    order_change,
+    position_view,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,10 +116,15 @@ class WebSocketHub:
     """Fans quotes and account updates out to connected clients, within the configured caps."""
 
     def __init__(
-        self, market: MarketData, master: InstrumentMaster, limits: WebSocketConfig
+        self,
+        market: MarketData,
+        master: InstrumentMaster,
+        limits: WebSocketConfig,
+        risk: RiskConfig,
     ) -> None:
         self.market = market
         self.master = master
+        self.risk = risk
         self.limits = limits
         self.subscriptions_max = limits.subscriptions_max
         self.clients: set[WsClient] = set()
@@ -323,6 +336,11 @@ class WebSocketHub:
             elif isinstance(event, ev.ExpiryMarginBlocked):
                 for block in event.blocks:
                     positions.setdefault(block.position_id, "CLOSED")
+            elif isinstance(event, ev.FuturesSettled):
+                for settlement in event.settlements:
+                    positions.setdefault(settlement.position_id, "CLOSED")
+            elif isinstance(event, ev.MarginCalled | ev.MarginCallMet):
+                messages.append({"type": "marginCall", "data": margin_call_view(event, state)})
         for position_id, reason in positions.items():
             position = state.positions.get(position_id)
             if position is not None:
@@ -335,8 +353,8 @@ class WebSocketHub:
                     "closeReason": reason,
                 }
             messages.append({"type": "position", "data": data})
-        unrealized = unrealized_paise(state, self.master, self.market)
-        funds = funds_view(state, unrealized) | {"tradingAccountId": state.account_id}
+        marks = marks_of(state, self.master, self.market, self.risk)
+        funds = funds_view(state, marks) | {"tradingAccountId": state.account_id}
         messages.append({"type": "funds", "data": funds})
         return messages
 

@@ -115,6 +115,8 @@ def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows:
         when,
         state.expiry_margin_day,
         orjson.Fragment(msgspec.json.encode(state.portfolio_margin)),
+        state.margin_called,
+        state.futures_settled_day,
     )
 
 
@@ -227,6 +229,8 @@ def _position_of(state: AccountState, event: ev.AccountEvent) -> dict[str, Posit
         return {b.position_id: state.positions[b.position_id] for b in event.blocks}
     if isinstance(event, ev.PortfolioMarginRevalued):
         return {pid: state.positions[pid] for b in event.blocks for pid in b.position_ids}
+    if isinstance(event, ev.FuturesSettled):
+        return {s.position_id: state.positions[s.position_id] for s in event.settlements}
     return {}
 
 
@@ -274,6 +278,8 @@ def _position_rows(
         position_ids = tuple(block.position_id for block in event.blocks)
     elif isinstance(event, ev.PortfolioMarginRevalued):
         position_ids = tuple(pid for block in event.blocks for pid in block.position_ids)
+    elif isinstance(event, ev.FuturesSettled):
+        position_ids = tuple(settlement.position_id for settlement in event.settlements)
     if isinstance(event, ev.OrderFilled) and event.portfolio is not None:
         # A portfolio's members give up any margin they carried on their own.
         position_ids = tuple(dict.fromkeys((*position_ids, *event.portfolio.position_ids)))
@@ -383,6 +389,12 @@ def _cash_legs(event: ev.AccountEvent) -> list[tuple[str, str, int, str]]:
             (PENALTIES, "CLOSE_OUT", -event.penalty_paise, event.exit_order_id),
         ]
         return [leg for leg in legs if leg[2]]
+    if isinstance(event, ev.FuturesSettled):
+        return [
+            (MARKET, "PNL", s.realized_pnl_paise, s.position_id)
+            for s in event.settlements
+            if s.realized_pnl_paise
+        ]
     return []
 
 
@@ -520,6 +532,12 @@ def _log_entry(event: ev.AccountEvent) -> tuple[str, str, str] | None:
         return "FUNDS", "INFO", f"withdrawal cancelled: {event.reason}"
     if isinstance(event, ev.ExpiryMarginBlocked) and event.blocks:
         return "POSITION", "INFO", "expiry-day margin blocked"
+    if isinstance(event, ev.MarginCalled):
+        return "RISK", "WARN", "margin call: equity below the required margin"
+    if isinstance(event, ev.MarginCallMet):
+        return "RISK", "INFO", "margin call met"
+    if isinstance(event, ev.FuturesSettled):
+        return "POSITION", "INFO", f"futures settled to market: {len(event.settlements)}"
     if isinstance(event, ev.AccountReset):
         # The audit line: who reset the account (its details are the event, naming the user).
         return "ACCOUNT", "INFO", f"account reset by {event.by_role}"

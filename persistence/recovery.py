@@ -84,6 +84,8 @@ async def rebuild_from_projections(conn: Any, account_id: str) -> AccountState |
         dp_charged_day=msgspec.json.decode(account["dp_charged_day"], type=dict[str, int]),
         expiry_margin_day=account["expiry_margin_day"],
         portfolio_margin=msgspec.json.decode(account["portfolio_margin"], type=dict[str, int]),
+        margin_called=account["margin_called"],
+        futures_settled_day=account["futures_settled_day"],
     )
     orders = await conn.fetch(
         "SELECT * FROM orders WHERE trading_account_id = $1 ORDER BY created_at, id", account_id

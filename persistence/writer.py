@@ -46,9 +46,9 @@ EVENT_COLUMNS = (
 UPSERT_ACCOUNTS = """
 INSERT INTO trading_accounts (id, last_seq, balance_paise, blocked_paise, deposits_paise,
     withdrawals_paise, realized_pnl_paise, charges_paise, dp_charged_day, updated_at,
-    expiry_margin_day, portfolio_margin)
+    expiry_margin_day, portfolio_margin, margin_called, futures_settled_day)
 SELECT id, last_seq, balance, blocked, deposits, withdrawals, pnl, charges, dp, at, elm_day,
-    portfolio
+    portfolio, called, futures_day
 FROM {rows}
 ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
@@ -58,11 +58,12 @@ ON CONFLICT (id) DO UPDATE SET
     realized_pnl_paise = EXCLUDED.realized_pnl_paise, charges_paise = EXCLUDED.charges_paise,
     dp_charged_day = EXCLUDED.dp_charged_day, updated_at = EXCLUDED.updated_at,
     expiry_margin_day = EXCLUDED.expiry_margin_day,
-    portfolio_margin = EXCLUDED.portfolio_margin
+    portfolio_margin = EXCLUDED.portfolio_margin, margin_called = EXCLUDED.margin_called,
+    futures_settled_day = EXCLUDED.futures_settled_day
 """
 ACCOUNT_COLUMNS = """id text, last_seq bigint, balance bigint, blocked bigint, deposits bigint,
     withdrawals bigint, pnl bigint, charges bigint, dp jsonb, at timestamptz, elm_day integer,
-    portfolio jsonb"""
+    portfolio jsonb, called boolean, futures_day integer"""
 
 UPSERT_ORDERS = """
 INSERT INTO orders (id, trading_account_id, client_order_id, instrument_id, side, product,

@@ -48,6 +48,7 @@ from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
 from engine.domain.account.decide import Requirements, decide, preview_order
 from engine.domain.account.delivery import deliverable_ticker
+from engine.domain.account.margin_call import counted, marked_to_market
 from engine.domain.account.state import AccountState, Shortfall, check_funds_identity
 from engine.domain.enums import (
     CancelReason,
@@ -452,27 +453,83 @@ class AccountBehaviour:
         return self._revalue_margins(now_ms)
 
     def _revalue_margins(self, now_ms: int) -> bool:
-        """Recompute every portfolio the account holds at the market now, journaling the
-        margins that changed; False if applying them broke the account (it is quarantined)."""
+        """Settle the futures held into a new trade day, then recompute every portfolio the
+        account holds at the market now and check its margin (a margin call, a liquidation),
+        journaling what changed; False if applying it broke the account (it is quarantined)."""
+        if not self._settle_futures_if_due(now_ms):
+            return False
         by_underlying: dict[str, list[Instrument]] = {}
+        marks: list[cmd.PositionMark] = []
         for position in self.state.positions.values():
             instrument = self.context.master.get(position.instrument_id)
-            if instrument is not None and is_derivative(instrument):
+            if instrument is None:
+                continue
+            marks.append(self._mark(position, instrument))
+            if is_derivative(instrument):
                 by_underlying.setdefault(portfolio_of(instrument), []).append(instrument)
         for name in self.state.portfolio_margin:
             by_underlying.setdefault(name, [])
-        if not by_underlying:
+        if not by_underlying and not self.state.margin_called:
             return True
         markets = tuple(
             self._market_of(name, contracts) for name, contracts in sorted(by_underlying.items())
         )
-        command = cmd.RevalueMargin(now_ms=now_ms, markets=markets)
+        command = cmd.RevalueMargin(now_ms=now_ms, markets=markets, marks=tuple(marks))
+        return self._decide_own(command)
+
+    def _settle_futures_if_due(self, now_ms: int) -> bool:
+        """Settle the futures held from before today at yesterday's closes, once the market has
+        rolled into today (docs/DOMAIN.md §2); False if that broke the account."""
+        rules, market = self.context.rules, self.context.market
+        today = rules.trade_day(now_ms)
+        if self.state.futures_settled_day >= today or market.closed_day != today:
+            return True
+        closes: list[tuple[str, int]] = []
+        for position in self.state.positions.values():
+            index = self.context.master.index_of(position.instrument_id)
+            instrument = self.context.master.get(position.instrument_id)
+            if index is None or instrument is None or not instrument.is_future:
+                continue
+            if rules.trade_day(position.opened_ms) < today:
+                closes.append((position.position_id, int(market.previous_close[index])))
+        if not closes:
+            return True
+        return self._decide_own(cmd.SettleFutures(now_ms=now_ms, closes=tuple(closes)))
+
+    def _decide_own(self, command: cmd.AccountCommand) -> bool:
+        """Decide and journal one of the account's own commands; False if applying it broke
+        the account (it is quarantined). A decision that raises changes nothing (logged)."""
         try:
             events = decide(self.state, command, self.context.rules).events
         except Exception:
             logger.exception("account %s: decide failed for %r", self.state.account_id, command)
-            return True  # nothing changed: the margins stay as they were
+            return True
         return self._journal_own(events)
+
+    def _mark(self, position: Position, instrument: Instrument) -> cmd.PositionMark:
+        """A position's last price, and where closing it at market would fill now."""
+        index = self._index(instrument)
+        ltp = int(self.context.market.snapshot.ltp[index])
+        side = -1 if position.quantity > 0 else 1
+        priced = self._exit_price(
+            instrument, side, abs(position.quantity), position.average_price_paise(), count=False
+        )
+        if priced is None:
+            return cmd.PositionMark(position.position_id, instrument, ltp, 0)
+        return cmd.PositionMark(position.position_id, instrument, ltp, priced[0], priced[1])
+
+    def _mtm_paise(self) -> int:
+        """The account's mark-to-market now, as it counts in available funds."""
+        master, ltp = self.context.master, self.context.market.snapshot.ltp
+        unrealised = 0
+        for position in self.state.positions.values():
+            instrument = master.get(position.instrument_id)
+            if instrument is None or not marked_to_market(instrument, position.product):
+                continue
+            index = master.index_of(position.instrument_id)
+            if index is not None and ltp[index] > 0:
+                unrealised += position.unrealized_pnl_paise(int(ltp[index]))
+        return counted(unrealised, self.context.rules.risk)
 
     def _journal_own(self, events: tuple[ev.AccountEvent, ...]) -> bool:
         """Apply and journal what the account decided of its own (no one waits for it); False
@@ -505,6 +562,7 @@ class AccountBehaviour:
             now_ms=now_ms,
             quote=quote,
             market=self._market_for(request.instrument),
+            mtm_paise=self._mtm_paise(),
             price_source=self._resolve(index, quote is not None, request, counted),
         )
 
@@ -528,6 +586,7 @@ class AccountBehaviour:
                 instrument=instrument,
                 quote=market.quote(self._index(instrument)),
                 market=self._market_for(instrument),
+                mtm_paise=self._mtm_paise(),
             )
         if isinstance(request, cmd.FillOrderRequest):
             return cmd.FillOrder(
@@ -608,7 +667,13 @@ class AccountBehaviour:
         return position, instrument
 
     def _exit_price(
-        self, instrument: Instrument, side_sign: int, quantity: int, average_paise: int
+        self,
+        instrument: Instrument,
+        side_sign: int,
+        quantity: int,
+        average_paise: int,
+        *,
+        count: bool = True,
     ) -> tuple[int, PriceSource] | None:
         """Where an exit at market fills now, and the tier that priced it; None if nothing
         does. The last tier of docs/DOMAIN.md §5 is the position's (holding's) own average price,
@@ -623,7 +688,8 @@ class AccountBehaviour:
             source = PriceSource.POSITION_AVERAGE
         if price <= 0:
             return None
-        market.count_resolution(source)
+        if count:
+            market.count_resolution(source)
         return price, source
 
     def _reset_exits(self) -> tuple[cmd.ResetExit, ...] | None:

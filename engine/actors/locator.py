@@ -30,6 +30,10 @@ class AccountLocator:
         """The account whose open position this is (None: unknown, or closed)."""
         return self._positions.get(position_id)
 
+    def accounts_with_positions(self) -> set[str]:
+        """The accounts holding at least one open position."""
+        return set(self._positions.values())
+
     def add(self, state: AccountState) -> None:
         """Every working order and open position of a recovered account."""
         for order_id in state.orders:

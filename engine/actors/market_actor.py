@@ -99,6 +99,8 @@ class MarketBehaviour:
         self.trade_day = trade_day
         self._day = trade_day(self._last_tick_ms) if trade_day is not None else 0
         self.data = data
+        # The prices the market starts from (stored last prices) close the day before.
+        data.closed_day = self._day
         self.config = config
         self.source = source
         self.path = path
@@ -160,7 +162,7 @@ class MarketBehaviour:
         if self.trade_day is not None and self.trade_day(now) != self._day:
             # The day's last prices close it: previous closes, bands and the session roll.
             self._day = self.trade_day(now)
-            data.roll_day(data.snapshot.ltp)
+            data.roll_day(data.snapshot.ltp, self._day)
         if self.on_day_start is not None and self._started_day != self._day:
             self._started_day = self._day
             if self._add_expiries(self.on_day_start(now)):

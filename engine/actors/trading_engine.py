@@ -31,6 +31,7 @@ from engine.actors.book_ops import resume_ops
 from engine.actors.clock import Clock, SystemClock
 from engine.actors.ids import random_id
 from engine.actors.locator import AccountLocator
+from engine.actors.margin_watch import MarginWatch
 from engine.actors.market_actor import MarketBehaviour, TickListener
 from engine.actors.refusals import RefusedExecutions
 from engine.actors.registry import AccountRegistry
@@ -107,7 +108,9 @@ class TradingEngine:
             config.execution.slippage_cap_ticks,
             self.calendar,
         )
-        self.tick_listeners: list[TickListener] = []
+        self.tick_listeners: list[TickListener] = [
+            MarginWatch(self.rules.risk, self.revalue_margins)
+        ]
         # The simulated exchange lists each trade day's contracts itself (engine.market.universe);
         # listeners hear of each listing (the gateway stores the new contracts).
         self.simulated = self.source if isinstance(self.source, SimulatedMarket) else None
@@ -377,11 +380,16 @@ class TradingEngine:
         return self.calendar.expiries_crossed(listed, now_ms, END_OF_TIME)
 
     def revalue_margins(self) -> None:
-        """Every account recomputes its portfolio margins at the market now: at a trade day's
-        first tick (the expiry-day extra ELM starts then), and after recovery."""
+        """Every account holding positions recomputes its portfolio margins at the market now
+        and checks its margin (docs/DOMAIN.md §2): at a trade day's first tick (futures settle
+        and the expiry-day extra ELM starts then), on the revaluation cadence and after large
+        moves (``MarginWatch``), and after recovery."""
         registry = self._registry()
-        for account_id in registry.account_ids():
-            registry.tell(account_id, RevalueMargins())
+        for account_id in sorted(self.locator.accounts_with_positions()):
+            try:
+                registry.tell(account_id, RevalueMargins())
+            except KeyError:
+                logger.warning("revaluation for unknown account %s dropped", account_id)
 
     def _dispatch(self, account_id: str, request: cmd.AccountRequest) -> None:
         """Deliver a market-originated request (fill, trigger, exit) to its account."""

@@ -54,6 +54,7 @@ class PlaceOrder(PlaceOrderRequest, Command, frozen=True, gc=False, kw_only=True
     now_ms: int
     quote: Quote | None
     market: UnderlyingMarket | None = None  # a derivative's underlying, for portfolio margin
+    mtm_paise: int = 0  # the account's mark-to-market now, as it counts in available funds
     price_source: PriceSource | None = None
 
 
@@ -72,6 +73,7 @@ class ModifyOrder(ModifyOrderRequest, Command, frozen=True, gc=False, kw_only=Tr
     instrument: Instrument
     quote: Quote | None
     market: UnderlyingMarket | None = None
+    mtm_paise: int = 0
 
 
 class CancelOrderRequest(Request, frozen=True, gc=False):
@@ -258,12 +260,34 @@ class SettleHoldings(Command, frozen=True, gc=False):
     now_ms: int
 
 
+class PositionMark(msgspec.Struct, frozen=True, gc=False):
+    """An open position's market now: its last price (0: none), and where a close at market
+    would fill and the tier that priced it (for a liquidation)."""
+
+    position_id: str
+    instrument: Instrument
+    ltp_paise: int
+    exit_paise: int
+    price_source: PriceSource | None = None
+
+
 class RevalueMargin(Command, frozen=True, gc=False):
-    """Recompute the portfolio margin of each underlying in ``markets`` at their prices now
-    (the actor's own command: at a trade day's start, on its cadence and after large moves)."""
+    """Recompute the portfolio margin of each underlying in ``markets`` at their prices now,
+    then check the equity against the required margin at ``marks`` (a margin call, and below
+    the liquidation level a square-off): the actor's own command, at a trade day's start, on
+    the revaluation cadence and after large moves."""
 
     now_ms: int
     markets: tuple[UnderlyingMarket, ...]
+    marks: tuple[PositionMark, ...] = ()
+
+
+class SettleFutures(Command, frozen=True, gc=False):
+    """Start of a trade day: settle the futures held from before it at the previous day's
+    closing prices (``closes``: (position id, price) pairs), once a day."""
+
+    now_ms: int
+    closes: tuple[tuple[str, int], ...]
 
 
 class ResetExit(msgspec.Struct, frozen=True, gc=False):
@@ -329,6 +353,7 @@ AccountCommand = (
     | ReleaseFunds
     | SettleHoldings
     | RevalueMargin
+    | SettleFutures
     | RequestDeposit
     | DecideDeposit
     | RequestWithdrawal

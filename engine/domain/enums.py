@@ -112,6 +112,7 @@ class CancelReason(StrEnum):
     EXPIRED = "EXPIRED"  # a DAY order at the session's close
     CONTRACT_EXPIRED = "CONTRACT_EXPIRED"  # its contract reached its expiry instant
     RESET = "RESET"  # the account was reset
+    LIQUIDATION = "LIQUIDATION"  # it held margin while the account was being liquidated
 
 
 class CloseReason(StrEnum):
@@ -123,6 +124,7 @@ class CloseReason(StrEnum):
     SQUARE_OFF = "SQUARE_OFF"  # an MIS position at square-off time (the fee is charged)
     RESET = "RESET"  # the account was reset
     EXPIRED = "EXPIRED"  # its contract reached its expiry instant and settled (docs/DOMAIN.md §6)
+    LIQUIDATED = "LIQUIDATED"  # squared off below the liquidation level (docs/DOMAIN.md §2)
 
 
 class FundKind(StrEnum):

@@ -272,6 +272,39 @@ class PortfolioMarginRevalued(Event, frozen=True, gc=False, tag=True):
     blocks: tuple[PortfolioBlock, ...]
 
 
+class MarginCalled(Event, frozen=True, gc=False, tag=True):
+    """The account's equity fell below the margin its positions require (docs/DOMAIN.md §2):
+    orders that add risk are refused until it is met again."""
+
+    equity_paise: int
+    required_paise: int
+    unrealised_paise: int  # the mark-to-market counted in the equity
+
+
+class MarginCallMet(Event, frozen=True, gc=False, tag=True):
+    """The equity covers the required margin again (by a gain, a deposit or a reduction)."""
+
+    equity_paise: int
+    required_paise: int
+
+
+class FutureSettlement(msgspec.Struct, frozen=True, gc=False):
+    """One future's daily settlement: the P&L since its cost realised at ``price_paise``, which
+    becomes its new cost basis."""
+
+    position_id: str
+    price_paise: int
+    realized_pnl_paise: int
+
+
+class FuturesSettled(Event, frozen=True, gc=False, tag=True):
+    """The daily mark-to-market of futures (docs/DOMAIN.md §2): each open future settled in cash
+    at the previous trade day's closing price, at the start of ``trade_day``."""
+
+    trade_day: int
+    settlements: tuple[FutureSettlement, ...]
+
+
 AccountEvent = (
     OrderAccepted
     | OrderRejected
@@ -294,6 +327,9 @@ AccountEvent = (
     | AccountReset
     | ExpiryMarginBlocked
     | PortfolioMarginRevalued
+    | MarginCalled
+    | MarginCallMet
+    | FuturesSettled
 )
 
 _encoder = msgspec.json.Encoder()

@@ -72,6 +72,17 @@ class MarginConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """Mark-to-market and margin calls (``[risk]``)."""
+
+    credit_unrealised_profit: bool
+    revaluation_interval_ms: int
+    revaluation_move: Rate
+    margin_call_level: Rate
+    liquidation_level: Rate
+
+
+@dataclass(frozen=True, slots=True)
 class KindParameters:
     """The SPAN parameters of one kind of underlying (index, stock, commodity)."""
 

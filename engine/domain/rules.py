@@ -16,6 +16,7 @@ from engine.domain.parameters import (
     ExecutionConfig,
     LimitsConfig,
     MarginConfig,
+    RiskConfig,
 )
 from engine.domain.portfolio import PortfolioMarginModel
 from engine.domain.sessions import MS_PER_DAY, SessionRules
@@ -29,6 +30,7 @@ class AccountRules:
 
     charges: ChargesConfig
     margin: MarginConfig
+    risk: RiskConfig
     limits: LimitsConfig
     execution: ExecutionConfig
     circuits: CircuitConfig

@@ -124,6 +124,9 @@ class MarketData:
         )
         self.reference = np.array([i.reference_price_paise for i in master], dtype=np.int64)
         self.previous_close = self.reference.copy()
+        # The trade day whose start ``previous_close`` was rolled for (0: not rolled since
+        # start): from then on it holds the closes of the trade day before it.
+        self.closed_day = 0
         bands = [circuit_band(circuits, i, i.reference_price_paise) for i in master]
         self.circuit_low = np.array([b[0] for b in bands], dtype=np.int64).reshape(n)
         self.circuit_high = np.array([b[1] for b in bands], dtype=np.int64).reshape(n)
@@ -248,12 +251,13 @@ class MarketData:
         with self._resolutions_lock:
             self.resolutions[source] += 1
 
-    def roll_day(self, closes: Int64Array) -> None:
+    def roll_day(self, closes: Int64Array, day: int) -> None:
         """A new trade day (IST): each instrument's last price (``closes``; 0 keeps the old)
         becomes its previous close, the session's open, high, low and volume start over, and
         its circuit band is recomputed around the new previous close. The band columns are
         new arrays, so a snapshot taken before keeps the band it was taken with."""
         self.previous_close = np.where(closes > 0, closes, self.previous_close)
+        self.closed_day = day
         bands = [
             circuit_band(self.circuits, instrument, int(close))
             for instrument, close in zip(self.master, self.previous_close, strict=True)

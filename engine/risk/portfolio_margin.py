@@ -15,8 +15,8 @@ with. Then, in paise:
 - on an expiry day, from 2025-02-01, the positions expiring that day are a portfolio of their
   own: no calendar-spread benefit against other expiries.
 
-Each amount is rounded half up to the paisa once, at the end; the percentages are
-:meth:`Rate.of` of integer notionals, leg by leg.
+Each amount is rounded half up to the paisa once: SPAN at the end, exposure and the extra ELM
+as :meth:`Rate.of` of the legs' summed integer notionals.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.domain.enums import InstrumentType
 from engine.domain.money import RATE_SCALE
 from engine.domain.parameters import KindParameters, PortfolioMarginConfig
 from engine.domain.portfolio import (
@@ -39,6 +40,7 @@ from engine.domain.portfolio import (
 from engine.risk import scenarios
 
 DAYS_PER_YEAR = 365.0
+ROW_WIDTH = 9  # a leg's figures in ``SpanMarginModel._span``'s rows
 
 
 def _paise(amount: float) -> int:
@@ -71,33 +73,48 @@ class SpanMarginModel:
         parameters = self.config.on(trade_date)
         kind = parameters.by_kind[market.kind.value]
         expiring_apart = not parameters.calendar_benefit_on_expiry_day
-        group = np.array(
-            [
-                1 if expiring_apart and leg.market.instrument.expiry == trade_date else 0
-                for leg in legs
-            ],
-            dtype=np.int64,
-        )
-        span = self._span(legs, group, market, kind)
-        exposure = additional = premium = credit = 0
+        # One row per leg in the kernel's column order (see ``_span``), and each group's
+        # expiries: a single pass over the legs.
+        rows: list[float] = []  # flat: ``ROW_WIDTH`` figures a leg
+        expiries: set[tuple[int, date | None]] = set()
+        futures_notional = shorts_notional = expiring_notional = premium = credit = 0
         for leg in legs:
-            instrument = leg.market.instrument
+            leg_market = leg.market
+            instrument = leg_market.instrument
+            instrument_type = instrument.instrument_type
+            future = instrument_type is InstrumentType.FUT
+            expiry = instrument.expiry
+            group = 1 if expiring_apart and expiry == trade_date else 0
+            expiries.add((group, expiry))
+            rows.extend(
+                (
+                    group,
+                    leg.quantity,
+                    future,
+                    instrument_type is InstrumentType.CE,
+                    instrument.strike_paise,
+                    leg_market.forward_paise,
+                    leg_market.volatility,
+                    leg_market.years,
+                    0 if expiry is None else expiry.toordinal(),
+                )
+            )
             units = abs(leg.quantity)
-            if instrument.is_future:
-                exposure += kind.exposure.of(units * _paise(leg.market.forward_paise))
-                continue
-            if leg.quantity > 0:
+            if future:
+                futures_notional += units * _paise(leg_market.forward_paise)
+            elif leg.quantity > 0:
                 premium += leg.cost_paise
-                continue
-            credit -= leg.cost_paise
-            notional = units * market.price_paise
-            exposure += kind.exposure.of(notional)
-            if instrument.expiry == trade_date:
-                additional += kind.expiry_day_extra.of(notional)
+            else:
+                credit -= leg.cost_paise
+                shorts_notional += units
+                if expiry == trade_date:
+                    expiring_notional += units
+        shorts_notional *= market.price_paise
+        expiring_notional *= market.price_paise
         return PortfolioMargin(
-            span_paise=span,
-            exposure_paise=exposure,
-            additional_paise=additional,
+            span_paise=self._span(legs, rows, expiries, market, kind),
+            exposure_paise=kind.exposure.of(futures_notional + shorts_notional),
+            additional_paise=kind.expiry_day_extra.of(expiring_notional),
             premium_paise=premium,
             premium_credit_paise=credit,
         )
@@ -105,26 +122,22 @@ class SpanMarginModel:
     def _span(
         self,
         legs: Sequence[MarginLeg],
-        group: np.ndarray[Any, np.dtype[np.int64]],
+        rows: list[float],
+        expiries: set[tuple[int, date | None]],
         market: UnderlyingMarket,
         kind: KindParameters,
     ) -> int:
-        """SPAN over each group of ``legs`` (summed), in paise."""
+        """SPAN over each group of ``legs`` (summed), in paise. ``rows``: per leg its group,
+        signed quantity, whether a future, whether a call, strike, forward, volatility, years
+        to expiry and expiry (a date ordinal); ``expiries``: the (group, expiry) pairs."""
         config = self.config
         count = len(legs)
-        quantity = np.array([leg.quantity for leg in legs], dtype=np.float64)
-        is_future = np.array([leg.market.instrument.is_future for leg in legs], dtype=np.bool_)
-        is_call = np.array(
-            [leg.market.instrument.instrument_type.value == "CE" for leg in legs], dtype=np.bool_
-        )
-        strike = np.array([leg.market.instrument.strike_paise for leg in legs], dtype=np.float64)
-        forward = np.array([leg.market.forward_paise for leg in legs], dtype=np.float64)
-        volatility = np.array([leg.market.volatility for leg in legs], dtype=np.float64)
-        years = np.array([leg.market.years for leg in legs], dtype=np.float64)
+        columns = np.array(rows, dtype=np.float64).reshape(count, ROW_WIDTH).T.copy()
+        group = columns[0].astype(np.int64)
+        quantity, forward, volatility = columns[1], columns[5], columns[6]
+        is_future = columns[2] != 0
         daily = market.volatility / math.sqrt(config.trading_days_per_year)
         scan = max(kind.price_scan_sigmas * daily, kind.price_scan_min)
-        price_scan = np.full(count, scan)
-        vol_shift = np.maximum(volatility * kind.volatility_scan, kind.volatility_scan_min)
         groups = int(group.max()) + 1
         loss = np.empty((groups, scenarios.SCENARIO_COUNT))
         value = np.empty(count)
@@ -133,13 +146,13 @@ class SpanMarginModel:
             group,
             quantity,
             is_future,
-            is_call,
-            strike,
+            columns[3] != 0,
+            columns[4],
             forward,
             volatility,
-            years,
-            price_scan,
-            vol_shift,
+            columns[7],
+            np.full(count, scan),
+            np.maximum(volatility * kind.volatility_scan, kind.volatility_scan_min),
             config.horizon_days / DAYS_PER_YEAR,
             self.rate,
             config.extreme_weight,
@@ -147,44 +160,44 @@ class SpanMarginModel:
             value,
             delta,
         )
-        option_value = np.where(is_future, 0.0, quantity * value)
+        worst = loss.max(axis=1).tolist()
+        # Net option value and the units short in options, per group: over Python lists, as
+        # a handful of legs costs less this way than in numpy calls.
+        net_option_value = [0.0] * groups
+        shorts = [0.0] * groups
+        values = value.tolist()
+        for index in range(count):
+            row = index * ROW_WIDTH
+            if rows[row + 2]:  # a future
+                continue
+            g, units = int(rows[row]), rows[row + 1]
+            net_option_value[g] += units * values[index]
+            if units < 0:
+                shorts[g] -= units
         short_minimum = kind.short_option_minimum.parts / RATE_SCALE * market.price_paise
         span = 0
-        for g in range(groups):
-            members = group == g
-            if not members.any():
-                continue
-            scan_risk = float(loss[g].max())
-            scan_risk += self._calendar_charge(legs, members, quantity * delta, forward, kind)
-            shorts = np.where(members & ~is_future & (quantity < 0), -quantity, 0.0).sum()
-            net_option_value = float(option_value[members].sum())
-            risk = max(scan_risk, short_minimum * float(shorts))
-            span += _paise(max(0.0, risk - net_option_value))
+        for g in sorted({g for g, _ in expiries}):
+            scan_risk = worst[g]
+            if sum(1 for member, _ in expiries if member == g) > 1:
+                deltas = (quantity * delta).tolist()
+                scan_risk += _calendar_charge(rows, g, deltas, kind)
+            risk = max(scan_risk, short_minimum * shorts[g])
+            span += _paise(max(0.0, risk - net_option_value[g]))
         return span
 
-    @staticmethod
-    def _calendar_charge(
-        legs: Sequence[MarginLeg],
-        members: np.ndarray[Any, np.dtype[np.bool_]],
-        deltas: np.ndarray[Any, np.dtype[np.float64]],
-        forward: np.ndarray[Any, np.dtype[np.float64]],
-        kind: KindParameters,
-    ) -> float:
-        """The charge on the delta one expiry offsets against another: the matched delta (the
-        smaller of the long and the short net deltas over the expiries) × the farthest
-        expiry's price × the calendar-spread rate; 0 with one expiry."""
-        by_expiry: dict[date | None, float] = {}
-        far: dict[date | None, float] = {}
-        for index, leg in enumerate(legs):
-            if not members[index]:
-                continue
-            expiry = leg.market.instrument.expiry
-            by_expiry[expiry] = by_expiry.get(expiry, 0.0) + float(deltas[index])
-            far[expiry] = float(forward[index])
-        if len(by_expiry) < 2:
-            return 0.0
-        long_delta = sum(d for d in by_expiry.values() if d > 0)
-        short_delta = -sum(d for d in by_expiry.values() if d < 0)
-        matched = min(long_delta, short_delta)
-        farthest = max(by_expiry, key=lambda expiry: expiry or date.min)
-        return matched * far[farthest] * kind.calendar_spread.parts / RATE_SCALE
+
+def _calendar_charge(rows: list[float], g: int, deltas: list[float], kind: KindParameters) -> float:
+    """The charge on the delta one expiry offsets against another in group ``g``: the matched
+    delta (the smaller of the long and the short net deltas over the expiries) × the farthest
+    expiry's forward × the calendar-spread rate."""
+    by_expiry: dict[float, float] = {}
+    far: dict[float, float] = {}
+    groups, forwards, expiries = rows[0::ROW_WIDTH], rows[5::ROW_WIDTH], rows[8::ROW_WIDTH]
+    for group, forward, expiry, delta in zip(groups, forwards, expiries, deltas, strict=True):
+        if group == g:
+            by_expiry[expiry] = by_expiry.get(expiry, 0.0) + delta
+            far[expiry] = forward
+    long_delta = sum(d for d in by_expiry.values() if d > 0)
+    short_delta = -sum(d for d in by_expiry.values() if d < 0)
+    matched = min(long_delta, short_delta)
+    return matched * far[max(by_expiry)] * kind.calendar_spread.parts / RATE_SCALE

@@ -189,6 +189,13 @@ async def journey(browser: Any, base: str, artifacts: Path, timings: Timings) ->
     position = page.locator("#positions-table tbody tr", has_text="RELIANCE")
     await expect(position).to_have_count(1)
     await expect(position.locator("td").nth(2)).to_have_text("10")
+    # The margin bar: the intraday position's margin (20 % of about ₹15,400) of about ₹1 L.
+    bar = page.locator("#margin-bar")
+    await expect(bar).not_to_have_attribute("aria-valuenow", "0")
+    await expect(page.locator("#margin-bar-text")).to_have_text(
+        re.compile(r"^Margin used ₹[\d,]+\.\d\d of ₹[\d,]+\.\d\d \([1-9]%\)$")
+    )
+    await expect(page.locator("#margin-call")).to_be_hidden()
     timings.mark("MARKET order executed, position shown")
 
     pnl = position.locator("td.pnl")

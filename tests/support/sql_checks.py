@@ -17,7 +17,9 @@ SELECT a.id,
      + coalesce((SELECT sum(cost_paise) FROM holdings h
                  WHERE h.trading_account_id = a.id), 0)
      + coalesce((SELECT sum(amount_paise) FROM fund_blocks f
-                 WHERE f.trading_account_id = a.id AND f.status = 'BLOCKED'), 0) AS parts
+                 WHERE f.trading_account_id = a.id AND f.status = 'BLOCKED'), 0)
+     + coalesce((SELECT sum(value::bigint) FROM jsonb_each_text(a.portfolio_margin)), 0)
+       AS parts
 FROM trading_accounts a
 """
 

@@ -4,11 +4,14 @@ Proves that a position keeps its exact signed cost: partial reductions realize
 ``qty × exit − floor-prorated cost`` and leave the rest of the cost behind, a full close leaves
 no residue, shorts and flips (the held part realized, the rest opened at the fill price with
 fresh margin) work the same way, and uneven partial closes realize exactly what one full close
-would; that every fill debits ``engine.domain.charges.order_charges`` for its category, exchange and
-side; that CNC buys settle into holdings, a delivery sell from holdings pays the DP charge once
-per scrip per day while a CNC sell against the same day's buy is charged at intraday (MIS)
-rates; and that ``ClosePosition`` and ``SetRiskLevels`` follow their rules (exit order accepted
-and filled in one decision, stale trigger level refused, off-tick levels refused).
+would; that a future's or option's fill carries no margin of its own but sets its underlying's
+portfolio margin to the portfolio model's figure for what is held (with the expiry-day extra ELM
+on a short index option sold that day), gone once nothing is held; that every fill debits
+``engine.domain.charges.order_charges`` for its category, exchange and side; that CNC buys
+settle into holdings, a delivery sell from holdings pays the DP charge once per scrip per day
+while a CNC sell against the same day's buy is charged at intraday (MIS) rates; and that
+``ClosePosition`` and ``SetRiskLevels`` follow their rules (exit order accepted and filled in
+one decision, stale trigger level refused, off-tick levels refused).
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from engine.domain.account.state import AccountState, Decision, new_position_id,
 from engine.domain.charges import ChargeCategory, order_charges
 from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
-from engine.domain.margin import order_margin
+from engine.domain.margin import equity_margin
+from engine.domain.portfolio import MarginLeg, PortfolioMargin, UnderlyingMarket
 from engine.domain.positions import Holding
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules
 from tests.conftest import DAY_MS, NOW_MS, Execute
+from tests.support.margin_markets import market_for
 
 CRORE_PAISE = 1_000_000_000
 BUY, SELL = Side.BUY, Side.SELL
@@ -49,6 +54,22 @@ def _filled(decision: Any) -> ev.OrderFilled:
 def _only_position(state: AccountState) -> Any:
     (position,) = state.positions.values()
     return position
+
+
+def _portfolio(
+    rules: AccountRules,
+    market: UnderlyingMarket,
+    now_ms: int,
+    *held: tuple[Instrument, int, int],
+) -> PortfolioMargin:
+    """The portfolio model's margin on ``market`` for ``held`` legs, each (instrument, signed
+    quantity, signed cost)."""
+    legs = []
+    for instrument, quantity, cost_paise in held:
+        leg = market.leg(instrument.instrument_id)
+        assert leg is not None
+        legs.append(MarginLeg(leg, quantity, cost_paise))
+    return rules.portfolio.margin(legs, market, rules.trade_date(now_ms))
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,7 +198,7 @@ def test_long_when_sold_beyond_quantity_then_flips_short_at_fill_price_with_fres
     position = _only_position(state)
     assert position.position_id == position_id
     assert (position.quantity, position.cost_paise) == (-5, -775_000)
-    fresh = order_margin(rules.margin, reliance, MIS, SELL, 5, 155000)
+    fresh = equity_margin(rules.margin, reliance, MIS, SELL, 5, 155000)
     assert position.margin_paise == fresh == 155_000
     assert state.blocked_paise == 155_000
     assert position.realized_pnl_paise == 7_100
@@ -195,29 +216,51 @@ def test_short_future_when_bought_beyond_quantity_then_flips_long(
     _, flipped = trade(state, nifty_fut, BUY, 195, 2600000, product=NRML)
 
     # 65 × (26138.60 − 26000.00) = 9009.00
-    assert _filled(flipped).realized_pnl_paise == 900_900
+    filled = _filled(flipped)
+    assert filled.realized_pnl_paise == 900_900
     position = _only_position(state)
     assert (position.quantity, position.cost_paise) == (130, 130 * 2600000)
-    margin = order_margin(rules.margin, nifty_fut, NRML, BUY, 130, 2600000)
-    assert margin == 37_180_000  # 130 × 26000 × (9 % + 2 %)
-    assert position.margin_paise == margin
+    # The long is margined in NIFTY's portfolio at the market (26138.60), not at its cost:
+    # 130 × 26138.60 = 3 39 80 180.00; 9.3 % = 3 16 015.674 + 2 % 67 960.36
+    market = market_for(rules, state, nifty_fut, now_ms=NOW_MS)
+    assert market is not None
+    margin = _portfolio(rules, market, NOW_MS, (nifty_fut, 130, 130 * 2600000)).blocked_paise
+    assert margin == 31_601_567 + 6_796_036
+    assert filled.portfolio == ev.PortfolioBlock("NIFTY", margin, (position.position_id,))
+    assert position.margin_paise == filled.position_margin_paise == 0
+    assert state.portfolio_margin == {"NIFTY": margin}
     assert state.blocked_paise == margin
 
 
 def test_option_sell_when_filled_then_margined_on_underlying_and_released_on_buyback(
-    nifty_call: Instrument, funded_account: Callable[..., AccountState], trade: Trade
+    rules: AccountRules,
+    nifty_call: Instrument,
+    funded_account: Callable[..., AccountState],
+    trade: Trade,
 ) -> None:
     state = funded_account(CRORE_PAISE)
-    _, sold = trade(
-        state, nifty_call, SELL, 65, 44145, product=NRML, underlying_price_paise=2613860
-    )
-    # 65 × 26138.60 × (9 % + 2 %) = 1 52 910.81 + 33 980.18
-    assert _filled(sold).position_margin_paise == 18_689_099
-    assert state.blocked_paise == 18_689_099
+    market = market_for(rules, state, nifty_call, now_ms=NOW_MS, price_paise=2613860)
+    assert market is not None
+    _, sold = trade(state, nifty_call, SELL, 65, 44145, product=NRML, market=market)
 
-    _, bought = trade(state, nifty_call, BUY, 65, 40000, product=NRML)
+    margin = _portfolio(rules, market, NOW_MS, (nifty_call, -65, -65 * 44145))
+    # Exposure 2 % of 65 × 26138.60 = 33 980.18; the premium received 65 × 441.45 credited
+    assert (margin.exposure_paise, margin.premium_credit_paise) == (3_398_018, 2_869_425)
+    assert margin.additional_paise == 0  # not its expiry day
+    assert margin.blocked_paise == margin.total_paise - 2_869_425 > 3_398_018
+    filled = _filled(sold)
+    assert filled.position_margin_paise == 0
+    assert filled.portfolio == ev.PortfolioBlock(
+        "NIFTY", margin.blocked_paise, (filled.position_id,)
+    )
+    assert state.portfolio_margin == {"NIFTY": margin.blocked_paise}
+    assert state.blocked_paise == margin.blocked_paise
+
+    _, bought = trade(state, nifty_call, BUY, 65, 40000, product=NRML, market=market)
 
     assert _filled(bought).realized_pnl_paise == 65 * (44145 - 40000)
+    assert _filled(bought).portfolio == ev.PortfolioBlock("NIFTY", 0, ())
+    assert state.portfolio_margin == {}
     assert state.blocked_paise == 0
 
 
@@ -368,7 +411,6 @@ def test_fill_when_executed_then_debits_order_charges_for_its_category(
         case.quantity,
         case.price_paise,
         product=case.product,
-        underlying_price_paise=instrument.strike_paise,
     )
 
     filled = _filled(filled_decision)
@@ -1016,21 +1058,24 @@ def test_option_sell_when_filled_on_its_expiry_day_then_expiry_day_margin_blocke
     expiry_ms = NOW_MS + (nifty_call.expiry - rules.trade_date(NOW_MS)).days * DAY_MS
     assert rules.trade_date(expiry_ms) == nifty_call.expiry
     state = funded_account(CRORE_PAISE)
+    market = market_for(rules, state, nifty_call, now_ms=expiry_ms, price_paise=2613860)
+    assert market is not None
 
     _, sold = trade(
-        state,
-        nifty_call,
-        SELL,
-        65,
-        44145,
-        product=NRML,
-        now_ms=expiry_ms,
-        underlying_price_paise=2613860,
+        state, nifty_call, SELL, 65, 44145, product=NRML, now_ms=expiry_ms, market=market
     )
 
-    # 65 × 26138.60 × (9 % + 2 % + 2 % on expiry day) = 2 20 871.17
-    assert _filled(sold).position_margin_paise == 22_087_117
-    assert state.blocked_paise == 22_087_117
+    margin = _portfolio(rules, market, expiry_ms, (nifty_call, -65, -65 * 44145))
+    # On its expiry day the short carries 2 % more of 65 × 26138.60: 33 980.18
+    assert margin.additional_paise == 3_398_018
+    assert margin.blocked_paise == (
+        margin.span_paise + margin.exposure_paise + 3_398_018 - margin.premium_credit_paise
+    )
+    assert _filled(sold).portfolio == ev.PortfolioBlock(
+        "NIFTY", margin.blocked_paise, (_filled(sold).position_id,)
+    )
+    assert state.portfolio_margin == {"NIFTY": margin.blocked_paise}
+    assert state.blocked_paise == margin.blocked_paise
 
 
 def test_fill_when_price_is_one_paisa_on_a_one_paisa_tick_then_filled(

@@ -67,6 +67,7 @@ def _state() -> AccountState:
     state.position_ids["MIS:NSE:WIPRO"] = "p1"
     state.holdings["NSE:TCS"] = Holding("NSE:TCS", 2, 629_700)
     state.fund_blocks["b1"] = 10_000
+    state.portfolio_margin["NIFTY"] = 1_725_615
     state.client_order_ids["c1"] = "o1"
     state.dp_charged_day["NSE:TCS"] = 20_000
     state.pending_deposits["d1"] = 5_000
@@ -129,6 +130,13 @@ CHANGES: list[tuple[str, Change]] = [
     ("last_reset_day", _set("last_reset_day", 20_416)),
     ("resets_on_last_day", _set("resets_on_last_day", 1)),
     ("expiry_margin_day", _set("expiry_margin_day", 20_416)),
+    ("portfolio_margin", lambda s: s.portfolio_margin.update(NIFTY=1_725_616)),
+    ("margin_called", _set("margin_called", True)),
+    ("futures_settled_day", _set("futures_settled_day", 20_417)),
+    (
+        "portfolio_margin-key",
+        lambda s: s.portfolio_margin.update(BANKNIFTY=s.portfolio_margin.pop("NIFTY")),
+    ),
 ]
 
 

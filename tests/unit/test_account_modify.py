@@ -6,8 +6,10 @@ product (MIS stops at square-off, delivery at the close), a quantity off the lot
 freeze quantity or not above what has filled, order terms its type does not allow, a price or
 trigger off the tick or outside the band (the instrument's reference band when no quote came),
 a market order with no price to value it at, an order value above the cap (the remaining
-quantity counts, equal to the cap is allowed), and a delivery sell beyond the shares still free
-(its own remaining quantity does not count against it).
+quantity counts, equal to the cap is allowed), a delivery sell beyond the shares still free
+(its own remaining quantity does not count against it), and a derivative order without its
+underlying's market; and that an option sell modified is margined by the portfolio model on
+the market stamped on the modification.
 
 Amounts are paise; each hand computation sits in a comment next to its case.
 """
@@ -25,13 +27,16 @@ import pytest
 from engine.config import Config
 from engine.domain import commands as cmd
 from engine.domain import events as ev
+from engine.domain.account.decide import decide
 from engine.domain.account.state import AccountState, Decision, state_fingerprint
 from engine.domain.enums import OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument
+from engine.domain.portfolio import MarginLeg, UnderlyingMarket
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules
 from engine.domain.sessions import SessionRules
 from tests.conftest import NOW_MS, Execute, QuoteFor, run_command
+from tests.support.margin_markets import market_for
 
 CRORE_PAISE = 1_000_000_000
 MARKET, LIMIT, SL, SL_M = OrderType.MARKET, OrderType.LIMIT, OrderType.SL, OrderType.SL_M
@@ -524,7 +529,57 @@ def test_modify_when_to_market_and_ask_is_one_paisa_then_accepted_and_valued_the
     )
 
 
+def _short_call_margin(
+    rules: AccountRules, market: UnderlyingMarket, call: Instrument, quantity: int, price: int
+) -> int:
+    """What the portfolio model blocks for ``quantity`` of ``call`` sold at ``price`` alone."""
+    leg = market.leg(call.instrument_id)
+    assert leg is not None
+    legs = [MarginLeg(leg, -quantity, -quantity * price)]
+    return rules.portfolio.margin(legs, market, rules.trade_date(NOW_MS)).blocked_paise
+
+
 def test_modify_when_option_sell_then_margined_on_the_stamped_underlying_price(
+    rules: AccountRules,
+    nifty_call: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    place_order: Callable[..., cmd.PlaceOrder],
+    quote_for: QuoteFor,
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    quote = quote_for(nifty_call, 44145)
+    placed_on = market_for(rules, state, nifty_call, now_ms=NOW_MS, price_paise=2613860)
+    modified_on = market_for(rules, state, nifty_call, now_ms=NOW_MS, price_paise=2625000)
+    assert placed_on is not None and modified_on is not None
+    sell = place_order(
+        nifty_call,
+        side=SELL,
+        product=NRML,
+        quantity=65,
+        price_paise=44145,
+        quote=quote,
+        market=placed_on,
+    )
+    assert execute(state, sell).rejection is None
+    assert state.orders["o1"].margin_blocked_paise == _short_call_margin(
+        rules, placed_on, nifty_call, 65, 44145
+    )
+
+    decision = execute(state, _modify(nifty_call, quote=quote, quantity=130, market=modified_on))
+
+    (modified,) = decision.events
+    assert isinstance(modified, ev.OrderModified)
+    # 130 sold on the market stamped on the modification (26250.00), the order's own 65 not
+    # counted twice; not on the market it was placed on (26138.60)
+    expected = _short_call_margin(rules, modified_on, nifty_call, 130, 44145)
+    assert modified.margin_blocked_paise == expected
+    assert expected > _short_call_margin(rules, placed_on, nifty_call, 130, 44145)
+    assert state.blocked_paise == expected
+
+
+def test_modify_when_option_order_has_no_market_then_price_unavailable(
+    rules: AccountRules,
     nifty_call: Instrument,
     funded_account: Callable[..., AccountState],
     execute: Execute,
@@ -534,22 +589,13 @@ def test_modify_when_option_sell_then_margined_on_the_stamped_underlying_price(
     state = funded_account(CRORE_PAISE)
     quote = quote_for(nifty_call, 44145)
     sell = place_order(
-        nifty_call,
-        side=SELL,
-        product=NRML,
-        quantity=65,
-        price_paise=44145,
-        quote=quote,
-        underlying_price_paise=2613860,
+        nifty_call, side=SELL, product=NRML, quantity=65, price_paise=44145, quote=quote
     )
     assert execute(state, sell).rejection is None
+    fingerprint = state_fingerprint(state)
 
-    decision = execute(
-        state, _modify(nifty_call, quote=quote, quantity=130, underlying_price_paise=2625000)
-    )
+    # Straight to decide: the test harness would stamp a market on it, as the actor does.
+    decision = decide(state, _modify(nifty_call, quote=quote, quantity=130), rules)
 
-    (modified,) = decision.events
-    assert isinstance(modified, ev.OrderModified)
-    # 130 × 26250.00 × (9 % + 2 %) = 3 75 375.00, on the underlying stamped on the modification
-    # (not the 26000 strike a missing underlying price falls back to)
-    assert modified.margin_blocked_paise == 37_537_500
+    assert decision == Decision((), Rejection.PRICE_UNAVAILABLE)
+    assert state_fingerprint(state) == fingerprint

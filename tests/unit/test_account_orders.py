@@ -4,11 +4,14 @@ Proves that ``decide`` rejects an order for each broker rule (tick, lot, freeze 
 circuit band, order terms per type, product, missing quote, open-orders and order-value limits,
 free holdings, funds) with the right ``Rejection`` and in precedence order; that a rejection is
 exactly one ``OrderRejected`` event which leaves funds untouched, and a duplicate
-``client_order_id`` no event at all; that an accepted order blocks exactly
-``engine.domain.margin.order_margin`` at its valuation price (limit price, protected ask, protected
-trigger), that an exit order blocks only what it opens, that a modification re-blocks for the
-new terms and a cancel releases the whole block; and that fills turn the block into position
-margin at the fill price, releasing partial blocks pro rata with the last fill taking the rest.
+``client_order_id`` no event at all; that an accepted equity order blocks exactly
+``engine.domain.margin.equity_margin`` at its valuation price (limit price, protected ask,
+protected trigger) and a future or option order the increase of its underlying's portfolio
+margin (``rules.portfolio``) were it filled there, on the market stamped on it; that an exit
+order blocks only what it opens, that a modification re-blocks for the new terms and a cancel
+releases the whole block; and that fills turn the block into margin at the fill price (an
+equity position's own, a derivative's underlying's portfolio), releasing partial blocks pro
+rata with the last fill taking the rest.
 
 Amounts are paise; each hand computation sits in a comment next to its case.
 """
@@ -37,9 +40,11 @@ from engine.domain.enums import (
     Validity,
 )
 from engine.domain.instruments import Instrument, InstrumentMaster
-from engine.domain.margin import order_margin
+from engine.domain.margin import equity_margin
+from engine.domain.portfolio import MarginLeg, PortfolioMargin, UnderlyingMarket
 from engine.domain.rules import AccountRules, circuit_band
 from tests.conftest import DAY_MS, NOW_MS, Execute, QuoteFor, run_command
+from tests.support.margin_markets import market_for
 
 CRORE_PAISE = 1_000_000_000  # ₹1 crore
 
@@ -589,7 +594,7 @@ def test_place_order_when_funds_short_then_rejected(
         schedule, charge_category(reliance.segment, MIS), "NSE", BUY, 1_542_800
     )
     assert estimate.total_paise == 650
-    assert order_margin(rules.margin, reliance, MIS, BUY, 10, 154280) == 308_560
+    assert equity_margin(rules.margin, reliance, MIS, BUY, 10, 154280) == 308_560
     state = funded_account(deposit)
 
     decision = execute(
@@ -613,6 +618,22 @@ def test_place_order_when_funds_short_then_rejected(
 # margin blocked on acceptance
 
 
+def _portfolio(
+    rules: AccountRules,
+    market: UnderlyingMarket,
+    now_ms: int,
+    *held: tuple[Instrument, int, int],
+) -> PortfolioMargin:
+    """The portfolio model's margin on ``market`` for ``held`` legs, each (instrument, signed
+    quantity, signed cost)."""
+    legs = []
+    for instrument, quantity, cost_paise in held:
+        leg = market.leg(instrument.instrument_id)
+        assert leg is not None
+        legs.append(MarginLeg(leg, quantity, cost_paise))
+    return rules.portfolio.margin(legs, market, rules.trade_date(now_ms))
+
+
 @dataclass(frozen=True)
 class Block:
     id: str
@@ -624,9 +645,11 @@ class Block:
     price_paise: int
     trigger_paise: int
     valuation_paise: int  # the price the order is margined at
-    expected_paise: int
-    underlying_paise: int = 0
+    # By hand; None where only the portfolio model can value it (an option sold with time left)
+    expected_paise: int | None
+    underlying_paise: int = 0  # the market stamped on a derivative (0: the nearest future's close)
     days_later: int = 0
+    additional_paise: int = 0  # the portfolio's expiry-day extra ELM
 
 
 BLOCKS = [
@@ -642,9 +665,11 @@ BLOCKS = [
     Block("mis-market-sell", "NSE:RELIANCE", SELL, MIS, MARKET, 10, 0, 0, 158_919, 317_838),
     # SL is margined at its limit price: 20 % × 10 × 1545.00
     Block("mis-sl-buy", "NSE:RELIANCE", BUY, MIS, SL, 10, 154500, 154400, 154500, 309_000),
-    # SL-M: trigger 26200 + 3 % (786) = 26986; × 65 = 17 54 090; 9 % + 2 % = 1 57 868.10 + 35 081.80
-    Block("fut-slm-buy", "NFO:NIFTY26DECFUT", BUY, NRML, SL_M, 65, 0, 2620000, 2698600, 19_294_990),
-    # SL sell at 26000: 65 × 26000 = 16 90 000; 9 % 1 52 100 + 2 % 33 800
+    # SL-M valued at trigger 26200 + 3 % (786) = 26986, but a future is margined at the market
+    # (NIFTY's nearest future, 26138.60): 65 × 26138.60 = 16 99 009; 9.3 % = 1 58 007.837
+    # -> 1 58 007.84, + 2 % = 33 980.18
+    Block("fut-slm-buy", "NFO:NIFTY26DECFUT", BUY, NRML, SL_M, 65, 0, 2620000, 2698600, 19_198_802),
+    # SL sell at 26000: the same notional at the market, short or long
     Block(
         "fut-mis-sl-sell",
         "NFO:NIFTY26DECFUT",
@@ -655,12 +680,11 @@ BLOCKS = [
         2600000,
         2601000,
         2600000,
-        18_590_000,
+        19_198_802,
     ),
     # option buyer pays the premium: 130 × 441.45
     Block("option-buy", "NFO:NIFTY26DEC26000CE", BUY, NRML, LIMIT, 130, 44145, 0, 44145, 5_738_850),
-    # option seller: futures rates on 65 × underlying 26138.60 = 16 99 009; 9 % 1 52 910.81
-    # + 2 % 33 980.18
+    # option seller: SPAN + exposure on the underlying (26138.60) less the premium received
     Block(
         "option-sell-on-underlying",
         "NFO:NIFTY26DEC26000CE",
@@ -671,12 +695,12 @@ BLOCKS = [
         44145,
         0,
         44145,
-        18_689_099,
+        None,
         underlying_paise=2613860,
     ),
-    # without an underlying price the strike is the reference: 65 × 26000
+    # on an underlying 1 % up, 26400.00, the call is deeper in the money
     Block(
-        "option-sell-on-strike",
+        "option-sell-on-higher-underlying",
         "NFO:NIFTY26DEC26000CE",
         SELL,
         NRML,
@@ -685,9 +709,10 @@ BLOCKS = [
         44145,
         0,
         44145,
-        18_590_000,
+        None,
+        underlying_paise=2640000,
     ),
-    # on expiry day (29 Dec 2026) the seller pays 2 % more: + 33 980.18
+    # on expiry day (29 Dec 2026) the seller pays 2 % more of 65 × 26138.60: + 33 980.18
     Block(
         "option-sell-expiry-day",
         "NFO:NIFTY26DEC26000CE",
@@ -698,11 +723,12 @@ BLOCKS = [
         44145,
         0,
         44145,
-        22_087_117,
+        None,
         underlying_paise=2613860,
         days_later=35,
+        additional_paise=3_398_018,
     ),
-    # MCX commodity 10 %: 100 × 5312
+    # MCX commodity 7 % + 3 %: 100 × 5312
     Block(
         "mcx-future-buy",
         "MCX:CRUDEOIL26DECFUT",
@@ -731,18 +757,28 @@ def test_place_order_when_accepted_then_blocks_order_margin_at_valuation_price(
     instrument = master.get(case.ticker)
     assert instrument is not None
     now_ms = NOW_MS + case.days_later * DAY_MS
-    expected = order_margin(
-        rules.margin,
-        instrument,
-        case.product,
-        case.side,
-        case.quantity,
-        case.valuation_paise,
-        underlying_price_paise=case.underlying_paise,
-        expiry_day=rules.trade_date(now_ms) == instrument.expiry,
-    )
-    assert expected == case.expected_paise
     state = funded_account(CRORE_PAISE)
+    market = market_for(rules, state, instrument, now_ms=now_ms, price_paise=case.underlying_paise)
+    if market is None:
+        expected = equity_margin(
+            rules.margin,
+            instrument,
+            case.product,
+            case.side,
+            case.quantity,
+            case.valuation_paise,
+        )
+    else:
+        # Nothing held: the increase is the whole margin of the order filled at its valuation.
+        signed = case.side.sign * case.quantity
+        margin = _portfolio(
+            rules, market, now_ms, (instrument, signed, signed * case.valuation_paise)
+        )
+        assert margin.additional_paise == case.additional_paise
+        expected = margin.blocked_paise
+    if case.expected_paise is not None:
+        assert expected == case.expected_paise
+    assert expected > 0
 
     decision = execute(
         state,
@@ -755,7 +791,7 @@ def test_place_order_when_accepted_then_blocks_order_margin_at_valuation_price(
             price_paise=case.price_paise,
             trigger_paise=case.trigger_paise,
             quote=quote_for(instrument, instrument.reference_price_paise),
-            underlying_price_paise=case.underlying_paise,
+            market=market,
             now_ms=now_ms,
         ),
     )
@@ -763,10 +799,37 @@ def test_place_order_when_accepted_then_blocks_order_margin_at_valuation_price(
     assert decision.rejection is None
     (accepted,) = decision.events
     assert isinstance(accepted, ev.OrderAccepted)
-    assert accepted.margin_blocked_paise == case.expected_paise
-    assert state.orders["o1"].margin_blocked_paise == case.expected_paise
-    assert state.blocked_paise == case.expected_paise
-    assert state.available_paise == CRORE_PAISE - case.expected_paise
+    assert accepted.margin_blocked_paise == expected
+    assert state.orders["o1"].margin_blocked_paise == expected
+    assert state.blocked_paise == expected
+    assert state.available_paise == CRORE_PAISE - expected
+
+
+def test_place_option_sell_when_underlying_higher_then_blocks_more(
+    rules: AccountRules,
+    nifty_call: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    quote_for: QuoteFor,
+    place_order: Callable[..., cmd.PlaceOrder],
+) -> None:
+    blocks = []
+    for underlying_paise in (2613860, 2640000):
+        state = funded_account(CRORE_PAISE)
+        market = market_for(rules, state, nifty_call, now_ms=NOW_MS, price_paise=underlying_paise)
+        sell = place_order(
+            nifty_call,
+            side=SELL,
+            product=NRML,
+            quantity=65,
+            price_paise=44145,
+            quote=quote_for(nifty_call, 44145),
+            market=market,
+        )
+        assert execute(state, sell).rejection is None
+        blocks.append(state.orders["o1"].margin_blocked_paise)
+    # The exposure alone grows by 2 % of 65 × 261.40 = 339.82; the SPAN with the call's value.
+    assert blocks[1] - blocks[0] > 33_982
 
 
 @pytest.mark.parametrize(
@@ -1086,8 +1149,8 @@ def test_fill_order_when_partial_then_block_released_pro_rata_and_last_takes_res
     place_order: Callable[..., cmd.PlaceOrder],
     fill_order: Callable[..., cmd.FillOrder],
 ) -> None:
-    # 3 lots at 26138.70: 195 × 26138.70 = 50 97 046.50; 9 % = 4 58 734.185 -> 4 58 734.19,
-    # 2 % = 1 01 940.93; block 5 60 675.12, not divisible by 3
+    # 3 lots on NIFTY at 26138.60: 195 × 26138.60 = 50 97 027.00; 9.3 % = 4 74 023.511 ->
+    # 4 74 023.51, 2 % = 1 01 940.54; block 5 75 964.05, not divisible by 3
     state = funded_account(CRORE_PAISE)
     execute(
         state,
@@ -1099,25 +1162,35 @@ def test_fill_order_when_partial_then_block_released_pro_rata_and_last_takes_res
             quote=quote_for(nifty_fut, 2613860),
         ),
     )
-    assert state.orders["o1"].margin_blocked_paise == 56_067_512
+    assert state.orders["o1"].margin_blocked_paise == 57_596_405
 
-    releases = []
+    releases, portfolio = [], []
     for _ in range(3):
         decision = execute(state, fill_order(nifty_fut, "o1", 65, 2613870))
         (filled,) = decision.events
         assert isinstance(filled, ev.OrderFilled)
         releases.append(filled.block_released_paise)
+        portfolio.append(state.portfolio_margin["NIFTY"])
+        order = state.orders.get("o1")
+        still_blocked = 0 if order is None else order.margin_blocked_paise
+        assert state.blocked_paise == still_blocked + state.portfolio_margin["NIFTY"]
 
-    # floor(56 067 512 / 3), then floor(37 378 342 / 2), then the rest
-    assert releases == [18_689_170, 18_689_171, 18_689_171]
-    assert sum(releases) == 56_067_512
+    # floor(57 596 405 / 3), then floor(38 397 604 / 2), then the rest
+    assert releases == [19_198_801, 19_198_802, 19_198_802]
+    assert sum(releases) == 57_596_405
     assert state.orders == {}
-    # each fill margins its own lot at the fill price: 65 × 26138.70 -> 1 86 891.71, three times
-    lot_margin = order_margin(rules.margin, nifty_fut, NRML, BUY, 65, 2613870)
-    assert lot_margin == 18_689_171
+    # after each fill NIFTY's portfolio is the model's for the lots held, rounded once: 1 lot
+    # 1 58 007.84 + 33 980.18; 2 lots 3 16 015.67 + 67 960.36; 3 lots the order's block
+    market = market_for(rules, state, nifty_fut, now_ms=NOW_MS)
+    assert market is not None
+    expected = [
+        _portfolio(rules, market, NOW_MS, (nifty_fut, 65 * lots, 65 * lots * 2613870)).blocked_paise
+        for lots in (1, 2, 3)
+    ]
+    assert portfolio == expected == [19_198_802, 38_397_603, 57_596_405]
     (position,) = state.positions.values()
-    assert position.margin_paise == 3 * lot_margin
-    assert state.blocked_paise == 3 * lot_margin
+    assert position.margin_paise == 0
+    assert state.blocked_paise == 57_596_405
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,10 @@ Proves that an order against a position blocks margin only for the units it open
 units that working orders on the same instrument, product and side already reduce; that working
 orders on another instrument, another product or the other side do not shrink that reduction
 (so margin is not over-blocked); that a peer reducing more than the position leaves the new
-order to open in full; and that a keyed admin adjustment is recorded with its operator, its time,
-the balance after it and its own sequence number.
+order to open in full; that a future's cover order, margined by its underlying's portfolio,
+blocks what the portfolio grows by once the same position's same-side peers have filled; and
+that a keyed admin adjustment is recorded with its operator, its time, the balance after it and
+its own sequence number.
 
 Amounts are paise; each hand computation sits in a comment next to its case.
 """
@@ -21,7 +23,10 @@ from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState, FundOperation
 from engine.domain.enums import Product, Side
 from engine.domain.instruments import Instrument
+from engine.domain.portfolio import MarginLeg
+from engine.domain.rules import AccountRules
 from tests.conftest import NOW_MS, Execute
+from tests.support.margin_markets import market_for
 
 CRORE_PAISE = 1_000_000_000
 BUY, SELL = Side.BUY, Side.SELL
@@ -91,20 +96,23 @@ def test_exit_order_when_peer_orders_work_then_only_same_position_same_side_peer
 
 
 @pytest.mark.parametrize(
-    ("peer", "expected"),
+    ("peer", "held_before", "expected"),
     [
-        # short 130 NIFTY Dec NRML; buying back 130 opens nothing
-        pytest.param(None, 0, id="no-peer"),
-        # a peer BUY 65 NRML covers half first: 65 of this buy open a long at 26000.00:
-        # 65 × 26000 = 16 90 000; 9 % 1 52 100 + 2 % 33 800
-        pytest.param((BUY, NRML), 18_590_000, id="same-position-peer"),
-        pytest.param((BUY, MIS), 0, id="other-product"),
-        pytest.param((SELL, NRML), 0, id="other-side"),
+        # short 130 NIFTY Dec NRML; buying 195 turns it into a long 65, which needs less
+        pytest.param(None, -130, 0, id="no-peer"),
+        # a peer BUY 65 NRML covers half first: this buy turns a short 65 into a long 130, and
+        # blocks what the portfolio grows by, 130 lots' 3 16 015.67 + 67 960.36 less 65 lots'
+        # 1 58 007.84 + 33 980.18
+        pytest.param((BUY, NRML), -65, 19_198_801, id="same-position-peer"),
+        pytest.param((BUY, MIS), -130, 0, id="other-product"),
+        pytest.param((SELL, NRML), -130, 0, id="other-side"),
     ],
 )
 def test_cover_order_when_peer_orders_work_then_only_same_position_same_side_peers_count(
     peer: tuple[Side, Product] | None,
+    held_before: int,
     expected: int,
+    rules: AccountRules,
     nifty_fut: Instrument,
     funded_account: Callable[..., AccountState],
     execute: Execute,
@@ -127,11 +135,23 @@ def test_cover_order_when_peer_orders_work_then_only_same_position_same_side_pee
             ),
         )
         assert placed.rejection is None
+    market = market_for(rules, state, nifty_fut, now_ms=NOW_MS)
+    assert market is not None
+    leg = market.leg(nifty_fut.instrument_id)
+    assert leg is not None
+
+    def blocked(quantity: int) -> int:
+        legs = [MarginLeg(leg, quantity, quantity * 2600000)]
+        return rules.portfolio.margin(legs, market, rules.trade_date(NOW_MS)).blocked_paise
+
+    # The NRML position as this order sees it before (after the peers that fill first) and
+    # after it fills.
+    assert expected == max(0, blocked(held_before + 195) - blocked(held_before))
 
     decision = execute(
         state,
         place_order(
-            nifty_fut, order_id="x1", side=BUY, product=NRML, quantity=130, price_paise=2600000
+            nifty_fut, order_id="x1", side=BUY, product=NRML, quantity=195, price_paise=2600000
         ),
     )
 

@@ -1,10 +1,13 @@
 """Margin's boundaries: the smallest valid inputs, the first invalid ones, and the defaults.
 
 Complements ``test_margin.py`` (one case per row of docs/DOMAIN.md §2) with the edges of each rule:
-a quantity of 0 or 1, a price of 0, an option sell margined on the strike when the caller
-gives no underlying price and on a reference of a single paisa, the expiry-day extra only when
-asked for, leverage on a margin of one paisa, and pro-rata releases of a one-unit position.
-Every refusal is checked by its message, so a bug answered by a different ``ValueError`` fails.
+an equity order of a quantity of 0 or 1 and a price of 0; a future or an option refused by the
+equity rule (it is margined by portfolio, whatever its product); a portfolio with no legs; the
+exposure and the expiry-day extra ELM of a one-unit short on a quarter of a paisa, rounded
+half-up to a paisa or down to nothing; the block when the premium received meets the
+requirement to the paisa; leverage on a margin of one paisa; and pro-rata releases of a one-unit
+position. Every refusal is checked by its message, so a bug answered by a different
+``ValueError`` fails.
 
 Amounts are paise; the comment on each case is the hand computation.
 """
@@ -12,14 +15,22 @@ Amounts are paise; the comment on each case is the hand computation.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from datetime import date
 
 import pytest
 
 from engine.config import Config
 from engine.domain.enums import Product, Side
 from engine.domain.instruments import Instrument
-from engine.domain.margin import leverage_x100, order_margin, pro_rata
+from engine.domain.margin import equity_margin, leverage_x100, pro_rata
+from engine.domain.portfolio import (
+    NO_MARGIN,
+    LegMarket,
+    MarginLeg,
+    PortfolioMargin,
+    UnderlyingMarket,
+)
+from engine.domain.rules import AccountRules
 
 
 @pytest.mark.parametrize(
@@ -32,10 +43,10 @@ from engine.domain.margin import leverage_x100, order_margin, pro_rata
         pytest.param(3, 0, 0, id="zero-price-several-units"),
     ],
 )
-def test_order_margin_when_smallest_valid_order_then_blocks_value(
+def test_equity_margin_when_smallest_valid_order_then_blocks_value(
     config: Config, reliance: Instrument, quantity: int, price_paise: int, margin_paise: int
 ) -> None:
-    margin = order_margin(config.margin, reliance, Product.CNC, Side.BUY, quantity, price_paise)
+    margin = equity_margin(config.margin, reliance, Product.CNC, Side.BUY, quantity, price_paise)
     assert margin == margin_paise
 
 
@@ -48,54 +59,84 @@ def test_order_margin_when_smallest_valid_order_then_blocks_value(
         pytest.param(0, -1, id="both"),
     ],
 )
-def test_order_margin_when_quantity_not_positive_or_price_negative_then_value_error(
+def test_equity_margin_when_quantity_not_positive_or_price_negative_then_value_error(
     config: Config, reliance: Instrument, quantity: int, price_paise: int
 ) -> None:
     with pytest.raises(ValueError, match=r"^quantity must be positive and price not negative$"):
-        order_margin(config.margin, reliance, Product.MIS, Side.BUY, quantity, price_paise)
+        equity_margin(config.margin, reliance, Product.MIS, Side.BUY, quantity, price_paise)
 
 
-def test_order_margin_when_option_sell_without_underlying_or_expiry_then_strike_no_extra(
-    config: Config, nifty_call: Instrument
+@pytest.mark.parametrize("product", [Product.NRML, Product.MIS, Product.CNC])
+def test_equity_margin_when_derivative_then_value_error_says_it_is_margined_by_portfolio(
+    config: Config, nifty_call: Instrument, nifty_fut: Instrument, product: Product
 ) -> None:
-    # Called without the keywords: margined on the strike, 65 x 26000.00 = 16,90,00,000;
-    # 9 % = 1,52,10,000 + 2 % = 33,80,000 = 1,85,90,000, no expiry-day extra.
-    margin = order_margin(config.margin, nifty_call, Product.NRML, Side.SELL, 65, 441_45)
-    assert margin == 18_590_000
+    for derivative in (nifty_call, nifty_fut):
+        message = "^" + re.escape(f"{derivative.instrument_id} is margined by portfolio") + "$"
+        with pytest.raises(ValueError, match=message):
+            equity_margin(config.margin, derivative, product, Side.SELL, 65, 441_45)
 
 
-def test_order_margin_when_option_sell_reference_one_paisa_then_margined_on_it(
-    config: Config, nifty_call: Instrument
-) -> None:
-    # No strike, an underlying of 0.01: notional 100 x 1 = 100; 9 % = 9 + 2 % = 2.
-    no_strike = replace(nifty_call, strike_paise=0)
-    margin = order_margin(
-        config.margin, no_strike, Product.NRML, Side.SELL, 100, 5, underlying_price_paise=1
-    )
-    assert margin == 11
-
-
-def test_order_margin_when_option_sell_has_no_reference_then_value_error_names_it(
-    config: Config, nifty_call: Instrument
-) -> None:
-    no_strike = replace(nifty_call, strike_paise=0)
-    message = "^" + re.escape("no underlying price or strike for NSE_FO|45430") + "$"
-    with pytest.raises(ValueError, match=message):
-        order_margin(config.margin, no_strike, Product.NRML, Side.SELL, 65, 441_45)
-
-
-def test_order_margin_when_cnc_derivative_then_value_error(
-    config: Config, nifty_call: Instrument
-) -> None:
-    with pytest.raises(ValueError, match=r"^CNC is not a derivatives product$"):
-        order_margin(config.margin, nifty_call, Product.CNC, Side.BUY, 65, 441_45)
-
-
-def test_order_margin_when_nrml_equity_then_value_error(
+def test_equity_margin_when_nrml_equity_then_value_error(
     config: Config, reliance: Instrument
 ) -> None:
-    with pytest.raises(ValueError, match=r"is not an equity product$"):
-        order_margin(config.margin, reliance, Product.NRML, Side.BUY, 1, 100_00)
+    with pytest.raises(ValueError, match=r"^NRML is not an equity product$"):
+        equity_margin(config.margin, reliance, Product.NRML, Side.BUY, 1, 100_00)
+
+
+def _one_unit_short(
+    rules: AccountRules, call: Instrument, underlying_paise: int, trade_date: date
+) -> PortfolioMargin:
+    """One unit of ``call`` sold at 0.05, with no time left, on a market at ``underlying_paise``."""
+    leg = LegMarket(call, float(underlying_paise), 0.13, 0.0)
+    market = UnderlyingMarket("NIFTY", call.underlying_kind, underlying_paise, 0.13, (leg,))
+    return rules.portfolio.margin([MarginLeg(leg, -1, -5)], market, trade_date)
+
+
+def test_portfolio_margin_when_no_legs_then_nothing(
+    rules: AccountRules, nifty_call: Instrument
+) -> None:
+    leg = LegMarket(nifty_call, 2_613_860.0, 0.13, 0.1)
+    market = UnderlyingMarket("NIFTY", nifty_call.underlying_kind, 2_613_860, 0.13, (leg,))
+    assert rules.portfolio.margin([], market, date(2026, 11, 24)) == NO_MARGIN
+    assert NO_MARGIN.blocked_paise == NO_MARGIN.total_paise == 0
+
+
+@pytest.mark.parametrize(
+    ("underlying_paise", "extra_paise"),
+    [
+        # 2 % of 1 × 0.25 = ½ paisa: rounded half-up to 1.
+        pytest.param(25, 1, id="half-paisa-up"),
+        # 2 % of 1 × 0.24 = 0.48 paisa: rounded to nothing.
+        pytest.param(24, 0, id="under-half-paisa"),
+    ],
+)
+def test_portfolio_margin_when_notional_is_a_quarter_paisa_then_rounded_half_up(
+    rules: AccountRules, nifty_call: Instrument, underlying_paise: int, extra_paise: int
+) -> None:
+    assert nifty_call.expiry is not None
+    expiring = _one_unit_short(rules, nifty_call, underlying_paise, nifty_call.expiry)
+    # Far out of the money (a strike of 26000 on 0.25): no SPAN, no value; only the 2 % charges.
+    assert (expiring.span_paise, expiring.premium_credit_paise) == (0, 5)
+    assert (expiring.exposure_paise, expiring.additional_paise) == (extra_paise, extra_paise)
+    day_before = date.fromordinal(nifty_call.expiry.toordinal() - 1)
+    assert _one_unit_short(rules, nifty_call, underlying_paise, day_before).additional_paise == 0
+
+
+@pytest.mark.parametrize(
+    ("credit_paise", "blocked_paise"),
+    [
+        # Requirement 1,000 less 999 received: 1 blocked.
+        pytest.param(999, 1, id="one-paisa-short-of-it"),
+        pytest.param(1_000, 0, id="exactly-met"),
+        pytest.param(1_001, 0, id="one-paisa-over-never-negative"),
+    ],
+)
+def test_portfolio_blocked_when_credit_meets_requirement_then_zero_never_negative(
+    credit_paise: int, blocked_paise: int
+) -> None:
+    margin = PortfolioMargin(span_paise=700, exposure_paise=300, premium_credit_paise=credit_paise)
+    assert margin.total_paise == 1_000
+    assert margin.blocked_paise == blocked_paise
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,9 @@ of the CNC holding at the delivery price, charged as an equity delivery trade (S
 both sides, NSE exchange charge, SEBI fee, GST, stamp duty on the buy side, DP on the way
 out). A short delivery the holding cannot meet is closed out at the settlement price plus a
 20 % penalty; an option out of the money expires worthless; index contracts stay in cash; a
-second settlement finds the position closed. The funds identity holds after each.
+second settlement finds the position closed. The contract's portfolio margin (a stock future's
+14.2 % + 3.5 % of its notional at the spot, a long option's premium) is released with it. The
+funds identity holds after each.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from engine.domain.account.delivery import (
 from engine.domain.account.state import AccountState, check_funds_identity
 from engine.domain.enums import Exchange, InstrumentType, Product, Rejection, Side
 from engine.domain.instruments import Instrument
+from engine.domain.rules import AccountRules
 from tests.conftest import NOW_MS, Execute, QuoteFor, fill, place
+from tests.support.margin_markets import market_for
 from tests.support.stock_fno import (
     EXPIRY_MS,
     RELIANCE_LOT,
@@ -42,30 +46,34 @@ DP_CHARGE = 1_534  # ₹15.34 per scrip per day, GST included
 HOUR_MS = 3_600_000
 
 
-def _opened(
-    state: AccountState,
-    execute: Execute,
-    quote_for: QuoteFor,
-    contract: Instrument,
-    side: Side,
-    price_paise: int,
-) -> str:
-    """Open one lot of ``contract`` (NRML) by a filled LIMIT order; return the position id."""
-    order = place(
-        contract,
-        order_id=f"open-{contract.symbol}",
-        side=side,
-        product=Product.NRML,
-        quantity=RELIANCE_LOT,
-        price_paise=price_paise,
-        quote=quote_for(contract, price_paise),
-        underlying_price_paise=SPOT_AT_EXPIRY,
-    )
-    assert execute(state, order).rejection is None
-    assert (
-        execute(state, fill(contract, order.order_id, RELIANCE_LOT, price_paise)).rejection is None
-    )
-    return state.position_ids[f"NRML:{contract.instrument_id}"]
+Opened = Callable[..., str]
+
+
+@pytest.fixture
+def opened(rules: AccountRules, execute: Execute, quote_for: QuoteFor) -> Opened:
+    """``opened(state, contract, side, price_paise)``: open one lot of ``contract`` (NRML) by a
+    filled LIMIT order, on a RELIANCE market at the spot it expires at; return the position id."""
+
+    def open_position(
+        state: AccountState, contract: Instrument, side: Side, price_paise: int
+    ) -> str:
+        market = market_for(rules, state, contract, now_ms=NOW_MS, price_paise=SPOT_AT_EXPIRY)
+        order = place(
+            contract,
+            order_id=f"open-{contract.symbol}",
+            side=side,
+            product=Product.NRML,
+            quantity=RELIANCE_LOT,
+            price_paise=price_paise,
+            quote=quote_for(contract, price_paise),
+            market=market,
+        )
+        assert execute(state, order).rejection is None
+        filled = fill(contract, order.order_id, RELIANCE_LOT, price_paise, market=market)
+        assert execute(state, filled).rejection is None
+        return state.position_ids[f"NRML:{contract.instrument_id}"]
+
+    return open_position
 
 
 def _holding(
@@ -146,12 +154,16 @@ def test_long_call_when_in_the_money_then_exercised_into_holdings_at_the_strike(
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     call = reliance_option(1500, CE)
     state = funded_account(10_000_000_00)
-    position_id = _opened(state, execute, quote_for, call, Side.BUY, 6_000)
+    position_id = opened(state, call, Side.BUY, 6_000)
     balance, blocked = state.balance_paise, state.blocked_paise
-    premium_margin = state.positions[position_id].margin_paise
+    # The premium paid, 500 × ₹60.00, is RELIANCE's portfolio margin (the position has none).
+    premium_margin = state.portfolio_margin["RELIANCE"]
+    assert premium_margin == 3_000_000
+    assert state.positions[position_id].margin_paise == 0
     # Spot ₹1,560 against the ₹1,500 strike: ₹60 in the money.
     decision = execute(state, _expire(call, position_id, 6_000, reliance))
     filled, delivered = _delivered(decision.events)
@@ -172,6 +184,7 @@ def test_long_call_when_in_the_money_then_exercised_into_holdings_at_the_strike(
     assert not state.positions
     assert state.balance_paise == balance - 3_000_000 - 89_056
     assert state.blocked_paise == blocked - premium_margin + 75_000_000
+    assert state.portfolio_margin == {}
     check_funds_identity(state)
 
 
@@ -180,10 +193,11 @@ def test_short_put_when_in_the_money_then_assigned_shares_at_the_strike(
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     put = reliance_option(1600, PE)
     state = funded_account(10_000_000_00)
-    position_id = _opened(state, execute, quote_for, put, Side.SELL, 4_500)
+    position_id = opened(state, put, Side.SELL, 4_500)
     balance = state.balance_paise
     # Spot ₹1,560 against the ₹1,600 strike: ₹40 in the money; the writer takes the shares.
     filled, delivered = _delivered(
@@ -205,10 +219,11 @@ def test_long_future_when_expired_then_shares_received_at_the_settlement_price(
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     future = reliance_future()
     state = funded_account(10_000_000_00)
-    position_id = _opened(state, execute, quote_for, future, Side.BUY, 154_500)
+    position_id = opened(state, future, Side.BUY, 154_500)
     balance = state.balance_paise
     filled, delivered = _delivered(
         execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance)).events
@@ -230,11 +245,14 @@ def test_short_future_when_holdings_cover_then_shares_delivered_out_of_them(
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     future = reliance_future()
     state = funded_account(10_000_000_00)
     _holding(state, execute, quote_for, reliance, 600)
-    position_id = _opened(state, execute, quote_for, future, Side.SELL, 155_000)
+    position_id = opened(state, future, Side.SELL, 155_000)
+    # RELIANCE's portfolio: 500 × ₹1,560 = ₹7,80,000 at 14.2 % + 3.5 % = ₹1,10,760 + ₹27,300.
+    assert state.portfolio_margin == {"RELIANCE": 11_076_000 + 2_730_000}
     balance, realized = state.balance_paise, state.realized_pnl_paise
     filled, delivered = _delivered(
         execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance)).events
@@ -255,6 +273,7 @@ def test_short_future_when_holdings_cover_then_shares_delivered_out_of_them(
     holding = state.holdings[reliance.instrument_id]
     assert (holding.quantity, holding.cost_paise) == (100, 14_000_000)
     assert state.realized_pnl_paise == realized - 500_000 + 8_000_000
+    assert state.portfolio_margin == {}
     assert state.balance_paise == balance - 500_000 + 8_000_000 - 82_452
     check_funds_identity(state)
 
@@ -264,11 +283,12 @@ def test_short_call_when_holdings_short_then_rest_closed_out_with_the_penalty(
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     call = reliance_option(1500, CE)
     state = funded_account(10_000_000_00)
     _holding(state, execute, quote_for, reliance, 200)
-    position_id = _opened(state, execute, quote_for, call, Side.SELL, 7_000)
+    position_id = opened(state, call, Side.SELL, 7_000)
     balance = state.balance_paise
     # Assigned: 500 shares owed at the ₹1,500 strike, only 200 held.
     filled, delivered = _delivered(
@@ -296,10 +316,11 @@ def test_long_put_when_no_shares_then_closed_out_intrinsic_realised_less_the_pen
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     put = reliance_option(1600, PE)
     state = funded_account(10_000_000_00)
-    position_id = _opened(state, execute, quote_for, put, Side.BUY, 4_500)
+    position_id = opened(state, put, Side.BUY, 4_500)
     _, delivered = _delivered(execute(state, _expire(put, position_id, 4_000, reliance)).events)
     assert (delivered.side, delivered.delivered_quantity) == (Side.SELL, 0)
     assert delivered.realized_pnl_paise == 500 * (160_000 - 156_000)  # the intrinsic ₹20,000
@@ -315,12 +336,13 @@ def test_short_future_when_a_pending_sell_holds_shares_then_only_the_free_ones_d
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     future = reliance_future()
     state = funded_account(10_000_000_00)
     _holding(state, execute, quote_for, reliance, 600)
     _cnc(state, execute, quote_for, reliance, "cnc-sell", Side.SELL, 200, 170_000)
-    position_id = _opened(state, execute, quote_for, future, Side.SELL, 155_000)
+    position_id = opened(state, future, Side.SELL, 155_000)
     _, delivered = _delivered(
         execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance)).events
     )
@@ -337,10 +359,11 @@ def test_stock_option_when_out_of_the_money_then_expires_worthless_without_deliv
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     call = reliance_option(1600, CE)
     state = funded_account(10_000_000_00)
-    position_id = _opened(state, execute, quote_for, call, Side.BUY, 2_000)
+    position_id = opened(state, call, Side.BUY, 2_000)
     balance = state.balance_paise
     _, filled = execute(state, _expire(call, position_id, 0, reliance)).events
     assert isinstance(filled, ev.OrderFilled)
@@ -356,10 +379,11 @@ def test_settlement_when_run_twice_then_the_second_changes_nothing(
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     future = reliance_future()
     state = funded_account(10_000_000_00)
-    position_id = _opened(state, execute, quote_for, future, Side.BUY, 154_500)
+    position_id = opened(state, future, Side.BUY, 154_500)
     execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance))
     after = state.seq, state.balance_paise, dict(state.holdings)
     again = execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance, "expiry-2"))
@@ -371,10 +395,11 @@ def test_stock_option_when_its_shares_are_not_listed_then_settled_in_cash(
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     call = reliance_option(1500, CE)
     state = funded_account(10_000_000_00)
-    position_id = _opened(state, execute, quote_for, call, Side.BUY, 6_000)
+    position_id = opened(state, call, Side.BUY, 6_000)
     _, filled = execute(state, _expire(call, position_id, 6_000, None)).events
     assert isinstance(filled, ev.OrderFilled)
     # The cash settlement: at intrinsic, STT on exercise 0.125 % of ₹30,000 = ₹37.50.
@@ -470,11 +495,12 @@ def test_short_future_when_one_share_goes_out_then_dp_once_a_day(
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     future = reliance_future()
     state = funded_account(10_000_000_00)
     _holding(state, execute, quote_for, reliance, 1)
-    position_id = _opened(state, execute, quote_for, future, Side.SELL, 155_000)
+    position_id = opened(state, future, Side.SELL, 155_000)
     _, delivered = _delivered(
         execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance)).events
     )
@@ -487,6 +513,7 @@ def test_short_future_when_dp_paid_today_then_the_delivery_pays_none(
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
     execute: Execute,
+    opened: Opened,
 ) -> None:
     future = reliance_future()
     state = funded_account(10_000_000_00)
@@ -495,7 +522,7 @@ def test_short_future_when_dp_paid_today_then_the_delivery_pays_none(
     filled = fill(reliance, "sold", 100, 156_000, now_ms=EXPIRY_MS - HOUR_MS)
     assert execute(state, filled).rejection is None
     charged_day = state.dp_charged_day[reliance.instrument_id]
-    position_id = _opened(state, execute, quote_for, future, Side.SELL, 155_000)
+    position_id = opened(state, future, Side.SELL, 155_000)
     _, delivered = _delivered(
         execute(state, _expire(future, position_id, SPOT_AT_EXPIRY, reliance)).events
     )

@@ -163,6 +163,24 @@ def _apply_revalued(state: AccountState, e: ev.PortfolioMarginRevalued) -> None:
         _set_portfolio(state, block)
 
 
+def _apply_margin_called(state: AccountState, e: ev.MarginCalled) -> None:
+    state.margin_called = True
+
+
+def _apply_margin_met(state: AccountState, e: ev.MarginCallMet) -> None:
+    state.margin_called = False
+
+
+def _apply_futures_settled(state: AccountState, e: ev.FuturesSettled) -> None:
+    for settlement in e.settlements:
+        position = state.positions[settlement.position_id]
+        position.cost_paise = position.quantity * settlement.price_paise
+        position.realized_pnl_paise += settlement.realized_pnl_paise
+        state.balance_paise += settlement.realized_pnl_paise
+        state.realized_pnl_paise += settlement.realized_pnl_paise
+    state.futures_settled_day = e.trade_day
+
+
 def _set_holding(state: AccountState, instrument_id: str, quantity: int, cost_paise: int) -> None:
     """Replace a holding; its cost counts as blocked (delivery shares are paid for)."""
     holding = state.holdings.get(instrument_id)
@@ -305,4 +323,7 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.AccountReset: _apply_reset,
     ev.ExpiryMarginBlocked: _apply_expiry_margin,
     ev.PortfolioMarginRevalued: _apply_revalued,
+    ev.MarginCalled: _apply_margin_called,
+    ev.MarginCallMet: _apply_margin_met,
+    ev.FuturesSettled: _apply_futures_settled,
 }

@@ -19,6 +19,7 @@ from engine.domain.account.fills import (
     with_exercise_charges,
     with_squareoff_fee,
 )
+from engine.domain.account.margin_call import decide_revalue, decide_settle_futures
 from engine.domain.account.state import AccountState, Decision, Shortfall, resets_on_day
 from engine.domain.charges import (
     OrderSoFar,
@@ -250,7 +251,7 @@ def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
         "trigger_paise": c.trigger_paise,
     }
     if reason is not None:
-        shortfall = _shortfall(reason, block, charges, state.available_paise)
+        shortfall = _shortfall(reason, block, charges, state.available_paise + c.mtm_paise)
         return Decision((ev.OrderRejected(reason=reason, **fields),), reason, shortfall)
     source = c.price_source.value if c.price_source is not None else ""
     return Decision((ev.OrderAccepted(margin_blocked_paise=block, price_source=source, **fields),))
@@ -285,6 +286,7 @@ def preview_order(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
         c.trigger_paise,
         c.quote,
         c.market,
+        c.mtm_paise,
         c.now_ms,
     )
     return _check_order(state, rules, terms, None)
@@ -302,6 +304,7 @@ class _Terms(NamedTuple):
     trigger_paise: int
     quote: Quote | None
     market: UnderlyingMarket | None  # a derivative's underlying
+    mtm_paise: int  # the account's mark-to-market, as it counts in available funds
     now_ms: int
 
 
@@ -361,9 +364,12 @@ def _check_order(
         return Requirements(Rejection.PRICE_UNAVAILABLE)
     block, charges = requirements
     freed = working.margin_blocked_paise if working is not None else 0
-    # A CNC sell of shares held blocks nothing and pays its charges out of its proceeds: it is
-    # taken even in debit (shares delivered in at expiry are how an account gets out of one).
-    if not selling_holdings and block + charges > state.available_paise + freed:
+    # An order that adds no margin (it reduces a position, hedges a portfolio, or sells shares
+    # held) is always taken, paying its charges even in debit: it is how an account in a
+    # margin shortfall gets out of it (docs/DOMAIN.md §2). One that adds margin needs the
+    # funds available marked to market.
+    available = state.available_paise + freed + t.mtm_paise
+    if block and block + charges > available:
         return Requirements(Rejection.INSUFFICIENT_FUNDS, block, charges)
     return Requirements(None, block, charges)
 
@@ -403,11 +409,12 @@ def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules)
         trigger,
         c.quote,
         c.market,
+        c.mtm_paise,
         c.now_ms,
     )
     rejection, block, charges = _check_order(state, rules, terms, order)
     if rejection is not None:
-        available = state.available_paise + order.margin_blocked_paise
+        available = state.available_paise + order.margin_blocked_paise + c.mtm_paise
         return Decision((), rejection, _shortfall(rejection, block, charges, available))
     return Decision(
         (
@@ -754,31 +761,6 @@ def _decide_settle(state: AccountState, c: cmd.SettleHoldings, rules: AccountRul
     return Decision((ev.HoldingsSettled(at_ms=c.now_ms, position_ids=position_ids),))
 
 
-def _decide_revalue(state: AccountState, c: cmd.RevalueMargin, rules: AccountRules) -> Decision:
-    """Recompute each underlying's portfolio margin at ``c.markets``; an event only for those
-    whose margin changes (or whose positions still carry margin of their own)."""
-    trade_date = rules.trade_date(c.now_ms)
-    blocks: list[ev.PortfolioBlock] = []
-    for market in c.markets:
-        members = tuple(
-            sorted(
-                position.position_id
-                for position in state.positions.values()
-                if market.leg(position.instrument_id) is not None
-            )
-        )
-        legs = position_legs(state.positions.values(), market)
-        margin = rules.portfolio.margin(tuple(legs.values()), market, trade_date).blocked_paise
-        own = any(state.positions[member].margin_paise for member in members)
-        if own or margin != state.portfolio_margin.get(market.name, 0):
-            blocks.append(
-                ev.PortfolioBlock(underlying=market.name, margin_paise=margin, position_ids=members)
-            )
-    if not blocks:
-        return Decision(())
-    return Decision((ev.PortfolioMarginRevalued(at_ms=c.now_ms, blocks=tuple(blocks)),))
-
-
 RESET_ORDER_NAMESPACE = uuid.UUID("0c5f2a8e-3b7d-4e61-a9f4-6d2e8b1c7a53")
 
 
@@ -934,7 +916,8 @@ _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.BlockFunds: _decide_block,
     cmd.ReleaseFunds: _decide_release,
     cmd.SettleHoldings: _decide_settle,
-    cmd.RevalueMargin: _decide_revalue,
+    cmd.RevalueMargin: decide_revalue,
+    cmd.SettleFutures: decide_settle_futures,
     cmd.RequestDeposit: _decide_request_deposit,
     cmd.DecideDeposit: _decide_deposit,
     cmd.RequestWithdrawal: _decide_request_withdrawal,

@@ -72,6 +72,9 @@ class AccountState(msgspec.Struct, gc=False):
     expiry_margin_day: int = 0
     # What each underlying's futures and options block together (docs/DOMAIN.md §2), by name.
     portfolio_margin: dict[str, int] = msgspec.field(default_factory=dict)
+    margin_called: bool = False  # equity below the required margin at the last check
+    # The latest trade day at whose start the futures held were settled to the market (0: never).
+    futures_settled_day: int = 0
 
     @property
     def available_paise(self) -> int:

@@ -65,6 +65,7 @@ export class TradingScreen {
     else if (frame.type === "order") this.onOrder(frame.data);
     else if (frame.type === "position") this.onPosition(frame.data);
     else if (frame.type === "funds") this.renderFunds(frame.data);
+    else if (frame.type === "marginCall") this.onMarginCall(frame.data);
     else if (frame.type === "error") this.toast(frame.data?.message || "Live feed error", "error");
   }
 
@@ -853,7 +854,41 @@ export class TradingScreen {
       }
     }
     this.paintUnrealized();
+    this.paintMargin(funds);
     this.previewSoon();
+  }
+
+  /** The margin bar (what positions block against that plus what is still available) and the
+   * margin-call banner. */
+  paintMargin(funds) {
+    const used = Math.max(0, Number(funds.requiredMargin || 0));
+    const available = Number(funds.availableMargin || 0);
+    const whole = used + Math.max(0, available);
+    const percent = whole > 0 ? Math.min(100, (used * 100) / whole) : 0;
+    const bar = $("#margin-bar");
+    bar.setAttribute("aria-valuenow", percent.toFixed(0));
+    bar.classList.toggle("warn", percent >= 80 && !funds.marginCall);
+    bar.classList.toggle("called", Boolean(funds.marginCall) || available < 0);
+    bar.querySelector(".margin-bar-fill").style.width = `${available < 0 ? 100 : percent}%`;
+    $("#margin-bar-text").textContent =
+      `Margin used ${rupees(used)} of ${rupees(whole)} (${percent.toFixed(0)}%)`;
+    const banner = $("#margin-call");
+    banner.hidden = !funds.marginCall;
+    if (funds.marginCall) {
+      banner.textContent =
+        `Margin call: your equity no longer covers the ${rupees(used)} your positions need ` +
+        `(short by ${rupees(Math.max(0, -available))}). Orders that add margin are refused; ` +
+        "reduce positions or add funds, or they will be squared off.";
+    }
+  }
+
+  onMarginCall(call) {
+    if (call.status === "CALLED") {
+      this.toast(`Margin call: equity ${rupees(call.equity)} is below the required ${rupees(call.requiredMargin)}.`, "error");
+    } else {
+      this.toast("Margin call met.", "ok");
+    }
+    this.loadFunds();
   }
 }
 
