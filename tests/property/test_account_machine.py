@@ -6,18 +6,20 @@ product and order type; quantities in lots; prices on the tick grid near a movin
 modifications, cancels, triggers, partial and full fills, position closes (by hand, by a
 stop-loss or target level, and by the MIS square-off), one-share round trips, stop-loss/target
 levels, delivery sells, holdings settlement, stock futures and options settled by delivery
-at expiry, portfolio margin revaluations (after the underlying moves, and on the index
-option's expiry day), price moves and new trading days; and orders and
-modifications with one thing wrong, at the open-orders and order-value limits, at the delivery
-holdings boundary, without their underlying's market and, with hours enforced, around the
-session and square-off times. Every derivative command is stamped with its underlying's
+at expiry, portfolio margin revaluations (after the underlying moves, on the index option's
+expiry day, and after a fall that calls margin or liquidates), the daily settlement of futures,
+price moves and new trading days (never into the December contracts' expiry day); and orders
+and modifications with one thing wrong, at the open-orders and order-value limits, at the
+delivery holdings boundary, without their underlying's market and, with hours enforced,
+around the session and square-off times. Every derivative command is stamped with its underlying's
 market at the machine's prices, as the actor stamps it (``tests.support.margin_markets``).
 After every step it proves:
 
 * the funds identity (docs/DOMAIN.md §2) and that the blocked total equals the sum of its parts;
-* no acceptance spends money that was not there: an accepted PlaceOrder had available margin
-  ≥ its block + estimated charges (ModifyOrder: available + its old block ≥ new block +
-  charges), so the available margin after an acceptance is never negative;
+* no acceptance spends money that was not there: an accepted PlaceOrder that blocks margin had
+  available margin ≥ its block + estimated charges (ModifyOrder: available + its old block ≥
+  new block + charges), so an acceptance never takes the available margin below zero (an
+  order blocking nothing leaves a debit as it found it);
 * ``decide`` never mutates the state (fingerprint before and after equal), and applying any
   event does change the fingerprint (so that check is not vacuous);
 * every event survives ``encode_event``/``decode_event`` unchanged, and replaying the decoded
@@ -37,23 +39,30 @@ After every step it proves:
   valuation; a future's or an option's order blocks exactly what it adds to its underlying's
   portfolio margin, which the machine computes itself with the margin model from its own
   legs (the positions held, then the working orders on the same contract and side, then the
-  order, each filled at the order's valuation);
+  order, each filled at the order's valuation); an order adding nothing is taken even with
+  nothing available, one adding margin only if the funds cover it;
 * each underlying's portfolio figure is the model's margin on the positions held now at the
   market it was last computed at (by a fill or a revaluation), derivative positions carry no
   margin of their own, and a revaluation journals exactly the portfolios that change, with
   the expiry day's extra ELM (2 % of the shorts' notional) in the model's additional margin;
+* a revaluation's margin check is the machine's own reckoning of equity against required
+  margin: a call below the call level, once; below the liquidation level the working orders
+  holding margin cancelled and whole positions closed at their marks, the most margin freed
+  first; the call met once covered; a settlement of futures realizes each one's P&L to its
+  close, once a day;
 * structural sanity: working orders are PENDING with something left, positions are non-zero,
   CNC is never short, holdings are positive, ``seq`` counts the events.
 
 It also proves the machine is not vacuous: across the run every event type ``decide`` can
 produce is produced, every rejection code is produced, every code a PlaceOrder or a
 ModifyOrder can get is seen for each, one-share positions and square-offs are closed,
-derivative orders both add margin and hedge, and revaluations change portfolios and block
-the expiry-day extra.
+derivative orders both add margin and hedge, and revaluations change portfolios, block the
+expiry-day extra, call margin, liquidate and meet calls.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 from collections import Counter
@@ -88,10 +97,13 @@ from engine.domain.account.state import (
 )
 from engine.domain.charges import charge_category, order_charges
 from engine.domain.enums import (
+    CancelReason,
     CloseReason,
+    FundKind,
     InstrumentType,
     OrderStatus,
     OrderType,
+    PriceSource,
     Product,
     Rejection,
     Side,
@@ -157,6 +169,7 @@ HOLIDAYS = frozenset(load_config().sessions.holidays)  # the exchanges' list: da
 DECEMBER_EXPIRY_MS = int(
     datetime(2026, 12, 29, 15, 40, tzinfo=timezone(timedelta(minutes=330))).timestamp() * 1000
 )
+DECEMBER_EXPIRY_DAY_MS = DECEMBER_EXPIRY_MS - (15 * 60 + 40) * MINUTE_MS  # its 00:00 IST
 CLOCK_MINUTES = (
     9 * 60 + 14,  # a minute before the open
     9 * 60 + 15,  # the open
@@ -287,10 +300,13 @@ class AccountMachine(RuleBasedStateMachine):
         )
         return msgspec.structs.replace(command, market=market)
 
-    def _portfolio_legs(self, market: UnderlyingMarket) -> dict[tuple[str, str], MarginLeg]:
-        """The legs the open positions in ``market``'s contracts make, in the state's order."""
+    def _portfolio_legs(
+        self, market: UnderlyingMarket, state: AccountState | None = None
+    ) -> dict[tuple[str, str], MarginLeg]:
+        """The legs the open positions (the account's now, or ``state``'s) in ``market``'s
+        contracts make, in the state's order."""
         legs: dict[tuple[str, str], MarginLeg] = {}
-        for position in self.state.positions.values():
+        for position in (state or self.state).positions.values():
             leg = market.leg(position.instrument_id)
             if leg is not None:
                 key = (position.instrument_id, position.product.value)
@@ -307,16 +323,16 @@ class AccountMachine(RuleBasedStateMachine):
     ) -> None:
         """Remember the market each portfolio figure the events set was computed at."""
         trade_date = self.account_rules.trade_date(command.now_ms)
+        markets: dict[str, UnderlyingMarket] = {}
+        if isinstance(command, STAMPED) and command.market is not None:
+            markets = {command.market.name: command.market}
+        elif isinstance(command, cmd.RevalueMargin):  # and its liquidation's closes
+            markets = {market.name: market for market in command.markets}
         for event in events:
-            markets: dict[str, UnderlyingMarket] = {}
             blocks: tuple[ev.PortfolioBlock, ...] = ()
             if isinstance(event, ev.OrderFilled) and event.portfolio is not None:
-                assert isinstance(command, STAMPED) and command.market is not None, command
-                markets = {command.market.name: command.market}
                 blocks = (event.portfolio,)
             elif isinstance(event, ev.PortfolioMarginRevalued):
-                if isinstance(command, cmd.RevalueMargin):
-                    markets = {market.name: market for market in command.markets}
                 blocks = event.blocks
             for block in blocks:
                 if block.underlying in markets:
@@ -376,6 +392,10 @@ class AccountMachine(RuleBasedStateMachine):
             self.journal.append(payload)
             if isinstance(event, ev.OrderFilled):
                 self._book_fill(event)
+            elif isinstance(event, ev.FuturesSettled):
+                for settlement in event.settlements:
+                    fills = self.position_fills[settlement.position_id]
+                    fills.realized_pnl_paise += settlement.realized_pnl_paise
 
         apply_all(self.state, decision.events)
         self._track_portfolios(command, decision.events)
@@ -385,8 +405,8 @@ class AccountMachine(RuleBasedStateMachine):
             assert state_fingerprint(self.state) != fingerprint
 
         if decision.rejection is None and isinstance(command, cmd.PlaceOrder | cmd.ModifyOrder):
-            # An acceptance never overdraws; a CNC sell, which blocks nothing, leaves a debit
-            # as it found it.
+            # An acceptance never overdraws; an order that blocks nothing (a CNC sell, a
+            # reduction, a hedge) leaves a debit as it found it.
             assert self.state.available_paise >= min(available_before, 0), (
                 "an acceptance overdrew the account"
             )
@@ -540,7 +560,7 @@ class AccountMachine(RuleBasedStateMachine):
                 assert block == ceiling, "an order with nothing to reduce blocks its full margin"
         if command.product is Product.CNC and command.side is Side.SELL:
             assert block == 0  # its charges come out of its proceeds, even in debit
-        else:
+        if block:  # an order adding no margin is taken even in debit (docs/DOMAIN.md §2)
             assert available_before >= block + charges, (available_before, block, charges)
 
     def _check_modify_funds(
@@ -575,7 +595,7 @@ class AccountMachine(RuleBasedStateMachine):
             assert 0 <= block <= ceiling
         if order.product is Product.CNC and order.side is Side.SELL:
             assert block == 0  # its charges come out of its proceeds, even in debit
-        else:
+        if block:  # an order adding no margin is taken even in debit (docs/DOMAIN.md §2)
             assert spendable >= block + charges, (spendable, block, charges)
 
     # ---------------------------------------------------------------------------------------
@@ -589,7 +609,9 @@ class AccountMachine(RuleBasedStateMachine):
     def open_account(self, amount: int, holding_shares: int) -> None:
         """Deposit, and maybe carry delivery shares bought and settled on an earlier day."""
         decision = self._run(
-            cmd.CreditFunds(now_ms=self.now_ms, amount_paise=amount, kind="DEPOSIT", reference="o")
+            cmd.CreditFunds(
+                now_ms=self.now_ms, amount_paise=amount, kind=FundKind.DEPOSIT, reference="o"
+            )
         )
         assert decision.rejection is None
         if not holding_shares:
@@ -628,7 +650,9 @@ class AccountMachine(RuleBasedStateMachine):
     @rule(amount=st.integers(min_value=-10, max_value=200_000_000))
     def credit(self, amount: int) -> None:
         self._run(
-            cmd.CreditFunds(now_ms=self.now_ms, amount_paise=amount, kind="DEPOSIT", reference="d")
+            cmd.CreditFunds(
+                now_ms=self.now_ms, amount_paise=amount, kind=FundKind.DEPOSIT, reference="d"
+            )
         )
 
     def _amount(self, percent: int) -> int:
@@ -641,7 +665,7 @@ class AccountMachine(RuleBasedStateMachine):
             cmd.DebitFunds(
                 now_ms=self.now_ms,
                 amount_paise=self._amount(percent),
-                kind="WITHDRAWAL",
+                kind=FundKind.WITHDRAWAL,
                 reference="w",
             )
         )
@@ -714,7 +738,7 @@ class AccountMachine(RuleBasedStateMachine):
                 now_ms=self.now_ms,
                 block_id=block_id,
                 amount_paise=self._amount(percent),
-                kind="WITHDRAWAL",
+                kind=FundKind.WITHDRAWAL,
             )
         )
 
@@ -1191,8 +1215,8 @@ class AccountMachine(RuleBasedStateMachine):
     def order_without_market(self, which: int, modify: bool) -> None:
         """A future's or an option's new order, or a modification of one placed just before
         (funds permitting), that comes without its underlying's market cannot be margined:
-        refused PRICE_UNAVAILABLE (once the contract has expired, INSTRUMENT_EXPIRED first).
-        The actor always stamps a market; this is the domain's own guard."""
+        refused PRICE_UNAVAILABLE. The actor always stamps a market; this is the domain's own
+        guard."""
         instrument = self.instruments[which]
         order = self._limit_order(
             instrument, Side.BUY, Product.NRML, instrument.lot_size, self.now_ms
@@ -1208,9 +1232,7 @@ class AccountMachine(RuleBasedStateMachine):
                 quote=self._quote(instrument),
             )
         decision = self._run(command, stamp=False)
-        expired = self.now_ms >= DECEMBER_EXPIRY_MS
-        expected = Rejection.INSTRUMENT_EXPIRED if expired else Rejection.PRICE_UNAVAILABLE
-        assert decision.rejection is expected, decision
+        assert decision.rejection is Rejection.PRICE_UNAVAILABLE, decision
 
     @rule(
         minute=st.sampled_from(CLOCK_MINUTES),
@@ -1892,10 +1914,12 @@ class AccountMachine(RuleBasedStateMachine):
 
     @rule()
     def next_day(self) -> None:
-        """The session ends: CNC longs settle into holdings and the clock moves a day on."""
+        """The session ends: CNC longs settle into holdings and the clock moves a day on, but
+        never into the December contracts' expiry day (``trade_around_expiry`` covers it)."""
         self._run(cmd.SettleHoldings(now_ms=self.now_ms))
         assert not any(p.product is Product.CNC for p in self.state.positions.values())
-        self.now_ms += DAY_MS
+        if self.now_ms + DAY_MS < DECEMBER_EXPIRY_DAY_MS:
+            self.now_ms += DAY_MS
 
     def _holds_short_index_option(self) -> bool:
         return any(
@@ -1947,18 +1971,173 @@ class AccountMachine(RuleBasedStateMachine):
             for _, contracts in sorted(held.items())
         )
 
+    def _marks(self) -> tuple[cmd.PositionMark, ...]:
+        """Every open position marked at its last price, a close at market filling there."""
+        return tuple(
+            cmd.PositionMark(
+                position.position_id,
+                self.by_id[position.instrument_id],
+                self.ltp[position.instrument_id],
+                self.ltp[position.instrument_id],
+                PriceSource.LIVE,
+            )
+            for position in sorted(self.state.positions.values(), key=lambda p: p.position_id)
+        )
+
+    def _required_and_equity(
+        self, state: AccountState, marks: dict[str, cmd.PositionMark]
+    ) -> tuple[int, int, int]:
+        """(required margin, equity, the mark-to-market counted in it) of ``state``: what the
+        positions block; cash less every other block, plus the unrealised P&L of futures and
+        intraday equity positions at their marks (a loss always, a profit if configured)."""
+        required = sum(p.margin_paise for p in state.positions.values())
+        required += sum(state.portfolio_margin.values())
+        unrealised = 0
+        for position in state.positions.values():
+            instrument = self.by_id[position.instrument_id]
+            if instrument.is_future or (instrument.is_equity and position.product is Product.MIS):
+                ltp = marks[position.position_id].ltp_paise
+                unrealised += position.quantity * ltp - position.cost_paise
+        if not self.account_rules.risk.credit_unrealised_profit:
+            unrealised = min(unrealised, 0)
+        return (
+            required,
+            state.balance_paise - (state.blocked_paise - required) + unrealised,
+            unrealised,
+        )
+
+    def _margin_freed(
+        self, state: AccountState, position: Position, markets: Sequence[UnderlyingMarket]
+    ) -> int:
+        """The margin closing ``position`` would free in ``state``: its own, and what its
+        portfolio's figure would fall by without it (at the revaluation's market)."""
+        freed = position.margin_paise
+        for market in markets:
+            if market.leg(position.instrument_id) is None:
+                continue
+            legs = {
+                key: leg
+                for key, leg in self._portfolio_legs(market, state).items()
+                if key != (position.instrument_id, position.product.value)
+            }
+            trade_date = self.account_rules.trade_date(self.now_ms)
+            after = self.account_rules.portfolio.margin(tuple(legs.values()), market, trade_date)
+            freed += state.portfolio_margin.get(market.name, 0) - after.blocked_paise
+            break
+        return freed
+
+    def _revalue(self, markets: tuple[UnderlyingMarket, ...]) -> Decision:
+        """Revalue the account's portfolios at ``markets`` with every position marked at its
+        last price, and check the decision against the machine's own reckoning
+        (docs/DOMAIN.md §2):
+
+        * the revaluation journals exactly the portfolios whose model margin on the positions
+          held differs from their figure, each with the model's margin and its positions;
+        * then, on the equity and required margin that leaves: a margin call when the equity is
+          below the call level and none is open; below the liquidation level, the working
+          orders holding margin cancelled and whole positions closed at their marks, each the
+          one whose close frees the most margin (the earliest id among equals), until the
+          equity covers the call level or no margin is required; a call met once the equity
+          covers it again;
+        * revaluing again at the same market and marks changes nothing.
+        """
+        before = copy.deepcopy(self.state)
+        marks = self._marks()
+        by_position = {mark.position_id: mark for mark in marks}
+        command = cmd.RevalueMargin(now_ms=self.now_ms, markets=markets, marks=marks)
+        decision = self._run(command)
+        assert decision.rejection is None
+        events = list(decision.events)
+        trade_date = self.account_rules.trade_date(self.now_ms)
+        changed: list[ev.PortfolioBlock] = []
+        for market in markets:
+            legs = tuple(self._portfolio_legs(market, before).values())
+            margin = self.account_rules.portfolio.margin(legs, market, trade_date).blocked_paise
+            if margin != before.portfolio_margin.get(market.name, 0):
+                members = tuple(
+                    sorted(
+                        p.position_id
+                        for p in before.positions.values()
+                        if market.leg(p.instrument_id) is not None
+                    )
+                )
+                changed.append(ev.PortfolioBlock(market.name, margin, members))
+        work = before
+        if changed:
+            revalued = events.pop(0)
+            assert revalued == ev.PortfolioMarginRevalued(self.now_ms, tuple(changed)), revalued
+            apply_all(work, (revalued,))
+            self.seen["revalue:changed"] += 1
+        risk = self.account_rules.risk
+        required, equity, unrealised = self._required_and_equity(work, by_position)
+        below = required > 0 and equity < risk.margin_call_level.of(required)
+        if below and not work.margin_called:
+            called = events.pop(0)
+            assert called == ev.MarginCalled(self.now_ms, equity, required, unrealised), called
+            apply_all(work, (called,))
+            self.seen["margin:called"] += 1
+        if required > 0 and equity < risk.liquidation_level.of(required):
+            self._check_liquidation(work, events, by_position, markets)
+            required, equity, _ = self._required_and_equity(work, by_position)
+            below = required > 0 and equity < risk.margin_call_level.of(required)
+        if work.margin_called and not below:
+            met = events.pop(0)
+            assert met == ev.MarginCallMet(self.now_ms, equity, required), met
+            apply_all(work, (met,))
+            self.seen["margin:met"] += 1
+        assert not events, f"events the machine did not expect: {events}"
+        assert self.state.margin_called == below
+        assert self._run(command).events == ()
+        return decision
+
+    def _check_liquidation(
+        self,
+        work: AccountState,
+        events: list[ev.AccountEvent],
+        marks: dict[str, cmd.PositionMark],
+        markets: Sequence[UnderlyingMarket],
+    ) -> None:
+        """Take a liquidation's events off ``events``, checking and applying each to
+        ``work`` (see ``_revalue``); each close pays the square-off fee (``_book_fill`` and
+        the invariants check its totals)."""
+        for order_id in sorted(work.orders):
+            order = work.orders[order_id]
+            if order.margin_blocked_paise:
+                cancelled = events.pop(0)
+                assert cancelled == ev.OrderCancelled(
+                    self.now_ms, order_id, order.margin_blocked_paise, CancelReason.LIQUIDATION
+                ), cancelled
+                apply_all(work, (cancelled,))
+        risk = self.account_rules.risk
+        while work.positions:
+            required, equity, _ = self._required_and_equity(work, marks)
+            if required <= 0 or equity >= risk.margin_call_level.of(required):
+                break
+            freed = {
+                position_id: self._margin_freed(work, position, markets)
+                for position_id, position in work.positions.items()
+            }
+            chosen = min(freed, key=lambda position_id: (-freed[position_id], position_id))
+            position = work.positions[chosen]
+            accepted, filled = events.pop(0), events.pop(0)
+            assert isinstance(accepted, ev.OrderAccepted) and isinstance(filled, ev.OrderFilled)
+            assert (filled.position_id, filled.position_quantity) == (chosen, 0), filled
+            assert filled.quantity == abs(position.quantity)
+            assert filled.price_paise == marks[chosen].exit_paise
+            assert filled.close_reason == CloseReason.LIQUIDATED
+            apply_all(work, (accepted, filled))
+            self.seen["margin:liquidated"] += 1
+
     @rule(
         move_ticks=st.integers(min_value=-400, max_value=400),
         expiry_day=st.sampled_from([False, False, True]),
     )
     def revalue_margin(self, move_ticks: int, expiry_day: bool) -> None:
-        """The account's portfolios are revalued (docs/DOMAIN.md §2) after NIFTY's future
-        moves, or at the start of a day on which the index option expires (its expiry moved
-        to that day). Each one's figure becomes the model's margin for the positions held, at
-        the new market; only those that change are journaled, each with its open positions;
-        on the expiry day the model's additional margin is the extra ELM, 2 % of each index
-        option short's notional at the underlying's price; and revaluing again at the same
-        market changes nothing. With no index option short, one is sold first."""
+        """The account's portfolios are revalued (``_revalue``) after NIFTY's future moves, or
+        at the start of a day on which the index option expires (its expiry moved to that
+        day): then the model's additional margin on the NIFTY portfolio is the extra ELM, 2 %
+        of each index option short's notional at the underlying's price. With no index option
+        short, one is sold first."""
         if not self._holds_short_index_option():
             self._sell_index_option()
         if expiry_day:
@@ -1967,40 +2146,169 @@ class AccountMachine(RuleBasedStateMachine):
             self.move_price(DERIVATIVES[0], move_ticks)
         trade_date = self.account_rules.trade_date(self.now_ms)
         markets = self._held_markets(expiring_today=expiry_day)
-        before = dict(self.state.portfolio_margin)
-        command = cmd.RevalueMargin(now_ms=self.now_ms, markets=markets)
+        for market in markets:
+            if not expiry_day or market.kind is not UnderlyingKind.INDEX:
+                continue
+            legs = self._portfolio_legs(market).values()
+            extra = sum(
+                div_half_up(EXPIRY_DAY_EXTRA_PCT * -leg.quantity * market.price_paise, 100)
+                for leg in legs
+                if leg.market.instrument.is_option
+                and leg.quantity < 0
+                and leg.market.instrument.expiry == trade_date
+            )
+            margin = self._model_margin(market, trade_date)
+            assert margin.additional_paise == extra, (margin, extra)
+            if extra:
+                self.seen["revalue:expiry-day extra"] += 1
+        self._revalue(markets)
+
+    @rule(loss_pct=st.sampled_from([5, 5, 50]))
+    def margin_call(self, loss_pct: int) -> None:
+        """A long NIFTY future held with nothing left available: its price falls until its loss
+        is ``loss_pct`` % of the margin required, and a revaluation (``_revalue``) calls margin
+        (at 50 %, below the liquidation level, squares off); the funds then released and
+        credited, the next revaluation meets the call; a future this bought is closed again."""
+        future = self.instruments[DERIVATIVES[0]]
+        opened = self._buy_future_lot()
+        long = sum(
+            p.quantity
+            for p in self.state.positions.values()
+            if p.instrument_id == future.instrument_id
+        )
+        if long <= 0:
+            return  # it covered a short held: nothing to lose on a fall
+        block_id = self._next_id("b")
+        if self.state.available_paise > 0:
+            block = cmd.BlockFunds(
+                now_ms=self.now_ms,
+                block_id=block_id,
+                amount_paise=self.state.available_paise,
+                kind=FundKind.ADMIN,
+            )
+            assert self._run(block).rejection is None
+        required = sum(p.margin_paise for p in self.state.positions.values())
+        required += sum(self.state.portfolio_margin.values())
+        fall = -(-required * loss_pct // (100 * long))  # paise a unit, rounded up
+        tick = future.tick_paise
+        low, _ = circuit_band(self.config.circuits, future, future.reference_price_paise)
+        price = self.ltp[future.instrument_id] - -(-fall // tick) * tick
+        self.ltp[future.instrument_id] = max(price, low + tick)
+        self._revalue(self._held_markets(expiring_today=False))
+        if block_id in self.state.fund_blocks:
+            self._run(cmd.ReleaseFunds(now_ms=self.now_ms, block_id=block_id))
+        self.credit(200_000_000)
+        self._revalue(self._held_markets(expiring_today=False))
+        self._close_opened(opened)
+
+    def _buy_future_lot(self) -> str | None:
+        """Buy one lot of the NIFTY future NRML at its last price, funded for it; the position
+        it opened (None: it added to one, covered a short, or was refused)."""
+        future = self.instruments[DERIVATIVES[0]]
+        held = self.state.position_for(future.instrument_id, Product.NRML)
+        self.credit(200_000_000)  # ₹20 lakh: a lot's margin and more
+        order = self._limit_order(future, Side.BUY, Product.NRML, future.lot_size, self.now_ms)
+        if self._run(order).rejection is None:
+            self._market_fill(self.state.orders[order.order_id], future.lot_size, 0)
+        position = self.state.position_for(future.instrument_id, Product.NRML)
+        return None if held is not None or position is None else position.position_id
+
+    def _close_opened(self, position_id: str | None) -> None:
+        """Close, at its last price, a position a rule opened for itself (if still open), so
+        that what it needed does not crowd out the rules that need an empty account."""
+        position = self.state.positions.get(position_id or "")
+        if position is not None:
+            price = self.ltp[position.instrument_id]
+            self._close(position, price, CloseReason.USER, None, self._next_id("x"))
+
+    @precondition(_has_derivative_positions)
+    @rule(pick=picks)
+    def reduce_with_nothing_available(self, pick: int) -> None:
+        """With every rupee available blocked, an order against a future or option position
+        held, for all of it, is taken exactly when it adds nothing to its portfolio's margin
+        (its charges then paid even in debit: docs/DOMAIN.md §2), else refused for funds; it
+        is then cancelled and the funds released."""
+        held = sorted(
+            p.position_id
+            for p in self.state.positions.values()
+            if is_derivative(self.by_id[p.instrument_id])
+        )
+        position = self.state.positions[held[pick % len(held)]]
+        instrument = self.by_id[position.instrument_id]
+        side = Side.SELL if position.quantity > 0 else Side.BUY
+        block_id = self._next_id("b")
+        if self.state.available_paise > 0:
+            block = cmd.BlockFunds(
+                now_ms=self.now_ms,
+                block_id=block_id,
+                amount_paise=self.state.available_paise,
+                kind=FundKind.ADMIN,
+            )
+            assert self._run(block).rejection is None
+        order = self._stamped(
+            self._limit_order(
+                instrument, side, position.product, abs(position.quantity), self.now_ms
+            )
+        )
+        assert isinstance(order, cmd.PlaceOrder)
+        increase = self._portfolio_increase(
+            order.market,
+            (instrument, position.product, side),
+            order.quantity,
+            order.price_paise,
+            self.now_ms,
+            exclude=None,
+        )
+        decision = self._run(order)
+        if increase:
+            assert decision.rejection is Rejection.INSUFFICIENT_FUNDS, decision
+        else:
+            assert decision.rejection is None, decision
+            self.seen["portfolio:taken with nothing available"] += 1
+            self._run(cmd.CancelOrder(now_ms=self.now_ms, order_id=order.order_id))
+        if block_id in self.state.fund_blocks:
+            self._run(cmd.ReleaseFunds(now_ms=self.now_ms, block_id=block_id))
+
+    @rule(close_ticks=st.integers(min_value=-200, max_value=200))
+    def settle_futures(self, close_ticks: int) -> None:
+        """A trade day's start settles the futures held from an earlier day at their closes
+        (docs/DOMAIN.md §2): each one's P&L since its cost is realised into cash and the close
+        becomes its cost, once a day; a future opened today is not settled. With no future
+        held, one lot is bought and the day moves on first (and it is closed again after)."""
+        opened = None
+        if not any(self.by_id[p.instrument_id].is_future for p in self.state.positions.values()):
+            opened = self._buy_future_lot()
+            self.next_day()
+        rules = self.account_rules
+        today = rules.trade_day(self.now_ms)
+        held = [p for p in self.state.positions.values() if self.by_id[p.instrument_id].is_future]
+        closes = {
+            p.position_id: self._price(self.by_id[p.instrument_id], close_ticks) for p in held
+        }
+        due = sorted(
+            (p.position_id, p.quantity * closes[p.position_id] - p.cost_paise)
+            for p in held
+            if rules.trade_day(p.opened_ms) < today and self.state.futures_settled_day < today
+        )
+        realized = {p.position_id: p.realized_pnl_paise for p in held}
+        command = cmd.SettleFutures(now_ms=self.now_ms, closes=tuple(sorted(closes.items())))
         decision = self._run(command)
         assert decision.rejection is None
-        journaled: dict[str, ev.PortfolioBlock] = {}
-        for event in decision.events:
-            assert isinstance(event, ev.PortfolioMarginRevalued)
-            journaled.update((block.underlying, block) for block in event.blocks)
-        for market in markets:
-            margin = self._model_margin(market, trade_date)
-            figure = self.state.portfolio_margin.get(market.name, 0)
-            assert figure == margin.blocked_paise, (market.name, figure, margin)
-            if figure != before.get(market.name, 0):
-                block = journaled.pop(market.name)
-                members = sorted(
-                    p.position_id
-                    for p in self.state.positions.values()
-                    if market.leg(p.instrument_id) is not None
-                )
-                assert (block.margin_paise, list(block.position_ids)) == (figure, members)
-                self.seen["revalue:changed"] += 1
-            if expiry_day and market.kind is UnderlyingKind.INDEX:
-                extra = sum(
-                    div_half_up(EXPIRY_DAY_EXTRA_PCT * -leg.quantity * market.price_paise, 100)
-                    for leg in self._portfolio_legs(market).values()
-                    if leg.market.instrument.is_option
-                    and leg.quantity < 0
-                    and leg.market.instrument.expiry == trade_date
-                )
-                assert margin.additional_paise == extra, (margin, extra)
-                if extra:
-                    self.seen["revalue:expiry-day extra"] += 1
-        assert not journaled, f"unchanged portfolios journaled: {journaled}"
+        if not due:
+            assert decision.events == ()
+            self._close_opened(opened)
+            return
+        (settled,) = decision.events
+        assert isinstance(settled, ev.FuturesSettled)
+        assert settled.trade_day == today
+        settlements = [(s.position_id, s.realized_pnl_paise) for s in settled.settlements]
+        assert settlements == due
+        for position_id, pnl in due:
+            position = self.state.positions[position_id]
+            assert position.cost_paise == position.quantity * closes[position_id]
+            assert position.realized_pnl_paise == realized[position_id] + pnl
         assert self._run(command).events == ()
+        self._close_opened(opened)
 
     # ---------------------------------------------------------------------------------------
     # invariants
@@ -2100,11 +2408,11 @@ class AccountMachine(RuleBasedStateMachine):
             assert order.charges_paise == fills.charges_paise, order
             assert order.brokerage_paise == fills.brokerage_paise, order
         for position in self.state.positions.values():
-            fills = self.position_fills[position.position_id]
-            assert position.quantity == fills.quantity, position
-            assert position.realized_pnl_paise == fills.realized_pnl_paise, position
-            if not fills.sold_holdings:
-                assert fills.cash_flow_paise + position.cost_paise == fills.realized_pnl_paise
+            legs = self.position_fills[position.position_id]
+            assert position.quantity == legs.quantity, position
+            assert position.realized_pnl_paise == legs.realized_pnl_paise, position
+            if not legs.sold_holdings:
+                assert legs.cash_flow_paise + position.cost_paise == legs.realized_pnl_paise
 
 
 EVENT_TYPES = {
@@ -2129,6 +2437,9 @@ EVENT_TYPES = {
     "AccountReset",
     "ExpiryMarginBlocked",
     "PortfolioMarginRevalued",
+    "MarginCalled",
+    "MarginCallMet",
+    "FuturesSettled",
 }
 # ExpiryMarginBlocked only comes from journals written before portfolio margin (the extra ELM
 # is now part of a portfolio's revaluation): decide never produces it.
@@ -2168,9 +2479,17 @@ def test_account_machine_when_random_commands_then_invariants_hold(
     assert modified == MODIFY_REJECTIONS, MODIFY_REJECTIONS ^ modified
     assert seen["close:square-off"] > 0
     assert seen["close:one unit"] > 0
-    for key in ("portfolio:increase", "portfolio:hedge", "revalue:changed"):
+    for key in (
+        "portfolio:increase",
+        "portfolio:hedge",
+        "portfolio:taken with nothing available",
+        "revalue:changed",
+        "revalue:expiry-day extra",
+        "margin:called",
+        "margin:met",
+        "margin:liquidated",
+    ):
         assert seen[key] > 0, key
-    assert seen["revalue:expiry-day extra"] > 0
 
 
 def test_event_types_when_listed_then_match_the_account_event_union() -> None:
