@@ -15,7 +15,7 @@ from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
 from engine.domain.account.decide import decide
 from engine.domain.account.state import AccountState, funds_identity_holds
-from engine.domain.enums import OrderType, Product, Side
+from engine.domain.enums import FundKind, OrderType, PriceSource, Product, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.portfolio import position_legs
 from engine.domain.rules import AccountRules
@@ -98,7 +98,8 @@ def every_event_session(
     account_id: str, config: Config, rules: AccountRules, master: InstrumentMaster
 ) -> Session:
     """Deposit, trade, modify, trigger, cancel, reject, close, revalue a portfolio on an expiry
-    day, expire (in cash and by delivery), settle, block and withdraw.
+    day, settle a future, call margin and meet the call, expire (in cash and by delivery),
+    settle, block and withdraw.
 
     Ends with a working LIMIT order, an open MIS position with a stop-loss, CNC holdings with
     a DP charge booked, and one fund block still held, so every projection has live rows.
@@ -203,14 +204,40 @@ def every_event_session(
     s.place(
         future,
         "fut-1",
-        154_500,
+        155_000,
         side=Side.SELL,
         product=Product.NRML,
         quantity=500,
-        price_paise=154_500,
+        price_paise=155_000,
     )
-    s.fill(future, "fut-1", 500, 154_500)
+    s.fill(future, "fut-1", 500, 155_000)
     (held,) = s.state.positions
+    # Held into the next day: settled at the day before's close of ₹1,545 (₹2,500 gained,
+    # FuturesSettled), its expiry's settlement price below. With all its cash blocked by an
+    # admin, a ₹7,500 loss at ₹1,560 calls margin at the next revaluation (MarginCalled, above
+    # the liquidation level); the block released, the next one meets the call (MarginCallMet).
+    s.now_ms += DAY_MS
+    (settled,) = s.run(cmd.SettleFutures(now_ms=s.tick(), closes=((held, 154_500),)))
+    assert isinstance(settled, ev.FuturesSettled)
+    s.run(
+        cmd.BlockFunds(
+            now_ms=s.tick(),
+            block_id="blk-call",
+            amount_paise=s.state.available_paise,
+            kind=FundKind.ADMIN,
+        )
+    )
+    mark = cmd.PositionMark(held, future, 156_000, 156_000, PriceSource.LIVE)
+    for step in ("called", "met"):
+        now_ms = s.tick()
+        revalue = cmd.RevalueMargin(
+            now_ms=now_ms, markets=(market_of(rules, (future,), now_ms=now_ms),), marks=(mark,)
+        )
+        outcome = s.run(revalue)
+        expected = ev.MarginCalled if step == "called" else ev.MarginCallMet
+        assert isinstance(outcome[-1], expected), outcome
+        if step == "called":
+            s.run(cmd.ReleaseFunds(now_ms=s.tick(), block_id="blk-call"))
     s.run(
         cmd.ExpirePosition(
             held,
