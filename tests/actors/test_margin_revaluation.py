@@ -1,13 +1,14 @@
 """The expiry-day extra ELM through the running engine (docs/DOMAIN.md §2), now part of the
 portfolio margin: with a fake clock crossing the start of the NIFTY December contracts' expiry
-day, the engine's first tick of the day has every account revalue its portfolios by itself (no
-request of the account's needed). The account short a NIFTY put journals one
-``PortfolioMarginRevalued``: its NIFTY figure is the model's margin at the market then, whose
-additional margin is the extra, 2 % of 65 × the underlying's price, and which is that much above
-what the same market requires on any other day; a second revaluation at unchanged prices
-changes nothing. A long call's portfolio (its premium) does not change, so it journals nothing.
-Without a tick, the account's first read of the day revalues it; a server down across the
-day's start revalues at recovery (``revalue_margins``), once however often that runs."""
+day, the engine's first tick of the day has every account holding positions revalue its
+portfolios by itself (no request of the account's needed). The account short a NIFTY put
+journals one ``PortfolioMarginRevalued``: its NIFTY figure is the model's margin at the market
+then, whose additional margin is the extra, 2 % of 65 × the underlying's price, and which is
+that much above what the same market requires on any other day; a second revaluation at
+unchanged prices changes nothing. A long call's portfolio (its premium) does not change, so it
+journals nothing. Without a tick, the account's first read of the day revalues it; a server
+down across the day's start revalues at recovery (``revalue_margins``), once however often
+that runs."""
 
 from __future__ import annotations
 
