@@ -832,6 +832,7 @@ def _risk(raw: Mapping[str, Any]) -> RiskConfig:
         credit_unrealised_profit=bool(raw["credit_unrealised_profit"]),
         revaluation_interval_ms=int(raw["revaluation_interval_ms"]),
         revaluation_move=Rate.percent(raw["revaluation_move_pct"]),
+        revaluation_min_change=Rate.percent(raw["revaluation_min_change_pct"]),
         margin_call_level=Rate.percent(raw["margin_call_level_pct"]),
         liquidation_level=Rate.percent(raw["liquidation_level_pct"]),
     )

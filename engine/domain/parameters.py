@@ -78,6 +78,7 @@ class RiskConfig:
     credit_unrealised_profit: bool
     revaluation_interval_ms: int
     revaluation_move: Rate
+    revaluation_min_change: Rate  # the least change of a portfolio's margin worth journaling
     margin_call_level: Rate
     liquidation_level: Rate
 
