@@ -882,6 +882,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             open_orders_max=int(limits["open_orders_max"]),
             order_value_max_paise=rupees_to_paise(limits["order_value_max"]),
             quotes_per_request_max=int(limits["quotes_per_request_max"]),
+            basket_orders_max=int(limits["basket_orders_max"]),
             list_limit_max=int(limits["list_limit_max"]),
             account_resets_per_day_max=int(limits["account_resets_per_day_max"]),
         ),

@@ -132,6 +132,7 @@ class LimitsConfig:
     open_orders_max: int
     order_value_max_paise: int
     quotes_per_request_max: int
+    basket_orders_max: int  # orders in one basket margin request
     list_limit_max: int
     account_resets_per_day_max: int  # resets of one account per trade day (console or admin)
 
