@@ -497,8 +497,8 @@ class AccountBehaviour:
                 by_underlying.setdefault(portfolio_of(instrument), []).append(instrument)
         for name in self.state.portfolio_margin:
             by_underlying.setdefault(name, [])
-        if not by_underlying and not self.state.margin_called:
-            return True
+        if not marks and not by_underlying and not self.state.margin_called:
+            return True  # nothing held and nothing to lift
         markets = tuple(
             self._market_of(name, contracts) for name, contracts in sorted(by_underlying.items())
         )
