@@ -315,6 +315,10 @@ class AccountBehaviour:
             reply(outcome if ok else msgspec.structs.replace(outcome, unavailable=True))
 
         context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
+        if state.margin_called:
+            # A deposit, a close or a cut may have met the call: check now, not at the next
+            # pass (which skips an account left without positions).
+            self._revalue_margins(now_ms)
 
     def _read(self, fn: Callable[[AccountState], Any]) -> Any:
         """``fn`` of the account's state, settled first if writes are accepted; the exception
