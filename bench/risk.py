@@ -2,8 +2,9 @@
 over a whole venue.
 
 Three measurements, after warm-up. The portfolio margin as an order's check computes it
-(``engine.risk.portfolio_margin.SpanMarginModel.margin``: the legs gathered into columns, the
-kernel, the calendar charge, net option value, exposure and premium) on a 20-leg NIFTY book,
+(``engine.risk.portfolio_margin.SpanMarginModel.margin``: the legs gathered into rows, exposure
+and premium, then ``engine.risk.scenarios.portfolio_spans``, the kernel that revalues them and
+takes the scan risk, calendar charge and net option value per group) on a 20-leg NIFTY book,
 with the numba kernel and with its plain-Python reference, in µs per portfolio. Then the scenario
 kernel alone, ``engine.risk.scenarios.risk_arrays`` followed by ``scan_risk`` (the worst of the
 16 weighted losses per portfolio):
@@ -251,7 +252,7 @@ def main() -> None:
 
     model = account_rules(load_config()).portfolio
     assert isinstance(model, SpanMarginModel)
-    reference_model = SpanMarginModel(model.config, model.rate, scenarios_reference.risk_arrays)
+    reference_model = SpanMarginModel(model.config, model.rate, scenarios_reference.portfolio_spans)
     legs = margin_legs(list(NIFTY_BOOK))
     market = UnderlyingMarket(
         "NIFTY", UnderlyingKind.INDEX, round(forward_paise(30)), 0.13, tuple(x.market for x in legs)

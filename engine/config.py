@@ -832,6 +832,7 @@ def _risk(raw: Mapping[str, Any]) -> RiskConfig:
         credit_unrealised_profit=bool(raw["credit_unrealised_profit"]),
         revaluation_interval_ms=int(raw["revaluation_interval_ms"]),
         revaluation_move=Rate.percent(raw["revaluation_move_pct"]),
+        revaluation_min_change=Rate.percent(raw["revaluation_min_change_pct"]),
         margin_call_level=Rate.percent(raw["margin_call_level_pct"]),
         liquidation_level=Rate.percent(raw["liquidation_level_pct"]),
     )
@@ -881,6 +882,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             open_orders_max=int(limits["open_orders_max"]),
             order_value_max_paise=rupees_to_paise(limits["order_value_max"]),
             quotes_per_request_max=int(limits["quotes_per_request_max"]),
+            basket_orders_max=int(limits["basket_orders_max"]),
             list_limit_max=int(limits["list_limit_max"]),
             account_resets_per_day_max=int(limits["account_resets_per_day_max"]),
         ),

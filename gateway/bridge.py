@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from engine.actors.account_actor import Outcome, Preview
+from engine.actors.account_actor import BasketPreview, Outcome, Preview
 from engine.actors.trading_engine import TradingEngine
 from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
@@ -84,6 +84,14 @@ class EngineBridge:
         """Value a new order on an account as placing it would, placing nothing."""
         future: asyncio.Future[Preview] = asyncio.get_running_loop().create_future()
         self.engine.preview(account_id, request, self._reply_into(future))
+        return await self._wait(future)
+
+    async def preview_basket(
+        self, account_id: str, requests: tuple[cmd.PlaceOrderRequest, ...]
+    ) -> BasketPreview:
+        """Value a basket of new orders on an account, each alone and all together."""
+        future: asyncio.Future[BasketPreview] = asyncio.get_running_loop().create_future()
+        self.engine.preview_basket(account_id, requests, self._reply_into(future))
         return await self._wait(future)
 
     async def inspect(self, account_id: str, fn: Callable[[AccountState], T]) -> T:

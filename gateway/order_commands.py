@@ -1,8 +1,8 @@
 """An order body as the engine's request: the body decoded and checked as placing it would be
 (the caller's account, a known instrument its optional names agree with, prices in paise).
 
-Placing an order and previewing its margin build the same request; the account's actor stamps
-and values it either way.
+Placing an order, previewing its margin and previewing a basket's build the same request; the
+account's actor stamps and values it either way.
 """
 
 from __future__ import annotations
@@ -13,50 +13,66 @@ from engine.domain import commands as cmd
 from engine.domain.enums import OrderType, Product, Rejection, Side, Validity
 from engine.domain.instruments import Instrument
 from gateway.decoding import field_failure
-from gateway.errors import REJECTION_MESSAGES, ApiError, error_response, validation_failure
+from gateway.errors import (
+    REJECTION_MESSAGES,
+    REJECTION_STATUS,
+    ApiError,
+    error_response,
+    validation_failure,
+)
 from gateway.keys import ENGINE
 from gateway.ownership import decode_own_body, owned_account
-from gateway.schemas import FieldError, PlaceOrderBody, optional_paise
+from gateway.schemas import BasketOrderBody, FieldError, PlaceOrderBody, optional_paise
+
+# The terms of an order as a body gives them: placed (or previewed) alone, or in a basket.
+OrderTermsBody = PlaceOrderBody | BasketOrderBody
 
 
-def resolve_instrument(request: web.Request, body: PlaceOrderBody) -> Instrument:
+def resolve_instrument(request: web.Request, body: OrderTermsBody, at: str = "$") -> Instrument:
+    """The instrument ``body`` names; errors name its fields under ``at`` (``$.orders[2]``)."""
     master = request.app[ENGINE].master
     instrument = master.get(body.instrument_id)
     if instrument is None:
-        raise validation_failure("$.instrumentId", "unknown instrument")
+        raise validation_failure(f"{at}.instrumentId", "unknown instrument")
     if instrument.is_index:
         raise ApiError(
             error_response(
                 422,
                 Rejection.NOT_TRADABLE.value,
                 REJECTION_MESSAGES[Rejection.NOT_TRADABLE],
-                [{"path": "$.instrumentId", "message": "an index is not tradable"}],
+                [{"path": f"{at}.instrumentId", "message": "an index is not tradable"}],
             )
         )
     if body.segment is not None and body.segment != instrument.segment.value:
         raise validation_failure(
-            "$.segment", f"the instrument trades in {instrument.segment.value}"
+            f"{at}.segment", f"the instrument trades in {instrument.segment.value}"
         )
     # The optional names of the instrument must agree with it: a mismatch is a client's bug
     # that would otherwise trade something other than what the person saw.
     if body.symbol is not None and body.symbol.upper() != instrument.symbol:
-        raise validation_failure("$.symbol", f"the instrument's symbol is {instrument.symbol}")
+        raise validation_failure(f"{at}.symbol", f"the instrument's symbol is {instrument.symbol}")
     if body.stock_id is not None and master.get(body.stock_id) is not instrument:
-        raise validation_failure("$.stockId", "names another instrument than instrumentId")
+        raise validation_failure(f"{at}.stockId", "names another instrument than instrumentId")
     return instrument
 
 
 def place_command(
-    body: PlaceOrderBody, instrument: Instrument, order_id: str
+    body: OrderTermsBody,
+    instrument: Instrument,
+    order_id: str,
+    *,
+    client_order_id: str | None = None,
+    at: str = "$",
 ) -> cmd.PlaceOrderRequest:
+    """The request for ``body``'s order; errors name its fields under ``at``."""
     try:
-        price = optional_paise(body.price, "$.price")
-        trigger = optional_paise(body.trigger_price, "$.triggerPrice")
+        price = optional_paise(body.price, f"{at}.price")
+        trigger = optional_paise(body.trigger_price, f"{at}.triggerPrice")
     except FieldError as error:
         raise field_failure(error) from None
     return cmd.PlaceOrderRequest(
         order_id=order_id,
-        client_order_id=body.client_order_id,
+        client_order_id=client_order_id,
         instrument=instrument,
         side=Side(body.order_side),
         product=Product(body.product_type),
@@ -76,4 +92,34 @@ async def order_from_request(
     body = await decode_own_body(request, PlaceOrderBody)
     account_id = await owned_account(request, body.trading_account_id)
     instrument = resolve_instrument(request, body)
-    return body, account_id, place_command(body, instrument, order_id)
+    command = place_command(body, instrument, order_id, client_order_id=body.client_order_id)
+    return body, account_id, command
+
+
+# The field of an order each business refusal is about (the order as a whole when absent).
+_REFUSED_FIELD = {
+    Rejection.NOT_TRADABLE: "instrumentId",
+    Rejection.INSTRUMENT_EXPIRED: "instrumentId",
+    Rejection.MARKET_CLOSED: "instrumentId",
+    Rejection.PRICE_UNAVAILABLE: "instrumentId",
+    Rejection.PRODUCT_NOT_ALLOWED: "productType",
+    Rejection.INVALID_QUANTITY: "quantity",
+    Rejection.ORDER_VALUE_LIMIT: "quantity",
+    Rejection.INSUFFICIENT_HOLDINGS: "quantity",
+}
+
+
+def refused_order(rejection: Rejection, at: str) -> ApiError:
+    """An order's business refusal as its answer, naming the order at ``at`` (in a basket:
+    ``$.orders[1]``) and the field at fault where there is one."""
+    field = _REFUSED_FIELD.get(rejection)
+    path = at if field is None else f"{at}.{field}"
+    message = REJECTION_MESSAGES[rejection]
+    return ApiError(
+        error_response(
+            REJECTION_STATUS[rejection],
+            rejection.value,
+            message,
+            [{"path": path, "message": message}],
+        )
+    )

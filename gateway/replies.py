@@ -186,6 +186,38 @@ class Margin(Reply):
     sufficient: bool
 
 
+class MarginBreakdown(Reply):
+    """A margin as a broker shows it; as a change, parts may be negative (docs/API.md)."""
+
+    span: Money
+    exposure: Money
+    additional: Money
+    option_premium: Money
+    premium_credit: Money
+    var: Money
+    total: Money
+    blocked: Money
+
+
+class BasketOrderMargin(MarginBreakdown):
+    instrument_id: str
+    order_side: SideName
+    quantity: int
+    charges: Money
+    sufficient: bool
+    rejection: Literal["INSUFFICIENT_FUNDS"] | None
+    standalone: MarginBreakdown
+
+
+class BasketMargin(Reply):
+    initial: MarginBreakdown
+    final: MarginBreakdown
+    benefit: Money
+    charges: Money
+    available_margin: Money
+    orders: list[BasketOrderMargin]
+
+
 class BankAccount(Reply):
     id: str
     bank_name: str

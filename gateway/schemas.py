@@ -128,6 +128,36 @@ class PlaceOrderBody(SessionBody):
     client_order_id: Id | None = None
 
 
+# The bound of a basket as the document states it: configs/default.toml's
+# limits.basket_orders_max, which the route enforces (as it is configured).
+BASKET_ORDERS_MAX = 50
+
+
+class BasketOrderBody(Body):
+    """One order of a basket: the terms of :class:`PlaceOrderBody` (the basket names the
+    account; nothing is placed, so no clientOrderId)."""
+
+    instrument_id: Id
+    quantity: Quantity
+    order_type: OrderTypeName
+    order_side: SideName
+    product_type: ProductName
+    symbol: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    stock_id: Id | None = None
+    segment: SegmentName | None = None
+    price: Rupees | None = None
+    trigger_price: Rupees | None = None
+    validity: ValidityName = "DAY"
+
+
+class BasketBody(SessionBody):
+    trading_account_id: Id
+    orders: Annotated[
+        list[BasketOrderBody],
+        msgspec.Meta(min_length=1, extra_json_schema={"maxItems": BASKET_ORDERS_MAX}),
+    ]
+
+
 class ModifyOrderBody(SessionBody):
     order_id: Id
     quantity: Quantity | None = None

@@ -20,7 +20,9 @@ MODULES = {
     "engine.domain.money": "money",
     "engine.domain.charges": "charges",
     "engine.domain.margin": "margin",
+    "engine.domain.portfolio": "portfolio",
     "engine.domain.account": "account",
+    "engine.risk.portfolio_margin": "portfolio margin",
     "engine.market.order_book": "order book",
 }
 TESTING_DOC = Path(__file__).resolve().parent.parent / "docs" / "TESTING.md"

@@ -46,6 +46,7 @@ from engine.actors.sink import EventBatch, EventSink
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
+from engine.domain.account.basket import BasketMargins, basket_margins
 from engine.domain.account.decide import Requirements, decide, preview_order
 from engine.domain.account.delivery import deliverable_ticker
 from engine.domain.account.margin_call import counted, marked_to_market
@@ -147,6 +148,21 @@ class Preview(NamedTuple):
     quote: Quote | None
 
 
+class PreviewBasket(msgspec.Struct, frozen=True, gc=False):
+    """Value a basket of new orders, each alone and all together, placing nothing; ``reply``
+    gets a :class:`BasketPreview`."""
+
+    requests: tuple[cmd.PlaceOrderRequest, ...]
+    reply: Reply
+
+
+class BasketPreview(NamedTuple):
+    """A basket's margins and the funds available to it."""
+
+    margins: BasketMargins
+    available_paise: int
+
+
 class Passivate(msgspec.Struct, frozen=True, gc=False):
     """Stop this actor if it is still idle; its state stays with the registry."""
 
@@ -217,6 +233,9 @@ class AccountBehaviour:
         elif kind is PreviewOrder:
             request = message.request
             message.reply(self._read(lambda state: self._preview(request, state)))
+        elif kind is PreviewBasket:
+            requests = message.requests
+            message.reply(self._read(lambda state: self._preview_basket(requests, state)))
         elif kind is SessionEvent:
             self._on_session(message)
         elif kind is ExpiryEvent:
@@ -296,6 +315,10 @@ class AccountBehaviour:
             reply(outcome if ok else msgspec.structs.replace(outcome, unavailable=True))
 
         context.sink.submit(EventBatch(state.account_id, first_seq, events), on_durable)
+        if state.margin_called:
+            # A deposit, a close or a cut may have met the call: check now, not at the next
+            # pass (which skips an account left without positions).
+            self._revalue_margins(now_ms)
 
     def _read(self, fn: Callable[[AccountState], Any]) -> Any:
         """``fn`` of the account's state, settled first if writes are accepted; the exception
@@ -315,6 +338,15 @@ class AccountBehaviour:
         stamped = self._stamp_order(request, context.clock.now_ms(), counted=False)
         requirements = preview_order(state, stamped, context.rules)
         return Preview(requirements, state.available_paise, stamped.quote)
+
+    def _preview_basket(
+        self, requests: tuple[cmd.PlaceOrderRequest, ...], state: AccountState
+    ) -> BasketPreview:
+        context = self.context
+        now_ms = context.clock.now_ms()  # one moment for the whole basket
+        stamped = [self._stamp_order(request, now_ms, counted=False) for request in requests]
+        margins = basket_margins(state, stamped, context.rules)
+        return BasketPreview(margins, state.available_paise)
 
     def _refused_execution(
         self, command: cmd.FillOrder | cmd.TriggerOrder, reason: Rejection
@@ -469,8 +501,8 @@ class AccountBehaviour:
                 by_underlying.setdefault(portfolio_of(instrument), []).append(instrument)
         for name in self.state.portfolio_margin:
             by_underlying.setdefault(name, [])
-        if not by_underlying and not self.state.margin_called:
-            return True
+        if not marks and not by_underlying and not self.state.margin_called:
+            return True  # nothing held and nothing to lift
         markets = tuple(
             self._market_of(name, contracts) for name, contracts in sorted(by_underlying.items())
         )

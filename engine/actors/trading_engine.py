@@ -20,6 +20,7 @@ from engine.actors.account_actor import (
     ExpiryEvent,
     Inspect,
     Outcome,
+    PreviewBasket,
     PreviewOrder,
     Publisher,
     RevalueMargins,
@@ -291,6 +292,18 @@ class TradingEngine:
         receives a :class:`~engine.actors.account_actor.Preview` (or the exception).
         Raises :class:`AccountBusyError` (nothing queued) when the account's inbox is full."""
         self._registry().tell(account_id, PreviewOrder(request, reply), bounded=True)
+
+    def preview_basket(
+        self,
+        account_id: str,
+        requests: tuple[cmd.PlaceOrderRequest, ...],
+        reply: Callable[[Any], None],
+    ) -> None:
+        """Value a basket of new orders on an account, each alone and all together, placing
+        nothing; ``reply`` receives a :class:`~engine.actors.account_actor.BasketPreview` (or
+        the exception). Raises :class:`AccountBusyError` (nothing queued) when the account's
+        inbox is full."""
+        self._registry().tell(account_id, PreviewBasket(requests, reply), bounded=True)
 
     def inspect(
         self, account_id: str, fn: Callable[[AccountState], Any], reply: Callable[[Any], None]

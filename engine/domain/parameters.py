@@ -78,6 +78,7 @@ class RiskConfig:
     credit_unrealised_profit: bool
     revaluation_interval_ms: int
     revaluation_move: Rate
+    revaluation_min_change: Rate  # the least change of a portfolio's margin worth journaling
     margin_call_level: Rate
     liquidation_level: Rate
 
@@ -131,6 +132,7 @@ class LimitsConfig:
     open_orders_max: int
     order_value_max_paise: int
     quotes_per_request_max: int
+    basket_orders_max: int  # orders in one basket margin request
     list_limit_max: int
     account_resets_per_day_max: int  # resets of one account per trade day (console or admin)
 

@@ -38,9 +38,9 @@ from engine.domain.portfolio import (
     UnderlyingMarket,
 )
 from engine.risk import scenarios
+from engine.risk.scenarios import ROW_WIDTH
 
 DAYS_PER_YEAR = 365.0
-ROW_WIDTH = 9  # a leg's figures in ``SpanMarginModel._span``'s rows
 
 
 def _paise(amount: float) -> int:
@@ -51,7 +51,7 @@ def _paise(amount: float) -> int:
 class SpanMarginModel:
     """:class:`~engine.domain.portfolio.PortfolioMarginModel` by scenario revaluation.
 
-    ``risk_arrays`` is the scenario kernel: the numba one by default, its plain-Python
+    ``portfolio_spans`` is the scenario kernel: the numba one by default, its plain-Python
     reference in the tests and the benchmark that compare them.
     """
 
@@ -59,11 +59,11 @@ class SpanMarginModel:
         self,
         config: PortfolioMarginConfig,
         rate: float,
-        risk_arrays: Callable[..., Any] = scenarios.risk_arrays,
+        portfolio_spans: Callable[..., Any] = scenarios.portfolio_spans,
     ) -> None:
         self.config = config
         self.rate = rate
-        self._risk_arrays = risk_arrays
+        self._portfolio_spans = portfolio_spans
 
     def margin(
         self, legs: Sequence[MarginLeg], market: UnderlyingMarket, trade_date: date
@@ -73,10 +73,8 @@ class SpanMarginModel:
         parameters = self.config.on(trade_date)
         kind = parameters.by_kind[market.kind.value]
         expiring_apart = not parameters.calendar_benefit_on_expiry_day
-        # One row per leg in the kernel's column order (see ``_span``), and each group's
-        # expiries: a single pass over the legs.
+        # One row per leg in the kernel's column order (see ``_span``), in a single pass.
         rows: list[float] = []  # flat: ``ROW_WIDTH`` figures a leg
-        expiries: set[tuple[int, date | None]] = set()
         futures_notional = shorts_notional = expiring_notional = premium = credit = 0
         for leg in legs:
             leg_market = leg.market
@@ -85,7 +83,6 @@ class SpanMarginModel:
             future = instrument_type is InstrumentType.FUT
             expiry = instrument.expiry
             group = 1 if expiring_apart and expiry == trade_date else 0
-            expiries.add((group, expiry))
             rows.extend(
                 (
                     group,
@@ -112,7 +109,7 @@ class SpanMarginModel:
         shorts_notional *= market.price_paise
         expiring_notional *= market.price_paise
         return PortfolioMargin(
-            span_paise=self._span(legs, rows, expiries, market, kind),
+            span_paise=self._span(rows, 2 if expiring_apart else 1, market, kind),
             exposure_paise=kind.exposure.of(futures_notional + shorts_notional),
             additional_paise=kind.expiry_day_extra.of(expiring_notional),
             premium_paise=premium,
@@ -121,83 +118,27 @@ class SpanMarginModel:
 
     def _span(
         self,
-        legs: Sequence[MarginLeg],
         rows: list[float],
-        expiries: set[tuple[int, date | None]],
+        groups: int,
         market: UnderlyingMarket,
         kind: KindParameters,
     ) -> int:
-        """SPAN over each group of ``legs`` (summed), in paise. ``rows``: per leg its group,
-        signed quantity, whether a future, whether a call, strike, forward, volatility, years
-        to expiry and expiry (a date ordinal); ``expiries``: the (group, expiry) pairs."""
+        """SPAN over each group of legs (``rows``: ``ROW_WIDTH`` figures a leg, see
+        :func:`engine.risk.scenarios.portfolio_spans`), summed, in paise."""
         config = self.config
-        count = len(legs)
-        columns = np.array(rows, dtype=np.float64).reshape(count, ROW_WIDTH).T.copy()
-        group = columns[0].astype(np.int64)
-        quantity, forward, volatility = columns[1], columns[5], columns[6]
-        is_future = columns[2] != 0
         daily = market.volatility / math.sqrt(config.trading_days_per_year)
-        scan = max(kind.price_scan_sigmas * daily, kind.price_scan_min)
-        groups = int(group.max()) + 1
-        loss = np.empty((groups, scenarios.SCENARIO_COUNT))
-        value = np.empty(count)
-        delta = np.empty(count)
-        self._risk_arrays(
-            group,
-            quantity,
-            is_future,
-            columns[3] != 0,
-            columns[4],
-            forward,
-            volatility,
-            columns[7],
-            np.full(count, scan),
-            np.maximum(volatility * kind.volatility_scan, kind.volatility_scan_min),
+        out_span = np.zeros(groups)
+        self._portfolio_spans(
+            np.array(rows, dtype=np.float64).reshape(-1, ROW_WIDTH),
+            groups,
+            max(kind.price_scan_sigmas * daily, kind.price_scan_min),
+            kind.volatility_scan,
+            kind.volatility_scan_min,
             config.horizon_days / DAYS_PER_YEAR,
             self.rate,
             config.extreme_weight,
-            loss,
-            value,
-            delta,
+            kind.short_option_minimum.parts / RATE_SCALE * market.price_paise,
+            kind.calendar_spread.parts / RATE_SCALE,
+            out_span,
         )
-        worst = loss.max(axis=1).tolist()
-        # Net option value and the units short in options, per group: over Python lists, as
-        # a handful of legs costs less this way than in numpy calls.
-        net_option_value = [0.0] * groups
-        shorts = [0.0] * groups
-        values = value.tolist()
-        for index in range(count):
-            row = index * ROW_WIDTH
-            if rows[row + 2]:  # a future
-                continue
-            g, units = int(rows[row]), rows[row + 1]
-            net_option_value[g] += units * values[index]
-            if units < 0:
-                shorts[g] -= units
-        short_minimum = kind.short_option_minimum.parts / RATE_SCALE * market.price_paise
-        span = 0
-        for g in sorted({g for g, _ in expiries}):
-            scan_risk = worst[g]
-            if sum(1 for member, _ in expiries if member == g) > 1:
-                deltas = (quantity * delta).tolist()
-                scan_risk += _calendar_charge(rows, g, deltas, kind)
-            risk = max(scan_risk, short_minimum * shorts[g])
-            span += _paise(max(0.0, risk - net_option_value[g]))
-        return span
-
-
-def _calendar_charge(rows: list[float], g: int, deltas: list[float], kind: KindParameters) -> float:
-    """The charge on the delta one expiry offsets against another in group ``g``: the matched
-    delta (the smaller of the long and the short net deltas over the expiries) × the farthest
-    expiry's forward × the calendar-spread rate."""
-    by_expiry: dict[float, float] = {}
-    far: dict[float, float] = {}
-    groups, forwards, expiries = rows[0::ROW_WIDTH], rows[5::ROW_WIDTH], rows[8::ROW_WIDTH]
-    for group, forward, expiry, delta in zip(groups, forwards, expiries, deltas, strict=True):
-        if group == g:
-            by_expiry[expiry] = by_expiry.get(expiry, 0.0) + delta
-            far[expiry] = forward
-    long_delta = sum(d for d in by_expiry.values() if d > 0)
-    short_delta = -sum(d for d in by_expiry.values() if d < 0)
-    matched = min(long_delta, short_delta)
-    return matched * far[max(by_expiry)] * kind.calendar_spread.parts / RATE_SCALE
+        return sum(_paise(span) for span in out_span.tolist())

@@ -158,6 +158,112 @@ def risk_arrays(  # noqa: PLR0917
             out_loss[g, s] += units * (value - moved_value) * weight
 
 
+# A portfolio leg's figures in :func:`portfolio_spans`'s rows, in this order.
+ROW_GROUP, ROW_QUANTITY, ROW_FUTURE, ROW_CALL, ROW_STRIKE = 0, 1, 2, 3, 4
+ROW_FORWARD, ROW_VOLATILITY, ROW_YEARS, ROW_EXPIRY = 5, 6, 7, 8
+ROW_WIDTH = 9
+
+
+@_kernel
+def portfolio_spans(  # noqa: PLR0917
+    rows: Float64Array,
+    groups: int,
+    price_scan: float,
+    volatility_scan: float,
+    volatility_scan_min: float,
+    horizon_years: float,
+    rate: float,
+    extreme_weight: float,
+    short_minimum_per_unit: float,
+    calendar_rate: float,
+    out_span: Float64Array,
+) -> None:
+    """Write each group's SPAN requirement (paise, unrounded) to ``out_span[group]``.
+
+    ``rows`` has one row per leg of ``ROW_WIDTH`` figures: its group (0..groups-1), signed
+    quantity, 1 for a future, 1 for a call, strike, forward, volatility, years to expiry and
+    expiry (any number that orders the expiries, e.g. a date ordinal). Per group:
+    ``max(0, max(scan risk + calendar charge, short minimum) − net option value)`` where the
+    scan risk is the worst of :func:`risk_arrays`'s weighted losses (every leg at ``price_scan``
+    and its volatility shifted by ``max(volatility·volatility_scan, volatility_scan_min)``), the
+    calendar charge is ``calendar_rate`` × the farthest expiry's forward × the delta matched
+    across expiries (the smaller of the long and short net deltas over them; 0 with one
+    expiry), the short minimum is ``short_minimum_per_unit`` × the units short in options, and
+    the net option value is the options' ``quantity × value`` summed. A group without legs gets 0.
+    """
+    count = rows.shape[0]
+    group = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        group[i] = np.int64(rows[i, ROW_GROUP])
+    quantity = np.ascontiguousarray(rows[:, ROW_QUANTITY])
+    volatility = np.ascontiguousarray(rows[:, ROW_VOLATILITY])
+    vol_shift = np.maximum(volatility * volatility_scan, volatility_scan_min)
+    loss = np.empty((groups, SCENARIO_COUNT))
+    value = np.empty(count)
+    delta = np.empty(count)
+    risk_arrays(
+        group,
+        quantity,
+        rows[:, ROW_FUTURE] != 0.0,
+        rows[:, ROW_CALL] != 0.0,
+        np.ascontiguousarray(rows[:, ROW_STRIKE]),
+        np.ascontiguousarray(rows[:, ROW_FORWARD]),
+        volatility,
+        np.ascontiguousarray(rows[:, ROW_YEARS]),
+        np.full(count, price_scan),
+        vol_shift,
+        horizon_years,
+        rate,
+        extreme_weight,
+        loss,
+        value,
+        delta,
+    )
+    expiries = np.empty(count)
+    net_deltas = np.empty(count)
+    far_forwards = np.empty(count)
+    for g in range(groups):
+        worst = loss[g, 0]
+        for s in range(1, SCENARIO_COUNT):
+            worst = max(worst, loss[g, s])
+        option_value = 0.0
+        shorts = 0.0
+        seen = 0  # distinct expiries of the group so far, in ``expiries``
+        for i in range(count):
+            if group[i] != g:
+                continue
+            units = quantity[i]
+            if rows[i, ROW_FUTURE] == 0.0:
+                option_value += units * value[i]
+                if units < 0.0:
+                    shorts -= units
+            expiry = rows[i, ROW_EXPIRY]
+            slot = 0
+            while slot < seen and expiries[slot] != expiry:
+                slot += 1
+            if slot == seen:
+                expiries[slot] = expiry
+                net_deltas[slot] = 0.0
+                seen += 1
+            net_deltas[slot] += units * delta[i]
+            far_forwards[slot] = rows[i, ROW_FORWARD]
+        calendar = 0.0
+        if seen > 1:
+            long_delta = 0.0
+            short_delta = 0.0
+            farthest = 0
+            for slot in range(seen):
+                if net_deltas[slot] > 0.0:
+                    long_delta += net_deltas[slot]
+                else:
+                    short_delta -= net_deltas[slot]
+                if expiries[slot] > expiries[farthest]:
+                    farthest = slot
+            calendar = min(long_delta, short_delta) * far_forwards[farthest] * calendar_rate
+        risk = max(worst + calendar, short_minimum_per_unit * shorts)
+        out_span[g] = max(0.0, risk - option_value) if seen else 0.0
+
+
 def scan_risk(loss: Float64Array) -> Float64Array:
     """Return each group's scan risk: its worst (largest) weighted loss over the 16 scenarios.
 
@@ -169,8 +275,12 @@ def scan_risk(loss: Float64Array) -> Float64Array:
 
 
 def warm_up() -> None:
-    """Call the kernel once on a future and an option so compilation (or cache loading)
+    """Call the kernels once on a future and an option so compilation (or cache loading)
     happens now."""
+    rows = np.array([[0, 1, 1, 0, 0, 100, 0, 0.1, 1], [0, -1, 0, 1, 100, 100, 0.2, 0.2, 2]])
+    portfolio_spans(
+        rows.astype(np.float64), 1, 0.1, 0.25, 0.04, 1 / 365, 0.05, 0.35, 0, 0.01, np.zeros(1)
+    )
     legs = 2
     risk_arrays(
         np.zeros(legs, dtype=np.int64),

@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections.abc import MutableSequence, Sequence
 
 from engine.market.black76_reference import price_option
-from engine.risk.scenarios import SCENARIO_COUNT, SCENARIOS, VOLATILITY_FLOOR
+from engine.risk.scenarios import (
+    ROW_CALL,
+    ROW_EXPIRY,
+    ROW_FORWARD,
+    ROW_FUTURE,
+    ROW_GROUP,
+    ROW_QUANTITY,
+    ROW_STRIKE,
+    ROW_VOLATILITY,
+    ROW_YEARS,
+    SCENARIO_COUNT,
+    SCENARIOS,
+    VOLATILITY_FLOOR,
+)
 
 
 def leg_value_and_delta(  # noqa: PLR0917 (the kernel's column order, one leg)
@@ -76,3 +89,64 @@ def risk_arrays(  # noqa: PLR0917 (mirrors the kernel's positional signature)
             )
             weight = extreme_weight if scenario.extreme else 1.0
             out_loss[int(group[i])][s] += float(quantity[i]) * (value - moved_value) * weight
+
+
+def portfolio_spans(  # noqa: PLR0917 (mirrors the kernel's positional signature)
+    rows: Sequence[Sequence[float]],
+    groups: int,
+    price_scan: float,
+    volatility_scan: float,
+    volatility_scan_min: float,
+    horizon_years: float,
+    rate: float,
+    extreme_weight: float,
+    short_minimum_per_unit: float,
+    calendar_rate: float,
+    out_span: MutableSequence[float],
+) -> None:
+    """:func:`engine.risk.scenarios.portfolio_spans` in plain Python (rows as sequences)."""
+    count = len(rows)
+    column = [[float(row[k]) for row in rows] for k in range(9)]
+    volatility = column[ROW_VOLATILITY]
+    loss = [[0.0] * SCENARIO_COUNT for _ in range(groups)]
+    value = [0.0] * count
+    delta = [0.0] * count
+    risk_arrays(
+        [int(g) for g in column[ROW_GROUP]],
+        column[ROW_QUANTITY],
+        [f != 0.0 for f in column[ROW_FUTURE]],
+        [c != 0.0 for c in column[ROW_CALL]],
+        column[ROW_STRIKE],
+        column[ROW_FORWARD],
+        volatility,
+        column[ROW_YEARS],
+        [price_scan] * count,
+        [max(v * volatility_scan, volatility_scan_min) for v in volatility],
+        horizon_years,
+        rate,
+        extreme_weight,
+        loss,
+        value,
+        delta,
+    )
+    for g in range(groups):
+        members = [i for i in range(count) if int(column[ROW_GROUP][i]) == g]
+        if not members:
+            out_span[g] = 0.0
+            continue
+        options = [i for i in members if column[ROW_FUTURE][i] == 0.0]
+        option_value = sum(column[ROW_QUANTITY][i] * value[i] for i in options)
+        shorts = sum(-column[ROW_QUANTITY][i] for i in options if column[ROW_QUANTITY][i] < 0.0)
+        net: dict[float, float] = {}
+        far: dict[float, float] = {}
+        for i in members:
+            expiry = column[ROW_EXPIRY][i]
+            net[expiry] = net.get(expiry, 0.0) + column[ROW_QUANTITY][i] * delta[i]
+            far[expiry] = column[ROW_FORWARD][i]
+        calendar = 0.0
+        if len(net) > 1:
+            long_delta = sum(d for d in net.values() if d > 0.0)
+            short_delta = sum(-d for d in net.values() if d <= 0.0)
+            calendar = min(long_delta, short_delta) * far[max(net)] * calendar_rate
+        risk = max(max(loss[g]) + calendar, short_minimum_per_unit * shorts)
+        out_span[g] = max(0.0, risk - option_value)

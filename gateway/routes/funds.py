@@ -1,4 +1,5 @@
-"""Funds, charges preview and margin preview (docs/API.md "Trading")."""
+"""Funds, charges preview and margin previews, of an order and of a basket (docs/API.md
+"Trading")."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aiohttp import web
 
 from engine.domain import commands as cmd
 from engine.domain.charges import breakeven_points_paise, charge_category, round_trip_charges
-from engine.domain.enums import Exchange, FundKind, Product, Segment
+from engine.domain.enums import Exchange, FundKind, Product, Rejection, Segment
 from engine.domain.margin import leverage_x100
 from engine.domain.money import paise_to_rupees
 from gateway import replies
@@ -25,11 +26,24 @@ from gateway.errors import (
 )
 from gateway.funds_views import funds_of, operation_result
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
-from gateway.order_commands import order_from_request
+from gateway.margin_views import basket_view
+from gateway.order_commands import (
+    order_from_request,
+    place_command,
+    refused_order,
+    resolve_instrument,
+)
 from gateway.outcomes import check_outcome
 from gateway.ownership import decode_own_body, owned_account, refuse_own_account
 from gateway.route_table import Operation, RouteTable
-from gateway.schemas import ChargesBody, FieldError, FundOperationBody, PlaceOrderBody, to_paise
+from gateway.schemas import (
+    BasketBody,
+    ChargesBody,
+    FieldError,
+    FundOperationBody,
+    PlaceOrderBody,
+    to_paise,
+)
 from persistence.read_models.requests import block_held_by_withdrawal
 from persistence.trading_accounts import owner_of
 
@@ -200,3 +214,33 @@ async def margin_preview(request: web.Request) -> web.Response:
             "sufficient": requirements.rejection is None,
         }
     )
+
+
+@routes.post(
+    "/api/trading/margins/basket",
+    Operation(
+        "Margins of a basket of orders, each alone and all together, placing nothing",
+        body=BasketBody,
+        refusals=(404, 422),
+        reply=replies.BasketMargin,
+    ),
+)
+async def basket_margin_preview(request: web.Request) -> web.Response:
+    body = await decode_own_body(request, BasketBody)
+    orders_max = request.app[CONFIG].limits.basket_orders_max
+    if len(body.orders) > orders_max:
+        raise validation_failure("$.orders", f"at most {orders_max} orders per basket")
+    account_id = await owned_account(request, body.trading_account_id)
+    requests = []
+    for n, order in enumerate(body.orders):
+        at = f"$.orders[{n}]"
+        instrument = resolve_instrument(request, order, at)
+        requests.append(place_command(order, instrument, f"preview-{n}", at=at))
+    margins, available = await request.app[BRIDGE].preview_basket(account_id, tuple(requests))
+    # As the margin preview: an order short of funds is priced and flagged; an order any other
+    # rule refuses is not a basket that could be placed, and answers that rule's 422.
+    for n, priced in enumerate(margins.orders):
+        rejection = priced.requirements.rejection
+        if rejection is not None and rejection is not Rejection.INSUFFICIENT_FUNDS:
+            raise refused_order(rejection, f"$.orders[{n}]")
+    return json_response(basket_view(margins, available))

@@ -66,3 +66,35 @@ def test_price_path_when_it_falls_then_called_then_liquidated_and_replay_agrees(
         assert state_fingerprint(replayed) == driver.inspect("acct", state_fingerprint)
     finally:
         driver.engine.stop()
+
+
+def test_intraday_equity_when_its_loss_exceeds_the_free_cash_then_called_then_squared_off(
+    master: InstrumentMaster, reliance: Instrument
+) -> None:
+    driver = started_driver(InstrumentMaster(i for i in master if not i.is_option))
+    try:
+        driver.set_price(reliance, 154_280)
+        driver.open_account("acct", 1_60_000_00)
+        order = order_request(reliance, "buy", order_type=OrderType.MARKET, quantity=500)
+        assert driver.ask("acct", order).rejection is None
+        driver.set_price(reliance, 154_280, advance_ms=STEP_MS)
+        assert driver.inspect("acct", lambda s: len(s.positions)) == 1
+        sink = driver.engine.sink
+        assert isinstance(sink, InMemorySink)
+        # −3 %: about ₹23,000 lost of ₹1,60,000, below the 20 % margin (about ₹1,50,000).
+        driver.set_price(reliance, 149_650, advance_ms=STEP_MS)
+        assert driver.inspect("acct", lambda s: s.margin_called)
+        assert driver.inspect("acct", lambda s: len(s.positions)) == 1
+        # −10 %: the equity is below 80 % of the margin: squared off.
+        driver.set_price(reliance, 138_850, advance_ms=STEP_MS)
+        assert driver.inspect("acct", lambda s: s.positions) == {}
+        assert not driver.inspect("acct", lambda s: s.margin_called)
+        closes = [
+            e
+            for e in sink.events_for("acct")
+            if isinstance(e, ev.OrderFilled) and e.close_reason == CloseReason.LIQUIDATED.value
+        ]
+        assert len(closes) == 1
+        assert driver.inspect("acct", funds_identity_holds)
+    finally:
+        driver.engine.stop()

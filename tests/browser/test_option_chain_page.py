@@ -4,7 +4,8 @@ Proves that a person who opens the Option chain tab sees NIFTY's strikes with ca
 and puts on the right, exactly one row marked ATM, IV and delta filled on both sides and prices
 moving live; that choosing an ask opens the order ticket on that contract set to BUY and a bid
 sets it to SELL; that an option bought from there fills, and the Payoff tab then draws both
-curves for it (the chart says so in its accessible name) and lists the position; and that the
+curves for it (the chart says so in its accessible name) and lists the position; that a call
+then sold against it shows in the ticket the hedge benefit the long call gives; and that the
 chain scrolls inside its own box at phone width. Screenshots land in test-artifacts/browser/.
 """
 
@@ -109,6 +110,13 @@ async def chain_journey(browser: Any, base: str, artifacts: Path, master: Instru
     await expect(page.locator("#payoff-table tbody tr", has_text=call)).to_have_count(1)
     await expect(page.locator("#payoff-summary")).to_contain_text("Spot")
     await page.locator(".chart-panel").screenshot(path=artifacts / "22-payoff-laptop.png")
+
+    # -- a call sold against the one held: the ticket shows what the long call saves --------
+    await page.get_by_role("tab", name="Option chain").click()
+    await page.locator("#chain-table tbody tr.atm + tr td.call.bid button").click()
+    await expect(page.locator("#ticket-submit")).to_have_text(re.compile(r"^Sell 65 NIFTY\S+CE$"))
+    hedge = ticket.locator('[data-preview="hedge"]')
+    await expect(hedge).to_have_text(re.compile(r"^Hedge benefit ₹[\d,.]+: ₹[\d,.]+ on its own\.$"))
 
     # -- phone width: the chain scrolls in its own box ----------------------------------------
     await page.set_viewport_size(PHONE)

@@ -45,6 +45,7 @@ MASTER = InstrumentMaster(read_instruments_csv(DEFAULT_INSTRUMENTS_PATH))
 INSTRUMENTS = list(MASTER)
 ADMIN_ROUTES = ("/api/admin/", "/api/monitoring/", "/api/health/detailed")
 ORDER_ROUTES = ("/api/trading/orders", "/api/trading/margins")
+BASKET_ROUTE = "/api/trading/margins/basket"
 ADMIN_FUNDS = ("POST", "/api/trading/funds")
 TIMEOUT_S = 30
 
@@ -184,6 +185,22 @@ def sensible_order(body: dict[str, Any], instrument: Instrument, drawn: int) -> 
             body[name] = (near + ticks * tick) / 100
 
 
+def realistic_basket_order(order: dict[str, Any]) -> None:
+    """One order of a basket as a real client sends it: a listed instrument (with no names to
+    contradict it) and, for half the orders, sensible terms."""
+    if not isinstance(order.get("instrumentId"), str):
+        return
+    instrument = INSTRUMENTS[draw(order["instrumentId"], len(INSTRUMENTS))]
+    order["instrumentId"] = instrument.instrument_id
+    for name in ("symbol", "stockId", "segment"):
+        order.pop(name, None)
+    drawn = draw(order, 1 << 16)
+    if drawn % 2 == 0:
+        sensible_order(order, instrument, drawn)
+    if isinstance(order.get("quantity"), float):
+        order["quantity"] = int(order["quantity"])
+
+
 def realistic(case: Any, live: Live) -> None:
     """Give a schema-valid case what a real client would send: its own account and user id,
     existing instruments (with no symbol, stockId or segment to contradict them), orders,
@@ -217,6 +234,10 @@ def realistic(case: Any, live: Live) -> None:
         body["instrumentId"] = instrument.instrument_id
         for name in ("symbol", "stockId", "segment"):
             body.pop(name, None)
+    if case.path == BASKET_ROUTE and isinstance(body.get("orders"), list):
+        for order in body["orders"]:
+            if isinstance(order, dict):
+                realistic_basket_order(order)
     drawn = draw(body, 1 << 16)
     if instrument is not None and drawn % 2 == 0:
         sensible_order(body, instrument, drawn)

@@ -262,7 +262,7 @@ def test_kernel_when_any_portfolio_then_equal_to_its_reference_to_the_paisa(
     built = [_leg(*leg) for leg in legs]
     model = rules.portfolio
     assert isinstance(model, SpanMarginModel)
-    reference = SpanMarginModel(model.config, model.rate, scenarios_reference.risk_arrays)
+    reference = SpanMarginModel(model.config, model.rate, scenarios_reference.portfolio_spans)
     market = UnderlyingMarket(
         "NIFTY", UnderlyingKind.INDEX, FORWARD, VOLATILITY, tuple(leg.market for leg in built)
     )

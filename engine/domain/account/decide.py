@@ -41,6 +41,7 @@ from engine.domain.invariants import InvariantError
 from engine.domain.margin import equity_margin, pro_rata
 from engine.domain.orders import Order
 from engine.domain.portfolio import (
+    PortfolioMargin,
     UnderlyingMarket,
     is_derivative,
     position_legs,
@@ -71,7 +72,7 @@ def _rejected(reason: Rejection) -> Decision:
     return Decision((), reason)
 
 
-def _valuation_price(
+def valuation_price(
     order_type: OrderType,
     price_paise: int,
     trigger_paise: int,
@@ -159,7 +160,7 @@ def _order_requirements(
     has no market to margin it on."""
     trade_date = rules.trade_date(now_ms)
     if is_derivative(instrument):
-        increase = _portfolio_increase(
+        margins = portfolio_with_order(
             state,
             rules,
             market,
@@ -171,9 +172,10 @@ def _order_requirements(
             now_ms=now_ms,
             exclude=exclude,
         )
-        if increase is None:
+        if margins is None:
             return None
-        block = increase
+        before, after = margins
+        block = max(0, after.blocked_paise - before.blocked_paise)
     else:
         opening = _opening_quantity_for_order(
             state,
@@ -197,7 +199,7 @@ def _order_requirements(
     return block, charges.total_paise
 
 
-def _portfolio_increase(
+def portfolio_with_order(
     state: AccountState,
     rules: AccountRules,
     market: UnderlyingMarket | None,
@@ -209,11 +211,11 @@ def _portfolio_increase(
     valuation_paise: int,
     now_ms: int,
     exclude: str | None,
-) -> int | None:
-    """What a derivative order adds to its underlying's portfolio margin if it filled at its
-    valuation price (docs/DOMAIN.md §2): the margin with it less the margin without it, over
-    the open positions and the working orders on the same contract and side (which fill
-    first); 0 when it hedges or reduces. None without a market for the contract."""
+) -> tuple[PortfolioMargin, PortfolioMargin] | None:
+    """A derivative order's underlying portfolio margin without it and with it filled at its
+    valuation price (docs/DOMAIN.md §2), over the open positions and the working orders on the
+    same contract and side (which fill first); what it adds is the difference of the blocked
+    amounts, 0 when it hedges or reduces. None without a market for the contract."""
     leg_market = None if market is None else market.leg(instrument.instrument_id)
     if market is None or leg_market is None:
         return None
@@ -226,7 +228,7 @@ def _portfolio_increase(
     before = rules.portfolio.margin(tuple(legs.values()), market, trade_date)
     with_order = with_fill(legs, key, leg_market, side.sign * quantity, valuation_paise)
     after = rules.portfolio.margin(tuple(with_order.values()), market, trade_date)
-    return max(0, after.blocked_paise - before.blocked_paise)
+    return before, after
 
 
 def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -> Decision:
@@ -334,7 +336,7 @@ def _check_order(
     for price in (t.price_paise, t.trigger_paise):
         if price and (rejection := check_price(instrument, price, band)) is not None:
             return Requirements(rejection)
-    valuation = _valuation_price(t.order_type, t.price_paise, t.trigger_paise, t.quote, rules)
+    valuation = valuation_price(t.order_type, t.price_paise, t.trigger_paise, t.quote, rules)
     if valuation <= 0:
         return Requirements(Rejection.PRICE_UNAVAILABLE)
     if working is None and len(state.orders) >= rules.limits.open_orders_max:

@@ -35,6 +35,7 @@ from engine.domain.account.fills import market_exit, with_squareoff_fee
 from engine.domain.account.state import AccountState, Decision
 from engine.domain.enums import CancelReason, CloseReason, Product, Side
 from engine.domain.instruments import Instrument
+from engine.domain.money import RATE_SCALE
 from engine.domain.parameters import RiskConfig
 from engine.domain.portfolio import UnderlyingMarket, position_legs
 from engine.domain.positions import Position
@@ -127,8 +128,8 @@ def _revalued(
     rules: AccountRules,
     now_ms: int,
 ) -> ev.PortfolioMarginRevalued | None:
-    """Each underlying's portfolio margin at ``markets``, for those whose margin changes (or
-    whose positions still carry margin of their own); None if none does."""
+    """Each underlying's portfolio margin at ``markets``, for those whose margin changes
+    materially (or whose positions still carry margin of their own); None if none does."""
     trade_date = rules.trade_date(now_ms)
     blocks: list[ev.PortfolioBlock] = []
     for market in markets:
@@ -142,13 +143,24 @@ def _revalued(
         legs = position_legs(state.positions.values(), market)
         margin = rules.portfolio.margin(tuple(legs.values()), market, trade_date).blocked_paise
         own = any(state.positions[member].margin_paise for member in members)
-        if own or margin != state.portfolio_margin.get(market.name, 0):
+        if own or _material(margin, state.portfolio_margin.get(market.name, 0), rules.risk):
             blocks.append(
                 ev.PortfolioBlock(underlying=market.name, margin_paise=margin, position_ids=members)
             )
     if not blocks:
         return None
     return ev.PortfolioMarginRevalued(at_ms=now_ms, blocks=tuple(blocks))
+
+
+def _material(margin: int, booked: int, risk: RiskConfig) -> bool:
+    """Whether a portfolio's recomputed margin is worth booking: it appears or goes, or it moved
+    at least ``risk.revaluation_min_change`` of what is booked (smaller drifts wait, so a
+    revaluation every few seconds does not journal every tick's noise)."""
+    if margin == booked:
+        return False
+    if not margin or not booked:
+        return True
+    return abs(margin - booked) * RATE_SCALE >= risk.revaluation_min_change.parts * booked
 
 
 def _liquidation(

@@ -20,6 +20,16 @@ const WATCHLIST_KEY = "paperdesk.watchlist";
 const DEFAULT_WATCH = ["RELIANCE", "TCS", "HDFCBANK", "INFY", "NIFTY26DECFUT"];
 const EQUITY_SEGMENTS = new Set(["NSE", "BSE"]);
 
+/** "Hedge benefit …" when the basket route says the ticket's order needs less with the
+ * account's positions than it would alone, else "". */
+function hedgeText(basket) {
+  if (basket.status !== "fulfilled") return "";
+  const [order] = basket.value.orders;
+  const benefit = order.standalone.blocked - order.blocked;
+  if (!(benefit >= 0.01)) return "";
+  return `Hedge benefit ${rupees(benefit)}: ${rupees(order.standalone.blocked)} on its own.`;
+}
+
 export class TradingScreen {
   constructor({ feed, toast }) {
     this.feed = feed;
@@ -481,9 +491,11 @@ export class TradingScreen {
       $("#ticket-preview").classList.remove("stale");
       for (const key of ["required", "charges", "availableMargin", "leverage"]) out(key).textContent = "—";
       out("note").textContent = "";
+      out("hedge").textContent = "";
       return;
     }
     const instrument = this.ticketInstrument();
+    const derivative = !EQUITY_SEGMENTS.has(instrument.segment);
     const ltp = this.quotes.get(this.selectedId)?.ltp;
     const legPrice = body.price || body.triggerPrice || ltp;
     const chargesBody = {
@@ -494,9 +506,15 @@ export class TradingScreen {
       instrumentId: instrument.instrumentId,
     };
     chargesBody[body.orderSide === "BUY" ? "buyPrice" : "sellPrice"] = roundToTick(legPrice || 0, instrument.tickSize);
-    const [margin, charges] = await Promise.allSettled([
+    const { tradingAccountId, ...order } = body;
+    const [margin, charges, basket] = await Promise.allSettled([
       api("POST", "/api/trading/margins", body),
       legPrice ? api("POST", "/api/trading/charges", chargesBody) : Promise.reject(new Error("no price yet")),
+      // A future or option is margined with the positions on its underlying: the basket route
+      // also says what it would need on an account holding nothing (its "standalone").
+      derivative
+        ? api("POST", "/api/trading/margins/basket", { tradingAccountId, orders: [order] })
+        : Promise.reject(new Error("margined alone")),
     ]);
     if (JSON.stringify(body) !== JSON.stringify(this.ticketBody({ mark: false }))) return; // stale
     $("#ticket-preview").classList.remove("stale");
@@ -511,7 +529,9 @@ export class TradingScreen {
         ? ""
         : `Not enough funds: needs ${rupees(m.required + m.charges)}, available ${rupees(m.availableMargin)}. ${MORE_FUNDS}`;
       out("note").className = sufficient ? "preview-note" : "preview-note warn";
+      out("hedge").textContent = hedgeText(basket);
     } else {
+      out("hedge").textContent = "";
       for (const key of ["required", "charges", "availableMargin", "leverage"]) out(key).textContent = "—";
       out("note").textContent = describeError(margin.reason);
       out("note").className = "preview-note warn";
