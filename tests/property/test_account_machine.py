@@ -43,7 +43,7 @@ After every step it proves:
   nothing available, one adding margin only if the funds cover it;
 * each underlying's portfolio figure is the model's margin on the positions held now at the
   market it was last computed at (by a fill or a revaluation), derivative positions carry no
-  margin of their own, and a revaluation journals exactly the portfolios that change, with
+  margin of their own, and a revaluation journals exactly the portfolios that change enough, with
   the expiry day's extra ELM (2 % of the shorts' notional) in the model's additional margin;
 * a revaluation's margin check is the machine's own reckoning of equity against required
   margin: a call below the call level, once; below the liquidation level the working orders
@@ -111,7 +111,7 @@ from engine.domain.enums import (
 )
 from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
 from engine.domain.margin import equity_margin
-from engine.domain.money import div_half_up
+from engine.domain.money import RATE_SCALE, div_half_up
 from engine.domain.orders import Order
 from engine.domain.portfolio import (
     MarginLeg,
@@ -2032,7 +2032,8 @@ class AccountMachine(RuleBasedStateMachine):
         (docs/DOMAIN.md §2):
 
         * the revaluation journals exactly the portfolios whose model margin on the positions
-          held differs from their figure, each with the model's margin and its positions;
+          held appears, goes, or moves from their figure by ``risk.revaluation_min_change``
+          of it or more, each with the model's margin and its positions;
         * then, on the equity and required margin that leaves: a margin call when the equity is
           below the call level and none is open; below the liquidation level, the working
           orders holding margin cancelled and whole positions closed at their marks, each the
@@ -2050,10 +2051,14 @@ class AccountMachine(RuleBasedStateMachine):
         events = list(decision.events)
         trade_date = self.account_rules.trade_date(self.now_ms)
         changed: list[ev.PortfolioBlock] = []
+        min_change = self.account_rules.risk.revaluation_min_change
         for market in markets:
             legs = tuple(self._portfolio_legs(market, before).values())
             margin = self.account_rules.portfolio.margin(legs, market, trade_date).blocked_paise
-            if margin != before.portfolio_margin.get(market.name, 0):
+            booked = before.portfolio_margin.get(market.name, 0)
+            # Re-booked when it appears, goes, or moves by the configured share of the figure.
+            moved = abs(margin - booked) * RATE_SCALE >= min_change.parts * booked
+            if margin != booked and (not margin or not booked or moved):
                 members = tuple(
                     sorted(
                         p.position_id
@@ -2129,7 +2134,7 @@ class AccountMachine(RuleBasedStateMachine):
             self.seen["margin:liquidated"] += 1
 
     @rule(
-        move_ticks=st.integers(min_value=-400, max_value=400),
+        move_ticks=st.integers(min_value=-3_000, max_value=3_000),
         expiry_day=st.sampled_from([False, False, True]),
     )
     def revalue_margin(self, move_ticks: int, expiry_day: bool) -> None:
