@@ -1,6 +1,7 @@
 """The market a portfolio margin is computed on (docs/DOMAIN.md §2), read from the latest
 snapshot: each derivative's forward, implied volatility and time to expiry, and its
-underlying's price and volatility.
+underlying's price; the underlying's volatility (for the price scan range) is the one the market
+models it with.
 
 Where the market has not priced something the figures fall back, in order: an option's forward
 to its own expiry's future, then the underlying's price, then its strike; a future's to its
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from engine.domain.instruments import Instrument
 from engine.domain.portfolio import LegMarket, UnderlyingMarket, margin_kind, portfolio_of
 from engine.market.market_data import MarketData
-from engine.market.market_layout import CALENDAR_YEAR_MS, NO_INDEX
+from engine.market.market_layout import CALENDAR_YEAR_MS, NO_INDEX, annual_volatility
 from engine.market.option_chain import Underlying
 
 
@@ -40,7 +41,7 @@ def underlying_market(
         name=portfolio_of(first),
         kind=kind,
         price_paise=price,
-        volatility=_atm_volatility(data, underlying, now_ms) or fallback,
+        volatility=_underlying_volatility(data, underlying, first),
         legs=legs,
     )
 
@@ -67,24 +68,15 @@ def _underlying_price(data: MarketData, underlying: Underlying | None, now_ms: i
     return _price(data, underlying.spot)
 
 
-def _atm_volatility(data: MarketData, underlying: Underlying | None, now_ms: int) -> float:
-    """The implied volatility of the nearest chain's at-the-money call (0: none priced)."""
-    options = data.snapshot.options
-    if underlying is None or options is None:
-        return 0.0
-    chain = underlying.default_chain(now_ms)
-    if chain is None or not chain.rows:
-        return 0.0
-    reference = _price(data, chain.future) or _underlying_price(data, underlying, now_ms)
-    strike = chain.nearest_strike(reference)
-    for row in chain.rows:
-        if row.strike_paise == strike:
-            for index in (row.call, row.put):
-                if index != NO_INDEX and index < len(options.iv):
-                    volatility = float(options.iv[index])
-                    if math.isfinite(volatility) and volatility > 0:
-                        return volatility
-    return 0.0
+def _underlying_volatility(
+    data: MarketData, underlying: Underlying | None, contract: Instrument
+) -> float:
+    """The underlying's annualised volatility as the market models it (``market.volatility``:
+    its spot's, else the contract's kind's), for the price scan range: a property of the
+    underlying, never read back from option premiums that may be stale."""
+    if underlying is not None and underlying.spot != NO_INDEX:
+        return annual_volatility(data.market_config.volatility, data.master.at(underlying.spot))
+    return annual_volatility(data.market_config.volatility, contract)
 
 
 def _leg(  # noqa: PLR0917 (one contract and what its figures fall back to)

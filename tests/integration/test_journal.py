@@ -19,7 +19,9 @@ import pytest
 
 from engine.actors.sink import EventBatch
 from engine.config import Config
-from engine.domain.account.state import state_fingerprint
+from engine.domain import events as ev
+from engine.domain.account.apply import apply
+from engine.domain.account.state import AccountState, state_fingerprint
 from engine.domain.events import FundsCredited, decode_event
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.rules import AccountRules
@@ -125,14 +127,24 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
         ("expiry-fut", "EXECUTED", 500, 154_500, 0),  # closed at its settlement price
         ("expiry-put", "EXECUTED", 65, 0, 0),
     ]
-    # The expiry-day extra ELM on the short put: 2 % of 65 × ₹26,138.60 = ₹33,980.18, blocked
-    # and then released with the rest of its margin at expiry.
+    # Each revaluation's BLOCKED leg is the change of the portfolio margins it books, as the
+    # session's own state saw it (the expiry-day one adds the short put's extra ELM, ₹33,980.18,
+    # less what the day's nearer expiry takes off its SPAN).
+    expected_legs = []
+    replay = AccountState("acct-all")
+    for event in journaled:
+        before = replay.blocked_paise
+        apply(replay, event)
+        if isinstance(event, ev.PortfolioMarginRevalued) and replay.blocked_paise != before:
+            kind = "MARGIN_BLOCK" if replay.blocked_paise > before else "MARGIN_RELEASE"
+            expected_legs.append((kind, replay.blocked_paise - before))
     margin_legs = fetch(
         database,
         "SELECT kind, amount_paise FROM transactions"
-        " WHERE book = 'BLOCKED' AND description = 'ExpiryMarginBlocked'",
+        " WHERE book = 'BLOCKED' AND description = 'PortfolioMarginRevalued' ORDER BY account_seq",
     )
-    assert [tuple(r) for r in margin_legs] == [("MARGIN_BLOCK", 3_398_018)]
+    assert [tuple(r) for r in margin_legs] == expected_legs
+    assert expected_legs and expected_legs[0][0] == "MARGIN_BLOCK"
     # Its 500 shares owed and none held: closed out at ₹1,545, a 20 % penalty of ₹1,54,500.
     penalty = fetch(
         database,
@@ -147,7 +159,9 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
     assert "order cancelled: USER" in messages
     assert "order executed" in messages
     assert "position closed" in messages
-    assert "expiry-day margin blocked" in messages
+    assert "futures settled to market: 1" in messages
+    assert "margin call: equity below the required margin" in messages
+    assert "margin call met" in messages
     assert "shares delivered at expiry: 0, 500 closed out" in messages
     assert "funds credited: DEPOSIT" in messages
     assert "funds debited: ADJUSTMENT" in messages

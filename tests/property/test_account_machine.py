@@ -2501,11 +2501,6 @@ def test_event_types_when_listed_then_match_the_account_event_union() -> None:
     assert {cls.__name__ for cls in ev.AccountEvent.__args__} == EVENT_TYPES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: decide checks a derivative's missing market after the open-orders and "
-    "order-value limits, though Rejection lists PRICE_UNAVAILABLE before them",
-)
 @pytest.mark.parametrize("limit", ["open_orders_max", "order_value_max_paise"])
 def test_derivative_order_without_market_when_at_a_limit_then_price_unavailable_first(
     rules: AccountRules, config: Config, master: InstrumentMaster, limit: str

@@ -199,6 +199,14 @@ def _order_requirements(
     return block, charges.total_paise
 
 
+def _margin_market(instrument: Instrument, market: UnderlyingMarket | None) -> bool:
+    """Whether an order on ``instrument`` has what its margin is computed on: an equity always,
+    a future or an option a market that carries it."""
+    if not is_derivative(instrument):
+        return True
+    return market is not None and market.leg(instrument.instrument_id) is not None
+
+
 def portfolio_with_order(
     state: AccountState,
     rules: AccountRules,
@@ -337,7 +345,7 @@ def _check_order(
         if price and (rejection := check_price(instrument, price, band)) is not None:
             return Requirements(rejection)
     valuation = valuation_price(t.order_type, t.price_paise, t.trigger_paise, t.quote, rules)
-    if valuation <= 0:
+    if valuation <= 0 or not _margin_market(instrument, t.market):
         return Requirements(Rejection.PRICE_UNAVAILABLE)
     if working is None and len(state.orders) >= rules.limits.open_orders_max:
         return Requirements(Rejection.OPEN_ORDERS_LIMIT)
