@@ -33,7 +33,7 @@ def underlying_market(
     kind = margin_kind(first)
     fallback = fallback_volatility[kind.value]
     underlying = data.chains.get(first.underlying)
-    price = _underlying_price(data, underlying, now_ms) or _own_price(data, first)
+    price = data.underlying_price(first) or _own_price(data, first)
     if price <= 0:
         price = first.strike_paise or first.reference_price_paise
     legs = tuple(_leg(data, underlying, c, price, now_ms, fallback) for c in contracts)
@@ -56,16 +56,6 @@ def _price(data: MarketData, index: int) -> int:
 def _own_price(data: MarketData, instrument: Instrument) -> int:
     index = data.master.index_of(instrument.instrument_id)
     return 0 if index is None else _price(data, index)
-
-
-def _underlying_price(data: MarketData, underlying: Underlying | None, now_ms: int) -> int:
-    """The nearest future not yet expired, else the spot."""
-    if underlying is None:
-        return 0
-    for future in underlying.futures:
-        if future.expiry_ms > now_ms:
-            return _price(data, future.index)
-    return _price(data, underlying.spot)
 
 
 def _underlying_volatility(

@@ -282,7 +282,8 @@ class MarketData:
 
     def underlying_price(self, instrument: Instrument) -> int:
         """The LTP of a derivative's underlying: its nearest future not yet expired, else its
-        spot (0 when neither is known: margin uses the strike)."""
+        spot (0 when neither is known); what portfolio margin values notionals at
+        (``engine.market.margin_inputs``)."""
         snapshot = self.snapshot
         underlying = self.chains.get(instrument.underlying)
         if underlying is None:
