@@ -207,6 +207,20 @@ class UniverseConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DepthConfig:
+    """The displayed book around each quote (``engine.market.depth``)."""
+
+    levels: int
+    level_step_of_spread_ppm: int
+    level_growth_ppm: int
+    noise_ppm: int
+    redraw_ms: int
+    replenish_half_life_ms: int
+    touch_lots: Mapping[str, Mapping[Liquidity, int]]  # "equity" | "futures" | "options"
+    lots_per_order: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class MarketConfig:
     source: str
     seed: int
@@ -221,6 +235,7 @@ class MarketConfig:
     spread_ppm: Mapping[str, Mapping[Liquidity, int]]  # "equity" | "futures" | "options"
     impact_ticks: Mapping[Liquidity, float]
     typical_quantity: Mapping[Liquidity, int]
+    depth: DepthConfig
     vortex: VortexConfig
     universe: UniverseConfig
 
@@ -664,6 +679,32 @@ def _universe(raw: Mapping[str, Any]) -> UniverseConfig:
     return config
 
 
+def _depth(raw: Mapping[str, Any]) -> DepthConfig:
+    config = DepthConfig(
+        levels=int(raw["levels"]),
+        level_step_of_spread_ppm=_ppm(raw["level_step_of_spread_pct"]),
+        level_growth_ppm=_ppm(raw["level_growth_pct"]),
+        noise_ppm=_ppm(raw["noise_pct"]),
+        redraw_ms=int(raw["redraw_ms"]),
+        replenish_half_life_ms=int(raw["replenish_half_life_ms"]),
+        touch_lots={kind: _by_liquidity(table, int) for kind, table in raw["touch_lots"].items()},
+        lots_per_order={kind: int(lots) for kind, lots in raw["lots_per_order"].items()},
+    )
+    kinds = {"equity", "futures", "options"}
+    if set(config.touch_lots) != kinds or set(config.lots_per_order) != kinds:
+        msg = "market.depth: touch_lots and lots_per_order need equity, futures and options"
+        raise ValueError(msg)
+    if any(lots <= 0 for table in config.touch_lots.values() for lots in table.values()):
+        raise ValueError("market.depth.touch_lots must be positive")
+    if min(config.lots_per_order.values()) <= 0:
+        raise ValueError("market.depth.lots_per_order must be positive")
+    if not 1 <= config.levels <= 20 or config.noise_ppm >= 1_000_000:
+        raise ValueError("market.depth: levels must be 1..20 and noise_pct below 100")
+    if config.redraw_ms <= 0 or config.replenish_half_life_ms <= 0:
+        raise ValueError("market.depth: redraw_ms and replenish_half_life_ms must be positive")
+    return config
+
+
 def _vortex(raw: Mapping[str, Any]) -> VortexConfig:
     config = VortexConfig(
         base_url=str(raw["base_url"]).rstrip("/"),
@@ -907,6 +948,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             },
             impact_ticks=_by_liquidity(market["slippage"]["impact_ticks"], float),
             typical_quantity=_by_liquidity(market["slippage"]["typical_quantity"], int),
+            depth=_depth(market["depth"]),
             vortex=_vortex(market["vortex"]),
             universe=_universe(market["universe"]),
         ),

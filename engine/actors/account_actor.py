@@ -823,11 +823,9 @@ class AccountBehaviour:
     def _fill_ops(self, event: ev.OrderFilled) -> list[BookOp]:
         account_id = self.state.account_id
         ops: list[BookOp] = []
-        order = self.state.orders.get(event.order_id)
-        if order is None:
+        if event.order_id not in self.state.orders:
             ops.append(ForgetOrder(account_id, event.order_id))
-        elif order.rests_at_limit:
-            ops.append(self._working_op(order, event.at_ms))  # re-rest the unfilled rest
+        # A part fill leaves the market holding the rest, as it took it off the book.
         if event.position_id:
             index = self.context.master.index_of(event.instrument_id)
             assert index is not None

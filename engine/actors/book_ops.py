@@ -23,7 +23,14 @@ def working_op(
     if market_now:
         delay = market_fill_delay_ms if order.order_type is OrderType.MARKET else 0
         return ExecuteMarket(
-            account_id, order.order_id, index, side, quantity, at_ms + delay, order.version
+            account_id,
+            order.order_id,
+            index,
+            side,
+            quantity,
+            at_ms + delay,
+            order.version,
+            ioc=order.validity is Validity.IOC,
         )
     return RestOrder(
         account_id=account_id,

@@ -22,7 +22,9 @@ from engine.actors.clock import Clock
 from engine.config import MarketConfig
 from engine.domain import commands as cmd
 from engine.domain.enums import CancelReason, CloseReason
+from engine.domain.money import Rate
 from engine.domain.sessions import Boundary, SessionGroup, SessionRules, group_of
+from engine.market.depth import MarketDepth, Trade
 from engine.market.in_use import InUseInstruments
 from engine.market.market_data import MarketData, MarketSnapshot, QuoteSource
 from engine.market.messages import (
@@ -35,7 +37,7 @@ from engine.market.messages import (
     Sync,
     Tick,
 )
-from engine.market.order_book import InstrumentBooks
+from engine.market.order_book import InstrumentBooks, LevelBook
 from engine.market.risk import RiskBook
 from engine.market.tick_path import TickPath
 
@@ -50,6 +52,8 @@ TickListener = Callable[[MarketSnapshot], None]
 
 
 class _Resting(msgspec.Struct, gc=False):
+    """A working order as the market holds it; ``quantity`` is what it has not filled yet."""
+
     index: int
     side: int
     quantity: int
@@ -57,6 +61,7 @@ class _Resting(msgspec.Struct, gc=False):
     trigger_paise: int
     triggered: bool
     version: int
+    at_market: bool = False  # a MARKET order's rest, waiting at its protection price
 
 
 class MarketBehaviour:
@@ -71,6 +76,8 @@ class MarketBehaviour:
         *,
         data: MarketData,
         config: MarketConfig,
+        protection: Rate,
+        depth: MarketDepth,
         source: QuoteSource,
         path: TickPath,
         clock: Clock,
@@ -102,6 +109,9 @@ class MarketBehaviour:
         # The prices the market starts from (stored last prices) close the day before.
         data.closed_day = self._day
         self.config = config
+        # How far from the touch a MARKET order may walk the book (execution.market_protection).
+        self.protection = protection
+        self.depth = depth
         self.source = source
         self.path = path
         self.clock = clock
@@ -269,24 +279,28 @@ class MarketBehaviour:
             book = self._books(op.index)
             (book.buy_stops if op.side > 0 else book.sell_stops).add(key, op.trigger_paise)
             return
-        fill = self._limit_fill_price(entry, snapshot)
-        if fill:
-            self._send_fill(op.account_id, op.order_id, entry, fill, at_market=False)
-        elif op.ioc:
-            self.dispatch(op.account_id, cmd.CancelOrderRequest(op.order_id, CancelReason.IOC))
-        else:
-            self.resting[key] = entry
-            book = self._books(op.index)
-            (book.buy_limits if op.side > 0 else book.sell_limits).add(key, op.limit_paise)
+        self._take(op.account_id, op.order_id, entry)
+        self._rest_unfilled(op.account_id, op.order_id, entry, ioc=op.ioc)
 
-    @staticmethod
-    def _limit_fill_price(entry: _Resting, snapshot: MarketSnapshot) -> int:
-        """The price a limit order fills at now (its limit or better), or 0 if not crossed."""
-        if entry.side > 0:
-            ask = int(snapshot.ask[entry.index])
-            return min(entry.limit_paise, ask) if 0 < ask <= entry.limit_paise else 0
-        bid = int(snapshot.bid[entry.index])
-        return max(entry.limit_paise, bid) if bid >= entry.limit_paise > 0 and bid > 0 else 0
+    def _rest_unfilled(self, account_id: str, order_id: str, entry: _Resting, *, ioc: bool) -> None:
+        """What an order did not fill at once rests at its limit, or is cancelled for IOC."""
+        if not entry.quantity:
+            return
+        if ioc:
+            self.dispatch(account_id, cmd.CancelOrderRequest(order_id, CancelReason.IOC))
+            return
+        key = (account_id, order_id)
+        self.resting[key] = entry
+        book = self._books(entry.index)
+        (book.buy_limits if entry.side > 0 else book.sell_limits).add(key, entry.limit_paise)
+
+    def _take(self, account_id: str, order_id: str, entry: _Resting) -> None:
+        """Fill what the displayed book holds within the entry's limit, one trade per level,
+        and leave the entry with what it did not fill."""
+        trades = self.depth.take(entry.index, entry.side, entry.quantity, entry.limit_paise)
+        for trade in trades:
+            entry.quantity -= trade.quantity
+            self._send_fill(account_id, order_id, entry, trade)
 
     def _forget(self, account_id: str, order_id: str) -> None:
         key = (account_id, order_id)
@@ -303,10 +317,11 @@ class MarketBehaviour:
         ltp = int(snapshot.ltp[index])
         if ltp <= 0:
             return
-        for key in books.buy_limits.pop_at_or_above(int(snapshot.ask[index])):
-            self._fire_limit(key, snapshot)
-        for key in books.sell_limits.pop_at_or_below(int(snapshot.bid[index])):
-            self._fire_limit(key, snapshot)
+        ask, bid = int(snapshot.ask[index]), int(snapshot.bid[index])
+        if ask > 0:
+            self._fill_crossed(books.buy_limits, books.buy_limits.at_or_above(ask))
+        if bid > 0:
+            self._fill_crossed(books.sell_limits, books.sell_limits.at_or_below(bid))
         for key in [*books.buy_stops.pop_at_or_below(ltp), *books.sell_stops.pop_at_or_above(ltp)]:
             account_id, order_id = self._split(key)
             entry = self.resting.pop((account_id, order_id))
@@ -322,35 +337,35 @@ class MarketBehaviour:
         assert isinstance(key, tuple)
         return key[0], key[1]
 
-    def _fire_limit(self, key: Hashable, snapshot: MarketSnapshot) -> None:
-        account_id, order_id = self._split(key)
-        entry = self.resting.pop((account_id, order_id))
-        price = self._limit_fill_price(entry, snapshot)
-        self._send_fill(account_id, order_id, entry, price, at_market=False)
+    def _fill_crossed(self, book: LevelBook, crossed: list[Hashable]) -> None:
+        """Fill the limit orders the market has reached, best price first and by time at a
+        price, each from what the book still shows within its limit. Once one is left
+        unfilled the book within its limit is empty, and the ones after it (no better
+        limits) would find nothing either."""
+        for key in crossed:
+            account_id, order_id = self._split(key)
+            entry = self.resting[account_id, order_id]
+            self._take(account_id, order_id, entry)
+            if entry.quantity:
+                return
+            book.remove(key)
+            del self.resting[account_id, order_id]
 
     def _send_trigger(self, account_id: str, order_id: str, version: int) -> None:
         self.dispatch(account_id, cmd.TriggerOrderRequest(order_id, version))
 
-    def _send_fill(
-        self,
-        account_id: str,
-        order_id: str,
-        terms: _Resting | ExecuteMarket,
-        price: int,
-        *,
-        at_market: bool,
-    ) -> None:
-        index, quantity = terms.index, terms.quantity
-        self.data.volume[index] += quantity
+    def _send_fill(self, account_id: str, order_id: str, entry: _Resting, trade: Trade) -> None:
+        index = entry.index
+        self.data.volume[index] += trade.quantity
         self.dispatch(
             account_id,
             cmd.FillOrderRequest(
                 order_id=order_id,
                 instrument=self.data.master.at(index),
-                quantity=quantity,
-                price_paise=price,
-                order_version=terms.version,
-                at_market=at_market,
+                quantity=trade.quantity,
+                price_paise=trade.price_paise,
+                order_version=entry.version,
+                at_market=entry.at_market,
             ),
         )
 
@@ -364,11 +379,35 @@ class MarketBehaviour:
         heapq.heappush(self.market_queue, (op.due_ms, next(self._seq), op))
 
     def _try_execute(self, op: ExecuteMarket) -> bool:
-        price = self.data.execution_price(op.index, op.side, op.quantity)
-        if price <= 0:
+        """Walk the book for a due MARKET order, no further than its protection price; what
+        that leaves rests there as a limit (or is cancelled for IOC). False while the
+        instrument has no price to walk from."""
+        limit = self._protection_price(op.index, op.side)
+        if limit <= 0:
             return False
-        self._send_fill(op.account_id, op.order_id, op, price, at_market=True)
+        entry = _Resting(
+            op.index, op.side, op.quantity, limit, 0, False, op.version, at_market=True
+        )
+        self._take(op.account_id, op.order_id, entry)
+        self._rest_unfilled(op.account_id, op.order_id, entry, ioc=op.ioc)
         return True
+
+    def _protection_price(self, index: int, side: int) -> int:
+        """The furthest a MARKET order may fill: the touch moved by the market protection
+        against the order, on the tick grid and inside the circuit band (0: no price)."""
+        snapshot = self.data.snapshot
+        tick = int(self.data.tick[index])
+        if side > 0:
+            ask = int(snapshot.ask[index])
+            if snapshot.ltp[index] <= 0 or ask <= 0:
+                return 0
+            furthest = (ask + self.protection.of(ask)) // tick * tick
+            return min(furthest, int(snapshot.high[index]) or furthest)
+        bid = int(snapshot.bid[index])
+        if snapshot.ltp[index] <= 0 or bid <= 0:
+            return 0
+        furthest = -(-(bid - self.protection.of(bid)) // tick) * tick
+        return max(furthest, int(snapshot.low[index]), tick)
 
     def _execute_due(self, now: int) -> None:
         queue, queued = self.market_queue, self.queued

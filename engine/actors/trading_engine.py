@@ -43,6 +43,7 @@ from engine.domain.account.state import AccountState
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.sessions import CATCH_UP_DAYS, MS_PER_DAY, Boundary, SessionGroup
 from engine.market import black76, kernels
+from engine.market.depth import MarketDepth
 from engine.market.in_use import InUseInstruments
 from engine.market.live_path import LivePath
 from engine.market.market_data import MarketData, QuoteSource, settlement_value
@@ -124,6 +125,8 @@ class TradingEngine:
         self.in_use = InUseInstruments()
         self.locator = AccountLocator()
         self.risk = RiskBook()  # the market actor marks it; ``risk.latest`` is safe to read
+        # The displayed book every order takes from; the market actor takes, anyone reads.
+        self.depth = MarketDepth(self.market, config.market.depth, config.market.seed)
         self.refused_executions = RefusedExecutions()
         if self.runtime == "serial":
             # Every actor, the market's too, on one worker thread in the order messages arrive:
@@ -161,6 +164,8 @@ class TradingEngine:
         self.market_ref = market_class.start(
             data=self.market,
             config=self.config.market,
+            protection=self.config.execution.market_protection,
+            depth=self.depth,
             source=self.source,
             path=self.path,
             clock=self.clock,

@@ -14,3 +14,12 @@ class Quote(msgspec.Struct, frozen=True, gc=False):
     circuit_low_paise: int
     circuit_high_paise: int
     timestamp_ms: int
+
+
+class DepthLevel(msgspec.Struct, frozen=True, gc=False):
+    """One price level of a side of the book: its price, the quantity shown at it and how many
+    orders make that quantity up."""
+
+    price_paise: int
+    quantity: int
+    orders: int

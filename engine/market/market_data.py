@@ -20,7 +20,7 @@ from engine.domain.calendar import ExchangeCalendar
 from engine.domain.enums import Exchange, InstrumentType, PriceSource
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.parameters import CircuitConfig
-from engine.domain.quote import Quote
+from engine.domain.quote import DepthLevel, Quote
 from engine.domain.rules import circuit_band
 from engine.market import kernels_reference
 from engine.market.market_layout import NO_INDEX
@@ -143,6 +143,9 @@ class MarketData:
         self.day_high = np.zeros(n, dtype=np.int64)
         self.day_low = np.zeros(n, dtype=np.int64)
         self.volume = np.zeros(n, dtype=np.int64)
+        # The feed's depth, (bids, asks) best first, where a live feed sent one (written by the
+        # market actor at each reference refresh; ``engine.market.depth`` shows it).
+        self.live_depth: dict[int, tuple[tuple[DepthLevel, ...], tuple[DepthLevel, ...]]] = {}
         empty = np.zeros(n, dtype=np.int64)
         self.snapshot = MarketSnapshot(
             seq=0,

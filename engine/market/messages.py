@@ -42,6 +42,7 @@ class ExecuteMarket(msgspec.Struct, frozen=True, gc=False):
     quantity: int
     due_ms: int
     version: int = 0
+    ioc: bool = False  # what the book cannot fill at once is cancelled, not rested
 
 
 class ForgetOrder(msgspec.Struct, frozen=True, gc=False):

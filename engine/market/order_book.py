@@ -1,13 +1,14 @@
 """Price-level books: which resting orders and position exits a tick crosses.
 
 Each instrument keeps six books of ``(level, seq, key)`` entries in ``SortedList``s, so a tick
-finds every crossed entry in O(log n + k):
+finds every crossed entry in O(log n + k). A crossed limit fills from the displayed depth
+(``engine.market.depth``) and stays in its book until it has filled whole:
 
 ========================  ============================  ==================
 book                      fires when                    market price used
 ========================  ============================  ==================
-buy limits                ask <= limit                  ask
-sell limits               bid >= limit                  bid
+buy limits                ask <= limit                  the asks up to it
+sell limits               bid >= limit                  the bids down to it
 buy stops (SL, SL-M)      ltp >= trigger                ltp
 sell stops                ltp <= trigger                ltp
 rising exits              ltp >= level                  ltp (long target, short stop-loss)
@@ -50,6 +51,20 @@ class LevelBook:
             return False
         self._entries.remove(entry)
         return True
+
+    def at_or_above(self, market: int) -> list[Hashable]:
+        """Keys whose level >= ``market``, highest level first and by arrival at a level (the
+        priority of buy limits the market has fallen to)."""
+        entries = self._entries
+        crossed = entries[entries.bisect_left((market, -1)) :]
+        crossed.sort(key=lambda entry: (-entry[0], entry[1]))
+        return [entry[2] for entry in crossed]
+
+    def at_or_below(self, market: int) -> list[Hashable]:
+        """Keys whose level <= ``market``, lowest level first and by arrival at a level (the
+        priority of sell limits the market has risen to)."""
+        entries = self._entries
+        return [entry[2] for entry in entries[: entries.bisect_right((market, float("inf")))]]
 
     def pop_at_or_below(self, market: int) -> list[Hashable]:
         """Pop keys whose level <= ``market`` (the book fires when the market rises to it)."""

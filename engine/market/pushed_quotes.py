@@ -17,6 +17,7 @@ import msgspec
 
 from engine.domain.enums import PriceSource
 from engine.domain.parameters import CircuitConfig
+from engine.domain.quote import DepthLevel
 from engine.domain.rules import circuit_band
 from engine.market.market_data import MarketData
 
@@ -29,6 +30,8 @@ class PushedQuote(msgspec.Struct, frozen=True, gc=False):
     previous_close_paise: int = 0
     circuit_low_paise: int = 0
     circuit_high_paise: int = 0
+    bids: tuple[DepthLevel, ...] = ()  # the feed's depth, best first (empty: none sent)
+    asks: tuple[DepthLevel, ...] = ()
 
 
 class FeedStatus(msgspec.Struct, frozen=True):
@@ -154,6 +157,8 @@ class PushedQuoteSource:
             )
             data.circuit_low[index] = low
             data.circuit_high[index] = high
+        if quote.bids or quote.asks:
+            data.live_depth[index] = (quote.bids, quote.asks)
         if quote.previous_close_paise > 0:
             data.previous_close[index] = quote.previous_close_paise
         if quote.ltp_paise > 0:

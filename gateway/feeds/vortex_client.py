@@ -23,6 +23,7 @@ from engine.config import VortexConfig
 from engine.domain.enums import Exchange
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.money import PAISE_PER_RUPEE
+from engine.domain.quote import DepthLevel
 from engine.market.pushed_quotes import PushedQuote
 
 API_KEY_ENV = "VORTEX_API_KEY"
@@ -127,13 +128,36 @@ def quote_from_payload(index: int, payload: Mapping[str, Any]) -> PushedQuote:
     close = payload.get("close_price")
     high = payload.get("dpr_high")
     low = payload.get("dpr_low")
+    depth = payload.get("depth")
+    bids, asks = (_levels(depth.get("buy")), _levels(depth.get("sell"))) if depth else ((), ())
     return PushedQuote(
         index=index,
         ltp_paise=ltp,
         previous_close_paise=max(rupees_to_paise_exact(close), 0) if close is not None else 0,
         circuit_low_paise=max(paise_exact(low), 0) if low is not None else 0,
         circuit_high_paise=max(paise_exact(high), 0) if high is not None else 0,
+        bids=bids,
+        asks=asks,
     )
+
+
+def _levels(levels: Any) -> tuple[DepthLevel, ...]:
+    """One side of a ``full``-mode quote's depth, best first, without its empty levels; none
+    when it is malformed (the quote's price is still usable)."""
+    if not isinstance(levels, list):
+        return ()
+    try:
+        parsed = [
+            DepthLevel(
+                rupees_to_paise_exact(level["price"]),
+                int(level["quantity"]),
+                int(level.get("orders") or 0),
+            )
+            for level in levels
+        ]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return ()
+    return tuple(level for level in parsed if level.price_paise > 0 and level.quantity > 0)
 
 
 def _retry_after_s(header: str | None) -> float | None:

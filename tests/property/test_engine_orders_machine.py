@@ -3,10 +3,12 @@
 A Hypothesis state machine drives one account on the real engine (account and market actors
 on the pooled runtime, a fake clock, scripted prices): it places buys of every order type,
 modifies their type, price, trigger and quantity, cancels them and moves the market, with
-MARKET orders filling after a delay. After every step it checks, from the events the account
-published (an oracle independent of the engine's own checks), that no fill broke the terms the
-order had when it filled (a LIMIT or triggered SL buy above its limit, a stop filled before its
-trigger, more than the order's quantity), that the account's available funds never went below
+MARKET orders filling after a delay, and some orders larger than the book's touch, so they walk
+it and fill in parts. After every step it checks, from the events the account published (an
+oracle independent of the engine's own checks), that no fill broke the terms the order had when
+it filled (a LIMIT or triggered SL buy above its limit, a stop filled before its trigger, more
+than the order's quantity, EXECUTED before all of it or PENDING after), that every open order's
+filled quantity is the sum of its trades, that the account's available funds never went below
 zero through its own orders, and that the funds identity holds.
 """
 
@@ -26,7 +28,7 @@ from engine.config import DEFAULT_INSTRUMENTS_PATH
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.state import funds_identity_holds
-from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.market.instrument_import import read_instruments_csv
 from tests.conftest import FUZZ_SCALE
@@ -39,6 +41,17 @@ ACCOUNT = "acct"
 TICKERS = ("NSE:RELIANCE", "NFO:NIFTY26DEC26000CE")
 STOPS = (OrderType.SL, OrderType.SL_M)
 MASTER = InstrumentMaster(read_instruments_csv(DEFAULT_INSTRUMENTS_PATH))
+
+
+# Mostly a few lots; sometimes more than the touch shows, so orders walk the book, fill in parts
+# and leave rests that later ticks fill as the book replenishes.
+LOTS = st.one_of(st.integers(1, 4), st.integers(20, 60))
+
+
+def _quantity(instrument: Instrument, lots: int) -> int:
+    """``lots`` of a contract; of shares, a hundred times as many (a share's touch shows
+    thousands)."""
+    return lots * instrument.lot_size * (1 if instrument.lot_size > 1 else 100)
 
 
 def _limit_for(order_type: OrderType | None, limit: int, trigger: int) -> int:
@@ -111,6 +124,11 @@ class TermsOracle:
         terms.filled += fill.quantity
         if terms.filled > terms.quantity:
             self.violations.append(f"{fill.order_id}: {terms.filled} filled of {terms.quantity}")
+        done = fill.status_after is OrderStatus.EXECUTED
+        if done != (terms.filled == terms.quantity):
+            self.violations.append(
+                f"{fill.order_id}: {fill.status_after} with {terms.filled} of {terms.quantity}"
+            )
         if terms.filled == terms.quantity:
             del self.terms[fill.order_id]
 
@@ -143,7 +161,7 @@ class EngineOrders(RuleBasedStateMachine):
             self.instruments.append(instrument)
             self.prices[instrument.instrument_id] = instrument.reference_price_paise
             self.driver.set_price(instrument, instrument.reference_price_paise)
-        self.driver.open_account(ACCOUNT, 6_00_000_00)
+        self.driver.open_account(ACCOUNT, 1_00_00_000_00)
         self.next_id = 0
         self.order_ids: list[str] = []
 
@@ -170,7 +188,7 @@ class EngineOrders(RuleBasedStateMachine):
     @rule(
         which=st.integers(0, len(TICKERS) - 1),
         order_type=st.sampled_from(list(OrderType)),
-        lots=st.integers(1, 4),
+        lots=LOTS,
         price_ticks=st.integers(-10, 10),
         trigger_ticks=st.integers(1, 12),
     )
@@ -191,7 +209,7 @@ class EngineOrders(RuleBasedStateMachine):
                 product=Product.NRML if instrument.is_option else Product.MIS,
                 order_type=order_type,
                 validity=Validity.DAY,
-                quantity=lots * instrument.lot_size,
+                quantity=_quantity(instrument, lots),
                 price_paise=_limit_for(order_type, limit, trigger),
                 trigger_paise=trigger if order_type in STOPS else 0,
             ),
@@ -203,7 +221,7 @@ class EngineOrders(RuleBasedStateMachine):
         order_type=st.sampled_from([None, *OrderType]),
         price_ticks=st.integers(-10, 10),
         trigger_ticks=st.integers(1, 12),
-        lots=st.one_of(st.none(), st.integers(1, 6)),
+        lots=st.one_of(st.none(), LOTS),
     )
     def modify(
         self,
@@ -228,7 +246,7 @@ class EngineOrders(RuleBasedStateMachine):
             ACCOUNT,
             cmd.ModifyOrderRequest(
                 order_id=order_id,
-                quantity=None if lots is None else lots * instrument.lot_size,
+                quantity=None if lots is None else _quantity(instrument, lots),
                 price_paise=_limit_for(order_type, limit, trigger) or limit,
                 trigger_paise=trigger,
                 order_type=order_type,
@@ -262,9 +280,17 @@ class EngineOrders(RuleBasedStateMachine):
         self.driver.settle()
         with self.oracle.lock:
             assert not self.oracle.violations, self.oracle.violations
-        available, identity = self.driver.inspect(
-            ACCOUNT, lambda s: (s.available_paise, funds_identity_holds(s))
+        available, identity, filled = self.driver.inspect(
+            ACCOUNT,
+            lambda s: (
+                s.available_paise,
+                funds_identity_holds(s),
+                {order_id: order.filled_quantity for order_id, order in s.orders.items()},
+            ),
         )
+        with self.oracle.lock:
+            traded = {order_id: self.oracle.terms[order_id].filled for order_id in filled}
+        assert filled == traded, "an open order's filled quantity is the sum of its trades"
         assert identity
         assert available >= 0, f"available funds went to {available} paise"
 

@@ -11,6 +11,7 @@ from engine.actors.market_actor import MarketBehaviour
 from engine.config import Config
 from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import InstrumentMaster
+from engine.market.depth import MarketDepth
 from engine.market.market_data import MarketData, MarketSnapshot
 from engine.market.simulated_market import SimulatedMarket
 
@@ -39,6 +40,8 @@ def simulated_ticks_from(
     market = MarketBehaviour(
         data=data,
         config=config.market,
+        protection=config.execution.market_protection,
+        depth=MarketDepth(data, config.market.depth, seed),
         source=source,
         path=source,
         clock=clock,
