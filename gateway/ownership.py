@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiohttp import web
+from asyncpg import Record
 
 from engine.domain.enums import Rejection
 from gateway.auth import current_user
@@ -15,7 +16,7 @@ from gateway.errors import ApiError, ForbiddenError, NotFoundError, error_respon
 from gateway.keys import DB, USERS
 from gateway.schemas import SessionBody
 from persistence.pool import Pool
-from persistence.read_models.orders import account_of_order
+from persistence.read_models.orders import account_of_order, order_by_id
 from persistence.read_models.positions import account_of_position
 
 SessionBodyT = TypeVar("SessionBodyT", bound=SessionBody)
@@ -61,6 +62,15 @@ async def require_owned_row(request: web.Request, what: str, row_id: str) -> Non
     account_id = await _ROW_LOOKUPS[what](request.app[DB].pool, row_id)
     if account_id not in owned:
         raise NotFoundError(what)
+
+
+async def owned_order(request: web.Request, order_id: str) -> Record:
+    """The stored order ``order_id``, any status, if it is the caller's; else 404."""
+    owned = await request.app[USERS].accounts_of(current_user(request).user_id)
+    row = await order_by_id(request.app[DB].pool, order_id)
+    if row is None or row["trading_account_id"] not in owned:
+        raise NotFoundError("order")
+    return row
 
 
 async def holding_account(

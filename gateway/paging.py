@@ -1,9 +1,9 @@
-"""Keyset pages for lists ordered newest first by ``(created_at, id)`` (docs/API.md conventions).
+"""Keyset pages for lists ordered newest first by a time and ``id`` (docs/API.md conventions):
+``(created_at, id)`` for most, ``(executed_at, id)`` for trades.
 
-A cursor is the last row's ``created_at`` and ``id``; the next page is the rows strictly before
-it in that order (the page queries of ``persistence.read_models``: ``($n::timestamptz IS NULL
-OR (created_at, id) < ($n, $n+1))``). Rows added meanwhile never shift a page, as an offset
-would.
+A cursor is the last row's time and ``id``; the next page is the rows strictly before it in that
+order (the page queries of ``persistence.read_models``: ``($n::timestamptz IS NULL OR
+(created_at, id) < ($n, $n+1))``). Rows added meanwhile never shift a page, as an offset would.
 """
 
 from __future__ import annotations
@@ -38,12 +38,15 @@ def decode_cursor(cursor: str | None) -> tuple[datetime | None, str]:
     return stamp, match["id"]
 
 
-def page_of(rows: Sequence[Any], limit: int) -> tuple[Sequence[Any], str | None]:
-    """The first ``limit`` of ``rows`` (fetched as ``limit + 1``) and the cursor after them."""
+def page_of(
+    rows: Sequence[Any], limit: int, time_column: str = "created_at"
+) -> tuple[Sequence[Any], str | None]:
+    """The first ``limit`` of ``rows`` (fetched as ``limit + 1``, ordered by ``time_column``
+    and ``id``) and the cursor after them."""
     page = rows[:limit]
     if len(rows) <= limit:
         return page, None
     last = page[-1]
     # UTC with a "Z", so the cursor needs no escaping in a query string ("+" would).
-    stamp = last["created_at"].astimezone(UTC).strftime(CURSOR_FORMAT)
+    stamp = last[time_column].astimezone(UTC).strftime(CURSOR_FORMAT)
     return page, f"{stamp}~{last['id']}"

@@ -73,9 +73,11 @@ class Order(Reply):
     validity: Literal["DAY", "IOC"]
     quantity: int
     filled_quantity: int
+    pending_quantity: int  # quantity − filled while it works, else 0
+    cancelled_quantity: int  # quantity − filled once CANCELLED, else 0
     price: Money | None
     trigger_price: Money | None
-    average_price: Money | None
+    average_price: Money | None  # fill value / filled quantity
     status: OrderStatus
     rejection_reason: str | None
     cancel_reason: str | None
@@ -93,6 +95,54 @@ class OrderReply(Reply):
 class OrderPage(Reply):
     items: list[Order]
     next_cursor: str | None
+
+
+class Trade(Reply):
+    """One fill of an order."""
+
+    id: str  # "<order id>-<account seq>": the same on every replay of the journal
+    order_id: str
+    trading_account_id: str
+    instrument_id: str
+    symbol: str | None
+    exchange: ExchangeName | None
+    product_type: ProductName
+    order_side: SideName
+    quantity: int
+    price: Money
+    charges: Money  # this fill's brokerage and taxes
+    executed_at: Timestamp
+
+
+class TradePage(Reply):
+    items: list[Trade]
+    next_cursor: str | None
+
+
+class OrderChange(Reply):
+    """One change of an order: what it became, and its filled quantity and terms after it."""
+
+    status: Literal[
+        "PENDING",
+        "MODIFIED",
+        "TRIGGERED",
+        "PARTIALLY_FILLED",
+        "EXECUTED",
+        "CANCELLED",
+        "REJECTED",
+    ]
+    filled_quantity: int
+    quantity: int
+    price: Money | None
+    trigger_price: Money | None
+    reason: str | None  # a cancel reason or a rejection code
+    at: Timestamp
+
+
+class OrderDetail(Reply):
+    order: Order
+    trades: list[Trade]  # first first
+    history: list[OrderChange]  # first first
 
 
 class Position(Reply):

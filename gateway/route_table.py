@@ -35,7 +35,8 @@ HandlerT = TypeVar("HandlerT", bound=Handler)
 class Operation:
     """What the OpenAPI document says of a route besides its method, path and access.
 
-    ``body`` and ``query`` are the msgspec Structs that decode the request; ``reply`` is the
+    ``body``, ``query`` and ``path`` are the msgspec Structs that decode the request (``path``
+    its path's ``{name}`` parts, each required); ``reply`` is the
     success body's shape (a tuple: any one of them). ``refusals`` are the statuses the route's
     own checks answer besides those every route of its kind does (see
     :func:`gateway.openapi.document.statuses`): 404 for what is unknown or not the caller's, 409
@@ -46,6 +47,7 @@ class Operation:
     summary: str
     body: Any = None
     query: type | None = None
+    path: type | None = None
     status: int = 200
     refusals: tuple[int, ...] = ()
     reply: Any = None

@@ -53,6 +53,16 @@ def instrument_fields(instrument: Instrument | None, *, segment: bool = True) ->
     return fields
 
 
+def unfilled_quantities(status: str, quantity: int, filled_quantity: int) -> dict[str, int]:
+    """An order's ``pendingQuantity`` (what a working order still has to fill) and
+    ``cancelledQuantity`` (what a cancelled one left unfilled); 0 for every other status."""
+    unfilled = quantity - filled_quantity
+    return {
+        "pendingQuantity": unfilled if status == "PENDING" else 0,
+        "cancelledQuantity": unfilled if status == "CANCELLED" else 0,
+    }
+
+
 def order_view(order: Order, account_id: str, master: InstrumentMaster) -> dict[str, Any]:
     """A working order held by the engine (status PENDING)."""
     instrument = master.get(order.instrument_id)
@@ -68,6 +78,7 @@ def order_view(order: Order, account_id: str, master: InstrumentMaster) -> dict[
         "validity": order.validity.value,
         "quantity": order.quantity,
         "filledQuantity": order.filled_quantity,
+        **unfilled_quantities(order.status.value, order.quantity, order.filled_quantity),
         "price": rupees_or_none(order.price_paise),
         "triggerPrice": rupees_or_none(order.trigger_paise),
         "averagePrice": rupees_or_none(order.average_price_paise()),
@@ -218,6 +229,7 @@ def order_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
         "validity": row["validity"],
         "quantity": row["quantity"],
         "filledQuantity": row["filled_quantity"],
+        **unfilled_quantities(row["status"], row["quantity"], row["filled_quantity"]),
         "price": rupees_or_none(row["price_paise"]),
         "triggerPrice": rupees_or_none(row["trigger_paise"]),
         "averagePrice": rupees_or_none(row["average_price_paise"]),
@@ -229,6 +241,37 @@ def order_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
         "createdAt": iso_moment(row["created_at"]),
         "updatedAt": iso_moment(row["updated_at"]),
         "executedAt": iso_moment(row["executed_at"]),
+    }
+
+
+def trade_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
+    """A trade (one fill) as the ``trades`` projection holds it."""
+    instrument = master.get(row["instrument_id"])
+    return {
+        "id": row["id"],
+        "orderId": row["order_id"],
+        "tradingAccountId": row["trading_account_id"],
+        "instrumentId": row["instrument_id"],
+        **instrument_fields(instrument, segment=False),
+        "productType": row["product"],
+        "orderSide": row["side"],
+        "quantity": row["quantity"],
+        "price": paise_to_rupees(row["price_paise"]),
+        "charges": paise_to_rupees(row["charges_paise"]),
+        "executedAt": iso_moment(row["executed_at"]),
+    }
+
+
+def order_change_view(row: Any) -> dict[str, Any]:
+    """One change of an order as the ``order_history`` projection holds it."""
+    return {
+        "status": row["status"],
+        "filledQuantity": row["filled_quantity"],
+        "quantity": row["quantity"],
+        "price": rupees_or_none(row["price_paise"]),
+        "triggerPrice": rupees_or_none(row["trigger_paise"]),
+        "reason": row["reason"],
+        "at": iso_moment(row["occurred_at"]),
     }
 
 
@@ -261,6 +304,7 @@ def accepted_order_view(
 ) -> dict[str, Any]:
     """The order a place request created, straight from its event."""
     instrument = master.get(event.instrument_id)
+    status = "REJECTED" if isinstance(event, ev.OrderRejected) else "PENDING"
     return {
         "id": event.order_id,
         "clientOrderId": event.client_order_id,
@@ -273,10 +317,11 @@ def accepted_order_view(
         "validity": event.validity.value,
         "quantity": event.quantity,
         "filledQuantity": 0,
+        **unfilled_quantities(status, event.quantity, 0),
         "price": rupees_or_none(event.price_paise),
         "triggerPrice": rupees_or_none(event.trigger_paise),
         "averagePrice": None,
-        "status": "REJECTED" if isinstance(event, ev.OrderRejected) else "PENDING",
+        "status": status,
         "rejectionReason": event.reason.value if isinstance(event, ev.OrderRejected) else None,
         "cancelReason": None,
         "marginBlocked": paise_to_rupees(event.margin_blocked_paise)

@@ -1,11 +1,11 @@
-"""Turn journaled events into projection rows: orders, positions, holdings, fund blocks,
-trading accounts, ledger legs and trading logs.
+"""Turn journaled events into projection rows: orders (with their trades and history),
+positions, holdings, fund blocks, trading accounts, ledger legs and trading logs.
 
 Pure Python, no I/O: the persistence actor keeps a mirror of every account's state, applies each new
 event to it with ``engine.domain.account.apply`` and reads the rows off the state before and after.
 Rows for orders, positions, holdings, fund blocks and accounts carry absolute values, so writing
-them twice is harmless; ledger legs and logs are keyed by the event that caused them and are written
-only for events the journal insert really added.
+them twice is harmless; ledger legs, logs, trades and order history are keyed by the event that
+caused them and are written only for events the journal insert really added.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from engine.domain.enums import OrderStatus, Side
 from engine.domain.invariants import InvariantError
 from engine.domain.orders import Order
 from engine.domain.positions import Position
+from persistence.order_event_rows import project_order_event
 from persistence.request_rows import project_request
 from persistence.rows import Rows
 
@@ -89,7 +90,11 @@ def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows:
     when = at(event.at_ms)
     payload = orjson.Fragment(ev.encode_event(event))  # raw JSON, embedded as it is
     rows.events.append((account_id, account_seq, type(event).__name__, payload, when))
-    _order_rows(state, event, order_before, rows)
+    order_after = _order_rows(state, event, order_before, rows)
+    if order_after is not None:
+        project_order_event(
+            account_id, account_seq, event, order_after=order_after, when=when, rows=rows
+        )
     _position_rows(state, event, position_before, rows)
     _holding_and_block_rows(state, event, held_before, rows)
     _ledger_rows(
@@ -170,7 +175,9 @@ def order_row(
 
 def _order_rows(
     state: AccountState, event: ev.AccountEvent, before: Order | None, rows: Rows
-) -> None:
+) -> Order | None:
+    """Add the ``orders`` row an order event changes; return the order as the event left it
+    (None for an event of no order)."""
     account_id = state.account_id
     if isinstance(event, ev.OrderRejected):
         rejected = order_from_terms(event, OrderStatus.REJECTED, 0)
@@ -181,10 +188,10 @@ def _order_rows(
             margin_blocked_paise=0,
             rejection_reason=event.reason.value,
         )
-        return
+        return rejected
     order_id = getattr(event, "order_id", None)
     if order_id is None:
-        return
+        return None
     working = state.orders.get(order_id)
     if working is not None:
         rows.orders[order_id] = order_row(
@@ -193,7 +200,7 @@ def _order_rows(
             status=working.status,
             margin_blocked_paise=working.margin_blocked_paise,
         )
-        return
+        return working
     # The order left the state: ``before`` is the same object, updated in place by apply.
     if before is None:
         raise InvariantError(f"account {account_id}: order {order_id} left no row to write")
@@ -214,6 +221,7 @@ def _order_rows(
             margin_blocked_paise=0,
             executed_ms=event.at_ms,
         )
+    return before
 
 
 # -- positions, holdings, fund blocks -----------------------------------------------------------

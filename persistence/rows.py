@@ -1,5 +1,6 @@
 """What one group commit writes: :class:`Rows`, filled by the projections
-(``persistence.projection``, ``persistence.request_rows``) and sent by ``persistence.writer``."""
+(``persistence.projection``, ``persistence.request_rows``, ``persistence.order_event_rows``)
+and sent by ``persistence.writer``."""
 
 from __future__ import annotations
 
@@ -30,3 +31,5 @@ class Rows:
     withdrawals: dict[str, dict[str, Any]] = field(default_factory=dict)
     fund_operations: list[tuple[Any, ...]] = field(default_factory=list)
     resets: list[tuple[Any, ...]] = field(default_factory=list)
+    trades: list[tuple[Any, ...]] = field(default_factory=list)
+    order_history: list[tuple[Any, ...]] = field(default_factory=list)

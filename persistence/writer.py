@@ -16,9 +16,9 @@ the GIL the gateway also needs), and PostgreSQL reads it faster than it unnests 
 :class:`~persistence.rows.Rows` already holds one row per key (the last state of an
 order, position or account in the group), which ``ON CONFLICT DO UPDATE`` requires: it may
 not touch a row twice in one statement. ``ORDER BY n`` keeps the rows in the order given.
-Ledger legs and trading logs are inserted only for events the journal part really added
-(``fresh``), so a group written twice (a retry after a commit whose acknowledgement was lost)
-leaves one set of them.
+Ledger legs, trading logs, trades and order history are inserted only for events the journal
+part really added (``fresh``), so a group written twice (a retry after a commit whose
+acknowledgement was lost) leaves one set of them.
 """
 
 from __future__ import annotations
@@ -212,6 +212,29 @@ ON CONFLICT (id) DO NOTHING
 RESET_COLUMNS = """id text, account text, seq bigint, trade_day integer, reset_by text,
     by_role text, opening bigint, adjustment bigint, created timestamptz"""
 
+# Trades and order history, like ledger legs: only for events this statement journaled.
+INSERT_TRADES = """
+INSERT INTO trades (id, trading_account_id, account_seq, order_id, instrument_id, side, product,
+    quantity, price_paise, charges_paise, executed_at)
+SELECT id, account, seq, order_id, instrument, side, product, quantity, price, charges, executed
+FROM {rows}
+WHERE (account, seq) IN (SELECT account_id, account_seq FROM fresh)
+ORDER BY n
+"""
+TRADE_COLUMNS = """id text, account text, seq bigint, order_id text, instrument text, side text,
+    product text, quantity bigint, price bigint, charges bigint, executed timestamptz"""
+
+INSERT_ORDER_HISTORY = """
+INSERT INTO order_history (trading_account_id, account_seq, order_id, status, filled_quantity,
+    quantity, price_paise, trigger_paise, reason, occurred_at)
+SELECT account, seq, order_id, status, filled, quantity, price, trigger_price, reason, occurred
+FROM {rows}
+WHERE (account, seq) IN (SELECT account_id, account_seq FROM fresh)
+ORDER BY n
+"""
+ORDER_HISTORY_COLUMNS = """account text, seq bigint, order_id text, status text, filled bigint,
+    quantity bigint, price bigint, trigger_price bigint, reason text, occurred timestamptz"""
+
 # (CTE name, statement, its rows' columns): the statement's parameter is its place here.
 PARTS = (
     ("fresh", INSERT_EVENTS, EVENT_COLUMNS),
@@ -226,6 +249,8 @@ PARTS = (
     ("withdrawals", UPSERT_WITHDRAWALS, REQUEST_COLUMNS),
     ("fund_operations", INSERT_FUND_OPERATIONS, FUND_OPERATION_COLUMNS),
     ("resets", INSERT_RESETS, RESET_COLUMNS),
+    ("trades", INSERT_TRADES, TRADE_COLUMNS),
+    ("order_history", INSERT_ORDER_HISTORY, ORDER_HISTORY_COLUMNS),
 )
 
 
@@ -279,6 +304,8 @@ def group_arguments(rows: Rows) -> list[str]:
         request_values(rows.withdrawals),
         rows.fund_operations,
         rows.resets,
+        rows.trades,
+        rows.order_history,
     )
     return [orjson.dumps(table).decode() for table in tables]
 

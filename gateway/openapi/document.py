@@ -52,7 +52,7 @@ def statuses(route: Route, operation: Operation) -> list[int]:
     found = {operation.status, 503, *operation.refusals}
     if operation.body is not None:
         found |= {400, 408, 413, 415}
-    if operation.query is not None:
+    if operation.query is not None or operation.path is not None:
         found.add(400)
     if route.access != "public":
         found |= {401, 429}
@@ -101,13 +101,16 @@ def _without_null(spec: dict[str, Any]) -> dict[str, Any]:
     return {**options[0], **{k: v for k, v in spec.items() if k not in ("anyOf", "default")}}
 
 
-def _query_parameters(query: type, components: dict[str, Any]) -> list[dict[str, Any]]:
-    schema = components[query.__name__]
+def _parameters(
+    struct: type, components: dict[str, Any], where: str = "query"
+) -> list[dict[str, Any]]:
+    """The fields of ``struct`` as parameters ``where`` (in the query or the path)."""
+    schema = components[struct.__name__]
     required = set(schema.get("required", ()))
     return [
         {
             "name": name,
-            "in": "query",
+            "in": where,
             "required": name in required,
             "schema": _without_null(spec),
         }
@@ -120,7 +123,9 @@ class _Schemas:
     each by the type it came from."""
 
     def __init__(self, operations: list[Operation]) -> None:
-        named = [t for op in operations for t in (op.body, op.query, op.reply) if t is not None]
+        named = [
+            t for op in operations for t in (op.body, op.query, op.path, op.reply) if t is not None
+        ]
         flat = [t for n in named for t in (n if isinstance(n, tuple) else (n,))]
         types = list({id(t): t for t in flat}.values())
         refs, self.components = msgspec.json.schema_components(types, ref_template=REF_TEMPLATE)
@@ -149,11 +154,13 @@ def _operation(route: Route, operation: Operation, schemas_: _Schemas) -> dict[s
         }
     parameters: list[Any] = []
     if operation.query is not None:
-        parameters = _query_parameters(operation.query, schemas_.components)
+        parameters = _parameters(operation.query, schemas_.components)
         if operation.body is not None:  # the query is the body's alternative, not both
             parameters = [{**p, "required": False} for p in parameters]
     if operation.parameters is not None:  # a query no Struct reads, described by hand
         parameters = list(operation.parameters)
+    if operation.path is not None:
+        parameters = [*_parameters(operation.path, schemas_.components, "path"), *parameters]
     if route.access != "public" and route.method in UNSAFE_METHODS:
         parameters = [*parameters, CSRF_PARAMETER]
     if parameters:

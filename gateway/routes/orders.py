@@ -1,4 +1,5 @@
-"""Order routes (docs/API.md "Trading"): place, modify, cancel and list orders."""
+"""Order routes (docs/API.md "Trading"): place, modify, cancel and list orders, and one order
+with its trades and history."""
 
 from __future__ import annotations
 
@@ -24,19 +25,30 @@ from gateway.ownership import (
     decode_own_body,
     holding_account,
     owned_account,
+    owned_order,
 )
 from gateway.paging import decode_cursor, page_of
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import (
     CancelOrderBody,
     FieldError,
+    Id,
     ModifyOrderBody,
     PlaceOrderBody,
     optional_paise,
 )
 from gateway.since import Since, since_seq
-from gateway.views import accepted_order_view, iso_ms, order_row_view, order_view
-from persistence.read_models.orders import order_by_id, order_page
+from gateway.views import (
+    accepted_order_view,
+    iso_ms,
+    order_change_view,
+    order_row_view,
+    order_view,
+    trade_row_view,
+    unfilled_quantities,
+)
+from persistence.read_models.orders import order_by_id, order_history, order_page
+from persistence.read_models.trades import trades_of_order
 
 routes = RouteTable()
 
@@ -165,6 +177,7 @@ async def cancel_order(request: web.Request) -> web.Response:
     order = order_view(outcome.order, account_id, request.app[ENGINE].master)
     order |= {
         "status": "CANCELLED",
+        **unfilled_quantities("CANCELLED", outcome.order.quantity, outcome.order.filled_quantity),
         "cancelReason": cancelled.reason,
         "marginBlocked": 0.0,
         "updatedAt": iso_ms(cancelled.at_ms),
@@ -206,4 +219,32 @@ async def list_orders(request: web.Request) -> web.Response:
     page, next_cursor = page_of(rows, query.limit)
     return json_response(
         {"items": [order_row_view(r, master) for r in page], "nextCursor": next_cursor}
+    )
+
+
+class OrderPath(msgspec.Struct, forbid_unknown_fields=True):
+    id: Id
+
+
+@routes.get(
+    "/api/trading/orders/{id}",
+    Operation(
+        "One order, any status, with its trades and the history of its changes",
+        path=OrderPath,
+        refusals=(404,),
+        reply=replies.OrderDetail,
+    ),
+)
+async def get_order(request: web.Request) -> web.Response:
+    path = convert_query(dict(request.match_info), OrderPath)
+    row = await owned_order(request, path.id)
+    pool, master = request.app[DB].pool, request.app[ENGINE].master
+    trades = await trades_of_order(pool, path.id)
+    history = await order_history(pool, path.id)
+    return json_response(
+        {
+            "order": order_row_view(row, master),
+            "trades": [trade_row_view(t, master) for t in trades],
+            "history": [order_change_view(h) for h in history],
+        }
     )

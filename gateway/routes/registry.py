@@ -25,12 +25,14 @@ from gateway.routes import (
     options,
     orders,
     positions,
+    trades,
     websocket,
 )
 
 ROUTES: tuple[Route, ...] = (
     *auth.routes,
     *orders.routes,
+    *trades.routes,
     *positions.routes,
     *funds.routes,
     *console.routes,

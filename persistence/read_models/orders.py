@@ -1,5 +1,5 @@
-"""Stored orders (the ``orders`` projection): one by id, whose account it is, and the pages of
-an account's orders, newest first."""
+"""Stored orders (the ``orders`` projection): one by id, whose account it is, the pages of an
+account's orders, newest first, and an order's history (the ``order_history`` projection)."""
 
 from __future__ import annotations
 
@@ -54,3 +54,10 @@ async def order_page(
     when None), before the cursor ``(before, before_id)`` (from the newest when ``before`` is
     None), placed after the journal's ``after_seq`` (whenever, when None)."""
     return await pool.fetch(ORDER_LIST, account_id, status, before, before_id, limit, after_seq)
+
+
+async def order_history(pool: Pool, order_id: str) -> list[Record]:
+    """Every change of an order, first first: what it became, its filled quantity and terms."""
+    return await pool.fetch(
+        "SELECT * FROM order_history WHERE order_id = $1 ORDER BY account_seq", order_id
+    )

@@ -100,9 +100,11 @@ async def running_server(dsn: str, config: Config, master: InstrumentMaster) -> 
     metrics_url = app[METRICS_LISTENER].url
     if metrics_url is not None:
         METRICS_URLS[base] = metrics_url
+    APPS[base] = app
     try:
         yield base
     finally:
+        APPS.pop(base, None)
         METRICS_URLS.pop(base, None)
         await runner.cleanup()
         os.environ.pop(ADMIN_EMAIL_ENV, None)
@@ -111,6 +113,9 @@ async def running_server(dsn: str, config: Config, master: InstrumentMaster) -> 
 
 # Where each running server (by base URL) serves Prometheus metrics: its own listener.
 METRICS_URLS: dict[str, str] = {}
+# Each running server's application (by base URL), for a test that must reach its engine (a
+# partial fill the simulated market never makes).
+APPS: dict[str, web.Application] = {}
 
 
 async def scrape_metrics(session: aiohttp.ClientSession, base: str) -> str:

@@ -45,6 +45,7 @@ MASTER = InstrumentMaster(read_instruments_csv(DEFAULT_INSTRUMENTS_PATH))
 INSTRUMENTS = list(MASTER)
 ADMIN_ROUTES = ("/api/admin/", "/api/monitoring/", "/api/health/detailed")
 ORDER_ROUTES = ("/api/trading/orders", "/api/trading/margins")
+ORDER_DETAIL = "/api/trading/orders/{id}"
 BASKET_ROUTE = "/api/trading/margins/basket"
 ADMIN_FUNDS = ("POST", "/api/trading/funds")
 TIMEOUT_S = 30
@@ -203,9 +204,9 @@ def realistic_basket_order(order: dict[str, Any]) -> None:
 
 def realistic(case: Any, live: Live) -> None:
     """Give a schema-valid case what a real client would send: its own account and user id,
-    existing instruments (with no symbol, stockId or segment to contradict them), orders,
-    positions, bank accounts and requests that exist, its own current password, and, for
-    half the orders, sensible quantities and prices."""
+    existing instruments (with no symbol, stockId or segment to contradict them), orders (named
+    in a path too), positions, bank accounts and requests that exist, its own current
+    password, and, for half the orders, sensible quantities and prices."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
     instrument: Instrument | None = None
@@ -224,6 +225,8 @@ def realistic(case: Any, live: Live) -> None:
                 item = found[draw(values[name], len(found))]
                 values[name] = item["id"]
                 instrument = MASTER.get(item.get("instrumentId", ""))
+    if case.path == ORDER_DETAIL and (found := live_items(live, "orderId")):
+        case.path_parameters["id"] = found[draw(case.path_parameters, len(found))]["id"]
     body = case.body
     if not isinstance(body, dict):
         return

@@ -38,6 +38,8 @@ TABLES = {
     "events",
     "admin_fund_operations",
     "account_resets",
+    "trades",
+    "order_history",
     "schema_migrations",
 }
 
@@ -96,6 +98,9 @@ def test_schema_when_migrated_then_api_queries_have_indexes(database: str) -> No
     assert "status" in indexes["deposits_status_idx"]
     assert "status" in indexes["withdrawals_status_idx"]
     assert "account_id, account_seq" in indexes["events_account_id_account_seq_key"]
+    assert "trading_account_id, executed_at DESC, id DESC" in indexes["trades_account_time_idx"]
+    assert "order_id, account_seq" in indexes["trades_order_idx"]
+    assert "order_id, account_seq" in indexes["order_history_order_idx"]
     money = fetch(
         database,
         "SELECT table_name, column_name, data_type FROM information_schema.columns"

@@ -1,6 +1,6 @@
 // The trading screen: watchlist and search, live quotes, the chart, the order ticket with its
 // margin and charges preview (the option chain opens it on a contract too), orders (modify,
-// cancel), positions (live P&L, close, stop-loss and target) and the funds strip.
+// cancel, their trades), positions (live P&L, close, stop-loss and target) and the funds strip.
 
 import {
   api,
@@ -136,6 +136,7 @@ export class TradingScreen {
       input.addEventListener("change", () => this.loadOrders());
     }
     $("#modify-cancel").addEventListener("click", () => $("#modify-dialog").close());
+    $("#trades-close").addEventListener("click", () => $("#trades-dialog").close());
     $("#modify-form").addEventListener("submit", (e) => {
       e.preventDefault();
       this.submitModify();
@@ -613,14 +614,22 @@ export class TradingScreen {
   renderOrders() {
     const rows = this.orders.map((order) => {
       const pending = order.status === "PENDING";
-      const actions = pending
-        ? h(
-            "div",
-            { class: "row-actions" },
-            h("button", { type: "button", onclick: () => this.openModify(order), "aria-label": `Modify ${order.orderSide} ${order.symbol} order` }, "Modify"),
-            h("button", { type: "button", class: "danger", onclick: () => this.cancelOrder(order), "aria-label": `Cancel ${order.orderSide} ${order.symbol} order` }, "Cancel"),
-          )
-        : "";
+      const label = `${order.orderSide} ${order.symbol} order`;
+      const actions = h(
+        "div",
+        { class: "row-actions" },
+        order.filledQuantity > 0
+          ? h("button", { type: "button", onclick: () => this.openTrades(order), "aria-label": `Trades of ${label}` }, "Trades")
+          : "",
+        pending ? h("button", { type: "button", onclick: () => this.openModify(order), "aria-label": `Modify ${label}` }, "Modify") : "",
+        pending ? h("button", { type: "button", class: "danger", onclick: () => this.cancelOrder(order), "aria-label": `Cancel ${label}` }, "Cancel") : "",
+      );
+      // Filled of total, and what is still to fill (working) or was left unfilled (cancelled).
+      const left = order.pendingQuantity
+        ? h("span", { class: "muted qty-left" }, ` ${order.pendingQuantity} pending`)
+        : order.cancelledQuantity && order.filledQuantity
+          ? h("span", { class: "muted qty-left" }, ` ${order.cancelledQuantity} cancelled`)
+          : "";
       const status = h("span", { class: `status status-${order.status.toLowerCase()}` }, order.status);
       const reason = order.rejectionReason ? h("span", { class: "reason" }, reasonText(order.rejectionReason)) : "";
       return h(
@@ -630,7 +639,7 @@ export class TradingScreen {
         h("td", {}, h("strong", {}, order.symbol), h("span", { class: "muted" }, ` ${order.productType}`)),
         h("td", { class: order.orderSide === "BUY" ? "buy-text" : "sell-text" }, order.orderSide),
         h("td", { class: "hide-sm" }, order.orderType),
-        h("td", { class: "num" }, `${order.filledQuantity}/${order.quantity}`),
+        h("td", { class: "num" }, `${order.filledQuantity}/${order.quantity}`, left),
         h("td", { class: "num hide-sm" }, order.orderType === "MARKET" ? "MKT" : price(order.price || order.triggerPrice)),
         h("td", { class: "num" }, price(order.averagePrice)),
         h("td", {}, status, reason),
@@ -638,6 +647,33 @@ export class TradingScreen {
       );
     });
     fillRows($("#orders-table tbody"), rows, "No orders yet.");
+  }
+
+  /** The order's fills, first first, from its detail (GET /api/trading/orders/{id}). */
+  async openTrades(order) {
+    let detail;
+    try {
+      detail = await api("GET", `/api/trading/orders/${encodeURIComponent(order.id)}`);
+    } catch (error) {
+      this.toast(`Trades could not be loaded. ${describeError(error)}`, "error");
+      return;
+    }
+    const { order: current, trades } = detail;
+    $("#trades-summary").textContent =
+      `${current.orderSide} ${current.symbol} · ${current.filledQuantity}/${current.quantity} filled` +
+      ` · avg ${price(current.averagePrice)}`;
+    const rows = trades.map((trade) =>
+      h(
+        "tr",
+        { dataset: { tradeId: trade.id } },
+        h("td", {}, clock(trade.executedAt)),
+        h("td", { class: "num" }, String(trade.quantity)),
+        h("td", { class: "num" }, price(trade.price)),
+        h("td", { class: "num" }, rupees(trade.charges)),
+      ),
+    );
+    fillRows($("#trades-table tbody"), rows, "No trades yet.");
+    $("#trades-dialog").showModal();
   }
 
   openModify(order) {
