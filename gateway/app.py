@@ -113,7 +113,7 @@ def create_app(
         )
     journal = PersistenceActor(dsn, config.journal)
     engine = TradingEngine(config, master, sink=journal, source=pushed, clock=clock)
-    hub = WebSocketHub(engine.market, engine.master, config.websocket, config.risk)
+    hub = WebSocketHub(engine.market, engine.depth, engine.master, config.websocket, config.risk)
     monitor = PerformanceMonitor()
     metrics = Metrics(engine, journal, hub, monitor)
 

@@ -397,10 +397,26 @@ class UnderlyingPrices(Reply):
     future: Money | None
 
 
+class DepthEntry(Reply):
+    """One price level of the displayed book."""
+
+    price: Money
+    quantity: int  # units, net of what orders took and has not come back yet
+    orders: int
+
+
+class QuoteDepth(Reply):
+    """The displayed book, best first: up to five levels a side (fewer at the circuit limits,
+    none while the instrument has no price)."""
+
+    buy: list[DepthEntry]
+    sell: list[DepthEntry]
+
+
 class Quote(Reply):
-    """``ltp`` and ``timestamp`` always; the rest in ``mode=full``: ``underlying`` for futures,
-    options and index spots, implied volatility and greeks for options (null where the model
-    priced nothing)."""
+    """``ltp`` and ``timestamp`` always; the rest in ``mode=full``: the book's ``depth``,
+    ``underlying`` for futures, options and index spots, implied volatility and greeks for
+    options (null where the model priced nothing)."""
 
     ltp: Money
     timestamp: Timestamp
@@ -413,6 +429,7 @@ class Quote(Reply):
     change: Money | msgspec.UnsetType = msgspec.UNSET
     change_percent: float | msgspec.UnsetType = msgspec.UNSET
     volume: int | msgspec.UnsetType = msgspec.UNSET
+    depth: QuoteDepth | msgspec.UnsetType = msgspec.UNSET
     iv: float | msgspec.UnsetType | None = msgspec.UNSET  # percent
     delta: float | msgspec.UnsetType | None = msgspec.UNSET
     gamma: float | msgspec.UnsetType | None = msgspec.UNSET  # per rupee of the forward

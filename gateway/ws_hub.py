@@ -1,5 +1,6 @@
 """The websocket hub: quotes at every tick for what each client subscribed to, and each user's
-own order, position and funds changes as they happen.
+own order, position and funds changes as they happen; a ``full``-mode subscription's quotes
+carry the instrument's book.
 
 Producers live on other threads (the market actor, account actors); they hand work to the
 event loop with ``call_soon_threadsafe``. Each client has a bounded send queue drained by its
@@ -29,7 +30,9 @@ from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.money import paise_to_rupees
 from engine.domain.parameters import RiskConfig
+from engine.market.depth import MarketDepth
 from engine.market.market_data import MarketData, MarketSnapshot
+from gateway.depth_views import depth_view
 from gateway.identity.sessions import SessionEnd, SessionStore, SessionUser
 from gateway.option_views import greeks_view
 from gateway.views import (
@@ -81,6 +84,7 @@ class WsClient:
         self.expires_at = session.expires_at
         self.account_ids = account_ids
         self.subscriptions: set[int] = set()
+        self.with_depth: set[int] = set()  # subscribed in ``full`` mode: quotes carry the book
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_max)
         self.ended = False
         self.expiry: asyncio.TimerHandle | None = None
@@ -118,11 +122,13 @@ class WebSocketHub:
     def __init__(
         self,
         market: MarketData,
+        depth: MarketDepth,
         master: InstrumentMaster,
         limits: WebSocketConfig,
         risk: RiskConfig,
     ) -> None:
         self.market = market
+        self.depth = depth
         self.master = master
         self.risk = risk
         self.limits = limits
@@ -183,10 +189,11 @@ class WebSocketHub:
         return sum(len(client.subscriptions) for client in self._by_user.get(user_id, ()))
 
     def subscribe(
-        self, client: WsClient, ids: list[str]
+        self, client: WsClient, ids: list[str], *, with_depth: bool = False
     ) -> tuple[list[str], list[str], str | None]:
-        """Subscribe to instruments; return the ids that are unknown, those left out by a
-        subscription cap, and the name of the first cap that left one out."""
+        """Subscribe to instruments, their quotes with the book when ``with_depth`` (``full``
+        mode; subscribing again changes the mode); return the ids that are unknown, those
+        left out by a subscription cap, and the name of the first cap that left one out."""
         unknown: list[str] = []
         left_out: list[str] = []
         limit: str | None = None
@@ -197,6 +204,7 @@ class WebSocketHub:
                 unknown.append(key)
                 continue
             if index in client.subscriptions:
+                _set_mode(client, index, with_depth)
                 continue
             over = None
             if len(client.subscriptions) >= self.subscriptions_max:
@@ -205,6 +213,7 @@ class WebSocketHub:
                 over = "subscriptions_per_user_max"
             if over is None:
                 client.subscriptions.add(index)
+                _set_mode(client, index, with_depth)
                 user_total += 1
             else:
                 left_out.append(key)
@@ -216,6 +225,7 @@ class WebSocketHub:
             index = self.master.index_of(key)
             if index is not None:
                 client.subscriptions.discard(index)
+                client.with_depth.discard(index)
 
     def _drop(self, client: WsClient) -> None:
         if not client.ended:
@@ -276,17 +286,18 @@ class WebSocketHub:
             loop.call_soon_threadsafe(self._fan_out_quotes, snapshot)
 
     def _fan_out_quotes(self, snapshot: MarketSnapshot) -> None:
-        encoded: dict[int, bytes] = {}
+        encoded: dict[tuple[int, bool], bytes] = {}
         for client in list(self.clients):
             for index in client.subscriptions:
-                message = encoded.get(index)
+                key = (index, index in client.with_depth)
+                message = encoded.get(key)
                 if message is None:
-                    message = encoded[index] = self._quote_message(snapshot, index)
+                    message = encoded[key] = self._quote_message(snapshot, *key)
                 if not client.offer(message):
                     self._drop(client)
                     break
 
-    def _quote_message(self, snapshot: MarketSnapshot, index: int) -> bytes:
+    def _quote_message(self, snapshot: MarketSnapshot, index: int, with_depth: bool) -> bytes:
         ltp = int(snapshot.ltp[index])
         close = int(self.market.previous_close[index])
         instrument = self.master.at(index)
@@ -300,6 +311,8 @@ class WebSocketHub:
         }
         if instrument.is_option:  # an option chain stays live on quote frames alone
             data |= greeks_view(snapshot, index)
+        if with_depth:
+            data["depth"] = depth_view(self.depth, index, snapshot)
         return orjson.dumps({"type": "quote", "data": data})
 
     # -- account updates (account actor thread -> loop) ------------------------------------
@@ -380,3 +393,10 @@ async def _close(client: WsClient, code: int, reason: str, frame: str | None) ->
         with contextlib.suppress(ConnectionError):  # the peer may be gone already
             await client.ws.send_str(frame)
     await client.ws.close(code=code, message=reason.encode())
+
+
+def _set_mode(client: WsClient, index: int, with_depth: bool) -> None:
+    if with_depth:
+        client.with_depth.add(index)
+    else:
+        client.with_depth.discard(index)

@@ -6,6 +6,7 @@ import msgspec
 
 from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
 from engine.domain.invariants import InvariantError
+from engine.domain.money import div_half_up
 
 # Allowed status changes; ``None`` is "not yet recorded". Nothing leaves a terminal state.
 # PENDING -> PENDING is a modification, a trigger or a partial fill.
@@ -76,6 +77,7 @@ class Order(msgspec.Struct, gc=False):
         return self.order_type is OrderType.SL and self.triggered
 
     def average_price_paise(self) -> int:
+        """What its fills traded, per unit, to the nearest paisa (0 before the first fill)."""
         if self.filled_quantity == 0:
             return 0
-        return self.fill_value_paise // self.filled_quantity
+        return div_half_up(self.fill_value_paise, self.filled_quantity)

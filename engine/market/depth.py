@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from engine.config import DepthConfig
 from engine.domain.quote import DepthLevel
-from engine.market.market_data import MarketData, spread_kind
+from engine.market.market_data import MarketData, MarketSnapshot, spread_kind
 
 BIDS = 1  # the buy side of the book, what a seller takes
 ASKS = -1  # the sell side, what a buyer takes
@@ -66,15 +66,22 @@ class MarketDepth:
         self.seed = seed
         self._taken: dict[tuple[int, int], _Taken] = {}
 
-    def book(self, index: int) -> tuple[list[DepthLevel], list[DepthLevel]]:
-        """The bids and the asks of one instrument, best first (empty while it has no price)."""
-        return self.side(index, BIDS), self.side(index, ASKS)
+    def book(
+        self, index: int, snapshot: MarketSnapshot | None = None
+    ) -> tuple[list[DepthLevel], list[DepthLevel]]:
+        """The bids and the asks of one instrument, best first (empty while it has no price),
+        around ``snapshot`` (a reader's, so the book matches the quote it read) or the latest."""
+        at = snapshot or self.data.snapshot
+        return self.side(index, BIDS, at), self.side(index, ASKS, at)
 
-    def side(self, index: int, side: int) -> list[DepthLevel]:
-        """One side of the book now (``BIDS`` or ``ASKS``), best first, net of what orders
-        took and has not come back yet (to the nearest lot)."""
-        shown = self._shown(index, side)
-        taken = self._taken_now(index, side)
+    def side(
+        self, index: int, side: int, snapshot: MarketSnapshot | None = None
+    ) -> list[DepthLevel]:
+        """One side of the book (``BIDS`` or ``ASKS``) around ``snapshot`` or the latest, best
+        first, net of what orders took and has not come back yet (to the nearest lot)."""
+        at = snapshot or self.data.snapshot
+        shown = self._shown(index, side, at)
+        taken = self._taken_now(index, side, at.at_ms)
         lot = self.data.master.at(index).lot_size
         levels = []
         for level, (price, quantity, orders) in enumerate(shown):
@@ -89,8 +96,9 @@ class MarketDepth:
         per level taken from, each a whole number of lots. What it takes is gone for the
         next order until it replenishes."""
         book_side = ASKS if side > 0 else BIDS
-        levels = self.side(index, book_side)
-        taken = list(self._taken_now(index, book_side))
+        snapshot = self.data.snapshot
+        levels = self.side(index, book_side, snapshot)
+        taken = list(self._taken_now(index, book_side, snapshot.at_ms))
         taken.extend([0.0] * (len(levels) - len(taken)))
         trades: list[Trade] = []
         remaining = quantity
@@ -104,19 +112,19 @@ class MarketDepth:
                 taken[level] += filled
                 remaining -= filled
         if trades:
-            self._taken[index, book_side] = _Taken(tuple(taken), self.data.snapshot.at_ms)
+            self._taken[index, book_side] = _Taken(tuple(taken), snapshot.at_ms)
         return trades
 
-    def _taken_now(self, index: int, side: int) -> tuple[float, ...]:
-        """What is still missing from each level: what was taken, decayed to now."""
+    def _taken_now(self, index: int, side: int, at_ms: int) -> tuple[float, ...]:
+        """What is still missing from each level at ``at_ms``: what was taken, decayed."""
         entry = self._taken.get((index, side))
         if entry is None:
             return ()
-        elapsed = max(self.data.snapshot.at_ms - entry.at_ms, 0)
+        elapsed = max(at_ms - entry.at_ms, 0)
         left = 0.5 ** (elapsed / self.config.replenish_half_life_ms)
         return tuple(quantity * left for quantity in entry.quantities)
 
-    def _shown(self, index: int, side: int) -> list[tuple[int, int, int]]:
+    def _shown(self, index: int, side: int, snapshot: MarketSnapshot) -> list[tuple[int, int, int]]:
         """(price, quantity, orders) of each level before anything was taken: the feed's
         where it sent depth, else drawn around the quote."""
         live = self.data.live_depth.get(index)
@@ -127,11 +135,10 @@ class MarketDepth:
                 for level in levels
                 if level.price_paise > 0 and level.quantity > 0
             ]
-        return self._drawn(index, side)
+        return self._drawn(index, side, snapshot)
 
-    def _drawn(self, index: int, side: int) -> list[tuple[int, int, int]]:
+    def _drawn(self, index: int, side: int, snapshot: MarketSnapshot) -> list[tuple[int, int, int]]:
         data, config = self.data, self.config
-        snapshot = data.snapshot
         if index >= len(snapshot.ltp) or snapshot.ltp[index] <= 0:
             return []
         bid, ask = int(snapshot.bid[index]), int(snapshot.ask[index])

@@ -11,10 +11,12 @@ from aiohttp import web
 from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import Instrument
 from engine.domain.money import paise_to_rupees
+from engine.market.depth import MarketDepth
 from engine.market.market_data import MarketData
 from engine.market.option_chain import OptionChains
 from gateway import replies
 from gateway.decoding import convert_query
+from gateway.depth_views import depth_view
 from gateway.errors import InvalidRequestError, json_response, validation_error
 from gateway.keys import CONFIG, ENGINE
 from gateway.option_views import greeks_view, underlying_prices
@@ -90,14 +92,16 @@ def instrument_matches(instrument: Instrument, query: InstrumentQuery) -> bool:
 
 
 def quote_payload(
-    market: MarketData, chains: OptionChains, index: int, full: bool
+    market: MarketData, chains: OptionChains, depth: MarketDepth | None, index: int
 ) -> dict[str, Any] | None:
+    """An instrument's quote: its LTP and time; with ``depth`` (``mode=full``) also its day,
+    its book and its analytics. None while it has no price."""
     snapshot = market.snapshot
     ltp = int(snapshot.ltp[index])
     if ltp <= 0:
         return None
     payload: dict[str, Any] = {"ltp": paise_to_rupees(ltp), "timestamp": iso_ms(snapshot.at_ms)}
-    if full:
+    if depth is not None:
         close = int(market.previous_close[index])
         change = ltp - close
         payload |= {
@@ -110,6 +114,7 @@ def quote_payload(
             "change": paise_to_rupees(change),
             "changePercent": round(change * 100 / close, 2) if close else 0.0,
             "volume": int(market.volume[index]),
+            "depth": depth_view(depth, index, snapshot),
         }
         instrument = market.master.at(index)
         if instrument.is_option:
@@ -140,14 +145,15 @@ async def get_quotes(request: web.Request) -> web.Response:
     quotes_max = request.app[CONFIG].limits.quotes_per_request_max
     if len(ids) > quotes_max:
         return validation_error("$.q", f"at most {quotes_max} ids per request")
-    market = request.app[ENGINE].market
-    chains = request.app[ENGINE].market.chains
+    engine = request.app[ENGINE]
+    market = engine.market
+    depth = engine.depth if mode == "full" else None
     data: dict[str, Any] = {}
     for key in ids:
         index = market.master.index_of(key)
         if index is None:
             continue
-        payload = quote_payload(market, chains, index, mode == "full")
+        payload = quote_payload(market, market.chains, depth, index)
         if payload is not None:
             data[key] = payload
     return json_response({"data": data})

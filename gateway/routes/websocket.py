@@ -201,7 +201,8 @@ def handle_frame(data: str, client: WsClient, hub: WebSocketHub, engine: Any) ->
     instruments = frame.get("instruments")
     if op not in ("subscribe", "unsubscribe") or not isinstance(instruments, list):
         return error_frame(
-            "VALIDATION_ERROR", "Expected {op: subscribe|unsubscribe|ping, instruments: [...]}"
+            "VALIDATION_ERROR",
+            "Expected {op: subscribe|unsubscribe|ping, instruments: [...], mode?: quote|full}",
         )
     cap = hub.subscriptions_max
     if len(instruments) > cap:
@@ -210,7 +211,10 @@ def handle_frame(data: str, client: WsClient, hub: WebSocketHub, engine: Any) ->
     ids = [i for i in instruments if isinstance(i, str)]
     before = set(client.subscriptions)
     if op == "subscribe":
-        unknown, left_out, limit = hub.subscribe(client, ids)
+        mode = frame.get("mode", "quote")
+        if mode not in ("quote", "full"):
+            return error_frame("VALIDATION_ERROR", "mode must be 'quote' or 'full'.", field="mode")
+        unknown, left_out, limit = hub.subscribe(client, ids, with_depth=mode == "full")
         engine.subscribe(client.subscriptions - before)
         if unknown:
             return error_frame("NOT_FOUND", f"Unknown instruments: {', '.join(unknown[:20])}")

@@ -1,7 +1,8 @@
 """The gateway's market-data and health routes, over a real HTTP server on loopback.
 
-Proves that quotes come back for ids in both forms with the documented fields and unknown ids
-left out, that ``mode=ltp`` trims the payload, that instrument search filters and bounds its
+Proves that quotes come back for ids in both forms with the documented fields (the book's five
+levels a side, best first, from the bid and the ask) and unknown ids left out, that
+``mode=ltp`` trims the payload, that instrument search filters and bounds its
 results, that bad queries answer 400 VALIDATION_ERROR naming the field, and that health,
 detailed health (for an admin) and Prometheus metrics (on their own listener) report the running
 engine.
@@ -55,9 +56,17 @@ def test_quotes_when_ids_in_both_forms_then_full_quotes_and_unknown_absent(
             "change",
             "changePercent",
             "volume",
+            "depth",
             "timestamp",
         }
         assert quote["bid"] < quote["ask"]
+        buy, sell = quote["depth"]["buy"], quote["depth"]["sell"]
+        assert len(buy) == len(sell) == 5
+        assert (buy[0]["price"], sell[0]["price"]) == (quote["bid"], quote["ask"])
+        buy_prices, sell_prices = [b["price"] for b in buy], [s["price"] for s in sell]
+        assert buy_prices == sorted(buy_prices, reverse=True), "bids best (highest) first"
+        assert sell_prices == sorted(sell_prices), "asks best (lowest) first"
+        assert all(level["quantity"] > 0 and level["orders"] >= 1 for level in buy + sell)
         assert quote["low"] <= quote["ltp"] <= quote["high"]
         assert quote["close"] == 3148.5  # the previous close from the master
         assert round(quote["ltp"] - quote["close"], 2) == quote["change"]

@@ -1,6 +1,6 @@
-"""The websocket over a real server: quotes at each tick for what a client subscribed to, the
-user's own order/position/funds updates as they happen (and nobody else's), errors for bad
-frames, and authentication like HTTP."""
+"""The websocket over a real server: quotes at each tick for what a client subscribed to (with
+the book in ``full`` mode), the user's own order/position/funds updates as they happen (and
+nobody else's), errors for bad frames, and authentication like HTTP."""
 
 from __future__ import annotations
 
@@ -73,6 +73,18 @@ def test_websocket_when_subscribed_and_trading_then_quotes_and_own_updates(
             assert RELIANCE in quotes
             quote = (await next_of(ws, "quote"))["data"]
             assert quote["bid"] < quote["ask"] and quote["timestamp"].endswith("Z")
+            assert "depth" not in quote, "the book only in full mode"
+
+            await ws.send_json({"op": "subscribe", "instruments": [RELIANCE], "mode": "deep"})
+            error = (await next_of(ws, "error"))["data"]
+            assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "mode")
+            await ws.send_json({"op": "subscribe", "instruments": [RELIANCE], "mode": "full"})
+            assert (await next_of(ws, "subscribed"))["data"]["count"] == 2
+            deep = (await next_of(ws, "quote"))["data"]
+            while deep["instrumentId"] != RELIANCE:
+                deep = (await next_of(ws, "quote"))["data"]
+            assert len(deep["depth"]["buy"]) == len(deep["depth"]["sell"]) == 5
+            assert deep["depth"]["sell"][0]["price"] == deep["ask"]
 
             await ws.send_json({"op": "subscribe", "instruments": ["NSE:NOPE"]})
             assert (await next_of(ws, "error"))["data"]["code"] == "NOT_FOUND"

@@ -996,7 +996,7 @@ def test_order_when_filled_in_parts_then_totals_sum_over_its_fills(
     assert order.filled_quantity == 60
     # 10 × 1542.80 + 50 × 1542.70 = 15 428 + 77 135 = ₹92 563
     assert order.fill_value_paise == 9_256_300
-    assert order.average_price_paise() == 154_271  # 92 563 / 60 = 1542.7166...
+    assert order.average_price_paise() == 154_272  # 92 563 / 60 = 1542.7166..., to the paisa
     assert order.charges_paise == 650 + 2_334
     assert order.brokerage_paise == 2_000
 
