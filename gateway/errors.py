@@ -28,6 +28,7 @@ REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.PRODUCT_NOT_ALLOWED: 422,
     Rejection.MARKET_CLOSED: 422,
     Rejection.INVALID_QUANTITY: 422,
+    Rejection.ABOVE_FREEZE_QUANTITY: 422,
     Rejection.INVALID_PRICE: 422,
     Rejection.PRICE_UNAVAILABLE: 422,
     Rejection.OPEN_ORDERS_LIMIT: 422,
@@ -43,6 +44,10 @@ REJECTION_MESSAGES = {
     Rejection.PRICE_UNAVAILABLE: "No price is available for this instrument right now.",
     Rejection.INVALID_PRICE: "The price is off the tick grid or outside the circuit band.",
     Rejection.INVALID_QUANTITY: "The quantity must be a positive multiple of the lot size.",
+    Rejection.ABOVE_FREEZE_QUANTITY: (
+        "The quantity is above the instrument's freezeQuantity, the most the exchange takes in"
+        " one order: place it as several orders."
+    ),
     Rejection.PRODUCT_NOT_ALLOWED: "This product is not allowed for this instrument.",
     Rejection.NOT_TRADABLE: "An index is quoted for reference only and cannot be traded.",
     Rejection.INSTRUMENT_EXPIRED: "This contract has expired and no longer trades.",

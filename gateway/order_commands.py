@@ -104,16 +104,23 @@ _REFUSED_FIELD = {
     Rejection.PRICE_UNAVAILABLE: "instrumentId",
     Rejection.PRODUCT_NOT_ALLOWED: "productType",
     Rejection.INVALID_QUANTITY: "quantity",
+    Rejection.ABOVE_FREEZE_QUANTITY: "quantity",
     Rejection.ORDER_VALUE_LIMIT: "quantity",
     Rejection.INSUFFICIENT_HOLDINGS: "quantity",
 }
 
 
+def refused_path(rejection: Rejection, at: str = "$") -> str:
+    """Where an order refused for ``rejection`` is at fault: its field when the refusal is
+    about one, else the order ``at`` as a whole."""
+    field = _REFUSED_FIELD.get(rejection)
+    return at if field is None else f"{at}.{field}"
+
+
 def refused_order(rejection: Rejection, at: str) -> ApiError:
     """An order's business refusal as its answer, naming the order at ``at`` (in a basket:
     ``$.orders[1]``) and the field at fault where there is one."""
-    field = _REFUSED_FIELD.get(rejection)
-    path = at if field is None else f"{at}.{field}"
+    path = refused_path(rejection, at)
     message = REJECTION_MESSAGES[rejection]
     return ApiError(
         error_response(

@@ -94,7 +94,7 @@ def check_quantity(instrument: Instrument, quantity: int) -> Rejection | None:
     if quantity <= 0 or quantity % instrument.lot_size != 0:
         return Rejection.INVALID_QUANTITY
     if instrument.freeze_quantity and quantity > instrument.freeze_quantity:
-        return Rejection.INVALID_QUANTITY
+        return Rejection.ABOVE_FREEZE_QUANTITY
     return None
 
 

@@ -18,7 +18,7 @@ from gateway import replies
 from gateway.decoding import convert_query, decode_body, field_failure
 from gateway.errors import ApiError, error_response, json_response, rejected
 from gateway.keys import BRIDGE, DB, ENGINE
-from gateway.order_commands import order_from_request
+from gateway.order_commands import order_from_request, refused_path
 from gateway.outcomes import check_outcome
 from gateway.ownership import (
     check_body_user,
@@ -86,7 +86,8 @@ async def place_order(request: web.Request) -> web.Response:
         raise TypeError(f"a new order's first event is its terms, not {event!r}")
     view = accepted_order_view(event, account_id, master)
     if outcome.rejection is not None:
-        details = {"order": view} | shortfall_details(outcome.shortfall)
+        path = refused_path(outcome.rejection)
+        details = {"order": view, "path": path} | shortfall_details(outcome.shortfall)
         raise rejected(outcome.rejection, details)
     return json_response({"order": view})
 

@@ -80,6 +80,22 @@ def test_errors_when_requests_are_bad_then_api_table_codes(
             ),
         )
         assert (status, body["error"]["code"]) == (422, "INVALID_QUANTITY")
+        lot = nifty_option.lot_size
+        above = (nifty_option.freeze_quantity // lot + 1) * lot  # whole lots, one lot too many
+        status, body, _ = await user.call(
+            "POST",
+            "/api/trading/orders",
+            order_body(
+                account_id,
+                instrumentId=nifty_option.instrument_id,
+                productType="NRML",
+                quantity=above,
+            ),
+        )
+        assert (status, body["error"]["code"]) == (422, "ABOVE_FREEZE_QUANTITY")
+        assert body["error"]["details"]["path"] == "$.quantity"
+        assert body["error"]["details"]["order"]["status"] == "REJECTED"
+        assert "freezeQuantity" in body["error"]["message"]
         index = master.get("NSE:NIFTY 50")
         assert index is not None
         for route in ("/api/trading/orders", "/api/trading/margins"):

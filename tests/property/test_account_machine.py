@@ -929,7 +929,7 @@ class AccountMachine(RuleBasedStateMachine):
         if shape == "too_many":
             if instrument.freeze_quantity:  # one lot above the freeze quantity
                 lots = instrument.freeze_quantity // instrument.lot_size + 1
-                return lots * instrument.lot_size, prices, Rejection.INVALID_QUANTITY
+                return lots * instrument.lot_size, prices, Rejection.ABOVE_FREEZE_QUANTITY
             # no freeze: so many shares that any price breaks the order value cap
             return self.account_rules.limits.order_value_max_paise // tick + 1, prices, None
         uses_price = order_type in (OrderType.LIMIT, OrderType.SL)
@@ -1103,13 +1103,13 @@ class AccountMachine(RuleBasedStateMachine):
                 quantity = new_quantity
         # the quantity is checked first: lots, freeze, and something left to fill
         final_quantity = order.quantity if quantity is None else quantity
-        if (
-            final_quantity <= order.filled_quantity
-            or final_quantity % instrument.lot_size
-            or (instrument.freeze_quantity and final_quantity > instrument.freeze_quantity)
-        ):
+        if final_quantity <= 0 or final_quantity % instrument.lot_size:
             broken = Rejection.INVALID_QUANTITY
-        elif broken is Rejection.INVALID_QUANTITY:
+        elif instrument.freeze_quantity and final_quantity > instrument.freeze_quantity:
+            broken = Rejection.ABOVE_FREEZE_QUANTITY
+        elif final_quantity <= order.filled_quantity:
+            broken = Rejection.INVALID_QUANTITY
+        elif broken in (Rejection.INVALID_QUANTITY, Rejection.ABOVE_FREEZE_QUANTITY):
             broken = None  # a break the machine expected, but the quantity is fine
         decision = self._run(
             cmd.ModifyOrder(

@@ -139,7 +139,7 @@ def test_modify_order_when_market_closed_for_its_product_then_market_closed(
     ("changes", "expected"),
     [
         pytest.param({"quantity": 64}, Rejection.INVALID_QUANTITY, id="off-lot"),
-        pytest.param({"quantity": 1820}, Rejection.INVALID_QUANTITY, id="above-freeze"),
+        pytest.param({"quantity": 1820}, Rejection.ABOVE_FREEZE_QUANTITY, id="above-freeze"),
         pytest.param({"quantity": 1755}, None, id="largest-below-freeze"),
         pytest.param({"quantity": -65}, Rejection.INVALID_QUANTITY, id="negative"),
         pytest.param({"price_paise": 2613865}, Rejection.INVALID_PRICE, id="off-tick"),

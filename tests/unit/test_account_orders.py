@@ -110,7 +110,7 @@ VALIDATION = [
     Check(
         "option-above-freeze",
         "NFO:NIFTY26DEC26000CE",
-        Rejection.INVALID_QUANTITY,
+        Rejection.ABOVE_FREEZE_QUANTITY,
         {"quantity": 1820},
     ),
     Check("option-27-lots-below-freeze", "NFO:NIFTY26DEC26000CE", None, {"quantity": 1755}),
@@ -333,7 +333,7 @@ def test_place_order_when_terms_checked_then_rejection_matches_rule(
         pytest.param({"price_paise": 2613865}, Rejection.INVALID_PRICE, id="price"),
         pytest.param({"quantity": 3}, Rejection.INVALID_QUANTITY, id="lot"),
         pytest.param({"product": CNC}, Rejection.PRODUCT_NOT_ALLOWED, id="product"),
-        pytest.param({"quantity": 1820}, Rejection.INVALID_QUANTITY, id="freeze"),
+        pytest.param({"quantity": 1820}, Rejection.ABOVE_FREEZE_QUANTITY, id="freeze"),
         pytest.param(
             {"order_type": MARKET, "price_paise": 0}, Rejection.PRICE_UNAVAILABLE, id="quote"
         ),

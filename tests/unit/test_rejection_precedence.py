@@ -2,10 +2,10 @@
 
 An order is built that breaks every rule a new order can break (a repeated client order id, an
 index that cannot be traded, a contract past its expiry, the market closed, a product the
-instrument does not take, a quantity off the lot, prices its type does not take, no price to
-value it at, the open-orders and order-value limits, shares it does not hold, funds it does not
-have). Placed as is, it is refused for the first; mending one rule at a time reveals the next.
-The codes seen must be exactly that list, in the enum's order.
+instrument does not take, a quantity off the lot, then above the freeze quantity, prices its
+type does not take, no price to value it at, the open-orders and order-value limits, shares it
+does not hold, funds it does not have). Placed as is, it is refused for the first; mending one
+rule at a time reveals the next. The codes seen must be exactly that list, in the enum's order.
 A modification is checked the same way for the rules it shares with a new order.
 """
 
@@ -43,6 +43,11 @@ def _in_enum_order(codes: tuple[Rejection, ...]) -> bool:
 
 def test_enum_when_read_then_place_checks_listed_in_the_order_they_run() -> None:
     assert _in_enum_order(PLACE_ORDER_CHECKS)
+
+
+def _frozen_at_5(shares: Instrument) -> Instrument:
+    """The shares with an exchange freeze quantity of 5 (stocks carry none by default)."""
+    return dataclasses.replace(shares, freeze_quantity=5)
 
 
 def _spend_all(state: AccountState) -> cmd.DebitFunds:
@@ -107,12 +112,13 @@ def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum
         {"instrument": nifty_fut},  # expired by then; and derivatives take no CNC
         {"now_ms": SUNDAY_MS},
         {"now_ms": OPEN_MS},
-        {"instrument": wipro},
+        {"instrument": _frozen_at_5(wipro)},
         {"quantity": 10},
+        {"quantity": 5},
         {"price_paise": 0},
         {"quote": quote_for(wipro, 24400)},
         None,  # the working order cancelled (and what it blocked spent)
-        {"quantity": 2},  # ₹2,490 was above the ₹1,000 cap; ₹498 is not, but 1 share is held
+        {"quantity": 2},  # ₹1,220 was above the ₹1,000 cap; ₹488 is not, but 1 share is held
         # A sell of the share held pays its charges from its proceeds; a buy of one needs
         # money, and not a rupee is available.
         {"quantity": 1, "side": Side.BUY},
@@ -153,7 +159,7 @@ def test_modify_when_every_rule_broken_then_mending_each_reveals_the_next_in_enu
     modify = cmd.ModifyOrder(
         now_ms=SUNDAY_MS,
         order_id="unknown",
-        instrument=wipro,
+        instrument=_frozen_at_5(wipro),
         quote=None,
         quantity=0,
         order_type=OrderType.SL,  # an SL needs a trigger; the order has none
@@ -162,9 +168,10 @@ def test_modify_when_every_rule_broken_then_mending_each_reveals_the_next_in_enu
         {"order_id": "s"},
         {"now_ms": OPEN_MS},
         {"quantity": 10},
+        {"quantity": 5},
         {"order_type": OrderType.MARKET},
         {"quote": quote},
-        {"quantity": 3},  # ₹2,490 was above the ₹1,000 cap; ₹747 is not, but 2 shares are held
+        {"quantity": 3},  # ₹1,220 was above the ₹1,000 cap; ₹732 is not, but 2 shares are held
     ]
     seen = [decide(state, modify, strict_rules).rejection]
     for mend in mends:
