@@ -5,12 +5,15 @@ asks, bids falling and asks rising from a best bid and ask that are the quote's 
 in lakh grouping with their totals, refreshed live over the websocket (the ticket's instrument
 is subscribed in full mode, the one it left drops back to quote mode, and full mode comes back
 after a reconnect); and that choosing a bid sets the ticket to SELL LIMIT at that bid and an ask
-to BUY LIMIT at that ask, keeping the quantity. Screenshot in test-artifacts/browser/ (26).
+to BUY LIMIT at that ask, keeping the quantity; and that a book with no priced level (the
+quotes route and the socket made to answer one) reads "No depth yet". Screenshot in
+test-artifacts/browser/ (26).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from pathlib import Path
@@ -23,6 +26,7 @@ from tests.e2e.conftest import e2e_config
 
 CONFIG = e2e_config(accounts={"opening_balance": "1000000"})
 PRICE = re.compile(r"^\d{1,3}(,\d{3})*\.\d\d$")  # below ₹1 lakh, Indian and western grouping agree
+EMPTY_BOOK: dict[str, list[Any]] = {"buy": [], "sell": []}
 LAKH = re.compile(r"^(\d{1,3}|\d{1,2}(,\d\d)*,\d{3})$")  # 999, 1,000, 12,34,567
 
 # Everything the depth table shows, read in one turn of the page's event loop (one quote).
@@ -168,6 +172,49 @@ async def depth_journey(browser: Any, base: str, artifacts: Path) -> None:
     check_book(await page.evaluate(READ_DEPTH))
     frames = await page.evaluate(SUBSCRIPTIONS)
     assert frames[-1] == {"op": "subscribe", "instruments": [picked_id], "mode": "quote"}, frames
+    await page.context.close()
+    await no_depth_yet(browser, base)
+    assert problems == []
+
+
+async def no_depth_yet(browser: Any, base: str) -> None:
+    """A book with no level priced (an instrument with no price yet) reads "No depth yet": the
+    quotes route and the socket are both made to answer empty books."""
+    from playwright.async_api import expect
+
+    problems: list[str] = []
+    page = await watched_page(browser, problems)
+
+    async def empty_quotes(route: Any) -> None:
+        response = await route.fetch()
+        body = await response.json()
+        for quote in body.get("data", {}).values():
+            quote["depth"] = EMPTY_BOOK
+        await route.fulfill(response=response, json=body)
+
+    def empty_frames(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") == "quote" and "depth" in frame["data"]:
+                frame["data"]["depth"] = EMPTY_BOOK
+            ws.send(json.dumps(frame))
+
+        server.on_message(from_server)
+
+    await page.route(re.compile(r"/api/quotes\?"), empty_quotes)
+    await page.route_web_socket(re.compile(r"/api/ws$"), empty_frames)
+    await register_on_page(page, base, "Ravi Iyer", "nodepth@paperdesk.test", "copper-heron-26")
+    await expect(page.locator("#feed-status")).to_have_text(re.compile("live"))
+    await expect(page.locator("#depth-symbol")).to_have_text("RELIANCE")
+    await expect(page.locator("#chart-quote")).to_contain_text("bid")  # quotes have arrived
+    await expect(page.locator("#ticket-submit")).to_be_enabled()
+    await page.wait_for_timeout(500)  # quote frames (with empty books) have arrived meanwhile
+    await expect(page.locator("#depth-empty")).to_be_visible()
+    await expect(page.locator("#depth-empty")).to_have_text("No depth yet")
+    await expect(page.locator("#depth-levels")).to_be_hidden()
+    await expect(page.locator('[data-depth="bidTotal"]')).to_have_text("—")
     await page.context.close()
     assert problems == []
 
