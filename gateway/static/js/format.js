@@ -2,6 +2,7 @@
 
 const money = new Intl.NumberFormat("en-IN", { style: "currency", currency: "INR" });
 const plain = new Intl.NumberFormat("en-IN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const whole = new Intl.NumberFormat("en-IN", { maximumFractionDigits: 0 });
 const time = new Intl.DateTimeFormat("en-IN", {
   hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
 });
@@ -17,6 +18,13 @@ export function rupees(value) {
 
 export function price(value) {
   return value === null || value === undefined || value === 0 ? "—" : plain.format(Number(value));
+}
+
+/** A count of units (a quantity, a number of orders) in lakh grouping: "12,34,567". */
+export function quantity(value) {
+  return value === null || value === undefined || Number.isNaN(Number(value))
+    ? "—"
+    : whole.format(Number(value));
 }
 
 /** "+₹1,234.50" / "−₹12.00": the sign in words for screen readers is the text itself. */

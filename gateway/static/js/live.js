@@ -2,7 +2,9 @@
 // It resubscribes after every reconnect and reconnects by itself with exponential backoff
 // (0.5 s doubling to 15 s, with jitter), so a server restart or a network blip heals alone.
 // Several screens share its subscriptions: each watches under its own name, and an instrument
-// is unsubscribed only when no screen watches it any more.
+// is unsubscribed only when no screen watches it any more. A screen may watch in "full" mode
+// (quotes carrying the book's depth): the instrument stays in full mode while any screen wants
+// its depth, and drops back to "quote" mode when the last one lets it go.
 
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 15000;
@@ -14,6 +16,7 @@ export class LiveFeed {
     this.onState = onState;
     this.instruments = new Set();
     this.holders = new Map(); // instrumentId -> Set of the screens watching it
+    this.depthHolders = new Map(); // instrumentId -> Set of the screens wanting its depth
     this.socket = null;
     this.attempt = 0;
     this.stopped = true;
@@ -43,7 +46,11 @@ export class LiveFeed {
     socket.addEventListener("open", () => {
       this.attempt = 0;
       this.onState("live", "");
-      this.send({ op: "subscribe", instruments: [...this.instruments] });
+      const quoted = [...this.instruments].filter((id) => !this.depthHolders.has(id));
+      this.send({ op: "subscribe", instruments: quoted });
+      if (this.depthHolders.size) {
+        this.send({ op: "subscribe", instruments: [...this.depthHolders.keys()], mode: "full" });
+      }
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.send({ op: "ping" }), PING_INTERVAL_MS);
     });
@@ -83,32 +90,52 @@ export class LiveFeed {
     }
   }
 
-  watch(ids, holder = "trade") {
+  /** Watch instruments under a screen's name; mode "full" also asks for their depth. */
+  watch(ids, holder = "trade", { mode = "quote" } = {}) {
     const fresh = [];
+    const deep = [];
     for (const id of ids) {
       if (!id) continue;
       let holders = this.holders.get(id);
       if (!holders) {
         this.holders.set(id, (holders = new Set()));
         this.instruments.add(id);
-        fresh.push(id);
+        if (mode !== "full") fresh.push(id);
       }
       holders.add(holder);
+      if (mode !== "full") continue;
+      let wanting = this.depthHolders.get(id);
+      if (!wanting) {
+        this.depthHolders.set(id, (wanting = new Set()));
+        deep.push(id); // new, or subscribed in quote mode until now: switch it to full
+      }
+      wanting.add(holder);
     }
     if (fresh.length) this.send({ op: "subscribe", instruments: fresh });
+    if (deep.length) this.send({ op: "subscribe", instruments: deep, mode: "full" });
   }
 
+  /** Stop watching under a screen's name (its depth too): an instrument nobody watches is
+   * unsubscribed, one whose depth nobody wants any more drops back to quote mode. */
   unwatch(ids, holder = "trade") {
     const gone = [];
+    const shallow = [];
     for (const id of ids) {
       const holders = this.holders.get(id);
       if (!holders) continue;
       holders.delete(holder);
-      if (holders.size) continue;
+      const wanting = this.depthHolders.get(id);
+      wanting?.delete(holder);
+      if (wanting && !wanting.size) this.depthHolders.delete(id);
+      if (holders.size) {
+        if (wanting && !wanting.size) shallow.push(id);
+        continue;
+      }
       this.holders.delete(id);
       this.instruments.delete(id);
       gone.push(id);
     }
     if (gone.length) this.send({ op: "unsubscribe", instruments: gone });
+    if (shallow.length) this.send({ op: "subscribe", instruments: shallow, mode: "quote" });
   }
 }

@@ -1,6 +1,7 @@
 // The trading screen: watchlist and search, live quotes, the chart, the order ticket with its
-// margin and charges preview (the option chain opens it on a contract too), orders (modify,
-// cancel, their trades), positions (live P&L, close, stop-loss and target) and the funds strip.
+// market depth (a bid or an ask sets a LIMIT order there) and its margin and charges preview
+// (the option chain opens it on a contract too), orders (modify, cancel, their trades),
+// positions (live P&L, close, stop-loss and target) and the funds strip.
 
 import {
   api,
@@ -13,12 +14,14 @@ import {
 import { PriceChart, TickStore } from "./chart.js";
 import { $, $$, debounce, fillRows, h } from "./dom.js";
 import {
-  clock, onTick, pnl, pnlClass, price, reasonText, roundToTick, rupees, when,
+  clock, onTick, pnl, pnlClass, price, quantity, reasonText, roundToTick, rupees, when,
 } from "./format.js";
 
 const WATCHLIST_KEY = "paperdesk.watchlist";
 const DEFAULT_WATCH = ["RELIANCE", "TCS", "HDFCBANK", "INFY", "NIFTY26DECFUT"];
 const EQUITY_SEGMENTS = new Set(["NSE", "BSE"]);
+const TICKET = "ticket"; // the feed's name for the ticket's instrument, watched in full mode
+const DEPTH_LEVELS = 5;
 
 /** "Hedge benefit …" when the basket route says the ticket's order needs less with the
  * account's positions than it would alone, else "". */
@@ -40,6 +43,7 @@ export class TradingScreen {
     this.watchIds = [];
     this.watchRows = new Map(); // instrumentId -> {row, ltp, change}
     this.selectedId = null;
+    this.depthRows = []; // DEPTH_LEVELS rows of cells, built once and repainted at each quote
     this.positions = new Map(); // open positions by id
     this.positionRows = new Map(); // position id -> {row, ltp, pnl}
     this.orders = [];
@@ -52,6 +56,7 @@ export class TradingScreen {
     this.refreshPositionsSoon = debounce(() => this.loadPositions(), 150);
     this.previewSoon = debounce(() => this.preview(), 250);
     this.bind();
+    this.buildDepth();
   }
 
   // -- lifecycle ---------------------------------------------------------------------------
@@ -251,7 +256,7 @@ export class TradingScreen {
     this.saveWatchlist();
     this.renderWatchlist();
     const held = [...this.positions.values()].some((p) => p.instrumentId === id);
-    if (!held && id !== this.selectedId) this.feed.unwatch([id]);
+    if (!held) this.feed.unwatch([id]); // the ticket watches its own instrument by itself
   }
 
   renderWatchlist() {
@@ -296,8 +301,12 @@ export class TradingScreen {
   }
 
   select(id) {
+    const before = this.selectedId;
     this.selectedId = id;
-    this.feed.watch([id]);
+    // The ticket's instrument streams with its depth; the one it leaves drops back to quote
+    // mode (or is unsubscribed) unless another screen still wants it.
+    this.feed.watch([id], TICKET, { mode: "full" });
+    if (before && before !== id) this.feed.unwatch([before], TICKET);
     for (const [key, parts] of this.watchRows) {
       parts.button.setAttribute("aria-pressed", String(key === id));
     }
@@ -306,10 +315,13 @@ export class TradingScreen {
     this.chart.show(this.ticks.get(id), instrument?.symbol || id);
     this.paintChartQuote();
     this.setupTicket(instrument);
+    this.paintDepth();
+    this.seedQuotes([id]); // the book now, before the first full-mode frame
   }
 
-  /** Open the ticket on a contract with its side chosen (the option chain's bid and ask). */
-  async openTicket(instrumentId, symbol, side) {
+  /** Open the ticket on a contract with its side chosen (the option chain's bid and ask, the
+   * depth's levels), and with a limit price when one is given (the depth's). */
+  async openTicket(instrumentId, symbol, side, limitPrice = null) {
     if (!this.instruments.has(instrumentId)) {
       try {
         const params = new URLSearchParams({ search: symbol, limit: "20" });
@@ -322,8 +334,16 @@ export class TradingScreen {
         return;
       }
     }
-    this.select(instrumentId);
+    // A price from the ticket's own depth keeps what the ticket holds (its quantity, product);
+    // anything else opens the ticket afresh on the contract, as the option chain always did.
+    if (instrumentId !== this.selectedId || !limitPrice) this.select(instrumentId);
     $(side === "SELL" ? "#side-sell" : "#side-buy").checked = true;
+    if (limitPrice) {
+      const instrument = this.instruments.get(instrumentId);
+      $("#ticket-type").value = "LIMIT";
+      $("#ticket-price").value = roundToTick(limitPrice, instrument.tickSize).toFixed(2);
+    }
+    $("#ticket-preview").classList.add("stale");
     this.syncTicket();
     this.previewSoon();
     $("#ticket-quantity").focus(); // scrolls the ticket into view where it sits below
@@ -344,6 +364,7 @@ export class TradingScreen {
     if (id === this.selectedId) {
       this.chart.redraw();
       this.paintChartQuote();
+      if (data.depth) this.paintDepth();
     }
     for (const [positionId, position] of this.positions) {
       if (position.instrumentId === id) this.paintPositionLive(positionId, position);
@@ -374,6 +395,68 @@ export class TradingScreen {
       pct === null ? "" : h("span", { class: pct >= 0 ? "up" : "down" }, ` ${pct >= 0 ? "+" : "−"}${Math.abs(pct).toFixed(2)}%`),
       quote.bid ? h("span", { class: "muted" }, ` bid ${price(quote.bid)} · ask ${price(quote.ask)}`) : "",
     );
+  }
+
+  // -- market depth ------------------------------------------------------------------------
+
+  /** The depth table's rows, once: orders, qty and bid | ask, qty and orders. A bid or an ask
+   * is a button that sets the ticket to SELL at that bid or BUY at that ask (LIMIT). */
+  buildDepth() {
+    const level = (side) => {
+      const orderSide = side === "buy" ? "SELL" : "BUY";
+      const button = h("button", {
+        type: "button",
+        class: `quote-btn ${side === "buy" ? "bid" : "ask"}`,
+        disabled: true,
+        onclick: () => this.pickDepth(orderSide, button.dataset.price),
+      }, "—");
+      return {
+        orders: h("td", { class: "num muted" }, "—"),
+        quantity: h("td", { class: "num" }, "—"),
+        button,
+        price: h("td", { class: `num ${side === "buy" ? "bid" : "ask"}` }, button),
+      };
+    };
+    this.depthRows = [];
+    const rows = [];
+    for (let n = 0; n < DEPTH_LEVELS; n += 1) {
+      const buy = level("buy");
+      const sell = level("sell");
+      this.depthRows.push({ buy, sell });
+      rows.push(h(
+        "tr",
+        { dataset: { level: String(n + 1) } },
+        buy.orders, buy.quantity, buy.price, sell.price, sell.quantity, sell.orders,
+      ));
+    }
+    $("#depth-levels").replaceChildren(...rows);
+  }
+
+  /** The ticket's instrument's book from its last quote, or "No depth yet" while it has none. */
+  paintDepth() {
+    const depth = this.quotes.get(this.selectedId)?.depth;
+    const symbol = this.ticketInstrument()?.symbol || "";
+    $("#depth-symbol").textContent = symbol;
+    const buy = (depth?.buy || []).filter((l) => Number(l.price) > 0);
+    const sell = (depth?.sell || []).filter((l) => Number(l.price) > 0);
+    const empty = !buy.length && !sell.length;
+    $("#depth-levels").hidden = empty;
+    $("#depth-empty").hidden = !empty;
+    const total = (levels) => levels.reduce((sum, l) => sum + Number(l.quantity || 0), 0);
+    $('[data-depth="bidTotal"]').textContent = empty ? "—" : quantity(total(buy));
+    $('[data-depth="askTotal"]').textContent = empty ? "—" : quantity(total(sell));
+    if (empty) return;
+    this.depthRows.forEach((row, n) => {
+      paintLevel(row.buy, buy[n], `Sell ${symbol} at bid`);
+      paintLevel(row.sell, sell[n], `Buy ${symbol} at ask`);
+    });
+  }
+
+  /** A bid sells, an ask buys, at that price with a LIMIT order (the option chain's path). */
+  pickDepth(orderSide, levelPrice) {
+    const instrument = this.ticketInstrument();
+    if (!instrument || !Number(levelPrice)) return;
+    this.openTicket(instrument.instrumentId, instrument.symbol, orderSide, Number(levelPrice));
   }
 
   // -- order ticket ------------------------------------------------------------------------
@@ -945,6 +1028,22 @@ export class TradingScreen {
       this.toast("Margin call met.", "ok");
     }
     this.loadFunds();
+  }
+}
+
+/** One side of one depth level: its figures, and its price as the button that trades at it. */
+function paintLevel(cells, level, action) {
+  const known = level && Number(level.price) > 0;
+  cells.orders.textContent = known ? quantity(level.orders) : "—";
+  cells.quantity.textContent = known ? quantity(level.quantity) : "—";
+  cells.button.textContent = known ? price(level.price) : "—";
+  cells.button.disabled = !known;
+  if (known) {
+    cells.button.dataset.price = String(level.price);
+    cells.button.setAttribute("aria-label", `${action} ${price(level.price)}`);
+  } else {
+    delete cells.button.dataset.price;
+    cells.button.removeAttribute("aria-label");
   }
 }
 
