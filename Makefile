@@ -23,8 +23,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) lint
-	$(BIN)/pytest -q
+# Debian's Chromium for tests/browser (a fresh machine has none): installed once with apt-get
+# (as root, or through sudo); `make test` then fails the browser tests instead of skipping them.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+test: $(STAMP) $(CHROMIUM) lint
+	PAPERDESK_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 # The property tests with many more, random examples (CI runs them derandomized).
 fuzz: $(STAMP)

@@ -1,7 +1,9 @@
 """Browser fixtures: a real headless Chromium (Debian's ``chromium``) driven by Playwright for
 Python, against the real server started in-process on loopback with a database of the test's
 own (the e2e fixtures). Without Chromium or Playwright the browser tests skip and say how to
-install them; ``playwright install`` is never needed (the system Chromium is used)."""
+install them, except under ``make test`` (which installs Chromium and sets
+``PAPERDESK_REQUIRE_BROWSER``), where they fail; ``playwright install`` is never needed (the
+system Chromium is used)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from tests.e2e.conftest import running_server
 from tests.integration.conftest import database, pg_server, template_database  # noqa: F401
 
 CHROMIUM_ENV = "PAPERDESK_CHROMIUM"
+REQUIRE_ENV = "PAPERDESK_REQUIRE_BROWSER"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 LAUNCH_ARGS = [
     "--headless",
@@ -59,7 +62,10 @@ def chromium_path() -> str:
     if importlib.util.find_spec("playwright") is None:
         missing.append("Playwright for Python")
     if missing:
-        pytest.skip(f"browser tests need {' and '.join(missing)}: {INSTALL_HINT}")
+        reason = f"browser tests need {' and '.join(missing)}: {INSTALL_HINT}"
+        if os.environ.get(REQUIRE_ENV):  # `make test` installs Chromium: missing is a failure
+            pytest.fail(reason)
+        pytest.skip(reason)
     assert path is not None
     return path
 
