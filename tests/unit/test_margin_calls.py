@@ -13,16 +13,21 @@ from engine.domain import events as ev
 from engine.domain.account.margin_call import (
     counted,
     decide_revalue,
+    liquidation_order_id,
     required_paise,
     unrealised_paise,
 )
-from engine.domain.account.state import AccountState
-from engine.domain.enums import CancelReason, CloseReason, Product, Rejection, Side
+from engine.domain.account.state import AccountState, Decision
+from engine.domain.enums import CancelReason, CloseReason, PriceSource, Product, Rejection, Side
 from engine.domain.instruments import Instrument
 from engine.domain.rules import AccountRules
 from engine.domain.sessions import MS_PER_DAY
 from tests.conftest import NOW_MS, Execute, QuoteFor, place
 from tests.support.margin_markets import market_for
+
+# A liquidation that never ends (an exit not booked, a short "closed" by selling more) must fail
+# its test, not hang it (each test here takes milliseconds).
+pytestmark = pytest.mark.timeout(10)
 
 FUTURE_PRICE = 2_613_860  # NIFTY Dec future, ₹26,138.60; lot 65
 
@@ -260,3 +265,198 @@ def test_unrealised_when_option_or_unpriced_then_not_marked(
     }
     expected = 0 if ltp == 0 else 65 * (ltp - FUTURE_PRICE)
     assert unrealised_paise(state.positions.values(), marks) == expected
+
+
+def _mis(
+    state: AccountState,
+    execute: Execute,
+    quote_for: QuoteFor,
+    instrument: Instrument,
+    side: Side,
+    quantity: int,
+    *,
+    product: Product = Product.MIS,
+) -> str:
+    """Trade ``quantity`` of ``instrument`` at its previous close; the position's id."""
+    price = instrument.reference_price_paise
+    order = place(
+        instrument,
+        order_id=f"{instrument.symbol}-{side.value}",
+        side=side,
+        product=product,
+        quantity=quantity,
+        price_paise=price,
+        quote=quote_for(instrument, price),
+    )
+    assert execute(state, order).rejection is None
+    fill = cmd.FillOrder(order.order_id, instrument, quantity, price, now_ms=NOW_MS)
+    assert execute(state, fill).rejection is None
+    return state.position_ids[f"{product.value}:{instrument.instrument_id}"]
+
+
+def _fills(decision: Decision) -> list[ev.OrderFilled]:
+    return [e for e in decision.events if isinstance(e, ev.OrderFilled)]
+
+
+def test_liquidation_when_every_position_must_go_then_each_exit_named_sided_and_sourced(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    nifty_fut: Instrument,
+    reliance: Instrument,
+    wipro: Instrument,
+) -> None:
+    """A crash of ₹6,000 on the future (−₹3,90,000) sinks the ₹2,50,000 account below nothing:
+    everything is closed, most margin freed first (the future, then 10 WIPRO short, then one
+    RELIANCE share), each exit the opposite side at its mark's exit price and tier, its order id
+    the ``n``-th of this liquidation; left with no margin to cover, the call is met."""
+    state = funded_account(2_50_000_00)  # type: ignore[operator]
+    future_id = _long_future(state, execute, quote_for, nifty_fut)
+    short_id = _mis(state, execute, quote_for, wipro, Side.SELL, 10)
+    one_id = _mis(state, execute, quote_for, reliance, Side.BUY, 1)
+    assert state.positions[short_id].margin_paise > state.positions[one_id].margin_paise
+    price = FUTURE_PRICE - 600_000
+    market = market_for(rules, state, nifty_fut, now_ms=NOW_MS, price_paise=price)
+    assert market is not None
+    marks = (
+        cmd.PositionMark(future_id, nifty_fut, price, price, PriceSource.LIVE),
+        cmd.PositionMark(short_id, wipro, 24_487, 24_500, PriceSource.STORED),
+        cmd.PositionMark(one_id, reliance, 154_280, 154_200, PriceSource.POSITION_AVERAGE),
+    )
+
+    decided = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(market,), marks=marks))
+
+    closes = [
+        (f.order_id, f.side, f.quantity, f.price_paise, f.price_source) for f in _fills(decided)
+    ]
+    assert closes == [
+        (liquidation_order_id(NOW_MS, 0, future_id), Side.SELL, 65, price, "LIVE"),
+        (liquidation_order_id(NOW_MS, 1, short_id), Side.BUY, 10, 24_500, "STORED"),
+        (liquidation_order_id(NOW_MS, 2, one_id), Side.SELL, 1, 154_200, "POSITION_AVERAGE"),
+    ]
+    assert state.positions == {} and state.balance_paise < 0
+    met = decided.events[-1]
+    assert isinstance(met, ev.MarginCallMet)
+    assert (met.required_paise, met.equity_paise) == (0, state.balance_paise)
+    assert not state.margin_called
+
+
+def test_liquidation_when_only_intraday_equity_then_decided_without_touching_the_state(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+) -> None:
+    """No portfolio to revalue, so the liquidation starts from the state itself: it must work
+    on a copy of its own (``execute`` checks the state is untouched by deciding)."""
+    state = funded_account(1_000_00)  # type: ignore[operator]
+    position_id = _mis(state, execute, quote_for, reliance, Side.BUY, 1)
+    crash = 50_000  # ₹1,542.80 → ₹500: −₹1,042.80, more than the account holds
+    marks = (cmd.PositionMark(position_id, reliance, crash, crash),)
+
+    decided = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks))
+
+    assert [type(e) for e in decided.events] == [
+        ev.MarginCalled,
+        ev.OrderAccepted,
+        ev.OrderFilled,
+        ev.MarginCallMet,
+    ]
+    assert state.positions == {}
+
+
+def test_liquidation_when_a_position_has_no_exit_price_then_skipped_and_a_one_paisa_one_closed(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+    wipro: Instrument,
+) -> None:
+    """10 RELIANCE (held first, no price to exit at) and 100 WIPRO, whose last price fell to
+    one paisa: a loss of 100 × ₹244.86 that takes the ₹10,000 account far under. Only WIPRO
+    can be closed, at that paisa; RELIANCE stays, and the account stays called."""
+    state = funded_account(10_000_00)  # type: ignore[operator]
+    unpriced_id = _mis(state, execute, quote_for, reliance, Side.BUY, 10)
+    crashed_id = _mis(state, execute, quote_for, wipro, Side.BUY, 100)
+    marks = (
+        cmd.PositionMark(unpriced_id, reliance, 154_280, 0),
+        cmd.PositionMark(crashed_id, wipro, 1, 1),
+    )
+    positions = {p.position_id: p for p in state.positions.values()}
+    assert unrealised_paise(positions.values(), {m.position_id: m for m in marks}) == 100 * (
+        1 - 24_487
+    )
+
+    decided = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks))
+
+    assert [(f.instrument_id, f.price_paise) for f in _fills(decided)] == [(wipro.instrument_id, 1)]
+    assert not any(isinstance(e, ev.MarginCallMet) for e in decided.events)
+    assert list(state.positions) == [unpriced_id]
+    assert state.margin_called
+
+
+def test_unrealised_when_delivery_shares_then_not_marked_and_intraday_ones_are(
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+    wipro: Instrument,
+) -> None:
+    state = funded_account(10_000_00)  # type: ignore[operator]
+    delivery_id = _mis(state, execute, quote_for, reliance, Side.BUY, 2, product=Product.CNC)
+    intraday_id = _mis(state, execute, quote_for, wipro, Side.BUY, 3)
+    marks = {
+        delivery_id: cmd.PositionMark(delivery_id, reliance, 150_000, 150_000),
+        intraday_id: cmd.PositionMark(intraday_id, wipro, 24_000, 24_000),
+    }
+    # Only WIPRO's: 3 × (₹240.00 − ₹244.87); the CNC shares are paid for.
+    assert unrealised_paise(state.positions.values(), marks) == 3 * (24_000 - 24_487) == -1_461
+
+
+def test_settle_futures_when_held_over_two_days_then_both_days_realised(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    nifty_fut: Instrument,
+) -> None:
+    state = funded_account(10_00_000_00)  # type: ignore[operator]
+    position_id = _long_future(state, execute, quote_for, nifty_fut)
+    first, second = 2_620_010, 2_611_000
+    for day, close in ((1, first), (2, second)):
+        settle = cmd.SettleFutures(now_ms=NOW_MS + day * MS_PER_DAY, closes=((position_id, close),))
+        assert execute(state, settle).rejection is None
+    # 65 × (₹26,200.10 − ₹26,138.60) = ₹3,997.50, then 65 × (₹26,110.00 − ₹26,200.10) = −₹5,856.50
+    assert state.positions[position_id].realized_pnl_paise == 399_750 - 585_650 == -185_900
+    assert state.positions[position_id].cost_paise == 65 * second
+
+
+@pytest.mark.parametrize(("close", "settled"), [(0, False), (1, True)])
+def test_settle_futures_when_no_close_or_a_one_paisa_close_then_only_a_price_settles(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    nifty_fut: Instrument,
+    close: int,
+    settled: bool,
+) -> None:
+    """A close of 0 is no price (the feed had none); any price above it settles. Ids that are
+    not held (sorted first here) are passed over, not the end of the list."""
+    state = funded_account(10_00_000_00)  # type: ignore[operator]
+    position_id = _long_future(state, execute, quote_for, nifty_fut)
+    closes = (("-gone", 2_620_010), (position_id, close))
+    settle = cmd.SettleFutures(now_ms=NOW_MS + MS_PER_DAY, closes=closes)
+
+    events = execute(state, settle).events
+
+    expected = [(position_id, 1, 65 * (1 - FUTURE_PRICE))] if settled else []
+    assert [
+        (s.position_id, s.price_paise, s.realized_pnl_paise)
+        for e in events
+        if isinstance(e, ev.FuturesSettled)
+        for s in e.settlements
+    ] == expected
