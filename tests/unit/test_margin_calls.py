@@ -10,6 +10,8 @@ import pytest
 
 from engine.domain import commands as cmd
 from engine.domain import events as ev
+from engine.domain.account.apply import apply_all
+from engine.domain.account.decide import decide
 from engine.domain.account.margin_call import (
     counted,
     decide_revalue,
@@ -460,3 +462,220 @@ def test_settle_futures_when_no_close_or_a_one_paisa_close_then_only_a_price_set
         if isinstance(e, ev.FuturesSettled)
         for s in e.settlements
     ] == expected
+
+
+def _with_margin_of_its_own(
+    state: AccountState,
+    rules: AccountRules,
+    execute: Execute,
+    quote_for: QuoteFor,
+    instrument: Instrument,
+    margin_paise: int,
+) -> str:
+    """One share bought MIS at its previous close, its fill journaled with ``margin_paise`` as
+    the position's margin (any figure a journal may hold, down to one paisa)."""
+    price = instrument.reference_price_paise
+    order = place(
+        instrument,
+        order_id=instrument.symbol,
+        price_paise=price,
+        quote=quote_for(instrument, price),
+    )
+    assert execute(state, order).rejection is None
+    (filled,) = decide(
+        state, cmd.FillOrder(order.order_id, instrument, 1, price, now_ms=NOW_MS), rules
+    ).events
+    assert isinstance(filled, ev.OrderFilled)
+    apply_all(state, [msgspec.structs.replace(filled, position_margin_paise=margin_paise)])
+    return filled.position_id
+
+
+def _future_without_market(
+    state: AccountState,
+    rules: AccountRules,
+    execute: Execute,
+    quote_for: QuoteFor,
+    future: Instrument,
+) -> str:
+    """A long future whose fill came without its market: no margin of its own, no portfolio
+    booked (until a revaluation of its underlying)."""
+    order = place(
+        future,
+        order_id="fut",
+        product=Product.NRML,
+        quantity=65,
+        price_paise=FUTURE_PRICE,
+        quote=quote_for(future, FUTURE_PRICE),
+    )
+    assert execute(state, order).rejection is None
+    fill = cmd.FillOrder("fut", future, 65, FUTURE_PRICE, now_ms=NOW_MS)
+    apply_all(state, decide(state, fill, rules).events)
+    position_id = state.position_ids[f"NRML:{future.instrument_id}"]
+    assert (state.positions[position_id].margin_paise, state.portfolio_margin) == (0, {})
+    return position_id
+
+
+def test_revalue_when_equity_exactly_at_the_liquidation_level_then_called_not_liquidated(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+) -> None:
+    state = funded_account(1_000_00)  # type: ignore[operator]
+    position_id = _mis(state, execute, quote_for, reliance, Side.BUY, 1)
+    required = required_paise(state)
+    level = rules.risk.liquidation_level.of(required)  # 80 % of ₹308.56, ₹246.85
+    assert (required, level) == (30_856, 24_685)
+    # The loss that leaves the equity (the balance plus the loss) exactly at the level.
+    at_level = 154_280 + level - state.balance_paise
+
+    def revalue(ltp: int) -> list[type]:
+        marks = (cmd.PositionMark(position_id, reliance, ltp, ltp),)
+        command = cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks)
+        return [type(e) for e in decide_revalue(state, command, rules).events]
+
+    assert revalue(at_level) == [ev.MarginCalled]
+    assert revalue(at_level - 1) == [
+        ev.MarginCalled,
+        ev.OrderAccepted,
+        ev.OrderFilled,
+        ev.MarginCallMet,
+    ]
+
+
+def test_liquidation_when_a_close_leaves_equity_exactly_at_the_margin_then_stops_and_call_met(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+    wipro: Instrument,
+) -> None:
+    """10 RELIANCE at ₹560 (−₹9,928 of ₹9,993.40) go first; one WIPRO share's loss is chosen so
+    that, with RELIANCE's exit charges paid, the equity left equals WIPRO's margin to the paisa:
+    covered, so WIPRO stays and the call is met."""
+    state = funded_account(10_000_00)  # type: ignore[operator]
+    big_id = _mis(state, execute, quote_for, reliance, Side.BUY, 10)
+    small_id = _mis(state, execute, quote_for, wipro, Side.BUY, 1)
+    small_margin = state.positions[small_id].margin_paise
+    exit_paise = 56_000
+
+    def revalue(wipro_ltp: int) -> Decision:
+        marks = (
+            cmd.PositionMark(big_id, reliance, exit_paise, exit_paise),
+            cmd.PositionMark(small_id, wipro, wipro_ltp, wipro_ltp),
+        )
+        return decide_revalue(
+            state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks), rules
+        )
+
+    exit_charges = _fills(revalue(24_487))[0].charges_paise
+    left = state.balance_paise + 10 * (exit_paise - 154_280) - exit_charges
+    wipro_ltp = 24_487 + small_margin - left
+    assert 0 < wipro_ltp < 24_487  # a loss on WIPRO too
+
+    decided = revalue(wipro_ltp)
+
+    assert [f.instrument_id for f in _fills(decided)] == [reliance.instrument_id]
+    met = decided.events[-1]
+    assert isinstance(met, ev.MarginCallMet)
+    assert met.equity_paise == met.required_paise == small_margin
+
+
+def test_revalue_when_one_paisa_is_required_then_called_and_liquidated_like_any_margin(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+) -> None:
+    state = funded_account(1_000_00)  # type: ignore[operator]
+    position_id = _with_margin_of_its_own(state, rules, execute, quote_for, reliance, 1)
+    assert required_paise(state) == 1
+    ltp = 154_280 - state.balance_paise - 100  # the equity: −₹1
+    marks = (cmd.PositionMark(position_id, reliance, ltp, ltp),)
+
+    decided = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks))
+
+    assert [type(e) for e in decided.events] == [
+        ev.MarginCalled,
+        ev.OrderAccepted,
+        ev.OrderFilled,
+        ev.MarginCallMet,
+    ]
+    called = decided.events[0]
+    assert isinstance(called, ev.MarginCalled)
+    assert (called.required_paise, called.equity_paise) == (1, -100)
+
+
+def test_liquidation_when_one_paisa_of_margin_is_left_unpriced_then_the_call_stays(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+    wipro: Instrument,
+) -> None:
+    """RELIANCE's crash to ₹10 is closed; WIPRO (one paisa of margin, no price) cannot be, and
+    the equity is below even that paisa: no ``MarginCallMet``."""
+    state = funded_account(1_000_00)  # type: ignore[operator]
+    crashed_id = _mis(state, execute, quote_for, reliance, Side.BUY, 1)
+    _with_margin_of_its_own(state, rules, execute, quote_for, wipro, 1)
+    marks = (cmd.PositionMark(crashed_id, reliance, 1_000, 1_000),)
+
+    decided = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks))
+
+    assert [type(e) for e in decided.events] == [ev.MarginCalled, ev.OrderAccepted, ev.OrderFilled]
+    assert required_paise(state) == 1 and state.balance_paise < 0
+    assert state.margin_called
+
+
+def test_revalue_when_no_margin_is_required_then_no_liquidation_even_in_debit(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    nifty_fut: Instrument,
+    reliance: Instrument,
+) -> None:
+    """A future filled without its market carries no margin yet; its ₹2,60,000 loss puts the
+    equity below nothing, but with nothing required there is no call and the working order
+    that holds margin stays."""
+    state = funded_account(2_50_000_00)  # type: ignore[operator]
+    future_id = _future_without_market(state, rules, execute, quote_for, nifty_fut)
+    working = place(reliance, order_id="w", quantity=1, price_paise=150_000)
+    assert execute(state, working).rejection is None
+    price = FUTURE_PRICE - 400_000
+    marks = (cmd.PositionMark(future_id, nifty_fut, price, price),)
+
+    decided = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks))
+
+    assert decided.events == ()
+    assert "w" in state.orders
+
+
+def test_liquidation_when_the_margin_is_gone_then_positions_without_margin_stay(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    nifty_fut: Instrument,
+    reliance: Instrument,
+) -> None:
+    """The RELIANCE position's margin is all that is required: once it is closed nothing is,
+    and the future (no margin of its own yet) is left open though the account is in debit."""
+    state = funded_account(2_50_000_00)  # type: ignore[operator]
+    future_id = _future_without_market(state, rules, execute, quote_for, nifty_fut)
+    equity_id = _mis(state, execute, quote_for, reliance, Side.BUY, 1)
+    price = FUTURE_PRICE - 400_000
+    marks = (
+        cmd.PositionMark(future_id, nifty_fut, price, price),
+        cmd.PositionMark(equity_id, reliance, 150_000, 150_000),
+    )
+
+    decided = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks))
+
+    assert [f.instrument_id for f in _fills(decided)] == [reliance.instrument_id]
+    assert isinstance(decided.events[-1], ev.MarginCallMet)
+    assert list(state.positions) == [future_id]
