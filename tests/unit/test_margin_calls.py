@@ -679,3 +679,49 @@ def test_liquidation_when_the_margin_is_gone_then_positions_without_margin_stay(
     assert [f.instrument_id for f in _fills(decided)] == [reliance.instrument_id]
     assert isinstance(decided.events[-1], ev.MarginCallMet)
     assert list(state.positions) == [future_id]
+
+
+@pytest.mark.parametrize(("mtm", "taken"), [(1_000_00, True), (-1_000_00, False)])
+def test_order_when_marked_to_market_then_the_mtm_counts_in_the_funds_available(
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+    mtm: int,
+    taken: bool,
+) -> None:
+    """₹300 and one RELIANCE share MIS at ₹1,542.80 (₹308.56 of margin): a ₹1,000 profit the
+    account is credited with pays for it; a ₹1,000 loss leaves ₹300 − ₹1,000 available."""
+    state = funded_account(300_00)  # type: ignore[operator]
+    order = place(reliance, price_paise=154_280, quote=quote_for(reliance, 154_280))
+
+    decided = execute(state, msgspec.structs.replace(order, mtm_paise=mtm))
+
+    assert (decided.rejection is None) is taken
+    if not taken:
+        assert decided.shortfall is not None
+        assert decided.shortfall.available_paise == 300_00 - 1_000_00
+
+
+@pytest.mark.parametrize("mtm", [5_000_00, -5_000_00])
+def test_modify_when_refused_for_funds_then_the_shortfall_counts_its_block_and_the_mtm(
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+    mtm: int,
+) -> None:
+    state = funded_account(1_000_00)  # type: ignore[operator]
+    quote = quote_for(reliance, 154_280)
+    assert execute(state, place(reliance, price_paise=154_280, quote=quote)).rejection is None
+    block = state.orders["o1"].margin_blocked_paise
+    bigger = cmd.ModifyOrder(
+        order_id="o1", quantity=100, now_ms=NOW_MS, instrument=reliance, quote=quote, mtm_paise=mtm
+    )
+
+    refused = execute(state, bigger)
+
+    assert refused.rejection is Rejection.INSUFFICIENT_FUNDS
+    assert refused.shortfall is not None
+    # What is free, the order's own block (₹308.56) and the mark-to-market.
+    assert refused.shortfall.available_paise == state.available_paise + block + mtm
