@@ -20,8 +20,16 @@ from engine.domain.account.margin_call import (
     unrealised_paise,
 )
 from engine.domain.account.state import AccountState, Decision
-from engine.domain.enums import CancelReason, CloseReason, PriceSource, Product, Rejection, Side
-from engine.domain.instruments import Instrument
+from engine.domain.enums import (
+    CancelReason,
+    CloseReason,
+    FundKind,
+    PriceSource,
+    Product,
+    Rejection,
+    Side,
+)
+from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.rules import AccountRules
 from engine.domain.sessions import MS_PER_DAY
 from tests.conftest import NOW_MS, Execute, QuoteFor, place
@@ -725,3 +733,66 @@ def test_modify_when_refused_for_funds_then_the_shortfall_counts_its_block_and_t
     assert refused.shortfall is not None
     # What is free, the order's own block (₹308.56) and the mark-to-market.
     assert refused.shortfall.available_paise == state.available_paise + block + mtm
+
+
+def test_liquidation_when_positions_free_the_same_margin_then_the_earliest_id_first(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    master: InstrumentMaster,
+    reliance: Instrument,
+) -> None:
+    """A crash: NIFTY to 20,000 leaves the 25500 call sold at ₹792.50 nearly worthless, so its
+    portfolio blocks nothing (the ₹51,512.50 premium credited exceeds its SPAN and exposure) and
+    is released; BANKNIFTY's fall to 50,000 costs the long future (filled without its market,
+    so no margin of its own) ₹2,81,712. Closing either frees no margin: the one with the
+    earlier id (the future's, 864d…, before the call's, f91c…) goes first; the RELIANCE share
+    holding all the margin has no price, so it stays."""
+    call = master.get("NFO:NIFTY26DEC25500CE")
+    bank = master.get("NFO:BANKNIFTY26DECFUT")
+    assert call is not None and bank is not None
+    state = funded_account(10_00_000_00)  # type: ignore[operator]
+    sold = place(
+        call,
+        order_id="s",
+        side=Side.SELL,
+        product=Product.NRML,
+        quantity=65,
+        price_paise=79_250,
+        quote=quote_for(call, 79_250),
+    )
+    assert execute(state, sold).rejection is None
+    assert execute(state, cmd.FillOrder("s", call, 65, 79_250, now_ms=NOW_MS)).rejection is None
+    bought = place(
+        bank,
+        order_id="b",
+        product=Product.NRML,
+        quantity=30,
+        price_paise=5_939_040,
+        quote=quote_for(bank, 5_939_040),
+    )
+    assert execute(state, bought).rejection is None
+    apply_all(
+        state, decide(state, cmd.FillOrder("b", bank, 30, 5_939_040, now_ms=NOW_MS), rules).events
+    )
+    unpriced_id = _mis(state, execute, quote_for, reliance, Side.BUY, 1)
+    spare = cmd.DebitFunds(
+        now_ms=NOW_MS, amount_paise=state.available_paise, kind=FundKind.ADJUSTMENT, reference="all"
+    )
+    assert execute(state, spare).rejection is None
+    call_id, bank_id = (state.position_ids[f"NRML:{i.instrument_id}"] for i in (call, bank))
+    assert bank_id < call_id
+    crash = market_for(rules, state, call, now_ms=NOW_MS, price_paise=20_00_000)
+    assert crash is not None
+    marks = (
+        cmd.PositionMark(call_id, call, 5, 5),
+        cmd.PositionMark(bank_id, bank, 50_00_000, 50_00_000),
+    )
+
+    decided = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(crash,), marks=marks))
+
+    (revalued,) = [e for e in decided.events if isinstance(e, ev.PortfolioMarginRevalued)]
+    assert revalued.blocks == (ev.PortfolioBlock("NIFTY", 0, (call_id,)),)
+    assert [f.instrument_id for f in _fills(decided)] == [bank.instrument_id, call.instrument_id]
+    assert list(state.positions) == [unpriced_id]
