@@ -20,7 +20,7 @@ from engine.domain.account.basket import (
 )
 from engine.domain.account.decide import preview_order
 from engine.domain.account.state import AccountState
-from engine.domain.enums import Product, Rejection, Side
+from engine.domain.enums import OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.margin import equity_margin
 from engine.domain.portfolio import (
@@ -30,7 +30,7 @@ from engine.domain.portfolio import (
     with_fill,
 )
 from engine.domain.rules import AccountRules
-from tests.conftest import NOW_MS, Execute, QuoteFor, fill, place
+from tests.conftest import DAY_MS, NOW_MS, Execute, QuoteFor, fill, place
 from tests.support.margin_markets import market_for, market_of
 
 SHORT_PRICE = 44_145  # the 26000 CE's previous close, ₹441.45
@@ -303,3 +303,119 @@ def test_basket_when_order_closes_position_then_it_frees_margin_and_blocks_nothi
     assert order.standalone.blocked_paise == nifty_call.lot_size * SHORT_PRICE  # a long call
     assert basket.final == order.figures
     assert basket.benefit_paise == 0
+
+
+def test_basket_when_adding_to_held_legs_on_expiry_day_then_only_the_added_extra_and_premium(
+    rules: AccountRules,
+    funded_account: Callable[..., AccountState],
+    quote_for: QuoteFor,
+    trade: Callable[..., object],
+    nifty_call: Instrument,
+    call_26500: Instrument,
+) -> None:
+    """Short the 26000 call and long the 26500 call from the day before their expiry; on the
+    day, one more lot of each adds the extra ELM of one short lot, 2 % of 65 × 26138.60 =
+    33 980.18, and the premium of one long lot, 65 × 189.70 = 12 330.50; what the held legs
+    already carry is not counted again."""
+    assert nifty_call.expiry is not None
+    expiry_ms = NOW_MS + (nifty_call.expiry - rules.trade_date(NOW_MS)).days * DAY_MS
+    state = funded_account()
+    held = market_of(rules, [nifty_call, call_26500], now_ms=expiry_ms - DAY_MS)
+    for call, side, price in (
+        (nifty_call, Side.SELL, SHORT_PRICE),
+        (call_26500, Side.BUY, LONG_PRICE),
+    ):
+        trade(
+            state,
+            call,
+            side,
+            65,
+            price,
+            product=Product.NRML,
+            now_ms=expiry_ms - DAY_MS,
+            market=held,
+        )
+    orders = [
+        place(
+            call,
+            order_id=order_id,
+            side=side,
+            product=Product.NRML,
+            quantity=65,
+            price_paise=price,
+            quote=quote_for(call, price),
+            now_ms=expiry_ms,
+            market=market_for(rules, state, call, now_ms=expiry_ms),
+        )
+        for call, side, price, order_id in (
+            (nifty_call, Side.SELL, SHORT_PRICE, "s"),
+            (call_26500, Side.BUY, LONG_PRICE, "l"),
+        )
+    ]
+
+    basket = basket_margins(state, orders, rules)
+
+    short, long = (o.figures for o in basket.orders)
+    assert (short.additional_paise, short.option_premium_paise) == (3_398_018, 0)
+    assert (long.additional_paise, long.option_premium_paise) == (0, 1_233_050)
+    assert basket.final.additional_paise == 3_398_018
+    assert basket.final.option_premium_paise == 1_233_050
+
+
+def test_basket_when_options_on_two_underlyings_then_each_its_own_portfolio(
+    rules: AccountRules,
+    funded_account: Callable[..., AccountState],
+    quote_for: QuoteFor,
+    master: InstrumentMaster,
+    nifty_call: Instrument,
+) -> None:
+    """A NIFTY short call and a BANKNIFTY short call offset nothing: together they need what
+    they need apart, each on its own underlying's price (exposure on 65 × 26138.60 and on
+    30 × 59390.40)."""
+    bank_call = master.get("NFO:BANKNIFTY26DEC59000CE")
+    assert bank_call is not None
+    state = funded_account()
+    nifty = _order(
+        state, rules, quote_for, nifty_call, side=Side.SELL, price_paise=SHORT_PRICE, order_id="n"
+    )
+    bank = _order(
+        state, rules, quote_for, bank_call, side=Side.SELL, price_paise=115_960, order_id="b"
+    )
+
+    basket = basket_margins(state, [nifty, bank], rules)
+
+    assert basket.final == basket.initial
+    assert basket.final.exposure_paise == 3_398_018 + 3_563_424
+    assert basket.benefit_paise == 0
+
+
+@pytest.mark.parametrize("order_type", [OrderType.SL_M, OrderType.MARKET])
+def test_basket_when_no_limit_price_then_valued_at_the_protected_trigger_or_ask(
+    rules: AccountRules,
+    funded_account: Callable[..., AccountState],
+    quote_for: QuoteFor,
+    call_26500: Instrument,
+    order_type: OrderType,
+) -> None:
+    """A long call's premium at the price it is valued at: an SL-M's trigger (₹190), a market
+    order's ask (₹189.75, a tick above the last price), each plus the market protection."""
+    state = funded_account()
+    quote = quote_for(call_26500, LONG_PRICE)
+    order = place(
+        call_26500,
+        order_id="l",
+        product=Product.NRML,
+        order_type=order_type,
+        quantity=65,
+        trigger_paise=19_000 if order_type is OrderType.SL_M else 0,
+        quote=quote,
+        market=market_for(rules, state, call_26500, now_ms=NOW_MS),
+    )
+
+    basket = basket_margins(state, [order], rules)
+
+    valued = 19_000 if order_type is OrderType.SL_M else quote.ask_paise
+    protected = valued + rules.execution.market_protection.of(valued)
+    assert basket.orders[0].requirements.rejection is None
+    assert basket.final.option_premium_paise == 65 * protected
+    assert basket.orders[0].figures == basket.final

@@ -3,6 +3,7 @@ properties over random portfolios (``engine.risk.portfolio_margin``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, timedelta
@@ -14,11 +15,13 @@ from hypothesis import strategies as st
 
 from engine.domain.enums import Exchange, InstrumentType, Segment
 from engine.domain.instruments import Instrument, Liquidity, UnderlyingKind
+from engine.domain.money import Rate
 from engine.domain.portfolio import LegMarket, MarginLeg, PortfolioMargin, UnderlyingMarket
 from engine.domain.rules import AccountRules
 from engine.market.black76_reference import price_option
 from engine.risk import scenarios_reference
 from engine.risk.portfolio_margin import SpanMarginModel
+from engine.risk.scenarios import SCENARIOS
 
 TODAY = date(2026, 12, 4)
 EXPIRY = TODAY + timedelta(days=30)
@@ -267,3 +270,86 @@ def test_kernel_when_any_portfolio_then_equal_to_its_reference_to_the_paisa(
         "NIFTY", UnderlyingKind.INDEX, FORWARD, VOLATILITY, tuple(leg.market for leg in built)
     )
     assert model.margin(built, market, TODAY) == reference.margin(built, market, TODAY)
+
+
+def test_short_option_when_margined_then_scan_risk_one_day_ahead_less_its_value(
+    rules: AccountRules,
+) -> None:
+    """SPAN of one short call restated scenario by scenario: each revalues the call a day
+    later (1/365 of a year) at the forward moved by a multiple of the 9.3 % scan range and the
+    volatility shifted 4 points, the extremes at 35 %; SPAN is the worst loss plus the call's
+    value now (the net option value of a short is negative)."""
+    call = _leg("C", 26_000, -1)
+    strike, scan, shift, horizon = 2_600_000, 0.093, 0.04, 1 / 365
+    value = price_option(FORWARD, strike, YEARS, VOLATILITY, True, RATE).price
+    losses = []
+    for scenario in SCENARIOS:
+        moved = price_option(
+            FORWARD * (1 + scenario.price_move * scan),
+            strike,
+            YEARS - horizon,
+            VOLATILITY + scenario.volatility_direction * shift,
+            True,
+            RATE,
+        ).price
+        losses.append(LOT * (moved - value) * (0.35 if scenario.extreme else 1.0))
+    expected = math.floor(max(losses) + LOT * value + 0.5)
+    assert _margin(rules, [call]).span_paise == expected == 15_740_375
+
+
+def test_short_option_when_a_minimum_is_set_then_span_at_least_that_share_of_the_notional(
+    rules: AccountRules,
+) -> None:
+    """NSE's short-option minimum is 0 now; at 5 % a far out-of-the-money short call (worth
+    nothing, no scenario reaches its strike) needs 5 % of 65 × ₹26,000 = ₹84,500 of SPAN."""
+    model = rules.portfolio
+    assert isinstance(model, SpanMarginModel)
+    minimum = Rate.percent(5)
+    parameters = tuple(
+        replace(
+            p,
+            by_kind={k: replace(v, short_option_minimum=minimum) for k, v in p.by_kind.items()},
+        )
+        for p in model.config.parameters
+    )
+    with_minimum = SpanMarginModel(replace(model.config, parameters=parameters), model.rate)
+    far = _leg("C", 40_000, -1)
+    market = UnderlyingMarket("NIFTY", UnderlyingKind.INDEX, FORWARD, VOLATILITY, (far.market,))
+    assert _margin(rules, [far]).span_paise == 0
+    assert with_minimum.margin([far], market, TODAY).span_paise == 8_450_000
+
+
+def test_long_options_when_margined_then_each_premium_counted_even_of_one_unit(
+    rules: AccountRules,
+) -> None:
+    """Two long calls block both premiums, and a single unit long (quantity 1) is a long: its
+    premium, no exposure and no credit."""
+    low, high = _leg("C", 26_000, 1), _leg("C", 26_400, 2)
+    margin = _margin(rules, [low, high])
+    assert margin.premium_paise == low.cost_paise + high.cost_paise
+    assert (margin.exposure_paise, margin.premium_credit_paise) == (0, 0)
+    one = MarginLeg(low.market, 1, low.cost_paise // LOT)
+    single = _margin(rules, [one])
+    assert single.premium_paise == low.cost_paise // LOT
+    assert (single.exposure_paise, single.premium_credit_paise) == (0, 0)
+
+
+def test_short_options_expiring_today_when_two_then_the_extra_elm_on_both(
+    rules: AccountRules,
+) -> None:
+    put = _leg("P", 26_000, -2, expiry=TODAY)
+    call = _leg("C", 26_000, -1, expiry=TODAY)
+    margin = _margin(rules, [put, call])
+    assert margin.additional_paise == 3 * LOT * FORWARD * 2 // 100  # ₹1,01,400
+
+
+def test_future_without_an_expiry_when_margined_then_as_a_dated_one(rules: AccountRules) -> None:
+    """An expiry only groups legs (the expiry day, calendar spreads): a contract the master
+    gives none is margined on its own figures."""
+    dated = _leg("F", 0, 1)
+    undated = dated._replace(
+        market=msgspec.structs.replace(
+            dated.market, instrument=replace(dated.market.instrument, expiry=None)
+        )
+    )
+    assert _margin(rules, [undated]) == _margin(rules, [dated])

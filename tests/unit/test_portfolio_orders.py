@@ -24,6 +24,7 @@ Amounts are paise; each hand computation sits in a comment next to its check.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -41,6 +42,7 @@ from engine.domain.account.state import (
 )
 from engine.domain.enums import FundKind, InstrumentType, Product, Rejection, Side
 from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.money import Rate
 from engine.domain.portfolio import MarginLeg, PortfolioMargin, UnderlyingMarket
 from engine.domain.rules import AccountRules
 from tests.conftest import DAY_MS, NOW_MS, Execute, QuoteFor, fill, place
@@ -498,6 +500,96 @@ def test_revalue_when_positions_carry_margin_of_their_own_then_moved_into_the_po
     assert state.blocked_paise == margin
     # Once moved, the same market changes nothing more.
     assert execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(market,))).events == ()
+
+
+@pytest.mark.parametrize(("booked", "material"), [(17_174_800, True), (17_174_801, False)])
+def test_revalue_when_margin_moves_exactly_the_minimum_change_then_booked(
+    booked: int,
+    material: bool,
+    rules: AccountRules,
+    nifty_call: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Trade,
+) -> None:
+    """At NIFTY 26139.25 the short call's margin is 1 72 606.74 = 201 × 858.74: from a booked
+    1 71 748.00 that is a move of 858.74, exactly 0.5 % of it (re-booked); from one paisa more,
+    just under 0.5 % (left as booked)."""
+    state = funded_account(CRORE_PAISE)
+    trade(state, nifty_call, SELL, LOT, SHORT_PRICE, product=NRML)
+    position_id = _position_id(state, nifty_call)
+    earlier = ev.PortfolioBlock("NIFTY", booked, (position_id,))
+    apply_all(state, [ev.PortfolioMarginRevalued(at_ms=NOW_MS, blocks=(earlier,))])
+    market = market_of(rules, [nifty_call], now_ms=NOW_MS, price_paise=2_613_925)
+    assert _blocked(rules, market, _short(nifty_call)) == 17_260_674
+
+    decision = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(market,)))
+
+    assert state.portfolio_margin == {"NIFTY": 17_260_674 if material else booked}
+    assert len(decision.events) == int(material)
+
+
+def test_revalue_when_a_closed_portfolio_is_still_booked_then_released_whatever_the_minimum(
+    rules: AccountRules,
+    nifty_call: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    quote_for: QuoteFor,
+    trade: Trade,
+) -> None:
+    """The short call bought back by a fill that came without a market leaves its portfolio
+    booked; the revaluation releases it (a portfolio that goes is always booked, even were the
+    minimum change set above 100 %)."""
+    state = funded_account(CRORE_PAISE)
+    trade(state, nifty_call, SELL, LOT, SHORT_PRICE, product=NRML)
+    assert (
+        execute(state, _order(nifty_call, BUY, SHORT_PRICE, quote_for, order_id="b")).rejection
+        is None
+    )
+    apply_all(state, decide(state, fill(nifty_call, "b", LOT, SHORT_PRICE), rules).events)
+    assert state.positions == {} and state.portfolio_margin != {}
+    lenient = replace(rules, risk=replace(rules.risk, revaluation_min_change=Rate.percent(200)))
+    market = market_of(rules, [nifty_call], now_ms=NOW_MS)
+
+    decision = decide(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(market,)), lenient)
+
+    assert decision.events == (
+        ev.PortfolioMarginRevalued(at_ms=NOW_MS, blocks=(ev.PortfolioBlock("NIFTY", 0, ()),)),
+    )
+
+
+def test_revalue_when_the_portfolio_is_unchanged_but_a_position_carries_its_own_then_moved(
+    rules: AccountRules,
+    nifty_call: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Trade,
+) -> None:
+    """A journal of the change-over: the short call's portfolio booked at its fill, then an
+    ``ExpiryMarginBlocked`` of the old code adds the 2 % extra to the position itself. The same
+    market recomputes the same portfolio, yet the extra is moved into it (released)."""
+    state = funded_account(CRORE_PAISE)
+    trade(state, nifty_call, SELL, LOT, SHORT_PRICE, product=NRML)
+    position_id = _position_id(state, nifty_call)
+    margin = state.portfolio_margin["NIFTY"]
+    block = ev.ExpiryMarginBlock(
+        position_id, nifty_call.instrument_id, LOT, FORWARD_PAISE, 3_398_018
+    )
+    today = rules.trade_day(NOW_MS)
+    apply_all(state, [ev.ExpiryMarginBlocked(at_ms=NOW_MS, trade_day=today, blocks=(block,))])
+    assert state.expiry_margin_day == today
+    assert state.blocked_paise == margin + 3_398_018
+    market = market_of(rules, [nifty_call], now_ms=NOW_MS)
+
+    decision = execute(state, cmd.RevalueMargin(now_ms=NOW_MS, markets=(market,)))
+
+    assert decision.events == (
+        ev.PortfolioMarginRevalued(
+            at_ms=NOW_MS, blocks=(ev.PortfolioBlock("NIFTY", margin, (position_id,)),)
+        ),
+    )
+    assert state.positions[position_id].margin_paise == 0
+    assert state.blocked_paise == margin
 
 
 def test_revalue_when_funds_fall_short_then_blocked_anyway_and_available_negative(
