@@ -66,7 +66,7 @@ def main() -> int:
         print(f"{module:<12} {killed[module]:>7} {totals[module]:>8} {score:>6.1f}%")
     for survivor in survivors:
         name = survivor.split(":", 1)[0]
-        listed = name in judged
+        listed = re.search(re.escape(name) + r"(?!\d)", judged) is not None  # not _2 in _21
         failing |= not listed
         print(f"  {'listed' if listed else 'NOT LISTED'}  {survivor}")
     return 1 if failing else 0

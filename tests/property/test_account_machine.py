@@ -829,7 +829,9 @@ class AccountMachine(RuleBasedStateMachine):
 
     @rule(
         which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
-        flaw=st.sampled_from(["duplicate", "no_quote", "refused_product", "zero", "off_tick"]),
+        flaw=st.sampled_from(
+            ["duplicate", "no_quote", "refused_product", "zero", "too_many", "off_tick"]
+        ),
         order_type=st.sampled_from([OrderType.LIMIT, OrderType.SL, OrderType.SL_M]),
     )
     def place_flawed(self, which: int, flaw: str, order_type: OrderType) -> None:
@@ -1043,12 +1045,14 @@ class AccountMachine(RuleBasedStateMachine):
     @precondition(_has_orders)
     @rule(
         pick=picks,
-        flaw=st.sampled_from(["nothing_left", "off_tick", "off_lot", "terms", "off_band"]),
+        flaw=st.sampled_from(
+            ["nothing_left", "off_tick", "off_lot", "too_many", "terms", "off_band"]
+        ),
         new_type=st.sampled_from([OrderType.LIMIT, OrderType.SL, OrderType.SL_M]),
     )
     def modify_flawed(self, pick: int, flaw: str, new_type: OrderType) -> None:
-        """A modification with one thing wrong is refused for it (INVALID_QUANTITY or
-        INVALID_PRICE, checked by ``_modify``)."""
+        """A modification with one thing wrong is refused for it (INVALID_QUANTITY,
+        ABOVE_FREEZE_QUANTITY, ORDER_VALUE_LIMIT or INVALID_PRICE, checked by ``_modify``)."""
         if flaw == "nothing_left":
             self._modify(pick, 0, None, 0, 0, True, "ok")
         else:

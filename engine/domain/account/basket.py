@@ -162,8 +162,6 @@ def _figures(
         now_ms=order.now_ms,
         exclude=None,
     )
-    if margins is None:
-        raise InvariantError(f"order {order.order_id} was priced without a market")
     figures = change(*margins)
     if figures.blocked_paise != block:
         raise InvariantError(f"order {order.order_id}: breakdown {figures} is not its {block}")

@@ -155,9 +155,9 @@ def _order_requirements(
     market: UnderlyingMarket | None,
     now_ms: int,
     exclude: str | None,
-) -> tuple[int, int] | None:
-    """Return (margin to block, estimated charges) for an order's terms; None when a derivative
-    has no market to margin it on."""
+) -> tuple[int, int]:
+    """Return (margin to block, estimated charges) for an order's terms (a derivative's on a
+    market that carries it: ``_margin_market``)."""
     trade_date = rules.trade_date(now_ms)
     if is_derivative(instrument):
         margins = portfolio_with_order(
@@ -172,8 +172,6 @@ def _order_requirements(
             now_ms=now_ms,
             exclude=exclude,
         )
-        if margins is None:
-            return None
         before, after = margins
         block = max(0, after.blocked_paise - before.blocked_paise)
     else:
@@ -219,14 +217,15 @@ def portfolio_with_order(
     valuation_paise: int,
     now_ms: int,
     exclude: str | None,
-) -> tuple[PortfolioMargin, PortfolioMargin] | None:
+) -> tuple[PortfolioMargin, PortfolioMargin]:
     """A derivative order's underlying portfolio margin without it and with it filled at its
     valuation price (docs/DOMAIN.md §2), over the open positions and the working orders on the
     same contract and side (which fill first); what it adds is the difference of the blocked
-    amounts, 0 when it hedges or reduces. None without a market for the contract."""
+    amounts, 0 when it hedges or reduces. Only for an order whose market carries its contract
+    (``_margin_market``: others are refused PRICE_UNAVAILABLE before they are margined)."""
     leg_market = None if market is None else market.leg(instrument.instrument_id)
     if market is None or leg_market is None:
-        return None
+        raise InvariantError(f"{instrument.instrument_id} margined without its market")
     trade_date = rules.trade_date(now_ms)
     legs = position_legs(state.positions.values(), market)
     key = (instrument.instrument_id, product.value)
@@ -358,7 +357,7 @@ def _check_order(
         state, instrument.instrument_id, exclude
     ):
         return Requirements(Rejection.INSUFFICIENT_HOLDINGS)
-    requirements = _order_requirements(
+    block, charges = _order_requirements(
         state,
         rules,
         instrument=instrument,
@@ -370,9 +369,6 @@ def _check_order(
         now_ms=t.now_ms,
         exclude=exclude,
     )
-    if requirements is None:
-        return Requirements(Rejection.PRICE_UNAVAILABLE)
-    block, charges = requirements
     freed = working.margin_blocked_paise if working is not None else 0
     # An order that adds no margin (it reduces a position, hedges a portfolio, or sells shares
     # held) is always taken, paying its charges even in debit: it is how an account in a
