@@ -2,7 +2,8 @@
 
 Proves the issue's "done when": a user who reads the book (``/api/quotes`` in full mode) and
 places a MARKET order larger than its touch sees it fill across levels at worse prices, one
-trade per level, in the order's detail and the trades list; the order's average price is the
+trade per level, in the order's detail and the trades list, with an order frame on the
+websocket for each part filled; the order's average price is the
 trades' volume-weighted price; the order's brokerage is charged once (on its first trade) and
 every trade pays its own taxes; and an IOC order larger than the book within its limit keeps
 what it filled and is cancelled for the rest.
@@ -10,6 +11,7 @@ what it filled and is cancelled for the rest.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -36,6 +38,23 @@ async def detail(user: Client, order_id: str) -> dict[str, Any]:
     return dict(body)
 
 
+async def order_frames_until_done(
+    ws: aiohttp.ClientWebSocketResponse, order_id: str, timeout_s: float = 10
+) -> list[dict[str, Any]]:
+    """The websocket's order frames for ``order_id`` until one says it ended."""
+
+    async def read() -> list[dict[str, Any]]:
+        frames: list[dict[str, Any]] = []
+        while True:
+            message: dict[str, Any] = await ws.receive_json()
+            if message["type"] == "order" and message["data"]["id"] == order_id:
+                frames.append(message["data"])
+                if message["data"]["status"] != "PENDING":
+                    return frames
+
+    return await asyncio.wait_for(read(), timeout_s)
+
+
 def test_large_market_order_when_placed_then_fills_across_levels_one_trade_each(
     master: InstrumentMaster, database: str
 ) -> None:
@@ -43,18 +62,23 @@ def test_large_market_order_when_placed_then_fills_across_levels_one_trade_each(
         user, account_id = await funded_user(session, base, "walk@paperdesk.test", FUNDS_RUPEES)
         sell = (await book(user))["depth"]["sell"]
         quantity = sum(level["quantity"] for level in sell[:3])
-        status, body, _ = await user.call(
-            "POST", "/api/trading/orders", order_body(account_id, quantity=quantity)
-        )
-        assert status == 200, body
-        order_id = body["order"]["id"]
+        token = user.headers["Authorization"].removeprefix("Bearer ")
+        ws_url = base.replace("http", "ws") + f"/api/ws?token={token}"
+        async with session.ws_connect(ws_url) as ws:
+            status, body, _ = await user.call(
+                "POST", "/api/trading/orders", order_body(account_id, quantity=quantity)
+            )
+            assert status == 200, body
+            order_id = body["order"]["id"]
+            frames = await order_frames_until_done(ws, order_id)
+        # An order frame for each part filled: the working order, then its end.
+        filled = [frame.get("filledQuantity") for frame in frames[:-1]]
+        assert frames[-1]["status"] == "EXECUTED"
+        assert len([f for f in filled if f]) >= 1, "a frame for a partial fill"
+        assert filled == sorted(filled, key=lambda f: f or 0)
 
-        async def executed() -> bool:
-            return bool((await detail(user, order_id))["order"]["status"] == "EXECUTED")
-
-        await eventually(executed)
         seen = await detail(user, order_id)
-        trades = sorted(seen["trades"], key=lambda trade: trade["executedAt"])
+        trades = sorted(seen["trades"], key=lambda trade: int(trade["id"].rsplit("-", 1)[1]))
         assert len(trades) >= 2, "larger than any touch the book draws: it took several levels"
         prices = [trade["price"] for trade in trades]
         assert prices == sorted(prices) and len(set(prices)) == len(prices), "worse each level"
