@@ -4,7 +4,8 @@ Each runtime runs in its own child process (so RSS and thread counts are its own
 market ticking every 250 ms. The client keeps a window of requests in flight: LIMIT orders that
 rest, cancels of those, MARKET orders that the market actor fills, and funds queries. Printed:
 ops/s, p50/p99 latency, RSS, threads, fills, and the pooled/threaded ratio from the same run;
-then the batch mark-to-market of 100,000 positions.
+then the walk of MARKET orders through the displayed book (1, 10 and 100 times the touch), and
+the batch mark-to-market of 100,000 positions.
 
 A third child, ``sequential``, runs the same plan by calling the account behaviours directly
 on one thread: no actors, no messages, no ticks and no fills (MARKET orders wait out a delay
@@ -36,6 +37,7 @@ from engine.domain.enums import FundKind, OrderType, Product, Side, Validity
 from engine.domain.events import OrderFilled
 from engine.domain.instruments import InstrumentMaster
 from engine.market import kernels
+from engine.market.depth import ASKS, MarketDepth
 from engine.market.instrument_import import read_instruments_csv
 from engine.market.risk import RiskBook
 
@@ -293,6 +295,49 @@ def mark_to_market_figures(positions: int = 100_000, repeats: int = 200) -> dict
     }
 
 
+def walking_figures(rounds: int = 200) -> list[dict[str, Any]]:
+    """Time MARKET buys walking the displayed book (``MarketDepth.take``, what the market actor
+    runs for each order it executes), sized at 1, 10 and 100 times the instrument's touch: one
+    level, then every level the book shows within market protection (the rest would rest).
+    Each round takes from a fresh book on each of the 50 instruments: the timed walk draws the
+    instrument's levels too, as the first order on an instrument in a tick does (later orders
+    in the same tick reuse the draw)."""
+    config = load_config()
+    engine = TradingEngine(config, _master(), runtime="pooled")
+    engine.start(ticking=False)
+    engine.tick()
+    engine.sync_market()
+    market = engine.market
+    protection = config.execution.market_protection
+    shares = [index for index in range(len(market.master)) if market.master.at(index).is_equity]
+    probe = MarketDepth(market, config.market.depth, config.market.seed)
+    touches = {index: probe.side(index, ASKS)[0] for index in shares}
+    figures = []
+    for levels in (1, 10, 100):
+        samples: list[int] = []
+        trades = 0
+        for _ in range(rounds):
+            depth = MarketDepth(market, config.market.depth, config.market.seed)
+            for index in shares:
+                touch = touches[index]
+                limit = touch.price_paise + protection.of(touch.price_paise)
+                start = time.perf_counter_ns()
+                taken = depth.take(index, 1, levels * touch.quantity, limit)
+                samples.append(time.perf_counter_ns() - start)
+                trades += len(taken)
+        figures.append(
+            {
+                "levels": levels,
+                "orders": len(samples),
+                "trades_per_order": trades / len(samples),
+                "median_us": float(np.median(samples)) / 1000,
+                "p99_us": float(np.percentile(samples, 99)) / 1000,
+            }
+        )
+    engine.stop()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -356,6 +401,12 @@ def main() -> None:
     print(f"pooled / threaded throughput ratio: {ratio:.1f}x")
     ceiling = results["pooled"]["ops_per_s"] / results["sequential"]["ops_per_s"]
     print(f"pooled / sequential (domain code alone, no actors): {ceiling:.2f}")
+    for walk in walking_figures():
+        print(
+            f"MARKET buy of {walk['levels']:>3}x the touch: {walk['trades_per_order']:.1f} trades,"
+            f" {walk['median_us']:.1f} µs median, {walk['p99_us']:.1f} µs p99 to walk the book"
+            f" ({walk['orders']} orders)"
+        )
     mtm = mark_to_market_figures()
     print(
         f"batch mark-to-market of {mtm['positions']} positions: kernel"

@@ -279,8 +279,18 @@ class MarketBehaviour:
             book = self._books(op.index)
             (book.buy_stops if op.side > 0 else book.sell_stops).add(key, op.trigger_paise)
             return
-        self._take(op.account_id, op.order_id, entry)
+        if self._marketable(entry, snapshot):
+            self._take(op.account_id, op.order_id, entry)
         self._rest_unfilled(op.account_id, op.order_id, entry, ioc=op.ioc)
+
+    @staticmethod
+    def _marketable(entry: _Resting, snapshot: MarketSnapshot) -> bool:
+        """Whether a limit order can fill now: the touch it takes from is within its limit."""
+        if entry.side > 0:
+            ask = int(snapshot.ask[entry.index])
+            return 0 < ask <= entry.limit_paise
+        bid = int(snapshot.bid[entry.index])
+        return bid > 0 and bid >= entry.limit_paise
 
     def _rest_unfilled(self, account_id: str, order_id: str, entry: _Resting, *, ioc: bool) -> None:
         """What an order did not fill at once rests at its limit, or is cancelled for IOC."""

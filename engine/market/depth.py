@@ -65,6 +65,9 @@ class MarketDepth:
         self.config = config
         self.seed = seed
         self._taken: dict[tuple[int, int], _Taken] = {}
+        # The levels last drawn for each side, with the tick (snapshot seq) they were drawn at:
+        # the orders and readers of one tick share one draw.
+        self._drawn_at: dict[tuple[int, int], tuple[int, list[tuple[int, int, int]]]] = {}
 
     def book(
         self, index: int, snapshot: MarketSnapshot | None = None
@@ -138,6 +141,14 @@ class MarketDepth:
         return self._drawn(index, side, snapshot)
 
     def _drawn(self, index: int, side: int, snapshot: MarketSnapshot) -> list[tuple[int, int, int]]:
+        cached = self._drawn_at.get((index, side))
+        if cached is not None and cached[0] == snapshot.seq:
+            return cached[1]
+        levels = self._draw(index, side, snapshot)
+        self._drawn_at[index, side] = (snapshot.seq, levels)
+        return levels
+
+    def _draw(self, index: int, side: int, snapshot: MarketSnapshot) -> list[tuple[int, int, int]]:
         data, config = self.data, self.config
         if index >= len(snapshot.ltp) or snapshot.ltp[index] <= 0:
             return []
