@@ -324,3 +324,49 @@ def rest_far_buy(h: Harness, index: int) -> None:
     )
     h.engine.market_ref.tell(BookOps((order,)))
     h.engine.sync_market()
+
+
+def test_poll_when_quote_carries_depth_then_the_book_is_the_feeds_and_orders_walk_it(
+    master: InstrumentMaster,
+) -> None:
+    """In live mode the displayed book is the feed's ``full``-mode depth (empty levels left
+    out, best first), and what an order takes from it is gone for the next."""
+
+    async def scenario(h: Harness) -> None:
+        seed_quotes(h)
+        payload = h.fake.quotes["NSE_EQ-2885"]
+        payload["depth"] = {
+            "buy": [
+                {"price": 1600.2 - n / 10, "quantity": 100 * (n + 1), "orders": n + 1}
+                for n in range(5)
+            ],
+            "sell": [
+                {"price": 1600.4 + n / 10, "quantity": 100 * (n + 1), "orders": n + 1}
+                for n in range(4)
+            ]
+            + [{"price": 0, "quantity": 0, "orders": 0}],
+        }
+        result = await h.poller.poll_once()
+        assert not result.failures
+        h.engine.tick()
+        h.engine.sync_market()
+        bids, asks = h.engine.depth.book(h.index(RELIANCE))
+        assert [(b.price_paise, b.quantity, b.orders) for b in bids] == [
+            (160020, 100, 1),
+            (160010, 200, 2),
+            (160000, 300, 3),
+            (159990, 400, 4),
+            (159980, 500, 5),
+        ]
+        assert [(a.price_paise, a.quantity) for a in asks] == [
+            (160040, 100),
+            (160050, 200),
+            (160060, 300),
+            (160070, 400),
+        ]
+        trades = h.engine.depth.take(h.index(RELIANCE), 1, 250, limit_paise=160050)
+        assert [(t.price_paise, t.quantity) for t in trades] == [(160040, 100), (160050, 150)]
+        _, asks = h.engine.depth.book(h.index(RELIANCE))
+        assert [a.quantity for a in asks[:2]] == [0, 50]
+
+    run(master, scenario)
