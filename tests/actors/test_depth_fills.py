@@ -226,17 +226,18 @@ def test_two_accounts_when_both_want_the_touch_then_share_no_more_than_shown(
     assert sorted(got) == [0, touch.quantity]
 
 
-def test_part_filled_order_when_cancelled_then_cancelled_with_its_fills_kept(
-    driver: EngineDriver, nifty_fut: Instrument
-) -> None:
+def part_filled_at_touch(
+    driver: EngineDriver, nifty_fut: Instrument, *, lots_more: int
+) -> DepthLevel:
+    """Account "acct" buys "p", a NIFTY future LIMIT at the ask for the touch's quantity and
+    ``lots_more`` lots: it takes the touch and rests the rest. Returns the touch it took."""
     driver.set_price(nifty_fut, NIFTY_FUT_PAISE)
     driver.open_account("acct", FUNDS_PAISE)
     touch = book_side(driver, nifty_fut, ASKS)[0]
-    lot = nifty_fut.lot_size
     buy = place(
         nifty_fut,
         Side.BUY,
-        touch.quantity + lot,
+        touch.quantity + lots_more * nifty_fut.lot_size,
         OrderType.LIMIT,
         price_paise=touch.price_paise,
         product=Product.NRML,
@@ -245,6 +246,13 @@ def test_part_filled_order_when_cancelled_then_cancelled_with_its_fills_kept(
     assert driver.ask("acct", buy).rejection is None
     driver.settle()
     assert order_of(driver, "acct", "p") == (OrderStatus.PENDING, touch.quantity)
+    return touch
+
+
+def test_part_filled_order_when_cancelled_then_cancelled_with_its_fills_kept(
+    driver: EngineDriver, nifty_fut: Instrument
+) -> None:
+    touch = part_filled_at_touch(driver, nifty_fut, lots_more=1)
     assert driver.ask("acct", cmd.CancelOrderRequest("p")).rejection is None
     assert order_of(driver, "acct", "p") == (OrderStatus.CANCELLED, touch.quantity)
     held = driver.inspect("acct", lambda s: [p.quantity for p in s.positions.values()])
@@ -257,21 +265,8 @@ def test_part_filled_order_when_cancelled_then_cancelled_with_its_fills_kept(
 def test_part_filled_order_when_modified_then_not_below_its_fills_and_the_rest_fills(
     driver: EngineDriver, nifty_fut: Instrument
 ) -> None:
-    driver.set_price(nifty_fut, NIFTY_FUT_PAISE)
-    driver.open_account("acct", FUNDS_PAISE)
-    touch = book_side(driver, nifty_fut, ASKS)[0]
+    touch = part_filled_at_touch(driver, nifty_fut, lots_more=3)
     lot = nifty_fut.lot_size
-    buy = place(
-        nifty_fut,
-        Side.BUY,
-        touch.quantity + 3 * lot,
-        OrderType.LIMIT,
-        price_paise=touch.price_paise,
-        product=Product.NRML,
-        order_id="p",
-    )
-    assert driver.ask("acct", buy).rejection is None
-    driver.settle()
     below = cmd.ModifyOrderRequest(order_id="p", quantity=touch.quantity - lot)
     assert driver.ask("acct", below).rejection is Rejection.INVALID_QUANTITY
     fewer = cmd.ModifyOrderRequest(order_id="p", quantity=touch.quantity + lot)
