@@ -30,6 +30,7 @@ options by delivery of their shares into or out of the holdings
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -448,7 +449,10 @@ class AccountBehaviour:
 
         def release() -> None:
             if ops:
-                market_ref.tell(BookOps(ops))
+                # A stopped market means the engine is stopping: the next start rebuilds its
+                # books from the accounts (``resume_ops``).
+                with contextlib.suppress(pykka.ActorDeadError):
+                    market_ref.tell(BookOps(ops))
             if deliver is not None:
                 try:
                     deliver()

@@ -48,6 +48,7 @@ class AccountRegistry:
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
         self._last_used: dict[str, float] = {}
         self._context: AccountContext | None = None
+        self._stopped = False  # after stop_all: no actor starts again
         self.started_total = 0
         self.passivated_total = 0
 
@@ -83,8 +84,13 @@ class AccountRegistry:
 
         ``bounded`` (a request from outside): refuse it with :class:`AccountBusyError` when
         ``inbox_max`` messages already wait. What the market and the sessions send is never
-        refused: a fill dropped would lose what the market did."""
+        refused: a fill dropped would lose what the market did. Once :meth:`stop_all` ran,
+        nothing is delivered: an actor started then would outlive the engine (on the
+        thread-per-actor runtime, a thread the process waits for at exit), and what the market
+        did but no account applied is what recovery re-rests from the journal."""
         with self._lock:
+            if self._stopped:
+                return
             ref = self._refs.get(account_id)
             if ref is None or not ref.is_alive():
                 # A handler bug stops only its own actor; the account restarts on its state.
@@ -137,6 +143,7 @@ class AccountRegistry:
 
     def stop_all(self) -> None:
         with self._lock:
+            self._stopped = True
             refs = list(self._refs.values())
             self._refs.clear()
             self._last_used.clear()

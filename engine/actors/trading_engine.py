@@ -209,11 +209,12 @@ class TradingEngine:
         if self._ticker is not None:
             self._ticker.join(timeout=5)
             self._ticker = None
-        if self.registry is not None:
-            self.registry.stop_all()
+        # The market first: it tells accounts (fills, revaluations) until it stops.
         if self.market_ref is not None:
             self.market_ref.stop(timeout=5)
             self.market_ref = None
+        if self.registry is not None:
+            self.registry.stop_all()
         self.pool.stop(timeout_s=5)
         if self.market_pool is not self.pool:
             self.market_pool.stop(timeout_s=5)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Iterator
 
 import msgspec
 import pytest
 
-from engine.actors.account_actor import Outcome
+from engine.actors.account_actor import Outcome, Passivate
 from engine.actors.clock import FakeClock
 from engine.actors.registry import AccountBusyError
 from engine.actors.sink import InMemorySink
@@ -312,6 +313,34 @@ def test_idle_accounts_when_passivated_then_restart_with_state(
         ]
     finally:
         h.engine.stop()
+
+
+def test_engine_when_stopped_then_no_account_actor_outlives_it(
+    master: InstrumentMaster, reliance: Instrument
+) -> None:
+    """On the thread-per-actor runtime an actor started after the registry stopped (by a fill
+    or a tick the market sent meanwhile) was a thread nothing stopped: the process could not
+    exit. The market stops first, and a stopped registry starts nothing."""
+    h = make_harness(master, "threaded", exact_config())
+    h.set_price(reliance, 150_000)
+    for n in range(20):
+        h.open_account(f"acct-{n}", 10_000_000)
+        assert h.ask(f"acct-{n}", place(reliance, Side.BUY, 1)).rejection is None
+    h.settle()
+    registry = h.engine.registry
+    assert registry is not None
+    started = registry.started_total
+    h.engine.stop()
+    registry.tell("acct-0", Passivate())  # what a late market message would do
+    assert registry.started_total == started
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline and _account_threads():
+        time.sleep(0.05)
+    assert _account_threads() == []
+
+
+def _account_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("AccountBehaviour")]
 
 
 def test_close_position_when_no_market_price_then_position_average_tier(
