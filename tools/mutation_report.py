@@ -1,8 +1,9 @@
 """Per-module mutation scores after ``mutmut run``, the way docs/TESTING.md records them.
 
 Reads ``mutmut results --all true`` (one ``name: status`` line per mutant), groups the mutants by
-money module (the account's four files count as one module), prints killed / total / score for
-each, and lists every survivor, marked ``listed`` when docs/TESTING.md names it among the
+money module (the account's four files count as one module), prints killed / total / judged
+equivalent / score for each (killed over the mutants not judged equivalent, the usual mutation
+score), and lists every survivor, marked ``listed`` when docs/TESTING.md names it among the
 mutants judged equivalent. Exits 1 when a module scores below the target or a survivor is not
 listed, so ``make mutation`` fails on a mutant nobody has judged.
 """
@@ -58,16 +59,26 @@ def main() -> int:
         else:
             survivors.append(f"{name}: {status}")
     judged = TESTING_DOC.read_text(encoding="utf-8")
-    failing = False
-    print(f"{'module':<12} {'killed':>7} {'mutants':>8} {'score':>7}")
-    for module in sorted(totals):
-        score = 100 * killed[module] / totals[module]
-        failing |= score < TARGET_PERCENT
-        print(f"{module:<12} {killed[module]:>7} {totals[module]:>8} {score:>6.1f}%")
+    equivalent: Counter[str] = Counter()
+    unjudged: list[str] = []
     for survivor in survivors:
         name = survivor.split(":", 1)[0]
-        listed = re.search(re.escape(name) + r"(?!\d)", judged) is not None  # not _2 in _21
-        failing |= not listed
+        if re.search(re.escape(name) + r"(?!\d)", judged) is None:  # not _2 inside _21
+            unjudged.append(survivor)
+        else:
+            equivalent[module_of(name)] += 1
+    failing = bool(unjudged)
+    print(f"{'module':<16} {'killed':>7} {'mutants':>8} {'equivalent':>11} {'score':>7}")
+    for module in sorted(totals):
+        # The score leaves out the mutants judged equivalent: no test can kill them.
+        score = 100 * killed[module] / (totals[module] - equivalent[module])
+        failing |= score < TARGET_PERCENT
+        print(
+            f"{module:<16} {killed[module]:>7} {totals[module]:>8} {equivalent[module]:>11}"
+            f" {score:>6.1f}%"
+        )
+    for survivor in survivors:
+        listed = survivor not in unjudged
         print(f"  {'listed' if listed else 'NOT LISTED'}  {survivor}")
     return 1 if failing else 0
 

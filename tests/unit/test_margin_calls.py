@@ -552,6 +552,27 @@ def test_revalue_when_equity_exactly_at_the_liquidation_level_then_called_not_li
     ]
 
 
+def test_revalue_when_equity_exactly_at_the_margin_call_level_then_not_called(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    reliance: Instrument,
+) -> None:
+    state = funded_account(1_000_00)  # type: ignore[operator]
+    position_id = _mis(state, execute, quote_for, reliance, Side.BUY, 1)
+    level = rules.risk.margin_call_level.of(required_paise(state))
+    at_level = 154_280 + level - state.balance_paise  # the LTP leaving equity at the level
+
+    def revalue(ltp: int) -> list[type]:
+        marks = (cmd.PositionMark(position_id, reliance, ltp, ltp),)
+        command = cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks)
+        return [type(e) for e in decide_revalue(state, command, rules).events]
+
+    assert revalue(at_level) == [], "equity at the call level is not below it"
+    assert revalue(at_level - 1) == [ev.MarginCalled]
+
+
 def test_liquidation_when_a_close_leaves_equity_exactly_at_the_margin_then_stops_and_call_met(
     rules: AccountRules,
     execute: Execute,

@@ -405,3 +405,36 @@ def test_level_book_when_random_operations_then_matches_a_list_model(
             assert _pop(book, op, value) == expected
         assert len(book) == len(model)
         assert {k for k in range(6) if k in book} == {k for _, k in model}
+
+
+def test_at_or_above_when_market_falls_to_levels_then_highest_first_by_arrival_and_kept() -> None:
+    book = LevelBook()
+    book.add("first-at-100", 100)  # arrival 0, exactly at the market: crossed
+    book.add("z-first-at-102", 102)  # names sort against arrival: arrival decides
+    book.add("at-99", 99)  # below the market: not crossed
+    book.add("a-second-at-102", 102)
+    book.add("second-at-100", 100)
+    book.add("at-101", 101)
+    crossed = book.at_or_above(100)
+    assert crossed == [
+        "z-first-at-102",
+        "a-second-at-102",
+        "at-101",
+        "first-at-100",
+        "second-at-100",
+    ]
+    assert len(book) == 6 and all(key in book for key in crossed), "reading removes nothing"
+    assert book.at_or_above(103) == []
+
+
+def test_at_or_below_when_market_rises_to_levels_then_lowest_first_by_arrival_and_kept() -> None:
+    book = LevelBook()
+    book.add("at-101", 101)  # above the market: not crossed
+    book.add("first-at-100", 100)  # exactly at the market: crossed
+    book.add("at-98", 98)
+    book.add("second-at-100", 100)
+    book.add("at-99", 99)
+    crossed = book.at_or_below(100)
+    assert crossed == ["at-98", "at-99", "first-at-100", "second-at-100"]
+    assert len(book) == 5 and all(key in book for key in crossed), "reading removes nothing"
+    assert book.at_or_below(97) == []

@@ -16,6 +16,7 @@ from engine.domain.instruments import Instrument
 from engine.domain.rules import AccountRules
 from engine.domain.sessions import Boundary, SessionGroup, SessionRules
 from tests.conftest import QuoteFor, place
+from tests.support.margin_markets import market_of
 
 IST = timezone(timedelta(hours=5, minutes=30))
 EQUITY, DERIVATIVES, COMMODITIES = SessionGroup
@@ -138,3 +139,28 @@ def test_orders_when_market_closed_then_refused_and_mis_stops_at_square_off(
     assert outcome(ist(28, 10, 0), Product.CNC) is Rejection.MARKET_CLOSED  # Saturday
     assert outcome(ist(24, 10, 0), Product.CNC) is Rejection.MARKET_CLOSED  # a holiday
     assert outcome(ist(23, 8, 0), Product.CNC) is Rejection.MARKET_CLOSED
+
+
+def test_derivative_orders_when_equity_has_closed_then_taken_until_their_own_close(
+    enforced_rules: AccountRules, nifty_fut: Instrument, crude_fut: Instrument, quote_for: QuoteFor
+) -> None:
+    """Each segment keeps its own hours: NSE F&O closes at 15:40 (circular 74/2026), MCX in
+    the evening, both after the equity close of 15:30."""
+    state = AccountState("acc-1")
+    state.balance_paise = 10_000_000_00
+
+    def outcome(contract: Instrument, price_paise: int, at: int) -> Rejection | None:
+        order = place(
+            contract,
+            product=Product.NRML,
+            quantity=contract.lot_size,
+            price_paise=price_paise,
+            quote=quote_for(contract, price_paise),
+            now_ms=at,
+            market=market_of(enforced_rules, [contract], now_ms=at),
+        )
+        return decide(state, order, enforced_rules).rejection
+
+    assert outcome(nifty_fut, 2_613_860, ist(23, 15, 35)) is None
+    assert outcome(nifty_fut, 2_613_860, ist(23, 15, 40)) is Rejection.MARKET_CLOSED
+    assert outcome(crude_fut, 531_200, ist(23, 20, 0)) is None
