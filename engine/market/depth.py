@@ -103,13 +103,16 @@ class MarketDepth:
         levels = self.side(index, book_side, snapshot)
         taken = list(self._taken_now(index, book_side, snapshot.at_ms))
         taken.extend([0.0] * (len(levels) - len(taken)))
+        lot = self.data.master.at(index).lot_size
         trades: list[Trade] = []
         remaining = quantity
         for level, shown in enumerate(levels):
             price = shown.price_paise
             if remaining <= 0 or (price > limit_paise if side > 0 else price < limit_paise):
                 break
-            filled = min(remaining, shown.quantity)
+            filled = min(
+                remaining, shown.quantity // lot * lot
+            )  # a feed's level may hold part of a lot
             if filled > 0:
                 trades.append(Trade(shown.price_paise, filled))
                 taken[level] += filled

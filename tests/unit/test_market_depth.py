@@ -209,6 +209,17 @@ def test_live_depth_when_the_feed_sent_one_then_shown_and_taken_from(
     assert nifty.side(index, ASKS) == [DepthLevel(26_139_00, 0, 0)]
 
 
+def test_live_depth_when_a_level_holds_part_of_a_lot_then_only_whole_lots_taken(
+    nifty: MarketDepth, master: InstrumentMaster, nifty_fut: Instrument
+) -> None:
+    index = index_of(master, nifty_fut)
+    lot = nifty_fut.lot_size
+    asks = (DepthLevel(26_139_00, lot + 10, 2), DepthLevel(26_139_50, 20, 1))
+    nifty.data.live_depth[index] = ((), asks)
+    trades = nifty.take(index, 1, 3 * lot, limit_paise=26_200_00)
+    assert trades == [Trade(26_139_00, lot)], "a fill of part of a lot is no valid fill"
+
+
 def test_seeded_unit_when_drawn_many_times_then_uniform_on_zero_one(
     config: Config,
 ) -> None:
