@@ -209,10 +209,15 @@ class TradingEngine:
         if self._ticker is not None:
             self._ticker.join(timeout=5)
             self._ticker = None
-        # The market first: it tells accounts (fills, revaluations) until it stops.
-        if self.market_ref is not None:
-            self.market_ref.stop(timeout=5)
-            self.market_ref = None
+        # The market first: it tells accounts (fills, revaluations) until it stops. A market
+        # still busy after 5 s (a long inbox) stops once it gets there; the accounts stop
+        # anyway, and a stopped registry starts none for what it sends meanwhile.
+        market_ref, self.market_ref = self.market_ref, None
+        if market_ref is not None:
+            try:
+                market_ref.stop(timeout=5)
+            except pykka.Timeout:
+                logger.warning("the market actor did not stop within 5 s: it stops when idle")
         if self.registry is not None:
             self.registry.stop_all()
         self.pool.stop(timeout_s=5)
