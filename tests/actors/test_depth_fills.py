@@ -118,13 +118,20 @@ def test_market_sell_when_larger_than_the_touch_then_walks_bids_down(
     assert bids[1].price_paise < bids[0].price_paise
 
 
-def test_market_buy_when_beyond_protection_then_rest_waits_at_the_protection_price(
-    narrow: EngineDriver, reliance: Instrument
-) -> None:
+def asks_and_protection(narrow: EngineDriver, reliance: Instrument) -> tuple[list[DepthLevel], int]:
+    """Funds account "acct" and returns RELIANCE's asks and a MARKET buy's protection price
+    (0.02 % above the ask, down to the tick)."""
     narrow.set_price(reliance, RELIANCE_PAISE)
     narrow.open_account("acct", FUNDS_PAISE)
     asks = book_side(narrow, reliance, ASKS)
-    protection = (asks[0].price_paise * 10002 // 10000) // reliance.tick_paise * reliance.tick_paise
+    tick = reliance.tick_paise
+    return asks, asks[0].price_paise * 10002 // 10000 // tick * tick
+
+
+def test_market_buy_when_beyond_protection_then_rest_waits_at_the_protection_price(
+    narrow: EngineDriver, reliance: Instrument
+) -> None:
+    asks, protection = asks_and_protection(narrow, reliance)
     within = [level for level in asks if level.price_paise <= protection]
     assert 0 < len(within) < len(asks), "the test needs protection inside the book"
     available = sum(level.quantity for level in within)
@@ -146,10 +153,7 @@ def test_market_buy_when_beyond_protection_then_rest_waits_at_the_protection_pri
 def test_market_ioc_when_beyond_protection_then_rest_cancelled_and_fills_kept(
     narrow: EngineDriver, reliance: Instrument
 ) -> None:
-    narrow.set_price(reliance, RELIANCE_PAISE)
-    narrow.open_account("acct", FUNDS_PAISE)
-    asks = book_side(narrow, reliance, ASKS)
-    protection = (asks[0].price_paise * 10002 // 10000) // reliance.tick_paise * reliance.tick_paise
+    asks, protection = asks_and_protection(narrow, reliance)
     available = sum(level.quantity for level in asks if level.price_paise <= protection)
     buy = place(
         reliance,
