@@ -523,6 +523,15 @@ def _future_without_market(
     return position_id
 
 
+def _revalued_kinds(
+    state: AccountState, rules: AccountRules, position_id: str, shares: Instrument, ltp: int
+) -> list[type]:
+    """The kinds of event a revaluation decides with the position marked at ``ltp``."""
+    marks = (cmd.PositionMark(position_id, shares, ltp, ltp),)
+    command = cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks)
+    return [type(e) for e in decide_revalue(state, command, rules).events]
+
+
 def test_revalue_when_equity_exactly_at_the_liquidation_level_then_called_not_liquidated(
     rules: AccountRules,
     execute: Execute,
@@ -539,9 +548,7 @@ def test_revalue_when_equity_exactly_at_the_liquidation_level_then_called_not_li
     at_level = 154_280 + level - state.balance_paise
 
     def revalue(ltp: int) -> list[type]:
-        marks = (cmd.PositionMark(position_id, reliance, ltp, ltp),)
-        command = cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks)
-        return [type(e) for e in decide_revalue(state, command, rules).events]
+        return _revalued_kinds(state, rules, position_id, reliance, ltp)
 
     assert revalue(at_level) == [ev.MarginCalled]
     assert revalue(at_level - 1) == [
@@ -565,9 +572,7 @@ def test_revalue_when_equity_exactly_at_the_margin_call_level_then_not_called(
     at_level = 154_280 + level - state.balance_paise  # the LTP leaving equity at the level
 
     def revalue(ltp: int) -> list[type]:
-        marks = (cmd.PositionMark(position_id, reliance, ltp, ltp),)
-        command = cmd.RevalueMargin(now_ms=NOW_MS, markets=(), marks=marks)
-        return [type(e) for e in decide_revalue(state, command, rules).events]
+        return _revalued_kinds(state, rules, position_id, reliance, ltp)
 
     assert revalue(at_level) == [], "equity at the call level is not below it"
     assert revalue(at_level - 1) == [ev.MarginCalled]
