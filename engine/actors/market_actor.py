@@ -23,6 +23,7 @@ from engine.config import MarketConfig
 from engine.domain import commands as cmd
 from engine.domain.enums import CancelReason, CloseReason
 from engine.domain.money import Rate
+from engine.domain.rules import band_around
 from engine.domain.sessions import Boundary, SessionGroup, SessionRules, group_of
 from engine.market.depth import MarketDepth, Trade
 from engine.market.in_use import InUseInstruments
@@ -407,17 +408,13 @@ class MarketBehaviour:
         against the order, on the tick grid and inside the circuit band (0: no price)."""
         snapshot = self.data.snapshot
         tick = int(self.data.tick[index])
-        if side > 0:
-            ask = int(snapshot.ask[index])
-            if snapshot.ltp[index] <= 0 or ask <= 0:
-                return 0
-            furthest = (ask + self.protection.of(ask)) // tick * tick
-            return min(furthest, int(snapshot.high[index]) or furthest)
-        bid = int(snapshot.bid[index])
-        if snapshot.ltp[index] <= 0 or bid <= 0:
+        touch = int(snapshot.ask[index] if side > 0 else snapshot.bid[index])
+        if snapshot.ltp[index] <= 0 or touch <= 0:
             return 0
-        furthest = -(-(bid - self.protection.of(bid)) // tick) * tick
-        return max(furthest, int(snapshot.low[index]), tick)
+        low, high = band_around(touch, self.protection, tick)
+        if side > 0:
+            return min(high, int(snapshot.high[index]) or high)
+        return max(low, int(snapshot.low[index]))
 
     def _execute_due(self, now: int) -> None:
         queue, queued = self.market_queue, self.queued

@@ -84,10 +84,16 @@ def circuit_band(
     rate = circuit_rate(circuits, instrument)
     if rate.parts == 0 or reference_paise <= 0:
         return tick, 2**62
+    return band_around(reference_paise, rate, tick)
+
+
+def band_around(reference_paise: int, rate: Rate, tick_paise: int) -> tuple[int, int]:
+    """(low, high): ``rate`` of ``reference_paise`` either side of it, snapped inward to the
+    tick grid, the low never under one tick (a circuit band; a MARKET order's protection)."""
     width = rate.of(reference_paise)
-    low = -(-(reference_paise - width) // tick) * tick
-    high = (reference_paise + width) // tick * tick
-    return max(low, tick), high
+    low = -(-(reference_paise - width) // tick_paise) * tick_paise
+    high = (reference_paise + width) // tick_paise * tick_paise
+    return max(low, tick_paise), high
 
 
 def check_quantity(instrument: Instrument, quantity: int) -> Rejection | None:
