@@ -340,6 +340,26 @@ class AuthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class KiteConfig:
+    """The Kite Connect facade's listener, sessions and limits (``[kite]``, docs/KITE.md)."""
+
+    enabled: bool
+    host: str
+    port: int  # 0: any free port (logged at start)
+    apps_per_user_max: int
+    accounts_per_user_max: int
+    request_token_ttl_s: int
+    session_expiry_hour_ist: int
+    orders_per_second: int
+    quotes_per_second: int
+    historical_per_second: int
+    other_per_second: int
+    ticker_instruments_max: int
+    ticker_connections_per_key_max: int
+    ticker_heartbeat_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, frozen."""
 
@@ -361,6 +381,7 @@ class Config:
     rate_limits: RateLimitConfig
     websocket: WebSocketConfig
     auth: AuthConfig
+    kite: KiteConfig
     raw: Mapping[str, Any]
 
 
@@ -969,6 +990,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         rate_limits=RateLimitConfig(**raw["rate_limits"]),
         websocket=_websocket(raw["websocket"]),
         auth=AuthConfig(**raw["auth"]),
+        kite=KiteConfig(**raw["kite"]),
         raw=raw,
     )
 
