@@ -354,6 +354,7 @@ class KiteConfig:
     quotes_per_second: int
     historical_per_second: int
     other_per_second: int
+    orders_listed_max: int
     ticker_instruments_max: int
     ticker_connections_per_key_max: int
     ticker_heartbeat_s: float

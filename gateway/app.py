@@ -40,6 +40,7 @@ from gateway.keys import (
     HASHER,
     HUB,
     JOURNAL,
+    KITE_SESSIONS,
     LIMITER,
     METRICS_LISTENER,
     OPENAPI_DOCUMENT,
@@ -48,6 +49,10 @@ from gateway.keys import (
     SESSIONS,
     USERS,
 )
+from gateway.kite.app_secrets import load_key
+from gateway.kite.listener import KITE_LISTENER, KiteListener
+from gateway.kite.routes import KITE_ROUTES
+from gateway.kite.sessions import KiteSessions
 from gateway.legacy_requests import adopt_legacy_deposits
 from gateway.middleware.admin_access import admin_middleware
 from gateway.middleware.body_deadline import body_deadline_middleware
@@ -164,6 +169,8 @@ def create_app(
     )
     hub.watch_sessions(app[SESSIONS])  # sockets close when their session ends
     app[USERS] = UserStore(database)
+    app[KITE_SESSIONS] = KiteSessions(database, config, load_key(config.server.data_dir))
+    app[KITE_LISTENER] = kite_listener = KiteListener(KITE_ROUTES)
     app[METRICS_LISTENER] = metrics_listener = MetricsListener(
         metrics, config.metrics, os.environ.get(METRICS_TOKEN_ENV)
     )
@@ -175,6 +182,7 @@ def create_app(
             journal_lifecycle,
             prices_lifecycle,
             engine_lifecycle(ticking),
+            kite_listener.lifecycle,  # after the engine: it serves the engine's accounts
         ]
     )
     if pushed is not None:

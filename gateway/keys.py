@@ -13,6 +13,7 @@ from gateway.database import Database
 from gateway.identity.passwords import PasswordHasher
 from gateway.identity.sessions import SessionStore
 from gateway.identity.users import UserStore
+from gateway.kite.sessions import KiteSessions
 from gateway.observability.metrics_listener import MetricsListener
 from gateway.observability.performance import PerformanceMonitor
 from gateway.ratelimit import RateLimiter
@@ -34,3 +35,4 @@ PERFORMANCE = web.AppKey("performance", PerformanceMonitor)
 RECOVERY = web.AppKey("recovery", RecoveryReport)
 METRICS_LISTENER = web.AppKey("metrics_listener", MetricsListener)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", dict[str, Any])
+KITE_SESSIONS = web.AppKey("kite_sessions", KiteSessions)

@@ -591,3 +591,42 @@ class SampleList(Reply):
 
 
 Document = dict[str, Any]  # the OpenAPI document itself
+
+
+class TradingAccount(Reply):
+    id: str
+    user_id: str
+    name: str
+    created_at: Timestamp
+
+
+class TradingAccounts(Reply):
+    accounts: list[TradingAccount]
+
+
+class OpenedAccount(Reply):
+    account: TradingAccount
+
+
+class ApiApp(Reply):
+    id: str
+    name: str
+    api_key: str
+    trading_account_id: str
+    redirect_url: str
+    created_at: Timestamp
+
+
+class ApiApps(Reply):
+    apps: list[ApiApp]
+
+
+class CreatedApp(Reply):
+    app: ApiApp
+    api_secret: str  # shown this once: the server does not store it
+
+
+class AppToken(Reply):
+    api_key: str
+    access_token: str
+    expires_at: Timestamp

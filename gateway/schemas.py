@@ -112,6 +112,15 @@ class LoginBody(Body, forbid_unknown_fields=True):
 # -- trading -----------------------------------------------------------------------------------
 
 
+AccountName = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=NO_CONTROL)]
+
+
+class OpenAccountBody(SessionBody):
+    """A further trading account of the caller (one per strategy), with its own funds."""
+
+    name: AccountName
+
+
 class PlaceOrderBody(SessionBody):
     trading_account_id: Id
     instrument_id: Id
@@ -287,3 +296,17 @@ class DepositDecisionBody(DecisionBody):
 
 class WithdrawalDecisionBody(DecisionBody):
     withdrawal_id: Id
+
+
+# -- API apps (the Kite Connect facade, docs/KITE.md) --------------------------------------------
+
+# Where a login sends the browser back: an absolute http(s) address.
+RedirectUrl = Annotated[
+    str, msgspec.Meta(min_length=8, max_length=500, pattern=r"^https?://[^\x00-\x20\x7f]+$")
+]
+
+
+class CreateAppBody(SessionBody):
+    name: AccountName
+    trading_account_id: Id
+    redirect_url: RedirectUrl

@@ -64,3 +64,27 @@ async def accounts_without_opening_credit(pool: Pool, credit_kind: str) -> list[
         " ORDER BY a.created_at, a.id",
         credit_kind,
     )
+
+
+async def insert_account(
+    pool: Pool, account_id: str, user_id: str, name: str, opening_balance_paise: int
+) -> Record:
+    """A further trading account of ``user_id`` (owed ``opening_balance_paise``)."""
+    row: Record = await pool.fetchrow(
+        "INSERT INTO trading_accounts (id, user_id, name, opening_balance_paise)"
+        " VALUES ($1, $2, $3, $4) RETURNING id, user_id, name, created_at",
+        account_id,
+        user_id,
+        name,
+        opening_balance_paise,
+    )
+    return row
+
+
+async def accounts_of_user(pool: Pool, user_id: str) -> list[Record]:
+    """``id``, ``name`` and ``created_at`` of each of the user's accounts, oldest first."""
+    return await pool.fetch(
+        "SELECT id, user_id, name, created_at FROM trading_accounts WHERE user_id = $1"
+        " ORDER BY created_at, id",
+        user_id,
+    )

@@ -40,6 +40,9 @@ TABLES = {
     "account_resets",
     "trades",
     "order_history",
+    "api_apps",
+    "kite_request_tokens",
+    "kite_access_tokens",
     "schema_migrations",
 }
 
