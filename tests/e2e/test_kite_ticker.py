@@ -22,12 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
 from engine.domain.instruments import Instrument, InstrumentMaster
-from gateway.kite.access import KiteAccess
+from gateway.kite.access import Authenticate, KiteAccess
 from gateway.kite.ticker import TickerHub
 from tests.e2e.conftest import e2e_config
 from tests.support.clocks import ShiftedClock
@@ -60,12 +61,16 @@ INDEX_QUOTE_FIELDS = LTP_FIELDS | {"ohlc", "change"}
 INDEX_FULL_FIELDS = INDEX_QUOTE_FIELDS | {"exchange_timestamp"}
 
 
-async def authenticate(api_key: str, access_token: str) -> KiteAccess | None:
-    """Accept the one pair these tests use."""
-    if (api_key, access_token) != (API_KEY, ACCESS_TOKEN):
-        return None
-    expires_at = datetime.now(UTC) + timedelta(hours=1)
-    return KiteAccess("USER-1", ACCOUNT_ID, "APP-1", API_KEY, expires_at)
+def authenticator(expires_in_s: float = 3600) -> Authenticate:
+    """Accept the one pair these tests use, its grant ending ``expires_in_s`` after each check."""
+
+    async def authenticate(api_key: str, access_token: str) -> KiteAccess | None:
+        if (api_key, access_token) != (API_KEY, ACCESS_TOKEN):
+            return None
+        expires_at = datetime.now(UTC) + timedelta(seconds=expires_in_s)
+        return KiteAccess("USER-1", ACCOUNT_ID, "APP-1", API_KEY, expires_at)
+
+    return authenticate
 
 
 @dataclass
@@ -77,7 +82,9 @@ class Server:
 
 
 @asynccontextmanager
-async def ticker_server(master: InstrumentMaster, config: Config) -> AsyncIterator[Server]:
+async def ticker_server(
+    master: InstrumentMaster, config: Config, authenticate: Authenticate
+) -> AsyncIterator[Server]:
     """The hub on a loopback port (``/`` and ``/ws``) over a started, ticking engine."""
     clock = ShiftedClock()  # the sample master's day: its contracts are live and priced
     engine = TradingEngine(config, master, clock=clock)
@@ -191,9 +198,15 @@ def modes_of(token: int, mode: str) -> Callable[[list[dict[str, Any]]], bool]:
     return lambda ticks: any(t["instrument_token"] == token and t["mode"] == mode for t in ticks)
 
 
-def run(master: InstrumentMaster, scenario: Callable[[Server], Any], **overrides: Any) -> None:
+def run(
+    master: InstrumentMaster,
+    scenario: Callable[[Server], Any],
+    authenticate: Authenticate | None = None,
+    **overrides: Any,
+) -> None:
     async def main() -> None:
-        async with ticker_server(master, e2e_config(**overrides)) as server:
+        config = e2e_config(**overrides)
+        async with ticker_server(master, config, authenticate or authenticator()) as server:
             await scenario(server)
 
     asyncio.run(main())
@@ -406,3 +419,41 @@ def test_on_order_then_the_accounts_clients_get_it_in_on_order_update(
             assert (await client.next("order"))["data"] == later
 
     run(master, scenario)
+
+
+def test_client_that_stops_reading_then_dropped_when_its_send_queue_fills(
+    master: InstrumentMaster,
+) -> None:
+    tokens = [listed.instrument_token for listed in master if not listed.is_index]
+
+    async def scenario(server: Server) -> None:
+        url = f"{server.root}/?api_key={API_KEY}&access_token={ACCESS_TOKEN}"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            await ws.send_json({"a": "subscribe", "v": tokens})
+            await ws.send_json({"a": "mode", "v": ["full", tokens]})
+            # Never read: aiohttp stops reading past its buffer, the socket's buffers fill,
+            # the server's sends wait, and its queue of ``send_queue_max`` frames fills.
+            for _ in range(WAIT_S * 10):
+                if server.hub.dropped_total:
+                    break
+                await asyncio.sleep(0.1)
+            assert server.hub.dropped_total == 1
+            assert not server.hub.clients
+            assert not server.engine.in_use_indices() & {
+                master.index_of(listed.instrument_id) for listed in master
+            }  # its subscriptions released
+
+    # Ticks every 10 ms fill the socket buffers sooner.
+    run(master, scenario, websocket={"send_queue_max": 4}, market={"jitter_interval_ms": 10})
+
+
+def test_access_token_expiring_then_the_client_is_told_and_closed(
+    master: InstrumentMaster,
+) -> None:
+    async def scenario(server: Server) -> None:
+        async with connected(server.root) as client:
+            error = await client.next("error")
+            assert error["reason"] == "The access token expired; log in again."
+            await client.next("close")
+
+    run(master, scenario, authenticator(expires_in_s=1))
