@@ -75,7 +75,9 @@ def error_message(text: str) -> str:
 
 def _named(tokens: list[int]) -> str:
     shown = ", ".join(str(token) for token in tokens[:TOKENS_NAMED_MAX])
-    return shown + (f" and {len(tokens) - TOKENS_NAMED_MAX} more" if len(tokens) > 20 else "")
+    return shown + (
+        f" and {len(tokens) - TOKENS_NAMED_MAX} more" if len(tokens) > TOKENS_NAMED_MAX else ""
+    )
 
 
 class TickerClient:
@@ -255,6 +257,8 @@ class TickerHub:
 
     async def _serve(self, client: TickerClient) -> None:
         async for message in client.ws:
+            if client.ended:  # dropped or expired: what it still sends changes nothing
+                break
             if message.type is not WSMsgType.TEXT:
                 continue
             reply = self.handle_message(client, message.data)
@@ -266,20 +270,19 @@ class TickerHub:
         self._by_key.setdefault(client.access.api_key, set()).add(client)
         self._by_account.setdefault(client.access.account_id, set()).add(client)
         left_s = (client.access.expires_at - datetime.now(UTC)).total_seconds()
+        expired = error_message("The access token expired; log in again.")
         client.expiry = asyncio.get_running_loop().call_later(
-            max(left_s, 0), self._end, client, WSCloseCode.OK, "access token expired",
-            error_message("The access token expired; log in again."),
-        )  # fmt: skip
+            max(left_s, 0), self._end, client, WSCloseCode.OK, "access token expired", expired
+        )
 
     def _unregister(self, client: TickerClient) -> None:
         """Forget a client and release its subscriptions (again is harmless)."""
-        if client not in self.clients:
-            return
-        self.clients.discard(client)
+        if client in self.clients:
+            self.clients.discard(client)
+            _discard(self._by_key, client.access.api_key, client)
+            _discard(self._by_account, client.access.account_id, client)
         if client.expiry is not None:
             client.expiry.cancel()
-        _discard(self._by_key, client.access.api_key, client)
-        _discard(self._by_account, client.access.account_id, client)
         self.in_use.unsubscribe(client.indices.values())
         client.indices.clear()
         client.modes.clear()
