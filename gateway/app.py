@@ -27,6 +27,7 @@ from engine.domain.instruments import InstrumentMaster
 from engine.market.pushed_quotes import PushedQuoteSource
 from gateway.auth import auth_middleware, rate_limit_headers
 from gateway.bridge import EngineBridge
+from gateway.candle_recorder import CandleRecorder
 from gateway.database import Database
 from gateway.feeds.vortex_poller import poller_lifecycle
 from gateway.identity.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
@@ -34,6 +35,7 @@ from gateway.identity.sessions import SessionStore
 from gateway.identity.users import UserStore
 from gateway.keys import (
     BRIDGE,
+    CANDLES,
     CONFIG,
     DB,
     ENGINE,
@@ -156,6 +158,7 @@ def create_app(
     app[JOURNAL] = journal
     app[HUB] = hub
     app[DB] = database
+    app[CANDLES] = candles = CandleRecorder(engine, config.history)
     app[BRIDGE] = EngineBridge(engine, config.accounts.ask_timeout_ms / 1000)
     app[LIMITER] = RateLimiter()
     app[HASHER] = hasher = PasswordHasher.from_config(config.auth)
@@ -174,6 +177,7 @@ def create_app(
             database_lifecycle(database, embedded),
             journal_lifecycle,
             prices_lifecycle,
+            candles.lifecycle(database),  # before the engine: it records the first tick
             engine_lifecycle(ticking),
         ]
     )
