@@ -154,13 +154,14 @@ class HistoryModel:
         and of the ``seed_days`` trading days before, oldest first."""
         day = self.calendar.local_date(end_ms)
         blocks: list[Int64Array] = []
-        days = 0
-        while days <= self.seed_days:
+        days = -1  # the end's own date is not one of the seed_days
+        while days < self.seed_days:
             hours = self.rules.hours(group, day)
             if hours is not None:
                 start = self.calendar.instant_ms(day, hours[0])
                 block = start + MS_PER_MINUTE * np.arange(hours[1] - hours[0], dtype=np.int64)
                 blocks.append(block[block < end_ms])
+            if hours is not None or days < 0:
                 days += 1
             day -= timedelta(days=1)
         return np.concatenate(blocks[::-1]) if blocks else np.zeros(0, dtype=np.int64)
