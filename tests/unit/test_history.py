@@ -6,6 +6,7 @@ seed gives the same history."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -93,9 +94,11 @@ def test_history_rounding_adds_no_drift(
         path = model.path(instrument, seeds)
         assert path is not None
         rounded = candles_of(
-            path, instrument.tick_paise, seeds[instrument.instrument_id].price_paise,
+            path,
+            instrument.tick_paise,
+            seeds[instrument.instrument_id].price_paise,
             np.random.default_rng(7),
-        )  # fmt: skip
+        )
         closes = np.array([c.close_paise for c in rounded[:-1]], dtype=np.float64)
         errors.append((closes - path.close[:-1]) / instrument.tick_paise)
     error = np.concatenate(errors)
@@ -119,7 +122,7 @@ def test_history_candles_on_tick_grid_with_consistent_ohlc_ending_at_the_seed(
         assert candles[-1].close_paise == seed.price_paise
         assert candles[-1].at_ms < seed.first_minute_ms
         tick = instrument.tick_paise
-        for before, c in zip(candles, candles[1:], strict=False):
+        for before, c in itertools.pairwise(candles):
             assert c.open_paise == before.close_paise
         for c in candles:
             assert c.high_paise >= max(c.open_paise, c.close_paise)
