@@ -464,6 +464,26 @@ class InstrumentList(Reply):
     items: list[Instrument]
 
 
+class Candle(Reply):
+    """One candle (docs/API.md "Candles"): its start, rupees, volume in units."""
+
+    time: Timestamp
+    open: Money
+    high: Money
+    low: Money
+    close: Money
+    volume: int
+    oi: int | msgspec.UnsetType = msgspec.UNSET  # with ``oi=true``
+
+
+class Candles(Reply):
+    instrument_id: str
+    interval: Literal[
+        "minute", "3minute", "5minute", "10minute", "15minute", "30minute", "60minute", "day"
+    ]
+    candles: list[Candle]
+
+
 class ChainSide(Reply):
     """One option of a chain's strike, with its analytics (units as in ``Quote``)."""
 

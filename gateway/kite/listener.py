@@ -15,6 +15,7 @@ each have their own per-second budget (``[kite]``), over which Kite answers 429
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
@@ -36,6 +37,7 @@ from gateway.keys import (
     USERS,
 )
 from gateway.kite.access import KITE_ACCESS
+from gateway.kite.ticker import TickerHub
 from gateway.kite.tokens import KITE_TOKENS, KiteTokens
 from gateway.kite.wire import ErrorType, KiteError, error_answer
 from gateway.listener import cap_connections, is_loopback
@@ -174,16 +176,24 @@ async def kite_limits(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
-def kite_app(main: web.Application, routes: Iterable[web.AbstractRouteDef]) -> web.Application:
-    """The facade's application over ``main``'s engine, database and stores."""
+def kite_app(
+    main: web.Application,
+    routes: Iterable[web.AbstractRouteDef],
+    ticker: TickerHub,
+    tokens: KiteTokens,
+) -> web.Application:
+    """The facade's application over ``main``'s engine, database and stores: the REST routes,
+    and KiteTicker at ``/`` (and ``/ws``)."""
     app = web.Application(
         middlewares=[kite_errors, kite_auth, kite_limits, error_middleware],
         handler_args={"keepalive_timeout": main[CONFIG].server.keepalive_timeout_s},
     )
     for key in SHARED_KEYS:
         app[key] = main[key]
-    app[KITE_TOKENS] = KiteTokens(main[ENGINE].master)
+    app[KITE_TOKENS] = tokens
     app.add_routes(routes)
+    app.router.add_get("/", ticker.handle)
+    app.router.add_get("/ws", ticker.handle)
     app.on_response_prepare.append(security_headers)
     return app
 
@@ -191,8 +201,12 @@ def kite_app(main: web.Application, routes: Iterable[web.AbstractRouteDef]) -> w
 class KiteListener:
     """Serves the facade while the main app runs; ``url`` says where (None when disabled)."""
 
-    def __init__(self, routes: Iterable[web.AbstractRouteDef]) -> None:
+    def __init__(
+        self, routes: Iterable[web.AbstractRouteDef], ticker: TickerHub, tokens: KiteTokens
+    ) -> None:
         self.routes = routes
+        self.ticker = ticker
+        self.tokens = tokens
         self.url: str | None = None
 
     async def lifecycle(self, main: web.Application) -> AsyncIterator[None]:
@@ -203,7 +217,10 @@ class KiteListener:
             logger.info("the Kite Connect facade is disabled ([kite] enabled = false)")
             yield
             return
-        runner = web.AppRunner(kite_app(main, self.routes), access_log=None)
+        self.ticker.attach(asyncio.get_running_loop())
+        runner = web.AppRunner(
+            kite_app(main, self.routes, self.ticker, self.tokens), access_log=None
+        )
         await runner.setup()
         try:
             assert runner.server is not None
@@ -221,6 +238,7 @@ class KiteListener:
                 )
             yield
         finally:
+            await self.ticker.close_all()
             await runner.cleanup()
 
 

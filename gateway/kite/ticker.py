@@ -52,6 +52,7 @@ from gateway.kite.ticker_packets import (
     ltp_packet,
     packet,
 )
+from gateway.kite.tokens import KiteTokens
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +194,7 @@ class TickerHub:
         in_use: InUseInstruments,
         limits: KiteConfig,
         *,
+        tokens: KiteTokens,
         authenticate: Authenticate,
         send_queue_max: int,
     ) -> None:
@@ -205,8 +207,7 @@ class TickerHub:
         self.clients: set[TickerClient] = set()
         self._by_key: dict[str, set[TickerClient]] = {}
         self._by_account: dict[str, set[TickerClient]] = {}
-        self._tokens: dict[int, int] = {}  # instrument token -> dense index
-        self._tokens_indexed = 0  # instruments of the master indexed so far (it only grows)
+        self.tokens = tokens
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing: set[asyncio.Future[Any]] = set()
         self.dropped_total = 0
@@ -219,13 +220,7 @@ class TickerHub:
 
     def index_of_token(self, token: int) -> int | None:
         """The dense index of the instrument with this Kite token; None if none is listed."""
-        master = self.market.master
-        if self._tokens_indexed < len(master):
-            for index in range(self._tokens_indexed, len(master)):
-                # Two instruments sharing a token (an engine bug): the first listed keeps it.
-                self._tokens.setdefault(master.at(index).instrument_token, index)
-            self._tokens_indexed = len(master)
-        return self._tokens.get(token)
+        return self.tokens.index_of_token(token)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -410,6 +405,11 @@ class TickerHub:
                 self._drop(client)
 
     # -- order updates ----------------------------------------------------------------------
+
+    def watches(self, account_id: str) -> bool:
+        """Whether a connection of this account is open (read from the account's thread: a
+        stale answer costs one update built for nobody, or one missed as a socket opens)."""
+        return account_id in self._by_account
 
     def on_order(self, account_id: str, data: dict[str, Any]) -> None:
         """Send an order's Kite dict to every ticker connection of its account, as the text

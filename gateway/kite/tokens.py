@@ -9,8 +9,8 @@ from engine.domain.instruments import InstrumentMaster
 
 
 class KiteTokens:
-    """Token → dense index, rebuilt when the master has grown (contracts are listed as
-    expiries roll)."""
+    """Token → dense index of the master, indexed as the master grows (contracts are listed as
+    expiries roll; a listed instrument keeps its index)."""
 
     def __init__(self, master: InstrumentMaster) -> None:
         self.master = master
@@ -18,11 +18,13 @@ class KiteTokens:
         self._indexed = 0
 
     def index_of_token(self, token: int) -> int | None:
-        if self._indexed != len(self.master):
-            self._by_token = {
-                instrument.instrument_token: index for index, instrument in enumerate(self.master)
-            }
-            self._indexed = len(self.master)
+        master = self.master
+        if self._indexed < len(master):
+            for index in range(self._indexed, len(master)):
+                # Tokens are unique in the master (tests/unit/test_kite_tokens.py); were two
+                # ever the same, the first listed would keep it.
+                self._by_token.setdefault(master.at(index).instrument_token, index)
+            self._indexed = len(master)
         return self._by_token.get(token)
 
     def index_of(self, key: str) -> int | None:

@@ -30,6 +30,7 @@ from engine.config import Config
 from engine.domain.instruments import Instrument, InstrumentMaster
 from gateway.kite.access import Authenticate, KiteAccess
 from gateway.kite.ticker import TickerHub
+from gateway.kite.tokens import KiteTokens
 from tests.e2e.conftest import e2e_config
 from tests.support.clocks import ShiftedClock
 
@@ -93,6 +94,7 @@ async def ticker_server(
         engine.depth,
         engine.in_use,
         config.kite,
+        tokens=KiteTokens(master),
         authenticate=authenticate,
         send_queue_max=config.websocket.send_queue_max,
     )

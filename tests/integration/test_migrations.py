@@ -43,6 +43,8 @@ TABLES = {
     "api_apps",
     "kite_request_tokens",
     "kite_access_tokens",
+    "candles",
+    "candle_seeds",
     "schema_migrations",
 }
 

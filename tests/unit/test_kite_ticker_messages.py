@@ -19,6 +19,7 @@ from engine.domain.instruments import InstrumentMaster
 from gateway.kite.access import KiteAccess
 from gateway.kite.ticker import TickerClient, TickerHub
 from gateway.kite.ticker_packets import Mode
+from gateway.kite.tokens import KiteTokens
 
 ACCESS = KiteAccess("USER-1", "ACC-1", "APP-1", "key", datetime(2100, 1, 1, tzinfo=UTC))
 
@@ -39,6 +40,7 @@ def hub_of(engine: TradingEngine, config: Config, instruments_max: int = 3000) -
         engine.depth,
         engine.in_use,
         limits,
+        tokens=KiteTokens(engine.market.master),
         authenticate=refuse_all,
         send_queue_max=8,
     )

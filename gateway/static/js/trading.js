@@ -22,6 +22,7 @@ const DEFAULT_WATCH = ["RELIANCE", "TCS", "HDFCBANK", "INFY", "NIFTY26DECFUT"];
 const EQUITY_SEGMENTS = new Set(["NSE", "BSE"]);
 const TICKET = "ticket"; // the feed's name for the ticket's instrument, watched in full mode
 const DEPTH_LEVELS = 5;
+const HISTORY_MS = 24 * 3600 * 1000; // how far back the chart loads stored minute candles
 
 /** "Hedge benefit …" when the basket route says the ticket's order needs less with the
  * account's positions than it would alone, else "". */
@@ -300,6 +301,19 @@ export class TradingScreen {
     if (!rows.length) list.replaceChildren(h("li", { class: "empty" }, "Search to add instruments."));
   }
 
+  /** The instrument's last day of stored minute candles, drawn before its live ticks. */
+  async loadHistory(id, label) {
+    const from = new Date(Date.now() - HISTORY_MS).toISOString();
+    const query = new URLSearchParams({ instrumentId: id, interval: "minute", from });
+    try {
+      const body = await api("GET", `/api/market/candles?${query}`);
+      this.ticks.setHistory(id, body.candles);
+    } catch {
+      return; // the chart still follows the live ticks
+    }
+    if (this.selectedId === id) this.chart.show(this.ticks.get(id), label, this.ticks.history(id));
+  }
+
   select(id) {
     const before = this.selectedId;
     this.selectedId = id;
@@ -312,7 +326,8 @@ export class TradingScreen {
     }
     const instrument = this.instruments.get(id);
     $("#chart-title").textContent = instrument ? `${instrument.symbol} · ${instrument.exchange}` : id;
-    this.chart.show(this.ticks.get(id), instrument?.symbol || id);
+    this.chart.show(this.ticks.get(id), instrument?.symbol || id, this.ticks.history(id));
+    this.loadHistory(id, instrument?.symbol || id);
     this.paintChartQuote();
     this.setupTicket(instrument);
     this.paintDepth();
