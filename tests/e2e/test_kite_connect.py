@@ -27,6 +27,7 @@ from kiteconnect import exceptions as kite_errors
 from engine.domain.instruments import InstrumentMaster
 from gateway.kite.listener import KITE_LISTENER
 from tests.e2e.conftest import APPS, Client, e2e_config, running_server
+from tests.e2e.test_kite_ticker import TickerProcess, by_token, modes_of
 from tests.e2e.test_trading_journey import funded_user
 
 REDIRECT = "http://127.0.0.1:9/callback"
@@ -259,5 +260,70 @@ def test_kite_client_when_logged_in_then_trades_as_at_zerodha(
             await asyncio.to_thread(
                 trade_with_the_client, kite_url, api_key, api_secret, request_token
             )
+
+    asyncio.run(main())
+
+
+def place_market_buy(kite_url: str, api_key: str, access_token: str) -> str:
+    kite = KiteConnect(api_key=api_key, access_token=access_token, root=kite_url)
+    order_id: str = kite.place_order(
+        variety=kite.VARIETY_REGULAR,
+        exchange=kite.EXCHANGE_NSE,
+        tradingsymbol="RELIANCE",
+        transaction_type=kite.TRANSACTION_TYPE_BUY,
+        quantity=1,
+        product=kite.PRODUCT_MIS,
+        order_type=kite.ORDER_TYPE_MARKET,
+    )
+    return order_id
+
+
+def test_kite_ticker_with_a_headless_token_then_ticks_in_each_mode_and_order_updates(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def main() -> None:
+        async with (
+            running_server(database, e2e_config(), master) as base,
+            aiohttp.ClientSession() as session,
+        ):
+            kite_url = APPS[base][KITE_LISTENER].url
+            assert kite_url is not None
+            user, account_id = await funded_user(session, base, "ticker@paperdesk.test", 100_000)
+            api_key, _ = await create_app(user, account_id)
+            status, body, _ = await user.call("GET", "/api/console/apps")
+            app_id = body["apps"][0]["id"]
+            status, token, _ = await user.call("POST", f"/api/console/apps/{app_id}/token")
+            assert status == 200, token
+            reliance = master.get("NSE:RELIANCE")
+            assert reliance is not None
+            root = kite_url.replace("http://", "ws://")
+            ticker = await TickerProcess.start(root, api_key, token["accessToken"])
+            try:
+                await ticker.next("connect")
+                await ticker.send(do="subscribe", tokens=[reliance.instrument_token])
+                quote = (await ticker.ticks(modes_of(reliance.instrument_token, "quote")))[0]
+                assert quote["last_price"] > 0 and "depth" not in quote
+                await ticker.send(do="mode", mode="full", tokens=[reliance.instrument_token])
+                full = by_token(await ticker.ticks(modes_of(reliance.instrument_token, "full")))
+                depth = full[reliance.instrument_token]["depth"]
+                assert len(depth["buy"]) == len(depth["sell"]) == 5
+                await ticker.send(do="mode", mode="ltp", tokens=[reliance.instrument_token])
+                await ticker.ticks(modes_of(reliance.instrument_token, "ltp"))
+
+                order_id = await asyncio.to_thread(
+                    place_market_buy, kite_url, api_key, token["accessToken"]
+                )
+                update = await ticker.next(
+                    "order",
+                    lambda line: (
+                        line["data"]["order_id"] == order_id
+                        and line["data"]["status"] == "COMPLETE"
+                    ),
+                )
+                data = update["data"]
+                assert (data["tradingsymbol"], data["filled_quantity"]) == ("RELIANCE", 1)
+                assert data["average_price"] > 0 and data["transaction_type"] == "BUY"
+            finally:
+                await ticker.stop()
 
     asyncio.run(main())
