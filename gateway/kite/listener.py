@@ -146,10 +146,9 @@ async def kite_auth(request: web.Request, handler: Handler) -> web.StreamRespons
     return await handler(request)
 
 
-def rate_bucket(request: web.Request) -> str:
+def rate_bucket(method: str, path: str) -> str:
     """Which of Kite's per-second limits a request counts against."""
-    path = request.path
-    if path.startswith("/orders") and request.method != "GET":
+    if path.startswith("/orders") and method != "GET":
         return "orders"
     if path.startswith("/quote"):
         return "quotes"
@@ -163,7 +162,7 @@ async def kite_limits(request: web.Request, handler: Handler) -> web.StreamRespo
     access = request.get(KITE_ACCESS)
     if access is not None:
         config = request.app[CONFIG].kite
-        bucket = rate_bucket(request)
+        bucket = rate_bucket(request.method, request.path)
         per_second = {
             "orders": config.orders_per_second,
             "quotes": config.quotes_per_second,
