@@ -358,6 +358,7 @@ class KiteConfig:
     ticker_instruments_max: int
     ticker_connections_per_key_max: int
     ticker_heartbeat_s: float
+    index_tokens: Mapping[str, int]  # index ticker -> Kite's instrument token
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ class KiteFacade:
 def kite_facade(config: Config, engine: TradingEngine, database: Database) -> KiteFacade:
     """The facade's parts; the ticker joins the engine's tick listeners (before it starts)."""
     sessions = KiteSessions(database, config, load_key(config.server.data_dir))
-    tokens = KiteTokens(engine.master)
+    tokens = KiteTokens(engine.master, config.kite.index_tokens)
     ticker = TickerHub(
         engine.market,
         engine.depth,
@@ -40,6 +40,6 @@ def kite_facade(config: Config, engine: TradingEngine, database: Database) -> Ki
     engine.tick_listeners.append(ticker.on_tick)
     return KiteFacade(
         sessions=sessions,
-        order_updates=KiteOrderUpdates(ticker, engine.master),
+        order_updates=KiteOrderUpdates(ticker, tokens),
         listener=KiteListener(KITE_ROUTES, ticker, tokens),
     )

@@ -84,7 +84,7 @@ def full_quote(request: web.Request, instrument: Instrument, index: int) -> dict
     bids, asks = engine.depth.book(index, snapshot)
     at = ist_of_ms(snapshot.at_ms)
     return {
-        "instrument_token": instrument.instrument_token,
+        "instrument_token": request.app[KITE_TOKENS].token_of(instrument),
         "timestamp": at,
         "last_trade_time": at,
         "last_price": paise_to_rupees(ltp),
@@ -118,11 +118,11 @@ async def quote(request: web.Request) -> web.Response:
 
 @routes.get("/quote/ohlc")
 async def quote_ohlc(request: web.Request) -> web.Response:
-    market = request.app[ENGINE].market
+    market, tokens = request.app[ENGINE].market, request.app[KITE_TOKENS]
     ltp = market.snapshot.ltp
     data = {
         key: {
-            "instrument_token": market.master.at(index).instrument_token,
+            "instrument_token": tokens.token_of(market.master.at(index)),
             "last_price": paise_to_rupees(int(ltp[index])),
             "ohlc": ohlc(market, index),
         }
@@ -134,11 +134,11 @@ async def quote_ohlc(request: web.Request) -> web.Response:
 
 @routes.get("/quote/ltp")
 async def quote_ltp(request: web.Request) -> web.Response:
-    market = request.app[ENGINE].market
+    market, tokens = request.app[ENGINE].market, request.app[KITE_TOKENS]
     ltp = market.snapshot.ltp
     data = {
         key: {
-            "instrument_token": market.master.at(index).instrument_token,
+            "instrument_token": tokens.token_of(market.master.at(index)),
             "last_price": paise_to_rupees(int(ltp[index])),
         }
         for key, index in requested(request)
@@ -147,11 +147,11 @@ async def quote_ltp(request: web.Request) -> web.Response:
     return success(data)
 
 
-def csv_row(instrument: Instrument, last_paise: int) -> tuple[Any, ...]:
+def csv_row(instrument: Instrument, token: int, last_paise: int) -> tuple[Any, ...]:
     derivative = not instrument.is_equity and not instrument.is_index
     return (
-        instrument.instrument_token,
-        instrument.token,
+        token,
+        token >> 8,
         instrument.symbol,
         instrument.underlying if derivative and instrument.underlying else instrument.name,
         paise_to_rupees(last_paise),
@@ -166,7 +166,7 @@ def csv_row(instrument: Instrument, last_paise: int) -> tuple[Any, ...]:
 
 
 def instruments_csv(request: web.Request, exchange: str | None) -> web.Response:
-    market = request.app[ENGINE].market
+    market, tokens = request.app[ENGINE].market, request.app[KITE_TOKENS]
     ltp = market.snapshot.ltp
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -174,7 +174,8 @@ def instruments_csv(request: web.Request, exchange: str | None) -> web.Response:
     for index, instrument in enumerate(market.master):
         if exchange is not None and instrument.exchange.value != exchange:
             continue
-        writer.writerow(csv_row(instrument, int(ltp[index]) if index < len(ltp) else 0))
+        last = int(ltp[index]) if index < len(ltp) else 0
+        writer.writerow(csv_row(instrument, tokens.token_of(instrument), last))
     return web.Response(text=out.getvalue(), content_type="text/csv")
 
 

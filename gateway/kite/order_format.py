@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.domain.enums import Rejection
-from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.money import paise_to_rupees
 from gateway.errors import REJECTION_MESSAGES
+from gateway.kite.tokens import KiteTokens
 from gateway.kite.wire import ist_text
 
 VARIETY = "regular"
@@ -51,17 +51,18 @@ def status_message(row: Any) -> str | None:
     return reason_text(row["cancel_reason"])
 
 
-def instrument_fields(instrument: Instrument | None, instrument_id: str) -> dict[str, Any]:
+def instrument_fields(tokens: KiteTokens, instrument_id: str) -> dict[str, Any]:
+    instrument = tokens.master.get(instrument_id)
     if instrument is None:  # delisted since: still shown, without Kite's numbers
         return {"exchange": "", "tradingsymbol": instrument_id, "instrument_token": 0}
     return {
         "exchange": instrument.exchange.value,
         "tradingsymbol": instrument.symbol,
-        "instrument_token": instrument.instrument_token,
+        "instrument_token": tokens.token_of(instrument),
     }
 
 
-def order_view(row: Any, master: InstrumentMaster, placed_by: str) -> dict[str, Any]:
+def order_view(row: Any, tokens: KiteTokens, placed_by: str) -> dict[str, Any]:
     """A stored order (an ``orders`` row) as Kite's order."""
     status = kite_status(row["status"], row["order_type"], row["triggered"])
     quantity, filled = row["quantity"], row["filled_quantity"]
@@ -81,7 +82,7 @@ def order_view(row: Any, master: InstrumentMaster, placed_by: str) -> dict[str, 
         "exchange_timestamp": None if rejected else ist_text(row["created_at"]),
         "variety": VARIETY,
         "modified": row["version"] > 0,
-        **instrument_fields(master.get(row["instrument_id"]), row["instrument_id"]),
+        **instrument_fields(tokens, row["instrument_id"]),
         "order_type": row["order_type"],
         "transaction_type": row["side"],
         "validity": row["validity"],
@@ -102,14 +103,12 @@ def order_view(row: Any, master: InstrumentMaster, placed_by: str) -> dict[str, 
     }
 
 
-def history_view(
-    order: Any, change: Any, master: InstrumentMaster, placed_by: str
-) -> dict[str, Any]:
+def history_view(order: Any, change: Any, tokens: KiteTokens, placed_by: str) -> dict[str, Any]:
     """One state of an order's history (an ``order_history`` row over its ``orders`` row)."""
     status = kite_status(
         change["status"], order["order_type"], change["status"] != "PENDING" or order["triggered"]
     )
-    view = order_view(order, master, placed_by)
+    view = order_view(order, tokens, placed_by)
     finished = status in ("COMPLETE", "CANCELLED", "REJECTED")
     quantity, filled = change["quantity"], change["filled_quantity"]
     return view | {
@@ -126,14 +125,14 @@ def history_view(
     }
 
 
-def trade_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
+def trade_view(row: Any, tokens: KiteTokens) -> dict[str, Any]:
     """A stored trade (one fill) as Kite's trade."""
     executed = ist_text(row["executed_at"])
     return {
         "trade_id": row["id"],
         "order_id": row["order_id"],
         "exchange_order_id": row["order_id"],
-        **instrument_fields(master.get(row["instrument_id"]), row["instrument_id"]),
+        **instrument_fields(tokens, row["instrument_id"]),
         "product": row["product"],
         "average_price": paise_to_rupees(row["price_paise"]),
         "quantity": row["quantity"],

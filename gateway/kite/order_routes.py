@@ -22,6 +22,7 @@ from gateway.errors import REJECTION_MESSAGES
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
 from gateway.kite.access import KiteAccess, access_of
 from gateway.kite.order_format import history_view, order_view, trade_view
+from gateway.kite.tokens import KITE_TOKENS
 from gateway.kite.wire import (
     ErrorType,
     KiteError,
@@ -187,8 +188,8 @@ async def list_orders(request: web.Request) -> web.Response:
     start, _ = trade_day_start(request)
     limit = request.app[CONFIG].kite.orders_listed_max
     rows = await day_orders(request.app[DB].pool, access.account_id, start, limit)
-    master = request.app[ENGINE].master
-    return success([order_view(row, master, access.user_id) for row in rows])
+    tokens = request.app[KITE_TOKENS]
+    return success([order_view(row, tokens, access.user_id) for row in rows])
 
 
 async def own_order(request: web.Request, access: KiteAccess, order_id: str) -> Any:
@@ -204,8 +205,8 @@ async def get_order_history(request: web.Request) -> web.Response:
     access = access_of(request)
     order = await own_order(request, access, request.match_info["order_id"])
     changes = await order_history(request.app[DB].pool, order["id"])
-    master = request.app[ENGINE].master
-    return success([history_view(order, change, master, access.user_id) for change in changes])
+    tokens = request.app[KITE_TOKENS]
+    return success([history_view(order, change, tokens, access.user_id) for change in changes])
 
 
 @routes.get("/orders/{order_id}/trades")
@@ -213,8 +214,7 @@ async def get_order_trades(request: web.Request) -> web.Response:
     access = access_of(request)
     order = await own_order(request, access, request.match_info["order_id"])
     rows = await trades_of_order(request.app[DB].pool, order["id"])
-    master = request.app[ENGINE].master
-    return success([trade_view(row, master) for row in rows])
+    return success([trade_view(row, request.app[KITE_TOKENS]) for row in rows])
 
 
 @routes.get("/trades")
@@ -231,5 +231,5 @@ async def list_trades(request: web.Request) -> web.Response:
         before_id="",
         limit=request.app[CONFIG].kite.orders_listed_max,
     )
-    master = request.app[ENGINE].master
-    return success([trade_view(row, master) for row in reversed(rows)])
+    tokens = request.app[KITE_TOKENS]
+    return success([trade_view(row, tokens) for row in reversed(rows)])

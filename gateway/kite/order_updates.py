@@ -16,11 +16,11 @@ from typing import Any
 
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState
-from engine.domain.instruments import InstrumentMaster
 from engine.domain.money import paise_to_rupees
 from engine.domain.orders import Order
-from gateway.kite.order_format import kite_status, order_view, reason_text
+from gateway.kite.order_format import instrument_fields, kite_status, order_view, reason_text
 from gateway.kite.ticker import TickerHub
+from gateway.kite.tokens import KiteTokens
 from gateway.kite.wire import ist_of_ms
 
 ORDER_EVENTS = (
@@ -39,7 +39,7 @@ def at(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
-def working_view(order: Order, master: InstrumentMaster) -> dict[str, Any]:
+def working_view(order: Order, tokens: KiteTokens) -> dict[str, Any]:
     """A working order (from the account's state) as Kite's order."""
     filled = order.filled_quantity
     row = {
@@ -62,10 +62,10 @@ def working_view(order: Order, master: InstrumentMaster) -> dict[str, Any]:
         "trigger_paise": order.trigger_paise,
         "average_price_paise": order.fill_value_paise // filled if filled else 0,
     }
-    return order_view(row, master, placed_by="")
+    return order_view(row, tokens, placed_by="")
 
 
-def terms_view(event: ev.OrderTerms, master: InstrumentMaster) -> dict[str, Any]:
+def terms_view(event: ev.OrderTerms, tokens: KiteTokens) -> dict[str, Any]:
     """An order from the event that placed it (accepted or rejected)."""
     rejected = isinstance(event, ev.OrderRejected)
     row = {
@@ -88,7 +88,7 @@ def terms_view(event: ev.OrderTerms, master: InstrumentMaster) -> dict[str, Any]
         "trigger_paise": event.trigger_paise,
         "average_price_paise": 0,
     }
-    return order_view(row, master, placed_by="")
+    return order_view(row, tokens, placed_by="")
 
 
 def after_fill(view: dict[str, Any], fill: ev.OrderFilled) -> dict[str, Any]:
@@ -124,9 +124,9 @@ def after_cancel(view: dict[str, Any], cancel: ev.OrderCancelled) -> dict[str, A
 class KiteOrderUpdates:
     """Builds the ticker's order updates of the accounts it watches."""
 
-    def __init__(self, ticker: TickerHub, master: InstrumentMaster) -> None:
+    def __init__(self, ticker: TickerHub, tokens: KiteTokens) -> None:
         self.ticker = ticker
-        self.master = master
+        self.tokens = tokens
         self._working: dict[str, dict[str, Any]] = {}  # order id -> its last view
 
     def on_account_events(
@@ -167,14 +167,14 @@ class KiteOrderUpdates:
         order_id: str = event.order_id  # type: ignore[attr-defined]
         known = self._working.get(order_id)
         if isinstance(event, ev.OrderTerms):
-            known = terms_view(event, self.master)
+            known = terms_view(event, self.tokens)
         if isinstance(event, ev.OrderFilled) and known is not None:
             return after_fill(known, event)
         if isinstance(event, ev.OrderCancelled) and known is not None:
             return after_cancel(known, event)
         order = state.orders.get(order_id)
         if order is not None and not isinstance(event, ev.OrderTerms):
-            return working_view(order, self.master)
+            return working_view(order, self.tokens)
         if known is None and isinstance(event, ev.OrderFilled | ev.OrderCancelled):
             # Placed before the connection opened and finished now: what the event says.
             return self.end_only(event)
@@ -188,13 +188,10 @@ class KiteOrderUpdates:
                 "status_message": reason_text(event.reason),
                 "order_timestamp": ist_of_ms(event.at_ms),
             }
-        instrument = self.master.get(event.instrument_id)
         return {
             "order_id": event.order_id,
             "status": kite_status(event.status_after.value, "LIMIT", True),
-            "exchange": "" if instrument is None else instrument.exchange.value,
-            "tradingsymbol": event.instrument_id if instrument is None else instrument.symbol,
-            "instrument_token": 0 if instrument is None else instrument.instrument_token,
+            **instrument_fields(self.tokens, event.instrument_id),
             "transaction_type": event.side.value,
             "product": event.product.value,
             "order_timestamp": ist_of_ms(event.at_ms),

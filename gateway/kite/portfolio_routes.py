@@ -24,6 +24,7 @@ from gateway.keys import BRIDGE, ENGINE, USERS
 from gateway.kite.access import access_of
 from gateway.kite.order_format import instrument_fields
 from gateway.kite.profile import profile_view
+from gateway.kite.tokens import KITE_TOKENS, KiteTokens
 from gateway.kite.wire import input_error, success
 
 routes = web.RouteTableDef()
@@ -39,17 +40,15 @@ def marks(master: InstrumentMaster, market: MarketData, instrument_id: str) -> t
     return int(market.snapshot.ltp[index]), int(market.previous_close[index])
 
 
-def position_view(
-    position: Position, master: InstrumentMaster, market: MarketData
-) -> dict[str, Any]:
-    last, close = marks(master, market, position.instrument_id)
+def position_view(position: Position, tokens: KiteTokens, market: MarketData) -> dict[str, Any]:
+    last, close = marks(tokens.master, market, position.instrument_id)
     quantity, cost = position.quantity, position.cost_paise
     unrealised = quantity * last - cost if last else 0
     realised = position.realized_pnl_paise
     bought, sold = (quantity, 0) if quantity > 0 else (0, -quantity)
     average = position.average_price_paise()
     return {
-        **instrument_fields(master.get(position.instrument_id), position.instrument_id),
+        **instrument_fields(tokens, position.instrument_id),
         "product": position.product.value,
         "quantity": quantity,
         "overnight_quantity": 0,
@@ -81,25 +80,25 @@ def position_view(
 
 @routes.get("/portfolio/positions")
 async def positions(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
+    market, tokens = request.app[ENGINE].market, request.app[KITE_TOKENS]
 
     def views(state: AccountState) -> list[dict[str, Any]]:
-        return [position_view(p, engine.master, engine.market) for p in state.positions.values()]
+        return [position_view(p, tokens, market) for p in state.positions.values()]
 
     net = await request.app[BRIDGE].inspect(access_of(request).account_id, views)
     return success({"net": net, "day": net})
 
 
-def holding_views(state: AccountState, master: InstrumentMaster, market: MarketData) -> list[Any]:
+def holding_views(state: AccountState, tokens: KiteTokens, market: MarketData) -> list[Any]:
     views = []
     for holding in state.holdings.values():
-        instrument = master.get(holding.instrument_id)
-        last, close = marks(master, market, holding.instrument_id)
+        instrument = tokens.master.get(holding.instrument_id)
+        last, close = marks(tokens.master, market, holding.instrument_id)
         quantity = holding.quantity
         average = holding.cost_paise // quantity if quantity else 0
         views.append(
             {
-                **instrument_fields(instrument, holding.instrument_id),
+                **instrument_fields(tokens, holding.instrument_id),
                 "isin": "" if instrument is None else instrument.isin,
                 "product": "CNC",
                 "price": 0.0,
@@ -128,10 +127,9 @@ def holding_views(state: AccountState, master: InstrumentMaster, market: MarketD
 
 @routes.get("/portfolio/holdings")
 async def holdings(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
+    market, tokens = request.app[ENGINE].market, request.app[KITE_TOKENS]
     views = await request.app[BRIDGE].inspect(
-        access_of(request).account_id,
-        lambda state: holding_views(state, engine.master, engine.market),
+        access_of(request).account_id, lambda state: holding_views(state, tokens, market)
     )
     return success(views)
 

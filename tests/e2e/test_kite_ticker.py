@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from engine.actors.trading_engine import TradingEngine
-from engine.config import Config
+from engine.config import Config, load_config
 from engine.domain.instruments import Instrument, InstrumentMaster
 from gateway.kite.access import Authenticate, KiteAccess
 from gateway.kite.ticker import TickerHub
@@ -94,7 +94,7 @@ async def ticker_server(
         engine.depth,
         engine.in_use,
         config.kite,
-        tokens=KiteTokens(master),
+        tokens=KiteTokens(master, config.kite.index_tokens),
         authenticate=authenticate,
         send_queue_max=config.websocket.send_queue_max,
     )
@@ -192,6 +192,11 @@ def instrument(master: InstrumentMaster, ticker: str) -> Instrument:
     return found
 
 
+def kite_token(master: InstrumentMaster, listed: Instrument) -> int:
+    """The token Kite gives ``listed`` (its own numbers for indices, [kite.index_tokens])."""
+    return KiteTokens(master, load_config().kite.index_tokens).token_of(listed)
+
+
 def by_token(ticks: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {tick["instrument_token"]: tick for tick in ticks}
 
@@ -241,7 +246,7 @@ def test_subscribe_then_quote_ticks_and_each_mode_switch_changes_the_packets(
     reliance = instrument(master, "NSE:RELIANCE")
     nifty = instrument(master, "NSE:NIFTY 50")
     future = instrument(master, "NFO:NIFTY26DECFUT")
-    tokens = [reliance.instrument_token, nifty.instrument_token, future.instrument_token]
+    tokens = [reliance.instrument_token, kite_token(master, nifty), future.instrument_token]
 
     async def scenario(server: Server) -> None:
         async with connected(server.root) as client:
@@ -254,7 +259,7 @@ def test_subscribe_then_quote_ticks_and_each_mode_switch_changes_the_packets(
                 assert set(tick) == QUOTE_FIELDS
                 assert tick["tradable"] is True
                 assert_plausible_quote(tick, listed)
-            index_tick = quotes[nifty.instrument_token]
+            index_tick = quotes[kite_token(master, nifty)]
             assert set(index_tick) == INDEX_QUOTE_FIELDS
             assert index_tick["tradable"] is False
             assert_plausible_quote(index_tick, nifty)
@@ -281,7 +286,7 @@ def test_subscribe_then_quote_ticks_and_each_mode_switch_changes_the_packets(
             assert buy_prices[0] <= tick["last_price"] <= sell_prices[0]
             assert tick["total_buy_quantity"] == sum(level["quantity"] for level in buy)
             assert tick["total_sell_quantity"] == sum(level["quantity"] for level in sell)
-            index_full = full[nifty.instrument_token]
+            index_full = full[kite_token(master, nifty)]
             assert set(index_full) == INDEX_FULL_FIELDS
             assert index_full["mode"] == "full"
             assert near_engine_time(index_full["exchange_timestamp"], server)
@@ -291,7 +296,7 @@ def test_subscribe_then_quote_ticks_and_each_mode_switch_changes_the_packets(
             ltp = await client.ticks(lambda t: {x["mode"] for x in t} == {"ltp"})
             assert {t["instrument_token"] for t in ltp} == set(tokens)
             assert all(set(t) == LTP_FIELDS for t in ltp)
-            assert by_token(ltp)[nifty.instrument_token]["tradable"] is False
+            assert by_token(ltp)[kite_token(master, nifty)]["tradable"] is False
 
             await client.send(do="mode", mode="quote", tokens=tokens[:1])
             back = by_token(await client.ticks(modes_of(reliance.instrument_token, "quote")))

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from engine.actors.trading_engine import TradingEngine
-from engine.config import Config
+from engine.config import Config, load_config
 from engine.domain.instruments import InstrumentMaster
 from gateway.kite.access import KiteAccess
 from gateway.kite.ticker import TickerClient, TickerHub
@@ -40,7 +40,7 @@ def hub_of(engine: TradingEngine, config: Config, instruments_max: int = 3000) -
         engine.depth,
         engine.in_use,
         limits,
-        tokens=KiteTokens(engine.market.master),
+        tokens=KiteTokens(engine.market.master, config.kite.index_tokens),
         authenticate=refuse_all,
         send_queue_max=8,
     )
@@ -53,7 +53,7 @@ def new_client() -> TickerClient:
 def token(master: InstrumentMaster, ticker: str) -> int:
     found = master.get(ticker)
     assert found is not None
-    return found.instrument_token
+    return KiteTokens(master, load_config().kite.index_tokens).token_of(found)
 
 
 def send(hub: TickerHub, client: TickerClient, message: Any) -> str | None:
@@ -159,9 +159,5 @@ def test_every_listed_instrument_then_found_by_its_kite_token(
     engine: TradingEngine, config: Config, master: InstrumentMaster
 ) -> None:
     hub = hub_of(engine, config)
-    seen: set[int] = set()
-    for index, listed in enumerate(master):
-        if listed.instrument_token in seen:
-            continue  # a token listed twice (docs/KITE_TICKER.md): the first keeps it
-        seen.add(listed.instrument_token)
-        assert hub.index_of_token(listed.instrument_token) == index
+    for index, listed in enumerate(master):  # tokens are unique (tests/unit/test_kite_tokens.py)
+        assert hub.index_of_token(hub.tokens.token_of(listed)) == index
