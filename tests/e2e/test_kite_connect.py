@@ -25,10 +25,14 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
 from engine.domain.instruments import InstrumentMaster
+from gateway.keys import ENGINE
 from gateway.kite.listener import KITE_LISTENER
 from tests.e2e.conftest import APPS, Client, e2e_config, running_server
 from tests.e2e.test_kite_ticker import TickerProcess, by_token, modes_of
 from tests.e2e.test_trading_journey import funded_user
+from tests.support.clocks import ShiftedClock
+
+DAY_MS = 86_400_000
 
 REDIRECT = "http://127.0.0.1:9/callback"
 PASSWORD = "password-123"
@@ -325,5 +329,91 @@ def test_kite_ticker_with_a_headless_token_then_ticks_in_each_mode_and_order_upd
                 assert data["average_price"] > 0 and data["transaction_type"] == "BUY"
             finally:
                 await ticker.stop()
+
+    asyncio.run(main())
+
+
+def buy_for_delivery(kite_url: str, api_key: str, access_token: str) -> dict[str, Any]:
+    kite = KiteConnect(api_key=api_key, access_token=access_token, root=kite_url)
+    order_id = kite.place_order(
+        variety=kite.VARIETY_REGULAR,
+        exchange=kite.EXCHANGE_NSE,
+        tradingsymbol="RELIANCE",
+        transaction_type=kite.TRANSACTION_TYPE_BUY,
+        quantity=3,
+        product=kite.PRODUCT_CNC,
+        order_type=kite.ORDER_TYPE_MARKET,
+    )
+    done = wait_for(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
+    assert done
+    assert kite.holdings() == []  # bought today: a CNC position until it settles
+    return dict(kite.positions()["net"][0])
+
+
+def holdings_now(kite_url: str, api_key: str, access_token: str) -> tuple[list[Any], list[Any]]:
+    kite = KiteConnect(api_key=api_key, access_token=access_token, root=kite_url)
+    return kite.holdings(), kite.positions()["net"]
+
+
+def test_kite_holdings_when_a_cnc_buy_settles_next_trade_day_then_listed(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def main() -> None:
+        async with (
+            running_server(database, e2e_config(), master) as base,
+            aiohttp.ClientSession() as session,
+        ):
+            kite_url = APPS[base][KITE_LISTENER].url
+            assert kite_url is not None
+            user, account_id = await funded_user(session, base, "holder@paperdesk.test", 100_000)
+            api_key, _ = await create_app(user, account_id)
+            _, apps, _ = await user.call("GET", "/api/console/apps")
+            _, token, _ = await user.call(
+                "POST", f"/api/console/apps/{apps['apps'][0]['id']}/token"
+            )
+            access_token = token["accessToken"]
+            position = await asyncio.to_thread(buy_for_delivery, kite_url, api_key, access_token)
+            assert (position["product"], position["quantity"]) == ("CNC", 3)
+            clock = APPS[base][ENGINE].clock
+            assert isinstance(clock, ShiftedClock)
+            clock.advance(3 * DAY_MS)  # Friday's buy, read on Monday
+            holdings, net = await asyncio.to_thread(holdings_now, kite_url, api_key, access_token)
+            assert net == []
+            assert [(h["tradingsymbol"], h["quantity"], h["product"]) for h in holdings] == [
+                ("RELIANCE", 3, "CNC")
+            ]
+            assert holdings[0]["average_price"] == position["average_price"]
+            assert holdings[0]["isin"] == "INE002A01018"
+
+    asyncio.run(main())
+
+
+def quote_twice(kite_url: str, api_key: str, access_token: str) -> None:
+    kite = KiteConnect(api_key=api_key, access_token=access_token, root=kite_url)
+    assert kite.ltp(["NSE:RELIANCE"])
+    with pytest.raises(kite_errors.NetworkException, match="Too many requests"):
+        kite.ltp(["NSE:RELIANCE"])  # Kite allows one quote call a second
+    assert kite.profile()  # another bucket: still allowed
+    time.sleep(1.1)
+    assert kite.ltp(["NSE:RELIANCE"])
+
+
+def test_kite_rate_limit_when_quotes_come_faster_than_kites_then_network_exception(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def main() -> None:
+        async with (
+            running_server(database, e2e_config(), master) as base,
+            aiohttp.ClientSession() as session,
+        ):
+            kite_url = APPS[base][KITE_LISTENER].url
+            assert kite_url is not None
+            user, account_id = await funded_user(session, base, "limits@paperdesk.test", 1_000)
+            api_key, _ = await create_app(user, account_id)
+            _, apps, _ = await user.call("GET", "/api/console/apps")
+            _, token, _ = await user.call(
+                "POST", f"/api/console/apps/{apps['apps'][0]['id']}/token"
+            )
+            await asyncio.to_thread(quote_twice, kite_url, api_key, token["accessToken"])
 
     asyncio.run(main())
