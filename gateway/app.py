@@ -121,9 +121,9 @@ def create_app(
     engine = TradingEngine(config, master, sink=journal, source=pushed, clock=clock)
     hub = WebSocketHub(engine.market, engine.depth, engine.master, config.websocket, config.risk)
     database = Database(dsn, config.journal.statement_timeout_ms, config.database)
-    kite = kite_facade(config, engine, database)
     monitor = PerformanceMonitor()
     metrics = Metrics(engine, journal, hub, monitor)
+    kite = kite_facade(config, engine, database, metrics.middleware)
 
     engine.publish = publisher(metrics, hub, kite.order_updates)  # read when the engine starts
     engine.tick_listeners.append(hub.on_tick)

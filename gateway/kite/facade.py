@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiohttp.typedefs import Middleware
+
 from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
 from gateway.database import Database
@@ -24,8 +26,11 @@ class KiteFacade:
     listener: KiteListener
 
 
-def kite_facade(config: Config, engine: TradingEngine, database: Database) -> KiteFacade:
-    """The facade's parts; the ticker joins the engine's tick listeners (before it starts)."""
+def kite_facade(
+    config: Config, engine: TradingEngine, database: Database, metrics: Middleware
+) -> KiteFacade:
+    """The facade's parts; the ticker joins the engine's tick listeners (before it starts),
+    and ``metrics`` (the request metrics' middleware) counts the facade's requests too."""
     sessions = KiteSessions(database, config, load_key(config.server.data_dir))
     tokens = KiteTokens(engine.master, config.kite.index_tokens)
     ticker = TickerHub(
@@ -41,5 +46,5 @@ def kite_facade(config: Config, engine: TradingEngine, database: Database) -> Ki
     return KiteFacade(
         sessions=sessions,
         order_updates=KiteOrderUpdates(ticker, tokens),
-        listener=KiteListener(KITE_ROUTES, ticker, tokens),
+        listener=KiteListener(KITE_ROUTES, ticker, tokens, metrics),
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from yarl import URL
 
 from gateway.keys import (
@@ -180,11 +181,12 @@ def kite_app(
     routes: Iterable[web.AbstractRouteDef],
     ticker: TickerHub,
     tokens: KiteTokens,
+    metrics: Middleware,
 ) -> web.Application:
     """The facade's application over ``main``'s engine, database and stores: the REST routes,
     and KiteTicker at ``/`` (and ``/ws``)."""
     app = web.Application(
-        middlewares=[kite_errors, kite_auth, kite_limits, error_middleware],
+        middlewares=[metrics, kite_errors, kite_auth, kite_limits, error_middleware],
         handler_args={"keepalive_timeout": main[CONFIG].server.keepalive_timeout_s},
     )
     for key in SHARED_KEYS:
@@ -201,11 +203,16 @@ class KiteListener:
     """Serves the facade while the main app runs; ``url`` says where (None when disabled)."""
 
     def __init__(
-        self, routes: Iterable[web.AbstractRouteDef], ticker: TickerHub, tokens: KiteTokens
+        self,
+        routes: Iterable[web.AbstractRouteDef],
+        ticker: TickerHub,
+        tokens: KiteTokens,
+        metrics: Middleware,
     ) -> None:
         self.routes = routes
         self.ticker = ticker
         self.tokens = tokens
+        self.metrics = metrics
         self.url: str | None = None
 
     async def lifecycle(self, main: web.Application) -> AsyncIterator[None]:
@@ -218,7 +225,7 @@ class KiteListener:
             return
         self.ticker.attach(asyncio.get_running_loop())
         runner = web.AppRunner(
-            kite_app(main, self.routes, self.ticker, self.tokens), access_log=None
+            kite_app(main, self.routes, self.ticker, self.tokens, self.metrics), access_log=None
         )
         await runner.setup()
         try:

@@ -27,7 +27,7 @@ from kiteconnect import exceptions as kite_errors
 from engine.domain.instruments import InstrumentMaster
 from gateway.keys import ENGINE
 from gateway.kite.listener import KITE_LISTENER
-from tests.e2e.conftest import APPS, Client, e2e_config, running_server
+from tests.e2e.conftest import APPS, Client, e2e_config, running_server, scrape_metrics
 from tests.e2e.test_kite_ticker import TickerProcess, by_token, modes_of
 from tests.e2e.test_trading_journey import funded_user
 from tests.support.clocks import ShiftedClock
@@ -264,6 +264,9 @@ def test_kite_client_when_logged_in_then_trades_as_at_zerodha(
             await asyncio.to_thread(
                 trade_with_the_client, kite_url, api_key, api_secret, request_token
             )
+            # The operator's metrics count the facade's requests by Kite's routes.
+            scraped = await scrape_metrics(session, base)
+            assert 'route="/orders/{variety}",status="200"' in scraped
 
     asyncio.run(main())
 
