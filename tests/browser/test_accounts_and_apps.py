@@ -98,9 +98,11 @@ async def accounts_journey(page: Any, artifacts: Path) -> None:
 
     # An order on the second account shows there, not under the first.
     await page.get_by_label("Search instruments").fill("RELIANCE")
-    await page.locator("#search-results").get_by_role(
-        "button", name=re.compile("RELIANCE")
-    ).first.click()
+    await (
+        page.locator("#search-results")
+        .get_by_role("button", name=re.compile("RELIANCE"))
+        .first.click()
+    )
     await expect(page.locator("#chart-title")).to_have_text("RELIANCE · NSE")
     ticket = page.locator("#ticket-form")
     await ticket.get_by_label("Quantity").fill("10")
