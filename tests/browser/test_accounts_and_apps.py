@@ -193,3 +193,17 @@ async def apps_journey(page: Any, artifacts: Path) -> None:
     await expect(dialog).to_be_hidden()
     await expect(rows).to_have_text(["No apps yet."])
     await expect(token_box).to_be_hidden()
+
+    # Signing out forgets a secret still on screen: no one signing in next reads it.
+    await panel.get_by_text("Create an app").click()  # closed since the reload
+    await form.get_by_label("Name").fill("swing")
+    await expect(form.get_by_label("Trading account").locator("option:checked")).to_have_text(
+        SECOND  # the header's account is the one offered
+    )
+    await form.get_by_label(re.compile("^Redirect URL")).fill(REDIRECT)
+    await form.get_by_role("button", name="Create app").click()
+    await expect(box).to_be_visible()
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page.locator("#view-auth")).to_be_visible()
+    await expect(box).to_be_hidden()
+    await expect(box.locator("#app-secret")).to_have_text("")

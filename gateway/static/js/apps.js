@@ -44,6 +44,15 @@ export class AppsPanel {
     });
   }
 
+  /** Forget everything shown (on signing out): no secret or token outlives the session. */
+  clear() {
+    this.hideSecret();
+    this.hideToken();
+    this.apps = [];
+    $("#apps-table tbody").replaceChildren();
+    $("#app-delete-dialog").close();
+  }
+
   async load() {
     const [reply] = await Promise.all([api("GET", "/api/console/apps"), this.accounts.load()]);
     this.apps = reply.apps || [];
@@ -95,6 +104,7 @@ export class AppsPanel {
         name: v.name, tradingAccountId: v.tradingAccountId, redirectUrl: v.redirectUrl,
       });
       form.reset();
+      $("#app-account").value = this.accounts.selectedId || "";
       this.hideToken();
       this.showSecret(reply.app, reply.apiSecret);
       this.toast(`App “${reply.app.name}” created.`, "ok");

@@ -144,6 +144,7 @@ function leave(message) {
   state.user = null;
   state.accountId = null;
   accounts.stop();
+  apps.clear();
   setCsrf(null);
   feed.stop();
   trading.stop();
