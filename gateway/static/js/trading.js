@@ -69,6 +69,26 @@ export class TradingScreen {
     if (!this.selectedId && this.watchIds.length) this.select(this.watchIds[0]);
   }
 
+  /** Act on another of the user's trading accounts: its funds, positions and orders replace
+   * the last one's, and the ticket previews against it. */
+  async switchAccount(accountId) {
+    if (accountId === this.accountId) return;
+    this.accountId = accountId;
+    this.positions.clear();
+    this.orders = [];
+    this.placed.clear();
+    this.renderPositions();
+    this.renderOrders();
+    $("#ticket-preview").classList.add("stale");
+    this.previewSoon();
+    await Promise.all([this.loadFunds(), this.loadPositions(), this.loadOrders()]);
+  }
+
+  /** `tradingAccountId=<the selected account>`, for the trading routes' queries. */
+  accountQuery() {
+    return `tradingAccountId=${encodeURIComponent(this.accountId)}`;
+  }
+
   stop() {
     this.accountId = null;
     this.positions.clear();
@@ -77,6 +97,9 @@ export class TradingScreen {
 
   onFrame(frame) {
     if (!this.accountId) return;
+    // The feed carries every account of the user's: only the selected one's updates show.
+    const owner = frame.data?.tradingAccountId;
+    if (owner && owner !== this.accountId) return;
     if (frame.type === "quote") this.onQuote(frame.data);
     else if (frame.type === "order") this.onOrder(frame.data);
     else if (frame.type === "position") this.onPosition(frame.data);
@@ -678,16 +701,20 @@ export class TradingScreen {
   // -- orders ------------------------------------------------------------------------------
 
   async loadOrders() {
-    if (!this.accountId) return;
-    const params = new URLSearchParams({ limit: "50" });
+    const accountId = this.accountId;
+    if (!accountId) return;
+    const params = new URLSearchParams({ tradingAccountId: accountId, limit: "50" });
     const chosen = $('input[name="ordersFilter"]:checked')?.value || "";
     if (chosen) params.set("status", chosen);
+    let orders;
     try {
-      this.orders = (await api("GET", `/api/trading/orders?${params}`)).items || [];
+      orders = (await api("GET", `/api/trading/orders?${params}`)).items || [];
     } catch (error) {
-      this.toast(`Orders could not be loaded. ${describeError(error)}`, "error");
+      if (accountId === this.accountId) this.toast(`Orders could not be loaded. ${describeError(error)}`, "error");
       return;
     }
+    if (accountId !== this.accountId) return; // another account was chosen meanwhile
+    this.orders = orders;
     if (!chosen) this.paintWelcome(this.orders.length === 0);
     this.renderOrders();
   }
@@ -819,18 +846,21 @@ export class TradingScreen {
   // -- positions ---------------------------------------------------------------------------
 
   async loadPositions() {
-    if (!this.accountId) return;
+    const accountId = this.accountId;
+    if (!accountId) return;
+    const account = this.accountQuery();
     let open = [];
     let closed = [];
     try {
       [open, closed] = await Promise.all([
-        api("GET", "/api/trading/positions?status=OPEN").then((r) => r.items || []),
-        api("GET", "/api/trading/positions?status=CLOSED").then((r) => r.items || []),
+        api("GET", `/api/trading/positions?status=OPEN&${account}`).then((r) => r.items || []),
+        api("GET", `/api/trading/positions?status=CLOSED&${account}`).then((r) => r.items || []),
       ]);
     } catch (error) {
-      this.toast(`Positions could not be loaded. ${describeError(error)}`, "error");
+      if (accountId === this.accountId) this.toast(`Positions could not be loaded. ${describeError(error)}`, "error");
       return;
     }
+    if (accountId !== this.accountId) return; // another account was chosen meanwhile
     this.positions = new Map(open.map((p) => [p.id, p]));
     this.feed.watch(open.map((p) => p.instrumentId));
     this.renderPositions();
@@ -988,10 +1018,13 @@ export class TradingScreen {
   // -- funds -------------------------------------------------------------------------------
 
   async loadFunds() {
+    const accountId = this.accountId;
+    if (!accountId) return;
     try {
-      this.renderFunds(await api("GET", "/api/trading/funds"));
+      const funds = await api("GET", `/api/trading/funds?${this.accountQuery()}`);
+      if (accountId === this.accountId) this.renderFunds(funds);
     } catch (error) {
-      this.toast(`Funds could not be loaded. ${describeError(error)}`, "error");
+      if (accountId === this.accountId) this.toast(`Funds could not be loaded. ${describeError(error)}`, "error");
     }
   }
 
