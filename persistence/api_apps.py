@@ -24,18 +24,29 @@ async def insert_app(
     api_key: str,
     secret_salt: bytes,
     redirect_url: str,
-) -> Record:
-    row: Record = await pool.fetchrow(
-        "INSERT INTO api_apps (id, user_id, trading_account_id, name, api_key, secret_salt,"
-        f" redirect_url) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {APP_COLUMNS}",
-        app_id,
-        user_id,
-        account_id,
-        name,
-        api_key,
-        secret_salt,
-        redirect_url,
-    )
+    apps_max: int,
+) -> Record | None:
+    """A new app of ``user_id``; None when they already have ``apps_max`` live ones (counted
+    under a lock of theirs, so two requests at once cannot both take the last place)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('apps:' || $1))", user_id)
+        held = await conn.fetchval(
+            "SELECT count(*) FROM api_apps WHERE user_id = $1 AND deleted_at IS NULL", user_id
+        )
+        if held >= apps_max:
+            return None
+        row: Record = await conn.fetchrow(
+            "INSERT INTO api_apps (id, user_id, trading_account_id, name, api_key,"
+            f" secret_salt, redirect_url) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            f" RETURNING {APP_COLUMNS}",
+            app_id,
+            user_id,
+            account_id,
+            name,
+            api_key,
+            secret_salt,
+            redirect_url,
+        )
     return row
 
 

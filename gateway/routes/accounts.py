@@ -56,18 +56,15 @@ async def open_trading_account(request: web.Request) -> web.Response:
     body = await decode_own_body(request, OpenAccountBody)
     app = request.app
     user_id = current_user(request).user_id
-    if len(await app[USERS].accounts_of(user_id)) >= app[CONFIG].kite.accounts_per_user_max:
-        raise ApiError(
-            error_response(
-                422,
-                "LIMIT_REACHED",
-                "You hold as many trading accounts as allowed (kite.accounts_per_user_max).",
-            )
-        )
     opening_balance = app[CONFIG].accounts.opening_balance_paise
     try:
         row = await insert_account(
-            app[DB].pool, str(uuid.uuid4()), user_id, body.name, opening_balance
+            app[DB].pool,
+            account_id=str(uuid.uuid4()),
+            user_id=user_id,
+            name=body.name,
+            opening_balance_paise=opening_balance,
+            accounts_max=app[CONFIG].kite.accounts_per_user_max,
         )
     except asyncpg.UniqueViolationError:
         raise ApiError(
@@ -78,6 +75,14 @@ async def open_trading_account(request: web.Request) -> web.Response:
                 [{"path": "$.name", "message": "is taken by another of your accounts"}],
             )
         ) from None
+    if row is None:
+        raise ApiError(
+            error_response(
+                422,
+                "LIMIT_REACHED",
+                "You hold as many trading accounts as allowed (kite.accounts_per_user_max).",
+            )
+        )
     app[USERS].add_account(user_id, row["id"])
     await open_account(app, row["id"], opening_balance)
     return json_response({"account": account_view(row)}, status=201)

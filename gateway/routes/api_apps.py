@@ -57,15 +57,8 @@ async def create_app(request: web.Request) -> web.Response:
     app = request.app
     user_id = current_user(request).user_id
     account_id = await owned_account(request, body.trading_account_id)
-    pool = app[DB].pool
-    if len(await api_apps.apps_of_user(pool, user_id)) >= app[CONFIG].kite.apps_per_user_max:
-        raise ApiError(
-            error_response(
-                422, "LIMIT_REACHED", "You have as many apps as allowed (kite.apps_per_user_max)."
-            )
-        )
     row = await api_apps.insert_app(
-        pool,
+        app[DB].pool,
         app_id=str(uuid.uuid4()),
         user_id=user_id,
         account_id=account_id,
@@ -73,7 +66,14 @@ async def create_app(request: web.Request) -> web.Response:
         api_key=new_api_key(),
         secret_salt=new_salt(),
         redirect_url=body.redirect_url,
+        apps_max=app[CONFIG].kite.apps_per_user_max,
     )
+    if row is None:
+        raise ApiError(
+            error_response(
+                422, "LIMIT_REACHED", "You have as many apps as allowed (kite.apps_per_user_max)."
+            )
+        )
     return json_response(
         {"app": app_view(row), "apiSecret": app[KITE_SESSIONS].secret_of(row)}, status=201
     )

@@ -104,6 +104,31 @@ def test_open_account_when_limit_held_then_422_limit_reached(
     run_scenario(database, master, scenario, e2e_config(kite={"accounts_per_user_max": 2}))
 
 
+def test_accounts_and_apps_when_requested_at_once_past_the_limit_then_exactly_the_limit(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        user = Client(session, base)
+        registered = await user.register("racing@paperdesk.test")
+        account_id = registered["tradingAccount"]["id"]
+        opened = await asyncio.gather(
+            *(user.call("POST", "/api/trading/accounts", {"name": f"s{n}"}) for n in range(8))
+        )
+        assert sorted(status for status, _, _ in opened) == [201, 201] + [422] * 6
+        status, body, _ = await user.call("GET", "/api/trading/accounts")
+        assert status == 200 and len(body["accounts"]) == 3
+        app = {"tradingAccountId": account_id, "redirectUrl": "http://127.0.0.1/cb"}
+        created = await asyncio.gather(
+            *(user.call("POST", "/api/console/apps", app | {"name": f"a{n}"}) for n in range(8))
+        )
+        assert sorted(status for status, _, _ in created) == [201, 201, 201] + [422] * 5
+        status, body, _ = await user.call("GET", "/api/console/apps")
+        assert status == 200 and len(body["apps"]) == 3
+
+    limits = {"accounts_per_user_max": 3, "apps_per_user_max": 3}
+    run_scenario(database, master, scenario, e2e_config(kite=limits))
+
+
 def test_open_account_when_name_taken_then_409_duplicate(
     master: InstrumentMaster, database: str
 ) -> None:

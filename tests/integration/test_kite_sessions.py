@@ -18,7 +18,7 @@ from tests.integration.conftest import run
 KEY = bytes(range(32))
 
 
-async def new_app(db: Database, sessions: KiteSessions) -> Any:
+async def new_app(db: Database) -> Any:
     user_id, account_id = str(uuid.uuid4()), str(uuid.uuid4())
     await create_user(
         db.pool,
@@ -40,6 +40,7 @@ async def new_app(db: Database, sessions: KiteSessions) -> Any:
         api_key=new_api_key(),
         secret_salt=new_salt(),
         redirect_url="http://127.0.0.1/cb",
+        apps_max=10,
     )
 
 
@@ -54,7 +55,7 @@ def test_sessions_when_exchanged_checked_and_ended_then_as_kites(database: str) 
         await db.open()
         try:
             sessions = KiteSessions(db, config, KEY)
-            app, other = await new_app(db, sessions), await new_app(db, sessions)
+            app, other = await new_app(db), await new_app(db)
 
             token = await sessions.issue_request_token(app, app["user_id"])
             assert await sessions.exchange(app, token, "0" * 64) is None  # wrong checksum
