@@ -240,12 +240,14 @@ class RequestDeposit(ConsoleAction, tag="REQUEST_DEPOSIT"):
     bank_account_id: Id | None = None
     reference: Annotated[str, msgspec.Meta(max_length=100, pattern=TEXT_CHARACTERS)] = ""
     idempotency_key: Id | None = None  # a retry with the same key answers the same request
+    trading_account_id: Id | None = None  # the caller's first account when absent
 
 
 class RequestWithdrawal(ConsoleAction, tag="REQUEST_WITHDRAWAL"):
     amount: Rupees
     bank_account_id: Id
     idempotency_key: Id | None = None
+    trading_account_id: Id | None = None  # the caller's first account when absent
 
 
 class ResetAccount(ConsoleAction, tag="RESET_ACCOUNT"):

@@ -280,3 +280,31 @@ def test_api_secret_when_app_created_then_stored_nowhere_and_derived_from_server
         assert under_b[app_id] == app_secret(
             bytes.fromhex(KEY_B), app_id, bytes(row["secret_salt"])
         )
+
+
+def test_console_when_an_account_is_named_then_its_funds_and_requests_only(
+    master: InstrumentMaster, database: str
+) -> None:
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        user = Client(session, base)
+        registered = await user.register("consoles@paperdesk.test")
+        first = registered["tradingAccount"]["id"]
+        status, body, _ = await user.call("POST", "/api/trading/accounts", {"name": "swing"})
+        assert status == 201, body
+        second = body["account"]["id"]
+        deposit = {"action": "REQUEST_DEPOSIT", "amount": 2500, "tradingAccountId": second}
+        status, body, _ = await user.call("POST", "/api/console", deposit)
+        assert status == 200 and body["deposit"]["tradingAccountId"] == second, body
+        status, body, _ = await user.call("GET", f"/api/console?tradingAccountId={second}")
+        assert status == 200 and body["tradingAccount"]["id"] == second
+        assert [d["amount"] for d in body["deposits"]] == [2500]
+        status, body, _ = await user.call("GET", "/api/console")
+        assert body["tradingAccount"]["id"] == first and body["deposits"] == []
+        stranger = Client(session, base)
+        await stranger.register("stranger-console@paperdesk.test")
+        status, body, _ = await stranger.call("GET", f"/api/console?tradingAccountId={second}")
+        assert status == 404, body
+        status, body, _ = await stranger.call("POST", "/api/console", deposit)
+        assert status == 404, body
+
+    run_scenario(database, master, scenario)

@@ -60,6 +60,7 @@ const consoleScreen = new ConsoleScreen({
   },
   // Orders, positions and funds changed wholesale: the trading view reloads them.
   onReset: () => trading.start(state.accountId),
+  accountId: () => state.accountId,
 });
 const admin = new AdminScreen({ toast });
 const accounts = new AccountSwitcher({
@@ -68,6 +69,7 @@ const accounts = new AccountSwitcher({
     state.accountId = accountId;
     await trading.switchAccount(accountId);
     options.refreshPayoffSoon();
+    if (location.hash === "#/console") await consoleScreen.load(); // its funds are the account's
   },
   // The server reads which accounts a websocket follows when it opens: renew it.
   onOpened: () => feed.renew(),
