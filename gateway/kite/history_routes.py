@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.domain.instruments import Instrument
-from engine.market.candles import INTERVAL_MINUTES, Candle
+from engine.market.candles import INTERVAL_MINUTES, MINUTES_PER_DAY, MS_PER_MINUTE, Candle
 from gateway.keys import CANDLES, CONFIG, DB, ENGINE
 from gateway.kite.tokens import KITE_TOKENS
 from gateway.kite.wire import IST, input_error, success, truthy
@@ -33,7 +33,9 @@ from gateway.kite.wire import IST, input_error, success, truthy
 routes = web.RouteTableDef()
 
 MS_PER_DAY = 86_400_000
-IST_OFFSET_S = 19_800  # +05:30, the offset every stamp is written in
+IST_OFFSET_MINUTES = 330  # +05:30, the offset every stamp is written in
+# Every minute of a day as a stamp ends, "09:15:00+0530": one lookup a candle.
+CLOCK = tuple(f"{m // 60:02d}:{m % 60:02d}:00+0530" for m in range(MINUTES_PER_DAY))
 EPOCH_DAY = date(1970, 1, 1)
 # What Kite accepts for ``from`` and ``to``: a datetime as the client formats one, the same
 # without seconds or with a ``T``, or a date alone.
@@ -123,18 +125,17 @@ def refuse_continuous(instrument: Instrument) -> None:
 
 
 def candle_rows(candles: Iterable[Candle], with_oi: bool) -> list[list[Any]]:
-    """Candles as Kite's rows, each stamped ``YYYY-MM-DDTHH:MM:SS+0530`` at its IST start."""
+    """Candles as Kite's rows, each stamped ``YYYY-MM-DDTHH:MM:00+0530`` at its IST start
+    (candles start on whole minutes)."""
     days: dict[int, str] = {}
     rows: list[list[Any]] = []
     for c in candles:
-        day, second = divmod(c.at_ms // 1000 + IST_OFFSET_S, 86_400)
+        day, minute = divmod(c.at_ms // MS_PER_MINUTE + IST_OFFSET_MINUTES, MINUTES_PER_DAY)
         prefix = days.get(day)
         if prefix is None:
             prefix = days[day] = f"{(EPOCH_DAY + timedelta(days=day)).isoformat()}T"
-        hour, rest = divmod(second, 3600)
-        minute, second = divmod(rest, 60)
         row: list[Any] = [
-            f"{prefix}{hour:02d}:{minute:02d}:{second:02d}+0530",
+            prefix + CLOCK[minute],
             c.open_paise / 100,
             c.high_paise / 100,
             c.low_paise / 100,
