@@ -27,6 +27,7 @@ from yarl import URL
 
 from gateway.keys import (
     BRIDGE,
+    CANDLES,
     CONFIG,
     DB,
     ENGINE,
@@ -60,6 +61,7 @@ SHARED_KEYS: tuple[web.AppKey[Any], ...] = (
     LIMITER,
     HUB,
     KITE_SESSIONS,
+    CANDLES,  # the historical route's candle store
 )
 # Routes that authenticate otherwise than by the Authorization header: the login pages, the
 # token exchange (by checksum) and the ticker (api_key and access_token in its query).
