@@ -30,7 +30,7 @@ from gateway.kite.listener import KITE_LISTENER
 from gateway.kite.margin_format import COMPACT_FIELDS
 from tests.e2e.conftest import APPS, Client, e2e_config, eventually, running_server
 from tests.e2e.test_kite_connect import create_app, login_with_form
-from tests.e2e.test_trading_journey import funded_user
+from tests.e2e.test_trading_journey import RELIANCE, funded_user
 from tests.support.clocks import SAMPLE_MASTER_DAY_MS
 
 SHORT_ID, SHORT_SYMBOL = "NSE_FO|45430", "NIFTY26DEC26000CE"  # lot 65
@@ -133,6 +133,17 @@ async def compare_margins(kite: KiteConnect, user: Client, account_id: str) -> N
         assert status == 200, single
         assert ours["charges"]["total"] == single["charges"]
         assert ours["leverage"] == single["leverage"]
+
+    shares = {"exchange": "NSE", "tradingsymbol": "RELIANCE", "transaction_type": "BUY"}
+    shares |= {"product": "MIS", "order_type": "MARKET", "quantity": 10}
+    (equity,) = await asyncio.to_thread(kite.order_margins, [shares])
+    body = {"tradingAccountId": account_id, "instrumentId": RELIANCE, "quantity": 10}
+    body |= {"orderType": "MARKET", "orderSide": "BUY", "productType": "MIS"}
+    status, single, _ = await user.call("POST", "/api/trading/margins", body)
+    assert status == 200, single
+    assert equity["var"] == equity["total"] == single["required"] > 0
+    assert (equity["span"], equity["leverage"]) == (0, single["leverage"])
+    assert equity["charges"]["total"] == single["charges"]
 
     flat = await asyncio.to_thread(kite.basket_order_margins, orders, False)
     assert flat["final"] == basket["final"]  # nothing held: positions change nothing
