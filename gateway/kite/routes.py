@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.kite import market_routes, order_routes, portfolio_routes, session_routes
-from gateway.kite.history_routes import routes as history_routes
+from gateway.kite import (
+    history_routes,
+    margin_routes,
+    market_routes,
+    order_routes,
+    portfolio_routes,
+    session_routes,
+)
 
 KITE_ROUTES: tuple[web.AbstractRouteDef, ...] = (
     *session_routes.routes,
     *order_routes.routes,
     *portfolio_routes.routes,
     *market_routes.routes,
-    *history_routes,
+    *margin_routes.routes,
+    *history_routes.routes,
 )

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from engine.actors.clock import Clock
 from engine.config import Config, load_config, merge
 from engine.domain.instruments import InstrumentMaster
 from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, create_app
@@ -89,11 +90,14 @@ class Client:
 
 
 @asynccontextmanager
-async def running_server(dsn: str, config: Config, master: InstrumentMaster) -> AsyncIterator[str]:
+async def running_server(
+    dsn: str, config: Config, master: InstrumentMaster, clock: Clock | None = None
+) -> AsyncIterator[str]:
+    """Serve the app; ``clock`` defaults to the wall clock moved to the sample master's day
+    (whatever day it is, its December contracts stay live)."""
     os.environ[ADMIN_EMAIL_ENV] = ADMIN_EMAIL
     os.environ[ADMIN_PASSWORD_ENV] = ADMIN_PASSWORD
-    # The sample master's day, whatever day it is: its December contracts stay live.
-    app = create_app(config, master, dsn=dsn, clock=ShiftedClock())
+    app = create_app(config, master, dsn=dsn, clock=clock or ShiftedClock())
     runner = web.AppRunner(app)
     await runner.setup()
     site = await start_listener(runner, config, port=0)  # the CLI's listener, on a free port
