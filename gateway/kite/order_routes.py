@@ -9,7 +9,6 @@ field, an unknown instrument, a variety paperdesk does not offer) is an ``InputE
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +34,7 @@ from gateway.kite.wire import (
     whole_number,
 )
 from gateway.outcomes import check_outcome
-from gateway.routes.trades import trade_day_bounds
+from gateway.trade_days import current_trade_day
 from persistence.read_models.orders import day_orders, order_by_id, order_history
 from persistence.read_models.trades import trade_page, trades_of_order
 
@@ -173,19 +172,11 @@ async def cancel_order(request: web.Request) -> web.Response:
     return success({"order_id": order_id})
 
 
-def trade_day_start(request: web.Request) -> tuple[dt.datetime, dt.datetime]:
-    """The current trade day (IST) as instants."""
-    engine = request.app[ENGINE]
-    offset = dt.timedelta(minutes=request.app[CONFIG].sessions.timezone_offset_minutes)
-    now = dt.datetime.fromtimestamp(engine.clock.now_ms() / 1000, dt.UTC)
-    return trade_day_bounds(engine.calendar, (now + offset).date())
-
-
 @routes.get("/orders")
 async def list_orders(request: web.Request) -> web.Response:
     """The day's orders and every order still working, oldest first, as Kite's order book."""
     access = access_of(request)
-    start, _ = trade_day_start(request)
+    start, _ = current_trade_day(request)
     limit = request.app[CONFIG].kite.orders_listed_max
     rows = await day_orders(request.app[DB].pool, access.account_id, start, limit)
     tokens = request.app[KITE_TOKENS]
@@ -221,7 +212,7 @@ async def get_order_trades(request: web.Request) -> web.Response:
 async def list_trades(request: web.Request) -> web.Response:
     """The day's trades, oldest first."""
     access = access_of(request)
-    day = trade_day_start(request)
+    day = current_trade_day(request)
     rows = await trade_page(
         request.app[DB].pool,
         access.account_id,

@@ -20,12 +20,14 @@ from engine.domain.money import paise_to_rupees
 from engine.domain.positions import Position
 from engine.market.market_data import MarketData
 from gateway.funds_views import funds_of
-from gateway.keys import BRIDGE, ENGINE, USERS
+from gateway.keys import BRIDGE, CONFIG, DB, ENGINE, USERS
 from gateway.kite.access import access_of
 from gateway.kite.order_format import instrument_fields
 from gateway.kite.profile import profile_view
 from gateway.kite.tokens import KITE_TOKENS, KiteTokens
 from gateway.kite.wire import input_error, success
+from gateway.trade_days import current_trade_day
+from persistence.read_models.positions import positions_closed_since
 
 routes = web.RouteTableDef()
 
@@ -78,14 +80,48 @@ def position_view(position: Position, tokens: KiteTokens, market: MarketData) ->
     }
 
 
+def closed_view(row: Any, tokens: KiteTokens, market: MarketData) -> dict[str, Any]:
+    """A position closed today, as Kite lists one: quantity 0, its realised P&L."""
+    last, close = marks(tokens.master, market, row["instrument_id"])
+    realised = row["realized_pnl_paise"]
+    zero = paise_to_rupees(0)
+    legs = ("buy", "sell", "day_buy", "day_sell")
+    return {
+        **instrument_fields(tokens, row["instrument_id"]),
+        "product": row["product"],
+        "quantity": 0,
+        "overnight_quantity": 0,
+        "multiplier": 1,
+        "average_price": zero,
+        "close_price": paise_to_rupees(close),
+        "last_price": paise_to_rupees(last),
+        "value": paise_to_rupees(realised),
+        "pnl": paise_to_rupees(realised),
+        "m2m": zero,
+        "unrealised": zero,
+        "realised": paise_to_rupees(realised),
+        **{f"{leg}_quantity": 0 for leg in legs},
+        **{f"{leg}_{figure}": zero for leg in legs for figure in ("price", "value")},
+        "buy_m2m": zero,
+        "sell_m2m": zero,
+    }
+
+
 @routes.get("/portfolio/positions")
 async def positions(request: web.Request) -> web.Response:
+    """The open positions, then those closed in the trade day (quantity 0), as ``net`` and
+    ``day`` alike."""
+    access = access_of(request)
     market, tokens = request.app[ENGINE].market, request.app[KITE_TOKENS]
 
     def views(state: AccountState) -> list[dict[str, Any]]:
         return [position_view(p, tokens, market) for p in state.positions.values()]
 
-    net = await request.app[BRIDGE].inspect(access_of(request).account_id, views)
+    net = await request.app[BRIDGE].inspect(access.account_id, views)
+    day_start, _ = current_trade_day(request)
+    limit = request.app[CONFIG].kite.orders_listed_max
+    closed = await positions_closed_since(request.app[DB].pool, access.account_id, day_start, limit)
+    net += [closed_view(row, tokens, market) for row in closed]
     return success({"net": net, "day": net})
 
 

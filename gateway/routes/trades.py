@@ -8,17 +8,16 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
-from engine.domain.calendar import ExchangeCalendar
 from gateway import replies
 from gateway.decoding import convert_query
-from gateway.errors import json_response, validation_failure
+from gateway.errors import json_response
 from gateway.keys import DB, ENGINE
 from gateway.ownership import owned_account, owned_order
 from gateway.paging import decode_cursor, page_of
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import Id
+from gateway.trade_days import trade_day_bounds
 from gateway.views import trade_row_view
-from persistence.projection import at
 from persistence.read_models.trades import trade_page
 
 routes = RouteTable()
@@ -30,16 +29,6 @@ class TradeListQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel")
     date: dt.date | None = None  # trades of that trade date (IST), YYYY-MM-DD
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
     cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-
-
-def trade_day_bounds(calendar: ExchangeCalendar, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The instants a trade date (exchange-local) starts and ends; 400 for a date whose day
-    cannot be written as instants (the first and last days a date can name)."""
-    try:
-        next_day = day + dt.timedelta(days=1)
-        return at(calendar.instant_ms(day, 0)), at(calendar.instant_ms(next_day, 0))
-    except OverflowError:
-        raise validation_failure("$.date", "is out of range") from None
 
 
 @routes.get(

@@ -3,6 +3,8 @@ closed positions."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from asyncpg import Record
 
 from persistence.pool import Pool
@@ -35,3 +37,19 @@ async def closed_positions(pool: Pool, account_id: str, after_seq: int | None) -
     """The account's last 500 closed positions, latest closed first: only those opened after
     the journal's ``after_seq`` when it is given."""
     return await pool.fetch(CLOSED_POSITIONS, account_id, after_seq)
+
+
+async def positions_closed_since(
+    pool: Pool, account_id: str, since: datetime, limit: int
+) -> list[Record]:
+    """The account's positions closed by trading at or after ``since`` (not those settled into
+    holdings), in the order they closed, at most ``limit``: a broker's day positions show them
+    with their realised P&L."""
+    return await pool.fetch(
+        "SELECT * FROM positions WHERE trading_account_id = $1 AND status = 'CLOSED'"
+        " AND close_reason IS DISTINCT FROM 'SETTLED' AND closed_at >= $2"
+        " ORDER BY closed_at, id LIMIT $3",
+        account_id,
+        since,
+        limit,
+    )

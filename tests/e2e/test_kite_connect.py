@@ -350,7 +350,22 @@ def buy_for_delivery(kite_url: str, api_key: str, access_token: str) -> dict[str
     done = wait_for(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
     assert done
     assert kite.holdings() == []  # bought today: a CNC position until it settles
-    return dict(kite.positions()["net"][0])
+    for side in (kite.TRANSACTION_TYPE_BUY, kite.TRANSACTION_TYPE_SELL):  # an intraday round trip
+        placed = kite.place_order(
+            variety=kite.VARIETY_REGULAR,
+            exchange=kite.EXCHANGE_NSE,
+            tradingsymbol="RELIANCE",
+            transaction_type=side,
+            quantity=1,
+            product=kite.PRODUCT_MIS,
+            order_type=kite.ORDER_TYPE_MARKET,
+        )
+        assert wait_for(lambda p=placed: kite.order_history(p)[-1]["status"] == "COMPLETE")
+    net = {p["product"]: p for p in kite.positions()["net"]}
+    closed = net["MIS"]  # closed today: listed with quantity 0 and what it realised
+    assert (closed["quantity"], closed["unrealised"]) == (0, 0)
+    assert closed["pnl"] == closed["realised"] != 0  # the spread and slippage paid
+    return dict(net["CNC"])
 
 
 def holdings_now(kite_url: str, api_key: str, access_token: str) -> tuple[list[Any], list[Any]]:
@@ -381,7 +396,7 @@ def test_kite_holdings_when_a_cnc_buy_settles_next_trade_day_then_listed(
             assert isinstance(clock, ShiftedClock)
             clock.advance(3 * DAY_MS)  # Friday's buy, read on Monday
             holdings, net = await asyncio.to_thread(holdings_now, kite_url, api_key, access_token)
-            assert net == []
+            assert net == []  # the CNC position became a holding; Friday's closed one is gone
             assert [(h["tradingsymbol"], h["quantity"], h["product"]) for h in holdings] == [
                 ("RELIANCE", 3, "CNC")
             ]
