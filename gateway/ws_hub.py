@@ -35,6 +35,7 @@ from engine.market.market_data import MarketData, MarketSnapshot
 from gateway.depth_views import depth_view
 from gateway.identity.sessions import SessionEnd, SessionStore, SessionUser
 from gateway.option_views import greeks_view
+from gateway.outbox import Outbox
 from gateway.views import (
     funds_view,
     iso_ms,
@@ -68,8 +69,9 @@ def limit_frame(code: str, message: str, limit: str, value: int) -> str:
     return error_frame(code, message, limit=f"websocket.{limit}", max=value)
 
 
-class WsClient:
-    """One connected websocket, the session it lives on, and what it watches."""
+class WsClient(Outbox):
+    """One connected websocket, the session it lives on, what it watches, and its frames
+    waiting to go out (JSON text)."""
 
     def __init__(
         self,
@@ -78,42 +80,15 @@ class WsClient:
         account_ids: frozenset[str],
         queue_max: int,
     ) -> None:
-        self.ws = ws
+        super().__init__(ws, queue_max)
         self.user_id = session.user_id
         self.token_hash = session.token_hash
         self.expires_at = session.expires_at
         self.account_ids = account_ids
         self.subscriptions: set[int] = set()
         self.with_depth: set[int] = set()  # subscribed in ``full`` mode: quotes carry the book
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_max)
         self.ended = False
         self.expiry: asyncio.TimerHandle | None = None
-        self._pump: asyncio.Task[None] | None = None
-
-    def offer(self, message: bytes) -> bool:
-        """Queue a message; False when the client is too slow (its queue is full)."""
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            return False
-        return True
-
-    def start_pump(self) -> None:
-        """Start sending queued messages, until :meth:`stop_pump` or the socket closes."""
-        self._pump = asyncio.create_task(self._send_queued())
-
-    async def stop_pump(self) -> None:
-        pump, self._pump = self._pump, None
-        if pump is not None:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
-
-    async def _send_queued(self) -> None:
-        with contextlib.suppress(ConnectionError):  # the socket closed under us: nothing to send
-            while True:
-                message = await self.queue.get()
-                await self.ws.send_str(message.decode())  # JSON goes out as text frames
 
 
 class WebSocketHub:
@@ -286,7 +261,7 @@ class WebSocketHub:
             loop.call_soon_threadsafe(self._fan_out_quotes, snapshot)
 
     def _fan_out_quotes(self, snapshot: MarketSnapshot) -> None:
-        encoded: dict[tuple[int, bool], bytes] = {}
+        encoded: dict[tuple[int, bool], str] = {}
         for client in list(self.clients):
             for index in client.subscriptions:
                 key = (index, index in client.with_depth)
@@ -297,7 +272,7 @@ class WebSocketHub:
                     self._drop(client)
                     break
 
-    def _quote_message(self, snapshot: MarketSnapshot, index: int, with_depth: bool) -> bytes:
+    def _quote_message(self, snapshot: MarketSnapshot, index: int, with_depth: bool) -> str:
         ltp = int(snapshot.ltp[index])
         close = int(self.market.previous_close[index])
         instrument = self.master.at(index)
@@ -313,7 +288,7 @@ class WebSocketHub:
             data |= greeks_view(snapshot, index)
         if with_depth:
             data["depth"] = depth_view(self.depth, index, snapshot)
-        return orjson.dumps({"type": "quote", "data": data})
+        return orjson.dumps({"type": "quote", "data": data}).decode()  # a text frame
 
     # -- account updates (account actor thread -> loop) ------------------------------------
 
@@ -326,7 +301,7 @@ class WebSocketHub:
         loop = self._loop
         if loop is None or account_id not in self._by_account:
             return None
-        messages = [orjson.dumps(m) for m in self._account_messages(events, state)]
+        messages = [orjson.dumps(m).decode() for m in self._account_messages(events, state)]
 
         def deliver() -> None:
             loop.call_soon_threadsafe(self._deliver, account_id, messages)
@@ -371,7 +346,7 @@ class WebSocketHub:
         messages.append({"type": "funds", "data": funds})
         return messages
 
-    def _deliver(self, account_id: str, messages: list[bytes]) -> None:
+    def _deliver(self, account_id: str, messages: list[str]) -> None:
         for client in list(self._by_account.get(account_id, ())):
             for message in messages:
                 if not client.offer(message):

@@ -116,35 +116,31 @@ async def quote(request: web.Request) -> web.Response:
     return success(data)
 
 
-@routes.get("/quote/ohlc")
-async def quote_ohlc(request: web.Request) -> web.Response:
+def last_prices(request: web.Request, with_ohlc: bool) -> dict[str, Any]:
+    """``/quote/ltp`` (``with_ohlc``: ``/quote/ohlc``) of the requested instruments."""
     market, tokens = request.app[ENGINE].market, request.app[KITE_TOKENS]
     ltp = market.snapshot.ltp
-    data = {
-        key: {
+    data: dict[str, Any] = {}
+    for key, index in requested(request):
+        if index >= len(ltp) or ltp[index] <= 0:
+            continue
+        data[key] = {
             "instrument_token": tokens.token_of(market.master.at(index)),
             "last_price": paise_to_rupees(int(ltp[index])),
-            "ohlc": ohlc(market, index),
         }
-        for key, index in requested(request)
-        if index < len(ltp) and ltp[index] > 0
-    }
-    return success(data)
+        if with_ohlc:
+            data[key]["ohlc"] = ohlc(market, index)
+    return data
+
+
+@routes.get("/quote/ohlc")
+async def quote_ohlc(request: web.Request) -> web.Response:
+    return success(last_prices(request, with_ohlc=True))
 
 
 @routes.get("/quote/ltp")
 async def quote_ltp(request: web.Request) -> web.Response:
-    market, tokens = request.app[ENGINE].market, request.app[KITE_TOKENS]
-    ltp = market.snapshot.ltp
-    data = {
-        key: {
-            "instrument_token": tokens.token_of(market.master.at(index)),
-            "last_price": paise_to_rupees(int(ltp[index])),
-        }
-        for key, index in requested(request)
-        if index < len(ltp) and ltp[index] > 0
-    }
-    return success(data)
+    return success(last_prices(request, with_ohlc=False))
 
 
 def csv_row(instrument: Instrument, token: int, last_paise: int) -> tuple[Any, ...]:

@@ -22,15 +22,8 @@ from gateway.kite.order_format import instrument_fields, kite_status, order_view
 from gateway.kite.ticker import TickerHub
 from gateway.kite.tokens import KiteTokens
 from gateway.kite.wire import ist_of_ms
+from gateway.views import ORDER_EVENTS
 
-ORDER_EVENTS = (
-    ev.OrderAccepted,
-    ev.OrderRejected,
-    ev.OrderModified,
-    ev.OrderTriggered,
-    ev.OrderCancelled,
-    ev.OrderFilled,
-)
 # Views of orders still working, kept for their end; bounded like every cache here.
 KEPT_MAX = 100_000
 

@@ -53,6 +53,7 @@ from gateway.kite.ticker_packets import (
     packet,
 )
 from gateway.kite.tokens import KiteTokens
+from gateway.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -81,55 +82,19 @@ def _named(tokens: list[int]) -> str:
     )
 
 
-class TickerClient:
+class TickerClient(Outbox):
     """One KiteTicker connection: the grant it was opened with, its tokens with their modes,
-    and its bounded send queue (text frames as ``str``, binary as ``bytes``)."""
+    and its frames waiting to go out (text and binary, a heartbeat when idle)."""
 
     def __init__(
         self, ws: web.WebSocketResponse, access: KiteAccess, queue_max: int, heartbeat_s: float
     ) -> None:
-        self.ws = ws
+        super().__init__(ws, queue_max, heartbeat=HEARTBEAT, heartbeat_s=heartbeat_s)
         self.access = access
-        self.heartbeat_s = heartbeat_s
         self.modes: dict[int, Mode] = {}  # subscribed token -> its mode
         self.indices: dict[int, int] = {}  # subscribed token -> the instrument's dense index
-        self.queue: asyncio.Queue[bytes | str] = asyncio.Queue(maxsize=queue_max)
         self.ended = False
         self.expiry: asyncio.TimerHandle | None = None
-        self._pump: asyncio.Task[None] | None = None
-
-    def offer(self, message: bytes | str) -> bool:
-        """Queue a frame; False when the client is too slow (its queue is full)."""
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            return False
-        return True
-
-    def start_pump(self) -> None:
-        """Start sending queued frames (and heartbeats), until :meth:`stop_pump`."""
-        self._pump = asyncio.create_task(self._send_queued())
-
-    async def stop_pump(self) -> None:
-        pump, self._pump = self._pump, None
-        if pump is not None:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
-
-    async def _send_queued(self) -> None:
-        with contextlib.suppress(ConnectionError):  # the socket closed under us
-            while True:
-                message: bytes | str
-                try:
-                    async with asyncio.timeout(self.heartbeat_s):
-                        message = await self.queue.get()
-                except TimeoutError:
-                    message = HEARTBEAT  # nothing went out for a heartbeat's interval
-                if isinstance(message, str):
-                    await self.ws.send_str(message)
-                else:
-                    await self.ws.send_bytes(message)
 
 
 class TickPackets:

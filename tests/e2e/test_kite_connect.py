@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -47,6 +48,29 @@ async def create_app(user: Client, account_id: str) -> tuple[str, str]:
     assert status == 201, body
     assert body["app"]["tradingAccountId"] == account_id
     return body["app"]["apiKey"], body["apiSecret"]
+
+
+@dataclass(frozen=True)
+class HeadlessApp:
+    """A funded user's API app with a console-issued access token, and where Kite is served."""
+
+    kite_url: str
+    api_key: str
+    access_token: str
+
+
+async def headless_app(
+    session: aiohttp.ClientSession, base: str, email: str, rupees: float
+) -> HeadlessApp:
+    kite_url = APPS[base][KITE_LISTENER].url
+    assert kite_url is not None
+    user, account_id = await funded_user(session, base, email, rupees)
+    api_key, _ = await create_app(user, account_id)
+    status, apps, _ = await user.call("GET", "/api/console/apps")
+    assert status == 200, apps
+    status, token, _ = await user.call("POST", f"/api/console/apps/{apps['apps'][0]['id']}/token")
+    assert status == 200, token
+    return HeadlessApp(kite_url, api_key, token["accessToken"])
 
 
 def request_token_of(location: str) -> str:
@@ -293,18 +317,11 @@ def test_kite_ticker_with_a_headless_token_then_ticks_in_each_mode_and_order_upd
             running_server(database, e2e_config(), master) as base,
             aiohttp.ClientSession() as session,
         ):
-            kite_url = APPS[base][KITE_LISTENER].url
-            assert kite_url is not None
-            user, account_id = await funded_user(session, base, "ticker@paperdesk.test", 100_000)
-            api_key, _ = await create_app(user, account_id)
-            status, body, _ = await user.call("GET", "/api/console/apps")
-            app_id = body["apps"][0]["id"]
-            status, token, _ = await user.call("POST", f"/api/console/apps/{app_id}/token")
-            assert status == 200, token
+            app = await headless_app(session, base, "ticker@paperdesk.test", 100_000)
             reliance = master.get("NSE:RELIANCE")
             assert reliance is not None
-            root = kite_url.replace("http://", "ws://")
-            ticker = await TickerProcess.start(root, api_key, token["accessToken"])
+            root = app.kite_url.replace("http://", "ws://")
+            ticker = await TickerProcess.start(root, app.api_key, app.access_token)
             try:
                 await ticker.next("connect")
                 await ticker.send(do="subscribe", tokens=[reliance.instrument_token])
@@ -318,7 +335,7 @@ def test_kite_ticker_with_a_headless_token_then_ticks_in_each_mode_and_order_upd
                 await ticker.ticks(modes_of(reliance.instrument_token, "ltp"))
 
                 order_id = await asyncio.to_thread(
-                    place_market_buy, kite_url, api_key, token["accessToken"]
+                    place_market_buy, app.kite_url, app.api_key, app.access_token
                 )
                 update = await ticker.next(
                     "order",
@@ -381,21 +398,14 @@ def test_kite_holdings_when_a_cnc_buy_settles_next_trade_day_then_listed(
             running_server(database, e2e_config(), master) as base,
             aiohttp.ClientSession() as session,
         ):
-            kite_url = APPS[base][KITE_LISTENER].url
-            assert kite_url is not None
-            user, account_id = await funded_user(session, base, "holder@paperdesk.test", 100_000)
-            api_key, _ = await create_app(user, account_id)
-            _, apps, _ = await user.call("GET", "/api/console/apps")
-            _, token, _ = await user.call(
-                "POST", f"/api/console/apps/{apps['apps'][0]['id']}/token"
-            )
-            access_token = token["accessToken"]
-            position = await asyncio.to_thread(buy_for_delivery, kite_url, api_key, access_token)
+            app = await headless_app(session, base, "holder@paperdesk.test", 100_000)
+            credentials = (app.kite_url, app.api_key, app.access_token)
+            position = await asyncio.to_thread(buy_for_delivery, *credentials)
             assert (position["product"], position["quantity"]) == ("CNC", 3)
             clock = APPS[base][ENGINE].clock
             assert isinstance(clock, ShiftedClock)
             clock.advance(3 * DAY_MS)  # Friday's buy, read on Monday
-            holdings, net = await asyncio.to_thread(holdings_now, kite_url, api_key, access_token)
+            holdings, net = await asyncio.to_thread(holdings_now, *credentials)
             assert net == []  # the CNC position became a holding; Friday's closed one is gone
             assert [(h["tradingsymbol"], h["quantity"], h["product"]) for h in holdings] == [
                 ("RELIANCE", 3, "CNC")
@@ -424,14 +434,7 @@ def test_kite_rate_limit_when_quotes_come_faster_than_kites_then_network_excepti
             running_server(database, e2e_config(), master) as base,
             aiohttp.ClientSession() as session,
         ):
-            kite_url = APPS[base][KITE_LISTENER].url
-            assert kite_url is not None
-            user, account_id = await funded_user(session, base, "limits@paperdesk.test", 1_000)
-            api_key, _ = await create_app(user, account_id)
-            _, apps, _ = await user.call("GET", "/api/console/apps")
-            _, token, _ = await user.call(
-                "POST", f"/api/console/apps/{apps['apps'][0]['id']}/token"
-            )
-            await asyncio.to_thread(quote_twice, kite_url, api_key, token["accessToken"])
+            app = await headless_app(session, base, "limits@paperdesk.test", 1_000)
+            await asyncio.to_thread(quote_twice, app.kite_url, app.api_key, app.access_token)
 
     asyncio.run(main())

@@ -12,10 +12,8 @@ from pathlib import Path
 import aiohttp
 
 from engine.domain.instruments import InstrumentMaster
-from gateway.kite.listener import KITE_LISTENER
-from tests.e2e.conftest import APPS, e2e_config, running_server
-from tests.e2e.test_kite_connect import create_app
-from tests.e2e.test_trading_journey import funded_user
+from tests.e2e.conftest import e2e_config, running_server
+from tests.e2e.test_kite_connect import headless_app
 
 KITE_DOC = Path(__file__).resolve().parents[2] / "docs" / "KITE.md"
 
@@ -38,18 +36,11 @@ def test_documented_strategy_when_run_against_paperdesk_then_it_trades_and_repor
             running_server(database, e2e_config(), master) as base,
             aiohttp.ClientSession() as session,
         ):
-            kite_url = APPS[base][KITE_LISTENER].url
-            assert kite_url is not None
-            user, account_id = await funded_user(session, base, "strategy@paperdesk.test", 50_000)
-            api_key, _ = await create_app(user, account_id)
-            _, apps, _ = await user.call("GET", "/api/console/apps")
-            _, token, _ = await user.call(
-                "POST", f"/api/console/apps/{apps['apps'][0]['id']}/token"
-            )
+            app = await headless_app(session, base, "strategy@paperdesk.test", 50_000)
             env = os.environ | {
-                "KITE_ROOT": kite_url,
-                "KITE_API_KEY": api_key,
-                "KITE_ACCESS_TOKEN": token["accessToken"],
+                "KITE_ROOT": app.kite_url,
+                "KITE_API_KEY": app.api_key,
+                "KITE_ACCESS_TOKEN": app.access_token,
                 "KITE_ROUNDS": "6",
             }
             process = await asyncio.create_subprocess_exec(
