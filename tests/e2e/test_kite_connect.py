@@ -73,6 +73,22 @@ async def headless_app(
     return HeadlessApp(kite_url, api_key, token["accessToken"])
 
 
+def place(kite: KiteConnect, **terms: Any) -> str:
+    """Place an order as a strategy would: a MARKET MIS buy of one RELIANCE unless told
+    otherwise."""
+    order = {
+        "variety": kite.VARIETY_REGULAR,
+        "exchange": kite.EXCHANGE_NSE,
+        "tradingsymbol": "RELIANCE",
+        "transaction_type": kite.TRANSACTION_TYPE_BUY,
+        "quantity": 1,
+        "product": kite.PRODUCT_MIS,
+        "order_type": kite.ORDER_TYPE_MARKET,
+    }
+    order_id: str = kite.place_order(**(order | terms))
+    return order_id
+
+
 def request_token_of(location: str) -> str:
     target = urlsplit(location)
     assert f"{target.scheme}://{target.netloc}{target.path}" == REDIRECT
@@ -178,15 +194,7 @@ def trade_with_the_client(kite_url: str, api_key: str, api_secret: str, request_
     futures = [i for i in kite.instruments("NFO") if i["instrument_type"] == "FUT"]
     assert futures and all(i["expiry"] for i in futures)
 
-    bought = kite.place_order(
-        variety=kite.VARIETY_REGULAR,
-        exchange=kite.EXCHANGE_NSE,
-        tradingsymbol="RELIANCE",
-        transaction_type=kite.TRANSACTION_TYPE_BUY,
-        quantity=2,
-        product=kite.PRODUCT_CNC,
-        order_type=kite.ORDER_TYPE_MARKET,
-    )
+    bought = place(kite, quantity=2, product=kite.PRODUCT_CNC)
     filled = wait_for(
         lambda: [o for o in kite.orders() if o["order_id"] == bought and o["status"] == "COMPLETE"]
     )[0]
@@ -201,15 +209,8 @@ def trade_with_the_client(kite_url: str, api_key: str, api_secret: str, request_
     history = kite.order_history(bought)
     assert history[0]["status"] == "OPEN" and history[-1]["status"] == "COMPLETE"
 
-    resting = kite.place_order(
-        variety=kite.VARIETY_REGULAR,
-        exchange=kite.EXCHANGE_NSE,
-        tradingsymbol="RELIANCE",
-        transaction_type=kite.TRANSACTION_TYPE_BUY,
-        quantity=1,
-        product=kite.PRODUCT_MIS,
-        order_type=kite.ORDER_TYPE_LIMIT,
-        price=round(quote["last_price"] * 0.95, 1),
+    resting = place(
+        kite, order_type=kite.ORDER_TYPE_LIMIT, price=round(quote["last_price"] * 0.95, 1)
     )
     assert (
         kite.modify_order(kite.VARIETY_REGULAR, resting, price=round(quote["last_price"] * 0.94, 1))
@@ -222,38 +223,14 @@ def trade_with_the_client(kite_url: str, api_key: str, api_secret: str, request_
     assert modified["modified"] is True and modified["cancelled_quantity"] == 1
 
     # A margin rejection is the order's status, not a failed call.
-    too_big = kite.place_order(
-        variety=kite.VARIETY_REGULAR,
-        exchange=kite.EXCHANGE_NSE,
-        tradingsymbol="RELIANCE",
-        transaction_type=kite.TRANSACTION_TYPE_BUY,
-        quantity=5_000,
-        product=kite.PRODUCT_CNC,
-        order_type=kite.ORDER_TYPE_MARKET,
-    )
+    too_big = place(kite, quantity=5_000, product=kite.PRODUCT_CNC)
     rejected = next(o for o in kite.orders() if o["order_id"] == too_big)
     assert rejected["status"] == "REJECTED" and rejected["status_message"]
 
     with pytest.raises(kite_errors.InputException, match="cover orders"):
-        kite.place_order(
-            variety=kite.VARIETY_CO,
-            exchange=kite.EXCHANGE_NSE,
-            tradingsymbol="RELIANCE",
-            transaction_type=kite.TRANSACTION_TYPE_BUY,
-            quantity=1,
-            product=kite.PRODUCT_MIS,
-            order_type=kite.ORDER_TYPE_MARKET,
-        )
+        place(kite, variety=kite.VARIETY_CO)
     with pytest.raises(kite_errors.InputException, match="tradingsymbol"):
-        kite.place_order(
-            variety=kite.VARIETY_REGULAR,
-            exchange=kite.EXCHANGE_NSE,
-            tradingsymbol="NOSUCHSTOCK",
-            transaction_type=kite.TRANSACTION_TYPE_BUY,
-            quantity=1,
-            product=kite.PRODUCT_MIS,
-            order_type=kite.ORDER_TYPE_MARKET,
-        )
+        place(kite, tradingsymbol="NOSUCHSTOCK")
 
     stranger = KiteConnect(api_key=api_key, access_token="not-a-token", root=kite_url)
     with pytest.raises(kite_errors.TokenException):
@@ -296,17 +273,7 @@ def test_kite_client_when_logged_in_then_trades_as_at_zerodha(
 
 
 def place_market_buy(kite_url: str, api_key: str, access_token: str) -> str:
-    kite = KiteConnect(api_key=api_key, access_token=access_token, root=kite_url)
-    order_id: str = kite.place_order(
-        variety=kite.VARIETY_REGULAR,
-        exchange=kite.EXCHANGE_NSE,
-        tradingsymbol="RELIANCE",
-        transaction_type=kite.TRANSACTION_TYPE_BUY,
-        quantity=1,
-        product=kite.PRODUCT_MIS,
-        order_type=kite.ORDER_TYPE_MARKET,
-    )
-    return order_id
+    return place(KiteConnect(api_key=api_key, access_token=access_token, root=kite_url))
 
 
 def test_kite_ticker_with_a_headless_token_then_ticks_in_each_mode_and_order_updates(
@@ -355,28 +322,12 @@ def test_kite_ticker_with_a_headless_token_then_ticks_in_each_mode_and_order_upd
 
 def buy_for_delivery(kite_url: str, api_key: str, access_token: str) -> dict[str, Any]:
     kite = KiteConnect(api_key=api_key, access_token=access_token, root=kite_url)
-    order_id = kite.place_order(
-        variety=kite.VARIETY_REGULAR,
-        exchange=kite.EXCHANGE_NSE,
-        tradingsymbol="RELIANCE",
-        transaction_type=kite.TRANSACTION_TYPE_BUY,
-        quantity=3,
-        product=kite.PRODUCT_CNC,
-        order_type=kite.ORDER_TYPE_MARKET,
-    )
+    order_id = place(kite, quantity=3, product=kite.PRODUCT_CNC)
     done = wait_for(lambda: kite.order_history(order_id)[-1]["status"] == "COMPLETE")
     assert done
     assert kite.holdings() == []  # bought today: a CNC position until it settles
     for side in (kite.TRANSACTION_TYPE_BUY, kite.TRANSACTION_TYPE_SELL):  # an intraday round trip
-        placed = kite.place_order(
-            variety=kite.VARIETY_REGULAR,
-            exchange=kite.EXCHANGE_NSE,
-            tradingsymbol="RELIANCE",
-            transaction_type=side,
-            quantity=1,
-            product=kite.PRODUCT_MIS,
-            order_type=kite.ORDER_TYPE_MARKET,
-        )
+        placed = place(kite, transaction_type=side)
         assert wait_for(lambda p=placed: kite.order_history(p)[-1]["status"] == "COMPLETE")
     net = {p["product"]: p for p in kite.positions()["net"]}
     closed = net["MIS"]  # closed today: listed with quantity 0 and what it realised
