@@ -127,9 +127,10 @@ class KiteOrderUpdates:
     ) -> Callable[[], None] | None:
         """Called inside the account's actor turn; the delivery to run once the events are
         durable (None when no ticker connection watches the account)."""
-        if not self.ticker.watches(account_id):
+        placed_by = self.ticker.user_of(account_id)
+        if placed_by is None:  # no ticker connection watches the account
             return None
-        updates = self.updates(events, state)
+        updates = [update | {"placed_by": placed_by} for update in self.updates(events, state)]
         if not updates:
             return None
 

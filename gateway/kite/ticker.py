@@ -371,10 +371,12 @@ class TickerHub:
 
     # -- order updates ----------------------------------------------------------------------
 
-    def watches(self, account_id: str) -> bool:
-        """Whether a connection of this account is open (read from the account's thread: a
-        stale answer costs one update built for nobody, or one missed as a socket opens)."""
-        return account_id in self._by_account
+    def user_of(self, account_id: str) -> str | None:
+        """The user whose ticker connection watches this account; None when none does. (Read
+        from the account's thread: a stale answer costs one update built for nobody, or one
+        missed as a socket opens.)"""
+        clients = self._by_account.get(account_id)
+        return next((client.access.user_id for client in list(clients or ())), None)
 
     def on_order(self, account_id: str, data: dict[str, Any]) -> None:
         """Send an order's Kite dict to every ticker connection of its account, as the text

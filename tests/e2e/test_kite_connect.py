@@ -57,6 +57,7 @@ class HeadlessApp:
     kite_url: str
     api_key: str
     access_token: str
+    user_id: str
 
 
 async def headless_app(
@@ -70,7 +71,8 @@ async def headless_app(
     assert status == 200, apps
     status, token, _ = await user.call("POST", f"/api/console/apps/{apps['apps'][0]['id']}/token")
     assert status == 200, token
-    return HeadlessApp(kite_url, api_key, token["accessToken"])
+    _, session_info, _ = await user.call("GET", "/api/auth/session")
+    return HeadlessApp(kite_url, api_key, token["accessToken"], session_info["user"]["id"])
 
 
 def place(kite: KiteConnect, **terms: Any) -> str:
@@ -314,6 +316,7 @@ def test_kite_ticker_with_a_headless_token_then_ticks_in_each_mode_and_order_upd
                 data = update["data"]
                 assert (data["tradingsymbol"], data["filled_quantity"]) == ("RELIANCE", 1)
                 assert data["average_price"] > 0 and data["transaction_type"] == "BUY"
+                assert data["placed_by"] == app.user_id
             finally:
                 await ticker.stop()
 
