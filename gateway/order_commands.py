@@ -62,6 +62,7 @@ def place_command(
     order_id: str,
     *,
     client_order_id: str | None = None,
+    tag: str | None = None,
     at: str = "$",
 ) -> cmd.PlaceOrderRequest:
     """The request for ``body``'s order; errors name its fields under ``at``."""
@@ -81,6 +82,7 @@ def place_command(
         quantity=body.quantity,
         price_paise=price,
         trigger_paise=trigger,
+        tag=tag,
     )
 
 
@@ -92,7 +94,9 @@ async def order_from_request(
     body = await decode_own_body(request, PlaceOrderBody)
     account_id = await owned_account(request, body.trading_account_id)
     instrument = resolve_instrument(request, body)
-    command = place_command(body, instrument, order_id, client_order_id=body.client_order_id)
+    command = place_command(
+        body, instrument, order_id, client_order_id=body.client_order_id, tag=body.tag
+    )
     return body, account_id, command
 
 

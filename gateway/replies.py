@@ -62,6 +62,7 @@ class SessionInfo(Reply):
 class Order(Reply):
     id: str
     client_order_id: str | None
+    tag: str | None  # the client's label (Kite's ``tag``)
     trading_account_id: str
     instrument_id: str
     symbol: str | None

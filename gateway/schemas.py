@@ -42,6 +42,11 @@ Rupees = Annotated[
     float, msgspec.Meta(ge=0.01, le=1_000_000_000, extra_json_schema={"multipleOf": 0.01})
 ]
 Text = Annotated[str, msgspec.Meta(max_length=500, pattern=TEXT_CHARACTERS)]
+# Kite's order tag: up to 20 letters and digits.
+ORDER_TAG_MAX = 20
+OrderTag = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=ORDER_TAG_MAX, pattern=r"^[A-Za-z0-9]+$")
+]
 
 OrderTypeName = Literal["MARKET", "LIMIT", "SL", "SL-M"]
 SideName = Literal["BUY", "SELL"]
@@ -135,6 +140,7 @@ class PlaceOrderBody(SessionBody):
     trigger_price: Rupees | None = None
     validity: ValidityName = "DAY"
     client_order_id: Id | None = None
+    tag: OrderTag | None = None  # a label kept with the order, not unique (Kite's ``tag``)
 
 
 # The bound of a basket as the document states it: configs/default.toml's

@@ -69,6 +69,7 @@ def order_view(order: Order, account_id: str, master: InstrumentMaster) -> dict[
     return {
         "id": order.order_id,
         "clientOrderId": order.client_order_id,
+        "tag": order.tag,
         "tradingAccountId": account_id,
         "instrumentId": order.instrument_id,
         **instrument_fields(instrument),
@@ -220,6 +221,7 @@ def order_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
     return {
         "id": row["id"],
         "clientOrderId": row["client_order_id"],
+        "tag": row["tag"],
         "tradingAccountId": row["trading_account_id"],
         "instrumentId": row["instrument_id"],
         **instrument_fields(instrument),
@@ -300,7 +302,7 @@ def position_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
 
 
 def accepted_order_view(
-    event: ev.OrderTerms, account_id: str, master: InstrumentMaster
+    event: ev.OrderAccepted | ev.OrderRejected, account_id: str, master: InstrumentMaster
 ) -> dict[str, Any]:
     """The order a place request created, straight from its event."""
     instrument = master.get(event.instrument_id)
@@ -308,6 +310,7 @@ def accepted_order_view(
     return {
         "id": event.order_id,
         "clientOrderId": event.client_order_id,
+        "tag": event.tag,
         "tradingAccountId": account_id,
         "instrumentId": event.instrument_id,
         **instrument_fields(instrument),

@@ -170,6 +170,7 @@ def order_row(
         None if executed_ms is None else at(executed_ms),
         order.version,
         order.brokerage_paise,
+        order.tag,
     )
 
 

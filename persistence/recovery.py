@@ -189,6 +189,7 @@ def _order(row: Any) -> Order:
         triggered=row["triggered"],
         version=row["version"],
         brokerage_paise=row["brokerage_paise"],
+        tag=row["tag"],
     )
 
 

@@ -195,12 +195,14 @@ def place(
     validity: Validity = Validity.DAY,
     now_ms: int = NOW_MS,
     market: UnderlyingMarket | None = None,
+    tag: str | None = None,
 ) -> cmd.PlaceOrder:
     """A PlaceOrder with defaults for everything a test does not care about."""
     return cmd.PlaceOrder(
         now_ms=now_ms,
         order_id=order_id,
         client_order_id=client_order_id,
+        tag=tag,
         instrument=instrument,
         side=side,
         product=product,

@@ -48,6 +48,7 @@ class PlaceOrderRequest(Request, frozen=True, gc=False):
     quantity: int
     price_paise: int
     trigger_paise: int
+    tag: str | None = None  # the client's label, kept with the order
 
 
 class PlaceOrder(PlaceOrderRequest, Command, frozen=True, gc=False, kw_only=True):

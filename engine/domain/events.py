@@ -35,10 +35,12 @@ class OrderTerms(Event, frozen=True, gc=False, tag=True):
 class OrderAccepted(OrderTerms, frozen=True, gc=False, tag=True):
     margin_blocked_paise: int
     price_source: str = ""  # the PriceSource tier that valued the order
+    tag: str | None = None  # the client's label for the order (Kite's ``tag``)
 
 
 class OrderRejected(OrderTerms, frozen=True, gc=False, tag=True):
     reason: Rejection
+    tag: str | None = None  # the client's label for the order (Kite's ``tag``)
 
 
 class OrderModified(Event, frozen=True, gc=False, tag=True):

@@ -60,6 +60,7 @@ class Order(msgspec.Struct, gc=False):
     # the version they were made for, and the account refuses any other.
     version: int = 0
     brokerage_paise: int = 0  # charged to this order so far (brokerage is per executed order)
+    tag: str | None = None  # the client's label for the order (Kite's ``tag``), not unique
 
     @property
     def remaining_quantity(self) -> int:

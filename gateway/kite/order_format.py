@@ -98,7 +98,7 @@ def order_view(row: Any, tokens: KiteTokens, placed_by: str) -> dict[str, Any]:
         "cancelled_quantity": quantity - filled if status == "CANCELLED" else 0,
         "market_protection": 0,
         "meta": {},
-        "tag": None,
+        "tag": row["tag"],
         "guid": row["id"],
     }
 

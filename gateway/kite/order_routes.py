@@ -34,6 +34,7 @@ from gateway.kite.wire import (
     whole_number,
 )
 from gateway.outcomes import check_outcome
+from gateway.schemas import ORDER_TAG_MAX
 from gateway.trade_days import current_trade_day
 from persistence.read_models.orders import day_orders, order_by_id, order_history
 from persistence.read_models.trades import trade_page, trades_of_order
@@ -104,14 +105,23 @@ async def place_order(request: web.Request) -> web.Response:
         trigger_paise=rupees_to_paise_text(form.get("trigger_price"), "trigger_price")
         if order_type in (OrderType.SL, OrderType.SL_M)
         else 0,
+        tag=tag_of(form),
     )
     outcome = await request.app[BRIDGE].submit(access.account_id, order)
     check_outcome(outcome)
-    if not outcome.events or not isinstance(outcome.events[0], ev.OrderTerms):
+    if not outcome.events or not isinstance(outcome.events[0], ev.OrderAccepted | ev.OrderRejected):
         rejection = outcome.rejection
         message = REJECTION_MESSAGES[rejection] if rejection is not None else "Not placed."
         raise KiteError(400, ErrorType.ORDER, message)
     return success({"order_id": outcome.events[0].order_id})
+
+
+def tag_of(form: Any) -> str | None:
+    """Kite's ``tag``: up to 20 letters and digits."""
+    tag = optional(form, "tag")
+    if tag is not None and (len(tag) > ORDER_TAG_MAX or not tag.isascii() or not tag.isalnum()):
+        raise input_error(f"Invalid `tag`: up to {ORDER_TAG_MAX} letters and digits.")
+    return tag
 
 
 def positive(value: int, name: str) -> int:

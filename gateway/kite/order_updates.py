@@ -54,11 +54,12 @@ def working_view(order: Order, tokens: KiteTokens) -> dict[str, Any]:
         "price_paise": order.price_paise,
         "trigger_paise": order.trigger_paise,
         "average_price_paise": order.fill_value_paise // filled if filled else 0,
+        "tag": order.tag,
     }
     return order_view(row, tokens, placed_by="")
 
 
-def terms_view(event: ev.OrderTerms, tokens: KiteTokens) -> dict[str, Any]:
+def terms_view(event: ev.OrderAccepted | ev.OrderRejected, tokens: KiteTokens) -> dict[str, Any]:
     """An order from the event that placed it (accepted or rejected)."""
     rejected = isinstance(event, ev.OrderRejected)
     row = {
@@ -80,6 +81,7 @@ def terms_view(event: ev.OrderTerms, tokens: KiteTokens) -> dict[str, Any]:
         "price_paise": event.price_paise,
         "trigger_paise": event.trigger_paise,
         "average_price_paise": 0,
+        "tag": event.tag,
     }
     return order_view(row, tokens, placed_by="")
 
@@ -160,14 +162,14 @@ class KiteOrderUpdates:
     def view_after(self, event: ev.Event, state: AccountState) -> dict[str, Any] | None:
         order_id: str = event.order_id  # type: ignore[attr-defined]
         known = self._working.get(order_id)
-        if isinstance(event, ev.OrderTerms):
+        if isinstance(event, ev.OrderAccepted | ev.OrderRejected):
             known = terms_view(event, self.tokens)
         if isinstance(event, ev.OrderFilled) and known is not None:
             return after_fill(known, event)
         if isinstance(event, ev.OrderCancelled) and known is not None:
             return after_cancel(known, event)
         order = state.orders.get(order_id)
-        if order is not None and not isinstance(event, ev.OrderTerms):
+        if order is not None and not isinstance(event, ev.OrderAccepted | ev.OrderRejected):
             return working_view(order, self.tokens)
         if known is None and isinstance(event, ev.OrderFilled | ev.OrderCancelled):
             # Placed before the connection opened and finished now: what the event says.

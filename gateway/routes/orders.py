@@ -82,7 +82,7 @@ async def place_order(request: web.Request) -> web.Response:
     if outcome.rejection is Rejection.DUPLICATE:
         return json_response({"order": await original_order(request, account_id, outcome)})
     event = outcome.events[0]
-    if not isinstance(event, ev.OrderTerms):
+    if not isinstance(event, ev.OrderAccepted | ev.OrderRejected):
         raise TypeError(f"a new order's first event is its terms, not {event!r}")
     view = accepted_order_view(event, account_id, master)
     if outcome.rejection is not None:

@@ -212,7 +212,10 @@ def trade_with_the_client(kite_url: str, api_key: str, api_secret: str, request_
     assert history[0]["status"] == "OPEN" and history[-1]["status"] == "COMPLETE"
 
     resting = place(
-        kite, order_type=kite.ORDER_TYPE_LIMIT, price=round(quote["last_price"] * 0.95, 1)
+        kite,
+        order_type=kite.ORDER_TYPE_LIMIT,
+        price=round(quote["last_price"] * 0.95, 1),
+        tag="meanrev01",
     )
     assert (
         kite.modify_order(kite.VARIETY_REGULAR, resting, price=round(quote["last_price"] * 0.94, 1))
@@ -223,6 +226,9 @@ def trade_with_the_client(kite_url: str, api_key: str, api_secret: str, request_
     assert states[0] == "OPEN" and states[-1] == "CANCELLED"
     modified = next(o for o in kite.orders() if o["order_id"] == resting)
     assert modified["modified"] is True and modified["cancelled_quantity"] == 1
+    assert modified["tag"] == "meanrev01" and filled["tag"] is None
+    with pytest.raises(kite_errors.InputException, match="tag"):
+        place(kite, tag="not a tag!")
 
     # A margin rejection is the order's status, not a failed call.
     too_big = place(kite, quantity=5_000, product=kite.PRODUCT_CNC)

@@ -374,6 +374,32 @@ def test_place_order_when_rejected_then_one_rejected_event_and_funds_unchanged(
     assert state.client_order_ids == {"c-rej": "o1"}
 
 
+def test_place_order_when_tagged_then_the_tag_is_kept_accepted_or_rejected(
+    reliance: Instrument,
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    quote_for: QuoteFor,
+    place_order: Callable[..., cmd.PlaceOrder],
+) -> None:
+    state = funded_account(CRORE_PAISE)
+    quote = quote_for(reliance, 154280)
+    accepted = execute(
+        state, place_order(reliance, tag="momentum1", price_paise=154280, quote=quote)
+    )
+    assert accepted.rejection is None
+    event = accepted.events[0]
+    assert isinstance(event, ev.OrderAccepted) and event.tag == "momentum1"
+    assert state.orders["o1"].tag == "momentum1"
+    refused = execute(
+        state,
+        place_order(reliance, order_id="o2", tag="momentum1", quantity=0, price_paise=154280),
+    )
+    rejected = refused.events[0]
+    assert isinstance(rejected, ev.OrderRejected) and rejected.tag == "momentum1"
+    untagged = execute(state, place_order(reliance, order_id="o3", price_paise=154280, quote=quote))
+    assert untagged.rejection is None and state.orders["o3"].tag is None
+
+
 def test_place_order_when_client_order_id_reused_then_duplicate_without_events(
     reliance: Instrument,
     funded_account: Callable[..., AccountState],

@@ -33,7 +33,9 @@ def apply_all(state: AccountState, events: Iterable[ev.AccountEvent]) -> Account
     return state
 
 
-def order_from_terms(terms: ev.OrderTerms, status: OrderStatus, margin_blocked_paise: int) -> Order:
+def order_from_terms(
+    terms: ev.OrderAccepted | ev.OrderRejected, status: OrderStatus, margin_blocked_paise: int
+) -> Order:
     """The order an acceptance or a rejection describes, as of that event."""
     return Order(
         order_id=terms.order_id,
@@ -50,6 +52,7 @@ def order_from_terms(terms: ev.OrderTerms, status: OrderStatus, margin_blocked_p
         margin_blocked_paise=margin_blocked_paise,
         created_ms=terms.at_ms,
         updated_ms=terms.at_ms,
+        tag=terms.tag,
     )
 
 

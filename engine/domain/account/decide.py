@@ -261,9 +261,12 @@ def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
     }
     if reason is not None:
         shortfall = _shortfall(reason, block, charges, state.available_paise + c.mtm_paise)
-        return Decision((ev.OrderRejected(reason=reason, **fields),), reason, shortfall)
+        return Decision((ev.OrderRejected(reason=reason, tag=c.tag, **fields),), reason, shortfall)
     source = c.price_source.value if c.price_source is not None else ""
-    return Decision((ev.OrderAccepted(margin_blocked_paise=block, price_source=source, **fields),))
+    accepted = ev.OrderAccepted(
+        margin_blocked_paise=block, price_source=source, tag=c.tag, **fields
+    )
+    return Decision((accepted,))
 
 
 def _shortfall(reason: Rejection, block: int, charges: int, available: int) -> Shortfall | None:
