@@ -349,6 +349,7 @@ class KiteConfig:
     apps_per_user_max: int
     accounts_per_user_max: int
     request_token_ttl_s: int
+    session_exchanges_per_minute: int
     session_expiry_hour_ist: int
     orders_per_second: int
     quotes_per_second: int

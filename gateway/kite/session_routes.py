@@ -24,7 +24,7 @@ from yarl import URL
 from gateway.auth import COOKIE_NAME
 from gateway.errors import ApiError
 from gateway.identity.sign_in import signed_in_user
-from gateway.keys import DB, KITE_SESSIONS, SESSIONS, USERS
+from gateway.keys import CONFIG, DB, KITE_SESSIONS, LIMITER, SESSIONS, USERS
 from gateway.kite.profile import profile_view
 from gateway.kite.wire import ErrorType, KiteError, form_of, ist_text, required, success
 from persistence.trading_accounts import accounts_of_user
@@ -154,6 +154,10 @@ async def consent_submit(request: web.Request) -> web.Response:
 
 @routes.post("/session/token")
 async def create_session(request: web.Request) -> web.Response:
+    per_minute = request.app[CONFIG].kite.session_exchanges_per_minute
+    verdict = request.app[LIMITER].hit("kite_session", request.remote or "", per_minute, 60)
+    if not verdict.allowed:
+        raise KiteError(429, ErrorType.NETWORK, "Too many requests.")
     form = await form_of(request)
     api_key = required(form, "api_key")
     request_token = required(form, "request_token")

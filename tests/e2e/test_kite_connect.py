@@ -377,6 +377,12 @@ def test_kite_holdings_when_a_cnc_buy_settles_next_trade_day_then_listed(
 
 
 def quote_twice(kite_url: str, api_key: str, access_token: str) -> None:
+    guesser = KiteConnect(api_key=api_key, root=kite_url)
+    for _ in range(2):  # [kite] session_exchanges_per_minute = 2 below
+        with pytest.raises(kite_errors.TokenException):
+            guesser.generate_session("not-a-request-token", api_secret="guess")
+    with pytest.raises(kite_errors.NetworkException):
+        guesser.generate_session("not-a-request-token", api_secret="guess")
     kite = KiteConnect(api_key=api_key, access_token=access_token, root=kite_url)
     assert kite.ltp(["NSE:RELIANCE"])
     with pytest.raises(kite_errors.NetworkException, match="Too many requests"):
@@ -386,12 +392,14 @@ def quote_twice(kite_url: str, api_key: str, access_token: str) -> None:
     assert kite.ltp(["NSE:RELIANCE"])
 
 
-def test_kite_rate_limit_when_quotes_come_faster_than_kites_then_network_exception(
+def test_kite_rate_limits_when_quotes_or_token_exchanges_come_too_fast_then_network_exception(
     master: InstrumentMaster, database: str
 ) -> None:
     async def main() -> None:
         async with (
-            running_server(database, e2e_config(), master) as base,
+            running_server(
+                database, e2e_config(kite={"session_exchanges_per_minute": 2}), master
+            ) as base,
             aiohttp.ClientSession() as session,
         ):
             app = await headless_app(session, base, "limits@paperdesk.test", 1_000)
