@@ -110,10 +110,7 @@ def is_kite_answer(response: web.Response) -> bool:
 @web.middleware
 async def kite_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer every error below in Kite's shape (the outermost middleware)."""
-    try:
-        response = await handler(request)
-    except KiteError as error:  # from the middlewares above the native error middleware
-        return error.response
+    response = await handler(request)
     if (
         response.status >= 400
         and isinstance(response, web.Response)
@@ -188,7 +185,9 @@ def kite_app(
     """The facade's application over ``main``'s engine, database and stores: the REST routes,
     and KiteTicker at ``/`` (and ``/ws``)."""
     app = web.Application(
-        middlewares=[metrics, kite_errors, kite_auth, kite_limits, error_middleware],
+        # The native error middleware right inside ``kite_errors``: whatever fails below it,
+        # the token check's database read included, is answered, then rewritten as Kite's.
+        middlewares=[metrics, kite_errors, error_middleware, kite_auth, kite_limits],
         handler_args={"keepalive_timeout": main[CONFIG].server.keepalive_timeout_s},
     )
     for key in SHARED_KEYS:

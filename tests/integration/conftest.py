@@ -186,3 +186,14 @@ def driven(
     finally:
         engine.stop()
         actor.stop(timeout_s=5)
+
+
+@pytest.fixture
+def postgres(pg_data_dir: Path) -> Iterator[EmbeddedPostgres]:
+    """An embedded PostgreSQL of this test's own, which the test may stop and start."""
+    server = EmbeddedPostgres(pg_data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

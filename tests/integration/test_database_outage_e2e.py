@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,17 +62,6 @@ FUNDS_RUPEES = 1_000_000
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 # Replies held for a commit time out after 2 s instead of 5 s: a shorter test, same paths.
 OUTAGE_CONFIG = with_accounts(FAST_CONFIG, "ask_timeout_ms = 2000")
-
-
-@pytest.fixture
-def postgres(pg_data_dir: Path) -> Iterator[EmbeddedPostgres]:
-    """An embedded PostgreSQL of this test's own, which the test may stop and start."""
-    server = EmbeddedPostgres(pg_data_dir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def assert_unavailable(status: int, body: Any) -> None:

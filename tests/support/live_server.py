@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -58,6 +59,9 @@ jitter_interval_ms = 50
 
 [metrics]
 port = 0  # any free port: several servers (and suites) may run on this machine at once
+
+[kite]
+port = 0  # likewise; the server prints where (ServerProcess.kite_url)
 
 [rate_limits]
 orders_per_minute = 1000000
@@ -124,6 +128,12 @@ class ServerProcess:
     @property
     def log_path(self) -> Path:
         return self.work_dir / f"server-{self.starts}.log"
+
+    def kite_url(self) -> str:
+        """Where this start's Kite Connect facade listens (the line ``serve`` prints)."""
+        found = re.search(r"Kite Connect root at (\S+)", self.log_path.read_text(errors="replace"))
+        assert found is not None, self.log_tail()
+        return found.group(1)
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
