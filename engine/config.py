@@ -27,6 +27,7 @@ from engine.domain.parameters import (
     CircuitConfig,
     ExecutionConfig,
     ExpiryRule,
+    GttConfig,
     KindParameters,
     LimitsConfig,
     MarginConfig,
@@ -383,6 +384,9 @@ class Config:
     auth: AuthConfig
     kite: KiteConfig
     raw: Mapping[str, Any]
+    # Defined beside the domain's other parameters (engine/domain/parameters.py): the account's
+    # decisions read it through AccountRules.
+    gtt: GttConfig
 
 
 def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -991,6 +995,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         websocket=_websocket(raw["websocket"]),
         auth=AuthConfig(**raw["auth"]),
         kite=KiteConfig(**raw["kite"]),
+        gtt=GttConfig(**raw["gtt"]),
         raw=raw,
     )
 
@@ -1020,4 +1025,5 @@ def account_rules(config: Config) -> AccountRules:
         sessions=SessionRules.from_config(config.sessions),
         calendar=ExchangeCalendar.from_config(config.sessions),
         portfolio=SpanMarginModel(config.margin.portfolio, config.market.options.rate),
+        gtt=config.gtt,
     )
