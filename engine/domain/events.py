@@ -333,15 +333,18 @@ class GttDeleted(Event, frozen=True, gc=False, tag=True):
 
 
 class GttTriggered(Event, frozen=True, gc=False, tag=True):
-    """The price reached leg ``leg`` of a GTT at ``ltp_paise``: the leg's order ``order_id`` was
-    placed by the event after this one in the same batch, accepted (TRIGGERED) or refused for
+    """The price reached leg ``leg`` of a GTT at ``ltp_paise``: the leg's order
+    ``placed_order_id`` was placed by the event after this one in the same batch, accepted
+    (TRIGGERED) or refused for
     ``rejection`` (REJECTED; the order is kept REJECTED too). A two-leg GTT's other leg is
     cancelled with it: the GTT has ended."""
 
     gtt_id: str
     leg: int
     ltp_paise: int
-    order_id: str
+    # The order it placed (not ``order_id``: the order's own events carry that, and the
+    # projections take an event naming one for an order event).
+    placed_order_id: str
     rejection: str = ""  # the Rejection of the order, empty when it was accepted
 
 

@@ -78,7 +78,7 @@ def test_single_buy_when_price_touches_trigger_then_order_placed(
     assert isinstance(triggered, ev.GttTriggered)
     assert (triggered.leg, triggered.ltp_paise, triggered.rejection) == (0, 149_000, "")
     (accepted,) = _events(h, ev.OrderAccepted)
-    assert isinstance(accepted, ev.OrderAccepted) and accepted.order_id == triggered.order_id
+    assert isinstance(accepted, ev.OrderAccepted) and accepted.order_id == triggered.placed_order_id
     assert _market_gtts(h) == {}
 
 
@@ -117,7 +117,7 @@ def test_trigger_when_funds_short_then_gtt_rejected_with_reason(
     (triggered,) = _events(h, ev.GttTriggered)
     assert isinstance(triggered, ev.GttTriggered) and triggered.rejection == "INSUFFICIENT_FUNDS"
     (refused,) = _events(h, ev.OrderRejected)
-    assert isinstance(refused, ev.OrderRejected) and refused.order_id == triggered.order_id
+    assert isinstance(refused, ev.OrderRejected) and refused.order_id == triggered.placed_order_id
     state = h.inspect("acct", msgspec.structs.replace)
     assert (state.gtts, state.orders, state.available_paise) == ({}, {}, 1_000_00)
 

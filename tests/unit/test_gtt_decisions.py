@@ -356,7 +356,7 @@ def test_trigger_single_buy_when_reached_then_order_placed_through_checks(
     assert decision.rejection is None
     triggered, accepted = decision.events
     assert triggered == ev.GttTriggered(
-        at_ms=NOW_MS + 1000, gtt_id="g1", leg=0, ltp_paise=150_000, order_id="o-gtt"
+        at_ms=NOW_MS + 1000, gtt_id="g1", leg=0, ltp_paise=150_000, placed_order_id="o-gtt"
     )
     assert isinstance(accepted, ev.OrderAccepted)
     assert (accepted.side, accepted.quantity, accepted.price_paise) == (Side.BUY, 10, 150_000)

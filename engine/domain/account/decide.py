@@ -954,7 +954,7 @@ def _decide_trigger_gtt(state: AccountState, c: cmd.TriggerGtt, rules: AccountRu
         gtt_id=gtt.gtt_id,
         leg=c.leg,
         ltp_paise=c.ltp_paise,
-        order_id=c.order_id,
+        placed_order_id=c.order_id,
         rejection="" if placed.rejection is None else placed.rejection.value,
     )
     return Decision((triggered, *placed.events), placed.rejection, placed.shortfall)
