@@ -8,6 +8,12 @@ One run measures three targets with the same aiohttp client, one after the other
    after the batch holding the order's events has committed);
 3. ``async``: the same with ``durability = "async"`` (reply at once, journal behind).
 
+After each real server's native run, the same accounts place and cancel the same orders
+through its Kite Connect facade (``kite-commit``, ``kite-async``: Kite's form bodies to
+``POST /orders/regular`` and ``DELETE /orders/regular/{id}`` with ``Authorization: token
+api_key:access_token``, an API app and a console-issued token per account), and the server CPU
+per request is compared with the native run's (``--no-kite`` skips it).
+
 Each real server is a subprocess with a fresh temporary data directory (embedded PostgreSQL)
 and a ``--config`` overlay that lifts the rate limits. The first admin comes from
 ``PAPERDESK_ADMIN_EMAIL``/``PASSWORD``; ``--accounts`` users register, log in (bearer tokens)
@@ -58,6 +64,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import numpy as np
@@ -70,6 +77,7 @@ from gateway.app import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV
 from persistence.embedded import DATABASE_URL_ENV
 
 ORDERS = "/api/trading/orders"
+KITE_ORDERS = "/orders/regular"
 ADMIN_EMAIL = "load-admin@paperdesk.test"
 ADMIN_PASSWORD = "bench-kestrel-ledger"  # the policy refuses one containing the email name
 USER_PASSWORD = "load-password-1"
@@ -277,18 +285,29 @@ async def timed_request(
     return status, payload, time.perf_counter_ns() - started
 
 
+def placed_order_id(api: str, payload: bytes) -> str:
+    """The id a placement answered: paperdesk's ``order.id`` or Kite's ``data.order_id``."""
+    answer = orjson.loads(payload)
+    return str(answer["data"]["order_id"] if api == "kite" else answer["order"]["id"])
+
+
+def cancel_url(api: str, url: str, order_id: str) -> str:
+    return f"{url}/{order_id}" if api == "kite" else f"{url}?orderId={order_id}"
+
+
 async def drive(
     session: aiohttp.ClientSession,
     accounts: list[dict[str, Any]],
     *,
     base: str,
+    api: str,
     first: int,
     step: int,
     window: Window,
     stats: dict[str, OpStats],
 ) -> None:
     """One connection's loop: place a resting LIMIT, cancel it, next account; until the end."""
-    url = base + ORDERS
+    url = base + (KITE_ORDERS if api == "kite" else ORDERS)
     index = first
     while (now := time.monotonic()) < window.end:
         account = accounts[index % len(accounts)]
@@ -302,16 +321,37 @@ async def drive(
             stats["place"].latencies_us.append(took_ns // 1000)
         if status != "200":
             continue
-        order_id = orjson.loads(payload)["order"]["id"]
+        order_id = placed_order_id(api, payload)
         # The cancel of an order placed in the window is sent even after it closes, so no
         # order is left resting; it counts only if it started inside the window.
         counted = window.begin <= time.monotonic() < window.end
         status, _, took_ns = await timed_request(
-            session, "DELETE", f"{url}?orderId={order_id}", None, account["headers"]
+            session, "DELETE", cancel_url(api, url, order_id), None, account["headers"]
         )
         if counted:
             stats["cancel"].statuses[status] += 1
             stats["cancel"].latencies_us.append(took_ns // 1000)
+
+
+def request_parts(api: str, account: dict[str, Any]) -> dict[str, Any]:
+    """An account's placement body and headers: paperdesk's JSON with a bearer token, or
+    Kite's form with ``Authorization: token api_key:access_token``."""
+    if api == "kite":
+        return {
+            "body": urlencode(account["body"]).encode(),
+            "headers": {
+                "Authorization": f"token {account['api_key']}:{account['token']}",
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Kite-Version": "3",
+            },
+        }
+    return {
+        "body": orjson.dumps(account["body"]),
+        "headers": {
+            "Authorization": f"Bearer {account['token']}",
+            "Content-Type": "application/json",
+        },
+    }
 
 
 async def run_client(spec: dict[str, Any]) -> dict[str, Any]:
@@ -319,16 +359,8 @@ async def run_client(spec: dict[str, Any]) -> dict[str, Any]:
     to_monotonic = time.monotonic() - time.time()
     start = spec["start_at"] + to_monotonic
     window = Window(start + spec["warmup_s"], start + spec["warmup_s"] + spec["seconds"])
-    accounts: list[dict[str, Any]] = [
-        {
-            "body": orjson.dumps(a["body"]),
-            "headers": {
-                "Authorization": f"Bearer {a['token']}",
-                "Content-Type": "application/json",
-            },
-        }
-        for a in spec["accounts"]
-    ]
+    api = spec["api"]
+    accounts = [request_parts(api, a) for a in spec["accounts"]]
     stats = {op: OpStats() for op in OPS}
     connections = spec["connections"]
     connector = aiohttp.TCPConnector(limit=connections)
@@ -343,6 +375,7 @@ async def run_client(spec: dict[str, Any]) -> dict[str, Any]:
                 session,
                 accounts,
                 base=spec["base"],
+                api=api,
                 first=n,
                 step=connections,
                 window=window,
@@ -383,9 +416,15 @@ def client_child(spec_path: Path) -> None:
 # -- setting up the real server ----------------------------------------------------------------
 
 
-def overlay_toml(durability: str) -> str:
-    """The --config overlay: rate limits lifted, everything else as shipped."""
+def overlay_toml(durability: str, kite_port: int) -> str:
+    """The --config overlay: rate limits lifted (Kite's per-app ones too), the Kite listener on
+    a free port, everything else as shipped."""
     return f"""
+[kite]
+port = {kite_port}
+orders_per_second = 1000000000
+other_per_second = 1000000000
+
 [rate_limits]
 orders_per_minute = 1000000000
 login_per_15_minutes = 1000000000
@@ -462,6 +501,56 @@ async def prepare_accounts(base: str, count: int) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(one(n) for n in range(count))))
 
 
+def kite_form(instrument_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The order of a native body as Kite's ``POST /orders/regular`` form."""
+    instrument = next(
+        i
+        for i in read_instruments_csv(DEFAULT_INSTRUMENTS_PATH)
+        if i.instrument_id == instrument_id
+    )
+    return {
+        "exchange": instrument.exchange.value,
+        "tradingsymbol": instrument.symbol,
+        "transaction_type": body["orderSide"],
+        "quantity": body["quantity"],
+        "product": body["productType"],
+        "order_type": body["orderType"],
+        "price": body["price"],
+        "validity": "DAY",
+    }
+
+
+async def prepare_kite_accounts(base: str, prepared: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An API app per prepared account, on its trading account, with a headless access token
+    from the console: the same accounts and orders, through the Kite facade."""
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+    timeout = aiohttp.ClientTimeout(total=60)
+    forms = {}
+    async with aiohttp.ClientSession(base, timeout=timeout) as session:
+
+        async def one(n: int, account: dict[str, Any]) -> dict[str, Any]:
+            body = account["body"]
+            instrument_id = body["instrumentId"]
+            if instrument_id not in forms:
+                forms[instrument_id] = kite_form(instrument_id, body)
+            async with gate:
+                app = {
+                    "name": f"load {n}",
+                    "tradingAccountId": body["tradingAccountId"],
+                    "redirectUrl": "http://127.0.0.1/callback",
+                }
+                created = await _call(session, "/api/console/apps", app, account["token"])
+                token_path = f"/api/console/apps/{created['app']['id']}/token"
+                issued = await _call(session, token_path, {}, account["token"])
+            return {
+                "token": issued["accessToken"],
+                "api_key": issued["apiKey"],
+                "body": forms[instrument_id],
+            }
+
+        return list(await asyncio.gather(*(one(n, a) for n, a in enumerate(prepared))))
+
+
 def trivial_accounts(count: int) -> list[dict[str, Any]]:
     """The same bodies for the trivial server (ids and tokens are never checked there)."""
     return [
@@ -486,7 +575,13 @@ class Run:
 
 
 def measure(
-    run: Run, name: str, base: str, accounts: list[dict[str, Any]], probe: CpuProbe
+    run: Run,
+    name: str,
+    base: str,
+    accounts: list[dict[str, Any]],
+    probe: CpuProbe,
+    *,
+    api: str = "native",
 ) -> dict[str, Any]:
     """Drive ``base`` from ``run.clients`` client processes and merge what they saw."""
     start_at = time.time() + CLIENT_START_DELAY_S
@@ -499,6 +594,7 @@ def measure(
             out = run.work / f"{name}-client-{k}.json"
             spec = {
                 "base": base,
+                "api": api,
                 "accounts": accounts[k :: run.clients],
                 "connections": connections,
                 "start_at": start_at,
@@ -587,11 +683,13 @@ def measure_trivial(run: Run, accounts: int) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def real_server(run: Run, durability: str) -> Iterator[tuple[str, CpuProbe]]:
-    """``paperdesk serve`` on a fresh data directory; stopped (and its Postgres) on exit."""
+def real_server(run: Run, durability: str) -> Iterator[tuple[str, str, CpuProbe]]:
+    """``paperdesk serve`` on a fresh data directory; stopped (and its Postgres) on exit.
+    Yields its base URL, its Kite listener's and the CPU probe."""
     data_dir = run.work / f"data-{durability}"
     overlay = run.work / f"overlay-{durability}.toml"
-    overlay.write_text(overlay_toml(durability))
+    kite_port = free_port()
+    overlay.write_text(overlay_toml(durability, kite_port))
     log = run.work / f"server-{durability}.log"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != DATABASE_URL_ENV}
@@ -602,17 +700,23 @@ def real_server(run: Run, durability: str) -> Iterator[tuple[str, CpuProbe]]:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base, server, log)
-        yield base, CpuProbe(server.pid, postmaster_pid(data_dir / "pg"))
+        yield (
+            base,
+            f"http://127.0.0.1:{kite_port}",
+            CpuProbe(server.pid, postmaster_pid(data_dir / "pg")),
+        )
     finally:
         stop(server)
         stop_embedded_postgres(data_dir / "pg")
 
 
 def measure_server(
-    run: Run, durability: str, accounts: int, sweep: list[int]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The target at ``run.connections``, then on the same server at each ``sweep`` count."""
-    with real_server(run, durability) as (base, probe):
+    run: Run, durability: str, accounts: int, sweep: list[int], kite: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The target at ``run.connections``, then on the same server at each ``sweep`` count;
+    with ``kite``, the same accounts' place/cancel through the Kite facade after the native
+    run, on the same server (``kite-<durability>``)."""
+    with real_server(run, durability) as (base, kite_base, probe):
         began = time.perf_counter()
         prepared = asyncio.run(prepare_accounts(base, accounts))
         print(f"  {durability}: {accounts} accounts ready in {time.perf_counter() - began:.1f} s")
@@ -621,7 +725,13 @@ def measure_server(
         for n in sweep:
             smaller = replace(run, connections=n, profile_dir=None)
             swept.append(measure(smaller, durability, base, prepared, probe) | {"connections": n})
-        return main | {"connections": run.connections}, swept
+        targets = [main | {"connections": run.connections}]
+        if kite:
+            through_kite = asyncio.run(prepare_kite_accounts(base, prepared))
+            name = f"kite-{durability}"
+            facade = measure(run, name, kite_base, through_kite, probe, api="kite")
+            targets.append(facade | {"connections": run.connections})
+        return targets, swept
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -658,7 +768,7 @@ def report_sweep(
 def report(results: list[dict[str, Any]]) -> None:
     ceiling = results[0]["ops"]["total"]["per_s"]
     header = ("target", "op", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "× ceiling", "statuses")
-    print(f"{header[0]:<9}{header[1]:<8}" + "".join(f"{h:>10}" for h in header[2:7]), header[7])
+    print(f"{header[0]:<13}{header[1]:<8}" + "".join(f"{h:>10}" for h in header[2:7]), header[7])
     for result in results:
         for op in (*OPS, "total"):
             figures = result["ops"][op]
@@ -670,14 +780,14 @@ def report(results: list[dict[str, Any]]) -> None:
                 f"{figures['per_s'] / ceiling:.2f}" if op == "total" else "",
             ]
             statuses = " ".join(f"{k}:{v}" for k, v in sorted(figures.get("statuses", {}).items()))
-            print(f"{result['name']:<9}{op:<8}" + "".join(f"{c:>10}" for c in cells), statuses)
+            print(f"{result['name']:<13}{op:<8}" + "".join(f"{c:>10}" for c in cells), statuses)
     print()
     print(f"CPU while measured, in cores (of {os.cpu_count()}) and in µs per request:")
     for result in results:
-        print(f"  {result['name']:<9}{cpu_line(result)}")
+        print(f"  {result['name']:<13}{cpu_line(result)}")
         if result["cpu"]["client_max"] >= CLIENT_BOUND_CORES:
             print(
-                f"  {'':<9}a client process used a whole core: this figure is client-bound"
+                f"  {'':<13}a client process used a whole core: this figure is client-bound"
                 " (more --clients help only if cores are left)"
             )
     print()
@@ -693,6 +803,26 @@ def report(results: list[dict[str, Any]]) -> None:
             f" {trivial_us / server_us:.2f} of the ceiling by server CPU alone,"
             f" {trivial_us / with_pg_us:.2f} with postgres (noise-robust: no waiting counted)"
         )
+
+
+def report_kite(results: list[dict[str, Any]]) -> None:
+    """Server CPU per request through the Kite facade against the native API, same server."""
+    by_name = {r["name"]: r for r in results}
+    for name, result in by_name.items():
+        native = by_name.get(name.removeprefix("kite-")) if name.startswith("kite-") else None
+        if native is None:
+            continue
+        kite_us = server_us_per_request(result)
+        native_us = server_us_per_request(native)
+        print(
+            f"{name}: server CPU per request {kite_us:.0f} µs through the Kite facade vs"
+            f" {native_us:.0f} µs native: {kite_us / native_us:.2f}× (target ≤ 1.2×)"
+        )
+
+
+def server_us_per_request(result: dict[str, Any]) -> float:
+    per_s = max(result["ops"]["total"]["per_s"], 1e-9)
+    return float(result["cpu"]["server"] / per_s * 1e6)
 
 
 def cpu_line(result: dict[str, Any]) -> str:
@@ -738,6 +868,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="directory for py-spy samples of each server (kept)"
     )
+    parser.add_argument(
+        "--no-kite",
+        dest="kite",
+        action="store_false",
+        help="skip the Kite facade's place/cancel after each real server's native run",
+    )
     parser.add_argument("--client-spec", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client_spec:
@@ -760,9 +896,9 @@ def main() -> None:
         results = [measure_trivial(run, args.accounts)]
         swept: list[dict[str, Any]] = []
         for mode in args.durability:
-            main, more = measure_server(run, mode, args.accounts, args.sweep)
-            results.append(main)
-            swept += [main, *more]
+            targets, more = measure_server(run, mode, args.accounts, args.sweep, args.kite)
+            results += targets
+            swept += [targets[0], *more]
     except KeyboardInterrupt:
         print("interrupted; every child stopped", file=sys.stderr)
         raise SystemExit(130) from None
@@ -770,6 +906,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print()
     report(results)
+    print()
+    report_kite(results)
     if swept:
         print()
         ceiling = results[0]["ops"]["total"]["per_s"]

@@ -355,9 +355,26 @@ class KiteConfig:
     quotes_per_second: int
     historical_per_second: int
     other_per_second: int
+    orders_listed_max: int
     ticker_instruments_max: int
     ticker_connections_per_key_max: int
     ticker_heartbeat_s: float
+    index_tokens: Mapping[str, int]  # index ticker -> Kite's instrument token
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    """Minute candles in PostgreSQL (``[history]``, ``gateway.candle_recorder``): the simulated
+    history before the first start, how long minutes are kept, how they are written and how
+    much one request may read."""
+
+    seed_days: int  # trading days of seeded history before the first start (0: none)
+    retention_days: int  # minutes older than this many calendar days are purged
+    flush_interval_ms: int
+    purge_interval_s: int
+    buffer_candles_max: int  # completed candles held while the database is down
+    # The longest range one request may ask for, in calendar days, by interval (Kite's limits).
+    request_days_max: Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,10 +400,11 @@ class Config:
     websocket: WebSocketConfig
     auth: AuthConfig
     kite: KiteConfig
-    raw: Mapping[str, Any]
+    history: HistoryConfig
     # Defined beside the domain's other parameters (engine/domain/parameters.py): the account's
     # decisions read it through AccountRules.
     gtt: GttConfig
+    raw: Mapping[str, Any]
 
 
 def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -920,6 +938,20 @@ def _margin(raw: Mapping[str, Any]) -> MarginConfig:
     )
 
 
+def _history(raw: Mapping[str, Any]) -> HistoryConfig:
+    days = {str(interval): int(value) for interval, value in raw["request_days_max"].items()}
+    if any(value < 1 for value in days.values()):
+        raise ValueError("history.request_days_max: each interval allows at least one day")
+    return HistoryConfig(
+        seed_days=int(raw["seed_days"]),
+        retention_days=int(raw["retention_days"]),
+        flush_interval_ms=int(raw["flush_interval_ms"]),
+        purge_interval_s=int(raw["purge_interval_s"]),
+        buffer_candles_max=int(raw["buffer_candles_max"]),
+        request_days_max=days,
+    )
+
+
 def build_config(raw: Mapping[str, Any]) -> Config:
     """Turn a parsed TOML tree into frozen config objects, failing loudly on a missing key."""
     market = raw["market"]
@@ -995,6 +1027,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         websocket=_websocket(raw["websocket"]),
         auth=AuthConfig(**raw["auth"]),
         kite=KiteConfig(**raw["kite"]),
+        history=_history(raw["history"]),
         gtt=GttConfig(**raw["gtt"]),
         raw=raw,
     )

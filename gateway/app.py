@@ -27,6 +27,7 @@ from engine.domain.instruments import InstrumentMaster
 from engine.market.pushed_quotes import PushedQuoteSource
 from gateway.auth import auth_middleware, rate_limit_headers
 from gateway.bridge import EngineBridge
+from gateway.candle_recorder import CandleRecorder
 from gateway.database import Database
 from gateway.feeds.vortex_poller import poller_lifecycle
 from gateway.identity.passwords import REFUSAL_MESSAGES, PasswordHasher, password_refusal
@@ -34,12 +35,14 @@ from gateway.identity.sessions import SessionStore
 from gateway.identity.users import UserStore
 from gateway.keys import (
     BRIDGE,
+    CANDLES,
     CONFIG,
     DB,
     ENGINE,
     HASHER,
     HUB,
     JOURNAL,
+    KITE_SESSIONS,
     LIMITER,
     METRICS_LISTENER,
     OPENAPI_DOCUMENT,
@@ -48,6 +51,9 @@ from gateway.keys import (
     SESSIONS,
     USERS,
 )
+from gateway.kite.facade import kite_facade
+from gateway.kite.listener import KITE_LISTENER
+from gateway.kite.order_updates import KiteOrderUpdates
 from gateway.legacy_requests import adopt_legacy_deposits
 from gateway.middleware.admin_access import admin_middleware
 from gateway.middleware.body_deadline import body_deadline_middleware
@@ -114,24 +120,13 @@ def create_app(
     journal = PersistenceActor(dsn, config.journal)
     engine = TradingEngine(config, master, sink=journal, source=pushed, clock=clock)
     hub = WebSocketHub(engine.market, engine.depth, engine.master, config.websocket, config.risk)
+    database = Database(dsn, config.journal.statement_timeout_ms, config.database)
     monitor = PerformanceMonitor()
     metrics = Metrics(engine, journal, hub, monitor)
+    kite = kite_facade(config, engine, database, metrics.middleware)
 
-    def publish(
-        account_id: str, events: tuple[ev.AccountEvent, ...], state: AccountState
-    ) -> Callable[[], None]:
-        deliver = hub.on_account_events(account_id, events, state)
-
-        def once_durable() -> None:
-            metrics.count_order_events(events)
-            if deliver is not None:
-                deliver()
-
-        return once_durable
-
-    engine.publish = publish  # read when the engine starts
+    engine.publish = publisher(metrics, hub, kite.order_updates)  # read when the engine starts
     engine.tick_listeners.append(hub.on_tick)
-    database = Database(dsn, config.journal.statement_timeout_ms, config.database)
     app = web.Application(
         middlewares=[
             metrics.middleware,
@@ -156,6 +151,7 @@ def create_app(
     app[JOURNAL] = journal
     app[HUB] = hub
     app[DB] = database
+    app[CANDLES] = candles = CandleRecorder(engine, config.history)
     app[BRIDGE] = EngineBridge(engine, config.accounts.ask_timeout_ms / 1000)
     app[LIMITER] = RateLimiter()
     app[HASHER] = hasher = PasswordHasher.from_config(config.auth)
@@ -164,6 +160,8 @@ def create_app(
     )
     hub.watch_sessions(app[SESSIONS])  # sockets close when their session ends
     app[USERS] = UserStore(database)
+    app[KITE_SESSIONS] = kite.sessions
+    app[KITE_LISTENER] = kite.listener
     app[METRICS_LISTENER] = metrics_listener = MetricsListener(
         metrics, config.metrics, os.environ.get(METRICS_TOKEN_ENV)
     )
@@ -174,7 +172,9 @@ def create_app(
             database_lifecycle(database, embedded),
             journal_lifecycle,
             prices_lifecycle,
+            candles.lifecycle(database),  # before the engine: it records the first tick
             engine_lifecycle(ticking),
+            kite.listener.lifecycle,  # after the engine: it serves the engine's accounts
         ]
     )
     if pushed is not None:
@@ -189,6 +189,30 @@ def create_app(
 
 
 Lifecycle = Callable[[web.Application], AsyncIterator[None]]
+Publish = Callable[[str, tuple[ev.AccountEvent, ...], AccountState], Callable[[], None]]
+
+
+def publisher(metrics: Metrics, hub: WebSocketHub, kite_orders: KiteOrderUpdates) -> Publish:
+    """What the engine calls in each account turn that produced events: the messages for the
+    dashboard's sockets and the ticker's order updates, built from that turn's state, and their
+    delivery with the order metrics once the events are durable."""
+
+    def publish(
+        account_id: str, events: tuple[ev.AccountEvent, ...], state: AccountState
+    ) -> Callable[[], None]:
+        deliver = hub.on_account_events(account_id, events, state)
+        deliver_to_ticker = kite_orders.on_account_events(account_id, events, state)
+
+        def once_durable() -> None:
+            metrics.count_order_events(events)
+            if deliver is not None:
+                deliver()
+            if deliver_to_ticker is not None:
+                deliver_to_ticker()
+
+        return once_durable
+
+    return publish
 
 
 def database_lifecycle(database: Database, embedded: EmbeddedPostgres | None) -> Lifecycle:

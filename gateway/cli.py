@@ -31,6 +31,7 @@ from gateway.database import Database
 from gateway.identity.passwords import REFUSAL_MESSAGES, HashParams, hash_password, password_refusal
 from gateway.identity.users import UserStore
 from gateway.keys import CONFIG
+from gateway.kite.listener import KITE_LISTENER
 from gateway.listener import start_listener
 from gateway.observability.logs import configure_logging
 from persistence.embedded import resolve_database
@@ -104,6 +105,9 @@ async def _run_until_signalled(app: web.Application, config: Config) -> None:
             f"paperdesk: ready — dashboard at {dashboard_url(config.server.host, site.port)}",
             flush=True,
         )
+        kite_url = app[KITE_LISTENER].url
+        if kite_url is not None:
+            print(f"paperdesk: Kite Connect root at {kite_url}", flush=True)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -9,10 +9,12 @@ from aiohttp import web
 from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
 from gateway.bridge import EngineBridge
+from gateway.candle_recorder import CandleRecorder
 from gateway.database import Database
 from gateway.identity.passwords import PasswordHasher
 from gateway.identity.sessions import SessionStore
 from gateway.identity.users import UserStore
+from gateway.kite.sessions import KiteSessions
 from gateway.observability.metrics_listener import MetricsListener
 from gateway.observability.performance import PerformanceMonitor
 from gateway.ratelimit import RateLimiter
@@ -34,3 +36,6 @@ PERFORMANCE = web.AppKey("performance", PerformanceMonitor)
 RECOVERY = web.AppKey("recovery", RecoveryReport)
 METRICS_LISTENER = web.AppKey("metrics_listener", MetricsListener)
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", dict[str, Any])
+KITE_SESSIONS = web.AppKey("kite_sessions", KiteSessions)
+# Minute candles: recorded from the ticks, read merged with the minute in progress.
+CANDLES = web.AppKey("candles", CandleRecorder)

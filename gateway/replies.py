@@ -506,6 +506,26 @@ class InstrumentList(Reply):
     items: list[Instrument]
 
 
+class Candle(Reply):
+    """One candle (docs/API.md "Candles"): its start, rupees, volume in units."""
+
+    time: Timestamp
+    open: Money
+    high: Money
+    low: Money
+    close: Money
+    volume: int
+    oi: int | msgspec.UnsetType = msgspec.UNSET  # with ``oi=true``
+
+
+class Candles(Reply):
+    instrument_id: str
+    interval: Literal[
+        "minute", "3minute", "5minute", "10minute", "15minute", "30minute", "60minute", "day"
+    ]
+    candles: list[Candle]
+
+
 class ChainSide(Reply):
     """One option of a chain's strike, with its analytics (units as in ``Quote``)."""
 
@@ -633,3 +653,42 @@ class SampleList(Reply):
 
 
 Document = dict[str, Any]  # the OpenAPI document itself
+
+
+class TradingAccount(Reply):
+    id: str
+    user_id: str
+    name: str
+    created_at: Timestamp
+
+
+class TradingAccounts(Reply):
+    accounts: list[TradingAccount]
+
+
+class OpenedAccount(Reply):
+    account: TradingAccount
+
+
+class ApiApp(Reply):
+    id: str
+    name: str
+    api_key: str
+    trading_account_id: str
+    redirect_url: str
+    created_at: Timestamp
+
+
+class ApiApps(Reply):
+    apps: list[ApiApp]
+
+
+class CreatedApp(Reply):
+    app: ApiApp
+    api_secret: str  # shown this once: the server does not store it
+
+
+class AppToken(Reply):
+    api_key: str
+    access_token: str
+    expires_at: Timestamp

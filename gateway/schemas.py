@@ -112,6 +112,15 @@ class LoginBody(Body, forbid_unknown_fields=True):
 # -- trading -----------------------------------------------------------------------------------
 
 
+AccountName = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=NO_CONTROL)]
+
+
+class OpenAccountBody(SessionBody):
+    """A further trading account of the caller (one per strategy), with its own funds."""
+
+    name: AccountName
+
+
 class PlaceOrderBody(SessionBody):
     trading_account_id: Id
     instrument_id: Id
@@ -265,12 +274,14 @@ class RequestDeposit(ConsoleAction, tag="REQUEST_DEPOSIT"):
     bank_account_id: Id | None = None
     reference: Annotated[str, msgspec.Meta(max_length=100, pattern=TEXT_CHARACTERS)] = ""
     idempotency_key: Id | None = None  # a retry with the same key answers the same request
+    trading_account_id: Id | None = None  # the caller's first account when absent
 
 
 class RequestWithdrawal(ConsoleAction, tag="REQUEST_WITHDRAWAL"):
     amount: Rupees
     bank_account_id: Id
     idempotency_key: Id | None = None
+    trading_account_id: Id | None = None  # the caller's first account when absent
 
 
 class ResetAccount(ConsoleAction, tag="RESET_ACCOUNT"):
@@ -321,3 +332,17 @@ class DepositDecisionBody(DecisionBody):
 
 class WithdrawalDecisionBody(DecisionBody):
     withdrawal_id: Id
+
+
+# -- API apps (the Kite Connect facade, docs/KITE.md) --------------------------------------------
+
+# Where a login sends the browser back: an absolute http(s) address.
+RedirectUrl = Annotated[
+    str, msgspec.Meta(min_length=8, max_length=500, pattern=r"^https?://[^\x00-\x20\x7f]+$")
+]
+
+
+class CreateAppBody(SessionBody):
+    name: AccountName
+    trading_account_id: Id
+    redirect_url: RedirectUrl

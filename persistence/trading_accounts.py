@@ -64,3 +64,42 @@ async def accounts_without_opening_credit(pool: Pool, credit_kind: str) -> list[
         " ORDER BY a.created_at, a.id",
         credit_kind,
     )
+
+
+async def insert_account(
+    pool: Pool,
+    *,
+    account_id: str,
+    user_id: str,
+    name: str,
+    opening_balance_paise: int,
+    accounts_max: int,
+) -> Record | None:
+    """A further trading account of ``user_id`` (owed ``opening_balance_paise``); None when
+    the user already holds ``accounts_max``. The user's accounts are counted under a lock of
+    theirs, so two requests at once cannot both take the last place."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('accounts:' || $1))", user_id)
+        held = await conn.fetchval(
+            "SELECT count(*) FROM trading_accounts WHERE user_id = $1", user_id
+        )
+        if held >= accounts_max:
+            return None
+        row: Record = await conn.fetchrow(
+            "INSERT INTO trading_accounts (id, user_id, name, opening_balance_paise)"
+            " VALUES ($1, $2, $3, $4) RETURNING id, user_id, name, created_at",
+            account_id,
+            user_id,
+            name,
+            opening_balance_paise,
+        )
+    return row
+
+
+async def accounts_of_user(pool: Pool, user_id: str) -> list[Record]:
+    """``id``, ``name`` and ``created_at`` of each of the user's accounts, oldest first."""
+    return await pool.fetch(
+        "SELECT id, user_id, name, created_at FROM trading_accounts WHERE user_id = $1"
+        " ORDER BY created_at, id",
+        user_id,
+    )

@@ -78,13 +78,18 @@ class UserStore:
         return await users.any_admin(self.db.pool)
 
     async def accounts_of(self, user_id: str) -> tuple[str, ...]:
-        """The trading account ids a user owns, oldest first (cached: ownership never changes)."""
+        """The trading account ids a user owns, oldest first (cached: an account never changes
+        hands, and this process stores every new one, :meth:`add_account`)."""
         cached = self._accounts_by_user.get(user_id)
         if cached is not None:
             return cached
         owned = await account_ids_of_user(self.db.pool, user_id)
         self._accounts_by_user[user_id] = owned
         return owned
+
+    def add_account(self, user_id: str, account_id: str) -> None:
+        """Own a further account (just stored): ownership only ever grows."""
+        self._accounts_by_user[user_id] = (*self._accounts_by_user.get(user_id, ()), account_id)
 
     async def owns(self, user_id: str, account_id: str) -> bool:
         return account_id in await self.accounts_of(user_id)

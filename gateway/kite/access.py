@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from aiohttp import web
+
 
 @dataclass(frozen=True, slots=True)
 class KiteAccess:
@@ -23,3 +25,11 @@ class KiteAccess:
 # Checks an ``api_key`` and ``access_token`` pair: the grant, or None when the token is unknown,
 # revoked, expired or another app's.
 Authenticate = Callable[[str, str], Awaitable[KiteAccess | None]]
+
+# Where the Kite middleware leaves a request's grant.
+KITE_ACCESS = web.RequestKey("kite_access", KiteAccess)
+
+
+def access_of(request: web.Request) -> KiteAccess:
+    """The grant of an authenticated Kite request."""
+    return request[KITE_ACCESS]

@@ -19,11 +19,17 @@ from aiohttp import web
 from gateway import replies
 from gateway.auth import COOKIE_NAME, VERDICT_KEY, current_user
 from gateway.decoding import decode_body
-from gateway.errors import InvalidRequestError, error_response, json_response, rate_limited
+from gateway.errors import (
+    ApiError,
+    InvalidRequestError,
+    error_response,
+    json_response,
+    rate_limited,
+)
 from gateway.identity.passwords import password_refusal, password_refused
+from gateway.identity.sign_in import signed_in_user
 from gateway.identity.users import user_view
 from gateway.keys import CONFIG, HASHER, LIMITER, SESSIONS, USERS
-from gateway.login_limit import LOGIN_WINDOW_S
 from gateway.opening_balances import open_account
 from gateway.ratelimit import Limit
 from gateway.route_table import Operation, RouteTable
@@ -117,32 +123,10 @@ async def login(request: web.Request) -> web.Response:
     except InvalidRequestError as error:
         return error.response
     app = request.app
-    limits = app[CONFIG].rate_limits
-    client, email = request.remote or "", body.email.lower()
-    verdict = app[LIMITER].hit_all(
-        [
-            Limit("login", f"{client}|{email}", limits.login_per_15_minutes, LOGIN_WINDOW_S),
-            Limit(
-                "login_emails",
-                client,
-                limits.login_emails_per_client_per_15_minutes,
-                LOGIN_WINDOW_S,
-                member=email,
-            ),
-        ]
-    )
-    request[VERDICT_KEY] = verdict
-    if not verdict.allowed:
-        return rate_limited()
-    row = await app[USERS].by_email(email)
-    hasher = app[HASHER]
-    # With no such user the hasher checks a dummy hash: the answer takes as long either way.
-    valid = await hasher.verify(body.password, None if row is None else row["password_hash"])
-    if row is None or not valid:
-        return error_response(401, "UNAUTHENTICATED", "The email or password is wrong.")
-    if hasher.needs_rehash(row["password_hash"]) and hasher.has_room():
-        # An older or weaker hash: store one with today's parameters now the password is known.
-        await app[USERS].set_password_hash(row["id"], await hasher.hash(body.password))
+    try:
+        row = await signed_in_user(request, body.email, body.password)
+    except ApiError as error:
+        return error.response
     token, csrf, expires_at = await app[SESSIONS].create(row["id"])
     payload: dict[str, Any] = {
         "token": token,

@@ -74,8 +74,9 @@ def bank_account_view(row: Any) -> dict[str, Any]:
     }
 
 
-class ConsoleQuery(msgspec.Struct, forbid_unknown_fields=True):
+class ConsoleQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     since: Since | None = None  # the ledger after the last reset only
+    trading_account_id: str | None = None  # the caller's first account when absent
 
 
 @routes.get(
@@ -91,7 +92,7 @@ class ConsoleQuery(msgspec.Struct, forbid_unknown_fields=True):
 async def console(request: web.Request) -> web.Response:
     query = convert_query(dict(request.query), ConsoleQuery)
     user = current_user(request)
-    account_id = await owned_account(request, None)
+    account_id = await owned_account(request, query.trading_account_id)
     pool = request.app[DB].pool
     after_seq = await since_seq(request, account_id, query.since) or 0
     profile, funds, banks, deposits, withdrawals, transactions, resets = await asyncio.gather(
@@ -202,7 +203,7 @@ async def console_action(request: web.Request) -> web.Response:
         return json_response({"bankAccount": bank_account_view(row)})
     if isinstance(action, ResetAccount):
         return await reset_own_account(request, action)
-    account_id = await owned_account(request, None)
+    account_id = await owned_account(request, action.trading_account_id)
     if isinstance(action, RequestDeposit):
         if action.bank_account_id is not None:
             await owned_bank_account(request, action.bank_account_id)

@@ -1,8 +1,8 @@
-"""Market data routes: quotes (docs/API.md "Market data") and instrument search."""
+"""Market data routes: quotes (docs/API.md "Market data"), instrument search and candles."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -11,14 +11,15 @@ from aiohttp import web
 from engine.domain.calendar import ExchangeCalendar
 from engine.domain.instruments import Instrument
 from engine.domain.money import paise_to_rupees
+from engine.market.candles import Candle
 from engine.market.depth import MarketDepth
 from engine.market.market_data import MarketData
 from engine.market.option_chain import OptionChains
 from gateway import replies
 from gateway.decoding import convert_query
 from gateway.depth_views import depth_view
-from gateway.errors import InvalidRequestError, json_response, validation_error
-from gateway.keys import CONFIG, ENGINE
+from gateway.errors import InvalidRequestError, error_response, json_response, validation_error
+from gateway.keys import CANDLES, CONFIG, DB, ENGINE
 from gateway.option_views import greeks_view, underlying_prices
 from gateway.route_table import Operation, RouteTable
 from gateway.schemas import NO_CONTROL
@@ -199,3 +200,74 @@ async def search_instruments(request: web.Request) -> web.Response:
         if len(items) == query.limit:
             break
     return json_response({"items": items})
+
+
+Interval = Literal[
+    "minute", "3minute", "5minute", "10minute", "15minute", "30minute", "60minute", "day"
+]
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+MS_PER_DAY = 86_400_000
+
+
+class CandleQuery(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    instrument_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_CONTROL)]
+    start: Instant = msgspec.field(name="from")
+    interval: Interval = "minute"
+    end: Instant | None = msgspec.field(default=None, name="to")  # None: now
+    oi: bool = False
+
+
+def candle_view(candle: Candle, with_oi: bool) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "time": iso_ms(candle.at_ms),
+        "open": paise_to_rupees(candle.open_paise),
+        "high": paise_to_rupees(candle.high_paise),
+        "low": paise_to_rupees(candle.low_paise),
+        "close": paise_to_rupees(candle.close_paise),
+        "volume": candle.volume,
+    }
+    if with_oi:
+        view["oi"] = candle.oi
+    return view
+
+
+@routes.get(
+    "/api/market/candles",
+    Operation(
+        "An instrument's OHLCV candles of an interval over a time range",
+        query=CandleQuery,
+        refusals=(404,),
+        reply=replies.Candles,
+    ),
+    access="public",
+)
+async def get_candles(request: web.Request) -> web.Response:
+    """Candles from the minute store (docs/API.md "Candles"): the range is bounded by the
+    interval's ``history.request_days_max``, as Kite bounds its historical calls."""
+    try:
+        query = convert_query(dict(request.query), CandleQuery)
+    except InvalidRequestError as error:
+        return error.response
+    engine = request.app[ENGINE]
+    instrument = engine.master.get(query.instrument_id)
+    if instrument is None:
+        return error_response(404, "NOT_FOUND", "No such instrument.")
+    start_ms = int(query.start.timestamp() * 1000)
+    end_ms = engine.clock.now_ms() if query.end is None else int(query.end.timestamp() * 1000)
+    if end_ms <= start_ms:
+        return validation_error("$.to", "must be later than from")
+    days_max = request.app[CONFIG].history.request_days_max[query.interval]
+    if end_ms - start_ms > days_max * MS_PER_DAY:
+        return validation_error(
+            "$.from", f"at most {days_max} days of {query.interval} candles per request"
+        )
+    candles = await request.app[CANDLES].candles(
+        request.app[DB].pool, instrument.instrument_id, query.interval, start_ms, end_ms
+    )
+    return json_response(
+        {
+            "instrumentId": instrument.instrument_id,
+            "interval": query.interval,
+            "candles": [candle_view(c, query.oi) for c in candles],
+        }
+    )

@@ -13,7 +13,9 @@ from aiohttp import web
 
 from gateway.route_table import Route
 from gateway.routes import (
+    accounts,
     admin,
+    api_apps,
     auth,
     console,
     dashboard,
@@ -32,12 +34,14 @@ from gateway.routes import (
 
 ROUTES: tuple[Route, ...] = (
     *auth.routes,
+    *accounts.routes,
     *orders.routes,
     *trades.routes,
     *positions.routes,
     *gtt.routes,
     *funds.routes,
     *console.routes,
+    *api_apps.routes,
     *admin.routes,
     *market.routes,
     *options.routes,

@@ -61,3 +61,16 @@ async def order_history(pool: Pool, order_id: str) -> list[Record]:
     return await pool.fetch(
         "SELECT * FROM order_history WHERE order_id = $1 ORDER BY account_seq", order_id
     )
+
+
+async def day_orders(pool: Pool, account_id: str, day_start: datetime, limit: int) -> list[Record]:
+    """The account's orders placed since ``day_start`` and those still working from before,
+    oldest first (a broker's order book), at most ``limit`` of them."""
+    return await pool.fetch(
+        "SELECT * FROM orders WHERE trading_account_id = $1"
+        " AND (created_at >= $2 OR status = 'PENDING')"
+        " ORDER BY created_at, id LIMIT $3",
+        account_id,
+        day_start,
+        limit,
+    )

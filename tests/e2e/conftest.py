@@ -31,6 +31,7 @@ FAST: dict[str, Any] = {
     # trades the generated one.
     "market": {"jitter_interval_ms": 50, "universe": {"generate": False}},
     "metrics": {"port": 0},  # any free port: several suites may run on this machine at once
+    "kite": {"port": 0},
     # The suites register and sign in many users from 127.0.0.1; tests/e2e/test_auth_limits.py
     # checks these limits at their defaults.
     "rate_limits": {

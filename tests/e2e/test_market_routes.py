@@ -27,7 +27,7 @@ from tests.e2e.conftest import (
 
 
 def run_against_server(master: InstrumentMaster, scenario: Scenario, dsn: str) -> None:
-    run_scenario(dsn, master, scenario, load_config(metrics={"port": 0}))
+    run_scenario(dsn, master, scenario, load_config(metrics={"port": 0}, kite={"port": 0}))
 
 
 async def get_json(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:

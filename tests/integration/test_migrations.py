@@ -41,6 +41,11 @@ TABLES = {
     "gtts",
     "trades",
     "order_history",
+    "api_apps",
+    "kite_request_tokens",
+    "kite_access_tokens",
+    "candles",
+    "candle_seeds",
     "schema_migrations",
 }
 

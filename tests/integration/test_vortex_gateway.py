@@ -74,6 +74,7 @@ def test_health_when_feed_fails_then_degraded_and_recovers_by_itself(
         overrides = vortex_overrides(fake.url, stale_after_ms=2000, retries_max=1)
         overrides["market"]["jitter_interval_ms"] = 50
         overrides["metrics"] = {"port": 0}  # any free port
+        overrides["kite"] = {"port": 0}
         overrides["rate_limits"] = {"general_per_minute": 1_000_000}  # health is polled
         app = create_app(load_config(**overrides), master, dsn=database)
         runner = web.AppRunner(app)

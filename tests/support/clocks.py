@@ -18,3 +18,7 @@ class ShiftedClock:
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000 + self._offset_ms
+
+    def advance(self, ms: int) -> None:
+        """Move the clock on by ``ms`` (a later trade day for the server it runs)."""
+        self._offset_ms += ms

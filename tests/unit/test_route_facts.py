@@ -31,6 +31,7 @@ HAND_KEPT: dict[str, tuple[RouteKeys, set[tuple[str, str]]]] = {
             ("GET", "/api/instruments"),
             ("GET", "/api/openapi.json"),
             ("GET", "/api/optionchain"),  # market data, public as quotes are (added since)
+            ("GET", "/api/market/candles"),
             ("GET", "/api/quotes"),
             ("GET", "/api/underlyings"),  # added with the option chain
             ("GET", "/api/expiries"),  # added with the exchange calendar

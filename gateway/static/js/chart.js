@@ -1,6 +1,7 @@
 // A live price chart on <canvas>: a line of every tick, or candles built from ticks in
-// fixed time buckets; and the payoff chart of positions across the underlying's price. Both
-// redraw at most once per animation frame and follow their box's size.
+// fixed time buckets, after the instrument's stored minute candles (GET /api/market/candles);
+// and the payoff chart of positions across the underlying's price. Both redraw at most once
+// per animation frame and follow their box's size.
 
 const UP = "#0f8a4b";
 const DOWN = "#c62f3b";
@@ -11,10 +12,27 @@ const AXIS_WIDTH = 64;
 const TIME_HEIGHT = 20;
 const POINTS_MAX = 3000;
 
-/** Keeps the recent ticks of each instrument: [{t: epoch ms, p: price}]. */
+const MINUTE_MS = 60000;
+
+/**
+ * Keeps the recent ticks of each instrument: [{t: epoch ms, p: price}], and the minute
+ * candles stored before them: [{t, o, h, l, c}].
+ */
 export class TickStore {
   constructor() {
     this.series = new Map();
+    this.minutes = new Map();
+  }
+
+  setHistory(instrumentId, candles) {
+    this.minutes.set(
+      instrumentId,
+      candles.map((c) => ({ t: Date.parse(c.time), o: c.open, h: c.high, l: c.low, c: c.close })),
+    );
+  }
+
+  history(instrumentId) {
+    return this.minutes.get(instrumentId) || [];
   }
 
   add(instrumentId, t, p) {
@@ -31,10 +49,30 @@ export class TickStore {
   }
 }
 
-export function candlesFrom(points, bucketMs) {
+/**
+ * Candles of ``bucketMs`` from stored minute candles then ticks: minutes merge into buckets of
+ * a minute or more (shorter buckets show them as minutes), and ticks fold in after the last
+ * stored minute.
+ */
+export function candlesFrom(points, bucketMs, minutes = []) {
   const candles = [];
   let current = null;
+  const size = Math.max(bucketMs, MINUTE_MS);
+  for (const m of minutes) {
+    const start = Math.floor(m.t / size) * size;
+    if (!current || current.t !== start) {
+      current = { ...m, t: start };
+      candles.push(current);
+    } else {
+      current.h = Math.max(current.h, m.h);
+      current.l = Math.min(current.l, m.l);
+      current.c = m.c;
+    }
+  }
+  const after = minutes.length ? minutes[minutes.length - 1].t + MINUTE_MS : -Infinity;
+  current = null;
   for (const { t, p } of points) {
+    if (t < after) continue;
     const start = Math.floor(t / bucketMs) * bucketMs;
     if (!current || current.t !== start) {
       current = { t: start, o: p, h: p, l: p, c: p };
@@ -112,10 +150,21 @@ export class PriceChart extends CanvasChart {
     this.label = "";
   }
 
-  show(points, label) {
-    this.points = points;
+  show(points, label, minutes = []) {
+    this.ticks = points;
+    this.minutes = minutes;
     this.label = label;
+    this.canvas.dataset.history = String(minutes.length);
     this.redraw();
+  }
+
+  /** The line's points: each stored minute's close, then the ticks after the last one. */
+  linePoints() {
+    const minutes = this.minutes || [];
+    const ticks = this.ticks || [];
+    if (!minutes.length) return ticks;
+    const after = minutes[minutes.length - 1].t + MINUTE_MS;
+    return [...minutes.map((m) => ({ t: m.t, p: m.c })), ...ticks.filter((q) => q.t >= after)];
   }
 
   setMode(mode, bucketMs) {
@@ -127,13 +176,17 @@ export class PriceChart extends CanvasChart {
   paint(ctx, width, height) {
     const plotW = width - AXIS_WIDTH;
     const plotH = height - TIME_HEIGHT;
+    this.points = this.linePoints();
     if (this.points.length < 2) {
       ctx.fillStyle = TEXT;
       ctx.fillText("Waiting for ticks…", 12, plotH / 2);
       return;
     }
-    const candles = this.mode === "candles" ? candlesFrom(this.points, this.bucketMs) : null;
-    const visible = candles ? candles.slice(-Math.max(10, Math.floor(plotW / 9))) : this.points;
+    const candles =
+      this.mode === "candles" ? candlesFrom(this.ticks || [], this.bucketMs, this.minutes) : null;
+    const visible = candles
+      ? candles.slice(-Math.max(10, Math.floor(plotW / 9)))
+      : this.points.slice(-POINTS_MAX);
     const lows = candles ? visible.map((c) => c.l) : visible.map((q) => q.p);
     const highs = candles ? visible.map((c) => c.h) : lows;
     let low = Math.min(...lows);

@@ -6,10 +6,11 @@ import { $, fillRows, formValues, h } from "./dom.js";
 import { pnl, pnlClass, rupees, when } from "./format.js";
 
 export class ConsoleScreen {
-  constructor({ toast, onProfile, onReset }) {
+  constructor({ toast, onProfile, onReset, accountId }) {
     this.toast = toast;
     this.onProfile = onProfile;
     this.onReset = onReset;
+    this.accountId = accountId; // () => the trading account chosen in the header (or null)
     this.data = null;
     this.bind();
   }
@@ -31,12 +32,12 @@ export class ConsoleScreen {
     );
     this.action(
       $("#deposit-form"),
-      (v) => ({ action: "REQUEST_DEPOSIT", amount: amount(v.amount), ...(v.bankAccountId ? { bankAccountId: v.bankAccountId } : {}), reference: v.reference }),
+      (v) => ({ action: "REQUEST_DEPOSIT", amount: amount(v.amount), ...(v.bankAccountId ? { bankAccountId: v.bankAccountId } : {}), reference: v.reference, ...this.account() }),
       (reply) => `Deposit of ${rupees(reply.deposit.amount)} requested; it waits for approval.`,
     );
     this.action(
       $("#withdraw-form"),
-      (v) => ({ action: "REQUEST_WITHDRAWAL", amount: amount(v.amount), bankAccountId: v.bankAccountId }),
+      (v) => ({ action: "REQUEST_WITHDRAWAL", amount: amount(v.amount), bankAccountId: v.bankAccountId, ...this.account() }),
       (reply) => `Withdrawal of ${rupees(reply.withdrawal.amount)} requested; the amount is blocked until a decision.`,
     );
     this.bindReset();
@@ -65,7 +66,7 @@ export class ConsoleScreen {
       clearFormErrors(form);
       submit.disabled = true;
       try {
-        const reply = await api("POST", "/api/console", { action: "RESET_ACCOUNT", confirm: input.value.trim() });
+        const reply = await api("POST", "/api/console", { action: "RESET_ACCOUNT", confirm: input.value.trim(), ...this.account() });
         dialog.close();
         const r = reply.reset;
         this.toast(`Account reset: ${r.ordersCancelled} orders cancelled, ${r.positionsClosed} positions closed, ${r.holdingsSold} holdings sold; balance ${rupees(reply.funds.balance)}.`, "ok");
@@ -103,8 +104,15 @@ export class ConsoleScreen {
     });
   }
 
+  /** The chosen account as the console's actions name it (none: the server's first). */
+  account() {
+    const id = this.accountId?.();
+    return id ? { tradingAccountId: id } : {};
+  }
+
   async load() {
-    this.data = await api("GET", "/api/console");
+    const id = this.accountId?.();
+    this.data = await api("GET", id ? `/api/console?tradingAccountId=${encodeURIComponent(id)}` : "/api/console");
     this.render();
     return this.data;
   }

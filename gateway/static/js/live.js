@@ -38,6 +38,18 @@ export class LiveFeed {
     this.onState("offline", "");
   }
 
+  /** Connect afresh at once (the server reads which accounts a connection follows when it
+   * opens: a trading account opened since then needs a new connection). */
+  renew() {
+    if (this.stopped) return;
+    const old = this.socket;
+    this.socket = null; // its close event must not schedule a reconnect of its own
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    if (old) old.close(1000, "renewed");
+    this.connect();
+  }
+
   connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}/api/ws`);

@@ -1,11 +1,14 @@
 // The app shell: sign-in and registration, the session (cookie + CSRF token kept in
-// sessionStorage), hash routing between Trade, Console and Admin, toasts and the live feed.
+// sessionStorage), hash routing between Trade, Console and Admin, the trading account the
+// trading views act on, toasts and the live feed.
 
+import { AccountSwitcher } from "./accounts.js";
 import { AdminScreen } from "./admin.js";
 import {
   api, clearFormErrors, hasCsrf, onUnauthenticated, setCsrf, showFormError,
 } from "./api.js";
 import { ConsoleScreen } from "./console.js";
+import { AppsPanel } from "./apps.js";
 import { $, $$, formValues, h } from "./dom.js";
 import { LiveFeed } from "./live.js";
 import { OptionsScreen } from "./options.js";
@@ -57,8 +60,21 @@ const consoleScreen = new ConsoleScreen({
   },
   // Orders, positions and funds changed wholesale: the trading view reloads them.
   onReset: () => trading.start(state.accountId),
+  accountId: () => state.accountId,
 });
 const admin = new AdminScreen({ toast });
+const accounts = new AccountSwitcher({
+  toast,
+  onChange: async (accountId) => {
+    state.accountId = accountId;
+    await trading.switchAccount(accountId);
+    options.refreshPayoffSoon();
+    if (location.hash === "#/console") await consoleScreen.load(); // its funds are the account's
+  },
+  // The server reads which accounts a websocket follows when it opens: renew it.
+  onOpened: () => feed.renew(),
+});
+const apps = new AppsPanel({ toast, accounts });
 
 function show(view) {
   for (const name of VIEWS) $(`#view-${name}`).hidden = name !== view;
@@ -79,7 +95,7 @@ async function route() {
   if (view === "admin" && state.user.role !== "ADMIN") view = "trade";
   show(view);
   try {
-    if (view === "console") await consoleScreen.load();
+    if (view === "console") await Promise.all([consoleScreen.load(), apps.load()]);
     if (view === "admin") await admin.load();
   } catch (error) {
     toast(String(error.message), "error");
@@ -92,8 +108,7 @@ function showWho() {
 
 async function enter(user) {
   state.user = user;
-  const consoleData = await api("GET", "/api/console");
-  state.accountId = consoleData.tradingAccount.id;
+  state.accountId = await accounts.start(user.id);
   $("#nav").hidden = false;
   $("#logout").hidden = false;
   $("#nav-admin").hidden = user.role !== "ADMIN";
@@ -130,6 +145,8 @@ function leave(message) {
   closeNewPassword();
   state.user = null;
   state.accountId = null;
+  accounts.stop();
+  apps.clear();
   setCsrf(null);
   feed.stop();
   trading.stop();

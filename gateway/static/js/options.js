@@ -315,7 +315,9 @@ export class OptionsScreen {
     if (!underlying || !this.active) return;
     let payoff;
     try {
-      payoff = await api("GET", `/api/trading/payoff?underlying=${encodeURIComponent(underlying)}`);
+      const query = new URLSearchParams({ underlying });
+      if (this.trading.accountId) query.set("tradingAccountId", this.trading.accountId);
+      payoff = await api("GET", `/api/trading/payoff?${query}`);
     } catch (error) {
       $("#payoff-summary").textContent = `The payoff could not be loaded. ${describeError(error)}`;
       return;

@@ -22,6 +22,7 @@ const DEFAULT_WATCH = ["RELIANCE", "TCS", "HDFCBANK", "INFY", "NIFTY26DECFUT"];
 const EQUITY_SEGMENTS = new Set(["NSE", "BSE"]);
 const TICKET = "ticket"; // the feed's name for the ticket's instrument, watched in full mode
 const DEPTH_LEVELS = 5;
+const HISTORY_MS = 24 * 3600 * 1000; // how far back the chart loads stored minute candles
 
 /** "Hedge benefit …" when the basket route says the ticket's order needs less with the
  * account's positions than it would alone, else "". */
@@ -68,6 +69,26 @@ export class TradingScreen {
     if (!this.selectedId && this.watchIds.length) this.select(this.watchIds[0]);
   }
 
+  /** Act on another of the user's trading accounts: its funds, positions and orders replace
+   * the last one's, and the ticket previews against it. */
+  async switchAccount(accountId) {
+    if (accountId === this.accountId) return;
+    this.accountId = accountId;
+    this.positions.clear();
+    this.orders = [];
+    this.placed.clear();
+    this.renderPositions();
+    this.renderOrders();
+    $("#ticket-preview").classList.add("stale");
+    this.previewSoon();
+    await Promise.all([this.loadFunds(), this.loadPositions(), this.loadOrders()]);
+  }
+
+  /** `tradingAccountId=<the selected account>`, for the trading routes' queries. */
+  accountQuery() {
+    return `tradingAccountId=${encodeURIComponent(this.accountId)}`;
+  }
+
   stop() {
     this.accountId = null;
     this.positions.clear();
@@ -76,6 +97,9 @@ export class TradingScreen {
 
   onFrame(frame) {
     if (!this.accountId) return;
+    // The feed carries every account of the user's: only the selected one's updates show.
+    const owner = frame.data?.tradingAccountId;
+    if (owner && owner !== this.accountId) return;
     if (frame.type === "quote") this.onQuote(frame.data);
     else if (frame.type === "order") this.onOrder(frame.data);
     else if (frame.type === "position") this.onPosition(frame.data);
@@ -300,6 +324,19 @@ export class TradingScreen {
     if (!rows.length) list.replaceChildren(h("li", { class: "empty" }, "Search to add instruments."));
   }
 
+  /** The instrument's last day of stored minute candles, drawn before its live ticks. */
+  async loadHistory(id, label) {
+    const from = new Date(Date.now() - HISTORY_MS).toISOString();
+    const query = new URLSearchParams({ instrumentId: id, interval: "minute", from });
+    try {
+      const body = await api("GET", `/api/market/candles?${query}`);
+      this.ticks.setHistory(id, body.candles);
+    } catch {
+      return; // the chart still follows the live ticks
+    }
+    if (this.selectedId === id) this.chart.show(this.ticks.get(id), label, this.ticks.history(id));
+  }
+
   select(id) {
     const before = this.selectedId;
     this.selectedId = id;
@@ -312,7 +349,8 @@ export class TradingScreen {
     }
     const instrument = this.instruments.get(id);
     $("#chart-title").textContent = instrument ? `${instrument.symbol} · ${instrument.exchange}` : id;
-    this.chart.show(this.ticks.get(id), instrument?.symbol || id);
+    this.chart.show(this.ticks.get(id), instrument?.symbol || id, this.ticks.history(id));
+    this.loadHistory(id, instrument?.symbol || id);
     this.paintChartQuote();
     this.setupTicket(instrument);
     this.paintDepth();
@@ -663,16 +701,20 @@ export class TradingScreen {
   // -- orders ------------------------------------------------------------------------------
 
   async loadOrders() {
-    if (!this.accountId) return;
-    const params = new URLSearchParams({ limit: "50" });
+    const accountId = this.accountId;
+    if (!accountId) return;
+    const params = new URLSearchParams({ tradingAccountId: accountId, limit: "50" });
     const chosen = $('input[name="ordersFilter"]:checked')?.value || "";
     if (chosen) params.set("status", chosen);
+    let orders;
     try {
-      this.orders = (await api("GET", `/api/trading/orders?${params}`)).items || [];
+      orders = (await api("GET", `/api/trading/orders?${params}`)).items || [];
     } catch (error) {
-      this.toast(`Orders could not be loaded. ${describeError(error)}`, "error");
+      if (accountId === this.accountId) this.toast(`Orders could not be loaded. ${describeError(error)}`, "error");
       return;
     }
+    if (accountId !== this.accountId) return; // another account was chosen meanwhile
+    this.orders = orders;
     if (!chosen) this.paintWelcome(this.orders.length === 0);
     this.renderOrders();
   }
@@ -804,18 +846,21 @@ export class TradingScreen {
   // -- positions ---------------------------------------------------------------------------
 
   async loadPositions() {
-    if (!this.accountId) return;
+    const accountId = this.accountId;
+    if (!accountId) return;
+    const account = this.accountQuery();
     let open = [];
     let closed = [];
     try {
       [open, closed] = await Promise.all([
-        api("GET", "/api/trading/positions?status=OPEN").then((r) => r.items || []),
-        api("GET", "/api/trading/positions?status=CLOSED").then((r) => r.items || []),
+        api("GET", `/api/trading/positions?status=OPEN&${account}`).then((r) => r.items || []),
+        api("GET", `/api/trading/positions?status=CLOSED&${account}`).then((r) => r.items || []),
       ]);
     } catch (error) {
-      this.toast(`Positions could not be loaded. ${describeError(error)}`, "error");
+      if (accountId === this.accountId) this.toast(`Positions could not be loaded. ${describeError(error)}`, "error");
       return;
     }
+    if (accountId !== this.accountId) return; // another account was chosen meanwhile
     this.positions = new Map(open.map((p) => [p.id, p]));
     this.feed.watch(open.map((p) => p.instrumentId));
     this.renderPositions();
@@ -973,10 +1018,13 @@ export class TradingScreen {
   // -- funds -------------------------------------------------------------------------------
 
   async loadFunds() {
+    const accountId = this.accountId;
+    if (!accountId) return;
     try {
-      this.renderFunds(await api("GET", "/api/trading/funds"));
+      const funds = await api("GET", `/api/trading/funds?${this.accountQuery()}`);
+      if (accountId === this.accountId) this.renderFunds(funds);
     } catch (error) {
-      this.toast(`Funds could not be loaded. ${describeError(error)}`, "error");
+      if (accountId === this.accountId) this.toast(`Funds could not be loaded. ${describeError(error)}`, "error");
     }
   }
 

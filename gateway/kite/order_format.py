@@ -1,0 +1,143 @@
+"""paperdesk's orders and trades as Kite writes them (``GET /orders``, order history, trades and
+the ticker's order updates): Kite's field names and statuses, prices in rupees, IST times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.domain.enums import Rejection
+from engine.domain.money import paise_to_rupees
+from gateway.errors import REJECTION_MESSAGES
+from gateway.kite.tokens import KiteTokens
+from gateway.kite.wire import ist_text
+
+VARIETY = "regular"
+# paperdesk's stored order statuses, and its history's, as Kite's.
+KITE_STATUS = {
+    "PENDING": "OPEN",
+    "MODIFIED": "OPEN",
+    "TRIGGERED": "OPEN",
+    "PARTIALLY_FILLED": "OPEN",
+    "EXECUTED": "COMPLETE",
+    "CANCELLED": "CANCELLED",
+    "REJECTED": "REJECTED",
+}
+TRIGGER_PENDING = "TRIGGER PENDING"
+STOP_TYPES = frozenset({"SL", "SL-M"})
+
+
+def kite_status(status: str, order_type: str, triggered: bool) -> str:
+    """Kite's status: an untriggered stop order waiting is ``TRIGGER PENDING``."""
+    if status in ("PENDING", "MODIFIED") and order_type in STOP_TYPES and not triggered:
+        return TRIGGER_PENDING
+    return KITE_STATUS[status]
+
+
+def reason_text(reason: str | None) -> str | None:
+    """A stored rejection code as its message for a person to read; other reasons as stored."""
+    if reason is None:
+        return None
+    try:
+        rejection = Rejection(reason)
+    except ValueError:
+        return reason
+    return REJECTION_MESSAGES.get(rejection, reason)
+
+
+def status_message(row: Any) -> str | None:
+    """Why the order was rejected or cancelled."""
+    if row["rejection_reason"] is not None:
+        return reason_text(row["rejection_reason"])
+    return reason_text(row["cancel_reason"])
+
+
+def instrument_fields(tokens: KiteTokens, instrument_id: str) -> dict[str, Any]:
+    instrument = tokens.master.get(instrument_id)
+    if instrument is None:  # delisted since: still shown, without Kite's numbers
+        return {"exchange": "", "tradingsymbol": instrument_id, "instrument_token": 0}
+    return {
+        "exchange": instrument.exchange.value,
+        "tradingsymbol": instrument.symbol,
+        "instrument_token": tokens.token_of(instrument),
+    }
+
+
+def order_view(row: Any, tokens: KiteTokens, placed_by: str) -> dict[str, Any]:
+    """A stored order (an ``orders`` row) as Kite's order."""
+    status = kite_status(row["status"], row["order_type"], row["triggered"])
+    quantity, filled = row["quantity"], row["filled_quantity"]
+    finished = status in ("COMPLETE", "CANCELLED", "REJECTED")
+    rejected = status == "REJECTED"
+    message = status_message(row)
+    return {
+        "placed_by": placed_by,
+        "order_id": row["id"],
+        "exchange_order_id": None if rejected else row["id"],
+        "parent_order_id": None,
+        "status": status,
+        "status_message": message,
+        "status_message_raw": message,
+        "order_timestamp": ist_text(row["updated_at"]),
+        "exchange_update_timestamp": None if rejected else ist_text(row["updated_at"]),
+        "exchange_timestamp": None if rejected else ist_text(row["created_at"]),
+        "variety": VARIETY,
+        "modified": row["version"] > 0,
+        **instrument_fields(tokens, row["instrument_id"]),
+        "order_type": row["order_type"],
+        "transaction_type": row["side"],
+        "validity": row["validity"],
+        "validity_ttl": 0,
+        "product": row["product"],
+        "quantity": quantity,
+        "disclosed_quantity": 0,
+        "price": paise_to_rupees(row["price_paise"]),
+        "trigger_price": paise_to_rupees(row["trigger_paise"]),
+        "average_price": paise_to_rupees(row["average_price_paise"]),
+        "filled_quantity": filled,
+        "pending_quantity": 0 if finished else quantity - filled,
+        "cancelled_quantity": quantity - filled if status == "CANCELLED" else 0,
+        "market_protection": 0,
+        "meta": {},
+        "tag": None,
+        "guid": row["id"],
+    }
+
+
+def history_view(order: Any, change: Any, tokens: KiteTokens, placed_by: str) -> dict[str, Any]:
+    """One state of an order's history (an ``order_history`` row over its ``orders`` row)."""
+    status = kite_status(
+        change["status"], order["order_type"], change["status"] != "PENDING" or order["triggered"]
+    )
+    view = order_view(order, tokens, placed_by)
+    finished = status in ("COMPLETE", "CANCELLED", "REJECTED")
+    quantity, filled = change["quantity"], change["filled_quantity"]
+    return view | {
+        "status": status,
+        "status_message": reason_text(change["reason"]) if finished else None,
+        "order_timestamp": ist_text(change["occurred_at"]),
+        "exchange_update_timestamp": ist_text(change["occurred_at"]),
+        "quantity": quantity,
+        "price": paise_to_rupees(change["price_paise"]),
+        "trigger_price": paise_to_rupees(change["trigger_paise"]),
+        "filled_quantity": filled,
+        "pending_quantity": 0 if finished else quantity - filled,
+        "cancelled_quantity": quantity - filled if status == "CANCELLED" else 0,
+    }
+
+
+def trade_view(row: Any, tokens: KiteTokens) -> dict[str, Any]:
+    """A stored trade (one fill) as Kite's trade."""
+    executed = ist_text(row["executed_at"])
+    return {
+        "trade_id": row["id"],
+        "order_id": row["order_id"],
+        "exchange_order_id": row["order_id"],
+        **instrument_fields(tokens, row["instrument_id"]),
+        "product": row["product"],
+        "average_price": paise_to_rupees(row["price_paise"]),
+        "quantity": row["quantity"],
+        "transaction_type": row["side"],
+        "fill_timestamp": executed,
+        "order_timestamp": executed,
+        "exchange_timestamp": executed,
+    }

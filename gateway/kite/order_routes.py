@@ -1,0 +1,235 @@
+"""Kite's order routes (docs/KITE.md "Orders"): place, modify and cancel by variety, the day's
+orders, an order's history and trades, and the day's trades.
+
+As at Kite, a placed order answers its ``order_id`` whatever the engine then decided: a margin
+or risk rejection is the order's ``REJECTED`` status with its ``status_message``, not a failed
+call. Only a request that names no order the engine could consider (a missing or unknown
+field, an unknown instrument, a variety paperdesk does not offer) is an ``InputException``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from engine.domain import commands as cmd
+from engine.domain import events as ev
+from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.instruments import Instrument
+from gateway.errors import REJECTION_MESSAGES
+from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
+from gateway.kite.access import KiteAccess, access_of
+from gateway.kite.order_format import history_view, order_view, trade_view
+from gateway.kite.tokens import KITE_TOKENS
+from gateway.kite.wire import (
+    ErrorType,
+    KiteError,
+    form_of,
+    input_error,
+    optional,
+    required,
+    rupees_to_paise_text,
+    success,
+    whole_number,
+)
+from gateway.outcomes import check_outcome
+from gateway.routes.trades import trade_day_bounds
+from persistence.read_models.orders import day_orders, order_by_id, order_history
+from persistence.read_models.trades import trade_page, trades_of_order
+
+routes = web.RouteTableDef()
+
+OFFERED_VARIETIES = frozenset({"regular"})
+NOT_OFFERED = {
+    "co": "paperdesk does not offer cover orders (variety co).",
+    "auction": "paperdesk does not offer auction orders (variety auction).",
+    "amo": "paperdesk does not offer after-market orders yet (variety amo).",
+    "iceberg": "paperdesk does not offer iceberg orders yet (variety iceberg).",
+}
+KITE_PRODUCTS = {"CNC": Product.CNC, "MIS": Product.MIS, "NRML": Product.NRML}
+KITE_VALIDITIES = {"DAY": Validity.DAY, "IOC": Validity.IOC}
+
+
+def check_variety(variety: str) -> None:
+    if variety in OFFERED_VARIETIES:
+        return
+    message = NOT_OFFERED.get(variety, f"Invalid variety `{variety}`.")
+    raise input_error(message)
+
+
+def choice(form: Any, name: str, options: dict[str, Any]) -> Any:
+    value = required(form, name).upper()
+    if value not in options:
+        raise input_error(f"Invalid `{name}`: expected one of {', '.join(options)}.")
+    return options[value]
+
+
+def instrument_of(request: web.Request, exchange: str, tradingsymbol: str) -> Instrument:
+    instrument = request.app[ENGINE].master.get(f"{exchange.upper()}:{tradingsymbol.upper()}")
+    if instrument is None:
+        raise input_error(f"Invalid `tradingsymbol`: {exchange}:{tradingsymbol} is not listed.")
+    if instrument.is_index:
+        raise input_error("An index is not tradable.")
+    return instrument
+
+
+@routes.post("/orders/{variety}")
+async def place_order(request: web.Request) -> web.Response:
+    check_variety(request.match_info["variety"])
+    access = access_of(request)
+    form = await form_of(request)
+    instrument = instrument_of(request, required(form, "exchange"), required(form, "tradingsymbol"))
+    validity = (optional(form, "validity") or "DAY").upper()
+    if validity not in KITE_VALIDITIES:
+        raise input_error(
+            "paperdesk does not offer TTL validity."
+            if validity == "TTL"
+            else "Invalid `validity`: expected DAY or IOC."
+        )
+    order_type = choice(form, "order_type", {t.value: t for t in OrderType})
+    engine = request.app[ENGINE]
+    order = cmd.PlaceOrderRequest(
+        order_id=engine.new_id(),
+        client_order_id=None,
+        instrument=instrument,
+        side=choice(form, "transaction_type", {s.value: s for s in Side}),
+        product=choice(form, "product", KITE_PRODUCTS),
+        order_type=order_type,
+        validity=KITE_VALIDITIES[validity],
+        quantity=positive(whole_number(form, "quantity"), "quantity"),
+        price_paise=rupees_to_paise_text(form.get("price"), "price")
+        if order_type in (OrderType.LIMIT, OrderType.SL)
+        else 0,
+        trigger_paise=rupees_to_paise_text(form.get("trigger_price"), "trigger_price")
+        if order_type in (OrderType.SL, OrderType.SL_M)
+        else 0,
+    )
+    outcome = await request.app[BRIDGE].submit(access.account_id, order)
+    check_outcome(outcome)
+    if not outcome.events or not isinstance(outcome.events[0], ev.OrderTerms):
+        rejection = outcome.rejection
+        message = REJECTION_MESSAGES[rejection] if rejection is not None else "Not placed."
+        raise KiteError(400, ErrorType.ORDER, message)
+    return success({"order_id": outcome.events[0].order_id})
+
+
+def positive(value: int, name: str) -> int:
+    if value <= 0:
+        raise input_error(f"Invalid `{name}`: must be more than 0.")
+    return value
+
+
+async def own_working_order(request: web.Request, access: KiteAccess, order_id: str) -> None:
+    """Refuse an order that is not the grant's account's working order."""
+    if request.app[ENGINE].locator.account_of_order(order_id) == access.account_id:
+        return
+    row = await order_by_id(request.app[DB].pool, order_id)
+    if row is None or row["trading_account_id"] != access.account_id:
+        raise input_error("Couldn't find that `order_id`.")
+    raise KiteError(400, ErrorType.ORDER, f"The order is {row['status'].lower()}: not open.")
+
+
+@routes.put("/orders/{variety}/{order_id}")
+async def modify_order(request: web.Request) -> web.Response:
+    check_variety(request.match_info["variety"])
+    access = access_of(request)
+    order_id = request.match_info["order_id"]
+    form = await form_of(request)
+    await own_working_order(request, access, order_id)
+    order_type = optional(form, "order_type")
+    if order_type is not None and order_type.upper() not in {t.value for t in OrderType}:
+        raise input_error("Invalid `order_type`.")
+    quantity = optional(form, "quantity")
+    modification = cmd.ModifyOrderRequest(
+        order_id=order_id,
+        quantity=None if quantity is None else positive(whole_number(form, "quantity"), "quantity"),
+        price_paise=None
+        if optional(form, "price") is None
+        else rupees_to_paise_text(form.get("price"), "price"),
+        trigger_paise=None
+        if optional(form, "trigger_price") is None
+        else rupees_to_paise_text(form.get("trigger_price"), "trigger_price"),
+        order_type=None if order_type is None else OrderType(order_type.upper()),
+    )
+    outcome = await request.app[BRIDGE].submit(access.account_id, modification)
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        raise KiteError(400, ErrorType.ORDER, REJECTION_MESSAGES[outcome.rejection])
+    return success({"order_id": order_id})
+
+
+@routes.delete("/orders/{variety}/{order_id}")
+async def cancel_order(request: web.Request) -> web.Response:
+    check_variety(request.match_info["variety"])
+    access = access_of(request)
+    order_id = request.match_info["order_id"]
+    await own_working_order(request, access, order_id)
+    outcome = await request.app[BRIDGE].submit(access.account_id, cmd.CancelOrderRequest(order_id))
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        raise KiteError(400, ErrorType.ORDER, REJECTION_MESSAGES[outcome.rejection])
+    return success({"order_id": order_id})
+
+
+def trade_day_start(request: web.Request) -> tuple[dt.datetime, dt.datetime]:
+    """The current trade day (IST) as instants."""
+    engine = request.app[ENGINE]
+    offset = dt.timedelta(minutes=request.app[CONFIG].sessions.timezone_offset_minutes)
+    now = dt.datetime.fromtimestamp(engine.clock.now_ms() / 1000, dt.UTC)
+    return trade_day_bounds(engine.calendar, (now + offset).date())
+
+
+@routes.get("/orders")
+async def list_orders(request: web.Request) -> web.Response:
+    """The day's orders and every order still working, oldest first, as Kite's order book."""
+    access = access_of(request)
+    start, _ = trade_day_start(request)
+    limit = request.app[CONFIG].kite.orders_listed_max
+    rows = await day_orders(request.app[DB].pool, access.account_id, start, limit)
+    tokens = request.app[KITE_TOKENS]
+    return success([order_view(row, tokens, access.user_id) for row in rows])
+
+
+async def own_order(request: web.Request, access: KiteAccess, order_id: str) -> Any:
+    row = await order_by_id(request.app[DB].pool, order_id)
+    if row is None or row["trading_account_id"] != access.account_id:
+        raise input_error("Couldn't find that `order_id`.")
+    return row
+
+
+@routes.get("/orders/{order_id}")
+async def get_order_history(request: web.Request) -> web.Response:
+    """Every state the order went through, first first."""
+    access = access_of(request)
+    order = await own_order(request, access, request.match_info["order_id"])
+    changes = await order_history(request.app[DB].pool, order["id"])
+    tokens = request.app[KITE_TOKENS]
+    return success([history_view(order, change, tokens, access.user_id) for change in changes])
+
+
+@routes.get("/orders/{order_id}/trades")
+async def get_order_trades(request: web.Request) -> web.Response:
+    access = access_of(request)
+    order = await own_order(request, access, request.match_info["order_id"])
+    rows = await trades_of_order(request.app[DB].pool, order["id"])
+    return success([trade_view(row, request.app[KITE_TOKENS]) for row in rows])
+
+
+@routes.get("/trades")
+async def list_trades(request: web.Request) -> web.Response:
+    """The day's trades, oldest first."""
+    access = access_of(request)
+    day = trade_day_start(request)
+    rows = await trade_page(
+        request.app[DB].pool,
+        access.account_id,
+        order_id=None,
+        between=day,
+        before=None,
+        before_id="",
+        limit=request.app[CONFIG].kite.orders_listed_max,
+    )
+    tokens = request.app[KITE_TOKENS]
+    return success([trade_view(row, tokens) for row in reversed(rows)])
