@@ -2464,6 +2464,7 @@ class AccountMachine(RuleBasedStateMachine):
         flaw=st.sampled_from(GTT_SHAPES),
         at_limit=st.sampled_from([False] * 9 + [True]),
         reuse_id=st.sampled_from([False] * 19 + [True]),
+        then_modify=st.booleans(),
     )
     def place_gtt(
         self,
@@ -2475,9 +2476,11 @@ class AccountMachine(RuleBasedStateMachine):
         flaw: str,
         at_limit: bool,
         reuse_id: bool,
+        then_modify: bool,
     ) -> None:
         """Place a GTT, now and then with one thing wrong, its id taken or at the active
-        limit: the first rule broken decides, and an accepted one blocks nothing."""
+        limit: the first rule broken decides, and an accepted one blocks nothing. Accepted,
+        maybe modify it at once to the other type on the other side."""
         instrument = self.instruments[which]
         gtt_type = GttType.TWO_LEG if two_leg else GttType.SINGLE
         legs = self._gtt_legs(instrument, gtt_type, spread_ticks, lots, market)
@@ -2512,6 +2515,8 @@ class AccountMachine(RuleBasedStateMachine):
             assert gtt.last_price_paise == self.ltp[instrument.instrument_id]
             assert gtt.expires_ms == self.now_ms + rules.gtt.expiry_days * DAY_MS
             self.seen["gtt:" + gtt_type.value] += 1
+            if then_modify:
+                self._modify_gtt(gtt_id, not two_leg, -spread_ticks, lots, not market, "ok")
 
     @precondition(_has_gtts)
     @rule(
@@ -2525,9 +2530,15 @@ class AccountMachine(RuleBasedStateMachine):
     def modify_gtt(
         self, pick: int, two_leg: bool, spread_ticks: int, lots: int, market: bool, flaw: str
     ) -> None:
+        gtt_id = self._pick_gtt(pick).gtt_id
+        self._modify_gtt(gtt_id, two_leg, spread_ticks, lots, market, flaw)
+
+    def _modify_gtt(
+        self, gtt_id: str, two_leg: bool, spread_ticks: int, lots: int, market: bool, flaw: str
+    ) -> None:
         """Replace an active GTT's terms whole (maybe its type too): checked as placing checks
         them; accepted, its version is bumped and its expiry kept; refused, nothing changes."""
-        gtt = copy.deepcopy(self._pick_gtt(pick))
+        gtt = copy.deepcopy(self.state.gtts[gtt_id])
         instrument = self.by_id[gtt.instrument_id]
         gtt_type = GttType.TWO_LEG if two_leg else GttType.SINGLE
         legs = self._gtt_legs(instrument, gtt_type, spread_ticks, lots, market)
