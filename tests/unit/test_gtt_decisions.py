@@ -152,6 +152,7 @@ def test_place_without_any_price_then_price_unavailable(
         ((leg(154_000),), Rejection.INVALID_TRIGGER, "triggerValues[0]"),  # at the last price
         ((leg(150_005, price=150_000),), Rejection.INVALID_PRICE, "triggerValues[0]"),  # off grid
         ((leg(0),), Rejection.INVALID_PRICE, "orders[0].price"),
+        ((leg(0, price=150_000),), Rejection.INVALID_PRICE, "triggerValues[0]"),  # no trigger
         ((leg(150_000, quantity=0),), Rejection.INVALID_QUANTITY, "orders[0].quantity"),
         ((leg(150_000, price=150_005),), Rejection.INVALID_PRICE, "orders[0].price"),
         (
@@ -226,6 +227,21 @@ def test_place_on_index_or_lot_off_then_refused(
         Rejection.INVALID_QUANTITY,
         "orders[0].quantity",
     )
+
+
+def test_place_on_contract_when_at_its_expiry_instant_then_expired_and_one_ms_before_active(
+    account: AccountState, execute: Execute, nifty_fut: Instrument, rules: AccountRules
+) -> None:
+    expiry_ms = rules.calendar.expiry_instant_ms(nifty_fut)
+    nrml = leg(2_600_000, quantity=nifty_fut.lot_size, product=Product.NRML)
+    at_expiry = place_gtt(nifty_fut, nrml, last=2_613_860, now_ms=expiry_ms)
+    decision = execute(account, at_expiry)
+    assert (decision.rejection, decision.refused_field) == (
+        Rejection.INSTRUMENT_EXPIRED,
+        "instrumentId",
+    )
+    before = place_gtt(nifty_fut, nrml, last=2_613_860, now_ms=expiry_ms - 1)
+    assert execute(account, before).rejection is None
 
 
 def test_place_when_active_max_reached_then_gtt_limit_and_at_one_below_accepted(
