@@ -10,31 +10,37 @@ from asyncpg import Record
 
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState
-from engine.domain.enums import OrderType, Product, Side
+from engine.domain.enums import OrderType, Product, Rejection, Side
 from engine.domain.gtt import Gtt, GttLeg, GttStatus
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.money import paise_to_rupees
 from gateway.decoding import field_failure
-from gateway.errors import validation_failure
+from gateway.errors import REJECTION_MESSAGES, REJECTION_STATUS, ApiError, error_response
 from gateway.schemas import FieldError, GttTermsBody, optional_paise, to_paise
 from gateway.views import iso_ms
 from persistence.projection import ms_of
 
 
+def refused_at(rejection: Rejection, path: str) -> ApiError:
+    """A business refusal of a GTT's terms naming the field at fault (``$.orders[1].quantity``)."""
+    message = REJECTION_MESSAGES[rejection]
+    details = [{"path": path, "message": message}]
+    return ApiError(error_response(REJECTION_STATUS[rejection], rejection.value, message, details))
+
+
 def legs_of(body: GttTermsBody) -> tuple[GttLeg, ...]:
-    """The engine's legs of a GTT body (400 naming the field for what no GTT can be)."""
+    """The engine's legs of a GTT body. A schema-valid body whose triggers and orders do not
+    match its type is refused as the engine refuses terms (422 ``INVALID_TRIGGER`` naming the
+    field); a LIMIT leg without a price, a MARKET leg with one, or two triggers out of order
+    reach the engine's checks, which name the field at fault."""
     wanted = 2 if body.type == "TWO_LEG" else 1
     if len(body.trigger_values) != wanted:
-        raise validation_failure("$.triggerValues", f"a {body.type} GTT takes {wanted}")
+        raise refused_at(Rejection.INVALID_TRIGGER, "$.triggerValues")
     if len(body.orders) != wanted:
-        raise validation_failure("$.orders", f"a {body.type} GTT takes {wanted}")
+        raise refused_at(Rejection.INVALID_TRIGGER, "$.orders")
     legs: list[GttLeg] = []
     try:
         for n, (trigger, order) in enumerate(zip(body.trigger_values, body.orders, strict=True)):
-            if order.order_type == "LIMIT" and order.price is None:
-                raise validation_failure(f"$.orders[{n}].price", "a LIMIT order takes a price")
-            if order.order_type == "MARKET" and order.price is not None:
-                raise validation_failure(f"$.orders[{n}].price", "a MARKET order takes none")
             legs.append(
                 GttLeg(
                     trigger_paise=to_paise(trigger, f"$.triggerValues[{n}]"),
@@ -47,8 +53,6 @@ def legs_of(body: GttTermsBody) -> tuple[GttLeg, ...]:
             )
     except FieldError as error:
         raise field_failure(error) from None
-    if wanted == 2 and legs[0].trigger_paise >= legs[1].trigger_paise:
-        raise validation_failure("$.triggerValues", "the lower trigger must come first")
     return tuple(legs)
 
 

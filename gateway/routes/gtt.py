@@ -17,16 +17,12 @@ from gateway import replies
 from gateway.auth import current_user
 from gateway.decoding import convert_query, field_failure
 from gateway.errors import (
-    REJECTION_MESSAGES,
-    REJECTION_STATUS,
-    ApiError,
     NotFoundError,
-    error_response,
     json_response,
     rejected,
     validation_failure,
 )
-from gateway.gtt_views import gtt_row_view, gtt_view, legs_of
+from gateway.gtt_views import gtt_row_view, gtt_view, legs_of, refused_at
 from gateway.keys import BRIDGE, DB, ENGINE, USERS
 from gateway.outcomes import check_outcome
 from gateway.ownership import check_body_user, decode_own_body, owned_account
@@ -62,12 +58,7 @@ def _answer(request: web.Request, account_id: str, outcome: Outcome) -> web.Resp
     if rejection is not None:
         if not outcome.refused_field:
             raise rejected(rejection)
-        message = REJECTION_MESSAGES[rejection]
-        path = f"$.{outcome.refused_field}"
-        details = [{"path": path, "message": message}]
-        raise ApiError(
-            error_response(REJECTION_STATUS[rejection], rejection.value, message, details)
-        )
+        raise refused_at(rejection, f"$.{outcome.refused_field}")
     if outcome.gtt is None:
         raise TypeError("an accepted GTT command reports its GTT")
     master = request.app[ENGINE].master

@@ -1,8 +1,9 @@
 """GTT routes over HTTP, against the real server and PostgreSQL (docs/API.md "GTT").
 
-Proves: a GTT is placed, listed, read, modified and deleted; a bad body answers 400 naming the
-field (two-leg triggers out of order, a LIMIT leg without a price) and a business refusal 422
-naming it (a trigger on the wrong side of the last price); deleted or fired, it answers 409 to
+Proves: a GTT is placed, listed, read, modified and deleted; a body the document refuses
+answers 400 naming the field (no trigger) and terms the rules refuse 422 naming it (triggers or
+orders not matching the type, two-leg triggers out of order, a LIMIT leg without a price, a
+trigger on the wrong side of the last price); deleted or fired, it answers 409 to
 a modification; one placed against a last price it has already crossed fires at once, and its
 order refused (outside the circuit band) leaves it REJECTED with the reason and the order kept
 REJECTED; another user's GTT answers 404.
@@ -68,15 +69,27 @@ def test_gtt_routes_when_used_then_lifecycle_and_errors_as_documented(
         status, body, _ = await user.call("GET", "/api/trading/gtt?status=ACTIVE")
         assert status == 200 and [g["id"] for g in body["items"]] == [gtt_id], body
 
-        # Bad bodies (400) and business refusals (422) name the field at fault.
+        # Bodies the document refuses (400) and terms the rules refuse (422) name the field
+        # at fault.
+        empty = gtt_body(account_id, [low])
+        empty["triggerValues"] = []
+        status, body, _ = await user.call("POST", "/api/trading/gtt", empty)
+        assert (status, path_of(body)) == (400, "$.triggerValues"), body
+        single_with_two = gtt_body(account_id, [low, high])
+        single_with_two["type"] = "SINGLE"
+        status, body, _ = await user.call("POST", "/api/trading/gtt", single_with_two)
+        assert (status, body["error"]["code"]) == (422, "INVALID_TRIGGER"), body
+        assert path_of(body) == "$.triggerValues"
         status, body, _ = await user.call(
             "POST", "/api/trading/gtt", gtt_body(account_id, [high, low])
         )
-        assert (status, path_of(body)) == (400, "$.triggerValues"), body
+        assert (status, body["error"]["code"]) == (422, "INVALID_TRIGGER"), body
+        assert path_of(body) == "$.triggerValues[0]"
         no_price = gtt_body(account_id, [low])
         del no_price["orders"][0]["price"]
         status, body, _ = await user.call("POST", "/api/trading/gtt", no_price)
-        assert (status, path_of(body)) == (400, "$.orders[0].price"), body
+        assert (status, body["error"]["code"]) == (422, "INVALID_PRICE"), body
+        assert path_of(body) == "$.orders[0].price"
         wrong_side = gtt_body(account_id, [low, high], lastPrice=tick(low * 0.9))
         status, body, _ = await user.call("POST", "/api/trading/gtt", wrong_side)
         assert (status, body["error"]["code"]) == (422, "INVALID_TRIGGER"), body
