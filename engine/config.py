@@ -27,6 +27,7 @@ from engine.domain.parameters import (
     CircuitConfig,
     ExecutionConfig,
     ExpiryRule,
+    GttConfig,
     KindParameters,
     LimitsConfig,
     MarginConfig,
@@ -401,6 +402,9 @@ class Config:
     auth: AuthConfig
     kite: KiteConfig
     history: HistoryConfig
+    # Defined beside the domain's other parameters (engine/domain/parameters.py): the account's
+    # decisions read it through AccountRules.
+    gtt: GttConfig
     raw: Mapping[str, Any]
 
 
@@ -1025,6 +1029,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         auth=AuthConfig(**raw["auth"]),
         kite=KiteConfig(**raw["kite"]),
         history=_history(raw["history"]),
+        gtt=GttConfig(**raw["gtt"]),
         raw=raw,
     )
 
@@ -1054,4 +1059,5 @@ def account_rules(config: Config) -> AccountRules:
         sessions=SessionRules.from_config(config.sessions),
         calendar=ExchangeCalendar.from_config(config.sessions),
         portfolio=SpanMarginModel(config.margin.portfolio, config.market.options.rate),
+        gtt=config.gtt,
     )

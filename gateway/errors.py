@@ -23,6 +23,7 @@ REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.STALE_EXECUTION: 409,
     Rejection.OUTSIDE_ORDER_TERMS: 409,
     Rejection.POSITION_CLOSED: 409,
+    Rejection.GTT_NOT_ACTIVE: 409,
     Rejection.NOT_TRADABLE: 422,
     Rejection.INSTRUMENT_EXPIRED: 422,
     Rejection.PRODUCT_NOT_ALLOWED: 422,
@@ -30,8 +31,10 @@ REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.INVALID_QUANTITY: 422,
     Rejection.ABOVE_FREEZE_QUANTITY: 422,
     Rejection.INVALID_PRICE: 422,
+    Rejection.INVALID_TRIGGER: 422,
     Rejection.PRICE_UNAVAILABLE: 422,
     Rejection.OPEN_ORDERS_LIMIT: 422,
+    Rejection.GTT_LIMIT: 422,
     Rejection.ORDER_VALUE_LIMIT: 422,
     Rejection.INSUFFICIENT_HOLDINGS: 422,
     Rejection.INSUFFICIENT_FUNDS: 422,
@@ -54,6 +57,12 @@ REJECTION_MESSAGES = {
     Rejection.INSUFFICIENT_HOLDINGS: "You do not hold enough shares to sell for delivery.",
     Rejection.ORDER_NOT_OPEN: "The order is no longer open.",
     Rejection.POSITION_CLOSED: "The position is already closed.",
+    Rejection.GTT_NOT_ACTIVE: "The GTT is no longer active.",
+    Rejection.INVALID_TRIGGER: (
+        "A single trigger must differ from the last price; a two-leg GTT's lower trigger must"
+        " be below it and its upper above it."
+    ),
+    Rejection.GTT_LIMIT: "Too many active GTTs on this account.",
     Rejection.OPEN_ORDERS_LIMIT: "Too many open orders on this account.",
     Rejection.ORDER_VALUE_LIMIT: "The order value is above the allowed maximum.",
     Rejection.MARKET_CLOSED: "The market is closed.",

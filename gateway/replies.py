@@ -98,6 +98,48 @@ class OrderPage(Reply):
     next_cursor: str | None
 
 
+class GttOrder(Reply):
+    """The order one GTT leg places."""
+
+    order_side: SideName
+    quantity: int
+    order_type: Literal["LIMIT", "MARKET"]
+    price: Money | None
+    product_type: ProductName
+
+
+class Gtt(Reply):
+    """A GTT trigger (docs/API.md "GTT")."""
+
+    id: str
+    trading_account_id: str
+    instrument_id: str
+    symbol: str | None
+    exchange: ExchangeName | None
+    type: Literal["SINGLE", "TWO_LEG"]
+    status: Literal["ACTIVE", "TRIGGERED", "REJECTED", "CANCELLED", "EXPIRED", "DISABLED"]
+    last_price: Money
+    trigger_values: list[Money]
+    orders: list[GttOrder]
+    version: int
+    triggered_leg: int | None  # which leg fired (its index in orders)
+    triggered_price: Money | None  # the last price that fired it
+    order_id: str | None  # the order it placed
+    rejection_reason: str | None  # why that order was refused (status REJECTED)
+    created_at: Timestamp
+    updated_at: Timestamp
+    expires_at: Timestamp
+
+
+class GttReply(Reply):
+    gtt: Gtt
+
+
+class GttPage(Reply):
+    items: list[Gtt]
+    next_cursor: str | None
+
+
 class Trade(Reply):
     """One fill of an order."""
 

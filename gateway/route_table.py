@@ -158,6 +158,11 @@ class RouteTable:
     ) -> Callable[[HandlerT], HandlerT]:
         return self.route("PATCH", path, openapi, **facts)
 
+    def put(
+        self, path: str, openapi: Description, **facts: Unpack[Facts]
+    ) -> Callable[[HandlerT], HandlerT]:
+        return self.route("PUT", path, openapi, **facts)
+
     def delete(
         self, path: str, openapi: Description, **facts: Unpack[Facts]
     ) -> Callable[[HandlerT], HandlerT]:

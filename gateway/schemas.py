@@ -143,6 +143,40 @@ class PlaceOrderBody(SessionBody):
     tag: OrderTag | None = None  # a label kept with the order, not unique (Kite's ``tag``)
 
 
+# -- GTT triggers (docs/API.md "GTT") ---------------------------------------------------------
+
+GttTypeName = Literal["SINGLE", "TWO_LEG"]
+
+
+class GttOrderBody(Body):
+    """The order a GTT leg places when it fires: LIMIT at ``price``, or MARKET (no price)."""
+
+    order_side: SideName
+    quantity: Quantity
+    product_type: ProductName
+    order_type: Literal["LIMIT", "MARKET"] = "LIMIT"
+    price: Rupees | None = None
+
+
+class GttTermsBody(SessionBody, kw_only=True):
+    """A GTT's triggers and orders: one each for SINGLE; for TWO_LEG the lower trigger (the
+    stop-loss) and its order first, then the upper (the target)."""
+
+    type: GttTypeName
+    trigger_values: Annotated[list[Rupees], msgspec.Meta(min_length=1, max_length=2)]
+    orders: Annotated[list[GttOrderBody], msgspec.Meta(min_length=1, max_length=2)]
+    last_price: Rupees | None = None  # the price the triggers are set against (default: LTP)
+
+
+class PlaceGttBody(GttTermsBody, kw_only=True):
+    instrument_id: Id
+    trading_account_id: Id | None = None
+
+
+class ModifyGttBody(GttTermsBody, kw_only=True):
+    """New triggers and orders for an active GTT, whole."""
+
+
 # The bound of a basket as the document states it: configs/default.toml's
 # limits.basket_orders_max, which the route enforces (as it is configured).
 BASKET_ORDERS_MAX = 50

@@ -33,6 +33,7 @@ from engine.domain.parameters import RiskConfig
 from engine.market.depth import MarketDepth
 from engine.market.market_data import MarketData, MarketSnapshot
 from gateway.depth_views import depth_view
+from gateway.gtt_views import gtt_change
 from gateway.identity.sessions import SessionEnd, SessionStore, SessionUser
 from gateway.option_views import greeks_view
 from gateway.outbox import Outbox
@@ -44,6 +45,7 @@ from gateway.views import (
     order_change,
     position_view,
 )
+from persistence.gtt_rows import GTT_EVENTS
 
 logger = logging.getLogger(__name__)
 
@@ -329,6 +331,8 @@ class WebSocketHub:
                     positions.setdefault(settlement.position_id, "CLOSED")
             elif isinstance(event, ev.MarginCalled | ev.MarginCallMet):
                 messages.append({"type": "marginCall", "data": margin_call_view(event, state)})
+            elif isinstance(event, GTT_EVENTS):
+                messages.append({"type": "gtt", "data": gtt_change(event, state, self.master)})
         for position_id, reason in positions.items():
             position = state.positions.get(position_id)
             if position is not None:

@@ -25,6 +25,7 @@ from engine.domain.enums import OrderStatus, Side
 from engine.domain.invariants import InvariantError
 from engine.domain.orders import Order
 from engine.domain.positions import Position
+from persistence.gtt_rows import project_gtt
 from persistence.order_event_rows import project_order_event
 from persistence.request_rows import project_request
 from persistence.rows import Rows
@@ -86,6 +87,8 @@ def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows:
     order_before = _order_of(state, event)
     position_before = _position_of(state, event)
     held_before = _held_instruments(state, event, position_before)
+    gtt_id = getattr(event, "gtt_id", None)
+    gtt_before = None if gtt_id is None else state.gtts.get(gtt_id)
     apply(state, event)
     when = at(event.at_ms)
     payload = orjson.Fragment(ev.encode_event(event))  # raw JSON, embedded as it is
@@ -107,6 +110,7 @@ def project(state: AccountState, account_seq: int, event: ev.AccountEvent, rows:
     )
     _log_rows(state, account_seq, event, payload, rows)
     project_request(state, account_seq, event, when, rows)
+    project_gtt(state, event, gtt_before, at, rows.gtts)
     rows.accounts[account_id] = (
         account_id,
         state.seq,

@@ -2,8 +2,8 @@
 
 Two independent ways to rebuild an account: ``replay_account`` folds its journal through
 ``engine.domain.account.apply`` (the source of truth); ``rebuild_from_projections`` reads the
-``trading_accounts``, ``orders``, ``positions``, ``holdings``, ``fund_blocks`` and
-``account_resets`` rows.
+``trading_accounts``, ``orders``, ``positions``, ``holdings``, ``fund_blocks``,
+``account_resets`` and ``gtts`` rows.
 ``verify_account`` compares the two by ``state_fingerprint``, i.e. field for field: balance,
 blocked, deposits, withdrawals, realized P&L, charges, sequence, every working order,
 every open position, holdings, fund blocks, client order ids, DP days and reset counters.
@@ -21,6 +21,7 @@ from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
 from engine.domain.events import decode_event
 from engine.domain.orders import Order
 from engine.domain.positions import Holding, Position
+from persistence.gtt_rows import gtt_of_row
 from persistence.projection import ms_of
 
 
@@ -119,6 +120,12 @@ async def rebuild_from_projections(conn: Any, account_id: str) -> AccountState |
         account_id,
     )
     state.fund_blocks = {row["id"]: row["amount_paise"] for row in blocks}
+    gtts = await conn.fetch(
+        "SELECT * FROM gtts WHERE trading_account_id = $1 AND status = 'ACTIVE'"
+        " ORDER BY created_at, id",
+        account_id,
+    )
+    state.gtts = {row["id"]: gtt_of_row(row, ms_of) for row in gtts}
     await _load_requests(conn, state)
     await _load_resets(conn, state)
     return state

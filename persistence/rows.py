@@ -33,3 +33,4 @@ class Rows:
     resets: list[tuple[Any, ...]] = field(default_factory=list)
     trades: list[tuple[Any, ...]] = field(default_factory=list)
     order_history: list[tuple[Any, ...]] = field(default_factory=list)
+    gtts: dict[str, tuple[Any, ...]] = field(default_factory=dict)

@@ -235,6 +235,26 @@ ORDER BY n
 ORDER_HISTORY_COLUMNS = """account text, seq bigint, order_id text, status text, filled bigint,
     quantity bigint, price bigint, trigger_price bigint, reason text, occurred timestamptz"""
 
+UPSERT_GTTS = """
+INSERT INTO gtts (id, trading_account_id, instrument_id, gtt_type, status, last_price_paise,
+    legs, version, created_at, updated_at, expires_at, triggered_leg, triggered_price_paise,
+    order_id, rejection_reason)
+SELECT id, account, instrument, gtt_type, status, last_price, legs, version, created, updated,
+    expires, leg, fired_at, order_id, rejection
+FROM {rows}
+ORDER BY n
+ON CONFLICT (id) DO UPDATE SET
+    gtt_type = EXCLUDED.gtt_type, status = EXCLUDED.status,
+    last_price_paise = EXCLUDED.last_price_paise, legs = EXCLUDED.legs,
+    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
+    triggered_leg = EXCLUDED.triggered_leg,
+    triggered_price_paise = EXCLUDED.triggered_price_paise, order_id = EXCLUDED.order_id,
+    rejection_reason = EXCLUDED.rejection_reason
+"""
+GTT_COLUMNS = """id text, account text, instrument text, gtt_type text, status text,
+    last_price bigint, legs jsonb, version integer, created timestamptz, updated timestamptz,
+    expires timestamptz, leg smallint, fired_at bigint, order_id text, rejection text"""
+
 # (CTE name, statement, its rows' columns): the statement's parameter is its place here.
 PARTS = (
     ("fresh", INSERT_EVENTS, EVENT_COLUMNS),
@@ -251,6 +271,7 @@ PARTS = (
     ("resets", INSERT_RESETS, RESET_COLUMNS),
     ("trades", INSERT_TRADES, TRADE_COLUMNS),
     ("order_history", INSERT_ORDER_HISTORY, ORDER_HISTORY_COLUMNS),
+    ("gtts", UPSERT_GTTS, GTT_COLUMNS),
 )
 
 
@@ -306,6 +327,7 @@ def group_arguments(rows: Rows) -> list[str]:
         rows.resets,
         rows.trades,
         rows.order_history,
+        list(rows.gtts.values()),
     )
     return [orjson.dumps(table).decode() for table in tables]
 

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import msgspec
 import pykka
 
-from engine.actors.book_ops import exit_op, working_op
+from engine.actors.book_ops import exit_op, gtt_op, working_op
 from engine.actors.clock import Clock
 from engine.actors.locator import AccountLocator
 from engine.actors.refusals import RefusedExecutions
@@ -60,6 +60,7 @@ from engine.domain.enums import (
     Rejection,
     Validity,
 )
+from engine.domain.gtt import Gtt, GttStatus
 from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
 from engine.domain.orders import Order
 from engine.domain.portfolio import UnderlyingMarket, is_derivative, portfolio_of
@@ -69,7 +70,14 @@ from engine.domain.rules import AccountRules
 from engine.domain.sessions import Boundary, SessionGroup, group_of
 from engine.market.margin_inputs import underlying_market
 from engine.market.market_data import MarketData
-from engine.market.messages import BookOp, BookOps, ForgetOrder, MirrorPosition, SetExits
+from engine.market.messages import (
+    BookOp,
+    BookOps,
+    ForgetGtt,
+    ForgetOrder,
+    MirrorPosition,
+    SetExits,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +104,10 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
     original_order_id: str | None = None
     first_seq: int = 0
     balance_paise: int = 0
+    # A GTT command's GTT as the command left it (an ended one with its final status), and
+    # a GTT's refusal's field at fault (``orders[1].quantity``).
+    gtt: Gtt | None = None
+    refused_field: str = ""
 
 
 Reply = Callable[[Any], None]
@@ -109,6 +121,38 @@ def _subject_order(state: AccountState, command: cmd.AccountCommand) -> Order | 
     """The working order a modification or cancellation acts on (before it is applied)."""
     if isinstance(command, cmd.ModifyOrder | cmd.CancelOrder):
         return state.orders.get(command.order_id)
+    return None
+
+
+_GTT_COMMANDS = (cmd.PlaceGtt, cmd.ModifyGtt, cmd.DeleteGtt, cmd.TriggerGtt, cmd.EndGtt)
+# How each event that ends a GTT leaves it.
+_GTT_ENDS: dict[type, Callable[[Any], GttStatus]] = {
+    ev.GttDeleted: lambda e: GttStatus.CANCELLED,
+    ev.GttExpired: lambda e: GttStatus(e.status),
+    ev.GttTriggered: lambda e: GttStatus.REJECTED if e.rejection else GttStatus.TRIGGERED,
+}
+
+
+def _subject_gtt(state: AccountState, command: cmd.AccountCommand) -> Gtt | None:
+    """A copy of the GTT a GTT command acts on, as it is before the command."""
+    if not isinstance(command, _GTT_COMMANDS):
+        return None
+    gtt = state.gtts.get(command.gtt_id)
+    return None if gtt is None else msgspec.structs.replace(gtt)
+
+
+def gtt_after(
+    state: AccountState, before: Gtt | None, events: tuple[ev.AccountEvent, ...]
+) -> Gtt | None:
+    """The GTT a command's ``events`` (just applied to ``state``) left: active, a copy of the
+    actor's; ended, ``before`` with the status it ended in."""
+    for event in events:
+        if isinstance(event, ev.GttPlaced | ev.GttModified):
+            return msgspec.structs.replace(state.gtts[event.gtt_id])
+        end = _GTT_ENDS.get(type(event))
+        if end is not None and before is not None:
+            at_ms = event.at_ms
+            return msgspec.structs.replace(before, status=end(event), updated_ms=at_ms)
     return None
 
 
@@ -278,7 +322,7 @@ class AccountBehaviour:
         events = decision.events
         if not events:
             if decision.rejection is not None and isinstance(
-                stamped, cmd.FillOrder | cmd.TriggerOrder
+                stamped, cmd.FillOrder | cmd.TriggerOrder | cmd.TriggerGtt | cmd.EndGtt
             ):
                 self._refused_execution(stamped, decision.rejection)
             original = state.orders.get(decision.original_order_id or "")
@@ -288,10 +332,12 @@ class AccountBehaviour:
                     order=None if original is None else msgspec.structs.replace(original),
                     shortfall=decision.shortfall,
                     original_order_id=decision.original_order_id,
+                    refused_field=decision.refused_field,
                 )
             )
             return
         subject = _subject_order(state, stamped)
+        gtt_before = _subject_gtt(state, stamped)
         position = _subject_position(state, stamped) if type(stamped) is cmd.ClosePosition else None
         applied = self._apply(events)
         if applied is None:
@@ -308,6 +354,7 @@ class AccountBehaviour:
             shortfall=decision.shortfall,
             first_seq=first_seq,
             balance_paise=state.balance_paise,
+            gtt=gtt_after(state, gtt_before, events),
         )
 
         def on_durable(ok: bool) -> None:
@@ -350,20 +397,31 @@ class AccountBehaviour:
         return BasketPreview(margins, state.available_paise)
 
     def _refused_execution(
-        self, command: cmd.FillOrder | cmd.TriggerOrder, reason: Rejection
+        self,
+        command: cmd.FillOrder | cmd.TriggerOrder | cmd.TriggerGtt | cmd.EndGtt,
+        reason: Rejection,
     ) -> None:
-        """Log and count a fill or trigger the order's current terms refuse. A stale one, or
-        one for an order gone meanwhile, is an expected race; the others point at a bug."""
+        """Log and count a fill or trigger the order's (or GTT's) current terms refuse. A
+        stale one, or one for an order or GTT gone meanwhile, is an expected race; the others
+        point at a bug."""
         kind = type(command).__name__
         self.context.refused_executions.count(kind, reason)
-        expected = reason in (Rejection.STALE_EXECUTION, Rejection.ORDER_NOT_OPEN)
+        expected = reason in (
+            Rejection.STALE_EXECUTION,
+            Rejection.ORDER_NOT_OPEN,
+            Rejection.GTT_NOT_ACTIVE,
+        )
+        if isinstance(command, cmd.TriggerGtt | cmd.EndGtt):
+            subject, version = f"GTT {command.gtt_id}", command.gtt_version or 0
+        else:
+            subject, version = f"order {command.order_id}", command.order_version
         logger.log(
             logging.INFO if expected else logging.WARNING,
-            "account %s: %s of order %s (version %d) refused: %s",
+            "account %s: %s of %s (version %d) refused: %s",
             self.state.account_id,
             kind,
-            command.order_id,
-            command.order_version,
+            subject,
+            version,
             reason,
         )
 
@@ -413,6 +471,10 @@ class AccountBehaviour:
             value = event.settlement_paise.get(position.instrument_id)
             if value is not None and position.quantity and position.opened_ms < event.at_ms:
                 self._handle(cmd.ExpirePositionRequest(position.position_id, value), None)
+        for gtt in list(state.gtts.values()):
+            if gtt.instrument_id in event.instrument_ids and gtt.created_ms < event.at_ms:
+                disable = cmd.EndGttRequest(gtt.gtt_id, GttStatus.DISABLED.value)
+                self._handle(disable, None)
 
     def _apply(self, events: tuple[ev.AccountEvent, ...]) -> tuple[int, Release] | None:
         """Apply decided ``events``; return the first's seq and what tells the market and the
@@ -668,12 +730,52 @@ class AccountBehaviour:
                 return held
             tick = held[1].tick_paise
             return cmd.SetRiskLevels(*_fields(request), now_ms=now_ms, tick_paise=tick)
+        if isinstance(request, cmd.PlaceGttRequest | cmd.ModifyGttRequest | cmd.TriggerGttRequest):
+            return self._stamp_gtt(request, now_ms)
         if isinstance(request, cmd.ResetAccountRequest):
             exits = self._reset_exits()
             if exits is None:
                 return Rejection.PRICE_UNAVAILABLE
             return cmd.ResetAccount(*_fields(request), now_ms=now_ms, exits=exits)
         return cmd.STAMPED_WITH_TIME[type(request)](*_fields(request), now_ms=now_ms)
+
+    def _stamp_gtt(
+        self,
+        request: cmd.PlaceGttRequest | cmd.ModifyGttRequest | cmd.TriggerGttRequest,
+        now_ms: int,
+    ) -> cmd.AccountCommand | Rejection:
+        """A GTT command stamped with its instrument's last price; a firing with its leg's
+        order stamped as a new order is."""
+        market = self.context.market
+        if isinstance(request, cmd.PlaceGttRequest):
+            ltp = int(market.snapshot.ltp[self._index(request.instrument)])
+            return cmd.PlaceGtt(*_fields(request), now_ms=now_ms, ltp_paise=ltp)
+        gtt = self.state.gtts.get(request.gtt_id)
+        if gtt is None:
+            return Rejection.GTT_NOT_ACTIVE
+        instrument = self.context.master.get(gtt.instrument_id)
+        if instrument is None:
+            return Rejection.PRICE_UNAVAILABLE  # it has left the master since it was placed
+        if isinstance(request, cmd.ModifyGttRequest):
+            ltp = int(market.snapshot.ltp[self._index(instrument)])
+            return cmd.ModifyGtt(
+                *_fields(request), now_ms=now_ms, instrument=instrument, ltp_paise=ltp
+            )
+        if not 0 <= request.leg < len(gtt.legs):
+            return Rejection.OUTSIDE_ORDER_TERMS
+        order_id = self.context.new_id()
+        leg_order = cmd.gtt_order(gtt.legs[request.leg], order_id, instrument)
+        stamped = self._stamp_order(leg_order, now_ms, counted=True)
+        return cmd.TriggerGtt(
+            *_fields(request),
+            now_ms=now_ms,
+            order_id=order_id,
+            instrument=instrument,
+            quote=stamped.quote,
+            market=stamped.market,
+            mtm_paise=stamped.mtm_paise,
+            price_source=stamped.price_source,
+        )
 
     def _deliverable(self, contract: Instrument) -> Instrument | None:
         """The shares a physically settled contract delivers at expiry; None when it settles
@@ -815,6 +917,13 @@ class AccountBehaviour:
                 for position_id in event.position_ids:
                     ops.append(MirrorPosition(account_id, position_id, 0, 0, 0))
                     ops.append(SetExits(account_id, position_id, 0, 0, None, None))
+            elif isinstance(event, ev.GttPlaced | ev.GttModified):
+                gtt = self.state.gtts[event.gtt_id]
+                index = self.context.master.index_of(gtt.instrument_id)
+                assert index is not None
+                ops.append(gtt_op(account_id, gtt, index))
+            elif isinstance(event, ev.GttDeleted | ev.GttExpired | ev.GttTriggered):
+                ops.append(ForgetGtt(account_id, event.gtt_id))
         return tuple(ops)
 
     def _working_op(self, order: Order, at_ms: int) -> BookOp:

@@ -1,14 +1,23 @@
-"""What the market actor must hold for an account: where each working order rests and which
-position levels it watches. Used after each decision and when an account is recovered."""
+"""What the market actor must hold for an account: where each working order rests, which
+position levels it watches and where its GTTs' triggers wait. Used after each decision and
+when an account is recovered."""
 
 from __future__ import annotations
 
 from engine.domain.account.state import AccountState
 from engine.domain.enums import OrderType, Side, Validity
+from engine.domain.gtt import Gtt, rises_to
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.orders import Order
 from engine.domain.positions import Position
-from engine.market.messages import BookOp, ExecuteMarket, MirrorPosition, RestOrder, SetExits
+from engine.market.messages import (
+    BookOp,
+    ExecuteMarket,
+    MirrorPosition,
+    RestGtt,
+    RestOrder,
+    SetExits,
+)
 
 
 def working_op(
@@ -57,6 +66,19 @@ def exit_op(account_id: str, position: Position, index: int) -> SetExits:
     )
 
 
+def gtt_op(account_id: str, gtt: Gtt, index: int) -> RestGtt:
+    """Where an active GTT's legs rest: each in the book of the way the price must move to
+    reach it from where it was when the GTT was placed (or modified)."""
+    rising: tuple[int, int] | None = None
+    falling: tuple[int, int] | None = None
+    for leg, terms in enumerate(gtt.legs):
+        if rises_to(gtt, leg):
+            rising = (leg, terms.trigger_paise)
+        else:
+            falling = (leg, terms.trigger_paise)
+    return RestGtt(account_id, gtt.gtt_id, index, gtt.version, rising, falling, gtt.expires_ms)
+
+
 def resume_ops(
     state: AccountState, master: InstrumentMaster, market_fill_delay_ms: int
 ) -> tuple[BookOp, ...]:
@@ -76,4 +98,8 @@ def resume_ops(
                 )
             )
             ops.append(exit_op(account_id, position, index))
+    for gtt in state.gtts.values():
+        index = master.index_of(gtt.instrument_id)
+        if index is not None:
+            ops.append(gtt_op(account_id, gtt, index))
     return tuple(ops)

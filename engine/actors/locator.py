@@ -1,4 +1,4 @@
-"""Which account holds each working order and open position.
+"""Which account holds each working order, open position and active GTT.
 
 The gateway's modify, cancel, close and risk-level requests name an order or a position, not an
 account: with this map each reaches the one account that holds it in one step, instead of
@@ -21,6 +21,11 @@ class AccountLocator:
     def __init__(self) -> None:
         self._orders: dict[str, str] = {}
         self._positions: dict[str, str] = {}
+        self._gtts: dict[str, str] = {}
+
+    def account_of_gtt(self, gtt_id: str) -> str | None:
+        """The account whose active GTT this is (None: unknown, or ended)."""
+        return self._gtts.get(gtt_id)
 
     def account_of_order(self, order_id: str) -> str | None:
         """The account whose working order this is (None: unknown, or no longer working)."""
@@ -40,6 +45,8 @@ class AccountLocator:
             self._orders[order_id] = state.account_id
         for position_id in state.positions:
             self._positions[position_id] = state.account_id
+        for gtt_id in state.gtts:
+            self._gtts[gtt_id] = state.account_id
 
     def track(self, state: AccountState, events: tuple[ev.AccountEvent, ...]) -> None:
         """Bring the entries of the orders and positions ``events`` touched up to ``state``
@@ -61,6 +68,10 @@ class AccountLocator:
             elif isinstance(event, ev.HoldingsSettled):
                 for position_id in event.position_ids:
                     self._track_position(state, position_id)
+            elif isinstance(event, ev.GttPlaced):
+                self._gtts[event.gtt_id] = state.account_id
+            elif isinstance(event, ev.GttDeleted | ev.GttTriggered | ev.GttExpired):
+                self._gtts.pop(event.gtt_id, None)
 
     def _track_position(self, state: AccountState, position_id: str) -> None:
         if position_id in state.positions:

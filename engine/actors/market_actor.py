@@ -22,6 +22,7 @@ from engine.actors.clock import Clock
 from engine.config import MarketConfig
 from engine.domain import commands as cmd
 from engine.domain.enums import CancelReason, CloseReason
+from engine.domain.gtt import GttStatus
 from engine.domain.money import Rate
 from engine.domain.rules import band_around
 from engine.domain.sessions import Boundary, SessionGroup, SessionRules, group_of
@@ -32,7 +33,9 @@ from engine.market.messages import (
     BookOp,
     BookOps,
     ExecuteMarket,
+    ForgetGtt,
     ForgetOrder,
+    RestGtt,
     RestOrder,
     SetExits,
     Sync,
@@ -47,6 +50,9 @@ logger = logging.getLogger(__name__)
 # A position's exits in the books, keyed (account, position, kind): the kind is the reason the
 # close it fires gives.
 EXIT_KINDS = (CloseReason.STOP_LOSS, CloseReason.TARGET)
+
+# Dead entries the GTT expiry heap may hold beyond twice the active GTTs before it is rebuilt.
+GTT_EXPIRIES_SLACK = 1024
 
 Dispatch = Callable[[str, cmd.AccountRequest], None]
 TickListener = Callable[[MarketSnapshot], None]
@@ -122,6 +128,11 @@ class MarketBehaviour:
         self.books: dict[int, InstrumentBooks] = {}
         self.resting: dict[tuple[str, str], _Resting] = {}
         self.exits: dict[tuple[str, str], tuple[int, int | None, int | None]] = {}
+        # Active GTTs, keyed (account, gtt): their instrument, version and expiry; their legs
+        # rest in the GTT books keyed (account, gtt, leg). Their expiries in a heap, an entry
+        # live while its GTT is active with that expiry (rebuilt when mostly dead entries).
+        self.gtts: dict[tuple[str, str], tuple[int, int, int]] = {}
+        self.gtt_expiries: list[tuple[int, str, str]] = []
         # Due market executions in a heap; ``queued`` holds the one live entry per order, so a
         # heap entry that is not it (the order was modified or cancelled since) is dropped.
         self.market_queue: list[tuple[int, int, ExecuteMarket]] = []
@@ -154,6 +165,10 @@ class MarketBehaviour:
             self._forget(op.account_id, op.order_id)
         elif isinstance(op, SetExits):
             self._set_exits(op)
+        elif isinstance(op, RestGtt):
+            self._rest_gtt(op)
+        elif isinstance(op, ForgetGtt):
+            self._forget_gtt(op.account_id, op.gtt_id)
         else:
             self.risk.upsert(
                 op.account_id, op.position_id, op.index, op.quantity, op.signed_cost_paise
@@ -209,6 +224,7 @@ class MarketBehaviour:
             ):
                 self._match(index, books, snapshot)
         self._execute_due(now)
+        self._expire_gtts(now)
         self.risk.mark(ltp, now)
         self.ticks_total += 1
         for listener in self.listeners:
@@ -235,6 +251,7 @@ class MarketBehaviour:
         needed = {entry.index for entry in self.resting.values()}
         needed.update(levels[0] for levels in self.exits.values())
         needed.update(op.index for op in self.queued.values())
+        needed.update(entry[0] for entry in self.gtts.values())
         needed |= self.risk.instrument_indices()
         self.in_use.publish_books(frozenset(needed))
 
@@ -342,6 +359,12 @@ class MarketBehaviour:
             *books.falling_exits.pop_at_or_above(ltp),
         ]:
             self._fire_exit(key, index)
+        if books.rising_gtts or books.falling_gtts:
+            for key in [
+                *books.rising_gtts.pop_at_or_below(ltp),
+                *books.falling_gtts.pop_at_or_above(ltp),
+            ]:
+                self._fire_gtt(key, index, ltp)
 
     @staticmethod
     def _split(key: Hashable) -> tuple[str, str]:
@@ -455,6 +478,69 @@ class MarketBehaviour:
             (books.rising_exits if long else books.falling_exits).add(
                 (*key, CloseReason.TARGET), op.target_paise
             )
+
+    # -- GTT triggers -----------------------------------------------------------------------
+
+    def _rest_gtt(self, op: RestGtt) -> None:
+        """Put a GTT's legs in the books (a version already reached fires at once, as an SL
+        crossed when it rests does)."""
+        key = (op.account_id, op.gtt_id)
+        previous = self.gtts.get(key)
+        self._forget_gtt(op.account_id, op.gtt_id)
+        ltp = int(self.data.snapshot.ltp[op.index])
+        if ltp > 0:
+            for leg, rises in ((op.rising, True), (op.falling, False)):
+                if leg is not None and (ltp >= leg[1] if rises else ltp <= leg[1]):
+                    self._send_gtt_trigger(op.account_id, op.gtt_id, leg[0], ltp, op.version)
+                    return
+        self.gtts[key] = (op.index, op.version, op.expires_ms)
+        books = self._books(op.index)
+        if op.rising is not None:
+            books.rising_gtts.add((*key, op.rising[0]), op.rising[1])
+        if op.falling is not None:
+            books.falling_gtts.add((*key, op.falling[0]), op.falling[1])
+        if previous is None or previous[2] != op.expires_ms:
+            heapq.heappush(self.gtt_expiries, (op.expires_ms, *key))
+        if len(self.gtt_expiries) > 2 * len(self.gtts) + GTT_EXPIRIES_SLACK:
+            self.gtt_expiries = [(e[2], *k) for k, e in self.gtts.items()]
+            heapq.heapify(self.gtt_expiries)
+
+    def _forget_gtt(self, account_id: str, gtt_id: str) -> None:
+        entry = self.gtts.pop((account_id, gtt_id), None)
+        if entry is None:
+            return
+        books = self.books[entry[0]]
+        for leg in (0, 1):
+            books.rising_gtts.remove((account_id, gtt_id, leg))
+            books.falling_gtts.remove((account_id, gtt_id, leg))
+
+    def _fire_gtt(self, key: Hashable, index: int, ltp: int) -> None:
+        """A GTT leg the price reached: the GTT leaves the books whole (a two-leg GTT's other
+        leg with it) and its account places the leg's order."""
+        assert isinstance(key, tuple)
+        account_id, gtt_id, leg = key
+        entry = self.gtts.get((account_id, gtt_id))
+        if entry is None:
+            return
+        self._forget_gtt(account_id, gtt_id)
+        self._send_gtt_trigger(account_id, gtt_id, leg, ltp, entry[1])
+
+    def _send_gtt_trigger(
+        self, account_id: str, gtt_id: str, leg: int, ltp: int, version: int
+    ) -> None:
+        self.dispatch(account_id, cmd.TriggerGttRequest(gtt_id, leg, ltp, version))
+
+    def _expire_gtts(self, now: int) -> None:
+        """Tell the accounts of the GTTs whose life ran out (each checked against its version:
+        a GTT modified or ended since has no live entry)."""
+        heap = self.gtt_expiries
+        while heap and heap[0][0] <= now:
+            expires_ms, account_id, gtt_id = heapq.heappop(heap)
+            entry = self.gtts.get((account_id, gtt_id))
+            if entry is None or entry[2] != expires_ms:
+                continue
+            self._forget_gtt(account_id, gtt_id)
+            self.dispatch(account_id, cmd.EndGttRequest(gtt_id, GttStatus.EXPIRED.value, entry[1]))
 
     def _fire_exit(self, key: Hashable, index: int) -> None:
         assert isinstance(key, tuple)

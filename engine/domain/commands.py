@@ -24,6 +24,7 @@ from engine.domain.enums import (
     Side,
     Validity,
 )
+from engine.domain.gtt import GttLeg, GttType
 from engine.domain.instruments import Instrument
 from engine.domain.portfolio import UnderlyingMarket
 from engine.domain.quote import Quote
@@ -161,6 +162,98 @@ class SetRiskLevelsRequest(Request, frozen=True, gc=False):
 class SetRiskLevels(SetRiskLevelsRequest, Command, frozen=True, gc=False, kw_only=True):
     now_ms: int
     tick_paise: int  # the position's instrument's
+
+
+class PlaceGttRequest(Request, frozen=True, gc=False):
+    """Place a GTT (docs/DOMAIN.md §7): ``legs`` one per trigger, a two-leg GTT's lower
+    (stop-loss) first; ``last_price_paise`` the price it is placed against (None: the
+    market's now)."""
+
+    gtt_id: str
+    instrument: Instrument
+    gtt_type: GttType
+    legs: tuple[GttLeg, ...]
+    last_price_paise: int | None = None
+
+
+class PlaceGtt(PlaceGttRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+    ltp_paise: int  # the market's last price now (0: none)
+
+
+class ModifyGttRequest(Request, frozen=True, gc=False):
+    """New triggers and orders for an active GTT, whole (as placing takes them)."""
+
+    gtt_id: str
+    gtt_type: GttType
+    legs: tuple[GttLeg, ...]
+    last_price_paise: int | None = None
+
+
+class ModifyGtt(ModifyGttRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+    instrument: Instrument
+    ltp_paise: int
+
+
+class DeleteGttRequest(Request, frozen=True, gc=False):
+    gtt_id: str
+
+
+class DeleteGtt(DeleteGttRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
+
+
+class TriggerGttRequest(Request, frozen=True, gc=False):
+    """The market's last price ``ltp_paise`` reached leg ``leg`` of version ``gtt_version``
+    of a GTT."""
+
+    gtt_id: str
+    leg: int
+    ltp_paise: int
+    gtt_version: int = 0
+
+
+class TriggerGtt(TriggerGttRequest, Command, frozen=True, gc=False, kw_only=True):
+    """A firing stamped with what placing the leg's order needs, as a new order is stamped
+    (``gtt_order`` builds the order from the leg and these)."""
+
+    now_ms: int
+    order_id: str
+    instrument: Instrument
+    quote: Quote | None
+    market: UnderlyingMarket | None = None
+    mtm_paise: int = 0
+    price_source: PriceSource | None = None
+
+
+def gtt_order(leg: GttLeg, order_id: str, instrument: Instrument) -> PlaceOrderRequest:
+    """The order a GTT's leg places when it fires: a DAY order of the leg's terms."""
+    return PlaceOrderRequest(
+        order_id=order_id,
+        client_order_id=None,
+        instrument=instrument,
+        side=leg.side,
+        product=leg.product,
+        order_type=leg.order_type,
+        validity=Validity.DAY,
+        quantity=leg.quantity,
+        price_paise=leg.price_paise,
+        trigger_paise=0,
+    )
+
+
+class EndGttRequest(Request, frozen=True, gc=False):
+    """End an active GTT that did not fire: EXPIRED (its life is over, reported by the market)
+    or DISABLED (its contract expired)."""
+
+    gtt_id: str
+    status: str  # GttStatus.EXPIRED or GttStatus.DISABLED
+    gtt_version: int | None = None  # the market's report names the version it expired
+
+
+class EndGtt(EndGttRequest, Command, frozen=True, gc=False, kw_only=True):
+    now_ms: int
 
 
 class CreditFundsRequest(Request, frozen=True, gc=False):
@@ -337,6 +430,11 @@ AccountRequest = (
     | RequestWithdrawalRequest
     | DecideWithdrawalRequest
     | ResetAccountRequest
+    | PlaceGttRequest
+    | ModifyGttRequest
+    | DeleteGttRequest
+    | TriggerGttRequest
+    | EndGttRequest
 )
 
 AccountCommand = (
@@ -360,6 +458,11 @@ AccountCommand = (
     | RequestWithdrawal
     | DecideWithdrawal
     | ResetAccount
+    | PlaceGtt
+    | ModifyGtt
+    | DeleteGtt
+    | TriggerGtt
+    | EndGtt
 )
 
 # The command of each request stamped with the clock alone (the account stamps the others,
@@ -375,4 +478,6 @@ STAMPED_WITH_TIME: dict[type[Request], Callable[..., AccountCommand]] = {
     DecideDepositRequest: DecideDeposit,
     RequestWithdrawalRequest: RequestWithdrawal,
     DecideWithdrawalRequest: DecideWithdrawal,
+    DeleteGttRequest: DeleteGtt,
+    EndGttRequest: EndGtt,
 }

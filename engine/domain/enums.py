@@ -87,6 +87,7 @@ class Rejection(StrEnum):
     STALE_EXECUTION = "STALE_EXECUTION"  # the market acted on terms the order no longer has
     OUTSIDE_ORDER_TERMS = "OUTSIDE_ORDER_TERMS"  # a fill the order's current terms forbid
     POSITION_CLOSED = "POSITION_CLOSED"
+    GTT_NOT_ACTIVE = "GTT_NOT_ACTIVE"  # the GTT has fired, expired or been deleted
     NOT_TRADABLE = "NOT_TRADABLE"  # an index spot: quoted for reference, never traded
     INSTRUMENT_EXPIRED = "INSTRUMENT_EXPIRED"  # a contract past its expiry instant
     MARKET_CLOSED = "MARKET_CLOSED"
@@ -94,8 +95,10 @@ class Rejection(StrEnum):
     INVALID_QUANTITY = "INVALID_QUANTITY"
     ABOVE_FREEZE_QUANTITY = "ABOVE_FREEZE_QUANTITY"  # more than the exchange takes in one order
     INVALID_PRICE = "INVALID_PRICE"
+    INVALID_TRIGGER = "INVALID_TRIGGER"  # a GTT trigger on the wrong side of the last price
     PRICE_UNAVAILABLE = "PRICE_UNAVAILABLE"
     OPEN_ORDERS_LIMIT = "OPEN_ORDERS_LIMIT"
+    GTT_LIMIT = "GTT_LIMIT"  # gtt.active_max active GTTs already
     ORDER_VALUE_LIMIT = "ORDER_VALUE_LIMIT"
     INSUFFICIENT_HOLDINGS = "INSUFFICIENT_HOLDINGS"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
+from engine.domain.gtt import GttLeg, GttType
 
 
 class Event(msgspec.Struct, frozen=True, gc=False, tag=True):
@@ -307,6 +308,56 @@ class FuturesSettled(Event, frozen=True, gc=False, tag=True):
     settlements: tuple[FutureSettlement, ...]
 
 
+class GttPlaced(Event, frozen=True, gc=False, tag=True):
+    """A GTT was placed: active until ``expires_ms`` (docs/DOMAIN.md §7)."""
+
+    gtt_id: str
+    instrument_id: str
+    gtt_type: GttType
+    last_price_paise: int
+    legs: tuple[GttLeg, ...]
+    expires_ms: int
+
+
+class GttModified(Event, frozen=True, gc=False, tag=True):
+    """An active GTT's triggers and orders were replaced whole (its expiry is kept)."""
+
+    gtt_id: str
+    gtt_type: GttType
+    last_price_paise: int
+    legs: tuple[GttLeg, ...]
+
+
+class GttDeleted(Event, frozen=True, gc=False, tag=True):
+    """The trader deleted an active GTT: CANCELLED."""
+
+    gtt_id: str
+
+
+class GttTriggered(Event, frozen=True, gc=False, tag=True):
+    """The price reached leg ``leg`` of a GTT at ``ltp_paise``: the leg's order
+    ``placed_order_id`` was placed by the event after this one in the same batch, accepted
+    (TRIGGERED) or refused for
+    ``rejection`` (REJECTED; the order is kept REJECTED too). A two-leg GTT's other leg is
+    cancelled with it: the GTT has ended."""
+
+    gtt_id: str
+    leg: int
+    ltp_paise: int
+    # The order it placed (not ``order_id``: the order's own events carry that, and the
+    # projections take an event naming one for an order event).
+    placed_order_id: str
+    rejection: str = ""  # the Rejection of the order, empty when it was accepted
+
+
+class GttExpired(Event, frozen=True, gc=False, tag=True):
+    """An active GTT ended without firing: ``status`` EXPIRED (its life ran out) or DISABLED
+    (its contract expired)."""
+
+    gtt_id: str
+    status: str
+
+
 AccountEvent = (
     OrderAccepted
     | OrderRejected
@@ -332,6 +383,11 @@ AccountEvent = (
     | MarginCalled
     | MarginCallMet
     | FuturesSettled
+    | GttPlaced
+    | GttModified
+    | GttDeleted
+    | GttTriggered
+    | GttExpired
 )
 
 _encoder = msgspec.json.Encoder()

@@ -138,6 +138,14 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GttConfig:
+    """GTT triggers (``[gtt]``, docs/DOMAIN.md §7)."""
+
+    active_max: int  # active GTTs per account (a two-leg GTT counts once)
+    expiry_days: int  # a GTT not fired within this many days expires
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionConfig:
     market_fill_delay_ms: int
     market_protection: Rate

@@ -14,6 +14,7 @@ from engine.domain.parameters import (
     ChargesConfig,
     CircuitConfig,
     ExecutionConfig,
+    GttConfig,
     LimitsConfig,
     MarginConfig,
     RiskConfig,
@@ -22,6 +23,8 @@ from engine.domain.portfolio import PortfolioMarginModel
 from engine.domain.sessions import MS_PER_DAY, SessionRules
 
 EPOCH = date(1970, 1, 1)
+# Zerodha's GTT limits ([gtt] in configs/default.toml sets them).
+DEFAULT_GTT = GttConfig(active_max=250, expiry_days=365)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class AccountRules:
     sessions: SessionRules | None  # None: trading around the clock
     calendar: ExchangeCalendar  # when contracts expire (whether hours are enforced or not)
     portfolio: PortfolioMarginModel  # futures' and options' margin, per underlying
+    gtt: GttConfig = DEFAULT_GTT
 
     def trade_day(self, now_ms: int) -> int:
         """The exchange-local (IST) day number of a clock reading."""

@@ -73,7 +73,28 @@ class MirrorPosition(msgspec.Struct, frozen=True, gc=False):
     signed_cost_paise: int
 
 
-BookOp = RestOrder | ExecuteMarket | ForgetOrder | SetExits | MirrorPosition
+class RestGtt(msgspec.Struct, frozen=True, gc=False):
+    """An active GTT's legs (replacing any earlier version's): ``rising`` the trigger of the
+    leg that fires when the price rises to it, ``falling`` of the one that fires when it falls
+    to it, each ``(leg, trigger_paise)`` or None; it expires at ``expires_ms``."""
+
+    account_id: str
+    gtt_id: str
+    index: int
+    version: int
+    rising: tuple[int, int] | None
+    falling: tuple[int, int] | None
+    expires_ms: int
+
+
+class ForgetGtt(msgspec.Struct, frozen=True, gc=False):
+    """The GTT has ended: drop its legs."""
+
+    account_id: str
+    gtt_id: str
+
+
+BookOp = RestOrder | ExecuteMarket | ForgetOrder | SetExits | MirrorPosition | RestGtt | ForgetGtt
 
 
 class BookOps(msgspec.Struct, frozen=True, gc=False):

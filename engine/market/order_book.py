@@ -1,6 +1,6 @@
 """Price-level books: which resting orders and position exits a tick crosses.
 
-Each instrument keeps six books of ``(level, seq, key)`` entries in ``SortedList``s, so a tick
+Each instrument keeps eight books of ``(level, seq, key)`` entries in ``SortedList``s, so a tick
 finds every crossed entry in O(log n + k). A crossed limit fills from the displayed depth
 (``engine.market.depth``) and stays in its book until it has filled whole:
 
@@ -13,7 +13,12 @@ buy stops (SL, SL-M)      ltp >= trigger                ltp
 sell stops                ltp <= trigger                ltp
 rising exits              ltp >= level                  ltp (long target, short stop-loss)
 falling exits             ltp <= level                  ltp (long stop-loss, short target)
+rising GTT legs           ltp >= trigger                ltp (a target, a trigger above)
+falling GTT legs          ltp <= trigger                ltp (a stop-loss, a trigger below)
 ========================  ============================  ==================
+
+The two GTT books hold the legs of GTTs (docs/DOMAIN.md §7), so a tick finds the triggers it
+reached as cheaply as a stop-loss's; what a fired leg places is an ordinary order.
 """
 
 from __future__ import annotations
@@ -92,13 +97,15 @@ class LevelBook:
 
 
 class InstrumentBooks:
-    """The six books of one instrument."""
+    """The eight books of one instrument."""
 
     __slots__ = (
         "buy_limits",
         "buy_stops",
         "falling_exits",
+        "falling_gtts",
         "rising_exits",
+        "rising_gtts",
         "sell_limits",
         "sell_stops",
     )
@@ -110,6 +117,8 @@ class InstrumentBooks:
         self.sell_stops = LevelBook()
         self.rising_exits = LevelBook()
         self.falling_exits = LevelBook()
+        self.rising_gtts = LevelBook()
+        self.falling_gtts = LevelBook()
 
     def __len__(self) -> int:
         return (
@@ -119,4 +128,6 @@ class InstrumentBooks:
             + len(self.sell_stops)
             + len(self.rising_exits)
             + len(self.falling_exits)
+            + len(self.rising_gtts)
+            + len(self.falling_gtts)
         )

@@ -3,7 +3,8 @@
 Proves that the orders table shows what has filled of each order and what is still pending
 (a LIMIT order filled in part by the market, then again), that it refreshes by itself as fills
 arrive, and that an order's Trades control opens the list of its fills (from its detail route)
-with their quantities and prices. Screenshots land in test-artifacts/browser/ (24-25).
+with their quantities and prices; and that a GTT placed through the API appears in the GTT list
+by itself and is deleted from it. Screenshots land in test-artifacts/browser/ (24-26).
 """
 
 from __future__ import annotations
@@ -93,5 +94,34 @@ async def journey(browser: Any, base: str, session: aiohttp.ClientSession, artif
     await page.screenshot(path=artifacts / "25-order-trades.png")
     await dialog.get_by_role("button", name="Close").click()
     await expect(dialog).to_be_hidden()
+
+    # A GTT placed through the API is listed by itself (its websocket frame), and deleted
+    # from the list it shows CANCELLED with nothing left to delete.
+    now = await ltp(api)
+    low, high = round(now * 0.9, 1), round(now * 1.1, 1)
+    gtt_body = {
+        "tradingAccountId": account_id,
+        "instrumentId": resting["instrumentId"],
+        "type": "TWO_LEG",
+        "triggerValues": [low, high],
+        "orders": [
+            {"orderSide": "SELL", "quantity": 1, "productType": "MIS", "price": trigger}
+            for trigger in (low, high)
+        ],
+    }
+    status, body, _ = await api.call("POST", "/api/trading/gtt", gtt_body)
+    assert status == 200, body
+    gtt_id = body["gtt"]["id"]
+    gtt_row = page.locator(f"#gtts-table tbody tr[data-gtt-id='{gtt_id}']")
+    await expect(gtt_row).to_contain_text("ACTIVE")
+    await expect(gtt_row).to_contain_text("OCO")
+    await expect(gtt_row).to_contain_text(f"{low:,.2f} / {high:,.2f}")
+    await page.screenshot(path=artifacts / "26-gtt-listed.png")
+    delete = gtt_row.get_by_role("button", name=f"Delete GTT RELIANCE {low:,.2f} / {high:,.2f}")
+    await delete.click()
+    await expect(gtt_row).to_contain_text("CANCELLED")
+    await expect(gtt_row.get_by_role("button")).to_have_count(0)
+    status, body, _ = await api.call("GET", f"/api/trading/gtt/{gtt_id}")
+    assert (status, body["gtt"]["status"]) == (200, "CANCELLED"), body
     await context.close()
     assert problems == []

@@ -46,6 +46,8 @@ INSTRUMENTS = list(MASTER)
 ADMIN_ROUTES = ("/api/admin/", "/api/monitoring/", "/api/health/detailed")
 ORDER_ROUTES = ("/api/trading/orders", "/api/trading/margins")
 ORDER_DETAIL = "/api/trading/orders/{id}"
+GTT_ROUTE = "/api/trading/gtt"
+GTT_DETAIL = "/api/trading/gtt/{id}"
 BASKET_ROUTE = "/api/trading/margins/basket"
 ADMIN_FUNDS = ("POST", "/api/trading/funds")
 TIMEOUT_S = 30
@@ -150,6 +152,7 @@ def live(pg_server: str, template_database: str, master: InstrumentMaster) -> It
 # reach real orders, positions, bank accounts and requests (made by earlier cases).
 LIVE_IDS = {
     "orderId": ("/api/trading/orders?status=PENDING&limit=20", False, "items"),
+    "gttId": ("/api/trading/gtt?status=ACTIVE&limit=20", False, "items"),
     "positionId": ("/api/trading/positions?status=OPEN", False, "items"),
     "bankAccountId": ("/api/console", False, "bankAccounts"),
     "depositId": ("/api/admin/deposits?status=PENDING&limit=20", True, "items"),
@@ -202,11 +205,29 @@ def realistic_basket_order(order: dict[str, Any]) -> None:
         order["quantity"] = int(order["quantity"])
 
 
+def realistic_gtt(body: dict[str, Any]) -> None:
+    """A GTT as a real client places it: a listed instrument, and for half of them its orders
+    in lots the account can pay for with sensible products (its triggers stay as drawn)."""
+    if isinstance(body.get("instrumentId"), str):
+        instrument = INSTRUMENTS[draw(body["instrumentId"], len(INSTRUMENTS))]
+        body["instrumentId"] = instrument.instrument_id
+    else:
+        instrument = None
+    for order in body.get("orders") or ():
+        if not isinstance(order, dict):
+            continue
+        drawn = draw(order, 1 << 16)
+        if instrument is not None and drawn % 2 == 0:
+            sensible_order(order, instrument, drawn)
+        if isinstance(order.get("quantity"), float):
+            order["quantity"] = int(order["quantity"])
+
+
 def realistic(case: Any, live: Live) -> None:
     """Give a schema-valid case what a real client would send: its own account and user id,
-    existing instruments (with no symbol, stockId or segment to contradict them), orders (named
-    in a path too), positions, bank accounts and requests that exist, its own current
-    password, and, for half the orders, sensible quantities and prices."""
+    existing instruments (with no symbol, stockId or segment to contradict them), orders and
+    GTTs (named in a path too), positions, bank accounts and requests that exist, its own
+    current password, and, for half the orders, sensible quantities and prices."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
     instrument: Instrument | None = None
@@ -227,6 +248,8 @@ def realistic(case: Any, live: Live) -> None:
                 instrument = MASTER.get(item.get("instrumentId", ""))
     if case.path == ORDER_DETAIL and (found := live_items(live, "orderId")):
         case.path_parameters["id"] = found[draw(case.path_parameters, len(found))]["id"]
+    if case.path == GTT_DETAIL and (found := live_items(live, "gttId")):
+        case.path_parameters["id"] = found[draw(case.path_parameters, len(found))]["id"]
     body = case.body
     if not isinstance(body, dict):
         return
@@ -237,6 +260,8 @@ def realistic(case: Any, live: Live) -> None:
         body["instrumentId"] = instrument.instrument_id
         for name in ("symbol", "stockId", "segment"):
             body.pop(name, None)
+    if case.path in (GTT_ROUTE, GTT_DETAIL):
+        realistic_gtt(body)
     if case.path == BASKET_ROUTE and isinstance(body.get("orders"), list):
         for order in body["orders"]:
             if isinstance(order, dict):

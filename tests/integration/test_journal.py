@@ -186,6 +186,20 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
     assert [tuple(r) for r in operation] == [
         ("ADD", 30_000, session.state.fund_operations["key-1"].account_seq)
     ]
+    # Each GTT's row says how it ended (or that it is active), as the session left it.
+    gtts = fetch(
+        database,
+        "SELECT id, status, version, triggered_leg, triggered_price_paise, order_id,"
+        " rejection_reason FROM gtts WHERE trading_account_id = 'acct-all' ORDER BY id",
+    )
+    assert [tuple(r) for r in gtts] == [
+        ("gtt-1", "TRIGGERED", 1, 0, 151_000, "gtt-1-order", None),
+        ("gtt-2", "REJECTED", 0, 0, 300_000, "gtt-2-order", "INSUFFICIENT_HOLDINGS"),
+        ("gtt-3", "CANCELLED", 0, None, None, None, None),
+        ("gtt-4", "EXPIRED", 0, None, None, None, None),
+        ("gtt-5", "DISABLED", 0, None, None, None, None),
+        ("gtt-live", "ACTIVE", 0, None, None, None, None),
+    ]
 
 
 def test_same_batches_twice_when_resubmitted_then_one_set_of_rows(

@@ -38,6 +38,7 @@ TABLES = {
     "events",
     "admin_fund_operations",
     "account_resets",
+    "gtts",
     "trades",
     "order_history",
     "api_apps",

@@ -8,7 +8,9 @@ stop-loss or target level, and by the MIS square-off), one-share round trips, st
 levels, delivery sells, holdings settlement, stock futures and options settled by delivery
 at expiry, portfolio margin revaluations (after the underlying moves, on the index option's
 expiry day, and after a fall that calls margin or liquidates), the daily settlement of futures,
-price moves and new trading days (never into the December contracts' expiry day); and orders
+price moves and new trading days (never into the December contracts' expiry day); GTTs
+placed, modified, deleted, fired by the market's price (stale, short of their trigger, or after
+their expiry too), expired and disabled, with one thing wrong or at the active limit; and orders
 and modifications with one thing wrong, at the open-orders and order-value limits, at the
 delivery holdings boundary, without their underlying's market and, with hours enforced,
 around the session and square-off times. Every derivative command is stamped with its underlying's
@@ -50,6 +52,11 @@ After every step it proves:
   holding margin cancelled and whole positions closed at their marks, the most margin freed
   first; the call met once covered; a settlement of futures realizes each one's P&L to its
   close, once a day;
+* a GTT's placing and modifying check its terms in precedence order (duplicate, limit,
+  instrument, legs, product, quantity, prices, last price, trigger sides) and move no money; a
+  firing decides the leg's order exactly as the same new order placed by hand (so with every
+  order check above) and ends the GTT, both legs; active GTTs stay within the limit with their
+  triggers on their type's sides of the price they were placed against;
 * structural sanity: working orders are PENDING with something left, positions are non-zero,
   CNC is never short, holdings are positive, ``seq`` counts the events.
 
@@ -88,6 +95,7 @@ from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
 from engine.domain.account.decide import decide
+from engine.domain.account.gtts import legs_wanted
 from engine.domain.account.state import (
     AccountState,
     Decision,
@@ -109,6 +117,7 @@ from engine.domain.enums import (
     Side,
     Validity,
 )
+from engine.domain.gtt import Gtt, GttLeg, GttStatus, GttType, rises_to
 from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
 from engine.domain.margin import equity_margin
 from engine.domain.money import RATE_SCALE, div_half_up
@@ -132,7 +141,14 @@ from tests.support.stock_fno import reliance_future, reliance_option
 TICKERS = ("NSE:RELIANCE", "NSE:TCS", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000CE")
 DERIVATIVES = (2, 3)  # positions in TICKERS
 # The commands a derivative's underlying market is stamped on (as the actor stamps them).
-STAMPED = (cmd.PlaceOrder, cmd.ModifyOrder, cmd.FillOrder, cmd.ClosePosition, cmd.ExpirePosition)
+STAMPED = (
+    cmd.PlaceOrder,
+    cmd.ModifyOrder,
+    cmd.FillOrder,
+    cmd.ClosePosition,
+    cmd.ExpirePosition,
+    cmd.TriggerGtt,
+)
 # SEBI's extra ELM on short index options on their expiry day (configs/default.toml
 # margin.portfolio INDEX expiry_day_extra_pct, from 2024-11-20), in % of the notional.
 EXPIRY_DAY_EXTRA_PCT = 2
@@ -155,6 +171,23 @@ FLAWS = ("off_lot", "too_many", "off_tick", "off_band", "terms", "no_quote")
 PLACE_SHAPES = ("ok",) * 10 + FLAWS + ("zero",)
 MODIFY_SHAPES = ("ok",) * 5 + FLAWS + ("nothing_left",)
 QUANTITY_SHAPES = {"zero", "off_lot", "too_many"}
+# how a GTT's terms are broken on purpose (mostly they are not; "market_price": placed against
+# the market's price, the request naming none)
+GTT_SHAPES = (
+    ("ok",) * 6
+    + ("market_price",) * 2
+    + (
+        "index",
+        "legs",
+        "product",
+        "zero",
+        "too_many",
+        "off_tick_price",
+        "off_tick_trigger",
+        "no_price",
+        "wrong_side",
+    )
+)
 
 # docs/DOMAIN.md §6: ₹59 per auto squared-off order, ₹50 brokerage + 18 % GST on it
 SQUAREOFF_FEE_PAISE = 59_00
@@ -375,13 +408,23 @@ class AccountMachine(RuleBasedStateMachine):
             if isinstance(command, cmd.PlaceOrder | cmd.ModifyOrder):
                 kind = "place" if isinstance(command, cmd.PlaceOrder) else "modify"
                 self.seen[f"{kind}:{decision.rejection.value}"] += 1
-            assert decision.events == () or (
-                len(decision.events) == 1
-                and isinstance(decision.events[0], ev.OrderRejected)
-                and decision.events[0].reason is decision.rejection
+            events = decision.events
+            if isinstance(command, cmd.TriggerGtt) and events:
+                # a GTT fired and its order was refused: it ends REJECTED with the order
+                triggered, *events = events
+                assert isinstance(triggered, ev.GttTriggered), decision
+                assert triggered.rejection == decision.rejection.value, decision
+            assert not events or (
+                len(events) == 1
+                and isinstance(events[0], ev.OrderRejected)
+                and events[0].reason is decision.rejection
             ), decision
         if decision.rejection is None and isinstance(command, cmd.PlaceOrder):
             self._check_place_funds(command, decision, available_before)
+        if decision.rejection is None and isinstance(command, cmd.TriggerGtt):
+            fired = self._fired_order(command)
+            if fired is not None and len(decision.events) == 2:  # else it expired
+                self._check_place_funds(fired, Decision(decision.events[1:]), available_before)
         if decision.rejection is None and isinstance(command, cmd.ModifyOrder):
             assert old_block is not None
             self._check_modify_funds(command, decision, available_before + old_block)
@@ -404,13 +447,30 @@ class AccountMachine(RuleBasedStateMachine):
             # "decide never mutates" check above vacuous
             assert state_fingerprint(self.state) != fingerprint
 
-        if decision.rejection is None and isinstance(command, cmd.PlaceOrder | cmd.ModifyOrder):
+        if decision.rejection is None and isinstance(
+            command, cmd.PlaceOrder | cmd.ModifyOrder | cmd.TriggerGtt
+        ):
             # An acceptance never overdraws; an order that blocks nothing (a CNC sell, a
             # reduction, a hedge) leaves a debit as it found it.
             assert self.state.available_paise >= min(available_before, 0), (
                 "an acceptance overdrew the account"
             )
         return decision
+
+    def _fired_order(self, trigger: cmd.TriggerGtt) -> cmd.PlaceOrder | None:
+        """The new order a GTT's firing places, as the same order placed by hand would be."""
+        gtt = self.state.gtts.get(trigger.gtt_id)
+        if gtt is None or not 0 <= trigger.leg < len(gtt.legs):
+            return None
+        leg = gtt.legs[trigger.leg]
+        return cmd.PlaceOrder(
+            *msgspec.structs.astuple(cmd.gtt_order(leg, trigger.order_id, trigger.instrument)),
+            now_ms=trigger.now_ms,
+            quote=trigger.quote,
+            market=trigger.market,
+            mtm_paise=trigger.mtm_paise,
+            price_source=trigger.price_source,
+        )
 
     def _book_fill(self, filled: ev.OrderFilled) -> None:
         """Add a fill to its order's and its position's totals (before it is applied)."""
@@ -1555,6 +1615,7 @@ class AccountMachine(RuleBasedStateMachine):
             assert not any(p.quantity for p in self.state.positions.values())
             assert not self.state.holdings
             assert not self.state.pending_withdrawals
+            assert not self.state.gtts  # a GTT would place orders on the account started over
 
     # ---------------------------------------------------------------------------------------
     # positions
@@ -2320,6 +2381,354 @@ class AccountMachine(RuleBasedStateMachine):
         self._close_opened(opened)
 
     # ---------------------------------------------------------------------------------------
+    # GTT triggers (docs/DOMAIN.md §7)
+
+    def _gtt_legs(
+        self, instrument: Instrument, gtt_type: GttType, spread_ticks: int, lots: int, market: bool
+    ) -> tuple[GttLeg, ...]:
+        """Legs around the price now: a single trigger above or below it (by the sign of
+        ``spread_ticks``), a two-leg GTT's stop-loss below and target above. Each sells out of
+        (or, single and above, buys into) the instrument at its trigger or at market."""
+        product = Product.CNC if instrument.is_equity else Product.NRML
+        quantity = lots * instrument.lot_size
+        order_type = OrderType.MARKET if market else OrderType.LIMIT
+
+        def one(trigger_ticks: int, side: Side) -> GttLeg:
+            trigger = self._price(instrument, trigger_ticks)
+            price = 0 if market else trigger
+            return GttLeg(trigger, side, quantity, order_type, price, product)
+
+        if gtt_type is GttType.SINGLE:
+            side = Side.BUY if spread_ticks > 0 else Side.SELL
+            return (one(spread_ticks, side),)
+        return (one(-abs(spread_ticks), Side.SELL), one(abs(spread_ticks), Side.SELL))
+
+    def _break_gtt(
+        self, instrument: Instrument, legs: tuple[GttLeg, ...], flaw: str
+    ) -> tuple[Instrument, tuple[GttLeg, ...], int | None, Rejection | None]:
+        """Break a GTT's terms as ``flaw`` says; return the instrument, legs, the last price
+        to place against (None: the market's) and the rejection that must follow."""
+        last = self.ltp[instrument.instrument_id]
+        first = legs[0]
+        tick = instrument.tick_paise
+        if flaw == "index":
+            return self.index, legs, last, Rejection.NOT_TRADABLE
+        if flaw == "legs":  # one leg too many or too few for the type
+            wrong = legs[:1] if len(legs) == 2 else (*legs, legs[0])
+            return instrument, wrong, last, Rejection.INVALID_TRIGGER
+        if flaw == "product":
+            refused = Product.NRML if instrument.is_equity else Product.CNC
+            broken = msgspec.structs.replace(first, product=refused)
+            return instrument, (broken, *legs[1:]), last, Rejection.PRODUCT_NOT_ALLOWED
+        if flaw == "zero":
+            broken = msgspec.structs.replace(first, quantity=0)
+            return instrument, (broken, *legs[1:]), last, Rejection.INVALID_QUANTITY
+        if flaw == "too_many" and instrument.freeze_quantity:
+            lots = instrument.freeze_quantity // instrument.lot_size + 1
+            broken = msgspec.structs.replace(first, quantity=lots * instrument.lot_size)
+            return instrument, (broken, *legs[1:]), last, Rejection.ABOVE_FREEZE_QUANTITY
+        if flaw == "off_tick_price":
+            broken = msgspec.structs.replace(
+                first, order_type=OrderType.LIMIT, price_paise=first.trigger_paise + 1
+            )
+            rejection = Rejection.INVALID_PRICE if tick > 1 else None
+            return instrument, (broken, *legs[1:]), last, rejection
+        if flaw == "off_tick_trigger":
+            broken = msgspec.structs.replace(first, trigger_paise=first.trigger_paise + 1)
+            rejection = Rejection.INVALID_PRICE if tick > 1 else None
+            return instrument, (broken, *legs[1:]), last, rejection
+        if flaw == "no_price":
+            return instrument, legs, 0, Rejection.PRICE_UNAVAILABLE
+        if flaw == "wrong_side":  # placed against a price at (or beyond) the trigger
+            return instrument, legs, legs[-1].trigger_paise, Rejection.INVALID_TRIGGER
+        return instrument, legs, None if flaw == "market_price" else last, None
+
+    def _has_gtts(self) -> bool:
+        return bool(self.state.gtts)
+
+    def _pick_gtt(self, pick: int) -> Gtt:
+        ids = sorted(self.state.gtts)
+        return self.state.gtts[ids[pick % len(ids)]]
+
+    def _check_gtt_blocks_nothing(self, decision: Decision, before: tuple[int, int]) -> None:
+        """A GTT's placing, modifying, deleting or ending moves no money."""
+        if decision.rejection is None:
+            assert (self.state.balance_paise, self.state.blocked_paise) == before
+
+    @rule(
+        which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
+        two_leg=st.booleans(),
+        spread_ticks=st.integers(min_value=-30, max_value=30).filter(bool),
+        lots=st.integers(min_value=1, max_value=4),
+        market=st.booleans(),
+        flaw=st.sampled_from(GTT_SHAPES),
+        at_limit=st.sampled_from([False] * 9 + [True]),
+        reuse_id=st.sampled_from([False] * 19 + [True]),
+        then_modify=st.booleans(),
+    )
+    def place_gtt(
+        self,
+        which: int,
+        two_leg: bool,
+        spread_ticks: int,
+        lots: int,
+        market: bool,
+        flaw: str,
+        at_limit: bool,
+        reuse_id: bool,
+        then_modify: bool,
+    ) -> None:
+        """Place a GTT, now and then with one thing wrong, its id taken or at the active
+        limit: the first rule broken decides, and an accepted one blocks nothing. Accepted,
+        maybe modify it at once to the other type on the other side."""
+        instrument = self.instruments[which]
+        gtt_type = GttType.TWO_LEG if two_leg else GttType.SINGLE
+        legs = self._gtt_legs(instrument, gtt_type, spread_ticks, lots, market)
+        subject, legs, last, broken = self._break_gtt(instrument, legs, flaw)
+        taken = sorted(self.state.gtts)
+        gtt_id = taken[0] if reuse_id and taken else self._next_id("g")
+        rules = self.account_rules
+        if at_limit:
+            limited = dataclasses.replace(rules.gtt, active_max=len(self.state.gtts))
+            rules = dataclasses.replace(rules, gtt=limited)
+        command = cmd.PlaceGtt(
+            gtt_id=gtt_id,
+            instrument=subject,
+            gtt_type=gtt_type,
+            legs=legs,
+            last_price_paise=last,
+            now_ms=self.now_ms,
+            ltp_paise=0 if flaw == "no_price" else self.ltp[instrument.instrument_id],
+        )
+        before = (self.state.balance_paise, self.state.blocked_paise)
+        decision = self._run(command, rules)
+        self._check_gtt_blocks_nothing(decision, before)
+        if gtt_id in taken:
+            assert decision.rejection is Rejection.DUPLICATE
+        elif at_limit:
+            assert decision.rejection is Rejection.GTT_LIMIT
+        else:
+            assert decision.rejection is broken, (flaw, decision)
+        if decision.rejection is None:
+            gtt = self.state.gtts[gtt_id]
+            assert gtt.status is GttStatus.ACTIVE and gtt.version == 0
+            assert gtt.last_price_paise == self.ltp[instrument.instrument_id]
+            assert gtt.expires_ms == self.now_ms + rules.gtt.expiry_days * DAY_MS
+            self.seen["gtt:" + gtt_type.value] += 1
+            if then_modify:
+                self._modify_gtt(gtt_id, not two_leg, -spread_ticks, lots, not market, "ok")
+
+    @precondition(_has_gtts)
+    @rule(
+        pick=picks,
+        two_leg=st.booleans(),
+        spread_ticks=st.integers(min_value=-30, max_value=30).filter(bool),
+        lots=st.integers(min_value=1, max_value=4),
+        market=st.booleans(),
+        flaw=st.sampled_from(GTT_SHAPES),
+    )
+    def modify_gtt(
+        self, pick: int, two_leg: bool, spread_ticks: int, lots: int, market: bool, flaw: str
+    ) -> None:
+        gtt_id = self._pick_gtt(pick).gtt_id
+        self._modify_gtt(gtt_id, two_leg, spread_ticks, lots, market, flaw)
+
+    def _modify_gtt(
+        self, gtt_id: str, two_leg: bool, spread_ticks: int, lots: int, market: bool, flaw: str
+    ) -> None:
+        """Replace an active GTT's terms whole (maybe its type too): checked as placing checks
+        them; accepted, its version is bumped and its expiry kept; refused, nothing changes."""
+        gtt = copy.deepcopy(self.state.gtts[gtt_id])
+        instrument = self.by_id[gtt.instrument_id]
+        gtt_type = GttType.TWO_LEG if two_leg else GttType.SINGLE
+        legs = self._gtt_legs(instrument, gtt_type, spread_ticks, lots, market)
+        if flaw == "index":  # the instrument is the GTT's own: not the modification's to break
+            flaw = "ok"
+        _, legs, last, broken = self._break_gtt(instrument, legs, flaw)
+        command = cmd.ModifyGtt(
+            gtt_id=gtt.gtt_id,
+            gtt_type=gtt_type,
+            legs=legs,
+            last_price_paise=last,
+            now_ms=self.now_ms,
+            instrument=instrument,
+            ltp_paise=0 if flaw == "no_price" else self.ltp[instrument.instrument_id],
+        )
+        before = (self.state.balance_paise, self.state.blocked_paise)
+        decision = self._run(command)
+        self._check_gtt_blocks_nothing(decision, before)
+        assert decision.rejection is broken, (flaw, decision)
+        after = self.state.gtts[gtt.gtt_id]
+        if broken is not None:
+            assert after == gtt
+            return
+        assert after.version == gtt.version + 1
+        assert after.legs == legs and after.gtt_type is gtt_type
+        assert (after.created_ms, after.expires_ms) == (gtt.created_ms, gtt.expires_ms)
+
+    @precondition(_has_gtts)
+    @rule(pick=picks, twice=st.booleans())
+    def delete_gtt(self, pick: int, twice: bool) -> None:
+        """A deleted GTT leaves the account; deleting it again is refused GTT_NOT_ACTIVE."""
+        gtt_id = self._pick_gtt(pick).gtt_id
+        before = (self.state.balance_paise, self.state.blocked_paise)
+        decision = self._run(cmd.DeleteGtt(now_ms=self.now_ms, gtt_id=gtt_id))
+        self._check_gtt_blocks_nothing(decision, before)
+        assert decision.rejection is None
+        assert gtt_id not in self.state.gtts
+        if twice:
+            again = self._run(cmd.DeleteGtt(now_ms=self.now_ms, gtt_id=gtt_id))
+            assert again.rejection is Rejection.GTT_NOT_ACTIVE and again.events == ()
+
+    @precondition(_has_gtts)
+    @rule(
+        pick=picks,
+        leg_pick=st.integers(min_value=0, max_value=1),
+        beyond_ticks=st.integers(min_value=-2, max_value=5),
+        stale=st.sampled_from([False] * 9 + [True]),
+    )
+    def gtt_fires(self, pick: int, leg_pick: int, beyond_ticks: int, stale: bool) -> None:
+        """The market's price moves to (or ``beyond_ticks`` past; negative: short of) a leg's
+        trigger and the market reports it. Reached, the leg's order is decided exactly as the
+        same new order would be (every check, margin and charge), the GTT ends TRIGGERED or
+        REJECTED with it, a two-leg GTT's other leg too; short of its trigger, or for terms
+        the GTT no longer has, nothing changes."""
+        gtt = copy.deepcopy(self._pick_gtt(pick))
+        instrument = self.by_id[gtt.instrument_id]
+        leg_no = leg_pick % len(gtt.legs)
+        leg = gtt.legs[leg_no]
+        direction = 1 if rises_to(gtt, leg_no) else -1
+        ltp = leg.trigger_paise + direction * beyond_ticks * instrument.tick_paise
+        if ltp <= 0:
+            return
+        self.ltp[instrument.instrument_id] = ltp
+        trigger = self._stamped(
+            cmd.TriggerGtt(
+                gtt_id=gtt.gtt_id,
+                leg=leg_no,
+                ltp_paise=ltp,
+                gtt_version=gtt.version - 1 if stale else gtt.version,
+                now_ms=self.now_ms,
+                order_id=self._next_id("o"),
+                instrument=instrument,
+                quote=self._quote(instrument),
+            )
+        )
+        assert isinstance(trigger, cmd.TriggerGtt)
+        order = self._fired_order(trigger)
+        assert order is not None
+        expected = decide(self.state, order, self.account_rules)
+        fingerprint = state_fingerprint(self.state)
+        decision = self._run(trigger)
+        if stale:
+            assert decision.rejection is Rejection.STALE_EXECUTION
+        elif beyond_ticks < 0:
+            assert decision.rejection is Rejection.OUTSIDE_ORDER_TERMS
+        if stale or beyond_ticks < 0:
+            assert decision.events == () and state_fingerprint(self.state) == fingerprint
+            return
+        triggered, *placed = decision.events
+        assert triggered == ev.GttTriggered(
+            at_ms=self.now_ms,
+            gtt_id=gtt.gtt_id,
+            leg=leg_no,
+            ltp_paise=ltp,
+            placed_order_id=trigger.order_id,
+            rejection="" if expected.rejection is None else expected.rejection.value,
+        )
+        assert tuple(placed) == expected.events
+        assert decision.rejection is expected.rejection
+        assert gtt.gtt_id not in self.state.gtts  # both legs of a two-leg GTT end with it
+        if expected.rejection is None:
+            assert trigger.order_id in self.state.orders
+        self.seen["gtt fired:" + ("rejected" if expected.rejection else "accepted")] += 1
+
+    @precondition(_has_gtts)
+    @rule(
+        pick=picks,
+        status=st.sampled_from([GttStatus.EXPIRED, GttStatus.DISABLED, GttStatus.TRIGGERED]),
+        early=st.booleans(),
+        stale=st.sampled_from([False] * 4 + [True]),
+        as_firing=st.booleans(),
+    )
+    def end_gtt(
+        self, pick: int, status: GttStatus, early: bool, stale: bool, as_firing: bool
+    ) -> None:
+        """The market expires a GTT at (not before) its expiry, for its current version; a
+        firing reported once it has expired expires it instead of placing its order; a
+        contract's expiry disables it any time; no other end is the market's to report."""
+        gtt = self._pick_gtt(pick)
+        gtt_id, version, expires_ms = gtt.gtt_id, gtt.version, gtt.expires_ms
+        at_ms = expires_ms - 1 if early else expires_ms
+        if as_firing and not early:  # its trigger is reached, but after its life ended
+            leg = gtt.legs[0]
+            instrument = self.by_id[gtt.instrument_id]
+            decision = self._run(
+                cmd.TriggerGtt(
+                    gtt_id=gtt_id,
+                    leg=0,
+                    ltp_paise=leg.trigger_paise,
+                    gtt_version=version,
+                    now_ms=at_ms,
+                    order_id=self._next_id("o"),
+                    instrument=instrument,
+                    quote=self._quote(instrument),
+                )
+            )
+            assert decision.events == (
+                ev.GttExpired(at_ms=at_ms, gtt_id=gtt_id, status=GttStatus.EXPIRED.value),
+            )
+            assert gtt_id not in self.state.gtts
+            return
+        command = cmd.EndGtt(
+            now_ms=at_ms,
+            gtt_id=gtt_id,
+            status=status.value,
+            gtt_version=version + 1 if stale else version,
+        )
+        decision = self._run(command)
+        if stale or (status is GttStatus.EXPIRED and early):
+            assert decision.rejection is Rejection.STALE_EXECUTION
+        elif status is GttStatus.TRIGGERED:
+            assert decision.rejection is Rejection.INVALID_TRIGGER
+        else:
+            assert decision.events == (
+                ev.GttExpired(at_ms=at_ms, gtt_id=gtt_id, status=status.value),
+            )
+        assert (gtt_id in self.state.gtts) == (decision.rejection is not None)
+
+    @rule(kind=st.sampled_from(["modify", "delete", "trigger", "end"]))
+    def unknown_gtt(self, kind: str) -> None:
+        """Commands naming a GTT the account does not hold (never, or no longer) are refused
+        GTT_NOT_ACTIVE."""
+        instrument = self.instruments[0]
+        legs = self._gtt_legs(instrument, GttType.SINGLE, 5, 1, False)
+        commands: dict[str, cmd.AccountCommand] = {
+            "modify": cmd.ModifyGtt(
+                gtt_id="ghost",
+                gtt_type=GttType.SINGLE,
+                legs=legs,
+                now_ms=self.now_ms,
+                instrument=instrument,
+                ltp_paise=self.ltp[instrument.instrument_id],
+            ),
+            "delete": cmd.DeleteGtt(now_ms=self.now_ms, gtt_id="ghost"),
+            "trigger": cmd.TriggerGtt(
+                gtt_id="ghost",
+                leg=0,
+                ltp_paise=legs[0].trigger_paise,
+                now_ms=self.now_ms,
+                order_id=self._next_id("o"),
+                instrument=instrument,
+                quote=self._quote(instrument),
+            ),
+            "end": cmd.EndGtt(now_ms=self.now_ms, gtt_id="ghost", status="EXPIRED"),
+        }
+        decision = self._run(commands[kind])
+        assert decision.rejection is Rejection.GTT_NOT_ACTIVE
+        assert decision.events == ()
+
+    # ---------------------------------------------------------------------------------------
     # invariants
 
     @invariant()
@@ -2386,6 +2795,22 @@ class AccountMachine(RuleBasedStateMachine):
         assert all(amount > 0 for amount in state.portfolio_margin.values())
 
     @invariant()
+    def gtts_are_sane(self) -> None:
+        """Only active GTTs are held, within the limit, each with a leg per trigger on the
+        side of the price it was placed against that its type says."""
+        assert len(self.state.gtts) <= self.account_rules.gtt.active_max
+        for gtt_id, gtt in self.state.gtts.items():
+            assert gtt.gtt_id == gtt_id
+            assert gtt.status is GttStatus.ACTIVE
+            assert len(gtt.legs) == legs_wanted(gtt.gtt_type)
+            assert gtt.created_ms <= gtt.updated_ms < gtt.expires_ms
+            triggers = [leg.trigger_paise for leg in gtt.legs]
+            if gtt.gtt_type is GttType.SINGLE:
+                assert triggers[0] != gtt.last_price_paise
+            else:
+                assert triggers[0] < gtt.last_price_paise < triggers[1]
+
+    @invariant()
     def portfolio_margin_is_the_model_s(self) -> None:
         """Each underlying's portfolio figure is the model's margin on the positions held now,
         at the market it was last computed at (a fill's or a revaluation's): nothing changes
@@ -2449,6 +2874,11 @@ EVENT_TYPES = {
     "MarginCalled",
     "MarginCallMet",
     "FuturesSettled",
+    "GttPlaced",
+    "GttModified",
+    "GttDeleted",
+    "GttTriggered",
+    "GttExpired",
 }
 # ExpiryMarginBlocked only comes from journals written before portfolio margin (the extra ELM
 # is now part of a portfolio's revaluation): decide never produces it.
@@ -2497,6 +2927,10 @@ def test_account_machine_when_random_commands_then_invariants_hold(
         "margin:called",
         "margin:met",
         "margin:liquidated",
+        "gtt:SINGLE",
+        "gtt:TWO_LEG",
+        "gtt fired:accepted",
+        "gtt fired:rejected",
     ):
         assert seen[key] > 0, key
 

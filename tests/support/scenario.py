@@ -15,7 +15,8 @@ from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
 from engine.domain.account.decide import decide
 from engine.domain.account.state import AccountState, funds_identity_holds
-from engine.domain.enums import FundKind, OrderType, PriceSource, Product, Side
+from engine.domain.enums import FundKind, OrderType, PriceSource, Product, Rejection, Side
+from engine.domain.gtt import GttLeg, GttStatus, GttType
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.portfolio import position_legs
 from engine.domain.rules import AccountRules
@@ -101,8 +102,12 @@ def every_event_session(
     day, settle a future, call margin and meet the call, expire (in cash and by delivery),
     settle, block and withdraw.
 
+    GTTs: placed, modified, fired (its order accepted; another's refused), deleted, expired
+    and disabled.
+
     Ends with a working LIMIT order, an open MIS position with a stop-loss, CNC holdings with
-    a DP charge booked, and one fund block still held, so every projection has live rows.
+    a DP charge booked, one fund block still held and an active two-leg GTT, so every
+    projection has live rows.
     """
     reliance = master.get("NSE:RELIANCE")
     tcs = master.get("NSE:TCS")
@@ -345,6 +350,7 @@ def every_event_session(
         )
     )
     s.run(cmd.BlockFunds(now_ms=s.tick(), block_id="blk-2", amount_paise=70_000, kind="ADMIN"))
+    gtt_session(s, reliance, tcs, infy)
     # Live rows at the end: a working order and an open position with a stop-loss.
     s.place(reliance, "rest-1", 154_280, quantity=3, price_paise=150_000, client_order_id="c-2")
     s.place(infy, "buy-2", 154_830, quantity=7, price_paise=154_800)
@@ -362,3 +368,86 @@ def every_event_session(
     seen = {type(e).__name__ for b in s.batches for e in b.events}
     assert seen == ALL_EVENT_TYPES, ALL_EVENT_TYPES - seen
     return s
+
+
+def _gtt(
+    s: Session,
+    instrument: Instrument,
+    gtt_id: str,
+    ltp_paise: int,
+    *legs: GttLeg,
+) -> None:
+    kind = GttType.TWO_LEG if len(legs) == 2 else GttType.SINGLE
+    placed = s.run(
+        cmd.PlaceGtt(
+            gtt_id=gtt_id,
+            instrument=instrument,
+            gtt_type=kind,
+            legs=legs,
+            now_ms=s.tick(),
+            ltp_paise=ltp_paise,
+        )
+    )
+    assert placed and isinstance(placed[0], ev.GttPlaced), placed
+
+
+def _fire(s: Session, instrument: Instrument, gtt_id: str, leg: int, ltp_paise: int) -> None:
+    gtt = s.state.gtts[gtt_id]
+    fired = s.run(
+        cmd.TriggerGtt(
+            gtt_id=gtt_id,
+            leg=leg,
+            ltp_paise=ltp_paise,
+            gtt_version=gtt.version,
+            now_ms=s.tick(),
+            order_id=f"{gtt_id}-order",
+            instrument=instrument,
+            quote=make_quote(s.config, instrument, ltp_paise),
+        )
+    )
+    assert fired and isinstance(fired[0], ev.GttTriggered), fired
+
+
+def gtt_session(s: Session, reliance: Instrument, tcs: Instrument, infy: Instrument) -> None:
+    """Every GTT event: a single GTT placed, modified and fired, its order accepted (then
+    cancelled); a two-leg one fired into a refusal (more shares than held: REJECTED); one
+    deleted, one expired at its expiry, one disabled; a two-leg one left active."""
+    limit = OrderType.LIMIT
+    buy = GttLeg(150_000, Side.BUY, 1, limit, 150_000, Product.CNC)
+    _gtt(s, reliance, "gtt-1", 154_280, buy)
+    s.run(
+        cmd.ModifyGtt(
+            gtt_id="gtt-1",
+            gtt_type=GttType.SINGLE,
+            legs=(GttLeg(151_000, Side.BUY, 2, limit, 151_000, Product.CNC),),
+            now_ms=s.tick(),
+            instrument=reliance,
+            ltp_paise=154_280,
+        )
+    )
+    _fire(s, reliance, "gtt-1", 0, 151_000)
+    assert "gtt-1-order" in s.state.orders
+    s.run(cmd.CancelOrder(now_ms=s.tick(), order_id="gtt-1-order"))
+    oco = (
+        GttLeg(300_000, Side.SELL, 1_000, limit, 300_000, Product.CNC),
+        GttLeg(330_000, Side.SELL, 1_000, limit, 330_000, Product.CNC),
+    )
+    _gtt(s, tcs, "gtt-2", 314_850, *oco)
+    _fire(s, tcs, "gtt-2", 0, 300_000)
+    refused = s.batches[-1].events[-1]
+    assert isinstance(refused, ev.OrderRejected), refused
+    assert refused.reason is Rejection.INSUFFICIENT_HOLDINGS
+    _gtt(s, reliance, "gtt-3", 154_280, buy)
+    s.run(cmd.DeleteGtt(now_ms=s.tick(), gtt_id="gtt-3"))
+    for gtt_id, status in (("gtt-4", GttStatus.EXPIRED), ("gtt-5", GttStatus.DISABLED)):
+        _gtt(s, reliance, gtt_id, 154_280, buy)
+        # the market reports an expiry at the GTT's expiry instant (a year on); a contract's
+        # expiry disables one any time
+        at_ms = s.state.gtts[gtt_id].expires_ms if status is GttStatus.EXPIRED else s.tick()
+        ended = s.run(cmd.EndGtt(now_ms=at_ms, gtt_id=gtt_id, status=status.value, gtt_version=0))
+        assert ended and isinstance(ended[0], ev.GttExpired), ended
+    protect = (
+        GttLeg(150_000, Side.SELL, 7, limit, 150_000, Product.CNC),
+        GttLeg(160_000, Side.SELL, 7, limit, 160_000, Product.CNC),
+    )
+    _gtt(s, infy, "gtt-live", 154_830, *protect)

@@ -16,6 +16,7 @@ import pytest
 
 from engine.domain.account.state import AccountState, FundOperation, state_fingerprint
 from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
+from engine.domain.gtt import Gtt, GttLeg, GttStatus, GttType
 from engine.domain.orders import Order
 from engine.domain.positions import Holding, Position
 
@@ -80,6 +81,17 @@ def _state() -> AccountState:
         account_seq=1,
         at_ms=3_000,
     )
+    state.gtts["g1"] = Gtt(
+        gtt_id="g1",
+        instrument_id="NSE:RELIANCE",
+        gtt_type=GttType.SINGLE,
+        last_price_paise=154_280,
+        legs=(GttLeg(150_000, Side.SELL, 1, OrderType.LIMIT, 150_000, Product.CNC),),
+        status=GttStatus.ACTIVE,
+        created_ms=4_000,
+        updated_ms=4_000,
+        expires_ms=5_000,
+    )
     return state
 
 
@@ -133,6 +145,9 @@ CHANGES: list[tuple[str, Change]] = [
     ("portfolio_margin", lambda s: s.portfolio_margin.update(NIFTY=1_725_616)),
     ("margin_called", _set("margin_called", True)),
     ("futures_settled_day", _set("futures_settled_day", 20_417)),
+    ("gtts", lambda s: s.gtts.clear()),
+    ("gtt-version", lambda s: setattr(s.gtts["g1"], "version", 1)),
+    ("gtt-last-price", lambda s: setattr(s.gtts["g1"], "last_price_paise", 154_290)),
     (
         "portfolio_margin-key",
         lambda s: s.portfolio_margin.update(BANKNIFTY=s.portfolio_margin.pop("NIFTY")),

@@ -12,6 +12,8 @@ from engine.domain.account.state import AccountState, FundOperation, position_ke
 from engine.domain.enums import (
     OrderStatus,
 )
+from engine.domain.gtt import Gtt, GttStatus
+from engine.domain.gtt import transition as gtt_transition
 from engine.domain.invariants import InvariantError
 from engine.domain.orders import Order, transition
 from engine.domain.positions import Holding, Position
@@ -304,6 +306,48 @@ def _book_cash_and_holding(state: AccountState, e: ev.OrderFilled | ev.SharesDel
     state.charges_paise += e.charges_paise
 
 
+def _apply_gtt_placed(state: AccountState, e: ev.GttPlaced) -> None:
+    state.gtts[e.gtt_id] = Gtt(
+        gtt_id=e.gtt_id,
+        instrument_id=e.instrument_id,
+        gtt_type=e.gtt_type,
+        last_price_paise=e.last_price_paise,
+        legs=e.legs,
+        status=gtt_transition(None, GttStatus.ACTIVE),
+        created_ms=e.at_ms,
+        updated_ms=e.at_ms,
+        expires_ms=e.expires_ms,
+    )
+
+
+def _apply_gtt_modified(state: AccountState, e: ev.GttModified) -> None:
+    gtt = state.gtts[e.gtt_id]
+    gtt.status = gtt_transition(gtt.status, GttStatus.ACTIVE)
+    gtt.gtt_type = e.gtt_type
+    gtt.last_price_paise = e.last_price_paise
+    gtt.legs = e.legs
+    gtt.updated_ms = e.at_ms
+    gtt.version += 1
+
+
+def _end_gtt(state: AccountState, gtt_id: str, status: GttStatus) -> None:
+    """An active GTT ends: it leaves the state (its row keeps how it ended)."""
+    gtt = state.gtts.pop(gtt_id)
+    gtt_transition(gtt.status, status)
+
+
+def _apply_gtt_deleted(state: AccountState, e: ev.GttDeleted) -> None:
+    _end_gtt(state, e.gtt_id, GttStatus.CANCELLED)
+
+
+def _apply_gtt_triggered(state: AccountState, e: ev.GttTriggered) -> None:
+    _end_gtt(state, e.gtt_id, GttStatus.REJECTED if e.rejection else GttStatus.TRIGGERED)
+
+
+def _apply_gtt_expired(state: AccountState, e: ev.GttExpired) -> None:
+    _end_gtt(state, e.gtt_id, GttStatus(e.status))
+
+
 _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.OrderAccepted: _apply_accepted,
     ev.OrderRejected: _apply_rejected,
@@ -329,4 +373,9 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.MarginCalled: _apply_margin_called,
     ev.MarginCallMet: _apply_margin_met,
     ev.FuturesSettled: _apply_futures_settled,
+    ev.GttPlaced: _apply_gtt_placed,
+    ev.GttModified: _apply_gtt_modified,
+    ev.GttDeleted: _apply_gtt_deleted,
+    ev.GttTriggered: _apply_gtt_triggered,
+    ev.GttExpired: _apply_gtt_expired,
 }

@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import msgspec
+
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
@@ -18,6 +20,12 @@ from engine.domain.account.fills import (
     market_exit,
     with_exercise_charges,
     with_squareoff_fee,
+)
+from engine.domain.account.gtts import (
+    decide_delete_gtt,
+    decide_end_gtt,
+    decide_modify_gtt,
+    decide_place_gtt,
 )
 from engine.domain.account.margin_call import decide_revalue, decide_settle_futures
 from engine.domain.account.state import AccountState, Decision, Shortfall, resets_on_day
@@ -36,6 +44,7 @@ from engine.domain.enums import (
     Rejection,
     Side,
 )
+from engine.domain.gtt import GttStatus, leg_fires
 from engine.domain.instruments import Instrument
 from engine.domain.invariants import InvariantError
 from engine.domain.margin import equity_margin, pro_rata
@@ -801,6 +810,8 @@ def _decide_reset(state: AccountState, c: cmd.ResetAccount, rules: AccountRules)
     for order_id in sorted(work.orders):
         cancel = cmd.CancelOrder(now_ms=c.now_ms, order_id=order_id, reason=CancelReason.RESET)
         book(*_decide_cancel(work, cancel, rules).events)
+    for gtt_id in sorted(work.gtts):  # a GTT would place orders on the account started over
+        book(ev.GttDeleted(at_ms=c.now_ms, gtt_id=gtt_id))
     rejection = _close_and_sell_all(work, c, rules, book)
     if rejection is not None:
         return _rejected(rejection)
@@ -911,6 +922,47 @@ def _close_and_sell_all(
     return None
 
 
+def _decide_trigger_gtt(state: AccountState, c: cmd.TriggerGtt, rules: AccountRules) -> Decision:
+    """A GTT's leg fired (docs/DOMAIN.md §7): its order is placed as any new order, with every
+    check of one. Accepted, the GTT is TRIGGERED; refused, it is REJECTED with the order's
+    reason (the order kept REJECTED too). Either way the GTT has ended, a two-leg GTT's other
+    leg with it. A firing the GTT's current terms do not allow changes nothing."""
+    gtt = state.gtts.get(c.gtt_id)
+    if gtt is None:
+        return _rejected(Rejection.GTT_NOT_ACTIVE)
+    if c.gtt_version != gtt.version:
+        return _rejected(Rejection.STALE_EXECUTION)  # reached a trigger it no longer has
+    if not 0 <= c.leg < len(gtt.legs) or c.instrument.instrument_id != gtt.instrument_id:
+        return _rejected(Rejection.OUTSIDE_ORDER_TERMS)
+    leg = gtt.legs[c.leg]
+    if not leg_fires(leg.trigger_paise, gtt.last_price_paise, c.ltp_paise):
+        return _rejected(Rejection.OUTSIDE_ORDER_TERMS)
+    if c.now_ms >= gtt.expires_ms:  # it expired before the market reported its firing
+        expired = ev.GttExpired(at_ms=c.now_ms, gtt_id=gtt.gtt_id, status=GttStatus.EXPIRED.value)
+        return Decision((expired,))
+    request = cmd.gtt_order(leg, c.order_id, c.instrument)
+    order = cmd.PlaceOrder(
+        *msgspec.structs.astuple(request),
+        now_ms=c.now_ms,
+        quote=c.quote,
+        market=c.market,
+        mtm_paise=c.mtm_paise,
+        price_source=c.price_source,
+    )
+    placed = _decide_place(state, order, rules)
+    if not placed.events:  # its id is taken: nothing placed, the GTT waits on
+        return placed
+    triggered = ev.GttTriggered(
+        at_ms=c.now_ms,
+        gtt_id=gtt.gtt_id,
+        leg=c.leg,
+        ltp_paise=c.ltp_paise,
+        placed_order_id=c.order_id,
+        rejection="" if placed.rejection is None else placed.rejection.value,
+    )
+    return Decision((triggered, *placed.events), placed.rejection, placed.shortfall)
+
+
 _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.PlaceOrder: _decide_place,
     cmd.ModifyOrder: _decide_modify,
@@ -932,4 +984,9 @@ _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.RequestWithdrawal: _decide_request_withdrawal,
     cmd.DecideWithdrawal: _decide_withdrawal,
     cmd.ResetAccount: _decide_reset,
+    cmd.PlaceGtt: decide_place_gtt,
+    cmd.ModifyGtt: decide_modify_gtt,
+    cmd.DeleteGtt: decide_delete_gtt,
+    cmd.TriggerGtt: _decide_trigger_gtt,
+    cmd.EndGtt: decide_end_gtt,
 }

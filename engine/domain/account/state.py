@@ -24,6 +24,7 @@ from engine.domain.enums import (
     Product,
     Rejection,
 )
+from engine.domain.gtt import Gtt
 from engine.domain.invariants import InvariantError
 from engine.domain.orders import Order
 from engine.domain.positions import Holding, Position
@@ -75,6 +76,8 @@ class AccountState(msgspec.Struct, gc=False):
     margin_called: bool = False  # equity below the required margin at the last check
     # The latest trade day at whose start the futures held were settled to the market (0: never).
     futures_settled_day: int = 0
+    # The active GTTs, by id (docs/DOMAIN.md §7): they block nothing; one that ends leaves.
+    gtts: dict[str, Gtt] = msgspec.field(default_factory=dict)
 
     @property
     def available_paise(self) -> int:
@@ -108,6 +111,7 @@ class Decision(NamedTuple):
     rejection: Rejection | None = None
     shortfall: Shortfall | None = None
     original_order_id: str | None = None
+    refused_field: str = ""  # a GTT's refusal: the field at fault (``orders[1].quantity``)
 
 
 def position_key(instrument_id: str, product: Product) -> str:

@@ -1,7 +1,8 @@
 // The trading screen: watchlist and search, live quotes, the chart, the order ticket with its
 // market depth (a bid or an ask sets a LIMIT order there) and its margin and charges preview
 // (the option chain opens it on a contract too), orders (modify, cancel, their trades),
-// positions (live P&L, close, stop-loss and target) and the funds strip.
+// positions (live P&L, close, stop-loss and target), GTT triggers (listed, deleted) and the
+// funds strip.
 
 import {
   api,
@@ -48,12 +49,14 @@ export class TradingScreen {
     this.positions = new Map(); // open positions by id
     this.positionRows = new Map(); // position id -> {row, ltp, pnl}
     this.orders = [];
+    this.gtts = []; // the account's GTTs, newest first (GET /api/trading/gtt)
     this.placed = new Map(); // order id -> order placed from this page (for fill messages)
     this.placedAtMs = 0;
     this.funds = null;
     this.ticks = new TickStore();
     this.chart = new PriceChart($("#chart"));
     this.refreshOrdersSoon = debounce(() => this.loadOrders(), 150);
+    this.refreshGttsSoon = debounce(() => this.loadGtts(), 150);
     this.refreshPositionsSoon = debounce(() => this.loadPositions(), 150);
     this.previewSoon = debounce(() => this.preview(), 250);
     this.bind();
@@ -65,7 +68,7 @@ export class TradingScreen {
   async start(accountId) {
     this.accountId = accountId;
     await this.loadWatchlist();
-    await Promise.all([this.loadFunds(), this.loadPositions(), this.loadOrders()]);
+    await Promise.all([this.loadFunds(), this.loadPositions(), this.loadOrders(), this.loadGtts()]);
     if (!this.selectedId && this.watchIds.length) this.select(this.watchIds[0]);
   }
 
@@ -76,12 +79,14 @@ export class TradingScreen {
     this.accountId = accountId;
     this.positions.clear();
     this.orders = [];
+    this.gtts = [];
     this.placed.clear();
     this.renderPositions();
     this.renderOrders();
+    this.renderGtts();
     $("#ticket-preview").classList.add("stale");
     this.previewSoon();
-    await Promise.all([this.loadFunds(), this.loadPositions(), this.loadOrders()]);
+    await Promise.all([this.loadFunds(), this.loadPositions(), this.loadOrders(), this.loadGtts()]);
   }
 
   /** `tradingAccountId=<the selected account>`, for the trading routes' queries. */
@@ -93,6 +98,7 @@ export class TradingScreen {
     this.accountId = null;
     this.positions.clear();
     this.orders = [];
+    this.gtts = [];
   }
 
   onFrame(frame) {
@@ -103,6 +109,7 @@ export class TradingScreen {
     if (frame.type === "quote") this.onQuote(frame.data);
     else if (frame.type === "order") this.onOrder(frame.data);
     else if (frame.type === "position") this.onPosition(frame.data);
+    else if (frame.type === "gtt") this.refreshGttsSoon();
     else if (frame.type === "funds") this.renderFunds(frame.data);
     else if (frame.type === "marginCall") this.onMarginCall(frame.data);
     else if (frame.type === "error") this.toast(frame.data?.message || "Live feed error", "error");
@@ -114,6 +121,7 @@ export class TradingScreen {
     this.loadFunds();
     this.loadPositions();
     this.loadOrders();
+    this.loadGtts();
   }
 
   // -- events ------------------------------------------------------------------------------
@@ -841,6 +849,60 @@ export class TradingScreen {
       this.toast(`Could not cancel: ${describeError(error)}`, "error");
     }
     this.loadOrders();
+  }
+
+  // -- GTT triggers ------------------------------------------------------------------------
+
+  async loadGtts() {
+    const accountId = this.accountId;
+    if (!accountId) return;
+    const params = new URLSearchParams({ tradingAccountId: accountId, limit: "50" });
+    let gtts;
+    try {
+      gtts = (await api("GET", `/api/trading/gtt?${params}`)).items || [];
+    } catch (error) {
+      if (accountId === this.accountId) this.toast(`GTTs could not be loaded. ${describeError(error)}`, "error");
+      return;
+    }
+    if (accountId !== this.accountId) return; // another account was chosen meanwhile
+    this.gtts = gtts;
+    this.renderGtts();
+  }
+
+  renderGtts() {
+    const rows = this.gtts.map((gtt) => {
+      const label = `GTT ${gtt.symbol || gtt.instrumentId} ${gtt.triggerValues.map(price).join(" / ")}`;
+      const actions = gtt.status === "ACTIVE"
+        ? h("button", { type: "button", class: "danger", onclick: () => this.deleteGtt(gtt), "aria-label": `Delete ${label}` }, "Delete")
+        : "";
+      const legs = gtt.orders.map((order) =>
+        `${order.orderSide} ${order.quantity} ${order.orderType === "MARKET" ? "MKT" : `@ ${price(order.price)}`}`,
+      );
+      const status = h("span", { class: `status status-${gtt.status.toLowerCase()}` }, gtt.status);
+      const reason = gtt.rejectionReason ? h("span", { class: "reason" }, reasonText(gtt.rejectionReason)) : "";
+      return h(
+        "tr",
+        { dataset: { gttId: gtt.id, status: gtt.status } },
+        h("td", {}, clock(gtt.createdAt)),
+        h("td", {}, h("strong", {}, gtt.symbol || gtt.instrumentId), h("span", { class: "muted" }, ` ${gtt.orders[0]?.productType || ""}`)),
+        h("td", {}, gtt.type === "TWO_LEG" ? "OCO" : "Single"),
+        h("td", { class: "num" }, gtt.triggerValues.map(price).join(" / ")),
+        h("td", {}, legs.join(" · ")),
+        h("td", {}, status, reason),
+        h("td", {}, h("div", { class: "row-actions" }, actions)),
+      );
+    });
+    fillRows($("#gtts-table tbody"), rows, "No GTTs yet.");
+  }
+
+  async deleteGtt(gtt) {
+    try {
+      await api("DELETE", `/api/trading/gtt/${encodeURIComponent(gtt.id)}`);
+      this.toast(`GTT deleted: ${gtt.symbol || gtt.instrumentId}.`, "ok");
+    } catch (error) {
+      this.toast(`Could not delete the GTT: ${describeError(error)}`, "error");
+    }
+    this.loadGtts();
   }
 
   // -- positions ---------------------------------------------------------------------------
