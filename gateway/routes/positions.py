@@ -166,6 +166,7 @@ def exit_order_row(
     return {
         "id": accepted.order_id,
         "client_order_id": None,
+        "tag": None,
         "trading_account_id": account_id,
         "instrument_id": accepted.instrument_id,
         "product": accepted.product.value,

@@ -24,7 +24,13 @@ USER_EMAIL = "meera@paperdesk.test"
 USER_PASSWORD = "lantern-orchid-73"
 LAPTOP = {"width": 1366, "height": 900}
 TIMEOUT_MS = 10_000
-CONFIG = e2e_config(accounts={"opening_balance": "100000"}, kite={"accounts_per_user_max": 2})
+CONFIG = e2e_config(
+    accounts={"opening_balance": "100000"},
+    kite={"accounts_per_user_max": 2},
+    # The test clicks through two accounts, the console and the apps in seconds, each view
+    # loading its lists: far faster than a person, past the default 100 requests a minute.
+    rate_limits={"general_per_minute": 1_000},
+)
 SECOND = "Momentum"
 APP_NAME = "<i>Scalper</i>"  # shown as typed: markup in a name is text
 REDIRECT = "http://127.0.0.1:5000/callback"
