@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.kite import (
+    gtt_routes,
     history_routes,
     margin_routes,
     market_routes,
@@ -20,4 +21,5 @@ KITE_ROUTES: tuple[web.AbstractRouteDef, ...] = (
     *market_routes.routes,
     *margin_routes.routes,
     *history_routes.routes,
+    *gtt_routes.routes,
 )

@@ -58,6 +58,7 @@ class HeadlessApp:
     api_key: str
     access_token: str
     user_id: str
+    user: Client  # the same user on paperdesk's own API
 
 
 async def headless_app(
@@ -72,7 +73,8 @@ async def headless_app(
     status, token, _ = await user.call("POST", f"/api/console/apps/{apps['apps'][0]['id']}/token")
     assert status == 200, token
     _, session_info, _ = await user.call("GET", "/api/auth/session")
-    return HeadlessApp(kite_url, api_key, token["accessToken"], session_info["user"]["id"])
+    user_id = session_info["user"]["id"]
+    return HeadlessApp(kite_url, api_key, token["accessToken"], user_id, user)
 
 
 def place(kite: KiteConnect, **terms: Any) -> str:
