@@ -73,6 +73,8 @@ class CandleRecorder:
         self.in_flight: list[MinuteBlock] = []  # being written (the loop's)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._want_seeds = False
+        # A first start's seeds are not stored yet: no instrument's history is settled before.
+        self._seeds_due = False
         self._seeds: list[Seed] = []
         # The first minute this process recorded: a server stopped within it may have stored
         # part of it, which a read merges rather than replaces.
@@ -147,14 +149,19 @@ class CandleRecorder:
             for index, candle in block.rows()
         ]
 
-    async def flush(self, pool: Pool) -> int:
-        """Write the queued seeds and completed minutes; what fails stays queued."""
-        written = 0
+    async def store_seeds(self, pool: Pool) -> None:
+        """Write the queued seeds (idempotent: a seed already stored is kept)."""
         if self._seeds:
             seeds = self._seeds[:]
             await write_seeds(pool, seeds)
             del self._seeds[: len(seeds)]
+            self._seeds_due = False
             logger.info("stored the seeds of %d instruments' history", len(seeds))
+
+    async def flush(self, pool: Pool) -> int:
+        """Write the queued seeds and completed minutes; what fails stays queued."""
+        written = 0
+        await self.store_seeds(pool)
         if self.pending and not self.in_flight:
             self.in_flight = list(self.pending)
             self.pending.clear()
@@ -202,7 +209,7 @@ class CandleRecorder:
         async def run(_: web.Application) -> AsyncIterator[None]:
             self._loop = asyncio.get_running_loop()
             if self.history is not None and await candles_empty(database.pool):
-                self._want_seeds = True
+                self._want_seeds = self._seeds_due = True
             self.engine.tick_listeners.append(self.on_tick)
             task = asyncio.create_task(self._run(database.pool))
             yield
@@ -267,6 +274,9 @@ class CandleRecorder:
     async def _ensure_history(self, pool: Pool, instrument: Instrument) -> None:
         """Generate and store ``instrument``'s seeded history if it is due (once)."""
         assert self.history is not None
+        await self.store_seeds(pool)  # a first read may come before the first flush
+        if self._seeds_due:
+            return  # before the first tick, whose prices seed the history: ask again later
         instrument_id = instrument.instrument_id
         seed = await pending_seed(pool, instrument_id)
         if seed is None:

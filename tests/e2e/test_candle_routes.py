@@ -141,3 +141,29 @@ def test_candles_when_query_wrong_then_400_naming_the_field_or_404(
         assert status == 200
 
     run_scenario(database, master, scenario, e2e_config(history={"seed_days": 0}))
+
+
+def test_candles_when_read_before_the_first_flush_then_history_all_the_same(
+    database: str, master: InstrumentMaster
+) -> None:
+    """A dashboard opens at once: its first read comes before the recorder's first flush has
+    stored the seeds. It gets the seeded history, and so does every later read."""
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        app = APPS[base]
+        clock = app[CANDLES].engine.clock
+
+        async def priced() -> bool:
+            async with session.get(f"{base}/api/quotes?q={RELIANCE}&mode=ltp") as response:
+                return bool((await response.json())["data"])
+
+        await eventually(priced)
+        now = datetime.fromtimestamp(clock.now_ms() / 1000, tz=UTC)
+        for _ in range(2):
+            status, body = await get(
+                session, base, instrumentId=RELIANCE, **{"from": iso(now - timedelta(days=1))}
+            )
+            assert status == 200, body
+            assert len(body["candles"]) >= 375  # a trading day of seeded minutes, and more
+
+    run_scenario(database, master, scenario, e2e_config(history={"flush_interval_ms": 60_000}))

@@ -334,7 +334,9 @@ export class TradingScreen {
 
   /** The instrument's last day of stored minute candles, drawn before its live ticks. */
   async loadHistory(id, label) {
-    const from = new Date(Date.now() - HISTORY_MS).toISOString();
+    // The server's clock, as its last quote told it (this browser's may differ), else ours.
+    const now = this.serverTime || Date.now();
+    const from = new Date(now - HISTORY_MS).toISOString();
     const query = new URLSearchParams({ instrumentId: id, interval: "minute", from });
     try {
       const body = await api("GET", `/api/market/candles?${query}`);
@@ -405,7 +407,15 @@ export class TradingScreen {
     const direction = before && ltp !== before.ltp ? (ltp > before.ltp ? "up" : "down") : before?.direction || "flat";
     const quote = { ...before, ...data, ltp, direction };
     this.quotes.set(id, quote);
-    this.ticks.add(id, Date.parse(data.timestamp) || Date.now(), ltp);
+    const at = Date.parse(data.timestamp);
+    const firstTime = at && !this.serverTime;
+    if (at) this.serverTime = at; // the market's clock, which history is asked against
+    if (firstTime && this.selectedId) {
+      // Asked before the server's clock was known: ask again against it.
+      const selected = this.instruments.get(this.selectedId);
+      this.loadHistory(this.selectedId, selected?.symbol || this.selectedId);
+    }
+    this.ticks.add(id, at || Date.now(), ltp);
     this.paintWatchRow(id, quote);
     if (id === this.selectedId) {
       this.chart.redraw();
