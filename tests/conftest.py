@@ -37,8 +37,13 @@ from tests.support.margin_markets import stamped
 # mutation` runs the CI examples without shrinking.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("fuzz", derandomize=False, print_blob=True)
+# Every phase but shrinking: the examples are the CI profile's (Hypothesis draws differently
+# without its reuse and target phases), and a mutant that fails is not shrunk.
 settings.register_profile(
-    "mutation", derandomize=True, database=None, phases=[Phase.explicit, Phase.generate]
+    "mutation",
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
 )
 HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(HYPOTHESIS_PROFILE)
