@@ -109,7 +109,7 @@ def is_kite_answer(response: web.Response) -> bool:
 
 @web.middleware
 async def kite_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer every error below in Kite's shape (the outermost middleware)."""
+    """Answer every error below in Kite's shape (outside all but the request metrics)."""
     response = await handler(request)
     if (
         response.status >= 400
