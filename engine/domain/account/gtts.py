@@ -91,6 +91,22 @@ def _refused(check: GttCheck) -> Decision:
     return Decision((), check.rejection, refused_field=check.field)
 
 
+def _checked_terms(
+    c: cmd.PlaceGtt | cmd.ModifyGtt, rules: AccountRules
+) -> tuple[int, GttCheck | None]:
+    """The price the terms are placed against, and the first rule they break (None: none)."""
+    last = _last_price(c.last_price_paise, c.ltp_paise)
+    check = check_gtt_terms(
+        rules,
+        instrument=c.instrument,
+        gtt_type=c.gtt_type,
+        legs=c.legs,
+        last_price_paise=last,
+        now_ms=c.now_ms,
+    )
+    return last, check
+
+
 def _last_price(requested: int | None, ltp_paise: int) -> int:
     """What the GTT is placed against: the price the request names, else the market's."""
     return ltp_paise if requested is None else requested
@@ -101,15 +117,7 @@ def decide_place_gtt(state: AccountState, c: cmd.PlaceGtt, rules: AccountRules) 
         return Decision((), Rejection.DUPLICATE)
     if len(state.gtts) >= rules.gtt.active_max:
         return Decision((), Rejection.GTT_LIMIT)
-    last = _last_price(c.last_price_paise, c.ltp_paise)
-    check = check_gtt_terms(
-        rules,
-        instrument=c.instrument,
-        gtt_type=c.gtt_type,
-        legs=c.legs,
-        last_price_paise=last,
-        now_ms=c.now_ms,
-    )
+    last, check = _checked_terms(c, rules)
     if check is not None:
         return _refused(check)
     placed = ev.GttPlaced(
@@ -128,15 +136,7 @@ def decide_modify_gtt(state: AccountState, c: cmd.ModifyGtt, rules: AccountRules
     gtt = state.gtts.get(c.gtt_id)
     if gtt is None:
         return Decision((), Rejection.GTT_NOT_ACTIVE)
-    last = _last_price(c.last_price_paise, c.ltp_paise)
-    check = check_gtt_terms(
-        rules,
-        instrument=c.instrument,
-        gtt_type=c.gtt_type,
-        legs=c.legs,
-        last_price_paise=last,
-        now_ms=c.now_ms,
-    )
+    last, check = _checked_terms(c, rules)
     if check is not None:
         return _refused(check)
     modified = ev.GttModified(
