@@ -95,6 +95,11 @@ def error_response(
     )
 
 
+def limit_reached(message: str) -> ApiError:
+    """422 ``LIMIT_REACHED``: the caller holds as many of something as a per-user limit allows."""
+    return ApiError(error_response(422, "LIMIT_REACHED", message))
+
+
 def json_response(payload: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
 

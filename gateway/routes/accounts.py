@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway import replies
 from gateway.auth import current_user
-from gateway.errors import ApiError, error_response, json_response
+from gateway.errors import ApiError, error_response, json_response, limit_reached
 from gateway.keys import CONFIG, DB, USERS
 from gateway.opening_balances import open_account
 from gateway.ownership import decode_own_body
@@ -76,12 +76,8 @@ async def open_trading_account(request: web.Request) -> web.Response:
             )
         ) from None
     if row is None:
-        raise ApiError(
-            error_response(
-                422,
-                "LIMIT_REACHED",
-                "You hold as many trading accounts as allowed (kite.accounts_per_user_max).",
-            )
+        raise limit_reached(
+            "You hold as many trading accounts as allowed (kite.accounts_per_user_max)."
         )
     app[USERS].add_account(user_id, row["id"])
     await open_account(app, row["id"], opening_balance)

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway import replies
 from gateway.auth import current_user
-from gateway.errors import ApiError, NotFoundError, error_response, json_response
+from gateway.errors import NotFoundError, json_response, limit_reached
 from gateway.keys import CONFIG, DB, KITE_SESSIONS
 from gateway.kite.app_secrets import new_api_key, new_salt
 from gateway.ownership import decode_own_body, owned_account
@@ -69,11 +69,7 @@ async def create_app(request: web.Request) -> web.Response:
         apps_max=app[CONFIG].kite.apps_per_user_max,
     )
     if row is None:
-        raise ApiError(
-            error_response(
-                422, "LIMIT_REACHED", "You have as many apps as allowed (kite.apps_per_user_max)."
-            )
-        )
+        raise limit_reached("You have as many apps as allowed (kite.apps_per_user_max).")
     return json_response(
         {"app": app_view(row), "apiSecret": app[KITE_SESSIONS].secret_of(row)}, status=201
     )
