@@ -8,6 +8,7 @@ from datetime import datetime
 from asyncpg import Record
 
 from persistence.pool import Pool
+from persistence.user_limits import has_room
 
 APP_COLUMNS = (
     "id, user_id, trading_account_id, name, api_key, secret_salt, redirect_url, created_at"
@@ -28,12 +29,9 @@ async def insert_app(
 ) -> Record | None:
     """A new app of ``user_id``; None when they already have ``apps_max`` live ones (counted
     under a lock of theirs, so two requests at once cannot both take the last place)."""
+    count = "SELECT count(*) FROM api_apps WHERE user_id = $1 AND deleted_at IS NULL"
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('apps:' || $1))", user_id)
-        held = await conn.fetchval(
-            "SELECT count(*) FROM api_apps WHERE user_id = $1 AND deleted_at IS NULL", user_id
-        )
-        if held >= apps_max:
+        if not await has_room(conn, "apps", user_id, count, apps_max):
             return None
         row: Record = await conn.fetchrow(
             "INSERT INTO api_apps (id, user_id, trading_account_id, name, api_key,"

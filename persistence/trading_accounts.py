@@ -9,6 +9,7 @@ from typing import Any
 from asyncpg import Record
 
 from persistence.pool import Pool
+from persistence.user_limits import has_room
 
 
 async def all_account_ids(conn: Any) -> list[str]:
@@ -78,12 +79,9 @@ async def insert_account(
     """A further trading account of ``user_id`` (owed ``opening_balance_paise``); None when
     the user already holds ``accounts_max``. The user's accounts are counted under a lock of
     theirs, so two requests at once cannot both take the last place."""
+    count = "SELECT count(*) FROM trading_accounts WHERE user_id = $1"
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('accounts:' || $1))", user_id)
-        held = await conn.fetchval(
-            "SELECT count(*) FROM trading_accounts WHERE user_id = $1", user_id
-        )
-        if held >= accounts_max:
+        if not await has_room(conn, "accounts", user_id, count, accounts_max):
             return None
         row: Record = await conn.fetchrow(
             "INSERT INTO trading_accounts (id, user_id, name, opening_balance_paise)"
