@@ -27,6 +27,7 @@ REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.NOT_TRADABLE: 422,
     Rejection.INSTRUMENT_EXPIRED: 422,
     Rejection.PRODUCT_NOT_ALLOWED: 422,
+    Rejection.OPPOSITE_POSITION: 409,
     Rejection.MARKET_CLOSED: 422,
     Rejection.INVALID_QUANTITY: 422,
     Rejection.ABOVE_FREEZE_QUANTITY: 422,
@@ -52,6 +53,10 @@ REJECTION_MESSAGES = {
         " one order: place it as several orders."
     ),
     Rejection.PRODUCT_NOT_ALLOWED: "This product is not allowed for this instrument.",
+    Rejection.OPPOSITE_POSITION: (
+        "The position in that product is on the other side: the two would net. Close one of"
+        " them instead of converting."
+    ),
     Rejection.NOT_TRADABLE: "An index is quoted for reference only and cannot be traded.",
     Rejection.INSTRUMENT_EXPIRED: "This contract has expired and no longer trades.",
     Rejection.INSUFFICIENT_HOLDINGS: "You do not hold enough shares to sell for delivery.",

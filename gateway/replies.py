@@ -205,8 +205,9 @@ class Position(Reply):
     target: Money | None
     status: Literal["OPEN", "CLOSED"]
     # Why a closed position closed: CLOSED (traded out), SETTLED (CNC shares became a
-    # holding), EXPIRED (its contract settled at expiry); null while open.
-    close_reason: Literal["CLOSED", "SETTLED", "EXPIRED"] | None
+    # holding), EXPIRED (its contract settled at expiry), CONVERTED (all of it moved to another
+    # product); null while open.
+    close_reason: Literal["CLOSED", "SETTLED", "EXPIRED", "CONVERTED"] | None
     opened_at: Timestamp | None
     closed_at: Timestamp | None
 
@@ -217,6 +218,11 @@ class PositionList(Reply):
 
 class PositionReply(Reply):
     position: Position
+
+
+class PositionConversion(Reply):
+    position: Position  # the position converted from, as the move left it
+    converted_position: Position  # the position in the new product
 
 
 class PositionClosed(Reply):

@@ -224,6 +224,13 @@ class ClosePositionBody(SessionBody):
     trading_account_id: Id
 
 
+class ConvertPositionBody(SessionBody):
+    position_id: Id
+    trading_account_id: Id
+    product_type: ProductName  # the product to move the units to
+    quantity: Quantity  # units to move, whole lots
+
+
 class RiskLevelsBody(SessionBody):
     position_id: Id
     stop_loss: Rupees | msgspec.UnsetType | None = msgspec.UNSET

@@ -323,6 +323,9 @@ class WebSocketHub:
                 positions[event.position_id] = event.close_reason or "CLOSED"
             elif isinstance(event, ev.PositionRiskSet) and event.position_id:
                 positions.setdefault(event.position_id, "CLOSED")
+            elif isinstance(event, ev.PositionConverted):
+                positions[event.position_id] = "CONVERTED"
+                positions[event.target_position_id] = "CONVERTED"
             elif isinstance(event, ev.ExpiryMarginBlocked):
                 for block in event.blocks:
                     positions.setdefault(block.position_id, "CLOSED")

@@ -238,6 +238,13 @@ def _position_of(state: AccountState, event: ev.AccountEvent) -> dict[str, Posit
         return {} if position is None else {event.position_id: position}
     if isinstance(event, ev.HoldingsSettled):
         return {pid: state.positions[pid] for pid in event.position_ids}
+    if isinstance(event, ev.PositionConverted):
+        members = () if event.portfolio is None else event.portfolio.position_ids
+        return {
+            pid: state.positions[pid]
+            for pid in (event.position_id, event.target_position_id, *members)
+            if pid in state.positions
+        }
     if isinstance(event, ev.ExpiryMarginBlocked):
         return {b.position_id: state.positions[b.position_id] for b in event.blocks}
     if isinstance(event, ev.PortfolioMarginRevalued):
@@ -287,13 +294,15 @@ def _position_rows(
         position_ids = (event.position_id,)
     elif isinstance(event, ev.HoldingsSettled):
         position_ids = event.position_ids
+    elif isinstance(event, ev.PositionConverted):
+        position_ids = (event.position_id, event.target_position_id)
     elif isinstance(event, ev.ExpiryMarginBlocked):
         position_ids = tuple(block.position_id for block in event.blocks)
     elif isinstance(event, ev.PortfolioMarginRevalued):
         position_ids = tuple(pid for block in event.blocks for pid in block.position_ids)
     elif isinstance(event, ev.FuturesSettled):
         position_ids = tuple(settlement.position_id for settlement in event.settlements)
-    if isinstance(event, ev.OrderFilled) and event.portfolio is not None:
+    if isinstance(event, ev.OrderFilled | ev.PositionConverted) and event.portfolio is not None:
         # A portfolio's members give up any margin they carried on their own.
         position_ids = tuple(dict.fromkeys((*position_ids, *event.portfolio.position_ids)))
     reason = "CLOSED"
@@ -301,6 +310,8 @@ def _position_rows(
         reason = "SETTLED"
     elif isinstance(event, ev.OrderFilled) and event.close_reason:
         reason = event.close_reason  # EXPIRED
+    elif isinstance(event, ev.PositionConverted):
+        reason = "CONVERTED"  # all its units moved to another product
     for position_id in position_ids:
         position = state.positions.get(position_id)
         if position is not None:
@@ -489,6 +500,7 @@ def _ledger_rows(
             or getattr(event, "exit_order_id", "")
             or getattr(event, "block_id", "")
             or getattr(event, "withdrawal_id", "")
+            or getattr(event, "position_id", "")  # a conversion's
         )
         kind = _block_kind(event, delta)
         legs(
@@ -531,6 +543,12 @@ def _log_entry(event: ev.AccountEvent) -> tuple[str, str, str] | None:
         return "FUNDS", "INFO", "funds released"
     if isinstance(event, ev.HoldingsSettled):
         return "POSITION", "INFO", "positions settled to holdings"
+    if isinstance(event, ev.PositionConverted):
+        return (
+            "POSITION",
+            "INFO",
+            f"position converted: {event.quantity} {event.product} to {event.target_product}",
+        )
     if isinstance(event, ev.SharesDelivered):
         return "POSITION", "INFO", _delivery_message(event)
     if isinstance(event, ev.DepositRequested):

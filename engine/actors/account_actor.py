@@ -724,6 +724,16 @@ class AccountBehaviour:
                 deliverable=self._deliverable(held[1]),
                 market=self._market_for(held[1]),
             )
+        if isinstance(request, cmd.ConvertPositionRequest):
+            held = self._held_position(request.position_id)
+            if isinstance(held, Rejection):
+                return held
+            return cmd.ConvertPosition(
+                *_fields(request),
+                now_ms=now_ms,
+                instrument=held[1],
+                market=self._market_for(held[1]),
+            )
         if isinstance(request, cmd.SetRiskLevelsRequest):
             held = self._held_position(request.position_id)
             if isinstance(held, Rejection):
@@ -913,6 +923,8 @@ class AccountBehaviour:
                 ops.extend(self._fill_ops(event))
             elif isinstance(event, ev.PositionRiskSet):
                 ops.extend(self._exit_ops(event.position_id))
+            elif isinstance(event, ev.PositionConverted):
+                ops.extend(self._converted_ops(event))
             elif isinstance(event, ev.HoldingsSettled):
                 for position_id in event.position_ids:
                     ops.append(MirrorPosition(account_id, position_id, 0, 0, 0))
@@ -953,6 +965,30 @@ class AccountBehaviour:
             )
             ops.extend(self._exit_ops(event.position_id))
         return ops
+
+    def _converted_ops(self, event: ev.PositionConverted) -> list[BookOp]:
+        """Both positions a conversion left, mirrored for risk marking, with their exits."""
+        index = self.context.master.index_of(event.instrument_id)
+        assert index is not None
+        account_id = self.state.account_id
+        return [
+            MirrorPosition(
+                account_id,
+                event.position_id,
+                index,
+                event.position_quantity,
+                event.position_cost_paise,
+            ),
+            *self._exit_ops(event.position_id),
+            MirrorPosition(
+                account_id,
+                event.target_position_id,
+                index,
+                event.target_quantity,
+                event.target_cost_paise,
+            ),
+            *self._exit_ops(event.target_position_id),
+        ]
 
     def _exit_ops(self, position_id: str) -> list[BookOp]:
         account_id = self.state.account_id

@@ -51,8 +51,8 @@ class AccountLocator:
     def track(self, state: AccountState, events: tuple[ev.AccountEvent, ...]) -> None:
         """Bring the entries of the orders and positions ``events`` touched up to ``state``
         (which they were just applied to). Only these events open or finish either: an order
-        is accepted, cancelled or filled whole; a fill or new levels touch a position, and
-        settlement turns positions into holdings."""
+        is accepted, cancelled or filled whole; a fill, new levels or a conversion touch a
+        position, and settlement turns positions into holdings."""
         orders = self._orders
         for event in events:
             if isinstance(event, ev.OrderAccepted):
@@ -65,6 +65,9 @@ class AccountLocator:
                 self._track_position(state, event.position_id)
             elif isinstance(event, ev.PositionRiskSet):
                 self._track_position(state, event.position_id)
+            elif isinstance(event, ev.PositionConverted):
+                self._track_position(state, event.position_id)
+                self._track_position(state, event.target_position_id)
             elif isinstance(event, ev.HoldingsSettled):
                 for position_id in event.position_ids:
                     self._track_position(state, position_id)

@@ -153,6 +153,23 @@ class ExpirePosition(ExpirePositionRequest, Command, frozen=True, gc=False, kw_o
     market: UnderlyingMarket | None = None
 
 
+class ConvertPositionRequest(Request, frozen=True, gc=False):
+    """Move ``quantity`` units of an open position to ``product`` (docs/DOMAIN.md §1)."""
+
+    position_id: str
+    product: Product
+    quantity: int
+
+
+class ConvertPosition(ConvertPositionRequest, Command, frozen=True, gc=False, kw_only=True):
+    """Stamped with the position's instrument and, for a derivative, its underlying's market
+    (the portfolio margin is recomputed with the units moved)."""
+
+    now_ms: int
+    instrument: Instrument
+    market: UnderlyingMarket | None = None
+
+
 class SetRiskLevelsRequest(Request, frozen=True, gc=False):
     position_id: str
     stop_loss_paise: int | None
@@ -421,6 +438,7 @@ AccountRequest = (
     | ClosePositionRequest
     | ExpirePositionRequest
     | SetRiskLevelsRequest
+    | ConvertPositionRequest
     | CreditFundsRequest
     | DebitFundsRequest
     | BlockFundsRequest
@@ -446,6 +464,7 @@ AccountCommand = (
     | ClosePosition
     | ExpirePosition
     | SetRiskLevels
+    | ConvertPosition
     | CreditFunds
     | DebitFunds
     | BlockFunds

@@ -92,6 +92,7 @@ class Rejection(StrEnum):
     INSTRUMENT_EXPIRED = "INSTRUMENT_EXPIRED"  # a contract past its expiry instant
     MARKET_CLOSED = "MARKET_CLOSED"
     PRODUCT_NOT_ALLOWED = "PRODUCT_NOT_ALLOWED"
+    OPPOSITE_POSITION = "OPPOSITE_POSITION"  # a conversion onto a position on the other side
     INVALID_QUANTITY = "INVALID_QUANTITY"
     ABOVE_FREEZE_QUANTITY = "ABOVE_FREEZE_QUANTITY"  # more than the exchange takes in one order
     INVALID_PRICE = "INVALID_PRICE"

@@ -115,6 +115,30 @@ class PositionRiskSet(Event, frozen=True, gc=False, tag=True):
     target_paise: int | None
 
 
+class PositionConverted(Event, frozen=True, gc=False, tag=True):
+    """``quantity`` units of a position moved at their cost to another product (docs/DOMAIN.md
+    §1), and both positions as the move leaves them (a source at 0 units is closed)."""
+
+    position_id: str
+    instrument_id: str
+    product: Product
+    quantity: int
+    target_position_id: str
+    target_product: Product
+    position_quantity: int
+    position_cost_paise: int
+    position_margin_paise: int
+    position_buy_brokerage_paise: int
+    position_buy_taxes_paise: int
+    target_quantity: int
+    target_cost_paise: int
+    target_margin_paise: int
+    target_buy_brokerage_paise: int
+    target_buy_taxes_paise: int
+    # A derivative's: its underlying's portfolio margin with the units moved.
+    portfolio: PortfolioBlock | None = None
+
+
 class FundsCredited(Event, frozen=True, gc=False, tag=True):
     amount_paise: int
     kind: str  # DEPOSIT, ADJUSTMENT, OPENING_BALANCE
@@ -366,6 +390,7 @@ AccountEvent = (
     | OrderCancelled
     | OrderFilled
     | PositionRiskSet
+    | PositionConverted
     | FundsCredited
     | FundsDebited
     | FundsBlocked

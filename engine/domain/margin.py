@@ -36,9 +36,15 @@ def equity_margin(  # noqa: PLR0917
     """
     if quantity <= 0 or price_paise < 0:
         raise ValueError("quantity must be positive and price not negative")
+    return equity_margin_of_value(cfg, instrument, product, side, quantity * price_paise)
+
+
+def equity_margin_of_value(
+    cfg: MarginConfig, instrument: Instrument, product: Product, side: Side, value_paise: int
+) -> int:
+    """:func:`equity_margin` for a value (a position's cost share moved to another product)."""
     if not instrument.is_equity:
         raise ValueError(f"{instrument.instrument_id} is margined by portfolio")
-    value_paise = quantity * price_paise
     if product is Product.CNC:
         return value_paise if side is Side.BUY else 0
     if product is Product.MIS:

@@ -1,6 +1,7 @@
 """Kite's portfolio and funds routes (docs/KITE.md "Portfolio"): ``/portfolio/positions``
-(``net`` and ``day``), ``/portfolio/holdings``, ``/user/profile``, ``/user/margins`` and
-``/user/margins/{segment}``, read from the account's actor as paperdesk's own routes are.
+(``net`` and ``day``, and their conversion), ``/portfolio/holdings``, ``/user/profile``,
+``/user/margins`` and ``/user/margins/{segment}``, read from the account's actor as
+paperdesk's own routes are.
 
 paperdesk keeps one net position per instrument and product, with its signed cost, not Kite's
 separate buy and sell legs; the legs shown are what that net position amounts to (a long one
@@ -14,18 +15,31 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.domain import commands as cmd
 from engine.domain.account.state import AccountState
+from engine.domain.enums import Rejection, Side
 from engine.domain.instruments import InstrumentMaster
 from engine.domain.money import paise_to_rupees
 from engine.domain.positions import Position
 from engine.market.market_data import MarketData
+from gateway.errors import REJECTION_MESSAGES
 from gateway.funds_views import funds_of
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE, USERS
 from gateway.kite.access import access_of
 from gateway.kite.order_format import instrument_fields
+from gateway.kite.order_routes import KITE_PRODUCTS, choice, instrument_of, positive
 from gateway.kite.profile import profile_view
 from gateway.kite.tokens import KITE_TOKENS, KiteTokens
-from gateway.kite.wire import input_error, success
+from gateway.kite.wire import (
+    ErrorType,
+    KiteError,
+    form_of,
+    input_error,
+    required,
+    success,
+    whole_number,
+)
+from gateway.outcomes import check_outcome
 from gateway.trade_days import current_trade_day
 from persistence.read_models.positions import positions_closed_since
 
@@ -123,6 +137,53 @@ async def positions(request: web.Request) -> web.Response:
     closed = await positions_closed_since(request.app[DB].pool, access.account_id, day_start, limit)
     net += [closed_view(row, tokens, market) for row in closed]
     return success({"net": net, "day": net})
+
+
+POSITION_TYPES = frozenset({"day", "overnight"})
+
+
+@routes.put("/portfolio/positions")
+async def convert_position(request: web.Request) -> web.Response:
+    """Kite's position conversion: move ``quantity`` of the open position in ``old_product``
+    to ``new_product`` (docs/DOMAIN.md §1). ``transaction_type`` names the position's side
+    (BUY a long one, SELL a short one); paperdesk keeps one net position per product, so
+    ``position_type`` (``day`` or ``overnight``) names the same position either way."""
+    access = access_of(request)
+    form = await form_of(request)
+    instrument = instrument_of(request, required(form, "exchange"), required(form, "tradingsymbol"))
+    side = choice(form, "transaction_type", {s.value: s for s in Side})
+    if required(form, "position_type").lower() not in POSITION_TYPES:
+        raise input_error("Invalid `position_type`: expected day or overnight.")
+    old_product = choice(form, "old_product", KITE_PRODUCTS)
+    new_product = choice(form, "new_product", KITE_PRODUCTS)
+    quantity = positive(whole_number(form, "quantity"), "quantity")
+    instrument_id = instrument.instrument_id
+
+    def held(state: AccountState) -> str | None:
+        position = state.position_for(instrument_id, old_product)
+        if position is None or (position.quantity > 0) != (side is Side.BUY):
+            return None
+        return position.position_id
+
+    position_id = await request.app[BRIDGE].inspect(access.account_id, held)
+    if position_id is None:
+        raise input_error(
+            f"No open {side.value} {old_product.value} position in"
+            f" {instrument.exchange.value}:{instrument.symbol} to convert."
+        )
+    conversion = cmd.ConvertPositionRequest(position_id, new_product, quantity)
+    outcome = await request.app[BRIDGE].submit(access.account_id, conversion)
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        error_type = ErrorType.INPUT if outcome.rejection in INPUT_REFUSALS else ErrorType.ORDER
+        raise KiteError(400, error_type, REJECTION_MESSAGES[outcome.rejection])
+    return success(True)
+
+
+# The refusals of a conversion that are about its parameters, not the account's state.
+INPUT_REFUSALS = frozenset(
+    {Rejection.PRODUCT_NOT_ALLOWED, Rejection.INVALID_QUANTITY, Rejection.OPPOSITE_POSITION}
+)
 
 
 def holding_views(state: AccountState, tokens: KiteTokens, market: MarketData) -> list[Any]:

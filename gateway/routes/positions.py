@@ -1,4 +1,5 @@
-"""Position routes (docs/API.md "Trading"): list, close at market, set stop-loss and target."""
+"""Position routes (docs/API.md "Trading"): list, close at market, convert to another product,
+set stop-loss and target."""
 
 from __future__ import annotations
 
@@ -9,19 +10,33 @@ from aiohttp import web
 
 from engine.domain import commands as cmd
 from engine.domain import events as ev
-from engine.domain.enums import Rejection
+from engine.domain.enums import Product, Rejection
 from engine.domain.money import paise_to_rupees
 from engine.domain.positions import Position
 from gateway import replies
 from gateway.decoding import convert_query, field_failure
-from gateway.errors import NotFoundError, json_response, rejected
+from gateway.errors import (
+    REJECTION_MESSAGES,
+    REJECTION_STATUS,
+    ApiError,
+    NotFoundError,
+    error_response,
+    json_response,
+    rejected,
+)
 from gateway.keys import BRIDGE, DB, ENGINE
 from gateway.outcomes import check_outcome
 from gateway.ownership import decode_own_body, holding_account, owned_account
 from gateway.route_table import Operation, RouteTable
-from gateway.schemas import ClosePositionBody, FieldError, RiskLevelsBody, to_paise
+from gateway.schemas import (
+    ClosePositionBody,
+    ConvertPositionBody,
+    FieldError,
+    RiskLevelsBody,
+    to_paise,
+)
 from gateway.since import Since, since_seq
-from gateway.views import order_row_view, position_row_view, position_view
+from gateway.views import iso_ms, order_row_view, position_row_view, position_view
 from persistence.projection import at
 from persistence.read_models.positions import closed_positions
 
@@ -135,6 +150,75 @@ async def close_position(request: web.Request) -> web.Response:
             "realizedPnl": paise_to_rupees(fill.realized_pnl_paise),
         }
     )
+
+
+# The field of a conversion each business refusal is about (the request as a whole if absent).
+_CONVERSION_FIELDS = {
+    Rejection.PRODUCT_NOT_ALLOWED: "$.productType",
+    Rejection.OPPOSITE_POSITION: "$.productType",
+    Rejection.INVALID_QUANTITY: "$.quantity",
+}
+
+
+def refused_conversion(rejection: Rejection) -> ApiError:
+    message = REJECTION_MESSAGES[rejection]
+    path = _CONVERSION_FIELDS.get(rejection, "$")
+    return ApiError(
+        error_response(
+            REJECTION_STATUS[rejection],
+            rejection.value,
+            message,
+            [{"path": path, "message": message}],
+        )
+    )
+
+
+@routes.post(
+    "/api/trading/positions/convert",
+    Operation(
+        "Convert units of a position to another product (MIS and CNC, MIS and NRML)",
+        body=ConvertPositionBody,
+        refusals=(404, 409, 422),
+        reply=replies.PositionConversion,
+    ),
+)
+async def convert_position(request: web.Request) -> web.Response:
+    body = await decode_own_body(request, ConvertPositionBody)
+    named = await owned_account(request, body.trading_account_id)
+    account_id, position = await open_position(request, body.position_id)
+    if account_id != named:
+        raise NotFoundError("position")
+    conversion = cmd.ConvertPositionRequest(
+        body.position_id, Product(body.product_type), body.quantity
+    )
+    outcome = await request.app[BRIDGE].submit(account_id, conversion)
+    check_outcome(outcome)
+    if outcome.rejection is not None:
+        raise refused_conversion(outcome.rejection)
+    converted = next(e for e in outcome.events if isinstance(e, ev.PositionConverted))
+    engine = request.app[ENGINE]
+
+    def views(state: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Both positions as they are now (the source closed when all of it moved)."""
+        source = state.positions.get(converted.position_id)
+        target = state.positions.get(converted.target_position_id)
+        source_view = (
+            position_view(source, account_id, engine.master, engine.market)
+            if source is not None
+            else position_view(position, account_id, engine.master, engine.market)
+            | {"quantity": 0, "averagePrice": 0.0, "unrealizedPnl": 0.0, "marginBlocked": 0.0}
+            | {"status": "CLOSED", "closeReason": "CONVERTED"}
+            | {"closedAt": iso_ms(converted.at_ms)}
+        )
+        target_view = (
+            position_view(target, account_id, engine.master, engine.market)
+            if target is not None
+            else {"id": converted.target_position_id, "status": "CLOSED"}
+        )
+        return source_view, target_view
+
+    source_view, target_view = await request.app[BRIDGE].inspect(account_id, views)
+    return json_response({"position": source_view, "convertedPosition": target_view})
 
 
 def closed_row(account_id: str, position: Position, fill: ev.OrderFilled) -> dict[str, Any]:

@@ -142,6 +142,7 @@ TICKERS = ("NSE:RELIANCE", "NSE:TCS", "NFO:NIFTY26DECFUT", "NFO:NIFTY26DEC26000C
 DERIVATIVES = (2, 3)  # positions in TICKERS
 # The commands a derivative's underlying market is stamped on (as the actor stamps them).
 STAMPED = (
+    cmd.ConvertPosition,
     cmd.PlaceOrder,
     cmd.ModifyOrder,
     cmd.FillOrder,
@@ -363,7 +364,10 @@ class AccountMachine(RuleBasedStateMachine):
             markets = {market.name: market for market in command.markets}
         for event in events:
             blocks: tuple[ev.PortfolioBlock, ...] = ()
-            if isinstance(event, ev.OrderFilled) and event.portfolio is not None:
+            if (
+                isinstance(event, ev.OrderFilled | ev.PositionConverted)
+                and event.portfolio is not None
+            ):
                 blocks = (event.portfolio,)
             elif isinstance(event, ev.PortfolioMarginRevalued):
                 blocks = event.blocks
@@ -1918,6 +1922,104 @@ class AccountMachine(RuleBasedStateMachine):
         )
         assert (decision.rejection is not None) == (off_tick and stop is not None)
 
+    @precondition(_has_positions)
+    @rule(
+        pick=picks,
+        product=st.sampled_from([None, None, None, *Product]),
+        lots=st.integers(min_value=0, max_value=4),
+        whole=st.booleans(),
+    )
+    def convert_position(self, pick: int, product: Product | None, lots: int, whole: bool) -> None:
+        """Move units of a position to another product (None: the one a broker offers for
+        it, intraday to carry and back): they take their share of the cost along, nothing is
+        charged or realized, and the two positions hold what the one did; a refusal is one of
+        the conversion's own."""
+        position = msgspec.structs.replace(self.state.positions[self._pick_position(pick)])
+        instrument = self.by_id[position.instrument_id]
+        if product is None:
+            carried = Product.CNC if instrument.is_equity else Product.NRML
+            product = carried if position.product is Product.MIS else Product.MIS
+        quantity = abs(position.quantity) if whole else lots * instrument.lot_size
+        target = self.state.position_for(position.instrument_id, product)
+        target_before = None if target is None else msgspec.structs.replace(target)
+        money = (
+            self.state.balance_paise,
+            self.state.charges_paise,
+            self.state.realized_pnl_paise,
+        )
+        decision = self._run(
+            cmd.ConvertPosition(
+                now_ms=self.now_ms,
+                position_id=position.position_id,
+                product=product,
+                quantity=quantity,
+                instrument=instrument,
+            )
+        )
+        if decision.rejection is not None:
+            assert decision.rejection in CONVERSION_REJECTIONS, decision
+            self.seen[f"convert:{decision.rejection.value}"] += 1
+            return
+        (converted,) = decision.events
+        assert isinstance(converted, ev.PositionConverted)
+        self.seen[f"convert:{position.product.value}->{product.value}"] += 1
+        assert money == (
+            self.state.balance_paise,
+            self.state.charges_paise,
+            self.state.realized_pnl_paise,
+        )
+        after = self.state.positions.get(position.position_id)
+        moved_to = self.state.positions[converted.target_position_id]
+        held_before = position.quantity + (0 if target_before is None else target_before.quantity)
+        cost_before = position.cost_paise + (
+            0 if target_before is None else target_before.cost_paise
+        )
+        held_after = moved_to.quantity + (0 if after is None else after.quantity)
+        cost_after = moved_to.cost_paise + (0 if after is None else after.cost_paise)
+        assert (held_after, cost_after) == (held_before, cost_before)
+        assert (after is None) == (quantity == abs(position.quantity))
+        # The conversion's share of the cost moves with the units, in the fills' books too.
+        units_moved, cost_moved = (
+            (moved_to.quantity, moved_to.cost_paise)
+            if target_before is None
+            else (
+                moved_to.quantity - target_before.quantity,
+                moved_to.cost_paise - target_before.cost_paise,
+            )
+        )
+        assert units_moved == (quantity if position.quantity > 0 else -quantity)
+        source = self.position_fills[position.position_id]
+        source.quantity -= units_moved
+        source.cash_flow_paise += cost_moved
+        moved = self.position_fills.setdefault(moved_to.position_id, PositionFills())
+        moved.quantity = moved_to.quantity
+        moved.cash_flow_paise -= cost_moved
+        moved.sold_holdings |= source.sold_holdings
+
+    def convert_onto_opposite(self, which: int) -> None:
+        """Not a rule (the random walk stays as it is): a CNC long converted onto an MIS short
+        of the same shares is refused OPPOSITE_POSITION, through :meth:`convert_position`."""
+        equities = [i for i in self.instruments if i.is_equity]
+        instrument = equities[which % len(equities)]
+        for side, product in ((Side.BUY, Product.CNC), (Side.SELL, Product.MIS)):
+            order = self._limit_order(instrument, side, product, 1, self.now_ms)
+            assert self._run(order).rejection is None
+            fill = cmd.FillOrder(
+                now_ms=self.now_ms,
+                order_id=order.order_id,
+                instrument=instrument,
+                quantity=1,
+                price_paise=order.price_paise,
+            )
+            assert self._run(fill).rejection is None
+        long = self.state.position_for(instrument.instrument_id, Product.CNC)
+        assert long is not None
+        refused_before = self.seen["convert:OPPOSITE_POSITION"]
+        self.convert_position(
+            sorted(self.state.positions).index(long.position_id), Product.MIS, 0, True
+        )
+        assert self.seen["convert:OPPOSITE_POSITION"] == refused_before + 1
+
     @rule(kind=st.sampled_from(["modify", "cancel", "trigger", "fill", "close", "risk", "release"]))
     def unknown_target(self, kind: str) -> None:
         """Commands naming an order or position that does not exist are refused."""
@@ -2668,6 +2770,40 @@ class AccountMachine(RuleBasedStateMachine):
         self.gtt_fires(sorted(self.state.gtts).index(gtt_id), 0, 0, False)
         assert self.seen["gtt fired:rejected"] == refused_before + 1
 
+    def _fresh_gtt(self, which: int) -> str:
+        """A single-leg GTT on an equity, one lot bought 5 ticks above the price, placed now."""
+        equities = [i for i in self.instruments if i.is_equity]
+        instrument = equities[which % len(equities)]
+        (leg,) = self._gtt_legs(instrument, GttType.SINGLE, 5, 1, False)
+        gtt_id = self._next_id("g")
+        placing = cmd.PlaceGtt(
+            gtt_id=gtt_id,
+            instrument=instrument,
+            gtt_type=GttType.SINGLE,
+            legs=(leg,),
+            last_price_paise=self.ltp[instrument.instrument_id],
+            now_ms=self.now_ms,
+            ltp_paise=self.ltp[instrument.instrument_id],
+        )
+        assert self._run(placing).rejection is None
+        return gtt_id
+
+    def expire_fresh_gtt(self, which: int) -> None:
+        """Not a rule (the random walk stays as it is): a GTT placed now and reported expired
+        at its expiry leaves as EXPIRED, through :meth:`end_gtt`'s checks."""
+        gtt_id = self._fresh_gtt(which)
+        expired_before = self.seen["GttExpired"]
+        self.end_gtt(sorted(self.state.gtts).index(gtt_id), GttStatus.EXPIRED, False, False, False)
+        assert self.seen["GttExpired"] == expired_before + 1
+
+    def fire_fresh_gtt(self, which: int) -> None:
+        """Not a rule: a GTT placed now whose trigger the price reaches places its order, as
+        that order placed by hand is accepted, through :meth:`gtt_fires`' checks."""
+        gtt_id = self._fresh_gtt(which)
+        accepted_before = self.seen["gtt fired:accepted"]
+        self.gtt_fires(sorted(self.state.gtts).index(gtt_id), 0, 0, False)
+        assert self.seen["gtt fired:accepted"] == accepted_before + 1
+
     @precondition(_has_gtts)
     @rule(
         pick=picks,
@@ -2882,6 +3018,7 @@ EVENT_TYPES = {
     "OrderCancelled",
     "OrderFilled",
     "PositionRiskSet",
+    "PositionConverted",
     "FundsCredited",
     "FundsDebited",
     "FundsBlocked",
@@ -2909,6 +3046,17 @@ EVENT_TYPES = {
 # is now part of a portfolio's revaluation): decide never produces it.
 PRODUCED_EVENT_TYPES = EVENT_TYPES - {"ExpiryMarginBlocked"}
 
+# Every rejection a conversion can get (engine/domain/account/conversion.py), the market's
+# closing aside (the machine converts inside the session).
+CONVERSION_REJECTIONS = frozenset(
+    {
+        Rejection.PRODUCT_NOT_ALLOWED,
+        Rejection.INVALID_QUANTITY,
+        Rejection.OPPOSITE_POSITION,
+        Rejection.INSUFFICIENT_FUNDS,
+    }
+)
+
 # Every rejection a PlaceOrder or a ModifyOrder can get (tests/support/rejections.py).
 PLACE_REJECTIONS = set(PLACE_ORDER_CHECKS)
 MODIFY_REJECTIONS = set(MODIFY_ORDER_CHECKS)
@@ -2928,11 +3076,16 @@ def test_account_machine_when_random_commands_then_invariants_hold(
         lambda: AccountMachine(rules, config, instruments, seen, index),  # type: ignore[arg-type]
         settings=MACHINE_SETTINGS,
     )
-    # A path the walk may miss under a given seed, driven through the same machine and so the
-    # same checks: a GTT whose order is refused when it fires.
+    # Paths the walk may miss under a given seed (the example database a developer's runs
+    # leave is not in a clean checkout), driven through the same machine and so the same
+    # checks: a GTT whose order is refused when it fires, one that expires, one whose order is
+    # placed, and a conversion onto a position on the other side.
     directed = AccountMachine(rules, config, instruments, seen, index)
     directed.open_account(amount=5_000_000, holding_shares=0)
     directed.fire_refused_gtt(0)
+    directed.expire_fresh_gtt(0)
+    directed.fire_fresh_gtt(0)
+    directed.convert_onto_opposite(0)
 
     assert set(seen) >= PRODUCED_EVENT_TYPES, PRODUCED_EVENT_TYPES - set(seen)
     assert seen["ExpiryMarginBlocked"] == 0

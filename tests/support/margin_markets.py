@@ -101,7 +101,14 @@ def market_for(
     return market_of(rules, contracts.values(), now_ms=now_ms, price_paise=price_paise)
 
 
-_STAMPED = (cmd.PlaceOrder, cmd.ModifyOrder, cmd.FillOrder, cmd.ClosePosition, cmd.ExpirePosition)
+_STAMPED = (
+    cmd.PlaceOrder,
+    cmd.ModifyOrder,
+    cmd.FillOrder,
+    cmd.ClosePosition,
+    cmd.ExpirePosition,
+    cmd.ConvertPosition,
+)
 
 
 def stamped(

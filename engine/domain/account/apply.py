@@ -204,6 +204,43 @@ def _apply_risk_set(state: AccountState, e: ev.PositionRiskSet) -> None:
     position.target_paise = e.target_paise
 
 
+def _apply_converted(state: AccountState, e: ev.PositionConverted) -> None:
+    source = state.positions[e.position_id]
+    state.blocked_paise -= source.margin_paise
+    if e.position_quantity == 0:
+        del state.positions[e.position_id]
+        del state.position_ids[position_key(e.instrument_id, e.product)]
+    else:
+        source.quantity = e.position_quantity
+        source.cost_paise = e.position_cost_paise
+        source.margin_paise = e.position_margin_paise
+        source.buy_brokerage_paise = e.position_buy_brokerage_paise
+        source.buy_taxes_paise = e.position_buy_taxes_paise
+        state.blocked_paise += e.position_margin_paise
+    target = state.positions.get(e.target_position_id)
+    if target is None:
+        target = Position(
+            position_id=e.target_position_id,
+            instrument_id=e.instrument_id,
+            product=e.target_product,
+            quantity=0,
+            cost_paise=0,
+            margin_paise=0,
+            realized_pnl_paise=0,
+            opened_ms=e.at_ms,
+        )
+        state.positions[e.target_position_id] = target
+        state.position_ids[position_key(e.instrument_id, e.target_product)] = target.position_id
+    state.blocked_paise += e.target_margin_paise - target.margin_paise
+    target.quantity = e.target_quantity
+    target.cost_paise = e.target_cost_paise
+    target.margin_paise = e.target_margin_paise
+    target.buy_brokerage_paise = e.target_buy_brokerage_paise
+    target.buy_taxes_paise = e.target_buy_taxes_paise
+    if e.portfolio is not None:
+        _set_portfolio(state, e.portfolio)
+
+
 def _apply_credited(state: AccountState, e: ev.FundsCredited) -> None:
     state.balance_paise += e.amount_paise
     state.deposits_paise += e.amount_paise
@@ -356,6 +393,7 @@ _APPLIERS: dict[type, Callable[[AccountState, Any], None]] = {
     ev.OrderCancelled: _apply_cancelled,
     ev.OrderFilled: _apply_filled,
     ev.PositionRiskSet: _apply_risk_set,
+    ev.PositionConverted: _apply_converted,
     ev.FundsCredited: _apply_credited,
     ev.FundsDebited: _apply_debited,
     ev.FundsBlocked: _apply_blocked,

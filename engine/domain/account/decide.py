@@ -14,6 +14,7 @@ import msgspec
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
+from engine.domain.account.conversion import decide_convert
 from engine.domain.account.delivery import delivery_of, physically_settled, shares_delivered
 from engine.domain.account.fills import (
     fill_event,
@@ -972,6 +973,7 @@ _DECIDERS: dict[type, Callable[[AccountState, Any, AccountRules], Decision]] = {
     cmd.ClosePosition: _decide_close,
     cmd.ExpirePosition: _decide_expire,
     cmd.SetRiskLevels: _decide_set_risk,
+    cmd.ConvertPosition: decide_convert,
     cmd.CreditFunds: _decide_credit,
     cmd.DebitFunds: _decide_debit,
     cmd.BlockFunds: _decide_block,
