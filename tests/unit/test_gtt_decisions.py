@@ -14,8 +14,8 @@ import pytest
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
-from engine.domain.account.state import AccountState
-from engine.domain.enums import OrderType, Product, Rejection, Side
+from engine.domain.account.state import AccountState, Shortfall
+from engine.domain.enums import OrderType, PriceSource, Product, Rejection, Side
 from engine.domain.gtt import GttLeg, GttStatus, GttType, leg_fires, rises_to
 from engine.domain.instruments import Instrument
 from engine.domain.parameters import GttConfig
@@ -69,6 +69,8 @@ def trigger(
     version: int = 0,
     gtt_id: str = "g1",
     now_ms: int = NOW_MS + 1000,
+    mtm: int = 0,
+    price_source: PriceSource | None = None,
 ) -> cmd.TriggerGtt:
     return cmd.TriggerGtt(
         gtt_id=gtt_id,
@@ -79,6 +81,8 @@ def trigger(
         order_id="o-gtt",
         instrument=instrument,
         quote=quote,  # type: ignore[arg-type]
+        mtm_paise=mtm,
+        price_source=price_source,
     )
 
 
@@ -213,6 +217,32 @@ def test_place_two_leg_when_last_price_strictly_between_then_active(
     assert decision.rejection is None
     gtt = account.gtts["g1"]
     assert (rises_to(gtt, 0), rises_to(gtt, 1)) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("trigger_paise", "price", "last"),
+    [
+        (1, 24_000, 24_487),  # a trigger of one paisa, below the last price
+        (24_000, 1, 24_487),  # a limit price of one paisa
+        (2, 2, 1),  # a last price of one paisa, the trigger one tick above it
+    ],
+)
+def test_place_when_a_figure_is_one_paisa_on_a_one_paisa_tick_then_active(
+    account: AccountState,
+    execute: Execute,
+    wipro: Instrument,
+    trigger_paise: int,
+    price: int,
+    last: int,
+) -> None:
+    """WIPRO trades on a one-paisa tick: one paisa is on its grid and above zero, so a trigger,
+    a limit price or a last price of one paisa is a valid term, not a missing one."""
+    assert wipro.tick_paise == 1
+    decision = execute(account, place_gtt(wipro, leg(trigger_paise, price=price), last=last))
+    assert (decision.rejection, decision.refused_field) == (None, "")
+    gtt = account.gtts["g1"]
+    assert gtt.last_price_paise == last
+    assert gtt.legs == (leg(trigger_paise, price=price),)
 
 
 def test_place_on_index_or_lot_off_then_refused(
@@ -428,6 +458,45 @@ def test_trigger_when_funds_short_then_gtt_rejected_with_reason_and_order_kept_r
     assert isinstance(refused, ev.OrderRejected) and refused.order_id == "o-gtt"
     assert account.gtts == {} and account.orders == {}
     assert account.available_paise == 1_000_00
+
+
+def test_trigger_when_marked_down_then_refused_with_the_shortfall_of_its_order(
+    funded_account: object, execute: Execute, reliance: Instrument, quote_for: QuoteFor
+) -> None:
+    """₹20,000 deposited and a ₹5,500 loss marked to market: the CNC buy of 10 at ₹1,500 blocks
+    ₹15,000 and costs ₹17.82 in charges (STT ₹15, stamp ₹2.25, exchange ₹0.46, SEBI ₹0.02, GST
+    ₹0.09), more than the ₹14,500 left; the refusal carries those three figures, as a new order's
+    does. Marked up by ₹5,500 instead, the same firing is taken."""
+    account: AccountState = funded_account(20_000_00)  # type: ignore[operator]
+    execute(account, place_gtt(reliance, leg(150_000, side=Side.BUY, quantity=10)))
+    quote = quote_for(reliance, 149_000)
+    decision = execute(account, trigger(reliance, 0, 149_000, quote=quote, mtm=-5_500_00))
+    assert decision.rejection is Rejection.INSUFFICIENT_FUNDS
+    assert decision.shortfall == Shortfall(
+        required_margin_paise=15_000_00, charges_paise=17_82, available_paise=14_500_00
+    )
+    assert account.gtts == {} and account.available_paise == 20_000_00
+
+    execute(account, place_gtt(reliance, leg(150_000, side=Side.BUY, quantity=10), gtt_id="g2"))
+    up = msgspec.structs.replace(
+        trigger(reliance, 0, 149_000, quote=quote, mtm=5_500_00, gtt_id="g2"), order_id="o-up"
+    )
+    taken = execute(account, up)
+    assert (taken.rejection, taken.shortfall) == (None, None)
+    assert account.orders["o-up"].margin_blocked_paise == 15_000_00
+
+
+def test_trigger_when_stamped_with_a_price_source_then_its_acceptance_records_it(
+    account: AccountState, execute: Execute, reliance: Instrument, quote_for: QuoteFor
+) -> None:
+    execute(account, place_gtt(reliance, leg(158_000, side=Side.BUY, order_type=OrderType.MARKET)))
+    quote = quote_for(reliance, 158_000)
+    fired = trigger(reliance, 0, 158_000, quote=quote, price_source=PriceSource.STORED)
+    decision = execute(account, fired)
+    triggered, accepted = decision.events
+    assert isinstance(triggered, ev.GttTriggered) and triggered.rejection == ""
+    assert isinstance(accepted, ev.OrderAccepted)
+    assert accepted.price_source == "STORED"  # the tier that valued the order, journaled
 
 
 def test_trigger_two_leg_stop_loss_then_other_leg_gone_with_it(

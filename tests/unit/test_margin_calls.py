@@ -822,3 +822,46 @@ def test_liquidation_when_positions_free_the_same_margin_then_the_earliest_id_fi
     assert revalued.blocks == (ev.PortfolioBlock("NIFTY", 0, (call_id,)),)
     assert [f.instrument_id for f in _fills(decided)] == [bank.instrument_id, call.instrument_id]
     assert list(state.positions) == [unpriced_id]
+
+
+def test_liquidation_when_two_positions_share_a_portfolio_then_the_one_freeing_more_first(
+    rules: AccountRules,
+    execute: Execute,
+    funded_account: object,
+    quote_for: QuoteFor,
+    nifty_fut: Instrument,
+) -> None:
+    """One lot of the NIFTY future NRML (the earlier id) and three MIS: one portfolio, its
+    margin blocked as a whole, so neither position carries any of its own. At −₹3,000 a unit
+    (−₹7,80,000) the four lots' ₹6,79,812.07 is called and liquidated: closing the three lots
+    leaves one lot's margin, closing the one lot three lots', so the three go first, and the
+    one lot left is covered (its ₹1,69,953.02 against ₹2,17,220.74 of equity)."""
+    state = funded_account(10_00_000_00)  # type: ignore[operator]
+    ids: dict[Product, str] = {}
+    for order_id, product, lots in (("nrml", Product.NRML, 1), ("mis", Product.MIS, 3)):
+        order = place(
+            nifty_fut,
+            order_id=order_id,
+            product=product,
+            quantity=65 * lots,
+            price_paise=FUTURE_PRICE,
+            quote=quote_for(nifty_fut, FUTURE_PRICE),
+        )
+        assert execute(state, order).rejection is None
+        fill = cmd.FillOrder(order_id, nifty_fut, 65 * lots, FUTURE_PRICE, now_ms=NOW_MS)
+        assert execute(state, fill).rejection is None
+        ids[product] = state.position_ids[f"{product.value}:{nifty_fut.instrument_id}"]
+    assert ids[Product.NRML] < ids[Product.MIS]
+    assert [p.margin_paise for p in state.positions.values()] == [0, 0]
+
+    price = FUTURE_PRICE - 300_000
+    decided = execute(state, _revalue(rules, state, nifty_fut, price))
+
+    called = [e for e in decided.events if isinstance(e, ev.MarginCalled)]
+    assert [e.required_paise for e in called] == [6_79_812_07]
+    assert [(f.position_id, f.quantity) for f in _fills(decided)] == [(ids[Product.MIS], 195)]
+    met = decided.events[-1]
+    assert isinstance(met, ev.MarginCallMet)
+    assert (met.required_paise, met.equity_paise) == (1_69_953_02, 2_17_220_74)
+    assert list(state.positions) == [ids[Product.NRML]]
+    assert state.portfolio_margin == {"NIFTY": 1_69_953_02}

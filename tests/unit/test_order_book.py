@@ -10,7 +10,7 @@ key the market price has reached. This module tests the book on its own, without
   exactly at the market included and one paisa beyond it not; what fired leaves the book;
 * priority: keys come out by price level, then by arrival (a re-added key queues behind);
 * boundary prices: zero, one paisa and the largest int64 level;
-* ``InstrumentBooks`` keeps six independent books and counts them all;
+* ``InstrumentBooks`` keeps eight independent books and counts them all;
 * with Hypothesis, any sequence of adds, removes and pops matches a plain list model.
 
 Keys are ``(account_id, order_id)`` tuples as the market actor uses them.
@@ -310,7 +310,7 @@ def test_level_book_when_keys_of_other_shapes_then_held_alongside_order_keys() -
 
 
 # -------------------------------------------------------------------------------------------
-# the six books of an instrument
+# the eight books of an instrument
 
 BOOK_NAMES = (
     "buy_limits",
@@ -319,10 +319,12 @@ BOOK_NAMES = (
     "sell_stops",
     "rising_exits",
     "falling_exits",
+    "rising_gtts",
+    "falling_gtts",
 )
 
 
-def test_instrument_books_when_new_then_six_empty_books() -> None:
+def test_instrument_books_when_new_then_eight_empty_books() -> None:
     books = InstrumentBooks()
 
     assert len(books) == 0
@@ -334,14 +336,14 @@ def test_instrument_books_when_new_then_six_empty_books() -> None:
 
 def test_instrument_books_when_keys_added_then_each_book_keeps_its_own() -> None:
     books = InstrumentBooks()
-    # a different count in each book (1..6, in powers of two in the total), so a book that
+    # a different count in each book (1..128, in powers of two in the total), so a book that
     # is shared, missing or subtracted shows in the total
     for count, name in enumerate(BOOK_NAMES):
         book = getattr(books, name)
         for n in range(2**count):
             book.add((name, n), 100_00)
 
-    assert len(books) == 63
+    assert len(books) == 255
     for count, name in enumerate(BOOK_NAMES):
         book = getattr(books, name)
         assert len(book) == 2**count
@@ -358,9 +360,9 @@ def test_instrument_books_when_one_book_emptied_then_the_total_drops_by_its_size
         getattr(books, other).add((other, 0), 100_00)
     getattr(books, name).add((name, 1), 100_00)
 
-    assert len(books) == 7
+    assert len(books) == 9
     assert getattr(books, name).pop_at_or_below(100_00) == [(name, 0), (name, 1)]
-    assert len(books) == 5
+    assert len(books) == 7
 
 
 # -------------------------------------------------------------------------------------------
