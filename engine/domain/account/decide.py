@@ -329,7 +329,7 @@ class _Terms(NamedTuple):
     market: UnderlyingMarket | None  # a derivative's underlying
     mtm_paise: int  # the account's mark-to-market, as it counts in available funds
     now_ms: int
-    after_market: bool = False  # an after-market order (docs/DOMAIN.md §3)
+    after_market: bool  # an after-market order (docs/DOMAIN.md §3)
 
 
 def _check_order(
