@@ -29,6 +29,7 @@ REJECTION_STATUS: dict[Rejection, int] = {
     Rejection.PRODUCT_NOT_ALLOWED: 422,
     Rejection.OPPOSITE_POSITION: 409,
     Rejection.MARKET_CLOSED: 422,
+    Rejection.AMO_WHILE_OPEN: 422,
     Rejection.INVALID_QUANTITY: 422,
     Rejection.ABOVE_FREEZE_QUANTITY: 422,
     Rejection.INVALID_PRICE: 422,
@@ -71,6 +72,9 @@ REJECTION_MESSAGES = {
     Rejection.OPEN_ORDERS_LIMIT: "Too many open orders on this account.",
     Rejection.ORDER_VALUE_LIMIT: "The order value is above the allowed maximum.",
     Rejection.MARKET_CLOSED: "The market is closed.",
+    Rejection.AMO_WHILE_OPEN: (
+        "After-market orders are taken only while the market is closed: place a regular order."
+    ),
     Rejection.DUPLICATE: "This request was already made.",
     Rejection.NOT_FOUND: "Not found.",
     Rejection.INVALID_AMOUNT: "The amount is not valid for this operation.",

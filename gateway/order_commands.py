@@ -63,6 +63,7 @@ def place_command(
     *,
     client_order_id: str | None = None,
     tag: str | None = None,
+    after_market: bool = False,
     at: str = "$",
 ) -> cmd.PlaceOrderRequest:
     """The request for ``body``'s order; errors name its fields under ``at``."""
@@ -83,6 +84,7 @@ def place_command(
         price_paise=price,
         trigger_paise=trigger,
         tag=tag,
+        after_market=after_market,
     )
 
 
@@ -95,7 +97,12 @@ async def order_from_request(
     account_id = await owned_account(request, body.trading_account_id)
     instrument = resolve_instrument(request, body)
     command = place_command(
-        body, instrument, order_id, client_order_id=body.client_order_id, tag=body.tag
+        body,
+        instrument,
+        order_id,
+        client_order_id=body.client_order_id,
+        tag=body.tag,
+        after_market=body.after_market,
     )
     return body, account_id, command
 
@@ -105,6 +112,7 @@ _REFUSED_FIELD = {
     Rejection.NOT_TRADABLE: "instrumentId",
     Rejection.INSTRUMENT_EXPIRED: "instrumentId",
     Rejection.MARKET_CLOSED: "instrumentId",
+    Rejection.AMO_WHILE_OPEN: "afterMarket",
     Rejection.PRICE_UNAVAILABLE: "instrumentId",
     Rejection.PRODUCT_NOT_ALLOWED: "productType",
     Rejection.INVALID_QUANTITY: "quantity",

@@ -63,6 +63,7 @@ class Order(Reply):
     id: str
     client_order_id: str | None
     tag: str | None  # the client's label (Kite's ``tag``)
+    after_market: bool  # placed while closed, for the session's next open
     trading_account_id: str
     instrument_id: str
     symbol: str | None

@@ -141,6 +141,8 @@ class PlaceOrderBody(SessionBody):
     validity: ValidityName = "DAY"
     client_order_id: Id | None = None
     tag: OrderTag | None = None  # a label kept with the order, not unique (Kite's ``tag``)
+    # An after-market order: taken only while the session is closed, for its next open.
+    after_market: bool = False
 
 
 # -- GTT triggers (docs/API.md "GTT") ---------------------------------------------------------

@@ -175,6 +175,7 @@ def order_row(
         order.version,
         order.brokerage_paise,
         order.tag,
+        order.after_market,
     )
 
 

@@ -197,6 +197,7 @@ def _order(row: Any) -> Order:
         version=row["version"],
         brokerage_paise=row["brokerage_paise"],
         tag=row["tag"],
+        after_market=row["after_market"],
     )
 
 

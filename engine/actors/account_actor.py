@@ -67,7 +67,7 @@ from engine.domain.portfolio import UnderlyingMarket, is_derivative, portfolio_o
 from engine.domain.positions import Position
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules
-from engine.domain.sessions import Boundary, SessionGroup, group_of
+from engine.domain.sessions import Boundary, SessionGroup, group_of, waits_for_open
 from engine.market.margin_inputs import underlying_market
 from engine.market.market_data import MarketData
 from engine.market.messages import (
@@ -451,10 +451,23 @@ class AccountBehaviour:
             positions = []
         for order in orders:
             if order.created_ms < older and in_group(order.instrument_id):
+                if self._waited_through(order, older):
+                    continue
                 self._handle(cmd.CancelOrderRequest(order.order_id, reason), None)
         for position in positions:
             close = cmd.ClosePositionRequest(position.position_id, CloseReason.SQUARE_OFF)
             self._handle(close, None)
+
+    def _waited_through(self, order: Order, at_ms: int) -> bool:
+        """Whether an after-market order was still waiting for its session's open at
+        ``at_ms``: an MIS one placed after the square-off outlives that day's close."""
+        if not order.after_market:
+            return False
+        instrument = self.context.master.get(order.instrument_id)
+        sessions = self.context.rules.sessions
+        return instrument is not None and waits_for_open(
+            sessions, instrument, order.created_ms, at_ms
+        )
 
     def _on_expiry(self, event: ExpiryEvent) -> None:
         """Cancel the working orders in contracts that have expired and settle the positions

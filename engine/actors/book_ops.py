@@ -23,7 +23,8 @@ from engine.market.messages import (
 def working_op(
     account_id: str, order: Order, index: int, at_ms: int, market_fill_delay_ms: int
 ) -> BookOp:
-    """Where a working order now lives: a limit/stop book, or the market queue."""
+    """Where a working order now lives: a limit/stop book, or the market queue (an
+    after-market order the market holds until its session opens, then takes as placed)."""
     side = 1 if order.side is Side.BUY else -1
     quantity = order.remaining_quantity
     market_now = order.order_type is OrderType.MARKET or (
@@ -40,6 +41,8 @@ def working_op(
             at_ms + delay,
             order.version,
             ioc=order.validity is Validity.IOC,
+            after_market=order.after_market,
+            placed_ms=order.created_ms,
         )
     return RestOrder(
         account_id=account_id,
@@ -52,6 +55,8 @@ def working_op(
         triggered=order.triggered,
         ioc=order.validity is Validity.IOC,
         version=order.version,
+        after_market=order.after_market,
+        placed_ms=order.created_ms,
     )
 
 

@@ -25,7 +25,7 @@ from engine.domain.enums import CancelReason, CloseReason
 from engine.domain.gtt import GttStatus
 from engine.domain.money import Rate
 from engine.domain.rules import band_around
-from engine.domain.sessions import Boundary, SessionGroup, SessionRules, group_of
+from engine.domain.sessions import MS_PER_DAY, Boundary, SessionGroup, SessionRules, group_of
 from engine.market.depth import MarketDepth, Trade
 from engine.market.in_use import InUseInstruments
 from engine.market.market_data import MarketData, MarketSnapshot, QuoteSource
@@ -137,6 +137,10 @@ class MarketBehaviour:
         # heap entry that is not it (the order was modified or cancelled since) is dropped.
         self.market_queue: list[tuple[int, int, ExecuteMarket]] = []
         self.queued: dict[tuple[str, str], ExecuteMarket] = {}
+        # After-market orders waiting for their session to open, with a heap of when each
+        # goes live; an entry that is not the one ``held`` has was modified or cancelled.
+        self.held: dict[tuple[str, str], RestOrder | ExecuteMarket] = {}
+        self.held_queue: list[tuple[int, int, RestOrder | ExecuteMarket]] = []
         self.risk = risk if risk is not None else RiskBook()
         self.next_reference_ms = 0
         self.ticks_total = 0
@@ -157,6 +161,8 @@ class MarketBehaviour:
         return None
 
     def _apply_op(self, op: BookOp) -> None:
+        if isinstance(op, RestOrder | ExecuteMarket) and op.after_market and self._hold(op):
+            return
         if isinstance(op, RestOrder):
             self._rest(op)
         elif isinstance(op, ExecuteMarket):
@@ -210,6 +216,7 @@ class MarketBehaviour:
             options=options,
         )
         data.snapshot = snapshot
+        self._release_held(now)
         # Contracts expiring by now settle at this tick's prices (their closing prices).
         while self.expiries and self.expiries[0][0] <= now:
             at_ms, instrument_ids = self.expiries.popleft()
@@ -251,6 +258,7 @@ class MarketBehaviour:
         needed = {entry.index for entry in self.resting.values()}
         needed.update(levels[0] for levels in self.exits.values())
         needed.update(op.index for op in self.queued.values())
+        needed.update(op.index for op in self.held.values())
         needed.update(entry[0] for entry in self.gtts.values())
         needed |= self.risk.instrument_indices()
         self.in_use.publish_books(frozenset(needed))
@@ -333,6 +341,7 @@ class MarketBehaviour:
     def _forget(self, account_id: str, order_id: str) -> None:
         key = (account_id, order_id)
         self.queued.pop(key, None)
+        self.held.pop(key, None)
         entry = self.resting.pop(key, None)
         if entry is None:
             return
@@ -402,6 +411,39 @@ class MarketBehaviour:
                 at_market=entry.at_market,
             ),
         )
+
+    # -- after-market orders ----------------------------------------------------------------
+
+    def _hold(self, op: RestOrder | ExecuteMarket) -> bool:
+        """Hold an after-market order until its session opens (docs/DOMAIN.md §3); False when
+        it is live (its session has opened since it was placed and is open now)."""
+        sessions = self.sessions
+        if sessions is None:
+            return False
+        group = group_of(self.data.master.at(op.index))
+        now = self.clock.now_ms()
+        opens_ms = sessions.next_open_ms(group, op.placed_ms)
+        if opens_ms is not None and opens_ms <= now:
+            if sessions.is_open(group, now):
+                return False
+            opens_ms = sessions.next_open_ms(group, now)  # it opened and closed since
+        self._forget(op.account_id, op.order_id)  # whatever an earlier version left behind
+        self.held[(op.account_id, op.order_id)] = op
+        due_ms = opens_ms if opens_ms is not None else now + MS_PER_DAY
+        heapq.heappush(self.held_queue, (due_ms, next(self._seq), op))
+        return True
+
+    def _release_held(self, now: int) -> None:
+        """At its session's open an after-market order reaches the books as a freshly placed
+        order does, at this tick's prices (held again if the session is still closed)."""
+        heap, held = self.held_queue, self.held
+        while heap and heap[0][0] <= now:
+            op = heapq.heappop(heap)[2]
+            key = (op.account_id, op.order_id)
+            if held.get(key) is not op:
+                continue  # modified or cancelled since it was held
+            del held[key]
+            self._apply_op(op)
 
     # -- market orders ----------------------------------------------------------------------
 

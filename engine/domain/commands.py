@@ -50,6 +50,7 @@ class PlaceOrderRequest(Request, frozen=True, gc=False):
     price_paise: int
     trigger_paise: int
     tag: str | None = None  # the client's label, kept with the order
+    after_market: bool = False  # an AMO: taken only while closed, for the next open
 
 
 class PlaceOrder(PlaceOrderRequest, Command, frozen=True, gc=False, kw_only=True):

@@ -91,6 +91,7 @@ class Rejection(StrEnum):
     NOT_TRADABLE = "NOT_TRADABLE"  # an index spot: quoted for reference, never traded
     INSTRUMENT_EXPIRED = "INSTRUMENT_EXPIRED"  # a contract past its expiry instant
     MARKET_CLOSED = "MARKET_CLOSED"
+    AMO_WHILE_OPEN = "AMO_WHILE_OPEN"  # an after-market order while its session is open
     PRODUCT_NOT_ALLOWED = "PRODUCT_NOT_ALLOWED"
     OPPOSITE_POSITION = "OPPOSITE_POSITION"  # a conversion onto a position on the other side
     INVALID_QUANTITY = "INVALID_QUANTITY"

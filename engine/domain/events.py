@@ -37,11 +37,13 @@ class OrderAccepted(OrderTerms, frozen=True, gc=False, tag=True):
     margin_blocked_paise: int
     price_source: str = ""  # the PriceSource tier that valued the order
     tag: str | None = None  # the client's label for the order (Kite's ``tag``)
+    after_market: bool = False  # an after-market order, held for its session's next open
 
 
 class OrderRejected(OrderTerms, frozen=True, gc=False, tag=True):
     reason: Rejection
     tag: str | None = None  # the client's label for the order (Kite's ``tag``)
+    after_market: bool = False  # placed as an after-market order
 
 
 class OrderModified(Event, frozen=True, gc=False, tag=True):

@@ -61,6 +61,9 @@ class Order(msgspec.Struct, gc=False):
     version: int = 0
     brokerage_paise: int = 0  # charged to this order so far (brokerage is per executed order)
     tag: str | None = None  # the client's label for the order (Kite's ``tag``), not unique
+    # Placed while its session was closed, for the next open (docs/DOMAIN.md §3, after-market
+    # orders): the market holds it until then.
+    after_market: bool = False
 
     @property
     def remaining_quantity(self) -> int:

@@ -26,6 +26,7 @@ from engine.domain.parameters import SessionsConfig
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000
 CATCH_UP_DAYS = 7  # how far back boundaries are looked for (a long weekend, a long outage)
+OPEN_SEARCH_DAYS = 31  # how far ahead a session's next open is looked for (holidays, weekends)
 
 
 class SessionGroup(StrEnum):
@@ -117,6 +118,20 @@ class SessionRules:
         day, minute = self._local(now_ms)
         return self.is_open(group, now_ms) and minute < self.squareoff(group, day)
 
+    def next_open_ms(self, group: SessionGroup, after_ms: int) -> int | None:
+        """The first instant after ``after_ms`` at which ``group``'s session opens (None if none
+        within ``OPEN_SEARCH_DAYS``): when an after-market order placed then goes live."""
+        first_day, _ = self._local(after_ms)
+        for days in range(OPEN_SEARCH_DAYS + 1):
+            day = first_day + timedelta(days=days)
+            hours = self.hours(group, day)
+            if hours is None:
+                continue
+            at_ms = self.calendar.instant_ms(day, hours[0])
+            if at_ms > after_ms:
+                return at_ms
+        return None
+
     def boundaries_crossed(
         self, after_ms: int, until_ms: int
     ) -> list[tuple[SessionGroup, Boundary, int]]:
@@ -141,3 +156,14 @@ class SessionRules:
                         crossed.append((group, boundary, at_ms))
             day += timedelta(days=1)
         return crossed
+
+
+def waits_for_open(
+    sessions: SessionRules | None, instrument: Instrument, placed_ms: int, now_ms: int
+) -> bool:
+    """Whether an after-market order placed at ``placed_ms`` still waits, at ``now_ms``, for the
+    first open of its instrument's session after it was placed (docs/DOMAIN.md §3)."""
+    if sessions is None:
+        return False
+    opens_ms = sessions.next_open_ms(group_of(instrument), placed_ms)
+    return opens_ms is None or now_ms < opens_ms

@@ -30,6 +30,8 @@ class RestOrder(msgspec.Struct, frozen=True, gc=False):
     triggered: bool
     ioc: bool
     version: int = 0  # the order version these terms are (echoed on its fill or trigger)
+    after_market: bool = False  # held until its session's first open after ``placed_ms``
+    placed_ms: int = 0
 
 
 class ExecuteMarket(msgspec.Struct, frozen=True, gc=False):
@@ -43,6 +45,8 @@ class ExecuteMarket(msgspec.Struct, frozen=True, gc=False):
     due_ms: int
     version: int = 0
     ioc: bool = False  # what the book cannot fill at once is cancelled, not rested
+    after_market: bool = False  # held until its session's first open after ``placed_ms``
+    placed_ms: int = 0
 
 
 class ForgetOrder(msgspec.Struct, frozen=True, gc=False):

@@ -45,6 +45,6 @@ def kite_facade(
     engine.tick_listeners.append(ticker.on_tick)
     return KiteFacade(
         sessions=sessions,
-        order_updates=KiteOrderUpdates(ticker, tokens),
+        order_updates=KiteOrderUpdates(ticker, tokens, engine.rules.sessions),
         listener=KiteListener(KITE_ROUTES, ticker, tokens, metrics),
     )

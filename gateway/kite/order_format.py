@@ -7,11 +7,15 @@ from typing import Any
 
 from engine.domain.enums import Rejection
 from engine.domain.money import paise_to_rupees
+from engine.domain.sessions import SessionRules, waits_for_open
 from gateway.errors import REJECTION_MESSAGES
 from gateway.kite.tokens import KiteTokens
 from gateway.kite.wire import ist_text
 
 VARIETY = "regular"
+AMO_VARIETY = "amo"
+# An after-market order waiting for its session's open, as Kite's order book shows it.
+AMO_REQ_RECEIVED = "AMO REQ RECEIVED"
 # paperdesk's stored order statuses, and its history's, as Kite's.
 KITE_STATUS = {
     "PENDING": "OPEN",
@@ -31,6 +35,17 @@ def kite_status(status: str, order_type: str, triggered: bool) -> str:
     if status in ("PENDING", "MODIFIED") and order_type in STOP_TYPES and not triggered:
         return TRIGGER_PENDING
     return KITE_STATUS[status]
+
+
+def amo_waits(
+    row: Any, tokens: KiteTokens, sessions: SessionRules | None, placed_ms: int, now_ms: int
+) -> bool:
+    """Whether ``row``'s order is an after-market order placed at ``placed_ms`` still waiting,
+    at ``now_ms``, for its session's open (Kite's ``AMO REQ RECEIVED``)."""
+    if not row["after_market"]:
+        return False
+    instrument = tokens.master.get(row["instrument_id"])
+    return instrument is not None and waits_for_open(sessions, instrument, placed_ms, now_ms)
 
 
 def reason_text(reason: str | None) -> str | None:
@@ -62,9 +77,14 @@ def instrument_fields(tokens: KiteTokens, instrument_id: str) -> dict[str, Any]:
     }
 
 
-def order_view(row: Any, tokens: KiteTokens, placed_by: str) -> dict[str, Any]:
-    """A stored order (an ``orders`` row) as Kite's order."""
+def order_view(
+    row: Any, tokens: KiteTokens, placed_by: str, *, waiting: bool = False
+) -> dict[str, Any]:
+    """A stored order (an ``orders`` row) as Kite's order; ``waiting``: an after-market order
+    not yet at its session's open (``amo_waits``), shown ``AMO REQ RECEIVED`` while working."""
     status = kite_status(row["status"], row["order_type"], row["triggered"])
+    if waiting and status in ("OPEN", TRIGGER_PENDING):
+        status = AMO_REQ_RECEIVED
     quantity, filled = row["quantity"], row["filled_quantity"]
     finished = status in ("COMPLETE", "CANCELLED", "REJECTED")
     rejected = status == "REJECTED"
@@ -80,7 +100,7 @@ def order_view(row: Any, tokens: KiteTokens, placed_by: str) -> dict[str, Any]:
         "order_timestamp": ist_text(row["updated_at"]),
         "exchange_update_timestamp": None if rejected else ist_text(row["updated_at"]),
         "exchange_timestamp": None if rejected else ist_text(row["created_at"]),
-        "variety": VARIETY,
+        "variety": AMO_VARIETY if row["after_market"] else VARIETY,
         "modified": row["version"] > 0,
         **instrument_fields(tokens, row["instrument_id"]),
         "order_type": row["order_type"],
@@ -103,11 +123,16 @@ def order_view(row: Any, tokens: KiteTokens, placed_by: str) -> dict[str, Any]:
     }
 
 
-def history_view(order: Any, change: Any, tokens: KiteTokens, placed_by: str) -> dict[str, Any]:
-    """One state of an order's history (an ``order_history`` row over its ``orders`` row)."""
+def history_view(
+    order: Any, change: Any, tokens: KiteTokens, placed_by: str, *, waiting: bool = False
+) -> dict[str, Any]:
+    """One state of an order's history (an ``order_history`` row over its ``orders`` row);
+    ``waiting``: an after-market order not yet at its session's open at that change."""
     status = kite_status(
         change["status"], order["order_type"], change["status"] != "PENDING" or order["triggered"]
     )
+    if waiting and status in ("OPEN", TRIGGER_PENDING):
+        status = AMO_REQ_RECEIVED
     view = order_view(order, tokens, placed_by)
     finished = status in ("COMPLETE", "CANCELLED", "REJECTED")
     quantity, filled = change["quantity"], change["filled_quantity"]

@@ -20,7 +20,13 @@ from engine.domain.instruments import Instrument
 from gateway.errors import REJECTION_MESSAGES
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
 from gateway.kite.access import KiteAccess, access_of
-from gateway.kite.order_format import history_view, order_view, trade_view
+from gateway.kite.order_format import (
+    AMO_VARIETY,
+    amo_waits,
+    history_view,
+    order_view,
+    trade_view,
+)
 from gateway.kite.tokens import KITE_TOKENS
 from gateway.kite.wire import (
     ErrorType,
@@ -36,16 +42,17 @@ from gateway.kite.wire import (
 from gateway.outcomes import check_outcome
 from gateway.schemas import ORDER_TAG_MAX
 from gateway.trade_days import current_trade_day
+from persistence.projection import ms_of
 from persistence.read_models.orders import day_orders, order_by_id, order_history
 from persistence.read_models.trades import trade_page, trades_of_order
 
 routes = web.RouteTableDef()
 
-OFFERED_VARIETIES = frozenset({"regular"})
+# ``amo``: an after-market order, placed while the session is closed for its next open.
+OFFERED_VARIETIES = frozenset({"regular", "amo"})
 NOT_OFFERED = {
     "co": "paperdesk does not offer cover orders (variety co).",
     "auction": "paperdesk does not offer auction orders (variety auction).",
-    "amo": "paperdesk does not offer after-market orders yet (variety amo).",
     "iceberg": "paperdesk does not offer iceberg orders yet (variety iceberg).",
 }
 KITE_PRODUCTS = {"CNC": Product.CNC, "MIS": Product.MIS, "NRML": Product.NRML}
@@ -77,7 +84,8 @@ def instrument_of(request: web.Request, exchange: str, tradingsymbol: str) -> In
 
 @routes.post("/orders/{variety}")
 async def place_order(request: web.Request) -> web.Response:
-    check_variety(request.match_info["variety"])
+    variety = request.match_info["variety"]
+    check_variety(variety)
     access = access_of(request)
     form = await form_of(request)
     instrument = instrument_of(request, required(form, "exchange"), required(form, "tradingsymbol"))
@@ -106,6 +114,7 @@ async def place_order(request: web.Request) -> web.Response:
         if order_type in (OrderType.SL, OrderType.SL_M)
         else 0,
         tag=tag_of(form),
+        after_market=variety == AMO_VARIETY,
     )
     outcome = await request.app[BRIDGE].submit(access.account_id, order)
     check_outcome(outcome)
@@ -190,7 +199,19 @@ async def list_orders(request: web.Request) -> web.Response:
     limit = request.app[CONFIG].kite.orders_listed_max
     rows = await day_orders(request.app[DB].pool, access.account_id, start, limit)
     tokens = request.app[KITE_TOKENS]
-    return success([order_view(row, tokens, access.user_id) for row in rows])
+    engine = request.app[ENGINE]
+    sessions, now_ms = engine.rules.sessions, engine.clock.now_ms()
+    return success(
+        [
+            order_view(
+                row,
+                tokens,
+                access.user_id,
+                waiting=amo_waits(row, tokens, sessions, ms_of(row["created_at"]), now_ms),
+            )
+            for row in rows
+        ]
+    )
 
 
 async def own_order(request: web.Request, access: KiteAccess, order_id: str) -> Any:
@@ -207,7 +228,19 @@ async def get_order_history(request: web.Request) -> web.Response:
     order = await own_order(request, access, request.match_info["order_id"])
     changes = await order_history(request.app[DB].pool, order["id"])
     tokens = request.app[KITE_TOKENS]
-    return success([history_view(order, change, tokens, access.user_id) for change in changes])
+    sessions, placed_ms = request.app[ENGINE].rules.sessions, ms_of(order["created_at"])
+    return success(
+        [
+            history_view(
+                order,
+                change,
+                tokens,
+                access.user_id,
+                waiting=amo_waits(order, tokens, sessions, placed_ms, ms_of(change["occurred_at"])),
+            )
+            for change in changes
+        ]
+    )
 
 
 @routes.get("/orders/{order_id}/trades")

@@ -18,7 +18,14 @@ from engine.domain import events as ev
 from engine.domain.account.state import AccountState
 from engine.domain.money import paise_to_rupees
 from engine.domain.orders import Order
-from gateway.kite.order_format import instrument_fields, kite_status, order_view, reason_text
+from engine.domain.sessions import SessionRules
+from gateway.kite.order_format import (
+    amo_waits,
+    instrument_fields,
+    kite_status,
+    order_view,
+    reason_text,
+)
 from gateway.kite.ticker import TickerHub
 from gateway.kite.tokens import KiteTokens
 from gateway.kite.wire import ist_of_ms
@@ -32,8 +39,9 @@ def at(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
-def working_view(order: Order, tokens: KiteTokens) -> dict[str, Any]:
-    """A working order (from the account's state) as Kite's order."""
+def working_view(order: Order, tokens: KiteTokens, *, waiting: bool = False) -> dict[str, Any]:
+    """A working order (from the account's state) as Kite's order (``waiting``: an
+    after-market order not yet at its session's open)."""
     filled = order.filled_quantity
     row = {
         "id": order.order_id,
@@ -55,8 +63,9 @@ def working_view(order: Order, tokens: KiteTokens) -> dict[str, Any]:
         "trigger_paise": order.trigger_paise,
         "average_price_paise": order.fill_value_paise // filled if filled else 0,
         "tag": order.tag,
+        "after_market": order.after_market,
     }
-    return order_view(row, tokens, placed_by="")
+    return order_view(row, tokens, placed_by="", waiting=waiting)
 
 
 def terms_view(event: ev.OrderAccepted | ev.OrderRejected, tokens: KiteTokens) -> dict[str, Any]:
@@ -82,8 +91,10 @@ def terms_view(event: ev.OrderAccepted | ev.OrderRejected, tokens: KiteTokens) -
         "trigger_paise": event.trigger_paise,
         "average_price_paise": 0,
         "tag": event.tag,
+        "after_market": event.after_market,
     }
-    return order_view(row, tokens, placed_by="")
+    # An after-market order is accepted only while its session is closed: it waits.
+    return order_view(row, tokens, placed_by="", waiting=event.after_market and not rejected)
 
 
 def after_fill(view: dict[str, Any], fill: ev.OrderFilled) -> dict[str, Any]:
@@ -119,9 +130,12 @@ def after_cancel(view: dict[str, Any], cancel: ev.OrderCancelled) -> dict[str, A
 class KiteOrderUpdates:
     """Builds the ticker's order updates of the accounts it watches."""
 
-    def __init__(self, ticker: TickerHub, tokens: KiteTokens) -> None:
+    def __init__(
+        self, ticker: TickerHub, tokens: KiteTokens, sessions: SessionRules | None = None
+    ) -> None:
         self.ticker = ticker
         self.tokens = tokens
+        self.sessions = sessions  # when after-market orders go live (hours enforced)
         self._working: dict[str, dict[str, Any]] = {}  # order id -> its last view
 
     def on_account_events(
@@ -170,7 +184,9 @@ class KiteOrderUpdates:
             return after_cancel(known, event)
         order = state.orders.get(order_id)
         if order is not None and not isinstance(event, ev.OrderAccepted | ev.OrderRejected):
-            return working_view(order, self.tokens)
+            row = {"after_market": order.after_market, "instrument_id": order.instrument_id}
+            waiting = amo_waits(row, self.tokens, self.sessions, order.created_ms, event.at_ms)
+            return working_view(order, self.tokens, waiting=waiting)
         if known is None and isinstance(event, ev.OrderFilled | ev.OrderCancelled):
             # Placed before the connection opened and finished now: what the event says.
             return self.end_only(event)

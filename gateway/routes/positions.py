@@ -251,6 +251,7 @@ def exit_order_row(
         "id": accepted.order_id,
         "client_order_id": None,
         "tag": None,
+        "after_market": False,
         "trading_account_id": account_id,
         "instrument_id": accepted.instrument_id,
         "product": accepted.product.value,

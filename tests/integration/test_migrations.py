@@ -115,6 +115,22 @@ def test_schema_when_migrated_then_api_queries_have_indexes(database: str) -> No
     assert money and all(r["data_type"] == "bigint" for r in money)
 
 
+def test_orders_when_migrated_then_after_market_flag_is_a_boolean_false_by_default(
+    database: str,
+) -> None:
+    """Migration 0019: orders placed before after-market orders existed read as regular."""
+    (column,) = fetch(
+        database,
+        "SELECT data_type, is_nullable, column_default FROM information_schema.columns"
+        " WHERE table_name = 'orders' AND column_name = 'after_market'",
+    )
+    assert (column["data_type"], column["is_nullable"], column["column_default"]) == (
+        "boolean",
+        "NO",
+        "false",
+    )
+
+
 def test_embedded_server_when_stopped_and_restarted_then_data_kept(pg_data_dir: Path) -> None:
     server = EmbeddedPostgres(pg_data_dir)
     dsn = server.start()

@@ -251,6 +251,10 @@ def expected_order_brokerage(instrument: Instrument, value_paise: int) -> int:
     return min((value_paise * 3 * 2 + 10_000) // 20_000, 20_00)
 
 
+# The rejections of market hours: a regular order while closed, an after-market one while open.
+HOURS_REJECTIONS = (Rejection.MARKET_CLOSED, Rejection.AMO_WHILE_OPEN)
+
+
 class AccountMachine(RuleBasedStateMachine):
     """One account, a tiny market of four instruments and a journal of every event."""
 
@@ -1306,18 +1310,25 @@ class AccountMachine(RuleBasedStateMachine):
         minute=st.sampled_from(CLOCK_MINUTES),
         which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
         mis=st.booleans(),
+        after_market=st.booleans(),
     )
-    def place_with_hours_enforced(self, minute: int, which: int, mis: bool) -> None:
-        self._with_hours_enforced(minute, which, mis, None)
+    def place_with_hours_enforced(
+        self, minute: int, which: int, mis: bool, after_market: bool
+    ) -> None:
+        self._with_hours_enforced(minute, which, mis, None, after_market)
 
     @precondition(_has_orders)
     @rule(minute=st.sampled_from(CLOCK_MINUTES), pick=picks)
     def modify_with_hours_enforced(self, minute: int, pick: int) -> None:
         self._with_hours_enforced(minute, 0, False, pick)
 
-    def _with_hours_enforced(self, minute: int, which: int, mis: bool, pick: int | None) -> None:
+    def _with_hours_enforced(
+        self, minute: int, which: int, mis: bool, pick: int | None, after_market: bool = False
+    ) -> None:
         """With hours enforced, a new order (``pick`` None) or a modification of a working
-        one is refused while its session is closed, or for MIS after the square-off."""
+        one is refused while its session is closed, or for MIS after the square-off; a new
+        after-market order is refused while it is open, and a working one is modified at any
+        time."""
         at_ms = self._session_clock(minute)
         command: cmd.AccountCommand
         if pick is None or not self.state.orders:
@@ -1325,9 +1336,11 @@ class AccountMachine(RuleBasedStateMachine):
             overnight = Product.CNC if instrument.is_equity else Product.NRML
             product = Product.MIS if mis else overnight
             command = self._limit_order(instrument, Side.BUY, product, instrument.lot_size, at_ms)
+            command = msgspec.structs.replace(command, after_market=after_market)
         else:
             order = self._pick_order(pick)
             instrument, product = self.by_id[order.instrument_id], order.product
+            after_market = order.after_market
             command = cmd.ModifyOrder(
                 now_ms=at_ms,
                 order_id=order.order_id,
@@ -1336,7 +1349,12 @@ class AccountMachine(RuleBasedStateMachine):
             )
         decision = self._run(command, self.hours_rules)
         closed = self._closed_at(at_ms, instrument, product)
-        assert (decision.rejection is Rejection.MARKET_CLOSED) == closed, (minute, decision)
+        if not after_market:
+            assert (decision.rejection is Rejection.MARKET_CLOSED) == closed, (minute, decision)
+        elif isinstance(command, cmd.PlaceOrder):
+            assert (decision.rejection is Rejection.AMO_WHILE_OPEN) == (not closed), decision
+        else:  # a working after-market order, waiting or live: no hours to refuse it
+            assert decision.rejection not in HOURS_REJECTIONS, (minute, decision)
 
     @rule(
         which=st.integers(min_value=0, max_value=len(TICKERS) - 1),

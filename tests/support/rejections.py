@@ -11,6 +11,7 @@ PLACE_ORDER_CHECKS = (
     Rejection.NOT_TRADABLE,
     Rejection.INSTRUMENT_EXPIRED,
     Rejection.MARKET_CLOSED,
+    Rejection.AMO_WHILE_OPEN,
     Rejection.PRODUCT_NOT_ALLOWED,
     Rejection.INVALID_QUANTITY,
     Rejection.ABOVE_FREEZE_QUANTITY,

@@ -1,7 +1,8 @@
 """``Rejection`` lists its codes in the order ``decide`` checks them, and the checks keep it.
 
 An order is built that breaks every rule a new order can break (a repeated client order id, an
-index that cannot be traded, a contract past its expiry, the market closed, a product the
+index that cannot be traded, a contract past its expiry, the market closed (or, for an
+after-market order, open), a product the
 instrument does not take, a quantity off the lot, then above the freeze quantity, prices its
 type does not take, no price to value it at, the open-orders and order-value limits, shares it
 does not hold, funds it does not have). Placed as is, it is refused for the first; mending one
@@ -111,7 +112,8 @@ def test_place_when_every_rule_broken_then_mending_each_reveals_the_next_in_enum
         {"client_order_id": "fresh"},
         {"instrument": nifty_fut},  # expired by then; and derivatives take no CNC
         {"now_ms": SUNDAY_MS},
-        {"now_ms": OPEN_MS},
+        {"now_ms": OPEN_MS, "after_market": True},  # an after-market order while open
+        {"after_market": False},
         {"instrument": _frozen_at_5(wipro)},
         {"quantity": 10},
         {"quantity": 5},

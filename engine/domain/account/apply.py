@@ -55,6 +55,7 @@ def order_from_terms(
         created_ms=terms.at_ms,
         updated_ms=terms.at_ms,
         tag=terms.tag,
+        after_market=terms.after_market,
     )
 
 

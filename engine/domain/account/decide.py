@@ -268,6 +268,7 @@ def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
         "quantity": c.quantity,
         "price_paise": c.price_paise,
         "trigger_paise": c.trigger_paise,
+        "after_market": c.after_market,
     }
     if reason is not None:
         shortfall = _shortfall(reason, block, charges, state.available_paise + c.mtm_paise)
@@ -310,6 +311,7 @@ def preview_order(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
         c.market,
         c.mtm_paise,
         c.now_ms,
+        c.after_market,
     )
     return _check_order(state, rules, terms, None)
 
@@ -328,6 +330,7 @@ class _Terms(NamedTuple):
     market: UnderlyingMarket | None  # a derivative's underlying
     mtm_paise: int  # the account's mark-to-market, as it counts in available funds
     now_ms: int
+    after_market: bool  # an after-market order (docs/DOMAIN.md §3)
 
 
 def _check_order(
@@ -341,8 +344,8 @@ def _check_order(
         return Requirements(Rejection.NOT_TRADABLE)
     if instrument.expiry is not None and t.now_ms >= rules.calendar.expiry_instant_ms(instrument):
         return Requirements(Rejection.INSTRUMENT_EXPIRED)
-    if _market_closed(rules, instrument, t.product, t.now_ms):
-        return Requirements(Rejection.MARKET_CLOSED)
+    if (rejection := _hours_check(rules, t, working)) is not None:
+        return Requirements(rejection)
     if not product_allowed(instrument, t.product):
         return Requirements(Rejection.PRODUCT_NOT_ALLOWED)
     if (rejection := check_quantity(instrument, t.quantity)) is not None:
@@ -406,6 +409,18 @@ def _market_closed(
     return not sessions.is_open(group, now_ms)
 
 
+def _hours_check(rules: AccountRules, t: _Terms, working: Order | None) -> Rejection | None:
+    """Market hours: a regular order needs its session open (MIS not yet squared off); a new
+    after-market order needs it closed, and a working one, waiting for the open or live since,
+    is modified at any time (docs/DOMAIN.md §3)."""
+    closed = _market_closed(rules, t.instrument, t.product, t.now_ms)
+    if not t.after_market:
+        return Rejection.MARKET_CLOSED if closed else None
+    if working is None and not closed:
+        return Rejection.AMO_WHILE_OPEN
+    return None
+
+
 def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules) -> Decision:
     order = state.orders.get(c.order_id)
     if order is None:
@@ -430,6 +445,7 @@ def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules)
         c.market,
         c.mtm_paise,
         c.now_ms,
+        order.after_market,
     )
     rejection, block, charges = _check_order(state, rules, terms, order)
     if rejection is not None:
