@@ -196,6 +196,19 @@ def rejection_response(rejection: Rejection, message: str) -> web.Response:
     return error_response(REJECTION_STATUS[rejection], rejection.value, message)
 
 
+def refused_at(rejection: Rejection, path: str) -> ApiError:
+    """The engine's ``rejection`` as the answer to raise, naming ``path`` as at fault."""
+    message = REJECTION_MESSAGES[rejection]
+    return ApiError(
+        error_response(
+            REJECTION_STATUS[rejection],
+            rejection.value,
+            message,
+            [{"path": path, "message": message}],
+        )
+    )
+
+
 def rejected(rejection: Rejection, details: dict[str, Any] | None = None) -> ApiError:
     """The engine's ``rejection`` as the answer to raise, with ``details`` when given."""
     response = rejection_response(rejection, REJECTION_MESSAGES[rejection])

@@ -15,9 +15,9 @@ from engine.domain.instruments import Instrument
 from gateway.decoding import field_failure
 from gateway.errors import (
     REJECTION_MESSAGES,
-    REJECTION_STATUS,
     ApiError,
     error_response,
+    refused_at,
     validation_failure,
 )
 from gateway.keys import ENGINE
@@ -132,13 +132,4 @@ def refused_path(rejection: Rejection, at: str = "$") -> str:
 def refused_order(rejection: Rejection, at: str) -> ApiError:
     """An order's business refusal as its answer, naming the order at ``at`` (in a basket:
     ``$.orders[1]``) and the field at fault where there is one."""
-    path = refused_path(rejection, at)
-    message = REJECTION_MESSAGES[rejection]
-    return ApiError(
-        error_response(
-            REJECTION_STATUS[rejection],
-            rejection.value,
-            message,
-            [{"path": path, "message": message}],
-        )
-    )
+    return refused_at(rejection, refused_path(rejection, at))

@@ -7,6 +7,7 @@ and the circuit band ``engine.domain.rules.circuit_band`` gives around the previ
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 
@@ -28,6 +29,7 @@ from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.portfolio import UnderlyingMarket
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules, circuit_band
+from engine.domain.sessions import SessionRules
 from engine.market.instrument_import import read_instruments_csv
 from tests.support.margin_markets import stamped
 
@@ -65,6 +67,20 @@ def config() -> Config:
 @pytest.fixture(scope="session")
 def rules(config: Config) -> AccountRules:
     return account_rules(config)
+
+
+@pytest.fixture(scope="session")
+def hours_sessions(config: Config) -> SessionRules:
+    """The exchange sessions with hours enforced (configs/ leave them off by default)."""
+    sessions = SessionRules.from_config(dataclasses.replace(config.sessions, enforce_hours=True))
+    assert sessions is not None
+    return sessions
+
+
+@pytest.fixture(scope="session")
+def hours_rules(rules: AccountRules, hours_sessions: SessionRules) -> AccountRules:
+    """The account rules with hours enforced."""
+    return dataclasses.replace(rules, sessions=hours_sessions)
 
 
 @pytest.fixture(scope="session")

@@ -15,15 +15,7 @@ from engine.domain.money import paise_to_rupees
 from engine.domain.positions import Position
 from gateway import replies
 from gateway.decoding import convert_query, field_failure
-from gateway.errors import (
-    REJECTION_MESSAGES,
-    REJECTION_STATUS,
-    ApiError,
-    NotFoundError,
-    error_response,
-    json_response,
-    rejected,
-)
+from gateway.errors import NotFoundError, json_response, refused_at, rejected
 from gateway.keys import BRIDGE, DB, ENGINE
 from gateway.outcomes import check_outcome
 from gateway.ownership import decode_own_body, holding_account, owned_account
@@ -160,19 +152,6 @@ _CONVERSION_FIELDS = {
 }
 
 
-def refused_conversion(rejection: Rejection) -> ApiError:
-    message = REJECTION_MESSAGES[rejection]
-    path = _CONVERSION_FIELDS.get(rejection, "$")
-    return ApiError(
-        error_response(
-            REJECTION_STATUS[rejection],
-            rejection.value,
-            message,
-            [{"path": path, "message": message}],
-        )
-    )
-
-
 @routes.post(
     "/api/trading/positions/convert",
     Operation(
@@ -194,7 +173,7 @@ async def convert_position(request: web.Request) -> web.Response:
     outcome = await request.app[BRIDGE].submit(account_id, conversion)
     check_outcome(outcome)
     if outcome.rejection is not None:
-        raise refused_conversion(outcome.rejection)
+        raise refused_at(outcome.rejection, _CONVERSION_FIELDS.get(outcome.rejection, "$"))
     converted = next(e for e in outcome.events if isinstance(e, ev.PositionConverted))
     engine = request.app[ENGINE]
 

@@ -2767,32 +2767,19 @@ class AccountMachine(RuleBasedStateMachine):
         """Not a rule (the random walk stays as it is): a GTT whose order cannot be placed when
         it fires (a delivery sell of more shares than the account holds) ends REJECTED,
         exactly as that order placed by hand is refused, through :meth:`gtt_fires`' checks."""
-        equities = [i for i in self.instruments if i.is_equity]
-        instrument = equities[which % len(equities)]
         held = sum(h.quantity for h in self.state.holdings.values())
         held += sum(abs(p.quantity) for p in self.state.positions.values())
-        (leg,) = self._gtt_legs(instrument, GttType.SINGLE, -5, 1, False)  # a SELL below
-        leg = msgspec.structs.replace(leg, quantity=held + 1_000 * instrument.lot_size)
-        gtt_id = self._next_id("g")
-        placing = cmd.PlaceGtt(
-            gtt_id=gtt_id,
-            instrument=instrument,
-            gtt_type=GttType.SINGLE,
-            legs=(leg,),
-            last_price_paise=self.ltp[instrument.instrument_id],
-            now_ms=self.now_ms,
-            ltp_paise=self.ltp[instrument.instrument_id],
-        )
-        assert self._run(placing).rejection is None
+        gtt_id = self._fresh_gtt(which, -5, held + 1_000)  # a SELL below, of more than held
         refused_before = self.seen["gtt fired:rejected"]
         self.gtt_fires(sorted(self.state.gtts).index(gtt_id), 0, 0, False)
         assert self.seen["gtt fired:rejected"] == refused_before + 1
 
-    def _fresh_gtt(self, which: int) -> str:
-        """A single-leg GTT on an equity, one lot bought 5 ticks above the price, placed now."""
+    def _fresh_gtt(self, which: int, ticks: int = 5, lots: int = 1) -> str:
+        """A single-leg GTT on an equity placed now: ``lots`` bought ``ticks`` above the price
+        (sold, below it, for negative ``ticks``)."""
         equities = [i for i in self.instruments if i.is_equity]
         instrument = equities[which % len(equities)]
-        (leg,) = self._gtt_legs(instrument, GttType.SINGLE, 5, 1, False)
+        (leg,) = self._gtt_legs(instrument, GttType.SINGLE, ticks, lots, False)
         gtt_id = self._next_id("g")
         placing = cmd.PlaceGtt(
             gtt_id=gtt_id,

@@ -24,7 +24,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from engine.config import Config
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.decide import decide
@@ -34,7 +33,6 @@ from engine.domain.instruments import Instrument
 from engine.domain.portfolio import MarginLeg, UnderlyingMarket
 from engine.domain.quote import Quote
 from engine.domain.rules import AccountRules
-from engine.domain.sessions import SessionRules
 from tests.conftest import NOW_MS, Execute, QuoteFor, run_command
 from tests.support.margin_markets import market_for
 
@@ -77,13 +75,6 @@ def _refused_without_change(
 # market hours
 
 
-@pytest.fixture(scope="module")
-def enforced_rules(config: Config, rules: AccountRules) -> AccountRules:
-    sessions = SessionRules.from_config(dataclasses.replace(config.sessions, enforce_hours=True))
-    assert sessions is not None
-    return dataclasses.replace(rules, sessions=sessions)
-
-
 @pytest.mark.parametrize(
     ("product", "at", "expected"),
     [
@@ -100,7 +91,7 @@ def test_modify_order_when_market_closed_for_its_product_then_market_closed(
     product: Product,
     at: int,
     expected: Rejection | None,
-    enforced_rules: AccountRules,
+    hours_rules: AccountRules,
     reliance: Instrument,
     funded_account: Callable[..., AccountState],
     quote_for: QuoteFor,
@@ -118,15 +109,15 @@ def test_modify_order_when_market_closed_for_its_product_then_market_closed(
             quote=quote,
             now_ms=_ist(23, 10, 0),
         ),
-        enforced_rules,
+        hours_rules,
     )
     assert placed.rejection is None
     command = _modify(reliance, quote=quote, now_ms=at, price_paise=150000)
 
     if expected is not None:
-        _refused_without_change(state, command, enforced_rules, expected)
+        _refused_without_change(state, command, hours_rules, expected)
     else:
-        decision = run_command(state, command, enforced_rules)
+        decision = run_command(state, command, hours_rules)
         assert decision.rejection is None
         assert state.orders["o1"].price_paise == 150000
 

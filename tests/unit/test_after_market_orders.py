@@ -7,14 +7,12 @@ session next opens after a moment (``SessionRules.next_open_ms``, ``waits_for_op
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import msgspec
 import pytest
 
-from engine.config import Config
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.decide import decide
@@ -34,18 +32,6 @@ def ist(day: int, hour: int, minute: int) -> int:
     """Milliseconds at ``hour:minute`` IST on 2026-11-``day`` (the 23rd a Monday, the 24th an
     exchange holiday, the 28th a Saturday)."""
     return int(datetime(2026, 11, day, hour, minute, tzinfo=IST).timestamp() * 1000)
-
-
-@pytest.fixture(scope="module")
-def sessions(config: Config) -> SessionRules:
-    rules = SessionRules.from_config(dataclasses.replace(config.sessions, enforce_hours=True))
-    assert rules is not None
-    return rules
-
-
-@pytest.fixture(scope="module")
-def hours_rules(rules: AccountRules, sessions: SessionRules) -> AccountRules:
-    return dataclasses.replace(rules, sessions=sessions)
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +183,7 @@ def test_regular_order_when_closed_then_still_market_closed(
 
 def test_mis_amo_when_placed_after_square_off_then_accepted_for_the_next_session(
     hours_rules: AccountRules,
-    sessions: SessionRules,
+    hours_sessions: SessionRules,
     reliance: Instrument,
     quote_for: QuoteFor,
     funded_account: Callable[..., AccountState],
@@ -217,10 +203,10 @@ def test_mis_amo_when_placed_after_square_off_then_accepted_for_the_next_session
     (accepted,) = decision.events
     assert isinstance(accepted, ev.OrderAccepted) and accepted.after_market
     assert accepted.product is Product.MIS and accepted.margin_blocked_paise > 0
-    assert sessions.next_open_ms(SessionGroup.EQUITY, at_ms) == ist(25, 9, 15)
-    assert waits_for_open(sessions, reliance, at_ms, ist(23, 15, 29))
-    assert waits_for_open(sessions, reliance, at_ms, ist(25, 9, 14))
-    assert not waits_for_open(sessions, reliance, at_ms, ist(25, 9, 15))
+    assert hours_sessions.next_open_ms(SessionGroup.EQUITY, at_ms) == ist(25, 9, 15)
+    assert waits_for_open(hours_sessions, reliance, at_ms, ist(23, 15, 29))
+    assert waits_for_open(hours_sessions, reliance, at_ms, ist(25, 9, 14))
+    assert not waits_for_open(hours_sessions, reliance, at_ms, ist(25, 9, 15))
 
 
 def test_amo_when_waiting_then_modified_and_cancelled_at_any_hour(
@@ -278,9 +264,9 @@ def test_amo_when_live_in_the_session_then_modified_as_any_order(
     ],
 )
 def test_next_open_when_asked_then_the_first_open_strictly_after(
-    sessions: SessionRules, group: SessionGroup, after: int, opens: int
+    hours_sessions: SessionRules, group: SessionGroup, after: int, opens: int
 ) -> None:
-    assert sessions.next_open_ms(group, after) == opens
+    assert hours_sessions.next_open_ms(group, after) == opens
 
 
 def test_derivative_amo_when_closed_then_taken_with_its_portfolio_margin(

@@ -4,13 +4,11 @@ statuses after it, in the order book's rows and in the ticker's order updates.""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from engine.config import Config
 from engine.domain import events as ev
 from engine.domain.account.apply import apply
 from engine.domain.account.state import AccountState
@@ -27,13 +25,6 @@ IST = timezone(timedelta(hours=5, minutes=30))
 def ist(day: int, hour: int, minute: int) -> int:
     """2026-11-``day`` at ``hour:minute`` IST (the 25th a Wednesday)."""
     return int(datetime(2026, 11, day, hour, minute, tzinfo=IST).timestamp() * 1000)
-
-
-@pytest.fixture(scope="module")
-def sessions(config: Config) -> SessionRules:
-    rules = SessionRules.from_config(dataclasses.replace(config.sessions, enforce_hours=True))
-    assert rules is not None
-    return rules
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +83,7 @@ def row(instrument: Instrument, after_market: bool, **changes: Any) -> dict[str,
     ],
 )
 def test_order_row_when_after_market_then_variety_amo_and_waiting_until_the_open(
-    sessions: SessionRules,
+    hours_sessions: SessionRules,
     tokens: KiteTokens,
     reliance: Instrument,
     after_market: bool,
@@ -102,7 +93,7 @@ def test_order_row_when_after_market_then_variety_amo_and_waiting_until_the_open
     status: str,
 ) -> None:
     stored = row(reliance, after_market, **changes)
-    waiting = amo_waits(stored, tokens, sessions, ist(25, 8, 0), now_ms)
+    waiting = amo_waits(stored, tokens, hours_sessions, ist(25, 8, 0), now_ms)
     view = order_view(stored, tokens, "u1", waiting=waiting)
     assert (view["variety"], view["status"]) == (variety, status)
 
@@ -126,9 +117,9 @@ def accepted(instrument: Instrument, at_ms: int) -> ev.OrderAccepted:
 
 
 def test_ticker_update_when_amo_accepted_or_modified_then_waiting_until_the_open(
-    sessions: SessionRules, tokens: KiteTokens, reliance: Instrument
+    hours_sessions: SessionRules, tokens: KiteTokens, reliance: Instrument
 ) -> None:
-    updates = KiteOrderUpdates(None, tokens, sessions)  # type: ignore[arg-type]  # no ticker read
+    updates = KiteOrderUpdates(None, tokens, hours_sessions)  # type: ignore[arg-type]  # no ticker read
     state = AccountState("acct")
     state.balance_paise = 1_000_000
     placed = accepted(reliance, ist(25, 8, 0))

@@ -13,14 +13,12 @@ previous close is ₹1542.80 and MIS blocks 20 % of the value (configs: mis_equi
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from engine.config import Config
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
@@ -29,7 +27,6 @@ from engine.domain.account.state import AccountState, Decision, state_fingerprin
 from engine.domain.enums import OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument
 from engine.domain.rules import AccountRules
-from engine.domain.sessions import SessionRules
 from tests.conftest import NOW_MS, Execute, QuoteFor, place, run_command
 
 BUY, SELL = Side.BUY, Side.SELL
@@ -373,13 +370,6 @@ def test_convert_when_funds_do_not_cover_the_added_margin_then_insufficient_fund
     assert _converted(execute(state, _convert(state, reliance, MIS, CNC, 1))).quantity == 1
 
 
-@pytest.fixture(scope="module")
-def enforced_rules(config: Config, rules: AccountRules) -> AccountRules:
-    sessions = SessionRules.from_config(dataclasses.replace(config.sessions, enforce_hours=True))
-    assert sessions is not None
-    return dataclasses.replace(rules, sessions=sessions)
-
-
 @pytest.mark.parametrize(
     ("held", "to", "at", "expected"),
     [
@@ -397,7 +387,7 @@ def test_convert_when_session_is_closed_for_an_intraday_side_then_market_closed(
     expected: Rejection | None,
     funded_account: Callable[..., AccountState],
     rules: AccountRules,
-    enforced_rules: AccountRules,
+    hours_rules: AccountRules,
     trade: Trade,
     reliance: Instrument,
 ) -> None:
@@ -405,9 +395,9 @@ def test_convert_when_session_is_closed_for_an_intraday_side_then_market_closed(
     trade(state, reliance, BUY, 5, PRICE, product=held)
     command = _convert(state, reliance, held, to, 5, now_ms=at)
     if expected is None:
-        assert _converted(run_command(state, command, enforced_rules)).quantity == 5
+        assert _converted(run_command(state, command, hours_rules)).quantity == 5
     else:
-        assert _refused(state, command, enforced_rules) is expected
+        assert _refused(state, command, hours_rules) is expected
 
 
 def test_position_converted_when_journaled_then_replay_rebuilds_the_same_state(

@@ -3,7 +3,6 @@ boundaries a tick passes, and the decisions that refuse orders while a market is
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -27,13 +26,6 @@ def ist(day: int, hour: int, minute: int, month: int = 11) -> int:
     """Milliseconds at ``hour:minute`` IST on 2026-``month``-``day`` (23 November is a
     Monday, the 24th an exchange holiday; US daylight saving time ended on 1 November)."""
     return int(datetime(2026, month, day, hour, minute, tzinfo=IST).timestamp() * 1000)
-
-
-@pytest.fixture(scope="module")
-def enforced(config: Config) -> SessionRules:
-    sessions = SessionRules.from_config(dataclasses.replace(config.sessions, enforce_hours=True))
-    assert sessions is not None
-    return sessions
 
 
 def test_sessions_when_not_enforced_then_no_rules(config: Config) -> None:
@@ -70,53 +62,51 @@ def test_sessions_when_not_enforced_then_no_rules(config: Config) -> None:
     ],
 )
 def test_session_when_asked_at_a_time_then_open_and_mis_as_configured(
-    enforced: SessionRules, group: SessionGroup, at: int, is_open: bool, mis_open: bool
+    hours_sessions: SessionRules, group: SessionGroup, at: int, is_open: bool, mis_open: bool
 ) -> None:
-    assert (enforced.is_open(group, at), enforced.mis_open(group, at)) == (is_open, mis_open)
+    assert (hours_sessions.is_open(group, at), hours_sessions.mis_open(group, at)) == (
+        is_open,
+        mis_open,
+    )
 
 
 def test_boundaries_when_ticks_pass_them_then_each_reported_once_in_order(
-    enforced: SessionRules,
+    hours_sessions: SessionRules,
 ) -> None:
-    assert enforced.boundaries_crossed(ist(23, 15, 19), ist(23, 15, 20)) == [
+    assert hours_sessions.boundaries_crossed(ist(23, 15, 19), ist(23, 15, 20)) == [
         (EQUITY, SQUARE_OFF, ist(23, 15, 20))
     ]
-    assert enforced.boundaries_crossed(ist(23, 15, 20), ist(23, 15, 21)) == []
-    assert [b[:2] for b in enforced.boundaries_crossed(ist(23, 15, 0), ist(23, 15, 41))] == [
+    assert hours_sessions.boundaries_crossed(ist(23, 15, 20), ist(23, 15, 21)) == []
+    assert [b[:2] for b in hours_sessions.boundaries_crossed(ist(23, 15, 0), ist(23, 15, 41))] == [
         (EQUITY, SQUARE_OFF),
         (EQUITY, CLOSE),
         (DERIVATIVES, SQUARE_OFF),
         (DERIVATIVES, CLOSE),
     ]
-    assert enforced.boundaries_crossed(ist(23, 15, 31), ist(23, 15, 40))[-1] == (
+    assert hours_sessions.boundaries_crossed(ist(23, 15, 31), ist(23, 15, 40))[-1] == (
         DERIVATIVES,
         CLOSE,
         ist(23, 15, 40),
     )
-    assert enforced.boundaries_crossed(ist(27, 23, 0), ist(27, 23, 59)) == [
+    assert hours_sessions.boundaries_crossed(ist(27, 23, 0), ist(27, 23, 59)) == [
         (COMMODITIES, SQUARE_OFF, ist(27, 23, 30)),
         (COMMODITIES, CLOSE, ist(27, 23, 55)),
     ]
-    assert enforced.boundaries_crossed(ist(28, 9, 0), ist(29, 23, 59)) == []  # a weekend
+    assert hours_sessions.boundaries_crossed(ist(28, 9, 0), ist(29, 23, 59)) == []  # a weekend
     # On a holiday only MCX has boundaries.
-    assert [b[0] for b in enforced.boundaries_crossed(ist(24, 0, 0), ist(24, 23, 59))] == [
+    assert [b[0] for b in hours_sessions.boundaries_crossed(ist(24, 0, 0), ist(24, 23, 59))] == [
         COMMODITIES,
         COMMODITIES,
     ]
     # A clock that jumps (a server down for weeks) looks back a week: 5 weekdays of MCX, and
     # equity and derivatives on the 4 that are not the holiday.
-    jumped = enforced.boundaries_crossed(ist(9, 12, 0), ist(27, 23, 59))
+    jumped = hours_sessions.boundaries_crossed(ist(9, 12, 0), ist(27, 23, 59))
     assert len(jumped) == 5 * 2 + 4 * 4
     assert jumped[0] == (EQUITY, SQUARE_OFF, ist(23, 15, 20))
 
 
-@pytest.fixture(scope="module")
-def enforced_rules(rules: AccountRules, enforced: SessionRules) -> AccountRules:
-    return dataclasses.replace(rules, sessions=enforced)
-
-
 def test_orders_when_market_closed_then_refused_and_mis_stops_at_square_off(
-    enforced_rules: AccountRules, reliance: Instrument, quote_for: QuoteFor
+    hours_rules: AccountRules, reliance: Instrument, quote_for: QuoteFor
 ) -> None:
     state = AccountState("acc-1")
     state.balance_paise = 10_000_000_00
@@ -130,7 +120,7 @@ def test_orders_when_market_closed_then_refused_and_mis_stops_at_square_off(
             quote=quote_for(reliance, 154280),
             now_ms=at,
         )
-        return decide(state, order, enforced_rules).rejection
+        return decide(state, order, hours_rules).rejection
 
     assert outcome(ist(23, 10, 0), Product.MIS) is None
     assert outcome(ist(23, 15, 21), Product.MIS) is Rejection.MARKET_CLOSED
@@ -142,7 +132,7 @@ def test_orders_when_market_closed_then_refused_and_mis_stops_at_square_off(
 
 
 def test_derivative_orders_when_equity_has_closed_then_taken_until_their_own_close(
-    enforced_rules: AccountRules, nifty_fut: Instrument, crude_fut: Instrument, quote_for: QuoteFor
+    hours_rules: AccountRules, nifty_fut: Instrument, crude_fut: Instrument, quote_for: QuoteFor
 ) -> None:
     """Each segment keeps its own hours: NSE F&O closes at 15:40 (circular 74/2026), MCX in
     the evening, both after the equity close of 15:30."""
@@ -157,9 +147,9 @@ def test_derivative_orders_when_equity_has_closed_then_taken_until_their_own_clo
             price_paise=price_paise,
             quote=quote_for(contract, price_paise),
             now_ms=at,
-            market=market_of(enforced_rules, [contract], now_ms=at),
+            market=market_of(hours_rules, [contract], now_ms=at),
         )
-        return decide(state, order, enforced_rules).rejection
+        return decide(state, order, hours_rules).rejection
 
     assert outcome(nifty_fut, 2_613_860, ist(23, 15, 35)) is None
     assert outcome(nifty_fut, 2_613_860, ist(23, 15, 40)) is Rejection.MARKET_CLOSED
