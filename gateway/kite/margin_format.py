@@ -19,7 +19,8 @@ from gateway.kite.wire import PRICE_PAISE_MAX, KiteError, input_error
 KITE_PRODUCTS = {"CNC": Product.CNC, "MIS": Product.MIS, "NRML": Product.NRML}
 SIDES = {side.value: side for side in Side}
 ORDER_TYPES = {order_type.value: order_type for order_type in OrderType}
-OFFERED_VARIETY = "regular"
+# The varieties priced: an after-market order blocks what the same regular order does.
+PRICED_VARIETIES = ("regular", "amo")
 QUANTITY_MAX = 10**9  # beyond any freeze quantity; the engine refuses what is above its own
 # A compact answer's fields: what the order needs in all, and which order it is.
 COMPACT_FIELDS = ("type", "tradingsymbol", "exchange", "leverage", "total")
@@ -38,6 +39,7 @@ class OrderTerms(NamedTuple):
     trigger_paise: int
     average_paise: int  # the contract note's executed price
     order_id: str | None
+    variety: str  # regular or amo: priced alike
 
 
 def orders_of(body: Any, orders_max: int) -> list[Any]:
@@ -109,9 +111,9 @@ def order_terms(raw: Any, n: int) -> OrderTerms:
     """The ``n``-th order of a body, every field checked."""
     if not isinstance(raw, dict):
         raise input_error(f"orders[{n}]: expected an object.")
-    variety = text_of(raw, n, "variety", OFFERED_VARIETY).lower()
-    if variety != OFFERED_VARIETY:
-        raise fault(n, "variety", f"paperdesk offers only {OFFERED_VARIETY} orders.")
+    variety = text_of(raw, n, "variety", PRICED_VARIETIES[0]).lower()
+    if variety not in PRICED_VARIETIES:
+        raise fault(n, "variety", f"paperdesk prices {' and '.join(PRICED_VARIETIES)} orders.")
     exchange = text_of(raw, n, "exchange").upper()
     if exchange not in Exchange.__members__:
         raise fault(n, "exchange", f"expected one of {', '.join(Exchange.__members__)}.")
@@ -134,6 +136,7 @@ def order_terms(raw: Any, n: int) -> OrderTerms:
         else 0,
         average_paise=paise_of(raw, n, "average_price"),
         order_id=None if order_id is None or order_id == "" else str(order_id),
+        variety=variety,
     )
 
 
@@ -200,7 +203,7 @@ def contract_note_view(terms: OrderTerms, charges: ChargeBreakdown) -> dict[str,
         "transaction_type": terms.side.value,
         "tradingsymbol": terms.tradingsymbol,
         "exchange": terms.exchange,
-        "variety": OFFERED_VARIETY,
+        "variety": terms.variety,
         "product": terms.product.value,
         "order_type": terms.order_type.value,
         "quantity": terms.quantity,

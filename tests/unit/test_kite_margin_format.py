@@ -49,7 +49,14 @@ def test_order_terms_when_valid_then_upper_cased_and_priced_in_paise() -> None:
         trigger_paise=0,
         average_paise=0,
         order_id=None,
+        variety="regular",
     )
+
+
+def test_order_terms_when_after_market_then_priced_as_amo() -> None:
+    assert order_terms(GOOD | {"variety": "AMO"}, 0).variety == "amo"
+    terms = order_terms(GOOD | {"variety": "amo", "order_type": "MARKET"}, 0)
+    assert contract_note_view(terms, ChargeBreakdown())["variety"] == "amo"
 
 
 def test_order_terms_when_market_then_prices_ignored_and_average_read() -> None:
