@@ -19,8 +19,10 @@ from engine.domain.enums import OrderType, PriceSource, Product, Rejection, Side
 from engine.domain.gtt import GttLeg, GttStatus, GttType, leg_fires, rises_to
 from engine.domain.instruments import Instrument
 from engine.domain.parameters import GttConfig
+from engine.domain.portfolio import MarginLeg
 from engine.domain.rules import AccountRules
 from tests.conftest import NOW_MS, Execute, QuoteFor, run_command
+from tests.support.margin_markets import market_of
 
 DAY_MS = 86_400_000
 
@@ -584,3 +586,30 @@ def test_events_replay_to_same_gtts(
     )
     assert msgspec.json.encode(replayed.gtts) == msgspec.json.encode(account.gtts)
     assert list(replayed.gtts) == ["g1"]
+
+
+def test_trigger_when_a_derivative_leg_fires_then_its_order_is_margined_on_the_stamped_market(
+    account: AccountState,
+    execute: Execute,
+    rules: AccountRules,
+    nifty_fut: Instrument,
+    quote_for: QuoteFor,
+) -> None:
+    price = nifty_fut.reference_price_paise
+    fires_at = price + 1_000
+    buy = leg(fires_at, side=Side.BUY, quantity=nifty_fut.lot_size, product=Product.NRML)
+    execute(account, place_gtt(nifty_fut, buy, last=price, ltp=price))
+    market = market_of(rules, [nifty_fut], now_ms=NOW_MS, price_paise=fires_at)
+    fired = msgspec.structs.replace(
+        trigger(nifty_fut, 0, fires_at, quote=quote_for(nifty_fut, fires_at)), market=market
+    )
+    triggered, accepted = execute(account, fired).events
+    assert isinstance(triggered, ev.GttTriggered) and triggered.rejection == ""
+    assert isinstance(accepted, ev.OrderAccepted)
+    # A future's order blocks its portfolio margin on the market it was stamped with.
+    margin = rules.portfolio.margin(
+        [MarginLeg(market.legs[0], nifty_fut.lot_size, nifty_fut.lot_size * fires_at)],
+        market,
+        rules.trade_date(NOW_MS),
+    )
+    assert accepted.margin_blocked_paise == margin.blocked_paise > 0

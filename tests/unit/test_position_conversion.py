@@ -13,21 +13,29 @@ previous close is ₹1542.80 and MIS blocks 20 % of the value (configs: mis_equi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 import pytest
 
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.apply import apply_all
-from engine.domain.account.conversion import converted_position_id
-from engine.domain.account.state import AccountState, Decision, state_fingerprint
-from engine.domain.enums import OrderType, Product, Rejection, Side
+from engine.domain.account.decide import decide
+from engine.domain.account.state import (
+    POSITION_ID_NAMESPACE,
+    AccountState,
+    Decision,
+    state_fingerprint,
+)
+from engine.domain.enums import FundKind, OrderType, Product, Rejection, Side
 from engine.domain.instruments import Instrument
 from engine.domain.rules import AccountRules
 from tests.conftest import NOW_MS, Execute, QuoteFor, place, run_command
+from tests.support.margin_markets import market_of
 
 BUY, SELL = Side.BUY, Side.SELL
 MIS, CNC, NRML = Product.MIS, Product.CNC, Product.NRML
@@ -98,7 +106,9 @@ def test_convert_mis_long_to_cnc_when_part_then_cost_moves_and_cnc_blocks_its_va
     converted = _converted(execute(state, _convert(state, reliance, MIS, CNC, 4)))
 
     # 4 of 10 move: cost 617,120, MIS margin released 123,424; CNC blocks the value 617,120.
-    assert converted.target_position_id == converted_position_id(mis.position_id, state.seq - 1)
+    seq_before = state.seq - 1
+    expected_id = uuid.uuid5(POSITION_ID_NAMESPACE, f"{mis.position_id}:converted:{seq_before}")
+    assert converted.target_position_id == str(expected_id)
     assert (converted.position_quantity, converted.position_cost_paise) == (6, 925_680)
     assert converted.position_margin_paise == 185_136
     assert (converted.target_quantity, converted.target_cost_paise) == (4, 617_120)
@@ -106,6 +116,7 @@ def test_convert_mis_long_to_cnc_when_part_then_cost_moves_and_cnc_blocks_its_va
     cnc = state.position_for(reliance.instrument_id, CNC)
     assert cnc is not None
     assert (cnc.quantity, cnc.cost_paise, cnc.margin_paise) == (4, 617_120, 617_120)
+    assert cnc.opened_ms == NOW_MS and cnc.position_id == converted.target_position_id
     assert (mis.quantity, mis.cost_paise, mis.margin_paise) == (6, 925_680, 185_136)
     # Nothing trades: no charge, no P&L; the block grows by 617,120 - 123,424.
     assert (state.balance_paise, state.charges_paise) == (balance, charges)
@@ -182,6 +193,10 @@ def test_convert_cnc_to_mis_when_part_then_todays_buy_charges_stay_with_the_cnc_
     assert (converted.target_buy_brokerage_paise, converted.target_buy_taxes_paise) == (0, 0)
     # MIS blocks 20 % of the 617,120 moved.
     assert converted.target_margin_paise == 123_424
+    assert (cnc.buy_brokerage_paise, cnc.buy_taxes_paise) == (
+        converted.position_buy_brokerage_paise,
+        converted.position_buy_taxes_paise,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,3 +430,125 @@ def test_position_converted_when_journaled_then_replay_rebuilds_the_same_state(
     replayed = funded_account()
     apply_all(replayed, [ev.decode_event(ev.encode_event(e)) for e in events])
     assert state_fingerprint(replayed) == state_fingerprint(state)
+
+
+def test_convert_one_unit_onto_one_unit_then_merged_and_cnc_blocks_both(
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Trade,
+    reliance: Instrument,
+) -> None:
+    state = funded_account()
+    trade(state, reliance, BUY, 1, PRICE, product=CNC)
+    trade(state, reliance, BUY, 1, PRICE, product=MIS)
+    converted = _converted(execute(state, _convert(state, reliance, MIS, CNC, 1)))
+    # A long of one onto a long of one: 2 CNC shares, blocking their whole value.
+    assert (converted.target_quantity, converted.target_cost_paise) == (2, 2 * PRICE)
+    assert converted.target_margin_paise == 2 * PRICE
+
+
+def test_convert_short_when_working_buys_will_close_units_then_only_the_rest_converts(
+    funded_account: Callable[..., AccountState],
+    rules: AccountRules,
+    execute: Execute,
+    trade: Trade,
+    quote_for: QuoteFor,
+    nifty_fut: Instrument,
+) -> None:
+    state = funded_account()
+    lot, price = nifty_fut.lot_size, nifty_fut.reference_price_paise
+    trade(state, nifty_fut, SELL, 2 * lot, price, product=MIS)
+    cover = place(
+        nifty_fut,
+        order_id="cover",
+        side=BUY,
+        quantity=lot,
+        price_paise=price - 1_000,
+        quote=quote_for(nifty_fut, price),
+    )
+    assert execute(state, cover).rejection is None
+    command = _convert(state, nifty_fut, MIS, NRML, 2 * lot)
+    assert _refused(state, command, rules) is Rejection.INVALID_QUANTITY
+    assert _converted(execute(state, _convert(state, nifty_fut, MIS, NRML, lot))).quantity == lot
+
+
+def test_convert_commodity_future_in_the_evening_then_taken_in_its_own_session(
+    funded_account: Callable[..., AccountState],
+    hours_rules: AccountRules,
+    trade: Trade,
+    crude_fut: Instrument,
+) -> None:
+    state = funded_account()
+    lot, price = crude_fut.lot_size, crude_fut.reference_price_paise
+    trade(state, crude_fut, BUY, lot, price, product=MIS)
+    # 20:00 IST: the equity session has closed, MCX's runs till 23:30.
+    command = _convert(state, crude_fut, MIS, NRML, lot, now_ms=_ist(23, 20, 0))
+    assert _converted(run_command(state, command, hours_rules)).target_quantity == lot
+
+
+def test_convert_derivative_when_its_market_is_not_stamped_then_price_unavailable(
+    funded_account: Callable[..., AccountState],
+    rules: AccountRules,
+    trade: Trade,
+    nifty_fut: Instrument,
+    nifty_call: Instrument,
+) -> None:
+    state = funded_account()
+    trade(state, nifty_fut, BUY, nifty_fut.lot_size, nifty_fut.reference_price_paise)
+    command = _convert(state, nifty_fut, MIS, NRML, nifty_fut.lot_size)
+    elsewhere = market_of(rules, [nifty_call], now_ms=NOW_MS)  # a market without the future
+    for market in (None, elsewhere):
+        stamped = msgspec.structs.replace(command, market=market)
+        assert decide(state, stamped, rules) == Decision((), Rejection.PRICE_UNAVAILABLE)
+
+
+def test_convert_derivative_when_nothing_is_available_then_taken_as_it_adds_no_margin(
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Trade,
+    nifty_fut: Instrument,
+    nifty_call: Instrument,
+) -> None:
+    state = funded_account()
+    lot = nifty_fut.lot_size
+    trade(state, nifty_fut, BUY, lot, nifty_fut.reference_price_paise, product=MIS)
+    trade(state, nifty_call, BUY, lot, nifty_call.reference_price_paise, product=NRML)
+    _spend_all_but(state, execute, 0)
+    (portfolio_before,) = state.portfolio_margin.values()
+
+    converted = _converted(execute(state, _convert(state, nifty_fut, MIS, NRML, lot)))
+
+    assert converted.portfolio is not None
+    assert converted.portfolio.margin_paise == portfolio_before
+    # Every open position on NIFTY stays in its portfolio, the call's too.
+    call = state.position_for(nifty_call.instrument_id, NRML)
+    assert call is not None
+    assert call.position_id in converted.portfolio.position_ids
+    assert converted.target_position_id in converted.portfolio.position_ids
+    assert state.available_paise == 0
+
+
+def test_convert_equity_when_available_is_exactly_the_margin_added_then_taken(
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Trade,
+    reliance: Instrument,
+) -> None:
+    state = funded_account()
+    trade(state, reliance, BUY, 10, PRICE, product=MIS)
+    # One share adds its value 154,280 less its MIS margin share 30,856.
+    _spend_all_but(state, execute, 123_424)
+    assert _converted(execute(state, _convert(state, reliance, MIS, CNC, 1))).quantity == 1
+    assert state.available_paise == 0
+
+
+def _spend_all_but(state: AccountState, execute: Execute, left_paise: int) -> None:
+    """Debit the account's funds down to ``left_paise`` available."""
+    debit = cmd.DebitFunds(
+        now_ms=NOW_MS,
+        amount_paise=state.available_paise - left_paise,
+        kind=FundKind.ADJUSTMENT,
+        reference="spent",
+    )
+    assert execute(state, debit).rejection is None
+    assert state.available_paise == left_paise

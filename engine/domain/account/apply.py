@@ -220,24 +220,27 @@ def _apply_converted(state: AccountState, e: ev.PositionConverted) -> None:
         state.blocked_paise += e.position_margin_paise
     target = state.positions.get(e.target_position_id)
     if target is None:
-        target = Position(
+        state.positions[e.target_position_id] = Position(
             position_id=e.target_position_id,
             instrument_id=e.instrument_id,
             product=e.target_product,
-            quantity=0,
-            cost_paise=0,
-            margin_paise=0,
+            quantity=e.target_quantity,
+            cost_paise=e.target_cost_paise,
+            margin_paise=e.target_margin_paise,
             realized_pnl_paise=0,
             opened_ms=e.at_ms,
+            buy_brokerage_paise=e.target_buy_brokerage_paise,
+            buy_taxes_paise=e.target_buy_taxes_paise,
         )
-        state.positions[e.target_position_id] = target
-        state.position_ids[position_key(e.instrument_id, e.target_product)] = target.position_id
-    state.blocked_paise += e.target_margin_paise - target.margin_paise
-    target.quantity = e.target_quantity
-    target.cost_paise = e.target_cost_paise
-    target.margin_paise = e.target_margin_paise
-    target.buy_brokerage_paise = e.target_buy_brokerage_paise
-    target.buy_taxes_paise = e.target_buy_taxes_paise
+        state.position_ids[position_key(e.instrument_id, e.target_product)] = e.target_position_id
+    else:
+        state.blocked_paise -= target.margin_paise
+        target.quantity = e.target_quantity
+        target.cost_paise = e.target_cost_paise
+        target.margin_paise = e.target_margin_paise
+        target.buy_brokerage_paise = e.target_buy_brokerage_paise
+        target.buy_taxes_paise = e.target_buy_taxes_paise
+    state.blocked_paise += e.target_margin_paise
     if e.portfolio is not None:
         _set_portfolio(state, e.portfolio)
 

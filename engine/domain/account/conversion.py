@@ -5,10 +5,10 @@ NRML) too. Nothing trades, so nothing is charged and nothing is realized: the ch
 each trade booked them.
 
 The checks, first failure wins: the position (open), the target product (another one the
-instrument takes; a short never becomes CNC), the session (open, and before the square-off
-when MIS is either side), the quantity (whole lots, no more than the position holds beyond what
-its working orders on the other side will close), a target position on the other side (the two
-would net: close one instead), then the funds for any margin the move adds.
+instrument takes; a short never becomes CNC), the session (before its MIS square-off: MIS is
+one side of every conversion), the quantity (whole lots, no more than the position holds
+beyond what its working orders on the other side will close), a target position on the other
+side (the two would net: close one instead), then the funds for any margin the move adds.
 """
 
 from __future__ import annotations
@@ -86,13 +86,10 @@ def check_conversion(
         or (c.product is Product.CNC and position.quantity < 0)
     ):
         return Rejection.PRODUCT_NOT_ALLOWED
+    # MIS is one side of every conversion: it takes one only while MIS trades.
     sessions = rules.sessions
-    if sessions is not None:
-        group = group_of(instrument)
-        intraday = Product.MIS in (position.product, c.product)
-        is_open = sessions.mis_open if intraday else sessions.is_open
-        if not is_open(group, c.now_ms):
-            return Rejection.MARKET_CLOSED
+    if sessions is not None and not sessions.mis_open(group_of(instrument), c.now_ms):
+        return Rejection.MARKET_CLOSED
     convertible = abs(position.quantity) - _closing_orders(state, position)
     if c.quantity <= 0 or c.quantity % instrument.lot_size or c.quantity > convertible:
         return Rejection.INVALID_QUANTITY
@@ -103,9 +100,9 @@ def check_conversion(
 
 
 def decide_convert(state: AccountState, c: cmd.ConvertPosition, rules: AccountRules) -> Decision:
-    """Move the units with their share of the cost (and of today's delivery buys' charges,
-    into CNC); the margin is re-taken for the target product: an equity's on the cost moved, a
-    derivative's portfolio margin with the units under their new product."""
+    """Move the units with their share of the cost; the margin is taken again for the target
+    product: an equity's on the cost moved, a derivative's portfolio margin with the units
+    under their new product."""
     refusal = check_conversion(state, c, rules)
     if refusal is not None:
         return Decision((), refusal)
@@ -115,11 +112,10 @@ def decide_convert(state: AccountState, c: cmd.ConvertPosition, rules: AccountRu
     moved = c.quantity if position.quantity > 0 else -c.quantity
     cost_moved = reduce_signed(position.cost_paise, c.quantity, held)
     margin_released = pro_rata(position.margin_paise, c.quantity, held)
-    brokerage_moved = pro_rata(position.buy_brokerage_paise, c.quantity, held)
-    taxes_moved = pro_rata(position.buy_taxes_paise, c.quantity, held)
-    # Today's delivery buys keep what they paid in CNC (a same-day sell re-rates it); MIS
-    # tracks none.
-    into_cnc = c.product is Product.CNC
+    brokerage_dropped = pro_rata(position.buy_brokerage_paise, c.quantity, held)
+    taxes_dropped = pro_rata(position.buy_taxes_paise, c.quantity, held)
+    # Only CNC tracks what today's buys paid (docs/DOMAIN.md §1): the units a move takes out
+    # of CNC drop their share of it, and units from MIS bring none.
     before = (
         _Before()
         if target is None
@@ -168,14 +164,13 @@ def decide_convert(state: AccountState, c: cmd.ConvertPosition, rules: AccountRu
                 position_quantity=source_after.quantity,
                 position_cost_paise=source_after.cost_paise,
                 position_margin_paise=position.margin_paise - margin_released,
-                position_buy_brokerage_paise=position.buy_brokerage_paise - brokerage_moved,
-                position_buy_taxes_paise=position.buy_taxes_paise - taxes_moved,
+                position_buy_brokerage_paise=position.buy_brokerage_paise - brokerage_dropped,
+                position_buy_taxes_paise=position.buy_taxes_paise - taxes_dropped,
                 target_quantity=target_after.quantity,
                 target_cost_paise=target_after.cost_paise,
                 target_margin_paise=target_margin,
-                target_buy_brokerage_paise=before.buy_brokerage_paise
-                + (brokerage_moved if into_cnc else 0),
-                target_buy_taxes_paise=before.buy_taxes_paise + (taxes_moved if into_cnc else 0),
+                target_buy_brokerage_paise=before.buy_brokerage_paise,
+                target_buy_taxes_paise=before.buy_taxes_paise,
                 portfolio=portfolio,
             ),
         )
