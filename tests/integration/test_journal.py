@@ -113,8 +113,16 @@ def test_every_event_type_when_journaled_then_journal_and_projections_match_memo
         ("CLOSED", "EXPIRED"),  # a short held into its expiry day, then expired worthless
         ("CLOSED", "EXPIRED"),  # a stock future settled by delivery
         ("CLOSED", "SETTLED"),
-        ("OPEN", None),
+        ("OPEN", None),  # INFY MIS, with a stop-loss
+        ("OPEN", None),  # three of it converted to CNC
     ]
+    converted = fetch(
+        database,
+        "SELECT product, quantity, margin_paise FROM positions"
+        " WHERE status = 'OPEN' ORDER BY opened_at, id",
+    )
+    # 7 INFY MIS @ ₹1548: 3 of them moved at their cost 464,400, now blocked whole as CNC.
+    assert [tuple(r) for r in converted] == [("MIS", 4, 123_840), ("CNC", 3, 464_400)]
     settled = fetch(
         database,
         "SELECT id, status, filled_quantity, average_price_paise, charges_paise FROM orders"

@@ -105,7 +105,8 @@ def every_event_session(
     GTTs: placed, modified, fired (its order accepted; another's refused), deleted, expired
     and disabled.
 
-    Ends with a working LIMIT order, an open MIS position with a stop-loss, CNC holdings with
+    Ends with a working LIMIT order, an open MIS position with a stop-loss and part of it
+    converted to CNC, CNC holdings with
     a DP charge booked, one fund block still held and an active two-leg GTT, so every
     projection has live rows.
     """
@@ -363,6 +364,16 @@ def every_event_session(
             tick_paise=infy.tick_paise,
             stop_loss_paise=150_000,
             target_paise=None,
+        )
+    )
+    # Part of it converted for delivery: two live positions, MIS and CNC.
+    s.run(
+        cmd.ConvertPosition(
+            now_ms=s.tick(),
+            position_id=infy_position,
+            product=Product.CNC,
+            quantity=3,
+            instrument=infy,
         )
     )
     seen = {type(e).__name__ for b in s.batches for e in b.events}
