@@ -11,6 +11,7 @@ from engine.domain import events as ev
 from engine.domain.account.state import AccountState, FundOperation, position_key
 from engine.domain.enums import (
     OrderStatus,
+    Product,
 )
 from engine.domain.gtt import Gtt, GttStatus
 from engine.domain.gtt import transition as gtt_transition
@@ -115,36 +116,21 @@ def _apply_filled(state: AccountState, e: ev.OrderFilled) -> None:
             raise InvariantError(f"executed order {order.order_id} keeps a block")
         del state.orders[e.order_id]
 
-    key = position_key(e.instrument_id, e.product)
     position = state.positions.get(e.position_id)  # none for a sell from holdings alone
     if position is not None:
-        state.blocked_paise -= position.margin_paise
         position.realized_pnl_paise += e.realized_pnl_paise
-        if e.position_quantity == 0:
-            del state.positions[e.position_id]
-            del state.position_ids[key]
-        else:
-            position.quantity = e.position_quantity
-            position.cost_paise = e.position_cost_paise
-            position.margin_paise = e.position_margin_paise
-            position.buy_brokerage_paise = e.position_buy_brokerage_paise
-            position.buy_taxes_paise = e.position_buy_taxes_paise
-            state.blocked_paise += e.position_margin_paise
-    elif e.position_quantity != 0:
-        state.positions[e.position_id] = Position(
-            position_id=e.position_id,
-            instrument_id=e.instrument_id,
-            product=e.product,
-            quantity=e.position_quantity,
-            cost_paise=e.position_cost_paise,
-            margin_paise=e.position_margin_paise,
-            realized_pnl_paise=0,
-            opened_ms=e.at_ms,
-            buy_brokerage_paise=e.position_buy_brokerage_paise,
-            buy_taxes_paise=e.position_buy_taxes_paise,
-        )
-        state.position_ids[key] = e.position_id
-        state.blocked_paise += e.position_margin_paise
+    _book_position(
+        state,
+        e.position_id,
+        e.instrument_id,
+        e.product,
+        at_ms=e.at_ms,
+        quantity=e.position_quantity,
+        cost_paise=e.position_cost_paise,
+        margin_paise=e.position_margin_paise,
+        buy_brokerage_paise=e.position_buy_brokerage_paise,
+        buy_taxes_paise=e.position_buy_taxes_paise,
+    )
 
     _book_cash_and_holding(state, e)
     if e.portfolio is not None:
@@ -205,42 +191,77 @@ def _apply_risk_set(state: AccountState, e: ev.PositionRiskSet) -> None:
     position.target_paise = e.target_paise
 
 
-def _apply_converted(state: AccountState, e: ev.PositionConverted) -> None:
-    source = state.positions[e.position_id]
-    state.blocked_paise -= source.margin_paise
-    if e.position_quantity == 0:
-        del state.positions[e.position_id]
-        del state.position_ids[position_key(e.instrument_id, e.product)]
-    else:
-        source.quantity = e.position_quantity
-        source.cost_paise = e.position_cost_paise
-        source.margin_paise = e.position_margin_paise
-        source.buy_brokerage_paise = e.position_buy_brokerage_paise
-        source.buy_taxes_paise = e.position_buy_taxes_paise
-        state.blocked_paise += e.position_margin_paise
-    target = state.positions.get(e.target_position_id)
-    if target is None:
-        state.positions[e.target_position_id] = Position(
-            position_id=e.target_position_id,
-            instrument_id=e.instrument_id,
-            product=e.target_product,
-            quantity=e.target_quantity,
-            cost_paise=e.target_cost_paise,
-            margin_paise=e.target_margin_paise,
+def _book_position(
+    state: AccountState,
+    position_id: str,
+    instrument_id: str,
+    product: Product,
+    *,
+    at_ms: int,
+    quantity: int,
+    cost_paise: int,
+    margin_paise: int,
+    buy_brokerage_paise: int,
+    buy_taxes_paise: int,
+) -> None:
+    """Leave a position at the figures an event gives, its margin blocked in place of what it
+    blocked before: opened if new, removed at quantity 0."""
+    position = state.positions.get(position_id)
+    if position is not None:
+        state.blocked_paise -= position.margin_paise
+        if quantity == 0:
+            del state.positions[position_id]
+            del state.position_ids[position_key(instrument_id, product)]
+            return
+        position.quantity = quantity
+        position.cost_paise = cost_paise
+        position.margin_paise = margin_paise
+        position.buy_brokerage_paise = buy_brokerage_paise
+        position.buy_taxes_paise = buy_taxes_paise
+    elif quantity:
+        state.positions[position_id] = Position(
+            position_id=position_id,
+            instrument_id=instrument_id,
+            product=product,
+            quantity=quantity,
+            cost_paise=cost_paise,
+            margin_paise=margin_paise,
             realized_pnl_paise=0,
-            opened_ms=e.at_ms,
-            buy_brokerage_paise=e.target_buy_brokerage_paise,
-            buy_taxes_paise=e.target_buy_taxes_paise,
+            opened_ms=at_ms,
+            buy_brokerage_paise=buy_brokerage_paise,
+            buy_taxes_paise=buy_taxes_paise,
         )
-        state.position_ids[position_key(e.instrument_id, e.target_product)] = e.target_position_id
+        state.position_ids[position_key(instrument_id, product)] = position_id
     else:
-        state.blocked_paise -= target.margin_paise
-        target.quantity = e.target_quantity
-        target.cost_paise = e.target_cost_paise
-        target.margin_paise = e.target_margin_paise
-        target.buy_brokerage_paise = e.target_buy_brokerage_paise
-        target.buy_taxes_paise = e.target_buy_taxes_paise
-    state.blocked_paise += e.target_margin_paise
+        return
+    state.blocked_paise += margin_paise
+
+
+def _apply_converted(state: AccountState, e: ev.PositionConverted) -> None:
+    _book_position(
+        state,
+        e.position_id,
+        e.instrument_id,
+        e.product,
+        at_ms=e.at_ms,
+        quantity=e.position_quantity,
+        cost_paise=e.position_cost_paise,
+        margin_paise=e.position_margin_paise,
+        buy_brokerage_paise=e.position_buy_brokerage_paise,
+        buy_taxes_paise=e.position_buy_taxes_paise,
+    )
+    _book_position(
+        state,
+        e.target_position_id,
+        e.instrument_id,
+        e.target_product,
+        at_ms=e.at_ms,
+        quantity=e.target_quantity,
+        cost_paise=e.target_cost_paise,
+        margin_paise=e.target_margin_paise,
+        buy_brokerage_paise=e.target_buy_brokerage_paise,
+        buy_taxes_paise=e.target_buy_taxes_paise,
+    )
     if e.portfolio is not None:
         _set_portfolio(state, e.portfolio)
 
