@@ -984,6 +984,8 @@ def build_config(raw: Mapping[str, Any]) -> Config:
             basket_orders_max=int(limits["basket_orders_max"]),
             list_limit_max=int(limits["list_limit_max"]),
             account_resets_per_day_max=int(limits["account_resets_per_day_max"]),
+            iceberg_legs_min=int(limits["iceberg_legs_min"]),
+            iceberg_legs_max=int(limits["iceberg_legs_max"]),
         ),
         execution=ExecutionConfig(
             market_fill_delay_ms=int(execution["market_fill_delay_ms"]),

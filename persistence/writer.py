@@ -70,11 +70,13 @@ INSERT INTO orders (id, trading_account_id, client_order_id, instrument_id, side
     order_type, validity, quantity, filled_quantity, price_paise, trigger_paise,
     fill_value_paise, average_price_paise, margin_blocked_paise, charges_paise, triggered,
     status, rejection_reason, cancel_reason, created_at, updated_at, executed_at, version,
-    brokerage_paise, tag, after_market)
+    brokerage_paise, tag, after_market, iceberg_parent_id, iceberg_leg, iceberg_legs,
+    iceberg_leg_quantity, iceberg_total_quantity)
 SELECT id, account, client_id, instrument, side, product, order_type, validity, quantity,
     filled, price, trigger_price, fill_value, average_price, margin, charges, triggered,
     status, rejection, cancel, created, updated, executed, version, brokerage, tag,
-    after_market
+    after_market, iceberg_parent, iceberg_leg, iceberg_legs, iceberg_leg_quantity,
+    iceberg_total
 FROM {rows}
 ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
@@ -94,7 +96,8 @@ ORDER_COLUMNS = """id text, account text, client_id text, instrument text, side 
     trigger_price bigint, fill_value bigint, average_price bigint, margin bigint,
     charges bigint, triggered boolean, status text, rejection text, cancel text,
     created timestamptz, updated timestamptz, executed timestamptz, version integer,
-    brokerage bigint, tag text, after_market boolean"""
+    brokerage bigint, tag text, after_market boolean, iceberg_parent text, iceberg_leg integer,
+    iceberg_legs integer, iceberg_leg_quantity bigint, iceberg_total bigint"""
 
 # Rows go in the order given: closed rows first (see ``group_arguments``).
 UPSERT_POSITIONS = """

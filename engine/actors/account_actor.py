@@ -700,9 +700,7 @@ class AccountBehaviour:
                 mtm_paise=self._mtm_paise(),
             )
         if isinstance(request, cmd.FillOrderRequest):
-            return cmd.FillOrder(
-                *_fields(request), now_ms=now_ms, market=self._market_for(request.instrument)
-            )
+            return self._stamp_fill(request, now_ms)
         if isinstance(request, cmd.ClosePositionRequest):
             held = self._held_position(request.position_id)
             if isinstance(held, Rejection):
@@ -761,6 +759,32 @@ class AccountBehaviour:
                 return Rejection.PRICE_UNAVAILABLE
             return cmd.ResetAccount(*_fields(request), now_ms=now_ms, exits=exits)
         return cmd.STAMPED_WITH_TIME[type(request)](*_fields(request), now_ms=now_ms)
+
+    def _stamp_fill(self, request: cmd.FillOrderRequest, now_ms: int) -> cmd.FillOrder:
+        """A fill stamped with the underlying's market; one that completes a leg of an iceberg
+        with legs to come, also as the next leg's new order is (docs/DOMAIN.md §3)."""
+        order = self.state.orders.get(request.order_id)
+        leg = None
+        if (
+            order is not None
+            and order.iceberg is not None
+            and order.iceberg.leg < order.iceberg.legs
+            and request.quantity == order.remaining_quantity
+        ):
+            leg = cmd.next_iceberg_leg(order, self.context.new_id(), request.instrument)
+        if leg is None:
+            market = self._market_for(request.instrument)
+            return cmd.FillOrder(*_fields(request), now_ms=now_ms, market=market)
+        stamped = self._stamp_order(leg, now_ms, counted=True)
+        return cmd.FillOrder(
+            *_fields(request),
+            now_ms=now_ms,
+            market=stamped.market,
+            next_leg_order_id=leg.order_id,
+            quote=stamped.quote,
+            mtm_paise=stamped.mtm_paise,
+            price_source=stamped.price_source,
+        )
 
     def _stamp_gtt(
         self,

@@ -25,7 +25,9 @@ from engine.domain.enums import (
     Validity,
 )
 from engine.domain.gtt import GttLeg, GttType
+from engine.domain.iceberg import Iceberg
 from engine.domain.instruments import Instrument
+from engine.domain.orders import Order
 from engine.domain.portfolio import UnderlyingMarket
 from engine.domain.quote import Quote
 
@@ -51,6 +53,8 @@ class PlaceOrderRequest(Request, frozen=True, gc=False):
     trigger_paise: int
     tag: str | None = None  # the client's label, kept with the order
     after_market: bool = False  # an AMO: taken only while closed, for the next open
+    # A leg of an iceberg order: ``quantity`` is this leg's (a new iceberg places its first).
+    iceberg: Iceberg | None = None
 
 
 class PlaceOrder(PlaceOrderRequest, Command, frozen=True, gc=False, kw_only=True):
@@ -113,8 +117,16 @@ class FillOrderRequest(Request, frozen=True, gc=False):
 
 
 class FillOrder(FillOrderRequest, Command, frozen=True, gc=False, kw_only=True):
+    """A fill; one that completes a leg of an iceberg order with legs to come is stamped as
+    that next leg's new order is (its id, the quote, the account's mark-to-market, the price
+    tier), for the decision to place it (docs/DOMAIN.md §3)."""
+
     now_ms: int
     market: UnderlyingMarket | None = None
+    next_leg_order_id: str | None = None
+    quote: Quote | None = None
+    mtm_paise: int = 0
+    price_source: PriceSource | None = None
 
 
 class ClosePositionRequest(Request, frozen=True, gc=False):
@@ -243,6 +255,29 @@ class TriggerGtt(TriggerGttRequest, Command, frozen=True, gc=False, kw_only=True
     market: UnderlyingMarket | None = None
     mtm_paise: int = 0
     price_source: PriceSource | None = None
+
+
+def next_iceberg_leg(
+    order: Order, order_id: str, instrument: Instrument
+) -> PlaceOrderRequest | None:
+    """The order ``order``'s iceberg places when ``order`` has filled, on ``order``'s terms as
+    they are now (a modified price carries to the legs after it); None after the last leg."""
+    if order.iceberg is None or (iceberg := order.iceberg.next_leg()) is None:
+        return None
+    return PlaceOrderRequest(
+        order_id=order_id,
+        client_order_id=None,
+        instrument=instrument,
+        side=order.side,
+        product=order.product,
+        order_type=order.order_type,
+        validity=order.validity,
+        quantity=iceberg.quantity_of_leg(iceberg.leg),
+        price_paise=order.price_paise,
+        trigger_paise=order.trigger_paise,
+        tag=order.tag,
+        iceberg=iceberg,
+    )
 
 
 def gtt_order(leg: GttLeg, order_id: str, instrument: Instrument) -> PlaceOrderRequest:

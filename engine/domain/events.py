@@ -10,6 +10,7 @@ import msgspec
 
 from engine.domain.enums import OrderStatus, OrderType, Product, Rejection, Side, Validity
 from engine.domain.gtt import GttLeg, GttType
+from engine.domain.iceberg import Iceberg
 
 
 class Event(msgspec.Struct, frozen=True, gc=False, tag=True):
@@ -38,12 +39,14 @@ class OrderAccepted(OrderTerms, frozen=True, gc=False, tag=True):
     price_source: str = ""  # the PriceSource tier that valued the order
     tag: str | None = None  # the client's label for the order (Kite's ``tag``)
     after_market: bool = False  # an after-market order, held for its session's next open
+    iceberg: Iceberg | None = None  # a leg of an iceberg order
 
 
 class OrderRejected(OrderTerms, frozen=True, gc=False, tag=True):
     reason: Rejection
     tag: str | None = None  # the client's label for the order (Kite's ``tag``)
     after_market: bool = False  # placed as an after-market order
+    iceberg: Iceberg | None = None  # a leg of an iceberg order
 
 
 class OrderModified(Event, frozen=True, gc=False, tag=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
+from engine.domain.iceberg import Iceberg
 from engine.domain.invariants import InvariantError
 from engine.domain.money import div_half_up
 
@@ -64,6 +65,7 @@ class Order(msgspec.Struct, gc=False):
     # Placed while its session was closed, for the next open (docs/DOMAIN.md §3, after-market
     # orders): the market holds it until then.
     after_market: bool = False
+    iceberg: Iceberg | None = None  # a leg of an iceberg order (docs/DOMAIN.md §3)
 
     @property
     def remaining_quantity(self) -> int:

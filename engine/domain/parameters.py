@@ -135,6 +135,8 @@ class LimitsConfig:
     basket_orders_max: int  # orders in one basket margin request
     list_limit_max: int
     account_resets_per_day_max: int  # resets of one account per trade day (console or admin)
+    iceberg_legs_min: int  # the legs of one iceberg order (docs/DOMAIN.md §3), Kite's 2 ...
+    iceberg_legs_max: int  # ... to 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ def order_from_terms(
         updated_ms=terms.at_ms,
         tag=terms.tag,
         after_market=terms.after_market,
+        iceberg=terms.iceberg,
     )
 
 

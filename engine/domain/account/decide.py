@@ -46,6 +46,7 @@ from engine.domain.enums import (
     Side,
 )
 from engine.domain.gtt import GttStatus, leg_fires
+from engine.domain.iceberg import Iceberg, check_iceberg
 from engine.domain.instruments import Instrument
 from engine.domain.invariants import InvariantError
 from engine.domain.margin import equity_margin, pro_rata
@@ -269,6 +270,7 @@ def _decide_place(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
         "price_paise": c.price_paise,
         "trigger_paise": c.trigger_paise,
         "after_market": c.after_market,
+        "iceberg": c.iceberg,
     }
     if reason is not None:
         shortfall = _shortfall(reason, block, charges, state.available_paise + c.mtm_paise)
@@ -312,6 +314,7 @@ def preview_order(state: AccountState, c: cmd.PlaceOrder, rules: AccountRules) -
         c.mtm_paise,
         c.now_ms,
         c.after_market,
+        c.iceberg,
     )
     return _check_order(state, rules, terms, None)
 
@@ -331,6 +334,7 @@ class _Terms(NamedTuple):
     mtm_paise: int  # the account's mark-to-market, as it counts in available funds
     now_ms: int
     after_market: bool  # an after-market order (docs/DOMAIN.md §3)
+    iceberg: Iceberg | None  # a new order's place in its iceberg (a working order's is kept)
 
 
 def _check_order(
@@ -350,6 +354,8 @@ def _check_order(
         return Requirements(Rejection.PRODUCT_NOT_ALLOWED)
     if (rejection := check_quantity(instrument, t.quantity)) is not None:
         return Requirements(rejection)
+    if t.iceberg is not None and _breaks_iceberg(instrument, t, rules):
+        return Requirements(Rejection.INVALID_QUANTITY)
     filled = working.filled_quantity if working is not None else 0
     if t.quantity <= filled:
         return Requirements(Rejection.INVALID_QUANTITY)
@@ -394,6 +400,18 @@ def _check_order(
     if block and block + charges > available:
         return Requirements(Rejection.INSUFFICIENT_FUNDS, block, charges)
     return Requirements(None, block, charges)
+
+
+def _breaks_iceberg(instrument: Instrument, t: _Terms, rules: AccountRules) -> bool:
+    """True when an iceberg's terms break a rule (``check_iceberg``) or the leg is not one of
+    them: a leg number outside its legs, or a quantity other than that leg's."""
+    iceberg = t.iceberg
+    assert iceberg is not None
+    if check_iceberg(instrument, iceberg, rules.limits) is not None:
+        return True
+    if not 1 <= iceberg.leg <= iceberg.legs:
+        return True
+    return t.quantity != iceberg.quantity_of_leg(iceberg.leg)
 
 
 def _market_closed(
@@ -446,7 +464,10 @@ def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules)
         c.mtm_paise,
         c.now_ms,
         order.after_market,
+        None,
     )
+    if order.iceberg is not None and quantity != order.quantity:
+        return _rejected(Rejection.INVALID_QUANTITY)  # a leg's quantity is its iceberg's
     rejection, block, charges = _check_order(state, rules, terms, order)
     if rejection is not None:
         available = state.available_paise + order.margin_blocked_paise + c.mtm_paise
@@ -544,7 +565,31 @@ def _decide_fill(state: AccountState, c: cmd.FillOrder, rules: AccountRules) -> 
         filled_before=order.filled_quantity,
         so_far=OrderSoFar(order.fill_value_paise, order.brokerage_paise),
     )
-    return Decision((filled,))
+    if remaining_after or c.next_leg_order_id is None:
+        return Decision((filled,))
+    return Decision((filled, *_next_iceberg_leg(state, order, filled, c, rules)))
+
+
+def _next_iceberg_leg(
+    state: AccountState, order: Order, filled: ev.OrderFilled, c: cmd.FillOrder, rules: AccountRules
+) -> tuple[ev.AccountEvent, ...]:
+    """The next leg of ``order``'s iceberg, placed now that ``order`` has filled: a new order
+    decided, with every check of one, against the account as the fill leaves it. Refused, the
+    leg is REJECTED and the iceberg ends there (docs/DOMAIN.md §3)."""
+    assert c.next_leg_order_id is not None
+    request = cmd.next_iceberg_leg(order, c.next_leg_order_id, c.instrument)
+    if request is None:  # the last leg: nothing follows
+        return ()
+    leg = cmd.PlaceOrder(
+        *msgspec.structs.astuple(request),
+        now_ms=c.now_ms,
+        quote=c.quote,
+        market=c.market,
+        mtm_paise=c.mtm_paise,
+        price_source=c.price_source,
+    )
+    after_fill = apply_all(copy.deepcopy(state), (filled,))
+    return _decide_place(after_fill, leg, rules).events
 
 
 def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules) -> Decision:
