@@ -118,6 +118,7 @@ from engine.domain.enums import (
     Validity,
 )
 from engine.domain.gtt import Gtt, GttLeg, GttStatus, GttType, rises_to
+from engine.domain.iceberg import Iceberg, legs_for
 from engine.domain.instruments import Instrument, InstrumentMaster, UnderlyingKind
 from engine.domain.margin import equity_margin
 from engine.domain.money import RATE_SCALE, div_half_up
@@ -1181,6 +1182,8 @@ class AccountMachine(RuleBasedStateMachine):
             broken = Rejection.ABOVE_FREEZE_QUANTITY
         elif final_quantity <= order.filled_quantity:
             broken = Rejection.INVALID_QUANTITY
+        elif order.iceberg is not None and final_quantity != order.quantity:
+            broken = Rejection.INVALID_QUANTITY  # a leg's quantity is its iceberg's
         elif broken in (Rejection.INVALID_QUANTITY, Rejection.ABOVE_FREEZE_QUANTITY):
             broken = None  # a break the machine expected, but the quantity is fine
         decision = self._run(
@@ -1417,6 +1420,10 @@ class AccountMachine(RuleBasedStateMachine):
             if freeze and command.quantity is not None and command.quantity > freeze:
                 self._run(command)  # refused for its quantity: no limit to check
                 return
+            if order.iceberg is not None and command.quantity != order.quantity:
+                refused = self._run(command).rejection  # a leg's quantity is its iceberg's
+                assert refused is Rejection.INVALID_QUANTITY, refused
+                return
         rules = dataclasses.replace(
             self.account_rules,
             limits=dataclasses.replace(
@@ -1535,6 +1542,11 @@ class AccountMachine(RuleBasedStateMachine):
             price > order.price_paise if order.side is Side.BUY else price < order.price_paise
         )
         fingerprint = state_fingerprint(self.state)
+        # Stamped as the actor stamps a fill completing an iceberg's leg with legs to come.
+        slicing = order.iceberg
+        next_leg = None
+        if slicing is not None and slicing.leg < slicing.legs:
+            next_leg = self._next_id("o") if quantity == order.remaining_quantity else None
         decision = self._run(
             cmd.FillOrder(
                 now_ms=self.now_ms,
@@ -1544,11 +1556,71 @@ class AccountMachine(RuleBasedStateMachine):
                 price_paise=price,
                 order_version=order.version,
                 at_market=at_market,
+                next_leg_order_id=next_leg,
+                quote=self._quote(instrument) if next_leg is not None else None,
             )
         )
         if through_limit:
             assert decision.rejection is Rejection.OUTSIDE_ORDER_TERMS
             assert state_fingerprint(self.state) == fingerprint
+        elif next_leg is not None and slicing is not None and decision.rejection is None:
+            self._check_next_leg(order, slicing, next_leg, decision)
+
+    def _check_next_leg(
+        self, order: Order, slicing: Iceberg, next_leg: str, decision: Decision
+    ) -> None:
+        """A leg filled whole places the next on its terms; accepted, the leg blocks only
+        what the account has available (docs/DOMAIN.md §3)."""
+        filled, placed = decision.events
+        assert isinstance(filled, ev.OrderFilled)
+        assert isinstance(placed, ev.OrderAccepted | ev.OrderRejected)
+        following = slicing.next_leg()
+        assert following is not None
+        assert (placed.order_id, placed.iceberg) == (next_leg, following)
+        assert placed.quantity == following.quantity_of_leg(following.leg)
+        terms = (placed.side, placed.product, placed.order_type, placed.price_paise)
+        assert terms == (order.side, order.product, order.order_type, order.price_paise)
+        if isinstance(placed, ev.OrderAccepted):
+            self.seen["iceberg:next leg accepted"] += 1
+            if placed.margin_blocked_paise:
+                assert self.state.available_paise >= 0, "a next leg overdrew the account"
+        else:
+            self.seen["iceberg:next leg rejected"] += 1
+
+    @rule(
+        which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
+        side=st.sampled_from(Side),
+        order_type=st.sampled_from([OrderType.LIMIT, OrderType.MARKET]),
+        leg_lots=st.integers(min_value=1, max_value=3),
+        legs=st.integers(min_value=2, max_value=4),
+        short_last=st.booleans(),
+        price_ticks=ticks,
+    )
+    def place_iceberg(
+        self,
+        which: int,
+        side: Side,
+        order_type: OrderType,
+        leg_lots: int,
+        legs: int,
+        short_last: bool,
+        price_ticks: int,
+    ) -> None:
+        """The first leg of an iceberg order, its last leg a lot short now and then."""
+        instrument = self.instruments[which]
+        lot = instrument.lot_size
+        leg_quantity = leg_lots * lot
+        total = leg_quantity * legs - (lot if short_last and leg_lots > 1 else 0)
+        order = self._limit_order(instrument, side, Product.MIS, leg_quantity, self.now_ms)
+        slicing = Iceberg(order.order_id, 1, legs_for(total, leg_quantity), leg_quantity, total)
+        price = self._price(instrument, price_ticks) if order_type is OrderType.LIMIT else 0
+        command = msgspec.structs.replace(
+            order, order_type=order_type, price_paise=price, iceberg=slicing
+        )
+        decision = self._run(command)
+        if decision.rejection is None:
+            assert self.state.orders[order.order_id].iceberg == slicing
+            self.seen["iceberg:placed"] += 1
 
     @rule(
         which=st.integers(min_value=0, max_value=len(TICKERS) - 1),
@@ -3119,6 +3191,8 @@ def test_account_machine_when_random_commands_then_invariants_hold(
         "gtt:TWO_LEG",
         "gtt fired:accepted",
         "gtt fired:rejected",
+        "iceberg:placed",
+        "iceberg:next leg accepted",
     ):
         assert seen[key] > 0, key
 

@@ -356,6 +356,8 @@ def _check_order(
         return Requirements(rejection)
     if t.iceberg is not None and _breaks_iceberg(instrument, t, rules):
         return Requirements(Rejection.INVALID_QUANTITY)
+    if working is not None and working.iceberg is not None and t.quantity != working.quantity:
+        return Requirements(Rejection.INVALID_QUANTITY)  # a leg's quantity is its iceberg's
     filled = working.filled_quantity if working is not None else 0
     if t.quantity <= filled:
         return Requirements(Rejection.INVALID_QUANTITY)
@@ -466,8 +468,6 @@ def _decide_modify(state: AccountState, c: cmd.ModifyOrder, rules: AccountRules)
         order.after_market,
         None,
     )
-    if order.iceberg is not None and quantity != order.quantity:
-        return _rejected(Rejection.INVALID_QUANTITY)  # a leg's quantity is its iceberg's
     rejection, block, charges = _check_order(state, rules, terms, order)
     if rejection is not None:
         available = state.available_paise + order.margin_blocked_paise + c.mtm_paise
