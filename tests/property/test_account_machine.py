@@ -2110,6 +2110,35 @@ class AccountMachine(RuleBasedStateMachine):
         )
         assert self.seen["convert:OPPOSITE_POSITION"] == refused_before + 1
 
+    def convert_fresh_position(self, which: int) -> None:
+        """Not a rule: a share bought MIS now is converted to CNC whole, through
+        :meth:`convert_position`'s checks."""
+        equities = [i for i in self.instruments if i.is_equity]
+        instrument = equities[which % len(equities)]
+        order = self._limit_order(instrument, Side.BUY, Product.MIS, 1, self.now_ms)
+        assert self._run(order).rejection is None
+        self._market_fill(self.state.orders[order.order_id], 1, 0)
+        bought = self.state.position_for(instrument.instrument_id, Product.MIS)
+        assert bought is not None
+        converted_before = self.seen["PositionConverted"]
+        self.convert_position(
+            sorted(self.state.positions).index(bought.position_id), Product.CNC, 0, True
+        )
+        assert self.seen["PositionConverted"] == converted_before + 1
+
+    def complete_iceberg_leg(self, which: int) -> None:
+        """Not a rule: the first leg of a two-leg iceberg filled whole places the second,
+        through :meth:`place_iceberg`'s and :meth:`_market_fill`'s checks."""
+        equities = [i for i in self.instruments if i.is_equity]
+        instrument = self.instruments.index(equities[which % len(equities)])
+        placed_before = self.seen["iceberg:placed"]
+        self.place_iceberg(instrument, Side.BUY, OrderType.LIMIT, 1, 2, False, 0)
+        assert self.seen["iceberg:placed"] == placed_before + 1
+        first = next(o for o in self.state.orders.values() if o.iceberg is not None)
+        accepted_before = self.seen["iceberg:next leg accepted"]
+        self._market_fill(first, first.quantity, 0)
+        assert self.seen["iceberg:next leg accepted"] == accepted_before + 1
+
     @rule(kind=st.sampled_from(["modify", "cancel", "trigger", "fill", "close", "risk", "release"]))
     def unknown_target(self, kind: str) -> None:
         """Commands naming an order or position that does not exist are refused."""
@@ -3156,13 +3185,16 @@ def test_account_machine_when_random_commands_then_invariants_hold(
     # Paths the walk may miss under a given seed (the example database a developer's runs
     # leave is not in a clean checkout), driven through the same machine and so the same
     # checks: a GTT whose order is refused when it fires, one that expires, one whose order is
-    # placed, and a conversion onto a position on the other side.
+    # placed, a conversion onto a position on the other side and one that moves a position,
+    # and an iceberg whose first leg fills and places the second.
     directed = AccountMachine(rules, config, instruments, seen, index)
     directed.open_account(amount=5_000_000, holding_shares=0)
     directed.fire_refused_gtt(0)
     directed.expire_fresh_gtt(0)
     directed.fire_fresh_gtt(0)
     directed.convert_onto_opposite(0)
+    directed.convert_fresh_position(1)
+    directed.complete_iceberg_leg(0)
 
     assert set(seen) >= PRODUCED_EVENT_TYPES, PRODUCED_EVENT_TYPES - set(seen)
     assert seen["ExpiryMarginBlocked"] == 0

@@ -779,7 +779,14 @@ export class TradingScreen {
         "tr",
         { dataset: { orderId: order.id, status: order.status } },
         h("td", {}, clock(order.createdAt)),
-        h("td", {}, h("strong", {}, order.symbol), h("span", { class: "muted" }, ` ${order.productType}`)),
+        h(
+          "td",
+          {},
+          h("strong", {}, order.symbol),
+          h("span", { class: "muted" }, ` ${order.productType}`),
+          // A leg of an iceberg order: which one, of how many.
+          order.iceberg ? h("span", { class: "muted iceberg-leg" }, ` · leg ${order.iceberg.leg}/${order.iceberg.legs}`) : "",
+        ),
         h("td", { class: order.orderSide === "BUY" ? "buy-text" : "sell-text" }, order.orderSide),
         h("td", { class: "hide-sm" }, order.orderType),
         h("td", { class: "num" }, `${order.filledQuantity}/${order.quantity}`, left),
@@ -826,6 +833,7 @@ export class TradingScreen {
     this.modifying = order;
     $("#modify-summary").textContent = `${order.orderSide} ${order.symbol} · ${order.orderType} · ${order.productType}`;
     form.elements.quantity.value = order.quantity;
+    form.elements.quantity.disabled = Boolean(order.iceberg); // a leg's quantity is its iceberg's
     form.elements.price.value = order.price ?? "";
     form.elements.triggerPrice.value = order.triggerPrice ?? "";
     form.elements.price.disabled = !(order.orderType === "LIMIT" || order.orderType === "SL");
