@@ -22,6 +22,7 @@ MODULES = {
     "engine.domain.charges": "charges",
     "engine.domain.margin": "margin",
     "engine.domain.portfolio": "portfolio",
+    "engine.domain.iceberg": "iceberg",
     "engine.domain.account": "account",
     "engine.risk.portfolio_margin": "portfolio margin",
     "engine.market.order_book": "order book",

@@ -24,7 +24,7 @@ import pytest
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.account.state import AccountState, state_fingerprint
-from engine.domain.enums import OrderType, Product, Rejection, Side
+from engine.domain.enums import OrderType, PriceSource, Product, Rejection, Side
 from engine.domain.iceberg import Iceberg, IcebergCheck, check_iceberg, legs_for
 from engine.domain.instruments import Instrument
 from engine.domain.rules import AccountRules
@@ -66,14 +66,24 @@ def first_leg(
 
 
 def completing(
-    instrument: Instrument, order_id: str, quantity: int, quote: QuoteFor, *, next_id: str
+    instrument: Instrument,
+    order_id: str,
+    quantity: int,
+    quote: QuoteFor,
+    *,
+    next_id: str,
+    price_paise: int = PRICE,
+    mtm_paise: int = 0,
 ) -> cmd.FillOrder:
-    """A limit fill of ``quantity`` at ₹1542.80 stamped, as the actor stamps one completing a
-    leg, with the next leg's id and the market's quote."""
+    """A limit fill of ``quantity`` (at ₹1542.80 unless told) stamped, as the actor stamps one
+    completing a leg, with the next leg's id, the market's quote, the account's mark-to-market
+    and the price tier (LIVE)."""
     return msgspec.structs.replace(
-        fill(instrument, order_id, quantity, PRICE),
+        fill(instrument, order_id, quantity, price_paise),
         next_leg_order_id=next_id,
-        quote=quote(instrument, PRICE),
+        quote=quote(instrument, price_paise),
+        mtm_paise=mtm_paise,
+        price_source=PriceSource.LIVE,
     )
 
 
@@ -108,6 +118,7 @@ def test_legs_when_total_is_a_multiple_then_every_leg_is_whole() -> None:
         (51, 1, 51, (Rejection.INVALID_QUANTITY, "iceberg.legs")),
         (2, 0, 10, (Rejection.INVALID_QUANTITY, "iceberg.legQuantity")),
         (2, 5, 0, (Rejection.INVALID_QUANTITY, "quantity")),
+        (2, 1, 1, (Rejection.INVALID_QUANTITY, "iceberg.legs")),  # 1 in 1s is one leg
         (3, 5, 10, (Rejection.INVALID_QUANTITY, "iceberg.legs")),  # 10 in 5s is 2 legs
         (2, 3, 10, (Rejection.INVALID_QUANTITY, "iceberg.legs")),  # 10 in 3s is 4 legs
     ],
@@ -141,9 +152,10 @@ def test_check_when_the_leg_is_not_whole_lots_or_above_freeze_then_the_leg_is_at
     above_freeze = check_iceberg(nifty_fut, iceberg(3_900, 1_950, 2), rules.limits)
     total_not_lots = check_iceberg(nifty_fut, iceberg(3_000, 1_300, 3), rules.limits)
 
-    assert not_lots is not None and not_lots[:2] == (
+    assert not_lots == IcebergCheck(
         Rejection.INVALID_QUANTITY,
         "iceberg.legQuantity",
+        "a leg is a positive multiple of the lot size (65)",
     )
     assert above_freeze == IcebergCheck(
         Rejection.ABOVE_FREEZE_QUANTITY,
@@ -288,6 +300,7 @@ def test_fill_when_it_completes_a_leg_then_the_next_leg_is_placed_on_its_terms(
         "ice",
         second,
     )
+    assert accepted.price_source == PriceSource.LIVE.value  # the tier the fill was stamped with
     assert (
         accepted.order_id,
         accepted.side,
@@ -378,6 +391,54 @@ def test_fill_when_the_next_leg_lacks_funds_then_it_is_rejected_and_the_fill_sta
     assert state.orders == {}
     holding = state.position_for(reliance.instrument_id, Product.CNC)
     assert holding is not None and holding.quantity == 3
+
+
+def test_fill_when_the_marked_gain_covers_the_next_leg_then_it_is_accepted(
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    reliance: Instrument,
+    quote_for: QuoteFor,
+) -> None:
+    # As above, but the account's mark-to-market (₹4,000 up, stamped on the fill) counts in
+    # its available funds, as it does for any new order.
+    state = funded_account(600_000)
+    execute(state, first_leg(reliance, iceberg(6, 3), quote_for, product=Product.CNC))
+
+    fill_up = completing(reliance, "o1", 3, quote_for, next_id="o2", mtm_paise=400_000)
+    decision = execute(state, fill_up)
+
+    assert [type(e) for e in decision.events] == [ev.OrderFilled, ev.OrderAccepted]
+    assert list(state.orders) == ["o2"]
+
+
+def test_fill_when_a_derivative_leg_completes_then_the_next_is_margined_on_the_stamped_market(
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    nifty_fut: Instrument,
+    quote_for: QuoteFor,
+) -> None:
+    # A future's leg needs its underlying's market to be margined (else PRICE_UNAVAILABLE):
+    # the next leg is valued on the market the fill was stamped with.
+    state = funded_account(1_000_000_000_00)
+    price = 2_613_860
+    slicing = iceberg(3_900, 1_300)
+    leg = place(
+        nifty_fut,
+        product=Product.NRML,
+        quantity=1_300,
+        price_paise=price,
+        quote=quote_for(nifty_fut, price),
+    )
+    execute(state, msgspec.structs.replace(leg, iceberg=slicing))
+
+    fill_leg = completing(nifty_fut, "o1", 1_300, quote_for, next_id="o2", price_paise=price)
+    decision = execute(state, fill_leg)
+
+    filled, accepted = decision.events
+    assert isinstance(filled, ev.OrderFilled)
+    assert isinstance(accepted, ev.OrderAccepted), accepted
+    assert accepted.margin_blocked_paise > 0
+    assert (accepted.quantity, accepted.iceberg) == (1_300, slicing.next_leg())
 
 
 def test_fill_when_open_orders_were_at_the_limit_then_the_next_leg_takes_the_filled_legs_place(
