@@ -6,7 +6,8 @@ answers the first leg's id and the legs trade one at a time, each an order of it
 ``orders()`` with variety ``iceberg``, its quantity, ``parent_order_id`` (null on the first
 leg, then the first leg's id) and ``meta.iceberg``, with its own trades and history; a working
 leg's price is modified (and the next leg takes it) but not its quantity, and cancelling it
-ends the iceberg; bad iceberg terms raise ``InputException`` naming Kite's parameter while a
+ends the iceberg; a leg the funds left by the one before cannot cover is REJECTED and ends it
+(margin is blocked per leg); bad iceberg terms raise ``InputException`` naming Kite's parameter while a
 regular order ignores them; a NIFTY future iceberg above the freeze quantity in legs within
 it is taken where the same regular order is not; margins and charges price variety iceberg as
 the same regular order. On paperdesk's own API ``iceberg`` is taken, answered in every order
@@ -25,7 +26,9 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
 from engine.domain import commands as cmd
+from engine.domain.enums import Rejection
 from engine.domain.instruments import InstrumentMaster
+from gateway.errors import REJECTION_MESSAGES
 from gateway.keys import ENGINE
 from tests.e2e.conftest import APPS, e2e_config
 from tests.e2e.test_kite_connect import HeadlessApp, headless_app, place, wait_for
@@ -197,6 +200,43 @@ def test_kite_iceberg_when_leg_modified_filled_and_cancelled_then_next_leg_follo
     assert legs[1]["cancelled_quantity"] == 2
     net = kite.positions()["net"]
     assert [(p["tradingsymbol"], p["quantity"]) for p in net] == [("RELIANCE", 2)]
+
+
+def test_kite_iceberg_when_funds_cover_one_leg_then_the_next_is_rejected_and_ends_it(
+    server: ServerThread,
+) -> None:
+    pricing = kite_for(server, "iceberg-pricing@paperdesk.test", 100_000)
+    terms = {
+        "exchange": "NSE",
+        "tradingsymbol": "RELIANCE",
+        "transaction_type": "BUY",
+        "variety": "regular",
+        "product": "MIS",
+        "order_type": "MARKET",
+        "quantity": 3,
+    }
+    (margin,) = pricing.order_margins([terms])
+    one_leg = margin["total"] + margin["charges"]["total"]
+    kite = kite_for(server, "iceberg-short@paperdesk.test", round(one_leg * 1.5, 2))
+    first = place(
+        kite, variety=kite.VARIETY_ICEBERG, quantity=9, iceberg_legs=3, iceberg_quantity=3
+    )
+
+    def ended() -> list[dict[str, Any]] | None:
+        legs = legs_of(kite, first)
+        return legs if [leg["status"] for leg in legs] == ["COMPLETE", "REJECTED"] else None
+
+    _, refused = wait_for(ended)
+    assert (refused["variety"], refused["parent_order_id"], refused["quantity"]) == (
+        "iceberg",
+        first,
+        3,
+    )
+    assert refused["meta"]["iceberg"] == iceberg_meta(3, 3, 9)[1]
+    assert refused["status_message"] == REJECTION_MESSAGES[Rejection.INSUFFICIENT_FUNDS]
+    time.sleep(0.5)  # nothing follows a refused leg
+    assert [leg["order_id"] for leg in legs_of(kite, first)] == [first, refused["order_id"]]
+    assert [p["quantity"] for p in kite.positions()["net"]] == [3]
 
 
 # Bad iceberg terms of a 7-unit order, and the Kite parameter each is refused for.
