@@ -7,11 +7,12 @@ answers the first leg's id and the legs trade one at a time, each an order of it
 leg, then the first leg's id) and ``meta.iceberg``, with its own trades and history; a working
 leg's price is modified (and the next leg takes it) but not its quantity, and cancelling it
 ends the iceberg; a leg the funds left by the one before cannot cover is REJECTED and ends it
-(margin is blocked per leg); bad iceberg terms raise ``InputException`` naming Kite's parameter while a
-regular order ignores them; a NIFTY future iceberg above the freeze quantity in legs within
-it is taken where the same regular order is not; margins and charges price variety iceberg as
-the same regular order. On paperdesk's own API ``iceberg`` is taken, answered in every order
-view, priced by the margin preview as its first leg, and each bad term refused 422 naming it.
+(margin is blocked per leg); bad iceberg terms raise ``InputException`` naming Kite's
+parameter while a regular order ignores them; a NIFTY future iceberg above the freeze
+quantity in legs within it is taken where the same regular order is not; margins and charges
+price variety iceberg as the same regular order. On paperdesk's own API ``iceberg`` is taken,
+answered in every order view, priced by the margin preview as its first leg, and each bad
+term refused 422 naming it.
 """
 
 from __future__ import annotations
