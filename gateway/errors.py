@@ -51,7 +51,7 @@ REJECTION_MESSAGES = {
     Rejection.INVALID_QUANTITY: "The quantity must be a positive multiple of the lot size.",
     Rejection.ABOVE_FREEZE_QUANTITY: (
         "The quantity is above the instrument's freezeQuantity, the most the exchange takes in"
-        " one order: place it as several orders."
+        " one order: place it as several orders, or as an iceberg order."
     ),
     Rejection.PRODUCT_NOT_ALLOWED: "This product is not allowed for this instrument.",
     Rejection.OPPOSITE_POSITION: (

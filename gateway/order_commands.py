@@ -11,10 +11,13 @@ from aiohttp import web
 
 from engine.domain import commands as cmd
 from engine.domain.enums import OrderType, Product, Rejection, Side, Validity
+from engine.domain.iceberg import Iceberg, check_iceberg
 from engine.domain.instruments import Instrument
+from engine.domain.parameters import LimitsConfig
 from gateway.decoding import field_failure
 from gateway.errors import (
     REJECTION_MESSAGES,
+    REJECTION_STATUS,
     ApiError,
     error_response,
     refused_at,
@@ -64,9 +67,11 @@ def place_command(
     client_order_id: str | None = None,
     tag: str | None = None,
     after_market: bool = False,
+    iceberg: Iceberg | None = None,
     at: str = "$",
 ) -> cmd.PlaceOrderRequest:
-    """The request for ``body``'s order; errors name its fields under ``at``."""
+    """The request for ``body``'s order (an iceberg's: its leg ``iceberg``); errors name its
+    fields under ``at``."""
     try:
         price = optional_paise(body.price, f"{at}.price")
         trigger = optional_paise(body.trigger_price, f"{at}.triggerPrice")
@@ -80,11 +85,12 @@ def place_command(
         product=Product(body.product_type),
         order_type=OrderType(body.order_type),
         validity=Validity(body.validity),
-        quantity=body.quantity,
+        quantity=body.quantity if iceberg is None else iceberg.quantity_of_leg(iceberg.leg),
         price_paise=price,
         trigger_paise=trigger,
         tag=tag,
         after_market=after_market,
+        iceberg=iceberg,
     )
 
 
@@ -92,7 +98,7 @@ async def order_from_request(
     request: web.Request, order_id: str
 ) -> tuple[PlaceOrderBody, str, cmd.PlaceOrderRequest]:
     """Decode and check an order body as placing it would: (body, the caller's account, the
-    command)."""
+    command; for an iceberg, its first leg's)."""
     body = await decode_own_body(request, PlaceOrderBody)
     account_id = await owned_account(request, body.trading_account_id)
     instrument = resolve_instrument(request, body)
@@ -103,8 +109,43 @@ async def order_from_request(
         client_order_id=body.client_order_id,
         tag=body.tag,
         after_market=body.after_market,
+        iceberg=first_leg(body, instrument, order_id, request.app[ENGINE].rules.limits),
     )
     return body, account_id, command
+
+
+# An iceberg's legs are placed as the market trades them: none waits for a session's open.
+ICEBERG_AFTER_MARKET = "ICEBERG_AFTER_MARKET"
+ICEBERG_AFTER_MARKET_MESSAGE = (
+    "An iceberg order is not taken after market: place it while the market is open."
+)
+
+
+def first_leg(
+    body: PlaceOrderBody, instrument: Instrument, order_id: str, limits: LimitsConfig
+) -> Iceberg | None:
+    """The first leg of ``body``'s iceberg, order ``order_id`` (None for any other order), its
+    terms checked before anything is placed: a refusal is 422 naming the field at fault."""
+    if body.iceberg is None:
+        return None
+    if body.after_market:
+        message = ICEBERG_AFTER_MARKET_MESSAGE
+        details = [{"path": "$.iceberg", "message": message}]
+        raise ApiError(error_response(422, ICEBERG_AFTER_MARKET, message, details))
+    iceberg = Iceberg(
+        parent_order_id=order_id,
+        leg=1,
+        legs=body.iceberg.legs,
+        leg_quantity=body.iceberg.leg_quantity,
+        total_quantity=body.quantity,
+    )
+    check = check_iceberg(instrument, iceberg, limits)
+    if check is not None:
+        details = [{"path": f"$.{check.field}", "message": check.message}]
+        status = REJECTION_STATUS[check.rejection]
+        message = f"The iceberg's terms are not valid: {check.message}."
+        raise ApiError(error_response(status, check.rejection.value, message, details))
+    return iceberg
 
 
 # The field of an order each business refusal is about (the order as a whole when absent).

@@ -59,11 +59,23 @@ class SessionInfo(Reply):
     password_change_required: bool | msgspec.UnsetType = msgspec.UNSET
 
 
+class Iceberg(Reply):
+    """Where an order stands in its iceberg: leg ``leg`` of ``legs``."""
+
+    parent_order_id: str  # the first leg's order id, shared by every leg
+    leg: int  # 1 for the first leg
+    legs: int
+    leg_quantity: int  # every leg's quantity but the last's, which is what is left
+    total_quantity: int
+    remaining_quantity: int  # what the legs after this one are to trade
+
+
 class Order(Reply):
     id: str
     client_order_id: str | None
     tag: str | None  # the client's label (Kite's ``tag``)
     after_market: bool  # placed while closed, for the session's next open
+    iceberg: Iceberg | None  # a leg of an iceberg order
     trading_account_id: str
     instrument_id: str
     symbol: str | None

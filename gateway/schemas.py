@@ -126,6 +126,23 @@ class OpenAccountBody(SessionBody):
     name: AccountName
 
 
+# The legs of an iceberg as the document states them: configs/default.toml's
+# limits.iceberg_legs_min and _max, which the gateway enforces (as configured) with 422.
+ICEBERG_LEGS_MIN = 2
+ICEBERG_LEGS_MAX = 50
+IcebergLegs = Annotated[
+    int, msgspec.Meta(extra_json_schema={"minimum": ICEBERG_LEGS_MIN, "maximum": ICEBERG_LEGS_MAX})
+]
+
+
+class IcebergBody(Body):
+    """An iceberg order's legs (docs/API.md): ``legs`` orders of ``legQuantity`` each, the last
+    one what is left of the order's ``quantity``, its total."""
+
+    legs: IcebergLegs
+    leg_quantity: Quantity
+
+
 class PlaceOrderBody(SessionBody):
     trading_account_id: Id
     instrument_id: Id
@@ -143,6 +160,8 @@ class PlaceOrderBody(SessionBody):
     tag: OrderTag | None = None  # a label kept with the order, not unique (Kite's ``tag``)
     # An after-market order: taken only while the session is closed, for its next open.
     after_market: bool = False
+    # An iceberg order: ``quantity`` is its total, worked as legs one at a time.
+    iceberg: IcebergBody | None = None
 
 
 # -- GTT triggers (docs/API.md "GTT") ---------------------------------------------------------

@@ -10,13 +10,14 @@ from typing import Any, NamedTuple
 from engine.domain import events as ev
 from engine.domain.account.margin_call import counted, marked_to_market, required_paise
 from engine.domain.account.state import AccountState
+from engine.domain.iceberg import Iceberg
 from engine.domain.instruments import Instrument, InstrumentMaster
 from engine.domain.money import paise_to_rupees
 from engine.domain.orders import Order
 from engine.domain.parameters import RiskConfig
 from engine.domain.positions import Position
 from engine.market.market_data import MarketData
-from persistence.projection import ms_of
+from persistence.projection import iceberg_columns, ms_of
 
 
 def iso_ms(epoch_ms: int | None) -> str | None:
@@ -63,6 +64,50 @@ def unfilled_quantities(status: str, quantity: int, filled_quantity: int) -> dic
     }
 
 
+# The ``orders`` row's columns of an iceberg's leg (persistence.projection.iceberg_columns).
+ICEBERG_COLUMNS = (
+    "iceberg_parent_id",
+    "iceberg_leg",
+    "iceberg_legs",
+    "iceberg_leg_quantity",
+    "iceberg_total_quantity",
+)
+
+
+def iceberg_row(iceberg: Iceberg | None) -> dict[str, Any]:
+    """An order's place in its iceberg as its ``orders`` row's columns, by name (all None for
+    an order of no iceberg)."""
+    return dict(zip(ICEBERG_COLUMNS, iceberg_columns(iceberg), strict=True))
+
+
+def iceberg_of_row(row: Any) -> Iceberg | None:
+    """The iceberg an ``orders`` row's order is a leg of, if any."""
+    if row["iceberg_parent_id"] is None:
+        return None
+    return Iceberg(
+        parent_order_id=row["iceberg_parent_id"],
+        leg=row["iceberg_leg"],
+        legs=row["iceberg_legs"],
+        leg_quantity=row["iceberg_leg_quantity"],
+        total_quantity=row["iceberg_total_quantity"],
+    )
+
+
+def iceberg_view(iceberg: Iceberg | None) -> dict[str, Any] | None:
+    """An order's ``iceberg`` (docs/API.md): where the leg stands in its iceberg; null for an
+    order of none."""
+    if iceberg is None:
+        return None
+    return {
+        "parentOrderId": iceberg.parent_order_id,
+        "leg": iceberg.leg,
+        "legs": iceberg.legs,
+        "legQuantity": iceberg.leg_quantity,
+        "totalQuantity": iceberg.total_quantity,
+        "remainingQuantity": iceberg.remaining_quantity,
+    }
+
+
 def order_view(order: Order, account_id: str, master: InstrumentMaster) -> dict[str, Any]:
     """A working order held by the engine (status PENDING)."""
     instrument = master.get(order.instrument_id)
@@ -71,6 +116,7 @@ def order_view(order: Order, account_id: str, master: InstrumentMaster) -> dict[
         "clientOrderId": order.client_order_id,
         "tag": order.tag,
         "afterMarket": order.after_market,
+        "iceberg": iceberg_view(order.iceberg),
         "tradingAccountId": account_id,
         "instrumentId": order.instrument_id,
         **instrument_fields(instrument),
@@ -224,6 +270,7 @@ def order_row_view(row: Any, master: InstrumentMaster) -> dict[str, Any]:
         "clientOrderId": row["client_order_id"],
         "tag": row["tag"],
         "afterMarket": row["after_market"],
+        "iceberg": iceberg_view(iceberg_of_row(row)),
         "tradingAccountId": row["trading_account_id"],
         "instrumentId": row["instrument_id"],
         **instrument_fields(instrument),
@@ -314,6 +361,7 @@ def accepted_order_view(
         "clientOrderId": event.client_order_id,
         "tag": event.tag,
         "afterMarket": event.after_market,
+        "iceberg": iceberg_view(event.iceberg),
         "tradingAccountId": account_id,
         "instrumentId": event.instrument_id,
         **instrument_fields(instrument),

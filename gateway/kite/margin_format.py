@@ -19,8 +19,9 @@ from gateway.kite.wire import PRICE_PAISE_MAX, KiteError, input_error
 KITE_PRODUCTS = {"CNC": Product.CNC, "MIS": Product.MIS, "NRML": Product.NRML}
 SIDES = {side.value: side for side in Side}
 ORDER_TYPES = {order_type.value: order_type for order_type in OrderType}
-# The varieties priced: an after-market order blocks what the same regular order does.
-PRICED_VARIETIES = ("regular", "amo")
+# The varieties priced: an after-market order, or an iceberg order of the quantity given, is
+# priced as the same regular order.
+PRICED_VARIETIES = ("regular", "amo", "iceberg")
 QUANTITY_MAX = 10**9  # beyond any freeze quantity; the engine refuses what is above its own
 # A compact answer's fields: what the order needs in all, and which order it is.
 COMPACT_FIELDS = ("type", "tradingsymbol", "exchange", "leverage", "total")
@@ -39,7 +40,7 @@ class OrderTerms(NamedTuple):
     trigger_paise: int
     average_paise: int  # the contract note's executed price
     order_id: str | None
-    variety: str  # regular or amo: priced alike
+    variety: str  # regular, amo or iceberg: priced alike
 
 
 def orders_of(body: Any, orders_max: int) -> list[Any]:
@@ -113,7 +114,7 @@ def order_terms(raw: Any, n: int) -> OrderTerms:
         raise input_error(f"orders[{n}]: expected an object.")
     variety = text_of(raw, n, "variety", PRICED_VARIETIES[0]).lower()
     if variety not in PRICED_VARIETIES:
-        raise fault(n, "variety", f"paperdesk prices {' and '.join(PRICED_VARIETIES)} orders.")
+        raise fault(n, "variety", f"paperdesk prices {', '.join(PRICED_VARIETIES)} orders.")
     exchange = text_of(raw, n, "exchange").upper()
     if exchange not in Exchange.__members__:
         raise fault(n, "exchange", f"expected one of {', '.join(Exchange.__members__)}.")

@@ -1,19 +1,24 @@
 """paperdesk's orders and trades as Kite writes them (``GET /orders``, order history, trades and
-the ticker's order updates): Kite's field names and statuses, prices in rupees, IST times."""
+the ticker's order updates): Kite's field names and statuses, prices in rupees, IST times. Each
+leg of an iceberg is an order of its own, variety ``iceberg``, its place in the iceberg in
+``meta.iceberg``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from engine.domain.enums import Rejection
+from engine.domain.iceberg import Iceberg
 from engine.domain.money import paise_to_rupees
 from engine.domain.sessions import SessionRules, waits_for_open
 from gateway.errors import REJECTION_MESSAGES
 from gateway.kite.tokens import KiteTokens
 from gateway.kite.wire import ist_text
+from gateway.views import iceberg_of_row
 
 VARIETY = "regular"
 AMO_VARIETY = "amo"
+ICEBERG_VARIETY = "iceberg"
 # An after-market order waiting for its session's open, as Kite's order book shows it.
 AMO_REQ_RECEIVED = "AMO REQ RECEIVED"
 # paperdesk's stored order statuses, and its history's, as Kite's.
@@ -77,6 +82,33 @@ def instrument_fields(tokens: KiteTokens, instrument_id: str) -> dict[str, Any]:
     }
 
 
+def variety_of(row: Any, iceberg: Iceberg | None) -> str:
+    if iceberg is not None:
+        return ICEBERG_VARIETY
+    return AMO_VARIETY if row["after_market"] else VARIETY
+
+
+def parent_order_id(iceberg: Iceberg | None) -> str | None:
+    """Kite's ``parent_order_id``: the first leg's order id on an iceberg's later legs; null on
+    the first leg and on any other order."""
+    return None if iceberg is None or iceberg.leg == 1 else iceberg.parent_order_id
+
+
+def meta_of(iceberg: Iceberg | None) -> dict[str, Any]:
+    """Kite's ``meta``: an iceberg leg's place in its iceberg, else empty."""
+    if iceberg is None:
+        return {}
+    return {
+        "iceberg": {
+            "leg": iceberg.leg,
+            "legs": iceberg.legs,
+            "leg_quantity": iceberg.leg_quantity,
+            "total_quantity": iceberg.total_quantity,
+            "remaining_quantity": iceberg.remaining_quantity,
+        }
+    }
+
+
 def order_view(
     row: Any, tokens: KiteTokens, placed_by: str, *, waiting: bool = False
 ) -> dict[str, Any]:
@@ -89,18 +121,19 @@ def order_view(
     finished = status in ("COMPLETE", "CANCELLED", "REJECTED")
     rejected = status == "REJECTED"
     message = status_message(row)
+    iceberg = iceberg_of_row(row)
     return {
         "placed_by": placed_by,
         "order_id": row["id"],
         "exchange_order_id": None if rejected else row["id"],
-        "parent_order_id": None,
+        "parent_order_id": parent_order_id(iceberg),
         "status": status,
         "status_message": message,
         "status_message_raw": message,
         "order_timestamp": ist_text(row["updated_at"]),
         "exchange_update_timestamp": None if rejected else ist_text(row["updated_at"]),
         "exchange_timestamp": None if rejected else ist_text(row["created_at"]),
-        "variety": AMO_VARIETY if row["after_market"] else VARIETY,
+        "variety": variety_of(row, iceberg),
         "modified": row["version"] > 0,
         **instrument_fields(tokens, row["instrument_id"]),
         "order_type": row["order_type"],
@@ -117,7 +150,7 @@ def order_view(
         "pending_quantity": 0 if finished else quantity - filled,
         "cancelled_quantity": quantity - filled if status == "CANCELLED" else 0,
         "market_protection": 0,
-        "meta": {},
+        "meta": meta_of(iceberg),
         "tag": row["tag"],
         "guid": row["id"],
     }

@@ -4,7 +4,8 @@ orders, an order's history and trades, and the day's trades.
 As at Kite, a placed order answers its ``order_id`` whatever the engine then decided: a margin
 or risk rejection is the order's ``REJECTED`` status with its ``status_message``, not a failed
 call. Only a request that names no order the engine could consider (a missing or unknown
-field, an unknown instrument, a variety paperdesk does not offer) is an ``InputException``.
+field, an unknown instrument, a variety paperdesk does not offer, an iceberg's legs that break
+its rules) is an ``InputException``. An iceberg answers its first leg's ``order_id``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from aiohttp import web
 from engine.domain import commands as cmd
 from engine.domain import events as ev
 from engine.domain.enums import OrderType, Product, Side, Validity
+from engine.domain.iceberg import Iceberg, check_iceberg
 from engine.domain.instruments import Instrument
+from engine.domain.parameters import LimitsConfig
 from gateway.errors import REJECTION_MESSAGES
 from gateway.keys import BRIDGE, CONFIG, DB, ENGINE
 from gateway.kite.access import KiteAccess, access_of
 from gateway.kite.order_format import (
     AMO_VARIETY,
+    ICEBERG_VARIETY,
     amo_waits,
     history_view,
     order_view,
@@ -48,12 +52,18 @@ from persistence.read_models.trades import trade_page, trades_of_order
 
 routes = web.RouteTableDef()
 
-# ``amo``: an after-market order, placed while the session is closed for its next open.
-OFFERED_VARIETIES = frozenset({"regular", "amo"})
+# ``amo``: an after-market order, placed while the session is closed for its next open;
+# ``iceberg``: an order worked as legs, one at a time (``iceberg_legs`` of ``iceberg_quantity``).
+OFFERED_VARIETIES = frozenset({"regular", "amo", "iceberg"})
 NOT_OFFERED = {
     "co": "paperdesk does not offer cover orders (variety co).",
     "auction": "paperdesk does not offer auction orders (variety auction).",
-    "iceberg": "paperdesk does not offer iceberg orders yet (variety iceberg).",
+}
+# The Kite parameter of each field ``check_iceberg`` names.
+ICEBERG_FIELDS = {
+    "iceberg.legs": "iceberg_legs",
+    "iceberg.legQuantity": "iceberg_quantity",
+    "quantity": "quantity",
 }
 KITE_PRODUCTS = {"CNC": Product.CNC, "MIS": Product.MIS, "NRML": Product.NRML}
 KITE_VALIDITIES = {"DAY": Validity.DAY, "IOC": Validity.IOC}
@@ -98,15 +108,21 @@ async def place_order(request: web.Request) -> web.Response:
         )
     order_type = choice(form, "order_type", {t.value: t for t in OrderType})
     engine = request.app[ENGINE]
+    order_id = engine.new_id()
+    quantity = positive(whole_number(form, "quantity"), "quantity")
+    iceberg = None
+    if variety == ICEBERG_VARIETY:
+        iceberg = first_leg(form, instrument, order_id, quantity, engine.rules.limits)
+        quantity = iceberg.quantity_of_leg(iceberg.leg)
     order = cmd.PlaceOrderRequest(
-        order_id=engine.new_id(),
+        order_id=order_id,
         client_order_id=None,
         instrument=instrument,
         side=choice(form, "transaction_type", {s.value: s for s in Side}),
         product=choice(form, "product", KITE_PRODUCTS),
         order_type=order_type,
         validity=KITE_VALIDITIES[validity],
-        quantity=positive(whole_number(form, "quantity"), "quantity"),
+        quantity=quantity,
         price_paise=rupees_to_paise_text(form.get("price"), "price")
         if order_type in (OrderType.LIMIT, OrderType.SL)
         else 0,
@@ -115,6 +131,7 @@ async def place_order(request: web.Request) -> web.Response:
         else 0,
         tag=tag_of(form),
         after_market=variety == AMO_VARIETY,
+        iceberg=iceberg,
     )
     outcome = await request.app[BRIDGE].submit(access.account_id, order)
     check_outcome(outcome)
@@ -123,6 +140,24 @@ async def place_order(request: web.Request) -> web.Response:
         message = REJECTION_MESSAGES[rejection] if rejection is not None else "Not placed."
         raise KiteError(400, ErrorType.ORDER, message)
     return success({"order_id": outcome.events[0].order_id})
+
+
+def first_leg(
+    form: Any, instrument: Instrument, order_id: str, total: int, limits: LimitsConfig
+) -> Iceberg:
+    """The first leg, order ``order_id``, of an iceberg of ``total`` in legs of
+    ``iceberg_quantity`` (``iceberg_legs`` of them), its terms checked before it is placed."""
+    iceberg = Iceberg(
+        parent_order_id=order_id,
+        leg=1,
+        legs=positive(whole_number(form, "iceberg_legs"), "iceberg_legs"),
+        leg_quantity=positive(whole_number(form, "iceberg_quantity"), "iceberg_quantity"),
+        total_quantity=total,
+    )
+    check = check_iceberg(instrument, iceberg, limits)
+    if check is not None:
+        raise input_error(f"Invalid `{ICEBERG_FIELDS[check.field]}`: {check.message}.")
+    return iceberg
 
 
 def tag_of(form: Any) -> str | None:

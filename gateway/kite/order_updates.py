@@ -29,7 +29,7 @@ from gateway.kite.order_format import (
 from gateway.kite.ticker import TickerHub
 from gateway.kite.tokens import KiteTokens
 from gateway.kite.wire import ist_of_ms
-from gateway.views import ORDER_EVENTS
+from gateway.views import ORDER_EVENTS, iceberg_row
 
 # Views of orders still working, kept for their end; bounded like every cache here.
 KEPT_MAX = 100_000
@@ -64,6 +64,7 @@ def working_view(order: Order, tokens: KiteTokens, *, waiting: bool = False) -> 
         "average_price_paise": order.fill_value_paise // filled if filled else 0,
         "tag": order.tag,
         "after_market": order.after_market,
+        **iceberg_row(order.iceberg),
     }
     return order_view(row, tokens, placed_by="", waiting=waiting)
 
@@ -92,6 +93,7 @@ def terms_view(event: ev.OrderAccepted | ev.OrderRejected, tokens: KiteTokens) -
         "average_price_paise": 0,
         "tag": event.tag,
         "after_market": event.after_market,
+        **iceberg_row(event.iceberg),
     }
     # An after-market order is accepted only while its session is closed: it waits.
     return order_view(row, tokens, placed_by="", waiting=event.after_market and not rejected)

@@ -28,7 +28,13 @@ from gateway.schemas import (
     to_paise,
 )
 from gateway.since import Since, since_seq
-from gateway.views import iso_ms, order_row_view, position_row_view, position_view
+from gateway.views import (
+    iceberg_row,
+    iso_ms,
+    order_row_view,
+    position_row_view,
+    position_view,
+)
 from persistence.projection import at
 from persistence.read_models.positions import closed_positions
 
@@ -231,6 +237,7 @@ def exit_order_row(
         "client_order_id": None,
         "tag": None,
         "after_market": False,
+        **iceberg_row(None),
         "trading_account_id": account_id,
         "instrument_id": accepted.instrument_id,
         "product": accepted.product.value,

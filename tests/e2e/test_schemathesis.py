@@ -189,6 +189,21 @@ def sensible_order(body: dict[str, Any], instrument: Instrument, drawn: int) -> 
             body[name] = (near + ticks * tick) / 100
 
 
+def realistic_iceberg(body: dict[str, Any], instrument: Instrument | None, drawn: int) -> None:
+    """An order's ``iceberg`` as a real client sends it: integers written as integers and,
+    for half the orders, legs of one lot that make up the quantity (2 to 4 of them)."""
+    iceberg = body.get("iceberg")
+    if not isinstance(iceberg, dict):
+        return
+    for name in ("legs", "legQuantity"):
+        if isinstance(iceberg.get(name), float):
+            iceberg[name] = int(iceberg[name])
+    if instrument is not None and drawn % 2 == 0:
+        legs = 2 + drawn % 3
+        body["quantity"] = instrument.lot_size * legs
+        body["iceberg"] = {"legs": legs, "legQuantity": instrument.lot_size}
+
+
 def realistic_basket_order(order: dict[str, Any]) -> None:
     """One order of a basket as a real client sends it: a listed instrument (with no names to
     contradict it) and, for half the orders, sensible terms."""
@@ -227,7 +242,8 @@ def realistic(case: Any, live: Live) -> None:
     """Give a schema-valid case what a real client would send: its own account and user id,
     existing instruments (with no symbol, stockId or segment to contradict them), orders and
     GTTs (named in a path too), positions, bank accounts and requests that exist, its own
-    current password, and, for half the orders, sensible quantities and prices."""
+    current password, and, for half the orders, sensible quantities and prices (and iceberg
+    legs)."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
     instrument: Instrument | None = None
@@ -269,6 +285,7 @@ def realistic(case: Any, live: Live) -> None:
     drawn = draw(body, 1 << 16)
     if instrument is not None and drawn % 2 == 0:
         sensible_order(body, instrument, drawn)
+    realistic_iceberg(body, instrument, drawn >> 1)
     if isinstance(body.get("quantity"), float):
         # JSON Schema's integer admits 2.0; msgspec, like docs/API.md ("quantities are integers"),
         # wants it written 2.

@@ -18,6 +18,7 @@ from engine.domain.sessions import SessionRules
 from gateway.kite.order_format import amo_waits, order_view
 from gateway.kite.order_updates import KiteOrderUpdates
 from gateway.kite.tokens import KiteTokens
+from gateway.views import iceberg_row
 
 IST = timezone(timedelta(hours=5, minutes=30))
 
@@ -55,6 +56,7 @@ def row(instrument: Instrument, after_market: bool, **changes: Any) -> dict[str,
         "average_price_paise": 0,
         "tag": None,
         "after_market": after_market,
+        **iceberg_row(None),
     } | changes
 
 
