@@ -631,16 +631,23 @@ class AccountBehaviour:
 
     def _mtm_paise(self) -> int:
         """The account's mark-to-market now, as it counts in available funds."""
+        return counted(self._unrealised_paise(), self.context.rules.risk)
+
+    def _unrealised_paise(self, besides: str | None = None) -> int:
+        """The unrealised P&L of the marked-to-market positions at the last prices (all of
+        it, profit too), leaving out position ``besides``."""
         master, ltp = self.context.master, self.context.market.snapshot.ltp
         unrealised = 0
         for position in self.state.positions.values():
+            if position.position_id == besides:
+                continue
             instrument = master.get(position.instrument_id)
             if instrument is None or not marked_to_market(instrument, position.product):
                 continue
             index = master.index_of(position.instrument_id)
             if index is not None and ltp[index] > 0:
                 unrealised += position.unrealized_pnl_paise(int(ltp[index]))
-        return counted(unrealised, self.context.rules.risk)
+        return unrealised
 
     def _journal_own(self, events: tuple[ev.AccountEvent, ...]) -> bool:
         """Apply and journal what the account decided of its own (no one waits for it); False
@@ -764,25 +771,27 @@ class AccountBehaviour:
         """A fill stamped with the underlying's market; one that completes a leg of an iceberg
         with legs to come, also as the next leg's new order is (docs/DOMAIN.md §3)."""
         order = self.state.orders.get(request.order_id)
-        leg = None
         if (
-            order is not None
-            and order.iceberg is not None
-            and order.iceberg.leg < order.iceberg.legs
-            and request.quantity == order.remaining_quantity
+            order is None
+            or order.iceberg is None
+            or order.iceberg.leg >= order.iceberg.legs
+            or request.quantity != order.remaining_quantity
         ):
-            leg = cmd.next_iceberg_leg(order, self.context.new_id(), request.instrument)
-        if leg is None:
             market = self._market_for(request.instrument)
             return cmd.FillOrder(*_fields(request), now_ms=now_ms, market=market)
+        leg = cmd.next_iceberg_leg(order, self.context.new_id(), request.instrument)
+        assert leg is not None  # a leg with legs after it
         stamped = self._stamp_order(leg, now_ms, counted=True)
+        booked = self.state.position_for(order.instrument_id, order.product)
         return cmd.FillOrder(
             *_fields(request),
             now_ms=now_ms,
             market=stamped.market,
             next_leg_order_id=leg.order_id,
             quote=stamped.quote,
-            mtm_paise=stamped.mtm_paise,
+            others_unrealised_paise=self._unrealised_paise(
+                None if booked is None else booked.position_id
+            ),
             price_source=stamped.price_source,
         )
 

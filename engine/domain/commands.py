@@ -118,14 +118,16 @@ class FillOrderRequest(Request, frozen=True, gc=False):
 
 class FillOrder(FillOrderRequest, Command, frozen=True, gc=False, kw_only=True):
     """A fill; one that completes a leg of an iceberg order with legs to come is stamped as
-    that next leg's new order is (its id, the quote, the account's mark-to-market, the price
-    tier), for the decision to place it (docs/DOMAIN.md §3)."""
+    that next leg's new order is (its id, the quote, the price tier), for the decision to
+    place it (docs/DOMAIN.md §3). The next leg's mark-to-market is the account's as the fill
+    leaves it: the unrealised P&L of every position but the one the fill books
+    (``others_unrealised_paise``, not yet ``counted``), and that one's at the quote."""
 
     now_ms: int
     market: UnderlyingMarket | None = None
     next_leg_order_id: str | None = None
     quote: Quote | None = None
-    mtm_paise: int = 0
+    others_unrealised_paise: int = 0
     price_source: PriceSource | None = None
 
 

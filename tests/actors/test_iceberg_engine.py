@@ -2,7 +2,9 @@
 one leg at a time. A MARKET iceberg's legs fill one after another, each placed by the account
 when the one before it has filled, until the total is traded; a LIMIT iceberg shows only its
 working leg to the market, its next leg appears only when the market crosses the price, and
-cancelling the working leg ends the iceberg."""
+cancelling the working leg ends the iceberg. A leg that closes a losing position leaves the
+next one decided on the account as that fill leaves it: the loss realised once, not also
+marked again."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 from engine.actors.sink import InMemorySink
 from engine.domain import commands as cmd
 from engine.domain import events as ev
-from engine.domain.enums import OrderType, Product
+from engine.domain.enums import OrderType, Product, Side
 from engine.domain.iceberg import Iceberg
 from engine.domain.instruments import Instrument, InstrumentMaster
 from tests.support.engine_driver import EngineDriver, order_request, started_driver
@@ -125,3 +127,29 @@ def test_limit_iceberg_when_its_working_leg_is_cancelled_then_no_leg_follows(
     assert working(driver) == []
     assert events_of(driver, ev.OrderFilled) == []
     assert len(events_of(driver, ev.OrderAccepted)) == 1
+
+
+def test_iceberg_when_a_leg_closes_a_losing_position_then_the_next_leg_is_as_affordable_as_alone(
+    driver: EngineDriver, reliance: Instrument
+) -> None:
+    # ₹4,800; 10 RELIANCE MIS bought at ₹1,500 now at ₹1,300 (−₹2,000). Selling 20 in legs of
+    # 10 closes the long, then shorts 10 (₹2,600 of margin) on the ₹2,782 or so left: as two
+    # regular orders would. Counted again in a mark-to-market from before the fill, the loss
+    # would leave too little for the second leg.
+    driver.open_account("acct", 480_000)
+    driver.set_price(reliance, 150_000)
+    buy = order_request(reliance, "buy", order_type=OrderType.MARKET, quantity=10)
+    assert driver.ask("acct", buy).rejection is None
+    driver.set_price(reliance, 150_000, advance_ms=250)
+    driver.set_price(reliance, 130_000, advance_ms=250)
+
+    sell = iceberg_request(reliance, "ice", 20, 10, side=Side.SELL, order_type=OrderType.MARKET)
+    assert driver.ask("acct", sell).rejection is None
+    driver.set_price(reliance, 130_000, advance_ms=250)
+    driver.set_price(reliance, 130_000, advance_ms=250)
+
+    assert events_of(driver, ev.OrderRejected) == []
+    held = driver.inspect(
+        "acct", lambda s: s.position_for(reliance.instrument_id, Product.MIS).quantity
+    )
+    assert held == -10

@@ -2126,6 +2126,15 @@ class AccountMachine(RuleBasedStateMachine):
         )
         assert self.seen["PositionConverted"] == converted_before + 1
 
+    def reset_with_pending_withdrawal(self) -> None:
+        """Not a rule: a reset while a withdrawal is pending cancels it, through
+        :meth:`reset`'s checks."""
+        self.request_funds(10, False)
+        assert self.state.pending_withdrawals
+        cancelled_before = self.seen["WithdrawalCancelled"]
+        self.reset(1_000_000, False)
+        assert self.seen["WithdrawalCancelled"] == cancelled_before + 1
+
     def complete_iceberg_leg(self, which: int) -> None:
         """Not a rule: the first leg of a two-leg iceberg filled whole places the second,
         through :meth:`place_iceberg`'s and :meth:`_market_fill`'s checks."""
@@ -3186,7 +3195,8 @@ def test_account_machine_when_random_commands_then_invariants_hold(
     # leave is not in a clean checkout), driven through the same machine and so the same
     # checks: a GTT whose order is refused when it fires, one that expires, one whose order is
     # placed, a conversion onto a position on the other side and one that moves a position,
-    # and an iceberg whose first leg fills and places the second.
+    # an iceberg whose first leg fills and places the second, and a reset that cancels a
+    # pending withdrawal.
     directed = AccountMachine(rules, config, instruments, seen, index)
     directed.open_account(amount=5_000_000, holding_shares=0)
     directed.fire_refused_gtt(0)
@@ -3195,6 +3205,7 @@ def test_account_machine_when_random_commands_then_invariants_hold(
     directed.convert_onto_opposite(0)
     directed.convert_fresh_position(1)
     directed.complete_iceberg_leg(0)
+    directed.reset_with_pending_withdrawal()  # last: a second reset that day is refused
 
     assert set(seen) >= PRODUCED_EVENT_TYPES, PRODUCED_EVENT_TYPES - set(seen)
     assert seen["ExpiryMarginBlocked"] == 0

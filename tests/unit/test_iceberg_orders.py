@@ -52,10 +52,13 @@ def iceberg(
 
 
 def first_leg(
-    instrument: Instrument, slicing: Iceberg, quote: QuoteFor, **terms: object
+    instrument: Instrument, slicing: Iceberg, quotes: QuoteFor, **terms: object
 ) -> cmd.PlaceOrder:
-    """The first leg of ``slicing`` as the gateway places it: a LIMIT at ₹1542.80 unless told."""
-    defaults: dict[str, object] = {"price_paise": PRICE, "quote": quote(instrument, PRICE)}
+    """The first leg of ``slicing`` as the gateway places it: a LIMIT at ₹1542.80 unless told,
+    the market quoted at its price."""
+    price = terms.get("price_paise", PRICE)
+    assert isinstance(price, int)
+    defaults: dict[str, object] = {"price_paise": PRICE, "quote": quotes(instrument, price)}
     command = place(
         instrument,
         order_id=slicing.parent_order_id,
@@ -73,16 +76,17 @@ def completing(
     *,
     next_id: str,
     price_paise: int = PRICE,
-    mtm_paise: int = 0,
+    ltp_paise: int | None = None,
+    others_unrealised_paise: int = 0,
 ) -> cmd.FillOrder:
     """A limit fill of ``quantity`` (at ₹1542.80 unless told) stamped, as the actor stamps one
-    completing a leg, with the next leg's id, the market's quote, the account's mark-to-market
-    and the price tier (LIVE)."""
+    completing a leg, with the next leg's id, the market's quote (at the fill's price unless
+    told), the other positions' unrealised P&L and the price tier (LIVE)."""
     return msgspec.structs.replace(
         fill(instrument, order_id, quantity, price_paise),
         next_leg_order_id=next_id,
-        quote=quote(instrument, price_paise),
-        mtm_paise=mtm_paise,
+        quote=quote(instrument, price_paise if ltp_paise is None else ltp_paise),
+        others_unrealised_paise=others_unrealised_paise,
         price_source=PriceSource.LIVE,
     )
 
@@ -393,22 +397,67 @@ def test_fill_when_the_next_leg_lacks_funds_then_it_is_rejected_and_the_fill_sta
     assert holding is not None and holding.quantity == 3
 
 
-def test_fill_when_the_marked_gain_covers_the_next_leg_then_it_is_accepted(
+@pytest.mark.parametrize(
+    ("others_unrealised", "ltp", "accepted"),
+    [
+        (0, PRICE, True),
+        (-20_000_00, PRICE, False),  # the other positions' loss counts against the next leg
+        (20_000_00, PRICE, True),  # their profit does not count (risk: losses only) ...
+        (0, 145_000, False),  # ... and the booked position's own loss at the quote counts
+    ],
+)
+def test_fill_when_marked_to_market_then_the_next_leg_sees_the_account_as_the_fill_leaves_it(
     funded_account: Callable[..., AccountState],
     execute: Execute,
     reliance: Instrument,
     quote_for: QuoteFor,
+    others_unrealised: int,
+    ltp: int,
+    accepted: bool,
 ) -> None:
-    # As above, but the account's mark-to-market (₹4,000 up, stamped on the fill) counts in
-    # its available funds, as it does for any new order.
-    state = funded_account(600_000)
-    execute(state, first_leg(reliance, iceberg(6, 3), quote_for, product=Product.CNC))
+    # ₹2,000 pays for two MIS legs of 3 (92,568 each) with ₹148 to spare, before charges:
+    # ₹200 of loss or a quote at ₹1,450 (3 × −9,280 = −27,840 on the leg filled) takes it.
+    state = funded_account(200_000)
+    execute(state, first_leg(reliance, iceberg(6, 3), quote_for))
 
-    fill_up = completing(reliance, "o1", 3, quote_for, next_id="o2", mtm_paise=400_000)
-    decision = execute(state, fill_up)
+    fill_leg = completing(
+        reliance,
+        "o1",
+        3,
+        quote_for,
+        next_id="o2",
+        ltp_paise=ltp,
+        others_unrealised_paise=others_unrealised,
+    )
+    decision = execute(state, fill_leg)
 
-    assert [type(e) for e in decision.events] == [ev.OrderFilled, ev.OrderAccepted]
-    assert list(state.orders) == ["o2"]
+    kinds = [type(e) for e in decision.events]
+    assert kinds == [ev.OrderFilled, ev.OrderAccepted if accepted else ev.OrderRejected]
+
+
+def test_fill_when_a_leg_closes_a_losing_position_then_its_loss_is_not_counted_twice(
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    trade: Callable[..., object],
+    reliance: Instrument,
+    quote_for: QuoteFor,
+) -> None:
+    # 10 RELIANCE MIS bought at ₹1,500 are worth ₹1,300. The first leg sells them: the loss of
+    # ₹2,000 is realised in the balance, and the position it leaves (none) marks nothing, so
+    # the second leg (a short of 10, blocking 20 % of ₹13,000) is decided on what is left.
+    state = funded_account(480_000)
+    trade(state, reliance, Side.BUY, 10, 150_000)
+    low = 130_000
+    sell = first_leg(reliance, iceberg(20, 10), quote_for, side=Side.SELL, price_paise=low)
+    execute(state, sell)
+
+    fill_leg = completing(reliance, "o1", 10, quote_for, next_id="o2", price_paise=low)
+    decision = execute(state, fill_leg)
+
+    filled, second = decision.events
+    assert isinstance(filled, ev.OrderFilled)
+    assert isinstance(second, ev.OrderAccepted), second
+    assert second.margin_blocked_paise == 260_000  # 20 % of 10 × 130,000
 
 
 def test_fill_when_a_derivative_leg_completes_then_the_next_is_margined_on_the_stamped_market(

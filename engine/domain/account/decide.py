@@ -28,7 +28,12 @@ from engine.domain.account.gtts import (
     decide_modify_gtt,
     decide_place_gtt,
 )
-from engine.domain.account.margin_call import decide_revalue, decide_settle_futures
+from engine.domain.account.margin_call import (
+    counted,
+    decide_revalue,
+    decide_settle_futures,
+    marked_to_market,
+)
 from engine.domain.account.state import AccountState, Decision, Shortfall, resets_on_day
 from engine.domain.charges import (
     OrderSoFar,
@@ -580,16 +585,30 @@ def _next_iceberg_leg(
     request = cmd.next_iceberg_leg(order, c.next_leg_order_id, c.instrument)
     if request is None:  # the last leg: nothing follows
         return ()
+    after_fill = apply_all(copy.deepcopy(state), (filled,))
     leg = cmd.PlaceOrder(
         *msgspec.structs.astuple(request),
         now_ms=c.now_ms,
         quote=c.quote,
         market=c.market,
-        mtm_paise=c.mtm_paise,
+        mtm_paise=_mtm_after_fill(after_fill, order, c, rules),
         price_source=c.price_source,
     )
-    after_fill = apply_all(copy.deepcopy(state), (filled,))
     return _decide_place(after_fill, leg, rules).events
+
+
+def _mtm_after_fill(
+    after_fill: AccountState, order: Order, c: cmd.FillOrder, rules: AccountRules
+) -> int:
+    """The account's mark-to-market as the fill leaves it, as it counts in available funds:
+    the other positions' unrealised P&L stamped on the fill, and the booked position's at the
+    quote (a part the fill closed is realised in the balance now, not marked again)."""
+    unrealised = c.others_unrealised_paise
+    booked = after_fill.position_for(order.instrument_id, order.product)
+    ltp = c.quote.ltp_paise if c.quote is not None else 0
+    if booked is not None and ltp > 0 and marked_to_market(c.instrument, order.product):
+        unrealised += booked.unrealized_pnl_paise(ltp)
+    return counted(unrealised, rules.risk)
 
 
 def _decide_close(state: AccountState, c: cmd.ClosePosition, rules: AccountRules) -> Decision:
