@@ -435,6 +435,31 @@ def test_fill_when_marked_to_market_then_the_next_leg_sees_the_account_as_the_fi
     assert kinds == [ev.OrderFilled, ev.OrderAccepted if accepted else ev.OrderRejected]
 
 
+@pytest.mark.parametrize(("ltp", "accepted"), [(None, True), (1, False)])
+def test_fill_when_the_quote_is_missing_then_the_booked_position_is_not_marked(
+    funded_account: Callable[..., AccountState],
+    execute: Execute,
+    reliance: Instrument,
+    quote_for: QuoteFor,
+    ltp: int | None,
+    accepted: bool,
+) -> None:
+    # With no quote the leg just filled cannot be marked (a LIMIT leg is valued at its price
+    # alone); any last price, down to one paisa, marks it (3 × ₹0.01 against ₹4,628.40 paid).
+    state = funded_account(200_000)
+    execute(state, first_leg(reliance, iceberg(6, 3), quote_for))
+    fill_leg = completing(reliance, "o1", 3, quote_for, next_id="o2")
+    if ltp is None:
+        fill_leg = msgspec.structs.replace(fill_leg, quote=None)
+    else:
+        fill_leg = completing(reliance, "o1", 3, quote_for, next_id="o2", ltp_paise=ltp)
+
+    decision = execute(state, fill_leg)
+
+    kinds = [type(e) for e in decision.events]
+    assert kinds == [ev.OrderFilled, ev.OrderAccepted if accepted else ev.OrderRejected]
+
+
 def test_fill_when_a_leg_closes_a_losing_position_then_its_loss_is_not_counted_twice(
     funded_account: Callable[..., AccountState],
     execute: Execute,
