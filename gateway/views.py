@@ -17,7 +17,8 @@ from engine.domain.orders import Order
 from engine.domain.parameters import RiskConfig
 from engine.domain.positions import Position
 from engine.market.market_data import MarketData
-from persistence.projection import iceberg_columns, ms_of
+from persistence.iceberg_rows import iceberg_of_row
+from persistence.projection import ms_of
 
 
 def iso_ms(epoch_ms: int | None) -> str | None:
@@ -62,35 +63,6 @@ def unfilled_quantities(status: str, quantity: int, filled_quantity: int) -> dic
         "pendingQuantity": unfilled if status == "PENDING" else 0,
         "cancelledQuantity": unfilled if status == "CANCELLED" else 0,
     }
-
-
-# The ``orders`` row's columns of an iceberg's leg (persistence.projection.iceberg_columns).
-ICEBERG_COLUMNS = (
-    "iceberg_parent_id",
-    "iceberg_leg",
-    "iceberg_legs",
-    "iceberg_leg_quantity",
-    "iceberg_total_quantity",
-)
-
-
-def iceberg_row(iceberg: Iceberg | None) -> dict[str, Any]:
-    """An order's place in its iceberg as its ``orders`` row's columns, by name (all None for
-    an order of no iceberg)."""
-    return dict(zip(ICEBERG_COLUMNS, iceberg_columns(iceberg), strict=True))
-
-
-def iceberg_of_row(row: Any) -> Iceberg | None:
-    """The iceberg an ``orders`` row's order is a leg of, if any."""
-    if row["iceberg_parent_id"] is None:
-        return None
-    return Iceberg(
-        parent_order_id=row["iceberg_parent_id"],
-        leg=row["iceberg_leg"],
-        legs=row["iceberg_legs"],
-        leg_quantity=row["iceberg_leg_quantity"],
-        total_quantity=row["iceberg_total_quantity"],
-    )
 
 
 def iceberg_view(iceberg: Iceberg | None) -> dict[str, Any] | None:

@@ -22,11 +22,11 @@ from engine.domain import events as ev
 from engine.domain.account.apply import apply, order_from_terms
 from engine.domain.account.state import AccountState
 from engine.domain.enums import OrderStatus, Side
-from engine.domain.iceberg import Iceberg
 from engine.domain.invariants import InvariantError
 from engine.domain.orders import Order
 from engine.domain.positions import Position
 from persistence.gtt_rows import project_gtt
+from persistence.iceberg_rows import iceberg_columns
 from persistence.order_event_rows import project_order_event
 from persistence.request_rows import project_request
 from persistence.rows import Rows
@@ -178,19 +178,6 @@ def order_row(
         order.tag,
         order.after_market,
         *iceberg_columns(order.iceberg),
-    )
-
-
-def iceberg_columns(iceberg: Iceberg | None) -> tuple[Any, ...]:
-    """An order's place in its iceberg as the ``orders`` row's five ``iceberg_*`` columns."""
-    if iceberg is None:
-        return (None, None, None, None, None)
-    return (
-        iceberg.parent_order_id,
-        iceberg.leg,
-        iceberg.legs,
-        iceberg.leg_quantity,
-        iceberg.total_quantity,
     )
 
 

@@ -19,10 +19,10 @@ from engine.domain.account.apply import apply
 from engine.domain.account.state import AccountState, FundOperation, position_key, state_fingerprint
 from engine.domain.enums import OrderStatus, OrderType, Product, Side, Validity
 from engine.domain.events import decode_event
-from engine.domain.iceberg import Iceberg
 from engine.domain.orders import Order
 from engine.domain.positions import Holding, Position
 from persistence.gtt_rows import gtt_of_row
+from persistence.iceberg_rows import iceberg_of_row
 from persistence.projection import ms_of
 
 
@@ -199,19 +199,7 @@ def _order(row: Any) -> Order:
         brokerage_paise=row["brokerage_paise"],
         tag=row["tag"],
         after_market=row["after_market"],
-        iceberg=_iceberg(row),
-    )
-
-
-def _iceberg(row: Any) -> Iceberg | None:
-    if row["iceberg_parent_id"] is None:
-        return None
-    return Iceberg(
-        parent_order_id=row["iceberg_parent_id"],
-        leg=row["iceberg_leg"],
-        legs=row["iceberg_legs"],
-        leg_quantity=row["iceberg_leg_quantity"],
-        total_quantity=row["iceberg_total_quantity"],
+        iceberg=iceberg_of_row(row),
     )
 
 

@@ -14,7 +14,7 @@ from engine.domain.sessions import SessionRules, waits_for_open
 from gateway.errors import REJECTION_MESSAGES
 from gateway.kite.tokens import KiteTokens
 from gateway.kite.wire import ist_text
-from gateway.views import iceberg_of_row
+from persistence.iceberg_rows import iceberg_of_row
 
 VARIETY = "regular"
 AMO_VARIETY = "amo"

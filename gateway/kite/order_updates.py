@@ -29,7 +29,8 @@ from gateway.kite.order_format import (
 from gateway.kite.ticker import TickerHub
 from gateway.kite.tokens import KiteTokens
 from gateway.kite.wire import ist_of_ms
-from gateway.views import ORDER_EVENTS, iceberg_row
+from gateway.views import ORDER_EVENTS
+from persistence.iceberg_rows import iceberg_row
 
 # Views of orders still working, kept for their end; bounded like every cache here.
 KEPT_MAX = 100_000

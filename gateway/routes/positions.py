@@ -28,13 +28,8 @@ from gateway.schemas import (
     to_paise,
 )
 from gateway.since import Since, since_seq
-from gateway.views import (
-    iceberg_row,
-    iso_ms,
-    order_row_view,
-    position_row_view,
-    position_view,
-)
+from gateway.views import iso_ms, order_row_view, position_row_view, position_view
+from persistence.iceberg_rows import iceberg_row
 from persistence.projection import at
 from persistence.read_models.positions import closed_positions
 

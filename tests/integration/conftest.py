@@ -34,10 +34,12 @@ import pytest
 from engine.actors.clock import FakeClock
 from engine.actors.trading_engine import TradingEngine
 from engine.config import Config, JournalConfig
+from engine.domain.account.state import AccountState
 from engine.domain.instruments import InstrumentMaster
 from persistence.embedded import DATABASE_URL_ENV, EmbeddedPostgres, dsn_with_database
 from persistence.journal import PersistenceActor
 from persistence.migrate import migrate
+from persistence.recovery import rebuild_from_projections, replay_account, verify_account
 from tests.support.engine_driver import EngineDriver, ScriptedSource, exact_config
 
 T = TypeVar("T")
@@ -186,6 +188,52 @@ def driven(
     finally:
         engine.stop()
         actor.stop(timeout_s=5)
+
+
+Server = tuple[EngineDriver, PersistenceActor]
+
+
+@pytest.fixture
+def restartable(
+    database: str, master: InstrumentMaster, config: Config
+) -> Iterator[Callable[[int], Server]]:
+    """``restartable(at_ms)``: a server started on ``database`` at ``at_ms`` (a real pooled
+    engine on the module's ``config``, scripted prices, a fake clock, no ticker, its sink a
+    persistence actor): a test stops one and starts the next on the same database, as a
+    restart does. Each is stopped after the test."""
+    started: list[Server] = []
+
+    def start(at_ms: int) -> Server:
+        actor = PersistenceActor(database, config.journal)
+        actor.start()
+        source, clock = ScriptedSource(), FakeClock(at_ms)
+        engine = TradingEngine(
+            config, master, sink=actor, clock=clock, source=source, runtime="pooled"
+        )
+        engine.start(ticking=False)
+        started.append((EngineDriver(engine, source, clock), actor))
+        return started[-1]
+
+    yield start
+    for driver, actor in started:
+        driver.engine.stop()
+        actor.stop(timeout_s=5)
+
+
+async def _recover(dsn: str, account_id: str) -> tuple[AccountState, AccountState | None, bool]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        replayed = await replay_account(conn, account_id)
+        rebuilt = await rebuild_from_projections(conn, account_id)
+        return replayed, rebuilt, await verify_account(conn, account_id)
+    finally:
+        await conn.close()
+
+
+def recovered(dsn: str, account_id: str) -> tuple[AccountState, AccountState | None, bool]:
+    """The account as the journal replays it, as its projections rebuild it, and whether
+    the two agree (``verify_account``)."""
+    return run(_recover(dsn, account_id))
 
 
 @pytest.fixture

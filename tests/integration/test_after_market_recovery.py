@@ -14,24 +14,19 @@ journaled in turn and the rows say EXECUTED, still flagged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-import asyncpg
 import msgspec
 import pytest
 
-from engine.actors.clock import FakeClock
-from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
 from engine.domain import commands as cmd
-from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.account.state import state_fingerprint
 from engine.domain.enums import OrderType, Product
 from engine.domain.instruments import Instrument, InstrumentMaster
-from persistence.journal import PersistenceActor
-from persistence.recovery import rebuild_from_projections, replay_account, verify_account
-from tests.integration.conftest import fetch, run
-from tests.support.engine_driver import EngineDriver, ScriptedSource, exact_config, order_request
+from tests.integration.conftest import Server, fetch, recovered
+from tests.support.engine_driver import exact_config, order_request
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -49,47 +44,9 @@ def config() -> Config:
     return exact_config(journal={"durability": "commit"}, sessions={"enforce_hours": True})
 
 
-@pytest.fixture
-def engines(
-    database: str, master: InstrumentMaster, config: Config
-) -> Iterator[list[tuple[EngineDriver, PersistenceActor]]]:
-    """Servers started on ``database`` by ``start(at_ms)``; each stopped after the test."""
-    started: list[tuple[EngineDriver, PersistenceActor]] = []
-    yield started
-    for driver, actor in started:
-        driver.engine.stop()
-        actor.stop(timeout_s=5)
-
-
-def start(
-    started: list[tuple[EngineDriver, PersistenceActor]],
-    database: str,
-    master: InstrumentMaster,
-    config: Config,
-    at_ms: int,
-) -> tuple[EngineDriver, PersistenceActor]:
-    actor = PersistenceActor(database, config.journal)
-    actor.start()
-    source, clock = ScriptedSource(), FakeClock(at_ms)
-    engine = TradingEngine(config, master, sink=actor, clock=clock, source=source, runtime="pooled")
-    engine.start(ticking=False)
-    started.append((EngineDriver(engine, source, clock), actor))
-    return started[-1]
-
-
 def amo(instrument: Instrument, order_id: str, **terms: object) -> cmd.PlaceOrderRequest:
     request = order_request(instrument, order_id, quantity=10, **terms)  # type: ignore[arg-type]
     return msgspec.structs.replace(request, after_market=True)
-
-
-async def _recovered(dsn: str, account_id: str) -> tuple[AccountState, AccountState | None, bool]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        replayed = await replay_account(conn, account_id)
-        rebuilt = await rebuild_from_projections(conn, account_id)
-        return replayed, rebuilt, await verify_account(conn, account_id)
-    finally:
-        await conn.close()
 
 
 def order_rows(database: str) -> dict[str, tuple[str, bool, int]]:
@@ -98,13 +55,12 @@ def order_rows(database: str) -> dict[str, tuple[str, bool, int]]:
 
 
 def test_held_amos_when_server_restarts_before_the_open_then_still_held_and_taken_at_it(
-    engines: list[tuple[EngineDriver, PersistenceActor]],
+    restartable: Callable[[int], Server],
     database: str,
     master: InstrumentMaster,
-    config: Config,
     reliance: Instrument,
 ) -> None:
-    first, journal = start(engines, database, master, config, ist(25, 15, 25))
+    first, journal = restartable(ist(25, 15, 25))
     first.set_price(reliance, 150_000)
     first.open_account("acct", 10_000_000)
     market_amo = amo(reliance, "mis-market", order_type=OrderType.MARKET)
@@ -119,7 +75,7 @@ def test_held_amos_when_server_restarts_before_the_open_then_still_held_and_take
         "mis-market": ("PENDING", True, 0),
         "cnc-limit": ("PENDING", True, 0),
     }
-    replayed, rebuilt, verified = run(_recovered(database, "acct"))
+    replayed, rebuilt, verified = recovered(database, "acct")
     assert rebuilt is not None and verified
     memory = first.inspect("acct", state_fingerprint)
     assert state_fingerprint(replayed) == state_fingerprint(rebuilt) == memory
@@ -127,9 +83,9 @@ def test_held_amos_when_server_restarts_before_the_open_then_still_held_and_take
     first.engine.stop()  # down from Wednesday 15:36
 
     # Thursday 08:00: recovered as the server recovers (gateway.app.recover_accounts).
-    second, journal = start(engines, database, master, config, ist(26, 8, 0))
+    second, journal = restartable(ist(26, 8, 0))
     second.set_price(reliance, 150_000)
-    state = run(_recovered(database, "acct"))[0]
+    state = recovered(database, "acct")[0]
     second.engine.restore_account(state)
     second.engine.catch_up_sessions()
     second.settle()
@@ -155,4 +111,4 @@ def test_held_amos_when_server_restarts_before_the_open_then_still_held_and_take
         "mis-market": ("EXECUTED", True, 10),
         "cnc-limit": ("EXECUTED", True, 10),
     }
-    assert run(_recovered(database, "acct"))[2]
+    assert recovered(database, "acct")[2]

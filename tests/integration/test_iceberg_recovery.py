@@ -11,30 +11,20 @@ second leg and place and fill the third from the recovered slicing, to the total
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import msgspec
 import pytest
 
-from engine.actors.clock import FakeClock
-from engine.actors.trading_engine import TradingEngine
 from engine.config import Config
-from engine.domain.account.state import AccountState, state_fingerprint
+from engine.domain.account.state import state_fingerprint
 from engine.domain.enums import OrderType, Product
 from engine.domain.iceberg import Iceberg
-from engine.domain.instruments import Instrument, InstrumentMaster
+from engine.domain.instruments import Instrument
 from persistence.journal import PersistenceActor
-from persistence.recovery import rebuild_from_projections, replay_account, verify_account
-from tests.integration.conftest import fetch, run
-from tests.support.engine_driver import (
-    START_MS,
-    EngineDriver,
-    ScriptedSource,
-    exact_config,
-    order_request,
-)
+from tests.integration.conftest import Server, fetch, recovered
+from tests.support.engine_driver import START_MS, EngineDriver, exact_config, order_request
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -47,41 +37,6 @@ def config() -> Config:
     return exact_config(
         journal={"durability": "commit"}, execution={"market_fill_delay_ms": FILL_DELAY_MS}
     )
-
-
-@pytest.fixture
-def engines() -> Iterator[list[tuple[EngineDriver, PersistenceActor]]]:
-    started: list[tuple[EngineDriver, PersistenceActor]] = []
-    yield started
-    for driver, actor in started:
-        driver.engine.stop()
-        actor.stop(timeout_s=5)
-
-
-def start(
-    started: list[tuple[EngineDriver, PersistenceActor]],
-    database: str,
-    master: InstrumentMaster,
-    config: Config,
-    at_ms: int,
-) -> tuple[EngineDriver, PersistenceActor]:
-    actor = PersistenceActor(database, config.journal)
-    actor.start()
-    source, clock = ScriptedSource(), FakeClock(at_ms)
-    engine = TradingEngine(config, master, sink=actor, clock=clock, source=source, runtime="pooled")
-    engine.start(ticking=False)
-    started.append((EngineDriver(engine, source, clock), actor))
-    return started[-1]
-
-
-async def _recovered(dsn: str, account_id: str) -> tuple[AccountState, AccountState | None, bool]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        replayed = await replay_account(conn, account_id)
-        rebuilt = await rebuild_from_projections(conn, account_id)
-        return replayed, rebuilt, await verify_account(conn, account_id)
-    finally:
-        await conn.close()
 
 
 def leg_rows(database: str) -> list[tuple[Any, ...]]:
@@ -105,13 +60,9 @@ def tick(driver: EngineDriver, journal: PersistenceActor) -> None:
 
 
 def test_iceberg_when_server_restarts_between_legs_then_the_recovered_leg_goes_on_to_the_total(
-    engines: list[tuple[EngineDriver, PersistenceActor]],
-    database: str,
-    master: InstrumentMaster,
-    config: Config,
-    reliance: Instrument,
+    restartable: Callable[[int], Server], database: str, reliance: Instrument
 ) -> None:
-    first, journal = start(engines, database, master, config, START_MS + 86_400_000)
+    first, journal = restartable(START_MS + 86_400_000)
     first.set_price(reliance, 150_000)
     first.open_account("acct", 10_000_000)
     request = order_request(reliance, "ice", quantity=3, order_type=OrderType.MARKET)
@@ -125,7 +76,7 @@ def test_iceberg_when_server_restarts_between_legs_then_the_recovered_leg_goes_o
         ("EXECUTED", 3, 3, "ice", 1, 3, 3, 7),
         ("PENDING", 3, 0, "ice", 2, 3, 3, 7),
     ]
-    replayed, rebuilt, verified = run(_recovered(database, "acct"))
+    replayed, rebuilt, verified = recovered(database, "acct")
     assert rebuilt is not None and verified
     memory = first.inspect("acct", state_fingerprint)
     assert state_fingerprint(replayed) == state_fingerprint(rebuilt) == memory
@@ -133,9 +84,9 @@ def test_iceberg_when_server_restarts_between_legs_then_the_recovered_leg_goes_o
     assert second_leg.iceberg == slicing.next_leg()
     first.engine.stop()
 
-    second, journal = start(engines, database, master, config, START_MS + 86_400_000 + 60_000)
+    second, journal = restartable(START_MS + 86_400_000 + 60_000)
     second.set_price(reliance, 150_000)
-    second.engine.restore_account(run(_recovered(database, "acct"))[0])
+    second.engine.restore_account(recovered(database, "acct")[0])
     second.engine.catch_up_sessions()
     second.settle()
     assert journal.flush(20)
@@ -153,4 +104,4 @@ def test_iceberg_when_server_restarts_between_legs_then_the_recovered_leg_goes_o
         ("EXECUTED", 3, 3, "ice", 2, 3, 3, 7),
         ("EXECUTED", 1, 1, "ice", 3, 3, 3, 7),
     ]
-    assert run(_recovered(database, "acct"))[2]
+    assert recovered(database, "acct")[2]

@@ -31,6 +31,7 @@ from engine.domain.rules import AccountRules
 from tests.conftest import NOW_MS, Execute, QuoteFor, fill, place, run_command
 
 PRICE = 154_280  # RELIANCE @ ₹1542.80
+FUTURE = 2_613_860  # the NIFTY future @ ₹26138.60
 IST = timezone(timedelta(hours=5, minutes=30))
 
 
@@ -257,18 +258,13 @@ def test_place_when_the_total_is_above_freeze_but_each_leg_within_then_accepted(
 ) -> None:
     # 3,900 NIFTY futures (60 lots) at most 1,800 an order: three legs of 1,300.
     state = funded_account(1_000_000_000_00)
-    price = 2_613_860
-    command = place(
-        nifty_fut,
-        product=Product.NRML,
-        quantity=1_300,
-        price_paise=price,
-        quote=quote_for(nifty_fut, price),
+    command = first_leg(
+        nifty_fut, iceberg(3_900, 1_300), quote_for, product=Product.NRML, price_paise=FUTURE
     )
-    too_big = msgspec.structs.replace(command, order_id="o0", quantity=3_900)
+    too_big = msgspec.structs.replace(command, order_id="o0", quantity=3_900, iceberg=None)
 
     assert execute(state, too_big).rejection is Rejection.ABOVE_FREEZE_QUANTITY
-    decision = execute(state, msgspec.structs.replace(command, iceberg=iceberg(3_900, 1_300)))
+    decision = execute(state, command)
 
     assert decision.rejection is None
     assert state.orders["o1"].quantity == 1_300
@@ -494,18 +490,13 @@ def test_fill_when_a_derivative_leg_completes_then_the_next_is_margined_on_the_s
     # A future's leg needs its underlying's market to be margined (else PRICE_UNAVAILABLE):
     # the next leg is valued on the market the fill was stamped with.
     state = funded_account(1_000_000_000_00)
-    price = 2_613_860
     slicing = iceberg(3_900, 1_300)
-    leg = place(
-        nifty_fut,
-        product=Product.NRML,
-        quantity=1_300,
-        price_paise=price,
-        quote=quote_for(nifty_fut, price),
+    execute(
+        state,
+        first_leg(nifty_fut, slicing, quote_for, product=Product.NRML, price_paise=FUTURE),
     )
-    execute(state, msgspec.structs.replace(leg, iceberg=slicing))
 
-    fill_leg = completing(nifty_fut, "o1", 1_300, quote_for, next_id="o2", price_paise=price)
+    fill_leg = completing(nifty_fut, "o1", 1_300, quote_for, next_id="o2", price_paise=FUTURE)
     decision = execute(state, fill_leg)
 
     filled, accepted = decision.events

@@ -18,7 +18,7 @@ from engine.domain.sessions import SessionRules
 from gateway.kite.order_format import amo_waits, order_view
 from gateway.kite.order_updates import KiteOrderUpdates
 from gateway.kite.tokens import KiteTokens
-from gateway.views import iceberg_row
+from persistence.iceberg_rows import iceberg_row
 
 IST = timezone(timedelta(hours=5, minutes=30))
 

@@ -24,8 +24,9 @@ from engine.domain.instruments import Instrument, InstrumentMaster
 from gateway.kite.order_format import history_view, order_view
 from gateway.kite.order_updates import KiteOrderUpdates
 from gateway.kite.tokens import KiteTokens
-from gateway.views import accepted_order_view, iceberg_row, order_row_view
+from gateway.views import accepted_order_view, order_row_view
 from gateway.views import order_view as native_order_view
+from persistence.iceberg_rows import iceberg_row
 from tests.conftest import Execute, QuoteFor, place
 
 PRICE_PAISE = 154_280  # RELIANCE at its previous close
