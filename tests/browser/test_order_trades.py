@@ -4,7 +4,9 @@ Proves that the orders table shows what has filled of each order and what is sti
 (a LIMIT order filled in part by the market, then again), that it refreshes by itself as fills
 arrive, and that an order's Trades control opens the list of its fills (from its detail route)
 with their quantities and prices; and that a GTT placed through the API appears in the GTT list
-by itself and is deleted from it. Screenshots land in test-artifacts/browser/ (24-26).
+by itself and is deleted from it; and that an iceberg placed from the ticket shows its first
+leg, then its second when the first has filled. Screenshots land in test-artifacts/browser/
+(24-27).
 """
 
 from __future__ import annotations
@@ -123,5 +125,57 @@ async def journey(browser: Any, base: str, session: aiohttp.ClientSession, artif
     await expect(gtt_row.get_by_role("button")).to_have_count(0)
     status, body, _ = await api.call("GET", f"/api/trading/gtt/{gtt_id}")
     assert (status, body["gtt"]["status"]) == (200, "CANCELLED"), body
+
+    await iceberg_from_the_ticket(page, base, api, account_id, artifacts)
     await context.close()
     assert problems == []
+
+
+async def iceberg_from_the_ticket(
+    page: Any, base: str, api: Client, account_id: str, artifacts: Path
+) -> None:
+    """An iceberg placed from the ticket (10 RELIANCE in 2 legs): the orders table shows its
+    first leg, and when the market fills that leg the second appears by itself. A number of
+    legs the quantity does not split into is refused at the field before anything is sent."""
+    from playwright.async_api import expect
+
+    await page.locator("#watchlist .watch-item", has_text="RELIANCE").click()
+    ticket = page.locator("#ticket-form")
+    price = round(await ltp(api) * 0.9, 1)
+    await ticket.get_by_label("Order type").select_option("LIMIT")
+    await ticket.get_by_label("Price", exact=True).fill(f"{price:.2f}")
+    await ticket.get_by_label("Quantity").fill("10")
+    legs = ticket.get_by_label("Iceberg legs")
+    await legs.fill("6")  # 10 in legs of 2 is 5 legs
+    await page.locator("#ticket-submit").click()
+    error = ticket.locator("[data-error-for='iceberg.legs']")
+    await expect(error).to_have_text("10 splits into 5 legs of 2, not 6.")
+    await legs.fill("2")
+    await expect(page.locator("#ticket-submit")).to_have_text("Buy 10 RELIANCE in 2 legs")
+    await page.locator("#ticket-submit").click()
+    await expect(error).to_be_hidden()
+
+    first = await iceberg_leg(api, 1)
+    row = page.locator(f"#orders-table tbody tr[data-order-id='{first['id']}']")
+    await expect(row).to_contain_text("leg 1/2")
+    await expect(row).to_contain_text("0/5")
+    fill_part(base, account_id, first["id"], 5, price)
+    await expect(row).to_contain_text("5/5")
+    second = await iceberg_leg(api, 2)
+    assert second["iceberg"]["parentOrderId"] == first["id"]
+    next_row = page.locator(f"#orders-table tbody tr[data-order-id='{second['id']}']")
+    await expect(next_row).to_contain_text("leg 2/2")
+    await expect(next_row).to_contain_text("5 pending")
+    await page.screenshot(path=artifacts / "27-iceberg-legs.png")
+
+
+async def iceberg_leg(api: Client, leg: int) -> dict[str, Any]:
+    """The order that is leg ``leg`` of the account's iceberg, once it is there."""
+    for _ in range(100):
+        status, body, _ = await api.call("GET", "/api/trading/orders")
+        assert status == 200, body
+        for order in body["items"]:
+            if order["iceberg"] and order["iceberg"]["leg"] == leg:
+                return dict(order)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no leg {leg}")

@@ -62,6 +62,19 @@ export function roundToTick(value, tick) {
   return (Math.round(toPaise(value) / tickPaise) * tickPaise) / 100;
 }
 
+/**
+ * An iceberg of `total` in `legs` legs as the API takes it ({legs, legQuantity}): each leg the
+ * total's share rounded up to whole lots, the last what is left; a sentence when the total does
+ * not split into that many legs.
+ */
+export function icebergSplit(total, legs, lot) {
+  if (!Number.isInteger(legs) || legs < 2 || legs > 50) return "An iceberg has 2 to 50 legs.";
+  const legQuantity = Math.ceil(Math.ceil(total / legs) / lot) * lot;
+  const made = Math.ceil(total / legQuantity);
+  if (made !== legs) return `${total} splits into ${made} legs of ${legQuantity}, not ${legs}.`;
+  return { legs, legQuantity };
+}
+
 /** Human words for the server's rejection codes. */
 const REASONS = {
   INSUFFICIENT_FUNDS: "insufficient funds",

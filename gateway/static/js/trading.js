@@ -15,7 +15,8 @@ import {
 import { PriceChart, TickStore } from "./chart.js";
 import { $, $$, debounce, fillRows, h } from "./dom.js";
 import {
-  clock, onTick, pnl, pnlClass, price, quantity, reasonText, roundToTick, rupees, when,
+  clock, icebergSplit, onTick, pnl, pnlClass, price, quantity, reasonText, roundToTick, rupees,
+  when,
 } from "./format.js";
 
 const WATCHLIST_KEY = "paperdesk.watchlist";
@@ -574,7 +575,9 @@ export class TradingScreen {
     const submit = $("#ticket-submit");
     submit.className = side === "SELL" ? "btn-sell" : "btn-buy";
     const qty = $("#ticket-quantity").value || "?";
-    submit.textContent = `${side === "SELL" ? "Sell" : "Buy"} ${qty} ${instrument?.symbol || ""}`.trim();
+    const legs = $("#ticket-iceberg-legs").value;
+    submit.textContent = `${side === "SELL" ? "Sell" : "Buy"} ${qty} ${instrument?.symbol || ""}`.trim()
+      + (legs ? ` in ${legs} legs` : "");
   }
 
   /** The order body from the ticket, or null after marking the fields that are wrong. */
@@ -598,6 +601,12 @@ export class TradingScreen {
       problems.push(["quantity", "Enter a whole number of units."]);
     } else if (body.quantity % lot !== 0) {
       problems.push(["quantity", `Quantity must be a multiple of the lot size ${lot}.`]);
+    }
+    const legs = values.get("iceberg.legs");
+    if (legs && !problems.length) {
+      const split = icebergSplit(body.quantity, Number(legs), lot);
+      if (typeof split === "string") problems.push(["iceberg.legs", split]);
+      else body.iceberg = split;
     }
     if (type === "LIMIT" || type === "SL") {
       body.price = Number(values.get("price"));
@@ -638,15 +647,17 @@ export class TradingScreen {
     const derivative = !EQUITY_SEGMENTS.has(instrument.segment);
     const ltp = this.quotes.get(this.selectedId)?.ltp;
     const legPrice = body.price || body.triggerPrice || ltp;
+    // An iceberg is priced as its first leg, the order placing it blocks and pays for now.
+    const { tradingAccountId, iceberg, ...order } = body;
+    if (iceberg) order.quantity = iceberg.legQuantity;
     const chargesBody = {
       segment: instrument.segment,
       exchange: instrument.exchange,
       productType: body.productType,
-      quantity: body.quantity,
+      quantity: order.quantity,
       instrumentId: instrument.instrumentId,
     };
     chargesBody[body.orderSide === "BUY" ? "buyPrice" : "sellPrice"] = roundToTick(legPrice || 0, instrument.tickSize);
-    const { tradingAccountId, ...order } = body;
     const [margin, charges, basket] = await Promise.allSettled([
       api("POST", "/api/trading/margins", body),
       legPrice ? api("POST", "/api/trading/charges", chargesBody) : Promise.reject(new Error("no price yet")),
@@ -706,7 +717,8 @@ export class TradingScreen {
       this.placed.set(order.id, order);
       this.paintWelcome(false);
       const symbol = order.symbol || this.ticketInstrument()?.symbol;
-      this.toast(`Order placed: ${order.orderSide} ${order.quantity} ${symbol} (${order.orderType}).`, "ok");
+      const legs = order.iceberg ? `, leg 1 of ${order.iceberg.legs}` : "";
+      this.toast(`Order placed: ${order.orderSide} ${order.quantity} ${symbol} (${order.orderType}${legs}).`, "ok");
     } catch (error) {
       showFormError(form, error); // an alert next to the button: no toast on top of it
     } finally {
